@@ -1,0 +1,96 @@
+"""Run one mock service: ``python -m mocks serve {portal|population|axis} [options]``.
+
+``dientap mocks`` starts all three this way, one process each, so a drill can SIGKILL or
+SIGSTOP one service without touching the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import socket
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mocks import DEFAULT_PORTS, SERVICES
+from mocks.core.settings import ServiceSettings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mocks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve one mock service with uvicorn")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="TCP port (default: the service's own)")
+    serve.add_argument("--fd", type=int, default=None, help="serve on an inherited, already bound socket")
+    serve.add_argument("--data-dir", type=Path, default=Path(".dientap/data"))
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--population-size", type=int, default=100_000)
+    serve.add_argument("--readiness", type=Path, default=None, help="readiness profile YAML")
+    serve.add_argument("--population-url", default=None, help="portal only: base URL of the population service")
+    serve.add_argument("--vulnerable", default="", help="comma-separated weaknesses to plant (loopback only)")
+    serve.add_argument("--settings-json", default=None, help="extra settings as a JSON object (tests, drills)")
+    return parser
+
+
+def build_settings(args: argparse.Namespace) -> ServiceSettings:
+    """Settings from flags, ``DIENTAP_*`` environment variables and ``--settings-json``."""
+    import json
+
+    values: dict = {
+        "host": args.host,
+        "port": args.port if args.port is not None else DEFAULT_PORTS[args.service],
+        "data_dir": args.data_dir,
+        "seed": args.seed,
+        "population_size": args.population_size,
+        "readiness_file": args.readiness,
+        "population_url": args.population_url,
+        "vulnerable": frozenset(v.strip() for v in args.vulnerable.split(",") if v.strip()),
+        "admin_token": os.environ.get("DIENTAP_ADMIN_TOKEN") or None,
+    }
+    secret = os.environ.get("DIENTAP_DRY_RUN_SECRET")
+    if secret:
+        values["dry_run_secret"] = secret
+    if args.settings_json:
+        values.update(json.loads(args.settings_json))
+    return ServiceSettings(**values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = build_settings(args)
+    except (ValidationError, ValueError) as exc:
+        print(f"ERROR: invalid settings for {args.service}: {exc}", file=sys.stderr)
+        return 3
+    import uvicorn
+
+    app = importlib.import_module(f"mocks.{args.service}").create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        fd=args.fd,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=os.environ.get("DIENTAP_MOCK_LOG_LEVEL", "warning"),
+        timeout_keep_alive=30,
+        backlog=4096,
+    )
+    if args.fd is not None:
+        # uvicorn re-binds from the fd; make sure it is a listening TCP socket first.
+        socket.socket(fileno=args.fd).detach()
+    uvicorn.Server(config).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

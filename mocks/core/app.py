@@ -1,0 +1,428 @@
+"""The app factory every mock uses: routes from :class:`Endpoint` declarations, plus the
+common surface — ``/healthz``, ``/metrics``, ``/openapi.json``, ``/admin/faults``,
+``/admin/ledger`` — and one pure-ASGI middleware for route resolution, metrics and
+faults (pure ASGI because BaseHTTPMiddleware costs more than the handlers here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import inspect
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, compile_path
+
+from mocks.core.errors import ApiError, error_response
+from mocks.core.faults import ConnectionReset, FaultRegistry, FaultRule, abort_connection, apply_rules
+from mocks.core.http import json_response, read_json
+from mocks.core.metrics import ServiceMetrics
+from mocks.core.readiness import load_readiness
+from mocks.core.settings import ServiceSettings
+
+__all__ = ["Endpoint", "Param", "build_service_app", "require_admin"]
+
+log = logging.getLogger("dientap.mocks")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared query, header or path parameter (for the OpenAPI document)."""
+
+    name: str
+    location: Literal["query", "header", "path"] = "query"
+    required: bool = False
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route of a service: method, path template, handler and its contract."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    request_model: type[BaseModel] | None = None
+    response_schema: dict[str, Any] | None = None
+    auth: Literal["none", "bearer", "admin"] = "none"
+    tags: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    request_content_type: str = "application/json"
+    success_status: int = 200
+    error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+
+
+def require_admin(request: Request) -> None:
+    """404 when the admin API is off, 401 unless the admin token is presented."""
+    token = request.app.state.settings.admin_token
+    if not token:
+        raise ApiError(404, "admin_disabled", "the admin API is disabled (start the service with an admin token)")
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token.encode()):
+        raise ApiError(401, "invalid_admin_token", "admin routes need Authorization: Bearer <admin token>", "Authorization")
+
+
+def _admin_guard(handler: Handler) -> Handler:
+    async def guarded(request: Request) -> Response:
+        require_admin(request)
+        return await handler(request)
+
+    return guarded
+
+
+# --- built-in routes ---------------------------------------------------------------
+
+
+async def _healthz(request: Request) -> Response:
+    return json_response({"status": "ok", "service": request.app.state.service_name})
+
+
+async def _metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _openapi(request: Request) -> Response:
+    return json_response(request.app.state.openapi)
+
+
+async def _list_faults(request: Request) -> Response:
+    rules = request.app.state.faults.active()
+    return json_response({"faults": [r.model_dump(mode="json") for r in rules]})
+
+
+async def _add_fault(request: Request) -> Response:
+    rule = await read_json(request, FaultRule)
+    request.app.state.faults.add(rule)
+    log.warning("fault injected: %s", rule.model_dump_json())
+    return json_response(rule.model_dump(mode="json"), status=201)
+
+
+async def _clear_faults(request: Request) -> Response:
+    removed = request.app.state.faults.clear()
+    return json_response({"removed": removed})
+
+
+async def _clear_fault(request: Request) -> Response:
+    fault_id = request.path_params["fault_id"]
+    if not request.app.state.faults.remove(fault_id):
+        raise ApiError(404, "unknown_fault", f"no active fault with id {fault_id!r}", "fault_id")
+    return json_response({"removed": 1})
+
+
+async def _ledger(request: Request) -> Response:
+    data = request.app.state.ledger()
+    return json_response({"service": request.app.state.service_name, **data})
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
+def _builtin_endpoints() -> list[Endpoint]:
+    admin = ("admin",)
+    return [
+        Endpoint("GET", "/healthz", _healthz, "Liveness and readiness of the service", tags=("ops",)),
+        Endpoint("GET", "/metrics", _metrics, "Prometheus metrics", tags=("ops",)),
+        Endpoint("GET", "/openapi.json", _openapi, "This OpenAPI document", tags=("ops",)),
+        Endpoint("GET", "/admin/faults", _list_faults, "List injected faults", auth="admin", tags=admin),
+        Endpoint("POST", "/admin/faults", _add_fault, "Inject a fault", FaultRule, auth="admin", tags=admin, success_status=201),
+        Endpoint("DELETE", "/admin/faults", _clear_faults, "Remove every fault at once", auth="admin", tags=admin),
+        Endpoint("DELETE", "/admin/faults/{fault_id}", _clear_fault, "Remove one fault", auth="admin", tags=admin),
+        Endpoint("GET", "/admin/ledger", _ledger, "Counts and ids of everything acknowledged", auth="admin", tags=admin),
+    ]
+
+
+# --- OpenAPI -----------------------------------------------------------------------
+
+
+def _openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        params = list(ep.params)
+        declared = {p.name for p in params if p.location == "path"}
+        for path_param in re.findall(r"{(\w+)}", ep.path):
+            if path_param not in declared:
+                params.append(Param(path_param, "path", True))
+        operation: dict[str, Any] = {
+            "summary": ep.summary,
+            "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', ep.path).strip('_') or 'root'}",
+            "tags": list(ep.tags) or [name],
+            "parameters": [
+                {
+                    "name": p.name,
+                    "in": p.location,
+                    "required": p.required or p.location == "path",
+                    "schema": p.schema,
+                    **({"description": p.description} if p.description else {}),
+                }
+                for p in params
+            ],
+            "responses": {
+                str(ep.success_status): {
+                    "description": "Success",
+                    "content": {"application/json": {"schema": ep.response_schema or {"type": "object"}}}
+                    if ep.path not in ("/metrics",)
+                    else {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "default": {
+                    "description": "Error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+            },
+        }
+        if ep.auth == "bearer":
+            operation["security"] = [{"bearerAuth": []}]
+        elif ep.auth == "admin":
+            operation["security"] = [{"adminToken": []}]
+        if ep.request_model is not None:
+            schema = ep.request_model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[ep.request_model.__name__] = schema
+            operation["requestBody"] = {
+                "required": True,
+                "content": {ep.request_content_type: {"schema": {"$ref": f"#/components/schemas/{ep.request_model.__name__}"}}},
+            }
+        elif ep.request_content_type != "application/json":
+            operation["requestBody"] = {"required": True, "content": {ep.request_content_type: {"schema": {"type": "string"}}}}
+        paths.setdefault(ep.path, {})[ep.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"dientap mock: {name}", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "adminToken": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }
+
+
+# --- middleware --------------------------------------------------------------------
+
+
+class _RouteTable:
+    """Resolve a request path to its route template, for labels and fault matching."""
+
+    def __init__(self, endpoints: Sequence[Endpoint]):
+        self._static: dict[str, str] = {}
+        self._dynamic: list[tuple[re.Pattern[str], str]] = []
+        for ep in endpoints:
+            if "{" in ep.path:
+                regex, _, _ = compile_path(ep.path)
+                self._dynamic.append((regex, ep.path))
+            else:
+                self._static[ep.path] = ep.path
+
+    def resolve(self, path: str) -> str:
+        template = self._static.get(path)
+        if template is not None:
+            return template
+        for regex, template in self._dynamic:
+            if regex.match(path):
+                return template
+        return "unmatched"
+
+
+class _ServiceMiddleware:
+    """Route resolution, metrics and route-level faults around the Starlette app."""
+
+    def __init__(self, app: Any, state: Any, routes: _RouteTable):
+        self.app = app
+        self.state = state
+        self.routes = routes
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = self.routes.resolve(scope["path"])
+        scope["dientap.route"] = route
+        metrics: ServiceMetrics = self.state.metrics
+        faults: FaultRegistry = self.state.faults
+        started = time.perf_counter()
+        status = 500
+        metrics.track_start()
+
+        async def send_wrapper(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and "dientap.slow_body" in scope:
+                await _trickle(send, message, scope["dientap.slow_body"].bytes_per_s)
+                return
+            await send(message)
+
+        try:
+            if not route.startswith("/admin/") and route not in ("/healthz", "/metrics"):
+                rules = faults.pick(route, scope["method"], scoped=False)
+                if rules:
+                    slow = await apply_rules(rules, faults.rng)
+                    if slow is not None:
+                        scope["dientap.slow_body"] = slow
+            await self.app(scope, receive, send_wrapper)
+        except ApiError as exc:
+            status = exc.status
+            await error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)(scope, receive, send)
+        except ConnectionReset:
+            status = 0
+            if not abort_connection(scope.get("dientap.send")):
+                raise
+        finally:
+            if scope.get("dientap.reset"):
+                status = 0
+            metrics.track_end(route, scope["method"], status, time.perf_counter() - started)
+
+
+async def _trickle(send: Callable, message: dict, bytes_per_s: int) -> None:
+    """Send a body slowly: chunks of a tenth of the rate, every 100 ms."""
+    body: bytes = message.get("body", b"")
+    step = max(1, bytes_per_s // 10)
+    for offset in range(0, len(body), step):
+        await send({"type": "http.response.body", "body": body[offset : offset + step], "more_body": True})
+        await asyncio.sleep(0.1)
+    await send({"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)})
+
+
+# --- exception handlers ------------------------------------------------------------
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)  # nosec B101 - registered for ApiError only
+    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # nosec B101 - registered for HTTPException only
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    headers = dict(exc.headers or {})
+    return error_response(exc.status_code, code, str(exc.detail), None, headers)
+
+
+async def _connection_reset(request: Request, exc: Exception) -> Response:
+    request.scope["dientap.reset"] = True
+    abort_connection(request.scope.get("dientap.send"))
+    return Response(status_code=204)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    # A model validated inside a handler (not a request body) failed: still the caller's input.
+    from mocks.core.http import validation_error
+
+    assert isinstance(exc, ValidationError)  # nosec B101 - registered for ValidationError only
+    err = validation_error(exc)
+    return error_response(err.status, err.code, err.message, err.field, err.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error (logged by the service)")
+
+
+# --- factory -----------------------------------------------------------------------
+
+
+class _MockApp(Starlette):
+    """Starlette that remembers the server's own ``send``, so a reset fault can reach the socket."""
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        scope["dientap.send"] = send
+        await super().__call__(scope, receive, send)
+
+
+def _wrap(ep: Endpoint) -> Handler:
+    return _admin_guard(ep.handler) if ep.auth == "admin" else ep.handler
+
+
+async def _call(hook: Callable[..., Any] | None, app: Starlette) -> None:
+    if hook is None:
+        return
+    result = hook(app)
+    if inspect.isawaitable(result):
+        await result
+
+
+def build_service_app(
+    name: str,
+    settings: ServiceSettings,
+    endpoints: Sequence[Endpoint],
+    ledger: Callable[[], dict[str, Any]],
+    *,
+    store_sizes: Callable[[], dict[str, int]] | None = None,
+    on_startup: Callable[[Starlette], Any] | None = None,
+    on_shutdown: Callable[[Starlette], Any] | None = None,
+) -> Starlette:
+    """Assemble a mock service from its endpoints, with the common surface and middleware.
+
+    ``ledger()`` returns ``{"counts": {...}, "ids": {...}}`` of what the service acknowledged;
+    ``store_sizes()`` (default: the ledger's counts) feeds the store-size gauge.
+    """
+    all_endpoints = [*_builtin_endpoints(), *endpoints]
+    routes = [Route(ep.path, _wrap(ep), methods=[ep.method]) for ep in all_endpoints]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        await _call(on_startup, app)
+        try:
+            yield
+        finally:
+            await _call(on_shutdown, app)
+
+    app = _MockApp(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            ConnectionReset: _connection_reset,
+            ValidationError: _validation_error,
+            Exception: _internal_error,
+        },
+    )
+    faults = FaultRegistry(seed=settings.seed)
+
+    def fault_counts() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rule in faults.active():
+            counts[rule.kind] = counts.get(rule.kind, 0) + 1
+        return counts
+
+    app.state.service_name = name
+    app.state.settings = settings
+    app.state.readiness = load_readiness(settings.readiness_file)
+    app.state.faults = faults
+    app.state.ledger = ledger
+    app.state.metrics = ServiceMetrics(name, store_sizes or (lambda: ledger().get("counts", {})), fault_counts)
+    app.state.openapi = _openapi_document(name, all_endpoints)
+    app.add_middleware(_ServiceMiddleware, state=app.state, routes=_RouteTable(all_endpoints))
+    return app

@@ -1,0 +1,39 @@
+"""JSON errors: ``{"error": {"code", "message", "field"}}`` for every failure a mock reports."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.responses import Response
+
+__all__ = ["ApiError", "error_response"]
+
+
+class ApiError(Exception):
+    """Raise anywhere in a handler to answer with a JSON error.
+
+    ``code`` is a snake_case rule name (``invalid_personal_id``), ``field`` the dotted path
+    of the offending input (``applicant.personal_id``, ``Idempotency-Key``) or ``None``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """Build the JSON error response (never includes a traceback)."""
+    body = orjson.dumps({"error": {"code": code, "message": message, "field": field}})
+    return Response(body, status_code=status, headers=headers, media_type="application/json")

@@ -1,0 +1,216 @@
+"""Fault injection for drills: latency, errors, resets, hangs, slow bodies and outages.
+
+Rules are posted to ``/admin/faults`` and matched per request by route *template*,
+method, and optionally province or agency. Route-only rules are applied by the service
+middleware before the handler runs; rules scoped to a province or agency are applied
+when the handler calls :func:`enter_scope` — the first moment the service knows whom
+the request is for — so a scoped error fault still changes no state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import socket
+import struct
+import time
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from starlette.requests import Request
+
+from mocks.core.errors import ApiError
+
+__all__ = [
+    "LatencySpec",
+    "FaultRule",
+    "FaultRegistry",
+    "ConnectionReset",
+    "enter_scope",
+    "abort_connection",
+]
+
+FaultKind = Literal["latency", "error", "reset", "hang", "slow_body", "outage"]
+
+
+class LatencySpec(BaseModel):
+    """A latency distribution in milliseconds."""
+
+    model_config = {"extra": "forbid"}
+
+    distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
+    ms: float = Field(default=0, ge=0, le=600_000)
+    min_ms: float = Field(default=0, ge=0, le=600_000)
+    max_ms: float = Field(default=0, ge=0, le=600_000)
+    median_ms: float = Field(default=0, ge=0, le=600_000)
+    sigma: float = Field(default=0.5, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> LatencySpec:
+        if self.distribution == "uniform" and self.max_ms < self.min_ms:
+            raise ValueError("latency.max_ms must be ≥ latency.min_ms for a uniform distribution")
+        return self
+
+    def sample_s(self, rng: random.Random) -> float:
+        """One delay in seconds (lognormal capped at 10 minutes)."""
+        if self.distribution == "fixed":
+            ms = self.ms
+        elif self.distribution == "uniform":
+            ms = rng.uniform(self.min_ms, self.max_ms)
+        else:
+            ms = min(600_000.0, self.median_ms * math.exp(rng.gauss(0.0, self.sigma)))
+        return ms / 1000.0
+
+
+class FaultRule(BaseModel):
+    """One injected fault (the body of ``POST /admin/faults``)."""
+
+    model_config = {"extra": "forbid"}
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12], min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    kind: FaultKind
+    route: str = Field(default="*", max_length=200)
+    method: str | None = Field(default=None, pattern=r"^(GET|POST|PUT|PATCH|DELETE)$")
+    province: str | None = Field(default=None, pattern=r"^\d{2}$")
+    agency: str | None = Field(default=None, max_length=64)
+    latency: LatencySpec | None = None
+    status: int = Field(default=503, ge=400, le=599)
+    rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    bytes_per_s: int = Field(default=1024, ge=1, le=100_000_000)
+    hang_s: float = Field(default=60.0, gt=0, le=600)
+    duration_s: float | None = Field(default=None, gt=0, le=86_400)
+    created_at: float = Field(default_factory=time.time)
+
+    @model_validator(mode="after")
+    def _needs_latency(self) -> FaultRule:
+        if self.kind == "latency" and self.latency is None:
+            raise ValueError("latency: required when kind is 'latency'")
+        return self
+
+    @property
+    def scoped(self) -> bool:
+        """True when the rule targets a province or agency (applied at :func:`enter_scope`)."""
+        return self.province is not None or self.agency is not None
+
+    def expired(self, now: float) -> bool:
+        """Whether a self-expiring rule has run out."""
+        return self.duration_s is not None and now >= self.created_at + self.duration_s
+
+    def matches(self, route: str, method: str) -> bool:
+        """Route template and method match (province/agency are checked separately)."""
+        return (self.route in ("*", route)) and (self.method is None or self.method == method)
+
+
+class ConnectionReset(Exception):
+    """Raised to make the service middleware reset the client connection."""
+
+
+class FaultRegistry:
+    """The active faults of one service process (deterministic under ``seed``)."""
+
+    def __init__(self, seed: int = 0):
+        self._rules: dict[str, FaultRule] = {}
+        self.rng = random.Random(seed)
+        self.version = 0  # bumped on change so the metrics gauge refreshes cheaply
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        """Add or replace a rule by id."""
+        self._rules[rule.id] = rule
+        self.version += 1
+        return rule
+
+    def remove(self, rule_id: str) -> bool:
+        """Remove one rule; False if it was not there."""
+        self.version += 1
+        return self._rules.pop(rule_id, None) is not None
+
+    def clear(self) -> int:
+        """Remove every rule at once; returns how many were removed."""
+        count = len(self._rules)
+        self._rules.clear()
+        self.version += 1
+        return count
+
+    def active(self) -> list[FaultRule]:
+        """The rules still in force (expired ones are dropped here)."""
+        if not self._rules:
+            return []
+        now = time.time()
+        for rule_id in [r.id for r in self._rules.values() if r.expired(now)]:
+            self.remove(rule_id)
+        return list(self._rules.values())
+
+    def pick(self, route: str, method: str, province: str | None = None, agency: str | None = None, *, scoped: bool) -> list[FaultRule]:
+        """Rules that fire for this request now (each rule fires with its ``rate``)."""
+        fired = []
+        for rule in self.active():
+            if rule.scoped != scoped or not rule.matches(route, method):
+                continue
+            if scoped and (
+                (rule.province is not None and rule.province != province)
+                or (rule.agency is not None and rule.agency != agency)
+            ):
+                continue
+            if rule.rate >= 1.0 or self.rng.random() < rule.rate:
+                fired.append(rule)
+        return fired
+
+
+async def apply_rules(rules: list[FaultRule], rng: random.Random) -> FaultRule | None:
+    """Apply latency/hang/error/outage/reset effects; returns a slow-body rule to apply later."""
+    slow_body = None
+    for rule in rules:
+        if rule.kind == "latency" and rule.latency is not None:
+            await asyncio.sleep(rule.latency.sample_s(rng))
+        elif rule.kind == "hang":
+            await asyncio.sleep(rule.hang_s)
+            raise ConnectionReset()
+        elif rule.kind == "reset":
+            raise ConnectionReset()
+        elif rule.kind == "outage":
+            raise ApiError(503, "service_unavailable", "service is down (injected outage)", None, {"Retry-After": "5"})
+        elif rule.kind == "error":
+            headers = {"Retry-After": "1"} if rule.status in (429, 503) else None
+            raise ApiError(rule.status, "injected_fault", f"injected error {rule.status} (fault {rule.id})", None, headers)
+        elif rule.kind == "slow_body":
+            slow_body = rule
+    return slow_body
+
+
+async def enter_scope(request: Request, *, province: str | None = None, agency: str | None = None) -> None:
+    """Tell the fault layer whom this request concerns, and apply scoped faults now.
+
+    Handlers call this as soon as they know the province or agency (before changing any
+    state), so ``{"province": "01", "kind": "error"}`` fails requests for Hà Nội only.
+    """
+    request.state.province = province
+    request.state.agency = agency
+    registry: FaultRegistry = request.app.state.faults
+    route = request.scope.get("dientap.route", "")
+    rules = registry.pick(route, request.method, province, agency, scoped=True)
+    if rules:
+        slow = await apply_rules(rules, registry.rng)
+        if slow is not None:
+            request.scope["dientap.slow_body"] = slow
+
+
+def abort_connection(send: object) -> bool:
+    """Reset the client's TCP connection (RST) from inside an ASGI app under uvicorn.
+
+    ASGI has no reset primitive; uvicorn's ``send`` is a bound method of the request
+    cycle that holds the transport, so set SO_LINGER 0 and abort it. Returns False
+    when the server is not uvicorn (the caller then closes the response early instead).
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass  # already closed: aborting below is still right
+    transport.abort()
+    return True

@@ -1,0 +1,94 @@
+"""Request parsing with field-naming errors, and fast JSON responses.
+
+Bodies are read with a hard size limit (413 before parsing), JSON is validated by
+pydantic-core in one pass (``model_validate_json``), and every failure becomes an
+:class:`~mocks.core.errors.ApiError` naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dientap.configfile import field_path
+from mocks.core.errors import ApiError
+
+__all__ = ["RequestModel", "read_body", "read_json", "json_response", "require_header", "validation_error"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: unknown keys are refused (mass assignment has no effect)."""
+
+    model_config = {"extra": "forbid", "str_max_length": 10_000}
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Serialise ``obj`` with orjson (dataclasses, dates and pydantic dumps supported)."""
+    return Response(orjson.dumps(obj), status_code=status, headers=headers, media_type="application/json")
+
+
+async def read_body(request: Request, *, max_bytes: int | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it passes the limit."""
+    limit = max_bytes or request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "invalid_header", "Content-Length must be a whole number", "Content-Length")
+        if int(declared) > limit:
+            raise ApiError(413, "body_too_large", f"body exceeds the {limit}-byte limit", None)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"body exceeds the {limit}-byte limit", None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def validation_error(exc: ValidationError, *, prefix: str = "") -> ApiError:
+    """Turn the first pydantic error into a 400/422 :class:`ApiError` naming the field."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    field = field_path(loc) or None
+    if prefix and field:
+        field = f"{prefix}.{field}"
+    kind = first["type"]
+    if kind == "json_invalid":
+        return ApiError(400, "invalid_json", f"body is not valid JSON: {first['msg']}", None)
+    if kind == "model_type" or (kind == "model_attributes_type" and not loc):
+        return ApiError(422, "invalid_body", "body must be a JSON object", None)
+    if kind == "extra_forbidden":
+        return ApiError(422, "unknown_field", f"unknown field {field!r} is not accepted", field)
+    if kind == "missing":
+        return ApiError(422, "missing_field", f"required field {field!r} is missing", field)
+    return ApiError(422, "invalid_field", f"{field}: {first['msg']}", field)
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """Read, size-check and validate a JSON body against ``model``."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
+    body = await read_body(request)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def require_header(request: Request, name: str, *, max_length: int = 128) -> str:
+    """A required, printable, bounded header value (400 naming the header otherwise)."""
+    value = request.headers.get(name)
+    if value is None or not value.strip():
+        raise ApiError(400, "missing_header", f"header {name} is required", name)
+    if len(value) > max_length or not value.isprintable():
+        raise ApiError(400, "invalid_header", f"header {name} must be 1–{max_length} printable characters", name)
+    return value

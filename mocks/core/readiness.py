@@ -1,0 +1,69 @@
+"""Readiness profiles: which provinces are not yet connected or published on go-live day.
+
+A profile is YAML::
+
+    provinces:
+      "04": {catalogue_published: false}
+      "11": {connected: false, population_connected: false}
+
+Every flag defaults to true (ready). Unknown provinces and keys are errors naming file,
+line and field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import field_validator
+
+from dientap.configfile import StrictModel, load_model
+from dientap.roster import load_roster
+
+__all__ = ["ProvinceReadiness", "ReadinessProfile", "load_readiness"]
+
+
+class ProvinceReadiness(StrictModel):
+    """Readiness flags of one province (all true = ready)."""
+
+    connected: bool = True  # provincial one-stop system connected to the national portal
+    catalogue_published: bool = True
+    population_connected: bool = True
+    axis_connected: bool = True
+    accounts_issued: bool = True
+
+    @property
+    def ready(self) -> bool:
+        """True when every flag is set."""
+        return all(getattr(self, f) for f in type(self).model_fields)
+
+
+_READY = ProvinceReadiness()
+
+
+class ReadinessProfile(StrictModel):
+    """Per-province readiness; provinces not listed are ready."""
+
+    description: str = ""
+    provinces: dict[str, ProvinceReadiness] = {}
+
+    @field_validator("provinces")
+    @classmethod
+    def _known_provinces(cls, value: dict[str, ProvinceReadiness]) -> dict[str, ProvinceReadiness]:
+        known = {p.code for p in load_roster().provinces}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown province code(s) {unknown}; codes are the 34 two-digit 2025 codes")
+        return value
+
+    def province(self, code: str) -> ProvinceReadiness:
+        """Flags of province ``code`` (ready if not listed)."""
+        return self.provinces.get(code, _READY)
+
+    def unready_provinces(self) -> list[str]:
+        """Codes of provinces with at least one flag unset."""
+        return sorted(code for code, flags in self.provinces.items() if not flags.ready)
+
+
+def load_readiness(path: str | Path | None) -> ReadinessProfile:
+    """Load a readiness profile, or the all-ready default when ``path`` is None."""
+    return ReadinessProfile() if path is None else load_model(ReadinessProfile, path)

@@ -1,0 +1,92 @@
+"""Request and response bodies of the population mock (request models refuse unknown keys).
+
+The response models exist for ``/openapi.json``; handlers build plain dicts for orjson,
+because validating our own output on every look-up would cost more than the look-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mocks.core.http import RequestModel
+
+__all__ = [
+    "TokenRequest",
+    "TokenResponse",
+    "VerifyRequest",
+    "VerifyResponse",
+    "CitizenResponse",
+    "AuditEntryResponse",
+    "AuditPage",
+    "PURPOSE_MAX",
+]
+
+PURPOSE_MAX = 200
+
+
+class TokenRequest(RequestModel):
+    """Client-credentials grant of an agency system (``portal``, ``police``, ``province-NN``)."""
+
+    client_id: str = Field(min_length=1, max_length=64)
+    client_secret: str = Field(min_length=1, max_length=256)
+
+
+class TokenResponse(BaseModel):
+    """A bearer token for the client system."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class VerifyRequest(RequestModel):
+    """Does this person exist with this name and date of birth? ``purpose`` is audited."""
+
+    # Structure (12 digits, birthplace, birth year) is checked by the handler, so the
+    # 422 names the broken rule rather than a generic pattern.
+    personal_id: str = Field(min_length=1, max_length=64)
+    full_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: dt.date
+    purpose: str = Field(min_length=1, max_length=PURPOSE_MAX)
+
+
+class VerifyResponse(BaseModel):
+    """Match or no match — nothing else, whatever differed."""
+
+    match: bool
+
+
+class CitizenResponse(BaseModel):
+    """A citizen as the caller's role may see it; absent fields are withheld by role."""
+
+    personal_id: str
+    full_name: str
+    date_of_birth: dt.date | None = Field(default=None, description="police and portal only")
+    birth_year: int | None = Field(default=None, description="commune officers (instead of date_of_birth)")
+    sex: Literal["male", "female"] | None = Field(default=None, description="police only")
+    address: str | None = Field(default=None, description="police only")
+    commune_code: str
+    province_code: str | None = Field(default=None, description="police only")
+
+
+class AuditEntryResponse(BaseModel):
+    """One audited look-up or verification."""
+
+    id: int
+    at: str = Field(description="ISO 8601 UTC time")
+    caller: str = Field(description="client system id, e.g. province-01")
+    role: str
+    subject: str = Field(description="personal ID number looked up (as given, even if malformed)")
+    purpose: str
+    action: Literal["lookup", "verify"]
+    result: str = Field(description="found, not_found, match, mismatch, or the error code")
+
+
+class AuditPage(BaseModel):
+    """Newest-first audit entries."""
+
+    entries: list[AuditEntryResponse]
+    count: int

@@ -1,0 +1,59 @@
+"""Per-client token buckets, so one bulk scraper cannot starve the other client systems.
+
+Each client system (``portal``, ``police``, ``province-NN``) has its own bucket of
+``burst`` tokens refilled at ``rate_per_s``; a request takes one token or is refused
+with the seconds until the next token (the ``Retry-After``). Buckets are keyed by the
+authenticated ``client_id`` — never by IP, because all province systems may sit behind
+one gateway (NGSP/LGSP) and share an address.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["ThrottlePolicy", "ClientThrottle"]
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    """Sustained rate and burst per client; ``rate_per_s <= 0`` turns throttling off."""
+
+    rate_per_s: float = 2_000.0
+    burst: int = 4_000
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests are throttled at all."""
+        return self.rate_per_s > 0
+
+
+class ClientThrottle:
+    """Token buckets per client id (in memory; a restart refills every bucket)."""
+
+    def __init__(self, policy: ThrottlePolicy, clock: Callable[[], float] = time.monotonic):
+        self._rate = policy.rate_per_s
+        self._burst = float(max(1, policy.burst))
+        self._enabled = policy.enabled
+        self._clock = clock
+        # client_id -> [tokens, last refill time]; lists, not objects, to stay cheap per call.
+        self._buckets: dict[str, list[float]] = {}
+
+    def take(self, client_id: str) -> int:
+        """Take one token for ``client_id``: 0 if allowed, else whole seconds to wait (≥ 1)."""
+        if not self._enabled:
+            return 0
+        now = self._clock()
+        bucket = self._buckets.get(client_id)
+        if bucket is None:
+            self._buckets[client_id] = [self._burst - 1.0, now]
+            return 0
+        tokens = min(self._burst, bucket[0] + (now - bucket[1]) * self._rate)
+        bucket[1] = now
+        if tokens >= 1.0:
+            bucket[0] = tokens - 1.0
+            return 0
+        bucket[0] = tokens
+        return max(1, math.ceil((1.0 - tokens) / self._rate))

@@ -1,0 +1,95 @@
+"""Idempotency keys: a retried request gets the original response, exactly once in effect.
+
+A keyed request is identified by ``(scope, key)`` — the scope names the caller and the
+operation (``dossiers:<personal id>``), so two citizens may pick the same key. Its
+*fingerprint* is a hash of the operation and the canonical body. Rules:
+
+* same key, same fingerprint → the stored response, byte for byte (same status, same body);
+* same key, different fingerprint → 422 ``idempotency_key_reused``;
+* two requests with the same key *at the same time* → the second waits for the first and
+  then replays its response, so the effect happens once.
+
+Only successful responses are stored, in the same transaction as their effect (the
+caller passes :meth:`IdempotencyGuard.remember` into its unit of work). Failures such
+as a 503 are not stored, so a retry after the outage is tried afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+
+from mocks.core.errors import ApiError
+from mocks.portal.store import PortalStore
+
+__all__ = ["StoredResponse", "IdempotencyGuard", "fingerprint"]
+
+
+def fingerprint(operation: str, payload: object) -> bytes:
+    """Hash of an operation and its payload in canonical JSON (key order and spacing ignored)."""
+    canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(operation.encode() + b"\x00" + canonical).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The response given to the first request with a key."""
+
+    status: int
+    body: bytes
+    replayed: bool
+
+
+class IdempotencyGuard:
+    """Runs a keyed operation at most once and replays its response."""
+
+    def __init__(self, store: PortalStore):
+        self._store = store
+        self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    def _replay(self, scope: str, key: str, fp: bytes) -> StoredResponse | None:
+        hit = self._store.idempotent_response(scope, key)
+        if hit is None:
+            return None
+        stored_fp, status, body = hit
+        if stored_fp != fp:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request body; use a new key",
+                "Idempotency-Key",
+            )
+        return StoredResponse(status, body, replayed=True)
+
+    async def run(
+        self, scope: str, key: str, fp: bytes, produce: Callable[[], Awaitable[StoredResponse]]
+    ) -> StoredResponse:
+        """Replay the stored response for ``(scope, key)`` or run ``produce`` once.
+
+        ``produce`` must call :meth:`remember` inside the unit of work that commits its effect.
+        """
+        while True:
+            hit = self._replay(scope, key, fp)
+            if hit is not None:
+                return hit
+            waiting = self._in_flight.get((scope, key))
+            if waiting is None:
+                break
+            await asyncio.shield(waiting)  # the first request is still running: wait, then replay
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._in_flight[(scope, key)] = done
+        try:
+            return await produce()
+        finally:
+            del self._in_flight[(scope, key)]
+            done.set_result(None)
+
+    @staticmethod
+    def remember(conn: sqlite3.Connection, scope: str, key: str, fp: bytes, status: int, body: bytes, at: str) -> None:
+        """Store the response of a keyed request (call inside the effect's unit of work)."""
+        PortalStore.save_idempotent_response(conn, scope, key, fp, status, body, at)

@@ -1,0 +1,124 @@
+"""Request bodies of the portal API (pydantic; unknown keys are refused with 422).
+
+Refusing unknown keys is what makes mass assignment impossible: a ``status``, ``owner``
+or ``role`` key in a submission is an ``unknown_field`` error, never a silent override.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from dientap.personal_id import PersonalIdError, validate_personal_id
+from mocks.core.http import RequestModel
+
+__all__ = [
+    "CitizenLogin",
+    "OfficerLogin",
+    "ApplicantIn",
+    "SubmitDossier",
+    "SubmitDossierPlanted",
+    "TransitionRequest",
+    "PaymentRequest",
+    "PaymentCallback",
+    "FeedbackIn",
+]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+CommuneCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+FieldKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+FieldValue = Annotated[str, StringConstraints(max_length=1000)]
+
+
+def _personal_id(value: str) -> str:
+    try:
+        validate_personal_id(value)
+    except PersonalIdError as exc:
+        raise ValueError(f"invalid personal ID number ({exc.rule}): {exc}") from None
+    return value
+
+
+class CitizenLogin(RequestModel):
+    """``POST /auth/token`` for a citizen: personal ID number + password."""
+
+    kind: Literal["citizen"]
+    personal_id: Annotated[str, StringConstraints(max_length=12)]
+    password: Password
+
+    _check_id = field_validator("personal_id")(_personal_id)
+
+
+class OfficerLogin(RequestModel):
+    """``POST /auth/token`` for a commune officer: ``00004.officer1`` + password."""
+
+    kind: Literal["officer"]
+    account: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Password
+
+
+class ApplicantIn(RequestModel):
+    """The applicant as declared on the dossier (checked against the population register)."""
+
+    personal_id: Annotated[str, StringConstraints(max_length=12)]
+    full_name: Name
+    date_of_birth: dt.date
+
+    _check_id = field_validator("personal_id")(_personal_id)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _not_in_future(cls, value: dt.date) -> dt.date:
+        if value > dt.date.today() or value.year < 1900:
+            raise ValueError("date of birth must be between 1900-01-01 and today")
+        return value
+
+
+class SubmitDossier(RequestModel):
+    """``POST /dossiers``: a new dossier (hồ sơ) for one procedure at one commune."""
+
+    procedure_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    commune_code: CommuneCode
+    channel: Literal[1, 2, 3] = 2
+    applicant: ApplicantIn
+    fields: dict[FieldKey, FieldValue] = Field(default_factory=dict, max_length=30)
+
+
+class SubmitDossierPlanted(SubmitDossier):
+    """Planted weakness ``mass_assignment`` only: the client may set the initial status."""
+
+    status: int | None = None
+
+
+class TransitionRequest(RequestModel):
+    """``POST /dossiers/{code}/transitions``: move a dossier to status ``to``."""
+
+    to: int = Field(ge=1, le=10)
+    note: Annotated[str, StringConstraints(max_length=1000)] = ""
+
+
+class PaymentRequest(RequestModel):
+    """``POST /dossiers/{code}/payments`` (body optional): which intermediary to pay through."""
+
+    intermediary: Literal["napas", "vnpay", "viettel_money", "momo"] = "napas"
+
+
+class PaymentCallback(RequestModel):
+    """``POST /payments/callback``: the intermediary reports a collected payment."""
+
+    payment_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    dossier_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    amount_vnd: int = Field(ge=0)
+    status: Literal["paid", "failed"]
+    transaction_ref: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    paid_at: Annotated[str, StringConstraints(max_length=64)]
+
+
+class FeedbackIn(RequestModel):
+    """``POST /feedback``: citizen feedback (phản ánh kiến nghị) about a commune."""
+
+    commune_code: CommuneCode
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]

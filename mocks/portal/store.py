@@ -1,0 +1,261 @@
+"""The portal's SQLite store: dossiers with their status history, payments, feedback,
+and idempotency records (revoked tokens: :class:`mocks.core.tokens.TokenIssuer`).
+
+Reads run directly on the one connection; writes are *units of work* (functions of the
+connection) run through :class:`~mocks.core.store.GroupCommit`, so they commit
+before the request is answered. Read-modify-write rules (a status transition, a payment
+callback) run inside the unit, so they see and change the row atomically.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import orjson
+
+__all__ = ["SCHEMA", "DossierRow", "PaymentRow", "PortalStore"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dossiers (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    commune_code TEXT NOT NULL,
+    province_code TEXT NOT NULL,
+    procedure_code TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    channel INTEGER NOT NULL,
+    applicant BLOB NOT NULL,
+    fields BLOB NOT NULL,
+    fee_vnd INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dossiers_worklist ON dossiers (commune_code, status, id);
+CREATE TABLE IF NOT EXISTS dossier_history (
+    id INTEGER PRIMARY KEY,
+    dossier_code TEXT NOT NULL,
+    from_status INTEGER,
+    to_status INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    note TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dossier_history_code ON dossier_history (dossier_code);
+CREATE TABLE IF NOT EXISTS payments (
+    id TEXT PRIMARY KEY,
+    dossier_code TEXT NOT NULL,
+    payer_id TEXT NOT NULL,
+    amount_vnd INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    paid_at TEXT,
+    transaction_ref TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS payments_dossier ON payments (dossier_code, status);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    author_id TEXT NOT NULL,
+    commune_code TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint BLOB NOT NULL,
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DossierRow:
+    """A stored dossier (hồ sơ)."""
+
+    code: str
+    commune_code: str
+    province_code: str
+    procedure_code: str
+    owner_id: str
+    channel: int
+    applicant: dict[str, str]
+    fields: dict[str, str]
+    fee_vnd: int
+    status: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    """A stored fee payment."""
+
+    id: str
+    dossier_code: str
+    payer_id: str
+    amount_vnd: int
+    status: str  # pending | paid
+    created_at: str
+    paid_at: str | None
+    transaction_ref: str | None
+
+
+_DOSSIER_COLUMNS = (
+    "code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, "
+    "fee_vnd, status, created_at, updated_at"
+)
+_PAYMENT_COLUMNS = "id, dossier_code, payer_id, amount_vnd, status, created_at, paid_at, transaction_ref"
+
+
+def _dossier(row: tuple) -> DossierRow:
+    return DossierRow(
+        row[0], row[1], row[2], row[3], row[4], row[5],
+        orjson.loads(row[6]), orjson.loads(row[7]), row[8], row[9], row[10], row[11],
+    )  # fmt: skip
+
+
+class PortalStore:
+    """Typed queries over the portal database (one connection, event-loop thread only)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        conn.executescript(SCHEMA)
+
+    # -- dossiers ---------------------------------------------------------------------
+    def dossier(self, code: str, conn: sqlite3.Connection | None = None) -> DossierRow | None:
+        """The dossier with this code, or ``None``."""
+        row = (conn or self.conn).execute(
+            f"SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE code = ?", (code,)  # nosec B608 - constant columns
+        ).fetchone()
+        return _dossier(row) if row else None
+
+    def worklist(self, commune_code: str, status: int | None, after_id: int, limit: int) -> list[tuple[int, DossierRow]]:
+        """Dossiers of one commune (optionally in one status), oldest first, after a cursor id."""
+        if status is None:
+            sql = f"SELECT id, {_DOSSIER_COLUMNS} FROM dossiers WHERE commune_code = ? AND id > ? ORDER BY id LIMIT ?"  # nosec B608
+            args: tuple = (commune_code, after_id, limit)
+        else:
+            sql = f"SELECT id, {_DOSSIER_COLUMNS} FROM dossiers WHERE commune_code = ? AND status = ? AND id > ? ORDER BY id LIMIT ?"  # nosec B608
+            args = (commune_code, status, after_id, limit)
+        return [(row[0], _dossier(row[1:])) for row in self.conn.execute(sql, args)]
+
+    def history(self, code: str) -> list[dict[str, object]]:
+        """The status history of a dossier, oldest first."""
+        rows = self.conn.execute(
+            "SELECT from_status, to_status, actor, note, at FROM dossier_history WHERE dossier_code = ? ORDER BY id",
+            (code,),
+        )
+        return [{"from": r[0], "to": r[1], "actor": r[2], "note": r[3], "at": r[4]} for r in rows]
+
+    def max_sequence(self, prefix: str) -> int:
+        """Highest 6-digit sequence used by dossier codes starting with ``prefix`` (``00004-250701-``)."""
+        row = self.conn.execute(
+            "SELECT MAX(code) FROM dossiers WHERE code >= ? AND code < ?", (prefix, prefix + "\x7f")
+        ).fetchone()
+        return int(row[0][len(prefix):]) if row and row[0] else 0
+
+    @staticmethod
+    def insert_dossier(conn: sqlite3.Connection, d: DossierRow, actor: str) -> None:
+        """Insert a new dossier and its first history entry (inside a unit of work)."""
+        conn.execute(
+            f"INSERT INTO dossiers ({_DOSSIER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # nosec B608
+            (d.code, d.commune_code, d.province_code, d.procedure_code, d.owner_id, d.channel,
+             orjson.dumps(d.applicant), orjson.dumps(d.fields), d.fee_vnd, d.status, d.created_at, d.updated_at),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO dossier_history (dossier_code, from_status, to_status, actor, note, at) VALUES (?,?,?,?,?,?)",
+            (d.code, None, d.status, actor, "submitted", d.created_at),
+        )
+
+    @staticmethod
+    def set_status(conn: sqlite3.Connection, code: str, old: int, new: int, actor: str, note: str, at: str) -> None:
+        """Record a status change and its history entry (inside a unit of work)."""
+        conn.execute("UPDATE dossiers SET status = ?, updated_at = ? WHERE code = ?", (new, at, code))
+        conn.execute(
+            "INSERT INTO dossier_history (dossier_code, from_status, to_status, actor, note, at) VALUES (?,?,?,?,?,?)",
+            (code, old, new, actor, note, at),
+        )
+
+    # -- payments ---------------------------------------------------------------------
+    def payment(self, payment_id: str, conn: sqlite3.Connection | None = None) -> PaymentRow | None:
+        """The payment with this id, or ``None``."""
+        row = (conn or self.conn).execute(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = ?", (payment_id,)  # nosec B608
+        ).fetchone()
+        return PaymentRow(*row) if row else None
+
+    def pending_payment_of(self, dossier_code: str, conn: sqlite3.Connection | None = None) -> PaymentRow | None:
+        """The pending payment of a dossier, if any."""
+        row = (conn or self.conn).execute(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE dossier_code = ? AND status = 'pending'",  # nosec B608
+            (dossier_code,),
+        ).fetchone()
+        return PaymentRow(*row) if row else None
+
+    def pending_payments(self) -> list[PaymentRow]:
+        """Every payment still waiting for its callback (re-scheduled at startup)."""
+        rows = self.conn.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status = 'pending'")  # nosec B608
+        return [PaymentRow(*r) for r in rows]
+
+    @staticmethod
+    def insert_payment(conn: sqlite3.Connection, p: PaymentRow) -> None:
+        """Insert a new payment (inside a unit of work)."""
+        conn.execute(
+            f"INSERT INTO payments ({_PAYMENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # nosec B608
+            (p.id, p.dossier_code, p.payer_id, p.amount_vnd, p.status, p.created_at, p.paid_at, p.transaction_ref),
+        )
+
+    @staticmethod
+    def mark_paid(conn: sqlite3.Connection, payment_id: str, at: str, transaction_ref: str) -> None:
+        """Mark a payment paid (inside a unit of work)."""
+        conn.execute(
+            "UPDATE payments SET status = 'paid', paid_at = ?, transaction_ref = ? WHERE id = ?",
+            (at, transaction_ref, payment_id),
+        )
+
+    # -- feedback ---------------------------------------------------------------------
+    @staticmethod
+    def insert_feedback(conn: sqlite3.Connection, author_id: str, commune_code: str, subject: str, body: str, at: str) -> str:
+        """Insert a feedback item and return its code ``PAKN-000001`` (inside a unit of work)."""
+        cur = conn.execute(
+            "INSERT INTO feedback (code, author_id, commune_code, subject, body, created_at) VALUES ('', ?,?,?,?,?)",
+            (author_id, commune_code, subject, body, at),
+        )
+        code = f"PAKN-{cur.lastrowid:06d}"
+        conn.execute("UPDATE feedback SET code = ? WHERE id = ?", (code, cur.lastrowid))
+        return code
+
+    # -- idempotency ------------------------------------------------------------------
+    def idempotent_response(self, scope: str, key: str) -> tuple[bytes, int, bytes] | None:
+        """The stored ``(fingerprint, status, body)`` of an earlier request with this key."""
+        row = self.conn.execute(
+            "SELECT fingerprint, status, body FROM idempotency WHERE scope = ? AND key = ?", (scope, key)
+        ).fetchone()
+        return (bytes(row[0]), row[1], bytes(row[2])) if row else None
+
+    @staticmethod
+    def save_idempotent_response(
+        conn: sqlite3.Connection, scope: str, key: str, fingerprint: bytes, status: int, body: bytes, at: str
+    ) -> None:
+        """Remember the response to a keyed request (same unit of work as its effect)."""
+        conn.execute(
+            "INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES (?,?,?,?,?,?)",
+            (scope, key, fingerprint, status, body, at),
+        )
+
+    # -- ledger -----------------------------------------------------------------------
+    def ledger_ids(self) -> dict[str, list[str]]:
+        """Ids of everything acknowledged: dossiers, paid payments, feedback."""
+        c = self.conn
+        return {
+            "dossiers": [r[0] for r in c.execute("SELECT code FROM dossiers ORDER BY id")],
+            "payments": [r[0] for r in c.execute("SELECT id FROM payments WHERE status = 'paid' ORDER BY paid_at, id")],
+            "feedback": [r[0] for r in c.execute("SELECT code FROM feedback ORDER BY id")],
+        }

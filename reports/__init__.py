@@ -1,0 +1,14 @@
+"""Reports: the run-directory records, journal → summary → HTML/Markdown report, the budget gate.
+
+Submodules (import the one you need; ``reports`` itself imports nothing heavy):
+
+* :mod:`reports.journal`  — record models of ``journal.json`` / ``summary.json`` (single source of truth)
+* :mod:`reports.budgets`  — ``budgets.yaml`` model and loader
+* :mod:`reports.gate`     — ``evaluate(summary, budgets, baseline) -> GateResult``, table, JUnit XML
+* :mod:`reports.readiness` — the readiness matrix (34 provinces × checks, green/amber/red)
+* :mod:`reports.html`     — ``render_report(run_dir)``, ``render_markdown(run_dir)``
+
+Reports import only the dientap kernel; they never talk to a live target.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,140 @@
+"""The readiness matrix: 34 provinces × go-live checks, each cell green / amber / red / grey.
+
+A cell is judged from the figure behind it (:class:`reports.journal.CheckFigure`):
+
+* **grey**  — the check was not exercised (no figure, or zero requests);
+* **red**   — error rate above ``error_rate_amber``, or p95 above ``amber_factor`` × the
+  check's p95 limit;
+* **amber** — error rate above ``error_rate_green``, or p95 above the check's p95 limit;
+* **green** — otherwise.
+
+A province is *ready* when at least one check was exercised and no cell is red — the
+"N/34" count officials use. Provinces missing from the summary count as not ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from dientap.configfile import StrictModel
+from dientap.roster import load_roster
+from reports.journal import READINESS_CHECKS, CheckFigure, Summary
+
+__all__ = [
+    "CellColor",
+    "ReadinessThresholds",
+    "ReadinessCell",
+    "ProvinceReadiness",
+    "ReadinessMatrix",
+    "readiness_matrix",
+    "judge_cell",
+]
+
+CellColor = Literal["green", "amber", "red", "grey"]
+
+
+class CheckP95Limits(StrictModel):
+    """p95 limit (ms) of each readiness check; green at or below, amber up to the factor."""
+
+    sign_in: float = Field(default=1000.0, gt=0)
+    catalogue: float = Field(default=800.0, gt=0)
+    dossier_submit: float = Field(default=1500.0, gt=0)
+    status_sync: float = Field(default=2000.0, gt=0)
+    population_lookup: float = Field(default=800.0, gt=0)
+    document_exchange: float = Field(default=2000.0, gt=0)
+
+
+class ReadinessThresholds(StrictModel):
+    """Thresholds of the matrix colours (the ``readiness:`` section of ``budgets.yaml``)."""
+
+    error_rate_green: float = Field(default=0.01, ge=0, le=1)
+    error_rate_amber: float = Field(default=0.05, ge=0, le=1)
+    amber_factor: float = Field(default=2.0, ge=1)
+    p95_ms: CheckP95Limits = Field(default_factory=CheckP95Limits)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessCell:
+    """One cell: the check, its colour, the figure behind it and why it has that colour."""
+
+    check: str
+    label: str
+    color: CellColor
+    figure: CheckFigure | None
+    text: str  # short figure shown in the cell, e.g. "99.2 % · 340 ms"
+    reason: str  # one sentence for the tooltip / Markdown
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceReadiness:
+    """One matrix row."""
+
+    code: str
+    name: str
+    cells: tuple[ReadinessCell, ...]
+    ready: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessMatrix:
+    """All rows (roster order), the ready count and the thresholds used."""
+
+    rows: tuple[ProvinceReadiness, ...]
+    ready_count: int
+    total: int
+    thresholds: ReadinessThresholds
+
+    @property
+    def not_ready(self) -> tuple[ProvinceReadiness, ...]:
+        """The rows that are not ready."""
+        return tuple(r for r in self.rows if not r.ready)
+
+
+def _fmt_ms(value: float) -> str:
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def judge_cell(check: str, label: str, figure: CheckFigure | None, t: ReadinessThresholds) -> ReadinessCell:
+    """Colour one cell (see the module docstring for the rules)."""
+    if figure is None or figure.requests == 0:
+        return ReadinessCell(check, label, "grey", figure, "—", "not exercised in this run")
+    limit = getattr(t.p95_ms, check)
+    rate = figure.failures / figure.requests
+    ok_pct = 100.0 * (1.0 - rate)
+    text = f"{ok_pct:.1f} % ok"
+    if figure.p95_ms is not None:
+        text += f" · {_fmt_ms(figure.p95_ms)}"
+    facts = f"{figure.requests:,} requests, {figure.failures:,} failed ({100 * rate:.2f} %)"
+    if figure.p95_ms is not None:
+        facts += f", p95 {_fmt_ms(figure.p95_ms)} (limit {_fmt_ms(limit)})"
+    if figure.note:
+        facts += f"; {figure.note}"
+    slow = figure.p95_ms is not None and figure.p95_ms > limit
+    very_slow = figure.p95_ms is not None and figure.p95_ms > limit * t.amber_factor
+    if rate > t.error_rate_amber or very_slow:
+        color: CellColor = "red"
+    elif rate > t.error_rate_green or slow:
+        color = "amber"
+    else:
+        color = "green"
+    return ReadinessCell(check, label, color, figure, text, facts)
+
+
+def readiness_matrix(summary: Summary, thresholds: ReadinessThresholds | None = None) -> ReadinessMatrix:
+    """Build the matrix for every province of the roster from ``summary.provinces``."""
+    t = thresholds or ReadinessThresholds()
+    by_code = {p.code: p for p in summary.provinces}
+    rows = []
+    for province in load_roster().provinces:
+        found = by_code.get(province.code)
+        if found is None:
+            cells = tuple(ReadinessCell(c, lbl, "grey", None, "—", "province absent from the run") for c, lbl in READINESS_CHECKS)
+        else:
+            cells = tuple(judge_cell(c, lbl, getattr(found.checks, c), t) for c, lbl in READINESS_CHECKS)
+        exercised = any(cell.color != "grey" for cell in cells)
+        ready = exercised and not any(cell.color == "red" for cell in cells)
+        rows.append(ProvinceReadiness(province.code, found.name if found else province.name, cells, ready))
+    return ReadinessMatrix(tuple(rows), sum(r.ready for r in rows), len(rows), t)
