@@ -65,7 +65,9 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 
 def _message(err: dict[str, Any]) -> str:
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if err["type"] in ("value_error", "assertion_error"):
+        return msg
     if err["type"] == "extra_forbidden":
         return "unknown key"
     if err["type"] == "missing":
@@ -94,7 +96,10 @@ def parse_model(model: type[M], text: str, source: str) -> M:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            # "[key]" marks an error in a mapping's key rather than its value.
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
+            )
             problems.append(ConfigProblem(source, _line_of(node, loc), field_path(loc), _message(err)))
         raise ConfigError(problems) from None
 

@@ -115,6 +115,7 @@ __all__ = [
     "write_summary",
     "write_run_dir",
     "load_journal",
+    "load_record",
     "load_summary",
     "update_latest_symlink",
 ]
@@ -515,8 +516,9 @@ def write_run_dir(run_dir: str | Path, journal: Journal, summary: Summary | None
     return run_dir
 
 
-def _load(model: type[M], path: Path) -> M:
-    """Read a record file; problems become a ConfigError naming file and field."""
+def load_record(model: type[M], path: str | Path) -> M:
+    """Read one JSON record file; problems become a ConfigError naming file and field."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -538,13 +540,13 @@ def _load(model: type[M], path: Path) -> M:
 def load_journal(run_dir: str | Path) -> Journal:
     """Load ``run_dir/journal.json`` (or the file itself when given a file path)."""
     path = Path(run_dir)
-    return _load(Journal, path / JOURNAL_FILE if path.is_dir() else path)
+    return load_record(Journal, path / JOURNAL_FILE if path.is_dir() else path)
 
 
 def load_summary(run_dir: str | Path) -> Summary:
     """Load ``run_dir/summary.json`` (or the file itself when given a file path)."""
     path = Path(run_dir)
-    return _load(Summary, path / SUMMARY_FILE if path.is_dir() else path)
+    return load_record(Summary, path / SUMMARY_FILE if path.is_dir() else path)
 
 
 def update_latest_symlink(runs_dir: str | Path, run_dir: str | Path) -> Path:

@@ -288,6 +288,13 @@ class AxisStore:
         ).fetchall()
         return tuple(r[0] for r in rows)
 
+    def parties(self, document_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """``(sender, recipients)`` of a document, or ``None`` — the authorization look-up."""
+        row = self._conn.execute("SELECT sender_code FROM documents WHERE document_id = ?", (document_id,)).fetchone()
+        if row is None:
+            return None
+        return row[0], self._recipients(document_id)
+
     def get_document(self, document_id: str) -> StoredDocument | None:
         """The document with its recipients, or ``None``."""
         row = self._conn.execute(

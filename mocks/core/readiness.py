@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from dientap.configfile import StrictModel, load_model
 from dientap.roster import load_roster
@@ -40,20 +42,20 @@ class ProvinceReadiness(StrictModel):
 _READY = ProvinceReadiness()
 
 
+def _known_province(code: str) -> str:
+    if code not in {p.code for p in load_roster().provinces}:
+        raise ValueError(f"unknown province code {code!r}; codes are the 34 two-digit 2025 statistics codes")
+    return code
+
+
+ProvinceCode = Annotated[str, AfterValidator(_known_province)]
+
+
 class ReadinessProfile(StrictModel):
     """Per-province readiness; provinces not listed are ready."""
 
     description: str = ""
-    provinces: dict[str, ProvinceReadiness] = {}
-
-    @field_validator("provinces")
-    @classmethod
-    def _known_provinces(cls, value: dict[str, ProvinceReadiness]) -> dict[str, ProvinceReadiness]:
-        known = {p.code for p in load_roster().provinces}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"unknown province code(s) {unknown}; codes are the 34 two-digit 2025 codes")
-        return value
+    provinces: dict[ProvinceCode, ProvinceReadiness] = {}
 
     def province(self, code: str) -> ProvinceReadiness:
         """Flags of province ``code`` (ready if not listed)."""

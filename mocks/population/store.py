@@ -130,6 +130,10 @@ class CitizenStore:
         row = self._conn.execute(_LOOKUP, (personal_id,)).fetchone()
         return None if row is None else CitizenRecord(*row)
 
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
     def count(self) -> int:
         """Number of citizens in the table."""
         return int(self._conn.execute("SELECT count(*) FROM citizens").fetchone()[0])

@@ -45,7 +45,15 @@ class Applicant:
 class PopulationClient:
     """Verifies applicants against ``POST /citizens/verify`` of the population service."""
 
-    def __init__(self, base_url: str | None, secret: str, timeout_s: float = 2.0):
+    def __init__(
+        self,
+        base_url: str | None,
+        secret: str,
+        timeout_s: float = 2.0,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self._transport = transport  # tests inject a stub; production uses real sockets
         self.base_url = base_url.rstrip("/") if base_url else None
         self._password = derive_password(secret, PORTAL_CLIENT_ID)
         self._client: httpx.AsyncClient | None = None
@@ -61,6 +69,7 @@ class PopulationClient:
                 timeout=self._timeout,
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
                 trust_env=False,  # never send identity checks through an environment proxy
+                transport=self._transport,
             )
         return self._client
 
@@ -94,7 +103,7 @@ class PopulationClient:
             self._token_expires = time.monotonic() + max(1.0, ttl - _TOKEN_MARGIN_S)
             return token
 
-    async def verify(self, applicant: Applicant) -> bool:
+    async def verify(self, applicant: Applicant, purpose: str = "dossier submission") -> bool:
         """True if the population register matches the applicant, False if not.
 
         Raises :class:`IdentityUnavailable` when no answer could be obtained.
@@ -106,6 +115,7 @@ class PopulationClient:
                 "personal_id": applicant.personal_id,
                 "full_name": applicant.full_name,
                 "date_of_birth": applicant.date_of_birth,
+                "purpose": purpose[:200],  # audited by the population service
             }
         )
         for attempt in range(2):

@@ -7,16 +7,19 @@ or ``role`` key in a submission is an ``unknown_field`` error, never a silent ov
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, RootModel, StringConstraints, field_validator
+from starlette.requests import Request
 
 from dientap.personal_id import PersonalIdError, validate_personal_id
-from mocks.core.http import RequestModel
+from mocks.core.errors import ApiError
+from mocks.core.http import RequestModel, read_json
 
 __all__ = [
     "CitizenLogin",
     "OfficerLogin",
+    "LoginRequest",
     "ApplicantIn",
     "SubmitDossier",
     "SubmitDossierPlanted",
@@ -24,7 +27,11 @@ __all__ = [
     "PaymentRequest",
     "PaymentCallback",
     "FeedbackIn",
+    "read_request",
+    "remap_personal_id_error",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 CommuneCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
@@ -57,6 +64,10 @@ class OfficerLogin(RequestModel):
     kind: Literal["officer"]
     account: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: Password
+
+
+class LoginRequest(RootModel[CitizenLogin | OfficerLogin]):
+    """``POST /auth/token`` body: a citizen or an officer sign-in (told apart by ``kind``)."""
 
 
 class ApplicantIn(RequestModel):
@@ -122,3 +133,18 @@ class FeedbackIn(RequestModel):
     commune_code: CommuneCode
     subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+def remap_personal_id_error(err: ApiError) -> ApiError:
+    """Give a personal-ID rule violation its own error code (``invalid_personal_id``)."""
+    if err.code == "invalid_field" and (err.field or "").endswith("personal_id"):
+        return ApiError(err.status, "invalid_personal_id", err.message, err.field, err.headers)
+    return err
+
+
+async def read_request(request: Request, model: type[M]) -> M:
+    """:func:`mocks.core.http.read_json`, with personal-ID errors named ``invalid_personal_id``."""
+    try:
+        return await read_json(request, model)
+    except ApiError as err:
+        raise remap_personal_id_error(err) from None

@@ -1,0 +1,35 @@
+# The two quickstart commands are `make dry-run` and `make test`; both install first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install dry-run test test-fast bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: a short nationwide smoke dry run against the embedded mocks.
+dry-run: $(STAMP)
+	$(BIN)/dientap run smoke
+
+## The whole suite, end-to-end tests included (what .ci/run runs).
+test: $(STAMP)
+	scripts/install-system-tools
+	$(BIN)/bandit -q -ll -c pyproject.toml -r dientap mocks scenarios drills metrics reports locustfile.py
+	$(BIN)/pytest -n 2 --dist loadfile
+
+## Fast subset for developers: no real processes, no sockets.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e" -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/mocks.py
+
+clean:
+	rm -rf $(VENV) .dientap runs .pytest_cache .hypothesis

@@ -1,0 +1,85 @@
+"""The ``dientap`` command line: the one entry point that wires mocks, scenarios, drills,
+metrics and reports together."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from dientap import __version__
+from dientap.errors import ConfigError, DientapError, ExitCode
+
+__all__ = ["main", "build_parser"]
+
+# Subcommand modules, in the order --help lists them. A module that is not there yet
+# (a part still being built) is skipped rather than breaking the whole CLI.
+COMMANDS = (
+    "dientap.commands.run_cmd",
+    "dientap.commands.mocks_cmd",
+    "dientap.commands.drill_cmd",
+    "dientap.commands.security_cmd",
+    "dientap.commands.gate_cmd",
+    "dientap.commands.report_cmd",
+    "dientap.commands.validate_cmd",
+)
+
+EXIT_CODES = "\n".join(f"  {code.value:<4} {code.name}" for code in ExitCode)
+
+DESCRIPTION = f"""\
+dientap — rehearse Vietnam's nationwide e-government go-live: mocks of the national
+portal, population database and document axis; a nationwide Locust dry run; fault and
+security drills; a report and a latency-budget gate for CI.
+
+exit codes:
+{EXIT_CODES}
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="dientap",
+        description=DESCRIPTION,
+        epilog="Example:\n  dientap run smoke\n  dientap mocks",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"dientap {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map every error to one ``ERROR:`` line and an :class:`ExitCode`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return ExitCode.USAGE_ERROR
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"ERROR: {problem}", file=sys.stderr)
+        return exc.exit_code
+    except DientapError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""``dientap mocks``: run the three reference mock services on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+from dientap.errors import ExitCode, UsageError
+from dientap.orchestration import MockCluster, MockClusterConfig
+
+__all__ = ["register"]
+
+EXAMPLE = """\
+Example:
+  dientap mocks --data-dir .dientap/data --population-size 20000
+  # then, in another shell:
+  curl -s http://127.0.0.1:8701/healthz
+"""
+
+
+def _ports(text: str) -> dict[str, int]:
+    names = ("portal", "population", "axis")
+    try:
+        values = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ports expects three numbers PORTAL,POPULATION,AXIS, got {text!r}") from None
+    if len(values) != 3 or not all(0 <= v <= 65535 for v in values):
+        raise argparse.ArgumentTypeError(f"--ports expects three ports 0–65535 as PORTAL,POPULATION,AXIS, got {text!r}")
+    return dict(zip(names, values, strict=True))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``mocks`` subcommand."""
+    parser = sub.add_parser(
+        "mocks",
+        help="run the portal, population and axis mocks on loopback",
+        description="Start the three reference mock services, wait until healthy, print their URLs "
+        "and the admin token, and run until Ctrl-C.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--ports", type=_ports, default=_ports("8701,8702,8703"), help="PORTAL,POPULATION,AXIS (default 8701,8702,8703; 0 = free port)")
+    parser.add_argument("--data-dir", type=Path, default=Path(".dientap/data"), help="where the SQLite databases live")
+    parser.add_argument("--readiness", type=Path, default=None, help="readiness profile YAML (default: all provinces ready)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic population (default 42)")
+    parser.add_argument("--population-size", type=int, default=100_000, help="citizens seeded (default 100000)")
+    parser.add_argument("--admin-token", default=None, help="admin API token (default: random, printed)")
+    parser.add_argument("--vulnerable", default="", help="plant weaknesses for security drills, e.g. portal:no_lockout,axis:xxe_enabled (loopback only)")
+    parser.add_argument("--duration", type=float, default=None, help="stop by itself after this many seconds")
+    parser.set_defaults(func=run)
+
+
+def _vulnerable(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        service, sep, weakness = item.partition(":")
+        if not sep or service not in ("portal", "population", "axis"):
+            raise UsageError(f"--vulnerable expects SERVICE:WEAKNESS items, got {item!r}")
+        out.setdefault(service, []).append(weakness)
+    return out
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    """Start the cluster and block until interrupted (or ``--duration`` passes)."""
+    config = MockClusterConfig(
+        host=args.host,
+        ports=args.ports,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        population_size=args.population_size,
+        readiness_file=args.readiness,
+        vulnerable=_vulnerable(args.vulnerable),
+        log_dir=args.data_dir / "logs",
+    )
+    if args.admin_token:
+        config.admin_token = args.admin_token
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with MockCluster(config) as cluster:
+        for name, url in cluster.urls.items():
+            print(f"{name:<11} {url}")
+        print(f"admin token {config.admin_token}")
+        print(f"logs        {config.log_dir}")
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            stop.wait(args.duration)
+        except KeyboardInterrupt:
+            pass
+    print("mocks stopped.")
+    return ExitCode.OK

@@ -1,0 +1,143 @@
+"""One supervised service process serving on a socket the supervisor owns.
+
+The supervisor binds the listening socket and passes it to the child (``--fd``). It keeps
+its own copy, so the port never changes across a crash and restart, and connections that
+arrive while the service is down wait in the kernel's backlog instead of being refused —
+what a load balancer in front of a restarting service looks like.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess  # nosec B404 - we start our own mock services, with argument lists
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from dientap.errors import ServiceStartError
+
+__all__ = ["ServiceProcess", "listening_socket"]
+
+
+def listening_socket(host: str = "127.0.0.1", port: int = 0, backlog: int = 4096) -> socket.socket:
+    """A bound, listening, inheritable TCP socket (port 0 picks a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+class ServiceProcess:
+    """A child process serving HTTP on an inherited socket, with health checks and signals."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ):
+        self.name = name
+        self.sock = listening_socket(host, port)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.argv = list(argv)  # the child gets "--fd N" appended at start
+        self._env = {**os.environ, **(env or {})}
+        self._log_path = log_path
+        self._log = None
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL of the service."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Start the child (does not wait for health)."""
+        if self._log_path is not None and self._log is None:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self._log_path, "ab")  # noqa: SIM115 - held for the process lifetime
+        self.proc = subprocess.Popen(  # nosec B603 - fixed argv of our own interpreter and module
+            [*self.argv, "--fd", str(self.sock.fileno())],
+            pass_fds=(self.sock.fileno(),),
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=self._log or subprocess.DEVNULL,
+        )
+
+    def wait_healthy(self, timeout_s: float = 60.0) -> None:
+        """Poll ``/healthz`` until it answers 200; raise :class:`ServiceStartError` otherwise."""
+        deadline = time.monotonic() + timeout_s
+        last_error = "no answer"
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise ServiceStartError(
+                        f"{self.name} exited with code {self.proc.returncode} while starting"
+                        + (f"; see {self._log_path}" if self._log_path else "")
+                    )
+                try:
+                    response = client.get(f"{self.url}/healthz")
+                    if response.status_code == 200:
+                        return
+                    last_error = f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    last_error = type(exc).__name__
+                time.sleep(0.05)
+        raise ServiceStartError(f"{self.name} not healthy at {self.url} after {timeout_s:.0f} s ({last_error})")
+
+    def signal(self, sig: int) -> None:
+        """Send a signal (SIGKILL to crash, SIGSTOP/SIGCONT to freeze and thaw)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL the child and reap it (a crash: no shutdown hooks run)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self, timeout_s: float = 60.0) -> None:
+        """Start again on the same socket and wait until healthy."""
+        self.kill()
+        self.restarts += 1
+        self.start()
+        self.wait_healthy(timeout_s)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM (graceful), then SIGKILL after ``timeout_s``."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen process cannot handle SIGTERM
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self) -> None:
+        """Stop the child and release the socket and log."""
+        self.stop()
+        self.sock.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def python_module_argv(module: str, *args: str) -> list[str]:
+    """``[sys.executable, -m, module, *args]`` — the same interpreter as the supervisor."""
+    return [sys.executable, "-m", module, *args]

@@ -1,0 +1,112 @@
+"""The document-axis service: endpoints, state and :func:`create_app`."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from dientap.pki import DryRunCA
+from mocks.axis import routes
+from mocks.axis.directory import build_directory
+from mocks.axis.inbox import MAX_PULL_LIMIT
+from mocks.axis.schemas import (
+    ACK_SCHEMA,
+    AGENCY_PAGE_SCHEMA,
+    DOCUMENT_ACCEPTED_SCHEMA,
+    DOCUMENT_SCHEMA,
+    INBOX_SCHEMA,
+    RECEIPT_LIST_SCHEMA,
+    RECEIPT_SCHEMA,
+    TOKEN_SCHEMA,
+    ReceiptRequest,
+    TokenRequest,
+)
+from mocks.axis.store import AxisStore
+from mocks.core.app import Endpoint, Param, build_service_app
+from mocks.core.settings import ServiceSettings
+from mocks.core.store import GroupCommit, open_database
+from mocks.core.tokens import TokenIssuer
+
+__all__ = ["DEFAULT_LOSSY_ONE_IN", "SERVICE_NAME", "create_app", "endpoints"]
+
+SERVICE_NAME = "axis"
+DEFAULT_LOSSY_ONE_IN = 50  # share of documents the planted `lossy_axis` defect drops
+
+
+def endpoints() -> list[Endpoint]:
+    """The axis routes (the common /healthz, /metrics, /admin/* come from the core)."""
+    docs = ("documents",)
+    inbox = ("inbox",)
+    return [
+        Endpoint("POST", "/auth/token", routes.issue_token, "Client-credentials token of an agency system",
+                 TokenRequest, TOKEN_SCHEMA, tags=("auth",)),
+        Endpoint("GET", "/agencies", routes.list_agencies, "The agency directory (open and closed agencies)",
+                 response_schema=AGENCY_PAGE_SCHEMA, tags=("directory",),
+                 params=(Param("province", schema={"type": "string", "pattern": "^[0-9]{2}$"}),
+                         Param("status", schema={"enum": ["open", "closed"]}),
+                         Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 1000}),
+                         Param("cursor", schema={"type": "integer", "minimum": 0}))),
+        Endpoint("POST", "/documents", routes.send_document, "Send a signed edXML package",
+                 response_schema=DOCUMENT_ACCEPTED_SCHEMA, auth="bearer", tags=docs,
+                 request_content_type="application/xml", success_status=201),
+        Endpoint("GET", "/documents/{document_id}", routes.get_document,
+                 "Read a document (its sender and recipients only)", response_schema=DOCUMENT_SCHEMA,
+                 auth="bearer", tags=docs),
+        Endpoint("POST", "/documents/{document_id}/receipts", routes.send_receipt,
+                 "Send a status receipt (recipients only)", ReceiptRequest, RECEIPT_SCHEMA, auth="bearer",
+                 tags=docs, success_status=201),
+        Endpoint("GET", "/documents/{document_id}/receipts", routes.list_receipts,
+                 "Receipts of a document (sender: all; recipient: its own)", response_schema=RECEIPT_LIST_SCHEMA,
+                 auth="bearer", tags=docs),
+        Endpoint("GET", "/inbox", routes.pull_inbox, "Pull and lease the next deliveries of the calling agency",
+                 response_schema=INBOX_SCHEMA, auth="bearer", tags=inbox,
+                 params=(Param("cursor", schema={"type": "integer", "minimum": 0},
+                               description="next_cursor of the previous pull (0 or absent: from the start)"),
+                         Param("limit", schema={"type": "integer", "minimum": 1, "maximum": MAX_PULL_LIMIT}))),
+        Endpoint("POST", "/inbox/{delivery_id}/ack", routes.ack_delivery, "Acknowledge a delivery (idempotent)",
+                 response_schema=ACK_SCHEMA, auth="bearer", tags=inbox,
+                 params=(Param("delivery_id", "path", True, {"type": "integer", "minimum": 1}),)),
+    ]
+
+
+def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_ONE_IN) -> Starlette:
+    """The document-axis app: SQLite at ``<data_dir>/axis.db``, dry-run CA at ``<data_dir>/pki/``.
+
+    ``lossy_one_in`` only matters with the planted ``lossy_axis`` defect: one document in
+    that many (chosen by a hash of its message id) is acknowledged but never stored.
+    """
+    if lossy_one_in < 1:
+        raise ValueError(f"lossy_one_in must be ≥ 1, got {lossy_one_in}")
+    conn = open_database(settings.data_dir / "axis.db")
+    group = GroupCommit(conn)
+    store = AxisStore(conn, group=group)
+    ca = DryRunCA.load_or_create(settings.data_dir / "pki")
+    issuer = TokenIssuer(settings.dry_run_secret, "dientap-axis", "axis", settings.token_ttl_s)
+    ctx = routes.AxisContext(
+        settings=settings,
+        directory=build_directory(),
+        store=store,
+        trusted_ca=ca.certificate,
+        issuer=issuer,
+        visibility_s=settings.inbox_visibility_s,
+        lossy_one_in=lossy_one_in,
+    )
+
+    def ledger() -> dict[str, object]:
+        snapshot = store.ledger()
+        return {
+            "counts": store.counts(),
+            "ids": {
+                "documents": list(snapshot.documents),
+                "receipts": list(snapshot.receipts),
+                "deliveries_acked": list(snapshot.deliveries_acked),
+                "deliveries_pending": list(snapshot.deliveries_pending),
+            },
+        }
+
+    def shutdown(_app: Starlette) -> None:
+        conn.close()
+
+    app = build_service_app(SERVICE_NAME, settings, endpoints(), ledger, store_sizes=store.counts,
+                            on_shutdown=shutdown)
+    app.state.axis = ctx
+    return app

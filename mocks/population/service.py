@@ -1,0 +1,264 @@
+"""Request handlers of the population mock and the state they share.
+
+Every data request goes through the same gate, in this order: bearer token (401) →
+role known (403) → province connected per the readiness profile (503) → per-client
+throttle (429) → input rules (422) → look-up (404). Everything past the gate is audited,
+failures included, with the error code as the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dientap.personal_id import PersonalIdError, validate_personal_id
+from mocks.core.errors import ApiError
+from mocks.core.faults import enter_scope
+from mocks.core.http import json_response, read_json
+from mocks.core.readiness import ReadinessProfile
+from mocks.core.settings import ServiceSettings
+from mocks.core.store import open_database
+from mocks.core.tokens import TokenIssuer, bearer_claims
+from mocks.population.audit import AuditAction, AuditLog
+from mocks.population.clients import ClientRegistry, LegacyCode, legacy_headers
+from mocks.population.matching import verify_identity
+from mocks.population.models import PURPOSE_MAX, TokenRequest, VerifyRequest
+from mocks.population.roles import ROLE_FIELDS, Role, citizen_view
+from mocks.population.store import CitizenStore
+from mocks.population.throttle import ClientThrottle, ThrottlePolicy
+
+__all__ = ["PopulationService", "Caller", "AUDIT_LIMIT_MAX"]
+
+log = logging.getLogger("dientap.mocks.population")
+
+AUDIT_LIMIT_MAX = 1000
+# An unready province is "not yet connected", not briefly overloaded: retry in minutes.
+_NOT_CONNECTED_RETRY_S = "60"
+_TOKEN_ISSUER = "dientap-population"
+_TOKEN_AUDIENCE = "population"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated client system behind a request."""
+
+    client_id: str
+    role: Role
+    province_code: str | None
+
+
+class PopulationService:
+    """State and handlers of one population mock instance (bound to one event loop)."""
+
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self.db_path: Path = settings.data_dir / "population.db"
+        self.clients = ClientRegistry(settings.dry_run_secret)
+        self.issuer = TokenIssuer(
+            settings.dry_run_secret,
+            _TOKEN_ISSUER,
+            _TOKEN_AUDIENCE,
+            settings.token_ttl_s,
+            accept_unsigned="jwt_alg_none" in settings.vulnerable,
+        )
+        rate = 0.0 if "no_rate_limit" in settings.vulnerable else settings.rate_limit_per_s
+        self.throttle = ClientThrottle(ThrottlePolicy(rate, settings.rate_limit_burst))
+        self.audit = AuditLog(self.db_path, open_database)
+        # Planted weaknesses for security drills: explicit flags, one small branch each.
+        self.unmasked = "unmasked_population" in settings.vulnerable
+        self.verify_leak = "verify_leak" in settings.vulnerable
+        self.not_connected: frozenset[str] = frozenset()
+        self._store: CitizenStore | None = None
+        self._citizens = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def apply_readiness(self, profile: ReadinessProfile) -> None:
+        """Provinces whose population connection is not ready get 503 (see module doc)."""
+        self.not_connected = frozenset(
+            code for code, flags in profile.provinces.items() if not flags.population_connected
+        )
+
+    async def startup(self) -> None:
+        """Open and seed the database (once per seed/size), start the audit flusher."""
+        store = CitizenStore(open_database(self.db_path))
+        report = store.seed(self.settings.seed, self.settings.population_size)
+        self._citizens = store.count()
+        self._store = store
+        if report.seeded:
+            log.warning(
+                "population seeded: %d citizens (seed %d) in %.2f s", report.size, report.seed, report.seconds
+            )
+        await self.audit.start()
+
+    async def shutdown(self) -> None:
+        """Flush the audit log and close the databases."""
+        await self.audit.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def ledger(self) -> dict[str, object]:
+        """What the service acknowledged: citizens held and audit entries recorded."""
+        return {
+            "counts": {"citizens": self._citizens, "audit_entries": self.audit.count},
+            "ids": {},
+        }
+
+    def store_sizes(self) -> dict[str, int]:
+        """Store sizes for the metrics gauge (queued audit entries show write lag)."""
+        return {
+            "citizens": self._citizens,
+            "audit_entries": self.audit.count,
+            "audit_pending": self.audit.pending,
+        }
+
+    @property
+    def store(self) -> CitizenStore:
+        """The citizen store (available once :meth:`startup` ran)."""
+        if self._store is None:
+            raise ApiError(503, "starting", "the population database is still starting", None, {"Retry-After": "1"})
+        return self._store
+
+    # -- the gate ----------------------------------------------------------------------
+
+    async def _caller(self, request: Request) -> Caller:
+        claims = bearer_claims(request, self.issuer)
+        client_id = claims.get("sub")
+        role = claims.get("role")
+        province = claims.get("province")
+        if not isinstance(client_id, str) or not isinstance(role, str):
+            raise ApiError(401, "invalid_token", "token lacks a subject or role", "Authorization",
+                           legacy_headers(LegacyCode.AUTHENTICATION))
+        if role not in ROLE_FIELDS:
+            raise ApiError(403, "role_not_allowed",
+                           f"role {role[:40]!r} may not read the population database; "
+                           f"allowed roles: {', '.join(ROLE_FIELDS)}", "Authorization")
+        if isinstance(province, str):
+            await enter_scope(request, province=province)
+            if province in self.not_connected:
+                raise _not_connected(province)
+        else:
+            province = None
+        wait = self.throttle.take(client_id)
+        if wait:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"client {client_id!r} is over its limit of {self.settings.rate_limit_per_s:g} requests/s",
+                None,
+                {"Retry-After": str(wait)},
+            )
+        return Caller(client_id, Role(role), province)
+
+    # -- handlers ----------------------------------------------------------------------
+
+    async def issue_token(self, request: Request) -> Response:
+        """``POST /auth/token``: client-credentials grant."""
+        body = await read_json(request, TokenRequest)
+        system = self.clients.authenticate(body.client_id, body.client_secret)
+        if system.province_code is not None:
+            await enter_scope(request, province=system.province_code)
+            if system.province_code in self.not_connected:
+                raise _not_connected(system.province_code)
+            token, expires_in = self.issuer.issue(system.client_id, system.role, province=system.province_code)
+        else:
+            token, expires_in = self.issuer.issue(system.client_id, system.role)
+        return json_response({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+
+    async def get_citizen(self, request: Request) -> Response:
+        """``GET /citizens/{personal_id}?purpose=``: the citizen, as the caller's role may see it."""
+        caller = await self._caller(request)
+        subject: str = request.path_params["personal_id"]
+        purpose = request.query_params.get("purpose")
+        try:
+            _check_purpose(purpose)
+            _check_personal_id(subject, "personal_id")
+            record = self.store.lookup(subject)
+        except ApiError as exc:
+            self.audit.record(caller.client_id, caller.role, subject, purpose or "", AuditAction.LOOKUP, exc.code)
+            raise
+        if record is None:
+            self.audit.record(caller.client_id, caller.role, subject, purpose, AuditAction.LOOKUP, "not_found")
+            raise ApiError(404, "citizen_not_found", "no citizen with this personal ID number", "personal_id",
+                           legacy_headers(LegacyCode.NOT_FOUND))
+        self.audit.record(caller.client_id, caller.role, subject, purpose, AuditAction.LOOKUP, "found")
+        return json_response(citizen_view(record, caller.role, unmasked=self.unmasked))
+
+    async def verify(self, request: Request) -> Response:
+        """``POST /citizens/verify``: match or no match, and nothing else."""
+        caller = await self._caller(request)
+        body = await read_json(request, VerifyRequest)
+        try:
+            _check_purpose(body.purpose)
+            _check_personal_id(body.personal_id, "personal_id")
+            record = self.store.lookup(body.personal_id)
+        except ApiError as exc:
+            self.audit.record(caller.client_id, caller.role, body.personal_id, body.purpose, AuditAction.VERIFY, exc.code)
+            raise
+        # An unknown ID is a plain "no match": same status, same body, so verify cannot
+        # be used to learn which ID numbers exist.
+        outcome = verify_identity(record, body.full_name, body.date_of_birth)
+        result = "match" if outcome.match else "mismatch"
+        self.audit.record(caller.client_id, caller.role, body.personal_id, body.purpose, AuditAction.VERIFY, result)
+        if self.verify_leak and not outcome.match:
+            return json_response({"match": False, "mismatched_fields": list(outcome.mismatched)})
+        return json_response({"match": outcome.match})
+
+    async def read_audit(self, request: Request) -> Response:
+        """``GET /admin/audit?subject=&caller=&limit=``: newest-first audit entries."""
+        params = request.query_params
+        subject = _bounded_param(params.get("subject"), "subject")
+        caller = _bounded_param(params.get("caller"), "caller")
+        limit = _limit(params.get("limit"))
+        entries = await self.audit.query(subject=subject, caller=caller, limit=limit)
+        return json_response({"entries": entries, "count": len(entries)})
+
+
+# -- input rules ---------------------------------------------------------------------
+
+
+def _not_connected(province: str) -> ApiError:
+    return ApiError(
+        503,
+        "province_not_connected",
+        f"province {province} is not yet connected to the population database (readiness profile)",
+        None,
+        {"Retry-After": _NOT_CONNECTED_RETRY_S},
+    )
+
+
+def _check_purpose(purpose: str | None) -> None:
+    if purpose is None:
+        raise ApiError(422, "missing_field", "query parameter 'purpose' is required (why the look-up is made; audited)",
+                       "purpose")
+    if not purpose.strip() or len(purpose) > PURPOSE_MAX:
+        raise ApiError(422, "invalid_field", f"purpose must be 1–{PURPOSE_MAX} characters, not blank", "purpose")
+
+
+def _check_personal_id(value: str, field: str) -> None:
+    try:
+        validate_personal_id(value)
+    except PersonalIdError as exc:
+        raise ApiError(422, "invalid_personal_id", f"{exc.rule} rule: {exc}", field,
+                       legacy_headers(LegacyCode.DATA_TYPE_INVALID)) from None
+
+
+def _bounded_param(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > 64:
+        raise ApiError(422, "invalid_field", f"{name} must be 1–64 characters", name)
+    return value
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return 100
+    if not (value.isascii() and value.isdigit() and len(value) <= 4) or not 1 <= int(value) <= AUDIT_LIMIT_MAX:
+        raise ApiError(422, "invalid_field", f"limit must be a whole number from 1 to {AUDIT_LIMIT_MAX}", "limit")
+    return int(value)

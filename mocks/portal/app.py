@@ -1,0 +1,92 @@
+"""The portal's route table and ``create_app``."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from mocks.core.app import Endpoint, Param, build_service_app
+from mocks.core.settings import ServiceSettings
+from mocks.portal.models import (
+    LoginRequest,
+    FeedbackIn,
+    PaymentCallback,
+    PaymentRequest,
+    SubmitDossier,
+    TransitionRequest,
+)
+from mocks.portal.routes_auth import TOKEN_RESPONSE_SCHEMA, issue_token, logout
+from mocks.portal.routes_dossiers import (
+    DOSSIER_SCHEMA,
+    SUBMIT_RESPONSE_SCHEMA,
+    public_lookup,
+    read_dossier,
+    submit_dossier,
+    transition,
+    worklist,
+)
+from mocks.portal.routes_payments import PAYMENT_RESPONSE_SCHEMA, create_payment, payment_callback
+from mocks.portal.routes_public import FEEDBACK_RESPONSE_SCHEMA, PROCEDURES_SCHEMA, list_procedures, submit_feedback
+from mocks.portal.service import Portal
+
+__all__ = ["create_app", "portal_endpoints"]
+
+_KEY = Param("Idempotency-Key", "header", True, {"type": "string", "minLength": 1, "maxLength": 128})
+_CODE = Param("code", "path", True, {"type": "string", "maxLength": 64}, "dossier code <commune>-<yymmdd>-<seq>")
+
+
+def portal_endpoints() -> list[Endpoint]:
+    """Every portal route with its contract (for routing and the OpenAPI document)."""
+    return [
+        Endpoint("POST", "/auth/token", issue_token, "Sign in (citizen by ID number, or commune officer)",
+                 LoginRequest, TOKEN_RESPONSE_SCHEMA, tags=("auth",)),
+        Endpoint("POST", "/auth/logout", logout, "Revoke the caller's token", auth="bearer", tags=("auth",)),
+        Endpoint("GET", "/procedures", list_procedures, "Procedure catalogue of a province", None, PROCEDURES_SCHEMA,
+                 tags=("catalogue",),
+                 params=(Param("province", "query", True, {"type": "string", "pattern": r"^\d{2}$"}),)),
+        Endpoint("POST", "/dossiers", submit_dossier, "Submit a dossier (identity-checked, idempotent)",
+                 SubmitDossier, SUBMIT_RESPONSE_SCHEMA, auth="bearer", tags=("dossiers",), params=(_KEY,),
+                 success_status=201),
+        Endpoint("GET", "/dossiers", worklist, "Officer worklist of the officer's commune", None,
+                 {"type": "object"}, auth="bearer", tags=("dossiers",),
+                 params=(Param("status", schema={"type": "integer", "minimum": 1, "maximum": 10}),
+                         Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
+                         Param("cursor", schema={"type": "string"}))),
+        Endpoint("GET", "/dossiers/{code}", read_dossier, "Read a dossier (owner or officer of its commune)", None,
+                 DOSSIER_SCHEMA, auth="bearer", tags=("dossiers",), params=(_CODE,)),
+        Endpoint("POST", "/dossiers/{code}/transitions", transition, "Change a dossier's status",
+                 TransitionRequest, {"type": "object"}, auth="bearer", tags=("dossiers",), params=(_CODE,)),
+        Endpoint("POST", "/dossiers/{code}/payments", create_payment, "Pay a dossier's fee (status 6)",
+                 PaymentRequest, PAYMENT_RESPONSE_SCHEMA, auth="bearer", tags=("payments",), params=(_CODE, _KEY),
+                 success_status=201),
+        Endpoint("POST", "/payments/callback", payment_callback, "Signed callback from the payment intermediary",
+                 PaymentCallback, {"type": "object"}, tags=("payments",),
+                 params=(Param("X-Paygov-Signature", "header", True),)),
+        Endpoint("GET", "/public/dossiers/{code}", public_lookup, "Public status look-up (code + owner ID number)",
+                 None, {"type": "object"}, tags=("public",),
+                 params=(_CODE, Param("personal_id", "query", True, {"type": "string"}))),
+        Endpoint("POST", "/feedback", submit_feedback, "Citizen feedback about a commune", FeedbackIn,
+                 FEEDBACK_RESPONSE_SCHEMA, auth="bearer", tags=("feedback",), success_status=201),
+    ]  # fmt: skip
+
+
+def create_app(settings: ServiceSettings) -> Starlette:
+    """The National Public Service Portal mock (SQLite at ``<data_dir>/portal.db``)."""
+    portal = Portal(settings)
+
+    async def startup(app: Starlette) -> None:
+        await portal.startup()
+
+    async def shutdown(app: Starlette) -> None:
+        await portal.shutdown()
+
+    app = build_service_app(
+        "portal",
+        settings,
+        portal_endpoints(),
+        portal.ledger,
+        store_sizes=portal.store_sizes,
+        on_startup=startup,
+        on_shutdown=shutdown,
+    )
+    app.state.portal = portal
+    return app

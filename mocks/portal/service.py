@@ -1,0 +1,161 @@
+"""The portal's process-wide state: store, group-commit writer, tokens, throttle and clients.
+
+One :class:`Portal` lives in ``app.state.portal``; the route modules are thin handlers
+over it. It also owns the small helpers every handler needs (who is calling, clock,
+dossier code allocation) and the startup/shutdown work (re-schedule pending payment
+callbacks, close HTTP clients).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+
+from mocks.core.errors import ApiError
+from mocks.core.settings import ServiceSettings
+from mocks.core.store import GroupCommit, open_database
+from mocks.core.tokens import TokenIssuer, bearer_claims
+from mocks.portal.accounts import LoginThrottle
+from mocks.portal.identity import PopulationClient
+from mocks.portal.idempotency import IdempotencyGuard
+from mocks.portal.intermediary import PaymentIntermediary, callback_key
+from mocks.portal.store import PortalStore
+
+__all__ = ["Caller", "Portal", "portal_of", "now_iso", "VN_TZ"]
+
+log = logging.getLogger("dientap.mocks.portal")
+VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")  # dossier codes carry the Vietnamese date
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with milliseconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated caller of a request (from its bearer token)."""
+
+    subject: str  # personal ID number (citizen) or officer account
+    role: str  # "citizen" | "officer"
+    commune: str | None
+    province: str | None
+    jti: str
+    exp: float
+
+    @property
+    def is_officer(self) -> bool:
+        """True for a commune officer."""
+        return self.role == "officer"
+
+
+class Portal:
+    """Everything the portal handlers share, for one process."""
+
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self.vulnerable = settings.vulnerable
+        self.conn = open_database(Path(settings.data_dir) / "portal.db")
+        self.store = PortalStore(self.conn)
+        self.writer = GroupCommit(self.conn)
+        self.tokens = TokenIssuer(settings.dry_run_secret, "dientap-portal", "portal", settings.token_ttl_s, self.conn)
+        self.throttle = LoginThrottle(settings.lockout_threshold, settings.lockout_seconds)
+        self.idempotency = IdempotencyGuard(self.store)
+        self.population = PopulationClient(settings.population_url, settings.dry_run_secret, settings.upstream_timeout_s)
+        self.callback_key = callback_key(settings.dry_run_secret)
+        self.intermediary = PaymentIntermediary(self.callback_key, settings.payment_callback_delay_s)
+        self._sequences: dict[str, int] = {}
+
+    # -- callers ----------------------------------------------------------------------
+    def caller(self, request: Request) -> Caller:
+        """The authenticated caller (401 without a valid, unrevoked token)."""
+        claims = bearer_claims(request, self.tokens)
+        return Caller(
+            subject=claims["sub"],
+            role=claims.get("role", ""),
+            commune=claims.get("commune"),
+            province=claims.get("province"),
+            jti=claims["jti"],
+            exp=claims["exp"],
+        )
+
+    def citizen(self, request: Request) -> Caller:
+        """The calling citizen (403 for an officer token)."""
+        caller = self.caller(request)
+        if caller.role != "citizen":
+            raise ApiError(403, "citizens_only", "this operation is for citizens signed in with their ID number")
+        return caller
+
+    def officer(self, request: Request) -> Caller:
+        """The calling commune officer (403 for a citizen token)."""
+        caller = self.caller(request)
+        if not caller.is_officer:
+            raise ApiError(403, "officers_only", "this operation is for commune officers")
+        return caller
+
+    # -- dossier codes ----------------------------------------------------------------
+    def next_dossier_code(self, commune_code: str) -> str:
+        """Allocate ``<commune>-<yymmdd>-<seq>`` (call inside the unit of work that inserts it).
+
+        Units of work run one after another on the event loop, so the in-memory counter
+        needs no lock; it starts from the highest code already stored for that day.
+        """
+        prefix = f"{commune_code}-{dt.datetime.now(VN_TZ):%y%m%d}-"
+        seq = self._sequences.get(prefix)
+        if seq is None:
+            if len(self._sequences) > 50_000:  # yesterday's prefixes are not needed any more
+                self._sequences.clear()
+            seq = self.store.max_sequence(prefix)
+        seq += 1
+        self._sequences[prefix] = seq
+        return f"{prefix}{seq:06d}"
+
+    # -- lifecycle --------------------------------------------------------------------
+    def callback_url(self, host: str, port: int) -> str:
+        """Where the intermediary calls the portal back."""
+        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # nosec B104 - mapping a wildcard bind to loopback
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}/payments/callback"
+
+    async def startup(self) -> None:
+        """Re-schedule the callbacks of payments still pending from a previous run."""
+        pending = self.store.pending_payments()
+        if pending and not self.settings.port:
+            log.warning("%d pending payments not re-scheduled: the port is not known at startup", len(pending))
+            return
+        for p in pending:
+            url = self.callback_url(self.settings.host, self.settings.port)
+            self.intermediary.schedule(url, p.id, p.dossier_code, p.amount_vnd)
+        if pending:
+            log.info("re-scheduled %d pending payment callbacks", len(pending))
+
+    async def shutdown(self) -> None:
+        """Stop callbacks, close HTTP clients and the database."""
+        await self.intermediary.aclose()
+        await self.population.aclose()
+        self.conn.close()
+
+    # -- ledger -----------------------------------------------------------------------
+    def ledger(self) -> dict[str, dict[str, object]]:
+        """Counts and ids of acknowledged dossiers, paid payments and feedback."""
+        ids = self.store.ledger_ids()
+        return {"counts": {k: len(v) for k, v in ids.items()}, "ids": ids}
+
+    def store_sizes(self) -> dict[str, int]:
+        """Row counts for the store-size gauge (cheap: no id lists)."""
+        c = self.conn
+        return {
+            "dossiers": c.execute("SELECT COUNT(*) FROM dossiers").fetchone()[0],
+            "payments": c.execute("SELECT COUNT(*) FROM payments").fetchone()[0],
+            "feedback": c.execute("SELECT COUNT(*) FROM feedback").fetchone()[0],
+        }
+
+
+def portal_of(request: Request) -> Portal:
+    """The :class:`Portal` of the app serving ``request``."""
+    return request.app.state.portal

@@ -1,0 +1,144 @@
+"""Charts of a run as inline SVG, drawn with matplotlib (object API, Agg-free SVG canvas).
+
+No pyplot and no global backend switch: each chart is a fresh :class:`Figure` saved as
+SVG with text kept as text, no metadata and a fixed hash salt, so the same journal
+gives byte-identical SVG and the page fetches nothing.
+
+Long runs are re-binned to at most ``MAX_POINTS`` points per line: counts are summed
+and percentiles take the bin's *maximum* (an upper bound — a spike is never averaged
+away).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from reports.journal import Journal, LatencySeries
+
+__all__ = ["MAX_POINTS", "FaultSpan", "fault_spans", "latency_chart", "throughput_chart"]
+
+MAX_POINTS = 600
+TOP_ENDPOINTS = 8
+
+matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "dientap", "font.size": 9})
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpan:
+    """A fault's window on the timeline (``end`` None: never removed)."""
+
+    name: str
+    start: float
+    end: float | None
+
+
+def fault_spans(journal: Journal) -> list[FaultSpan]:
+    """Fault windows from the drill result and the fault_start/fault_stop events."""
+    spans: dict[tuple[str, float], FaultSpan] = {}
+    if journal.drill:
+        for f in journal.drill.faults:
+            spans[(f.name, round(f.start_offset_s, 3))] = FaultSpan(f.name, f.start_offset_s, f.end_offset_s)
+    open_: dict[str, float] = {}
+    for e in journal.events:
+        if e.kind == "fault_start":
+            open_[e.name] = e.offset_s
+        elif e.kind == "fault_stop" and e.name in open_:
+            start = open_.pop(e.name)
+            spans.setdefault((e.name, round(start, 3)), FaultSpan(e.name, start, e.offset_s))
+    for name, start in open_.items():
+        spans.setdefault((name, round(start, 3)), FaultSpan(name, start, None))
+    return sorted(spans.values(), key=lambda s: s.start)
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]  # drop the XML declaration and DOCTYPE: inline SVG needs neither
+    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+
+
+def _rebin(series: LatencySeries, bucket_s: float, attr: str, how: str) -> tuple[list[float], list[float]]:
+    samples = series.samples
+    step = max(1, -(-len(samples) // MAX_POINTS))
+    xs, ys = [], []
+    for i in range(0, len(samples), step):
+        chunk = samples[i:i + step]
+        values = [getattr(s, attr) for s in chunk if getattr(s, attr) is not None]
+        if how == "sum":
+            ys.append(sum(values) / (bucket_s * len(chunk)))  # per second
+        elif values:
+            ys.append(max(values))
+        else:
+            ys.append(float("nan"))
+        xs.append(chunk[0].offset_s)
+    return xs, ys
+
+
+def _mark_faults(ax, spans: list[FaultSpan], end: float, label: bool) -> None:
+    for s in spans:
+        stop = s.end if s.end is not None else end
+        ax.axvspan(s.start, stop, color="#d62728", alpha=0.10, lw=0)
+        ax.axvline(s.start, color="#d62728", lw=0.8, ls="--")
+        if s.end is not None:
+            ax.axvline(s.end, color="#2ca02c", lw=0.8, ls="--")
+        if label:
+            ax.annotate(s.name, (s.start, 1.0), xycoords=("data", "axes fraction"), fontsize=7, color="#d62728",
+                        va="bottom", ha="left")
+
+
+def latency_chart(journal: Journal, aborted_at: float | None = None) -> str:
+    """p95 and p99 over time of the busiest endpoints, with fault start/stop markers (SVG)."""
+    ts = journal.timeseries
+    top = sorted(ts.series, key=lambda s: -sum(x.count for x in s.samples))[:TOP_ENDPOINTS]
+    fig = Figure(figsize=(10, 5.2))
+    axes = fig.subplots(2, 1, sharex=True)
+    end = max((s.samples[-1].offset_s + ts.bucket_s for s in ts.series if s.samples), default=1.0)
+    spans = fault_spans(journal)
+    for ax, attr, title in ((axes[0], "p95_ms", "p95 latency (ms)"), (axes[1], "p99_ms", "p99 latency (ms)")):
+        for s in top:
+            xs, ys = _rebin(s, ts.bucket_s, attr, "max")
+            ax.plot(xs, ys, lw=1, label=f"{s.service} {s.endpoint}")
+        _mark_faults(ax, spans, end, label=ax is axes[0])
+        if aborted_at is not None:
+            ax.axvline(aborted_at, color="black", lw=1.2)
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+    axes[1].set_xlabel("seconds since start (red: fault active; dashed red/green: fault start/stop)")
+    if top:
+        axes[0].legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _svg(fig)
+
+
+def throughput_chart(journal: Journal, aborted_at: float | None = None) -> str:
+    """Requests/s and failures/s over time (all endpoints), with fault markers (SVG)."""
+    ts = journal.timeseries
+    fig = Figure(figsize=(10, 3.6))
+    axes = fig.subplots(2, 1, sharex=True)
+    end = max((s.samples[-1].offset_s + ts.bucket_s for s in ts.series if s.samples), default=1.0)
+    by_service: dict[str, list[LatencySeries]] = {}
+    for s in ts.series:
+        by_service.setdefault(s.service, []).append(s)
+    spans = fault_spans(journal)
+    for ax, attr, title in ((axes[0], "count", "requests/s"), (axes[1], "failures", "failures/s")):
+        for service, group in sorted(by_service.items()):
+            totals: dict[float, float] = {}
+            for s in group:
+                for x, y in zip(*_rebin(s, ts.bucket_s, attr, "sum"), strict=True):
+                    totals[x] = totals.get(x, 0.0) + y
+            xs = sorted(totals)
+            ax.plot(xs, [totals[x] for x in xs], lw=1, label=service)
+        _mark_faults(ax, spans, end, label=False)
+        if aborted_at is not None:
+            ax.axvline(aborted_at, color="black", lw=1.2)
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+    axes[1].set_xlabel("seconds since start")
+    if by_service:
+        axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _svg(fig)

@@ -1,0 +1,345 @@
+"""The budget gate: compare a run's summary with its budgets (and a baseline run).
+
+``evaluate(summary, budgets, baseline=None) -> GateResult`` makes one row per budget
+line and measured thing (a service-wide budget yields one row per endpoint of that
+service; ``province: "*"`` one row per province). A budget that names something the run
+did not measure is a *failed* row ("not measured"), never a silent pass.
+
+Exit codes (:class:`dientap.errors.ExitCode`): ``OK`` (0) when every row passes,
+``BUDGET_BREACHED`` (1) when one fails; unreadable or invalid inputs raise
+:class:`dientap.errors.ConfigError` (``CONFIG_ERROR``, 3) before any row is made.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET  # nosec B405 - only builds XML, never parses input
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dientap.errors import ExitCode
+from reports.budgets import Budgets, BudgetLine, RegressionLimit, load_budgets
+from reports.journal import (
+    EndpointStats,
+    LatencyPercentiles,
+    Summary,
+    atomic_write_text,
+    load_record,
+    load_summary,
+)
+
+__all__ = [
+    "GATE_FILE",
+    "GateRow",
+    "GateResult",
+    "evaluate",
+    "render_table",
+    "format_value",
+    "write_junit",
+    "write_gate_result",
+    "load_gate_result",
+    "run_gate",
+]
+
+GATE_FILE = "gate.json"
+
+RowVerdict = Literal["PASS", "FAIL", "SKIP"]
+Unit = Literal["ms", "ratio", "flag"]
+
+
+class GateRow(BaseModel):
+    """One budget line applied to one measured thing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: str  # label of the budget line, e.g. "portal latency and errors"
+    subject: str  # what was measured, e.g. "portal POST /dossiers" or "province 04"
+    metric: str  # p95_ms | intended p95_ms | error_rate | throughput | p95 regression ...
+    measured: float | None  # None: not measured
+    limit: float
+    comparison: Literal["<=", ">="]
+    unit: Unit
+    verdict: RowVerdict
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        """A unique, readable name (JUnit test case name)."""
+        return f"{self.subject} {self.metric}"
+
+
+class GateResult(BaseModel):
+    """All rows of one gate evaluation, and the exit code they map to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    budgets_source: str = ""
+    baseline_run_id: str | None = None
+    rows: list[GateRow] = Field(default_factory=list)
+
+    @property
+    def failed(self) -> list[GateRow]:
+        """The failed rows."""
+        return [r for r in self.rows if r.verdict == "FAIL"]
+
+    @property
+    def passed(self) -> bool:
+        """True when no row failed."""
+        return not self.failed
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """``OK`` or ``BUDGET_BREACHED``."""
+        return ExitCode.OK if self.passed else ExitCode.BUDGET_BREACHED
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _row(budget: str, subject: str, metric: str, measured: float | None, limit: float,
+         comparison: Literal["<=", ">="], unit: Unit, note: str = "") -> GateRow:
+    if measured is None:
+        return GateRow(budget=budget, subject=subject, metric=metric, measured=None, limit=limit,
+                       comparison=comparison, unit=unit, verdict="FAIL", note=note or "not measured")
+    ok = measured <= limit if comparison == "<=" else measured >= limit
+    return GateRow(budget=budget, subject=subject, metric=metric, measured=measured, limit=limit,
+                   comparison=comparison, unit=unit, verdict="PASS" if ok else "FAIL", note=note)
+
+
+def _percentiles(ep: EndpointStats, measure: str) -> LatencyPercentiles | None:
+    return ep if measure == "sent" else ep.intended
+
+
+def _error_rate(requests: int, failures: int) -> float | None:
+    return failures / requests if requests else None
+
+
+def _endpoint_rows(label: str, line: BudgetLine, subject: str, ep: EndpointStats) -> Iterator[GateRow]:
+    pct = _percentiles(ep, line.measure)
+    prefix = "intended " if line.measure == "intended" else ""
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        limit = getattr(line, key)
+        if limit is not None:
+            measured = getattr(pct, key) if pct is not None else None
+            note = "" if pct is not None else "no intended-start latency recorded"
+            yield _row(label, subject, prefix + key, measured, limit, "<=", "ms", note)
+    if line.error_rate is not None:
+        yield _row(label, subject, "error_rate", _error_rate(ep.count, ep.failures), line.error_rate, "<=", "ratio",
+                   "" if ep.count else "no requests")
+    if line.min_throughput is not None:
+        achieved = ep.count / ep.intended_count if ep.intended_count else None
+        yield _row(label, subject, "throughput", achieved, line.min_throughput, ">=", "ratio",
+                   "" if ep.intended_count else "no intended count recorded")
+
+
+def _selector(service: str | None, endpoint: str | None) -> str:
+    return " ".join(p for p in (service or "*", endpoint or "*"))
+
+
+def _budget_rows(summary: Summary, index: int, line: BudgetLine) -> Iterator[GateRow]:
+    label = line.label(index)
+    named = line.service is not None or line.endpoint is not None
+
+    def match(ep: EndpointStats) -> bool:
+        return (line.service is None or ep.service == line.service) and (line.endpoint is None or ep.name == line.endpoint)
+
+    if not named and line.province is None:  # whole run
+        req = summary.requests
+        if line.error_rate is not None:
+            yield _row(label, "whole run", "error_rate", _error_rate(req.total, req.failed), line.error_rate, "<=", "ratio")
+        if line.min_throughput is not None:
+            achieved = req.total / req.intended_total if req.intended_total else None
+            yield _row(label, "whole run", "throughput", achieved, line.min_throughput, ">=", "ratio",
+                       "" if req.intended_total else "no intended request count recorded")
+        return
+    if not named:  # province-wide
+        provinces = summary.provinces if line.province == "*" else [p for p in summary.provinces if p.code == line.province]
+        if not provinces:
+            yield from _missing(label, f"province {line.province}", line)
+        for p in provinces:
+            subject = f"province {p.code}"
+            if line.p95_ms is not None:
+                yield _row(label, subject, "p95_ms", p.p95_ms, line.p95_ms, "<=", "ms")
+            if line.error_rate is not None:
+                yield _row(label, subject, "error_rate", _error_rate(p.requests, p.failures), line.error_rate, "<=", "ratio",
+                           "" if p.requests else "no requests")
+        return
+    if line.province is None:
+        endpoints = [ep for ep in summary.endpoints if match(ep)]
+        if not endpoints:
+            yield from _missing(label, _selector(line.service, line.endpoint), line)
+        for ep in endpoints:
+            yield from _endpoint_rows(label, line, f"{ep.service} {ep.name}", ep)
+        return
+    rows = [ep for ep in summary.endpoint_provinces if match(ep) and (line.province == "*" or ep.province_code == line.province)]
+    if not rows:
+        yield from _missing(label, f"{_selector(line.service, line.endpoint)} province {line.province}", line)
+    for ep in rows:
+        yield from _endpoint_rows(label, line, f"{ep.service} {ep.name} province {ep.province_code}", ep)
+
+
+def _missing(label: str, subject: str, line: BudgetLine) -> Iterator[GateRow]:
+    """Failed rows for a budget whose subject is absent from the summary."""
+    note = f"not measured: {subject} is not in the run's summary"
+    prefix = "intended " if line.measure == "intended" else ""
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        if getattr(line, key) is not None:
+            yield _row(label, subject, prefix + key, None, getattr(line, key), "<=", "ms", note)
+    if line.error_rate is not None:
+        yield _row(label, subject, "error_rate", None, line.error_rate, "<=", "ratio", note)
+    if line.min_throughput is not None:
+        yield _row(label, subject, "throughput", None, line.min_throughput, ">=", "ratio", note)
+
+
+def _regression_rows(summary: Summary, baseline: Summary, index: int, limit: RegressionLimit) -> Iterator[GateRow]:
+    label = limit.label(index)
+    current = {(ep.service, ep.name): ep for ep in summary.endpoints}
+    prefix = "intended " if limit.measure == "intended" else ""
+    for base in baseline.endpoints:
+        if (limit.service and base.service != limit.service) or (limit.endpoint and base.name != limit.endpoint):
+            continue
+        subject = f"{base.service} {base.name}"
+        now = current.get((base.service, base.name))
+        for key, growth in (("p50_ms", limit.p50_growth), ("p95_ms", limit.p95_growth), ("p99_ms", limit.p99_growth)):
+            base_pct = _percentiles(base, limit.measure)
+            base_value = getattr(base_pct, key) if base_pct is not None else None
+            if growth is None or base_value is None:
+                continue
+            allowed = max(base_value * (1 + growth), base_value + limit.min_delta_ms)
+            now_pct = _percentiles(now, limit.measure) if now is not None else None
+            measured = getattr(now_pct, key) if now_pct is not None else None
+            note = (f"baseline {base_value:.1f} ms, +{growth:.0%} allowed" if now is not None
+                    else "not measured: endpoint absent from this run but present in the baseline")
+            yield _row(label, subject, f"{prefix}{key} regression", measured, allowed, "<=", "ms", note)
+        if limit.error_rate_growth is not None and base.count:
+            base_rate = base.failures / base.count
+            measured = _error_rate(now.count, now.failures) if now is not None else None
+            note = (f"baseline {base_rate:.2%}" if now is not None
+                    else "not measured: endpoint absent from this run but present in the baseline")
+            yield _row(label, subject, "error_rate regression", measured, base_rate + limit.error_rate_growth, "<=", "ratio", note)
+
+
+def evaluate(summary: Summary, budgets: Budgets, baseline: Summary | None = None, *, budgets_source: str = "") -> GateResult:
+    """Apply every budget line (and regression limit, when a baseline is given) to ``summary``."""
+    rows: list[GateRow] = []
+    if budgets.generator.fail_on_abort:
+        reason = summary.abort.reason or "no reason recorded"
+        rows.append(_row("generator", "run", "completed", 0.0 if summary.abort.aborted else 1.0, 1.0, ">=", "flag",
+                         f"aborted: {reason}" if summary.abort.aborted else ""))
+    if budgets.generator.require_trustworthy:
+        rows.append(_row("generator", "load generator", "trustworthy", 1.0 if summary.generator.trustworthy else 0.0, 1.0,
+                         ">=", "flag", "; ".join(summary.generator.reasons)))
+    for i, line in enumerate(budgets.budgets):
+        rows.extend(_budget_rows(summary, i, line))
+    for i, limit in enumerate(budgets.regression):
+        if baseline is None:
+            rows.append(GateRow(budget=limit.label(i), subject="baseline", metric="regression", measured=None, limit=0,
+                                comparison="<=", unit="flag", verdict="SKIP", note="no baseline run given"))
+        else:
+            rows.extend(_regression_rows(summary, baseline, i, limit))
+    return GateResult(run_id=summary.run_id, budgets_source=budgets_source,
+                      baseline_run_id=baseline.run_id if baseline else None, rows=rows)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def format_value(value: float | None, unit: Unit) -> str:
+    """Render a measured value or limit for people: ``812.4 ms``, ``1.25 %``, ``yes``."""
+    if value is None:
+        return "not measured"
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    if unit == "ratio":
+        return f"{100 * value:.2f} %"
+    return "yes" if value >= 1 else "no"
+
+
+def _limit_text(row: GateRow) -> str:
+    if row.verdict == "SKIP":
+        return "—"
+    return f"{row.comparison} {format_value(row.limit, row.unit)}"
+
+
+def render_table(result: GateResult) -> str:
+    """A plain-text table (budget, measured, limit, verdict) and a one-line verdict."""
+    header = ("Budget", "Measured", "Limit", "Verdict")
+    body = [(f"{r.budget}: {r.name}", format_value(r.measured, r.unit) if r.verdict != "SKIP" else "—",
+             _limit_text(r), r.verdict + (f" ({r.note})" if r.note and r.verdict != "PASS" else "")) for r in result.rows]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(3)]
+    lines = [f"{header[0]:<{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:>{widths[2]}}  {header[3]}"]
+    lines.append("  ".join("-" * w for w in widths) + "  -------")
+    lines += [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in body]
+    failed = len(result.failed)
+    skipped = sum(r.verdict == "SKIP" for r in result.rows)
+    verdict = "within budget" if result.passed else "BUDGET BROKEN"
+    lines.append(f"{len(result.rows)} budget lines: {len(result.rows) - failed - skipped} passed, {failed} failed, "
+                 f"{skipped} skipped — {verdict} (exit {int(result.exit_code)})")
+    return "\n".join(lines)
+
+
+def write_junit(result: GateResult, path: str | Path) -> Path:
+    """Write JUnit XML: one test case per row; failed rows carry measured vs limit."""
+    suite_attrs = {
+        "name": f"dientap.gate.{result.run_id}",
+        "tests": str(len(result.rows)),
+        "failures": str(len(result.failed)),
+        "errors": "0",
+        "skipped": str(sum(r.verdict == "SKIP" for r in result.rows)),
+        "time": "0",
+    }
+    root = ET.Element("testsuites", {k: suite_attrs[k] for k in ("tests", "failures", "errors", "time")})
+    suite = ET.SubElement(root, "testsuite", suite_attrs)
+    seen: dict[str, int] = {}
+    for row in result.rows:
+        name = row.name
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:  # JUnit consumers merge duplicate names; keep each row visible
+            name = f"{name} #{seen[name]}"
+        case = ET.SubElement(suite, "testcase", {"classname": f"dientap.gate.{row.budget}", "name": name, "time": "0"})
+        measured, limit = format_value(row.measured, row.unit), _limit_text(row)
+        if row.verdict == "FAIL":
+            failure = ET.SubElement(case, "failure", {"message": f"measured {measured}, limit {limit}", "type": "BudgetBreached"})
+            failure.text = f"{row.budget}: {row.name}\nmeasured: {measured}\nlimit: {limit}\n{row.note}".rstrip()
+        elif row.verdict == "SKIP":
+            ET.SubElement(case, "skipped", {"message": row.note})
+        else:
+            ET.SubElement(case, "system-out").text = f"measured {measured}, limit {limit}"
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    text = ET.tostring(root, encoding="unicode", xml_declaration=False)
+    return atomic_write_text(path, '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n")
+
+
+def write_gate_result(run_dir: str | Path, result: GateResult) -> Path:
+    """Write ``run_dir/gate.json`` (the report shows it)."""
+    return atomic_write_text(Path(run_dir) / GATE_FILE, result.model_dump_json(indent=1))
+
+
+def load_gate_result(run_dir: str | Path) -> GateResult | None:
+    """Read ``run_dir/gate.json``; ``None`` when the gate was not run."""
+    path = Path(run_dir) / GATE_FILE
+    if not path.exists():
+        return None
+    return load_record(GateResult, path)
+
+
+def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseline_dir: str | Path | None = None,
+             junit: str | Path | None = None) -> GateResult:
+    """What ``dientap gate`` does: load, evaluate, write ``gate.json`` (and JUnit); return the result.
+
+    Input problems raise :class:`dientap.errors.ConfigError`; the caller prints
+    :func:`render_table` and exits with ``result.exit_code``.
+    """
+    budgets = load_budgets(budgets_path)
+    summary = load_summary(run_dir)
+    baseline = load_summary(baseline_dir) if baseline_dir is not None else None
+    source = str(budgets_path) if budgets_path is not None else "reports/budgets.yaml (default)"
+    result = evaluate(summary, budgets, baseline, budgets_source=source)
+    write_gate_result(run_dir, result)
+    if junit is not None:
+        write_junit(result, junit)
+    return result

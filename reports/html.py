@@ -1,0 +1,246 @@
+"""``report.html``: one self-contained page a non-engineer can read at a glance.
+
+Order: overall verdict → readiness matrix (34 provinces × checks, "N/34 ready") →
+latency and throughput charts with fault markers → per-endpoint table (send-time and
+intended-start latency) → worst communes → budget verdicts (``gate.json``) → drill →
+security scorecard → generator health, timeline and provenance.
+
+Self-contained: inline CSS, charts as inline SVG (matplotlib), no script, no external
+URL. Every string from a record is escaped with :func:`html.escape`. Rendering reads
+only the run directory (aggregated records), so a run of a million requests renders
+in seconds.
+
+The matrix is machine-readable for tests and tools: each row is
+``<tr data-province="04" data-ready="no">`` and each cell
+``<td class="cell red" data-check="sign_in">``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from string import Template
+
+from reports.charts import latency_chart, throughput_chart
+from reports.gate import format_value
+from reports.journal import READINESS_CHECKS, LatencyPercentiles, atomic_write_text
+from reports.markdown import render_markdown
+from reports.readiness import ReadinessThresholds
+from reports.verdict import RunData, load_run, overall_verdict
+
+__all__ = ["REPORT_FILE", "render_report", "render_html", "render_markdown"]
+
+REPORT_FILE = "report.html"
+MAX_TIMELINE_ROWS = 300
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1b1b1b;max-width:1280px}
+h1{font-size:1.4rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid #ddd}
+.meta{color:#555;font-size:.9rem}
+.verdict{padding:.8rem 1rem;border-radius:6px;margin:1rem 0;font-size:1.05rem}
+.verdict b{font-size:1.4rem;margin-right:.6rem}.verdict ul{margin:.3rem 0 0;padding-left:1.2rem}
+.v-PASS{background:#e3f5e1;border:2px solid #2e7d32}.v-WARN{background:#fff4d6;border:2px solid #b7791f}
+.v-FAIL{background:#fde2e1;border:2px solid #c62828}
+.ready-count{font-size:2rem;font-weight:700}
+table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .45rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.cell{text-align:center;white-space:nowrap;min-width:7.5rem}
+.green{background:#c8e6c9}.amber{background:#ffe0a3}.red{background:#f8b4b4;font-weight:600}.grey{background:#e6e6e6;color:#777}
+.PASS{color:#2e7d32;font-weight:700}.FAIL,.ERROR{color:#c62828;font-weight:700}.SKIP{color:#777}
+.legend span{display:inline-block;padding:.1rem .5rem;margin-right:.4rem;border-radius:3px}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:.4rem;font-size:.8rem;margin:.2rem 0}
+svg{max-width:100%;height:auto}
+"""
+
+_PAGE = Template("""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dientap dry run $run_id</title><style>$css</style></head>
+<body>
+$body
+</body></html>
+""")
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def _table(headers: list[str], rows: list[list[str]], num_from: int = 99) -> str:
+    """A table from already-escaped cells; columns from ``num_from`` on are right-aligned."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{c}</td>' if i >= num_from else f"<td>{c}</td>" for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _header(run: RunData) -> str:
+    p = run.journal.provenance
+    end = p.ended_at.isoformat() if p.ended_at else "—"
+    target = p.target.name or p.target.kind
+    return (f"<h1>Dry run {_e(p.run_id)} — profile {_e(p.profile)}</h1>"
+            f'<p class="meta">{_e(p.started_at.isoformat())} → {_e(end)} · target {_e(target)} · '
+            f"seed {p.seed} · scale {p.scale:g} · {p.workers} worker(s) · dientap {_e(p.dientap_version)}</p>")
+
+
+def _verdict(run: RunData) -> str:
+    v = overall_verdict(run)
+    items = "".join(f"<li>{_e(r)}</li>" for r in v.reasons)
+    return f'<div class="verdict v-{v.level}" id="verdict"><b>{v.level}</b><ul>{items}</ul></div>'
+
+
+def _legend(t: ReadinessThresholds) -> str:
+    limits = ", ".join(f"{lbl} {getattr(t.p95_ms, c):,.0f} ms" for c, lbl in READINESS_CHECKS)
+    return (
+        '<p class="legend">'
+        f'<span class="green">green</span> error rate ≤ {100 * t.error_rate_green:g} % and p95 ≤ limit · '
+        f'<span class="amber">amber</span> error rate ≤ {100 * t.error_rate_amber:g} % and p95 ≤ {t.amber_factor:g}× limit · '
+        f'<span class="red">red</span> worse · <span class="grey">grey</span> not exercised.<br>'
+        f"p95 limits: {_e(limits)}. Cells show the share of successful requests and p95. "
+        "A province is ready when at least one check ran and no cell is red.</p>"
+    )
+
+
+def _matrix(run: RunData) -> str:
+    m = run.matrix
+    head = "<th>Province</th>" + "".join(f"<th>{_e(lbl)}</th>" for _, lbl in READINESS_CHECKS) + "<th>Ready</th>"
+    rows = []
+    for r in m.rows:
+        cells = "".join(f'<td class="cell {c.color}" data-check="{_e(c.check)}" title="{_e(c.reason)}">{_e(c.text)}</td>'
+                        for c in r.cells)
+        ready = "yes" if r.ready else "no"
+        rows.append(f'<tr data-province="{_e(r.code)}" data-ready="{ready}"><td>{_e(r.code)} {_e(r.name)}</td>{cells}'
+                    f'<td class="cell {"green" if r.ready else "red"}">{ready}</td></tr>')
+    return (f'<h2 id="readiness">Readiness</h2><p><span class="ready-count" id="ready-count">{m.ready_count}/{m.total}</span> '
+            f"provinces ready</p>{_legend(m.thresholds)}"
+            f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _charts(run: RunData) -> str:
+    if not any(s.samples for s in run.journal.timeseries.series):
+        return '<h2 id="charts">Over time</h2><p>No time series recorded.</p>'
+    aborted_at = run.summary.abort.at_offset_s if run.summary.abort.aborted else None
+    return ('<h2 id="charts">Latency over time</h2>' + latency_chart(run.journal, aborted_at)
+            + '<h2 id="throughput">Throughput and errors over time</h2>' + throughput_chart(run.journal, aborted_at))
+
+
+def _pct_cells(p: LatencyPercentiles | None) -> list[str]:
+    if p is None:
+        return ["—"] * 5
+    return [_ms(p.p50_ms), _ms(p.p95_ms), _ms(p.p99_ms), _ms(p.p999_ms), _ms(p.max_ms)]
+
+
+def _endpoints(run: RunData) -> str:
+    s = run.summary
+    rows = []
+    for ep in sorted(s.endpoints, key=lambda e: (e.service, e.name)):
+        rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
+        rows.append([_e(ep.service), _e(ep.name), f"{ep.count:,}", f"{ep.failures:,}", rate, *_pct_cells(ep), *_pct_cells(ep.intended)])
+    headers = ["Service", "Endpoint", "Requests", "Failures", "Errors", "p50", "p95", "p99", "p99.9", "max",
+               "p50 (int.)", "p95 (int.)", "p99 (int.)", "p99.9 (int.)", "max (int.)"]
+    return ('<h2 id="endpoints">Endpoints</h2>'
+            f"<p>{s.requests.total:,} requests, {s.requests.failed:,} failed, {s.requests.rps:,.1f} req/s over "
+            f"{s.duration_s:,.0f} s. Latency in ms from the actual send time, then from the intended start time "
+            "(int.; includes time the request waited behind a slow server or generator).</p>"
+            + _table(headers, rows, num_from=2))
+
+
+def _communes(run: RunData) -> str:
+    c = run.summary.communes
+    rows = [[_e(w.code), _e(w.name), _e(w.province_code), f"{w.requests:,}", f"{w.failures:,}",
+             f"{100 * w.failures / w.requests:.2f} %" if w.requests else "—", _ms(w.p95_ms)] for w in c.worst]
+    return ('<h2 id="communes">Communes</h2>'
+            f"<p>{c.active:,} of {c.total:,} communes active, {c.with_failures:,} with failures.</p>"
+            + (_table(["Commune", "Name", "Province", "Requests", "Failures", "Errors", "p95 ms"], rows, num_from=3) if rows else ""))
+
+
+def _gate(run: RunData) -> str:
+    g = run.gate
+    if g is None:
+        return '<h2 id="budgets">Budgets</h2><p>The budget gate was not run (<code>dientap gate RUN_DIR</code>).</p>'
+    order = {"FAIL": 0, "SKIP": 1, "PASS": 2}
+    rows = [[_e(r.budget), _e(r.name), format_value(r.measured, r.unit) if r.verdict != "SKIP" else "—",
+             "—" if r.verdict == "SKIP" else _e(f"{r.comparison} {format_value(r.limit, r.unit)}"),
+             f'<span class="{r.verdict}">{r.verdict}</span>', _e(r.note)]
+            for r in sorted(g.rows, key=lambda r: order[r.verdict])]
+    base = f", baseline {_e(g.baseline_run_id)}" if g.baseline_run_id else ""
+    return (f'<h2 id="budgets">Budgets</h2><p>{len(g.rows) - len(g.failed)} of {len(g.rows)} lines within budget '
+            f"({_e(g.budgets_source)}{base}).</p>" + _table(["Budget", "Subject / metric", "Measured", "Limit", "Verdict", "Note"], rows))
+
+
+def _drill(run: RunData) -> str:
+    d = run.journal.drill
+    if d is None:
+        return ""
+    faults = [[_e(f.name), _e(f.kind), _e(f.target), f"{f.start_offset_s:,.1f}",
+               f"{f.end_offset_s:,.1f}" if f.end_offset_s is not None else '<span class="FAIL">never removed</span>'] for f in d.faults]
+    hyp = [[_e(h.phase), _e(h.probe), "—" if h.offset_s is None else f"{h.offset_s:,.1f}", _e(h.expected), _e(h.measured),
+            f'<span class="{"PASS" if h.ok else "FAIL"}">{"held" if h.ok else "broken"}</span>'] for h in d.hypothesis]
+    rec = [[_e(r.item_kind), f"{r.ok:,}", f"{r.lost:,}", f"{r.duplicated:,}", f"{r.unexpected:,}", f"{r.recovered:,}",
+            _e(", ".join(r.lost_ids[:20]) + (" …" if len(r.lost_ids) > 20 else ""))] for r in d.reconciliation]
+    recovery = f"{d.recovery_time_s:,.1f} s" if d.recovery_time_s is not None else "not measured"
+    broken = "".join(f"<li>{_e(x)}</li>" for x in d.expectations)
+    error = f"<pre>{_e(d.error)}</pre>" if d.error else ""
+    return (f'<h2 id="drill">Drill: {_e(d.title)} ({_e(d.name)})</h2>'
+            f'<p>Verdict <span class="{d.verdict}">{d.verdict}</span> · recovery time {recovery}</p>'
+            + (f"<ul>{broken}</ul>" if broken else "") + error
+            + "<h3>Faults injected</h3>" + _table(["Fault", "Kind", "Target", "Start s", "End s"], faults, num_from=3)
+            + "<h3>Steady-state hypothesis</h3>" + _table(["Phase", "Probe", "At s", "Expected", "Measured", "Result"], hyp)
+            + "<h3>Reconciliation</h3>" + _table(["Items", "OK", "Lost", "Duplicated", "Unexpected", "Recovered", "Lost ids"], rec, num_from=1))
+
+
+def _security(run: RunData) -> str:
+    sc = run.journal.security
+    if sc is None:
+        return ""
+    rows = []
+    for c in sorted(sc.checks, key=lambda c: (c.verdict == "PASS", c.phase or "", c.id)):
+        evidence = "".join(
+            f"<details><summary>evidence {i + 1}{': ' + _e(x.note) if x.note else ''}</summary>"
+            f"<pre>{_e(x.request)}</pre><pre>{_e(x.response)}</pre></details>" for i, x in enumerate(c.evidence))
+        detected = "—" if c.detected_after_s is None else f"{c.detected_after_s:,.1f} s"
+        rows.append([_e(c.id), _e(c.title), _e(c.owasp), _e(c.phase or "—"), f'<span class="{c.verdict}">{c.verdict}</span>',
+                     _e(c.summary) + evidence, detected])
+    passed = sum(c.verdict == "PASS" for c in sc.checks)
+    return (f'<h2 id="security">Security scorecard</h2><p>{passed} of {len(sc.checks)} checks passed. '
+            "Evidence excerpts have secrets redacted.</p>"
+            + _table(["Check", "Title", "OWASP / rule", "Phase", "Verdict", "Evidence", "Detected after"], rows))
+
+
+def _generator_and_timeline(run: RunData) -> str:
+    g, a, p = run.summary.generator, run.summary.abort, run.journal.provenance
+    cpu = ", ".join(f"{_e(k)} {v:.0f} %" for k, v in sorted(g.cpu_percent.items())) or "—"
+    lag = _ms(g.max_schedule_lag_ms)
+    trust = ('<span class="PASS">trustworthy</span>' if g.trustworthy
+             else '<span class="FAIL">untrustworthy</span>: ' + _e("; ".join(g.reasons)))
+    abort = f'<p><span class="FAIL">Aborted</span>: {_e(a.reason or "no reason recorded")}</p>' if a.aborted else ""
+    events = run.journal.events[:MAX_TIMELINE_ROWS]
+    rows = [[f"{e.offset_s:,.1f}", _e(e.kind), _e(e.name), _e(e.status or ""),
+             _e(", ".join(f"{k}={v}" for k, v in e.detail.items()) + (f" error: {e.error}" if e.error else ""))] for e in events]
+    more = len(run.journal.events) - len(events)
+    services = ", ".join(f"{_e(s.name)} {_e(s.base_url)}" for s in p.target.services) or "—"
+    return (f'<h2 id="generator">Load generator</h2><p>{trust} · max schedule lag {lag} ms · CPU {cpu}</p>{abort}'
+            + '<h2 id="timeline">Timeline</h2>' + _table(["At s", "Kind", "Name", "Status", "Detail"], rows)
+            + (f"<p>… and {more:,} more events in journal.json.</p>" if more > 0 else "")
+            + f'<h2 id="provenance">Provenance</h2><p class="meta">Services: {services}<br>Hosts: {_e(", ".join(p.hosts) or "—")}'
+            f"<br>Command: <code>{_e(' '.join(p.command_line))}</code></p>")
+
+
+def render_html(run: RunData) -> str:
+    """The whole page for an already loaded run."""
+    body = "".join([_header(run), _verdict(run), _matrix(run), _charts(run), _endpoints(run), _communes(run),
+                    _gate(run), _drill(run), _security(run), _generator_and_timeline(run)])
+    return _PAGE.substitute(run_id=_e(run.summary.run_id), css=_CSS, body=body)
+
+
+def render_report(run_dir: str | Path, thresholds: ReadinessThresholds | None = None) -> Path:
+    """Render ``run_dir/report.html`` from the run's records only; returns its path."""
+    run = load_run(run_dir, thresholds)
+    return atomic_write_text(Path(run_dir) / REPORT_FILE, render_html(run))

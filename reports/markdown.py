@@ -1,0 +1,78 @@
+"""A short Markdown summary of a run for a CI comment (``dientap report RUN_DIR --format md``).
+
+Verdict, "N/34 provinces ready" with the red checks of every unready province, the
+busiest endpoints, failed budget lines, drill and security outcome. Table cells are
+escaped so a name with ``|`` or markup cannot break the comment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reports.gate import format_value
+from reports.readiness import ReadinessThresholds
+from reports.verdict import RunData, load_run, overall_verdict
+
+__all__ = ["render_markdown", "markdown_for"]
+
+MAX_ENDPOINT_ROWS = 15
+
+
+def _md(value: object) -> str:
+    text = str(value)
+    for ch in "\\|*_`[]<>":
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ")
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def markdown_for(run: RunData) -> str:
+    """The Markdown summary of an already loaded run."""
+    s, m = run.summary, run.matrix
+    v = overall_verdict(run)
+    icon = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌"}[v.level]
+    out = [f"## {icon} dientap dry run `{s.run_id}` — {v.level}", ""]
+    out += [f"- {_md(r)}" for r in v.reasons]
+    out += ["", f"**{m.ready_count}/{m.total} provinces ready** · {s.requests.total:,} requests, "
+            f"{s.requests.failed:,} failed, {s.requests.rps:,.1f} req/s over {s.duration_s:,.0f} s (profile `{s.profile}`)", ""]
+    if m.not_ready:
+        out += ["| Province | Not ready because |", "|---|---|"]
+        for r in m.not_ready:
+            red = [c for c in r.cells if c.color == "red"]
+            why = "; ".join(f"{c.label}: {c.reason}" for c in red) or "no check exercised"
+            out.append(f"| {_md(r.code)} {_md(r.name)} | {_md(why)} |")
+        out.append("")
+    out += ["| Service | Endpoint | Requests | Errors | p95 ms | p99 ms | p95 ms (intended) |", "|---|---|--:|--:|--:|--:|--:|"]
+    for ep in sorted(s.endpoints, key=lambda e: -e.count)[:MAX_ENDPOINT_ROWS]:
+        rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
+        intended = _ms(ep.intended.p95_ms) if ep.intended else "—"
+        out.append(f"| {_md(ep.service)} | {_md(ep.name)} | {ep.count:,} | {rate} | {_ms(ep.p95_ms)} | {_ms(ep.p99_ms)} | {intended} |")
+    if len(s.endpoints) > MAX_ENDPOINT_ROWS:
+        out.append(f"\n… {len(s.endpoints) - MAX_ENDPOINT_ROWS} more endpoints in report.html")
+    if run.gate is not None:
+        out += ["", f"**Budgets:** {len(run.gate.rows) - len(run.gate.failed)} of {len(run.gate.rows)} lines within budget."]
+        if run.gate.failed:
+            out += ["", "| Budget | Measured | Limit |", "|---|--:|--:|"]
+            for r in run.gate.failed:
+                out.append(f"| {_md(r.budget)}: {_md(r.name)} | {_md(format_value(r.measured, r.unit))} | "
+                           f"{_md(r.comparison + ' ' + format_value(r.limit, r.unit))} |")
+    d = run.journal.drill
+    if d is not None:
+        lost = sum(r.lost for r in d.reconciliation)
+        dup = sum(r.duplicated for r in d.reconciliation)
+        rec = f"{d.recovery_time_s:,.1f} s" if d.recovery_time_s is not None else "not measured"
+        out += ["", f"**Drill** `{_md(d.name)}`: {d.verdict} · lost {lost} · duplicated {dup} · recovery {rec}"]
+    sc = run.journal.security
+    if sc is not None:
+        bad = [c for c in sc.checks if c.verdict != "PASS"]
+        out += ["", f"**Security:** {len(sc.checks) - len(bad)} of {len(sc.checks)} checks passed."]
+        out += [f"- {c.verdict} `{_md(c.id)}` {_md(c.title)}: {_md(c.summary)}" for c in bad]
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(run_dir: str | Path, thresholds: ReadinessThresholds | None = None) -> str:
+    """The Markdown summary of the run in ``run_dir`` (read from its records only)."""
+    return markdown_for(load_run(run_dir, thresholds))

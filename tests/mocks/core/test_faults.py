@@ -1,0 +1,63 @@
+import random
+import statistics
+
+import pytest
+from pydantic import ValidationError
+
+from mocks.core.faults import FaultRegistry, FaultRule, LatencySpec
+
+
+def test_latency_distributions_sample_what_they_promise():
+    rng = random.Random(1)
+    assert LatencySpec(ms=100).sample_s(rng) == pytest.approx(0.1)
+    uniform = [LatencySpec(distribution="uniform", min_ms=10, max_ms=20).sample_s(rng) for _ in range(2000)]
+    assert 0.010 <= min(uniform) and max(uniform) <= 0.020
+    lognormal = [LatencySpec(distribution="lognormal", median_ms=50, sigma=0.5).sample_s(rng) for _ in range(4000)]
+    assert statistics.median(lognormal) == pytest.approx(0.05, rel=0.08)
+
+
+def test_rules_match_route_template_method_and_scope():
+    reg = FaultRegistry(seed=0)
+    reg.add(FaultRule(id="a", kind="error", route="/dossiers", method="POST"))
+    reg.add(FaultRule(id="b", kind="error", route="*", province="01"))
+    assert [r.id for r in reg.pick("/dossiers", "POST", scoped=False)] == ["a"]
+    assert reg.pick("/dossiers", "GET", scoped=False) == []
+    assert [r.id for r in reg.pick("/procedures", "GET", "01", scoped=True)] == ["b"]
+    assert reg.pick("/procedures", "GET", "79", scoped=True) == []
+
+
+def test_rate_fires_about_that_share_deterministically():
+    fired = []
+    for _ in range(2):
+        reg = FaultRegistry(seed=5)
+        reg.add(FaultRule(kind="error", rate=0.25))
+        fired.append(sum(bool(reg.pick("/x", "GET", scoped=False)) for _ in range(4000)))
+    assert fired[0] == fired[1]
+    assert 900 < fired[0] < 1100
+
+
+def test_expiring_and_clearing():
+    reg = FaultRegistry()
+    rule = reg.add(FaultRule(id="short", kind="outage", duration_s=5))
+    assert reg.active() == [rule]
+    rule_old = FaultRule(id="old", kind="outage", duration_s=5, created_at=0)
+    reg.add(rule_old)
+    assert [r.id for r in reg.active()] == ["short"]
+    assert reg.clear() == 1 and reg.active() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "latency"},  # latency spec missing
+        {"kind": "explode"},
+        {"kind": "error", "status": 200},
+        {"kind": "error", "rate": 1.5},
+        {"kind": "error", "province": "Hà Nội"},
+        {"kind": "error", "id": "../../etc"},
+        {"kind": "error", "surprise": True},
+    ],
+)
+def test_invalid_rules_are_refused(body):
+    with pytest.raises(ValidationError):
+        FaultRule.model_validate(body)

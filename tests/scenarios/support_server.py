@@ -1,0 +1,87 @@
+"""A tiny HTTP/1.1 keep-alive server for the scenarios tests (run as a subprocess).
+
+    python tests/scenarios/support_server.py        # prints "PORT <n>" then serves
+
+Routes (any method):
+  /ok              200 "ok"
+  /freeze?ms=N     every request that arrives in the next N ms is answered only when the
+                   freeze ends (a server-wide stall, like a GC pause); answers at once
+  /stats           {"accepted": <TCP connections accepted so far, this one excluded>}
+
+Written on plain gevent sockets (not Starlette) so it takes thousands of concurrent
+keep-alive connections on one core without becoming the bottleneck.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from urllib.parse import parse_qs, urlsplit  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.server import StreamServer  # noqa: E402
+
+STATE = {"accepted": 0, "freeze_until": 0.0}
+
+
+def _respond(conn, body: bytes) -> None:
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+
+
+def handle(conn, _addr) -> None:
+    STATE["accepted"] += 1
+    buf = b""
+    try:
+        while True:
+            while b"\r\n\r\n" not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            lines = head.split(b"\r\n")
+            length = 0
+            for line in lines[1:]:
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            while len(buf) < length:
+                buf += conn.recv(65536)
+            buf = buf[length:]
+            target = lines[0].split(b" ")[1].decode()
+            url = urlsplit(target)
+            wait = STATE["freeze_until"] - time.monotonic()
+            if wait > 0:
+                gevent.sleep(wait)
+            if url.path == "/freeze":
+                ms = float(parse_qs(url.query).get("ms", ["0"])[0])
+                STATE["freeze_until"] = time.monotonic() + ms / 1000
+                _respond(conn, b'{"frozen": true}')
+            elif url.path == "/stats":
+                _respond(conn, json.dumps({"accepted": STATE["accepted"] - 1}).encode())
+            else:
+                _respond(conn, b'"ok"')
+    except OSError:
+        return
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    server = StreamServer(("127.0.0.1", 0), handle, backlog=4096)
+    server.init_socket()
+    print(f"PORT {server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
