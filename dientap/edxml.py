@@ -223,7 +223,7 @@ def _check_text(value: object, path: str, max_len: int) -> str:
 
 def _check_agency_code(value: object, path: str) -> None:
     if not isinstance(value, str) or len(value) > 35 or not _AGENCY_CODE.fullmatch(value):
-        raise _invalid(path, f"must be an agency identifier code (dot-separated groups of 0-9A-Z, ≤35), got {value!r:.60}")
+        raise _invalid(path, f"must be an agency identifier code (dot-separated 0-9A-Z groups, ≤35), got {value!r:.60}")
 
 
 def _check_int(value: object, path: str, high: int) -> None:
@@ -262,7 +262,8 @@ def validate_envelope(envelope: DocumentEnvelope) -> None:
         envelope.sender_code, envelope.promulgation_date, envelope.code_number, envelope.code_notation
     )
     if envelope.message_id != expected:
-        raise _invalid(_F_DOCID, f"must be sender,yyyy/mm/dd,number/notation = {expected!r}, got {envelope.message_id!r:.120}")
+        got = f"{envelope.message_id!r:.120}"
+        raise _invalid(_F_DOCID, f"must be sender,yyyy/mm/dd,number/notation = {expected!r}, got {got}")
     if not isinstance(envelope.attachments, list) or len(envelope.attachments) > _MAX_ATTACHMENTS:
         raise _invalid("AttachmentEncoded", f"must be a list of at most {_MAX_ATTACHMENTS} attachments")
     for index, attachment in enumerate(envelope.attachments):
@@ -272,7 +273,8 @@ def validate_envelope(envelope: DocumentEnvelope) -> None:
         if any(ch in name for ch in "/\\") or name in {".", ".."}:
             raise _invalid(f"{path}.AttachmentName", "must be a file name without / or \\")
         if not isinstance(attachment.content_type, str) or not _CONTENT_TYPE.fullmatch(attachment.content_type):
-            raise _invalid(f"{path}.ContentType", f"must be a MIME type like application/pdf, got {attachment.content_type!r:.60}")
+            got = f"{attachment.content_type!r:.60}"
+            raise _invalid(f"{path}.ContentType", f"must be a MIME type like application/pdf, got {got}")
         if not isinstance(attachment.data, bytes):
             raise _invalid(f"{path}.ContentTransferEncoded", "must be bytes")
 
@@ -394,20 +396,22 @@ def _q(name: str) -> str:
     return f"{{{EDXML_NS}}}{name}"
 
 
-def _one(parent: etree._Element, name: str, path: str, *, required: bool = True) -> etree._Element | None:
+def _optional(parent: etree._Element, name: str, path: str) -> etree._Element | None:
     found = parent.findall(_q(name))
-    if not found:
-        if required:
-            raise EdxmlError("missing_element", f"required element {name} is missing", path)
-        return None
     if len(found) > 1:
         raise _invalid(path, f"element {name} must appear once, found {len(found)}")
-    return found[0]
+    return found[0] if found else None
+
+
+def _one(parent: etree._Element, name: str, path: str) -> etree._Element:
+    element = _optional(parent, name, path)
+    if element is None:
+        raise EdxmlError("missing_element", f"required element {name} is missing", path)
+    return element
 
 
 def _text(parent: etree._Element, name: str, path: str) -> str:
     element = _one(parent, name, path)
-    assert element is not None  # required=True never returns None
     if len(element):
         raise _invalid(path, "must contain text only, not child elements")
     return element.text or ""
@@ -445,9 +449,10 @@ def _read_envelope(root: etree._Element) -> DocumentEnvelope:
         recipients.append(_text(element, "OrganId", f"{_F_TO}[{index}].OrganId"))
     code = _one(message, "Code", "MessageHeader.Code")
     promulgation = _one(message, "PromulgationInfo", "MessageHeader.PromulgationInfo")
-    traces = _one(header, "TraceHeaderList", "TraceHeaderList")
+    other_info = _one(message, "OtherInfo", "MessageHeader.OtherInfo")
+    business = _one(_one(header, "TraceHeaderList", "TraceHeaderList"), "Bussiness", "TraceHeaderList.Bussiness")
     attachments = []
-    encoded = _one(root, "AttachmentEncoded", "AttachmentEncoded", required=False)
+    encoded = _optional(root, "AttachmentEncoded", "AttachmentEncoded")
     if encoded is not None:
         items = encoded.findall(_q("Attachment"))
         if len(items) > _MAX_ATTACHMENTS:
@@ -477,10 +482,8 @@ def _read_envelope(root: etree._Element) -> DocumentEnvelope:
         promulgation_date=_date(_text(promulgation, "PromulgationDate", _F_DATE), _F_DATE),
         document_type=_text(_one(message, "DocumentType", "MessageHeader.DocumentType"), "TypeName", _F_TYPE),
         subject=_text(message, "Subject", _F_SUBJECT),
-        priority=_int(_text(_one(message, "OtherInfo", "MessageHeader.OtherInfo"), "Priority", _F_PRIORITY), _F_PRIORITY, 4),
-        business_type=_int(
-            _text(_one(traces, "Bussiness", "TraceHeaderList.Bussiness"), "BussinessDocType", _F_BUSINESS), _F_BUSINESS, 3
-        ),
+        priority=_int(_text(other_info, "Priority", _F_PRIORITY), _F_PRIORITY, 4),
+        business_type=_int(_text(business, "BussinessDocType", _F_BUSINESS), _F_BUSINESS, 3),
         attachments=attachments,
     )
     validate_envelope(envelope)
@@ -497,10 +500,14 @@ _TRUSTED_CACHE_LIMIT = 20_000
 _F_CERT = "Signature.KeyInfo.X509Data.X509Certificate"
 
 
+def _untrusted(message: str) -> EdxmlError:
+    return EdxmlError("untrusted_certificate", message, _F_CERT)
+
+
 def _signer_certificate(signature: etree._Element, trusted_ca: x509.Certificate) -> tuple[x509.Certificate, str]:
     certs = signature.findall(f"{{{_DSIG_NS}}}KeyInfo/{{{_DSIG_NS}}}X509Data/{{{_DSIG_NS}}}X509Certificate")
     if len(certs) != 1:
-        raise EdxmlError("untrusted_certificate", f"exactly one signer certificate is required, found {len(certs)}", _F_CERT)
+        raise _untrusted(f"exactly one signer certificate is required, found {len(certs)}")
     text = certs[0].text or ""
     key = (trusted_ca.fingerprint(hashes.SHA256()), text)
     hit = _trusted_certs.get(key)
@@ -509,14 +516,14 @@ def _signer_certificate(signature: etree._Element, trusted_ca: x509.Certificate)
     try:
         cert = x509.load_der_x509_certificate(binascii.a2b_base64("".join(text.split()), strict_mode=True))
     except (binascii.Error, ValueError):
-        raise EdxmlError("untrusted_certificate", "the signer certificate is not a DER X.509 certificate", _F_CERT) from None
+        raise _untrusted("the signer certificate is not a DER X.509 certificate") from None
     try:
         cert.verify_directly_issued_by(trusted_ca)
     except (ValueError, TypeError, InvalidSignature):
-        raise EdxmlError("untrusted_certificate", "the signer certificate is not issued by the trusted dry-run CA", _F_CERT) from None
+        raise _untrusted("the signer certificate is not issued by the trusted dry-run CA") from None
     code = agency_code_of(cert)
     if code is None:
-        raise EdxmlError("untrusted_certificate", "the signer certificate names no agency (or is a CA)", _F_CERT)
+        raise _untrusted("the signer certificate names no agency (or is a CA)")
     if len(_trusted_certs) >= _TRUSTED_CACHE_LIMIT:
         _trusted_certs.clear()
     _trusted_certs[key] = (cert, code)
@@ -532,7 +539,9 @@ def _check_validity(cert: x509.Certificate, now: dt.datetime) -> None:
         )
     if now > cert.not_valid_after_utc:
         raise EdxmlError(
-            "certificate_expired", f"the signer certificate expired at {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}", _F_CERT
+            "certificate_expired",
+            f"the signer certificate expired at {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
+            _F_CERT,
         )
 
 
@@ -556,7 +565,8 @@ def _verify(root: etree._Element, trusted_ca: x509.Certificate, now: dt.datetime
     try:
         result = XMLVerifier().verify(root, x509_cert=cert, parser=_parser(False), expect_config=config)
     except Exception as exc:  # signxml raises a zoo (InvalidSignature, InvalidInput, DocumentInvalid, KeyError …)
-        raise EdxmlError("bad_signature", f"signature does not verify: {type(exc).__name__}: {str(exc)[:160]}", "Signature") from None
+        reason = f"{type(exc).__name__}: {str(exc)[:160]}"
+        raise EdxmlError("bad_signature", f"signature does not verify: {reason}", "Signature") from None
     references = result.signature_xml.findall(f"{{{_DSIG_NS}}}SignedInfo/{{{_DSIG_NS}}}Reference")
     if len(references) != 1 or references[0].get("URI") != "" or result.signed_xml is None:
         raise EdxmlError("bad_signature", 'the signature must cover the whole package (Reference URI="")', "Signature")

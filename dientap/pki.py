@@ -84,8 +84,9 @@ def _utc_day(moment: dt.datetime) -> dt.datetime:
 
 def _as_utc(moment: dt.datetime) -> dt.datetime:
     # A naive datetime is read as UTC, the way cryptography reports validity.
+    # X.509 keeps whole seconds; truncate so the cache key equals what the certificate says.
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
+        return moment.replace(tzinfo=dt.timezone.utc, microsecond=0)
     return moment.astimezone(dt.timezone.utc).replace(microsecond=0)
 
 

@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        fd=args.fd,
         loop="uvloop",
         http="httptools",
         access_log=False,
@@ -85,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         timeout_keep_alive=30,
         backlog=4096,
     )
+    server = uvicorn.Server(config)
     if args.fd is not None:
-        # uvicorn re-binds from the fd; make sure it is a listening TCP socket first.
-        socket.socket(fileno=args.fd).detach()
-    uvicorn.Server(config).run()
+        # Not uvicorn's own ``fd=``: it wraps the descriptor as AF_UNIX, so the event loop
+        # never sets TCP_NODELAY and small responses wait 40 ms for a delayed ACK.
+        # socket(fileno=) detects the real family (AF_INET/AF_INET6).
+        server.run(sockets=[socket.socket(fileno=args.fd)])
+    else:
+        server.run()
     return 0
 
 

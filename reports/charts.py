@@ -12,6 +12,7 @@ away).
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from matplotlib.figure import Figure
 
 from reports.journal import Journal, LatencySeries
 
-__all__ = ["MAX_POINTS", "FaultSpan", "fault_spans", "latency_chart", "throughput_chart"]
+__all__ = ["MAX_POINTS", "FaultSpan", "fault_spans", "chart_endpoints", "latency_chart", "throughput_chart"]
 
 MAX_POINTS = 600
 TOP_ENDPOINTS = 8
@@ -55,29 +56,64 @@ def fault_spans(journal: Journal) -> list[FaultSpan]:
     return sorted(spans.values(), key=lambda s: s.start)
 
 
-def _svg(fig: Figure) -> str:
+def chart_endpoints(series: list[LatencySeries], limit: int = TOP_ENDPOINTS) -> list[LatencySeries]:
+    """The lines worth drawing: half the busiest endpoints, then the slowest (highest peak p99)."""
+
+    def peak(s: LatencySeries) -> float:
+        return max((x.p99_ms for x in s.samples if x.p99_ms is not None), default=0.0)
+
+    busiest = sorted(series, key=lambda s: (-sum(x.count for x in s.samples), s.service, s.endpoint))
+    slowest = sorted(series, key=lambda s: (-peak(s), s.service, s.endpoint))
+    chosen = busiest[: limit // 2]
+    for s in slowest:
+        if len(chosen) >= limit:
+            break
+        if all(s is not c for c in chosen):  # identity: comparing models would compare every sample
+            chosen.append(s)
+    return chosen
+
+
+def _svg(fig: Figure, prefix: str) -> str:
+    """SVG text of ``fig`` for inlining; element ids get ``prefix`` so two charts never share one."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML declaration and DOCTYPE: inline SVG needs neither
-    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = svg.replace(' id="', f' id="{prefix}-').replace('href="#', f'href="#{prefix}-')
+    return svg.replace("url(#", f"url(#{prefix}-")
 
 
-def _rebin(series: LatencySeries, bucket_s: float, attr: str, how: str) -> tuple[list[float], list[float]]:
-    samples = series.samples
-    step = max(1, -(-len(samples) // MAX_POINTS))
-    xs, ys = [], []
-    for i in range(0, len(samples), step):
-        chunk = samples[i:i + step]
-        values = [getattr(s, attr) for s in chunk if getattr(s, attr) is not None]
+def _bin_width(bucket_s: float, end: float) -> float:
+    """A multiple of the bucket width giving at most MAX_POINTS bins over [0, end)."""
+    factor = max(1, math.ceil(end / bucket_s / MAX_POINTS))
+    return bucket_s * factor
+
+
+def _rebin(series: LatencySeries, width: float, end: float, attr: str, how: str) -> tuple[list[float], list[float]]:
+    """Re-bin by *time* (buckets without samples count as zero requests / no latency)."""
+    bins = max(1, math.ceil(end / width))
+    acc: list[float | None] = [None] * bins
+    for sample in series.samples:
+        value = getattr(sample, attr)
+        if value is None:
+            continue
+        i = min(bins - 1, max(0, int(sample.offset_s // width)))
+        current = acc[i]
         if how == "sum":
-            ys.append(sum(values) / (bucket_s * len(chunk)))  # per second
-        elif values:
-            ys.append(max(values))
+            acc[i] = (current or 0.0) + value
         else:
-            ys.append(float("nan"))
-        xs.append(chunk[0].offset_s)
-    return xs, ys
+            acc[i] = value if current is None else max(current, value)
+    xs = [i * width for i in range(bins)]
+    if how == "sum":
+        return xs, [(v or 0.0) / width for v in acc]  # per second
+    return xs, [math.nan if v is None else v for v in acc]
+
+
+def _end(journal: Journal) -> float:
+    ts = journal.timeseries
+    last = max((s.samples[-1].offset_s + ts.bucket_s for s in ts.series if s.samples), default=ts.bucket_s)
+    return max(last, ts.bucket_s)
 
 
 def _mark_faults(ax, spans: list[FaultSpan], end: float, label: bool) -> None:
@@ -93,16 +129,17 @@ def _mark_faults(ax, spans: list[FaultSpan], end: float, label: bool) -> None:
 
 
 def latency_chart(journal: Journal, aborted_at: float | None = None) -> str:
-    """p95 and p99 over time of the busiest endpoints, with fault start/stop markers (SVG)."""
+    """p95 and p99 over time of the busiest and slowest endpoints, with fault start/stop markers (SVG)."""
     ts = journal.timeseries
-    top = sorted(ts.series, key=lambda s: -sum(x.count for x in s.samples))[:TOP_ENDPOINTS]
+    top = chart_endpoints(ts.series)
     fig = Figure(figsize=(10, 5.2))
     axes = fig.subplots(2, 1, sharex=True)
-    end = max((s.samples[-1].offset_s + ts.bucket_s for s in ts.series if s.samples), default=1.0)
+    end = _end(journal)
+    width = _bin_width(ts.bucket_s, end)
     spans = fault_spans(journal)
     for ax, attr, title in ((axes[0], "p95_ms", "p95 latency (ms)"), (axes[1], "p99_ms", "p99 latency (ms)")):
         for s in top:
-            xs, ys = _rebin(s, ts.bucket_s, attr, "max")
+            xs, ys = _rebin(s, width, end, attr, "max")
             ax.plot(xs, ys, lw=1, label=f"{s.service} {s.endpoint}")
         _mark_faults(ax, spans, end, label=ax is axes[0])
         if aborted_at is not None:
@@ -112,7 +149,7 @@ def latency_chart(journal: Journal, aborted_at: float | None = None) -> str:
     axes[1].set_xlabel("seconds since start (red: fault active; dashed red/green: fault start/stop)")
     if top:
         axes[0].legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _svg(fig)
+    return _svg(fig, "lat")
 
 
 def throughput_chart(journal: Journal, aborted_at: float | None = None) -> str:
@@ -120,19 +157,20 @@ def throughput_chart(journal: Journal, aborted_at: float | None = None) -> str:
     ts = journal.timeseries
     fig = Figure(figsize=(10, 3.6))
     axes = fig.subplots(2, 1, sharex=True)
-    end = max((s.samples[-1].offset_s + ts.bucket_s for s in ts.series if s.samples), default=1.0)
+    end = _end(journal)
+    width = _bin_width(ts.bucket_s, end)
     by_service: dict[str, list[LatencySeries]] = {}
     for s in ts.series:
         by_service.setdefault(s.service, []).append(s)
     spans = fault_spans(journal)
     for ax, attr, title in ((axes[0], "count", "requests/s"), (axes[1], "failures", "failures/s")):
         for service, group in sorted(by_service.items()):
-            totals: dict[float, float] = {}
+            xs: list[float] = []
+            totals: list[float] = []
             for s in group:
-                for x, y in zip(*_rebin(s, ts.bucket_s, attr, "sum"), strict=True):
-                    totals[x] = totals.get(x, 0.0) + y
-            xs = sorted(totals)
-            ax.plot(xs, [totals[x] for x in xs], lw=1, label=service)
+                xs, ys = _rebin(s, width, end, attr, "sum")
+                totals = [a + b for a, b in zip(totals, ys, strict=True)] if totals else ys
+            ax.plot(xs, totals, lw=1, label=service)
         _mark_faults(ax, spans, end, label=False)
         if aborted_at is not None:
             ax.axvline(aborted_at, color="black", lw=1.2)
@@ -141,4 +179,4 @@ def throughput_chart(journal: Journal, aborted_at: float | None = None) -> str:
     axes[1].set_xlabel("seconds since start")
     if by_service:
         axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _svg(fig)
+    return _svg(fig, "tput")

@@ -116,7 +116,7 @@ def _matrix(run: RunData) -> str:
         cells = "".join(f'<td class="cell {c.color}" data-check="{_e(c.check)}" title="{_e(c.reason)}">{_e(c.text)}</td>'
                         for c in r.cells)
         ready = "yes" if r.ready else "no"
-        rows.append(f'<tr data-province="{_e(r.code)}" data-ready="{ready}"><td>{_e(r.code)} {_e(r.name)}</td>{cells}'
+        rows.append(f'<tr data-province="{_e(r.code)}" data-ready="{ready}"><td>{_e(r.code)} {_e(r.name)}<br><small>{r.communes_active:,}/{r.communes_total:,} communes on line</small></td>{cells}'
                     f'<td class="cell {"green" if r.ready else "red"}">{ready}</td></tr>')
     return (f'<h2 id="readiness">Readiness</h2><p><span class="ready-count" id="ready-count">{m.ready_count}/{m.total}</span> '
             f"provinces ready</p>{_legend(m.thresholds)}"

@@ -29,6 +29,7 @@ Journal (``JOURNAL_VERSION`` = 1)::
      │                              security_check | note | generator_lag), name, status,
      │                              detail {str: str|int|float|bool|None};
      │                              drill_step also: end_t, output, error
+     │                              (helpers: Journal.add_event, Journal.step)
      ├── timeseries: Timeseries     bucket_s + one LatencySeries per (service, endpoint):
      │                              samples [LatencySample: offset_s, count, failures,
      │                              p50/p95/p99 ms, intended p95/p99 ms]
@@ -57,6 +58,9 @@ Summary (``SUMMARY_VERSION`` = 1) — exactly the figures of issue #3::
      ├── generator {trustworthy, reasons, max_schedule_lag_ms, cpu_percent {worker: %}}
      └── abort {aborted, reason, at_offset_s?}
 
+The summary models live in :mod:`reports.summary` and are re-exported here, so every
+record can be imported from this one module.
+
 Writing is atomic (temporary file + ``os.replace``), so a reader never sees half a file.
 """
 
@@ -64,15 +68,34 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from dientap.configfile import field_path
 from dientap.errors import ConfigError, ConfigProblem
+from reports._record import Record as _Record
+from reports.summary import (
+    READINESS_CHECKS,
+    SUMMARY_VERSION,
+    AbortInfo,
+    CheckFigure,
+    CommunesSummary,
+    CommuneStats,
+    EndpointProvinceStats,
+    EndpointStats,
+    GeneratorHealth,
+    LatencyPercentiles,
+    ProvinceChecks,
+    ProvinceSummary,
+    RequestTotals,
+    Summary,
+)
 
 __all__ = [
     "JOURNAL_VERSION",
@@ -121,19 +144,8 @@ __all__ = [
 ]
 
 JOURNAL_VERSION = 1
-SUMMARY_VERSION = 1
 JOURNAL_FILE = "journal.json"
 SUMMARY_FILE = "summary.json"
-
-#: The checks of the readiness matrix, in display order (field names of ProvinceChecks).
-READINESS_CHECKS: tuple[tuple[str, str], ...] = (
-    ("sign_in", "Sign-in"),
-    ("catalogue", "Catalogue published"),
-    ("dossier_submit", "Dossier submit"),
-    ("status_sync", "Status sync"),
-    ("population_lookup", "Population look-up"),
-    ("document_exchange", "Document send/receive"),
-)
 
 DetailValue = str | int | float | bool | None
 EventKind = Literal[
@@ -141,11 +153,6 @@ EventKind = Literal[
 ]
 Verdict = Literal["PASS", "FAIL", "ERROR"]
 
-
-class _Record(BaseModel):
-    """Base of every run-directory record: unknown keys are errors (typos do not pass)."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 # --------------------------------------------------------------------------- provenance
@@ -347,134 +354,36 @@ class Journal(_Record):
     drill: DrillResult | None = None
     security: SecurityScorecard | None = None
 
+    def add_event(self, kind: EventKind, name: str, *, status: str | None = None, t: datetime | None = None,
+                  **detail: DetailValue) -> JournalEvent:
+        """Append an event at ``t`` (default: now, UTC); ``offset_s`` is computed from the start."""
+        t = t or datetime.now(timezone.utc)
+        event = JournalEvent(t=t, offset_s=round((t - self.provenance.started_at).total_seconds(), 6), kind=kind,
+                             name=name, status=status, detail=detail)
+        self.events.append(event)
+        return event
 
-# --------------------------------------------------------------------------- summary
+    @contextmanager
+    def step(self, name: str, *, kind: EventKind = "drill_step", **detail: DetailValue) -> Iterator[JournalEvent]:
+        """Record one step (Chaos Toolkit style): start now, end in ``finally:``, status and error.
 
+        The body may set ``event.output`` (and ``event.status``, e.g. ``"failed"``); an
+        exception sets ``status="error"`` and ``error`` and propagates::
 
-class RequestTotals(_Record):
-    """Whole-run request counts; ``intended_total`` is what the schedule asked for."""
-
-    total: int = Field(ge=0)
-    failed: int = Field(ge=0)
-    rps: float = Field(ge=0)
-    intended_total: int | None = Field(default=None, ge=0)
-
-
-class LatencyPercentiles(_Record):
-    """Exact percentiles (from HDR histograms) in milliseconds; ``None`` when no samples."""
-
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    p999_ms: float | None = None
-    max_ms: float | None = None
-
-
-class EndpointStats(LatencyPercentiles):
-    """One endpoint (Locust ``name=``, e.g. ``POST /dossiers``) of one service.
-
-    The inherited percentiles measure from the actual send time; ``intended`` from the
-    intended start time. ``intended_count`` is how many requests the schedule asked for.
-    """
-
-    service: str
-    name: str
-    count: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    intended: LatencyPercentiles | None = None
-    intended_count: int | None = Field(default=None, ge=0)
-
-
-class EndpointProvinceStats(EndpointStats):
-    """An endpoint's figures restricted to one province (optional; for per-province budgets)."""
-
-    province_code: str
-
-
-class CheckFigure(_Record):
-    """The figure behind one readiness-matrix cell."""
-
-    requests: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    p95_ms: float | None = None
-    note: str | None = None  # e.g. "catalogue empty" — shown in the cell's tooltip
-
-
-class ProvinceChecks(_Record):
-    """Per-check figures of a province; ``None`` means the check was not exercised."""
-
-    sign_in: CheckFigure | None = None
-    catalogue: CheckFigure | None = None
-    dossier_submit: CheckFigure | None = None
-    status_sync: CheckFigure | None = None
-    population_lookup: CheckFigure | None = None
-    document_exchange: CheckFigure | None = None
-
-
-class ProvinceSummary(_Record):
-    """One of the 34 provinces."""
-
-    code: str
-    name: str
-    communes_total: int = Field(ge=0)
-    communes_active: int = Field(ge=0)
-    requests: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    p95_ms: float | None = None
-    checks: ProvinceChecks = Field(default_factory=ProvinceChecks)
-
-
-class CommuneStats(_Record):
-    """One commune's figures (used for the worst-communes list)."""
-
-    code: str
-    name: str
-    province_code: str
-    requests: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    p95_ms: float | None = None
-
-
-class CommunesSummary(_Record):
-    """Commune coverage: how many were on line, how many saw failures, the worst ones."""
-
-    total: int = Field(ge=0)
-    active: int = Field(ge=0)
-    with_failures: int = Field(ge=0)
-    worst: list[CommuneStats] = Field(default_factory=list)
-
-
-class GeneratorHealth(_Record):
-    """Whether the load generator kept its schedule (a saturated one hides its own lag)."""
-
-    trustworthy: bool
-    reasons: list[str] = Field(default_factory=list)
-    max_schedule_lag_ms: float | None = None
-    cpu_percent: dict[str, float] = Field(default_factory=dict)  # worker id → % of one core
-
-
-class AbortInfo(_Record):
-    """Whether an abort rule stopped the run early, and why."""
-
-    aborted: bool = False
-    reason: str | None = None
-    at_offset_s: float | None = None
-
-
-class Summary(_Record):
-    """Whole-run figures (issue #3), computed from the exact HDR histograms."""
-
-    version: Literal[1] = SUMMARY_VERSION
-    run_id: str
-    profile: str
-    duration_s: float = Field(ge=0)
-    requests: RequestTotals
-    endpoints: list[EndpointStats] = Field(default_factory=list)
-    endpoint_provinces: list[EndpointProvinceStats] = Field(default_factory=list)
-    provinces: list[ProvinceSummary] = Field(default_factory=list)
-    communes: CommunesSummary
-    generator: GeneratorHealth
-    abort: AbortInfo = Field(default_factory=AbortInfo)
+            with journal.step("kill portal", signal="SIGKILL") as step:
+                step.output = restart_portal()
+        """
+        event = self.add_event(kind, name, status="started", **detail)
+        try:
+            yield event
+            if event.status == "started":
+                event.status = "ok"
+        except BaseException as exc:
+            event.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+            event.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            event.end_t = datetime.now(timezone.utc)
 
 
 # --------------------------------------------------------------------------- files
@@ -538,15 +447,15 @@ def load_record(model: type[M], path: str | Path) -> M:
 
 
 def load_journal(run_dir: str | Path) -> Journal:
-    """Load ``run_dir/journal.json`` (or the file itself when given a file path)."""
+    """Load ``run_dir/journal.json`` (or the ``.json`` file itself when given one)."""
     path = Path(run_dir)
-    return load_record(Journal, path / JOURNAL_FILE if path.is_dir() else path)
+    return load_record(Journal, path if path.suffix == ".json" else path / JOURNAL_FILE)
 
 
 def load_summary(run_dir: str | Path) -> Summary:
-    """Load ``run_dir/summary.json`` (or the file itself when given a file path)."""
+    """Load ``run_dir/summary.json`` (or the ``.json`` file itself when given one)."""
     path = Path(run_dir)
-    return load_record(Summary, path / SUMMARY_FILE if path.is_dir() else path)
+    return load_record(Summary, path if path.suffix == ".json" else path / SUMMARY_FILE)
 
 
 def update_latest_symlink(runs_dir: str | Path, run_dir: str | Path) -> Path:

@@ -58,7 +58,7 @@ def markdown_for(run: RunData) -> str:
             out += ["", "| Budget | Measured | Limit |", "|---|--:|--:|"]
             for r in run.gate.failed:
                 out.append(f"| {_md(r.budget)}: {_md(r.name)} | {_md(format_value(r.measured, r.unit))} | "
-                           f"{_md(r.comparison + ' ' + format_value(r.limit, r.unit))} |")
+                           f"{'≤' if r.comparison == '<=' else '≥'} {_md(format_value(r.limit, r.unit))} |")
     d = run.journal.drill
     if d is not None:
         lost = sum(r.lost for r in d.reconciliation)

@@ -76,6 +76,8 @@ class ProvinceReadiness:
     name: str
     cells: tuple[ReadinessCell, ...]
     ready: bool
+    communes_active: int = 0
+    communes_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,5 +138,7 @@ def readiness_matrix(summary: Summary, thresholds: ReadinessThresholds | None = 
             cells = tuple(judge_cell(c, lbl, getattr(found.checks, c), t) for c, lbl in READINESS_CHECKS)
         exercised = any(cell.color != "grey" for cell in cells)
         ready = exercised and not any(cell.color == "red" for cell in cells)
-        rows.append(ProvinceReadiness(province.code, found.name if found else province.name, cells, ready))
+        rows.append(ProvinceReadiness(province.code, found.name if found else province.name, cells, ready,
+                                      found.communes_active if found else 0,
+                                      found.communes_total if found else len(province.commune_codes)))
     return ReadinessMatrix(tuple(rows), sum(r.ready for r in rows), len(rows), t)

@@ -59,8 +59,9 @@ def _is_socket_alive_poll(self: ConnectionPool, sock: Any) -> bool:
         return False
 
 
-def _check_has_bug() -> bool | None:
-    """Probe the installed check with an idle, healthy socket whose fd is ≥ 1024.
+def _check_has_bug(check: Callable[[Any, Any], bool] | None = None) -> bool | None:
+    """Probe ``check`` (default: the pool's current one) with an idle, healthy socket
+    whose fd is ≥ 1024.
 
     Returns True (bug present), False (check works) or None (cannot probe: the
     open-file limit is ≤ 1024, so descriptors never reach the broken range anyway).
@@ -76,7 +77,7 @@ def _check_has_bug() -> bool | None:
         high_fd = -1  # owned by probe now
         try:
             pool = object.__new__(ConnectionPool)  # the check uses no instance state
-            return not _original_check(pool, probe)
+            return not (check or ConnectionPool._is_socket_alive)(pool, probe)
         finally:
             probe.close()
     finally:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -109,6 +109,33 @@ class _Bucket:
         self.intended.add(other.intended)
 
 
+@dataclass(frozen=True, slots=True)
+class _SecondFigures:
+    """A compacted per-second bucket: its histograms reduced to the charted percentiles."""
+
+    count: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    intended_p95_ms: float | None
+    intended_p99_ms: float | None
+
+    @classmethod
+    def of(cls, b: _Bucket) -> _SecondFigures:
+        sp = b.service.percentiles((50.0, 95.0, 99.0)) if b.service.total else None
+        ip = b.intended.percentiles((95.0, 99.0)) if b.intended.total else None
+        return cls(
+            count=b.count,
+            failures=b.failures,
+            p50_ms=sp[50.0] / 1000 if sp else None,
+            p95_ms=sp[95.0] / 1000 if sp else None,
+            p99_ms=sp[99.0] / 1000 if sp else None,
+            intended_p95_ms=ip[95.0] / 1000 if ip else None,
+            intended_p99_ms=ip[99.0] / 1000 if ip else None,
+        )
+
+
 @dataclass
 class RecorderDelta:
     """Everything recorded since the last drain, in a msgpack-friendly wire form.
@@ -119,11 +146,12 @@ class RecorderDelta:
     histograms: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     buckets: list[tuple[str, str, int, int, int, str, str]] = field(default_factory=list)
     communes: list[tuple[str, int, int]] = field(default_factory=list)
+    key_failures: list[tuple[str, str, str, int]] = field(default_factory=list)  # service, endpoint, province
     requests: int = 0
 
     def is_empty(self) -> bool:
         """True when nothing was recorded."""
-        return not (self.histograms or self.buckets or self.communes)
+        return not (self.histograms or self.buckets or self.communes or self.key_failures)
 
     def to_wire(self) -> dict[str, Any]:
         """Plain lists/ints/strs for Locust's message transport."""
@@ -131,6 +159,7 @@ class RecorderDelta:
             "histograms": [list(row) for row in self.histograms],
             "buckets": [list(row) for row in self.buckets],
             "communes": [list(row) for row in self.communes],
+            "key_failures": [list(row) for row in self.key_failures],
             "requests": self.requests,
         }
 
@@ -141,6 +170,7 @@ class RecorderDelta:
             histograms=[tuple(row) for row in data.get("histograms", [])],  # type: ignore[misc]
             buckets=[tuple(row) for row in data.get("buckets", [])],  # type: ignore[misc]
             communes=[tuple(row) for row in data.get("communes", [])],  # type: ignore[misc]
+            key_failures=[tuple(row) for row in data.get("key_failures", [])],  # type: ignore[misc]
             requests=int(data.get("requests", 0)),
         )
 
@@ -152,12 +182,25 @@ class LatencyRecorder:
     (``scenarios.distributed.attach_recorder`` does that and the worker→master shipping).
     Recording after :meth:`seal` is refused and counted in :attr:`late_after_seal`, so a
     worker never records something its final report to the master did not carry.
+
+    Per-second buckets older than ``bucket_horizon_s`` behind the newest second are
+    compacted to their charted figures (count, failures, p50/p95/p99, intended p95/p99),
+    so a long soak run does not keep one histogram per second in memory. Data arriving
+    later for a compacted second still adds to its count and failures (counted in
+    :attr:`late_bucket_samples`) but can no longer move its percentiles.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bucket_horizon_s: int | None = 30) -> None:
         self.histograms: dict[HistogramKey, SparseHistogram] = {}
         self.buckets: dict[tuple[str, str], dict[int, _Bucket]] = {}
+        self.compacted: dict[tuple[str, str], dict[int, _SecondFigures]] = {}
+        self.bucket_horizon_s = bucket_horizon_s
+        self.late_bucket_samples = 0
+        self._newest_second = 0
+        self._compacted_at = 0
         self.communes: dict[str, CommuneCounts] = {}
+        # Failures per (service, endpoint, province): the per-province readiness matrix needs them.
+        self.key_failures: dict[tuple[str, str, str], int] = {}
         self.requests = 0
         self.failures = 0
         self.sealed = False
@@ -223,6 +266,7 @@ class LatencyRecorder:
         bucket = series.get(second)
         if bucket is None:
             bucket = series[second] = _Bucket()
+            self._saw_second(second)
         bucket.count += 1
         bucket.service.record(send_us)
         if intended_us is not None:
@@ -236,12 +280,31 @@ class LatencyRecorder:
         if failed:
             self.failures += 1
             bucket.failures += 1
+            fkey = (service, endpoint, province)
+            self.key_failures[fkey] = self.key_failures.get(fkey, 0) + 1
         if commune:
             counts = self.communes.get(commune)
             if counts is None:
                 counts = self.communes[commune] = CommuneCounts()
             counts.requests += 1
             counts.failures += failed
+
+    def _saw_second(self, second: int) -> None:
+        if second > self._newest_second:
+            self._newest_second = second
+            # Compact every 10 s, not on every new second: each pass walks all series.
+            if self.bucket_horizon_s is not None and second - self._compacted_at >= 10:
+                self._compacted_at = second
+                self.compact(second - self.bucket_horizon_s)
+
+    def compact(self, before_second: int) -> None:
+        """Reduce every per-second bucket older than ``before_second`` to its figures."""
+        for pair, series in self.buckets.items():
+            old = [sec for sec in series if sec < before_second]
+            if old:
+                target = self.compacted.setdefault(pair, {})
+                for sec in old:
+                    target[sec] = _SecondFigures.of(series.pop(sec))
 
     def seal(self) -> None:
         """Refuse further records (after a worker's final report)."""
@@ -256,7 +319,8 @@ class LatencyRecorder:
     def take_delta(self) -> RecorderDelta:
         """Drain everything recorded so far into a :class:`RecorderDelta` and reset."""
         hists, buckets, communes, requests = self.histograms, self.buckets, self.communes, self.requests
-        self.histograms, self.buckets, self.communes = {}, {}, {}
+        key_failures = self.key_failures
+        self.histograms, self.buckets, self.communes, self.key_failures = {}, {}, {}, {}
         self.requests = self.failures = 0
         return RecorderDelta(
             histograms=[(*key, hist.encode()) for key, hist in hists.items()],
@@ -266,6 +330,7 @@ class LatencyRecorder:
                 for second, b in series.items()
             ],
             communes=[(code, c.requests, c.failures) for code, c in communes.items()],
+            key_failures=[(*key, n) for key, n in key_failures.items()],
             requests=requests,
         )
 
@@ -280,20 +345,30 @@ class LatencyRecorder:
             else:
                 hist.add(incoming)
         for service, endpoint, second, count, failures, enc_service, enc_intended in delta.buckets:
-            series = self.buckets.setdefault((service, endpoint), {})
+            pair = (service, endpoint)
+            done = self.compacted.get(pair, {}).get(second)
+            if done is not None:
+                self.late_bucket_samples += count
+                self.compacted[pair][second] = replace(done, count=done.count + count, failures=done.failures + failures)
+                continue
+            series = self.buckets.setdefault(pair, {})
             bucket = series.get(second)
             incoming_bucket = _Bucket(
                 count, failures, SparseHistogram.decode(enc_service), SparseHistogram.decode(enc_intended)
             )
             if bucket is None:
                 series[second] = incoming_bucket
+                self._saw_second(second)
             else:
                 bucket.add(incoming_bucket)
-            self.failures += failures
         for code, requests, failures in delta.communes:
             counts = self.communes.setdefault(code, CommuneCounts())
             counts.requests += requests
             counts.failures += failures
+        for service, endpoint, province, failures in delta.key_failures:
+            fkey = (service, endpoint, province)
+            self.key_failures[fkey] = self.key_failures.get(fkey, 0) + failures
+            self.failures += failures
         self.requests += delta.requests
 
     # ---- reading -------------------------------------------------------------------
@@ -319,6 +394,14 @@ class LatencyRecorder:
             result.add(hist)
         return result
 
+    def failures_of(self, service: str | None = None, endpoint: str | None = None, province: str | None = None) -> int:
+        """Failed requests matching the given fields (None = any)."""
+        return sum(
+            n
+            for (s, e, p), n in self.key_failures.items()
+            if (service is None or s == service) and (endpoint is None or e == endpoint) and (province is None or p == province)
+        )
+
     def summaries(self) -> dict[HistogramKey, HistogramSummary]:
         """Count and p50/p95/p99/p99.9/max per key."""
         return {key: hist.summary() for key, hist in sorted(self.histograms.items())}
@@ -326,8 +409,8 @@ class LatencyRecorder:
     def endpoint_stats(self) -> list[EndpointStats]:
         """Per (service, endpoint) figures for ``summary.json`` (both measures)."""
         failures: dict[tuple[str, str], int] = {}
-        for (service, endpoint), series in self.buckets.items():
-            failures[(service, endpoint)] = sum(b.failures for b in series.values())
+        for (service, endpoint, _province), count in self.key_failures.items():
+            failures[(service, endpoint)] = failures.get((service, endpoint), 0) + count
         pairs = sorted({(k.service, k.endpoint) for k in self.histograms})
         stats = []
         for service, endpoint in pairs:
@@ -349,25 +432,14 @@ class LatencyRecorder:
     def timeseries(self, run_start: float) -> Timeseries:
         """Per-second journal series (offsets from ``run_start``, epoch seconds)."""
         series_list = []
-        for (service, endpoint), series in sorted(self.buckets.items()):
-            samples = []
-            for second in sorted(series):
-                b = series[second]
-                sp = b.service.percentiles((50.0, 95.0, 99.0))
-                ip = b.intended.percentiles((95.0, 99.0)) if b.intended.total else None
-                samples.append(
-                    LatencySample(
-                        offset_s=round(second - run_start, 3),
-                        count=b.count,
-                        failures=b.failures,
-                        p50_ms=sp[50.0] / 1000 if b.service.total else None,
-                        p95_ms=sp[95.0] / 1000 if b.service.total else None,
-                        p99_ms=sp[99.0] / 1000 if b.service.total else None,
-                        intended_p95_ms=ip[95.0] / 1000 if ip else None,
-                        intended_p99_ms=ip[99.0] / 1000 if ip else None,
-                    )
-                )
-            series_list.append(LatencySeries(service=service, endpoint=endpoint, samples=samples))
+        for pair in sorted(set(self.buckets) | set(self.compacted)):
+            figures = dict(self.compacted.get(pair, {}))
+            figures.update((sec, _SecondFigures.of(b)) for sec, b in self.buckets.get(pair, {}).items())
+            samples = [
+                LatencySample(offset_s=round(sec - run_start, 3), **_as_dict(figures[sec], _SecondFigures))
+                for sec in sorted(figures)
+            ]
+            series_list.append(LatencySeries(service=pair[0], endpoint=pair[1], samples=samples))
         return Timeseries(bucket_s=1.0, series=series_list)
 
     # ---- files -----------------------------------------------------------------------
@@ -436,8 +508,8 @@ def _percentiles(summary: HistogramSummary) -> LatencyPercentiles:
     )
 
 
-def _as_dict(summary: HistogramSummary) -> dict[str, float]:
-    return {name: getattr(summary, name) for name in HistogramSummary.__slots__}
+def _as_dict(record: Any, cls: type = HistogramSummary) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in cls.__slots__}
 
 
 def _clean(text: str) -> str:

@@ -7,7 +7,7 @@ Committees (``000.00.01.H26`` …), kept in the directory as *closed* so that a 
 addressed to one is refused with a reason instead of "unknown recipient".
 
 The directory is immutable and held in memory (≈ 3,600 small frozen records); listing
-is paginated by an opaque offset cursor over a fixed order.
+is paginated by an offset cursor over a fixed order (roster order).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class AgencyPage:
     """One page of a directory listing; ``next_cursor`` is ``None`` on the last page."""
 
     agencies: tuple[Agency, ...]
-    next_cursor: str | None
+    next_cursor: int | None
 
 
 class AgencyDirectory:
@@ -114,7 +114,7 @@ class AgencyDirectory:
         ]
         page = tuple(matching[cursor : cursor + limit])
         end = cursor + len(page)
-        return AgencyPage(page, str(end) if end < len(matching) else None)
+        return AgencyPage(page, end if end < len(matching) else None)
 
 
 def build_directory(roster: Roster | None = None) -> AgencyDirectory:

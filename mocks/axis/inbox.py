@@ -9,7 +9,8 @@ assigned at commit time. An agency pulls ``GET /inbox?cursor=C&limit=N``:
   lies after the cursor (``delivery_id > C``) or it was handed out before
   (``attempt > 0``) — so an unacknowledged delivery comes back after the visibility
   timeout *even when the cursor has moved past it*.
-* A pull returns the ``N`` deliverable rows with the lowest ids, and leases them:
+* A pull returns the ``N`` deliverable rows with the lowest ids (fewer if their
+  packages pass ``MAX_PAGE_PACKAGE_BYTES``), and leases them:
   ``attempt += 1``, ``visible_at = now + visibility``. A leased row is invisible to
   every pull (same or other consumer) until the lease runs out or it is acknowledged.
 * ``next_cursor`` is the highest id returned (or the cursor itself when nothing past
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_PULL_LIMIT",
+    "MAX_PAGE_PACKAGE_BYTES",
     "MAX_PULL_LIMIT",
     "LeaseState",
     "effective_cursor",
@@ -42,6 +44,9 @@ __all__ = [
 
 DEFAULT_PULL_LIMIT = 20
 MAX_PULL_LIMIT = 100
+# A page stops growing once its packages pass this many bytes (it always holds at least
+# one delivery), so limit=100 of 1 MiB packages does not build a 100 MiB answer.
+MAX_PAGE_PACKAGE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

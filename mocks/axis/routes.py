@@ -24,7 +24,8 @@ from mocks.axis.directory import Agency, AgencyDirectory, AgencyStatus
 from mocks.axis.inbox import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
 from mocks.axis.receipts import ReceiptRuleError
 from mocks.axis.schemas import ReceiptRequest, TokenRequest
-from mocks.axis.store import AxisStore, InboxEntry, MessageIdConflict, NewDocument, Receipt, document_id_for
+from mocks.axis.records import InboxEntry, MessageIdConflict, NewDocument, Receipt, document_id_for
+from mocks.axis.store import AxisStore
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_body, read_json

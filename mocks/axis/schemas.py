@@ -63,7 +63,8 @@ AGENCY_SCHEMA = _obj(
     },
 )
 AGENCY_PAGE_SCHEMA = _obj(
-    ["agencies", "next_cursor"], {"agencies": {"type": "array", "items": AGENCY_SCHEMA}, "next_cursor": _NULLABLE_STR}
+    ["agencies", "next_cursor"],
+    {"agencies": {"type": "array", "items": AGENCY_SCHEMA}, "next_cursor": {"type": ["integer", "null"]}},
 )
 
 DOCUMENT_ACCEPTED_SCHEMA = _obj(

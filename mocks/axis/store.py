@@ -21,29 +21,27 @@ The pull/lease rules are documented in :mod:`mocks.axis.inbox`.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
-from mocks.axis.inbox import effective_cursor, next_cursor
+from mocks.axis.inbox import MAX_PAGE_PACKAGE_BYTES, effective_cursor, next_cursor
 from mocks.axis.receipts import ReceiptCode, check_transition
+from mocks.axis.records import (
+    AcceptedDocument,
+    AxisLedger,
+    InboxEntry,
+    InboxPage,
+    MessageIdConflict,
+    NewDocument,
+    Receipt,
+    StoredDocument,
+    document_id_for,
+)
 from mocks.core.store import GroupCommit
 
-__all__ = [
-    "AcceptedDocument",
-    "AxisLedger",
-    "AxisStore",
-    "InboxEntry",
-    "InboxPage",
-    "MessageIdConflict",
-    "NewDocument",
-    "Receipt",
-    "StoredDocument",
-    "document_id_for",
-]
+__all__ = ["AxisStore"]
 
 T = TypeVar("T")
 
@@ -93,111 +91,6 @@ CREATE TABLE IF NOT EXISTS inbox_high_water (
     high_water INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
-
-
-def document_id_for(sender_code: str, message_id: str) -> str:
-    """The document id: a stable hash of (sender, message id).
-
-    Message ids are unique per sender only, so the pair is the identity; hashing keeps
-    the id URL-safe and stable across retries (a retried send answers the same id).
-    """
-    return hashlib.sha256(f"{sender_code}\x00{message_id}".encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True, slots=True)
-class NewDocument:
-    """A verified document ready to be stored."""
-
-    sender_code: str
-    message_id: str
-    digest: str
-    subject: str
-    priority: int
-    recipients: tuple[str, ...]
-    package: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptedDocument:
-    """What ``POST /documents`` answers; ``duplicate`` when it was already stored."""
-
-    document_id: str
-    message_id: str
-    recipients: tuple[str, ...]
-    accepted_at: float
-    duplicate: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDocument:
-    """A stored document with its recipients and their last receipt status."""
-
-    document_id: str
-    sender_code: str
-    message_id: str
-    digest: str
-    subject: str
-    priority: int
-    package: bytes
-    accepted_at: float
-    recipients: tuple[str, ...]
-    recipient_status: dict[str, str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """One status receipt sent by a recipient."""
-
-    receipt_id: int
-    document_id: str
-    from_code: str
-    status_code: str
-    note: str
-    created_at: float
-    duplicate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class InboxEntry:
-    """One delivery handed to an agency: a document, or a receipt for a document it sent."""
-
-    delivery_id: int
-    kind: str  # "document" | "receipt"
-    document_id: str
-    message_id: str
-    sender_code: str
-    subject: str
-    priority: int
-    package: bytes | None
-    receipt: Receipt | None
-    delivered_at: float
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class InboxPage:
-    """One pull's result."""
-
-    entries: tuple[InboxEntry, ...]
-    next_cursor: int
-
-
-@dataclass(frozen=True, slots=True)
-class AxisLedger:
-    """Everything the axis acknowledged, for drill reconciliation."""
-
-    documents: tuple[str, ...]
-    receipts: tuple[int, ...]
-    deliveries_acked: tuple[int, ...]
-    deliveries_pending: tuple[int, ...]
-
-
-class MessageIdConflict(Exception):
-    """The sender reused a message id for a different package."""
-
-    def __init__(self, document_id: str):
-        super().__init__(document_id)
-        self.document_id = document_id
 
 
 class AxisStore:
@@ -389,7 +282,7 @@ class AxisStore:
         high_water = hw_row[0] if hw_row else 0
         cursor = effective_cursor(cursor, high_water)
         # Same predicate as mocks.axis.inbox.is_deliverable.
-        rows = conn.execute(
+        candidates = conn.execute(
             "SELECT v.delivery_id, v.kind, v.document_id, v.attempt, d.message_id, d.sender_code, d.subject,"
             " d.priority, CASE WHEN v.kind = 'document' THEN d.package END,"
             " r.receipt_id, r.from_code, r.status_code, r.note, r.created_at"
@@ -399,7 +292,18 @@ class AxisStore:
             " AND (v.delivery_id > ? OR v.attempt > 0)"
             " ORDER BY v.delivery_id LIMIT ?",
             (agency_code, now, cursor, limit),
-        ).fetchall()
+        )
+        # Iterate lazily so that a page of large packages stops at the byte budget
+        # without loading the rest.
+        rows = []
+        page_bytes = 0
+        for row in candidates:
+            size = len(row[8]) if row[8] is not None else 0
+            if rows and page_bytes + size > MAX_PAGE_PACKAGE_BYTES:
+                break
+            rows.append(row)
+            page_bytes += size
+        candidates.close()
         if not rows:
             return InboxPage((), cursor)
         ids = [r[0] for r in rows]
@@ -420,7 +324,8 @@ class AxisStore:
                 kind=r[1],
                 document_id=r[2],
                 message_id=r[4],
-                sender_code=r[5],
+                # For a receipt, the "sender" of this inbox entry is the recipient that sent it.
+                sender_code=r[10] if r[9] is not None else r[5],
                 subject=r[6],
                 priority=r[7],
                 package=r[8],

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
 from mocks.population.models import (
+    PERSONAL_ID_PATTERN,
     PURPOSE_MAX,
     AuditPage,
     CitizenResponse,
@@ -56,7 +57,7 @@ def _endpoints(service: PopulationService) -> list[Endpoint]:
         "personal_id",
         "path",
         required=True,
-        schema={"type": "string"},
+        schema={"type": "string", "pattern": PERSONAL_ID_PATTERN},
         description="12-digit personal ID number; a malformed one gets 422 naming the broken rule.",
     )
     return [

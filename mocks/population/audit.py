@@ -186,13 +186,15 @@ class AuditLog:
     # -- writer thread -----------------------------------------------------------------
 
     async def _flush_forever(self) -> None:
-        assert self._wake is not None  # nosec B101 - set in start() before this task exists
+        wake = self._wake
+        if wake is None:
+            raise RuntimeError("AuditLog.start() creates the wake event before the flusher")
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.wait_for(wake.wait(), self._interval)
             except TimeoutError:
                 pass
-            self._wake.clear()
+            wake.clear()
             try:
                 await self.flush()
             except (sqlite3.Error, OSError):
@@ -209,9 +211,13 @@ class AuditLog:
             self._conn.close()
             self._conn = None
 
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the audit log is not open (call start() first)")
+        return self._conn
+
     def _write(self, batch: list[tuple[float, str, str, str, str, str, str]]) -> None:
-        assert self._conn is not None  # nosec B101 - opened in start()
-        conn = self._conn
+        conn = self._connection()
         # Explicit transaction: the connection may be in autocommit mode, and one
         # commit per batch (not per entry) is the point of batching.
         conn.execute("BEGIN")
@@ -223,6 +229,5 @@ class AuditLog:
         conn.execute("COMMIT")
 
     def _select(self, subject: str | None, caller: str | None, limit: int) -> list[tuple]:
-        assert self._conn is not None  # nosec B101 - opened in start()
         sql = _QUERIES[(subject is not None, caller is not None)]
-        return self._conn.execute(sql, (subject, caller, limit)).fetchall()
+        return self._connection().execute(sql, (subject, caller, limit)).fetchall()

@@ -19,10 +19,14 @@ __all__ = ["ThrottlePolicy", "ClientThrottle"]
 
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
-    """Sustained rate and burst per client; ``rate_per_s <= 0`` turns throttling off."""
+    """Sustained rate and burst per client; ``rate_per_s <= 0`` turns throttling off.
 
-    rate_per_s: float = 2_000.0
-    burst: int = 4_000
+    The service takes both from ``ServiceSettings.rate_limit_per_s`` / ``rate_limit_burst``
+    (the planted ``no_rate_limit`` weakness turns it off).
+    """
+
+    rate_per_s: float
+    burst: int
 
     @property
     def enabled(self) -> bool:

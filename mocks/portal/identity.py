@@ -2,8 +2,9 @@
 
 The portal signs in to the population service as client system ``portal`` (password
 derived from the dry-run secret), caches the token until shortly before it expires and
-re-authenticates once if the service answers 401. One :class:`httpx.AsyncClient` with
-keep-alive is shared by all requests.
+re-authenticates once if the service answers 401. Calls go over pooled keep-alive
+connections (:class:`~mocks.portal.upstream.KeepAliveClient`; see there why not httpx)
+with one overall timeout per call (``upstream_timeout_s``, default 2 s).
 
 Outcomes are three, never more: the applicant matches, does not match, or the check
 could not be made (:class:`IdentityUnavailable`: connection refused, timeout, 5xx, a
@@ -17,10 +18,10 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import httpx
 import orjson
 
 from dientap.credentials import derive_password
+from mocks.portal.upstream import KeepAliveClient, UpstreamError, UpstreamResponse
 
 __all__ = ["Applicant", "IdentityUnavailable", "PopulationClient", "PORTAL_CLIENT_ID"]
 
@@ -45,56 +46,48 @@ class Applicant:
 class PopulationClient:
     """Verifies applicants against ``POST /citizens/verify`` of the population service."""
 
-    def __init__(
-        self,
-        base_url: str | None,
-        secret: str,
-        timeout_s: float = 2.0,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ):
-        self._transport = transport  # tests inject a stub; production uses real sockets
+    def __init__(self, base_url: str | None, secret: str, timeout_s: float = 2.0):
         self.base_url = base_url.rstrip("/") if base_url else None
         self._password = derive_password(secret, PORTAL_CLIENT_ID)
-        self._client: httpx.AsyncClient | None = None
-        self._timeout = httpx.Timeout(timeout_s, connect=timeout_s)
+        self._http = KeepAliveClient(self.base_url, timeout_s) if self.base_url else None
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self.base_url or "http://127.0.0.1:1",
-                timeout=self._timeout,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
-                trust_env=False,  # never send identity checks through an environment proxy
-                transport=self._transport,
-            )
-        return self._client
-
     async def aclose(self) -> None:
         """Close the keep-alive connections."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._http is not None:
+            await self._http.aclose()
 
-    async def _bearer(self, *, refresh: bool = False) -> str:
-        if not refresh and self._token and time.monotonic() < self._token_expires:
-            return self._token
+    async def _post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> UpstreamResponse:
+        assert self._http is not None  # nosec B101 - verify() checks base_url first
+        try:
+            return await self._http.post_json(path, body, headers)
+        except UpstreamError as exc:
+            raise IdentityUnavailable(f"population service unreachable: {exc}") from None
+
+    def _usable_token(self, stale: str | None) -> str | None:
+        token = self._token
+        if token and token != stale and time.monotonic() < self._token_expires:
+            return token
+        return None
+
+    async def _bearer(self, stale: str | None = None) -> str:
+        """A valid token; ``stale`` is one the service just refused (never returned again)."""
+        token = self._usable_token(stale)
+        if token:
+            return token
         async with self._token_lock:  # one sign-in, however many requests wait for it
-            if not refresh and self._token and time.monotonic() < self._token_expires:
-                return self._token
+            token = self._usable_token(stale)
+            if token:
+                return token
+            resp = await self._post(
+                "/auth/token", orjson.dumps({"client_id": PORTAL_CLIENT_ID, "client_secret": self._password})
+            )
+            if resp.status != 200:
+                raise IdentityUnavailable(f"population service refused the portal's sign-in ({resp.status})")
             try:
-                resp = await self._http().post(
-                    "/auth/token", json={"client_id": PORTAL_CLIENT_ID, "client_secret": self._password}
-                )
-            except httpx.HTTPError as exc:
-                raise IdentityUnavailable(f"population service unreachable: {type(exc).__name__}") from None
-            if resp.status_code != 200:
-                raise IdentityUnavailable(f"population service refused the portal's sign-in ({resp.status_code})")
-            try:
-                data = orjson.loads(resp.content)
+                data = orjson.loads(resp.body)
                 token = str(data["access_token"])
                 ttl = float(data.get("expires_in", 60))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -118,28 +111,22 @@ class PopulationClient:
                 "purpose": purpose[:200],  # audited by the population service
             }
         )
+        token: str | None = None
         for attempt in range(2):
-            token = await self._bearer(refresh=attempt > 0)
-            try:
-                resp = await self._http().post(
-                    "/citizens/verify",
-                    content=body,
-                    headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-                )
-            except httpx.HTTPError as exc:
-                raise IdentityUnavailable(f"population service unreachable: {type(exc).__name__}") from None
-            if resp.status_code == 401 and attempt == 0:
+            token = await self._bearer(stale=token)
+            resp = await self._post("/citizens/verify", body, {"Authorization": f"Bearer {token}"})
+            if resp.status == 401 and attempt == 0:
                 continue  # token expired or revoked on their side: sign in again, once
             return self._outcome(resp)
         raise IdentityUnavailable("population service keeps refusing the portal's token")
 
     @staticmethod
-    def _outcome(resp: httpx.Response) -> bool:
-        if resp.status_code == 200:
+    def _outcome(resp: UpstreamResponse) -> bool:
+        if resp.status == 200:
             try:
-                return orjson.loads(resp.content)["match"] is True
+                return orjson.loads(resp.body)["match"] is True
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 raise IdentityUnavailable("population service sent an unreadable verify response") from None
-        if resp.status_code in (404, 422):
+        if resp.status in (404, 422):
             return False  # unknown or malformed ID number: the applicant is not who they claim
-        raise IdentityUnavailable(f"population service answered {resp.status_code}")
+        raise IdentityUnavailable(f"population service answered {resp.status}")

@@ -5,7 +5,8 @@ configurable delay, calls the portal back over real HTTP: ``POST /payments/callb
 with a JSON body signed by HMAC-SHA256 in the ``X-Paygov-Signature`` header
 (``sha256=<hex>``). The key is derived from the dry-run secret, so only a party that
 knows it can forge a callback. Delivery is at-least-once — failed or 5xx deliveries are
-retried with backoff — and the portal's callback handler is idempotent.
+retried with capped backoff until they get through (a portal outage only delays the
+callback) — and the portal's callback handler is idempotent.
 
 It lives inside the portal process (its own asyncio tasks and HTTP client) so a
 dry run needs no extra service; it talks to the portal only through HTTP.
@@ -48,7 +49,7 @@ def signature_valid(key: bytes, body: bytes, header: str | None) -> bool:
 class PaymentIntermediary:
     """Schedules signed, retried payment callbacks to the portal."""
 
-    def __init__(self, key: bytes, delay_s: float, *, max_attempts: int = 6, timeout_s: float = 2.0):
+    def __init__(self, key: bytes, delay_s: float, *, max_attempts: int | None = None, timeout_s: float = 2.0):
         self._key = key
         self.delay_s = delay_s
         self.max_attempts = max_attempts
@@ -85,7 +86,8 @@ class PaymentIntermediary:
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(self._key, body)}
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False)
-        for attempt in range(self.max_attempts):
+        attempt = 0
+        while self.max_attempts is None or attempt < self.max_attempts:
             try:
                 resp = await self._client.post(url, content=body, headers=headers)
                 if resp.status_code < 500:
@@ -95,7 +97,8 @@ class PaymentIntermediary:
                     return
             except httpx.HTTPError as exc:
                 _log.info("payment callback %s attempt %d failed: %s", payment_id, attempt + 1, type(exc).__name__)
-            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+            await asyncio.sleep(min(10.0, 0.2 * 2 ** min(attempt, 10)))
+            attempt += 1
         # Given up for now; the payment stays pending and is re-scheduled at the next start.
         _log.warning("payment callback %s not delivered after %d attempts", payment_id, self.max_attempts)
 

@@ -40,6 +40,13 @@ FieldKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63
 FieldValue = Annotated[str, StringConstraints(max_length=1000)]
 
 
+# Documented as a pattern in the OpenAPI schema; enforced by the validator below so the
+# error names the broken rule (format, birthplace, birth_year) instead of "pattern mismatch".
+PersonalIdStr = Annotated[
+    str, StringConstraints(max_length=12), Field(json_schema_extra={"pattern": r"^[0-9]{12}$"})
+]
+
+
 def _personal_id(value: str) -> str:
     try:
         validate_personal_id(value)
@@ -52,7 +59,7 @@ class CitizenLogin(RequestModel):
     """``POST /auth/token`` for a citizen: personal ID number + password."""
 
     kind: Literal["citizen"]
-    personal_id: Annotated[str, StringConstraints(max_length=12)]
+    personal_id: PersonalIdStr
     password: Password
 
     _check_id = field_validator("personal_id")(_personal_id)
@@ -73,7 +80,7 @@ class LoginRequest(RootModel[CitizenLogin | OfficerLogin]):
 class ApplicantIn(RequestModel):
     """The applicant as declared on the dossier (checked against the population register)."""
 
-    personal_id: Annotated[str, StringConstraints(max_length=12)]
+    personal_id: PersonalIdStr
     full_name: Name
     date_of_birth: dt.date
 

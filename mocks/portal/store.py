@@ -107,11 +107,39 @@ class PaymentRow:
     transaction_ref: str | None
 
 
-_DOSSIER_COLUMNS = (
-    "code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, "
-    "fee_vnd, status, created_at, updated_at"
+# SQL is spelled out in full (no string building), so every statement is a constant.
+_SELECT_DOSSIER = (
+    "SELECT code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
+    "FROM dossiers WHERE code = ?"
 )
-_PAYMENT_COLUMNS = "id, dossier_code, payer_id, amount_vnd, status, created_at, paid_at, transaction_ref"
+_WORKLIST = (
+    "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
+    "FROM dossiers WHERE commune_code = ? AND id > ? ORDER BY id LIMIT ?"
+)
+_WORKLIST_STATUS = (
+    "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
+    "FROM dossiers WHERE commune_code = ? AND status = ? AND id > ? ORDER BY id LIMIT ?"
+)
+_INSERT_DOSSIER = (
+    "INSERT INTO dossiers (code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SELECT_PAYMENT = (
+    "SELECT id, dossier_code, payer_id, amount_vnd, status, created_at, paid_at, transaction_ref "
+    "FROM payments WHERE id = ?"
+)
+_PENDING_OF = (
+    "SELECT id, dossier_code, payer_id, amount_vnd, status, created_at, paid_at, transaction_ref "
+    "FROM payments WHERE dossier_code = ? AND status = 'pending'"
+)
+_ALL_PENDING = (
+    "SELECT id, dossier_code, payer_id, amount_vnd, status, created_at, paid_at, transaction_ref "
+    "FROM payments WHERE status = 'pending'"
+)
+_INSERT_PAYMENT = (
+    "INSERT INTO payments (id, dossier_code, payer_id, amount_vnd, status, created_at, paid_at, transaction_ref) "
+    "VALUES (?,?,?,?,?,?,?,?)"
+)
 
 
 def _dossier(row: tuple) -> DossierRow:
@@ -131,18 +159,16 @@ class PortalStore:
     # -- dossiers ---------------------------------------------------------------------
     def dossier(self, code: str, conn: sqlite3.Connection | None = None) -> DossierRow | None:
         """The dossier with this code, or ``None``."""
-        row = (conn or self.conn).execute(
-            f"SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE code = ?", (code,)  # nosec B608 - constant columns
-        ).fetchone()
+        row = (conn or self.conn).execute(_SELECT_DOSSIER, (code,)).fetchone()
         return _dossier(row) if row else None
 
     def worklist(self, commune_code: str, status: int | None, after_id: int, limit: int) -> list[tuple[int, DossierRow]]:
         """Dossiers of one commune (optionally in one status), oldest first, after a cursor id."""
         if status is None:
-            sql = f"SELECT id, {_DOSSIER_COLUMNS} FROM dossiers WHERE commune_code = ? AND id > ? ORDER BY id LIMIT ?"  # nosec B608
+            sql = _WORKLIST
             args: tuple = (commune_code, after_id, limit)
         else:
-            sql = f"SELECT id, {_DOSSIER_COLUMNS} FROM dossiers WHERE commune_code = ? AND status = ? AND id > ? ORDER BY id LIMIT ?"  # nosec B608
+            sql = _WORKLIST_STATUS
             args = (commune_code, status, after_id, limit)
         return [(row[0], _dossier(row[1:])) for row in self.conn.execute(sql, args)]
 
@@ -165,7 +191,7 @@ class PortalStore:
     def insert_dossier(conn: sqlite3.Connection, d: DossierRow, actor: str) -> None:
         """Insert a new dossier and its first history entry (inside a unit of work)."""
         conn.execute(
-            f"INSERT INTO dossiers ({_DOSSIER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # nosec B608
+            _INSERT_DOSSIER,
             (d.code, d.commune_code, d.province_code, d.procedure_code, d.owner_id, d.channel,
              orjson.dumps(d.applicant), orjson.dumps(d.fields), d.fee_vnd, d.status, d.created_at, d.updated_at),
         )  # fmt: skip
@@ -186,29 +212,24 @@ class PortalStore:
     # -- payments ---------------------------------------------------------------------
     def payment(self, payment_id: str, conn: sqlite3.Connection | None = None) -> PaymentRow | None:
         """The payment with this id, or ``None``."""
-        row = (conn or self.conn).execute(
-            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = ?", (payment_id,)  # nosec B608
-        ).fetchone()
+        row = (conn or self.conn).execute(_SELECT_PAYMENT, (payment_id,)).fetchone()
         return PaymentRow(*row) if row else None
 
     def pending_payment_of(self, dossier_code: str, conn: sqlite3.Connection | None = None) -> PaymentRow | None:
         """The pending payment of a dossier, if any."""
-        row = (conn or self.conn).execute(
-            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE dossier_code = ? AND status = 'pending'",  # nosec B608
-            (dossier_code,),
-        ).fetchone()
+        row = (conn or self.conn).execute(_PENDING_OF, (dossier_code,)).fetchone()
         return PaymentRow(*row) if row else None
 
     def pending_payments(self) -> list[PaymentRow]:
         """Every payment still waiting for its callback (re-scheduled at startup)."""
-        rows = self.conn.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status = 'pending'")  # nosec B608
+        rows = self.conn.execute(_ALL_PENDING)
         return [PaymentRow(*r) for r in rows]
 
     @staticmethod
     def insert_payment(conn: sqlite3.Connection, p: PaymentRow) -> None:
         """Insert a new payment (inside a unit of work)."""
         conn.execute(
-            f"INSERT INTO payments ({_PAYMENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # nosec B608
+            _INSERT_PAYMENT,
             (p.id, p.dossier_code, p.payer_id, p.amount_vnd, p.status, p.created_at, p.paid_at, p.transaction_ref),
         )
 

@@ -179,3 +179,11 @@ def test_agency_code_of_refuses_ca_and_nameless_certificates(shared_ca: DryRunCA
         .sign(key, hashes.SHA256())
     )
     assert agency_code_of(nameless) is None
+
+
+def test_validity_is_kept_to_the_second_so_the_cache_hits(shared_ca: DryRunCA) -> None:
+    start = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+    end = dt.datetime(2024, 6, 1, tzinfo=UTC)
+    first = shared_ca.issue("H01.00003", not_before=start.replace(microsecond=999), not_after=end)
+    assert shared_ca.issue("H01.00003", not_before=start, not_after=end) is first
+    assert first.certificate.not_valid_before_utc == start

@@ -7,6 +7,7 @@ Routes (any method):
   /freeze?ms=N     every request that arrives in the next N ms is answered only when the
                    freeze ends (a server-wide stall, like a GC pause); answers at once
   /stats           {"accepted": <TCP connections accepted so far, this one excluded>}
+  /error           500 {"error": ...}
 
 Written on plain gevent sockets (not Starlette) so it takes thousands of concurrent
 keep-alive connections on one core without becoming the bottleneck.
@@ -29,9 +30,9 @@ from gevent.server import StreamServer  # noqa: E402
 STATE = {"accepted": 0, "freeze_until": 0.0}
 
 
-def _respond(conn, body: bytes) -> None:
+def _respond(conn, body: bytes, status: bytes = b"200 OK") -> None:
     conn.sendall(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+        b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
         + str(len(body)).encode()
         + b"\r\n\r\n"
         + body
@@ -68,6 +69,8 @@ def handle(conn, _addr) -> None:
                 _respond(conn, b'{"frozen": true}')
             elif url.path == "/stats":
                 _respond(conn, json.dumps({"accepted": STATE["accepted"] - 1}).encode())
+            elif url.path == "/error":
+                _respond(conn, b'{"error": {"code": "planted", "message": "test error", "field": null}}', b"500 Internal Server Error")
             else:
                 _respond(conn, b'"ok"')
     except OSError:

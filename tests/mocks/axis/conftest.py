@@ -12,3 +12,20 @@ from pathlib import Path
 _ROOT = str(Path(__file__).resolve().parents[3])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+# The e2e harness module lives beside the tests.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from axis_harness import AxisServer, start_axis, stop_axis  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def axis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AxisServer]:
+    """A plain axis with a 1-second visibility timeout and a 256 KiB body limit."""
+    server = start_axis(tmp_path_factory.mktemp("axis"), inbox_visibility_s=1.0, max_body_bytes=256 * 1024)
+    yield server
+    stop_axis(server.process)

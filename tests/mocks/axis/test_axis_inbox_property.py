@@ -12,7 +12,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from mocks.axis.store import AxisStore, NewDocument
+from mocks.axis.records import NewDocument
+from mocks.axis.store import AxisStore
 
 AGENCY = "H26.00004"
 OTHER = "H26.00008"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dientap.roster import GOVERNMENT_OFFICE_CODE, load_roster
 from mocks.axis.directory import DISTRICT_CLOSED_REASON, AgencyLevel, AgencyStatus, build_directory
 from mocks.axis.inbox import LeaseState, effective_cursor, is_deliverable, next_cursor
 from mocks.axis.receipts import TERMINAL_CODES, ReceiptCode, ReceiptRuleError, check_transition
-from mocks.axis.store import AxisStore, MessageIdConflict, NewDocument, document_id_for
+from mocks.axis.records import MessageIdConflict, NewDocument, document_id_for
+from mocks.axis.store import AxisStore
 
 HANOI = "000.00.00.H26"
 
@@ -69,7 +72,7 @@ def test_directory_pagination_walks_every_filtered_agency_once():
         seen.extend(a.code for a in page.agencies)
         if page.next_cursor is None:
             break
-        cursor = int(page.next_cursor)
+        cursor = page.next_cursor
     province = load_roster().province("01")
     expected = 1 + len(province.commune_codes) + len(province.closed_district_agency_codes)
     assert len(seen) == len(set(seen)) == expected
@@ -98,6 +101,27 @@ def test_receipt_out_of_order_is_refused_with_the_allowed_codes(current, request
         check_transition(ReceiptCode(current) if current else None, ReceiptCode(requested))
     assert f"receipt {requested} is not allowed" in str(err.value)
     assert "allowed:" in str(err.value)
+
+
+@given(st.lists(st.sampled_from(list(ReceiptCode)), max_size=25))
+def test_no_receipt_sequence_reaches_an_illegal_state(codes: list[ReceiptCode]):
+    state: ReceiptCode | None = None
+    history: list[ReceiptCode] = []
+    for code in codes:
+        try:
+            changed = check_transition(state, code)
+        except ReceiptRuleError:
+            continue
+        if changed:
+            assert state not in TERMINAL_CODES, f"{code} accepted after terminal {state}"
+            if code is ReceiptCode.DONE:
+                assert state in (ReceiptCode.ACCEPTED, ReceiptCode.IN_PROGRESS)
+            if code in (ReceiptCode.RECALL_AGREED, ReceiptCode.RECALL_REFUSED):
+                assert state is ReceiptCode.RECALL
+            if code is ReceiptCode.REFUSED:
+                assert ReceiptCode.ACCEPTED not in history
+            history.append(code)
+            state = code
 
 
 def test_refused_and_recall_agreed_are_terminal():
@@ -189,6 +213,7 @@ def test_receipts_flow_back_to_the_sender_inbox_in_order():
     inbox = store.pull(HANOI, 0, 10, 30)
     assert [(e.kind, e.receipt.status_code if e.receipt else None) for e in inbox.entries] == [("receipt", "01")]
     assert inbox.entries[0].package is None
+    assert inbox.entries[0].sender_code == "H26.00004"  # who sent the receipt
     stored = store.get_document(accepted.document_id)
     assert stored is not None and stored.recipient_status == {"H26.00004": "01"}
     assert [r.status_code for r in store.receipts(accepted.document_id)] == ["01"]
@@ -206,3 +231,35 @@ def test_ledger_lists_acknowledged_documents_receipts_and_deliveries():
     assert ledger.receipts == (receipt.receipt_id,)
     assert ledger.deliveries_acked == (entries[0].delivery_id,)
     assert len(ledger.deliveries_pending) == 2  # m2 to the commune + the receipt to the sender
+
+
+def test_a_page_stops_at_the_package_byte_budget(monkeypatch: pytest.MonkeyPatch):
+    import mocks.axis.store as store_module
+
+    monkeypatch.setattr(store_module, "MAX_PAGE_PACKAGE_BYTES", 20)
+    store = make_store()
+    for n in range(3):
+        store.accept_document(doc(f"m{n}"))  # 8-byte packages
+    first = store.pull("H26.00004", 0, 10, 30)
+    assert [e.message_id for e in first.entries] == ["m0", "m1"]
+    rest = store.pull("H26.00004", first.next_cursor, 10, 30)
+    assert [e.message_id for e in rest.entries] == ["m2"]
+
+
+def test_concurrent_duplicates_in_one_group_commit_store_once(tmp_path):
+    import asyncio
+
+    from mocks.core.store import GroupCommit, open_database
+
+    conn = open_database(tmp_path / "axis.db")
+    store = AxisStore(conn, Clock(), group=GroupCommit(conn))
+
+    async def send_twice():
+        return await asyncio.gather(store.accept_document_async(doc()), store.accept_document_async(doc()),
+                                    store.accept_document_async(doc(digest="other")), return_exceptions=True)
+
+    first, second, conflict = asyncio.run(send_twice())
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert isinstance(conflict, MessageIdConflict)
+    assert store.counts()["documents"] == 1 and store.counts()["deliveries_pending"] == 1
+    assert store._group is not None and store._group.batches == 1  # all three in one transaction

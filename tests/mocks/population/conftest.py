@@ -17,15 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-# Work-around (reported to the lead): under the editable install, ``dientap.data`` is a
-# namespace package whose path includes the editable finder's hook, and
-# ``importlib.resources`` then refuses to read the roster unless the project root is on
-# sys.path ahead of the hook. ``dientap/data/__init__.py`` would fix it at the source.
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from dientap.credentials import derive_password
 
-from dientap.credentials import derive_password  # noqa: E402
+ROOT = Path(__file__).resolve().parents[3]  # the services run from the project root
 
 ADMIN_TOKEN = "population-admin-test-token"  # nosec B105 - test fixture value
 SECRET = "population-test-secret"  # nosec B105 - test fixture value
@@ -41,6 +35,7 @@ class PopulationServer:
     process: subprocess.Popen[bytes]
     seed: int
     size: int
+    log: Path  # the service's stderr
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0)
@@ -94,12 +89,15 @@ def population_server(
     if settings:
         command += ["--settings-json", json.dumps(settings)]
     env = {**os.environ, "DIENTAP_ADMIN_TOKEN": ADMIN_TOKEN, "DIENTAP_DRY_RUN_SECRET": SECRET}
-    process = subprocess.Popen(  # nosec B603 - fixed argv, our own interpreter
-        command, cwd=ROOT, env=env, pass_fds=(sock.fileno(),),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / f"service-{port}.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(  # nosec B603 - fixed argv, our own interpreter
+            command, cwd=ROOT, env=env, pass_fds=(sock.fileno(),),
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )
     sock.close()
-    server = PopulationServer(f"http://127.0.0.1:{port}", process, seed, size)
+    server = PopulationServer(f"http://127.0.0.1:{port}", process, seed, size, log)
     try:
         _wait_healthy(server)
         yield server
@@ -112,7 +110,7 @@ def _wait_healthy(server: PopulationServer, timeout_s: float = 60.0) -> None:
     with server.client() as http:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
-                err = server.process.stderr.read().decode(errors="replace") if server.process.stderr else ""
+                err = server.log.read_text(encoding="utf-8", errors="replace")
                 raise RuntimeError(f"population mock exited with {server.process.returncode}:\n{err}")
             try:
                 if http.get("/healthz").status_code == 200:
@@ -131,8 +129,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-    if process.stderr is not None:
-        process.stderr.close()
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +136,15 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PopulationS
     """A population mock with default settings (small population, admin API on)."""
     with population_server(tmp_path_factory.mktemp("population")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def start_population():
+    """The :func:`population_server` context manager, for tests that need their own settings."""
+    return population_server
+
+
+@pytest.fixture(scope="session")
+def dry_run_secret() -> str:
+    """The dry-run secret the test services run with (client secrets derive from it)."""
+    return SECRET

@@ -402,6 +402,7 @@ def test_hostile_input_never_gets_a_5xx(
     response = http.get(f"/citizens/{quote(personal_id, safe='')}", params={"purpose": purpose},
                         headers=tokens["police"])
     assert response.status_code < 500, response.text
-    assert response.status_code in (200, 404, 422)
-    if response.status_code != 200:
+    # 307: "." and ".." segments normalise to "/citizens/", which Starlette redirects.
+    assert response.status_code in (200, 307, 404, 422)
+    if response.status_code >= 400:
         assert set(response.json()) == {"error"}

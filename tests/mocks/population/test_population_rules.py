@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.requests import Request
 
 from dientap.personal_id import PersonalIdError, validate_personal_id
 from dientap.synthetic import citizen_at
 from mocks.core.store import open_database
 from mocks.population.matching import normalise_name, verify_identity
+from mocks.population.service import _purpose_param
 from mocks.population.roles import ALL_FIELDS, ROLE_FIELDS, Role, citizen_view
 from mocks.population.store import CitizenRecord, CitizenStore
 from mocks.population.throttle import ClientThrottle, ThrottlePolicy
@@ -233,3 +236,14 @@ def test_slow_rate_gives_a_longer_retry_after() -> None:
 def test_disabled_throttle_never_refuses() -> None:
     throttle = ClientThrottle(ThrottlePolicy(rate_per_s=0, burst=1), FakeClock())
     assert all(throttle.take("portal") == 0 for _ in range(100))
+
+
+# -- the purpose fast path ---------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(purpose=st.text(max_size=60), raw=st.binary(max_size=30))
+def test_purpose_fast_path_decodes_like_starlette(purpose: str, raw: bytes) -> None:
+    for query in (b"purpose=" + quote_plus(purpose).encode(), b"purpose=" + raw.replace(b"&", b"")):
+        request = Request({"type": "http", "query_string": query, "headers": []})
+        assert _purpose_param(request) == request.query_params.get("purpose")

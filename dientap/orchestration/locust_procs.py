@@ -1,0 +1,114 @@
+"""Launch Locust headless: one local process, or Locust's own master + N local workers.
+
+Every process is bounded in time: Locust stops itself after ``--run-time``, and the
+supervisor kills whatever is still alive a grace period later.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess  # nosec B404 - we launch Locust with fixed argument lists
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dientap.orchestration.process import listening_socket
+
+__all__ = ["LocustPlan", "run_locust", "locustfile_path"]
+
+
+def locustfile_path() -> Path:
+    """The Locust entry file shipped in the scenarios package."""
+    import scenarios
+
+    return Path(scenarios.__file__).parent / "locust_entry.py"
+
+
+@dataclass
+class LocustPlan:
+    """How many users, how fast, for how long, on how many workers."""
+
+    users: int
+    spawn_rate: float
+    run_time_s: float
+    workers: int = 0  # 0 = one local process
+    stop_timeout_s: float = 10.0
+    env: dict[str, str] | None = None
+    log_dir: Path | None = None
+
+
+def _base_args(plan: LocustPlan) -> list[str]:
+    return [
+        sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary",
+        "--loglevel", "WARNING",
+    ]
+
+
+def _free_port() -> int:
+    sock = listening_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def run_locust(plan: LocustPlan) -> int:
+    """Run to completion; returns the master's (or local process's) exit code."""
+    env = {**os.environ, **(plan.env or {})}
+    run_args = [
+        "-u", str(plan.users), "-r", f"{plan.spawn_rate:g}", "--run-time", f"{max(1, round(plan.run_time_s))}s",
+        "--stop-timeout", f"{plan.stop_timeout_s:g}",
+    ]
+    procs: list[subprocess.Popen] = []
+    logs = []
+    try:
+        if plan.workers <= 0:
+            procs.append(subprocess.Popen([*_base_args(plan), *run_args], env=env))  # nosec B603
+        else:
+            port = _free_port()
+            master = [*_base_args(plan), *run_args, "--master", "--master-bind-host", "127.0.0.1",
+                      "--master-bind-port", str(port), "--expect-workers", str(plan.workers),
+                      "--expect-workers-max-wait", "60"]
+            procs.append(subprocess.Popen(master, env=env))  # nosec B603
+            for index in range(plan.workers):
+                log = None
+                if plan.log_dir is not None:
+                    plan.log_dir.mkdir(parents=True, exist_ok=True)
+                    log = open(plan.log_dir / f"locust-worker-{index}.log", "ab")  # noqa: SIM115
+                    logs.append(log)
+                worker = [*_base_args(plan), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+                          "--expect-workers", str(plan.workers)]
+                procs.append(subprocess.Popen(worker, env=env, stdout=log, stderr=log))  # nosec B603
+        deadline = time.monotonic() + plan.run_time_s + plan.stop_timeout_s + 120
+        master_proc = procs[0]
+        while master_proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if master_proc.poll() is None:
+            master_proc.send_signal(signal.SIGTERM)
+            try:
+                master_proc.wait(15)
+            except subprocess.TimeoutExpired:
+                master_proc.kill()
+        for proc in procs[1:]:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        return master_proc.returncode if master_proc.returncode is not None else 1
+    except KeyboardInterrupt:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        for log in logs:
+            log.close()

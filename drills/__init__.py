@@ -1,0 +1,1 @@
+"""Fault and security drills: catalog, runner, fault backends (``drills.faultproxy``) and reconciliation."""

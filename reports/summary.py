@@ -1,0 +1,171 @@
+"""The records of ``summary.json`` — whole-run figures (issue #3), re-exported by
+:mod:`reports.journal` (import them from there).
+
+Percentiles are exact (computed by the load generator from merged HDR histograms) and
+in milliseconds. ``endpoints[]`` carries both latency measures: the inherited
+percentiles from the actual send time, ``intended`` from the intended start time
+(coordinated omission). ``provinces[].checks`` feeds the readiness matrix.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from reports._record import Record as _Record
+
+__all__ = [
+    "SUMMARY_VERSION",
+    "READINESS_CHECKS",
+    "RequestTotals",
+    "LatencyPercentiles",
+    "EndpointStats",
+    "EndpointProvinceStats",
+    "CheckFigure",
+    "ProvinceChecks",
+    "ProvinceSummary",
+    "CommuneStats",
+    "CommunesSummary",
+    "GeneratorHealth",
+    "AbortInfo",
+    "Summary",
+]
+
+SUMMARY_VERSION = 1
+
+#: The checks of the readiness matrix, in display order (field names of ProvinceChecks).
+READINESS_CHECKS: tuple[tuple[str, str], ...] = (
+    ("sign_in", "Sign-in"),
+    ("catalogue", "Catalogue published"),
+    ("dossier_submit", "Dossier submit"),
+    ("status_sync", "Status sync"),
+    ("population_lookup", "Population look-up"),
+    ("document_exchange", "Document send/receive"),
+)
+
+
+class RequestTotals(_Record):
+    """Whole-run request counts; ``intended_total`` is what the schedule asked for."""
+
+    total: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    rps: float = Field(ge=0)
+    intended_total: int | None = Field(default=None, ge=0)
+
+
+class LatencyPercentiles(_Record):
+    """Exact percentiles (from HDR histograms) in milliseconds; ``None`` when no samples."""
+
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    max_ms: float | None = None
+
+
+class EndpointStats(LatencyPercentiles):
+    """One endpoint (Locust ``name=``, e.g. ``POST /dossiers``) of one service.
+
+    The inherited percentiles measure from the actual send time; ``intended`` from the
+    intended start time. ``intended_count`` is how many requests the schedule asked for.
+    """
+
+    service: str
+    name: str
+    count: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    intended: LatencyPercentiles | None = None
+    intended_count: int | None = Field(default=None, ge=0)
+
+
+class EndpointProvinceStats(EndpointStats):
+    """An endpoint's figures restricted to one province (optional; for per-province budgets)."""
+
+    province_code: str
+
+
+class CheckFigure(_Record):
+    """The figure behind one readiness-matrix cell."""
+
+    requests: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    p95_ms: float | None = None
+    note: str | None = None  # e.g. "catalogue empty" — shown in the cell's tooltip
+
+
+class ProvinceChecks(_Record):
+    """Per-check figures of a province; ``None`` means the check was not exercised."""
+
+    sign_in: CheckFigure | None = None
+    catalogue: CheckFigure | None = None
+    dossier_submit: CheckFigure | None = None
+    status_sync: CheckFigure | None = None
+    population_lookup: CheckFigure | None = None
+    document_exchange: CheckFigure | None = None
+
+
+class ProvinceSummary(_Record):
+    """One of the 34 provinces."""
+
+    code: str
+    name: str
+    communes_total: int = Field(ge=0)
+    communes_active: int = Field(ge=0)
+    requests: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    p95_ms: float | None = None
+    checks: ProvinceChecks = Field(default_factory=ProvinceChecks)
+
+
+class CommuneStats(_Record):
+    """One commune's figures (used for the worst-communes list)."""
+
+    code: str
+    name: str
+    province_code: str
+    requests: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    p95_ms: float | None = None
+
+
+class CommunesSummary(_Record):
+    """Commune coverage: how many were on line, how many saw failures, the worst ones."""
+
+    total: int = Field(ge=0)
+    active: int = Field(ge=0)
+    with_failures: int = Field(ge=0)
+    worst: list[CommuneStats] = Field(default_factory=list)
+
+
+class GeneratorHealth(_Record):
+    """Whether the load generator kept its schedule (a saturated one hides its own lag)."""
+
+    trustworthy: bool
+    reasons: list[str] = Field(default_factory=list)
+    max_schedule_lag_ms: float | None = None
+    cpu_percent: dict[str, float] = Field(default_factory=dict)  # worker id → % of one core
+
+
+class AbortInfo(_Record):
+    """Whether an abort rule stopped the run early, and why."""
+
+    aborted: bool = False
+    reason: str | None = None
+    at_offset_s: float | None = None
+
+
+class Summary(_Record):
+    """Whole-run figures (issue #3), computed from the exact HDR histograms."""
+
+    version: Literal[1] = SUMMARY_VERSION
+    run_id: str
+    profile: str
+    duration_s: float = Field(ge=0)
+    requests: RequestTotals
+    endpoints: list[EndpointStats] = Field(default_factory=list)
+    endpoint_provinces: list[EndpointProvinceStats] = Field(default_factory=list)
+    provinces: list[ProvinceSummary] = Field(default_factory=list)
+    communes: CommunesSummary
+    generator: GeneratorHealth
+    abort: AbortInfo = Field(default_factory=AbortInfo)

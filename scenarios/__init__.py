@@ -1,0 +1,75 @@
+"""dientap scenarios: the load model the Locust personas stand on.
+
+Public API (phase 1 — load-model infrastructure; personas and ``locustfile.py`` build on it):
+
+* ``scenarios.hdr``          — :class:`SparseHistogram` (HDR layout, standard V2 encoding), :func:`merge`
+* ``scenarios.latency``      — :class:`LatencyRecorder` (HDR per service/endpoint/province/measure,
+  per-second series, per-commune counters), :func:`request_context`
+* ``scenarios.distributed``  — :func:`attach_recorder` (worker → master exact merge)
+* ``scenarios.arrivals``     — :class:`RateCurve`, :class:`ArrivalPlan`, :class:`ArrivalScheduler`,
+  :class:`Pacer`, :func:`attach_arrivals` (open model, intended start times)
+* ``scenarios.lag``          — :class:`LagMonitor`, :func:`assess`, :func:`generator_health`
+* ``scenarios.gc_tuning``    — :class:`GcMonitor`, :func:`attach_gc_tuning`
+* ``scenarios.connections``  — :func:`install_keepalive_fix`, :class:`OfficePools`
+* ``scenarios.abort``        — :class:`AbortLimits`, :class:`AbortEvaluator`, :class:`AbortMonitor`
+"""
+
+# Nothing here imports locust at module level: importing locust monkey-patches the
+# standard library, which must not happen as a side effect of importing this package
+# (e.g. inside pytest, where ssl is already imported). The locustfile imports locust
+# first, as Locust requires; attach_* functions import locust lazily.
+from scenarios.abort import AbortDecision, AbortEvaluator, AbortLimits, AbortMonitor, SecondStats
+from scenarios.arrivals import (
+    Arrival,
+    ArrivalPlan,
+    ArrivalScheduler,
+    ArrivalStats,
+    CommuneRate,
+    Pacer,
+    RateCurve,
+    attach_arrivals,
+)
+from scenarios.connections import OfficePools, install_keepalive_fix
+from scenarios.distributed import LatencyShipping, attach_recorder
+from scenarios.gc_tuning import GcMonitor, GcStats, attach_gc_tuning, freeze_long_lived
+from scenarios.hdr import HistogramSummary, SparseHistogram, merge
+from scenarios.lag import GeneratorSnapshot, LagMonitor, Trust, TrustLimits, assess, generator_health
+from scenarios.latency import HistogramKey, LatencyRecorder, RecorderDelta, load_histograms, request_context
+
+__all__ = [
+    "AbortDecision",
+    "AbortEvaluator",
+    "AbortLimits",
+    "AbortMonitor",
+    "Arrival",
+    "ArrivalPlan",
+    "ArrivalScheduler",
+    "ArrivalStats",
+    "CommuneRate",
+    "GcMonitor",
+    "GcStats",
+    "GeneratorSnapshot",
+    "HistogramKey",
+    "HistogramSummary",
+    "LagMonitor",
+    "LatencyRecorder",
+    "LatencyShipping",
+    "OfficePools",
+    "Pacer",
+    "RateCurve",
+    "RecorderDelta",
+    "SecondStats",
+    "SparseHistogram",
+    "Trust",
+    "TrustLimits",
+    "assess",
+    "attach_arrivals",
+    "attach_gc_tuning",
+    "attach_recorder",
+    "freeze_long_lived",
+    "generator_health",
+    "install_keepalive_fix",
+    "load_histograms",
+    "merge",
+    "request_context",
+]

@@ -1,0 +1,96 @@
+"""Target adapters: one small client per national system, shared per province gateway.
+
+``adapters_for(environment, target, province)`` returns the :class:`SystemAdapters` of a
+province (created once per process). A custom adapter set is a callable
+``build(environment, target, province) -> SystemAdapters`` named in ``targets.yaml`` as
+``adapter: package.module:build``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dientap.errors import ConfigError, ConfigProblem
+from dientap.pki import DryRunCA
+from scenarios.adapters.http import Reply, ServiceSession, TokenCache
+from scenarios.adapters.systems import AxisAdapter, PopulationAdapter, PortalAdapter
+
+__all__ = [
+    "SystemAdapters",
+    "TargetSpec",
+    "adapters_for",
+    "default_adapters",
+    "Reply",
+    "ServiceSession",
+    "TokenCache",
+    "PortalAdapter",
+    "PopulationAdapter",
+    "AxisAdapter",
+]
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """What a load process needs to reach a target (secrets come from the environment)."""
+
+    urls: dict[str, str]
+    secret: str
+    pki_dir: Path | None = None
+    adapter: str = "default"
+    pool_size: int = 10
+    timeout_s: float = 30.0
+
+
+@dataclass
+class SystemAdapters:
+    """The three systems as seen from one province's gateway."""
+
+    portal: PortalAdapter
+    population: PopulationAdapter
+    axis: AxisAdapter
+
+
+_CA_CACHE: dict[Path, DryRunCA] = {}
+
+
+def _ca(pki_dir: Path | None) -> DryRunCA | None:
+    if pki_dir is None:
+        return None
+    if pki_dir not in _CA_CACHE:
+        _CA_CACHE[pki_dir] = DryRunCA.load_or_create(pki_dir)
+    return _CA_CACHE[pki_dir]
+
+
+def default_adapters(environment: Any, target: TargetSpec, province: str) -> SystemAdapters:
+    """Adapters for the mocks' API (and any staging system that speaks it)."""
+
+    def session(service: str) -> ServiceSession:
+        return ServiceSession(environment, service, target.urls[service], pool_size=target.pool_size, timeout_s=target.timeout_s)
+
+    return SystemAdapters(
+        portal=PortalAdapter(session("portal"), target.secret),
+        population=PopulationAdapter(session("population"), target.secret),
+        axis=AxisAdapter(session("axis"), target.secret, _ca(target.pki_dir)),
+    )
+
+
+def _builder(spec: str) -> Any:
+    if spec == "default":
+        return default_adapters
+    module_name, _, attribute = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError([ConfigProblem("targets", None, "adapter", f"cannot load adapter {spec!r}: {exc}")]) from None
+
+
+def adapters_for(environment: Any, target: TargetSpec, province: str) -> SystemAdapters:
+    """The (cached) adapters of ``province`` in this process."""
+    cache: dict[str, SystemAdapters] = environment.__dict__.setdefault("_dientap_gateways", {})
+    adapters = cache.get(province)
+    if adapters is None:
+        adapters = cache[province] = _builder(target.adapter)(environment, target, province)
+    return adapters

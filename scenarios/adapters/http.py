@@ -1,0 +1,151 @@
+"""The HTTP layer under the adapters: Locust FastHttpSessions shared through gateways.
+
+Every simulated actor belongs to a commune, and a province's communes reach the national
+systems through the provincial gateway (the LGSP) — so the load generator does the
+same: one connection pool per (province, service) per worker, shared by all actors of
+that province. This bounds sockets per process (34 × 3 pools × ``pool_size``) however
+many actors a worker holds, which is what lets one worker hold 10,000+ officers under
+the 20,000 file-descriptor limit.
+
+Requests are reported to Locust with ``request_type`` = the service name, so Locust's
+own statistics (and web UI) show ``portal | POST /dossiers`` rather than merging the
+three services' ``/auth/token``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from locust.contrib.fasthttp import FastHttpSession
+
+from scenarios.latency import request_context
+
+__all__ = ["Reply", "ServiceSession", "TokenCache"]
+
+_EMPTY: dict[str, Any] = {}
+
+
+class _ServiceTaggedEvent:
+    """Forwards Locust request events with ``request_type`` set to the service name."""
+
+    def __init__(self, event: Any, service: str):
+        self._event = event
+        self._service = service
+
+    def fire(self, **kwargs: Any) -> None:
+        kwargs["request_type"] = self._service
+        self._event.fire(**kwargs)
+
+
+@dataclass(slots=True)
+class Reply:
+    """What an adapter call returns: status, parsed JSON body, and whether it succeeded."""
+
+    status: int
+    ok: bool
+    data: dict[str, Any] = field(default_factory=dict)
+    retry_after: float | None = None
+    error_code: str | None = None
+
+    @property
+    def transport_error(self) -> bool:
+        """No HTTP answer at all (reset, timeout, refused)."""
+        return self.status == 0
+
+
+class ServiceSession:
+    """One service's connection pool with Locust reporting and the recorder's context."""
+
+    def __init__(self, environment: Any, service: str, base_url: str, *, pool_size: int = 10, timeout_s: float = 30.0):
+        self.service = service
+        self.base_url = base_url
+        self._session = FastHttpSession(
+            base_url=base_url,
+            request_event=_ServiceTaggedEvent(environment.events.request, service),
+            user=None,
+            concurrency=pool_size,
+            network_timeout=timeout_s,
+            connection_timeout=min(timeout_s, 10.0),
+            max_retries=0,
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str,
+        province: str,
+        commune: str | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        expect: tuple[int, ...] = (200, 201),
+        intended_start: float | None = None,
+        check: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> Reply:
+        """Send one request; statuses in ``expect`` count as success in Locust's stats,
+        unless ``check(body)`` names a problem with an otherwise successful answer."""
+        hdrs = dict(headers or _EMPTY)
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        if json is not None:
+            data = orjson.dumps(json)
+            hdrs.setdefault("Content-Type", "application/json")
+        context = request_context(self.service, province, commune=commune, intended_start=intended_start)
+        with self._session.request(
+            method, path, name=name, data=data, headers=hdrs, catch_response=True, context=context
+        ) as response:
+            status = response.status_code or 0
+            body: dict[str, Any] = {}
+            content = response.content if status else None
+            if content:
+                try:
+                    parsed = orjson.loads(content)
+                    body = parsed if isinstance(parsed, dict) else {"items": parsed}
+                except orjson.JSONDecodeError:
+                    body = {}
+            ok = status in expect
+            error_code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
+            problem = check(body) if ok and check is not None else None
+            if ok and problem is None:
+                response.success()
+            elif problem is not None:
+                response.failure(problem)
+            else:
+                response.failure(f"HTTP {status} {error_code or ''}".strip() if status else "no response")
+            retry_after = None
+            if status in (423, 429, 503):
+                try:
+                    retry_after = float(response.headers.get("Retry-After", "")) if response.headers else None
+                except ValueError:
+                    retry_after = None
+            return Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
+
+
+class TokenCache:
+    """Bearer tokens by account, refreshed shortly before they expire."""
+
+    def __init__(self, margin_s: float = 30.0):
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._margin = margin_s
+
+    def get(self, account: str) -> str | None:
+        """A still-valid token of ``account``, or None."""
+        entry = self._tokens.get(account)
+        if entry is None or entry[1] - self._margin <= time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, account: str, token: str, expires_in: float) -> None:
+        """Remember ``account``'s token for ``expires_in`` seconds."""
+        self._tokens[account] = (token, time.monotonic() + expires_in)
+
+    def drop(self, account: str) -> None:
+        """Forget a token (after logout or a 401)."""
+        self._tokens.pop(account, None)

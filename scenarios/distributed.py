@@ -1,0 +1,179 @@
+"""Worker → master shipping of exact latency histograms and generator health.
+
+Locust's own worker reports carry its ~2-significant-digit stats; ours carry HDR
+histograms. Protocol (Locust custom messages):
+
+* every worker drains its :class:`~scenarios.latency.LatencyRecorder` every
+  ``interval_s`` (≈ 2 s) and sends ``dientap_latency`` = ``{"delta": RecorderDelta wire
+  form, "health": GeneratorSnapshot wire form, "final": bool, "seq": n}``; the master
+  :meth:`~scenarios.latency.LatencyRecorder.absorb`\\ s it — an exact HDR add;
+* when the master begins to stop (``test_stopping``) it sends ``dientap_flush`` to every
+  worker and waits (up to ``final_timeout_s``) for each one's ``final`` report. A worker
+  answering it first stops its users and arrivals (which Locust is about to do anyway),
+  then drains, sends ``final`` and *seals* its recorder, so nothing it records is left
+  out of what the master merged. This matters for ``--run-time`` headless runs, where
+  the master would otherwise quit 0.5 s after telling workers to stop;
+* a worker also sends a ``final`` report on its own ``test_stop`` (normal stop path).
+
+A local (single-process) runner records straight into the recorder; nothing is shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from gevent import getcurrent
+
+from scenarios.lag import GeneratorSnapshot
+from scenarios.latency import LatencyRecorder, RecorderDelta
+
+__all__ = ["LATENCY_MESSAGE", "FLUSH_MESSAGE", "LatencyShipping", "attach_recorder"]
+
+logger = logging.getLogger(__name__)
+
+LATENCY_MESSAGE = "dientap_latency"
+FLUSH_MESSAGE = "dientap_flush"
+
+
+@dataclass
+class LatencyShipping:
+    """State of the shipping on this node (what was sent or received)."""
+
+    role: str  # "local" | "worker" | "master"
+    recorder: LatencyRecorder
+    health: Callable[[], GeneratorSnapshot] | None = None
+    messages_sent: int = 0
+    messages_received: int = 0
+    final_from: set[str] = field(default_factory=set)
+    missing_final: list[str] = field(default_factory=list)
+    worker_health: dict[str, GeneratorSnapshot] = field(default_factory=dict)
+    late_reports: int = 0  # reports arriving after a worker's final one (still merged)
+    on_sent: list[Callable[[RecorderDelta], None]] = field(default_factory=list)
+
+    def snapshots(self) -> list[GeneratorSnapshot]:
+        """Generator snapshots: every worker's latest (master) or this process's own."""
+        if self.role == "master":
+            return list(self.worker_health.values())
+        return [self.health()] if self.health is not None else []
+
+
+def attach_recorder(
+    environment: Any,
+    recorder: LatencyRecorder,
+    health: Callable[[], GeneratorSnapshot] | None = None,
+    interval_s: float = 2.0,
+    final_timeout_s: float = 15.0,
+) -> LatencyShipping:
+    """Wire ``recorder`` to ``environment`` for its runner's role; call once the runner
+    exists (e.g. in an ``events.init`` listener). ``health`` gives this worker's
+    generator snapshot, shipped along with each report."""
+    from locust.runners import MasterRunner, WorkerRunner
+
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        return _attach_master(environment, runner, recorder, final_timeout_s)
+    environment.events.request.add_listener(recorder.on_request)
+    if isinstance(runner, WorkerRunner):
+        return _attach_worker(environment, runner, recorder, health, interval_s)
+    shipping = LatencyShipping("local", recorder, health)
+    environment.events.test_start.add_listener(lambda **_kw: recorder.unseal())
+    return shipping
+
+
+def _attach_worker(
+    environment: Any, runner: Any, recorder: LatencyRecorder, health: Callable[[], GeneratorSnapshot] | None, interval_s: float
+) -> LatencyShipping:
+    shipping = LatencyShipping("worker", recorder, health)
+
+    def send(final: bool) -> None:
+        if recorder.sealed:
+            return  # the final report went already; later records are counted as late
+        delta = recorder.take_delta()
+        if final:
+            recorder.seal()
+        if delta.is_empty() and not final:
+            return
+        snapshot = health() if health is not None else GeneratorSnapshot()
+        if snapshot.node == "local":  # the default name: say which worker this is
+            snapshot.node = f"worker-{runner.worker_index}"
+        runner.send_message(
+            LATENCY_MESSAGE,
+            {"delta": delta.to_wire(), "health": snapshot.to_wire(), "final": final, "seq": shipping.messages_sent},
+        )
+        shipping.messages_sent += 1
+        for callback in shipping.on_sent:
+            callback(delta)
+
+    def loop() -> None:
+        while True:
+            gevent.sleep(interval_s)
+            try:
+                send(final=False)
+            except Exception:  # a failed report is logged; the next one carries the data
+                logger.exception("sending latency report to master failed")
+
+    def on_flush(environment: Any, msg: Any, **_kw: Any) -> None:
+        # Stop users (and, via test_stopping, arrivals) first so nothing is recorded
+        # after the final report. Runner.stop() is a no-op if already stopped.
+        environment.runner.stop()
+        send(final=True)
+
+    def on_test_start(**_kw: Any) -> None:
+        recorder.unseal()
+
+    runner.register_message(FLUSH_MESSAGE, on_flush)
+    environment.events.test_start.add_listener(on_test_start)
+    environment.events.test_stop.add_listener(lambda **_kw: send(final=True))
+    runner.greenlet.spawn(loop)
+    return shipping
+
+
+def _attach_master(environment: Any, runner: Any, recorder: LatencyRecorder, final_timeout_s: float) -> LatencyShipping:
+    shipping = LatencyShipping("master", recorder)
+
+    def on_latency(environment: Any, msg: Any, **_kw: Any) -> None:
+        data = msg.data or {}
+        worker = msg.node_id
+        if worker in shipping.final_from:
+            shipping.late_reports += 1
+        recorder.absorb(RecorderDelta.from_wire(data.get("delta", {})))
+        if data.get("health"):
+            shipping.worker_health[worker] = GeneratorSnapshot.from_wire(data["health"])
+        shipping.messages_received += 1
+        if data.get("final"):
+            shipping.final_from.add(worker)
+
+    def on_test_start(**_kw: Any) -> None:
+        shipping.final_from.clear()
+        shipping.missing_final.clear()
+
+    def on_test_stopping(**_kw: Any) -> None:
+        workers = [client.id for client in runner.clients.all]
+        for worker in workers:
+            if worker not in shipping.final_from:
+                runner.send_message(FLUSH_MESSAGE, None, client_id=worker)
+        if getcurrent() in runner.greenlet:
+            # Stopping from inside the message loop (e.g. the last worker quit): waiting
+            # here would block the very loop that receives the reports.
+            return
+        deadline = time.monotonic() + final_timeout_s
+        while time.monotonic() < deadline:
+            if all(w in shipping.final_from for w in workers if w in runner.clients):
+                return
+            gevent.sleep(0.05)
+        shipping.missing_final = [w for w in workers if w not in shipping.final_from]
+        logger.error(
+            "no final latency report from worker(s) %s within %.0f s: their last seconds are missing",
+            ", ".join(shipping.missing_final),
+            final_timeout_s,
+        )
+
+    runner.register_message(LATENCY_MESSAGE, on_latency)
+    environment.events.test_start.add_listener(on_test_start)
+    environment.events.test_stopping.add_listener(on_test_stopping)
+    return shipping

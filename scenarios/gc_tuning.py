@@ -1,0 +1,133 @@
+"""Garbage-collector tuning for the load generator, and pause measurement.
+
+With thousands of live users, full collections pause the process 0.25–1 s, which shows up
+as fake server latency and late arrivals (``../shared/PERF-NOTES.md``). Once spawning is
+complete the long-lived objects (users, sessions, pools, the roster) are frozen into the
+permanent generation with ``gc.freeze()``, so later collections skip them; the
+generation-0 threshold can also be raised so short-lived request garbage is collected
+less often. :class:`GcMonitor` measures every collection's pause through
+``gc.callbacks`` so the effect is reported, not assumed.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from scenarios.hdr import SparseHistogram
+
+__all__ = ["GcStats", "GcMonitor", "freeze_long_lived", "attach_gc_tuning"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GcStats:
+    """Collector pauses seen since the monitor started (milliseconds)."""
+
+    collections: int
+    max_pause_ms: float
+    p99_pause_ms: float
+    total_pause_ms: float
+    max_pause_generation: int | None
+    frozen_objects: int
+    frozen: bool
+
+
+class GcMonitor:
+    """Times every garbage collection via ``gc.callbacks`` (install with :meth:`start`)."""
+
+    def __init__(self) -> None:
+        self._started_at: float | None = None
+        self.collections = 0
+        self.total_pause_s = 0.0
+        self.max_pause_s = 0.0
+        self.max_pause_generation: int | None = None
+        self.pauses = SparseHistogram()  # µs
+        self.frozen = False
+        self._active = False
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started_at = time.perf_counter()
+            return
+        if self._started_at is None:
+            return
+        pause = time.perf_counter() - self._started_at
+        self._started_at = None
+        self.collections += 1
+        self.total_pause_s += pause
+        self.pauses.record(int(pause * 1_000_000))
+        if pause > self.max_pause_s:
+            self.max_pause_s = pause
+            self.max_pause_generation = info.get("generation")
+
+    def start(self) -> GcMonitor:
+        """Begin timing collections (idempotent)."""
+        if not self._active:
+            gc.callbacks.append(self._callback)
+            self._active = True
+        return self
+
+    def stop(self) -> None:
+        """Stop timing collections."""
+        if self._active:
+            gc.callbacks.remove(self._callback)
+            self._active = False
+
+    def reset(self) -> None:
+        """Forget pauses seen so far (e.g. those of the spawn phase)."""
+        self.collections = 0
+        self.total_pause_s = self.max_pause_s = 0.0
+        self.max_pause_generation = None
+        self.pauses = SparseHistogram()
+
+    def snapshot(self) -> GcStats:
+        """The pauses measured so far."""
+        return GcStats(
+            collections=self.collections,
+            max_pause_ms=round(self.max_pause_s * 1000, 3),
+            p99_pause_ms=self.pauses.value_at_percentile(99.0) / 1000,
+            total_pause_ms=round(self.total_pause_s * 1000, 3),
+            max_pause_generation=self.max_pause_generation,
+            frozen_objects=gc.get_freeze_count(),
+            frozen=self.frozen,
+        )
+
+
+def freeze_long_lived(gen0_threshold: int | None = None) -> int:
+    """``gc.collect(); gc.freeze()`` and optionally raise the generation-0 threshold.
+
+    Returns the number of objects now in the permanent generation.
+    """
+    gc.collect()
+    gc.freeze()
+    if gen0_threshold is not None:
+        _g0, g1, g2 = gc.get_threshold()
+        gc.set_threshold(gen0_threshold, g1, g2)
+    return gc.get_freeze_count()
+
+
+def attach_gc_tuning(environment: Any, monitor: GcMonitor | None = None, gen0_threshold: int | None = None) -> GcMonitor:
+    """Start a :class:`GcMonitor` now and freeze long-lived objects on ``spawning_complete``.
+
+    Pauses measured during spawning are kept (they are real), but the freeze is logged
+    with the object count so the journal can show before/after.
+    """
+    monitor = (monitor or GcMonitor()).start()
+
+    def on_spawning_complete(**_kwargs: Any) -> None:
+        before = monitor.snapshot()
+        frozen = freeze_long_lived(gen0_threshold)
+        monitor.frozen = True
+        logger.info(
+            "gc: froze %d long-lived objects after spawning (worst pause so far %.1f ms)",
+            frozen,
+            before.max_pause_ms,
+        )
+
+    environment.events.spawning_complete.add_listener(on_spawning_complete)
+    return monitor

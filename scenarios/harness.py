@@ -1,0 +1,197 @@
+"""Wire the dry run into a Locust environment: world, personas, open-model arrivals,
+exact latency recording and shipping, generator-health monitors, abort rules, and the
+results written at the end. ``locustfile.py`` calls :func:`install` from ``events.init``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from scenarios.abort import AbortLimits, AbortMonitor
+from scenarios.arrivals import ArrivalPlan, ArrivalScheduler, CommuneRate, RateCurve, attach_arrivals
+from scenarios.connections import install_keepalive_fix
+from scenarios.distributed import attach_recorder
+from scenarios.gc_tuning import attach_gc_tuning
+from scenarios.lag import LagMonitor
+from scenarios.latency import LatencyRecorder
+from scenarios.personas import CommuneOfficer, ProvincialAgency, citizen_journey
+from scenarios.results import RunOutcome, write_results
+from scenarios.runconfig import RunConfig
+from scenarios.world import World
+
+__all__ = ["install", "arrival_plan", "HarnessState"]
+
+log = logging.getLogger("dientap.harness")
+
+
+class HarnessState:
+    """What the harness attached to one environment (kept on ``environment.dientap``)."""
+
+    def __init__(self, world: World, recorder: LatencyRecorder):
+        self.world = world
+        self.recorder = recorder
+        self.shipping: Any = None
+        self.lag: LagMonitor | None = None
+        self.abort: AbortMonitor | None = None
+        self.scheduler_getter: Any = None
+        self.started_at: float | None = None
+        self.events: list[dict[str, Any]] = []
+
+
+def arrival_plan(world: World) -> ArrivalPlan:
+    """The citizens' Poisson schedule: the national rate shared by commune size."""
+    profile = world.profile
+    weights = {c.code: c.size_weight for c in world.communes}
+    total = sum(weights.values()) or 1
+    rate = profile.citizen_base_rate
+    communes = [CommuneRate(c.code, c.province_code, rate * weights[c.code] / total) for c in world.communes]
+    curve = RateCurve(tuple((p.at_s, p.factor) for p in profile.citizens.shape))
+    return ArrivalPlan(communes, curve, seed=world.config.seed, duration_s=profile.duration_s)
+
+
+def _user_counts(world: World) -> None:
+    CommuneOfficer.fixed_count = len(world.slots)
+    provinces = {c.province_code for c in world.communes}
+    ProvincialAgency.fixed_count = len(provinces) if world.profile.agencies.enabled else 0
+
+
+def install(environment: Any, config: RunConfig) -> HarnessState:
+    """Attach everything to ``environment`` for its runner's role (local, master, worker)."""
+    install_keepalive_fix()
+    world = World(environment, config)
+    environment.dientap_world = world
+    _user_counts(world)
+    recorder = LatencyRecorder()
+    state = HarnessState(world, recorder)
+    environment.dientap = state
+    runner = environment.runner
+    is_master = isinstance(runner, MasterRunner)
+
+    if not is_master:
+        gc_monitor = attach_gc_tuning(environment)
+        node = f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
+
+        def make_scheduler(index: int, count: int) -> ArrivalScheduler:
+            plan = arrival_plan(world).partition(index, count) if count > 1 else arrival_plan(world)
+            return ArrivalScheduler(
+                plan, lambda arrival: citizen_journey(world, arrival), max_in_flight=world.profile.citizens.max_in_flight
+            )
+
+        state.scheduler_getter = attach_arrivals(environment, make_scheduler)
+        state.lag = LagMonitor(
+            node=node,
+            arrivals=lambda: (s.stats if (s := state.scheduler_getter()) is not None else None),
+            gc_monitor=gc_monitor,
+        )
+    state.shipping = attach_recorder(environment, recorder, health=state.lag.snapshot if state.lag else None)
+
+    def on_test_start(environment: Any, **_kw: Any) -> None:
+        state.started_at = time.time()
+        if not isinstance(environment.runner, WorkerRunner):
+            gevent.spawn(_progress, environment, state, world.profile.duration_s)
+        environment.dientap_started_at = state.started_at
+        if state.lag is not None:
+            state.lag.start()
+        if not isinstance(environment.runner, WorkerRunner) and world.profile.abort.enabled:
+            rules = world.profile.abort
+            state.abort = AbortMonitor(
+                environment,
+                recorder,
+                AbortLimits(max_error_rate=rules.error_rate, max_p99_ms=rules.p99_ms, sustain_s=rules.for_s),
+                delay_s=3.0 if is_master else 1.0,
+            ).start()
+
+    def on_test_stop(environment: Any, **_kw: Any) -> None:
+        if state.lag is not None:
+            state.lag.stop()
+        if state.abort is not None:
+            state.abort.stop_monitoring()
+        # Every load process writes what it was acknowledged (for drills' reconciliation).
+        name = f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
+        if not is_master:
+            world.ledger.dump(Path(config.run_dir) / "ledgers" / f"{name}.json")
+
+    def on_quitting(environment: Any, **_kw: Any) -> None:
+        if isinstance(environment.runner, WorkerRunner):
+            return
+        outcome = RunOutcome(
+            started_at=state.started_at or time.time(),
+            ended_at=time.time(),
+            abort=state.abort.decision if state.abort is not None else None,
+            snapshots=state.shipping.snapshots() if state.shipping is not None else [],
+            missing_workers=list(getattr(state.shipping, "missing_final", []) or []),
+        )
+        try:
+            write_results(config, world, recorder, outcome)
+        except Exception:  # a failing listener is logged, never kills the run (Locust's rule)
+            log.exception("could not write the run results to %s", config.run_dir)
+
+    environment.events.test_start.add_listener(on_test_start)
+    environment.events.test_stop.add_listener(on_test_stop)
+    environment.events.quitting.add_listener(on_quitting)
+    return state
+
+
+PROGRESS_EVERY_S = 5.0
+
+
+def _progress(environment: Any, state: HarnessState, duration_s: float) -> None:
+    """Print one live progress line every few seconds (users, req/s, errors, p95)."""
+    while environment.runner is not None and environment.runner.state not in ("stopped", "stopping", "quitting"):
+        gevent.sleep(PROGRESS_EVERY_S)
+        total = environment.runner.stats.total
+        elapsed = time.time() - (state.started_at or time.time())
+        p95 = total.get_current_response_time_percentile(0.95) or 0
+        print(
+            f"[{elapsed:5.0f}/{duration_s:.0f}s] users {environment.runner.user_count:>6} | "
+            f"{total.current_rps:7.1f} req/s | errors {total.fail_ratio * 100:5.1f}% | p95 {p95:6.0f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def register_cli_options(parser: Any) -> None:
+    """Options for ``locust -f locustfile.py`` used without ``dientap run``."""
+    group = parser.add_argument_group("dientap")
+    group.add_argument("--dientap-profile", default="smoke", help="profile name or YAML path (default smoke)")
+    group.add_argument("--dientap-portal", default="http://127.0.0.1:8701")
+    group.add_argument("--dientap-population", default="http://127.0.0.1:8702")
+    group.add_argument("--dientap-axis", default="http://127.0.0.1:8703")
+    group.add_argument("--dientap-pki-dir", default=".dientap/data/axis/pki", help="the axis mock's dry-run CA directory")
+    group.add_argument("--dientap-seed", type=int, default=42)
+    group.add_argument("--dientap-population-size", type=int, default=100_000)
+    group.add_argument("--dientap-out", default="runs/locust-ui", help="where results are written")
+
+
+def config_from_options(options: Any) -> RunConfig:
+    """A run config from ``--dientap-*`` options (loopback targets unless allowed)."""
+    from dientap.allowlist import Allowlist
+    from scenarios.profile import resolve_profile
+
+    allow = Allowlist()
+    urls = {
+        "portal": allow.check_url(options.dientap_portal, what="portal"),
+        "population": allow.check_url(options.dientap_population, what="population"),
+        "axis": allow.check_url(options.dientap_axis, what="axis"),
+    }
+    pki = Path(options.dientap_pki_dir)
+    return RunConfig(
+        run_id=time.strftime("%Y%m%d-%H%M%S"),
+        run_dir=Path(options.dientap_out),
+        profile=resolve_profile(options.dientap_profile),
+        seed=options.dientap_seed,
+        population_size=options.dientap_population_size,
+        urls=urls,
+        pki_dir=pki if pki.exists() else None,
+    )
+
+
+_ = events  # the module-level events object is what locustfile.py registers on

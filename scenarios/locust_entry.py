@@ -1,0 +1,25 @@
+"""The Locust entry of the dry run: registers the dientap listeners and exposes the
+personas. ``dientap run`` points Locust at this file; the repository's ``locustfile.py``
+re-exports it so ``locust -f locustfile.py`` works too (it ships inside the package, so
+an installed dientap needs no checkout)."""
+
+from __future__ import annotations
+
+from locust import events
+
+from scenarios.harness import config_from_options, install, register_cli_options
+from scenarios.personas import CommuneOfficer, ProvincialAgency
+from scenarios.runconfig import load_run_config
+
+__all__ = ["CommuneOfficer", "ProvincialAgency"]
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser, **_kw) -> None:
+    register_cli_options(parser)
+
+
+@events.init.add_listener
+def _init(environment, **_kw) -> None:
+    config = load_run_config() or config_from_options(environment.parsed_options)
+    install(environment, config)

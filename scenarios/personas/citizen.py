@@ -1,0 +1,72 @@
+"""Citizen: signs in with VNeID-style credentials, browses the catalogue, submits a
+dossier, polls its status, pays when fees are due, sometimes sends feedback or withdraws.
+
+Citizens are an open model: each arrival is one session started on schedule by
+:mod:`scenarios.arrivals`, whatever the target's speed, and the first request carries
+the arrival's intended start so coordinated omission is measured, not hidden.
+"""
+
+from __future__ import annotations
+
+import gevent
+
+from dientap.synthetic import citizen_at
+from scenarios.arrivals import Arrival
+from scenarios.world import World
+
+__all__ = ["citizen_journey", "SUBMIT_RETRIES"]
+
+SUBMIT_RETRIES = 3  # a timed-out or refused submission is retried with the same key
+STATUS_FEES_DUE = 6
+STATUS_WITHDRAWN = 7
+
+
+def citizen_journey(world: World, arrival: Arrival) -> None:
+    """Play one citizen session (bounded: a fixed number of requests, then it ends)."""
+    rng = arrival.rng()
+    citizen = citizen_at(world.config.seed, rng.randrange(world.config.population_size), world.roster)
+    # Since 2025 a procedure may be filed at any commune, whatever the applicant's residence:
+    # the arrival's commune (from the schedule) receives it, the citizen comes from anywhere.
+    province, commune = arrival.province_code, arrival.commune_code
+    portal = world.adapters(province).portal
+    journey = world.profile.citizens.journey
+    reply = portal.sign_in_citizen(citizen, province, commune, intended_start=arrival.intended_start)
+    if not reply.ok:
+        return
+    token = reply.data["access_token"]
+
+    if rng.random() < journey.browse_share:
+        browsed = portal.procedures(province, token=token, commune=commune)
+        if browsed.ok:
+            world.remember_catalogue(province, list(browsed.data.get("procedures", [])))
+    procedures = world.catalogue(province)
+    if not procedures:
+        return  # the province has not published its catalogue: nothing to apply for
+    procedure = rng.choice(procedures)
+    key = f"{world.config.run_id}-{arrival.commune_code}-{arrival.seq}"
+    fields = {"purpose": "Thực hiện thủ tục trực tuyến", "contact_phone": f"09{rng.randrange(10**8):08d}"}
+
+    dossier = None
+    for attempt in range(SUBMIT_RETRIES):
+        dossier = portal.submit_dossier(token, citizen, procedure["code"], key, province, commune, fields=fields)
+        if dossier.ok or not (dossier.transport_error or dossier.status in (429, 503)):
+            break
+        gevent.sleep(min(dossier.retry_after or 1.0 * (attempt + 1), 5.0))
+    if dossier is None or not dossier.ok:
+        return
+    code = dossier.data["code"]
+    world.ledger.record("dossiers", code, key)
+
+    if rng.random() < journey.withdraw_share:
+        portal.transition(token, code, STATUS_WITHDRAWN, province, commune, note="Người nộp rút hồ sơ")
+        return
+    for _ in range(journey.status_polls):
+        gevent.sleep(journey.poll_interval_s)
+        status = portal.dossier(token, code, province, commune)
+        if status.ok and status.data.get("status") == STATUS_FEES_DUE:
+            paid = portal.pay(token, code, f"{key}-pay", province, commune)
+            if paid.ok:
+                world.ledger.record("payments", str(paid.data.get("payment_id")), f"{key}-pay")
+            break
+    if rng.random() < journey.feedback_share:
+        portal.feedback(token, province, commune, "Góp ý về thủ tục", "Thời gian xử lý hồ sơ cần được rút ngắn.")

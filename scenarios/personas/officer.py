@@ -1,0 +1,127 @@
+"""Commune officer: signs in at opening time (the login storm), works the commune's
+queue through the official status codes, checks applicants against the population
+database, reports to the province over the axis and works the commune's inbox."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import gevent
+from locust import User, task
+
+from scenarios.communes import OfficerSlot, slot_for_user
+from scenarios.personas.documents import new_envelope, work_inbox, worker_index
+from scenarios.world import World
+
+__all__ = ["CommuneOfficer", "world_of"]
+
+# Statuses an officer moves a dossier out of, visited in turn (one stage per action).
+_STAGES = (1, 2, 4, 5, 9)
+
+
+def world_of(environment) -> World:
+    """The :class:`World` of this Locust environment (set up by locustfile.py)."""
+    return environment.dientap_world
+
+
+class CommuneOfficer(User):
+    """One officer of one commune's Public Administrative Service Centre."""
+
+    fixed_count = 0  # set by locustfile.py from the profile: every slot of every active commune
+
+    def wait_time(self) -> float:
+        low, high = self.world.profile.officers.think_time_s
+        return self.rng.uniform(low, high)
+
+    def on_start(self) -> None:
+        self.world = world_of(self.environment)
+        runner = self.environment.runner
+        count = int(getattr(getattr(self.environment, "parsed_options", None), "expect_workers", 1) or 1)
+        self.slot: OfficerSlot = slot_for_user(
+            self.world.slots, self.world.next_officer_index(), worker_index(self.environment),
+            count if getattr(runner, "worker_index", None) is not None else 1,
+        )
+        self.rng = random.Random(f"{self.world.config.seed}:{self.slot.account}")
+        self.commune = self.slot.commune
+        self.province = self.commune.province_code
+        self.gateway = self.world.adapters(self.province)
+        self._stage = self.rng.randrange(len(_STAGES))
+        # The login storm: every officer signs in within the window after the doors open.
+        started = getattr(self.environment, "dientap_started_at", time.time())
+        delay = self.rng.uniform(0, self.world.profile.officers.login_window_s) - (time.time() - started)
+        if delay > 0:
+            gevent.sleep(delay)
+        self.gateway.portal.officer_token(self.slot.account, self.province, self.commune.code)
+
+    @task(6)
+    def work_queue(self) -> None:
+        """Move the next batch of one stage's dossiers along the official status codes."""
+        portal = self.gateway.portal
+        token = portal.officer_token(self.slot.account, self.province, self.commune.code)
+        if token is None:
+            return
+        stage = _STAGES[self._stage % len(_STAGES)]
+        self._stage += 1
+        batch = self.world.profile.officers.worklist_batch
+        listing = portal.worklist(token, self.province, self.commune.code, status=stage, limit=batch)
+        if not listing.ok:
+            return
+        for item in listing.data.get("items", []):
+            self._advance(token, item["code"], stage)
+
+    def _advance(self, token: str, code: str, status: int) -> None:
+        portal = self.gateway.portal
+        if status == 1:
+            detail = portal.dossier(token, code, self.province, self.commune.code)
+            if not detail.ok:
+                return
+            applicant = detail.data.get("applicant") or {}
+            target = 2 if self._applicant_verified(applicant) else 3
+        elif status == 2:
+            target = 4
+        elif status == 4:
+            detail = portal.dossier(token, code, self.province, self.commune.code)
+            if not detail.ok:
+                return
+            if self.rng.random() < 0.05:
+                target = 5  # more documents requested
+            else:
+                target = 6 if (detail.data.get("fee_vnd") or 0) > 0 and not detail.data.get("paid") else 9
+        elif status == 5:
+            target = 4
+        else:
+            target = 10
+        portal.transition(token, code, target, self.province, self.commune.code)
+
+    def _applicant_verified(self, applicant: dict) -> bool:
+        """Check the applicant against the population database through the province's system."""
+        import datetime as dt
+
+        population = self.gateway.population
+        token = population.token(f"province-{self.province}", self.province)
+        if token is None or not applicant.get("personal_id"):
+            return True  # population unreachable: the portal already verified at submission
+        try:
+            dob = dt.date.fromisoformat(str(applicant.get("date_of_birth")))
+        except ValueError:
+            return False
+        reply = population.verify(token, applicant["personal_id"], applicant.get("full_name", ""), dob,
+                                  "Tiếp nhận hồ sơ TTHC", self.province, self.commune.code)
+        return (not reply.ok) or bool(reply.data.get("match"))
+
+    @task(2)
+    def exchange_documents(self) -> None:
+        """Work the commune's inbox; now and then report to the province."""
+        axis = self.gateway.axis
+        token = axis.token(self.commune.agency_code, self.province, self.commune.code)
+        if token is None:
+            return
+        work_inbox(self.world, axis, token, self.province, self.commune.code)
+        if self.slot.number == 1 and self.rng.random() < 0.2 and axis._ca is not None:
+            province = self.world.roster.province(self.province)
+            envelope = new_envelope(self.world, self.commune.agency_code, f"UBND {self.commune.name}",
+                                    [province.agency_code], f"Báo cáo tình hình vận hành ngày đầu - {self.commune.name}")
+            sent = axis.send(token, axis.sign(envelope), self.province, self.commune.code)
+            if sent.ok:
+                self.world.ledger.record("documents", sent.data.get("document_id", envelope.message_id), envelope.message_id)

@@ -1,0 +1,113 @@
+"""Targets: where the load goes. ``embedded`` (the default) is the mocks on loopback;
+otherwise a ``targets.yaml`` names base URLs for portal, population and axis::
+
+    allow_hosts: [staging-dvc.example.vn]        # hosts beyond loopback, named explicitly
+    portal:     {base_url: https://staging-dvc.example.vn}
+    population: {base_url: https://staging-dc.example.vn}
+    axis:       {base_url: https://staging-truc.example.vn}
+    credentials:
+      secret_env: STAGING_DRY_RUN_SECRET          # accounts' passwords are derived from it
+      admin_token_env: STAGING_ADMIN_TOKEN        # optional: ledger for reconciliation
+    pki_dir: /secure/dry-run-pki                  # agency signing keys (dry-run CA)
+
+Secrets are read from the environment variables the file names and never written to
+the journal or report: :meth:`Target.describe` is what provenance records.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import Field
+
+from dientap.allowlist import Allowlist
+from dientap.configfile import StrictModel, load_model
+from dientap.credentials import DEFAULT_DRY_RUN_SECRET
+from dientap.errors import ConfigError, ConfigProblem
+
+__all__ = ["ServiceTarget", "CredentialsSpec", "TargetsFile", "Target", "load_targets", "SERVICE_NAMES"]
+
+SERVICE_NAMES = ("portal", "population", "axis")
+
+
+class ServiceTarget(StrictModel):
+    """One system's base URL."""
+
+    base_url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=500)
+
+
+class CredentialsSpec(StrictModel):
+    """Names of environment variables holding secrets (never the secrets themselves)."""
+
+    secret_env: str = Field(default="DIENTAP_DRY_RUN_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    admin_token_env: str | None = Field(default="DIENTAP_ADMIN_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+class TargetsFile(StrictModel):
+    """The ``targets.yaml`` format."""
+
+    name: str = "staging"
+    allow_hosts: list[str] = []
+    portal: ServiceTarget
+    population: ServiceTarget
+    axis: ServiceTarget
+    credentials: CredentialsSpec = CredentialsSpec()
+    pki_dir: Path | None = None
+    adapter: str = Field(default="default", description="adapter set: 'default' or 'module:attribute'")
+
+
+@dataclass
+class Target:
+    """A resolved target: URLs checked against the allowlist, secrets from the environment."""
+
+    name: str
+    kind: str  # "embedded" | "file"
+    urls: dict[str, str]
+    dry_run_secret: str = field(repr=False)
+    admin_token: str | None = field(default=None, repr=False)
+    pki_dir: Path | None = None
+    adapter: str = "default"
+    allow_hosts: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, object]:
+        """What provenance records: names and URLs, never secrets."""
+        return {"name": self.name, "kind": self.kind, "urls": dict(self.urls), "adapter": self.adapter}
+
+
+def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -> Target:
+    """Load a targets file, enforce the allowlist and read the secrets it names."""
+    spec = load_model(TargetsFile, path)
+    allow = Allowlist([*spec.allow_hosts, *extra_allow_hosts])
+    problems = []
+    urls = {}
+    for name in SERVICE_NAMES:
+        url = getattr(spec, name).base_url.rstrip("/")
+        if not allow.allows(_host(url)):
+            problems.append(
+                ConfigProblem(
+                    str(path), None, f"{name}.base_url",
+                    f"host {_host(url)!r} is not on the allowlist (loopback only by default); add it to allow_hosts "
+                    "or pass --allow-host if you own that system",
+                )
+            )
+        urls[name] = url
+    if problems:
+        raise ConfigError(problems)
+    return Target(
+        name=spec.name,
+        kind="file",
+        urls=urls,
+        dry_run_secret=os.environ.get(spec.credentials.secret_env, DEFAULT_DRY_RUN_SECRET),
+        admin_token=os.environ.get(spec.credentials.admin_token_env) if spec.credentials.admin_token_env else None,
+        pki_dir=spec.pki_dir,
+        adapter=spec.adapter,
+        allow_hosts=tuple(spec.allow_hosts),
+    )
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or ""

@@ -1,0 +1,101 @@
+"""The simulated go-live world inside one Locust process.
+
+Holds what every persona of the process shares: the run config, the roster, the officer
+slots, the provinces' catalogues (fetched once), and the acknowledgement ledger — every
+dossier, payment, document and receipt a target acknowledged, with the idempotency key
+used, so drills can reconcile what the target holds against what it promised.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dientap.roster import Roster, load_roster
+from scenarios.adapters import SystemAdapters, TargetSpec, adapters_for
+from scenarios.communes import OfficerSlot, active_communes, officer_slots
+from scenarios.runconfig import RunConfig
+
+__all__ = ["AckLedger", "World"]
+
+
+@dataclass
+class AckLedger:
+    """What the target acknowledged to this process: kind → {id: idempotency key}."""
+
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def record(self, kind: str, item_id: str, key: str = "") -> None:
+        """Remember one acknowledged item."""
+        self.entries.setdefault(kind, {})[item_id] = key
+
+    def counts(self) -> dict[str, int]:
+        """Acknowledged items per kind."""
+        return {kind: len(items) for kind, items in self.entries.items()}
+
+    def dump(self, path: Path) -> None:
+        """Write as JSON (one file per process; the run merges them)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.entries, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+    @staticmethod
+    def merge(paths: list[Path]) -> AckLedger:
+        """Union of several processes' ledgers."""
+        merged = AckLedger()
+        for path in paths:
+            for kind, items in json.loads(path.read_text(encoding="utf-8")).items():
+                merged.entries.setdefault(kind, {}).update(items)
+        return merged
+
+
+class World:
+    """Per-process state shared by the personas (created once per Locust environment)."""
+
+    def __init__(self, environment: Any, config: RunConfig, roster: Roster | None = None):
+        self.environment = environment
+        self.config = config
+        self.profile = config.profile
+        self.roster = roster or load_roster()
+        self.target: TargetSpec = config.target_spec()
+        self.communes = active_communes(self.profile, self.roster)
+        self.slots: list[OfficerSlot] = officer_slots(self.profile, self.roster)
+        self.ledger = AckLedger()
+        self._catalogues: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self.officers_started = 0
+        self.agencies_started = 0
+
+    def adapters(self, province: str) -> SystemAdapters:
+        """The adapters of ``province``'s gateway."""
+        return adapters_for(self.environment, self.target, province)
+
+    def catalogue(self, province: str) -> list[dict[str, Any]]:
+        """The province's procedures, fetched once (empty when unpublished or unreachable)."""
+        cached = self._catalogues.get(province)
+        if cached is None:
+            reply = self.adapters(province).portal.procedures(province)
+            cached = list(reply.data.get("procedures", [])) if reply.ok else []
+            if reply.ok:
+                self._catalogues[province] = cached
+        return cached
+
+    def remember_catalogue(self, province: str, procedures: list[dict[str, Any]]) -> None:
+        """Keep a catalogue a persona fetched itself."""
+        self._catalogues[province] = procedures
+
+    def next_agency_index(self) -> int:
+        """A process-wide counter that deals provinces to agency users."""
+        with self._lock:
+            index = self.agencies_started
+            self.agencies_started += 1
+            return index
+
+    def next_officer_index(self) -> int:
+        """A process-wide counter that deals officer slots to users."""
+        with self._lock:
+            index = self.officers_started
+            self.officers_started += 1
+            return index

@@ -1,0 +1,127 @@
+"""Idempotency guard over a real SQLite store with group commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mocks.core.errors import ApiError
+from mocks.core.store import GroupCommit, open_database
+from mocks.portal.idempotency import IdempotencyGuard, StoredResponse, fingerprint
+from mocks.portal.store import PortalStore
+
+
+@pytest.fixture()
+def parts(tmp_path):
+    conn = open_database(tmp_path / "portal.db")
+    store = PortalStore(conn)
+    yield store, GroupCommit(conn), IdempotencyGuard(store)
+    conn.close()
+
+
+def _producer(writer, guard, scope, key, fp, calls, body=b'{"n":1}'):
+    async def produce():
+        calls.append(key)
+        await asyncio.sleep(0.01)  # long enough for a concurrent duplicate to arrive
+
+        def unit(conn):
+            guard.remember(conn, scope, key, fp, 201, body, "2025-07-01T00:00:00Z")
+            return StoredResponse(201, body, replayed=False)
+
+        return await writer.write(unit)
+
+    return produce
+
+
+def test_fingerprint_ignores_key_order_but_not_values():
+    assert fingerprint("op", {"a": 1, "b": 2}) == fingerprint("op", {"b": 2, "a": 1})
+    assert fingerprint("op", {"a": 1}) != fingerprint("op", {"a": 2})
+    assert fingerprint("op1", {"a": 1}) != fingerprint("op2", {"a": 1})
+
+
+def test_retry_replays_the_original_response_and_runs_once(parts):
+    store, writer, guard = parts
+    fp = fingerprint("op", {"x": 1})
+    calls: list[str] = []
+
+    async def scenario():
+        first = await guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls))
+        second = await guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls, b"other"))
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert calls == ["k"]
+    assert (first.status, first.body, first.replayed) == (201, b'{"n":1}', False)
+    assert (second.status, second.body, second.replayed) == (201, b'{"n":1}', True)
+
+
+def test_same_key_different_body_is_422(parts):
+    store, writer, guard = parts
+    fp1, fp2 = fingerprint("op", {"x": 1}), fingerprint("op", {"x": 2})
+    calls: list[str] = []
+
+    async def scenario():
+        await guard.run("s", "k", fp1, _producer(writer, guard, "s", "k", fp1, calls))
+        await guard.run("s", "k", fp2, _producer(writer, guard, "s", "k", fp2, calls))
+
+    with pytest.raises(ApiError) as info:
+        asyncio.run(scenario())
+    assert (info.value.status, info.value.code, info.value.field) == (422, "idempotency_key_reused", "Idempotency-Key")
+    assert calls == ["k"]
+
+
+def test_concurrent_duplicates_run_once(parts):
+    store, writer, guard = parts
+    fp = fingerprint("op", {"x": 1})
+    calls: list[str] = []
+
+    async def scenario():
+        return await asyncio.gather(
+            *(guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls)) for _ in range(5))
+        )
+
+    results = asyncio.run(scenario())
+    assert calls == ["k"]
+    assert [r.replayed for r in results].count(False) == 1
+    assert {r.body for r in results} == {b'{"n":1}'}
+
+
+def test_keys_are_scoped_per_caller(parts):
+    store, writer, guard = parts
+    fp = fingerprint("op", {"x": 1})
+    calls: list[str] = []
+
+    async def scenario():
+        await guard.run("citizen-a", "k", fp, _producer(writer, guard, "citizen-a", "k", fp, calls))
+        await guard.run("citizen-b", "k", fp, _producer(writer, guard, "citizen-b", "k", fp, calls))
+
+    asyncio.run(scenario())
+    assert calls == ["k", "k"]
+
+
+def test_a_failed_attempt_is_not_remembered(parts):
+    store, writer, guard = parts
+    fp = fingerprint("op", {"x": 1})
+    calls: list[str] = []
+
+    async def failing():
+        calls.append("fail")
+        raise ApiError(503, "identity_service_unavailable", "down")
+
+    async def scenario():
+        with pytest.raises(ApiError):
+            await guard.run("s", "k", fp, failing)
+        return await guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls))
+
+    result = asyncio.run(scenario())
+    assert calls == ["fail", "k"] and not result.replayed
+
+
+def test_stored_response_survives_reopening(tmp_path):
+    conn = open_database(tmp_path / "p.db")
+    store = PortalStore(conn)
+    store.save_idempotent_response(conn, "s", "k", b"fp", 201, b"body", "t")
+    conn.close()
+    reopened = PortalStore(open_database(tmp_path / "p.db"))
+    assert reopened.idempotent_response("s", "k") == (b"fp", 201, b"body")

@@ -1,0 +1,90 @@
+"""Abort rules on synthetic per-second stats."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.abort import AbortEvaluator, AbortLimits, AbortMonitor, SecondStats
+from scenarios.latency import LatencyRecorder
+
+
+def _run(limits: AbortLimits, seconds: list[SecondStats]):
+    ev = AbortEvaluator(limits)
+    for s in seconds:
+        decision = ev.feed(s)
+        if decision:
+            return decision
+    return None
+
+
+def test_error_rate_must_be_sustained():
+    limits = AbortLimits(max_error_rate=0.05, sustain_s=5, window_s=1)
+    # 4 bad seconds, one good, 4 bad: never 5 s in a row.
+    pattern = [40] * 4 + [0] + [40] * 4
+    assert _run(limits, [SecondStats(t, 100, f) for t, f in enumerate(pattern)]) is None
+    decision = _run(limits, [SecondStats(t, 100, 40) for t in range(10)])
+    assert decision.rule == "error_rate" and decision.at_offset_s == 5
+    assert decision.reason == "error rate 40.0% above 5.0% for 5 s (window 1 s)"
+    info = decision.to_abort_info()
+    assert info.aborted and info.at_offset_s == 5 and info.reason == decision.reason
+
+
+def test_error_rate_uses_the_window_and_ignores_thin_seconds():
+    limits = AbortLimits(max_error_rate=0.10, sustain_s=3, window_s=10, min_requests=50)
+    # Bursty reports (a master gets worker stats every few seconds): the window smooths them.
+    seconds = [SecondStats(t, 60 if t % 3 == 0 else 0, 12 if t % 3 == 0 else 0) for t in range(20)]
+    decision = _run(limits, seconds)
+    assert decision is not None and decision.observed == pytest.approx(0.2)
+    # Too few requests in the window: no evidence, no abort.
+    assert _run(limits, [SecondStats(t, 2, 2) for t in range(30)]) is None
+
+
+def test_p99_rule_and_no_data_seconds_do_not_reset_a_breach():
+    limits = AbortLimits(max_p99_ms=500, sustain_s=4, min_requests_p99=10)
+    seconds = [
+        SecondStats(0, 50, 0, 900.0),
+        SecondStats(1, 0, 0, None),  # nothing measured: neither breaks nor extends
+        SecondStats(2, 50, 0, 800.0),
+        SecondStats(3, 3, 0, 10.0),  # too thin to judge
+        SecondStats(4, 50, 0, 700.0),
+    ]
+    decision = _run(limits, seconds)
+    assert decision.rule == "p99" and decision.at_offset_s == 4 and decision.observed == 700.0
+    assert decision.reason == "p99 700 ms above 500 ms for 4 s"
+    recovered = [SecondStats(0, 50, 0, 900.0), SecondStats(1, 50, 0, 100.0), SecondStats(4, 50, 0, 900.0)]
+    assert _run(limits, recovered) is None
+
+
+def test_decision_is_sticky():
+    ev = AbortEvaluator(AbortLimits(max_error_rate=0.0, sustain_s=0, window_s=1, min_requests=1))
+    first = ev.feed(SecondStats(0, 10, 1))
+    assert first is not None and ev.feed(SecondStats(1, 10, 0)) is first
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"max_error_rate": 1.5}, "max_error_rate: expected 0..1, got 1.5"), ({"max_p99_ms": 0}, "max_p99_ms: expected > 0")],
+)
+def test_limits_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AbortLimits(**kwargs)
+
+
+class _Env:
+    runner = None
+
+
+def test_monitor_reads_recorder_seconds_and_stops_once():
+    rec = LatencyRecorder()
+    base = 1_700_000_000
+    for second in range(10):
+        for i in range(100):
+            rec.record("portal", "GET /x", "01", None, 2_000_000 if second >= 3 else 1_000, None, i < 50, at=base + second)
+    stops = []
+    monitor = AbortMonitor(_Env(), rec, AbortLimits(max_p99_ms=1000, sustain_s=2), stop=lambda: stops.append(1))
+    monitor.run_start = float(base)
+    monitor._next_second = base
+    decision = monitor.evaluate_until(base + 10)
+    # error rate rule is off; p99 breaches from second 3, sustained 2 s at second 5
+    assert decision.rule == "p99" and decision.at_offset_s == 5 and stops == [1]
+    assert monitor.evaluate_until(base + 20) is decision and stops == [1]

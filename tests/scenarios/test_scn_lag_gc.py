@@ -1,0 +1,76 @@
+"""Generator health: lag ticker, CPU samples, arrival lag, verdicts; GC pause measurement."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import gevent
+
+from scenarios.arrivals import ArrivalStats
+from scenarios.gc_tuning import GcMonitor, freeze_long_lived
+from scenarios.lag import GeneratorSnapshot, LagMonitor, TrustLimits, assess, generator_health
+
+
+def test_ticker_sees_a_blocked_loop():
+    monitor = LagMonitor(tick_s=0.02, limits=TrustLimits(lag_p99_ms=200)).start()
+    gevent.sleep(0.2)
+    quiet = monitor.snapshot()
+    assert quiet.lag_samples >= 5 and quiet.lag_max_ms < 100
+    assert monitor.is_trustworthy().trustworthy
+    time.sleep(0.3)  # blocks the event loop (not gevent-aware), like a GC pause
+    gevent.sleep(0.05)
+    monitor.stop()
+    busy = monitor.snapshot()
+    assert busy.lag_max_ms >= 250
+    trust = monitor.is_trustworthy()
+    assert not trust.trustworthy
+    assert trust.reasons[0].startswith("scheduling lag p99 ") and "> 200 ms" in trust.reasons[0]
+
+
+def test_cpu_samples_and_arrival_lag_feed_the_verdict():
+    stats = ArrivalStats(due=1000, started=990, late=25, dropped_late=10)
+    monitor = LagMonitor(node="w1", arrivals=lambda: stats)
+    for percent in [50.0] * 8 + [97.0] * 2:
+        monitor.record_cpu(percent)
+    snap = monitor.snapshot()
+    assert snap.cpu_percent_mean == 59.4 and snap.cpu_busy_seconds == 2 and snap.arrivals_late == 25
+    trust = assess([snap])
+    assert trust.reasons == [
+        "w1: CPU above 90 % in 2 of 10 s (max 97 %): generator saturated",
+        "w1: 35 of 1000 arrivals behind schedule (3.5% > 2%)",
+    ]
+
+
+def test_verdict_over_workers_and_summary_section():
+    good = GeneratorSnapshot(node="w1", seconds=60, lag_p99_ms=3, lag_max_ms=12, cpu_percent_mean=40.0,
+                             arrivals_due=500, arrivals_started=500)
+    bad = GeneratorSnapshot(node="w2", seconds=60, lag_p99_ms=1500, lag_max_ms=2100, cpu_percent_mean=99.0,
+                            cpu_busy_seconds=50, arrivals_shed=7)
+    assert assess([good]).trustworthy
+    health = generator_health([good, bad])
+    assert not health.trustworthy
+    assert health.reasons[0] == "w2: scheduling lag p99 1500 ms > 1000 ms (max 2100 ms)"
+    assert health.reasons[-1].startswith("note: 7 arrivals shed")
+    assert health.max_schedule_lag_ms == 2100 and health.cpu_percent == {"w1": 40.0, "w2": 99.0}
+    assert GeneratorSnapshot.from_wire({**bad.to_wire(), "future_field": 1}) == bad
+
+
+def test_gc_monitor_times_collections_and_freeze_counts_objects():
+    monitor = GcMonitor().start()
+    try:
+        garbage = [[i] for i in range(200_000)]
+        del garbage
+        gc.collect()
+        stats = monitor.snapshot()
+        assert stats.collections >= 1 and stats.max_pause_ms > 0 and stats.total_pause_ms >= stats.max_pause_ms
+        assert stats.max_pause_generation is not None
+        before = gc.get_freeze_count()
+        frozen = freeze_long_lived()
+        assert frozen >= before and frozen == gc.get_freeze_count() > 0
+    finally:
+        monitor.stop()
+        gc.unfreeze()
+    collections = monitor.collections
+    gc.collect()
+    assert monitor.collections == collections  # stopped monitors stop counting
