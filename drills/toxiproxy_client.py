@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 
@@ -50,13 +51,14 @@ class ToxicInfo:
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ToxicInfo:
         """Build from the API's JSON object."""
-        attributes = data.get("attributes") or {}
+        attributes = data.get("attributes")
+        toxicity = data.get("toxicity", 1.0)
         return cls(
             name=str(data["name"]),
             type=str(data["type"]),
             stream=str(data.get("stream", "downstream")),
-            toxicity=float(data.get("toxicity", 1.0)),  # type: ignore[arg-type]
-            attributes=dict(attributes),  # type: ignore[call-overload]
+            toxicity=float(toxicity) if isinstance(toxicity, (int, float)) else 1.0,
+            attributes={str(k): v for k, v in attributes.items()} if isinstance(attributes, dict) else {},
         )
 
 
@@ -73,19 +75,31 @@ class ProxyInfo:
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ProxyInfo:
         """Build from the API's JSON object."""
-        toxics = data.get("toxics") or []
+        toxics = data.get("toxics")
         return cls(
             name=str(data["name"]),
             listen=str(data["listen"]),
             upstream=str(data["upstream"]),
             enabled=bool(data["enabled"]),
-            toxics=tuple(ToxicInfo.from_json(t) for t in toxics),  # type: ignore[attr-defined]
+            toxics=tuple(ToxicInfo.from_json(t) for t in toxics if isinstance(t, dict))
+            if isinstance(toxics, list)
+            else (),
         )
 
     @property
     def listen_port(self) -> int:
         """The port part of ``listen``."""
         return int(self.listen.rpartition(":")[2])
+
+
+_Shape = TypeVar("_Shape", dict, list)
+
+
+def _expect(data: object, kind: type[_Shape], method: str, path: str) -> _Shape:
+    """``data`` if it has the JSON shape the API documents for ``path``, else a ToxiproxyError."""
+    if not isinstance(data, kind):
+        raise ToxiproxyError(200, f"unexpected response: expected a JSON {kind.__name__}", method, path)
+    return data
 
 
 class ToxiproxyClient:
@@ -117,6 +131,9 @@ class ToxiproxyClient:
             return None
         return response.json()
 
+    def _object(self, method: str, path: str, body: object = None) -> dict[str, object]:
+        return _expect(self._call(method, path, body), dict, method, path)
+
     # Server -----------------------------------------------------------------------------------
 
     def version(self) -> str:
@@ -132,31 +149,29 @@ class ToxiproxyClient:
 
     def proxies(self) -> dict[str, ProxyInfo]:
         """Every proxy by name."""
-        data = self._call("GET", "/proxies")
-        assert isinstance(data, dict)  # nosec B101 - the API's documented shape
-        return {name: ProxyInfo.from_json(proxy) for name, proxy in data.items()}
+        data = self._object("GET", "/proxies")
+        return {name: ProxyInfo.from_json(_expect(proxy, dict, "GET", "/proxies")) for name, proxy in data.items()}
 
     def create_proxy(self, name: str, *, listen: str, upstream: str, enabled: bool = True) -> ProxyInfo:
         """Create a proxy (409 → :class:`ToxiproxyError` if the name exists)."""
         body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
-        return ProxyInfo.from_json(self._call("POST", "/proxies", body))  # type: ignore[arg-type]
+        return ProxyInfo.from_json(self._object("POST", "/proxies", body))
 
     def populate(self, proxies: list[Mapping[str, object]]) -> list[ProxyInfo]:
         """Create or replace many proxies at once (``POST /populate``)."""
-        data = self._call("POST", "/populate", list(proxies))
-        assert isinstance(data, dict)  # nosec B101 - the API's documented shape
-        return [ProxyInfo.from_json(p) for p in data.get("proxies") or []]
+        created = self._object("POST", "/populate", list(proxies)).get("proxies")
+        return [ProxyInfo.from_json(p) for p in created if isinstance(p, dict)] if isinstance(created, list) else []
 
     def get_proxy(self, name: str) -> ProxyInfo:
         """One proxy with its toxics."""
-        return ProxyInfo.from_json(self._call("GET", f"/proxies/{name}"))  # type: ignore[arg-type]
+        return ProxyInfo.from_json(self._object("GET", f"/proxies/{name}"))
 
     def update_proxy(
         self, name: str, *, enabled: bool | None = None, listen: str | None = None, upstream: str | None = None
     ) -> ProxyInfo:
         """Change a proxy's fields; changing listen/upstream restarts it and drops connections."""
         body = {k: v for k, v in {"enabled": enabled, "listen": listen, "upstream": upstream}.items() if v is not None}
-        return ProxyInfo.from_json(self._call("POST", f"/proxies/{name}", body))  # type: ignore[arg-type]
+        return ProxyInfo.from_json(self._object("POST", f"/proxies/{name}", body))
 
     def disable(self, name: str) -> ProxyInfo:
         """Take a proxy down ("down": new connections refused, open ones closed)."""
@@ -183,9 +198,9 @@ class ToxiproxyClient:
 
     def toxics(self, proxy: str) -> list[ToxicInfo]:
         """The toxics of a proxy."""
-        data = self._call("GET", f"/proxies/{proxy}/toxics")
-        assert isinstance(data, list)  # nosec B101 - the API's documented shape
-        return [ToxicInfo.from_json(t) for t in data]
+        path = f"/proxies/{proxy}/toxics"
+        listed = _expect(self._call("GET", path), list, "GET", path)
+        return [ToxicInfo.from_json(_expect(t, dict, "GET", path)) for t in listed]
 
     def add_toxic(
         self,
@@ -206,7 +221,7 @@ class ToxiproxyClient:
         }
         if name:
             body["name"] = name
-        return ToxicInfo.from_json(self._call("POST", f"/proxies/{proxy}/toxics", body))  # type: ignore[arg-type]
+        return ToxicInfo.from_json(self._object("POST", f"/proxies/{proxy}/toxics", body))
 
     def update_toxic(
         self, proxy: str, name: str, attributes: Mapping[str, int] | None = None, *, toxicity: float | None = None
@@ -215,7 +230,7 @@ class ToxiproxyClient:
         body: dict[str, object] = {"attributes": dict(attributes or {})}
         if toxicity is not None:
             body["toxicity"] = toxicity
-        return ToxicInfo.from_json(self._call("POST", f"/proxies/{proxy}/toxics/{name}", body))  # type: ignore[arg-type]
+        return ToxicInfo.from_json(self._object("POST", f"/proxies/{proxy}/toxics/{name}", body))
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         """Remove a toxic."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+import gevent.lock
 from gevent import getcurrent
 
 from scenarios.lag import GeneratorSnapshot
@@ -89,13 +90,20 @@ def _attach_worker(
     environment: Any, runner: Any, recorder: LatencyRecorder, health: Callable[[], GeneratorSnapshot] | None, interval_s: float
 ) -> LatencyShipping:
     shipping = LatencyShipping("worker", recorder, health)
+    # A periodic drain yields while encoding; the final report must not overtake it, or
+    # the master could stop listening before the periodic one arrives.
+    sending = gevent.lock.Semaphore()
 
     def send(final: bool) -> None:
+        with sending:
+            _send(final)
+
+    def _send(final: bool) -> None:
         if recorder.sealed:
             return  # the final report went already; later records are counted as late
-        delta = recorder.take_delta()
         if final:
-            recorder.seal()
+            recorder.seal()  # before draining: the drain yields, and nothing may slip in after
+        delta = recorder.take_delta(pause=lambda: gevent.sleep(0))
         if delta.is_empty() and not final:
             return
         snapshot = health() if health is not None else GeneratorSnapshot()

@@ -194,6 +194,10 @@ def generator_health(snapshots: list[GeneratorSnapshot], limits: TrustLimits | N
     """The ``summary.json`` generator section for these snapshots."""
     trust = assess(snapshots, limits)
     reasons = list(trust.reasons)
+    worst_gc = max(snapshots, key=lambda s: s.gc_max_pause_ms, default=None)
+    if worst_gc is not None and worst_gc.gc_max_pause_ms > 0:
+        # The journal's generator section has no GC field yet; the figure travels as a note.
+        reasons.append(f"note: worst GC pause {worst_gc.gc_max_pause_ms:.0f} ms ({worst_gc.node})")
     shed = sum(s.arrivals_shed for s in snapshots)
     if shed:
         # Not the generator's fault (the in-flight cap was reached because the target is

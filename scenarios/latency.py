@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -316,16 +316,30 @@ class LatencyRecorder:
 
     # ---- worker → master ---------------------------------------------------------
 
-    def take_delta(self) -> RecorderDelta:
-        """Drain everything recorded so far into a :class:`RecorderDelta` and reset."""
+    def take_delta(self, pause: Callable[[], object] | None = None) -> RecorderDelta:
+        """Drain everything recorded so far into a :class:`RecorderDelta` and reset.
+
+        The drained data is swapped out first, so recording may continue while it is
+        encoded; ``pause`` (e.g. ``lambda: gevent.sleep(0)``) is called every 50
+        encodings so a big drain does not stall the event loop (it shows as lag).
+        """
         hists, buckets, communes, requests = self.histograms, self.buckets, self.communes, self.requests
         key_failures = self.key_failures
         self.histograms, self.buckets, self.communes, self.key_failures = {}, {}, {}, {}
         self.requests = self.failures = 0
+        encoded = 0
+
+        def encode(hist: SparseHistogram) -> str:
+            nonlocal encoded
+            encoded += 1
+            if pause is not None and encoded % 50 == 0:
+                pause()
+            return hist.encode()
+
         return RecorderDelta(
-            histograms=[(*key, hist.encode()) for key, hist in hists.items()],
+            histograms=[(*key, encode(hist)) for key, hist in hists.items()],
             buckets=[
-                (service, endpoint, second, b.count, b.failures, b.service.encode(), b.intended.encode())
+                (service, endpoint, second, b.count, b.failures, encode(b.service), encode(b.intended))
                 for (service, endpoint), series in buckets.items()
                 for second, b in series.items()
             ],

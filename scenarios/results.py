@@ -123,7 +123,11 @@ def build_summary(config: RunConfig, roster: Roster, recorder: LatencyRecorder, 
     abort = (
         outcome.abort.to_abort_info() if outcome.abort is not None else AbortInfo(aborted=False)
     )
-    intended = sum(s.arrivals_due for s in outcome.snapshots) or None
+    # The schedule speaks in arrivals; requests follow them. What the schedule asked for,
+    # in requests, is the requests made scaled by arrivals due ÷ arrivals started.
+    due = sum(s.arrivals_due for s in outcome.snapshots)
+    started = sum(s.arrivals_started for s in outcome.snapshots)
+    intended = round(total * due / started) if due and started else None
     return Summary(
         run_id=config.run_id,
         profile=config.profile.name,

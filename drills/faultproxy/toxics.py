@@ -14,7 +14,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from drills.faultproxy.models import (
     BandwidthAttributes,
@@ -134,8 +134,7 @@ class Stub:
             self.watchdog = None
 
     async def _timeout_watchdog(self) -> None:
-        attributes = self.toxic.attributes
-        assert isinstance(attributes, TimeoutAttributes)  # nosec B101 - set by start_watchdog
+        attributes = cast(TimeoutAttributes, self.toxic.attributes)
         # timeout 0 holds "forever" in Toxiproxy; here at most max_hold_s, then closes.
         seconds = attributes.timeout / 1000 if attributes.timeout > 0 else self.link.max_hold_s
         if await self.sleep(seconds):
@@ -153,8 +152,7 @@ class Stub:
         """Apply the toxic to the end of the stream (the source closed its side)."""
         kind = self.toxic.type
         if kind == "slow_close":
-            attributes = self.toxic.attributes
-            assert isinstance(attributes, SlowCloseAttributes)  # nosec B101 - type checked above
+            attributes = cast(SlowCloseAttributes, self.toxic.attributes)
             await self.sleep(attributes.delay / 1000)
         elif kind == "timeout":
             await self._hold()
@@ -172,16 +170,14 @@ class Stub:
         raise LinkClosed
 
     async def _reset_after_timeout(self) -> None:
-        attributes = self.toxic.attributes
-        assert isinstance(attributes, ResetPeerAttributes)  # nosec B101 - type checked by caller
+        attributes = cast(ResetPeerAttributes, self.toxic.attributes)
         if await self.sleep(attributes.timeout / 1000):
             self.link.reset_connection()
             raise LinkClosed
 
 
 async def _latency(stub: Stub, chunk: Chunk, emit: Emit) -> None:
-    attributes = stub.toxic.attributes
-    assert isinstance(attributes, LatencyAttributes)  # nosec B101 - dispatch by type
+    attributes = cast(LatencyAttributes, stub.toxic.attributes)
     delay_ms = attributes.latency
     if attributes.jitter > 0:
         # Same distribution as Toxiproxy: latency + [-jitter, jitter).
@@ -194,8 +190,7 @@ async def _latency(stub: Stub, chunk: Chunk, emit: Emit) -> None:
 
 
 async def _bandwidth(stub: Stub, chunk: Chunk, emit: Emit) -> None:
-    attributes = stub.toxic.attributes
-    assert isinstance(attributes, BandwidthAttributes)  # nosec B101 - dispatch by type
+    attributes = cast(BandwidthAttributes, stub.toxic.attributes)
     if attributes.rate <= 0:
         await emit(chunk)
         return
@@ -231,8 +226,7 @@ def slice_offsets(size: int, average: int, variation: int) -> list[tuple[int, in
 
 
 async def _slicer(stub: Stub, chunk: Chunk, emit: Emit) -> None:
-    attributes = stub.toxic.attributes
-    assert isinstance(attributes, SlicerAttributes)  # nosec B101 - dispatch by type
+    attributes = cast(SlicerAttributes, stub.toxic.attributes)
     for start, end in slice_offsets(len(chunk.data), attributes.average_size, attributes.size_variation):
         await emit(Chunk(chunk.data[start:end], chunk.ts))
         if end < len(chunk.data) and not await stub.sleep(attributes.delay / 1_000_000):
@@ -241,8 +235,7 @@ async def _slicer(stub: Stub, chunk: Chunk, emit: Emit) -> None:
 
 
 async def _limit_data(stub: Stub, chunk: Chunk, emit: Emit) -> None:
-    attributes = stub.toxic.attributes
-    assert isinstance(attributes, LimitDataAttributes)  # nosec B101 - dispatch by type
+    attributes = cast(LimitDataAttributes, stub.toxic.attributes)
     remaining = max(attributes.bytes - stub.state.bytes_sent, 0)
     data = chunk.data[:remaining]
     if data:

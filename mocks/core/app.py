@@ -293,7 +293,7 @@ class _ServiceMiddleware:
             await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
             status = exc.status
-            await error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)(scope, receive, send)
+            await error_response(exc.status, exc.code, exc.message, exc.field, exc.headers, exc.extra)(scope, receive, send)
         except ConnectionReset:
             status = 0
             if not abort_connection(scope.get("dientap.send")):
@@ -319,7 +319,7 @@ async def _trickle(send: Callable, message: dict, bytes_per_s: int) -> None:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)  # nosec B101 - registered for ApiError only
-    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers, exc.extra)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -409,6 +409,8 @@ def build_service_app(
             Exception: _internal_error,
         },
     )
+    # /citizens/. must be a 4xx about the input, not a 307 to a normalised path.
+    app.router.redirect_slashes = False
     faults = FaultRegistry(seed=settings.seed)
 
     def fault_counts() -> dict[str, int]:

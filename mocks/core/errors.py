@@ -22,6 +22,7 @@ class ApiError(Exception):
         message: str,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -29,11 +30,17 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers or {}
+        self.extra = extra or {}  # more keys of the error object, e.g. {"legacy_code": 201}
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Response:
     """Build the JSON error response (never includes a traceback)."""
-    body = orjson.dumps({"error": {"code": code, "message": message, "field": field}})
+    body = orjson.dumps({"error": {"code": code, "message": message, "field": field, **(extra or {})}})
     return Response(body, status_code=status, headers=headers, media_type="application/json")

@@ -55,8 +55,10 @@ class ServiceSettings(BaseModel):
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     payment_callback_delay_s: float = Field(default=0.2, ge=0)
     inbox_visibility_s: float = Field(default=30.0, gt=0)
-    rate_limit_per_s: float = Field(default=500.0, gt=0)
-    rate_limit_burst: int = Field(default=1000, ge=1)
+    # Per client system: generous enough for the national portal under a go-live peak,
+    # low enough that one scraper cannot take the whole service (security drills lower it).
+    rate_limit_per_s: float = Field(default=5000.0, gt=0)
+    rate_limit_burst: int = Field(default=10000, ge=1)
 
     @model_validator(mode="after")
     def _vulnerable_only_on_loopback(self) -> ServiceSettings:

@@ -104,12 +104,15 @@ def main() -> None:
     elapsed = time.monotonic() - started
     lag.stop()
     stats = scheduler_of().stats
+    endpoints: dict[str, int] = {}
+    for key, hist in recorder.histograms.items():  # summed over provinces
+        endpoints[f"{key.endpoint}|{key.measure}"] = endpoints.get(f"{key.endpoint}|{key.measure}", 0) + hist.total
     print(
         json.dumps(
             {
                 "role": shipping.role,
                 "elapsed_s": elapsed,
-                "endpoints": {f"{k.endpoint}|{k.measure}": h.total for k, h in recorder.histograms.items()},
+                "endpoints": endpoints,
                 "requests": recorder.requests,
                 "failures": recorder.failures,
                 "communes": {c: v.requests for c, v in recorder.communes.items()},

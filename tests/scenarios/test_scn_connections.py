@@ -68,3 +68,13 @@ def test_keepalive_connections_match_clients_only_with_fix():
     # ...and reconnects on every reuse above fd 1024 without it (proves the test can fail).
     assert unfixed["errors"] == 0
     assert without_fix >= CLIENTS * 1.5, (without_fix, CLIENTS)
+
+
+def test_office_pools_share_one_pool_per_key():
+    pools = connections.OfficePools(concurrency=3)
+    a = pools.get(("portal", "00004"))
+    assert pools.get(("portal", "00004")) is a
+    assert pools.get(("axis", "00004")) is not a and len(pools) == 2
+    assert a.client_args["concurrency"] == 3
+    pools.close()
+    assert len(pools) == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password

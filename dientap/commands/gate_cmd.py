@@ -1,0 +1,48 @@
+"""``dientap gate RUN_DIR --budgets FILE``: the latency-budget gate CI uses to block a release."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dientap.errors import ExitCode
+
+__all__ = ["register", "apply_gate"]
+
+EXAMPLE = """\
+Example:
+  dientap gate runs/latest --budgets reports/budgets.yaml --junit gate.xml
+  dientap gate runs/latest --budgets budgets.yaml --baseline runs/20261121-093000-ab12
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``gate`` subcommand."""
+    parser = sub.add_parser(
+        "gate",
+        help="check a run against latency/error/throughput budgets (exit 1 when broken)",
+        description="Evaluate RUN_DIR/summary.json against a budgets file (and optionally a baseline run), "
+        "print budget / measured / limit / verdict, write RUN_DIR/gate.json and optional JUnit XML. "
+        "Exit 0: within budget; 1: a budget is broken; 3: invalid budgets file or run directory.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--budgets", type=Path, default=None, help="budgets YAML (default: the shipped reports/budgets.yaml)")
+    parser.add_argument("--baseline", type=Path, default=None, help="baseline run directory for regression limits")
+    parser.add_argument("--junit", type=Path, default=None, help="write JUnit XML (one test case per budget line)")
+    parser.set_defaults(func=run)
+
+
+def apply_gate(run_dir: Path, budgets: Path | None, baseline: Path | None, junit: Path | None) -> ExitCode:
+    """Evaluate, print the table, write gate.json/JUnit; return the gate's exit code."""
+    from reports.gate import render_table, run_gate
+
+    result = run_gate(run_dir, budgets, baseline, junit)
+    print(render_table(result))
+    return ExitCode(result.exit_code)
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    """The ``gate`` command."""
+    return apply_gate(args.run_dir, args.budgets, args.baseline, args.junit)

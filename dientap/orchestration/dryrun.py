@@ -1,0 +1,154 @@
+"""One dry run as an object: start the target, run the load in the background, finish.
+
+``dientap run`` uses it start to finish; drills use it to inject faults on the load's
+timeline while it runs (``start()`` → faults → ``wait()``), and security checks to run
+attacks under load.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dientap.credentials import DEFAULT_DRY_RUN_SECRET
+from dientap.errors import UsageError
+from dientap.orchestration.locust_procs import LocustPlan, run_locust
+from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
+
+__all__ = ["DryRunOptions", "DryRun", "new_run_id"]
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+@dataclass
+class DryRunOptions:
+    """What to run, against what, and where the results go."""
+
+    profile: str = "smoke"
+    target: str = "embedded"  # or a targets.yaml path
+    allow_hosts: tuple[str, ...] = ()
+    duration_s: float | None = None
+    scale: float | None = None
+    workers: int = 0
+    seed: int = 42
+    population_size: int = 100_000
+    readiness_file: Path | None = None
+    out: Path = Path("runs")
+    vulnerable: dict[str, list[str]] = field(default_factory=dict)  # embedded only
+    mock_settings: dict[str, dict] = field(default_factory=dict)  # embedded only: service → overrides
+    command_line: list[str] = field(default_factory=lambda: ["dientap", *sys.argv[1:]])
+
+
+class DryRun:
+    """Start → (faults, attacks...) → wait → results in ``run_dir``."""
+
+    def __init__(self, options: DryRunOptions):
+        from scenarios.profile import resolve_profile
+
+        if options.workers < 0:
+            raise UsageError(f"--workers must be ≥ 0, got {options.workers}")
+        self.options = options
+        self.profile = resolve_profile(options.profile).scaled(options.scale, options.duration_s)
+        self.run_id = new_run_id()
+        self.run_dir = (options.out / self.run_id).resolve()
+        self.cluster: MockCluster | None = None
+        self.urls: dict[str, str] = {}
+        self.admin_token: str | None = None
+        self.started_at: float | None = None
+        self.locust_exit: int | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- target ---------------------------------------------------------------------
+
+    def start_target(self) -> None:
+        """Start the embedded mocks, or resolve the targets file (allowlist enforced)."""
+        from scenarios.targets import load_targets
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        opts = self.options
+        if opts.target == "embedded":
+            config = MockClusterConfig(
+                data_dir=self.run_dir / "mocks", seed=opts.seed, population_size=opts.population_size,
+                readiness_file=opts.readiness_file, log_dir=self.run_dir / "logs", vulnerable=opts.vulnerable,
+                extra_settings=opts.mock_settings,
+            )
+            self.cluster = MockCluster(config)
+            self.cluster.start()
+            self.urls, self.admin_token = self.cluster.urls, config.admin_token
+            self._secret, self._pki_dir = DEFAULT_DRY_RUN_SECRET, self.run_dir / "mocks" / "axis" / "pki"
+            self._target_name, self._target_kind = "embedded mocks", "embedded"
+        else:
+            target = load_targets(opts.target, extra_allow_hosts=opts.allow_hosts)
+            self.urls, self.admin_token = target.urls, target.admin_token
+            self._secret, self._pki_dir = target.dry_run_secret, target.pki_dir
+            self._target_name, self._target_kind = target.name, "file"
+
+    # -- load -----------------------------------------------------------------------
+
+    @property
+    def users(self) -> tuple[int, int]:
+        """(officer users, agency users) of the profile."""
+        from scenarios.communes import officer_slots
+
+        slots = officer_slots(self.profile)
+        agencies = len({s.commune.province_code for s in slots}) if self.profile.agencies.enabled else 0
+        return len(slots), agencies
+
+    def start_load(self, prometheus_url: str | None = None) -> None:
+        """Launch Locust in a background thread (returns at once)."""
+        from scenarios.runconfig import RUN_CONFIG_ENV, SECRET_ENV, RunConfig
+
+        opts = self.options
+        run_config = RunConfig(
+            run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
+            population_size=opts.population_size, urls=self.urls, pki_dir=self._pki_dir, workers=opts.workers,
+            target_kind=self._target_kind, target_name=self._target_name, command_line=opts.command_line,
+            prometheus_url=prometheus_url,
+        )
+        config_path = self.run_dir / "run-config.json"
+        run_config.write(config_path)
+        env = {RUN_CONFIG_ENV: str(config_path), SECRET_ENV: self._secret}
+        if self.admin_token:
+            env["DIENTAP_ADMIN_TOKEN"] = self.admin_token
+        officers, agencies = self.users
+        plan = LocustPlan(
+            users=officers + agencies, spawn_rate=self.profile.spawn_rate, run_time_s=self.profile.duration_s,
+            workers=opts.workers, env=env, log_dir=self.run_dir / "logs",
+        )
+
+        def target() -> None:
+            self.locust_exit = run_locust(plan)
+
+        self.started_at = time.time()
+        self._thread = threading.Thread(target=target, name="locust", daemon=True)
+        self._thread.start()
+
+    def elapsed(self) -> float:
+        """Seconds since the load started."""
+        return 0.0 if self.started_at is None else time.time() - self.started_at
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for the load to finish; True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def close(self) -> None:
+        """Stop the embedded mocks (the load stops by itself, bounded by its run time)."""
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def __enter__(self) -> DryRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
