@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -90,6 +91,11 @@ class ProxyInfo:
     def listen_port(self) -> int:
         """The port part of ``listen``."""
         return int(self.listen.rpartition(":")[2])
+
+
+def _seg(name: str) -> str:
+    """A proxy or toxic name as one URL path segment."""
+    return quote(name, safe="")
 
 
 _Shape = TypeVar("_Shape", dict, list)
@@ -164,14 +170,14 @@ class ToxiproxyClient:
 
     def get_proxy(self, name: str) -> ProxyInfo:
         """One proxy with its toxics."""
-        return ProxyInfo.from_json(self._object("GET", f"/proxies/{name}"))
+        return ProxyInfo.from_json(self._object("GET", f"/proxies/{_seg(name)}"))
 
     def update_proxy(
         self, name: str, *, enabled: bool | None = None, listen: str | None = None, upstream: str | None = None
     ) -> ProxyInfo:
         """Change a proxy's fields; changing listen/upstream restarts it and drops connections."""
         body = {k: v for k, v in {"enabled": enabled, "listen": listen, "upstream": upstream}.items() if v is not None}
-        return ProxyInfo.from_json(self._object("POST", f"/proxies/{name}", body))
+        return ProxyInfo.from_json(self._object("POST", f"/proxies/{_seg(name)}", body))
 
     def disable(self, name: str) -> ProxyInfo:
         """Take a proxy down ("down": new connections refused, open ones closed)."""
@@ -183,7 +189,7 @@ class ToxiproxyClient:
 
     def delete_proxy(self, name: str) -> None:
         """Delete a proxy."""
-        self._call("DELETE", f"/proxies/{name}")
+        self._call("DELETE", f"/proxies/{_seg(name)}")
 
     @contextmanager
     def down(self, name: str) -> Iterator[ProxyInfo]:
@@ -198,7 +204,7 @@ class ToxiproxyClient:
 
     def toxics(self, proxy: str) -> list[ToxicInfo]:
         """The toxics of a proxy."""
-        path = f"/proxies/{proxy}/toxics"
+        path = f"/proxies/{_seg(proxy)}/toxics"
         listed = _expect(self._call("GET", path), list, "GET", path)
         return [ToxicInfo.from_json(_expect(t, dict, "GET", path)) for t in listed]
 
@@ -221,7 +227,7 @@ class ToxiproxyClient:
         }
         if name:
             body["name"] = name
-        return ToxicInfo.from_json(self._object("POST", f"/proxies/{proxy}/toxics", body))
+        return ToxicInfo.from_json(self._object("POST", f"/proxies/{_seg(proxy)}/toxics", body))
 
     def update_toxic(
         self, proxy: str, name: str, attributes: Mapping[str, int] | None = None, *, toxicity: float | None = None
@@ -230,11 +236,11 @@ class ToxiproxyClient:
         body: dict[str, object] = {"attributes": dict(attributes or {})}
         if toxicity is not None:
             body["toxicity"] = toxicity
-        return ToxicInfo.from_json(self._object("POST", f"/proxies/{proxy}/toxics/{name}", body))
+        return ToxicInfo.from_json(self._object("POST", f"/proxies/{_seg(proxy)}/toxics/{_seg(name)}", body))
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         """Remove a toxic."""
-        self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+        self._call("DELETE", f"/proxies/{_seg(proxy)}/toxics/{_seg(name)}")
 
     @contextmanager
     def toxic(

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from scenarios.adapters import TargetSpec
+from scenarios.targets import TargetSpec
 from scenarios.profile import Profile
 
 __all__ = ["RunConfig", "load_run_config", "RUN_CONFIG_ENV", "SECRET_ENV"]

@@ -25,9 +25,9 @@ from pydantic import Field
 from dientap.allowlist import Allowlist
 from dientap.configfile import StrictModel, load_model
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from dientap.errors import ConfigError, ConfigProblem
+from dientap.errors import ConfigProblem, TargetNotAllowed
 
-__all__ = ["ServiceTarget", "CredentialsSpec", "TargetsFile", "Target", "load_targets", "SERVICE_NAMES"]
+__all__ = ["ServiceTarget", "CredentialsSpec", "TargetsFile", "Target", "TargetSpec", "load_targets", "SERVICE_NAMES"]
 
 SERVICE_NAMES = ("portal", "population", "axis")
 
@@ -76,6 +76,18 @@ class Target:
         return {"name": self.name, "kind": self.kind, "urls": dict(self.urls), "adapter": self.adapter}
 
 
+@dataclass(frozen=True)
+class TargetSpec:
+    """What a load process needs to reach a target (secrets come from the environment)."""
+
+    urls: dict[str, str]
+    secret: str
+    pki_dir: Path | None = None
+    adapter: str = "default"
+    pool_size: int = 10
+    timeout_s: float = 30.0
+
+
 def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -> Target:
     """Load a targets file, enforce the allowlist and read the secrets it names."""
     spec = load_model(TargetsFile, path)
@@ -94,7 +106,7 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
             )
         urls[name] = url
     if problems:
-        raise ConfigError(problems)
+        raise TargetNotAllowed("; ".join(str(p) for p in problems))
     return Target(
         name=spec.name,
         kind="file",

@@ -8,47 +8,16 @@ used, so drills can reconcile what the target holds against what it promised.
 
 from __future__ import annotations
 
-import json
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dientap.roster import Roster, load_roster
 from scenarios.adapters import SystemAdapters, TargetSpec, adapters_for
 from scenarios.communes import OfficerSlot, active_communes, officer_slots
+from scenarios.ledger import AckLedger
 from scenarios.runconfig import RunConfig
 
 __all__ = ["AckLedger", "World"]
-
-
-@dataclass
-class AckLedger:
-    """What the target acknowledged to this process: kind → {id: idempotency key}."""
-
-    entries: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def record(self, kind: str, item_id: str, key: str = "") -> None:
-        """Remember one acknowledged item."""
-        self.entries.setdefault(kind, {})[item_id] = key
-
-    def counts(self) -> dict[str, int]:
-        """Acknowledged items per kind."""
-        return {kind: len(items) for kind, items in self.entries.items()}
-
-    def dump(self, path: Path) -> None:
-        """Write as JSON (one file per process; the run merges them)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.entries, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-
-    @staticmethod
-    def merge(paths: list[Path]) -> AckLedger:
-        """Union of several processes' ledgers."""
-        merged = AckLedger()
-        for path in paths:
-            for kind, items in json.loads(path.read_text(encoding="utf-8")).items():
-                merged.entries.setdefault(kind, {}).update(items)
-        return merged
 
 
 class World:

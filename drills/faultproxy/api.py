@@ -8,6 +8,7 @@ drive the proxy from a browser. The app must run on the event loop that owns the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 
@@ -142,12 +143,17 @@ async def version(request: Request, registry: ProxyRegistry) -> Response:
     return JSONResponse({"version": API_VERSION, "implementation": "dientap.faultproxy"})
 
 
-def _endpoint(handler: Handler, registry: ProxyRegistry) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(
+    handler: Handler, registry: ProxyRegistry, lock: asyncio.Lock
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         if request.headers.get("user-agent", "").startswith("Mozilla/"):
             return PlainTextResponse("User agent not allowed\n", status_code=403)
         try:
-            return await handler(request, registry)
+            # One request at a time, as Toxiproxy's collection mutex: a create awaiting its
+            # listener must not interleave with another create of the same name.
+            async with lock:
+                return await handler(request, registry)
         except FaultProxyApiError as exc:
             return _error(exc)
 
@@ -178,5 +184,6 @@ def create_app(registry: ProxyRegistry) -> Starlette:
         ("/proxies/{proxy}/toxics/{toxic}", toxic_delete, ["DELETE"]),
         ("/version", version, ["GET"]),
     ]
-    routes = [Route(path, _endpoint(handler, registry), methods=methods) for path, handler, methods in table]
+    lock = asyncio.Lock()
+    routes = [Route(path, _endpoint(handler, registry, lock), methods=methods) for path, handler, methods in table]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})

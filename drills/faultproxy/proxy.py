@@ -108,6 +108,14 @@ class Proxy:
             connection.close()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._proxy_client(reader, writer)
+        except asyncio.CancelledError:
+            # Shutdown cancels handlers; nobody awaits this task, and Python 3.11's stream
+            # callback would log the cancellation as an error. Close and end quietly.
+            writer.close()
+
+    async def _proxy_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.enabled:
             writer.close()
             return

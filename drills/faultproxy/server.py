@@ -16,10 +16,11 @@ Inside an event loop that is already running, use ``await server.start_async()``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from pathlib import Path
 
 import uvicorn
@@ -53,6 +54,15 @@ def load_proxy_config(path: Path) -> list[ProxySpec]:
     if problems:
         raise ConfigError(problems)
     return specs
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its signal handling: Ctrl-C belongs to the drill runner, whose cleanup
+    still needs the API to remove faults; the owner stops the server explicitly."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
 async def _cancel_remaining() -> None:
@@ -132,7 +142,7 @@ class FaultProxyServer:
             raise
         self.api_port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(registry), log_level="warning", access_log=False, lifespan="off")
-        server = uvicorn.Server(config)
+        server = _ApiServer(config)
         self.registry, self._uvicorn = registry, server
         self._serve_task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         while not server.started:

@@ -50,6 +50,7 @@ class ToxicLink(Protocol):
     """What a toxic may do to the connection its link belongs to."""
 
     max_hold_s: float
+    stubs: dict[str, Stub]
 
     def close_connection(self) -> None:
         """Close both sides gracefully (FIN), after flushing what was written."""
@@ -164,10 +165,15 @@ class Stub:
     async def _hold(self) -> None:
         # The watchdog closes the connection at the timeout; until then (or until the toxic is
         # removed, which releases the data as in Toxiproxy) nothing passes. Bounded for safety.
-        if not await self.sleep(self.link.max_hold_s):
-            return
-        self.link.close_connection()
-        raise LinkClosed
+        stub: Stub | None = self
+        while stub is not None:
+            if await stub.sleep(self.link.max_hold_s):
+                self.link.close_connection()
+                raise LinkClosed
+            # Released: removed (let the data go) or updated (hold on under the new version).
+            successor = self.link.stubs.get(self.toxic.name)
+            held_on = successor is not None and successor is not stub and successor.toxic.type == "timeout"
+            stub = successor if held_on and successor.live else None
 
     async def _reset_after_timeout(self) -> None:
         attributes = cast(ResetPeerAttributes, self.toxic.attributes)

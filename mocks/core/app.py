@@ -13,6 +13,7 @@ import inspect
 import logging
 import re
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -319,7 +320,10 @@ async def _trickle(send: Callable, message: dict, bytes_per_s: int) -> None:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)  # nosec B101 - registered for ApiError only
-    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers, exc.extra)
+    extra = exc.extra
+    if "stack_traces" in request.app.state.settings.vulnerable:  # planted weakness: debug traces in errors
+        extra = {**extra, "trace": "".join(traceback.format_exception(exc))}
+    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers, extra)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

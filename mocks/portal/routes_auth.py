@@ -64,8 +64,11 @@ async def issue_token(request: Request) -> Response:
 
     lockout = "no_lockout" not in portal.vulnerable  # planted weakness: unlimited guessing
     throttle = portal.throttle
+    lock_key = account
+    if "trust_forwarded_for" in portal.vulnerable:  # planted weakness: lockout keyed by client-claimed address
+        lock_key = f"{account}|{request.headers.get('x-forwarded-for', '')}"
     if lockout:
-        wait = throttle.retry_after(account)
+        wait = throttle.retry_after(lock_key)
         if wait is not None:
             raise _locked(wait)
     known = isinstance(login, CitizenLogin) or officer is not None
@@ -73,11 +76,11 @@ async def issue_token(request: Request) -> Response:
     ok = password_matches(portal.settings.dry_run_secret, account, login.password) and known
     if not ok:
         if lockout:
-            wait = throttle.record_failure(account)
+            wait = throttle.record_failure(lock_key)
             if wait is not None:
                 raise _locked(wait)
         raise ApiError(401, "invalid_credentials", _BAD_CREDENTIALS, "password")
-    throttle.record_success(account)
+    throttle.record_success(lock_key)
 
     if officer is None:
         token, ttl = portal.tokens.issue(account, "citizen")

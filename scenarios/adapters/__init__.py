@@ -17,6 +17,7 @@ from dientap.errors import ConfigError, ConfigProblem
 from dientap.pki import DryRunCA
 from scenarios.adapters.http import Reply, ServiceSession, TokenCache
 from scenarios.adapters.systems import AxisAdapter, PopulationAdapter, PortalAdapter
+from scenarios.targets import TargetSpec
 
 __all__ = [
     "SystemAdapters",
@@ -30,18 +31,6 @@ __all__ = [
     "PopulationAdapter",
     "AxisAdapter",
 ]
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    """What a load process needs to reach a target (secrets come from the environment)."""
-
-    urls: dict[str, str]
-    secret: str
-    pki_dir: Path | None = None
-    adapter: str = "default"
-    pool_size: int = 10
-    timeout_s: float = 30.0
 
 
 @dataclass

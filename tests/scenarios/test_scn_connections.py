@@ -12,8 +12,8 @@ from geventhttpclient.connectionpool import ConnectionPool
 from scenarios import connections
 from scn_support import HERE, start_support_server
 
-CLIENTS = 1600
-ROUNDS = 4
+CLIENTS = 3000
+ROUNDS = 3
 
 
 def _run_clients(base_url: str, mode: str) -> dict:

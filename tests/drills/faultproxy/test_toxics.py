@@ -156,6 +156,18 @@ def test_timeout_zero_holds_data_until_the_toxic_is_removed(client, echo_proxy, 
     assert 0.35 <= time.perf_counter() - start < 2.0
 
 
+def test_updating_a_timeout_keeps_holding_and_restarts_its_timer(client, echo_proxy, connect):
+    sock = connect(echo_proxy)
+    start = time.perf_counter()
+    client.add_toxic("echo", "timeout", {"timeout": 0})
+    threading.Timer(0.2, client.update_toxic, args=("echo", "timeout_downstream", {"timeout": 400})).start()
+    sock.sendall(b"still held")
+    received, error = _read_outcome(sock)
+    elapsed = time.perf_counter() - start
+    assert (received, error) == (b"", None)
+    assert _within(elapsed, 0.6, 0.25), f"closed after {elapsed:.2f} s, expected 0.2 + 0.4 s"
+
+
 def test_timeout_zero_is_bounded_by_max_hold(echo_upstream, connect):
     with FaultProxyServer("127.0.0.1", 0, max_hold_s=0.8) as server, ToxiproxyClient(server.api_url) as toxiproxy:
         proxy = toxiproxy.create_proxy("hold", listen="127.0.0.1:0", upstream=f"127.0.0.1:{echo_upstream.port}")

@@ -1,0 +1,67 @@
+"""Process faults on the embedded mocks: SIGKILL then restart on the same socket, SIGSTOP/SIGCONT."""
+
+from __future__ import annotations
+
+import signal
+
+from dientap.errors import UsageError
+from dientap.orchestration.process import ServiceProcess
+from drills.model import Fault
+
+__all__ = ["ProcessFaultBackend"]
+
+
+class ProcessFaultBackend:
+    """Kills, restarts, pauses and resumes the embedded mock processes."""
+
+    def __init__(self, services: dict[str, ServiceProcess] | None):
+        if not services:
+            raise UsageError("process faults need the embedded mocks (--target embedded)")
+        self.services = services
+        self.paused: set[str] = set()
+        self.killed: set[str] = set()
+
+    def inject(self, fault: Fault) -> dict[str, str | int | float | bool | None]:
+        """SIGKILL (crash: no shutdown hooks) or SIGSTOP (freeze) the target."""
+        assert fault.process is not None  # nosec B101 - the model guarantees it for backend process
+        proc = self.services[fault.target]
+        pid = proc.proc.pid if proc.proc is not None else None
+        if fault.process.action == "kill":
+            proc.kill()
+            self.killed.add(fault.target)
+            return {"signal": "SIGKILL", "pid": pid}
+        proc.signal(signal.SIGSTOP)
+        self.paused.add(fault.target)
+        return {"signal": "SIGSTOP", "pid": pid}
+
+    def remove(self, fault: Fault) -> str:
+        """Restart a killed service (same socket, waits until healthy) or SIGCONT a paused one."""
+        assert fault.process is not None  # nosec B101
+        proc = self.services[fault.target]
+        if fault.process.action == "kill":
+            proc.restart()
+            self.killed.discard(fault.target)
+            return f"restarted (pid {proc.proc.pid if proc.proc else '?'}, restarts {proc.restarts})"
+        proc.signal(signal.SIGCONT)
+        self.paused.discard(fault.target)
+        return "resumed (SIGCONT)"
+
+    def clear_all(self) -> dict[str, int | str]:
+        """Rollback: resume every paused service and restart every killed one."""
+        done: dict[str, int | str] = {}
+        for name in sorted(self.paused):
+            self.services[name].signal(signal.SIGCONT)
+            done[name] = "resumed"
+        self.paused.clear()
+        for name in sorted(self.killed):
+            try:
+                self.services[name].restart()
+                done[name] = "restarted"
+            except Exception as exc:  # noqa: BLE001 - reported; the other rollbacks still run
+                done[name] = f"restart failed: {exc}"
+        self.killed.clear()
+        return done
+
+    def leftover(self) -> dict[str, int]:
+        """1 for a service still paused or down."""
+        return {name: 1 for name in self.paused | self.killed}

@@ -1,0 +1,348 @@
+"""Bounded drill-side traffic: requests the personas never send, sent by the drill with httpx.
+
+These are the drills' *acting probes*: documents addressed to abolished district-level
+agencies, dossiers filed with pre-2025 commune codes, signers whose certificates expire
+mid-run, submissions during a dependency outage, and an officer login storm. Every
+action is bounded in count (``TrafficAction.count`` ≤ 2,000) and in time (it stops at
+the end of its window), goes only to allowlisted hosts, and reports each answer it did
+not expect. Anything the target acknowledged is handed back so the reconciliation counts
+it as sent (not as ``unexpected``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from dientap.allowlist import Allowlist
+from dientap.credentials import derive_password, officer_account
+from dientap.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
+from dientap.roster import Roster, load_roster
+from dientap.synthetic import citizen_at
+from drills.model import Fault, TrafficAction
+
+__all__ = ["TrafficBackend", "TrafficOutcome", "TrafficContext"]
+
+
+@dataclass
+class TrafficContext:
+    """What the drill's own traffic needs to reach and sign in to the target."""
+
+    urls: dict[str, str]
+    secret: str
+    seed: int
+    population_size: int
+    pki_dir: Path | None
+    run_id: str
+    allowlist: Allowlist
+
+
+@dataclass
+class TrafficOutcome:
+    """What one traffic action saw: how many answers were as expected, and the others by kind."""
+
+    action: str
+    sent: int = 0
+    as_expected: int = 0
+    unexpected: Counter[str] = field(default_factory=Counter)
+    acknowledged: dict[str, dict[str, str]] = field(default_factory=dict)  # kind → {id: key}
+    notes: list[str] = field(default_factory=list)
+    min_success_ratio: float = 1.0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Enough answers were as expected (and something was sent)."""
+        return self.sent > 0 and self.as_expected >= self.min_success_ratio * self.sent
+
+    def summary(self) -> str:
+        """One line for the journal step's output."""
+        text = f"{self.action}: {self.as_expected}/{self.sent} answers as expected"
+        if self.unexpected:
+            text += "; unexpected: " + ", ".join(f"{k} ×{v}" for k, v in self.unexpected.most_common(5))
+        if self.latencies_ms:
+            ordered = sorted(self.latencies_ms)
+            text += f"; p95 {ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]:.0f} ms"
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
+        return text
+
+    def record(self, expected: bool, label: str, latency_ms: float | None = None) -> None:
+        """Count one answer."""
+        self.sent += 1
+        if expected:
+            self.as_expected += 1
+        else:
+            self.unexpected[label] += 1
+        if latency_ms is not None:
+            self.latencies_ms.append(latency_ms)
+
+
+def _label(response: httpx.Response | None, error: Exception | None = None) -> tuple[int, str]:
+    if response is None:
+        return 0, type(error).__name__ if error else "no answer"
+    code = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            code = str(body["error"].get("code", ""))
+    except ValueError:
+        pass
+    return response.status_code, f"{response.status_code} {code}".strip()
+
+
+class TrafficBackend:
+    """Runs :class:`TrafficAction` steps against the target (allowlisted hosts only)."""
+
+    def __init__(self, ctx: TrafficContext, roster: Roster | None = None, *, timeout_s: float = 10.0):
+        for service, url in ctx.urls.items():
+            ctx.allowlist.check_url(url, what=service)
+        self.ctx = ctx
+        self.roster = roster or load_roster()
+        self._http = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=64))
+        self._ca = None
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _ca_or_none(self):  # noqa: ANN202 - DryRunCA, imported lazily (cryptography is heavy)
+        if self._ca is None and self.ctx.pki_dir is not None:
+            from dientap.pki import DryRunCA
+
+            self._ca = DryRunCA.load_or_create(self.ctx.pki_dir)
+        return self._ca
+
+    def _axis_token(self, agency_code: str) -> str | None:
+        response = self._http.post(f"{self.ctx.urls['axis']}/auth/token", json={
+            "agency_code": agency_code, "client_secret": derive_password(self.ctx.secret, agency_code)})
+        return response.json().get("access_token") if response.status_code == 200 else None
+
+    def _envelope(self, sender: str, recipients: list[str], number: int, subject: str) -> DocumentEnvelope:
+        today = dt.date.today()
+        notation = f"DRILL-{self.ctx.run_id[-4:]}"
+        return DocumentEnvelope(
+            message_id=make_document_id(sender, today, number, notation), sender_code=sender,
+            sender_name=f"UBND {sender}", recipients=recipients, code_number=str(number), code_notation=notation,
+            promulgation_place="Hà Nội", promulgation_date=today, document_type="Công văn", subject=subject,
+            attachments=[Attachment("noi-dung.txt", "text/plain", subject.encode("utf-8"))],
+        )
+
+    def _send_document(self, token: str, package: bytes) -> httpx.Response:
+        return self._http.post(f"{self.ctx.urls['axis']}/documents", content=package,
+                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
+
+    def _citizen_token(self, index: int) -> tuple[str | None, object]:
+        citizen = citizen_at(self.ctx.seed, index % self.ctx.population_size, self.roster)
+        response = self._http.post(f"{self.ctx.urls['portal']}/auth/token", json={
+            "kind": "citizen", "personal_id": citizen.personal_id,
+            "password": derive_password(self.ctx.secret, citizen.personal_id)})
+        token = response.json().get("access_token") if response.status_code == 200 else None
+        return token, citizen
+
+    def _procedure(self, province: str) -> str | None:
+        response = self._http.get(f"{self.ctx.urls['portal']}/procedures", params={"province": province})
+        if response.status_code != 200:
+            return None
+        procedures = response.json().get("procedures", [])
+        return procedures[0]["code"] if procedures else None
+
+    # -- actions ------------------------------------------------------------------------
+
+    def run(self, fault: Fault, deadline: float) -> TrafficOutcome:
+        """Run ``fault.traffic`` until done or ``deadline`` (``time.monotonic()``)."""
+        spec = fault.traffic
+        assert spec is not None  # nosec B101 - the model guarantees it for backend traffic
+        outcome = TrafficOutcome(spec.action, min_success_ratio=spec.min_success_ratio)
+        action = getattr(self, f"_{spec.action}")
+        action(spec, outcome, deadline)
+        return outcome
+
+    def _stale_documents(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        ca = self._ca_or_none()
+        if ca is None:
+            out.notes.append("no PKI directory: cannot sign documents")
+            return
+        expect = set(spec.expect_status or [422])
+        code = spec.expect_code or "recipient_closed"
+        provinces = self.roster.provinces
+        tokens: dict[str, str | None] = {}
+        for i in range(spec.count):
+            if time.monotonic() >= deadline:
+                out.notes.append("window ended before every document was sent")
+                break
+            province = provinces[i % len(provinces)]
+            sender = province.agency_code
+            if sender not in tokens:
+                tokens[sender] = self._axis_token(sender)
+            token = tokens[sender]
+            if token is None:
+                out.record(False, "sign-in refused")
+                continue
+            closed = province.closed_district_agency_codes
+            envelope = self._envelope(sender, [closed[i % len(closed)]], 900_000 + i, "Văn bản gửi UBND cấp huyện (đã giải thể)")
+            started = time.perf_counter()
+            response = self._send_document(token, build_package(envelope, ca.issue(sender)))
+            status, label = _label(response)
+            out.record(status in expect and label.endswith(code), label, (time.perf_counter() - started) * 1000)
+            if status in (200, 201):
+                out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+
+    def _old_commune_dossiers(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        expect = set(spec.expect_status or [422])
+        code = spec.expect_code or "commune_abolished"
+        old_codes = sorted(self.roster.old_commune_splits)
+        procedures: dict[str, str | None] = {}
+        for i in range(spec.count):
+            if time.monotonic() >= deadline:
+                out.notes.append("window ended before every dossier was sent")
+                break
+            token, citizen = self._citizen_token(7_000 + i)
+            if token is None:
+                out.record(False, "citizen sign-in refused")
+                continue
+            province = citizen.province_code  # type: ignore[attr-defined]
+            if province not in procedures:
+                procedures[province] = self._procedure(province)
+            procedure = procedures[province]
+            if procedure is None:
+                out.record(False, "no published procedure")
+                continue
+            old = old_codes[(i * 7919) % len(old_codes)]
+            key = f"{self.ctx.run_id}-drill-old-{i}"
+            started = time.perf_counter()
+            response = self._http.post(
+                f"{self.ctx.urls['portal']}/dossiers",
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                json={"procedure_code": procedure, "commune_code": old, "channel": 2, "applicant": {
+                    "personal_id": citizen.personal_id, "full_name": citizen.full_name,  # type: ignore[attr-defined]
+                    "date_of_birth": citizen.date_of_birth.isoformat()}, "fields": {}},  # type: ignore[attr-defined]
+            )
+            status, label = _label(response)
+            out.record(status in expect and label.endswith(code), label, (time.perf_counter() - started) * 1000)
+            if status in (200, 201):
+                out.acknowledged.setdefault("dossiers", {})[response.json()["code"]] = key
+
+    def _submission_probe(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        expect = set(spec.expect_status or [201])
+        sent = 0
+        pause = max(0.0, (deadline - time.monotonic()) / (spec.count + 1))  # spread over the window
+        procedures: dict[str, str | None] = {}
+        missing_retry_after = 0
+        for i in range(spec.count):
+            if time.monotonic() >= deadline:
+                break
+            token, citizen = self._citizen_token(11_000 + i)
+            if token is None:
+                out.record(False, "citizen sign-in refused")
+                continue
+            province = citizen.province_code  # type: ignore[attr-defined]
+            if province not in procedures:
+                procedures[province] = self._procedure(province)
+            if procedures[province] is None:
+                out.record(False, "no published procedure")
+                continue
+            key = f"{self.ctx.run_id}-drill-probe-{i}"
+            started = time.perf_counter()
+            try:
+                response = self._http.post(
+                    f"{self.ctx.urls['portal']}/dossiers",
+                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                    json={"procedure_code": procedures[province], "commune_code": citizen.commune_code,  # type: ignore[attr-defined]
+                          "channel": 2, "applicant": {
+                              "personal_id": citizen.personal_id, "full_name": citizen.full_name,  # type: ignore[attr-defined]
+                              "date_of_birth": citizen.date_of_birth.isoformat()}, "fields": {}},  # type: ignore[attr-defined]
+                )
+                error = None
+            except httpx.HTTPError as exc:
+                response, error = None, exc
+            status, label = _label(response, error)
+            graceful = status not in (429, 503) or (response is not None and "retry-after" in response.headers)
+            if not graceful:
+                missing_retry_after += 1
+            out.record(status in expect and graceful, label, (time.perf_counter() - started) * 1000)
+            if status in (200, 201) and response is not None:
+                out.acknowledged.setdefault("dossiers", {})[response.json()["code"]] = key
+            sent += 1
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        if missing_retry_after:
+            out.notes.append(f"{missing_retry_after} refusals without Retry-After")
+
+    def _expiring_certificates(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        ca = self._ca_or_none()
+        if ca is None:
+            out.notes.append("no PKI directory: cannot sign documents")
+            return
+        communes = [c for p in self.roster.provinces for c in self.roster.communes_of(p.code)[1:2]]
+        expiring = communes[: spec.agencies]
+        control = communes[spec.agencies : 2 * spec.agencies]
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        expires_at = now + dt.timedelta(seconds=max(2, round(spec.expire_after_s)))
+        credentials = {c.agency_code: ca.issue(c.agency_code, not_after=expires_at) for c in expiring}
+        tokens = {c.agency_code: self._axis_token(c.agency_code) for c in expiring + control}
+        recipient = self.roster.province(expiring[0].province_code).agency_code if expiring else ""
+        number = 950_000
+
+        def send(agency: str, phase: str, expect_ok: bool) -> None:
+            nonlocal number
+            number += 1
+            token = tokens.get(agency)
+            if token is None:
+                out.record(False, f"{phase}: sign-in refused")
+                return
+            envelope = self._envelope(agency, [recipient], number, f"Báo cáo ({phase})")
+            credential = credentials.get(agency) or ca.issue(agency)
+            started = time.perf_counter()
+            response = self._send_document(token, build_package(envelope, credential))
+            status, label = _label(response)
+            ok = status in (200, 201) if expect_ok else label.endswith(spec.expect_code or "certificate_expired")
+            out.record(ok, f"{phase}: {label}", (time.perf_counter() - started) * 1000)
+            if status in (200, 201):
+                out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+
+        rounds = max(1, spec.count // max(1, 2 * len(expiring + control)))
+        for _ in range(rounds):
+            for c in expiring:
+                send(c.agency_code, "before expiry", True)
+        # Wait (bounded by the window) until the certificates have expired, plus one second of margin.
+        wait = (expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds() + 1.0
+        if wait > 0:
+            time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+        if dt.datetime.now(dt.timezone.utc) <= expires_at:
+            out.notes.append("window ended before the certificates expired")
+            return
+        for _ in range(rounds):
+            for c in expiring:
+                send(c.agency_code, "expired signer", False)
+            for c in control:
+                send(c.agency_code, "valid signer", True)
+        out.notes.append(f"{len(expiring)} signers expired at {expires_at:%H:%M:%S}Z, {len(control)} control signers")
+
+    def _officer_login_storm(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        communes = [c for p in self.roster.provinces for c in self.roster.communes_of(p.code)]
+        accounts = [officer_account(communes[i % len(communes)].code, 1 + (i // len(communes)) % 5) for i in range(spec.count)]
+        expect = set(spec.expect_status or [200])
+
+        def sign_in(account: str) -> tuple[bool, str, float]:
+            if time.monotonic() >= deadline:
+                return False, "window ended", 0.0
+            started = time.perf_counter()
+            try:
+                response = self._http.post(f"{self.ctx.urls['portal']}/auth/token", json={
+                    "kind": "officer", "account": account, "password": derive_password(self.ctx.secret, account)})
+                status, label = _label(response)
+            except httpx.HTTPError as exc:
+                status, label = _label(None, exc)
+            return status in expect, label, (time.perf_counter() - started) * 1000
+
+        with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
+            for ok, label, ms in pool.map(sign_in, accounts):
+                out.record(ok, label, ms)

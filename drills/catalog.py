@@ -1,0 +1,96 @@
+"""The drill catalogue: load and validate drill files, list and resolve the built-in drills.
+
+Built-in drills live in ``drills/catalog/<name>.yaml`` (a data directory beside this
+module); a drill can also be any YAML path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dientap.configfile import load_model
+from dientap.errors import ConfigError, ConfigProblem, UsageError
+from drills.model import Drill
+
+__all__ = ["CATALOG_DIR", "CatalogEntry", "load_drill", "list_drills", "resolve_drill", "drill_name"]
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A built-in drill: its name (the file stem), title and file."""
+
+    name: str
+    title: str
+    path: Path
+
+
+def load_drill(path: str | Path) -> Drill:
+    """Validate and load one drill file; every problem is a ``file:line: field: message``."""
+    drill = load_model(Drill, path)
+    problems = []
+    if drill.duration_s is not None:
+        for index, fault in enumerate(drill.method):
+            if fault.at_s >= drill.duration_s:
+                problems.append(
+                    ConfigProblem(
+                        str(path), _line_of_fault(Path(path), index), f"method[{index}].at_s",
+                        f"starts at {fault.at_s:g} s, after the load ends ({drill.duration_s:g} s)",
+                    )
+                )
+    if problems:
+        raise ConfigError(problems)
+    return drill
+
+
+def _line_of_fault(path: Path, index: int) -> int | None:
+    import yaml
+
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if key.value == "method" and isinstance(value, yaml.SequenceNode) and index < len(value.value):
+            item = value.value[index]
+            if isinstance(item, yaml.MappingNode):
+                for k, _v in item.value:
+                    if k.value == "at_s":
+                        return k.start_mark.line + 1
+            return item.start_mark.line + 1
+    return None
+
+
+def drill_name(path: str | Path) -> str:
+    """A drill's name: the file stem (``axis-partition``)."""
+    return Path(path).stem
+
+
+def list_drills() -> list[CatalogEntry]:
+    """The built-in drills, sorted by name (a broken file is listed with its error as title)."""
+    entries = []
+    for path in sorted(CATALOG_DIR.glob("*.yaml")):
+        try:
+            title = load_drill(path).title
+        except ConfigError as exc:
+            title = f"INVALID: {exc.problems[0]}"
+        entries.append(CatalogEntry(path.stem, title, path))
+    return entries
+
+
+def resolve_drill(name_or_path: str) -> tuple[str, Path, Drill]:
+    """A built-in drill by name, or a drill file by path → (name, path, drill)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError([ConfigProblem(str(path), None, "", "file not found")])
+        return drill_name(path), path, load_drill(path)
+    candidate = CATALOG_DIR / f"{name_or_path}.yaml"
+    if not candidate.is_file():
+        known = ", ".join(e.name for e in list_drills())
+        raise UsageError(f"unknown drill {name_or_path!r}; known drills: {known}; run `dientap drill --list`")
+    return name_or_path, candidate, load_drill(candidate)

@@ -1,0 +1,347 @@
+"""The drill file format (``drills/catalog/*.yaml``): a Chaos-Toolkit-shaped experiment.
+
+::
+
+    title, description
+    profile: smoke            the load underneath (+ optional duration_s, scale)
+    target_weaknesses:        planted defects of the embedded mocks ({axis: [lossy_axis]})
+    steady_state_hypothesis:  probes with tolerances, checked before, during, after
+      probes: [{name, kind: p95_ms|error_ratio|healthy, service, route, method, max, window_s, during}]
+    method:                   faults (and bounded drill-side traffic) on the load timeline
+      - {name, backend: http|network|process|traffic, target, at_s, duration_s,
+         http: {...} | network: {...} | process: {...} | traffic: {...}}
+    rollbacks: [clear_http_faults, reset_proxy, resume_processes]
+    expectations: {recovery_time_s, error_budget_during_fault, max_lost, max_duplicated,
+                   no_unverified_dossiers, expect_verdict, exact_lost}
+
+Validation reports *every* problem at once, each as ``file:line: field: message``
+(:func:`dientap.configfile.load_model`); unknown keys are errors everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from dientap.configfile import StrictModel
+
+__all__ = [
+    "SERVICES",
+    "HTTP_FAULT_KINDS",
+    "NETWORK_TOXICS",
+    "PROCESS_ACTIONS",
+    "TRAFFIC_ACTIONS",
+    "ROLLBACK_ACTIONS",
+    "Probe",
+    "Hypothesis",
+    "LatencyShape",
+    "HttpFault",
+    "NetworkFault",
+    "ProcessFault",
+    "TrafficAction",
+    "Fault",
+    "Expectations",
+    "Drill",
+]
+
+Service = Literal["portal", "population", "axis"]
+SERVICES: tuple[str, ...] = ("portal", "population", "axis")
+HTTP_FAULT_KINDS = ("latency", "error", "reset", "hang", "slow_body", "outage")
+NETWORK_TOXICS = ("latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down")
+PROCESS_ACTIONS = ("kill", "pause")
+TRAFFIC_ACTIONS = (
+    "stale_documents",
+    "old_commune_dossiers",
+    "expiring_certificates",
+    "submission_probe",
+    "officer_login_storm",
+)
+ROLLBACK_ACTIONS = ("clear_http_faults", "reset_proxy", "resume_processes")
+
+# Bounds on drill-side traffic: every loop that sends requests is bounded in count and time.
+MAX_TRAFFIC_REQUESTS = 2000
+MAX_DRILL_SECONDS = 3600
+
+
+def _seconds(value: object, what: str) -> float:
+    """Accept numbers only, with a message in the catalogue's words (not pydantic's)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected {what}, got {value!r}")
+    return float(value)
+
+
+class Probe(StrictModel):
+    """One steady-state probe, read live from the mocks (``/metrics`` and ``/healthz``) every second.
+
+    * ``p95_ms``: the service's (or one route's) server-side p95 over the last ``window_s`` ≤ ``max``
+    * ``error_ratio``: (5xx + resets) / requests over the last ``window_s`` ≤ ``max``
+    * ``healthy``: ``GET /healthz`` answers 200 within a second (``max`` unused)
+
+    Every probe is checked before the first fault and after the load; ``during: true``
+    also checks it continuously while faults are active.
+    """
+
+    name: str = Field(min_length=1, max_length=120)
+    kind: Literal["p95_ms", "error_ratio", "healthy"]
+    service: Service = "portal"
+    route: str | None = Field(default=None, max_length=200, description="route template, e.g. /dossiers")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
+    max: float | None = Field(default=None, ge=0)
+    window_s: float = Field(default=5.0, gt=0, le=300)
+    during: bool = False
+
+    @field_validator("max")
+    @classmethod
+    def _max_needed(cls, value: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("kind")
+        if value is None and kind in ("p95_ms", "error_ratio"):
+            raise ValueError(f"required for a {kind} probe")
+        if value is not None and kind == "error_ratio" and value > 1:
+            raise ValueError(f"an error ratio is between 0 and 1, got {value}")
+        return value
+
+    def describe(self) -> str:
+        """One line for the journal: ``portal p95 ≤ 800 ms``."""
+        scope = self.service + (f" {self.method or ''} {self.route}".rstrip() if self.route else "")
+        scope = scope.replace("  ", " ")
+        if self.kind == "p95_ms":
+            return f"{scope} p95 ≤ {self.max:g} ms"
+        if self.kind == "error_ratio":
+            return f"{scope} error ratio ≤ {self.max:g}"
+        return f"{self.service} healthy"
+
+
+class Hypothesis(StrictModel):
+    """The steady state: what must hold before, (optionally) during and after the faults."""
+
+    title: str = "the national systems answer in time"
+    probes: list[Probe] = Field(default_factory=list, max_length=20)
+
+
+class LatencyShape(StrictModel):
+    """A latency distribution in milliseconds (the mocks' fault API shape)."""
+
+    distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
+    ms: float = Field(default=0, ge=0, le=600_000)
+    min_ms: float = Field(default=0, ge=0, le=600_000)
+    max_ms: float = Field(default=0, ge=0, le=600_000)
+    median_ms: float = Field(default=0, ge=0, le=600_000)
+    sigma: float = Field(default=0.5, ge=0, le=5)
+
+
+class HttpFault(StrictModel):
+    """A fault injected through the mocks' ``POST /admin/faults`` (removed at the end)."""
+
+    kind: Literal["latency", "error", "reset", "hang", "slow_body", "outage"]
+    route: str = Field(default="*", max_length=200)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
+    province: str | None = Field(default=None, pattern=r"^\d{2}$")
+    agency: str | None = Field(default=None, max_length=64)
+    latency: LatencyShape | None = None
+    status: int = Field(default=503, ge=400, le=599)
+    rate: float = Field(default=1.0, ge=0, le=1)
+    bytes_per_s: int = Field(default=1024, ge=1, le=100_000_000)
+    hang_s: float = Field(default=60.0, gt=0, le=600)
+
+    @field_validator("latency")
+    @classmethod
+    def _latency_needed(cls, value: LatencyShape | None, info: ValidationInfo) -> LatencyShape | None:
+        if value is None and info.data.get("kind") == "latency":
+            raise ValueError("required when kind is 'latency'")
+        return value
+
+
+class NetworkFault(StrictModel):
+    """A toxic on the TCP fault proxy between the load and the target (Toxiproxy API).
+
+    ``toxic: down`` takes the proxy down (connections refused) instead of adding a toxic.
+    ``attributes`` are Toxiproxy's (integers): latency {latency, jitter} ms, bandwidth
+    {rate} KB/s, timeout {timeout} ms (0 = hold), slicer {average_size, size_variation,
+    delay}, limit_data {bytes}, reset_peer {timeout}, slow_close {delay}.
+    """
+
+    toxic: Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down"]
+    attributes: dict[str, int] = Field(default_factory=dict)
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: float = Field(default=1.0, ge=0, le=1)
+
+
+class ProcessFault(StrictModel):
+    """Kill (SIGKILL, restarted on the same socket at the end) or pause (SIGSTOP → SIGCONT)."""
+
+    action: Literal["kill", "pause"]
+
+
+class TrafficAction(StrictModel):
+    """Bounded drill-side traffic sent with httpx during the window (not a fault: a probe that acts).
+
+    * ``stale_documents``: documents to abolished district-level agencies → expect 422 recipient_closed
+    * ``old_commune_dossiers``: dossiers filed with pre-2025 commune codes → expect 422 commune_abolished
+    * ``expiring_certificates``: ``agencies`` signers whose certificates expire ``expire_after_s``
+      into the window; their documents after expiry → expect 422 certificate_expired, others 201
+    * ``submission_probe``: citizens submit dossiers; ``expect_status`` lists acceptable answers
+      (e.g. [503] during a population outage, which must carry Retry-After)
+    * ``officer_login_storm``: ``count`` commune officers sign in at once (concurrency ``concurrency``)
+    """
+
+    action: Literal[
+        "stale_documents", "old_commune_dossiers", "expiring_certificates", "submission_probe", "officer_login_storm"
+    ]
+    count: int = Field(default=20, ge=1, le=MAX_TRAFFIC_REQUESTS)
+    concurrency: int = Field(default=8, ge=1, le=64)
+    expect_status: list[int] = Field(default_factory=list, max_length=10)
+    expect_code: str | None = Field(default=None, max_length=64)
+    min_success_ratio: float = Field(default=1.0, ge=0, le=1)
+    agencies: int = Field(default=3, ge=1, le=50)
+    expire_after_s: float = Field(default=3.0, gt=0, le=600)
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: list[int]) -> list[int]:
+        for status in value:
+            if not 100 <= status <= 599:
+                raise ValueError(f"HTTP statuses are 100..599, got {status}")
+        return value
+
+
+class Fault(StrictModel):
+    """One step of the method: a fault (or drill traffic) active from ``at_s`` for ``duration_s``."""
+
+    name: str = Field(min_length=1, max_length=120)
+    backend: Literal["http", "network", "process", "traffic"]
+    target: Service
+    at_s: float
+    duration_s: float
+    http: HttpFault | None = Field(default=None, validate_default=True)
+    network: NetworkFault | None = Field(default=None, validate_default=True)
+    process: ProcessFault | None = Field(default=None, validate_default=True)
+    traffic: TrafficAction | None = Field(default=None, validate_default=True)
+
+    @field_validator("at_s", mode="before")
+    @classmethod
+    def _at(cls, value: object) -> float:
+        at = _seconds(value, "seconds ≥ 0")
+        if at < 0:
+            raise ValueError(f"expected seconds ≥ 0, got {value!r}")
+        return at
+
+    @field_validator("duration_s", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        duration = _seconds(value, "seconds > 0")
+        if duration <= 0 or duration > MAX_DRILL_SECONDS:
+            raise ValueError(f"expected seconds > 0 and ≤ {MAX_DRILL_SECONDS}, got {value!r}")
+        return duration
+
+    @field_validator("http", "network", "process", "traffic")
+    @classmethod
+    def _matches_backend(cls, value: object, info: ValidationInfo) -> object:
+        backend = info.data.get("backend")
+        if backend is None:
+            return value  # the backend itself is wrong; that error is reported already
+        if info.field_name == backend and value is None:
+            raise ValueError(f"required when backend is '{backend}'")
+        if info.field_name != backend and value is not None:
+            raise ValueError(f"only allowed when backend is '{info.field_name}' (this fault's backend is '{backend}')")
+        return value
+
+    @property
+    def end_s(self) -> float:
+        """Offset at which the fault is removed."""
+        return self.at_s + self.duration_s
+
+    @property
+    def kind(self) -> str:
+        """The fault's kind for the journal: ``latency``, ``reset_peer``, ``kill``, ``stale_documents`` ..."""
+        if self.http is not None:
+            return self.http.kind
+        if self.network is not None:
+            return self.network.toxic
+        if self.process is not None:
+            return self.process.action
+        return self.traffic.action if self.traffic is not None else self.backend
+
+    @property
+    def is_fault(self) -> bool:
+        """False for drill-side traffic, which changes nothing on the target."""
+        return self.backend != "traffic"
+
+
+class Expectations(StrictModel):
+    """What the drill must show, besides the steady-state hypothesis.
+
+    ``recovery_time_s``: seconds after the last fault ends within which the faulted
+    services' client-side error ratio and p95 are back within tolerance (from the load's
+    per-second series). ``error_budget_during_fault``: the highest acceptable client-side
+    error ratio of the faulted services while faults are active. ``exact_lost``: for
+    planted-defect drills, the exact lost count per item kind (``predicted`` = computed
+    from what was acknowledged, e.g. the documents the lossy axis drops).
+    """
+
+    recovery_time_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
+    recovery_p95_ms: float = Field(default=2000, gt=0)
+    recovery_error_ratio: float = Field(default=0.05, ge=0, le=1)
+    error_budget_during_fault: float | None = Field(default=None, ge=0, le=1)
+    max_lost: int = Field(default=0, ge=0)
+    max_duplicated: int = Field(default=0, ge=0)
+    no_unverified_dossiers: bool = False
+    expect_verdict: Literal["PASS", "FAIL"] = "PASS"
+    exact_lost: dict[Literal["dossiers", "documents", "receipts", "payments"], int | Literal["predicted"]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("exact_lost")
+    @classmethod
+    def _only_for_fail(cls, value: dict, info: ValidationInfo) -> dict:
+        if value and info.data.get("expect_verdict") != "FAIL":
+            raise ValueError("only meaningful with expect_verdict: FAIL (a planted-defect drill)")
+        return value
+
+
+class Drill(StrictModel):
+    """A whole drill file."""
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    profile: str = Field(default="smoke", min_length=1, max_length=200)
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
+    scale: float | None = Field(default=None, gt=0, le=1000)
+    target_weaknesses: dict[Service, list[str]] = Field(default_factory=dict)
+    steady_state_hypothesis: Hypothesis = Field(default_factory=Hypothesis)
+    method: list[Fault] = Field(min_length=1, max_length=50)
+    rollbacks: list[Literal["clear_http_faults", "reset_proxy", "resume_processes"]] = Field(
+        default_factory=lambda: ["clear_http_faults", "reset_proxy", "resume_processes"]
+    )
+    expectations: Expectations = Field(default_factory=Expectations)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Drill:
+        seen: set[str] = set()
+        for fault in self.method:
+            if fault.name in seen:
+                raise ValueError(f"method: fault names must be unique; {fault.name!r} appears twice")
+            seen.add(fault.name)
+        return self
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The method steps that change the target (traffic actions excluded)."""
+        return [f for f in self.method if f.is_fault]
+
+    @property
+    def faulted_services(self) -> list[str]:
+        """Services that carry a fault at some point (for client-side recovery checks)."""
+        return sorted({f.target for f in self.faults})
+
+    def needs(self, backend: str) -> bool:
+        """Whether any step uses ``backend``."""
+        return any(f.backend == backend for f in self.method)
+
+    def network_services(self) -> list[str]:
+        """Services that need the fault proxy in front of them."""
+        return sorted({f.target for f in self.method if f.backend == "network"})
+
+    def fault_end_s(self) -> float:
+        """When the last fault is removed (0 when there is none)."""
+        return max((f.end_s for f in self.faults), default=0.0)

@@ -1,0 +1,245 @@
+"""Authentication and session checks (OWASP API2:2023 Broken Authentication)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from dientap.credentials import officer_account
+from drills.security.context import CheckContext, SetupFailed
+from drills.security.jwt_forge import make_token, mock_signing_key, split_token, tampered_tokens
+from drills.security.registry import security_check
+from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
+
+__all__: list[str] = []
+
+API2 = "API2:2023 Broken Authentication"
+_REFUSED = (423, 429, 503)
+_NO_SUCH_DOSSIER = "/dossiers/00000-000000-000000"
+_NO_SUCH_DOCUMENT = "/documents/" + "0" * 32
+
+
+def _rotating_ip(i: int) -> dict[str, str]:
+    # TEST-NET-3 addresses (RFC 5737): never a real client.
+    return {"X-Forwarded-For": f"203.0.113.{i % 250 + 1}", "X-Real-IP": f"203.0.113.{i % 250 + 1}"}
+
+
+@security_check(CheckSpec(
+    id="auth.lockout",
+    title="Per-account lockout against password guessing from rotating client addresses",
+    area=Area.AUTH, owasp=API2,
+    sends="up to 12 wrong passwords for one citizen account, each with a different X-Forwarded-For/X-Real-IP, "
+          "then the right password from yet another address",
+    passes_when="sign-in starts answering 423/429 within the attempts, and the right password is refused too while "
+                "the lock lasts",
+    weaknesses=(PlantedWeakness("portal", "no_lockout"), PlantedWeakness("portal", "trust_forwarded_for")),
+    simulates_incident=True,
+))
+def lockout(ctx: CheckContext, out: Outcome) -> None:
+    """Guess one account's password from many addresses; the account must lock."""
+    account = ctx.citizen().personal_id
+    started = time.monotonic()
+    refused_at: int | None = None
+    last: httpx.Response | None = None
+    for i in range(ctx.limits.lockout_attempts):
+        last = ctx.citizen_login(account, "wrong-password-%d" % i, headers=_rotating_ip(i))
+        if last.status_code in _REFUSED:
+            refused_at = i + 1
+            out.detected_after_s = round(time.monotonic() - started, 3)
+            break
+        if last.status_code != 401:
+            out.fail(f"wrong password #{i + 1} answered {last.status_code}, expected 401 or a lock", ctx.excerpt(last))
+            return
+    if refused_at is None:
+        assert last is not None  # nosec B101 - lockout_attempts >= 1
+        out.phase = IncidentPhase.TRIAGE
+        out.fail(f"{ctx.limits.lockout_attempts} wrong passwords from rotating addresses were never refused "
+                 f"(no lockout)", ctx.excerpt(last, "the last guess"))
+        return
+    out.phase = IncidentPhase.CONTAIN
+    right = ctx.citizen_login(account, headers=_rotating_ip(251))
+    if out.expect(right.status_code in _REFUSED, f"the right password from a new address answered {right.status_code} "
+                  "while the account should be locked", ctx.excerpt(right)):
+        out.note(f"locked after {refused_at} guesses ({last.status_code if last else '?'}, "
+                 f"Retry-After {last.headers.get('retry-after') if last else '?'} s); right password refused "
+                 f"({right.status_code})", ctx.excerpt(right, "right password during the lock"))
+
+
+@security_check(CheckSpec(
+    id="auth.credential-stuffing",
+    title="Credential stuffing (many accounts, few tries each) detected and throttled",
+    area=Area.AUTH, owasp=API2,
+    sends="2 wrong passwords for each of 60 citizen accounts in a burst, from rotating X-Forwarded-For addresses",
+    passes_when="sign-in starts answering 429/423/503 (throttled) before the burst ends; detection time recorded",
+    simulates_incident=True,
+))
+def credential_stuffing(ctx: CheckContext, out: Outcome) -> None:
+    """Spray wrong passwords across many accounts; the target must start refusing."""
+    started = time.monotonic()
+    sent = 0
+    last: httpx.Response | None = None
+    for a in range(ctx.limits.stuffing_accounts):
+        account = ctx.citizen().personal_id
+        for t in range(ctx.limits.stuffing_tries_per_account):
+            last = ctx.citizen_login(account, f"Summer2025!{t}", headers=_rotating_ip(a * 7 + t))
+            sent += 1
+            if last.status_code in _REFUSED:
+                out.detected_after_s = round(time.monotonic() - started, 3)
+                out.phase = IncidentPhase.CONTAIN
+                out.note(f"throttled after {sent} sign-ins over {a + 1} accounts ({last.status_code})",
+                         ctx.excerpt(last, "first refusal"))
+                return
+    out.phase = IncidentPhase.TRIAGE
+    out.fail(f"{sent} failed sign-ins over {ctx.limits.stuffing_accounts} accounts in "
+             f"{time.monotonic() - started:.1f} s were never throttled",
+             ctx.excerpt(last, "the last attempt") if last is not None else None)
+
+
+@security_check(CheckSpec(
+    id="auth.no-user-enumeration",
+    title="Sign-in does not reveal which accounts exist",
+    area=Area.AUTH, owasp=API2,
+    sends="a wrong password for an existing and for a non-existing account, at the portal (officer), the population "
+          "database (client system) and the axis (agency)",
+    passes_when="each pair gets the same 4xx status and a byte-identical body",
+))
+def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
+    """Known vs unknown account with a wrong password: indistinguishable answers."""
+    commune = ctx.citizen().commune_code
+    pairs: list[tuple[str, Callable[[str], httpx.Response], str, str]] = [
+        ("portal officer", lambda acc: ctx.officer_login(acc, "wrong-password"),
+         officer_account(commune, 5), officer_account(commune, 99)),
+        ("population client", lambda cid: ctx.send("population", "POST", "/auth/token",
+                                                   json={"client_id": cid, "client_secret": "wrong-secret"}),
+         "police", "province-99"),
+        ("axis agency", lambda code: ctx.send("axis", "POST", "/auth/token",
+                                             json={"agency_code": code, "client_secret": "wrong-secret"}),
+         "000.00.00.G22", "000.00.00.Z99"),
+    ]
+    for label, login, known, unknown in pairs:
+        a, b = login(known), login(unknown)
+        same = a.status_code == b.status_code and a.content == b.content and 400 <= a.status_code < 500
+        if out.expect(same, f"{label}: existing account answered {a.status_code}, unknown {b.status_code}"
+                      f"{'' if a.content == b.content else ' with different bodies'}", ctx.excerpt(a, "existing account")):
+            out.note(f"{label}: both {a.status_code}, same body")
+        elif len(out.evidence) < 6:
+            out.evidence.append(ctx.excerpt(b, "unknown account"))
+
+
+def _probes(ctx: CheckContext) -> list[tuple[str, str, Callable[[str], httpx.Response]]]:
+    """(service, valid token, request with a given token) for each service's protected read."""
+    citizen = ctx.citizen()
+    looked_up = ctx.citizen().personal_id
+    portal = ctx.citizen_token(citizen)
+    population = ctx.population_token("province-01")
+    axis = ctx.axis_token("000.00.00.G22")
+    return [
+        ("portal", portal, lambda t: ctx.send("portal", "GET", _NO_SUCH_DOSSIER, headers=ctx.bearer(t))),
+        ("population", population, lambda t: ctx.send("population", "GET", f"/citizens/{looked_up}",
+                                                      params={"purpose": "security drill: token check"},
+                                                      headers=ctx.bearer(t))),
+        ("axis", axis, lambda t: ctx.send("axis", "GET", _NO_SUCH_DOCUMENT, headers=ctx.bearer(t))),
+    ]
+
+
+def _public_key_pem(ctx: CheckContext) -> bytes:
+    ca = ctx.ca
+    if ca is not None:
+        return ca.certificate_pem
+    from dientap.pki import make_untrusted_ca
+
+    return make_untrusted_ca().certificate_pem
+
+
+@security_check(CheckSpec(
+    id="auth.jwt-tampering",
+    title="Tampered bearer tokens are refused",
+    area=Area.AUTH, owasp=API2,
+    sends="each service's own valid token altered: modified payload, alg none (4 casings, 2 forms), stripped "
+          "signature, HS256 re-signed with a public key (the CA certificate), injected jwk (oct and EC) and jku "
+          "headers, kid path traversal",
+    passes_when="the valid token is accepted and every altered one answers 401",
+    weaknesses=(PlantedWeakness("population", "jwt_alg_none"),),
+))
+def jwt_tampering(ctx: CheckContext, out: Outcome) -> None:
+    """Every tampering of a valid token is 401 at every service."""
+    pem = _public_key_pem(ctx)
+    for service, token, call in _probes(ctx):
+        baseline = call(token)
+        if baseline.status_code == 401:
+            raise SetupFailed(f"{service} refused its own valid token", baseline)
+        bad = 0
+        for label, forged in tampered_tokens(token, pem, "000000000000"):
+            r = call(forged)
+            if r.status_code != 401:
+                bad += 1
+                out.fail(f"{service}: {label} answered {r.status_code}, expected 401", ctx.excerpt(r, label))
+        if not bad:
+            out.note(f"{service}: 12 tampered tokens all 401")
+
+
+@security_check(CheckSpec(
+    id="auth.token-claims",
+    title="Expired, not-yet-valid and wrong-audience tokens are refused",
+    area=Area.AUTH, owasp=API2,
+    sends="tokens with exp in the past, nbf in the future and another audience (re-signed with the service's key "
+          "when the target is the embedded mocks), and each service's token presented to the other services",
+    passes_when="every such token answers 401 (and a re-minted token with valid claims is accepted, proving the "
+                "probe itself is sound)",
+))
+def token_claims(ctx: CheckContext, out: Outcome) -> None:
+    """Claims are enforced: exp, nbf, aud; a token of one service is not valid at another."""
+    probes = _probes(ctx)
+    issuers = {"portal": "dientap-portal", "population": "dientap-population", "axis": "dientap-axis"}
+    now = int(time.time())
+    for service, token, call in probes:
+        for other, other_token, _ in probes:
+            if other == service:
+                continue
+            r = call(other_token)
+            out.expect(r.status_code == 401, f"{service}: a {other} token answered {r.status_code}, expected 401",
+                       ctx.excerpt(r, f"{other} token at {service}"))
+        if not ctx.target.knows_signing_keys:
+            continue
+        header, claims, _ = split_token(token)
+        key = mock_signing_key(ctx.target.dry_run_secret, issuers[service])
+        control = call(make_token(header, {**claims, "jti": claims["jti"] + "c"}, key))
+        if control.status_code == 401:
+            out.note(f"{service}: re-minted control token refused; claim cases not tested (signing key unknown)")
+            continue
+        cases = {
+            "expired (exp 60 s ago)": {"exp": now - 60, "iat": now - 960, "nbf": now - 960},
+            "not yet valid (nbf in 1 h)": {"nbf": now + 3600, "iat": now + 3600, "exp": now + 7200},
+            "wrong audience": {"aud": "someone-else"},
+        }
+        for label, change in cases.items():
+            r = call(make_token(header, {**claims, **change}, key))
+            out.expect(r.status_code == 401, f"{service}: {label} token answered {r.status_code}, expected 401",
+                       ctx.excerpt(r, label))
+    if out.passed:
+        out.note("cross-service tokens 401" + ("; expired/nbf/aud tokens 401" if ctx.target.knows_signing_keys else
+                                              " (claim cases need the embedded mocks' keys)"))
+
+
+@security_check(CheckSpec(
+    id="auth.logout-revokes",
+    title="A token used after logout is refused",
+    area=Area.AUTH, owasp=API2,
+    sends="sign in as a citizen, POST /auth/logout, then read a dossier with the same token",
+    passes_when="logout answers 2xx and the token then answers 401",
+))
+def logout_revokes(ctx: CheckContext, out: Outcome) -> None:
+    """Logout must revoke the token server-side."""
+    token = ctx.citizen_token(ctx.citizen())
+    before = ctx.send("portal", "GET", _NO_SUCH_DOSSIER, headers=ctx.bearer(token))
+    if before.status_code == 401:
+        raise SetupFailed("a fresh citizen token was refused", before)
+    bye = ctx.send("portal", "POST", "/auth/logout", headers=ctx.bearer(token))
+    if not 200 <= bye.status_code < 300:
+        raise SetupFailed(f"logout answered {bye.status_code}", bye)
+    after = ctx.send("portal", "GET", _NO_SUCH_DOSSIER, headers=ctx.bearer(token))
+    if out.expect(after.status_code == 401, f"the token still works after logout ({after.status_code})",
+                  ctx.excerpt(after, "after logout")):
+        out.note("token refused after logout (401)", ctx.excerpt(after, "after logout"))

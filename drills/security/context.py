@@ -1,0 +1,227 @@
+"""What a check works with: allowlisted HTTP clients, sign-in helpers, fixtures it creates.
+
+Every request goes through :meth:`CheckContext.send`, which keeps the check inside its
+time budget; clients are created only for allowlisted base URLs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from dientap.credentials import derive_password, officer_account
+from dientap.pki import DryRunCA
+from dientap.synthetic import Citizen, citizen_at
+from drills.security.evidence import Redactor
+from drills.security.target import SERVICES, SecurityLimits, SecurityTarget
+from reports.journal import EvidenceExcerpt
+
+__all__ = ["CheckContext", "CheckTimeout", "Dossier", "SetupFailed"]
+
+
+class CheckTimeout(Exception):
+    """The check ran out of its time budget."""
+
+
+class SetupFailed(Exception):
+    """The check could not prepare what it attacks (e.g. sign-in refused): verdict ERROR."""
+
+    def __init__(self, message: str, response: httpx.Response | None = None):
+        super().__init__(message)
+        self.response = response
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A dossier a check created as its victim."""
+
+    code: str
+    owner: Citizen
+    owner_token: str
+
+
+class CheckContext:
+    """Shared by the checks of one suite run (one instance per run, closed at the end)."""
+
+    def __init__(self, target: SecurityTarget, limits: SecurityLimits | None = None):
+        target.check_allowed()
+        self.target = target
+        self.limits = limits or SecurityLimits()
+        self.redactor = Redactor({target.dry_run_secret, target.admin_token or ""})
+        self.clients = {
+            name: httpx.Client(base_url=target.urls[name], timeout=self.limits.request_timeout_s) for name in SERVICES
+        }
+        # Start each run at a random citizen, so re-runs against one target do not reuse
+        # (and find locked) the accounts of the previous run.
+        self._base = secrets.randbelow(max(1, target.population_size))
+        self._next = 0
+        self._deadline = float("inf")
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._procedures: dict[str, str] = {}
+
+    # -- time -------------------------------------------------------------------------
+
+    def start_check(self) -> None:
+        """Start the clock of one check (its budget is ``limits.check_timeout_s``)."""
+        self._deadline = time.monotonic() + self.limits.check_timeout_s
+
+    def time_left(self) -> float:
+        """Seconds left in the current check's budget."""
+        return self._deadline - time.monotonic()
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def send(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request to ``service`` (raises :class:`CheckTimeout` past the check's budget)."""
+        if self.time_left() <= 0:
+            raise CheckTimeout("the check ran out of time")
+        kwargs.setdefault("timeout", min(self.limits.request_timeout_s, max(0.5, self.time_left())))
+        return self.clients[service].request(method, path, **kwargs)
+
+    def excerpt(self, response: httpx.Response, note: str | None = None) -> EvidenceExcerpt:
+        """Redacted evidence of ``response``."""
+        return self.redactor.excerpt(response, note)
+
+    def close(self) -> None:
+        """Close the HTTP clients."""
+        for client in self.clients.values():
+            client.close()
+
+    # -- people -----------------------------------------------------------------------
+
+    def citizen(self) -> Citizen:
+        """A citizen of the target's population no other check of this run has used."""
+        index = (self._base + self._next * 7) % self.target.population_size
+        self._next += 1
+        return citizen_at(self.target.seed, index)
+
+    def password(self, account: str) -> str:
+        """The dry-run password of ``account`` (also redacted from evidence from now on)."""
+        password = derive_password(self.target.dry_run_secret, account)
+        self.redactor.add(password)
+        return password
+
+    def citizen_login(self, personal_id: str, password: str | None = None, **kw: Any) -> httpx.Response:
+        """``POST /auth/token`` for a citizen (right password unless given)."""
+        body = {"kind": "citizen", "personal_id": personal_id,
+                "password": self.password(personal_id) if password is None else password}
+        return self.send("portal", "POST", "/auth/token", json=body, **kw)
+
+    def officer_login(self, account: str, password: str | None = None, **kw: Any) -> httpx.Response:
+        """``POST /auth/token`` for a commune officer (right password unless given)."""
+        body = {"kind": "officer", "account": account,
+                "password": self.password(account) if password is None else password}
+        return self.send("portal", "POST", "/auth/token", json=body, **kw)
+
+    def _token(self, response: httpx.Response, what: str) -> str:
+        if response.status_code != 200:
+            raise SetupFailed(f"sign-in as {what} answered {response.status_code}", response)
+        token = response.json()["access_token"]
+        self.redactor.add(token)
+        return token
+
+    def citizen_token(self, citizen: Citizen) -> str:
+        """A fresh portal token of ``citizen``."""
+        return self._token(self.citizen_login(citizen.personal_id), f"citizen {citizen.personal_id}")
+
+    def officer_token(self, commune_code: str, number: int = 1) -> str:
+        """A portal token of officer ``number`` of ``commune_code`` (cached for the run)."""
+        account = officer_account(commune_code, number)
+        key = ("portal-officer", account)
+        if key not in self._tokens:
+            self._tokens[key] = self._token(self.officer_login(account), f"officer {account}")
+        return self._tokens[key]
+
+    def population_token(self, client_id: str) -> str:
+        """A population token of client system ``client_id`` (cached for the run)."""
+        key = ("population", client_id)
+        if key not in self._tokens:
+            body = {"client_id": client_id, "client_secret": self.password(client_id)}
+            self._tokens[key] = self._token(self.send("population", "POST", "/auth/token", json=body), client_id)
+        return self._tokens[key]
+
+    def axis_token(self, agency_code: str) -> str:
+        """An axis token of agency ``agency_code`` (cached for the run)."""
+        key = ("axis", agency_code)
+        if key not in self._tokens:
+            body = {"agency_code": agency_code, "client_secret": self.password(agency_code)}
+            self._tokens[key] = self._token(self.send("axis", "POST", "/auth/token", json=body), agency_code)
+        return self._tokens[key]
+
+    @staticmethod
+    def bearer(token: str) -> dict[str, str]:
+        """The Authorization header for ``token``."""
+        return {"Authorization": f"Bearer {token}"}
+
+    # -- portal fixtures --------------------------------------------------------------
+
+    def procedure(self, province_code: str) -> str:
+        """A published procedure code of ``province_code``."""
+        if province_code not in self._procedures:
+            r = self.send("portal", "GET", "/procedures", params={"province": province_code})
+            procedures = r.json().get("procedures", []) if r.status_code == 200 else []
+            if not procedures:
+                raise SetupFailed(f"no published procedure for province {province_code}", r)
+            self._procedures[province_code] = procedures[0]["code"]
+        return self._procedures[province_code]
+
+    def dossier_body(self, citizen: Citizen, **extra: Any) -> dict[str, Any]:
+        """A valid submission body for ``citizen`` at their own commune."""
+        return {
+            "procedure_code": self.procedure(citizen.province_code),
+            "commune_code": citizen.commune_code,
+            "applicant": {"personal_id": citizen.personal_id, "full_name": citizen.full_name,
+                          "date_of_birth": citizen.date_of_birth.isoformat()},
+            "fields": {"reason": "dientap security drill"},
+            **extra,
+        }
+
+    def submit(self, token: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+        """``POST /dossiers`` with an Idempotency-Key (random unless given)."""
+        headers = {**self.bearer(token), "Idempotency-Key": key or secrets.token_hex(8)}
+        return self.send("portal", "POST", "/dossiers", json=body, headers=headers)
+
+    def victim_dossier(self) -> Dossier:
+        """A fresh citizen with a freshly submitted dossier (the object of an attack)."""
+        owner = self.citizen()
+        token = self.citizen_token(owner)
+        r = self.submit(token, self.dossier_body(owner))
+        if r.status_code != 201:
+            raise SetupFailed(f"submitting the victim dossier answered {r.status_code}", r)
+        return Dossier(r.json()["code"], owner, token)
+
+    def dossier_status(self, dossier: Dossier) -> int | None:
+        """The status of ``dossier`` as its owner sees it."""
+        r = self.send("portal", "GET", f"/dossiers/{dossier.code}", headers=self.bearer(dossier.owner_token))
+        return r.json().get("status") if r.status_code == 200 else None
+
+    # -- ledgers ----------------------------------------------------------------------
+
+    def ledger(self, service: str) -> dict[str, int] | None:
+        """``GET /admin/ledger`` counts of ``service``, or ``None`` without an admin token."""
+        if not self.target.admin_token:
+            return None
+        r = self.send(service, "GET", "/admin/ledger",
+                      headers=self.bearer(self.target.admin_token))
+        return r.json().get("counts", {}) if r.status_code == 200 else None
+
+    # -- documents --------------------------------------------------------------------
+
+    @cached_property
+    def ca(self) -> DryRunCA | None:
+        """The target's dry-run CA (signing keys of every agency), if the run has it."""
+        pki = self.target.pki_dir
+        if pki is None or not (pki / "ca.key").exists():
+            return None
+        return DryRunCA.load_or_create(pki)
+
+    @staticmethod
+    def today() -> dt.date:
+        """Today (UTC), for document dates."""
+        return dt.datetime.now(dt.timezone.utc).date()

@@ -1,0 +1,101 @@
+"""The latency bucket edges every dientap histogram shares, and HDR counts at those edges.
+
+One tuple for the mocks' own ``/metrics`` and the load generator's exporter, so a panel
+can put server-side and client-side latency on the same axis, and so ``histogram_quantile``
+and "fraction under budget" queries are exact at every boundary the default budgets use.
+
+Counting rule (:class:`EdgeCounter`): an HDR slot counts towards the bucket ``le=edge``
+when the slot's *highest equivalent value* is ≤ the edge. The harness's own percentiles
+(``SparseHistogram.value_at_percentile``) report that same highest equivalent value, so
+"summary p95 ≤ budget" holds exactly when ``bucket{le=budget} ≥ 95 %`` of the count:
+the gate and a PromQL query can never disagree at a budget boundary. Values inside the
+one HDR slot that straddles an edge (±0.1 % of the edge) are counted above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mocks.core.metrics import LATENCY_BUCKETS_S as _MOCK_BUCKETS_S
+from scenarios.hdr import HIGHEST_TRACKABLE_US, SparseHistogram
+
+__all__ = ["LATENCY_BUCKETS_S", "BUDGET_BOUNDARIES_S", "EdgeCounter"]
+
+# Boundaries of reports/budgets.yaml (p95/p99 per service and province, readiness p95s).
+# tests/metrics/test_buckets.py reads the YAML and fails when a budget is not listed here.
+BUDGET_BOUNDARIES_S = (0.5, 0.8, 1.0, 1.5, 2.0, 3.0)
+
+# The mocks' edges plus any budget boundary they lack (0.8 s today). When the mocks'
+# tuple gains 0.8 this is exactly that tuple again.
+LATENCY_BUCKETS_S: tuple[float, ...] = tuple(sorted(set(_MOCK_BUCKETS_S) | set(BUDGET_BOUNDARIES_S)))
+
+class EdgeCounter:
+    """Cumulative counts and the approximate sum of a :class:`SparseHistogram`.
+
+    Uses only the histogram's public surface: ``counts`` (slot index → count) and probe
+    histograms (``record`` one value, read ``counts``, ``max_value`` and ``mean_value``)
+    to learn, once per layout, which slot holds each edge and each slot's median
+    equivalent value — the value ``SparseHistogram.mean_value`` uses, so
+    ``sum / count`` equals the harness's mean.
+    """
+
+    def __init__(self, edges_s: Iterable[float] = LATENCY_BUCKETS_S) -> None:
+        self.edges_s = tuple(edges_s)
+        if list(self.edges_s) != sorted(set(self.edges_s)):
+            raise ValueError(f"edges_s: expected strictly increasing edges, got {self.edges_s}")
+        self._last_slot: dict[int, tuple[int, ...]] = {}
+        self._medians: dict[int, Any] = {}
+
+    def _thresholds(self, significant_figures: int) -> tuple[int, ...]:
+        """Per edge, the highest slot index whose values all lie at or below the edge."""
+        found = self._last_slot.get(significant_figures)
+        if found is None:
+            slots = []
+            for edge in self.edges_s:
+                edge_us = round(edge * 1_000_000)
+                probe = SparseHistogram(significant_figures)
+                probe.record(edge_us)
+                (index,) = probe.counts
+                slots.append(index if probe.max_value() <= edge_us else index - 1)
+            found = self._last_slot[significant_figures] = tuple(slots)
+        return found
+
+    def _median_table(self, significant_figures: int) -> Any:
+        """numpy array: slot index → median equivalent value (µs), built once (≈ 0.1 s)."""
+        table = self._medians.get(significant_figures)
+        if table is None:
+            import numpy as np
+
+            medians: list[float] = []
+            value = 0
+            while value <= HIGHEST_TRACKABLE_US:
+                probe = SparseHistogram(significant_figures)
+                probe.record(value)
+                (index,) = probe.counts
+                if index != len(medians):  # slots are walked in order; a gap means a layout we do not know
+                    raise ValueError(f"slot {index} after {len(medians)} slots: unexpected HDR layout")
+                medians.append(probe.mean_value())
+                value = probe.max_value() + 1
+            table = self._medians[significant_figures] = np.asarray(medians, dtype=np.float64)
+        return table
+
+    def cumulative(self, hist: SparseHistogram) -> tuple[int, ...]:
+        """Observations at or below each edge (Prometheus ``le`` buckets, without +Inf)."""
+        return self.read(hist)[0]
+
+    def read(self, hist: SparseHistogram) -> tuple[tuple[int, ...], float]:
+        """``(cumulative counts at the edges, approximate sum in µs)`` in one pass."""
+        import numpy as np
+
+        thresholds = self._thresholds(hist.significant_figures)
+        medians = self._median_table(hist.significant_figures)
+        counts = hist.counts
+        if not counts:
+            return (0,) * len(thresholds), 0.0
+        slots = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        weights = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+        positions = np.searchsorted(np.asarray(thresholds, dtype=np.int64), slots, side="left")
+        per_bucket = np.bincount(positions, weights=weights, minlength=len(thresholds) + 1)
+        cumulative = tuple(int(v) for v in np.cumsum(per_bucket[: len(thresholds)]))
+        return cumulative, float(np.dot(weights.astype(np.float64), np.take(medians, slots, mode="clip")))

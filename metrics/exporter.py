@@ -1,0 +1,336 @@
+"""Prometheus exporter of a dry run, served by the Locust process that holds the merged
+recorder (the local runner, or the master of a distributed run — never a worker).
+
+Everything is computed at scrape time from what the harness already keeps on
+``environment.dientap``: the whole-run exact HDR histograms (``recorder.histograms``),
+per-key failures, generator snapshots (arrivals due / started), the abort monitor, and
+Locust's user counts — so recording a request costs nothing extra.
+
+Families (no commune or id label anywhere)::
+
+    dientap_request_duration_seconds{service,endpoint,province,measure}  histogram
+    dientap_requests_total{service,endpoint,province}                    counter
+    dientap_request_failures_total{service,endpoint,province}            counter
+    dientap_active_actors{persona}                                       gauge
+    dientap_arrivals_intended_total / dientap_arrivals_started_total     counter
+    dientap_arrivals_behind_total{reason="late|dropped_late|shed"}       counter
+    dientap_abort_state{rule="error_rate|p99"}                           gauge 0/1
+    dientap_drill_fault_active{fault,kind}                               gauge 0/1
+    dientap_run_start_time_seconds, dientap_exporter_render_seconds      gauge
+
+Two equivalent read paths: :func:`build_registry` gives a ``prometheus_client`` registry of
+custom collectors (any prometheus_client tooling works on it), and :class:`MetricsExporter`
+serves the same samples with the request families rendered by :mod:`metrics.exposition`
+(cached per histogram) because ``generate_latest`` costs too much per scrape at national
+cardinality.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from ipaddress import ip_address
+from typing import Any
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from metrics.buckets import LATENCY_BUCKETS_S
+from metrics.drill_state import DrillState
+from metrics.exposition import (
+    DURATION,
+    DURATION_HELP,
+    FAILURES,
+    FAILURES_HELP,
+    REQUESTS,
+    REQUESTS_HELP,
+    failure_rows,
+    render_request_series,
+)
+from metrics.series import SeriesCache
+
+__all__ = [
+    "METRICS_LISTEN_ENV",
+    "ABORT_RULES",
+    "DrillState",
+    "RequestCollector",
+    "RunStateCollector",
+    "DrillStateCollector",
+    "MetricsExporter",
+    "build_registry",
+    "attach_exporter",
+    "attach_from_env",
+    "start_drill_state_server",
+]
+
+log = logging.getLogger("dientap.metrics")
+
+METRICS_LISTEN_ENV = "DIENTAP_METRICS_LISTEN"  # "127.0.0.1:9646": where the run's exporter listens
+ABORT_RULES = ("error_rate", "p99")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class RequestCollector(Collector):
+    """Latency histograms and request/failure counters of a ``LatencyRecorder``."""
+
+    def __init__(self, recorder: Any, cache: SeriesCache | None = None) -> None:
+        self.recorder = recorder
+        self.cache = cache or SeriesCache()
+
+    def collect(self) -> Iterator[Metric]:
+        series = self.cache.collect(self.recorder)
+        duration = HistogramMetricFamily(DURATION, DURATION_HELP, labels=["service", "endpoint", "province", "measure"])
+        for h in series.histograms:
+            buckets = [(floatToGoString(edge), n) for edge, n in zip(LATENCY_BUCKETS_S, h.cumulative)]
+            buckets.append(("+Inf", h.count))
+            duration.add_metric(list(h.labels), buckets, h.sum_s)
+        yield duration
+        requests = CounterMetricFamily(REQUESTS, REQUESTS_HELP, labels=["service", "endpoint", "province"])
+        for key, n in series.requests:
+            requests.add_metric(list(key), n)
+        yield requests
+        failures = CounterMetricFamily(FAILURES, FAILURES_HELP, labels=["service", "endpoint", "province"])
+        for key, n in failure_rows(series):
+            failures.add_metric(list(key), n)
+        yield failures
+
+
+class DrillStateCollector(Collector):
+    """``dientap_drill_fault_active{fault, kind}`` from :class:`DrillState`."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "dientap_drill_fault_active", "1 while a drill fault is in force, 0 after it was cleared", labels=["fault", "kind"]
+        )
+        for fault in DrillState.faults():
+            family.add_metric([fault.name, fault.kind], 1.0 if fault.active else 0.0)
+        yield family
+
+
+class RunStateCollector(Collector):
+    """Actors, arrivals, abort state and run start of the harness on ``environment``."""
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.last_render_s = 0.0
+
+    def collect(self) -> Iterator[Metric]:
+        state = getattr(self.environment, "dientap", None)
+        yield self._actors(state)
+        snapshots = _snapshots(state)
+        intended = CounterMetricFamily("dientap_arrivals_intended", "Citizen arrivals the open-model schedule made due")
+        intended.add_metric([], sum(s.arrivals_due for s in snapshots))
+        yield intended
+        started = CounterMetricFamily("dientap_arrivals_started", "Citizen arrivals the generator actually started")
+        started.add_metric([], sum(s.arrivals_started for s in snapshots))
+        yield started
+        behind = CounterMetricFamily(
+            "dientap_arrivals_behind", "Arrivals started late, dropped as too late, or shed at the in-flight cap", labels=["reason"]
+        )
+        behind.add_metric(["late"], sum(s.arrivals_late for s in snapshots))
+        behind.add_metric(["dropped_late"], sum(s.arrivals_dropped_late for s in snapshots))
+        behind.add_metric(["shed"], sum(s.arrivals_shed for s in snapshots))
+        yield behind
+        abort = GaugeMetricFamily("dientap_abort_state", "1 when an abort rule stopped the run", labels=["rule"])
+        monitor = getattr(state, "abort", None)
+        decision = getattr(monitor, "decision", None)
+        for rule in ABORT_RULES:
+            abort.add_metric([rule], 1.0 if decision is not None and decision.rule == rule else 0.0)
+        yield abort
+        start = GaugeMetricFamily("dientap_run_start_time_seconds", "When the load started (Unix time; 0 before)")
+        start.add_metric([], float(getattr(state, "started_at", None) or 0.0))
+        yield start
+        render = GaugeMetricFamily("dientap_exporter_render_seconds", "Time the previous scrape took to render")
+        render.add_metric([], self.last_render_s)
+        yield render
+
+    def _actors(self, state: Any) -> Metric:
+        family = GaugeMetricFamily("dientap_active_actors", "Actors running now, by persona", labels=["persona"])
+        runner = getattr(self.environment, "runner", None)
+        counts = dict(getattr(runner, "user_classes_count", None) or {})
+        citizens = _citizens_in_flight(state)
+        if citizens is not None:
+            counts["Citizen"] = citizens
+        for persona, count in sorted(counts.items()):
+            family.add_metric([persona], float(count))
+        return family
+
+
+def _snapshots(state: Any) -> list[Any]:
+    shipping = getattr(state, "shipping", None)
+    if shipping is None:
+        return []
+    try:
+        return list(shipping.snapshots())
+    except Exception:  # a broken snapshot must not fail the whole scrape
+        log.exception("generator snapshots unavailable")
+        return []
+
+
+def _citizens_in_flight(state: Any) -> int | None:
+    """Citizen journeys in flight: the local scheduler's pool, or workers' snapshots when
+    they carry ``arrivals_in_flight`` (None when neither is known)."""
+    getter = getattr(state, "scheduler_getter", None)
+    scheduler = getter() if callable(getter) else None
+    if scheduler is not None:
+        return len(scheduler.pool)
+    in_flight = [getattr(s, "arrivals_in_flight", None) for s in _snapshots(state)]
+    known = [n for n in in_flight if n is not None]
+    return sum(known) if known else None
+
+
+def build_registry(environment: Any, recorder: Any | None = None) -> CollectorRegistry:
+    """A registry with every dientap collector for ``environment`` (reference read path)."""
+    registry = CollectorRegistry(auto_describe=False)
+    recorder = recorder if recorder is not None else environment.dientap.recorder
+    registry.register(RequestCollector(recorder))
+    registry.register(RunStateCollector(environment))
+    registry.register(DrillStateCollector())
+    return registry
+
+
+class MetricsExporter:
+    """The scrape endpoint of one run: a WSGI app over the collectors, served by gevent."""
+
+    def __init__(self, environment: Any, recorder: Any | None = None, process_metrics: bool = True) -> None:
+        self.environment = environment
+        self.recorder = recorder if recorder is not None else environment.dientap.recorder
+        self.cache = SeriesCache()
+        self.run_state = RunStateCollector(environment)
+        self.small = CollectorRegistry(auto_describe=False)
+        self.small.register(self.run_state)
+        self.small.register(DrillStateCollector())
+        if process_metrics:
+            ProcessCollector(registry=self.small)  # the generator's own CPU and memory
+        self.scrapes = 0
+        self.last_scrape_at = 0.0  # monotonic
+        self.server: Any = None
+        self.url: str | None = None
+
+    def render(self) -> bytes:
+        """The full exposition text of one scrape."""
+        began = time.perf_counter()
+        body = generate_latest(self.small) + render_request_series(self.cache.collect(self.recorder)).encode("utf-8")
+        self.run_state.last_render_s = time.perf_counter() - began
+        return body
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        """WSGI app: ``GET /metrics`` (and ``/``); anything else is a JSON 404/405."""
+        path = environ.get("PATH_INFO", "/")
+        if path not in ("/metrics", "/"):
+            return _json_error(start_response, "404 Not Found", "not_found", f"no route {path}; the metrics are at /metrics")
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return _json_error(start_response, "405 Method Not Allowed", "method_not_allowed", "use GET /metrics")
+        try:
+            body = self.render()
+        except Exception:  # a failing scrape is logged and answered, never kills the run
+            log.exception("rendering the metrics failed")
+            return _json_error(start_response, "500 Internal Server Error", "render_failed", "see the load generator's log")
+        self.scrapes += 1
+        self.last_scrape_at = time.monotonic()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def serve(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Start serving in this process's gevent hub; returns the scrape URL."""
+        from gevent.pywsgi import WSGIServer
+
+        self.server = WSGIServer((host, port), self.wsgi, log=None, error_log=log)
+        self.server.start()
+        bound = self.server.server_port
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{bound}/metrics"
+        return self.url
+
+    def linger(self, timeout_s: float = 2.5) -> bool:
+        """Wait (bounded) for one more scrape, so Prometheus sees the final figures; only
+        when something has been scraping. True when a scrape came."""
+        import gevent
+
+        if not self.scrapes:
+            return False
+        since = time.monotonic()
+        deadline = since + timeout_s
+        while time.monotonic() < deadline:
+            if self.last_scrape_at >= since:
+                return True
+            gevent.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self.server is not None:
+            self.server.stop(timeout=1)
+            self.server = None
+
+
+def _json_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+    import json
+
+    body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _check_host(host: str, allow_remote: bool) -> None:
+    try:
+        loopback = host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not allow_remote:
+        raise ValueError(f"host: the exporter listens on loopback unless allow_remote=True, got {host!r}")
+
+
+def attach_exporter(
+    environment: Any, port: int = 0, host: str = "127.0.0.1", *, allow_remote: bool = False, linger_s: float = 2.5
+) -> str | None:
+    """Serve the run's metrics from this Locust process; returns the scrape URL.
+
+    Call after :func:`scenarios.harness.install` (it needs ``environment.dientap``).
+    Returns ``None`` on a worker: workers ship their histograms to the master, which
+    serves the merged figures. Port 0 picks a free port. On ``quitting`` it waits up to
+    ``linger_s`` for a last scrape, then stops.
+    """
+    from locust.runners import WorkerRunner
+
+    if isinstance(environment.runner, WorkerRunner):
+        return None
+    _check_host(host, allow_remote)
+    exporter = MetricsExporter(environment)
+    url = exporter.serve(port, host)
+    environment.dientap_metrics = exporter
+
+    def on_quitting(**_kw: Any) -> None:
+        exporter.linger(linger_s)
+        exporter.stop()
+
+    environment.events.quitting.add_listener(on_quitting)
+    log.info("metrics at %s", url)
+    return url
+
+
+def attach_from_env(environment: Any) -> str | None:
+    """:func:`attach_exporter` on ``$DIENTAP_METRICS_LISTEN`` (``host:port``) when it is set."""
+    listen = os.environ.get(METRICS_LISTEN_ENV)
+    if not listen:
+        return None
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{METRICS_LISTEN_ENV}: expected host:port, got {listen!r}")
+    return attach_exporter(environment, int(port), host.strip("[]"))
+
+
+def start_drill_state_server(port: int = 0, host: str = "127.0.0.1") -> tuple[str, Any]:
+    """Serve only ``dientap_drill_fault_active`` from this process (a drill runner outside
+    the Locust process); returns ``(url, server)`` — call ``server.shutdown()`` to stop."""
+    from prometheus_client import start_http_server
+
+    _check_host(host, allow_remote=False)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DrillStateCollector())
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return f"http://{host}:{server.server_port}/metrics", server

