@@ -118,9 +118,12 @@ class Link:
 
     def _next_live(self, chain: list[ActiveToxic], index: int) -> tuple[int, Stub | None]:
         while index < len(chain):
-            stub = self._stub(chain[index])
-            if stub.live:
-                return index, stub
+            # A toxic removed or replaced since this chunk's snapshot is skipped without touching
+            # the stubs (its name may already belong to a newer toxic).
+            if not chain[index].removed.is_set():
+                stub = self._stub(chain[index])
+                if stub.live:
+                    return index, stub
             index += 1
         return index, None
 

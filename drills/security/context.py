@@ -201,6 +201,12 @@ class CheckContext:
         r = self.send("portal", "GET", f"/dossiers/{dossier.code}", headers=self.bearer(dossier.owner_token))
         return r.json().get("status") if r.status_code == 200 else None
 
+    def citizen_commune_agency(self) -> str:
+        """The People's Committee agency code of a fresh citizen's commune (a document recipient)."""
+        from dientap.roster import load_roster
+
+        return load_roster().commune(self.citizen().commune_code).agency_code
+
     # -- ledgers ----------------------------------------------------------------------
 
     def ledger(self, service: str) -> dict[str, int] | None:

@@ -50,8 +50,8 @@ class SecurityTarget:
     # to test expired / not-yet-valid / wrong-audience tokens whose signature is valid.
     knows_signing_keys: bool = False
     # Clients the scraping simulation uses (one scraper, one legitimate caller).
-    scraper_client: str = "province-02"
-    legitimate_client: str = "province-03"
+    scraper_client: str = "province-04"
+    legitimate_client: str = "province-08"
 
     def check_allowed(self) -> None:
         """Raise :class:`~dientap.errors.TargetNotAllowed` unless every URL is allowlisted."""

@@ -1,0 +1,194 @@
+"""Throughput of the three mocks' hot paths, as ratios to a bare Starlette "hello".
+
+Each server runs on one uvicorn worker pinned to core 0; wrk runs pinned to core 1
+(``taskset``), one thread, 64 connections, 10 s. The baseline is measured in the same run,
+so the ratios hold on a noisy machine even when absolute figures drift.
+
+    python bench/mocks.py [--seconds 10]
+
+Goals (issue #2): population look-up ≥ 0.50, dossier submit ≥ 0.25, document send ≥ 0.10.
+The dossier-submit run needs the population service too; it runs on core 1 beside wrk
+(there are only two cores), which makes that ratio a conservative figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.wrk_support import WrkResult, have_wrk, run_wrk  # noqa: E402
+from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password  # noqa: E402
+from dientap.orchestration.process import ServiceProcess  # noqa: E402
+from dientap.roster import load_roster  # noqa: E402
+from dientap.synthetic import citizen_at  # noqa: E402
+
+ADMIN = "bench-admin"
+POPULATION = 20_000
+UNTHROTTLED = json.dumps({"rate_limit_per_s": 1e9, "rate_limit_burst": 1_000_000_000})
+
+
+def _service(name: str, data: Path, core: int, *extra: str) -> ServiceProcess:
+    argv = ["taskset", "-c", str(core), sys.executable, "-m", "mocks", "serve", name, "--data-dir", str(data / name),
+            "--population-size", str(POPULATION), *extra]
+    proc = ServiceProcess(name, argv, env={"DIENTAP_ADMIN_TOKEN": ADMIN}, log_path=data / f"{name}.log")
+    proc.start()
+    proc.wait_healthy(120)
+    return proc
+
+
+def _lua_list(values: list[str]) -> str:
+    # Raw UTF-8 in the literal: Lua 5.1 has no \uXXXX escape, so JSON's ASCII escaping
+    # would corrupt Vietnamese names in the request bodies.
+    return "{" + ",".join(json.dumps(v, ensure_ascii=False) for v in values) + "}"
+
+
+def bench_hello(work: Path, seconds: int) -> WrkResult:
+    proc = ServiceProcess("hello", ["taskset", "-c", "0", sys.executable, str(Path(__file__).parent / "hello_app.py")])
+    proc.start()
+    try:
+        _wait(proc.url + "/")
+        return run_wrk(proc.url + "/", seconds=seconds)
+    finally:
+        proc.close()
+
+
+def _wait(url: str) -> None:
+    import time
+
+    for _ in range(200):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def bench_lookup(work: Path, seconds: int) -> WrkResult:
+    proc = _service("population", work, 0, "--settings-json", UNTHROTTLED)
+    try:
+        token = httpx.post(proc.url + "/auth/token", json={"client_id": "police", "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, "police")}).json()["access_token"]
+        ids = [citizen_at(42, i).personal_id for i in range(0, POPULATION, 2)]
+        script = work / "lookup.lua"
+        script.write_text(
+            f"local ids = {_lua_list(ids)}\nlocal i = 0\n"
+            "request = function()\n  i = i + 1\n"
+            f"  return wrk.format('GET', '/citizens/' .. ids[(i % #ids) + 1] .. '?purpose=bench', {{['Authorization'] = 'Bearer {token}'}})\nend\n"
+        )
+        return run_wrk(proc.url, script=script, seconds=seconds)
+    finally:
+        proc.close()
+
+
+def bench_submit(work: Path, seconds: int) -> WrkResult:
+    from mocks.portal.catalogue import catalogue_of
+
+    population = _service("population", work, 1, "--settings-json", UNTHROTTLED)
+    portal = _service("portal", work, 0, "--population-url", population.url)
+    try:
+        tokens, bodies = [], []
+        with httpx.Client(base_url=portal.url, timeout=10) as client:
+            for i in range(500):
+                citizen = citizen_at(42, i)
+                reply = client.post("/auth/token", json={"kind": "citizen", "personal_id": citizen.personal_id,
+                                                          "password": derive_password(DEFAULT_DRY_RUN_SECRET, citizen.personal_id)})
+                tokens.append(reply.json()["access_token"])
+                procedure = catalogue_of(citizen.province_code)[0].code
+                bodies.append(json.dumps({
+                    "procedure_code": procedure, "commune_code": citizen.commune_code, "channel": 2,
+                    "applicant": {"personal_id": citizen.personal_id, "full_name": citizen.full_name,
+                                  "date_of_birth": citizen.date_of_birth.isoformat()},
+                    "fields": {"purpose": "bench"},
+                }, ensure_ascii=False))
+        script = work / "submit.lua"
+        script.write_text(
+            f"local tokens = {_lua_list(tokens)}\nlocal bodies = {_lua_list(bodies)}\nlocal n = 0\n"
+            "local tid = tostring(math.random(1, 1000000000))\n"
+            "request = function()\n  n = n + 1\n  local k = (n % #bodies) + 1\n"
+            "  return wrk.format('POST', '/dossiers', {['Authorization'] = 'Bearer ' .. tokens[k], "
+            "['Content-Type'] = 'application/json', ['Idempotency-Key'] = 'bench-' .. tid .. '-' .. n}, bodies[k])\nend\n"
+        )
+        return run_wrk(portal.url, script=script, seconds=seconds)
+    finally:
+        portal.close()
+        population.close()
+
+
+def bench_send(work: Path, seconds: int, packages: int) -> WrkResult:
+    from dientap.edxml import DocumentEnvelope, build_package, make_document_id
+    from dientap.pki import DryRunCA
+
+    axis = _service("axis", work, 0)
+    try:
+        roster = load_roster()
+        commune = roster.commune("00004")
+        province = roster.province(commune.province_code)
+        ca = DryRunCA.load_or_create(work / "axis" / "pki")
+        credential = ca.issue(commune.agency_code)
+        token = httpx.post(axis.url + "/auth/token", json={"agency_code": commune.agency_code, "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, commune.agency_code)}).json()["access_token"]
+        today = dt.date.today()
+        delimiter = "\n--DIENTAP-PACKAGE--\n"
+        chunks = []
+        for number in range(1, packages + 1):
+            envelope = DocumentEnvelope(
+                message_id=make_document_id(commune.agency_code, today, number, "BC-UBND"), sender_code=commune.agency_code,
+                sender_name=f"UBND {commune.name}", recipients=[province.agency_code], code_number=str(number),
+                code_notation="BC-UBND", promulgation_place="Hà Nội", promulgation_date=today, document_type="Báo cáo",
+                subject="Báo cáo tình hình vận hành", priority=0,
+            )
+            chunks.append(build_package(envelope, credential).decode())
+        data = work / "packages.txt"
+        data.write_text(delimiter.join(chunks) + delimiter, encoding="utf-8")
+        script = work / "send.lua"
+        script.write_text(
+            "local packages = {}\nlocal n = 0\n"
+            "init = function(args)\n"
+            f"  local f = io.open({json.dumps(str(data))}, 'rb'); local text = f:read('*a'); f:close()\n"
+            f"  local d = {json.dumps(delimiter)}; local start = 1\n"
+            "  while true do\n    local s, e = string.find(text, d, start, true)\n    if not s then break end\n"
+            "    packages[#packages + 1] = string.sub(text, start, s - 1); start = e + 1\n  end\nend\n"
+            "request = function()\n  n = n + 1\n  if n > #packages then n = 1 end\n"
+            f"  return wrk.format('POST', '/documents', {{['Authorization'] = 'Bearer {token}', ['Content-Type'] = 'application/xml'}}, packages[n])\nend\n"
+        )
+        return run_wrk(axis.url, script=script, seconds=seconds)
+    finally:
+        axis.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--packages", type=int, default=25_000, help="distinct signed packages for the send benchmark")
+    args = parser.parse_args()
+    if not have_wrk() or os.cpu_count() is None:
+        print("bench/mocks.py needs wrk (apt-get install wrk) and taskset", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="dientap-bench-") as tmp:
+        work = Path(tmp)
+        hello = bench_hello(work, args.seconds)
+        rows = [
+            ("population look-up (authenticated, audited)", bench_lookup(work, args.seconds), 0.50),
+            ("dossier submit (validated, persisted, identity-checked)", bench_submit(work, args.seconds), 0.25),
+            ("document send (signed edXML, verified, persisted)", bench_send(work, args.seconds, args.packages), 0.10),
+        ]
+    print(f"{'endpoint':<58} {'2xx/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'ratio':>6} {'goal':>5}")
+    print(f"{'bare Starlette hello (baseline)':<58} {hello.ok_rps:>9.0f} {hello.p50_ms:>8.2f} {hello.p99_ms:>8.2f} {hello.non_2xx:>8} {1.0:>6.2f}")
+    for name, result, goal in rows:
+        ratio = result.ok_rps / hello.ok_rps
+        mark = "ok" if ratio >= goal else "MISS"
+        print(f"{name:<58} {result.ok_rps:>9.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} {result.non_2xx:>8} {ratio:>6.2f} {goal:>5.2f} {mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Reconciliation: what the targets acknowledged to the load vs what they hold afterwards.
+
+The vocabulary is Jepsen's queue checker, adapted to acknowledged writes:
+
+=============  ===============================================================================
+``ok``         acknowledged to the load and held by the target
+``lost``       acknowledged, and still missing after the settle time — a broken promise
+``duplicated`` one idempotency key acknowledged under several ids, or one id held twice
+``unexpected`` held by the target but never acknowledged to anyone (e.g. a write whose
+               answer was lost on the way back: the client timed out, the server committed)
+``recovered``  acknowledged, missing at the first look, present after the settle time
+               (an asynchronous path caught up: a payment callback, a restarted service)
+=============  ===============================================================================
+
+A drill passes only with zero ``lost`` and zero ``duplicated``.
+
+Sources: the load's per-process ledgers (``run_dir/ledgers/*.json``, merged with
+:meth:`scenarios.world.AckLedger.merge`) plus what the drill's own traffic was
+acknowledged; the targets' ``GET /admin/ledger`` (dossiers, payments on the portal;
+documents on the axis); receipts are read back per document through the axis API as the
+sender (the axis ledger numbers receipts, it does not name them), bounded to
+:data:`MAX_RECEIPT_DOCUMENTS` documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from dientap.credentials import derive_password
+from dientap.roster import Roster, load_roster
+from reports.journal import ReconciliationRow
+from scenarios.world import AckLedger
+
+__all__ = [
+    "ITEM_KINDS",
+    "LEDGER_SOURCES",
+    "LOSSY_AXIS_ONE_IN",
+    "MAX_RECEIPT_DOCUMENTS",
+    "TargetHoldings",
+    "merge_load_ledgers",
+    "classify",
+    "duplicated_keys",
+    "predicted_lossy_drops",
+    "fetch_holdings",
+    "reconcile",
+    "passes",
+]
+
+ITEM_KINDS = ("dossiers", "payments", "documents", "receipts")
+# Which service's /admin/ledger holds each kind (receipts: read back, see module docstring).
+LEDGER_SOURCES = {"dossiers": "portal", "payments": "portal", "documents": "axis"}
+# The planted `lossy_axis` defect drops 1 in this many documents (mocks/axis/app.py
+# DEFAULT_LOSSY_ONE_IN; a test keeps the two equal).
+LOSSY_AXIS_ONE_IN = 50
+MAX_RECEIPT_DOCUMENTS = 500
+MAX_LOST_IDS = 200  # ids listed per row in the journal (counts are always exact)
+
+
+@dataclass
+class TargetHoldings:
+    """What the targets hold, per item kind (ids; a kind missing here was not readable)."""
+
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def merge_load_ledgers(run_dir: Path, extra: Iterable[dict[str, dict[str, str]]] = ()) -> AckLedger:
+    """The union of every load process's ledger, plus what the drill's own traffic was acknowledged."""
+    ledger = AckLedger.merge(sorted((run_dir / "ledgers").glob("*.json")))
+    for entries in extra:
+        for kind, items in entries.items():
+            for item_id, key in items.items():
+                ledger.record(kind, item_id, key)
+    return ledger
+
+
+def duplicated_keys(acknowledged: dict[str, str]) -> int:
+    """Extra ids acknowledged under an idempotency key already used for another id."""
+    per_key = Counter(key for key in acknowledged.values() if key)
+    return sum(n - 1 for n in per_key.values() if n > 1)
+
+
+def classify(kind: str, acknowledged: dict[str, str], held_first: list[str], held_settled: list[str] | None = None
+             ) -> ReconciliationRow:
+    """One row: compare acknowledged ids (id → key) with what the target held at the first
+    look and (optionally) after the settle time."""
+    settled = held_first if held_settled is None else held_settled
+    first, final = set(held_first), set(settled)
+    lost_ids = sorted(i for i in acknowledged if i not in final)
+    recovered = sum(1 for i in acknowledged if i not in first and i in final)
+    ok = sum(1 for i in acknowledged if i in first)
+    held_twice = sum(n - 1 for n in Counter(settled).values() if n > 1)
+    unexpected = sum(1 for i in final if i not in acknowledged)
+    return ReconciliationRow(
+        item_kind=kind, ok=ok, lost=len(lost_ids), duplicated=duplicated_keys(acknowledged) + held_twice,
+        unexpected=unexpected, recovered=recovered, lost_ids=lost_ids[:MAX_LOST_IDS],
+    )
+
+
+def predicted_lossy_drops(documents: dict[str, str], one_in: int = LOSSY_AXIS_ONE_IN) -> list[str]:
+    """The acknowledged document ids the planted ``lossy_axis`` defect drops (by message id hash)."""
+    return sorted(
+        doc_id for doc_id, message_id in documents.items()
+        if int.from_bytes(hashlib.sha256(message_id.encode()).digest()[:8], "big") % one_in == 0
+    )
+
+
+def _admin_ledger(http: httpx.Client, url: str, token: str) -> dict[str, list[str]]:
+    response = http.get(f"{url}/admin/ledger", headers={"Authorization": f"Bearer {token}"})
+    response.raise_for_status()
+    ids = response.json().get("ids", {})
+    return {k: [str(i) for i in v] for k, v in ids.items() if isinstance(v, list)}
+
+
+def _local_code(agency_code: str, roster: Roster) -> str:
+    """The commune (``00004``) or province (``01``) code a receipt id uses for an agency code."""
+    head, _, tail = agency_code.rpartition(".")
+    if head and len(tail) == 5 and tail.isdigit():
+        return tail
+    for province in roster.provinces:
+        if province.agency_code == agency_code:
+            return province.code
+    return agency_code
+
+
+def _receipts(http: httpx.Client, axis_url: str, secret: str, documents: dict[str, str], receipt_ids: Iterable[str],
+              roster: Roster, notes: list[str]) -> list[str]:
+    """Read back the receipts of the documents the load's receipts refer to (as each sender)."""
+    wanted = sorted({rid.split("#", 1)[0] for rid in receipt_ids})
+    if len(wanted) > MAX_RECEIPT_DOCUMENTS:
+        notes.append(f"receipts: read back {MAX_RECEIPT_DOCUMENTS} of {len(wanted)} documents")
+        wanted = wanted[:MAX_RECEIPT_DOCUMENTS]
+    tokens: dict[str, str | None] = {}
+    held: list[str] = []
+    for document_id in wanted:
+        message_id = documents.get(document_id)
+        if not message_id:
+            continue
+        sender = message_id.split(",", 1)[0]
+        if sender not in tokens:
+            reply = http.post(f"{axis_url}/auth/token",
+                              json={"agency_code": sender, "client_secret": derive_password(secret, sender)})
+            tokens[sender] = reply.json().get("access_token") if reply.status_code == 200 else None
+        token = tokens[sender]
+        if token is None:
+            continue
+        reply = http.get(f"{axis_url}/documents/{quote(document_id, safe='')}/receipts",
+                         headers={"Authorization": f"Bearer {token}"})
+        if reply.status_code != 200:
+            continue
+        for receipt in reply.json().get("receipts", []):
+            held.append(f"{document_id}#{receipt['status_code']}#{_local_code(receipt['from_code'], roster)}")
+    return held
+
+
+def fetch_holdings(urls: dict[str, str], admin_token: str | None, secret: str, ledger: AckLedger,
+                   roster: Roster | None = None, *, timeout_s: float = 30.0) -> TargetHoldings:
+    """Read what the targets hold now (admin ledgers + receipts read back)."""
+    holdings = TargetHoldings()
+    if not admin_token:
+        holdings.notes.append("no admin token for the target: nothing to reconcile against")
+        return holdings
+    with httpx.Client(timeout=timeout_s) as http:
+        for service in sorted(set(LEDGER_SOURCES.values())):
+            try:
+                ids = _admin_ledger(http, urls[service], admin_token)
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                holdings.notes.append(f"{service} ledger unreadable: {type(exc).__name__}")
+                continue
+            for kind, source in LEDGER_SOURCES.items():
+                if source == service and kind in ids:
+                    holdings.ids[kind] = ids[kind]
+        receipts = ledger.entries.get("receipts", {})
+        if receipts and "axis" in urls:
+            try:
+                holdings.ids["receipts"] = _receipts(http, urls["axis"], secret, ledger.entries.get("documents", {}),
+                                                     receipts, roster or load_roster(), holdings.notes)
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                holdings.notes.append(f"receipts unreadable: {type(exc).__name__}")
+    return holdings
+
+
+def reconcile(ledger: AckLedger, fetch: Callable[[], TargetHoldings], *, settle_s: float = 5.0,
+              sleep: Callable[[float], None] | None = None) -> tuple[list[ReconciliationRow], list[str]]:
+    """Compare now; if anything is missing, look again after ``settle_s`` (missing then found = recovered)."""
+    import time
+
+    first = fetch()
+    missing = any(
+        any(i not in set(first.ids.get(kind, [])) for i in ledger.entries.get(kind, {}))
+        for kind in ITEM_KINDS if kind in first.ids
+    )
+    settled = first
+    if missing and settle_s > 0:
+        (sleep or time.sleep)(settle_s)
+        settled = fetch()
+    rows = []
+    for kind in ITEM_KINDS:
+        acknowledged = ledger.entries.get(kind, {})
+        if kind not in settled.ids:
+            continue
+        rows.append(classify(kind, acknowledged, first.ids.get(kind, []), settled.ids[kind]))
+    return rows, first.notes + [n for n in settled.notes if n not in first.notes]
+
+
+def passes(rows: list[ReconciliationRow], *, max_lost: int = 0, max_duplicated: int = 0) -> bool:
+    """Zero lost and zero duplicated (or within the drill's stated maxima)."""
+    return sum(r.lost for r in rows) <= max_lost and sum(r.duplicated for r in rows) <= max_duplicated

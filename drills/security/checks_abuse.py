@@ -1,0 +1,177 @@
+"""Abuse and rate-limit checks (OWASP API4:2023 resources, API6:2023 business flows)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import httpx
+
+from drills.security.context import CheckContext, SetupFailed
+from drills.security.documents import DocumentKit
+from drills.security.registry import security_check
+from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
+
+__all__: list[str] = []
+
+API4 = "API4:2023 Unrestricted Resource Consumption"
+API6 = "API6:2023 Unrestricted Access to Sensitive Business Flows"
+
+
+class _LegitimateCaller(threading.Thread):
+    """Looks citizens up at a modest pace (5/s) as another client system, timing each look-up."""
+
+    def __init__(self, ctx: CheckContext, token: str, ids: list[str]):
+        super().__init__(name="security-legit-caller", daemon=True)
+        self.client = httpx.Client(base_url=ctx.target.urls["population"], timeout=ctx.limits.request_timeout_s)
+        self.headers = ctx.bearer(token)
+        self.ids = ids
+        self.latencies_ms: list[float] = []
+        self.statuses: list[int] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            i = 0
+            while not self.stop.is_set() and i < 600:  # bounded: at most 2 minutes at 5/s
+                started = time.perf_counter()
+                try:
+                    r = self.client.get(f"/citizens/{self.ids[i % len(self.ids)]}", headers=self.headers,
+                                        params={"purpose": "security drill: legitimate caller"})
+                    self.statuses.append(r.status_code)
+                except httpx.HTTPError:
+                    self.statuses.append(0)
+                self.latencies_ms.append((time.perf_counter() - started) * 1000)
+                i += 1
+                self.stop.wait(0.2)
+        finally:
+            self.client.close()
+
+    def p95(self) -> float:
+        """95th percentile of the look-up latencies (ms)."""
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
+
+
+@security_check(CheckSpec(
+    id="abuse.population-scraping",
+    title="Bulk scraping of the population database is throttled while legitimate callers keep their budget",
+    area=Area.ABUSE, owasp=API4,
+    sends="one client system looks up consecutive citizens as fast as it can (at most 3,000 look-ups or 20 s) "
+          "while another looks citizens up 5 times a second",
+    passes_when="the scraper gets 429 with a Retry-After of at least 1 s before the bound; the legitimate caller "
+                "gets no 429/5xx and its p95 stays within the budget (1,000 ms)",
+    weaknesses=(PlantedWeakness("population", "no_rate_limit"),),
+    simulates_incident=True,
+))
+def population_scraping(ctx: CheckContext, out: Outcome) -> None:
+    """A scraper is contained; other client systems are not collateral damage."""
+    limits = ctx.limits
+    scraper = ctx.bearer(ctx.population_token(ctx.target.scraper_client))
+    legit_ids = [ctx.citizen().personal_id for _ in range(5)]
+    legit = _LegitimateCaller(ctx, ctx.population_token(ctx.target.legitimate_client), legit_ids)
+    legit.start()
+    started = time.monotonic()
+    refused: httpx.Response | None = None
+    sent = 0
+    try:
+        while sent < limits.scrape_max_requests and time.monotonic() - started < limits.scrape_max_s:
+            c = ctx.citizen()
+            r = ctx.send("population", "GET", f"/citizens/{c.personal_id}", headers=scraper,
+                         params={"purpose": "bulk export"})
+            sent += 1
+            if r.status_code == 429:
+                refused = r
+                out.detected_after_s = round(time.monotonic() - started, 3)
+                break
+        # Let the legitimate caller run on a little while the scraper is being refused.
+        time.sleep(1.0)
+    finally:
+        legit.stop.set()
+        legit.join(5)
+    if refused is None:
+        out.phase = IncidentPhase.TRIAGE
+        out.fail(f"{sent} look-ups in {time.monotonic() - started:.1f} s by one client were never throttled")
+    else:
+        out.phase = IncidentPhase.CONTAIN
+        retry = refused.headers.get("retry-after", "")
+        if out.expect(retry.isdigit() and int(retry) >= 1, f"429 without a usable Retry-After ({retry!r})",
+                      ctx.excerpt(refused)):
+            out.note(f"scraper throttled after {sent} look-ups ({out.detected_after_s:.2f} s), Retry-After {retry} s",
+                     ctx.excerpt(refused, "first refusal"))
+    bad = [s for s in legit.statuses if s == 429 or s == 0 or s >= 500]
+    out.expect(not bad, f"the legitimate caller got {len(bad)} refusals/errors ({sorted(set(bad))})", None)
+    p95 = legit.p95()
+    out.expect(p95 <= limits.legit_p95_budget_ms, f"the legitimate caller's p95 was {p95:.0f} ms "
+               f"(budget {limits.legit_p95_budget_ms:.0f} ms)", None)
+    if not bad and p95 <= limits.legit_p95_budget_ms:
+        out.note(f"legitimate caller: {len(legit.statuses)} look-ups, p95 {p95:.0f} ms, none refused")
+
+
+@security_check(CheckSpec(
+    id="abuse.idempotency-reuse",
+    title="An Idempotency-Key reused with a different body is refused",
+    area=Area.ABUSE, owasp=API6,
+    sends="POST /dossiers with key K and body 1, again with K and body 1, then K with a different body",
+    passes_when="the repeat answers the same dossier code; the changed body answers 422; exactly one dossier is "
+                "added to the ledger",
+))
+def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
+    """Idempotency keys cannot be replayed for another request."""
+    citizen = ctx.citizen()
+    token = ctx.citizen_token(citizen)
+    key = "sec-" + secrets.token_hex(8)
+    before = ctx.ledger("portal")
+    first = ctx.submit(token, ctx.dossier_body(citizen), key)
+    if first.status_code != 201:
+        raise SetupFailed(f"the first submission answered {first.status_code}", first)
+    again = ctx.submit(token, ctx.dossier_body(citizen), key)
+    out.expect(again.status_code in (200, 201) and again.json().get("code") == first.json()["code"],
+               f"the same key and body answered {again.status_code} {again.text[:80]}", ctx.excerpt(again))
+    changed = ctx.dossier_body(citizen, fields={"reason": "a different request"})
+    reuse = ctx.submit(token, changed, key)
+    out.expect(reuse.status_code == 422, f"the same key with another body answered {reuse.status_code}",
+               ctx.excerpt(reuse, "key reused with another body"))
+    after = ctx.ledger("portal")
+    if before is not None and after is not None:
+        added = after.get("dossiers", 0) - before.get("dossiers", 0)
+        out.expect(added == 1, f"{added} dossiers were added, expected 1", None)
+    if out.passed:
+        out.note("repeat replayed the same dossier; reuse with another body 422", ctx.excerpt(reuse, "key reuse"))
+
+
+@security_check(CheckSpec(
+    id="abuse.document-replay",
+    title="A replayed document message id creates no second document",
+    area=Area.ABUSE, owasp=API6,
+    sends="a signed document sent twice byte for byte, then the same message id with another subject (re-signed)",
+    passes_when="the replay answers 2xx with the same document_id; the changed package answers 409 (or another "
+                "4xx); the ledger grows by one document and the recipient gets one delivery",
+))
+def document_replay(ctx: CheckContext, out: Outcome) -> None:
+    """Message ids are unique per sender: replays are harmless."""
+    kit = DocumentKit.require(ctx)
+    sender, recipient = "000.00.00.G22", ctx.citizen_commune_agency()
+    before = ctx.ledger("axis")
+    envelope = kit.envelope(sender, [recipient], "dientap security drill: replay")
+    package = kit.package(envelope)
+    first = kit.post(sender, package)
+    if first.status_code != 201:
+        raise SetupFailed(f"the first send answered {first.status_code}", first)
+    document_id = first.json()["document_id"]
+    replay = kit.post(sender, package)
+    out.expect(200 <= replay.status_code < 300 and replay.json().get("document_id") == document_id,
+               f"the byte-for-byte replay answered {replay.status_code} {replay.text[:80]}", ctx.excerpt(replay))
+    envelope.subject = "dientap security drill: replay with another subject"
+    conflict = kit.post(sender, kit.package(envelope))
+    out.expect(400 <= conflict.status_code < 500, f"the same message id with another body answered "
+               f"{conflict.status_code}", ctx.excerpt(conflict, "message id reused"))
+    after = ctx.ledger("axis")
+    if before is not None and after is not None:
+        added = after.get("documents", 0) - before.get("documents", 0)
+        out.expect(added == 1, f"{added} documents were added, expected 1", None)
+    deliveries = kit.count_deliveries(recipient, document_id)
+    out.expect(deliveries == 1, f"the recipient received {deliveries} deliveries, expected 1", None)
+    if out.passed:
+        out.note(f"replay answered the same document id; reuse {conflict.status_code}; one document, one delivery")

@@ -1,0 +1,182 @@
+"""Data exposure checks (OWASP API3:2023 property level, Decree 13/2023 personal data rules)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import httpx
+
+from dientap.synthetic import citizen_at
+from drills.security.context import CheckContext, SetupFailed
+from drills.security.registry import security_check
+from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
+
+__all__: list[str] = []
+
+API3 = "API3:2023 Broken Object Property Level Authorization"
+API8 = "API8:2023 Security Misconfiguration"
+# The national rule the population mock implements (mocks/population/roles.py): what each
+# client system's role may see of a citizen.
+ROLE_FIELDS = {
+    "province-01": frozenset({"personal_id", "full_name", "birth_year", "commune_code"}),
+    "portal": frozenset({"personal_id", "full_name", "date_of_birth", "commune_code"}),
+}
+# Markers of a stack trace, SQL or a server file path in an error body.
+LEAK_MARKERS = (
+    "Traceback (most recent call last)", 'File "/', "site-packages", ".py\", line", "sqlite3.", "OperationalError",
+    "SELECT ", "INSERT INTO", "/usr/lib/", "/home/", "/root/", "pydantic_core", "starlette/", "uvicorn/",
+)
+
+
+def _lookup(ctx: CheckContext, client: str, personal_id: str, purpose: str) -> httpx.Response:
+    return ctx.send("population", "GET", f"/citizens/{personal_id}", params={"purpose": purpose},
+                    headers=ctx.bearer(ctx.population_token(client)))
+
+
+@security_check(CheckSpec(
+    id="exposure.population-fields",
+    title="Population records carry only the fields the caller's role may see",
+    area=Area.EXPOSURE, owasp=API3,
+    sends="GET /citizens/{id} as a commune officer's province system (province-01) and as the portal",
+    passes_when="province-01 sees at most personal_id, full_name, birth_year, commune_code; the portal at most "
+                "personal_id, full_name, date_of_birth, commune_code (no sex, address, exact birth date for officers)",
+    weaknesses=(PlantedWeakness("population", "unmasked_population"),),
+))
+def population_fields(ctx: CheckContext, out: Outcome) -> None:
+    """Field-level masking by role."""
+    citizen = ctx.citizen()
+    for client, allowed in ROLE_FIELDS.items():
+        r = _lookup(ctx, client, citizen.personal_id, "security drill: field masking")
+        if r.status_code != 200:
+            raise SetupFailed(f"{client} could not look up a citizen ({r.status_code})", r)
+        extra = sorted(set(r.json()) - allowed)
+        if out.expect(not extra, f"{client} received fields beyond its role: {', '.join(extra)}", ctx.excerpt(r)):
+            out.note(f"{client}: {', '.join(sorted(r.json()))}")
+
+
+@security_check(CheckSpec(
+    id="exposure.verify-mismatch",
+    title="A failed identity verification leaks nothing",
+    area=Area.EXPOSURE, owasp=API3,
+    sends="POST /citizens/verify with the right data (control), a wrong name, a wrong date of birth, and an ID "
+          "number that is not in the register",
+    passes_when="the control matches; the three others answer the same status and a byte-identical body "
+                "{\"match\": false}",
+    weaknesses=(PlantedWeakness("population", "verify_leak"),),
+))
+def verify_mismatch(ctx: CheckContext, out: Outcome) -> None:
+    """Verify answers match / no match, nothing more."""
+    headers = ctx.bearer(ctx.population_token("province-01"))
+    c = ctx.citizen()
+    stranger = citizen_at(ctx.target.seed, ctx.target.population_size + 17)
+
+    def verify(personal_id: str, name: str, dob: str) -> httpx.Response:
+        return ctx.send("population", "POST", "/citizens/verify", headers=headers,
+                        json={"personal_id": personal_id, "full_name": name, "date_of_birth": dob,
+                              "purpose": "security drill: verify leak"})
+
+    dob = c.date_of_birth.isoformat()
+    control = verify(c.personal_id, c.full_name, dob)
+    if control.status_code != 200 or control.json().get("match") is not True:
+        raise SetupFailed(f"control: verifying correct data answered {control.status_code} {control.text[:80]}", control)
+    wrong_dob = c.date_of_birth.replace(year=c.date_of_birth.year - 1 if c.date_of_birth.year > 1901 else 1950)
+    answers = {
+        "wrong name": verify(c.personal_id, c.full_name + " Thị", dob),
+        "wrong date of birth": verify(c.personal_id, c.full_name, wrong_dob.isoformat()),
+        "unknown ID number": verify(stranger.personal_id, stranger.full_name, stranger.date_of_birth.isoformat()),
+    }
+    for label, r in answers.items():
+        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+        out.expect(r.status_code == 200 and body == {"match": False},
+                   f"{label}: answered {r.status_code} {r.text[:120]}", ctx.excerpt(r, label))
+    bodies = {r.content for r in answers.values()}
+    out.expect(len(bodies) == 1, "the three mismatches are told apart by their bodies", None)
+    if out.passed:
+        out.note('wrong name, wrong date and unknown ID all answer 200 {"match": false}',
+                 ctx.excerpt(answers["unknown ID number"], "unknown ID"))
+
+
+@security_check(CheckSpec(
+    id="exposure.audit-trail",
+    title="Every population look-up is in the audit log with caller and purpose",
+    area=Area.EXPOSURE, owasp="Decree 13/2023 (personal data processing log)",
+    sends="3 look-ups and 1 verification as province-01 with unique purposes, then GET /admin/audit (admin token)",
+    passes_when="within 5 s each of the 4 accesses is in the audit log with caller province-01, its subject and "
+                "its exact purpose",
+))
+def audit_trail(ctx: CheckContext, out: Outcome) -> None:
+    """Access to personal data is accountable."""
+    if not ctx.target.admin_token:
+        raise SetupFailed("this check reads the audit log: the target needs an admin token")
+    nonce = secrets.token_hex(4)
+    expected: dict[str, str] = {}
+    for i in range(3):
+        c = ctx.citizen()
+        purpose = f"security drill {nonce} look-up {i}"
+        _lookup(ctx, "province-01", c.personal_id, purpose)
+        expected[purpose] = c.personal_id
+    c = ctx.citizen()
+    purpose = f"security drill {nonce} verify"
+    ctx.send("population", "POST", "/citizens/verify", headers=ctx.bearer(ctx.population_token("province-01")),
+             json={"personal_id": c.personal_id, "full_name": c.full_name,
+                   "date_of_birth": c.date_of_birth.isoformat(), "purpose": purpose})
+    expected[purpose] = c.personal_id
+    missing = dict(expected)
+    r: httpx.Response | None = None
+    stop = time.monotonic() + 5.0
+    while missing and time.monotonic() < stop:
+        r = ctx.send("population", "GET", "/admin/audit", params={"caller": "province-01", "limit": 1000},
+                     headers=ctx.bearer(ctx.target.admin_token))
+        if r.status_code != 200:
+            raise SetupFailed(f"the audit log answered {r.status_code}", r)
+        for entry in r.json().get("entries", []):
+            p = entry.get("purpose")
+            if p in missing and entry.get("subject") == missing[p] and entry.get("caller") == "province-01":
+                del missing[p]
+        if missing:
+            time.sleep(0.2)
+    if out.expect(not missing, f"{len(missing)} of 4 accesses are not in the audit log with caller and purpose: "
+                  f"{', '.join(sorted(missing))}", ctx.excerpt(r) if r is not None else None):
+        out.note("4 of 4 accesses audited with caller province-01, subject and purpose")
+
+
+@security_check(CheckSpec(
+    id="exposure.error-bodies",
+    title="Error bodies carry no stack traces, SQL or file paths",
+    area=Area.EXPOSURE, owasp=API8,
+    sends="12 malformed requests across the three services (bad JSON, wrong types, malformed ID numbers, unknown "
+          "routes, broken XML, missing tokens)",
+    passes_when="every answer is 4xx and no body contains a trace, SQL, or server path marker",
+    weaknesses=(PlantedWeakness("portal", "stack_traces"),),
+))
+def error_bodies(ctx: CheckContext, out: Outcome) -> None:
+    """Errors are for the caller, not for an attacker's reconnaissance."""
+    json_h = {"Content-Type": "application/json"}
+    citizen = ctx.bearer(ctx.citizen_token(ctx.citizen()))
+    province = ctx.bearer(ctx.population_token("province-01"))
+    agency = ctx.bearer(ctx.axis_token("000.00.00.G22"))
+    requests = [
+        ("portal", "POST", "/auth/token", {"content": b"{\"kind\": ", "headers": json_h}),
+        ("portal", "POST", "/auth/token", {"json": {"kind": "citizen", "personal_id": "12ab", "password": 1}}),
+        ("portal", "POST", "/dossiers", {"content": b"[1,2", "headers": {**json_h, **citizen, "Idempotency-Key": "e1"}}),
+        ("portal", "GET", "/dossiers/%00%27%22", {"headers": citizen}),
+        ("portal", "GET", "/no/such/route", {}),
+        ("population", "GET", "/citizens/12345", {"params": {"purpose": "x"}, "headers": province}),
+        ("population", "POST", "/citizens/verify", {"content": b"{\"personal_id\": [", "headers": {**json_h, **province}}),
+        ("population", "GET", "/citizens/001099000001", {}),
+        ("axis", "POST", "/documents", {"content": b"<edXML><unclosed>", "headers": {**agency, "Content-Type": "application/xml"}}),
+        ("axis", "POST", "/auth/token", {"json": {"agency_code": None}}),
+        ("axis", "GET", "/inbox", {"params": {"limit": "-1"}, "headers": agency}),
+        ("axis", "GET", "/agencies", {"params": {"province": "1' OR '1'='1"}}),
+    ]
+    clean = 0
+    for service, method, path, kw in requests:
+        r = ctx.send(service, method, path, **kw)
+        leaked = [m for m in LEAK_MARKERS if m in r.text]
+        ok = out.expect(400 <= r.status_code < 500 and not leaked,
+                        f"{service} {method} {path}: {r.status_code}"
+                        + (f", body leaks {', '.join(repr(m) for m in leaked[:3])}" if leaked else ""), ctx.excerpt(r))
+        clean += ok
+    if out.passed:
+        out.note(f"{clean} error answers, all 4xx JSON without traces, SQL or paths")

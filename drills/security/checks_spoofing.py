@@ -1,0 +1,100 @@
+"""Spoofing checks: client-supplied addresses and identity headers change nothing (API2/API5:2023)."""
+
+from __future__ import annotations
+
+from drills.security.checks_exposure import ROLE_FIELDS
+from drills.security.context import CheckContext, SetupFailed
+from drills.security.registry import security_check
+from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
+
+__all__: list[str] = []
+
+IDENTITY_HEADERS = {
+    "X-Forwarded-For": "127.0.0.1",
+    "X-Real-IP": "127.0.0.1",
+    "True-Client-IP": "127.0.0.1",
+    "Forwarded": "for=127.0.0.1;proto=https",
+    "X-Forwarded-User": "admin",
+    "X-Remote-User": "admin",
+    "X-User": "admin",
+    "X-Role": "police",
+    "X-User-Role": "officer",
+    "X-Client-Id": "police",
+    "X-Agency-Code": "000.00.00.G22",
+    "X-Personal-Id": "001099000001",
+    "X-Original-URL": "/admin/ledger",
+    "X-Rewrite-URL": "/admin/ledger",
+}
+
+
+@security_check(CheckSpec(
+    id="spoof.forwarded-for-lockout",
+    title="A client-supplied X-Forwarded-For does not lift an account lock",
+    area=Area.SPOOFING, owasp="API2:2023 Broken Authentication",
+    sends="wrong passwords for one citizen from a fixed X-Forwarded-For until the account locks, then the right "
+          "password with X-Forwarded-For/X-Real-IP/Forwarded naming other addresses (127.0.0.1, 10.0.0.1)",
+    passes_when="the account locks (423/429) and every later sign-in, whatever the claimed address, is refused",
+    weaknesses=(PlantedWeakness("portal", "trust_forwarded_for"),),
+    simulates_incident=True,
+))
+def forwarded_for_lockout(ctx: CheckContext, out: Outcome) -> None:
+    """Locks are per account, not per claimed address."""
+    account = ctx.citizen().personal_id
+    fixed = {"X-Forwarded-For": "198.51.100.7"}
+    locked = None
+    for i in range(ctx.limits.lockout_attempts):
+        r = ctx.citizen_login(account, f"wrong-{i}", headers=fixed)
+        if r.status_code in (423, 429):
+            locked = r
+            break
+    if locked is None:
+        raise SetupFailed("the account never locked from one address (see auth.lockout)")
+    out.phase = IncidentPhase.CONTAIN
+    for headers in ({"X-Forwarded-For": "127.0.0.1"}, {"X-Forwarded-For": "10.0.0.1", "X-Real-IP": "10.0.0.1"},
+                    {"Forwarded": "for=192.0.2.60"}, {"X-Forwarded-For": "198.51.100.7, 127.0.0.1"}):
+        r = ctx.citizen_login(account, headers=headers)
+        out.expect(r.status_code in (423, 429), f"right password with {headers} answered {r.status_code} during "
+                   "the lock", ctx.excerpt(r, f"spoofed {', '.join(headers)}"))
+    if out.passed:
+        out.note("lock held against 4 spoofed client addresses", ctx.excerpt(locked, "lock"))
+
+
+@security_check(CheckSpec(
+    id="spoof.identity-headers",
+    title="Identity and routing headers supplied by the client change nothing",
+    area=Area.SPOOFING, owasp="API5:2023 Broken Function Level Authorization",
+    sends=f"{len(IDENTITY_HEADERS)} headers (X-Forwarded-User: admin, X-Role: police, X-Agency-Code, X-Original-URL, "
+          "X-Forwarded-For: 127.0.0.1, …) on requests without a token, with a citizen token on the officer worklist, "
+          "and with a province token on a population look-up",
+    passes_when="no token → 401 (admin routes 401/404); citizen on the worklist → 403; the province system still "
+                "sees only its role's fields",
+))
+def identity_headers(ctx: CheckContext, out: Outcome) -> None:
+    """Identity comes from the token only."""
+    h = IDENTITY_HEADERS
+    looked_up = ctx.citizen().personal_id
+    for service, path, kw in (
+        ("portal", "/dossiers", {}),
+        ("population", f"/citizens/{looked_up}", {"params": {"purpose": "spoof"}}),
+        ("axis", "/inbox", {}),
+    ):
+        r = ctx.send(service, "GET", path, headers=h, **kw)
+        out.expect(r.status_code == 401, f"{service} {path.split('/')[1]} without a token answered {r.status_code}",
+                   ctx.excerpt(r))
+        r = ctx.send(service, "GET", "/admin/ledger", headers=h)
+        out.expect(r.status_code in (401, 404), f"{service} /admin/ledger without a token answered {r.status_code}",
+                   ctx.excerpt(r))
+    citizen = ctx.bearer(ctx.citizen_token(ctx.citizen()))
+    r = ctx.send("portal", "GET", "/dossiers", headers={**h, **citizen})
+    out.expect(r.status_code == 403, f"citizen + identity headers on the worklist answered {r.status_code}",
+               ctx.excerpt(r))
+    province = ctx.bearer(ctx.population_token("province-01"))
+    r = ctx.send("population", "GET", f"/citizens/{looked_up}", params={"purpose": "spoof"},
+                 headers={**h, **province})
+    if r.status_code == 200:
+        extra = sorted(set(r.json()) - ROLE_FIELDS["province-01"])
+        out.expect(not extra, f"X-Role: police widened province-01's view: {', '.join(extra)}", ctx.excerpt(r))
+    else:
+        out.fail(f"province look-up with identity headers answered {r.status_code}", ctx.excerpt(r))
+    if out.passed:
+        out.note(f"{len(h)} spoofed headers ignored: 401 without token, 403 for the citizen, masked fields kept")
