@@ -56,6 +56,7 @@ TRAFFIC_ACTIONS = (
     "expiring_certificates",
     "submission_probe",
     "officer_login_storm",
+    "document_burst",
 )
 ROLLBACK_ACTIONS = ("clear_http_faults", "reset_proxy", "resume_processes")
 
@@ -183,10 +184,13 @@ class TrafficAction(StrictModel):
     * ``submission_probe``: citizens submit dossiers; ``expect_status`` lists acceptable answers
       (e.g. [503] during a population outage, which must carry Retry-After)
     * ``officer_login_storm``: ``count`` commune officers sign in at once (concurrency ``concurrency``)
+    * ``document_burst``: provincial agencies send ``count`` valid directives to their communes → expect 201
+      (more acknowledged documents for the reconciliation to check)
     """
 
     action: Literal[
-        "stale_documents", "old_commune_dossiers", "expiring_certificates", "submission_probe", "officer_login_storm"
+        "stale_documents", "old_commune_dossiers", "expiring_certificates", "submission_probe", "officer_login_storm",
+        "document_burst",
     ]
     count: int = Field(default=20, ge=1, le=MAX_TRAFFIC_REQUESTS)
     concurrency: int = Field(default=8, ge=1, le=64)
@@ -309,7 +313,7 @@ class Drill(StrictModel):
     scale: float | None = Field(default=None, gt=0, le=1000)
     target_weaknesses: dict[Service, list[str]] = Field(default_factory=dict)
     steady_state_hypothesis: Hypothesis = Field(default_factory=Hypothesis)
-    method: list[Fault] = Field(min_length=1, max_length=50)
+    method: list[Fault] = Field(default_factory=list, max_length=50)
     rollbacks: list[Literal["clear_http_faults", "reset_proxy", "resume_processes"]] = Field(
         default_factory=lambda: ["clear_http_faults", "reset_proxy", "resume_processes"]
     )
@@ -317,6 +321,8 @@ class Drill(StrictModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Drill:
+        if not self.method and not self.target_weaknesses:
+            raise ValueError("method: a drill needs at least one step (or a planted weakness in target_weaknesses)")
         seen: set[str] = set()
         for fault in self.method:
             if fault.name in seen:

@@ -51,6 +51,7 @@ __all__ = [
     "fetch_holdings",
     "reconcile",
     "passes",
+    "unverified_dossiers",
 ]
 
 ITEM_KINDS = ("dossiers", "payments", "documents", "receipts")
@@ -213,3 +214,56 @@ def reconcile(ledger: AckLedger, fetch: Callable[[], TargetHoldings], *, settle_
 def passes(rows: list[ReconciliationRow], *, max_lost: int = 0, max_duplicated: int = 0) -> bool:
     """Zero lost and zero duplicated (or within the drill's stated maxima)."""
     return sum(r.lost for r in rows) <= max_lost and sum(r.duplicated for r in rows) <= max_duplicated
+
+
+def _when(text: str) -> float:
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.timestamp()
+
+
+def unverified_dossiers(urls: dict[str, str], admin_token: str | None, secret: str,
+                        windows: list[tuple[object, object]], *, limit: int = 500, skew_s: float = 1.0) -> int:
+    """Dossiers created during ``windows`` (datetimes) with no matching identity verification before them.
+
+    Reads each dossier as an officer of its commune (the code starts with the commune code)
+    and the population database's audit log (``GET /admin/audit?subject=&caller=portal``):
+    a dossier is verified when the portal's ``verify`` of its applicant answered ``match``
+    no later than the dossier's creation. Bounded to ``limit`` dossiers.
+    """
+    if not admin_token:
+        return 0
+    spans = [(a.timestamp(), b.timestamp()) for a, b in windows]  # type: ignore[attr-defined]
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    unverified = 0
+    with httpx.Client(timeout=10.0) as http:
+        codes = _admin_ledger(http, urls["portal"], admin_token).get("dossiers", [])[:limit]
+        tokens: dict[str, str | None] = {}
+        for code in codes:
+            commune = code.split("-", 1)[0]
+            if commune not in tokens:
+                account = f"{commune}.officer1"
+                reply = http.post(f"{urls['portal']}/auth/token", json={
+                    "kind": "officer", "account": account, "password": derive_password(secret, account)})
+                tokens[commune] = reply.json().get("access_token") if reply.status_code == 200 else None
+            token = tokens[commune]
+            if token is None:
+                continue
+            reply = http.get(f"{urls['portal']}/dossiers/{quote(code, safe='')}", headers={"Authorization": f"Bearer {token}"})
+            if reply.status_code != 200:
+                continue
+            dossier = reply.json()
+            created = _when(dossier["created_at"])
+            if spans and not any(a - skew_s <= created <= b + skew_s for a, b in spans):
+                continue
+            subject = (dossier.get("applicant") or {}).get("personal_id", "")
+            audit = http.get(f"{urls['population']}/admin/audit", headers=admin,
+                             params={"subject": subject, "caller": "portal", "limit": 100})
+            entries = audit.json().get("entries", []) if audit.status_code == 200 else []
+            if not any(e.get("action") == "verify" and e.get("result") == "match" and _when(e["at"]) <= created + skew_s
+                       for e in entries):
+                unverified += 1
+    return unverified

@@ -49,7 +49,8 @@ class HarnessState:
 def arrival_plan(world: World) -> ArrivalPlan:
     """The citizens' Poisson schedule: the national rate shared by commune size."""
     profile = world.profile
-    weights = {c.code: c.size_weight for c in world.communes}
+    equal = profile.citizens.weighting == "equal"
+    weights = {c.code: 1 if equal else c.size_weight for c in world.communes}
     total = sum(weights.values()) or 1
     rate = profile.citizen_base_rate
     communes = [CommuneRate(c.code, c.province_code, rate * weights[c.code] / total) for c in world.communes]

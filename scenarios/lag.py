@@ -194,10 +194,6 @@ def generator_health(snapshots: list[GeneratorSnapshot], limits: TrustLimits | N
     """The ``summary.json`` generator section for these snapshots."""
     trust = assess(snapshots, limits)
     reasons = list(trust.reasons)
-    worst_gc = max(snapshots, key=lambda s: s.gc_max_pause_ms, default=None)
-    if worst_gc is not None and worst_gc.gc_max_pause_ms > 0:
-        # The journal's generator section has no GC field yet; the figure travels as a note.
-        reasons.append(f"note: worst GC pause {worst_gc.gc_max_pause_ms:.0f} ms ({worst_gc.node})")
     shed = sum(s.arrivals_shed for s in snapshots)
     if shed:
         # Not the generator's fault (the in-flight cap was reached because the target is
@@ -207,5 +203,10 @@ def generator_health(snapshots: list[GeneratorSnapshot], limits: TrustLimits | N
         trustworthy=trust.trustworthy,
         reasons=reasons,
         max_schedule_lag_ms=max((s.lag_max_ms for s in snapshots), default=None),
+        schedule_lag_p99_ms=max((s.lag_p99_ms for s in snapshots), default=None),
         cpu_percent={s.node: s.cpu_percent_mean for s in snapshots},
+        gc_max_pause_ms=max((s.gc_max_pause_ms for s in snapshots), default=None),
+        arrivals_due=sum(s.arrivals_due for s in snapshots) if snapshots else None,
+        arrivals_started=sum(s.arrivals_started for s in snapshots) if snapshots else None,
+        arrivals_late=sum(s.arrivals_late for s in snapshots) if snapshots else None,
     )

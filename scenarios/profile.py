@@ -87,6 +87,9 @@ class CitizenLoad(StrictModel):
     """Citizens: an open model of arrivals."""
 
     arrivals_per_s: float = Field(default=2.0, ge=0, le=100_000, description="national rate at scale 1")
+    weighting: Literal["size", "equal"] = Field(
+        default="size", description="share the rate by commune size (merged pre-2025 communes) or equally"
+    )
     shape: list[ShapePoint] = [ShapePoint(at_s=0, factor=1.0)]
     max_in_flight: int = Field(default=2000, ge=1, le=1_000_000)
     journey: CitizenJourney = CitizenJourney()

@@ -346,3 +346,36 @@ class TrafficBackend:
         with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
             for ok, label, ms in pool.map(sign_in, accounts):
                 out.record(ok, label, ms)
+
+    def _document_burst(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        ca = self._ca_or_none()
+        if ca is None:
+            out.notes.append("no PKI directory: cannot sign documents")
+            return
+        expect = set(spec.expect_status or [201])
+        provinces = self.roster.provinces
+        tokens: dict[str, str | None] = {}
+        for i in range(spec.count):
+            if time.monotonic() >= deadline:
+                out.notes.append("window ended before every document was sent")
+                break
+            province = provinces[i % len(provinces)]
+            sender = province.agency_code
+            if sender not in tokens:
+                tokens[sender] = self._axis_token(sender)
+            token = tokens[sender]
+            if token is None:
+                out.record(False, "sign-in refused")
+                continue
+            communes = province.commune_codes
+            recipient = self.roster.commune(communes[i % len(communes)]).agency_code
+            envelope = self._envelope(sender, [recipient], 800_000 + i, "Chỉ đạo triển khai (đợt gửi của diễn tập)")
+            started = time.perf_counter()
+            try:
+                response = self._send_document(token, build_package(envelope, ca.issue(sender)))
+                status, label = _label(response)
+            except httpx.HTTPError as exc:
+                response, (status, label) = None, _label(None, exc)
+            out.record(status in expect, label, (time.perf_counter() - started) * 1000)
+            if status in (200, 201) and response is not None:
+                out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id

@@ -74,6 +74,7 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
     legit.start()
     started = time.monotonic()
     refused: httpx.Response | None = None
+    last: httpx.Response | None = None
     sent = 0
     try:
         while sent < limits.scrape_max_requests and time.monotonic() - started < limits.scrape_max_s:
@@ -81,6 +82,7 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
             r = ctx.send("population", "GET", f"/citizens/{c.personal_id}", headers=scraper,
                          params={"purpose": "bulk export"})
             sent += 1
+            last = r
             if r.status_code == 429:
                 refused = r
                 out.detected_after_s = round(time.monotonic() - started, 3)
@@ -92,7 +94,8 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
         legit.join(5)
     if refused is None:
         out.phase = IncidentPhase.TRIAGE
-        out.fail(f"{sent} look-ups in {time.monotonic() - started:.1f} s by one client were never throttled")
+        out.fail(f"{sent} look-ups in {time.monotonic() - started:.1f} s by one client were never throttled",
+                 ctx.excerpt(last, "the last look-up") if last is not None else None)
     else:
         out.phase = IncidentPhase.CONTAIN
         retry = refused.headers.get("retry-after", "")

@@ -1,0 +1,113 @@
+"""``dientap drill``: run a fault drill under load and prove nothing acknowledged was lost."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from dientap.commands.run_cmd import add_target_arguments, finish_run, options_from_args
+from dientap.errors import ExitCode, UsageError
+
+__all__ = ["register", "run"]
+
+EXAMPLE = """\
+exit codes: 0 the hypothesis held and nothing was lost; 1 the drill FAILED (also the
+planted-defect drill lossy-axis, which must fail: it proves the checker works); 70 the
+drill could not run or a planted-defect drill did not fail as it must; 130 interrupted
+(every fault is still rolled back).
+
+Example:
+  dientap drill --list
+  dientap drill population-outage                      # embedded mocks, smoke load underneath
+  dientap drill axis-partition --duration 40 --seed 7
+  dientap drill --dry portal-crash-restart             # walk the plan, send nothing
+  dientap drill lossy-axis                             # expected to FAIL with the exact losses
+  dientap drill my-drill.yaml --target targets.yaml --proxy-api http://127.0.0.1:8474
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``drill`` subcommand."""
+    parser = sub.add_parser(
+        "drill",
+        help="run a fault drill (HTTP, network, process faults) under load, with reconciliation",
+        description="Run a drill from the catalogue (or a drill YAML file): the load profile runs underneath, "
+        "faults are injected and removed on its timeline, steady-state probes are read every second, every "
+        "fault is rolled back at the end (also on Ctrl-C), and what the targets acknowledged is reconciled "
+        "with what they hold (ok / lost / duplicated / unexpected / recovered). Results go to "
+        "OUT/<run-id>/journal.json and report.html.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("drill", nargs="?", help="built-in drill name (see --list) or a drill YAML path")
+    parser.add_argument("--list", action="store_true", help="list the built-in drills and exit")
+    parser.add_argument("--dry", action="store_true", help="validate and walk the plan without traffic (same journal shape)")
+    add_target_arguments(parser)
+    parser.add_argument("--proxy-api", default=None,
+                        help="use this Toxiproxy-compatible API for network faults instead of the embedded fault proxy")
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="seconds to wait before re-checking missing items during reconciliation (default 5)")
+    parser.set_defaults(func=run)
+
+
+def _list() -> ExitCode:
+    from drills.catalog import list_drills
+
+    entries = list_drills()
+    width = max((len(e.name) for e in entries), default=0)
+    for entry in entries:
+        print(f"{entry.name:<{width}}  {entry.title}")
+    return ExitCode.OK
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    """List, walk (--dry) or run one drill; the exit code follows the drill's verdict."""
+    if args.list:
+        return _list()
+    if not args.drill:
+        raise UsageError("name a drill (or --list); run `dientap drill --list`")
+    from drills.catalog import resolve_drill
+    from drills.runner import DrillRunner
+
+    name, _path, drill = resolve_drill(args.drill)
+    options = options_from_args(args, drill.profile)
+    if options.duration_s is None:
+        options.duration_s = drill.duration_s
+    if options.scale is None:
+        options.scale = drill.scale
+    runner = DrillRunner(name, drill, options, proxy_api=args.proxy_api, settle_s=max(0.0, args.settle),
+                         say=lambda line: print(line, flush=True))
+    if args.dry:
+        outcome = runner.walk()
+        print(f"dry run of {name}: {len(drill.method)} step(s) planned, nothing sent")
+        for fault in drill.method:
+            print(f"  {fault.at_s:6.1f}–{fault.end_s:<6.1f} s  {fault.backend:<8} {fault.kind:<22} {fault.target:<10} {fault.name}")
+        print(f"journal: {outcome.run_dir / 'journal.json'}")
+        return outcome.exit_code
+    started = time.monotonic()
+    outcome = runner.run()
+    result = outcome.result
+    if outcome.interrupted:
+        print(f"interrupted; every fault was rolled back. journal: {outcome.run_dir / 'journal.json'}", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    report_code = finish_run(args.out, outcome.run_dir, runner.locust_exit or 0, time.monotonic() - started)
+    _print_result(result)
+    if report_code == ExitCode.INTERNAL_ERROR and outcome.exit_code == ExitCode.OK:
+        return ExitCode.INTERNAL_ERROR
+    return outcome.exit_code
+
+
+def _print_result(result) -> None:  # noqa: ANN001 - reports.journal.DrillResult
+    for check in result.hypothesis:
+        print(f"  {'ok ' if check.ok else 'NOT'} {check.phase:<6} {check.probe}: {check.measured}")
+    for row in result.reconciliation:
+        print(f"  {row.item_kind:<10} ok {row.ok:>6}  lost {row.lost:>4}  duplicated {row.duplicated:>3}  "
+              f"unexpected {row.unexpected:>4}  recovered {row.recovered:>3}")
+    if result.recovery_time_s is not None:
+        print(f"  recovery after the last fault: {result.recovery_time_s:.1f} s")
+    for line in result.expectations:
+        print(f"  broken: {line}")
+    if result.error:
+        print(f"  {result.error}")
+    print(f"drill {result.name}: {result.verdict}")

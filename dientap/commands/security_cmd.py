@@ -1,0 +1,229 @@
+"""``dientap security``: attack checks against the embedded mocks or an allowlisted target."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dientap.credentials import DEFAULT_DRY_RUN_SECRET
+from dientap.errors import ExitCode
+
+if TYPE_CHECKING:
+    from drills.security import SecurityCheck, SecurityTarget
+    from reports.journal import Journal, SecurityCheckResult, SecurityScorecard
+
+__all__ = ["register", "security", "EMBEDDED_MOCK_SETTINGS", "SCORECARD_FILE"]
+
+SCORECARD_FILE = "security.json"
+# The embedded population mock's per-client limit is sized for a go-live peak; the
+# scraping check needs a limit it can reach in seconds (the README's "security drills lower it").
+EMBEDDED_MOCK_SETTINGS = {"population": {"rate_limit_per_s": 100.0, "rate_limit_burst": 200}}
+WARM_UP_S = 10.0
+
+EXAMPLE = """\
+Example:
+  dientap security --list                                   # checks and the weakness each can plant
+  dientap security                                          # every check against the embedded mocks
+  dientap security --checks auth.lockout,authz.bola-dossier
+  dientap security --under-load smoke                       # attacks during a dry run
+  STAGING_DRY_RUN_SECRET=... STAGING_ADMIN_TOKEN=... \\
+    dientap security --target staging.yaml --allow-host staging-dvc.example.vn
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``security`` subcommand."""
+    from dientap.commands.run_cmd import add_target_arguments
+
+    parser = sub.add_parser(
+        "security",
+        help="run security checks (OWASP API Top 10 2023) and write a scorecard",
+        description="Run attack checks against the embedded mocks (default) or an allowlisted target, alone or "
+        "during a dry run (--under-load). Prints one line per check (ID PASS|FAIL|ERROR evidence), writes "
+        f"OUT/<run-id>/{SCORECARD_FILE}, the journal's security section and report.html, and exits "
+        f"{int(ExitCode.BUDGET_BREACHED)} when a check does not pass.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_target_arguments(parser)
+    parser.add_argument("--list", action="store_true", help="list the checks and the weakness each can plant, then exit")
+    parser.add_argument("--checks", default="", help="comma-separated check ids (default: all)")
+    parser.add_argument("--under-load", metavar="PROFILE", default=None,
+                        help="run the checks during a dry run of this profile (smoke, golive, ...)")
+    parser.set_defaults(func=security)
+
+
+def _check_ids(raw: str) -> list[str] | None:
+    ids = [i.strip() for i in raw.split(",") if i.strip()]
+    return ids or None
+
+
+def list_checks() -> ExitCode:
+    """Print the registry: id, weakness it can plant, OWASP item, title."""
+    from drills.security import all_checks
+
+    checks = all_checks()
+    print(f"{'ID':<32} {'PLANTED WEAKNESS (--vulnerable)':<44} OWASP / RULE")
+    for c in checks:
+        print(f"{c.spec.id:<32} {c.spec.weakness_names:<44} {c.spec.owasp}")
+        print(f"{'':<32}   {c.spec.title}")
+    print(f"\n{len(checks)} checks. Pass criteria: docs in drills/security/checks_*.py (CheckSpec.passes_when).")
+    return ExitCode.OK
+
+
+def security(args: argparse.Namespace) -> ExitCode:
+    """Run the selected checks and write the scorecard; non-zero exit when one does not pass."""
+    if args.list:
+        return list_checks()
+    from drills.security import select_checks
+
+    checks = select_checks(_check_ids(args.checks))  # unknown ids fail before anything starts
+    if args.under_load:
+        return _under_load(args, checks)
+    return _alone(args, checks)
+
+
+def _printer(result: SecurityCheckResult, seconds: float) -> None:
+    from drills.security import console_line
+
+    print(console_line(result), flush=True)
+
+
+def _target(args: argparse.Namespace, urls: dict[str, str] | None, admin_token: str | None,
+            pki: Path | None) -> SecurityTarget:
+    from drills.security import SecurityTarget, target_from_file
+
+    if args.target == "embedded":
+        assert urls is not None  # nosec B101 - the caller started the embedded mocks
+        return SecurityTarget(name="embedded mocks", kind="embedded", urls=urls, dry_run_secret=DEFAULT_DRY_RUN_SECRET,
+                              admin_token=admin_token, pki_dir=pki, seed=args.seed,
+                              population_size=args.population_size, knows_signing_keys=True)
+    return target_from_file(args.target, extra_allow_hosts=tuple(args.allow_host), seed=args.seed,
+                            population_size=args.population_size)
+
+
+def _alone(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
+    from dientap.orchestration.dryrun import new_run_id
+    from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
+    from drills.security import run_suite
+
+    run_id = new_run_id()
+    run_dir = (args.out / run_id).resolve()
+    started_at = datetime.now(timezone.utc)
+    cluster = None
+    try:
+        if args.target == "embedded":
+            config = MockClusterConfig(data_dir=run_dir / "mocks", seed=args.seed, population_size=args.population_size,
+                                       readiness_file=args.readiness, log_dir=run_dir / "logs",
+                                       extra_settings=EMBEDDED_MOCK_SETTINGS)
+            print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            cluster = MockCluster(config)
+            cluster.start()
+            target = _target(args, cluster.urls, config.admin_token, run_dir / "mocks" / "axis" / "pki")
+        else:
+            target = _target(args, None, None, None)
+            target.check_allowed()
+            run_dir.mkdir(parents=True, exist_ok=True)
+        print(f"security run {run_id}: {len(checks)} checks against {target.name}", flush=True)
+        scorecard = run_suite(target, checks, on_result=_printer)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    _write_new_run(run_dir, run_id, target, scorecard, started_at)
+    return _finish(args.out, run_dir, scorecard)
+
+
+def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
+    from dientap.commands.run_cmd import options_from_args
+    from dientap.orchestration.dryrun import DryRun
+    from drills.security import run_suite
+    from reports.journal import load_journal, write_journal
+
+    options = options_from_args(args, args.under_load)
+    if args.target == "embedded":
+        options.mock_settings = EMBEDDED_MOCK_SETTINGS
+    with DryRun(options) as dry:
+        dry.start_target()
+        pki = dry.run_dir / "mocks" / "axis" / "pki" if args.target == "embedded" else None
+        target = _target(args, dry.urls, dry.admin_token, pki)
+        dry.start_load()
+        warm_up = min(WARM_UP_S, dry.profile.duration_s / 4)
+        print(f"run {dry.run_id}: profile {dry.profile.name}, {dry.profile.duration_s:g} s; attacks start after "
+              f"{warm_up:g} s of load", flush=True)
+        dry.wait(warm_up)
+        load_started = time.monotonic() - warm_up
+        scorecard = run_suite(target, checks, on_result=_printer)
+        attacks_took = time.monotonic() - load_started - warm_up
+        if attacks_took > dry.profile.duration_s - warm_up:
+            print("WARNING: the checks outlasted the load; the later checks ran without it", file=sys.stderr)
+        dry.wait()
+        run_dir = dry.run_dir
+    if not (run_dir / "journal.json").exists() or not (run_dir / "summary.json").exists():
+        print(f"ERROR: the dry run wrote no journal/summary (Locust exited with {dry.locust_exit}); logs in "
+              f"{run_dir / 'logs'}", file=sys.stderr)
+        _write_scorecard(run_dir, scorecard)
+        return ExitCode.INTERNAL_ERROR
+    journal = load_journal(run_dir)
+    _add_security(journal, scorecard)
+    write_journal(run_dir, journal)
+    return _finish(args.out, run_dir, scorecard)
+
+
+def _add_security(journal: Journal, scorecard: SecurityScorecard) -> None:
+    journal.security = scorecard
+    for c in scorecard.checks:
+        journal.add_event("security_check", c.id, status=c.verdict, owasp=c.owasp, phase=c.phase,
+                          detected_after_s=c.detected_after_s)
+
+
+def _write_scorecard(run_dir: Path, scorecard: SecurityScorecard) -> Path:
+    from reports.journal import atomic_write_text
+
+    return atomic_write_text(run_dir / SCORECARD_FILE, scorecard.model_dump_json(indent=2))
+
+
+def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard: SecurityScorecard,
+                   started_at: datetime) -> None:
+    """A journal and an empty-load summary for a security-only run, so the report renders."""
+    from dientap import __version__
+    from reports.journal import (
+        CommunesSummary, GeneratorHealth, Journal, Provenance, RequestTotals, Summary, TargetInfo, TargetService,
+        write_run_dir,
+    )
+
+    ended = datetime.now(timezone.utc)
+    provenance = Provenance(
+        dientap_version=__version__, run_id=run_id, profile="security", seed=target.seed,
+        target=TargetInfo(kind="embedded" if target.kind == "embedded" else "file", name=target.name,
+                          services=[TargetService(name=n, base_url=u) for n, u in target.urls.items()]),
+        started_at=started_at, ended_at=ended, command_line=["dientap", *sys.argv[1:]],
+    )
+    journal = Journal(provenance=provenance)
+    _add_security(journal, scorecard)
+    summary = Summary(run_id=run_id, profile="security", duration_s=(ended - started_at).total_seconds(),
+                      requests=RequestTotals(total=0, failed=0, rps=0.0),
+                      communes=CommunesSummary(total=0, active=0, with_failures=0),
+                      generator=GeneratorHealth(trustworthy=True, reasons=["no load: security checks only"]))
+    write_run_dir(run_dir, journal, summary)
+
+
+def _finish(out: Path, run_dir: Path, scorecard: SecurityScorecard) -> ExitCode:
+    from reports.html import render_report
+    from reports.journal import update_latest_symlink
+
+    scorecard_path = _write_scorecard(run_dir, scorecard)
+    update_latest_symlink(out, run_dir)
+    report = render_report(run_dir)
+    counts = {v: sum(c.verdict == v for c in scorecard.checks) for v in ("PASS", "FAIL", "ERROR")}
+    print(f"\n{counts['PASS']} passed, {counts['FAIL']} failed, {counts['ERROR']} could not run "
+          f"(of {len(scorecard.checks)})")
+    print(f"scorecard: {scorecard_path}")
+    print(f"report:    {report}")
+    if counts["FAIL"] or counts["ERROR"]:
+        return ExitCode.BUDGET_BREACHED
+    return ExitCode.OK

@@ -1,0 +1,43 @@
+"""Fixtures of the security-drill tests: embedded clusters shared by a whole module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from dientap.commands.security_cmd import EMBEDDED_MOCK_SETTINGS
+from dientap.orchestration import MockCluster, MockClusterConfig
+from drills.security import SecurityLimits, SecurityTarget
+
+POPULATION = 3000
+# Short bounds: a planted no_rate_limit must be caught in seconds, not in the default 20 s.
+TEST_LIMITS = SecurityLimits(scrape_max_requests=1500, scrape_max_s=5.0, check_timeout_s=30.0)
+
+
+def target_of(cluster: MockCluster) -> SecurityTarget:
+    """The security target of an embedded test cluster."""
+    return SecurityTarget(
+        name="test cluster", kind="embedded", urls=cluster.urls, admin_token=cluster.config.admin_token,
+        pki_dir=cluster.config.data_dir / "axis" / "pki", population_size=POPULATION, knows_signing_keys=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def module_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., MockCluster]]:
+    """Factory: ``start(vulnerable={...})`` → a started cluster, stopped when the module ends."""
+    started: list[MockCluster] = []
+
+    def start(vulnerable: dict[str, list[str]] | None = None) -> MockCluster:
+        base: Path = tmp_path_factory.mktemp("security-cluster")
+        config = MockClusterConfig(data_dir=base / "data", population_size=POPULATION, log_dir=base / "logs",
+                                   vulnerable=vulnerable or {}, extra_settings=EMBEDDED_MOCK_SETTINGS)
+        cluster = MockCluster(config)
+        started.append(cluster)
+        cluster.start()
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.close()

@@ -1,0 +1,50 @@
+"""Every check against hardened mocks: each must pass (no false positives)."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.security import all_checks, run_suite
+from reports.journal import SecurityScorecard
+from tests.drills.security.conftest import TEST_LIMITS, target_of
+
+pytestmark = pytest.mark.e2e
+
+# The hardened portal locks accounts one by one but has no detector for low-and-slow
+# stuffing across many accounts: a real gap the check reports (see the lead's notes).
+KNOWN_GAPS = {
+    "auth.credential-stuffing": "hardened portal has no cross-account sign-in failure detector "
+                                "(mocks/portal/accounts.py: only per-account LoginThrottle)",
+}
+
+
+@pytest.fixture(scope="module")
+def hardened(module_cluster) -> SecurityScorecard:
+    """The whole suite, run once against a hardened cluster."""
+    return run_suite(target_of(module_cluster()), all_checks(), limits=TEST_LIMITS)
+
+
+@pytest.mark.parametrize("check_id", [
+    pytest.param(c.spec.id, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c.spec.id], strict=True))
+    if c.spec.id in KNOWN_GAPS else c.spec.id
+    for c in all_checks()
+])
+def test_check_passes_against_hardened_mocks(hardened: SecurityScorecard, check_id: str) -> None:
+    result = next(r for r in hardened.checks if r.id == check_id)
+    assert result.verdict == "PASS", f"{check_id}: {result.verdict}: {result.summary}"
+    assert result.summary
+
+
+def test_incident_checks_record_detection_time_and_phase(hardened: SecurityScorecard) -> None:
+    by_id = {r.id: r for r in hardened.checks}
+    for check_id in ("auth.lockout", "abuse.population-scraping"):
+        r = by_id[check_id]
+        assert r.phase == "contain", (check_id, r.phase)
+        assert r.detected_after_s is not None and 0 <= r.detected_after_s < 10
+
+
+def test_evidence_never_carries_secrets(hardened: SecurityScorecard) -> None:
+    text = hardened.model_dump_json()
+    assert "eyJ" not in text  # no JWT, not even a header
+    assert "dientap-dry-run" not in text
+    assert '"password":"‹redacted›"' in text.replace(" ", "").replace("\\", "")

@@ -1,0 +1,67 @@
+"""Every check against mocks with its weakness planted: each must FAIL (no false negatives).
+
+Two clusters cover every weakness: weaknesses that would mask each other's checks
+(``no_lockout`` hides ``trust_forwarded_for``) are planted in different clusters.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.security import all_checks, run_suite, select_checks
+from reports.journal import SecurityScorecard
+from tests.drills.security.conftest import TEST_LIMITS, target_of
+
+pytestmark = pytest.mark.e2e
+
+CLUSTERS: dict[str, dict[str, list[str]]] = {
+    "first": {
+        "portal": ["no_lockout", "bola_dossier_read", "mass_assignment", "stack_traces"],
+        "population": ["unmasked_population", "verify_leak", "no_rate_limit", "jwt_alg_none"],
+        "axis": ["signature_not_verified", "axis_bola"],
+    },
+    "second": {"portal": ["trust_forwarded_for"], "axis": ["xxe_enabled"]},
+}
+
+
+def _cases() -> list[tuple[str, str, str]]:
+    """(check id, service:weakness, cluster) for every weakness of every check."""
+    cases = []
+    for check in all_checks():
+        for w in check.spec.weaknesses:
+            cluster = next(name for name, plan in CLUSTERS.items() if w.name in plan.get(w.service, []))
+            cases.append((check.spec.id, f"{w.service}:{w.name}", cluster))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def planted(module_cluster) -> dict[str, SecurityScorecard]:
+    """Per cluster: the checks that can catch one of its weaknesses, run once."""
+    out = {}
+    for name, plan in CLUSTERS.items():
+        ids = sorted({c for c, _, cl in _cases() if cl == name})
+        out[name] = run_suite(target_of(module_cluster(plan)), select_checks(ids), limits=TEST_LIMITS)
+    return out
+
+
+def test_every_planted_weakness_is_in_a_cluster() -> None:
+    from mocks.core.settings import KNOWN_WEAKNESSES
+
+    planted_names = {w for plan in CLUSTERS.values() for ws in plan.values() for w in ws}
+    # lossy_axis is caught by the reconciliation of fault drills, not by an attack.
+    assert planted_names == KNOWN_WEAKNESSES - {"lossy_axis"}
+    assert {w.split(":")[1] for _, w, _ in _cases()} == planted_names
+
+
+@pytest.mark.parametrize(("check_id", "weakness", "cluster"), _cases())
+def test_check_fails_when_its_weakness_is_planted(planted: dict[str, SecurityScorecard], check_id: str,
+                                                  weakness: str, cluster: str) -> None:
+    result = next(r for r in planted[cluster].checks if r.id == check_id)
+    assert result.verdict == "FAIL", f"{check_id} with {weakness} planted: {result.verdict}: {result.summary}"
+    assert result.evidence, "a failure must carry evidence"
+
+
+def test_detection_phase_is_triage_when_nothing_refused(planted: dict[str, SecurityScorecard]) -> None:
+    scraping = next(r for r in planted["first"].checks if r.id == "abuse.population-scraping")
+    assert scraping.phase == "receive and triage" and scraping.detected_after_s is None
+    assert "never throttled" in scraping.summary
