@@ -88,7 +88,7 @@ class Probe(StrictModel):
     service: Service = "portal"
     route: str | None = Field(default=None, max_length=200, description="route template, e.g. /dossiers")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
-    max: float | None = Field(default=None, ge=0)
+    max: float | None = Field(default=None, ge=0, validate_default=True)
     window_s: float = Field(default=5.0, gt=0, le=300)
     during: bool = False
 
@@ -139,7 +139,7 @@ class HttpFault(StrictModel):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
     province: str | None = Field(default=None, pattern=r"^\d{2}$")
     agency: str | None = Field(default=None, max_length=64)
-    latency: LatencyShape | None = None
+    latency: LatencyShape | None = Field(default=None, validate_default=True)
     status: int = Field(default=503, ge=400, le=599)
     rate: float = Field(default=1.0, ge=0, le=1)
     bytes_per_s: int = Field(default=1024, ge=1, le=100_000_000)

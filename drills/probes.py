@@ -64,18 +64,19 @@ def _counted(route: str) -> bool:
 def parse_metrics(text: str, t: float, healthy: bool) -> ServiceSnapshot:
     """A snapshot from the Prometheus text a mock serves."""
     snap = ServiceSnapshot(t=t, reachable=True, healthy=healthy)
+    # Dispatch on sample names, not family names: robust to how the exposition groups them.
     for family in text_string_to_metric_families(text):
-        if family.name == LATENCY_METRIC:
-            for sample in family.samples:
-                if sample.name.endswith("_bucket") and _counted(sample.labels.get("route", "")):
-                    key = (sample.labels["route"], sample.labels.get("method", ""))
-                    le = math.inf if sample.labels["le"] in ("+Inf", "inf") else float(sample.labels["le"])
-                    snap.buckets.setdefault(key, []).append((le, sample.value))
-        elif family.name == REQUESTS_METRIC:
-            for sample in family.samples:
-                if sample.name.endswith("_total") and _counted(sample.labels.get("route", "")):
-                    key = (sample.labels["route"], sample.labels.get("method", ""), sample.labels.get("status_class", ""))
-                    snap.counts[key] = sample.value
+        for sample in family.samples:
+            route = sample.labels.get("route", "")
+            if not _counted(route):
+                continue
+            if sample.name == f"{LATENCY_METRIC}_bucket":
+                key = (route, sample.labels.get("method", ""))
+                le = math.inf if sample.labels["le"] in ("+Inf", "inf") else float(sample.labels["le"])
+                snap.buckets.setdefault(key, []).append((le, sample.value))
+            elif sample.name == f"{REQUESTS_METRIC}_total":
+                key3 = (route, sample.labels.get("method", ""), sample.labels.get("status_class", ""))
+                snap.counts[key3] = sample.value
     for series in snap.buckets.values():
         series.sort()
     return snap

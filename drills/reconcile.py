@@ -14,12 +14,14 @@ The vocabulary is Jepsen's queue checker, adapted to acknowledged writes:
 
 A drill passes only with zero ``lost`` and zero ``duplicated``.
 
-Sources: the load's per-process ledgers (``run_dir/ledgers/*.json``, merged with
-:meth:`scenarios.world.AckLedger.merge`) plus what the drill's own traffic was
+Sources: the load's per-process ledgers (``run_dir/ledgers/*.json``, the format of
+:class:`scenarios.world.AckLedger`, merged the way ``AckLedger.merge`` does — re-read here
+because importing ``scenarios.world`` imports Locust, which monkey-patches the drill
+runner's process) plus what the drill's own traffic was
 acknowledged; the targets' ``GET /admin/ledger`` (dossiers, payments on the portal;
-documents on the axis); receipts are read back per document through the axis API as the
-sender (the axis ledger numbers receipts, it does not name them), bounded to
-:data:`MAX_RECEIPT_DOCUMENTS` documents.
+documents on the axis); receipts are read back through the axis API as each recipient
+sees its own (the axis ledger numbers receipts, it does not name them), bounded to
+:data:`MAX_RECEIPT_DOCUMENTS` (document, recipient) pairs.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ import httpx
 from dientap.credentials import derive_password
 from dientap.roster import Roster, load_roster
 from reports.journal import ReconciliationRow
-from scenarios.world import AckLedger
 
 __all__ = [
+    "AckLedger",
     "ITEM_KINDS",
     "LEDGER_SOURCES",
     "LOSSY_AXIS_ONE_IN",
@@ -62,6 +64,28 @@ LEDGER_SOURCES = {"dossiers": "portal", "payments": "portal", "documents": "axis
 LOSSY_AXIS_ONE_IN = 50
 MAX_RECEIPT_DOCUMENTS = 500
 MAX_LOST_IDS = 200  # ids listed per row in the journal (counts are always exact)
+
+
+@dataclass
+class AckLedger:
+    """What the targets acknowledged: kind → {id: idempotency key} (``scenarios.world.AckLedger``'s format)."""
+
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def record(self, kind: str, item_id: str, key: str = "") -> None:
+        """Remember one acknowledged item."""
+        self.entries.setdefault(kind, {})[item_id] = key
+
+    @staticmethod
+    def merge(paths: Iterable[Path]) -> AckLedger:
+        """Union of several processes' ledger files."""
+        import json
+
+        merged = AckLedger()
+        for path in paths:
+            for kind, items in json.loads(path.read_text(encoding="utf-8")).items():
+                merged.entries.setdefault(kind, {}).update({str(k): str(v) for k, v in items.items()})
+        return merged
 
 
 @dataclass
@@ -120,36 +144,36 @@ def _admin_ledger(http: httpx.Client, url: str, token: str) -> dict[str, list[st
     return {k: [str(i) for i in v] for k, v in ids.items() if isinstance(v, list)}
 
 
-def _local_code(agency_code: str, roster: Roster) -> str:
-    """The commune (``00004``) or province (``01``) code a receipt id uses for an agency code."""
-    head, _, tail = agency_code.rpartition(".")
-    if head and len(tail) == 5 and tail.isdigit():
-        return tail
-    for province in roster.provinces:
-        if province.agency_code == agency_code:
-            return province.code
-    return agency_code
+def _agency_of(local: str, roster: Roster) -> str | None:
+    """The agency code of the commune (``00004``) or province (``01``) a receipt id names."""
+    try:
+        return roster.commune(local).agency_code if len(local) == 5 else roster.province(local).agency_code
+    except KeyError:
+        return None
 
 
-def _receipts(http: httpx.Client, axis_url: str, secret: str, documents: dict[str, str], receipt_ids: Iterable[str],
-              roster: Roster, notes: list[str]) -> list[str]:
-    """Read back the receipts of the documents the load's receipts refer to (as each sender)."""
-    wanted = sorted({rid.split("#", 1)[0] for rid in receipt_ids})
-    if len(wanted) > MAX_RECEIPT_DOCUMENTS:
-        notes.append(f"receipts: read back {MAX_RECEIPT_DOCUMENTS} of {len(wanted)} documents")
-        wanted = wanted[:MAX_RECEIPT_DOCUMENTS]
+def _receipts(http: httpx.Client, axis_url: str, secret: str, receipt_ids: Iterable[str], roster: Roster,
+              notes: list[str]) -> list[str]:
+    """Read back receipts as each *recipient* sees its own (``GET /documents/{id}/receipts``).
+
+    The recipient, not the sender: a document whose send timed out (never acknowledged to
+    its sender) can still have been delivered and receipted.
+    """
+    pairs = sorted({(rid.split("#")[0], rid.split("#")[-1]) for rid in receipt_ids if rid.count("#") == 2})
+    if len(pairs) > MAX_RECEIPT_DOCUMENTS:
+        notes.append(f"receipts: read back {MAX_RECEIPT_DOCUMENTS} of {len(pairs)} (document, recipient) pairs")
+        pairs = pairs[:MAX_RECEIPT_DOCUMENTS]
     tokens: dict[str, str | None] = {}
     held: list[str] = []
-    for document_id in wanted:
-        message_id = documents.get(document_id)
-        if not message_id:
+    for document_id, local in pairs:
+        agency = _agency_of(local, roster)
+        if agency is None:
             continue
-        sender = message_id.split(",", 1)[0]
-        if sender not in tokens:
+        if agency not in tokens:
             reply = http.post(f"{axis_url}/auth/token",
-                              json={"agency_code": sender, "client_secret": derive_password(secret, sender)})
-            tokens[sender] = reply.json().get("access_token") if reply.status_code == 200 else None
-        token = tokens[sender]
+                              json={"agency_code": agency, "client_secret": derive_password(secret, agency)})
+            tokens[agency] = reply.json().get("access_token") if reply.status_code == 200 else None
+        token = tokens[agency]
         if token is None:
             continue
         reply = http.get(f"{axis_url}/documents/{quote(document_id, safe='')}/receipts",
@@ -157,7 +181,8 @@ def _receipts(http: httpx.Client, axis_url: str, secret: str, documents: dict[st
         if reply.status_code != 200:
             continue
         for receipt in reply.json().get("receipts", []):
-            held.append(f"{document_id}#{receipt['status_code']}#{_local_code(receipt['from_code'], roster)}")
+            if receipt.get("from_code") == agency:
+                held.append(f"{document_id}#{receipt['status_code']}#{local}")
     return held
 
 
@@ -181,8 +206,8 @@ def fetch_holdings(urls: dict[str, str], admin_token: str | None, secret: str, l
         receipts = ledger.entries.get("receipts", {})
         if receipts and "axis" in urls:
             try:
-                holdings.ids["receipts"] = _receipts(http, urls["axis"], secret, ledger.entries.get("documents", {}),
-                                                     receipts, roster or load_roster(), holdings.notes)
+                holdings.ids["receipts"] = _receipts(http, urls["axis"], secret, receipts, roster or load_roster(),
+                                                     holdings.notes)
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 holdings.notes.append(f"receipts unreadable: {type(exc).__name__}")
     return holdings

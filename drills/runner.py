@@ -19,6 +19,7 @@ planted-defect drill did not fail the way it must); interrupted 130.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import signal
 import threading
 import time
@@ -35,7 +36,7 @@ from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultB
 from drills.backends.traffic import TrafficContext
 from drills.model import Drill, Fault
 from drills.probes import ProbeReading, ProbeSampler, client_recovery, client_window
-from drills.reconcile import fetch_holdings, merge_load_ledgers, passes, predicted_lossy_drops, reconcile
+from drills.reconcile import AckLedger, fetch_holdings, merge_load_ledgers, passes, predicted_lossy_drops, reconcile
 from reports.journal import (
     DrillResult,
     FaultWindow,
@@ -210,7 +211,7 @@ class DrillRunner:
             at = started + dt.timedelta(seconds=offset)
             kind = "fault_start" if what == "inject" else "fault_stop"
             steps.event(kind, f"{what} {fault.name}", t=at, status="skipped", backend=fault.backend,
-                        target=fault.target, kind=fault.kind)
+                        target=fault.target, fault_kind=fault.kind)
         for fault in self.drill.method:
             faults.append(FaultWindow(name=fault.name, kind=fault.kind, target=fault.target,
                                       start_offset_s=fault.at_s, end_offset_s=fault.end_s,
@@ -363,7 +364,7 @@ class DrillRunner:
             deadline = time.monotonic() + fault.duration_s
             state.started = dt.datetime.now(UTC)
             steps.event("fault_start", fault.name, t=state.started, status="started", backend="traffic",
-                        target=fault.target, kind=fault.kind)
+                        target=fault.target, fault_kind=fault.kind)
 
             def run() -> None:
                 try:
@@ -374,13 +375,13 @@ class DrillRunner:
             state.thread = threading.Thread(target=run, name=f"drill-traffic-{fault.name}", daemon=True)
             state.thread.start()
             return
-        with steps.step(f"inject {fault.name}", backend=fault.backend, target=fault.target, kind=fault.kind) as step:
+        with steps.step(f"inject {fault.name}", backend=fault.backend, target=fault.target, fault_kind=fault.kind) as step:
             state.started = dt.datetime.now(UTC)
             state.detail = backends[fault.backend].inject(fault)  # type: ignore[attr-defined]
             step.detail.update(state.detail)
             step.output = ", ".join(f"{k}={v}" for k, v in state.detail.items())
         steps.event("fault_start", fault.name, t=state.started, status="ok", backend=fault.backend,
-                    target=fault.target, kind=fault.kind)
+                    target=fault.target, fault_kind=fault.kind)
 
     def _remove(self, state: _Applied, backends: dict[str, object], steps: _Steps) -> None:
         fault = state.fault
@@ -392,7 +393,7 @@ class DrillRunner:
                 state.thread.join(30)  # bounded: the action stops at its own deadline
             state.stopped = dt.datetime.now(UTC)
             outcome = state.traffic
-            with steps.step(f"traffic {fault.name}", target=fault.target, kind=fault.kind) as step:
+            with steps.step(f"traffic {fault.name}", target=fault.target, fault_kind=fault.kind) as step:
                 step.output = outcome.summary() if outcome else "no outcome (still running?)"
                 if outcome is None or not outcome.ok:
                     step.status = "failed"
@@ -451,7 +452,18 @@ class DrillRunner:
 
     def _reconcile(self, dry: DryRun, urls: dict[str, str], traffic_acks: list[dict[str, dict[str, str]]]
                    ) -> tuple[list[ReconciliationRow], list[str]]:
-        ledger = merge_load_ledgers(dry.run_dir, traffic_acks)
+        # What the drill's own traffic was acknowledged joins the load's ledgers, in the same
+        # format, so the reconciliation can be re-checked from the run directory alone.
+        drill_ledger = AckLedger()
+        for acks in traffic_acks:
+            for kind, items in acks.items():
+                for item_id, key in items.items():
+                    drill_ledger.record(kind, item_id, key)
+        if drill_ledger.entries:
+            (dry.run_dir / "ledgers").mkdir(parents=True, exist_ok=True)
+            (dry.run_dir / "ledgers" / "drill-traffic.json").write_text(
+                json.dumps(drill_ledger.entries, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        ledger = merge_load_ledgers(dry.run_dir)
         secret = getattr(dry, "_secret", "")
         rows, notes = reconcile(ledger, lambda: fetch_holdings(urls, dry.admin_token, secret, ledger),
                                 settle_s=self.settle_s)

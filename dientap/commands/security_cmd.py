@@ -157,7 +157,7 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
               f"{warm_up:g} s of load", flush=True)
         dry.wait(warm_up)
         load_started = time.monotonic() - warm_up
-        scorecard = run_suite(target, checks, on_result=_printer)
+        scorecard = run_suite(target, checks, under_load=True, on_result=_printer)
         attacks_took = time.monotonic() - load_started - warm_up
         if attacks_took > dry.profile.duration_s - warm_up:
             print("WARNING: the checks outlasted the load; the later checks ran without it", file=sys.stderr)

@@ -179,6 +179,17 @@ class PrometheusServer:
             raise
         return self.url
 
+    def reload(self, targets: dict[str, str] | None = None) -> None:
+        """Rewrite the config (with new ``targets`` if given) and make Prometheus reload it."""
+        if targets is not None:
+            self.targets = PrometheusTargets(dict(targets))
+        self.write_config()
+        if self.url is None:
+            raise ServiceStartError("prometheus: reload before start")
+        response = httpx.post(f"{self.url}/-/reload", timeout=10.0)
+        if response.status_code != 200:
+            raise ServiceStartError(f"prometheus refused to reload its config: HTTP {response.status_code} {response.text[:200]}")
+
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         last = "no answer"

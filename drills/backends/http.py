@@ -40,7 +40,7 @@ class HttpFaultBackend:
     def inject(self, fault: Fault) -> dict[str, str | int | float | bool | None]:
         """``POST /admin/faults`` on the fault's target; returns the rule as the journal detail."""
         self._need_token()
-        assert fault.http is not None  # nosec B101 - the model guarantees it for backend http
+        assert fault.http is not None  # nosec B101
         body = {"id": fault_id(fault), **fault.http.model_dump(exclude_none=True, mode="json")}
         response = self._http.post(f"{self.urls[fault.target]}/admin/faults", json=body)
         if response.status_code != 201:

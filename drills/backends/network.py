@@ -61,7 +61,7 @@ class NetworkFaultBackend:
 
     def inject(self, fault: Fault) -> dict[str, str | int | float | bool | None]:
         """Add the fault's toxic (or take the proxy down)."""
-        assert fault.network is not None  # nosec B101 - the model guarantees it for backend network
+        assert fault.network is not None  # nosec B101
         proxy = self.proxies[fault.target]
         spec = fault.network
         if spec.toxic == "down":

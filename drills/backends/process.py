@@ -23,7 +23,7 @@ class ProcessFaultBackend:
 
     def inject(self, fault: Fault) -> dict[str, str | int | float | bool | None]:
         """SIGKILL (crash: no shutdown hooks) or SIGSTOP (freeze) the target."""
-        assert fault.process is not None  # nosec B101 - the model guarantees it for backend process
+        assert fault.process is not None  # nosec B101
         proc = self.services[fault.target]
         pid = proc.proc.pid if proc.proc is not None else None
         if fault.process.action == "kill":

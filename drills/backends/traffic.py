@@ -160,7 +160,7 @@ class TrafficBackend:
     def run(self, fault: Fault, deadline: float) -> TrafficOutcome:
         """Run ``fault.traffic`` until done or ``deadline`` (``time.monotonic()``)."""
         spec = fault.traffic
-        assert spec is not None  # nosec B101 - the model guarantees it for backend traffic
+        assert spec is not None  # nosec B101
         outcome = TrafficOutcome(spec.action, min_success_ratio=spec.min_success_ratio)
         action = getattr(self, f"_{spec.action}")
         action(spec, outcome, deadline)

@@ -126,6 +126,7 @@ def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
     token = ctx.citizen_token(citizen)
     key = "sec-" + secrets.token_hex(8)
     before = ctx.ledger("portal")
+    own_before = ctx.own_dossiers(citizen)
     first = ctx.submit(token, ctx.dossier_body(citizen), key)
     if first.status_code != 201:
         raise SetupFailed(f"the first submission answered {first.status_code}", first)
@@ -140,6 +141,10 @@ def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
     if before is not None and after is not None:
         added = after.get("dossiers", 0) - before.get("dossiers", 0)
         out.expect(added == 1, f"{added} dossiers were added, expected 1", None)
+    own_after = ctx.own_dossiers(citizen)
+    if own_before is not None and own_after is not None:
+        out.expect(own_after - own_before == 1, f"the citizen has {own_after - own_before} new dossiers, expected 1",
+                   None)
     if out.passed:
         out.note("repeat replayed the same dossier; reuse with another body 422", ctx.excerpt(reuse, "key reuse"))
 

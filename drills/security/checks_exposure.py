@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 
@@ -80,7 +81,7 @@ def verify_mismatch(ctx: CheckContext, out: Outcome) -> None:
     control = verify(c.personal_id, c.full_name, dob)
     if control.status_code != 200 or control.json().get("match") is not True:
         raise SetupFailed(f"control: verifying correct data answered {control.status_code} {control.text[:80]}", control)
-    wrong_dob = c.date_of_birth.replace(year=c.date_of_birth.year - 1 if c.date_of_birth.year > 1901 else 1950)
+    wrong_dob = c.date_of_birth - dt.timedelta(days=1)
     answers = {
         "wrong name": verify(c.personal_id, c.full_name + " Thị", dob),
         "wrong date of birth": verify(c.personal_id, c.full_name, wrong_dob.isoformat()),

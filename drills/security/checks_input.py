@@ -45,7 +45,8 @@ def _compare_state(ctx: CheckContext, out: Outcome, before: dict[str, dict[str, 
     after = _state(ctx)
     for service in _LEDGERS:
         if before[service] is None or after[service] is None:
-            out.note(f"{service}: ledger not compared (no admin token)")
+            if not ctx.under_load:
+                out.note(f"{service}: ledger not compared (no admin token)")
         else:
             out.expect(before[service] == after[service],
                        f"{service} state changed: {before[service]} → {after[service]}", None)
@@ -68,6 +69,7 @@ def injection(ctx: CheckContext, out: Outcome) -> None:
     portal = ctx.bearer(token)
     province = ctx.bearer(ctx.population_token("province-01"))
     before = _state(ctx)
+    own_before = ctx.own_dossiers(citizen)
     sent = 0
     for p in PAYLOADS:
         q = quote(p, safe="")
@@ -100,6 +102,8 @@ def injection(ctx: CheckContext, out: Outcome) -> None:
                        f"{service} {method} {path.split('?')[0][:40]} with {p!r}: {r.status_code}"
                        + (f", shows {executed[0]!r}" if executed else ""), ctx.excerpt(r, f"payload {p!r}"))
     _compare_state(ctx, out, before)
+    own_after = ctx.own_dossiers(citizen)
+    out.expect(own_before == own_after, f"the attacker's dossiers went from {own_before} to {own_after}", None)
     free_text = " | ".join(PAYLOADS)[:1000]
     r = ctx.submit(token, ctx.dossier_body(citizen, fields={"reason": free_text}))
     if r.status_code == 201:
@@ -133,7 +137,7 @@ def _billion_laughs() -> bytes:
 def xml_entities(ctx: CheckContext, out: Outcome) -> None:
     """No DTD processing on the document axis."""
     before = ctx.ledger("axis")
-    sender, recipient = "000.00.00.G22", "000.00.00.H26"
+    sender, recipient = "000.00.00.G22", ctx.citizen_commune_agency()
     headers = {**ctx.bearer(ctx.axis_token(sender)), "Content-Type": "application/xml"}
     cases: list[tuple[str, bytes]] = []
     kit = DocumentKit(ctx, ctx.ca) if ctx.ca is not None else None
@@ -155,6 +159,10 @@ def xml_entities(ctx: CheckContext, out: Outcome) -> None:
     for label, body in cases:
         try:
             r = ctx.send("axis", "POST", "/documents", content=body, headers=headers)
+            if kit is not None and b"<DocumentId>" in body:
+                message_id = body.split(b"<DocumentId>", 1)[1].split(b"</DocumentId>", 1)[0].decode()
+                n = kit.count_deliveries(recipient, message_id, key="message_id")
+                out.expect(n == 0, f"{label}: the recipient received the document ({n}×)", None)
         except httpx.TimeoutException:
             out.fail(f"{label}: the axis did not answer within {ctx.limits.request_timeout_s:g} s")
             continue
@@ -180,7 +188,8 @@ def size_type_method(ctx: CheckContext, out: Outcome) -> None:
     """Transport-level input rules."""
     province = ctx.bearer(ctx.population_token("province-01"))
     agency = ctx.bearer(ctx.axis_token("000.00.00.G22"))
-    citizen = ctx.bearer(ctx.citizen_token(ctx.citizen()))
+    person = ctx.citizen()
+    citizen = ctx.bearer(ctx.citizen_token(person))
     big = b'{"pad": "' + b"A" * (2 * 1024 * 1024) + b'"}'
     json_h = {"Content-Type": "application/json"}
     before = _state(ctx)
@@ -205,5 +214,7 @@ def size_type_method(ctx: CheckContext, out: Outcome) -> None:
         out.expect(r.status_code == expected, f"{service} {method} {path}: {r.status_code}, expected {expected}",
                    ctx.excerpt(r))
     _compare_state(ctx, out, before)
+    own = ctx.own_dossiers(person)
+    out.expect(own in (0, None), f"the 415 submission created {own} dossier(s)", None)
     if out.passed:
         out.note(f"{len(cases)} requests: 413 ×3, 415 ×4, 405 ×5; state unchanged")

@@ -18,12 +18,17 @@ _SENDER = "000.00.00.G22"
 
 
 def _refused(ctx: CheckContext, out: Outcome, label: str, build: Callable[[DocumentKit, str], bytes]) -> None:
-    """Send the forged package as ``_SENDER``; it must be refused 4xx and change nothing."""
+    """Send the forged package as ``_SENDER``; it must be refused 4xx and change nothing
+    (no delivery of its message id to the recipient; axis ledger unchanged when not under load)."""
     kit = DocumentKit.require(ctx)
     recipient = ctx.citizen_commune_agency()
     before = ctx.ledger("axis")
-    r = kit.post(_SENDER, build(kit, recipient))
+    package = build(kit, recipient)
+    r = kit.post(_SENDER, package)
     after = ctx.ledger("axis")
+    message_id = package.split(b"<DocumentId>", 1)[-1].split(b"</DocumentId>", 1)[0].decode("utf-8", "replace")
+    delivered = kit.count_deliveries(recipient, message_id, key="message_id")
+    out.expect(delivered == 0, f"{label}: the recipient received the forged document ({delivered}×)", None)
     ok = out.expect(400 <= r.status_code < 500, f"{label}: answered {r.status_code}, expected a 4xx refusal",
                     ctx.excerpt(r, label))
     if before is not None and after is not None:

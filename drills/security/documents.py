@@ -81,8 +81,9 @@ class DocumentKit:
             cursor = page["next_cursor"]
         return found
 
-    def count_deliveries(self, agency: str, document_id: str) -> int:
-        """How many deliveries of ``document_id`` ``agency`` receives (each acknowledged)."""
+    def count_deliveries(self, agency: str, document_id: str, *, key: str = "document_id") -> int:
+        """How many deliveries of ``document_id`` (or of a ``message_id`` with ``key="message_id"``)
+        ``agency`` receives; each is acknowledged."""
         headers = self.ctx.bearer(self.ctx.axis_token(agency))
         seen = 0
         cursor = 0
@@ -92,7 +93,7 @@ class DocumentKit:
                 break
             page = r.json()
             for entry in page.get("deliveries", []):
-                if entry.get("document_id") == document_id and entry.get("kind", "document") == "document":
+                if entry.get(key) == document_id and entry.get("kind", "document") == "document":
                     seen += 1
                     self.ctx.send("axis", "POST", f"/inbox/{entry['delivery_id']}/ack", headers=headers)
             if not page.get("deliveries") or page.get("next_cursor") is None:

@@ -55,9 +55,14 @@ def console_line(result: SecurityCheckResult) -> str:
 
 
 def run_suite(target: SecurityTarget, checks: Sequence[SecurityCheck], *, limits: SecurityLimits | None = None,
+              under_load: bool = False,
               on_result: Callable[[SecurityCheckResult, float], None] | None = None) -> SecurityScorecard:
-    """Run ``checks`` one after another against ``target`` (allowlist enforced first)."""
-    ctx = CheckContext(target, limits)
+    """Run ``checks`` one after another against ``target`` (allowlist enforced first).
+
+    ``under_load``: a dry run is writing to the same target, so global ledgers are not
+    compared (each check still checks the state it can attribute to itself).
+    """
+    ctx = CheckContext(target, limits, under_load=under_load)
     results: list[SecurityCheckResult] = []
     try:
         for check in checks:

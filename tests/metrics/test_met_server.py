@@ -37,7 +37,7 @@ def exporter() -> MetricsExporter:
 def test_metrics_route_serves_text_format(exporter: MetricsExporter) -> None:
     status, headers, body = _call(exporter, "/metrics")
     assert status == "200 OK" and headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    assert b'dientap_requests_total{service="axis",endpoint="POST /documents",province="01"} 1.0' in body
+    assert b'dientap_requests_total{service="axis",endpoint="POST /documents",province="01"} 1' in body
     assert exporter.scrapes == 1
 
 

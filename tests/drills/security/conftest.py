@@ -9,19 +9,7 @@ import pytest
 
 from dientap.commands.security_cmd import EMBEDDED_MOCK_SETTINGS
 from dientap.orchestration import MockCluster, MockClusterConfig
-from drills.security import SecurityLimits, SecurityTarget
-
-POPULATION = 3000
-# Short bounds: a planted no_rate_limit must be caught in seconds, not in the default 20 s.
-TEST_LIMITS = SecurityLimits(scrape_max_requests=1500, scrape_max_s=5.0, check_timeout_s=30.0)
-
-
-def target_of(cluster: MockCluster) -> SecurityTarget:
-    """The security target of an embedded test cluster."""
-    return SecurityTarget(
-        name="test cluster", kind="embedded", urls=cluster.urls, admin_token=cluster.config.admin_token,
-        pki_dir=cluster.config.data_dir / "axis" / "pki", population_size=POPULATION, knows_signing_keys=True,
-    )
+from tests.drills.security.clusters import POPULATION
 
 
 @pytest.fixture(scope="module")

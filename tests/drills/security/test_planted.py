@@ -10,7 +10,7 @@ import pytest
 
 from drills.security import all_checks, run_suite, select_checks
 from reports.journal import SecurityScorecard
-from tests.drills.security.conftest import TEST_LIMITS, target_of
+from tests.drills.security.clusters import TEST_LIMITS, target_of
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,43 @@
+"""Forged tokens: each tampering is refused by a correct HS256 verifier (PyJWT as the reference)."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from dientap.pki import make_untrusted_ca
+from drills.security.jwt_forge import make_token, mock_signing_key, split_token, tampered_tokens
+
+KEY = mock_signing_key("dientap-dry-run", "dientap-portal")
+CLAIMS = {"sub": "087169000042", "role": "citizen", "iss": "dientap-portal", "aud": "portal", "jti": "abc",
+          "iat": int(time.time()), "nbf": int(time.time()), "exp": int(time.time()) + 600}
+
+
+def _verify(token: str) -> dict:
+    return jwt.decode(token, KEY, algorithms=["HS256"], audience="portal", issuer="dientap-portal")
+
+
+def test_a_minted_token_verifies_and_splits_back() -> None:
+    token = make_token({"alg": "HS256", "typ": "JWT"}, CLAIMS, KEY)
+    assert _verify(token)["sub"] == CLAIMS["sub"]
+    assert split_token(token)[1] == CLAIMS
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_every_tampered_token_is_refused_by_a_correct_verifier(case: int) -> None:
+    valid = make_token({"alg": "HS256", "typ": "JWT"}, CLAIMS, KEY)
+    forged = tampered_tokens(valid, make_untrusted_ca().certificate_pem, "000000000000")
+    assert len(forged) == 12
+    label, token = forged[case]
+    assert token != valid
+    with pytest.raises(jwt.PyJWTError):
+        _verify(token)
+
+
+def test_alg_none_variants_cover_every_casing() -> None:
+    valid = make_token({"alg": "HS256"}, CLAIMS, KEY)
+    algs = {split_token(t)[0]["alg"] for label, t in tampered_tokens(valid, b"pem", "x") if "alg" in label
+            and t.count(".") == 2}
+    assert {"none", "None", "NONE", "nOnE"} <= algs

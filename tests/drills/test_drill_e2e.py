@@ -1,0 +1,199 @@
+"""Every built-in drill end to end against the embedded mocks at tiny scale, the lossy-axis
+drill failing with exactly the dropped documents, and a drill interrupted mid-fault
+leaving nothing behind. Each run is a real ``dientap drill`` subprocess (real mocks,
+real Locust, real sockets on loopback)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess  # nosec B404 - the test runs our own CLI
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dientap.orchestration import MockCluster
+from drills.faultproxy import FaultProxyServer
+from drills.toxiproxy_client import ToxiproxyClient
+from reports.journal import load_journal
+
+pytestmark = pytest.mark.e2e
+
+POPULATION = "3000"
+DURATION = "22"
+PASSING = [
+    "population-outage",
+    "axis-latency-spike",
+    "axis-partition",
+    "portal-crash-restart",
+    "sso-outage",
+    "status-sync-backlog",
+    "golive-thundering-herd",
+    "stale-addresses",
+    "certificate-expiry",
+]
+
+
+def _drill(out: Path, *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    """Run ``dientap drill`` in its own session; whatever it leaves running is killed by group."""
+    proc = subprocess.Popen(  # nosec B603 - fixed argv of our own CLI
+        [sys.executable, "-m", "dientap.cli", "drill", *args, "--population-size", POPULATION, "--out", str(out),
+         "--settle", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    finally:
+        _kill_group(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # our own session: the CLI and the Locust it started
+    except ProcessLookupError:
+        pass
+    proc.wait(10)
+
+
+def _run_dir(out: Path) -> Path:
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+    return run_dir
+
+
+@pytest.mark.parametrize("name", PASSING)
+def test_built_in_drill_passes_against_the_embedded_mocks(name: str, tmp_path: Path) -> None:
+    result = _drill(tmp_path, name, "--duration", DURATION)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert f"drill {name}: PASS" in result.stdout
+    journal = load_journal(_run_dir(tmp_path))
+    drill = journal.drill
+    assert drill is not None and drill.verdict == "PASS" and drill.expectations == []
+    assert drill.hypothesis and all(c.ok for c in drill.hypothesis)
+    assert {c.phase for c in drill.hypothesis} >= {"before", "after"}
+    assert all(f.end_offset_s is not None and f.end_offset_s > f.start_offset_s for f in drill.faults)
+    assert sum(r.ok for r in drill.reconciliation) > 0
+    assert all(r.lost == 0 and r.duplicated == 0 for r in drill.reconciliation)
+    steps = {e.name: e for e in journal.events if e.kind == "drill_step"}
+    assert steps["verify rollback"].output == "nothing left behind"
+    assert all(e.end_t is not None for e in journal.events if e.kind == "drill_step")
+    starts = [e for e in journal.events if e.kind == "fault_start"]
+    stops = [e for e in journal.events if e.kind == "fault_stop"]
+    assert len(starts) == len(stops) == len(drill.faults)
+    assert (_run_dir(tmp_path) / "report.html").is_file()
+    if any(f.detail.get("backend") != "traffic" for f in drill.faults):
+        assert drill.recovery_time_s is not None
+    traffic = [e for e in journal.events if e.kind == "drill_step" and e.name.startswith("traffic ")]
+    for step in traffic:  # each action met its own success ratio (``ok``) and sent something
+        assert step.status == "ok" and step.detail["sent"] > 0, step.output
+
+
+def test_lossy_axis_fails_with_exactly_the_dropped_documents(tmp_path: Path) -> None:
+    result = _drill(tmp_path, "lossy-axis", "--duration", DURATION)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "drill lossy-axis: FAIL" in result.stdout
+    run_dir = _run_dir(tmp_path)
+    drill = load_journal(run_dir).drill
+    assert drill is not None and drill.verdict == "FAIL" and drill.error is None
+    # Independently: every document acknowledged to anyone (load processes and the drill's
+    # burst), and the axis' own rule for which ones it drops.
+    acknowledged: dict[str, str] = {}
+    for path in (run_dir / "ledgers").glob("*.json"):
+        acknowledged.update(json.loads(path.read_text(encoding="utf-8")).get("documents", {}))
+    dropped = sorted(d for d, m in acknowledged.items()
+                     if int.from_bytes(hashlib.sha256(m.encode()).digest()[:8], "big") % 50 == 0)
+    assert len(acknowledged) > 300 and dropped
+    documents = {r.item_kind: r for r in drill.reconciliation}["documents"]
+    assert documents.lost == len(dropped)
+    assert documents.lost_ids == dropped
+    assert documents.ok == len(acknowledged) - len(dropped)
+    # ... and the axis' store really lacks exactly those.
+    with sqlite3.connect(run_dir / "mocks" / "axis" / "axis.db") as conn:
+        stored = {row[0] for row in conn.execute("SELECT document_id FROM documents")}
+    assert {d for d in acknowledged if d not in stored} == set(dropped)
+    assert f"reconciliation: {len(dropped)} lost, 0 duplicated (allowed 0 lost, 0 duplicated)" in drill.expectations
+
+
+INTERRUPTED_DRILL = """\
+title: Interrupted mid-fault
+profile: smoke
+duration_s: 40
+method:
+  - name: portal errors
+    backend: http
+    target: portal
+    at_s: 2
+    duration_s: 30
+    http: {kind: error, route: /feedback, status: 500, rate: 0.5}
+  - name: axis slow
+    backend: network
+    target: axis
+    at_s: 2
+    duration_s: 30
+    network: {toxic: latency, attributes: {latency: 50}}
+"""
+
+
+def test_a_drill_interrupted_mid_fault_leaves_no_fault_behind(
+    tmp_path: Path, start_cluster: Callable[..., MockCluster]
+) -> None:
+    cluster = start_cluster()
+    proxy = FaultProxyServer("127.0.0.1", 0)
+    proxy.start()
+    try:
+        targets = tmp_path / "targets.yaml"
+        targets.write_text(
+            "name: test-cluster\n"
+            + "".join(f"{s}: {{base_url: {cluster.urls[s]}}}\n" for s in ("portal", "population", "axis"))
+            + f"pki_dir: {cluster.config.data_dir / 'axis' / 'pki'}\n",
+            encoding="utf-8",
+        )
+        drill = tmp_path / "interrupted.yaml"
+        drill.write_text(INTERRUPTED_DRILL, encoding="utf-8")
+        out = tmp_path / "runs"
+        env = {**os.environ, "DIENTAP_ADMIN_TOKEN": cluster.config.admin_token}
+        proc = subprocess.Popen(  # nosec B603 - fixed argv of our own CLI
+            [sys.executable, "-m", "dientap.cli", "drill", str(drill), "--target", str(targets), "--proxy-api",
+             proxy.api_url, "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env,
+        )
+        admin = {"Authorization": f"Bearer {cluster.config.admin_token}"}
+        client = ToxiproxyClient(proxy.api_url)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                faults = httpx.get(f"{cluster.urls['portal']}/admin/faults", headers=admin).json()["faults"]
+                toxics = [t for p in client.proxies().values() for t in p.toxics]
+                if faults and toxics:
+                    break
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.2)
+            else:
+                pytest.fail("the drill never got its faults in place")
+            assert [f["id"] for f in faults] == ["drill-portal-errors"]
+            proc.send_signal(signal.SIGINT)
+            stdout, _ = proc.communicate(timeout=60)
+        finally:
+            _kill_group(proc)
+        assert proc.returncode == 130, stdout[-3000:]
+        for service, url in cluster.urls.items():
+            assert httpx.get(f"{url}/admin/faults", headers=admin).json()["faults"] == [], service
+        assert all(not p.toxics and p.enabled for p in client.proxies().values())
+        assert not [name for name in client.proxies() if name.startswith("dientap-")]  # its proxies are deleted
+        client.close()
+        journal = load_journal(_run_dir(out))
+        assert journal.drill is not None and journal.drill.verdict == "ERROR"
+        assert journal.drill.error.startswith("interrupted (SIGINT/SIGTERM); every fault was rolled back")
+        steps = {e.name: e for e in journal.events if e.kind == "drill_step"}
+        assert steps["verify rollback"].output == "nothing left behind"
+        assert steps["rollback http"].status == "ok" and steps["rollback network"].status == "ok"
+        assert all(f.end_offset_s is not None for f in journal.drill.faults)
+    finally:
+        proxy.stop()
