@@ -287,6 +287,7 @@ class DrillRunner:
                         traffic_acks.append(fault.traffic.acknowledged)
                 if interrupted or error:
                     _stop_load_processes()
+                    dry.wait(10)
         try:
             rows, notes = [], []
             if load_done and not interrupted and error is None:
@@ -483,9 +484,9 @@ class DrillRunner:
         except Exception:  # noqa: BLE001 - no journal (interrupted, load crashed): build the same shape
             target = TargetInfo(kind="embedded" if self.options.target == "embedded" else "file",
                                 services=[TargetService(name=k, base_url=v) for k, v in sorted(dry.urls.items())])
+            started = load_started or (steps.events[0].t if steps.events else dt.datetime.now(UTC))
             journal = Journal(provenance=_provenance(dry.run_id, dry.profile.name, self.options.seed, dry.profile.scale,
-                                                     target, load_started or steps.events[0].t if steps.events else
-                                                     dt.datetime.now(UTC), self.options.command_line))
+                                                     target, started, self.options.command_line))
             journal.provenance.ended_at = dt.datetime.now(UTC)
         steps.into(journal)
         return journal
@@ -496,14 +497,14 @@ class DrillRunner:
         exp = self.drill.expectations
         broken: list[str] = []
         readings = sampler.snapshot_readings() if sampler is not None else []
-        hypothesis = self._hypothesis(applied, readings)
+        try:
+            journal_start = load_journal(dry.run_dir).provenance.started_at
+        except Exception:  # noqa: BLE001 - no journal (interrupted): offsets from the first step
+            journal_start = next((a.started for a in applied if a.started), dt.datetime.now(UTC))
+        hypothesis = self._hypothesis(applied, readings, journal_start.timestamp())
         broken += [f"hypothesis {c.phase}: {c.probe} — measured {c.measured}" for c in hypothesis if not c.ok]
         faults: list[FaultWindow] = []
         fault_windows: list[FaultWindow] = []  # the real faults (traffic actions excluded)
-        try:
-            journal_start = load_journal(dry.run_dir).provenance.started_at
-        except Exception:  # noqa: BLE001
-            journal_start = next((a.started for a in applied if a.started), dt.datetime.now(UTC))
         for state in applied:
             if state.started is None:
                 continue
@@ -586,26 +587,27 @@ class DrillRunner:
                 return "ERROR", f"planted defect: expected exactly {expected} lost {kind}, the checker found {found}"
         return "FAIL", None
 
-    def _hypothesis(self, applied: list[_Applied], readings: list[ProbeReading]) -> list[HypothesisCheck]:
+    def _hypothesis(self, applied: list[_Applied], readings: list[ProbeReading], origin: float) -> list[HypothesisCheck]:
         probes = self.drill.steady_state_hypothesis.probes
-        starts = [a.started.timestamp() for a in applied if a.fault.is_fault and a.started]
+        # Drill-side traffic counts as a window too: a login storm is "during" like a fault.
+        starts = [a.started.timestamp() for a in applied if a.started]
         windows = [(a.started.timestamp(), a.stopped.timestamp() if a.stopped else float("inf"))
-                   for a in applied if a.fault.is_fault and a.started]
+                   for a in applied if a.started]
         first = min(starts) if starts else float("inf")
         checks: list[HypothesisCheck] = []
         for index, probe in enumerate(probes):
             mine = [r for r in readings if r.probe == index]
             before = [r for r in mine if r.t < first]
             if before:
-                checks.append(self._phase_check("before", probe.describe(), before[-1:], first))
+                checks.append(self._phase_check("before", probe.describe(), before[-1:], origin))
             if probe.during:
                 during = [r for r in mine if any(s <= r.t <= e for s, e in windows)]
                 if during:
-                    checks.append(self._phase_check("during", probe.describe(), during, first))
+                    checks.append(self._phase_check("during", probe.describe(), during, origin))
             last_end = max((e for _s, e in windows), default=0.0)
             after = [r for r in mine if r.t > last_end]
             if after:
-                checks.append(self._phase_check("after", probe.describe(), after[-1:], first))
+                checks.append(self._phase_check("after", probe.describe(), after[-1:], origin))
         return checks
 
     @staticmethod
@@ -613,20 +615,28 @@ class DrillRunner:
         worst = next((r for r in readings if not r.ok), readings[-1])
         held = sum(1 for r in readings if r.ok)
         measured = worst.measured if len(readings) == 1 else f"{worst.measured} (held {held}/{len(readings)} s)"
-        return HypothesisCheck(phase=phase, probe=probe, offset_s=None, expected=probe, measured=measured,  # type: ignore[arg-type]
-                               ok=all(r.ok for r in readings))
+        return HypothesisCheck(phase=phase, probe=probe, offset_s=round(worst.t - origin, 1), expected=probe,  # type: ignore[arg-type]
+                               measured=measured, ok=all(r.ok for r in readings))
 
 
-def _stop_load_processes() -> None:
-    """After an interrupt: stop the Locust processes this process started (by pid, children only)."""
+def _stop_load_processes(timeout_s: float = 20.0) -> None:
+    """After an interrupt: stop the Locust processes this process started (by pid, children only)
+    and wait for them, so the results they write on the way out land before the drill's journal."""
     try:
         import psutil
     except ImportError:  # pragma: no cover - psutil comes with Locust
         return
-    me = psutil.Process()
-    for child in me.children(recursive=True):
+    stopping = []
+    for child in psutil.Process().children(recursive=True):
         try:
             if any("locust" in part for part in child.cmdline()):
                 child.send_signal(signal.SIGTERM)
+                stopping.append(child)
         except (psutil.Error, OSError):
+            continue
+    _gone, alive = psutil.wait_procs(stopping, timeout=timeout_s)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
             continue

@@ -14,7 +14,9 @@ one HDR slot that straddles an edge (±0.1 % of the edge) are counted above it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Any
 
 from mocks.core.metrics import LATENCY_BUCKETS_S as _MOCK_BUCKETS_S
@@ -29,6 +31,9 @@ BUDGET_BOUNDARIES_S = (0.5, 0.8, 1.0, 1.5, 2.0, 3.0)
 # The mocks' edges plus any budget boundary they lack (0.8 s today). When the mocks'
 # tuple gains 0.8 this is exactly that tuple again.
 LATENCY_BUCKETS_S: tuple[float, ...] = tuple(sorted(set(_MOCK_BUCKETS_S) | set(BUDGET_BOUNDARIES_S)))
+
+# Below this many slots a Python loop beats numpy's fixed per-call cost (≈ 6 µs a histogram, measured).
+_NUMPY_FROM_SLOTS = 32
 
 class EdgeCounter:
     """Cumulative counts and the approximate sum of a :class:`SparseHistogram`.
@@ -47,6 +52,7 @@ class EdgeCounter:
         self._last_slot: dict[int, tuple[int, ...]] = {}
         self._medians: dict[int, Any] = {}
         self._threshold_arrays: dict[int, Any] = {}
+        self._median_lists: dict[int, list[float]] = {}
 
     def _thresholds(self, significant_figures: int) -> tuple[int, ...]:
         """Per edge, the highest slot index whose values all lie at or below the edge."""
@@ -94,6 +100,8 @@ class EdgeCounter:
         counts = hist.counts
         if not counts:
             return (0,) * len(thresholds), 0.0
+        if len(counts) < _NUMPY_FROM_SLOTS:
+            return self._read_small(counts, thresholds, self._median_list(hist.significant_figures))
         # Two flat fromiter calls: ≈ 7× faster than one over (slot, count) pairs (measured).
         slots = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         weights = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
@@ -101,6 +109,23 @@ class EdgeCounter:
         per_bucket = np.bincount(positions, weights=weights, minlength=len(thresholds) + 1)
         cumulative = tuple(np.cumsum(per_bucket[: len(thresholds)]).astype(np.int64).tolist())
         return cumulative, float(np.dot(weights, np.take(medians, slots, mode="clip")))
+
+    def _read_small(
+        self, counts: dict[int, int], thresholds: tuple[int, ...], medians: list[float]
+    ) -> tuple[tuple[int, ...], float]:
+        per_edge = [0] * (len(thresholds) + 1)
+        total_us = 0.0
+        last = len(medians) - 1
+        for index, count in counts.items():
+            per_edge[bisect_left(thresholds, index)] += count
+            total_us += medians[min(index, last)] * count
+        return tuple(accumulate(per_edge[: len(thresholds)])), total_us
+
+    def _median_list(self, significant_figures: int) -> list[float]:
+        found = self._median_lists.get(significant_figures)
+        if found is None:
+            found = self._median_lists[significant_figures] = self._median_table(significant_figures).tolist()
+        return found
 
     def _threshold_array(self, significant_figures: int) -> Any:
         import numpy as np

@@ -17,6 +17,7 @@ Families (no commune or id label anywhere)::
     dientap_abort_state{rule="error_rate|p99"}                           gauge 0/1
     dientap_drill_fault_active{fault,kind}                               gauge 0/1
     dientap_run_start_time_seconds, dientap_exporter_render_seconds      gauge
+    dientap_exporter_render_cpu_seconds_total                            counter
 
 Two equivalent read paths: :func:`build_registry` gives a ``prometheus_client`` registry of
 custom collectors (any prometheus_client tooling works on it), and :class:`MetricsExporter`
@@ -48,7 +49,6 @@ from metrics.exposition import (
     FAILURES_HELP,
     REQUESTS,
     REQUESTS_HELP,
-    failure_rows,
     render_request_series,
 )
 from metrics.series import SeriesCache
@@ -94,7 +94,7 @@ class RequestCollector(Collector):
             requests.add_metric(list(key), n)
         yield requests
         failures = CounterMetricFamily(FAILURES, FAILURES_HELP, labels=["service", "endpoint", "province"])
-        for key, n in failure_rows(series):
+        for key, n in series.failures:
             failures.add_metric(list(key), n)
         yield failures
 
@@ -117,6 +117,7 @@ class RunStateCollector(Collector):
     def __init__(self, environment: Any) -> None:
         self.environment = environment
         self.last_render_s = 0.0
+        self.render_cpu_s = 0.0
 
     def collect(self) -> Iterator[Metric]:
         state = getattr(self.environment, "dientap", None)
@@ -147,6 +148,11 @@ class RunStateCollector(Collector):
         render = GaugeMetricFamily("dientap_exporter_render_seconds", "Time the previous scrape took to render")
         render.add_metric([], self.last_render_s)
         yield render
+        cpu = CounterMetricFamily(
+            "dientap_exporter_render_cpu_seconds", "Load-generator CPU spent rendering scrapes (the exporter's whole cost)"
+        )
+        cpu.add_metric([], self.render_cpu_s)
+        yield cpu
 
     def _actors(self, state: Any) -> Metric:
         family = GaugeMetricFamily("dientap_active_actors", "Actors running now, by persona", labels=["persona"])
@@ -208,14 +214,16 @@ class MetricsExporter:
             ProcessCollector(registry=self.small)  # the generator's own CPU and memory
         self.scrapes = 0
         self.last_scrape_at = 0.0  # monotonic
+        self.full_refresh = False  # set once the load stopped: walk every changed histogram
         self.server: Any = None
         self.url: str | None = None
 
     def render(self) -> bytes:
         """The full exposition text of one scrape."""
-        began = time.perf_counter()
-        body = generate_latest(self.small) + render_request_series(self.cache.collect(self.recorder)).encode("utf-8")
+        began, cpu = time.perf_counter(), time.process_time()
+        body = generate_latest(self.small) + render_request_series(self.cache.collect(self.recorder, full=self.full_refresh)).encode("utf-8")
         self.run_state.last_render_s = time.perf_counter() - began
+        self.run_state.render_cpu_s += time.process_time() - cpu
         return body
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -305,6 +313,9 @@ def attach_exporter(
     environment.dientap_metrics = exporter
 
     def on_quitting(**_kw: Any) -> None:
+        # The load has stopped: nothing competes for the core, so the last scrape may walk
+        # every histogram and carry exactly the figures summary.json reports.
+        exporter.full_refresh = True
         exporter.linger(linger_s)
         exporter.stop()
 

@@ -16,7 +16,7 @@ from prometheus_client.utils import floatToGoString
 from metrics.buckets import LATENCY_BUCKETS_S
 from metrics.series import HistogramSeries, RequestSeries
 
-__all__ = ["DURATION", "REQUESTS", "FAILURES", "failure_rows", "render_request_series"]
+__all__ = ["DURATION", "REQUESTS", "FAILURES", "render_request_series"]
 
 DURATION = "dientap_request_duration_seconds"
 REQUESTS = "dientap_requests"
@@ -76,14 +76,5 @@ def render_request_series(series: RequestSeries) -> str:
     parts.append(f"# HELP {REQUESTS}_total {REQUESTS_HELP}\n# TYPE {REQUESTS}_total counter\n")
     parts.extend(f"{REQUESTS}_total{{{_labels(_KEY_LABELS, key)}}} {n}\n" for key, n in series.requests)
     parts.append(f"# HELP {FAILURES}_total {FAILURES_HELP}\n# TYPE {FAILURES}_total counter\n")
-    parts.extend(f"{FAILURES}_total{{{_labels(_KEY_LABELS, key)}}} {n}\n" for key, n in failure_rows(series))
+    parts.extend(f"{FAILURES}_total{{{_labels(_KEY_LABELS, key)}}} {n}\n" for key, n in series.failures)
     return "".join(parts)
-
-
-def failure_rows(series: RequestSeries) -> list[tuple[tuple[str, str, str], int]]:
-    """Failures for every key that has requests (0 when none failed), so ratios never
-    come out as "no data" for a healthy service."""
-    failed = dict(series.failures)
-    rows = [(key, failed.pop(key, 0)) for key, _ in series.requests]
-    rows.extend(sorted(failed.items()))
-    return rows

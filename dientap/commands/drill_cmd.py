@@ -32,11 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "drill",
         help="run a fault drill (HTTP, network, process faults) under load, with reconciliation",
-        description="Run a drill from the catalogue (or a drill YAML file): the load profile runs underneath, "
-        "faults are injected and removed on its timeline, steady-state probes are read every second, every "
-        "fault is rolled back at the end (also on Ctrl-C), and what the targets acknowledged is reconciled "
-        "with what they hold (ok / lost / duplicated / unexpected / recovered). Results go to "
-        "OUT/<run-id>/journal.json and report.html.",
+        description="Run a drill from the catalogue (or a drill YAML file): the load profile runs\n"
+        "underneath, faults are injected and removed on its timeline, steady-state probes are\n"
+        "read every second, every fault is rolled back at the end (also on Ctrl-C), and what\n"
+        "the targets acknowledged is reconciled with what they hold (ok / lost / duplicated /\n"
+        "unexpected / recovered). Results go to OUT/<run-id>/journal.json and report.html.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -21,7 +21,7 @@ __all__ = ["register", "security", "EMBEDDED_MOCK_SETTINGS", "SCORECARD_FILE"]
 SCORECARD_FILE = "security.json"
 # The embedded population mock's per-client limit is sized for a go-live peak; the
 # scraping check needs a limit it can reach in seconds (the README's "security drills lower it").
-EMBEDDED_MOCK_SETTINGS = {"population": {"rate_limit_per_s": 100.0, "rate_limit_burst": 200}}
+EMBEDDED_MOCK_SETTINGS = {"population": {"rate_limit_per_s": 200.0, "rate_limit_burst": 400}}
 WARM_UP_S = 10.0
 
 EXAMPLE = """\

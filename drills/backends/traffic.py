@@ -199,7 +199,9 @@ class TrafficBackend:
     def _old_commune_dossiers(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
         expect = set(spec.expect_status or [422])
         code = spec.expect_code or "commune_abolished"
-        old_codes = sorted(self.roster.old_commune_splits)
+        # Only old codes that no 2025 commune reuses: a reused code is a valid address today.
+        current = {c.code for c in self.roster.communes}
+        old_codes = sorted(c for c in self.roster.old_commune_splits if c not in current)
         procedures: dict[str, str | None] = {}
         for i in range(spec.count):
             if time.monotonic() >= deadline:

@@ -24,7 +24,7 @@ class _LegitimateCaller(threading.Thread):
 
     def __init__(self, ctx: CheckContext, token: str, ids: list[str]):
         super().__init__(name="security-legit-caller", daemon=True)
-        self.client = httpx.Client(base_url=ctx.target.urls["population"], timeout=ctx.limits.request_timeout_s)
+        self.client = ctx.new_client("population")
         self.headers = ctx.bearer(token)
         self.ids = ids
         self.latencies_ms: list[float] = []
@@ -122,8 +122,7 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
 ))
 def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
     """Idempotency keys cannot be replayed for another request."""
-    citizen = ctx.citizen()
-    token = ctx.citizen_token(citizen)
+    citizen, token = ctx.signed_in_citizen()
     key = "sec-" + secrets.token_hex(8)
     before = ctx.ledger("portal")
     own_before = ctx.own_dossiers(citizen)

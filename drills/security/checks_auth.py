@@ -94,7 +94,7 @@ def credential_stuffing(ctx: CheckContext, out: Outcome) -> None:
                 return
     out.phase = IncidentPhase.TRIAGE
     out.fail(f"{sent} failed sign-ins over {ctx.limits.stuffing_accounts} accounts in "
-             f"{time.monotonic() - started:.1f} s were never throttled",
+             f"{time.monotonic() - started:.2f} s were never throttled",
              ctx.excerpt(last, "the last attempt") if last is not None else None)
 
 
@@ -103,7 +103,8 @@ def credential_stuffing(ctx: CheckContext, out: Outcome) -> None:
     title="Sign-in does not reveal which accounts exist",
     area=Area.AUTH, owasp=API2,
     sends="a wrong password for an existing and for a non-existing account: portal officer, portal citizen (an ID "
-          "number in the register and one that is not), axis agency",
+          "number in the register and one that is not), axis agency; and the public status look-up of an existing "
+          "and a non-existing dossier code with someone else's ID number",
     passes_when="each pair gets the same 4xx status and a byte-identical body",
 ))
 def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
@@ -123,6 +124,12 @@ def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
                                              json={"agency_code": code, "client_secret": "wrong-secret"}),
          "000.00.00.G22", "000.00.00.Z99"),
     ]
+    victim = ctx.victim_dossier()
+    stranger = ctx.citizen().personal_id
+    prefix = victim.code.rsplit("-", 1)[0]
+    pairs.append(("public status look-up", lambda code: ctx.send("portal", "GET", f"/public/dossiers/{code}",
+                                                                 params={"personal_id": stranger}),
+                  victim.code, f"{prefix}-999999"))
     for label, login, known, unknown in pairs:
         a, b = login(known), login(unknown)
         same = a.status_code == b.status_code and a.content == b.content and 400 <= a.status_code < 500
@@ -135,9 +142,8 @@ def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
 
 def _probes(ctx: CheckContext) -> list[tuple[str, str, Callable[[str], httpx.Response]]]:
     """(service, valid token, request with a given token) for each service's protected read."""
-    citizen = ctx.citizen()
+    _, portal = ctx.signed_in_citizen()
     looked_up = ctx.citizen().personal_id
-    portal = ctx.citizen_token(citizen)
     population = ctx.population_token("province-01")
     axis = ctx.axis_token("000.00.00.G22")
     return [
@@ -237,7 +243,7 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
 ))
 def logout_revokes(ctx: CheckContext, out: Outcome) -> None:
     """Logout must revoke the token server-side."""
-    token = ctx.citizen_token(ctx.citizen())
+    _, token = ctx.signed_in_citizen()
     before = ctx.send("portal", "GET", _NO_SUCH_DOSSIER, headers=ctx.bearer(token))
     if before.status_code == 401:
         raise SetupFailed("a fresh citizen token was refused", before)

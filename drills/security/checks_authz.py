@@ -35,7 +35,7 @@ def _leaks(r: httpx.Response, *secrets: str) -> bool:
 def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
     """Object-level access to dossiers is the owner's (and their commune officers') only."""
     victim = ctx.victim_dossier()
-    attacker = ctx.bearer(ctx.citizen_token(ctx.citizen()))
+    attacker = ctx.bearer(ctx.signed_in_citizen()[1])
     ledger = ctx.ledger("portal")
     owner = victim.owner
     for method, path, kw in (
@@ -149,10 +149,9 @@ def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
 ))
 def mass_assignment(ctx: CheckContext, out: Outcome) -> None:
     """Server-controlled properties cannot be set by the client."""
-    citizen = ctx.citizen()
-    token = ctx.citizen_token(citizen)
-    other = ctx.citizen()
-    other_token = ctx.bearer(ctx.citizen_token(other))
+    citizen, token = ctx.signed_in_citizen()
+    other, other_bearer = ctx.signed_in_citizen()
+    other_token = ctx.bearer(other_bearer)
     for key, value in (("status", 10), ("owner", other.personal_id), ("role", "officer")):
         r = ctx.submit(token, ctx.dossier_body(citizen, **{key: value}))
         if 400 <= r.status_code < 500:

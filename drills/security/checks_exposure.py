@@ -154,7 +154,7 @@ def audit_trail(ctx: CheckContext, out: Outcome) -> None:
 def error_bodies(ctx: CheckContext, out: Outcome) -> None:
     """Errors are for the caller, not for an attacker's reconnaissance."""
     json_h = {"Content-Type": "application/json"}
-    citizen = ctx.bearer(ctx.citizen_token(ctx.citizen()))
+    citizen = ctx.bearer(ctx.signed_in_citizen()[1])
     province = ctx.bearer(ctx.population_token("province-01"))
     agency = ctx.bearer(ctx.axis_token("000.00.00.G22"))
     requests = [
@@ -164,9 +164,11 @@ def error_bodies(ctx: CheckContext, out: Outcome) -> None:
         ("portal", "GET", "/dossiers/%00%27%22", {"headers": citizen}),
         ("portal", "GET", "/no/such/route", {}),
         ("population", "GET", "/citizens/12345", {"params": {"purpose": "x"}, "headers": province}),
-        ("population", "POST", "/citizens/verify", {"content": b"{\"personal_id\": [", "headers": {**json_h, **province}}),
+        ("population", "POST", "/citizens/verify", {"content": b'{"personal_id": [',
+                                                    "headers": {**json_h, **province}}),
         ("population", "GET", "/citizens/001099000001", {}),
-        ("axis", "POST", "/documents", {"content": b"<edXML><unclosed>", "headers": {**agency, "Content-Type": "application/xml"}}),
+        ("axis", "POST", "/documents", {"content": b"<edXML><unclosed>",
+                                        "headers": {**agency, "Content-Type": "application/xml"}}),
         ("axis", "POST", "/auth/token", {"json": {"agency_code": None}}),
         ("axis", "GET", "/inbox", {"params": {"limit": "-1"}, "headers": agency}),
         ("axis", "GET", "/agencies", {"params": {"province": "1' OR '1'='1"}}),

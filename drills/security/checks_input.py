@@ -56,16 +56,15 @@ def _compare_state(ctx: CheckContext, out: Outcome, before: dict[str, dict[str, 
     id="input.injection",
     title="SQL, command, template and path-traversal payloads are refused or stored inertly",
     area=Area.INPUT, owasp=API8,
-    sends="14 payloads in every identifier field (ID numbers, account, commune and procedure codes, dossier and "
-          "document ids in paths, agency codes, query parameters) of the three services, then one dossier whose "
-          "free-text field holds all payloads",
+    sends="14 payloads in 16 fields that the services must validate (ID numbers, account, applicant name and date of "
+          "birth, commune and procedure codes, dossier and document ids in paths, agency codes, query parameters) "
+          "of the three services, then one dossier whose free-text field holds all payloads",
     passes_when="every identifier request answers 4xx (never 5xx), no answer shows an executed payload, the ledgers "
                 "are unchanged; the free-text dossier is stored and read back byte for byte",
 ))
 def injection(ctx: CheckContext, out: Outcome) -> None:
     """Injection payloads never reach an interpreter."""
-    citizen = ctx.citizen()
-    token = ctx.citizen_token(citizen)
+    citizen, token = ctx.signed_in_citizen()
     portal = ctx.bearer(token)
     province = ctx.bearer(ctx.population_token("province-01"))
     before = _state(ctx)
@@ -86,6 +85,11 @@ def injection(ctx: CheckContext, out: Outcome) -> None:
                                              "headers": {**portal, "Idempotency-Key": f"inj-p-{sent}"}}),
             ("portal", "POST", "/dossiers", {"json": {**body, "applicant": {**body["applicant"], "personal_id": p}},
                                              "headers": {**portal, "Idempotency-Key": f"inj-a-{sent}"}}),
+            ("portal", "POST", "/dossiers", {"json": {**body, "applicant": {**body["applicant"], "full_name": p}},
+                                             "headers": {**portal, "Idempotency-Key": f"inj-n-{sent}"}}),
+            ("portal", "POST", "/dossiers", {"json": {**body, "applicant": {**body["applicant"], "date_of_birth": p}},
+                                             "headers": {**portal, "Idempotency-Key": f"inj-d-{sent}"}}),
+            ("portal", "POST", "/feedback", {"json": {"commune_code": p, "subject": p, "body": p}, "headers": portal}),
             ("population", "GET", f"/citizens/{q}", {"params": {"purpose": "security drill"}, "headers": province}),
             ("population", "POST", "/citizens/verify", {"json": {"personal_id": p, "full_name": p,
                                                                  "date_of_birth": "1990-01-01", "purpose": p},
@@ -188,8 +192,8 @@ def size_type_method(ctx: CheckContext, out: Outcome) -> None:
     """Transport-level input rules."""
     province = ctx.bearer(ctx.population_token("province-01"))
     agency = ctx.bearer(ctx.axis_token("000.00.00.G22"))
-    person = ctx.citizen()
-    citizen = ctx.bearer(ctx.citizen_token(person))
+    person, person_token = ctx.signed_in_citizen()
+    citizen = ctx.bearer(person_token)
     big = b'{"pad": "' + b"A" * (2 * 1024 * 1024) + b'"}'
     json_h = {"Content-Type": "application/json"}
     before = _state(ctx)
@@ -198,10 +202,12 @@ def size_type_method(ctx: CheckContext, out: Outcome) -> None:
         (413, "population", "POST", "/citizens/verify", {"content": big, "headers": {**json_h, **province}}),
         (413, "axis", "POST", "/documents", {"content": b"<edXML>" + big + b"</edXML>",
                                              "headers": {**agency, "Content-Type": "application/xml"}}),
-        (415, "portal", "POST", "/auth/token", {"content": b'{"kind": "citizen"}', "headers": {"Content-Type": "text/plain"}}),
+        (415, "portal", "POST", "/auth/token", {"content": b'{"kind": "citizen"}',
+                                                "headers": {"Content-Type": "text/plain"}}),
         (415, "portal", "POST", "/dossiers", {"content": b"<dossier/>", "headers": {**citizen, "Idempotency-Key": "t415",
                                                                                    "Content-Type": "application/xml"}}),
-        (415, "population", "POST", "/citizens/verify", {"content": b"{}", "headers": {**province, "Content-Type": "text/plain"}}),
+        (415, "population", "POST", "/citizens/verify", {"content": b"{}",
+                                                         "headers": {**province, "Content-Type": "text/plain"}}),
         (415, "axis", "POST", "/documents", {"content": b"{}", "headers": {**agency, **json_h}}),
         (405, "portal", "PUT", "/auth/token", {}),
         (405, "portal", "DELETE", "/procedures", {}),

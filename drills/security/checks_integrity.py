@@ -34,7 +34,8 @@ def _refused(ctx: CheckContext, out: Outcome, label: str, build: Callable[[Docum
     if before is not None and after is not None:
         ok = out.expect(before == after, f"{label}: axis state changed {before} → {after}", None) and ok
     if ok:
-        code = r.json().get("error", {}).get("code") if r.headers.get("content-type", "").startswith("application/json") else None
+        is_json = r.headers.get("content-type", "").startswith("application/json")
+        code = r.json().get("error", {}).get("code") if is_json else None
         out.note(f"{label}: refused {r.status_code}{' ' + code if code else ''}", ctx.excerpt(r, label))
 
 
@@ -85,7 +86,8 @@ def certificate_validity(ctx: CheckContext, out: Outcome) -> None:
     def signed_with(days_from: int, days_to: int, subject: str) -> Callable[[DocumentKit, str], bytes]:
         def build(kit: DocumentKit, rcpt: str) -> bytes:
             start, end = kit.validity(days_from, days_to)
-            return kit.package(kit.envelope(_SENDER, [rcpt], subject), kit.ca.issue(_SENDER, not_before=start, not_after=end))
+            credential = kit.ca.issue(_SENDER, not_before=start, not_after=end)
+            return kit.package(kit.envelope(_SENDER, [rcpt], subject), credential)
         return build
 
     _refused(ctx, out, "expired certificate", signed_with(-30, -1, "Expired certificate"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drills.security.checks_exposure import ROLE_FIELDS
-from drills.security.context import CheckContext, SetupFailed
+from drills.security.context import CheckContext
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
 
@@ -42,13 +42,16 @@ def forwarded_for_lockout(ctx: CheckContext, out: Outcome) -> None:
     account = ctx.citizen().personal_id
     fixed = {"X-Forwarded-For": "198.51.100.7"}
     locked = None
+    r = None
     for i in range(ctx.limits.lockout_attempts):
         r = ctx.citizen_login(account, f"wrong-{i}", headers=fixed)
         if r.status_code in (423, 429):
             locked = r
             break
     if locked is None:
-        raise SetupFailed("the account never locked from one address (see auth.lockout)")
+        out.fail(f"the account never locked after {ctx.limits.lockout_attempts} wrong passwords, so any claimed "
+                 "address may keep guessing (see auth.lockout)", ctx.excerpt(r, "the last guess") if r is not None else None)
+        return
     out.phase = IncidentPhase.CONTAIN
     for headers in ({"X-Forwarded-For": "127.0.0.1"}, {"X-Forwarded-For": "10.0.0.1", "X-Real-IP": "10.0.0.1"},
                     {"Forwarded": "for=192.0.2.60"}, {"X-Forwarded-For": "198.51.100.7, 127.0.0.1"}):
@@ -84,7 +87,7 @@ def identity_headers(ctx: CheckContext, out: Outcome) -> None:
         r = ctx.send(service, "GET", "/admin/ledger", headers=h)
         out.expect(r.status_code in (401, 404), f"{service} /admin/ledger without a token answered {r.status_code}",
                    ctx.excerpt(r))
-    citizen = ctx.bearer(ctx.citizen_token(ctx.citizen()))
+    citizen = ctx.bearer(ctx.signed_in_citizen()[1])
     r = ctx.send("portal", "GET", "/dossiers", headers={**h, **citizen})
     out.expect(r.status_code == 403, f"citizen + identity headers on the worklist answered {r.status_code}",
                ctx.excerpt(r))

@@ -49,7 +49,8 @@ class Dossier:
 class CheckContext:
     """Shared by the checks of one suite run (one instance per run, closed at the end)."""
 
-    def __init__(self, target: SecurityTarget, limits: SecurityLimits | None = None, *, under_load: bool = False):
+    def __init__(self, target: SecurityTarget, limits: SecurityLimits | None = None, *, under_load: bool = False,
+                 transport: httpx.BaseTransport | None = None):
         target.check_allowed()
         self.target = target
         # Under load the services' global ledgers move by themselves: checks then judge
@@ -57,9 +58,8 @@ class CheckContext:
         self.under_load = under_load
         self.limits = limits or SecurityLimits()
         self.redactor = Redactor({target.dry_run_secret, target.admin_token or ""})
-        self.clients = {
-            name: httpx.Client(base_url=target.urls[name], timeout=self.limits.request_timeout_s) for name in SERVICES
-        }
+        self._transport = transport  # tests only: an in-process fake of the three services
+        self.clients = {name: self.new_client(name) for name in SERVICES}
         # Start each run at a random citizen, so re-runs against one target do not reuse
         # (and find locked) the accounts of the previous run.
         self._base = secrets.randbelow(max(1, target.population_size))
@@ -79,6 +79,11 @@ class CheckContext:
         return self._deadline - time.monotonic()
 
     # -- HTTP -------------------------------------------------------------------------
+
+    def new_client(self, service: str) -> httpx.Client:
+        """A new HTTP client for ``service`` (for a check's own thread; close it after use)."""
+        return httpx.Client(base_url=self.target.urls[service], timeout=self.limits.request_timeout_s,
+                            transport=self._transport)
 
     def send(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request to ``service`` (raises :class:`CheckTimeout` past the check's budget)."""
@@ -132,6 +137,15 @@ class CheckContext:
     def citizen_token(self, citizen: Citizen) -> str:
         """A fresh portal token of ``citizen``."""
         return self._token(self.citizen_login(citizen.personal_id), f"citizen {citizen.personal_id}")
+
+    def signed_in_citizen(self) -> tuple[Citizen, str]:
+        """A fresh citizen and their portal token, skipping accounts a previous run left locked."""
+        for _ in range(5):
+            citizen = self.citizen()
+            r = self.citizen_login(citizen.personal_id)
+            if r.status_code not in (423, 429):
+                return citizen, self._token(r, f"citizen {citizen.personal_id}")
+        raise SetupFailed("five citizens in a row could not sign in (locked or throttled)", r)
 
     def officer_token(self, commune_code: str, number: int = 1) -> str:
         """A portal token of officer ``number`` of ``commune_code`` (cached for the run)."""
@@ -192,8 +206,7 @@ class CheckContext:
 
     def victim_dossier(self) -> Dossier:
         """A fresh citizen with a freshly submitted dossier (the object of an attack)."""
-        owner = self.citizen()
-        token = self.citizen_token(owner)
+        owner, token = self.signed_in_citizen()
         r = self.submit(token, self.dossier_body(owner))
         if r.status_code != 201:
             raise SetupFailed(f"submitting the victim dossier answered {r.status_code}", r)

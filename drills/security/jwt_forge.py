@@ -66,7 +66,8 @@ def tampered_tokens(valid: str, public_key_pem: bytes, other_subject: str) -> li
     out.append(("HS256 re-signed with a public key", make_token({"alg": "HS256", "typ": "JWT"}, claims, public_key_pem)))
     attacker = secrets.token_bytes(32)
     jwk_oct = {"kty": "oct", "k": b64url(attacker)}
-    out.append(("injected jwk header (oct key)", make_token({"alg": "HS256", "typ": "JWT", "jwk": jwk_oct}, claims, attacker)))
+    jwk_header = {"alg": "HS256", "typ": "JWT", "jwk": jwk_oct}
+    out.append(("injected jwk header (oct key)", make_token(jwk_header, claims, attacker)))
     out.append(("injected jwk header (EC key)", _es256_with_jwk(claims)))
     # Port 9 (discard) on loopback: a verifier that follows jku fetches nothing from the outside.
     jku = {"alg": "HS256", "typ": "JWT", "kid": "attacker", "jku": "http://127.0.0.1:9/jwks.json"}

@@ -38,7 +38,10 @@ def run_check(ctx: CheckContext, check: SecurityCheck) -> SecurityCheckResult:
     except Exception as exc:  # a bug in a check must not hide the other checks' verdicts
         log.exception("security check %s crashed", spec.id)
         error = f"check crashed: {type(exc).__name__}: {ctx.redactor.text(str(exc))[:200]}"
-    if error is not None:
+    if error is not None and out.failures:
+        # A hole found before the check had to stop is still a hole: FAIL, and say why it stopped.
+        verdict, summary = "FAIL", f"{out.summary()}; then {error}"
+    elif error is not None:
         verdict, summary = "ERROR", error
     else:
         verdict, summary = ("PASS" if out.passed else "FAIL"), out.summary()
@@ -55,14 +58,15 @@ def console_line(result: SecurityCheckResult) -> str:
 
 
 def run_suite(target: SecurityTarget, checks: Sequence[SecurityCheck], *, limits: SecurityLimits | None = None,
-              under_load: bool = False,
+              under_load: bool = False, transport: httpx.BaseTransport | None = None,
               on_result: Callable[[SecurityCheckResult, float], None] | None = None) -> SecurityScorecard:
     """Run ``checks`` one after another against ``target`` (allowlist enforced first).
 
     ``under_load``: a dry run is writing to the same target, so global ledgers are not
-    compared (each check still checks the state it can attribute to itself).
+    compared (each check still checks the state it can attribute to itself). ``transport``
+    replaces the network (tests of the checks themselves).
     """
-    ctx = CheckContext(target, limits, under_load=under_load)
+    ctx = CheckContext(target, limits, under_load=under_load, transport=transport)
     results: list[SecurityCheckResult] = []
     try:
         for check in checks:

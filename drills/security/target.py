@@ -51,7 +51,7 @@ class SecurityTarget:
     knows_signing_keys: bool = False
     # Clients the scraping simulation uses (one scraper, one legitimate caller).
     scraper_client: str = "province-04"
-    legitimate_client: str = "province-08"
+    legitimate_client: str = "police"  # not used by the dry-run load, so its budget is its own
 
     def check_allowed(self) -> None:
         """Raise :class:`~dientap.errors.TargetNotAllowed` unless every URL is allowlisted."""

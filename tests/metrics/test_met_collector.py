@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from metrics.buckets import BUDGET_BOUNDARIES_S, LATENCY_BUCKETS_S, EdgeCounter
 from metrics.drill_state import MAX_FAULTS, DrillState
 from metrics.exporter import MetricsExporter, RunStateCollector, build_registry
+from metrics.series import SeriesCache
 from mocks.core.metrics import LATENCY_BUCKETS_S as MOCK_BUCKETS_S
 from scenarios.abort import AbortDecision
 from scenarios.hdr import SparseHistogram
@@ -86,8 +87,9 @@ def test_fast_exposition_equals_prometheus_client_output(recorder: LatencyRecord
     env = _env(recorder)
     fast = _samples(MetricsExporter(env, process_metrics=False).render().decode())
     reference = _samples(generate_latest(build_registry(env)).decode())
-    fast.pop(("dientap_exporter_render_seconds", ()))
-    reference.pop(("dientap_exporter_render_seconds", ()))
+    for volatile in ("dientap_exporter_render_seconds", "dientap_exporter_render_cpu_seconds_total"):
+        fast.pop((volatile, ()))
+        reference.pop((volatile, ()))
     assert fast == reference
 
 
@@ -187,3 +189,27 @@ def test_edge_counter_agrees_with_the_harness_percentile_at_a_boundary() -> None
 def test_edge_counter_rejects_unsorted_edges() -> None:
     with pytest.raises(ValueError, match="strictly increasing"):
         EdgeCounter((0.1, 0.05))
+
+
+def test_slot_budget_refreshes_oldest_first_and_full_refresh_catches_up() -> None:
+    rec = LatencyRecorder()
+    for n in range(10):
+        rec.record("portal", f"E{n}", "01", None, 1_000 + n, None, False, at=1.0)
+    cache = SeriesCache(slot_budget=1)  # one histogram per scrape once every key is known
+    first = cache.collect(rec)
+    assert cache.recomputed == 10 and first.stale == 0  # new keys are always shown
+    for n in range(10):
+        rec.record("portal", f"E{n}", "01", None, 2_000_000, None, True, at=2.0)
+    second = cache.collect(rec)
+    assert (cache.recomputed, second.stale) == (1, 9)
+    counts = dict(second.requests)
+    fails = dict(second.failures)
+    # A stale key keeps figures taken together: 1 request, 0 failures — never 1 of 2 failed.
+    assert sorted(counts.values()) == [1] * 9 + [2]
+    assert all(fails[key] == counts[key] - 1 for key in counts)
+    refreshed_first = {k for k, n in counts.items() if n == 2}
+    third = dict(cache.collect(rec).requests)
+    assert cache.recomputed == 1
+    assert {k for k, n in third.items() if n == 2} - refreshed_first  # a different, older key this time
+    final = cache.collect(rec, full=True)
+    assert final.stale == 0 and set(dict(final.requests).values()) == {2} and set(dict(final.failures).values()) == {1}

@@ -49,9 +49,8 @@ class ObservedRun:
     summary: Summary
     alerts_seen: list[dict]
     alert_after_fault_s: float | None
-    p95_endpoint: EndpointStats
-    p95_estimate: list[dict]  # PromQL histogram_quantile result
-    p95_buckets: list[dict]  # the cumulative buckets it was computed from
+    p95_estimates: list[dict]  # PromQL histogram_quantile per (service, endpoint)
+    buckets: list[dict]  # the cumulative buckets they were computed from
 
 
 def _free_port() -> int:
@@ -122,16 +121,14 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> ObservedRun:
                         locust.kill()
                         locust.wait(10)
             summary = load_summary(run_dir)
-            busiest = max((e for e in summary.endpoints if e.name != FAULTED), key=lambda e: e.count)
-            estimate = _query(prom.url, f"histogram_quantile(0.95, {_endpoint_query(busiest.name, 'bucket')})")
-            buckets = _query(prom.url, _endpoint_query(busiest.name, "bucket"))
-    return ObservedRun(summary, seen, fired_after, busiest, estimate, buckets)
+            estimates = _query(prom.url, f"histogram_quantile(0.95, {BUCKETS})")
+            buckets = _query(prom.url, BUCKETS)
+    return ObservedRun(summary, seen, fired_after, estimates, buckets)
 
 
-def _endpoint_query(endpoint: str, suffix: str, extra: str = "") -> str:
-    # last_over_time: the Locust process is gone, and Prometheus marked its series stale.
-    return (f'sum by (le) (last_over_time(dientap_request_duration_seconds_{suffix}'
-            f'{{endpoint="{endpoint}",measure="sent"{extra}}}[5m]))')
+# last_over_time: the Locust process is gone, and Prometheus marked its series stale.
+BUCKETS = ('sum by (service, endpoint, le) '
+           '(last_over_time(dientap_request_duration_seconds_bucket{measure="sent"}[5m]))')
 
 
 def test_alert_fires_under_an_injected_error_rate(observed: ObservedRun) -> None:
@@ -144,12 +141,24 @@ def test_alert_fires_under_an_injected_error_rate(observed: ObservedRun) -> None
 
 
 def test_promql_p95_agrees_with_the_summary_within_a_bucket(observed: ObservedRun) -> None:
-    endpoint = observed.p95_endpoint
-    assert observed.p95_estimate, "no PromQL result"
-    estimate_s = float(observed.p95_estimate[0]["value"][1])
-    cumulative = {b["metric"]["le"]: float(b["value"][1]) for b in observed.p95_buckets}
-    # Prometheus saw the final figures: its +Inf bucket holds every request of the summary.
-    assert cumulative["+Inf"] == endpoint.count
+    estimates = {(r["metric"]["service"], r["metric"]["endpoint"]): float(r["value"][1]) for r in observed.p95_estimates}
+    cumulative: dict[tuple[str, str], dict[str, float]] = {}
+    for row in observed.buckets:
+        key = (row["metric"]["service"], row["metric"]["endpoint"])
+        cumulative.setdefault(key, {})[row["metric"]["le"]] = float(row["value"][1])
+    busiest = max(observed.summary.endpoints, key=lambda e: e.count)
+    assert busiest.count >= 100, busiest
+    checked = 0
+    for endpoint in observed.summary.endpoints:
+        key = (endpoint.service, endpoint.name)
+        # Prometheus saw the final figures: its +Inf bucket holds every request of the summary.
+        assert cumulative[key]["+Inf"] == endpoint.count, key
+        _assert_same_bucket(endpoint, estimates[key], cumulative[key])
+        checked += 1
+    assert checked == len(observed.summary.endpoints) >= 10
+
+
+def _assert_same_bucket(endpoint: EndpointStats, estimate_s: float, cumulative: dict[str, float]) -> None:
     edges = [*LATENCY_BUCKETS_S, math.inf]
     upper = next(i for i, edge in enumerate(edges) if estimate_s <= edge)
     low, high = (edges[upper - 1] if upper else 0.0), edges[upper]
@@ -160,7 +169,8 @@ def test_promql_p95_agrees_with_the_summary_within_a_bucket(observed: ObservedRu
     # ⌈0.95·N⌉-th; when they differ by one observation the two may sit in adjacent buckets.
     n = endpoint.count
     hdr_rank, prom_rank = max(int(0.95 * n + 0.5), 1), math.ceil(0.95 * n)
-    assert hdr_rank < prom_rank and upper > 0 and (edges[upper - 2] if upper > 1 else 0.0) < true_s <= low, (
+    below = edges[upper - 2] if upper > 1 else 0.0
+    assert hdr_rank < prom_rank and upper > 0 and below < true_s <= low, (
         f"{endpoint.service} {endpoint.name}: summary p95 {true_s:.4f} s outside the PromQL bucket "
         f"({low}, {high}] of estimate {estimate_s:.4f} s; buckets {cumulative}"
     )

@@ -24,7 +24,7 @@ EXPORTED = {
     "dientap_request_duration_seconds_bucket", "dientap_request_duration_seconds_count", "dientap_request_duration_seconds_sum",
     "dientap_requests_total", "dientap_request_failures_total", "dientap_active_actors", "dientap_arrivals_intended_total",
     "dientap_arrivals_started_total", "dientap_arrivals_behind_total", "dientap_abort_state", "dientap_drill_fault_active",
-    "dientap_run_start_time_seconds", "dientap_exporter_render_seconds", "process_cpu_seconds_total",
+    "dientap_run_start_time_seconds", "dientap_exporter_render_seconds", "dientap_exporter_render_cpu_seconds_total", "process_cpu_seconds_total",
     "dientap_mock_request_duration_seconds_bucket",
 }
 PROMQL_WORDS = {

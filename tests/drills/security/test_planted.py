@@ -65,3 +65,18 @@ def test_detection_phase_is_triage_when_nothing_refused(planted: dict[str, Secur
     scraping = next(r for r in planted["first"].checks if r.id == "abuse.population-scraping")
     assert scraping.phase == "receive and triage" and scraping.detected_after_s is None
     assert "never throttled" in scraping.summary
+
+
+def test_failure_evidence_is_redacted(planted: dict[str, SecurityScorecard]) -> None:
+    for card in planted.values():
+        text = card.model_dump_json()
+        assert "eyJ" not in text and "dientap-dry-run" not in text
+    # The spoofed sign-in that got through shows the token was issued, not the token.
+    spoof = next(r for r in planted["second"].checks if r.id == "spoof.forwarded-for-lockout")
+    assert any('"access_token":"‹redacted›"' in e.response for e in spoof.evidence)
+
+
+def test_lockout_failure_stays_in_triage(planted: dict[str, SecurityScorecard]) -> None:
+    lockout = next(r for r in planted["first"].checks if r.id == "auth.lockout")
+    assert lockout.phase == "receive and triage" and lockout.detected_after_s is None
+    assert lockout.summary == "12 wrong passwords from rotating addresses were never refused (no lockout)"
