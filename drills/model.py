@@ -275,15 +275,16 @@ class Fault(StrictModel):
 class Expectations(StrictModel):
     """What the drill must show, besides the steady-state hypothesis.
 
-    ``recovery_time_s``: seconds after the last fault ends within which the faulted
-    services' client-side error ratio and p95 are back within tolerance (from the load's
-    per-second series). ``error_budget_during_fault``: the highest acceptable client-side
+    ``recovery_time_s``: seconds after the last fault ends within which the client-side
+    error ratio and p95 of ``recovery_services`` (default: the faulted services) are back
+    within ``recovery_error_ratio`` / ``recovery_p95_ms`` (from the load's per-second series). ``error_budget_during_fault``: the highest acceptable client-side
     error ratio of the faulted services while faults are active. ``exact_lost``: for
     planted-defect drills, the exact lost count per item kind (``predicted`` = computed
     from what was acknowledged, e.g. the documents the lossy axis drops).
     """
 
     recovery_time_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
+    recovery_services: list[Service] | None = Field(default=None, min_length=1)
     recovery_p95_ms: float = Field(default=2000, gt=0)
     recovery_error_ratio: float = Field(default=0.05, ge=0, le=1)
     error_budget_during_fault: float | None = Field(default=None, ge=0, le=1)

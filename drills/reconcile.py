@@ -14,10 +14,8 @@ The vocabulary is Jepsen's queue checker, adapted to acknowledged writes:
 
 A drill passes only with zero ``lost`` and zero ``duplicated``.
 
-Sources: the load's per-process ledgers (``run_dir/ledgers/*.json``, the format of
-:class:`scenarios.world.AckLedger`, merged the way ``AckLedger.merge`` does — re-read here
-because importing ``scenarios.world`` imports Locust, which monkey-patches the drill
-runner's process) plus what the drill's own traffic was
+Sources: the load's per-process ledgers (``run_dir/ledgers/*.json``, merged with
+:meth:`scenarios.ledger.AckLedger.merge`, the Locust-free module) plus what the drill's own traffic was
 acknowledged; the targets' ``GET /admin/ledger`` (dossiers, payments on the portal;
 documents on the axis); receipts are read back through the axis API as each recipient
 sees its own (the axis ledger numbers receipts, it does not name them), bounded to
@@ -38,6 +36,7 @@ import httpx
 from dientap.credentials import derive_password
 from dientap.roster import Roster, load_roster
 from reports.journal import ReconciliationRow
+from scenarios.ledger import AckLedger
 
 __all__ = [
     "AckLedger",
@@ -64,28 +63,6 @@ LEDGER_SOURCES = {"dossiers": "portal", "payments": "portal", "documents": "axis
 LOSSY_AXIS_ONE_IN = 50
 MAX_RECEIPT_DOCUMENTS = 500
 MAX_LOST_IDS = 200  # ids listed per row in the journal (counts are always exact)
-
-
-@dataclass
-class AckLedger:
-    """What the targets acknowledged: kind → {id: idempotency key} (``scenarios.world.AckLedger``'s format)."""
-
-    entries: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def record(self, kind: str, item_id: str, key: str = "") -> None:
-        """Remember one acknowledged item."""
-        self.entries.setdefault(kind, {})[item_id] = key
-
-    @staticmethod
-    def merge(paths: Iterable[Path]) -> AckLedger:
-        """Union of several processes' ledger files."""
-        import json
-
-        merged = AckLedger()
-        for path in paths:
-            for kind, items in json.loads(path.read_text(encoding="utf-8")).items():
-                merged.entries.setdefault(kind, {}).update({str(k): str(v) for k, v in items.items()})
-        return merged
 
 
 @dataclass

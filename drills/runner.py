@@ -163,7 +163,11 @@ class DrillRunner:
     """Runs one drill against the embedded mocks or a targets file (see the module docstring)."""
 
     def __init__(self, name: str, drill: Drill, options: DryRunOptions, *, proxy_api: str | None = None,
-                 settle_s: float = 5.0, say: Callable[[str], None] = print):
+                 settle_s: float = 5.0, say: Callable[[str], None] = print,
+                 on_fault: Callable[[str, str, bool], None] | None = None):
+        """``on_fault(name, kind, active)`` is told when each fault starts and stops (the CLI
+        wires it to the metrics exporter's drill-state gauge); a failing hook is ignored."""
+        self.on_fault = on_fault
         self.name = name
         self.drill = drill
         self.options = options
@@ -357,8 +361,16 @@ class DrillRunner:
             elif state.started is not None:
                 self._remove(state, backends, steps)
 
+    def _tell(self, fault: Fault, active: bool) -> None:
+        if self.on_fault is not None:
+            try:
+                self.on_fault(fault.name, fault.kind, active)
+            except Exception:  # noqa: BLE001,S110 - an observer must never break a drill or its rollback
+                pass
+
     def _inject(self, state: _Applied, backends: dict[str, object], steps: _Steps) -> None:
         fault = state.fault
+        self._tell(fault, True)
         self.say(f"  inject {fault.name} ({fault.backend} {fault.kind} on {fault.target})")
         if fault.backend == "traffic":
             backend: TrafficBackend = backends["traffic"]  # type: ignore[assignment]
@@ -388,6 +400,7 @@ class DrillRunner:
         fault = state.fault
         if state.stopped is not None:
             return
+        self._tell(fault, False)
         self.say(f"  remove {fault.name}")
         if fault.backend == "traffic":
             if state.thread is not None:
@@ -436,14 +449,20 @@ class DrillRunner:
         with steps.step("verify rollback") as step:
             http = backends.get("http")
             if isinstance(http, HttpFaultBackend):
-                leftovers.update({f"http:{k}": v for k, v in http.active().items() if v})
+                for service, count in http.active().items():
+                    if count == -1 and self.options.target == "embedded":
+                        # An embedded mock that no longer answers is stopping (a terminal's Ctrl-C
+                        # reaches it too); its faults live in its memory and end with it.
+                        step.detail[f"http:{service}"] = "unreachable: embedded mock stopping, its faults end with it"
+                    elif count:
+                        leftovers[f"http:{service}"] = count
             net = backends.get("network")
             if isinstance(net, NetworkFaultBackend):
                 leftovers.update({f"network:{k}": v for k, v in net.leftover().items() if v})
             proc = backends.get("process")
             if isinstance(proc, ProcessFaultBackend):
                 leftovers.update({f"process:{k}": v for k, v in proc.leftover().items() if v})
-            step.output = "nothing left behind" if not leftovers else "LEFT BEHIND: " + ", ".join(
+            step.output = "nothing left behind" if not leftovers else "LEFT BEHIND (-1: could not check): " + ", ".join(
                 f"{k}={v}" for k, v in leftovers.items())
             for key, value in leftovers.items():
                 step.detail[key] = value
@@ -527,7 +546,7 @@ class DrillRunner:
                 journal = load_journal(dry.run_dir)
             except Exception:  # noqa: BLE001
                 journal = None
-            services = self.drill.faulted_services
+            services = list(exp.recovery_services or self.drill.faulted_services)
             if journal is not None and fault_windows and services:
                 end = max(w.end_offset_s or 0.0 for w in fault_windows)
                 recovery = client_recovery(journal, services, end, max_error_ratio=exp.recovery_error_ratio,

@@ -79,7 +79,7 @@ class RequestCollector(Collector):
 
     def __init__(self, recorder: Any, cache: SeriesCache | None = None) -> None:
         self.recorder = recorder
-        self.cache = cache or SeriesCache()
+        self.cache = cache or SeriesCache(slot_budget=None)  # the reference path: always every histogram
 
     def collect(self) -> Iterator[Metric]:
         series = self.cache.collect(self.recorder)
@@ -157,7 +157,9 @@ class RunStateCollector(Collector):
     def _actors(self, state: Any) -> Metric:
         family = GaugeMetricFamily("dientap_active_actors", "Actors running now, by persona", labels=["persona"])
         runner = getattr(self.environment, "runner", None)
-        counts = dict(getattr(runner, "user_classes_count", None) or {})
+        # A master runs no users itself: it sums what its workers report.
+        reported = getattr(runner, "reported_user_classes_count", None)
+        counts = dict(reported if reported is not None else getattr(runner, "user_classes_count", None) or {})
         citizens = _citizens_in_flight(state)
         if citizens is not None:
             counts["Citizen"] = citizens

@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         log_level=os.environ.get("DIENTAP_MOCK_LOG_LEVEL", "warning"),
         timeout_keep_alive=30,
         backlog=4096,
+        # The mocks face their clients directly: the peer address is the truth, and a
+        # client-supplied X-Forwarded-For must not replace it (uvicorn trusts it from
+        # loopback by default, which would let an attacker pick its own address).
+        proxy_headers=False,
+        server_header=False,
     )
     server = uvicorn.Server(config)
     if args.fd is not None:

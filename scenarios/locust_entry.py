@@ -23,3 +23,8 @@ def _options(parser, **_kw) -> None:
 def _init(environment, **_kw) -> None:
     config = load_run_config() or config_from_options(environment.parsed_options)
     install(environment, config)
+    # The Prometheus exporter observes the harness from outside: scenarios never call metrics
+    # code. It serves /metrics on $DIENTAP_METRICS_LISTEN (local runner or master only).
+    from metrics.exporter import attach_from_env
+
+    attach_from_env(environment)

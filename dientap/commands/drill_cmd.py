@@ -61,6 +61,15 @@ def _list() -> ExitCode:
     return ExitCode.OK
 
 
+def _drill_state_hook():  # noqa: ANN202 - Callable[[str, str, bool], None] | None
+    """Fault start/stop → the metrics exporter's ``dientap_drill_fault_active`` gauge (when installed)."""
+    try:
+        from metrics.drill_state import DrillState
+    except ImportError:
+        return None
+    return DrillState.set_active
+
+
 def run(args: argparse.Namespace) -> ExitCode:
     """List, walk (--dry) or run one drill; the exit code follows the drill's verdict."""
     if args.list:
@@ -77,7 +86,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     if options.scale is None:
         options.scale = drill.scale
     runner = DrillRunner(name, drill, options, proxy_api=args.proxy_api, settle_s=max(0.0, args.settle),
-                         say=lambda line: print(line, flush=True))
+                         say=lambda line: print(line, flush=True), on_fault=_drill_state_hook())
     if args.dry:
         outcome = runner.walk()
         print(f"dry run of {name}: {len(drill.method)} step(s) planned, nothing sent")

@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")
     parser.add_argument("--baseline", type=Path, default=None, help="with --budgets: baseline run directory")
     parser.add_argument("--junit", type=Path, default=None, help="with --budgets: write JUnit XML here")
-    parser.add_argument("--prometheus", action="store_true", help="start a Prometheus server on loopback for the run")
+    parser.add_argument("--prometheus", nargs="?", const="prometheus", default=None, metavar="BINARY",
+                        help="start a Prometheus server on loopback for the run (optionally: the path of the prometheus binary)")
     parser.set_defaults(func=run)
 
 
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         if dry.options.target == "embedded":
             print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
         dry.start_target()
+        if args.prometheus:
+            print(f"prometheus: {dry.start_prometheus(args.prometheus)}  (config {dry.run_dir / 'prometheus'})", flush=True)
         officers, agencies = dry.users
         profile = dry.profile
         print(

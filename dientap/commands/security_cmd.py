@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,10 +87,17 @@ def security(args: argparse.Namespace) -> ExitCode:
     return _alone(args, checks)
 
 
-def _printer(result: SecurityCheckResult, seconds: float) -> None:
-    from drills.security import console_line
+class _Progress:
+    """Prints one line per finished check and remembers when each started (for the timeline)."""
 
-    print(console_line(result), flush=True)
+    def __init__(self) -> None:
+        self.started_at: dict[str, datetime] = {}
+
+    def __call__(self, result: SecurityCheckResult, seconds: float) -> None:
+        from drills.security import console_line
+
+        self.started_at[result.id] = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+        print(console_line(result), flush=True)
 
 
 def _target(args: argparse.Namespace, urls: dict[str, str] | None, admin_token: str | None,
@@ -130,11 +137,12 @@ def _alone(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
             target.check_allowed()
             run_dir.mkdir(parents=True, exist_ok=True)
         print(f"security run {run_id}: {len(checks)} checks against {target.name}", flush=True)
-        scorecard = run_suite(target, checks, on_result=_printer)
+        progress = _Progress()
+        scorecard = run_suite(target, checks, on_result=progress)
     finally:
         if cluster is not None:
             cluster.close()
-    _write_new_run(run_dir, run_id, target, scorecard, started_at)
+    _write_new_run(run_dir, run_id, target, scorecard, started_at, progress.started_at)
     return _finish(args.out, run_dir, scorecard)
 
 
@@ -157,7 +165,8 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
               f"{warm_up:g} s of load", flush=True)
         dry.wait(warm_up)
         load_started = time.monotonic() - warm_up
-        scorecard = run_suite(target, checks, under_load=True, on_result=_printer)
+        progress = _Progress()
+        scorecard = run_suite(target, checks, under_load=True, on_result=progress)
         attacks_took = time.monotonic() - load_started - warm_up
         if attacks_took > dry.profile.duration_s - warm_up:
             print("WARNING: the checks outlasted the load; the later checks ran without it", file=sys.stderr)
@@ -169,16 +178,17 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
         _write_scorecard(run_dir, scorecard)
         return ExitCode.INTERNAL_ERROR
     journal = load_journal(run_dir)
-    _add_security(journal, scorecard)
+    _add_security(journal, scorecard, progress.started_at)
     write_journal(run_dir, journal)
     return _finish(args.out, run_dir, scorecard)
 
 
-def _add_security(journal: Journal, scorecard: SecurityScorecard) -> None:
+def _add_security(journal: Journal, scorecard: SecurityScorecard, started_at: dict[str, datetime]) -> None:
+    """Put the scorecard in the journal and one ``security_check`` event per check on the timeline."""
     journal.security = scorecard
     for c in scorecard.checks:
-        journal.add_event("security_check", c.id, status=c.verdict, owasp=c.owasp, phase=c.phase,
-                          detected_after_s=c.detected_after_s)
+        journal.add_event("security_check", c.id, t=started_at.get(c.id), status=c.verdict, owasp=c.owasp,
+                          phase=c.phase, detected_after_s=c.detected_after_s)
 
 
 def _write_scorecard(run_dir: Path, scorecard: SecurityScorecard) -> Path:
@@ -188,7 +198,7 @@ def _write_scorecard(run_dir: Path, scorecard: SecurityScorecard) -> Path:
 
 
 def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard: SecurityScorecard,
-                   started_at: datetime) -> None:
+                   started_at: datetime, check_times: dict[str, datetime]) -> None:
     """A journal and an empty-load summary for a security-only run, so the report renders."""
     from dientap import __version__
     from reports.journal import (
@@ -204,7 +214,7 @@ def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard
         started_at=started_at, ended_at=ended, command_line=["dientap", *sys.argv[1:]],
     )
     journal = Journal(provenance=provenance)
-    _add_security(journal, scorecard)
+    _add_security(journal, scorecard, check_times)
     summary = Summary(run_id=run_id, profile="security", duration_s=(ended - started_at).total_seconds(),
                       requests=RequestTotals(total=0, failed=0, rps=0.0),
                       communes=CommunesSummary(total=0, active=0, with_failures=0),

@@ -18,6 +18,8 @@ from dientap.credentials import DEFAULT_DRY_RUN_SECRET
 from dientap.errors import UsageError
 from dientap.orchestration.locust_procs import LocustPlan, run_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
+from dientap.orchestration.process import listening_socket
+from dientap.orchestration.prometheus import PrometheusServer
 
 __all__ = ["DryRunOptions", "DryRun", "new_run_id"]
 
@@ -64,6 +66,8 @@ class DryRun:
         self.started_at: float | None = None
         self.locust_exit: int | None = None
         self._thread: threading.Thread | None = None
+        self.prometheus: PrometheusServer | None = None
+        self._metrics_listen: str | None = None
 
     # -- target ---------------------------------------------------------------------
 
@@ -90,6 +94,20 @@ class DryRun:
             self._secret, self._pki_dir = target.dry_run_secret, target.pki_dir
             self._target_name, self._target_kind = target.name, "file"
 
+    def start_prometheus(self, binary: str | None = None) -> str:
+        """Start a real Prometheus on loopback scraping the load's exporter and the embedded
+        mocks; call after :meth:`start_target`, before :meth:`start_load`. Returns its URL."""
+        sock = listening_socket("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        sock.close()
+        targets = {"harness": f"http://127.0.0.1:{port}/metrics"}
+        if self.cluster is not None:  # a targets file's services are not on loopback: not scraped
+            targets.update({name: f"{url}/metrics" for name, url in self.cluster.urls.items()})
+        self.prometheus = PrometheusServer(self.run_dir / "prometheus", targets, binary=binary)
+        url = self.prometheus.start()
+        self._metrics_listen = f"127.0.0.1:{port}"
+        return url
+
     # -- load -----------------------------------------------------------------------
 
     @property
@@ -110,13 +128,17 @@ class DryRun:
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
             population_size=opts.population_size, urls=self.urls, pki_dir=self._pki_dir, workers=opts.workers,
             target_kind=self._target_kind, target_name=self._target_name, command_line=opts.command_line,
-            prometheus_url=prometheus_url,
+            prometheus_url=prometheus_url or (self.prometheus.url if self.prometheus else None),
         )
         config_path = self.run_dir / "run-config.json"
         run_config.write(config_path)
         env = {RUN_CONFIG_ENV: str(config_path), SECRET_ENV: self._secret}
         if self.admin_token:
             env["DIENTAP_ADMIN_TOKEN"] = self.admin_token
+        if self._metrics_listen:
+            from metrics.exporter import METRICS_LISTEN_ENV
+
+            env[METRICS_LISTEN_ENV] = self._metrics_listen
         officers, agencies = self.users
         plan = LocustPlan(
             users=officers + agencies, spawn_rate=self.profile.spawn_rate, run_time_s=self.profile.duration_s,
@@ -142,7 +164,10 @@ class DryRun:
         return not self._thread.is_alive()
 
     def close(self) -> None:
-        """Stop the embedded mocks (the load stops by itself, bounded by its run time)."""
+        """Stop Prometheus and the embedded mocks (the load stops by itself, bounded by its run time)."""
+        if self.prometheus is not None:
+            self.prometheus.stop()
+            self.prometheus = None
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None

@@ -22,12 +22,13 @@ def fault_id(fault: Fault) -> str:
 class HttpFaultBackend:
     """Injects and removes fault rules on each service's admin API (admin token required)."""
 
-    def __init__(self, urls: dict[str, str], admin_token: str | None, allowlist: Allowlist, *, timeout_s: float = 5.0):
+    def __init__(self, urls: dict[str, str], admin_token: str | None, allowlist: Allowlist, *, timeout_s: float = 3.0):
         for service, url in urls.items():
             allowlist.check_url(url, what=service)
         self.urls = dict(urls)
         self._token = admin_token
         self._http = httpx.Client(timeout=timeout_s, headers={"Authorization": f"Bearer {admin_token or ''}"})
+        self.unreachable: set[str] = set()  # services the rollback could not reach (not asked again)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -77,6 +78,7 @@ class HttpFaultBackend:
                 removed[service] = int(response.json().get("removed", 0)) if response.status_code == 200 else f"HTTP {response.status_code}"
             except (httpx.HTTPError, ValueError) as exc:
                 removed[service] = type(exc).__name__
+                self.unreachable.add(service)
         return removed
 
     def active(self) -> dict[str, int]:
@@ -85,6 +87,9 @@ class HttpFaultBackend:
         if not self._token:
             return counts
         for service, url in self.urls.items():
+            if service in self.unreachable:
+                counts[service] = -1
+                continue
             try:
                 response = self._http.get(f"{url}/admin/faults")
                 counts[service] = len(response.json().get("faults", [])) if response.status_code == 200 else -1

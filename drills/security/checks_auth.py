@@ -75,6 +75,7 @@ def lockout(ctx: CheckContext, out: Outcome) -> None:
     sends="2 wrong passwords for each of 60 citizen accounts in a burst, from rotating X-Forwarded-For addresses",
     passes_when="sign-in starts answering 429/423/503 (throttled) before the burst ends; detection time recorded",
     simulates_incident=True,
+    weaknesses=(PlantedWeakness("portal", "no_lockout"),),
 ))
 def credential_stuffing(ctx: CheckContext, out: Outcome) -> None:
     """Spray wrong passwords across many accounts; the target must start refusing."""

@@ -19,7 +19,7 @@ __all__ = ["ServiceMetrics", "LATENCY_BUCKETS_S"]
 # so histogram_quantile and "fraction under budget" are exact at the budget.
 LATENCY_BUCKETS_S = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
-    0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
+    0.75, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
 )
 
 

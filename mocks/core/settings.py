@@ -51,6 +51,12 @@ class ServiceSettings(BaseModel):
     token_ttl_s: int = Field(default=900, ge=1)
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=300, ge=1)
+    # Credential stuffing: failed sign-ins from one network address across many accounts.
+    stuffing_threshold: int = Field(default=20, ge=1)
+    stuffing_min_accounts: int = Field(default=10, ge=1)
+    stuffing_window_s: float = Field(default=60.0, gt=0)
+    stuffing_block_s: float = Field(default=60.0, gt=0)
+    stuffing_tarpit_s: float = Field(default=0.25, ge=0, le=5)
     population_url: str | None = None  # portal → population identity checks
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     payment_callback_delay_s: float = Field(default=0.2, ge=0)

@@ -126,3 +126,59 @@ class LoginThrottle:
             # Still full of live entries: drop the oldest half rather than grow without bound.
             for a in list(self._accounts)[: self._max_accounts // 2]:
                 del self._accounts[a]
+
+
+class StuffingDetector:
+    """Cross-account defence against credential stuffing and password spraying.
+
+    Per-account lockout cannot see an attacker who tries many accounts a few times each.
+    This counts failed sign-ins per *network peer* (the socket address — never a
+    client-supplied header) over a sliding window; once one address has failed on
+    ``min_accounts`` distinct accounts and ``threshold`` times in all, its failed
+    sign-ins are answered 429 with ``Retry-After`` (after a short tarpit) until
+    ``block_s`` has passed without new trips. Sign-ins with the right password still go
+    through: an office behind a shared address keeps working while the guessing slows
+    to a crawl. ``max_peers`` bounds memory.
+    """
+
+    def __init__(
+        self,
+        threshold: int,
+        min_accounts: int,
+        window_s: float,
+        block_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_peers: int = 10_000,
+    ):
+        self.threshold = threshold
+        self.min_accounts = min_accounts
+        self.window_s = window_s
+        self.block_s = block_s
+        self._clock = clock
+        self._max_peers = max_peers
+        self._failures: dict[str, list[tuple[float, str]]] = {}
+        self._blocked_until: dict[str, float] = {}
+
+    def blocked_for(self, peer: str) -> int | None:
+        """Seconds the peer's failed sign-ins stay throttled, or ``None``."""
+        until = self._blocked_until.get(peer)
+        if until is None:
+            return None
+        remaining = until - self._clock()
+        if remaining <= 0:
+            del self._blocked_until[peer]
+            return None
+        return max(1, int(remaining + 0.999))
+
+    def record_failure(self, peer: str, account: str) -> int | None:
+        """Count a failed sign-in; return ``Retry-After`` when the peer is (now) throttled."""
+        now = self._clock()
+        if peer not in self._failures and len(self._failures) >= self._max_peers:
+            self._failures.clear()  # an address flood: start afresh rather than grow
+        recent = [(t, a) for t, a in self._failures.get(peer, ()) if t > now - self.window_s]
+        recent.append((now, account))
+        self._failures[peer] = recent[-4 * self.threshold :]
+        if len(recent) >= self.threshold and len({a for _, a in recent}) >= self.min_accounts:
+            self._blocked_until[peer] = now + self.block_s
+        return self.blocked_for(peer)

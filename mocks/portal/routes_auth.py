@@ -7,6 +7,8 @@ account does not exist or the password is wrong. A locked account answers 423 wi
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -79,6 +81,16 @@ async def issue_token(request: Request) -> Response:
             wait = throttle.record_failure(lock_key)
             if wait is not None:
                 raise _locked(wait)
+            # Keyed by the socket peer: X-Forwarded-For is the attacker's to choose.
+            peer = request.client.host if request.client else "unknown"
+            wait = portal.stuffing.record_failure(peer, account)
+            if wait is not None:
+                await asyncio.sleep(portal.settings.stuffing_tarpit_s)
+                raise ApiError(
+                    429, "sign_in_throttled",
+                    f"too many failed sign-ins across accounts from this address; try again in {wait} s",
+                    None, {"Retry-After": str(wait)},
+                )
         raise ApiError(401, "invalid_credentials", _BAD_CREDENTIALS, "password")
     throttle.record_success(lock_key)
 

@@ -19,7 +19,7 @@ from mocks.core.errors import ApiError
 from mocks.core.settings import ServiceSettings
 from mocks.core.store import GroupCommit, open_database
 from mocks.core.tokens import TokenIssuer, bearer_claims
-from mocks.portal.accounts import LoginThrottle
+from mocks.portal.accounts import LoginThrottle, StuffingDetector
 from mocks.portal.identity import PopulationClient
 from mocks.portal.idempotency import IdempotencyGuard
 from mocks.portal.intermediary import PaymentIntermediary, callback_key
@@ -64,6 +64,9 @@ class Portal:
         self.writer = GroupCommit(self.conn)
         self.tokens = TokenIssuer(settings.dry_run_secret, "dientap-portal", "portal", settings.token_ttl_s, self.conn)
         self.throttle = LoginThrottle(settings.lockout_threshold, settings.lockout_seconds)
+        self.stuffing = StuffingDetector(
+            settings.stuffing_threshold, settings.stuffing_min_accounts, settings.stuffing_window_s, settings.stuffing_block_s
+        )
         self.idempotency = IdempotencyGuard(self.store)
         self.population = PopulationClient(settings.population_url, settings.dry_run_secret, settings.upstream_timeout_s)
         self.callback_key = callback_key(settings.dry_run_secret)

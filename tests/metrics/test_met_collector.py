@@ -134,8 +134,9 @@ def test_run_state_actors_arrivals_abort(recorder: LatencyRecorder) -> None:
 
 def test_run_state_before_the_harness_started() -> None:
     env = types.SimpleNamespace(runner=None)
-    text = "".join(str(m) for m in RunStateCollector(env).collect())
-    assert "dientap_abort_state" in text
+    samples = _samples("".join(_text(m) for m in RunStateCollector(env).collect()))
+    assert samples[("dientap_abort_state", (("rule", "p99"),))] == 0
+    assert samples[("dientap_arrivals_intended_total", ())] == 0
 
 
 def test_drill_faults_are_exposed_on_and_off() -> None:
@@ -213,3 +214,15 @@ def test_slot_budget_refreshes_oldest_first_and_full_refresh_catches_up() -> Non
     assert {k for k, n in third.items() if n == 2} - refreshed_first  # a different, older key this time
     final = cache.collect(rec, full=True)
     assert final.stale == 0 and set(dict(final.requests).values()) == {2} and set(dict(final.failures).values()) == {1}
+
+
+def test_a_master_reports_its_workers_users() -> None:
+    runner = types.SimpleNamespace(user_classes_count={"CommuneOfficer": 0}, reported_user_classes_count={"CommuneOfficer": 3321})
+    env = types.SimpleNamespace(dientap=None, runner=runner)
+    samples = _samples("".join(_text(m) for m in RunStateCollector(env).collect()))
+    assert samples[("dientap_active_actors", (("persona", "CommuneOfficer"),))] == 3321
+
+
+def _text(metric: object) -> str:
+    registry = types.SimpleNamespace(collect=lambda: [metric])
+    return generate_latest(registry).decode()  # type: ignore[arg-type]

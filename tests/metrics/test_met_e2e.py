@@ -51,6 +51,7 @@ class ObservedRun:
     alert_after_fault_s: float | None
     p95_estimates: list[dict]  # PromQL histogram_quantile per (service, endpoint)
     buckets: list[dict]  # the cumulative buckets they were computed from
+    up: dict[str, float]  # job → max of `up` over the run
 
 
 def _free_port() -> int:
@@ -123,12 +124,17 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> ObservedRun:
             summary = load_summary(run_dir)
             estimates = _query(prom.url, f"histogram_quantile(0.95, {BUCKETS})")
             buckets = _query(prom.url, BUCKETS)
-    return ObservedRun(summary, seen, fired_after, estimates, buckets)
+            up = {r["metric"]["job"]: float(r["value"][1]) for r in _query(prom.url, "max by (job) (max_over_time(up[5m]))")}
+    return ObservedRun(summary, seen, fired_after, estimates, buckets, up)
 
 
 # last_over_time: the Locust process is gone, and Prometheus marked its series stale.
 BUCKETS = ('sum by (service, endpoint, le) '
            '(last_over_time(dientap_request_duration_seconds_bucket{measure="sent"}[5m]))')
+
+
+def test_prometheus_scraped_the_harness_and_the_three_mocks(observed: ObservedRun) -> None:
+    assert observed.up == {"harness": 1.0, "portal": 1.0, "population": 1.0, "axis": 1.0}
 
 
 def test_alert_fires_under_an_injected_error_rate(observed: ObservedRun) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import types
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from dientap.orchestration.prometheus import PrometheusServer
 from metrics.exporter import MetricsExporter, attach_from_env
 from scenarios.latency import LatencyRecorder
-from tests.metrics.test_met_prometheus_files import needs_promtool
+
+needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed (Debian package `prometheus`)")
 
 
 def _call(exporter: MetricsExporter, path: str, method: str = "GET") -> tuple[str, dict, bytes]:
@@ -57,7 +59,7 @@ def test_listen_env_must_be_host_port(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.e2e
-@needs_promtool
+@needs_prometheus
 def test_prometheus_starts_ready_on_loopback_and_stops(tmp_path: Path) -> None:
     server = PrometheusServer(tmp_path / "prom", {"harness": "http://127.0.0.1:9/metrics"}, storage_dir=tmp_path / "tsdb")
     try:

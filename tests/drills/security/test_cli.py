@@ -54,10 +54,21 @@ def test_embedded_run_writes_scorecard_journal_and_report(capsys: pytest.Capture
 
 
 @pytest.mark.e2e
-def test_a_failing_check_exits_non_zero(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    # The hardened portal has no cross-account stuffing detector: this check fails (see test_hardened).
-    code = main(["security", "--checks", "auth.credential-stuffing", "--population-size", "3000",
-                 "--out", str(tmp_path)])
+def test_a_failing_check_exits_non_zero(
+        module_cluster, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A portal with the planted `no_lockout` weakness lets credential stuffing through.
+    cluster = module_cluster(vulnerable={"portal": ["no_lockout"]})
+    urls = cluster.urls
+    targets = tmp_path / "weak.yaml"
+    targets.write_text(
+        "name: weak-portal\n"
+        f"portal: {{base_url: {urls['portal']}}}\npopulation: {{base_url: {urls['population']}}}\n"
+        f"axis: {{base_url: {urls['axis']}}}\n"
+        "credentials: {secret_env: WEAK_SECRET, admin_token_env: WEAK_ADMIN}\n")
+    monkeypatch.setenv("WEAK_SECRET", "dientap-dry-run")
+    monkeypatch.setenv("WEAK_ADMIN", cluster.config.admin_token)
+    code = main(["security", "--target", str(targets), "--checks", "auth.credential-stuffing", "--population-size", "3000",
+                 "--out", str(tmp_path / "runs")])
     out = capsys.readouterr().out
     assert code == ExitCode.BUDGET_BREACHED
     assert "auth.credential-stuffing         FAIL  120 failed sign-ins over 60 accounts" in out
@@ -76,6 +87,10 @@ def test_under_load_adds_the_scorecard_to_the_dry_run(capsys: pytest.CaptureFixt
     journal = load_journal(run_dir)
     assert journal.provenance.profile == "smoke"
     assert [c.verdict for c in journal.security.checks] == ["PASS", "PASS", "PASS"]
+    # The attacks sit on the load's timeline, within the 12 s run (Locust's own start-up,
+    # which the journal's clock starts from, varies with the machine's load).
+    offsets = [e.offset_s for e in journal.events if e.kind == "security_check"]
+    assert len(offsets) == 3 and all(-5 < o < 12 for o in offsets), offsets
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["requests"]["total"] > 0  # the load really ran alongside
     assert "Security scorecard" in (run_dir / "report.html").read_text()

@@ -10,12 +10,6 @@ from tests.drills.security.clusters import TEST_LIMITS, target_of
 
 pytestmark = pytest.mark.e2e
 
-# The hardened portal locks accounts one by one but has no detector for low-and-slow
-# stuffing across many accounts: a real gap the check reports (see the lead's notes).
-KNOWN_GAPS = {
-    "auth.credential-stuffing": "hardened portal has no cross-account sign-in failure detector "
-                                "(mocks/portal/accounts.py: only per-account LoginThrottle)",
-}
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +18,7 @@ def hardened(module_cluster) -> SecurityScorecard:
     return run_suite(target_of(module_cluster()), all_checks(), limits=TEST_LIMITS)
 
 
-@pytest.mark.parametrize("check_id", [
-    pytest.param(c.spec.id, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c.spec.id], strict=True))
-    if c.spec.id in KNOWN_GAPS else c.spec.id
-    for c in all_checks()
-])
+@pytest.mark.parametrize("check_id", [c.spec.id for c in all_checks()])
 def test_check_passes_against_hardened_mocks(hardened: SecurityScorecard, check_id: str) -> None:
     result = next(r for r in hardened.checks if r.id == check_id)
     assert result.verdict == "PASS", f"{check_id}: {result.verdict}: {result.summary}"

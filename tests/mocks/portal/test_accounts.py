@@ -66,3 +66,21 @@ def test_memory_is_bounded_under_spraying():
     for i in range(1000):
         throttle.record_failure(f"acct{i}")
     assert len(throttle._accounts) <= 100
+
+
+def test_stuffing_detector_throttles_an_address_failing_across_many_accounts():
+    from mocks.portal.accounts import StuffingDetector
+
+    now = [0.0]
+    detector = StuffingDetector(threshold=20, min_accounts=10, window_s=60, block_s=30, clock=lambda: now[0])
+    # One account guessed 30 times is the per-account lockout's business, not stuffing.
+    assert all(detector.record_failure("10.0.0.1", "same") is None for _ in range(30))
+    # Two guesses on each of many accounts from one address trips it on the 20th failure.
+    results = [detector.record_failure("10.0.0.2", f"acct{i // 2}") for i in range(20)]
+    assert results[:19] == [None] * 19 and results[19] == 30
+    assert detector.blocked_for("10.0.0.2") == 30
+    assert detector.blocked_for("10.0.0.3") is None  # other addresses unaffected
+    now[0] = 31.0
+    assert detector.blocked_for("10.0.0.2") is None  # the block ends by itself
+    now[0] = 200.0  # old failures leave the window
+    assert detector.record_failure("10.0.0.2", "acct-new") is None
