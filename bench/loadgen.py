@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import subprocess  # nosec B404 - benchmarks start Locust with fixed arguments
+import subprocess  # benchmarks start Locust with fixed arguments  # nosec B404
 import sys
 import tempfile
 import textwrap

@@ -30,7 +30,7 @@ import json
 import os
 import random
 import statistics
-import subprocess  # nosec B404 - our own target server
+import subprocess  # our own target server  # nosec B404
 import sys
 import tempfile
 import time

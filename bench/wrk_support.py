@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess  # nosec B404 - benchmarks run wrk with fixed arguments
+import subprocess  # benchmarks run wrk with fixed arguments  # nosec B404
 from dataclasses import dataclass
 from pathlib import Path
 

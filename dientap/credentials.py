@@ -15,7 +15,7 @@ import hmac
 __all__ = ["DEFAULT_DRY_RUN_SECRET", "derive_password", "officer_account"]
 
 # Public on purpose: it protects mock accounts on loopback, nothing real.
-DEFAULT_DRY_RUN_SECRET = "dientap-dry-run"  # nosec B105 - a documented test secret, not a credential
+DEFAULT_DRY_RUN_SECRET = "dientap-dry-run"  # a documented test secret, not a credential  # nosec B105
 
 
 def derive_password(secret: str, account: str) -> str:

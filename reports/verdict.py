@@ -59,7 +59,10 @@ def overall_verdict(run: RunData) -> OverallVerdict:
         fail.append(f"run aborted: {s.abort.reason or 'no reason recorded'}")
     if run.gate is not None and not run.gate.passed:
         fail.append(f"budget broken: {len(run.gate.failed)} of {len(run.gate.rows)} budget lines failed")
-    if m.not_ready:
+    # A run without load (e.g. a security suite run alone) measured no province: the
+    # readiness rule has nothing to judge, and "0/34 ready" would be a false alarm.
+    loaded = s.requests.total > 0
+    if loaded and m.not_ready:
         codes = ", ".join(r.code for r in m.not_ready)
         fail.append(f"{m.ready_count}/{m.total} provinces ready (not ready: {codes})")
     if j.drill is not None and j.drill.verdict != "PASS":
@@ -78,7 +81,7 @@ def overall_verdict(run: RunData) -> OverallVerdict:
         return OverallVerdict("FAIL", fail + warn)
     if warn:
         return OverallVerdict("WARN", warn)
-    ok = [f"{m.ready_count}/{m.total} provinces ready"]
+    ok = [f"{m.ready_count}/{m.total} provinces ready"] if loaded else ["no load in this run: readiness not judged"]
     if run.gate is not None:
         ok.append(f"all {len(run.gate.rows)} budget lines within budget")
     return OverallVerdict("PASS", ok)

@@ -105,7 +105,7 @@ def _target(args: argparse.Namespace, urls: dict[str, str] | None, admin_token: 
     from drills.security import SecurityTarget, target_from_file
 
     if args.target == "embedded":
-        assert urls is not None  # nosec B101 - the caller started the embedded mocks
+        assert urls is not None  # the caller started the embedded mocks  # nosec B101
         return SecurityTarget(name="embedded mocks", kind="embedded", urls=urls, dry_run_secret=DEFAULT_DRY_RUN_SECRET,
                               admin_token=admin_token, pki_dir=pki, seed=args.seed,
                               population_size=args.population_size, knows_signing_keys=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess  # nosec B404 - we launch Locust with fixed argument lists
+import subprocess  # we launch Locust with fixed argument lists  # nosec B404
 import sys
 import time
 from dataclasses import dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess  # nosec B404 - we start our own mock services, with argument lists
+import subprocess  # we start our own mock services, with argument lists  # nosec B404
 import sys
 import time
 from collections.abc import Sequence
@@ -70,7 +70,7 @@ class ServiceProcess:
         if self._log_path is not None and self._log is None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self._log_path, "ab")  # noqa: SIM115 - held for the process lifetime
-        self.proc = subprocess.Popen(  # nosec B603 - fixed argv of our own interpreter and module
+        self.proc = subprocess.Popen(  # fixed argv of our own interpreter and module  # nosec B603
             [*self.argv, "--fd", str(self.sock.fileno())],
             pass_fds=(self.sock.fileno(),),
             env=self._env,

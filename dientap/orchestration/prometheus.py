@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess  # nosec B404 - we start the Prometheus binary with a fixed argument list
+import subprocess  # we start the Prometheus binary with a fixed argument list  # nosec B404
 import time
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -167,7 +167,7 @@ class PrometheusServer:
             "--web.enable-lifecycle",
             "--log.level=warn",
         ]
-        self.proc = subprocess.Popen(  # nosec B603 - fixed argv, binary resolved by find_prometheus
+        self.proc = subprocess.Popen(  # fixed argv, binary resolved by find_prometheus  # nosec B603
             argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, cwd=self.config_dir
         )
         host = f"[{self.host}]" if ":" in self.host else self.host

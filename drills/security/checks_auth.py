@@ -54,7 +54,7 @@ def lockout(ctx: CheckContext, out: Outcome) -> None:
             out.fail(f"wrong password #{i + 1} answered {last.status_code}, expected 401 or a lock", ctx.excerpt(last))
             return
     if refused_at is None:
-        assert last is not None  # nosec B101 - lockout_attempts >= 1
+        assert last is not None  # lockout_attempts >= 1  # nosec B101
         out.phase = IncidentPhase.TRIAGE
         out.fail(f"{ctx.limits.lockout_attempts} wrong passwords from rotating addresses were never refused "
                  f"(no lockout)", ctx.excerpt(last, "the last guess"))

@@ -319,7 +319,7 @@ async def _trickle(send: Callable, message: dict, bytes_per_s: int) -> None:
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)  # nosec B101 - registered for ApiError only
+    assert isinstance(exc, ApiError)  # registered for ApiError only  # nosec B101
     extra = exc.extra
     if "stack_traces" in request.app.state.settings.vulnerable:  # planted weakness: debug traces in errors
         extra = {**extra, "trace": "".join(traceback.format_exception(exc))}
@@ -327,7 +327,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)  # nosec B101 - registered for HTTPException only
+    assert isinstance(exc, HTTPException)  # registered for HTTPException only  # nosec B101
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     headers = dict(exc.headers or {})
     return error_response(exc.status_code, code, str(exc.detail), None, headers)
@@ -343,7 +343,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     # A model validated inside a handler (not a request body) failed: still the caller's input.
     from mocks.core.http import validation_error
 
-    assert isinstance(exc, ValidationError)  # nosec B101 - registered for ValidationError only
+    assert isinstance(exc, ValidationError)  # registered for ValidationError only  # nosec B101
     err = validation_error(exc)
     return error_response(err.status, err.code, err.message, err.field, err.headers)
 

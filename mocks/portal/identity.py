@@ -60,7 +60,7 @@ class PopulationClient:
             await self._http.aclose()
 
     async def _post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> UpstreamResponse:
-        assert self._http is not None  # nosec B101 - verify() checks base_url first
+        assert self._http is not None  # verify() checks base_url first  # nosec B101
         try:
             return await self._http.post_json(path, body, headers)
         except UpstreamError as exc:

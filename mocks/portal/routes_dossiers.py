@@ -286,7 +286,7 @@ async def transition(request: Request) -> Response:
 
     def unit(conn) -> tuple[int, int, str]:
         current = portal.store.dossier(code, conn)
-        assert current is not None  # nosec B101 - dossiers are never deleted
+        assert current is not None  # dossiers are never deleted  # nosec B101
         try:
             new = next_status(DossierStatus(current.status), req.to, actor)
         except IllegalTransition as exc:

@@ -65,7 +65,7 @@ async def create_payment(request: Request) -> Response:
     async def produce() -> StoredResponse:
         def unit(conn) -> tuple[StoredResponse, PaymentRow]:
             current = portal.store.dossier(code, conn)
-            assert current is not None  # nosec B101 - dossiers are never deleted
+            assert current is not None  # dossiers are never deleted  # nosec B101
             if current.status != DossierStatus.FEES_DUE:
                 raise ApiError(
                     409,

@@ -81,7 +81,7 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
 
     async def send(self, raw: bytes) -> UpstreamResponse:
-        assert self.transport is not None  # nosec B101 - set by connection_made before use
+        assert self.transport is not None  # set by connection_made before use  # nosec B101
         self._body = []
         self._got_bytes = False
         self._waiter = asyncio.get_running_loop().create_future()

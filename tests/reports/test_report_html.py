@@ -203,3 +203,18 @@ def test_minimal_run_without_series_or_provinces_still_renders(tmp_path: Path) -
     assert {c for cells in page.rows.values() for c in cells.values()} == {"grey"}
     assert "No time series recorded." in (run_dir / "report.html").read_text(encoding="utf-8")
     assert "**0/34 provinces ready**" in render_markdown(run_dir)
+
+
+def test_a_run_without_load_is_not_judged_on_readiness(fixture_run):
+    """A security suite run alone has an empty summary: no '0/34 ready' false alarm."""
+    from reports.journal import load_summary, write_summary
+    from reports.verdict import load_run, overall_verdict
+
+    run_dir = fixture_run("healthy")
+    summary = load_summary(run_dir)
+    empty = summary.model_copy(update={"requests": summary.requests.model_copy(update={"total": 0, "failed": 0}),
+                                       "provinces": []})
+    write_summary(run_dir, empty)
+    verdict = overall_verdict(load_run(run_dir))
+    assert verdict.level == "PASS"
+    assert verdict.reasons == ["no load in this run: readiness not judged"]
