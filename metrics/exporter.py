@@ -256,7 +256,7 @@ class MetricsExporter:
         self.url = f"http://{shown}:{bound}/metrics"
         return self.url
 
-    def linger(self, timeout_s: float = 2.5) -> bool:
+    def linger(self, timeout_s: float = 5.0) -> bool:
         """Wait (bounded) for one more scrape, so Prometheus sees the final figures; only
         when something has been scraping. True when a scrape came."""
         import gevent
@@ -296,7 +296,7 @@ def _check_host(host: str, allow_remote: bool) -> None:
 
 
 def attach_exporter(
-    environment: Any, port: int = 0, host: str = "127.0.0.1", *, allow_remote: bool = False, linger_s: float = 2.5
+    environment: Any, port: int = 0, host: str = "127.0.0.1", *, allow_remote: bool = False, linger_s: float = 5.0
 ) -> str | None:
     """Serve the run's metrics from this Locust process; returns the scrape URL.
 

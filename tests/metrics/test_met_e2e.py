@@ -3,6 +3,8 @@ dry-run burn-rate alert fires under an injected error rate."""
 
 from __future__ import annotations
 
+from dientap.orchestration.locust_procs import locustfile_path
+
 import math
 import os
 import subprocess
@@ -94,7 +96,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> ObservedRun:
             users = len(slots) + len({s.commune.province_code for s in slots})
             env = {**os.environ, RUN_CONFIG_ENV: str(run_dir / "run-config.json"), SECRET_ENV: DEFAULT_DRY_RUN_SECRET,
                    "DIENTAP_ADMIN_TOKEN": config.admin_token, "DIENTAP_METRICS_LISTEN": f"127.0.0.1:{port}"}
-            argv = [sys.executable, "-m", "locust", "-f", str(HERE / "exporter_locustfile.py"), "--headless",
+            argv = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless",
                     "--only-summary", "--loglevel", "WARNING", "-u", str(users), "-r", f"{profile.spawn_rate:g}",
                     "--run-time", f"{RUN_S}s", "--stop-timeout", "5"]
             with open(run_dir / "logs" / "locust.log", "ab") as log:

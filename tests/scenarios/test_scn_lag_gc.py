@@ -70,9 +70,9 @@ def test_gc_monitor_times_collections_and_freeze_counts_objects():
         assert stats.max_pause_generation is not None
         before = gc.get_freeze_count()
         frozen = freeze_long_lived()
-        # Other threads (pytest-xdist's channel) may allocate and be frozen by a later
-        # call; the count this call reports can only grow afterwards, never shrink.
-        assert frozen >= before and gc.get_freeze_count() >= frozen > 0
+        # Frozen objects can still be freed by reference counting (and other threads
+        # allocate), so the count is compared with generous bounds, not exactly.
+        assert frozen >= before and frozen > 10_000
     finally:
         monitor.stop()
         gc.unfreeze()
