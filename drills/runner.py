@@ -290,8 +290,7 @@ class DrillRunner:
                     if fault.traffic is not None:
                         traffic_acks.append(fault.traffic.acknowledged)
                 if interrupted or error:
-                    _stop_load_processes()
-                    dry.wait(10)
+                    dry.stop_load()
         try:
             rows, notes = [], []
             if load_done and not interrupted and error is None:
@@ -340,8 +339,8 @@ class DrillRunner:
         if self.drill.needs("process"):
             backends["process"] = ProcessFaultBackend(dry.cluster.services if dry.cluster else None)
         if self.drill.needs("traffic"):
-            ctx = TrafficContext(urls=urls, secret=getattr(dry, "_secret", ""), seed=self.options.seed,
-                                 population_size=self.options.population_size, pki_dir=getattr(dry, "_pki_dir", None),
+            ctx = TrafficContext(urls=urls, secret=dry.secret, seed=self.options.seed,
+                                 population_size=self.options.population_size, pki_dir=dry.pki_dir,
                                  run_id=dry.run_id, allowlist=self.allowlist)
             backends["traffic"] = TrafficBackend(ctx)
         return backends
@@ -484,7 +483,7 @@ class DrillRunner:
             (dry.run_dir / "ledgers" / "drill-traffic.json").write_text(
                 json.dumps(drill_ledger.entries, ensure_ascii=False, sort_keys=True), encoding="utf-8")
         ledger = merge_load_ledgers(dry.run_dir)
-        secret = getattr(dry, "_secret", "")
+        secret = dry.secret
         rows, notes = reconcile(ledger, lambda: fetch_holdings(urls, dry.admin_token, secret, ledger),
                                 settle_s=self.settle_s)
         if "documents" in self.drill.expectations.exact_lost:
@@ -495,7 +494,7 @@ class DrillRunner:
         from drills.reconcile import unverified_dossiers
 
         windows = [(a.started, a.stopped) for a in applied if a.fault.is_fault and a.started and a.stopped]
-        return unverified_dossiers(urls, dry.admin_token, getattr(dry, "_secret", ""), windows)
+        return unverified_dossiers(urls, dry.admin_token, dry.secret, windows)
 
     def _journal(self, dry: DryRun, steps: _Steps, load_started: dt.datetime | None) -> Journal:
         try:
@@ -638,24 +637,3 @@ class DrillRunner:
                                measured=measured, ok=all(r.ok for r in readings))
 
 
-def _stop_load_processes(timeout_s: float = 20.0) -> None:
-    """After an interrupt: stop the Locust processes this process started (by pid, children only)
-    and wait for them, so the results they write on the way out land before the drill's journal."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with Locust
-        return
-    stopping = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if any("locust" in part for part in child.cmdline()):
-                child.send_signal(signal.SIGTERM)
-                stopping.append(child)
-        except (psutil.Error, OSError):
-            continue
-    _gone, alive = psutil.wait_procs(stopping, timeout=timeout_s)
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.Error:
-            continue

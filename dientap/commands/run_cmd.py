@@ -82,7 +82,12 @@ def run(args: argparse.Namespace) -> ExitCode:
             flush=True,
         )
         dry.start_load()
-        dry.wait()
+        try:
+            dry.wait()
+        except KeyboardInterrupt:
+            print("interrupted: stopping the load (results are still written)...", file=sys.stderr, flush=True)
+            dry.stop_load()
+            raise
     return finish_run(args.out, dry.run_dir, dry.locust_exit or 0, time.monotonic() - started,
                       budgets=args.budgets, baseline=args.baseline, junit=args.junit)
 

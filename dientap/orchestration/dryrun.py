@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
 from dientap.errors import UsageError
-from dientap.orchestration.locust_procs import LocustPlan, run_locust
+from dientap.orchestration.locust_procs import LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from dientap.orchestration.process import listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
@@ -68,6 +68,9 @@ class DryRun:
         self._thread: threading.Thread | None = None
         self.prometheus: PrometheusServer | None = None
         self._metrics_listen: str | None = None
+        self._locust_procs: list = []
+        self.secret: str = DEFAULT_DRY_RUN_SECRET  # the dry-run accounts' secret (never written to disk)
+        self.pki_dir: Path | None = None  # the dry-run CA the load signs documents with
 
     # -- target ---------------------------------------------------------------------
 
@@ -86,12 +89,12 @@ class DryRun:
             self.cluster = MockCluster(config)
             self.cluster.start()
             self.urls, self.admin_token = self.cluster.urls, config.admin_token
-            self._secret, self._pki_dir = DEFAULT_DRY_RUN_SECRET, self.run_dir / "mocks" / "axis" / "pki"
+            self.secret, self.pki_dir = DEFAULT_DRY_RUN_SECRET, self.run_dir / "mocks" / "axis" / "pki"
             self._target_name, self._target_kind = "embedded mocks", "embedded"
         else:
             target = load_targets(opts.target, extra_allow_hosts=opts.allow_hosts)
             self.urls, self.admin_token = target.urls, target.admin_token
-            self._secret, self._pki_dir = target.dry_run_secret, target.pki_dir
+            self.secret, self.pki_dir = target.dry_run_secret, target.pki_dir
             self._target_name, self._target_kind = target.name, "file"
 
     def start_prometheus(self, binary: str | None = None) -> str:
@@ -126,13 +129,13 @@ class DryRun:
         opts = self.options
         run_config = RunConfig(
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
-            population_size=opts.population_size, urls=self.urls, pki_dir=self._pki_dir, workers=opts.workers,
+            population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=opts.workers,
             target_kind=self._target_kind, target_name=self._target_name, command_line=opts.command_line,
             prometheus_url=prometheus_url or (self.prometheus.url if self.prometheus else None),
         )
         config_path = self.run_dir / "run-config.json"
         run_config.write(config_path)
-        env = {RUN_CONFIG_ENV: str(config_path), SECRET_ENV: self._secret}
+        env = {RUN_CONFIG_ENV: str(config_path), SECRET_ENV: self.secret}
         if self.admin_token:
             env["DIENTAP_ADMIN_TOKEN"] = self.admin_token
         if self._metrics_listen:
@@ -146,7 +149,7 @@ class DryRun:
         )
 
         def target() -> None:
-            self.locust_exit = run_locust(plan)
+            self.locust_exit = run_locust(plan, self._locust_procs)
 
         self.started_at = time.time()
         self._thread = threading.Thread(target=target, name="locust", daemon=True)
@@ -155,6 +158,11 @@ class DryRun:
     def elapsed(self) -> float:
         """Seconds since the load started."""
         return 0.0 if self.started_at is None else time.time() - self.started_at
+
+    def stop_load(self, timeout_s: float = 20.0) -> None:
+        """Stop the load early and gracefully (Locust still writes its results)."""
+        stop_locust(list(self._locust_procs), timeout_s)
+        self.wait(timeout_s)
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait for the load to finish; True when it has."""

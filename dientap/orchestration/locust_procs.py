@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dientap.orchestration.process import listening_socket
+from dientap.orchestration.process import child_process_options, listening_socket
 
 __all__ = ["LocustPlan", "run_locust", "locustfile_path"]
 
@@ -53,24 +53,40 @@ def _free_port() -> int:
     return port
 
 
-def run_locust(plan: LocustPlan) -> int:
-    """Run to completion; returns the master's (or local process's) exit code."""
+def stop_locust(procs: list[subprocess.Popen], timeout_s: float = 20.0) -> None:
+    """Ask the master (or local process) to stop gracefully — SIGTERM makes Locust quit and
+    write its results — then stop anything still alive (bounded)."""
+    if procs and procs[0].poll() is None:
+        procs[0].send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) -> int:
+    """Run to completion; returns the master's (or local process's) exit code.
+
+    ``procs`` (if given) receives the started processes, so another thread can
+    :func:`stop_locust` them."""
     env = {**os.environ, **(plan.env or {})}
     run_args = [
         "-u", str(plan.users), "-r", f"{plan.spawn_rate:g}", "--run-time", f"{max(1, round(plan.run_time_s))}s",
         "--stop-timeout", f"{plan.stop_timeout_s:g}",
     ]
-    procs: list[subprocess.Popen] = []
+    procs = procs if procs is not None else []
     logs = []
     try:
         if plan.workers <= 0:
-            procs.append(subprocess.Popen([*_base_args(plan), *run_args], env=env))  # nosec B603
+            procs.append(subprocess.Popen([*_base_args(plan), *run_args], env=env, **child_process_options()))  # nosec B603
         else:
             port = _free_port()
             master = [*_base_args(plan), *run_args, "--master", "--master-bind-host", "127.0.0.1",
                       "--master-bind-port", str(port), "--expect-workers", str(plan.workers),
                       "--expect-workers-max-wait", "60"]
-            procs.append(subprocess.Popen(master, env=env))  # nosec B603
+            procs.append(subprocess.Popen(master, env=env, **child_process_options()))  # nosec B603
             for index in range(plan.workers):
                 log = None
                 if plan.log_dir is not None:
@@ -79,7 +95,7 @@ def run_locust(plan: LocustPlan) -> int:
                     logs.append(log)
                 worker = [*_base_args(plan), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
                           "--expect-workers", str(plan.workers)]
-                procs.append(subprocess.Popen(worker, env=env, stdout=log, stderr=log))  # nosec B603
+                procs.append(subprocess.Popen(worker, env=env, stdout=log, stderr=log, **child_process_options()))  # nosec B603
         deadline = time.monotonic() + plan.run_time_s + plan.stop_timeout_s + 120
         master_proc = procs[0]
         while master_proc.poll() is None and time.monotonic() < deadline:

@@ -21,7 +21,25 @@ import httpx
 
 from dientap.errors import ServiceStartError
 
-__all__ = ["ServiceProcess", "listening_socket"]
+__all__ = ["ServiceProcess", "listening_socket", "child_process_options"]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM this child when its parent dies, so no mock or Locust process
+    outlives a crashed supervisor (they run in sessions of their own)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def child_process_options() -> dict:
+    """Popen options for supervised children: a session of their own (a terminal's Ctrl-C
+    reaches only the supervisor, which then stops everything in order) and death with
+    the parent."""
+    return {"start_new_session": True, "preexec_fn": _die_with_parent}
 
 
 def listening_socket(host: str = "127.0.0.1", port: int = 0, backlog: int = 4096) -> socket.socket:
@@ -77,6 +95,7 @@ class ServiceProcess:
             stdin=subprocess.DEVNULL,
             stdout=self._log or subprocess.DEVNULL,
             stderr=self._log or subprocess.DEVNULL,
+            **child_process_options(),
         )
 
     def wait_healthy(self, timeout_s: float = 60.0) -> None:
