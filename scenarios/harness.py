@@ -1,6 +1,7 @@
 """Wire the dry run into a Locust environment: world, personas, open-model arrivals,
 exact latency recording and shipping, generator-health monitors, abort rules, and the
-results written at the end. ``locustfile.py`` calls :func:`install` from ``events.init``.
+results written at the end. ``scenarios/locust_entry.py`` calls :func:`install` from
+Locust's ``init`` event.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from scenarios.abort import AbortLimits, AbortMonitor
@@ -43,7 +43,6 @@ class HarnessState:
         self.abort: AbortMonitor | None = None
         self.scheduler_getter: Any = None
         self.started_at: float | None = None
-        self.events: list[dict[str, Any]] = []
 
 
 def arrival_plan(world: World) -> ArrivalPlan:
@@ -194,5 +193,3 @@ def config_from_options(options: Any) -> RunConfig:
         pki_dir=pki if pki.exists() else None,
     )
 
-
-_ = events  # the module-level events object is what locustfile.py registers on
