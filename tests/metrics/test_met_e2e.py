@@ -174,11 +174,23 @@ def _assert_same_bucket(endpoint: EndpointStats, estimate_s: float, cumulative: 
     if low < true_s <= high:
         return
     # The one documented difference: HDR takes the ⌊0.95·N + 0.5⌋-th value, PromQL the
-    # ⌈0.95·N⌉-th; when they differ by one observation the two may sit in adjacent buckets.
+    # ⌈0.95·N⌉-th. When they differ, the summary's value must sit in the bucket holding the
+    # HDR-rank observation, and the PromQL estimate in the bucket holding the next one.
     n = endpoint.count
     hdr_rank, prom_rank = max(int(0.95 * n + 0.5), 1), math.ceil(0.95 * n)
-    below = edges[upper - 2] if upper > 1 else 0.0
-    assert hdr_rank < prom_rank and upper > 0 and below < true_s <= low, (
-        f"{endpoint.service} {endpoint.name}: summary p95 {true_s:.4f} s outside the PromQL bucket "
-        f"({low}, {high}] of estimate {estimate_s:.4f} s; buckets {cumulative}"
-    )
+    counts = sorted((math.inf if le == "+Inf" else float(le), c) for le, c in cumulative.items())
+
+    def bucket_of(rank: int) -> tuple[float, float]:
+        below = 0.0
+        for edge, count in counts:
+            if count >= rank:
+                return below, edge
+            below = edge
+        return below, math.inf
+
+    where = (f"{endpoint.service} {endpoint.name}: summary p95 {true_s:.4f} s, PromQL estimate {estimate_s:.4f} s "
+             f"in ({low}, {high}]; N={n}; buckets {cumulative}")
+    assert hdr_rank < prom_rank, where
+    hdr_low, hdr_high = bucket_of(hdr_rank)
+    assert hdr_low < true_s <= hdr_high, where
+    assert bucket_of(prom_rank) == (low, high), where
