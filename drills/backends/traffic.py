@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ import httpx
 from dientap.allowlist import Allowlist
 from dientap.credentials import derive_password, officer_account
 from dientap.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
-from dientap.roster import Roster, load_roster
+from dientap.roster import Province, Roster, load_roster
 from dientap.synthetic import citizen_at
 from drills.model import Fault, TrafficAction
 
@@ -166,13 +167,19 @@ class TrafficBackend:
         action(spec, outcome, deadline)
         return outcome
 
-    def _stale_documents(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+    def _province_documents(
+        self, spec: TrafficAction, out: TrafficOutcome, deadline: float, *, number_base: int, subject: str,
+        recipient: Callable[[Province, int], str], accepted: Callable[[int, str], bool],
+    ) -> None:
+        """Send ``spec.count`` signed documents, one provincial sender after another.
+
+        ``recipient(province, i)`` addresses the i-th document; ``accepted(status, label)``
+        says whether the axis answered as the drill expects. Bounded by count and deadline.
+        """
         ca = self._ca_or_none()
         if ca is None:
             out.notes.append("no PKI directory: cannot sign documents")
             return
-        expect = set(spec.expect_status or [422])
-        code = spec.expect_code or "recipient_closed"
         provinces = self.roster.provinces
         tokens: dict[str, str | None] = {}
         for i in range(spec.count):
@@ -187,14 +194,30 @@ class TrafficBackend:
             if token is None:
                 out.record(False, "sign-in refused")
                 continue
-            closed = province.closed_district_agency_codes
-            envelope = self._envelope(sender, [closed[i % len(closed)]], 900_000 + i, "Văn bản gửi UBND cấp huyện (đã giải thể)")
+            envelope = self._envelope(sender, [recipient(province, i)], number_base + i, subject)
             started = time.perf_counter()
-            response = self._send_document(token, build_package(envelope, ca.issue(sender)))
-            status, label = _label(response)
-            out.record(status in expect and label.endswith(code), label, (time.perf_counter() - started) * 1000)
-            if status in (200, 201):
+            try:
+                response = self._send_document(token, build_package(envelope, ca.issue(sender)))
+                status, label = _label(response)
+            except httpx.HTTPError as exc:
+                response, (status, label) = None, _label(None, exc)
+            out.record(accepted(status, label), label, (time.perf_counter() - started) * 1000)
+            if status in (200, 201) and response is not None:
                 out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+
+    def _stale_documents(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        """Documents addressed to closed pre-2025 district committees: refused with a reason."""
+        expect = set(spec.expect_status or [422])
+        code = spec.expect_code or "recipient_closed"
+
+        def closed_committee(province: Province, i: int) -> str:
+            closed = province.closed_district_agency_codes
+            return closed[i % len(closed)]
+
+        self._province_documents(
+            spec, out, deadline, number_base=900_000, subject="Văn bản gửi UBND cấp huyện (đã giải thể)",
+            recipient=closed_committee, accepted=lambda status, label: status in expect and label.endswith(code),
+        )
 
     def _old_commune_dossiers(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
         expect = set(spec.expect_status or [422])
@@ -350,34 +373,14 @@ class TrafficBackend:
                 out.record(ok, label, ms)
 
     def _document_burst(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
-        ca = self._ca_or_none()
-        if ca is None:
-            out.notes.append("no PKI directory: cannot sign documents")
-            return
+        """A burst of directives from provinces to their communes: accepted."""
         expect = set(spec.expect_status or [201])
-        provinces = self.roster.provinces
-        tokens: dict[str, str | None] = {}
-        for i in range(spec.count):
-            if time.monotonic() >= deadline:
-                out.notes.append("window ended before every document was sent")
-                break
-            province = provinces[i % len(provinces)]
-            sender = province.agency_code
-            if sender not in tokens:
-                tokens[sender] = self._axis_token(sender)
-            token = tokens[sender]
-            if token is None:
-                out.record(False, "sign-in refused")
-                continue
+
+        def commune_committee(province: Province, i: int) -> str:
             communes = province.commune_codes
-            recipient = self.roster.commune(communes[i % len(communes)]).agency_code
-            envelope = self._envelope(sender, [recipient], 800_000 + i, "Chỉ đạo triển khai (đợt gửi của diễn tập)")
-            started = time.perf_counter()
-            try:
-                response = self._send_document(token, build_package(envelope, ca.issue(sender)))
-                status, label = _label(response)
-            except httpx.HTTPError as exc:
-                response, (status, label) = None, _label(None, exc)
-            out.record(status in expect, label, (time.perf_counter() - started) * 1000)
-            if status in (200, 201) and response is not None:
-                out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+            return self.roster.commune(communes[i % len(communes)]).agency_code
+
+        self._province_documents(
+            spec, out, deadline, number_base=800_000, subject="Chỉ đạo triển khai (đợt gửi của diễn tập)",
+            recipient=commune_committee, accepted=lambda status, _label: status in expect,
+        )
