@@ -11,6 +11,8 @@
 3. arrivals: citizen arrivals one process sustains at the intended rate (achieved ÷
    intended ≥ 0.98).
 4. scale-out: 2 Locust workers ÷ 1 worker on the bare loop (goal ≥ 1.8×).
+5. gc: the effect of ``gc.freeze()`` after spawning — worst steady-state GC pause and
+   scheduling lag with ~10,000 officer actors, with and without the freeze.
 """
 
 from __future__ import annotations
@@ -201,6 +203,31 @@ def officers_held(work: Path, per_commune: int, seconds: int) -> dict:
     }
 
 
+def gc_effect(work: Path, per_commune: int, seconds: int) -> dict:
+    """The same officer load with the freeze on and off (DIENTAP_GC_FREEZE)."""
+    profile = _profile(work, "gc-officers", f"""\
+        name: gc-officers
+        duration_s: {seconds}
+        spawn_rate: 500
+        communes: {{select: all}}
+        officers: {{per_commune: {per_commune}, login_window_s: 20, think_time_s: [25, 35], worklist_batch: 5}}
+        agencies: {{enabled: false}}
+        citizens: {{arrivals_per_s: 2}}
+        abort: {{enabled: false}}
+    """)
+    figures = {}
+    for label, flag in (("freeze", "1"), ("no freeze", "0")):
+        os.environ["DIENTAP_GC_FREEZE"] = flag
+        try:
+            run, _ = _dry_run(profile, work)
+        finally:
+            os.environ.pop("DIENTAP_GC_FREEZE", None)
+        generator = load_summary(run.run_dir).generator
+        figures[label] = (generator.gc_steady_max_pause_ms or 0.0, generator.schedule_lag_p99_ms or 0.0,
+                          generator.max_schedule_lag_ms or 0.0)
+    return {"actors": 3321 * per_commune, **figures}
+
+
 def arrivals(work: Path, rate: float, seconds: int) -> dict:
     profile = _profile(work, "arrivals", f"""\
         name: arrivals
@@ -229,7 +256,7 @@ def scale_out(work: Path, seconds: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs, 1 officer per commune")
-    parser.add_argument("--only", choices=("personas", "officers", "arrivals", "scale"), default=None)
+    parser.add_argument("--only", choices=("personas", "officers", "arrivals", "scale", "gc"), default=None)
     args = parser.parse_args()
     seconds = 15 if args.quick else 30
     with tempfile.TemporaryDirectory(prefix="dientap-loadgen-") as tmp:
@@ -247,6 +274,12 @@ def main() -> int:
             r = arrivals(work, 30.0, seconds * 2)
             print(f"arrivals: {r['started']}/{r['due']} started at {r['rate']:g}/s intended → achieved ÷ intended {r['achieved']:.3f} "
                   f"({r['late']} late) (goal ≥ 0.98)")
+        if args.only in (None, "gc"):
+            r = gc_effect(work, 1 if args.quick else 3, 60 if args.quick else 90)
+            for label in ("freeze", "no freeze"):
+                pause, lag_p99, lag_max = r[label]
+                print(f"gc ({label:>9}): {r['actors']:,} actors, worst GC pause after spawning {pause:.0f} ms, "
+                      f"scheduling lag p99 {lag_p99:.0f} ms, max {lag_max:.0f} ms")
         if args.only in (None, "scale"):
             r = scale_out(work, seconds)
             print(f"scale-out: 1 worker {r['one']:.0f} req/s, 2 workers {r['two']:.0f} req/s → {r['ratio']:.2f}× (goal ≥ 1.8×)")

@@ -147,6 +147,7 @@ class GeneratorHealth(_Record):
     schedule_lag_p99_ms: float | None = None  # worst worker's p99 of the 100 ms ticker's overshoot
     cpu_percent: dict[str, float] = Field(default_factory=dict)  # worker id → % of one core
     gc_max_pause_ms: float | None = None  # worst garbage-collector pause on any worker
+    gc_steady_max_pause_ms: float | None = None  # ... after spawning completed (when gc.freeze() ran)
     arrivals_due: int | None = Field(default=None, ge=0)  # citizen arrivals the schedule asked for
     arrivals_started: int | None = Field(default=None, ge=0)  # ... and the ones started (any lateness)
     arrivals_late: int | None = Field(default=None, ge=0)  # started later than the lateness bound

@@ -35,6 +35,7 @@ class GcStats:
     max_pause_generation: int | None
     frozen_objects: int
     frozen: bool
+    steady_max_pause_ms: float = 0.0  # worst pause after spawning completed (what the freeze is for)
 
 
 class GcMonitor:
@@ -48,6 +49,8 @@ class GcMonitor:
         self.max_pause_generation: int | None = None
         self.pauses = SparseHistogram()  # µs
         self.frozen = False
+        self.steady = False  # set once spawning completes
+        self.steady_max_pause_s = 0.0
         self._active = False
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
@@ -64,6 +67,8 @@ class GcMonitor:
         if pause > self.max_pause_s:
             self.max_pause_s = pause
             self.max_pause_generation = info.get("generation")
+        if self.steady and pause > self.steady_max_pause_s:
+            self.steady_max_pause_s = pause
 
     def start(self) -> GcMonitor:
         """Begin timing collections (idempotent)."""
@@ -95,6 +100,7 @@ class GcMonitor:
             max_pause_generation=self.max_pause_generation,
             frozen_objects=gc.get_freeze_count(),
             frozen=self.frozen,
+            steady_max_pause_ms=round(self.steady_max_pause_s * 1000, 3),
         )
 
 
@@ -111,16 +117,23 @@ def freeze_long_lived(gen0_threshold: int | None = None) -> int:
     return gc.get_freeze_count()
 
 
-def attach_gc_tuning(environment: Any, monitor: GcMonitor | None = None, gen0_threshold: int | None = None) -> GcMonitor:
+def attach_gc_tuning(
+    environment: Any, monitor: GcMonitor | None = None, gen0_threshold: int | None = None, *, freeze: bool = True
+) -> GcMonitor:
     """Start a :class:`GcMonitor` now and freeze long-lived objects on ``spawning_complete``.
 
-    Pauses measured during spawning are kept (they are real), but the freeze is logged
-    with the object count so the journal can show before/after.
+    Pauses measured during spawning are kept (they are real); from ``spawning_complete`` on
+    the monitor also tracks the steady-state worst pause, the figure the freeze improves.
+    ``freeze=False`` (``DIENTAP_GC_FREEZE=0``) leaves the collector alone, to measure the effect.
     """
     monitor = (monitor or GcMonitor()).start()
 
     def on_spawning_complete(**_kwargs: Any) -> None:
         before = monitor.snapshot()
+        monitor.steady = True
+        if not freeze:
+            logger.info("gc: freeze disabled (worst pause so far %.1f ms)", before.max_pause_ms)
+            return
         frozen = freeze_long_lived(gen0_threshold)
         monitor.frozen = True
         logger.info(

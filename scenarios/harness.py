@@ -7,6 +7,7 @@ Locust's ``init`` event.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -76,7 +77,8 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
     is_master = isinstance(runner, MasterRunner)
 
     if not is_master:
-        gc_monitor = attach_gc_tuning(environment)
+        # DIENTAP_GC_FREEZE=0 turns the freeze off, to measure what it buys (bench/loadgen.py --only gc).
+        gc_monitor = attach_gc_tuning(environment, freeze=os.environ.get("DIENTAP_GC_FREEZE", "1") != "0")
         node = f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
 
         def make_scheduler(index: int, count: int) -> ArrivalScheduler:

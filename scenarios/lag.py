@@ -54,6 +54,7 @@ class GeneratorSnapshot:
     cpu_percent_max: float = 0.0
     cpu_busy_seconds: int = 0  # 1-s samples above TrustLimits.cpu_percent
     gc_max_pause_ms: float = 0.0
+    gc_steady_max_pause_ms: float = 0.0
     gc_collections: int = 0
     arrivals_due: int = 0
     arrivals_started: int = 0
@@ -150,6 +151,7 @@ class LagMonitor:
         if self.gc_monitor is not None:
             gc_stats = self.gc_monitor.snapshot()
             snap.gc_max_pause_ms = gc_stats.max_pause_ms
+            snap.gc_steady_max_pause_ms = gc_stats.steady_max_pause_ms
             snap.gc_collections = gc_stats.collections
         stats = self.arrivals() if self.arrivals is not None else None
         if stats is not None:
@@ -206,6 +208,7 @@ def generator_health(snapshots: list[GeneratorSnapshot], limits: TrustLimits | N
         schedule_lag_p99_ms=max((s.lag_p99_ms for s in snapshots), default=None),
         cpu_percent={s.node: s.cpu_percent_mean for s in snapshots},
         gc_max_pause_ms=max((s.gc_max_pause_ms for s in snapshots), default=None),
+        gc_steady_max_pause_ms=max((s.gc_steady_max_pause_ms for s in snapshots), default=None),
         arrivals_due=sum(s.arrivals_due for s in snapshots) if snapshots else None,
         arrivals_started=sum(s.arrivals_started for s in snapshots) if snapshots else None,
         arrivals_late=sum(s.arrivals_late for s in snapshots) if snapshots else None,
