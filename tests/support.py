@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+
 import httpx
 
 from dientap.orchestration import MockCluster
@@ -14,3 +16,48 @@ def admin_client(cluster: MockCluster, service: str) -> httpx.Client:
         headers={"Authorization": f"Bearer {cluster.config.admin_token}"},
         timeout=10.0,
     )
+
+
+def fuzz_openapi(
+    base_url: str,
+    headers_for: Callable[[str], dict[str, str]],
+    *,
+    skip: Collection[str] = (),
+    max_examples: int = 25,
+) -> tuple[set[str], list[int]]:
+    """Fuzz every operation of ``base_url``'s own ``/openapi.json``: no input may give a 5xx,
+    and every error must be the JSON error shape. Returns (operation labels, statuses seen).
+
+    Schemathesis generates the cases and Hypothesis runs them (the Schemathesis pytest
+    plugin does not load under this pytest, so the loop is ours). ``headers_for(path)``
+    gives the credentials of each operation; labels in ``skip`` (e.g. ``POST /auth/logout``,
+    which would revoke the fuzzer's own token) are left out. Call it from a test that has
+    ``monkeypatch.chdir(tmp_path)``: Schemathesis keeps a cache in the working directory.
+    """
+    import requests
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    session = requests.Session()
+    statuses: list[int] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
+        if operation.label in skip:
+            continue
+        headers = headers_for(operation.path)
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case: schemathesis.Case) -> None:
+            response = case.call(base_url=base_url, session=session, headers=headers)
+            statuses.append(response.status_code)
+            where = f"{case.method} {case.formatted_path}"
+            assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
+            if response.status_code >= 400:
+                error = response.json()["error"]
+                assert error["code"] and error["message"], where
+                assert "Traceback" not in response.text, where
+
+        check()
+    return {op.label for op in operations}, statuses
