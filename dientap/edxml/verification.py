@@ -1,0 +1,335 @@
+"""Reading packages safely and verifying their signature, certificate and sender."""
+
+from __future__ import annotations
+
+import binascii
+import copy
+import datetime as dt
+import hashlib
+import re
+import threading
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from lxml import etree
+from signxml import (
+    DigestAlgorithm,
+    SignatureMethod,
+    XMLVerifier,
+)
+from signxml.verifier import SignatureConfiguration
+
+from dientap.edxml.envelope import (
+    Attachment,
+    DEFAULT_MAX_BYTES,
+    DocumentEnvelope,
+    EDXML_NS,
+    EdxmlError,
+    VerifiedDocument,
+    _DSIG_NS,
+    _F_ATTACHMENT,
+    _F_BUSINESS,
+    _F_DATE,
+    _F_DOCID,
+    _F_NOTATION,
+    _F_NUMBER,
+    _F_PLACE,
+    _F_PRIORITY,
+    _F_SENDER,
+    _F_SENDER_NAME,
+    _F_SUBJECT,
+    _F_TO,
+    _F_TYPE,
+    _MAX_ATTACHMENTS,
+    _MAX_RECIPIENTS,
+    _SIG_TAG,
+    _invalid,
+    validate_envelope,
+)
+from dientap.pki import agency_code_of
+
+
+# One parser per thread: lxml parsers are not thread-safe, and building one per call costs.
+_parsers = threading.local()
+
+
+def _parser(allow_entities: bool) -> etree.XMLParser:
+    # lxml parsers are cheap to reuse but not to share across threads.
+    attr = "unsafe" if allow_entities else "safe"
+    parser = getattr(_parsers, attr, None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=allow_entities,
+            load_dtd=allow_entities,
+            no_network=True,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,  # exclusive c14n without comments ignores them anyway
+            remove_pis=True,
+            collect_ids=False,
+        )
+        setattr(_parsers, attr, parser)
+    return parser
+
+
+def _parse(data: bytes, allow_entities: bool) -> etree._Element:
+    # Refuse a DTD before libxml2 reads it: nothing in edXML needs one, and a
+    # declaration is how billion-laughs and XXE payloads start.
+    if not allow_entities and (b"<!DOCTYPE" in data or b"<!ENTITY" in data):
+        raise EdxmlError("forbidden_dtd", "DTDs and entity declarations are not allowed in edXML")
+    try:
+        root = etree.fromstring(data, parser=_parser(allow_entities))
+    except etree.XMLSyntaxError as exc:
+        raise EdxmlError("malformed_xml", f"not well-formed XML: {str(exc)[:200]}") from None
+    if not allow_entities:
+        # The byte check misses a DTD in UTF-16 and other encodings; the parsed tree does not.
+        docinfo = root.getroottree().docinfo
+        if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
+            raise EdxmlError("forbidden_dtd", "DTDs and entity declarations are not allowed in edXML")
+        if any(True for _ in root.iter(etree.Entity)):
+            raise EdxmlError("forbidden_dtd", "entity references are not allowed in edXML")
+    return root
+
+
+def _q(name: str) -> str:
+    return f"{{{EDXML_NS}}}{name}"
+
+
+def _optional(parent: etree._Element, name: str, path: str) -> etree._Element | None:
+    found = parent.findall(_q(name))
+    if len(found) > 1:
+        raise _invalid(path, f"element {name} must appear once, found {len(found)}")
+    return found[0] if found else None
+
+
+def _one(parent: etree._Element, name: str, path: str) -> etree._Element:
+    element = _optional(parent, name, path)
+    if element is None:
+        raise EdxmlError("missing_element", f"required element {name} is missing", path)
+    return element
+
+
+def _text(parent: etree._Element, name: str, path: str) -> str:
+    element = _one(parent, name, path)
+    if len(element):
+        raise _invalid(path, "must contain text only, not child elements")
+    return element.text or ""
+
+
+def _int(text: str, path: str, high: int) -> int:
+    if len(text) != 1 or not "0" <= text <= str(high):
+        raise _invalid(path, f"must be an integer from 0 to {high}, got {text!r:.20}")
+    return int(text)
+
+
+def _date(text: str, path: str) -> dt.date:
+    try:
+        if not re.fullmatch(r"\d{4}/\d{2}/\d{2}", text):
+            raise ValueError
+        return dt.date(int(text[:4]), int(text[5:7]), int(text[8:]))
+    except ValueError:
+        raise _invalid(path, f"must be a date yyyy/mm/dd, got {text!r:.40}") from None
+
+
+def _read_envelope(root: etree._Element) -> DocumentEnvelope:
+    """Read and validate the envelope fields from a (signed) edXML tree."""
+    if root.tag != _q("edXML"):
+        raise EdxmlError("missing_element", f"root element must be edXML in namespace {EDXML_NS}", "edXML")
+    header = _one(_one(root, "edXMLEnvelope", "edXMLEnvelope"), "edXMLHeader", "edXMLEnvelope.edXMLHeader")
+    message = _one(header, "MessageHeader", "MessageHeader")
+    sender = _one(message, "From", "MessageHeader.From")
+    recipients = []
+    to_elements = message.findall(_q("To"))
+    if not to_elements:
+        raise EdxmlError("missing_element", "at least one To element is required", "MessageHeader.To[0]")
+    if len(to_elements) > _MAX_RECIPIENTS:
+        raise _invalid(_F_TO, f"at most {_MAX_RECIPIENTS} recipients, got {len(to_elements)}")
+    for index, element in enumerate(to_elements):
+        recipients.append(_text(element, "OrganId", f"{_F_TO}[{index}].OrganId"))
+    code = _one(message, "Code", "MessageHeader.Code")
+    promulgation = _one(message, "PromulgationInfo", "MessageHeader.PromulgationInfo")
+    other_info = _one(message, "OtherInfo", "MessageHeader.OtherInfo")
+    business = _one(_one(header, "TraceHeaderList", "TraceHeaderList"), "Bussiness", "TraceHeaderList.Bussiness")
+    attachments = []
+    encoded = _optional(root, "AttachmentEncoded", "AttachmentEncoded")
+    if encoded is not None:
+        items = encoded.findall(_q("Attachment"))
+        if len(items) > _MAX_ATTACHMENTS:
+            raise _invalid("AttachmentEncoded", f"at most {_MAX_ATTACHMENTS} attachments, got {len(items)}")
+        for index, item in enumerate(items):
+            path = f"{_F_ATTACHMENT}[{index}]"
+            value = _text(item, "ContentTransferEncoded", f"{path}.ContentTransferEncoded")
+            try:
+                data = binascii.a2b_base64("".join(value.split()), strict_mode=True)
+            except (binascii.Error, ValueError):
+                raise _invalid(f"{path}.ContentTransferEncoded", "must be base64") from None
+            attachments.append(
+                Attachment(
+                    name=_text(item, "AttachmentName", f"{path}.AttachmentName"),
+                    content_type=_text(item, "ContentType", f"{path}.ContentType"),
+                    data=data,
+                )
+            )
+    envelope = DocumentEnvelope(
+        message_id=_text(message, "DocumentId", _F_DOCID),
+        sender_code=_text(sender, "OrganId", _F_SENDER),
+        sender_name=_text(sender, "OrganName", _F_SENDER_NAME),
+        recipients=recipients,
+        code_number=_text(code, "CodeNumber", _F_NUMBER),
+        code_notation=_text(code, "CodeNotation", _F_NOTATION),
+        promulgation_place=_text(promulgation, "PlaceName", _F_PLACE),
+        promulgation_date=_date(_text(promulgation, "PromulgationDate", _F_DATE), _F_DATE),
+        document_type=_text(_one(message, "DocumentType", "MessageHeader.DocumentType"), "TypeName", _F_TYPE),
+        subject=_text(message, "Subject", _F_SUBJECT),
+        priority=_int(_text(other_info, "Priority", _F_PRIORITY), _F_PRIORITY, 4),
+        business_type=_int(_text(business, "BussinessDocType", _F_BUSINESS), _F_BUSINESS, 3),
+        attachments=attachments,
+    )
+    validate_envelope(envelope)
+    return envelope
+
+
+# --------------------------------------------------------------------------- verifying
+
+# Certificates already proven to be issued by a trusted CA, keyed by (CA fingerprint,
+# base64 text as sent). A hit skips base64 decoding, DER parsing and one ECDSA
+# verification; validity dates are still checked against ``now`` on every call.
+_trusted_certs: dict[tuple[bytes, str], tuple[x509.Certificate, str]] = {}
+_TRUSTED_CACHE_LIMIT = 20_000
+_F_CERT = "Signature.KeyInfo.X509Data.X509Certificate"
+
+
+def _untrusted(message: str) -> EdxmlError:
+    return EdxmlError("untrusted_certificate", message, _F_CERT)
+
+
+def _signer_certificate(signature: etree._Element, trusted_ca: x509.Certificate) -> tuple[x509.Certificate, str]:
+    certs = signature.findall(f"{{{_DSIG_NS}}}KeyInfo/{{{_DSIG_NS}}}X509Data/{{{_DSIG_NS}}}X509Certificate")
+    if len(certs) != 1:
+        raise _untrusted(f"exactly one signer certificate is required, found {len(certs)}")
+    text = certs[0].text or ""
+    key = (trusted_ca.fingerprint(hashes.SHA256()), text)
+    hit = _trusted_certs.get(key)
+    if hit is not None:
+        return hit
+    try:
+        cert = x509.load_der_x509_certificate(binascii.a2b_base64("".join(text.split()), strict_mode=True))
+    except (binascii.Error, ValueError):
+        raise _untrusted("the signer certificate is not a DER X.509 certificate") from None
+    try:
+        cert.verify_directly_issued_by(trusted_ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise _untrusted("the signer certificate is not issued by the trusted dry-run CA") from None
+    code = agency_code_of(cert)
+    if code is None:
+        raise _untrusted("the signer certificate names no agency (or is a CA)")
+    if len(_trusted_certs) >= _TRUSTED_CACHE_LIMIT:
+        _trusted_certs.clear()
+    _trusted_certs[key] = (cert, code)
+    return cert, code
+
+
+def _check_validity(cert: x509.Certificate, now: dt.datetime) -> None:
+    if now < cert.not_valid_before_utc:
+        raise EdxmlError(
+            "certificate_not_yet_valid",
+            f"the signer certificate is valid from {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}",
+            _F_CERT,
+        )
+    if now > cert.not_valid_after_utc:
+        raise EdxmlError(
+            "certificate_expired",
+            f"the signer certificate expired at {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
+            _F_CERT,
+        )
+
+
+def _verify(root: etree._Element, trusted_ca: x509.Certificate, now: dt.datetime) -> tuple[etree._Element, str, str]:
+    """Check the enveloped signature; return (signed tree, digest, signer agency code)."""
+    signatures = root.findall(_SIG_TAG)
+    nested = sum(1 for _ in root.iter(_SIG_TAG)) - len(signatures)
+    if not signatures and not nested:
+        raise EdxmlError("missing_signature", "the package carries no enveloped XML signature", "Signature")
+    if len(signatures) != 1 or nested:
+        raise EdxmlError("bad_signature", "exactly one Signature, as a direct child of edXML, is required", "Signature")
+    cert, code = _signer_certificate(signatures[0], trusted_ca)
+    _check_validity(cert, now)
+    config = SignatureConfiguration(
+        location="./",
+        expect_references=1,
+        signature_methods=frozenset({SignatureMethod.ECDSA_SHA256}),
+        digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
+        verification_time=now,
+    )
+    try:
+        result = XMLVerifier().verify(root, x509_cert=cert, parser=_parser(False), expect_config=config)
+    except Exception as exc:  # signxml raises a zoo (InvalidSignature, InvalidInput, DocumentInvalid, KeyError …)
+        reason = f"{type(exc).__name__}: {str(exc)[:160]}"
+        raise EdxmlError("bad_signature", f"signature does not verify: {reason}", "Signature") from None
+    references = result.signature_xml.findall(f"{{{_DSIG_NS}}}SignedInfo/{{{_DSIG_NS}}}Reference")
+    if len(references) != 1 or references[0].get("URI") != "" or result.signed_xml is None:
+        raise EdxmlError("bad_signature", 'the signature must cover the whole package (Reference URI="")', "Signature")
+    return result.signed_xml, hashlib.sha256(result.signed_data).hexdigest(), code
+
+
+def _unsigned_digest(root: etree._Element) -> str:
+    # Same bytes signxml digests for an enveloped URI="" reference with exclusive c14n.
+    stripped = copy.deepcopy(root)
+    for signature in list(stripped.iter(_SIG_TAG)):
+        signature.getparent().remove(signature)
+    return hashlib.sha256(etree.tostring(stripped, method="c14n", exclusive=True, with_comments=False)).hexdigest()
+
+
+def parse_and_verify(
+    data: bytes,
+    *,
+    trusted_ca: x509.Certificate,
+    now: dt.datetime | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    verify_signature: bool = True,
+    allow_entities: bool = False,
+) -> VerifiedDocument:
+    """Parse an edXML package safely, verify its signature and return its envelope.
+
+    Checks, in order: size (``too_large``), well-formedness (``malformed_xml``), no DTD
+    or entities (``forbidden_dtd``), one enveloped signature (``missing_signature`` /
+    ``bad_signature``), a signer certificate issued by ``trusted_ca``
+    (``untrusted_certificate``) and valid at ``now`` (``certificate_expired`` /
+    ``certificate_not_yet_valid``), the signature itself (``bad_signature``), the
+    envelope fields read from the *signed* content (``missing_element`` /
+    ``invalid_field``), and that the certificate's agency is the sender
+    (``signer_mismatch``).
+
+    .. danger:: ``verify_signature=False`` and ``allow_entities=True`` are PLANTED
+       WEAKNESSES for the security drills of a deliberately ``vulnerable`` mock on
+       loopback. The first accepts unsigned and forged packages; the second lets
+       libxml2 load the DTD and expand entities, including ``file://`` external
+       entities (XXE; the network stays off). Never enable them anywhere else.
+    """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise EdxmlError("too_large", f"package is {len(data)} bytes, the limit is {max_bytes}")
+    root = _parse(data, allow_entities)
+    if root.tag != _q("edXML"):
+        raise EdxmlError("missing_element", f"root element must be edXML in namespace {EDXML_NS}", "edXML")
+    if now is None:
+        now = dt.datetime.now(dt.timezone.utc)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=dt.timezone.utc)
+    if not verify_signature:
+        envelope = _read_envelope(root)
+        return VerifiedDocument(envelope, envelope.sender_code, _unsigned_digest(root), signature_verified=False)
+    signed_root, digest, signer_code = _verify(root, trusted_ca, now)
+    envelope = _read_envelope(signed_root)
+    if signer_code != envelope.sender_code:
+        raise EdxmlError(
+            "signer_mismatch",
+            f"signed by {signer_code}, but the sender is {envelope.sender_code}",
+            _F_SENDER,
+        )
+    return VerifiedDocument(envelope, signer_code, digest)
+
