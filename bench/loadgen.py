@@ -175,15 +175,15 @@ def officers_held(work: Path, per_commune: int, seconds: int) -> dict:
         citizens: {{arrivals_per_s: 0.01}}
         abort: {{enabled: false}}
     """)
-    few = _profile(work, "few-officers", f"""\
+    few = _profile(work, "few-officers", """\
         name: few-officers
         duration_s: 30
         spawn_rate: 500
-        communes: {{select: per_province, per_province: 1}}
-        officers: {{per_commune: 1, login_window_s: 5, think_time_s: [25, 35], worklist_batch: 5}}
-        agencies: {{enabled: false}}
-        citizens: {{arrivals_per_s: 0.01}}
-        abort: {{enabled: false}}
+        communes: {select: per_province, per_province: 1}
+        officers: {per_commune: 1, login_window_s: 5, think_time_s: [25, 35], worklist_batch: 5}
+        agencies: {enabled: false}
+        citizens: {arrivals_per_s: 0.01}
+        abort: {enabled: false}
     """)
     small, small_extra = _dry_run(few, work, sample_pid_rss=True)
     large, large_extra = _dry_run(many, work, sample_pid_rss=True)
