@@ -14,58 +14,29 @@ import logging
 import re
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, compile_path
 
+from mocks.core.endpoint import Endpoint, Handler, Param
 from mocks.core.errors import ApiError, error_response
 from mocks.core.faults import ConnectionReset, FaultRegistry, FaultRule, abort_connection, apply_rules
 from mocks.core.http import json_response, read_json
 from mocks.core.metrics import ServiceMetrics
+from mocks.core.openapi import openapi_document
 from mocks.core.readiness import load_readiness
 from mocks.core.settings import ServiceSettings
 
 __all__ = ["Endpoint", "Param", "build_service_app", "require_admin"]
 
 log = logging.getLogger("dientap.mocks")
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass(frozen=True)
-class Param:
-    """A declared query, header or path parameter (for the OpenAPI document)."""
-
-    name: str
-    location: Literal["query", "header", "path"] = "query"
-    required: bool = False
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One route of a service: method, path template, handler and its contract."""
-
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    request_model: type[BaseModel] | None = None
-    response_schema: dict[str, Any] | None = None
-    auth: Literal["none", "bearer", "admin"] = "none"
-    tags: tuple[str, ...] = ()
-    params: tuple[Param, ...] = ()
-    request_content_type: str = "application/json"
-    success_status: int = 200
-    error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
 def require_admin(request: Request) -> None:
@@ -130,23 +101,6 @@ async def _ledger(request: Request) -> Response:
     return json_response({"service": request.app.state.service_name, **data})
 
 
-_ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
-
-
 def _builtin_endpoints() -> list[Endpoint]:
     admin = ("admin",)
     return [
@@ -162,71 +116,6 @@ def _builtin_endpoints() -> list[Endpoint]:
 
 
 # --- OpenAPI -----------------------------------------------------------------------
-
-
-def _openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
-    paths: dict[str, dict[str, Any]] = {}
-    for ep in endpoints:
-        params = list(ep.params)
-        declared = {p.name for p in params if p.location == "path"}
-        for path_param in re.findall(r"{(\w+)}", ep.path):
-            if path_param not in declared:
-                params.append(Param(path_param, "path", True))
-        operation: dict[str, Any] = {
-            "summary": ep.summary,
-            "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', ep.path).strip('_') or 'root'}",
-            "tags": list(ep.tags) or [name],
-            "parameters": [
-                {
-                    "name": p.name,
-                    "in": p.location,
-                    "required": p.required or p.location == "path",
-                    "schema": p.schema,
-                    **({"description": p.description} if p.description else {}),
-                }
-                for p in params
-            ],
-            "responses": {
-                str(ep.success_status): {
-                    "description": "Success",
-                    "content": {"application/json": {"schema": ep.response_schema or {"type": "object"}}}
-                    if ep.path not in ("/metrics",)
-                    else {"text/plain": {"schema": {"type": "string"}}},
-                },
-                "default": {
-                    "description": "Error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-            },
-        }
-        if ep.auth == "bearer":
-            operation["security"] = [{"bearerAuth": []}]
-        elif ep.auth == "admin":
-            operation["security"] = [{"adminToken": []}]
-        if ep.request_model is not None:
-            schema = ep.request_model.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas.update(schema.pop("$defs", {}))
-            schemas[ep.request_model.__name__] = schema
-            operation["requestBody"] = {
-                "required": True,
-                "content": {ep.request_content_type: {"schema": {"$ref": f"#/components/schemas/{ep.request_model.__name__}"}}},
-            }
-        elif ep.request_content_type != "application/json":
-            operation["requestBody"] = {"required": True, "content": {ep.request_content_type: {"schema": {"type": "string"}}}}
-        paths.setdefault(ep.path, {})[ep.method.lower()] = operation
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": f"dientap mock: {name}", "version": "1.0.0"},
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                "adminToken": {"type": "http", "scheme": "bearer"},
-            },
-        },
-    }
 
 
 # --- middleware --------------------------------------------------------------------
@@ -429,6 +318,6 @@ def build_service_app(
     app.state.faults = faults
     app.state.ledger = ledger
     app.state.metrics = ServiceMetrics(name, store_sizes or (lambda: ledger().get("counts", {})), fault_counts)
-    app.state.openapi = _openapi_document(name, all_endpoints)
+    app.state.openapi = openapi_document(name, all_endpoints)
     app.add_middleware(_ServiceMiddleware, state=app.state, routes=_RouteTable(all_endpoints))
     return app

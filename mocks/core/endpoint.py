@@ -1,0 +1,44 @@
+"""How a mock declares a route: method, path template, handler and its contract."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = ["Endpoint", "Param", "Handler"]
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared query, header or path parameter (for the OpenAPI document)."""
+
+    name: str
+    location: Literal["query", "header", "path"] = "query"
+    required: bool = False
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route of a service: method, path template, handler and its contract."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    request_model: type[BaseModel] | None = None
+    response_schema: dict[str, Any] | None = None
+    auth: Literal["none", "bearer", "admin"] = "none"
+    tags: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    request_content_type: str = "application/json"
+    success_status: int = 200
+    error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)

@@ -1,0 +1,94 @@
+"""The OpenAPI 3.1 document of a mock, generated from its endpoint declarations and the
+same pydantic models that validate its requests, so the document cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from mocks.core.endpoint import Endpoint, Param
+
+__all__ = ["openapi_document"]
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
+def openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        params = list(ep.params)
+        declared = {p.name for p in params if p.location == "path"}
+        for path_param in re.findall(r"{(\w+)}", ep.path):
+            if path_param not in declared:
+                params.append(Param(path_param, "path", True))
+        operation: dict[str, Any] = {
+            "summary": ep.summary,
+            "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', ep.path).strip('_') or 'root'}",
+            "tags": list(ep.tags) or [name],
+            "parameters": [
+                {
+                    "name": p.name,
+                    "in": p.location,
+                    "required": p.required or p.location == "path",
+                    "schema": p.schema,
+                    **({"description": p.description} if p.description else {}),
+                }
+                for p in params
+            ],
+            "responses": {
+                str(ep.success_status): {
+                    "description": "Success",
+                    "content": {"application/json": {"schema": ep.response_schema or {"type": "object"}}}
+                    if ep.path not in ("/metrics",)
+                    else {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "default": {
+                    "description": "Error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+            },
+        }
+        if ep.auth == "bearer":
+            operation["security"] = [{"bearerAuth": []}]
+        elif ep.auth == "admin":
+            operation["security"] = [{"adminToken": []}]
+        if ep.request_model is not None:
+            schema = ep.request_model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[ep.request_model.__name__] = schema
+            operation["requestBody"] = {
+                "required": True,
+                "content": {ep.request_content_type: {"schema": {"$ref": f"#/components/schemas/{ep.request_model.__name__}"}}},
+            }
+        elif ep.request_content_type != "application/json":
+            operation["requestBody"] = {"required": True, "content": {ep.request_content_type: {"schema": {"type": "string"}}}}
+        paths.setdefault(ep.path, {})[ep.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"dientap mock: {name}", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "adminToken": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }
