@@ -19,17 +19,24 @@ dry-run: $(STAMP)
 	$(BIN)/dientap run smoke
 
 ## The whole suite, end-to-end tests included (what .ci/run runs).
-test: $(STAMP)
+test: $(STAMP) lint
 	scripts/install-system-tools
-	$(BIN)/bandit -q -ll -c pyproject.toml -r dientap mocks scenarios drills metrics reports locustfile.py
 	$(BIN)/pytest -n 2 --dist loadfile
 
-## Fast subset for developers: no real processes, no sockets.
+## Fast subset for developers: the tests not marked e2e (no service processes or load runs).
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not e2e" -q
 
+## Security lint of the project's own code: no medium- or high-severity finding allowed.
+lint: $(STAMP)
+	$(BIN)/bandit -q -ll -c pyproject.toml -r dientap mocks scenarios drills metrics reports locustfile.py
+
+## Every benchmark (≈ 15 minutes; figures and commands in BENCHMARKS.md).
 bench: $(STAMP)
 	$(BIN)/python bench/mocks.py
+	$(BIN)/python bench/loadgen.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/metrics_overhead.py
 
 clean:
 	rm -rf $(VENV) .dientap runs .pytest_cache .hypothesis
