@@ -5,8 +5,10 @@ configurable delay, calls the portal back over real HTTP: ``POST /payments/callb
 with a JSON body signed by HMAC-SHA256 in the ``X-Paygov-Signature`` header
 (``sha256=<hex>``). The key is derived from the dry-run secret, so only a party that
 knows it can forge a callback. Delivery is at-least-once — failed or 5xx deliveries are
-retried with capped backoff until they get through (a portal outage only delays the
-callback) — and the portal's callback handler is idempotent.
+retried with capped backoff, at most ``max_attempts`` times (≈ 4½ minutes by default, so
+the loop always ends); a payment still undelivered stays pending and is re-scheduled when
+the portal next starts, so a portal outage only delays the callback — and the portal's
+callback handler is idempotent.
 
 It lives inside the portal process (its own asyncio tasks and HTTP client) so a
 dry run needs no extra service; it talks to the portal only through HTTP.
@@ -49,7 +51,7 @@ def signature_valid(key: bytes, body: bytes, header: str | None) -> bool:
 class PaymentIntermediary:
     """Schedules signed, retried payment callbacks to the portal."""
 
-    def __init__(self, key: bytes, delay_s: float, *, max_attempts: int | None = None, timeout_s: float = 2.0):
+    def __init__(self, key: bytes, delay_s: float, *, max_attempts: int = 30, timeout_s: float = 2.0):
         self._key = key
         self.delay_s = delay_s
         self.max_attempts = max_attempts
@@ -87,7 +89,7 @@ class PaymentIntermediary:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False)
         attempt = 0
-        while self.max_attempts is None or attempt < self.max_attempts:
+        while attempt < self.max_attempts:
             try:
                 resp = await self._client.post(url, content=body, headers=headers)
                 if resp.status_code < 500:
