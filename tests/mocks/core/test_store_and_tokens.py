@@ -38,7 +38,7 @@ def test_tokens_verify_and_carry_claims():
     "forge",
     [
         lambda key, claims: jwt.encode(claims, key="", algorithm="none"),
-        lambda key, claims: jwt.encode(claims, b"wrong-key", algorithm="HS256"),
+        lambda key, claims: jwt.encode(claims, b"a-wrong-key-of-thirty-two-bytes!", algorithm="HS256"),
         lambda key, claims: jwt.encode({**claims, "aud": "other"}, key, algorithm="HS256"),
         lambda key, claims: jwt.encode({**claims, "exp": int(time.time()) - 1}, key, algorithm="HS256"),
         lambda key, claims: jwt.encode({**claims, "nbf": int(time.time()) + 600}, key, algorithm="HS256"),
