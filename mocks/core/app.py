@@ -280,7 +280,9 @@ def build_service_app(
     ``ledger()`` returns ``{"counts": {...}, "ids": {...}}`` of what the service acknowledged;
     ``store_sizes()`` (default: the ledger's counts) feeds the store-size gauge.
     """
-    all_endpoints = [*_builtin_endpoints(), *endpoints]
+    # The service's own routes first: Starlette's router tries routes in order, and the
+    # built-in ones (health, metrics, admin) are the rare ones.
+    all_endpoints = [*endpoints, *_builtin_endpoints()]
     routes = [Route(ep.path, _wrap(ep), methods=[ep.method]) for ep in all_endpoints]
 
     @contextlib.asynccontextmanager
