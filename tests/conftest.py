@@ -6,6 +6,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Deterministic property tests: the same examples on every run and machine (a failure
+# found once is found again), and no example database carried between runs.
+settings.register_profile("dientap", derandomize=True, database=None)
+settings.load_profile("dientap")
 
 from dientap.orchestration import MockCluster, MockClusterConfig
 
