@@ -21,7 +21,39 @@ import httpx
 
 from dientap.errors import ServiceStartError
 
-__all__ = ["ServiceProcess", "listening_socket", "child_process_options"]
+__all__ = ["ServiceProcess", "listening_socket", "child_process_options", "wait_until_ready"]
+
+
+def wait_until_ready(
+    name: str,
+    url: str,
+    proc: subprocess.Popen | None,
+    timeout_s: float,
+    *,
+    log_hint: str | None = None,
+    interval_s: float = 0.1,
+) -> None:
+    """Poll ``url`` until it answers 200 (bounded by ``timeout_s``).
+
+    Raises :class:`ServiceStartError` when ``proc`` exits first or time runs out, saying
+    what the last answer was and where the log is.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                hint = f"; {log_hint}" if log_hint else ""
+                raise ServiceStartError(f"{name} exited with code {proc.returncode} while starting{hint}")
+            try:
+                response = client.get(url)
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(interval_s)
+    raise ServiceStartError(f"{name} not ready at {url} after {timeout_s:.0f} s ({last})")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -100,24 +132,8 @@ class ServiceProcess:
 
     def wait_healthy(self, timeout_s: float = 60.0) -> None:
         """Poll ``/healthz`` until it answers 200; raise :class:`ServiceStartError` otherwise."""
-        deadline = time.monotonic() + timeout_s
-        last_error = "no answer"
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.proc is not None and self.proc.poll() is not None:
-                    raise ServiceStartError(
-                        f"{self.name} exited with code {self.proc.returncode} while starting"
-                        + (f"; see {self._log_path}" if self._log_path else "")
-                    )
-                try:
-                    response = client.get(f"{self.url}/healthz")
-                    if response.status_code == 200:
-                        return
-                    last_error = f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    last_error = type(exc).__name__
-                time.sleep(0.05)
-        raise ServiceStartError(f"{self.name} not healthy at {self.url} after {timeout_s:.0f} s ({last_error})")
+        wait_until_ready(self.name, f"{self.url}/healthz", self.proc, timeout_s,
+                         log_hint=f"see {self._log_path}" if self._log_path else None, interval_s=0.05)
 
     def signal(self, sig: int) -> None:
         """Send a signal (SIGKILL to crash, SIGSTOP/SIGCONT to freeze and thaw)."""

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess  # we start the Prometheus binary with a fixed argument list  # nosec B404
-import time
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
@@ -24,7 +23,7 @@ import httpx
 import yaml
 
 from dientap.errors import ServiceStartError, UsageError
-from dientap.orchestration.process import listening_socket
+from dientap.orchestration.process import listening_socket, wait_until_ready
 
 __all__ = ["PrometheusServer", "PrometheusTargets", "find_prometheus", "render_config", "DEFAULT_RULES"]
 
@@ -191,24 +190,8 @@ class PrometheusServer:
             raise ServiceStartError(f"prometheus refused to reload its config: HTTP {response.status_code} {response.text[:200]}")
 
     def _wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        last = "no answer"
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.proc is not None and self.proc.poll() is not None:
-                    raise ServiceStartError(
-                        f"prometheus exited with code {self.proc.returncode} while starting; "
-                        f"see {self.config_dir / 'prometheus.log'}"
-                    )
-                try:
-                    response = client.get(f"{self.url}/-/ready")
-                    if response.status_code == 200:
-                        return
-                    last = f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    last = type(exc).__name__
-                time.sleep(0.1)
-        raise ServiceStartError(f"prometheus not ready at {self.url} after {timeout_s:.0f} s ({last})")
+        wait_until_ready("prometheus", f"{self.url}/-/ready", self.proc, timeout_s,
+                         log_hint=f"see {self.config_dir / 'prometheus.log'}")
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM (Prometheus flushes and exits), SIGKILL after ``timeout_s``; idempotent."""
