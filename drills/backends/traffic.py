@@ -25,7 +25,7 @@ from dientap.allowlist import Allowlist
 from dientap.credentials import derive_password, officer_account
 from dientap.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
 from dientap.roster import Province, Roster, load_roster
-from dientap.synthetic import citizen_at
+from dientap.synthetic import Citizen, citizen_at
 from drills.model import Fault, TrafficAction
 
 __all__ = ["TrafficBackend", "TrafficOutcome", "TrafficContext"]
@@ -141,7 +141,7 @@ class TrafficBackend:
         return self._http.post(f"{self.ctx.urls['axis']}/documents", content=package,
                                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
 
-    def _citizen_token(self, index: int) -> tuple[str | None, object]:
+    def _citizen_token(self, index: int) -> tuple[str | None, Citizen]:
         citizen = citizen_at(self.ctx.seed, index % self.ctx.population_size, self.roster)
         response = self._http.post(f"{self.ctx.urls['portal']}/auth/token", json={
             "kind": "citizen", "personal_id": citizen.personal_id,
@@ -155,6 +155,29 @@ class TrafficBackend:
             return None
         procedures = response.json().get("procedures", [])
         return procedures[0]["code"] if procedures else None
+
+    def _applicant(self, index: int, procedures: dict[str, str | None], out: TrafficOutcome) -> tuple[str, Citizen, str] | None:
+        """A signed-in citizen and a procedure of their province (``procedures`` caches the
+        catalogue per province); a failure is recorded in ``out`` and gives ``None``."""
+        token, citizen = self._citizen_token(index)
+        if token is None:
+            out.record(False, "citizen sign-in refused")
+            return None
+        province = citizen.province_code
+        if province not in procedures:
+            procedures[province] = self._procedure(province)
+        procedure = procedures[province]
+        if procedure is None:
+            out.record(False, "no published procedure")
+            return None
+        return token, citizen, procedure
+
+    @staticmethod
+    def _dossier(citizen: Citizen, procedure: str, commune_code: str) -> dict[str, object]:
+        """The body of ``POST /dossiers`` for ``citizen`` at ``commune_code``."""
+        return {"procedure_code": procedure, "commune_code": commune_code, "channel": 2, "fields": {}, "applicant": {
+            "personal_id": citizen.personal_id, "full_name": citizen.full_name,
+            "date_of_birth": citizen.date_of_birth.isoformat()}}
 
     # -- actions ------------------------------------------------------------------------
 
@@ -230,26 +253,17 @@ class TrafficBackend:
             if time.monotonic() >= deadline:
                 out.notes.append("window ended before every dossier was sent")
                 break
-            token, citizen = self._citizen_token(7_000 + i)
-            if token is None:
-                out.record(False, "citizen sign-in refused")
+            applicant = self._applicant(7_000 + i, procedures, out)
+            if applicant is None:
                 continue
-            province = citizen.province_code  # type: ignore[attr-defined]
-            if province not in procedures:
-                procedures[province] = self._procedure(province)
-            procedure = procedures[province]
-            if procedure is None:
-                out.record(False, "no published procedure")
-                continue
+            token, citizen, procedure = applicant
             old = old_codes[(i * 7919) % len(old_codes)]
             key = f"{self.ctx.run_id}-drill-old-{i}"
             started = time.perf_counter()
             response = self._http.post(
                 f"{self.ctx.urls['portal']}/dossiers",
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
-                json={"procedure_code": procedure, "commune_code": old, "channel": 2, "applicant": {
-                    "personal_id": citizen.personal_id, "full_name": citizen.full_name,  # type: ignore[attr-defined]
-                    "date_of_birth": citizen.date_of_birth.isoformat()}, "fields": {}},  # type: ignore[attr-defined]
+                json=self._dossier(citizen, procedure, old),
             )
             status, label = _label(response)
             out.record(status in expect and label.endswith(code), label, (time.perf_counter() - started) * 1000)
@@ -265,26 +279,17 @@ class TrafficBackend:
         for i in range(spec.count):
             if time.monotonic() >= deadline:
                 break
-            token, citizen = self._citizen_token(11_000 + i)
-            if token is None:
-                out.record(False, "citizen sign-in refused")
+            applicant = self._applicant(11_000 + i, procedures, out)
+            if applicant is None:
                 continue
-            province = citizen.province_code  # type: ignore[attr-defined]
-            if province not in procedures:
-                procedures[province] = self._procedure(province)
-            if procedures[province] is None:
-                out.record(False, "no published procedure")
-                continue
+            token, citizen, procedure = applicant
             key = f"{self.ctx.run_id}-drill-probe-{i}"
             started = time.perf_counter()
             try:
                 response = self._http.post(
                     f"{self.ctx.urls['portal']}/dossiers",
                     headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
-                    json={"procedure_code": procedures[province], "commune_code": citizen.commune_code,  # type: ignore[attr-defined]
-                          "channel": 2, "applicant": {
-                              "personal_id": citizen.personal_id, "full_name": citizen.full_name,  # type: ignore[attr-defined]
-                              "date_of_birth": citizen.date_of_birth.isoformat()}, "fields": {}},  # type: ignore[attr-defined]
+                    json=self._dossier(citizen, procedure, citizen.commune_code),
                 )
                 error = None
             except httpx.HTTPError as exc:
