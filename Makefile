@@ -34,6 +34,7 @@ lint: $(STAMP)
 ## Every benchmark (≈ 15 minutes; figures and commands in BENCHMARKS.md).
 bench: $(STAMP)
 	$(BIN)/python bench/mocks.py
+	$(BIN)/python bench/inprocess.py
 	$(BIN)/python bench/loadgen.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/metrics_overhead.py

@@ -1,0 +1,106 @@
+"""In-process costs, each against a baseline measured in the same run.
+
+    python bench/inprocess.py
+
+1. seeding: the population mock's start-up with 100,000 citizens (generation + SQLite),
+   against generating the same citizens alone;
+2. certificates: issuing an agency's certificate from the dry-run CA, new and cached;
+3. look-up: one authenticated, audited population look-up through the whole ASGI app
+   (no server, no socket), against a bare Starlette "hello" called the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.hello_app import app as hello_app  # noqa: E402
+from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password  # noqa: E402
+from dientap.pki import DryRunCA  # noqa: E402
+from dientap.roster import load_roster  # noqa: E402
+from dientap.synthetic import citizen_at, citizens  # noqa: E402
+from mocks.core.settings import ServiceSettings  # noqa: E402
+from mocks.population import create_app  # noqa: E402
+
+SEEDED = 100_000
+CALLS = 20_000
+
+
+async def _call(app, method: str, path: str, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> list[dict]:
+    raw, _, query = path.partition("?")
+    scope = {"type": "http", "method": method, "path": raw, "raw_path": raw.encode(), "query_string": query.encode(),
+             "headers": [(k.encode(), v.encode()) for k, v in headers or []], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80), "scheme": "http", "http_version": "1.1", "root_path": ""}
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+async def _per_call_us(app, paths: list[str], headers: list[tuple[str, str]] | None = None) -> float:
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for i in range(CALLS):
+            await _call(app, "GET", paths[i % len(paths)], headers=headers)
+        runs.append((time.perf_counter() - started) / CALLS * 1e6)
+    return min(runs)
+
+
+async def lookups(data_dir: Path) -> tuple[float, float, float]:
+    """(seconds to start the population mock, µs per look-up, µs per hello)."""
+    app = create_app(ServiceSettings(data_dir=data_dir, population_size=SEEDED, rate_limit_per_s=1e9, rate_limit_burst=10**9))
+    started = time.perf_counter()
+    async with app.router.lifespan_context(app):
+        startup_s = time.perf_counter() - started
+        reply = await _call(app, "POST", "/auth/token", orjson.dumps(
+            {"client_id": "police", "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, "police")}),
+            [("content-type", "application/json")])
+        token = orjson.loads(reply[1]["body"])["access_token"]
+        paths = [f"/citizens/{citizen_at(42, i).personal_id}?purpose=bench" for i in range(2000)]
+        status = (await _call(app, "GET", paths[0], headers=[("authorization", f"Bearer {token}")]))[0]["status"]
+        assert status == 200, f"look-up answered {status}"  # nosec B101 - a benchmark of the wrong path is worthless
+        lookup_us = await _per_call_us(app, paths, [("authorization", f"Bearer {token}")])
+    hello_us = await _per_call_us(hello_app, ["/"])
+    return startup_s, lookup_us, hello_us
+
+
+def main() -> int:
+    started = time.perf_counter()
+    citizens(42, SEEDED)
+    generate_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="dientap-bench-") as tmp:
+        startup_s, lookup_us, hello_us = asyncio.run(lookups(Path(tmp) / "population"))
+        ca = DryRunCA.load_or_create(Path(tmp) / "pki")
+        codes = [c.agency_code for c in load_roster().communes[:2000]]
+        started = time.perf_counter()
+        for code in codes:
+            ca.issue(code)
+        new_us = (time.perf_counter() - started) / len(codes) * 1e6
+        started = time.perf_counter()
+        for code in codes:
+            ca.issue(code)
+        cached_us = (time.perf_counter() - started) / len(codes) * 1e6
+    print(f"seeding: population mock start-up with {SEEDED:,} citizens {startup_s:.2f} s; generating them alone "
+          f"{generate_s:.2f} s (start-up ÷ generation {startup_s / generate_s:.2f})")
+    print(f"certificates: {new_us:.0f} µs per new agency, {cached_us:.1f} µs cached (ratio {new_us / cached_us:.0f}×)")
+    print(f"look-up in-process: {lookup_us:.1f} µs vs bare hello {hello_us:.1f} µs (ratio {hello_us / lookup_us:.2f}) — "
+          f"best of 5 × {CALLS:,} calls")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
