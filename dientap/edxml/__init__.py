@@ -37,9 +37,11 @@ phone, ``OrganizationInCharge``; ``DocumentType/Type`` codes; ``Content``,
 instead). Unknown elements are ignored when reading, but the signature covers them.
 
 Parsing is hardened: no DTD, no entity expansion, no network, size-capped, and
-everything read after verification comes from the *signed* bytes (signxml's
-``signed_xml``), never from the unsigned tree — so signature wrapping cannot smuggle
-fields in. Every rejection is an :class:`EdxmlError` with a snake_case ``code`` and the
+everything read after verification comes from the *signed* content (the tree the
+digest was computed over, signature removed), never from anything outside it — so
+signature wrapping cannot smuggle fields in. Packages are signed with signxml and
+verified by a strict verifier of that one profile (:mod:`dientap.edxml.xmldsig`,
+checked against signxml in the tests). Every rejection is an :class:`EdxmlError` with a snake_case ``code`` and the
 dotted ``field`` it concerns.
 """
 
