@@ -12,7 +12,6 @@ import gc
 import hmac
 import inspect
 import logging
-import re
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -24,8 +23,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, compile_path
+from starlette.routing import Route
 
+from mocks.core.dispatch import UNMATCHED, ErrorHandler, RouteTable, call_handler
 from mocks.core.endpoint import Endpoint, Handler, Param
 from mocks.core.errors import ApiError, error_response
 from mocks.core.faults import ConnectionReset, FaultRegistry, FaultRule, abort_connection, apply_rules
@@ -116,48 +116,25 @@ def _builtin_endpoints() -> list[Endpoint]:
     ]
 
 
-# --- OpenAPI -----------------------------------------------------------------------
-
-
 # --- middleware --------------------------------------------------------------------
 
 
-class _RouteTable:
-    """Resolve a request path to its route template, for labels and fault matching."""
-
-    def __init__(self, endpoints: Sequence[Endpoint]):
-        self._static: dict[str, str] = {}
-        self._dynamic: list[tuple[re.Pattern[str], str]] = []
-        for ep in endpoints:
-            if "{" in ep.path:
-                regex, _, _ = compile_path(ep.path)
-                self._dynamic.append((regex, ep.path))
-            else:
-                self._static[ep.path] = ep.path
-
-    def resolve(self, path: str) -> str:
-        template = self._static.get(path)
-        if template is not None:
-            return template
-        for regex, template in self._dynamic:
-            if regex.match(path):
-                return template
-        return "unmatched"
-
-
 class _ServiceMiddleware:
-    """Route resolution, metrics and route-level faults around the Starlette app."""
+    """Route resolution, metrics, route-level faults and dispatch (see :mod:`mocks.core.dispatch`)."""
 
-    def __init__(self, app: Any, state: Any, routes: _RouteTable):
+    def __init__(self, app: Any, state: Any, routes: RouteTable, error_handlers: dict[type[Exception], ErrorHandler]):
         self.app = app
         self.state = state
         self.routes = routes
+        self.error_handlers = error_handlers
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = self.routes.resolve(scope["path"])
+        resolved, path_params = self.routes.resolve(scope["path"])
+        route = resolved.template if resolved is not None else UNMATCHED
+        handler = resolved.handlers.get(scope["method"]) if resolved is not None else None
         scope["dientap.route"] = route
         metrics: ServiceMetrics = self.state.metrics
         faults: FaultRegistry = self.state.faults
@@ -181,7 +158,10 @@ class _ServiceMiddleware:
                     slow = await apply_rules(rules, faults.rng)
                     if slow is not None:
                         scope["dientap.slow_body"] = slow
-            await self.app(scope, receive, send_wrapper)
+            if handler is not None:
+                await call_handler(handler, path_params, self.error_handlers, scope, receive, send_wrapper)
+            else:  # Starlette answers what the table does not: 404, 405, HEAD
+                await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
             status = exc.status
             await error_response(exc.status, exc.code, exc.message, exc.field, exc.headers, exc.extra)(scope, receive, send)
@@ -299,17 +279,13 @@ def build_service_app(
         finally:
             await _call(on_shutdown, app)
 
-    app = _MockApp(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            ConnectionReset: _connection_reset,
-            ValidationError: _validation_error,
-            Exception: _internal_error,
-        },
-    )
+    error_handlers: dict[type[Exception], ErrorHandler] = {
+        ApiError: _api_error,
+        HTTPException: _http_error,
+        ConnectionReset: _connection_reset,
+        ValidationError: _validation_error,
+    }
+    app = _MockApp(routes=routes, lifespan=lifespan, exception_handlers={**error_handlers, Exception: _internal_error})
     # /citizens/. must be a 4xx about the input, not a 307 to a normalised path.
     app.router.redirect_slashes = False
     faults = FaultRegistry(seed=settings.seed)
@@ -327,5 +303,7 @@ def build_service_app(
     app.state.ledger = ledger
     app.state.metrics = ServiceMetrics(name, store_sizes or (lambda: ledger().get("counts", {})), fault_counts)
     app.state.openapi = openapi_document(name, all_endpoints)
-    app.add_middleware(_ServiceMiddleware, state=app.state, routes=_RouteTable(all_endpoints))
+    app.add_middleware(
+        _ServiceMiddleware, state=app.state, routes=RouteTable(all_endpoints, _wrap), error_handlers=error_handlers
+    )
     return app

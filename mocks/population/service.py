@@ -72,7 +72,9 @@ class PopulationService:
         )
         rate = 0.0 if "no_rate_limit" in settings.vulnerable else settings.rate_limit_per_s
         self.throttle = ClientThrottle(ThrottlePolicy(rate, settings.rate_limit_burst))
-        self.audit = AuditLog(self.db_path, open_database)
+        # Its own file: audit writes then never grow the citizens' WAL, which every
+        # look-up's read transaction would otherwise have to search.
+        self.audit = AuditLog(settings.data_dir / "audit.db", open_database)
         # Planted weaknesses for security drills: explicit flags, one small branch each.
         self.unmasked = "unmasked_population" in settings.vulnerable
         self.verify_leak = "verify_leak" in settings.vulnerable

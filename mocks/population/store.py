@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS citizens (
     province_code TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+_MMAP_BYTES = 1 << 30
+_CACHE_KIB = 64 * 1024
 _LOOKUP = (
     "SELECT personal_id, full_name, date_of_birth, sex, address, commune_code, province_code "
     "FROM citizens WHERE personal_id = ?"
@@ -82,6 +84,10 @@ class CitizenStore:
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
         conn.executescript(_SCHEMA)
+        # The table is read-mostly and small (≈ 15 MB per 100,000 citizens): map it and
+        # cache it whole, so a look-up of a cold citizen costs no read() system call.
+        conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
 
     def seeded_as(self) -> tuple[int, int] | None:
         """The ``(seed, size)`` the database was seeded with, or ``None`` if never."""

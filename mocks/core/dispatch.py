@@ -1,0 +1,107 @@
+"""Route table and direct dispatch for the service middleware.
+
+The middleware must know a request's route *template* anyway (for metric labels and fault
+matching), so once it has matched the path it calls the handler itself instead of
+letting Starlette's router match it a second time through its exception and routing
+layers — those layers cost as much per request as a population look-up's own work.
+Anything the table does not answer exactly (unknown paths, a method the route lacks,
+``HEAD``) still goes through Starlette, which owns the 404/405 answers.
+
+Handlers see the same ``Request`` as under Starlette's router (``path_params`` set in
+the scope, ``request.app`` the application) and their exceptions go to the same
+exception handlers; an exception without a handler propagates to Starlette's
+``ServerErrorMiddleware`` exactly as before (500, logged).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.convertors import Convertor
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import compile_path
+
+from mocks.core.endpoint import Endpoint, Handler
+
+__all__ = ["ErrorHandler", "RouteTable", "ResolvedRoute", "UNMATCHED", "call_handler"]
+
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+UNMATCHED = "unmatched"
+
+
+@dataclass(slots=True)
+class ResolvedRoute:
+    """One route template and its handler per method."""
+
+    template: str
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    convertors: dict[str, Convertor[Any]] = field(default_factory=dict)
+
+
+class RouteTable:
+    """Path → route template and handlers, built from the service's endpoint declarations."""
+
+    def __init__(self, endpoints: Sequence[Endpoint], wrap: Callable[[Endpoint], Handler]):
+        self._static: dict[str, ResolvedRoute] = {}
+        self._dynamic: list[tuple[re.Pattern[str], ResolvedRoute]] = []
+        by_path: dict[str, ResolvedRoute] = {}
+        for ep in endpoints:
+            route = by_path.get(ep.path)
+            if route is None:
+                regex, _, convertors = compile_path(ep.path)
+                route = by_path[ep.path] = ResolvedRoute(ep.path, convertors=convertors)
+                if convertors:
+                    self._dynamic.append((regex, route))
+                else:
+                    self._static[ep.path] = route
+            route.handlers[ep.method] = wrap(ep)
+
+    def resolve(self, path: str) -> tuple[ResolvedRoute | None, dict[str, Any]]:
+        """The route this path belongs to (``None`` if none) and its converted path parameters."""
+        route = self._static.get(path)
+        if route is not None:
+            return route, {}
+        for regex, route in self._dynamic:
+            match = regex.match(path)
+            if match:
+                params = {key: route.convertors[key].convert(value) for key, value in match.groupdict().items()}
+                return route, params
+        return None, {}
+
+
+def _handler_for(exc: Exception, handlers: Mapping[type[Exception], ErrorHandler]) -> ErrorHandler | None:
+    # Most specific class first, as Starlette's ExceptionMiddleware looks them up.
+    for klass in type(exc).__mro__:
+        handler = handlers.get(klass)
+        if handler is not None:
+            return handler
+    return None
+
+
+async def call_handler(
+    handler: Handler,
+    path_params: dict[str, Any],
+    error_handlers: Mapping[type[Exception], ErrorHandler],
+    scope: dict,
+    receive: Callable,
+    send: Callable,
+) -> None:
+    """Run one endpoint handler as Starlette's router would, and send its response.
+
+    ``error_handlers`` must not contain ``Exception`` itself: unhandled errors belong to
+    the server-error middleware above, which answers 500 and logs them.
+    """
+    scope["path_params"] = path_params
+    request = Request(scope, receive, send)
+    try:
+        response = await handler(request)
+    except Exception as exc:
+        on_error = _handler_for(exc, error_handlers)
+        if on_error is None:
+            raise
+        response = await on_error(request, exc)
+    await response(scope, receive, send)
