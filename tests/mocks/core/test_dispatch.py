@@ -1,0 +1,108 @@
+"""Direct dispatch from the service middleware answers exactly as Starlette's router did."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mocks.core.app import Endpoint, build_service_app
+from mocks.core.dispatch import UNMATCHED, RouteTable
+from mocks.core.errors import ApiError
+from mocks.core.http import json_response
+from mocks.core.settings import ServiceSettings
+
+
+class _Strict(BaseModel):
+    n: int
+
+
+async def _echo(request: Request) -> Response:
+    return json_response({"id": request.path_params["item_id"], "app": request.app.state.service_name})
+
+
+async def _refuse(request: Request) -> Response:
+    raise ApiError(409, "conflict_here", "refused on purpose", "item_id")
+
+
+async def _invalid(request: Request) -> Response:
+    _Strict.model_validate({"n": "not a number"})
+    return json_response({})
+
+
+async def _crash(request: Request) -> Response:
+    raise RuntimeError("secret internals")
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/items/{item_id}", _echo, "echo"),
+    Endpoint("DELETE", "/items/{item_id}", _refuse, "refuse"),
+    Endpoint("POST", "/invalid", _invalid, "invalid"),
+    Endpoint("GET", "/crash", _crash, "crash"),
+]
+
+
+@pytest.fixture
+def client(tmp_path) -> httpx.AsyncClient:
+    app = build_service_app("probe", ServiceSettings(data_dir=tmp_path), ENDPOINTS, lambda: {"counts": {}, "ids": {}})
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://probe")
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_the_table_resolves_templates_and_converts_parameters() -> None:
+    table = RouteTable(ENDPOINTS, lambda ep: ep.handler)
+    route, params = table.resolve("/items/42")
+    assert (route.template, params, sorted(route.handlers)) == ("/items/{item_id}", {"item_id": "42"}, ["DELETE", "GET"])
+    assert table.resolve("/crash")[0].template == "/crash"
+    assert table.resolve("/items/4/2") == (None, {})
+    assert UNMATCHED == "unmatched"
+
+
+def test_handlers_get_path_params_and_the_app(client: httpx.AsyncClient) -> None:
+    reply = _run(client.get("/items/7"))
+    assert (reply.status_code, reply.json()) == (200, {"id": "7", "app": "probe"})
+
+
+def test_api_errors_and_validation_errors_keep_their_json_shape(client: httpx.AsyncClient) -> None:
+    refused = _run(client.delete("/items/7"))
+    assert refused.status_code == 409
+    assert refused.json()["error"] == {"code": "conflict_here", "message": "refused on purpose", "field": "item_id"}
+    invalid = _run(client.post("/invalid"))
+    assert invalid.status_code == 422 and invalid.json()["error"]["field"] == "n"
+
+
+def test_what_the_table_does_not_answer_still_gets_starlettes_404_405_and_head(client: httpx.AsyncClient) -> None:
+    missing = _run(client.get("/nowhere"))
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    wrong_method = _run(client.put("/items/7"))
+    assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert "GET" in wrong_method.headers["allow"]
+    head = _run(client.head("/items/7"))
+    assert (head.status_code, head.content) == (200, b"")
+
+
+def test_an_unhandled_error_is_a_500_without_internals(client: httpx.AsyncClient) -> None:
+    reply = _run(client.get("/crash"))
+    assert reply.status_code == 500
+    assert reply.json()["error"]["code"] == "internal_error"
+    assert "secret internals" not in reply.text and "Traceback" not in reply.text
+
+
+def test_metrics_label_dispatched_and_fallback_requests_by_template(client: httpx.AsyncClient) -> None:
+    async def scenario() -> str:
+        await client.get("/items/1")
+        await client.get("/items/2")
+        await client.get("/nowhere/at/all")
+        return (await client.get("/metrics")).text
+
+    text = _run(scenario())
+    assert 'route="/items/{item_id}",service="probe",status_class="2xx"} 2.0' in text
+    assert 'route="unmatched",service="probe",status_class="4xx"} 1.0' in text
+    assert "/items/1" not in text
