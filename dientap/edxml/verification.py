@@ -11,7 +11,6 @@ import threading
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
 from dientap.edxml.envelope import (
@@ -193,10 +192,10 @@ def _read_envelope(root: etree._Element) -> DocumentEnvelope:
 
 # --------------------------------------------------------------------------- verifying
 
-# Certificates already proven to be issued by a trusted CA, keyed by (CA fingerprint,
+# Certificates already proven to be issued by a trusted CA, keyed by (CA certificate,
 # base64 text as sent). A hit skips base64 decoding, DER parsing and one ECDSA
 # verification; validity dates are still checked against ``now`` on every call.
-_trusted_certs: dict[tuple[bytes, str], tuple[x509.Certificate, str]] = {}
+_trusted_certs: dict[tuple[x509.Certificate, str], tuple[x509.Certificate, str]] = {}
 _TRUSTED_CACHE_LIMIT = 20_000
 _F_CERT = "Signature.KeyInfo.X509Data.X509Certificate"
 
@@ -210,7 +209,7 @@ def _signer_certificate(signature: etree._Element, trusted_ca: x509.Certificate)
     if len(certs) != 1:
         raise _untrusted(f"exactly one signer certificate is required, found {len(certs)}")
     text = certs[0].text or ""
-    key = (trusted_ca.fingerprint(hashes.SHA256()), text)
+    key = (trusted_ca, text)  # certificates compare by their DER: another CA is another key
     hit = _trusted_certs.get(key)
     if hit is not None:
         return hit

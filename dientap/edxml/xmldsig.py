@@ -63,12 +63,12 @@ class NotWholeDocument(SignatureInvalid):
 
 def _children(element: etree._Element, shape: tuple[str, ...]) -> list[etree._Element]:
     children = list(element)
-    names = tuple(etree.QName(child).localname if etree.QName(child).namespace == DSIG_NS else "?" for child in children)
-    if names != shape:
+    if tuple(child.tag for child in children) != tuple(f"{{{DSIG_NS}}}{name}" for name in shape):
+        names = [etree.QName(c).localname if etree.QName(c).namespace == DSIG_NS else str(c.tag) for c in children]
         here = etree.QName(element).localname
         raise SignatureInvalid(f"{here} must contain exactly {', '.join(shape)}, found {', '.join(names) or 'nothing'}")
     for child in children:
-        if (child.tail or "").strip():
+        if child.tail and child.tail.strip():
             raise SignatureInvalid(f"text after {etree.QName(child).localname} is not allowed")
     return children
 

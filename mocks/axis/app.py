@@ -23,7 +23,7 @@ from mocks.axis.schemas import (
 from mocks.axis.store import AxisStore
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
-from mocks.core.store import GroupCommit, open_database
+from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer
 
 __all__ = ["DEFAULT_LOSSY_ONE_IN", "SERVICE_NAME", "create_app", "endpoints"]
@@ -103,10 +103,17 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
             },
         }
 
+    checkpointers: list[WalCheckpointer] = []
+
+    def startup(_app: Starlette) -> None:
+        checkpointers.append(WalCheckpointer(conn))
+
     def shutdown(_app: Starlette) -> None:
+        while checkpointers:
+            checkpointers.pop().close()
         conn.close()
 
     app = build_service_app(SERVICE_NAME, settings, endpoints(), ledger, store_sizes=store.counts,
-                            on_shutdown=shutdown)
+                            on_startup=startup, on_shutdown=shutdown)
     app.state.axis = ctx
     return app

@@ -9,13 +9,17 @@ trades throughput for that too.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["open_database", "GroupCommit"]
+__all__ = ["open_database", "GroupCommit", "WalCheckpointer"]
+
+_log = logging.getLogger(__name__)
 
 
 def open_database(path: str | Path) -> sqlite3.Connection:
@@ -100,3 +104,50 @@ class GroupCommit:
                 future.set_exception(error)
             else:
                 future.set_result(value)
+
+
+class WalCheckpointer:
+    """Checkpoint a WAL database from a thread of its own, so the event loop never fsyncs.
+
+    SQLite's automatic checkpoint runs inside whichever COMMIT pushes the WAL past 1,000
+    pages — on the event loop, where its fsyncs of the database file stall every request
+    in flight (a sixth of the portal's time under a submit load). This turns the automatic
+    checkpoint off on the writer's connection and runs a PASSIVE checkpoint, which never
+    blocks the writer or readers, every ``interval_s`` on a second connection; SQLite
+    releases the GIL while it works. Durability is unchanged: a transaction is durable in
+    the WAL when its COMMIT returns, whether or not it has been checkpointed yet.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, interval_s: float = 0.5):
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        (_, _, path) = conn.execute("PRAGMA database_list").fetchone()
+        if not path:
+            raise ValueError("a background checkpoint needs a file database, not :memory:")
+        self._writer = conn
+        self._interval = interval_s
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._stop = threading.Event()
+        self.checkpoints = 0
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._thread = threading.Thread(target=self._run, name=f"wal-checkpoint-{os.path.basename(path)}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.checkpoints += 1
+            except sqlite3.Error:
+                _log.exception("background WAL checkpoint failed; retrying in %.1f s", self._interval)
+
+    def close(self) -> None:
+        """Stop the thread and hand checkpointing back to SQLite (call before closing the writer)."""
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+        try:
+            self._writer.execute("PRAGMA wal_autocheckpoint=1000")
+        except sqlite3.ProgrammingError:  # the writer was closed first: nothing to hand back
+            pass

@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from mocks.core.errors import ApiError
 from mocks.core.settings import ServiceSettings
-from mocks.core.store import GroupCommit, open_database
+from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer, bearer_claims
 from mocks.portal.accounts import LoginThrottle, StuffingDetector
 from mocks.portal.identity import PopulationClient
@@ -62,6 +62,7 @@ class Portal:
         self.conn = open_database(Path(settings.data_dir) / "portal.db")
         self.store = PortalStore(self.conn)
         self.writer = GroupCommit(self.conn)
+        self.checkpointer: WalCheckpointer | None = None
         self.tokens = TokenIssuer(settings.dry_run_secret, "dientap-portal", "portal", settings.token_ttl_s, self.conn)
         self.throttle = LoginThrottle(settings.lockout_threshold, settings.lockout_seconds)
         self.stuffing = StuffingDetector(
@@ -127,7 +128,8 @@ class Portal:
         return f"http://{host}:{port}/payments/callback"
 
     async def startup(self) -> None:
-        """Re-schedule the callbacks of payments still pending from a previous run."""
+        """Checkpoint off the event loop; re-schedule callbacks of payments still pending."""
+        self.checkpointer = WalCheckpointer(self.conn)
         pending = self.store.pending_payments()
         if pending and not self.settings.port:
             log.warning("%d pending payments not re-scheduled: the port is not known at startup", len(pending))
@@ -142,6 +144,8 @@ class Portal:
         """Stop callbacks, close HTTP clients and the database."""
         await self.intermediary.aclose()
         await self.population.aclose()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.conn.close()
 
     # -- ledger -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ import jwt
 import pytest
 
 from mocks.core.errors import ApiError
-from mocks.core.store import GroupCommit, open_database
+from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer
 
 
@@ -25,6 +25,50 @@ def test_group_commit_batches_concurrent_writes_and_isolates_failures(tmp_path):
     assert group.batches == 1 and group.writes == 101
     reopened = open_database(tmp_path / "t.db")
     assert reopened.execute("SELECT count(*) FROM t").fetchone() == (100,)
+
+
+def _wal_bytes_after_batches(path, checkpointer_interval_s: float | None) -> int:
+    """Write 20 batches of 100 rows; the WAL file's size at the end."""
+    conn = open_database(path)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    checkpointer = None
+    if checkpointer_interval_s is None:
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # control: nobody checkpoints
+    else:
+        checkpointer = WalCheckpointer(conn, interval_s=checkpointer_interval_s)
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # the writer never checkpoints
+    for _ in range(20):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [("x" * 200,)] * 100)
+        conn.execute("COMMIT")
+        if checkpointer is not None:
+            seen, deadline = checkpointer.checkpoints, time.monotonic() + 5
+            while checkpointer.checkpoints < seen + 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+    size = path.with_name(path.name + "-wal").stat().st_size
+    if checkpointer is not None:
+        checkpointer.close()
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)  # SQLite takes over again
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (2000,)
+    conn.close()
+    return size
+
+
+def test_background_checkpoints_let_the_writer_reuse_the_wal(tmp_path):
+    unchecked = _wal_bytes_after_batches(tmp_path / "control.db", None)
+    checked = _wal_bytes_after_batches(tmp_path / "checked.db", 0.005)
+    assert unchecked > 400_000  # 2,000 rows of 200 bytes, all still in the WAL
+    assert checked < unchecked / 4  # checkpointed between batches, so the WAL restarts from its start
+
+
+def test_background_checkpoint_refuses_bad_settings(tmp_path):
+    conn = open_database(tmp_path / "x.db")
+    with pytest.raises(ValueError, match="interval_s must be > 0"):
+        WalCheckpointer(conn, interval_s=0)
+    import sqlite3
+
+    with pytest.raises(ValueError, match="needs a file database"):
+        WalCheckpointer(sqlite3.connect(":memory:"))
 
 
 def test_tokens_verify_and_carry_claims():
