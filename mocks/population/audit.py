@@ -43,9 +43,14 @@ CREATE TABLE IF NOT EXISTS audit (
     action  TEXT NOT NULL,
     result  TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, id);
 CREATE INDEX IF NOT EXISTS audit_caller ON audit (caller, id);
+DROP INDEX IF EXISTS audit_subject;
 """
+# No index on subject, on purpose: subjects arrive in random order, so each entry would
+# dirty an index page of its own — 7 µs per entry instead of 1.4 µs, a tenth of a
+# look-up's cost. The audit is written all the time and read by an administrator now and
+# then; a newest-first query by subject scans ≈ 35 ms per million entries. Callers are a
+# handful of client systems, so their index stays cheap (entries append per caller).
 _INSERT = "INSERT INTO audit (at, caller, role, subject, purpose, action, result) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _COLUMNS = "SELECT id, at, caller, role, subject, purpose, action, result FROM audit"
 # One static statement per filter combination (no SQL assembled from input).
