@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dientap.orchestration.dryrun import DryRun, DryRunOptions  # noqa: E402
 from dientap.orchestration.process import listening_socket  # noqa: E402
-from reports.journal import load_summary  # noqa: E402
+from reports.run_files import load_summary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

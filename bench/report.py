@@ -33,8 +33,9 @@ from hdrh.histogram import HdrHistogram
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reports.journal import EndpointStats, LatencyPercentiles, write_run_dir, write_summary  # noqa: E402
+from reports.run_files import write_run_dir, write_summary  # noqa: E402
 from reports.sample import SAMPLE_ENDPOINTS, sample_run  # noqa: E402
+from reports.summary import EndpointStats, LatencyPercentiles  # noqa: E402
 
 GOAL_S = 10.0
 HIGHEST_US = 3_600_000_000  # one hour, in microseconds

@@ -1,1 +1,2 @@
-"""Fault and security drills: catalog, runner, fault backends (``drills.faultproxy``) and reconciliation."""
+"""Fault and security drills: catalog, runner (with its fault timeline, rollback and verdict),
+fault backends (``drills.faultproxy``) and reconciliation."""

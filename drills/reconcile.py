@@ -35,7 +35,7 @@ import httpx
 
 from dientap.credentials import derive_password
 from dientap.roster import Roster, load_roster
-from reports.journal import ReconciliationRow
+from reports.drill_result import ReconciliationRow
 from scenarios.ledger import AckLedger
 
 __all__ = [

@@ -2,7 +2,10 @@
 
 Submodules (import the one you need; ``reports`` itself imports nothing heavy):
 
-* :mod:`reports.journal`  — record models of ``journal.json`` / ``summary.json`` (single source of truth)
+* :mod:`reports.journal`  — record models of ``journal.json`` (single source of truth), with
+  :mod:`reports.drill_result` and :mod:`reports.security_scorecard` for its drill and security sections
+* :mod:`reports.summary`  — record models of ``summary.json``
+* :mod:`reports.run_files` — atomic writes and validated loads of a run directory's files, ``runs/latest``
 * :mod:`reports.budgets`  — ``budgets.yaml`` model and loader
 * :mod:`reports.gate`     — ``evaluate(summary, budgets, baseline) -> GateResult``, table, JUnit XML
 * :mod:`reports.readiness` — the readiness matrix (34 provinces × checks, green/amber/red)

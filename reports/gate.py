@@ -22,14 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dientap.errors import ExitCode
 from reports.budgets import Budgets, BudgetLine, RegressionLimit, load_budgets
-from reports.journal import (
-    EndpointStats,
-    LatencyPercentiles,
-    Summary,
-    atomic_write_text,
-    load_record,
-    load_summary,
-)
+from reports.run_files import atomic_write_text, load_record, load_summary
+from reports.summary import EndpointStats, LatencyPercentiles, Summary
 
 __all__ = [
     "GATE_FILE",

@@ -23,9 +23,10 @@ from string import Template
 
 from reports.charts import latency_chart, throughput_chart
 from reports.gate import format_value
-from reports.journal import READINESS_CHECKS, LatencyPercentiles, atomic_write_text
 from reports.markdown import render_markdown
 from reports.readiness import ReadinessThresholds
+from reports.run_files import atomic_write_text
+from reports.summary import READINESS_CHECKS, LatencyPercentiles
 from reports.verdict import RunData, load_run, overall_verdict
 
 __all__ = ["REPORT_FILE", "render_report", "render_html", "render_markdown"]

@@ -1,21 +1,9 @@
-"""The records of a run directory — the single source of truth for ``journal.json`` and
-``summary.json``.
+"""The records of ``journal.json`` — what happened in a run, as the single source of truth.
 
 Scenarios and drills *write* these records; reports, the gate and the CLI *read* them.
 Every record is a pydantic model, so a file written by one part is validated by the
 next. JSON → model → JSON round-trips exactly (``model_dump_json`` of a loaded file
 equals the dump of the model that wrote it).
-
-Run directory (``runs/<run-id>/``)::
-
-    journal.json      Journal   provenance, timeline, per-bucket latency series,
-                                optional drill result and security scorecard
-    summary.json      Summary   whole-run figures (issue #3): endpoints, provinces,
-                                communes, generator health, abort
-    histograms/*.hdr            encoded HDR histograms (written by scenarios)
-    gate.json         (reports.gate.GateResult, written by ``dientap gate``)
-    report.html                 rendered by ``reports.html.render_report``
-    runs/latest   →  newest run directory (:func:`update_latest_symlink`)
 
 Journal (``JOURNAL_VERSION`` = 1)::
 
@@ -34,75 +22,35 @@ Journal (``JOURNAL_VERSION`` = 1)::
      │                              samples [LatencySample: offset_s, count, failures,
      │                              p50/p95/p99 ms, intended p95/p99 ms]
      ├── drill: DrillResult | None  hypothesis checks, faults, reconciliation rows,
-     │                              recovery_time_s, verdict
+     │                              recovery_time_s, verdict (:mod:`reports.drill_result`)
      └── security: SecurityScorecard | None   checks {id, title, owasp, verdict, evidence,
-                                    detected_after_s}
+                                    detected_after_s} (:mod:`reports.security_scorecard`)
 
 The journal holds *aggregates* (per-bucket percentiles), never one row per request, so
 a run of millions of requests still renders in seconds.
 
-Summary (``SUMMARY_VERSION`` = 1) — exactly the figures of issue #3::
-
-    Summary
-     ├── run_id, profile, duration_s
-     ├── requests {total, failed, rps, intended_total?}
-     ├── endpoints [EndpointStats]   service, name, count, failures, p50/p95/p99/p999/max ms
-     │                               (send-time latency) and ``intended`` (the same
-     │                               percentiles from the intended start time), intended_count?
-     ├── endpoint_provinces [EndpointProvinceStats]   optional: the same per province
-     ├── provinces [ProvinceSummary] code, name, communes_total, communes_active, requests,
-     │                               failures, p95_ms, checks {sign_in, catalogue,
-     │                               dossier_submit, status_sync, population_lookup,
-     │                               document_exchange: CheckFigure | None}
-     ├── communes {total, active, with_failures, worst [CommuneStats]}
-     ├── generator {trustworthy, reasons, max_schedule_lag_ms, cpu_percent {worker: %}}
-     └── abort {aborted, reason, at_offset_s?}
-
-The summary models live in :mod:`reports.summary` and are re-exported here, so every
-record can be imported from this one module.
-
-Writing is atomic (temporary file + ``os.replace``), so a reader never sees half a file.
+The other records of a run directory live beside this module: the whole-run figures of
+``summary.json`` in :mod:`reports.summary`; reading and writing the files (atomically)
+in :mod:`reports.run_files`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from dientap.configfile import field_path
-from dientap.errors import ConfigError, ConfigProblem
+from reports._record import DetailValue, Verdict
 from reports._record import Record as _Record
-from reports.summary import (
-    READINESS_CHECKS,
-    SUMMARY_VERSION,
-    AbortInfo,
-    CheckFigure,
-    CommunesSummary,
-    CommuneStats,
-    EndpointProvinceStats,
-    EndpointStats,
-    GeneratorHealth,
-    LatencyPercentiles,
-    ProvinceChecks,
-    ProvinceSummary,
-    RequestTotals,
-    Summary,
-)
+from reports.drill_result import DrillResult
+from reports.security_scorecard import SecurityScorecard
 
 __all__ = [
     "JOURNAL_VERSION",
-    "SUMMARY_VERSION",
-    "JOURNAL_FILE",
-    "SUMMARY_FILE",
-    "READINESS_CHECKS",
     "DetailValue",
     "EventKind",
     "Verdict",
@@ -113,46 +61,14 @@ __all__ = [
     "LatencySample",
     "LatencySeries",
     "Timeseries",
-    "HypothesisCheck",
-    "FaultWindow",
-    "ReconciliationRow",
-    "DrillResult",
-    "EvidenceExcerpt",
-    "SecurityCheckResult",
-    "SecurityScorecard",
     "Journal",
-    "RequestTotals",
-    "LatencyPercentiles",
-    "EndpointStats",
-    "EndpointProvinceStats",
-    "CheckFigure",
-    "ProvinceChecks",
-    "ProvinceSummary",
-    "CommuneStats",
-    "CommunesSummary",
-    "GeneratorHealth",
-    "AbortInfo",
-    "Summary",
-    "atomic_write_text",
-    "write_journal",
-    "write_summary",
-    "write_run_dir",
-    "load_journal",
-    "load_record",
-    "load_summary",
-    "update_latest_symlink",
 ]
 
 JOURNAL_VERSION = 1
-JOURNAL_FILE = "journal.json"
-SUMMARY_FILE = "summary.json"
 
-DetailValue = str | int | float | bool | None
 EventKind = Literal[
     "phase", "fault_start", "fault_stop", "abort", "drill_step", "security_check", "note", "generator_lag"
 ]
-Verdict = Literal["PASS", "FAIL", "ERROR"]
-
 
 
 # --------------------------------------------------------------------------- provenance
@@ -263,85 +179,7 @@ class Timeseries(_Record):
     series: list[LatencySeries] = Field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- drills
-
-
-class HypothesisCheck(_Record):
-    """One steady-state probe evaluation (before, during or after the faults)."""
-
-    phase: Literal["before", "during", "after"]
-    probe: str  # e.g. "portal p95 < 800 ms"
-    offset_s: float | None = None
-    expected: str
-    measured: str
-    ok: bool
-
-
-class FaultWindow(_Record):
-    """A fault that was active on the load timeline (offsets since run start)."""
-
-    name: str
-    kind: str  # latency | error | reset | hang | outage | kill | pause | toxic name ...
-    target: str  # service, route, province ...
-    start_offset_s: float
-    end_offset_s: float | None = None  # None: never removed (the report flags it)
-    detail: dict[str, DetailValue] = Field(default_factory=dict)
-
-
-class ReconciliationRow(_Record):
-    """Ledger comparison of one item kind (Jepsen queue-checker vocabulary)."""
-
-    item_kind: str  # dossiers | documents | receipts | payments ...
-    ok: int = Field(ge=0)
-    lost: int = Field(ge=0)
-    duplicated: int = Field(ge=0)
-    unexpected: int = Field(ge=0)
-    recovered: int = Field(ge=0)
-    lost_ids: list[str] = Field(default_factory=list)
-
-
-class DrillResult(_Record):
-    """Outcome of a fault drill: what was injected, what held, what was lost."""
-
-    name: str
-    title: str
-    verdict: Verdict
-    hypothesis: list[HypothesisCheck] = Field(default_factory=list)
-    faults: list[FaultWindow] = Field(default_factory=list)
-    reconciliation: list[ReconciliationRow] = Field(default_factory=list)
-    recovery_time_s: float | None = None
-    expectations: list[str] = Field(default_factory=list)  # one line per broken expectation
-    error: str | None = None
-
-
-# --------------------------------------------------------------------------- security
-
-
-class EvidenceExcerpt(_Record):
-    """A request/response pair that shows a verdict, with secrets already redacted."""
-
-    request: str
-    response: str
-    note: str | None = None
-
-
-class SecurityCheckResult(_Record):
-    """One security check: verdict plus the evidence a security team can act on."""
-
-    id: str
-    title: str
-    owasp: str  # e.g. "API2:2023 Broken Authentication" or a domain rule
-    verdict: Verdict
-    summary: str = ""  # one-line evidence for the console and the scorecard
-    evidence: list[EvidenceExcerpt] = Field(default_factory=list)
-    detected_after_s: float | None = None  # when the target started refusing/alerting
-    phase: str | None = None  # incident-handling phase (Circular 20/2017), when simulated
-
-
-class SecurityScorecard(_Record):
-    """All security checks of a run."""
-
-    checks: list[SecurityCheckResult] = Field(default_factory=list)
+# --------------------------------------------------------------------------- journal
 
 
 class Journal(_Record):
@@ -384,88 +222,3 @@ class Journal(_Record):
             raise
         finally:
             event.end_t = datetime.now(timezone.utc)
-
-
-# --------------------------------------------------------------------------- files
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory + ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_journal(run_dir: str | Path, journal: Journal) -> Path:
-    """Write ``run_dir/journal.json`` atomically; returns its path."""
-    return atomic_write_text(Path(run_dir) / JOURNAL_FILE, journal.model_dump_json(indent=1))
-
-
-def write_summary(run_dir: str | Path, summary: Summary) -> Path:
-    """Write ``run_dir/summary.json`` atomically; returns its path."""
-    return atomic_write_text(Path(run_dir) / SUMMARY_FILE, summary.model_dump_json(indent=1))
-
-
-def write_run_dir(run_dir: str | Path, journal: Journal, summary: Summary | None = None) -> Path:
-    """Write the journal (and the summary, when given) into ``run_dir``; returns ``run_dir``."""
-    run_dir = Path(run_dir)
-    write_journal(run_dir, journal)
-    if summary is not None:
-        write_summary(run_dir, summary)
-    return run_dir
-
-
-def load_record(model: type[M], path: str | Path) -> M:
-    """Read one JSON record file; problems become a ConfigError naming file and field."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
-    try:
-        return model.model_validate_json(text)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors()[:20]:  # a corrupt file can yield thousands; the first say enough
-            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            if err["loc"] == ("version",) and err["type"] == "literal_error":
-                message = f"unsupported version {err['input']!r}; this dientap reads version 1"
-            problems.append(ConfigProblem(str(path), None, field_path(err["loc"]), message))
-        raise ConfigError(problems) from None
-
-
-def load_journal(run_dir: str | Path) -> Journal:
-    """Load ``run_dir/journal.json`` (or the ``.json`` file itself when given one)."""
-    path = Path(run_dir)
-    return load_record(Journal, path if path.suffix == ".json" else path / JOURNAL_FILE)
-
-
-def load_summary(run_dir: str | Path) -> Summary:
-    """Load ``run_dir/summary.json`` (or the ``.json`` file itself when given one)."""
-    path = Path(run_dir)
-    return load_record(Summary, path if path.suffix == ".json" else path / SUMMARY_FILE)
-
-
-def update_latest_symlink(runs_dir: str | Path, run_dir: str | Path) -> Path:
-    """Point ``runs_dir/latest`` at ``run_dir`` (relative link, replaced atomically)."""
-    runs_dir = Path(runs_dir)
-    run_dir = Path(run_dir)
-    target = os.path.relpath(run_dir.resolve(), runs_dir.resolve())
-    link = runs_dir / "latest"
-    tmp = runs_dir / f".latest.{os.getpid()}.tmp"
-    tmp.unlink(missing_ok=True)
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-    return link

@@ -1,6 +1,6 @@
 """The readiness matrix: 34 provinces × go-live checks, each cell green / amber / red / grey.
 
-A cell is judged from the figure behind it (:class:`reports.journal.CheckFigure`):
+A cell is judged from the figure behind it (:class:`reports.summary.CheckFigure`):
 
 * **grey**  — the check was not exercised (no figure, or zero requests);
 * **red**   — error rate above ``error_rate_amber``, or p95 above ``amber_factor`` × the
@@ -21,7 +21,7 @@ from pydantic import Field
 
 from dientap.configfile import StrictModel
 from dientap.roster import load_roster
-from reports.journal import READINESS_CHECKS, CheckFigure, Summary
+from reports.summary import READINESS_CHECKS, CheckFigure, Summary
 
 __all__ = [
     "CellColor",

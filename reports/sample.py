@@ -16,33 +16,30 @@ from datetime import datetime, timedelta, timezone
 
 from dientap import __version__
 from dientap.roster import load_roster
+from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.journal import (
-    AbortInfo,
-    CheckFigure,
-    CommuneStats,
-    CommunesSummary,
-    DrillResult,
-    EndpointStats,
-    EvidenceExcerpt,
-    FaultWindow,
-    GeneratorHealth,
-    HypothesisCheck,
     Journal,
     JournalEvent,
-    LatencyPercentiles,
     LatencySample,
     LatencySeries,
     Provenance,
-    ProvinceChecks,
-    ProvinceSummary,
-    ReconciliationRow,
-    RequestTotals,
-    SecurityCheckResult,
-    SecurityScorecard,
-    Summary,
     TargetInfo,
     TargetService,
     Timeseries,
+)
+from reports.security_scorecard import EvidenceExcerpt, SecurityCheckResult, SecurityScorecard
+from reports.summary import (
+    AbortInfo,
+    CheckFigure,
+    CommunesSummary,
+    CommuneStats,
+    EndpointStats,
+    GeneratorHealth,
+    LatencyPercentiles,
+    ProvinceChecks,
+    ProvinceSummary,
+    RequestTotals,
+    Summary,
 )
 
 __all__ = ["SAMPLE_ENDPOINTS", "SampleRun", "sample_run"]

@@ -1,5 +1,23 @@
-"""The records of ``summary.json`` — whole-run figures (issue #3), re-exported by
-:mod:`reports.journal` (import them from there).
+"""The records of ``summary.json`` — whole-run figures (issue #3).
+
+Summary (``SUMMARY_VERSION`` = 1) — exactly the figures of issue #3::
+
+    Summary
+     ├── run_id, profile, duration_s
+     ├── requests {total, failed, rps, intended_total?}
+     ├── endpoints [EndpointStats]   service, name, count, failures, p50/p95/p99/p999/max ms
+     │                               (send-time latency) and ``intended`` (the same
+     │                               percentiles from the intended start time), intended_count?
+     ├── endpoint_provinces [EndpointProvinceStats]   optional: the same per province
+     ├── provinces [ProvinceSummary] code, name, communes_total, communes_active, requests,
+     │                               failures, p95_ms, checks {sign_in, catalogue,
+     │                               dossier_submit, status_sync, population_lookup,
+     │                               document_exchange: CheckFigure | None}
+     ├── communes {total, active, with_failures, worst [CommuneStats]}
+     ├── generator {trustworthy, reasons, max_schedule_lag_ms, cpu_percent {worker: %}}
+     └── abort {aborted, reason, at_offset_s?}
+
+Reading and writing ``summary.json`` is in :mod:`reports.run_files`.
 
 Percentiles are exact (computed by the load generator from merged HDR histograms) and
 in milliseconds. ``endpoints[]`` carries both latency measures: the inherited

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 from reports.gate import GateResult, load_gate_result
-from reports.journal import Journal, Summary, load_journal, load_summary
+from reports.journal import Journal
 from reports.readiness import ReadinessMatrix, ReadinessThresholds, readiness_matrix
+from reports.run_files import load_journal, load_summary
+from reports.summary import Summary
 
 __all__ = ["RunData", "OverallVerdict", "load_run", "overall_verdict"]
 

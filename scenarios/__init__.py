@@ -5,9 +5,13 @@ Public API (phase 1 — load-model infrastructure; personas and ``locustfile.py`
 * ``scenarios.hdr``          — :class:`SparseHistogram` (HDR layout, standard V2 encoding), :func:`merge`
 * ``scenarios.latency``      — :class:`LatencyRecorder` (HDR per service/endpoint/province/measure,
   per-second series, per-commune counters), :func:`request_context`
+* ``scenarios.latency_histograms`` — :class:`HistogramKey`, :func:`load_histograms` (the recorder's
+  histogram keys and file format); ``scenarios.recorder_delta`` — :class:`RecorderDelta`
 * ``scenarios.distributed``  — :func:`attach_recorder` (worker → master exact merge)
-* ``scenarios.arrivals``     — :class:`RateCurve`, :class:`ArrivalPlan`, :class:`ArrivalScheduler`,
-  :class:`Pacer`, :func:`attach_arrivals` (open model, intended start times)
+* ``scenarios.arrival_plan`` — :class:`RateCurve`, :class:`CommuneRate`, :class:`ArrivalPlan`,
+  :class:`Arrival` (the open-model schedule: per-commune Poisson arrivals)
+* ``scenarios.arrivals``     — :class:`ArrivalScheduler`, :class:`Pacer`, :func:`attach_arrivals`
+  (the schedule walked in real time, intended start times)
 * ``scenarios.lag``          — :class:`LagMonitor`, :func:`assess`, :func:`generator_health`
 * ``scenarios.gc_tuning``    — :class:`GcMonitor`, :func:`attach_gc_tuning`
 * ``scenarios.connections``  — :func:`install_keepalive_fix`, :class:`OfficePools`
@@ -19,22 +23,16 @@ Public API (phase 1 — load-model infrastructure; personas and ``locustfile.py`
 # (e.g. inside pytest, where ssl is already imported). The locustfile imports locust
 # first, as Locust requires; attach_* functions import locust lazily.
 from scenarios.abort import AbortDecision, AbortEvaluator, AbortLimits, AbortMonitor, SecondStats
-from scenarios.arrivals import (
-    Arrival,
-    ArrivalPlan,
-    ArrivalScheduler,
-    ArrivalStats,
-    CommuneRate,
-    Pacer,
-    RateCurve,
-    attach_arrivals,
-)
+from scenarios.arrival_plan import Arrival, ArrivalPlan, CommuneRate, RateCurve
+from scenarios.arrivals import ArrivalScheduler, ArrivalStats, Pacer, attach_arrivals
 from scenarios.connections import OfficePools, install_keepalive_fix
 from scenarios.distributed import LatencyShipping, attach_recorder
 from scenarios.gc_tuning import GcMonitor, GcStats, attach_gc_tuning, freeze_long_lived
 from scenarios.hdr import HistogramSummary, SparseHistogram, merge
 from scenarios.lag import GeneratorSnapshot, LagMonitor, Trust, TrustLimits, assess, generator_health
-from scenarios.latency import HistogramKey, LatencyRecorder, RecorderDelta, load_histograms, request_context
+from scenarios.latency import LatencyRecorder, request_context
+from scenarios.latency_histograms import HistogramKey, load_histograms
+from scenarios.recorder_delta import RecorderDelta
 
 __all__ = [
     "AbortDecision",

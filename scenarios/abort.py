@@ -27,9 +27,10 @@ from typing import Any, Literal
 
 import gevent
 
-from reports.journal import AbortInfo
+from reports.summary import AbortInfo
 from scenarios.hdr import SparseHistogram
-from scenarios.latency import LatencyRecorder, Measure
+from scenarios.latency import LatencyRecorder
+from scenarios.latency_histograms import Measure
 
 __all__ = ["AbortLimits", "SecondStats", "AbortDecision", "AbortEvaluator", "AbortMonitor"]
 

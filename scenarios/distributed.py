@@ -31,7 +31,8 @@ import gevent.lock
 from gevent import getcurrent
 
 from scenarios.lag import GeneratorSnapshot
-from scenarios.latency import LatencyRecorder, RecorderDelta
+from scenarios.latency import LatencyRecorder
+from scenarios.recorder_delta import RecorderDelta
 
 __all__ = ["LATENCY_MESSAGE", "FLUSH_MESSAGE", "LatencyShipping", "attach_recorder"]
 

@@ -17,7 +17,8 @@ import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
 from scenarios.abort import AbortLimits, AbortMonitor
-from scenarios.arrivals import ArrivalPlan, ArrivalScheduler, CommuneRate, RateCurve, attach_arrivals
+from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
+from scenarios.arrivals import ArrivalScheduler, attach_arrivals
 from scenarios.connections import install_keepalive_fix
 from scenarios.distributed import attach_recorder
 from scenarios.gc_tuning import attach_gc_tuning

@@ -23,7 +23,7 @@ from typing import Any
 
 import gevent
 
-from reports.journal import GeneratorHealth
+from reports.summary import GeneratorHealth
 from scenarios.arrivals import ArrivalStats
 from scenarios.gc_tuning import GcMonitor
 from scenarios.hdr import SparseHistogram

@@ -24,19 +24,27 @@ memory and files only, never as Prometheus labels).
 
 In distributed runs each worker's recorder is drained with :meth:`LatencyRecorder.take_delta`
 and the master :meth:`LatencyRecorder.absorb`\\ s the deltas (see ``scenarios.distributed``).
+
+The parts the recorder stands on live beside it: the histogram keys, their summary
+figures and file format in :mod:`scenarios.latency_histograms`; the per-second buckets
+in :mod:`scenarios.latency_seconds`; the worker → master wire form in
+:mod:`scenarios.recorder_delta`.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
-from reports.journal import EndpointStats, LatencyPercentiles, LatencySample, LatencySeries, Timeseries
+from reports.journal import Timeseries
+from reports.summary import EndpointStats
 from scenarios.hdr import HistogramSummary, SparseHistogram
+from scenarios.latency_histograms import HistogramKey, Measure, dump_histograms, endpoint_stats_of, merge_matching
+from scenarios.latency_seconds import SecondBucket, SecondFigures, latency_timeseries
+from scenarios.recorder_delta import RecorderDelta
 
 __all__ = [
     "CTX_COMMUNE",
@@ -44,14 +52,9 @@ __all__ = [
     "CTX_PROVINCE",
     "CTX_SERVICE",
     "UNKNOWN_PROVINCE",
-    "Measure",
-    "HistogramKey",
     "CommuneCounts",
-    "RecorderDelta",
     "LatencyRecorder",
     "request_context",
-    "load_histograms",
-    "merge_histogram_maps",
 ]
 
 CTX_SERVICE = "service"
@@ -59,20 +62,6 @@ CTX_PROVINCE = "province"
 CTX_COMMUNE = "commune"
 CTX_INTENDED_START = "intended_start"
 UNKNOWN_PROVINCE = "--"
-HISTOGRAM_FILE = "latency.hdr"
-PERCENTILES_FILE = "percentiles.json"
-_BUCKET_DIGITS = 2  # per-second chart buckets: 1 % resolution is plenty for a chart
-
-Measure = Literal["service", "intended"]
-
-
-class HistogramKey(NamedTuple):
-    """What one whole-run histogram is about."""
-
-    service: str
-    endpoint: str
-    province: str
-    measure: Measure
 
 
 def request_context(
@@ -95,86 +84,6 @@ class CommuneCounts:
     failures: int = 0
 
 
-@dataclass(slots=True)
-class _Bucket:
-    count: int = 0
-    failures: int = 0
-    service: SparseHistogram = field(default_factory=lambda: SparseHistogram(_BUCKET_DIGITS))
-    intended: SparseHistogram = field(default_factory=lambda: SparseHistogram(_BUCKET_DIGITS))
-
-    def add(self, other: _Bucket) -> None:
-        self.count += other.count
-        self.failures += other.failures
-        self.service.add(other.service)
-        self.intended.add(other.intended)
-
-
-@dataclass(frozen=True, slots=True)
-class _SecondFigures:
-    """A compacted per-second bucket: its histograms reduced to the charted percentiles."""
-
-    count: int
-    failures: int
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    intended_p95_ms: float | None
-    intended_p99_ms: float | None
-
-    @classmethod
-    def of(cls, b: _Bucket) -> _SecondFigures:
-        sp = b.service.percentiles((50.0, 95.0, 99.0)) if b.service.total else None
-        ip = b.intended.percentiles((95.0, 99.0)) if b.intended.total else None
-        return cls(
-            count=b.count,
-            failures=b.failures,
-            p50_ms=sp[50.0] / 1000 if sp else None,
-            p95_ms=sp[95.0] / 1000 if sp else None,
-            p99_ms=sp[99.0] / 1000 if sp else None,
-            intended_p95_ms=ip[95.0] / 1000 if ip else None,
-            intended_p99_ms=ip[99.0] / 1000 if ip else None,
-        )
-
-
-@dataclass
-class RecorderDelta:
-    """Everything recorded since the last drain, in a msgpack-friendly wire form.
-
-    Histograms travel as standard HdrHistogram V2 encodings (base64 text).
-    """
-
-    histograms: list[tuple[str, str, str, str, str]] = field(default_factory=list)
-    buckets: list[tuple[str, str, int, int, int, str, str]] = field(default_factory=list)
-    communes: list[tuple[str, int, int]] = field(default_factory=list)
-    key_failures: list[tuple[str, str, str, int]] = field(default_factory=list)  # service, endpoint, province
-    requests: int = 0
-
-    def is_empty(self) -> bool:
-        """True when nothing was recorded."""
-        return not (self.histograms or self.buckets or self.communes or self.key_failures)
-
-    def to_wire(self) -> dict[str, Any]:
-        """Plain lists/ints/strs for Locust's message transport."""
-        return {
-            "histograms": [list(row) for row in self.histograms],
-            "buckets": [list(row) for row in self.buckets],
-            "communes": [list(row) for row in self.communes],
-            "key_failures": [list(row) for row in self.key_failures],
-            "requests": self.requests,
-        }
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> RecorderDelta:
-        """Inverse of :meth:`to_wire`."""
-        return cls(
-            histograms=[tuple(row) for row in data.get("histograms", [])],  # type: ignore[misc]
-            buckets=[tuple(row) for row in data.get("buckets", [])],  # type: ignore[misc]
-            communes=[tuple(row) for row in data.get("communes", [])],  # type: ignore[misc]
-            key_failures=[tuple(row) for row in data.get("key_failures", [])],  # type: ignore[misc]
-            requests=int(data.get("requests", 0)),
-        )
-
-
 class LatencyRecorder:
     """Records every response into exact HDR histograms (µs, 1 µs – 1 h, 3 digits).
 
@@ -192,8 +101,8 @@ class LatencyRecorder:
 
     def __init__(self, bucket_horizon_s: int | None = 30) -> None:
         self.histograms: dict[HistogramKey, SparseHistogram] = {}
-        self.buckets: dict[tuple[str, str], dict[int, _Bucket]] = {}
-        self.compacted: dict[tuple[str, str], dict[int, _SecondFigures]] = {}
+        self.buckets: dict[tuple[str, str], dict[int, SecondBucket]] = {}
+        self.compacted: dict[tuple[str, str], dict[int, SecondFigures]] = {}
         self.bucket_horizon_s = bucket_horizon_s
         self.late_bucket_samples = 0
         self._newest_second = 0
@@ -265,7 +174,7 @@ class LatencyRecorder:
         second = int(at if at is not None else time.time())
         bucket = series.get(second)
         if bucket is None:
-            bucket = series[second] = _Bucket()
+            bucket = series[second] = SecondBucket()
             self._saw_second(second)
         bucket.count += 1
         bucket.service.record(send_us)
@@ -304,7 +213,7 @@ class LatencyRecorder:
             if old:
                 target = self.compacted.setdefault(pair, {})
                 for sec in old:
-                    target[sec] = _SecondFigures.of(series.pop(sec))
+                    target[sec] = SecondFigures.of(series.pop(sec))
 
     def seal(self) -> None:
         """Refuse further records (after a worker's final report)."""
@@ -367,7 +276,7 @@ class LatencyRecorder:
                 continue
             series = self.buckets.setdefault(pair, {})
             bucket = series.get(second)
-            incoming_bucket = _Bucket(
+            incoming_bucket = SecondBucket(
                 count, failures, SparseHistogram.decode(enc_service), SparseHistogram.decode(enc_intended)
             )
             if bucket is None:
@@ -395,18 +304,7 @@ class LatencyRecorder:
         measure: Measure = "service",
     ) -> SparseHistogram:
         """One histogram merged over every key matching the given fields (None = any)."""
-        result = SparseHistogram()
-        for key, hist in self.histograms.items():
-            if key.measure != measure:
-                continue
-            if service is not None and key.service != service:
-                continue
-            if endpoint is not None and key.endpoint != endpoint:
-                continue
-            if province is not None and key.province != province:
-                continue
-            result.add(hist)
-        return result
+        return merge_matching(self.histograms, service, endpoint, province, measure)
 
     def failures_of(self, service: str | None = None, endpoint: str | None = None, province: str | None = None) -> int:
         """Failed requests matching the given fields (None = any)."""
@@ -422,39 +320,11 @@ class LatencyRecorder:
 
     def endpoint_stats(self) -> list[EndpointStats]:
         """Per (service, endpoint) figures for ``summary.json`` (both measures)."""
-        failures: dict[tuple[str, str], int] = {}
-        for (service, endpoint, _province), count in self.key_failures.items():
-            failures[(service, endpoint)] = failures.get((service, endpoint), 0) + count
-        pairs = sorted({(k.service, k.endpoint) for k in self.histograms})
-        stats = []
-        for service, endpoint in pairs:
-            sent = self.merged(service, endpoint, measure="service").summary()
-            intended = self.merged(service, endpoint, measure="intended").summary()
-            stats.append(
-                EndpointStats(
-                    service=service,
-                    name=endpoint,
-                    count=sent.count,
-                    failures=failures.get((service, endpoint), 0),
-                    **_percentiles(sent).model_dump(),
-                    intended=_percentiles(intended) if intended.count else None,
-                    intended_count=intended.count or None,
-                )
-            )
-        return stats
+        return endpoint_stats_of(self.histograms, self.key_failures)
 
     def timeseries(self, run_start: float) -> Timeseries:
         """Per-second journal series (offsets from ``run_start``, epoch seconds)."""
-        series_list = []
-        for pair in sorted(set(self.buckets) | set(self.compacted)):
-            figures = dict(self.compacted.get(pair, {}))
-            figures.update((sec, _SecondFigures.of(b)) for sec, b in self.buckets.get(pair, {}).items())
-            samples = [
-                LatencySample(offset_s=round(sec - run_start, 3), **_as_dict(figures[sec], _SecondFigures))
-                for sec in sorted(figures)
-            ]
-            series_list.append(LatencySeries(service=pair[0], endpoint=pair[1], samples=samples))
-        return Timeseries(bucket_s=1.0, series=series_list)
+        return latency_timeseries(self.buckets, self.compacted, run_start)
 
     # ---- files -----------------------------------------------------------------------
 
@@ -464,68 +334,4 @@ class LatencyRecorder:
 
         Line format: ``service<TAB>endpoint<TAB>province<TAB>measure<TAB>base64 V2``.
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        lines = ["# dientap latency histograms: service\tendpoint\tprovince\tmeasure\tHdrHistogram V2 (µs)"]
-        table = []
-        for key, hist in sorted(self.histograms.items()):
-            fields = [_clean(part) for part in key]
-            lines.append("\t".join([*fields, hist.encode()]))
-            table.append({**key._asdict(), **_as_dict(hist.summary())})
-        path = directory / HISTOGRAM_FILE
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (directory / PERCENTILES_FILE).write_text(json.dumps(table, indent=1, ensure_ascii=False), encoding="utf-8")
-        return path
-
-
-def load_histograms(path: str | Path) -> dict[HistogramKey, SparseHistogram]:
-    """Read a file written by :meth:`LatencyRecorder.dump` (several files: merge yourself)."""
-    result: dict[HistogramKey, SparseHistogram] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 5 or parts[3] not in ("service", "intended"):
-            raise ValueError(f"{path}:{number}: expected service, endpoint, province, measure, histogram")
-        key = HistogramKey(parts[0], parts[1], parts[2], parts[3])  # type: ignore[arg-type]
-        hist = SparseHistogram.decode(parts[4])
-        if key in result:
-            result[key].add(hist)
-        else:
-            result[key] = hist
-    return result
-
-
-def merge_histogram_maps(
-    maps: Iterable[dict[HistogramKey, SparseHistogram]],
-) -> dict[HistogramKey, SparseHistogram]:
-    """Key-wise exact sum of several histogram maps."""
-    result: dict[HistogramKey, SparseHistogram] = {}
-    for mapping in maps:
-        for key, hist in mapping.items():
-            if key in result:
-                result[key].add(hist)
-            else:
-                result[key] = hist.copy()
-    return result
-
-
-def _percentiles(summary: HistogramSummary) -> LatencyPercentiles:
-    if not summary.count:
-        return LatencyPercentiles()
-    return LatencyPercentiles(
-        p50_ms=summary.p50_ms,
-        p95_ms=summary.p95_ms,
-        p99_ms=summary.p99_ms,
-        p999_ms=summary.p999_ms,
-        max_ms=summary.max_ms,
-    )
-
-
-def _as_dict(record: Any, cls: type = HistogramSummary) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in cls.__slots__}
-
-
-def _clean(text: str) -> str:
-    # Tabs/newlines would break the line format; endpoint names never need them.
-    return text.replace("\t", " ").replace("\n", " ")
+        return dump_histograms(self.histograms, directory)

@@ -13,21 +13,17 @@ from pathlib import Path
 
 from dientap import __version__
 from dientap.roster import Roster
-from reports.journal import (
+from reports.journal import Journal, JournalEvent, Provenance, TargetInfo, TargetService
+from reports.run_files import write_run_dir
+from reports.summary import (
     AbortInfo,
     CheckFigure,
     CommunesSummary,
     CommuneStats,
-    Journal,
-    JournalEvent,
     ProvinceChecks,
     ProvinceSummary,
-    Provenance,
     RequestTotals,
     Summary,
-    TargetInfo,
-    TargetService,
-    write_run_dir,
 )
 from scenarios.abort import AbortDecision
 from scenarios.lag import GeneratorSnapshot, generator_health

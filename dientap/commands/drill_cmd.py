@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     return outcome.exit_code
 
 
-def _print_result(result) -> None:  # noqa: ANN001 - reports.journal.DrillResult
+def _print_result(result) -> None:  # noqa: ANN001 - reports.drill_result.DrillResult
     for check in result.hypothesis:
         print(f"  {'ok ' if check.ok else 'NOT'} {check.phase:<6} {check.probe}: {check.measured}")
     for row in result.reconciliation:

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, budgets: Path | None = None,
                baseline: Path | None = None, junit: Path | None = None) -> ExitCode:
     """Point ``latest`` at the run, print its headline, render the report, apply the gate."""
-    from reports.journal import load_summary, update_latest_symlink
+    from reports.run_files import load_summary, update_latest_symlink
 
     if not (run_dir / "summary.json").exists():
         print(f"ERROR: the run wrote no summary (Locust exited with {locust_code}); logs in {run_dir / 'logs'}", file=sys.stderr)

@@ -14,7 +14,8 @@ from dientap.errors import ExitCode
 
 if TYPE_CHECKING:
     from drills.security import SecurityCheck, SecurityTarget
-    from reports.journal import Journal, SecurityCheckResult, SecurityScorecard
+    from reports.journal import Journal
+    from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
 
 __all__ = ["register", "security", "EMBEDDED_MOCK_SETTINGS", "SCORECARD_FILE"]
 
@@ -150,7 +151,7 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
     from dientap.commands.run_cmd import options_from_args
     from dientap.orchestration.dryrun import DryRun
     from drills.security import run_suite
-    from reports.journal import load_journal, write_journal
+    from reports.run_files import load_journal, write_journal
 
     options = options_from_args(args, args.under_load)
     if args.target == "embedded":
@@ -192,7 +193,7 @@ def _add_security(journal: Journal, scorecard: SecurityScorecard, started_at: di
 
 
 def _write_scorecard(run_dir: Path, scorecard: SecurityScorecard) -> Path:
-    from reports.journal import atomic_write_text
+    from reports.run_files import atomic_write_text
 
     return atomic_write_text(run_dir / SCORECARD_FILE, scorecard.model_dump_json(indent=2))
 
@@ -201,10 +202,9 @@ def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard
                    started_at: datetime, check_times: dict[str, datetime]) -> None:
     """A journal and an empty-load summary for a security-only run, so the report renders."""
     from dientap import __version__
-    from reports.journal import (
-        CommunesSummary, GeneratorHealth, Journal, Provenance, RequestTotals, Summary, TargetInfo, TargetService,
-        write_run_dir,
-    )
+    from reports.journal import Journal, Provenance, TargetInfo, TargetService
+    from reports.run_files import write_run_dir
+    from reports.summary import CommunesSummary, GeneratorHealth, RequestTotals, Summary
 
     ended = datetime.now(timezone.utc)
     provenance = Provenance(
@@ -224,7 +224,7 @@ def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard
 
 def _finish(out: Path, run_dir: Path, scorecard: SecurityScorecard) -> ExitCode:
     from reports.html import render_report
-    from reports.journal import update_latest_symlink
+    from reports.run_files import update_latest_symlink
 
     scorecard_path = _write_scorecard(run_dir, scorecard)
     update_latest_symlink(out, run_dir)

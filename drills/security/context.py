@@ -20,7 +20,7 @@ from dientap.pki import DryRunCA
 from dientap.synthetic import Citizen, citizen_at
 from drills.security.evidence import Redactor
 from drills.security.target import SERVICES, SecurityLimits, SecurityTarget
-from reports.journal import EvidenceExcerpt
+from reports.security_scorecard import EvidenceExcerpt
 
 __all__ = ["CheckContext", "CheckTimeout", "Dossier", "SetupFailed"]
 

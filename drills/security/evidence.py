@@ -11,7 +11,7 @@ import re
 
 import httpx
 
-from reports.journal import EvidenceExcerpt
+from reports.security_scorecard import EvidenceExcerpt
 
 __all__ = ["Redactor", "REDACTED"]
 

@@ -12,7 +12,7 @@ from drills.security.context import CheckContext, CheckTimeout, SetupFailed
 from drills.security.registry import SecurityCheck
 from drills.security.spec import Outcome
 from drills.security.target import SecurityLimits, SecurityTarget
-from reports.journal import SecurityCheckResult, SecurityScorecard
+from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
 
 __all__ = ["run_check", "run_suite", "console_line"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from reports.journal import EvidenceExcerpt
+from reports.security_scorecard import EvidenceExcerpt
 
 __all__ = ["Area", "CheckSpec", "Outcome", "PlantedWeakness", "IncidentPhase"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gevent
 
 from dientap.synthetic import citizen_at
-from scenarios.arrivals import Arrival
+from scenarios.arrival_plan import Arrival
 from scenarios.world import World
 
 __all__ = ["citizen_journey", "SUBMIT_RETRIES"]

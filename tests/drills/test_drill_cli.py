@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dientap.cli import main
-from reports.journal import load_journal
+from reports.run_files import load_journal
 
 
 def test_list_shows_every_built_in_drill_with_its_title(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ import pytest
 from dientap.orchestration import MockCluster
 from drills.faultproxy import FaultProxyServer
 from drills.toxiproxy_client import ToxiproxyClient
-from reports.journal import load_journal
+from reports.run_files import load_journal
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dientap.errors import ExitCode
 from drills.backends import fault_id
 from drills.model import Drill
-from drills.runner import planned_steps, verdict_exit_code
+from drills.fault_timeline import planned_steps
+from drills.verdict import verdict_exit_code
 
 
 def _drill() -> Drill:

@@ -21,7 +21,8 @@ from dientap.orchestration import MockCluster, MockClusterConfig
 from dientap.orchestration.process import listening_socket
 from dientap.orchestration.prometheus import PrometheusServer, find_prometheus
 from metrics.buckets import LATENCY_BUCKETS_S
-from reports.journal import EndpointStats, Summary, load_summary
+from reports.run_files import load_summary
+from reports.summary import EndpointStats, Summary
 from scenarios.communes import officer_slots
 from scenarios.profile import resolve_profile
 from scenarios.runconfig import RUN_CONFIG_ENV, SECRET_ENV, RunConfig

@@ -7,17 +7,8 @@ from pathlib import Path
 
 from dientap.configfile import parse_model
 from reports.budgets import Budgets
-from reports.journal import (
-    CommunesSummary,
-    EndpointStats,
-    GeneratorHealth,
-    Journal,
-    LatencyPercentiles,
-    Provenance,
-    RequestTotals,
-    Summary,
-    TargetInfo,
-)
+from reports.journal import Journal, Provenance, TargetInfo
+from reports.summary import CommunesSummary, EndpointStats, GeneratorHealth, LatencyPercentiles, RequestTotals, Summary
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -10,7 +10,8 @@ import pytest
 
 from dientap.errors import ConfigError, ExitCode
 from reports.gate import evaluate, load_gate_result, render_table, run_gate, write_junit
-from reports.journal import AbortInfo, GeneratorHealth, Summary, write_run_dir
+from reports.run_files import write_run_dir
+from reports.summary import AbortInfo, GeneratorHealth, Summary
 from tests.reports.rpt_support import budgets, endpoint, make_journal, make_summary
 
 BUDGETS = """\

@@ -6,7 +6,8 @@ import math
 from datetime import timedelta
 
 from reports import charts
-from reports.journal import DrillResult, FaultWindow, LatencySample, LatencySeries
+from reports.drill_result import DrillResult, FaultWindow
+from reports.journal import LatencySample, LatencySeries
 from tests.reports.rpt_support import make_journal
 
 

@@ -6,18 +6,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from reports.drill_result import DrillResult, FaultWindow, ReconciliationRow
 from reports.gate import run_gate
 from reports.html import render_report
-from reports.journal import (
-    DrillResult,
-    FaultWindow,
-    ReconciliationRow,
-    load_journal,
-    load_summary,
-    write_journal,
-    write_run_dir,
-    write_summary,
-)
+from reports.run_files import load_journal, load_summary, write_journal, write_run_dir, write_summary
 from tests.reports.rpt_support import make_journal, make_summary
 from reports.markdown import render_markdown
 from reports.readiness import ReadinessThresholds
@@ -207,7 +199,7 @@ def test_minimal_run_without_series_or_provinces_still_renders(tmp_path: Path) -
 
 def test_a_run_without_load_is_not_judged_on_readiness(fixture_run):
     """A security suite run alone has an empty summary: no '0/34 ready' false alarm."""
-    from reports.journal import load_summary, write_summary
+    from reports.run_files import load_summary, write_summary
     from reports.verdict import load_run, overall_verdict
 
     run_dir = fixture_run("healthy")

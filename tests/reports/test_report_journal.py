@@ -11,17 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from dientap.errors import ConfigError, ExitCode
-from reports.journal import (
-    Journal,
-    JournalEvent,
-    Summary,
-    TargetService,
-    load_journal,
-    load_summary,
-    update_latest_symlink,
-    write_run_dir,
-)
+from reports.journal import Journal, JournalEvent, TargetService
+from reports.run_files import load_journal, load_summary, update_latest_symlink, write_run_dir
 from reports.sample import sample_run
+from reports.summary import Summary
 from tests.reports.rpt_support import FIXTURES, make_journal, make_summary
 
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from reports.journal import CheckFigure, DrillResult, FaultWindow, ReconciliationRow, SecurityCheckResult, SecurityScorecard
+from reports.drill_result import DrillResult, FaultWindow, ReconciliationRow
 from reports.readiness import ReadinessThresholds, judge_cell, readiness_matrix
 from reports.sample import sample_run
+from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
+from reports.summary import CheckFigure
 from reports.verdict import RunData, overall_verdict
 
 T = ReadinessThresholds()  # errors green ≤ 1 %, amber ≤ 5 %; sign-in p95 limit 1000 ms, amber ≤ 2000 ms

@@ -13,7 +13,7 @@ import pytest
 
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from dientap.roster import load_roster
-from reports.journal import load_journal, load_summary
+from reports.run_files import load_journal, load_summary
 from scenarios.ledger import AckLedger
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,8 @@ import time
 import gevent
 import pytest
 
-from scenarios.arrivals import ArrivalPlan, ArrivalScheduler, CommuneRate, Pacer, RateCurve
+from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
+from scenarios.arrivals import ArrivalScheduler, Pacer
 
 COMMUNES = [CommuneRate(f"{i:05d}", f"{i % 34 + 1:02d}", 0.05 + (i % 7) * 0.02) for i in range(200)]
 

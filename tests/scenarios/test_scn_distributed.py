@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.latency import HistogramKey, load_histograms, merge_histogram_maps
+from scenarios.latency_histograms import HistogramKey, load_histograms, merge_histogram_maps
 
 HERE = Path(__file__).parent
 LOCUST = [sys.executable, "-m", "locust", "-f", str(HERE / "dist_locustfile.py")]

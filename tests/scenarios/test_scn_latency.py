@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.latency import (
-    HistogramKey,
-    LatencyRecorder,
-    RecorderDelta,
-    load_histograms,
-    request_context,
-)
+from scenarios.latency import LatencyRecorder, request_context
+from scenarios.latency_histograms import HistogramKey, load_histograms
+from scenarios.recorder_delta import RecorderDelta
 
 
 def _fire(rec: LatencyRecorder, ms: float, ctx: dict, name: str = "POST /dossiers", start: float = 1000.0, failed=False):

@@ -10,7 +10,7 @@ import pytest
 from dientap.cli import main
 from dientap.errors import ExitCode
 from drills.security import all_checks
-from reports.journal import load_journal
+from reports.run_files import load_journal
 
 
 def test_list_shows_every_check_and_the_weakness_it_plants(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ import pytest
 from dientap.pki import DryRunCA
 from drills.security import SecurityLimits, SecurityTarget, all_checks, run_suite
 from drills.security.jwt_forge import make_token
-from reports.journal import SecurityScorecard
+from reports.security_scorecard import SecurityScorecard
 
 URLS = {"portal": "http://127.0.0.1:18701", "population": "http://127.0.0.1:18702", "axis": "http://127.0.0.1:18703"}
 EVERY_FIELD = {"personal_id": "001099000001", "full_name": "Nguyễn Văn A", "date_of_birth": "1990-01-01",

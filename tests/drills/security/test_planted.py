@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from drills.security import all_checks, run_suite, select_checks
-from reports.journal import SecurityScorecard
+from reports.security_scorecard import SecurityScorecard
 from tests.drills.security.clusters import TEST_LIMITS, target_of
 
 pytestmark = pytest.mark.e2e

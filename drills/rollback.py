@@ -1,0 +1,75 @@
+"""Rolling a drill back: remove every fault still active, run every backend's rollback
+(declared or not), then verify that nothing is left behind — by asking each backend, not
+by assuming.
+
+Runs in the runner's ``finally:``, with further Ctrl-C ignored (:mod:`drills.interrupts`).
+"""
+
+from __future__ import annotations
+
+from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend
+from drills.fault_timeline import AppliedFault, FaultInjector
+
+__all__ = ["roll_back"]
+
+_BACKEND_OF_ROLLBACK = {"clear_http_faults": "http", "reset_proxy": "network", "resume_processes": "process"}
+
+
+def roll_back(applied: list[AppliedFault], injector: FaultInjector, declared: list[str], *,
+              embedded: bool) -> dict[str, int]:
+    """Remove every fault still active, then run every backend's rollback and verify.
+
+    ``declared`` are the drill file's rollbacks (by name); ``embedded`` says the target is
+    the embedded mocks. Returns what is left behind (``backend:what`` → count; -1: could
+    not check), empty when the rollback is complete.
+    """
+    for state in applied:
+        if state.started is not None and state.stopped is None:
+            try:
+                injector.remove(state)
+            except Exception:  # noqa: BLE001,S110 - the blanket rollback below still runs; the step has the error
+                pass
+    backends, steps = injector.backends, injector.steps
+    # Declared rollbacks first (journalled by name); every backend's rollback runs regardless,
+    # because a drill file must not be able to forget one.
+    order = [_BACKEND_OF_ROLLBACK[r] for r in declared] + [
+        b for b in ("http", "network", "process") if b not in [_BACKEND_OF_ROLLBACK[r] for r in declared]]
+    for backend_name in order:
+        backend = backends.get(backend_name)
+        if backend is None:
+            continue
+        with steps.step(f"rollback {backend_name}", backend=backend_name) as step:
+            try:
+                done = backend.clear_all()  # type: ignore[attr-defined]
+                step.output = ", ".join(f"{k}: {v}" for k, v in done.items()) or "nothing to do"
+            except Exception as exc:  # noqa: BLE001 - a failed rollback is recorded; the others still run
+                step.status, step.error = "error", f"{type(exc).__name__}: {exc}"
+    return _verify(injector, embedded=embedded)
+
+
+def _verify(injector: FaultInjector, *, embedded: bool) -> dict[str, int]:
+    backends = injector.backends
+    leftovers: dict[str, int] = {}
+    with injector.steps.step("verify rollback") as step:
+        http = backends.get("http")
+        if isinstance(http, HttpFaultBackend):
+            for service, count in http.active().items():
+                if count == -1 and embedded:
+                    # An embedded mock that no longer answers is stopping (a terminal's Ctrl-C
+                    # reaches it too); its faults live in its memory and end with it.
+                    step.detail[f"http:{service}"] = "unreachable: embedded mock stopping, its faults end with it"
+                elif count:
+                    leftovers[f"http:{service}"] = count
+        net = backends.get("network")
+        if isinstance(net, NetworkFaultBackend):
+            leftovers.update({f"network:{k}": v for k, v in net.leftover().items() if v})
+        proc = backends.get("process")
+        if isinstance(proc, ProcessFaultBackend):
+            leftovers.update({f"process:{k}": v for k, v in proc.leftover().items() if v})
+        step.output = "nothing left behind" if not leftovers else "LEFT BEHIND (-1: could not check): " + ", ".join(
+            f"{k}={v}" for k, v in leftovers.items())
+        for key, value in leftovers.items():
+            step.detail[key] = value
+        if leftovers:
+            step.status = "failed"
+    return leftovers

@@ -1,0 +1,48 @@
+"""The drill's own journal entries: steps and fault events recorded before the run's
+journal exists (the load writes it only when it ends), re-based onto it at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dientap import __version__
+from reports.journal import Journal, JournalEvent, Provenance, TargetInfo
+
+__all__ = ["StepLog", "drill_provenance"]
+
+
+def drill_provenance(run_id: str, profile: str, seed: int, scale: float, target: TargetInfo, started_at: dt.datetime,
+                     command_line: list[str] | None = None) -> Provenance:
+    """The provenance of a journal the drill runner writes itself (dry walk, or no load journal)."""
+    return Provenance(dientap_version=__version__, run_id=run_id, profile=profile, seed=seed, scale=scale,
+                      target=target, started_at=started_at, command_line=command_line or [])
+
+
+class StepLog:
+    """Journal steps recorded before the run's journal exists; re-based onto it at the end."""
+
+    def __init__(self, started_at: dt.datetime):
+        self.scratch = Journal(provenance=drill_provenance("scratch", "scratch", 0, 1.0, TargetInfo(kind="embedded"),
+                                                           started_at))
+
+    @property
+    def events(self) -> list[JournalEvent]:
+        """Everything recorded so far."""
+        return self.scratch.events
+
+    def step(self, name: str, **detail: str | int | float | bool | None):  # noqa: ANN201 - Journal.step's context manager
+        """A drill step (start, end in finally, status, output, error)."""
+        return self.scratch.step(name, **detail)
+
+    def event(self, kind: str, name: str, t: dt.datetime | None = None, status: str | None = None,
+              **detail: str | int | float | bool | None) -> JournalEvent:
+        """A point event (fault_start, fault_stop, note)."""
+        return self.scratch.add_event(kind, name, status=status, t=t, **detail)  # type: ignore[arg-type]
+
+    def into(self, journal: Journal) -> None:
+        """Append every event to ``journal`` with offsets from its start."""
+        start = journal.provenance.started_at
+        for event in self.events:
+            journal.events.append(event.model_copy(update={"offset_s": round((event.t - start).total_seconds(), 6)}))
+        journal.events.sort(key=lambda e: e.t)

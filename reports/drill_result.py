@@ -1,0 +1,64 @@
+"""The drill section of ``journal.json``: what a fault drill injected, what held, what was lost.
+
+Written by :mod:`drills` into :attr:`reports.journal.Journal.drill`; read by the HTML
+report, the readiness matrix and the verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from reports._record import DetailValue, Verdict
+from reports._record import Record as _Record
+
+__all__ = ["HypothesisCheck", "FaultWindow", "ReconciliationRow", "DrillResult"]
+
+
+class HypothesisCheck(_Record):
+    """One steady-state probe evaluation (before, during or after the faults)."""
+
+    phase: Literal["before", "during", "after"]
+    probe: str  # e.g. "portal p95 < 800 ms"
+    offset_s: float | None = None
+    expected: str
+    measured: str
+    ok: bool
+
+
+class FaultWindow(_Record):
+    """A fault that was active on the load timeline (offsets since run start)."""
+
+    name: str
+    kind: str  # latency | error | reset | hang | outage | kill | pause | toxic name ...
+    target: str  # service, route, province ...
+    start_offset_s: float
+    end_offset_s: float | None = None  # None: never removed (the report flags it)
+    detail: dict[str, DetailValue] = Field(default_factory=dict)
+
+
+class ReconciliationRow(_Record):
+    """Ledger comparison of one item kind (Jepsen queue-checker vocabulary)."""
+
+    item_kind: str  # dossiers | documents | receipts | payments ...
+    ok: int = Field(ge=0)
+    lost: int = Field(ge=0)
+    duplicated: int = Field(ge=0)
+    unexpected: int = Field(ge=0)
+    recovered: int = Field(ge=0)
+    lost_ids: list[str] = Field(default_factory=list)
+
+
+class DrillResult(_Record):
+    """Outcome of a fault drill: what was injected, what held, what was lost."""
+
+    name: str
+    title: str
+    verdict: Verdict
+    hypothesis: list[HypothesisCheck] = Field(default_factory=list)
+    faults: list[FaultWindow] = Field(default_factory=list)
+    reconciliation: list[ReconciliationRow] = Field(default_factory=list)
+    recovery_time_s: float | None = None
+    expectations: list[str] = Field(default_factory=list)  # one line per broken expectation
+    error: str | None = None

@@ -1,0 +1,130 @@
+"""The files of a run directory: atomic writes, validated loads, the ``runs/latest`` link.
+
+Run directory (``runs/<run-id>/``)::
+
+    journal.json      Journal   provenance, timeline, per-bucket latency series,
+                                optional drill result and security scorecard
+                                (:mod:`reports.journal`)
+    summary.json      Summary   whole-run figures (issue #3): endpoints, provinces,
+                                communes, generator health, abort (:mod:`reports.summary`)
+    histograms/*.hdr            encoded HDR histograms (written by scenarios)
+    gate.json         (reports.gate.GateResult, written by ``dientap gate``)
+    report.html                 rendered by ``reports.html.render_report``
+    runs/latest   →  newest run directory (:func:`update_latest_symlink`)
+
+Writing is atomic (temporary file + ``os.replace``), so a reader never sees half a file.
+Loading validates the whole record; every problem becomes a :class:`ConfigError` naming
+the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dientap.configfile import field_path
+from dientap.errors import ConfigError, ConfigProblem
+from reports.journal import Journal
+from reports.summary import Summary
+
+__all__ = [
+    "JOURNAL_FILE",
+    "SUMMARY_FILE",
+    "atomic_write_text",
+    "write_journal",
+    "write_summary",
+    "write_run_dir",
+    "load_journal",
+    "load_record",
+    "load_summary",
+    "update_latest_symlink",
+]
+
+JOURNAL_FILE = "journal.json"
+SUMMARY_FILE = "summary.json"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same directory + ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_journal(run_dir: str | Path, journal: Journal) -> Path:
+    """Write ``run_dir/journal.json`` atomically; returns its path."""
+    return atomic_write_text(Path(run_dir) / JOURNAL_FILE, journal.model_dump_json(indent=1))
+
+
+def write_summary(run_dir: str | Path, summary: Summary) -> Path:
+    """Write ``run_dir/summary.json`` atomically; returns its path."""
+    return atomic_write_text(Path(run_dir) / SUMMARY_FILE, summary.model_dump_json(indent=1))
+
+
+def write_run_dir(run_dir: str | Path, journal: Journal, summary: Summary | None = None) -> Path:
+    """Write the journal (and the summary, when given) into ``run_dir``; returns ``run_dir``."""
+    run_dir = Path(run_dir)
+    write_journal(run_dir, journal)
+    if summary is not None:
+        write_summary(run_dir, summary)
+    return run_dir
+
+
+def load_record(model: type[M], path: str | Path) -> M:
+    """Read one JSON record file; problems become a ConfigError naming file and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:20]:  # a corrupt file can yield thousands; the first say enough
+            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            if err["loc"] == ("version",) and err["type"] == "literal_error":
+                message = f"unsupported version {err['input']!r}; this dientap reads version 1"
+            problems.append(ConfigProblem(str(path), None, field_path(err["loc"]), message))
+        raise ConfigError(problems) from None
+
+
+def load_journal(run_dir: str | Path) -> Journal:
+    """Load ``run_dir/journal.json`` (or the ``.json`` file itself when given one)."""
+    path = Path(run_dir)
+    return load_record(Journal, path if path.suffix == ".json" else path / JOURNAL_FILE)
+
+
+def load_summary(run_dir: str | Path) -> Summary:
+    """Load ``run_dir/summary.json`` (or the ``.json`` file itself when given one)."""
+    path = Path(run_dir)
+    return load_record(Summary, path if path.suffix == ".json" else path / SUMMARY_FILE)
+
+
+def update_latest_symlink(runs_dir: str | Path, run_dir: str | Path) -> Path:
+    """Point ``runs_dir/latest`` at ``run_dir`` (relative link, replaced atomically)."""
+    runs_dir = Path(runs_dir)
+    run_dir = Path(run_dir)
+    target = os.path.relpath(run_dir.resolve(), runs_dir.resolve())
+    link = runs_dir / "latest"
+    tmp = runs_dir / f".latest.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    return link

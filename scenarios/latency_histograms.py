@@ -1,0 +1,164 @@
+"""Whole-run latency histograms keyed by (service, endpoint, province, measure): merging
+them, their ``summary.json`` figures, and their file format.
+
+File format (``latency.hdr``, one histogram a line)::
+
+    # comment
+    service<TAB>endpoint<TAB>province<TAB>measure<TAB>HdrHistogram V2 (base64, µs)
+
+Beside it ``percentiles.json`` lists each key's count and p50/p95/p99/p99.9/max for
+people and tools that do not decode HDR.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from reports.summary import EndpointStats, LatencyPercentiles
+from scenarios.hdr import HistogramSummary, SparseHistogram
+
+__all__ = [
+    "Measure",
+    "HistogramKey",
+    "merge_matching",
+    "endpoint_stats_of",
+    "dump_histograms",
+    "load_histograms",
+    "merge_histogram_maps",
+]
+
+HISTOGRAM_FILE = "latency.hdr"
+PERCENTILES_FILE = "percentiles.json"
+
+Measure = Literal["service", "intended"]
+
+
+class HistogramKey(NamedTuple):
+    """What one whole-run histogram is about."""
+
+    service: str
+    endpoint: str
+    province: str
+    measure: Measure
+
+
+def merge_matching(
+    histograms: Mapping[HistogramKey, SparseHistogram],
+    service: str | None = None,
+    endpoint: str | None = None,
+    province: str | None = None,
+    measure: Measure = "service",
+) -> SparseHistogram:
+    """One histogram merged over every key matching the given fields (None = any)."""
+    result = SparseHistogram()
+    for key, hist in histograms.items():
+        if key.measure != measure:
+            continue
+        if service is not None and key.service != service:
+            continue
+        if endpoint is not None and key.endpoint != endpoint:
+            continue
+        if province is not None and key.province != province:
+            continue
+        result.add(hist)
+    return result
+
+
+def endpoint_stats_of(
+    histograms: Mapping[HistogramKey, SparseHistogram], key_failures: Mapping[tuple[str, str, str], int]
+) -> list[EndpointStats]:
+    """Per (service, endpoint) figures for ``summary.json`` (both measures); ``key_failures``
+    counts failed requests per (service, endpoint, province)."""
+    failures: dict[tuple[str, str], int] = {}
+    for (service, endpoint, _province), count in key_failures.items():
+        failures[(service, endpoint)] = failures.get((service, endpoint), 0) + count
+    pairs = sorted({(k.service, k.endpoint) for k in histograms})
+    stats = []
+    for service, endpoint in pairs:
+        sent = merge_matching(histograms, service, endpoint, measure="service").summary()
+        intended = merge_matching(histograms, service, endpoint, measure="intended").summary()
+        stats.append(
+            EndpointStats(
+                service=service,
+                name=endpoint,
+                count=sent.count,
+                failures=failures.get((service, endpoint), 0),
+                **_percentiles(sent).model_dump(),
+                intended=_percentiles(intended) if intended.count else None,
+                intended_count=intended.count or None,
+            )
+        )
+    return stats
+
+
+def dump_histograms(histograms: Mapping[HistogramKey, SparseHistogram], directory: str | Path) -> Path:
+    """Write ``directory/latency.hdr`` and ``directory/percentiles.json`` (see the module
+    docstring); returns the histogram file's path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = ["# dientap latency histograms: service\tendpoint\tprovince\tmeasure\tHdrHistogram V2 (µs)"]
+    table = []
+    for key, hist in sorted(histograms.items()):
+        fields = [_clean(part) for part in key]
+        lines.append("\t".join([*fields, hist.encode()]))
+        table.append({**key._asdict(), **_summary_fields(hist.summary())})
+    path = directory / HISTOGRAM_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (directory / PERCENTILES_FILE).write_text(json.dumps(table, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def load_histograms(path: str | Path) -> dict[HistogramKey, SparseHistogram]:
+    """Read a file written by :func:`dump_histograms` (several files: merge yourself)."""
+    result: dict[HistogramKey, SparseHistogram] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 5 or parts[3] not in ("service", "intended"):
+            raise ValueError(f"{path}:{number}: expected service, endpoint, province, measure, histogram")
+        key = HistogramKey(parts[0], parts[1], parts[2], parts[3])  # type: ignore[arg-type]
+        hist = SparseHistogram.decode(parts[4])
+        if key in result:
+            result[key].add(hist)
+        else:
+            result[key] = hist
+    return result
+
+
+def merge_histogram_maps(
+    maps: Iterable[dict[HistogramKey, SparseHistogram]],
+) -> dict[HistogramKey, SparseHistogram]:
+    """Key-wise exact sum of several histogram maps."""
+    result: dict[HistogramKey, SparseHistogram] = {}
+    for mapping in maps:
+        for key, hist in mapping.items():
+            if key in result:
+                result[key].add(hist)
+            else:
+                result[key] = hist.copy()
+    return result
+
+
+def _percentiles(summary: HistogramSummary) -> LatencyPercentiles:
+    if not summary.count:
+        return LatencyPercentiles()
+    return LatencyPercentiles(
+        p50_ms=summary.p50_ms,
+        p95_ms=summary.p95_ms,
+        p99_ms=summary.p99_ms,
+        p999_ms=summary.p999_ms,
+        max_ms=summary.max_ms,
+    )
+
+
+def _summary_fields(summary: HistogramSummary) -> dict[str, Any]:
+    return {name: getattr(summary, name) for name in HistogramSummary.__slots__}
+
+
+def _clean(text: str) -> str:
+    # Tabs/newlines would break the line format; endpoint names never need them.
+    return text.replace("\t", " ").replace("\n", " ")

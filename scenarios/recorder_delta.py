@@ -1,0 +1,52 @@
+"""What a worker's :class:`~scenarios.latency.LatencyRecorder` ships to the master.
+
+:meth:`~scenarios.latency.LatencyRecorder.take_delta` drains a recorder into a
+:class:`RecorderDelta`; the master's recorder :meth:`~scenarios.latency.LatencyRecorder.absorb`\\ s
+it (see ``scenarios.distributed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RecorderDelta"]
+
+
+@dataclass
+class RecorderDelta:
+    """Everything recorded since the last drain, in a msgpack-friendly wire form.
+
+    Histograms travel as standard HdrHistogram V2 encodings (base64 text).
+    """
+
+    histograms: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    buckets: list[tuple[str, str, int, int, int, str, str]] = field(default_factory=list)
+    communes: list[tuple[str, int, int]] = field(default_factory=list)
+    key_failures: list[tuple[str, str, str, int]] = field(default_factory=list)  # service, endpoint, province
+    requests: int = 0
+
+    def is_empty(self) -> bool:
+        """True when nothing was recorded."""
+        return not (self.histograms or self.buckets or self.communes or self.key_failures)
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain lists/ints/strs for Locust's message transport."""
+        return {
+            "histograms": [list(row) for row in self.histograms],
+            "buckets": [list(row) for row in self.buckets],
+            "communes": [list(row) for row in self.communes],
+            "key_failures": [list(row) for row in self.key_failures],
+            "requests": self.requests,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> RecorderDelta:
+        """Inverse of :meth:`to_wire`."""
+        return cls(
+            histograms=[tuple(row) for row in data.get("histograms", [])],  # type: ignore[misc]
+            buckets=[tuple(row) for row in data.get("buckets", [])],  # type: ignore[misc]
+            communes=[tuple(row) for row in data.get("communes", [])],  # type: ignore[misc]
+            key_failures=[tuple(row) for row in data.get("key_failures", [])],  # type: ignore[misc]
+            requests=int(data.get("requests", 0)),
+        )
