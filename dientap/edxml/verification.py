@@ -86,8 +86,14 @@ def _parse(data: bytes, allow_entities: bool) -> etree._Element:
     return root
 
 
+_TAGS: dict[str, str] = {}
+
+
 def _q(name: str) -> str:
-    return f"{{{EDXML_NS}}}{name}"
+    tag = _TAGS.get(name)
+    if tag is None:
+        tag = _TAGS[name] = f"{{{EDXML_NS}}}{name}"
+    return tag
 
 
 def _children(parent: etree._Element, name: str) -> list[etree._Element]:
@@ -97,7 +103,7 @@ def _children(parent: etree._Element, name: str) -> list[etree._Element]:
 
 
 def _optional(parent: etree._Element, name: str, path: str) -> etree._Element | None:
-    found = _children(parent, name)
+    found = list(parent.iterchildren(_q(name)))
     if len(found) > 1:
         raise _invalid(path, f"element {name} must appear once, found {len(found)}")
     return found[0] if found else None
@@ -205,7 +211,12 @@ def _untrusted(message: str) -> EdxmlError:
 
 
 def _signer_certificate(signature: etree._Element, trusted_ca: x509.Certificate) -> tuple[x509.Certificate, str]:
-    certs = signature.findall(f"{{{_DSIG_NS}}}KeyInfo/{{{_DSIG_NS}}}X509Data/{{{_DSIG_NS}}}X509Certificate")
+    certs = [
+        cert
+        for key_info in signature.iterchildren(f"{{{_DSIG_NS}}}KeyInfo")
+        for data in key_info.iterchildren(f"{{{_DSIG_NS}}}X509Data")
+        for cert in data.iterchildren(f"{{{_DSIG_NS}}}X509Certificate")
+    ]
     if len(certs) != 1:
         raise _untrusted(f"exactly one signer certificate is required, found {len(certs)}")
     text = certs[0].text or ""

@@ -77,7 +77,7 @@ def _algorithm(element: etree._Element, expected: str) -> None:
     name = etree.QName(element).localname
     if len(element) or (element.text or "").strip():
         raise SignatureInvalid(f"{name} must be empty (no parameters are accepted)")
-    if dict(element.attrib) != {"Algorithm": expected}:
+    if len(element.attrib) != 1 or element.get("Algorithm") != expected:
         raise SignatureInvalid(f"{name} must be {expected!r}, found {element.get('Algorithm')!r}")
 
 
