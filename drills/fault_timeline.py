@@ -87,7 +87,7 @@ class FaultInjector:
         """Start one fault (or drill-side traffic, in its own thread) and journal it."""
         fault, backends, steps = state.fault, self.backends, self.steps
         self._tell(fault, True)
-        self.say(f"  inject {fault.name} ({fault.backend} {fault.kind} on {fault.target})")
+        self.say(f"  inject {fault.name} ({fault.backend} {fault.kind} on {fault.proxy_key})")
         if fault.backend == "traffic":
             backend: TrafficBackend = backends["traffic"]  # type: ignore[assignment]
             deadline = time.monotonic() + fault.duration_s
@@ -104,13 +104,13 @@ class FaultInjector:
             state.thread = threading.Thread(target=run, name=f"drill-traffic-{fault.name}", daemon=True)
             state.thread.start()
             return
-        with steps.step(f"inject {fault.name}", backend=fault.backend, target=fault.target, fault_kind=fault.kind) as step:
+        with steps.step(f"inject {fault.name}", backend=fault.backend, target=fault.proxy_key, fault_kind=fault.kind) as step:
             state.started = dt.datetime.now(UTC)
             state.detail = backends[fault.backend].inject(fault)  # type: ignore[attr-defined]
             step.detail.update(state.detail)
             step.output = ", ".join(f"{k}={v}" for k, v in state.detail.items())
         steps.event("fault_start", fault.name, t=state.started, status="ok", backend=fault.backend,
-                    target=fault.target, fault_kind=fault.kind)
+                    target=fault.proxy_key, fault_kind=fault.kind)
 
     def remove(self, state: AppliedFault) -> None:
         """Stop one fault (once; wait for drill-side traffic to end) and journal it."""
@@ -133,7 +133,7 @@ class FaultInjector:
             steps.event("fault_stop", fault.name, t=state.stopped, status="ok", backend="traffic")
             return
         try:
-            with steps.step(f"remove {fault.name}", backend=fault.backend, target=fault.target) as step:
+            with steps.step(f"remove {fault.name}", backend=fault.backend, target=fault.proxy_key) as step:
                 step.output = backends[fault.backend].remove(fault)  # type: ignore[attr-defined]
         finally:
             state.stopped = dt.datetime.now(UTC)

@@ -154,18 +154,22 @@ class HttpFault(StrictModel):
 
 
 class NetworkFault(StrictModel):
-    """A toxic on the TCP fault proxy between the load and the target (Toxiproxy API).
+    """A toxic on a TCP fault proxy in front of the target (Toxiproxy API).
 
-    ``toxic: down`` takes the proxy down (connections refused) instead of adding a toxic.
-    ``attributes`` are Toxiproxy's (integers): latency {latency, jitter} ms, bandwidth
-    {rate} KB/s, timeout {timeout} ms (0 = hold), slicer {average_size, size_variation,
-    delay}, limit_data {bytes}, reset_peer {timeout}, slow_close {delay}.
+    ``client`` says whose connections pass through the proxy: ``load`` (default) — the
+    load generator's; ``portal`` — the portal's identity checks to the population service
+    (target ``population``, embedded mocks only: the proxy is put in the portal's way when
+    it starts). ``toxic: down`` takes the proxy down (connections refused) instead of
+    adding a toxic. ``attributes`` are Toxiproxy's (integers): latency {latency, jitter}
+    ms, bandwidth {rate} KB/s, timeout {timeout} ms (0 = hold), slicer {average_size,
+    size_variation, delay}, limit_data {bytes}, reset_peer {timeout}, slow_close {delay}.
     """
 
     toxic: Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down"]
     attributes: dict[str, int] = Field(default_factory=dict)
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: float = Field(default=1.0, ge=0, le=1)
+    client: Literal["load", "portal"] = "load"
 
 
 class ProcessFault(StrictModel):
@@ -250,10 +254,25 @@ class Fault(StrictModel):
             raise ValueError(f"only allowed when backend is '{info.field_name}' (this fault's backend is '{backend}')")
         return value
 
+    @model_validator(mode="after")
+    def _portal_calls_population_only(self) -> Fault:
+        if self.network is not None and self.network.client == "portal" and self.target != "population":
+            raise ValueError(
+                f"network.client 'portal' needs target 'population' (the only service the portal calls), got {self.target!r}"
+            )
+        return self
+
     @property
     def end_s(self) -> float:
         """Offset at which the fault is removed."""
         return self.at_s + self.duration_s
+
+    @property
+    def proxy_key(self) -> str:
+        """Which proxy a network fault acts on: the target's name, or ``portal->population``."""
+        if self.network is not None and self.network.client != "load":
+            return f"{self.network.client}->{self.target}"
+        return self.target
 
     @property
     def kind(self) -> str:
@@ -346,8 +365,12 @@ class Drill(StrictModel):
         return any(f.backend == backend for f in self.method)
 
     def network_services(self) -> list[str]:
-        """Services that need the fault proxy in front of them."""
-        return sorted({f.target for f in self.method if f.backend == "network"})
+        """Services the load must reach through a fault proxy."""
+        return sorted({f.target for f in self.method if f.network is not None and f.network.client == "load"})
+
+    def portal_links(self) -> bool:
+        """Whether the portal must reach the population service through a fault proxy."""
+        return any(f.network is not None and f.network.client == "portal" for f in self.method)
 
     def fault_end_s(self) -> float:
         """When the last fault is removed (0 when there is none)."""

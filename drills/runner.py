@@ -88,6 +88,9 @@ class DrillRunner:
             raise UsageError(f"drill {self.name!r} plants defects in the embedded mocks; run it with --target embedded")
         if drill.needs("process") and not embedded:
             raise UsageError(f"drill {self.name!r} kills or pauses processes; that needs --target embedded")
+        if drill.portal_links() and not embedded:
+            raise UsageError(f"drill {self.name!r} puts a fault proxy between the portal and the population service; "
+                             "a real portal's population URL is not dientap's to change: run it with --target embedded")
         from scenarios.profile import resolve_profile
 
         duration = resolve_profile(opts.profile).scaled(opts.scale, opts.duration_s).duration_s
@@ -119,7 +122,7 @@ class DrillRunner:
             at = started + dt.timedelta(seconds=offset)
             kind = "fault_start" if what == "inject" else "fault_stop"
             steps.event(kind, f"{what} {fault.name}", t=at, status="skipped", backend=fault.backend,
-                        target=fault.target, fault_kind=fault.kind)
+                        target=fault.proxy_key, fault_kind=fault.kind)
         for fault in self.drill.method:
             faults.append(FaultWindow(name=fault.name, kind=fault.kind, target=fault.target,
                                       start_offset_s=fault.at_s, end_offset_s=fault.end_s,
@@ -163,7 +166,10 @@ class DrillRunner:
                 try:
                     if opts.target == "embedded":
                         self.say(f"starting the embedded mocks (population {opts.population_size:,} citizens)...")
-                    dry.start_target()
+                    if self.drill.needs("network"):  # before the target: the portal may start behind a proxy
+                        backends["network"] = NetworkFaultBackend(self.allowlist, api_url=self.proxy_api,
+                                                                  run_tag=dry.run_id[-4:])
+                    dry.start_target(portal_population_via=self._portal_link(backends.get("network"), steps))
                     direct_urls = dict(dry.urls)
                     backends.update(self._backends(dry, direct_urls))
                     net = backends.get("network")
@@ -236,14 +242,25 @@ class DrillRunner:
 
     # -- pieces ---------------------------------------------------------------------
 
+    def _portal_link(self, net: object, steps: StepLog) -> Callable[[str], str] | None:
+        """How the portal reaches the population service: through this drill's proxy, if it has link faults."""
+        if not self.drill.portal_links() or not isinstance(net, NetworkFaultBackend):
+            return None
+
+        def via(population_url: str) -> str:
+            with steps.step("proxy between portal and population", service="population") as step:
+                url = net.plumb("portal->population", population_url)
+                step.output = f"portal → {url} → {population_url}"
+            return url
+
+        return via
+
     def _backends(self, dry: DryRun, urls: dict[str, str]) -> dict[str, object]:
         backends: dict[str, object] = {}
         # The HTTP backend is always there when there is an admin token: its rollback clears
         # every fault on every service, whoever set it.
         if dry.admin_token or self.drill.needs("http"):
             backends["http"] = HttpFaultBackend(urls, dry.admin_token, self.allowlist)
-        if self.drill.needs("network"):
-            backends["network"] = NetworkFaultBackend(self.allowlist, api_url=self.proxy_api, run_tag=dry.run_id[-4:])
         if self.drill.needs("process"):
             backends["process"] = ProcessFaultBackend(dry.cluster.services if dry.cluster else None)
         if self.drill.needs("traffic"):

@@ -11,6 +11,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,12 @@ class DryRun:
 
     # -- target ---------------------------------------------------------------------
 
-    def start_target(self) -> None:
-        """Start the embedded mocks, or resolve the targets file (allowlist enforced)."""
+    def start_target(self, *, portal_population_via: Callable[[str], str] | None = None) -> None:
+        """Start the embedded mocks, or resolve the targets file (allowlist enforced).
+
+        ``portal_population_via`` (embedded mocks only) maps the population service's URL
+        to the one the portal calls instead, e.g. a fault proxy's.
+        """
         from scenarios.targets import load_targets
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +89,7 @@ class DryRun:
             config = MockClusterConfig(
                 data_dir=self.run_dir / "mocks", seed=opts.seed, population_size=opts.population_size,
                 readiness_file=opts.readiness_file, log_dir=self.run_dir / "logs", vulnerable=opts.vulnerable,
-                extra_settings=opts.mock_settings,
+                extra_settings=opts.mock_settings, portal_population_via=portal_population_via,
             )
             self.cluster = MockCluster(config)
             self.cluster.start()

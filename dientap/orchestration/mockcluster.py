@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,9 @@ class MockClusterConfig:
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     extra_settings: dict[str, dict] = field(default_factory=dict)  # service → settings overrides
     log_dir: Path | None = None
+    # Maps the population service's URL to the one the portal should call instead — a
+    # fault proxy in between, for drills on the portal → population link.
+    portal_population_via: Callable[[str], str] | None = None
 
 
 class MockCluster:
@@ -50,7 +54,10 @@ class MockCluster:
         if cfg.readiness_file is not None:
             args += ["--readiness", str(cfg.readiness_file)]
         if name == "portal":
-            args += ["--population-url", self.services["population"].url]
+            population_url = self.services["population"].url
+            if cfg.portal_population_via is not None:
+                population_url = cfg.portal_population_via(population_url)
+            args += ["--population-url", population_url]
         if cfg.vulnerable.get(name):
             args += ["--vulnerable", ",".join(cfg.vulnerable[name])]
         if cfg.extra_settings.get(name):

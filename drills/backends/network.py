@@ -1,4 +1,5 @@
-"""Network faults through a Toxiproxy-compatible TCP proxy placed between the load and a target.
+"""Network faults through a Toxiproxy-compatible TCP proxy placed between the load and a target
+(or between the portal and the population service, for the embedded mocks).
 
 Embedded default: dientap's own fault proxy (:class:`drills.faultproxy.FaultProxyServer`)
 started in-process on a free loopback port. With ``api_url`` the same drill drives an
@@ -45,11 +46,12 @@ class NetworkFaultBackend:
         self.proxies: dict[str, str] = {}  # service → proxy name
 
     def proxy_name(self, service: str) -> str:
-        """The proxy this drill owns for ``service``."""
-        return f"dientap-{self._tag}-{service}"
+        """The proxy this drill owns for ``service`` (or for a link such as ``portal->population``)."""
+        return f"dientap-{self._tag}-{service.replace('->', '-to-')}"
 
     def plumb(self, service: str, upstream_url: str) -> str:
-        """Create the proxy for ``service`` and return the URL the load should use instead."""
+        """Create the proxy for ``service`` (a :attr:`Fault.proxy_key`) and return the URL
+        its client should use instead of ``upstream_url``."""
         self.allowlist.check_url(upstream_url, what=service)
         host, port = _host_port(upstream_url)
         upstream = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -62,7 +64,7 @@ class NetworkFaultBackend:
     def inject(self, fault: Fault) -> dict[str, str | int | float | bool | None]:
         """Add the fault's toxic (or take the proxy down)."""
         assert fault.network is not None  # nosec B101
-        proxy = self.proxies[fault.target]
+        proxy = self.proxies[fault.proxy_key]
         spec = fault.network
         if spec.toxic == "down":
             self.client.disable(proxy)
@@ -77,7 +79,7 @@ class NetworkFaultBackend:
     def remove(self, fault: Fault) -> str:
         """Remove the toxic (or bring the proxy back up); already gone is fine."""
         assert fault.network is not None  # nosec B101
-        proxy = self.proxies[fault.target]
+        proxy = self.proxies[fault.proxy_key]
         if fault.network.toxic == "down":
             self.client.enable(proxy)
             return "proxy up"

@@ -95,6 +95,28 @@ def test_built_in_drill_passes_against_the_embedded_mocks(name: str, tmp_path: P
         assert step.status == "ok" and step.detail["sent"] > 0, step.output
 
 
+def test_the_portal_reaches_the_population_through_the_drills_proxy_and_refuses_unverified_dossiers(
+    tmp_path: Path,
+) -> None:
+    """identity-link-partition: the fault is on the portal → population link, not on a service."""
+    result = _drill(tmp_path, "identity-link-partition")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "drill identity-link-partition: PASS" in result.stdout
+    assert "network timeout on portal->population" in result.stdout
+    journal = load_journal(_run_dir(tmp_path))
+    steps = {e.name: e for e in journal.events if e.kind == "drill_step"}
+    link = steps["proxy between portal and population"]
+    assert link.status == "ok" and link.output.startswith("portal → http://127.0.0.1:")
+    assert steps["inject identity link black-holed"].detail["toxic"] == "timeout"
+    for probe in ("traffic citizens submit while the link is down", "traffic citizens submit while answers are late"):
+        assert steps[probe].status == "ok" and steps[probe].detail["as_expected"] == steps[probe].detail["sent"] > 0
+    assert steps["check no unverified dossier was accepted"].output == "0 dossier(s) accepted without a matching identity check"
+    assert steps["verify rollback"].output == "nothing left behind"
+    drill = journal.drill
+    assert drill is not None and all(c.ok for c in drill.hypothesis)
+    assert all(r.lost == 0 and r.duplicated == 0 for r in drill.reconciliation)
+
+
 def test_lossy_axis_fails_with_exactly_the_dropped_documents(tmp_path: Path) -> None:
     result = _drill(tmp_path, "lossy-axis", "--duration", DURATION)
     assert result.returncode == 1, result.stdout[-3000:]

@@ -135,3 +135,37 @@ def test_lossy_axis_expects_fail_with_predicted_losses() -> None:
     assert drill.expectations.expect_verdict == "FAIL"
     assert drill.expectations.exact_lost == {"documents": "predicted"}
     assert drill.target_weaknesses == {"axis": ["lossy_axis"]}
+
+
+LINK = """\
+title: Link
+method:
+  - name: cut
+    backend: network
+    target: {target}
+    at_s: 1
+    duration_s: 2
+    network: {{client: portal, toxic: timeout}}
+"""
+
+
+def test_a_portal_link_fault_must_target_the_population_service(tmp_path: Path) -> None:
+    assert _problems(tmp_path, LINK.format(target="axis")) == [
+        "drill.yaml:3: method[0]: network.client 'portal' needs target 'population' (the only service the portal "
+        "calls), got 'axis'"
+    ]
+    path = tmp_path / "ok.yaml"
+    path.write_text(LINK.format(target="population"), encoding="utf-8")
+    drill = load_drill(path)
+    assert [f.proxy_key for f in drill.method] == ["portal->population"]
+    assert drill.portal_links() and drill.network_services() == []  # nothing in front of the load
+
+
+def test_a_portal_link_fault_needs_the_embedded_mocks(tmp_path: Path) -> None:
+    from dientap.orchestration.dryrun import DryRunOptions
+    from drills.runner import DrillRunner
+
+    name, _path, drill = resolve_drill("identity-link-partition")
+    targets = tmp_path / "targets.yaml"
+    with pytest.raises(UsageError, match="a real portal's population URL is not dientap's to change"):
+        DrillRunner(name, drill, DryRunOptions(target=str(targets), out=tmp_path))
