@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from dientap.errors import ConfigError, ConfigProblem
 
-__all__ = ["load_model", "parse_model", "field_path", "StrictModel"]
+__all__ = ["load_model", "parse_model", "read_text_file", "field_path", "StrictModel"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,13 +104,17 @@ def parse_model(model: type[M], text: str, source: str) -> M:
         raise ConfigError(problems) from None
 
 
-def load_model(model: type[M], path: str | Path) -> M:
-    """Read and validate the YAML file at ``path`` against ``model``."""
+def read_text_file(path: str | Path) -> str:
+    """A UTF-8 file's text; a missing or unreadable file is a ConfigError naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
-    return parse_model(model, text, str(path))
+
+
+def load_model(model: type[M], path: str | Path) -> M:
+    """Read and validate the YAML file at ``path`` against ``model``."""
+    return parse_model(model, read_text_file(path), str(path))

@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dientap.configfile import field_path
+from dientap.configfile import field_path, read_text_file
 from dientap.errors import ConfigError, ConfigProblem
 from reports.journal import Journal
 from reports.summary import Summary
@@ -87,12 +87,7 @@ def write_run_dir(run_dir: str | Path, journal: Journal, summary: Summary | None
 def load_record(model: type[M], path: str | Path) -> M:
     """Read one JSON record file; problems become a ConfigError naming file and field."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
+    text = read_text_file(path)
     try:
         return model.model_validate_json(text)
     except ValidationError as exc:
