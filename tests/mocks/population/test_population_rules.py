@@ -197,6 +197,16 @@ def test_reopened_database_keeps_its_seed(tmp_path: Path) -> None:
     assert CitizenStore(open_database(path)).seed(3, 100).seeded is False
 
 
+def test_seeded_citizens_end_up_in_the_database_file_not_the_wal(tmp_path: Path) -> None:
+    """Look-ups read the memory-mapped file; pages left in the WAL would be searched for each read."""
+    path = tmp_path / "population.db"
+    store = CitizenStore(open_database(path))
+    store.seed(4, 2000)
+    assert path.with_name("population.db-wal").stat().st_size == 0
+    assert path.stat().st_size > 2000 * 100  # the rows themselves are in the file
+    assert store.lookup(citizen_at(4, 1999).personal_id) is not None
+
+
 # -- throttling ----------------------------------------------------------------------------
 
 
