@@ -6,7 +6,7 @@ hello run just before it, and the pairs are repeated (``--repeat``, default 3): 
 of a shared machine drifts by 10–20 % within minutes, and a ratio to a baseline measured
 minutes earlier carries that drift. The table gives the median ratio and its range.
 
-    python bench/mocks.py [--seconds 10] [--repeat 3]
+    python bench/mocks.py [--seconds 10] [--repeat 3] [--only lookup|submit|send ...]
 
 Goals (issue #2): population look-up ≥ 0.50, dossier submit ≥ 0.25, document send ≥ 0.10.
 Every submit and send is new (fresh idempotency keys, one distinct signed package per
@@ -238,6 +238,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3, help="pairs (hello, endpoint) per endpoint")
     parser.add_argument("--packages", type=int, default=None, help="distinct signed packages for the send benchmark (default 8,000 per second)")
+    parser.add_argument("--only", nargs="+", choices=("lookup", "submit", "send"), default=("lookup", "submit", "send"),
+                        help="measure only these endpoints")
     args = parser.parse_args()
     if not have_wrk() or os.cpu_count() is None:
         print("bench/mocks.py needs wrk (apt-get install wrk) and taskset", file=sys.stderr)
@@ -247,14 +249,16 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="dientap-bench-") as tmp:
         work = Path(tmp)
-        send_load = prepare_send(work, args.seconds, args.packages)
-        endpoints = [
-            (Measured("population look-up (authenticated, audited)", 0.50), lambda: bench_lookup(work, args.seconds)),
-            (Measured("dossier submit (validated, persisted, identity-checked)", 0.25),
-             lambda: bench_submit(work, args.seconds)),
-            (Measured("document send (signed edXML, verified, persisted)", 0.10),
-             lambda: bench_send(work, args.seconds, send_load)),
-        ]
+        send_load = prepare_send(work, args.seconds, args.packages) if "send" in args.only else None
+        every = {
+            "lookup": (Measured("population look-up (authenticated, audited)", 0.50),
+                       lambda: bench_lookup(work, args.seconds)),
+            "submit": (Measured("dossier submit (validated, persisted, identity-checked)", 0.25),
+                       lambda: bench_submit(work, args.seconds)),
+            "send": (Measured("document send (signed edXML, verified, persisted)", 0.10),
+                     lambda: bench_send(work, args.seconds, send_load)),
+        }
+        endpoints = [every[key] for key in ("lookup", "submit", "send") if key in args.only]
         for _ in range(args.repeat):
             for measured, run in endpoints:
                 hello = bench_hello(work, args.seconds)
