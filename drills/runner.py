@@ -4,7 +4,8 @@ reconcile, and write the drill result into the run's journal.
 
 ::
 
-    start target → proxies in front of network-faulted services → start load
+    start target (the portal behind a proxy to the population service, for link faults)
+      → proxies in front of network-faulted services → start load
       → at each fault's offset: inject (journal step) … at its end: remove (journal step)
       → load drains → rollback every backend, verify nothing is left (finally:, even on Ctrl-C)
       → reconcile ledgers → DrillResult into journal.json
