@@ -35,6 +35,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/mocks.py
 	$(BIN)/python bench/inprocess.py
+	$(BIN)/python bench/sqlite_paths.py
 	$(BIN)/python bench/loadgen.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/metrics_overhead.py

@@ -47,10 +47,11 @@ CREATE INDEX IF NOT EXISTS audit_caller ON audit (caller, id);
 DROP INDEX IF EXISTS audit_subject;
 """
 # No index on subject, on purpose: subjects arrive in random order, so each entry would
-# dirty an index page of its own — 7 µs per entry instead of 1.4 µs, a tenth of a
+# dirty an index page of its own — ≈ 8 µs per entry instead of ≈ 2.3 µs, a tenth of a
 # look-up's cost. The audit is written all the time and read by an administrator now and
-# then; a newest-first query by subject scans ≈ 35 ms per million entries. Callers are a
-# handful of client systems, so their index stays cheap (entries append per caller).
+# then; a newest-first query by subject scans ≈ 32 ms per million entries
+# (bench/sqlite_paths.py). Callers are a handful of client systems, so their index stays
+# cheap (entries append per caller).
 _INSERT = "INSERT INTO audit (at, caller, role, subject, purpose, action, result) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _COLUMNS = "SELECT id, at, caller, role, subject, purpose, action, result FROM audit"
 # One static statement per filter combination (no SQL assembled from input).

@@ -1,0 +1,129 @@
+"""The SQLite choices behind the mocks' write paths, each against its alternative in the same run.
+
+    python bench/sqlite_paths.py          # ≈ 30 s
+
+1. audit: the population audit log (``AuditLog``, its real batched writer) with and
+   without an index on the subject — subjects arrive in random order — and what a
+   newest-first query by subject costs per million entries without that index;
+2. portal writes: dossiers written through ``GroupCommit`` (15 per transaction, the
+   batch size measured under the submit benchmark) with SQLite's automatic checkpoint
+   on the writer versus a ``WalCheckpointer`` thread. The figure is the writer's time
+   per dossier — the time the event loop is busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mocks.core.store import GroupCommit, WalCheckpointer, open_database  # noqa: E402
+from mocks.population.audit import AuditAction, AuditLog  # noqa: E402
+from mocks.portal.store import SCHEMA, DossierRow, PortalStore  # noqa: E402
+
+AUDIT_ENTRIES = 300_000
+SCANNED_ENTRIES = 1_000_000
+SUBJECTS = 20_000
+DOSSIERS = 45_000
+BATCH = 15
+
+
+def _subjects() -> list[str]:
+    rng = random.Random(7)
+    return [f"0{rng.randrange(10**11):011d}" for _ in range(SUBJECTS)]
+
+
+async def _audit_us_per_entry(path: Path, *, subject_index: bool, entries: int) -> float:
+    log = AuditLog(path, open_database)
+    await log.start()
+    if subject_index:  # the index the audit had before (the log drops it when it opens)
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE INDEX audit_subject ON audit (subject, id)")
+    subjects = _subjects()
+    started = time.perf_counter()
+    for i in range(entries):
+        log.record("police", "police", subjects[i % SUBJECTS], "bench", AuditAction.LOOKUP, "found")
+        if i % 500 == 499:
+            await log.flush()
+    await log.flush()
+    elapsed = time.perf_counter() - started
+    await log.close()
+    return elapsed / entries * 1e6
+
+
+async def _subject_query_ms(path: Path) -> float:
+    """A newest-first query for a subject with no entry: the worst case, a full scan."""
+    await _audit_us_per_entry(path, subject_index=False, entries=SCANNED_ENTRIES)
+    log = AuditLog(path, open_database)
+    await log.start()
+    started = time.perf_counter()
+    found = await log.query(subject="999999999999", limit=100)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    await log.close()
+    if found:
+        raise SystemExit("the absent subject was found: the scan measured nothing")
+    return elapsed_ms
+
+
+def _row(n: int, rng: random.Random) -> DossierRow:
+    commune = f"{rng.randrange(3321):05d}"
+    return DossierRow(
+        code=f"{commune}-261122-{n:06d}", commune_code=commune, province_code="01",
+        procedure_code="1.000001.000.00.00.H01", owner_id="001190000001", channel=2,
+        applicant={"personal_id": "001190000001", "full_name": "Nguyễn Văn An", "date_of_birth": "1990-01-01"},
+        fields={"purpose": "bench"}, fee_vnd=0, status=1,
+        created_at="2026-11-22T17:00:00.000Z", updated_at="2026-11-22T17:00:00.000Z",
+    )
+
+
+async def _portal_us_per_dossier(path: Path, *, background_checkpoint: bool) -> float:
+    conn = open_database(path)
+    conn.executescript(SCHEMA)
+    checkpointer = WalCheckpointer(conn) if background_checkpoint else None
+    group = GroupCommit(conn)
+    rng = random.Random(3)
+    answer = b'{"code":"00001-261122-000001","status":1,"status_name":"submitted"}' + b" " * 200
+
+    def unit(row: DossierRow, key: str):
+        def write(c: sqlite3.Connection) -> None:
+            PortalStore.insert_dossier(c, row, "citizen")
+            PortalStore.save_idempotent_response(c, row.owner_id, key, rng.randbytes(32), 201, answer, row.created_at)
+        return write
+
+    busy = 0.0
+    for start in range(0, DOSSIERS, BATCH):
+        writes = [group.write(unit(_row(n, rng), f"bench-{n}-{rng.randrange(10**9)}")) for n in range(start, start + BATCH)]
+        cpu = time.perf_counter()
+        await asyncio.gather(*writes)
+        busy += time.perf_counter() - cpu
+    if checkpointer is not None:
+        checkpointer.close()
+    conn.close()
+    return busy / DOSSIERS * 1e6
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="dientap-bench-", dir=Path.cwd()) as tmp:
+        work = Path(tmp)
+        indexed = asyncio.run(_audit_us_per_entry(work / "a1.db", subject_index=True, entries=AUDIT_ENTRIES))
+        plain = asyncio.run(_audit_us_per_entry(work / "a2.db", subject_index=False, entries=AUDIT_ENTRIES))
+        scan_ms = asyncio.run(_subject_query_ms(work / "a3.db"))
+        automatic = asyncio.run(_portal_us_per_dossier(work / "p1.db", background_checkpoint=False))
+        background = asyncio.run(_portal_us_per_dossier(work / "p2.db", background_checkpoint=True))
+    print(f"audit: {indexed:.2f} µs per entry with a subject index, {plain:.2f} µs without "
+          f"(ratio {indexed / plain:.1f}×; {AUDIT_ENTRIES:,} entries, {SUBJECTS:,} random subjects)")
+    print(f"audit query by subject without the index: {scan_ms:.0f} ms for a full scan of {SCANNED_ENTRIES:,} entries")
+    print(f"portal writes: {automatic:.1f} µs per dossier with SQLite's automatic checkpoint on the writer, "
+          f"{background:.1f} µs with a WalCheckpointer thread (ratio {automatic / background:.2f}×; "
+          f"{DOSSIERS:,} dossiers, {BATCH} per transaction)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
