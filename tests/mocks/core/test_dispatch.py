@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mocks.core.app import Endpoint, build_service_app
-from mocks.core.dispatch import UNMATCHED, RouteTable
+from mocks.core.dispatch import RouteTable
 from mocks.core.errors import ApiError
 from mocks.core.http import json_response
 from mocks.core.settings import ServiceSettings
@@ -62,7 +62,6 @@ def test_the_table_resolves_templates_and_converts_parameters() -> None:
     assert (route.template, params, sorted(route.handlers)) == ("/items/{item_id}", {"item_id": "42"}, ["DELETE", "GET"])
     assert table.resolve("/crash")[0].template == "/crash"
     assert table.resolve("/items/4/2") == (None, {})
-    assert UNMATCHED == "unmatched"
 
 
 def test_handlers_get_path_params_and_the_app(client: httpx.AsyncClient) -> None:
