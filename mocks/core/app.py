@@ -120,7 +120,14 @@ def _builtin_endpoints() -> list[Endpoint]:
 
 
 class _ServiceMiddleware:
-    """Route resolution, metrics, route-level faults and dispatch (see :mod:`mocks.core.dispatch`)."""
+    """Route resolution, metrics, route-level faults and dispatch (see :mod:`mocks.core.dispatch`).
+
+    It sits *in front of* Starlette rather than inside its middleware stack: a matched
+    route goes straight to its handler, and only what the table does not answer (404,
+    405, ``HEAD``) enters Starlette (``app``), whose server-error layer would otherwise
+    wrap every request and every message sent. An exception no handler takes is
+    answered here the way that layer does: logged, and a JSON 500 if nothing was sent.
+    """
 
     def __init__(self, app: Any, state: Any, routes: RouteTable, error_handlers: dict[type[Exception], ErrorHandler]):
         self.app = app
@@ -146,6 +153,7 @@ class _ServiceMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                scope["dientap.started"] = True
             elif message["type"] == "http.response.body" and "dientap.slow_body" in scope:
                 await _trickle(send, message, scope["dientap.slow_body"].bytes_per_s)
                 return
@@ -159,7 +167,15 @@ class _ServiceMiddleware:
                     if slow is not None:
                         scope["dientap.slow_body"] = slow
             if handler is not None:
-                await call_handler(handler, path_params, self.error_handlers, scope, receive, send_wrapper)
+                try:
+                    await call_handler(handler, path_params, self.error_handlers, scope, receive, send_wrapper)
+                except (ApiError, ConnectionReset):
+                    raise
+                except Exception as exc:
+                    if "dientap.started" in scope:  # the answer had begun: only the server can cut it off
+                        raise
+                    log.error("unhandled error on %s %s", scope["method"], route, exc_info=exc)
+                    await _INTERNAL_ERROR(scope, receive, send_wrapper)
             else:  # Starlette answers what the table does not: 404, 405, HEAD
                 await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
@@ -218,19 +234,33 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(err.status, err.code, err.message, err.field, err.headers)
 
 
+_INTERNAL_ERROR = error_response(500, "internal_error", "internal error (logged by the service)")
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "internal error (logged by the service)")
+    return _INTERNAL_ERROR
 
 
 # --- factory -----------------------------------------------------------------------
 
 
 class _MockApp(Starlette):
-    """Starlette that remembers the server's own ``send``, so a reset fault can reach the socket."""
+    """Starlette behind the service layer, remembering the server's own ``send`` so a
+    reset fault can reach the socket."""
+
+    service_layer: _ServiceMiddleware | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         scope["dientap.send"] = send
+        if scope["type"] == "http" and self.service_layer is not None:
+            scope["app"] = self  # what Starlette sets first: handlers reach request.app
+            await self.service_layer(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def starlette(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Starlette's own stack: server errors, exception handlers, router."""
         await super().__call__(scope, receive, send)
 
 
@@ -274,6 +304,8 @@ def build_service_app(
         # would otherwise show up as the service's latency spikes (p99 22 → 7 ms measured).
         gc.collect()
         gc.freeze()
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, gen1, gen2)
         try:
             yield
         finally:
@@ -303,7 +335,7 @@ def build_service_app(
     app.state.ledger = ledger
     app.state.metrics = ServiceMetrics(name, store_sizes or (lambda: ledger().get("counts", {})), fault_counts)
     app.state.openapi = openapi_document(name, all_endpoints)
-    app.add_middleware(
-        _ServiceMiddleware, state=app.state, routes=RouteTable(all_endpoints, _wrap), error_handlers=error_handlers
+    app.service_layer = _ServiceMiddleware(
+        app.starlette, state=app.state, routes=RouteTable(all_endpoints, _wrap), error_handlers=error_handlers
     )
     return app

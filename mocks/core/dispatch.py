@@ -9,8 +9,8 @@ Anything the table does not answer exactly (unknown paths, a method the route la
 
 Handlers see the same ``Request`` as under Starlette's router (``path_params`` set in
 the scope, ``request.app`` the application) and their exceptions go to the same
-exception handlers; an exception without a handler propagates to Starlette's
-``ServerErrorMiddleware`` exactly as before (500, logged).
+exception handlers; an exception without a handler goes back to the service layer,
+which answers it as Starlette's ``ServerErrorMiddleware`` would (500, logged).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ async def call_handler(
     """Run one endpoint handler as Starlette's router would, and send its response.
 
     ``error_handlers`` must not contain ``Exception`` itself: unhandled errors belong to
-    the server-error middleware above, which answers 500 and logs them.
+    the service layer above, which answers 500 and logs them.
     """
     scope["path_params"] = path_params
     request = Request(scope, receive, send)

@@ -5,6 +5,15 @@ Reads run directly on the one connection; writes are *units of work* (functions 
 connection) run through :class:`~mocks.core.store.GroupCommit`, so they commit
 before the request is answered. Read-modify-write rules (a status transition, a payment
 callback) run inside the unit, so they see and change the row atomically.
+
+Every index a submission touches is written at a random position (codes, communes and
+keys arrive in no order), and each one costs a B-tree descent and a dirty page in the
+WAL; so a submission writes only what it must. A dossier's status history is a short
+JSON array in its own row — it is only ever read with its dossier — rather than a table
+with an index of its own, and the idempotency records are appended in arrival order
+with a narrow unique index on the key, instead of being stored whole at the key's
+random position. Databases written before this layout are migrated when opened
+(``PRAGMA user_version`` 0 → 1).
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ from dataclasses import dataclass
 
 import orjson
 
-__all__ = ["SCHEMA", "DossierRow", "PaymentRow", "PortalStore"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "DossierRow", "PaymentRow", "PortalStore"]
 
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dossiers (
     id INTEGER PRIMARY KEY,
@@ -30,19 +40,10 @@ CREATE TABLE IF NOT EXISTS dossiers (
     fee_vnd INTEGER NOT NULL,
     status INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    history TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS dossiers_worklist ON dossiers (commune_code, status, id);
-CREATE TABLE IF NOT EXISTS dossier_history (
-    id INTEGER PRIMARY KEY,
-    dossier_code TEXT NOT NULL,
-    from_status INTEGER,
-    to_status INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    note TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dossier_history_code ON dossier_history (dossier_code);
 CREATE TABLE IF NOT EXISTS payments (
     id TEXT PRIMARY KEY,
     dossier_code TEXT NOT NULL,
@@ -63,15 +64,33 @@ CREATE TABLE IF NOT EXISTS feedback (
     body TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS idempotency (
+CREATE TABLE IF NOT EXISTS idempotency_records (
+    id INTEGER PRIMARY KEY,
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
     fingerprint BLOB NOT NULL,
     status INTEGER NOT NULL,
     body BLOB NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (scope, key)
-) WITHOUT ROWID;
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS idempotency_key ON idempotency_records (scope, key);
+"""
+
+# Layout 0 → 1: history rows move into their dossier's row, idempotency records into
+# the appended table. One transaction: a crash mid-migration leaves layout 0 intact.
+_MIGRATE_FROM_0 = """
+ALTER TABLE dossiers ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
+UPDATE dossiers SET history = (
+    SELECT json_group_array(json_object('from', h.from_status, 'to', h.to_status, 'actor', h.actor,
+                                        'note', h.note, 'at', h.at))
+    FROM (SELECT * FROM dossier_history WHERE dossier_code = dossiers.code ORDER BY id) AS h
+);
+DROP TABLE dossier_history;
+"""
+_MIGRATE_IDEMPOTENCY_FROM_0 = """
+INSERT INTO idempotency_records (scope, key, fingerprint, status, body, created_at)
+    SELECT scope, key, fingerprint, status, body, created_at FROM idempotency ORDER BY created_at;
+DROP TABLE idempotency;
 """
 
 
@@ -121,8 +140,11 @@ _WORKLIST_STATUS = (
     "FROM dossiers WHERE commune_code = ? AND status = ? AND id > ? ORDER BY id LIMIT ?"
 )
 _INSERT_DOSSIER = (
-    "INSERT INTO dossiers (code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    "INSERT INTO dossiers (code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at, history) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SET_STATUS = (
+    "UPDATE dossiers SET status = ?, updated_at = ?, history = json_insert(history, '$[#]', json(?)) WHERE code = ?"
 )
 _SELECT_PAYMENT = (
     "SELECT id, dossier_code, payer_id, amount_vnd, status, created_at, paid_at, transaction_ref "
@@ -154,7 +176,22 @@ class PortalStore:
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        conn.executescript(SCHEMA)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"the portal database has layout {version}, newer than this dientap's {SCHEMA_VERSION}")
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        script = ["BEGIN IMMEDIATE;", SCHEMA]
+        if version == 0 and "dossier_history" in tables:
+            script.append(_MIGRATE_FROM_0)
+        if version == 0 and "idempotency" in tables:
+            script.append(_MIGRATE_IDEMPOTENCY_FROM_0)
+        script.append(f"PRAGMA user_version = {SCHEMA_VERSION:d}; COMMIT;")
+        try:
+            conn.executescript("".join(script))
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # -- dossiers ---------------------------------------------------------------------
     def dossier(self, code: str, conn: sqlite3.Connection | None = None) -> DossierRow | None:
@@ -173,12 +210,9 @@ class PortalStore:
         return [(row[0], _dossier(row[1:])) for row in self.conn.execute(sql, args)]
 
     def history(self, code: str) -> list[dict[str, object]]:
-        """The status history of a dossier, oldest first."""
-        rows = self.conn.execute(
-            "SELECT from_status, to_status, actor, note, at FROM dossier_history WHERE dossier_code = ? ORDER BY id",
-            (code,),
-        )
-        return [{"from": r[0], "to": r[1], "actor": r[2], "note": r[3], "at": r[4]} for r in rows]
+        """The status history of a dossier, oldest first (empty for an unknown code)."""
+        row = self.conn.execute("SELECT history FROM dossiers WHERE code = ?", (code,)).fetchone()
+        return orjson.loads(row[0]) if row else []
 
     def max_sequence(self, prefix: str) -> int:
         """Highest 6-digit sequence used by dossier codes starting with ``prefix`` (``00004-250701-``)."""
@@ -189,25 +223,20 @@ class PortalStore:
 
     @staticmethod
     def insert_dossier(conn: sqlite3.Connection, d: DossierRow, actor: str) -> None:
-        """Insert a new dossier and its first history entry (inside a unit of work)."""
+        """Insert a new dossier with its first history entry (inside a unit of work)."""
+        first = {"from": None, "to": d.status, "actor": actor, "note": "submitted", "at": d.created_at}
         conn.execute(
             _INSERT_DOSSIER,
             (d.code, d.commune_code, d.province_code, d.procedure_code, d.owner_id, d.channel,
-             orjson.dumps(d.applicant), orjson.dumps(d.fields), d.fee_vnd, d.status, d.created_at, d.updated_at),
+             orjson.dumps(d.applicant), orjson.dumps(d.fields), d.fee_vnd, d.status, d.created_at, d.updated_at,
+             orjson.dumps([first]).decode()),
         )  # fmt: skip
-        conn.execute(
-            "INSERT INTO dossier_history (dossier_code, from_status, to_status, actor, note, at) VALUES (?,?,?,?,?,?)",
-            (d.code, None, d.status, actor, "submitted", d.created_at),
-        )
 
     @staticmethod
     def set_status(conn: sqlite3.Connection, code: str, old: int, new: int, actor: str, note: str, at: str) -> None:
         """Record a status change and its history entry (inside a unit of work)."""
-        conn.execute("UPDATE dossiers SET status = ?, updated_at = ? WHERE code = ?", (new, at, code))
-        conn.execute(
-            "INSERT INTO dossier_history (dossier_code, from_status, to_status, actor, note, at) VALUES (?,?,?,?,?,?)",
-            (code, old, new, actor, note, at),
-        )
+        entry = orjson.dumps({"from": old, "to": new, "actor": actor, "note": note, "at": at}).decode()
+        conn.execute(_SET_STATUS, (new, at, entry, code))
 
     # -- payments ---------------------------------------------------------------------
     def payment(self, payment_id: str, conn: sqlite3.Connection | None = None) -> PaymentRow | None:
@@ -257,7 +286,7 @@ class PortalStore:
     def idempotent_response(self, scope: str, key: str) -> tuple[bytes, int, bytes] | None:
         """The stored ``(fingerprint, status, body)`` of an earlier request with this key."""
         row = self.conn.execute(
-            "SELECT fingerprint, status, body FROM idempotency WHERE scope = ? AND key = ?", (scope, key)
+            "SELECT fingerprint, status, body FROM idempotency_records WHERE scope = ? AND key = ?", (scope, key)
         ).fetchone()
         return (bytes(row[0]), row[1], bytes(row[2])) if row else None
 
@@ -267,7 +296,7 @@ class PortalStore:
     ) -> None:
         """Remember the response to a keyed request (same unit of work as its effect)."""
         conn.execute(
-            "INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO idempotency_records (scope, key, fingerprint, status, body, created_at) VALUES (?,?,?,?,?,?)",
             (scope, key, fingerprint, status, body, at),
         )
 
