@@ -12,10 +12,13 @@ from mocks.core.settings import ServiceSettings
 from mocks.population.models import (
     PERSONAL_ID_PATTERN,
     PURPOSE_MAX,
+    VERIFY_BATCH_MAX,
     AuditPage,
     CitizenResponse,
     TokenRequest,
     TokenResponse,
+    VerifyBatchRequest,
+    VerifyBatchResponse,
     VerifyRequest,
     VerifyResponse,
 )
@@ -76,6 +79,13 @@ def _endpoints(service: PopulationService) -> list[Endpoint]:
             "POST", "/citizens/verify", service.verify,
             "Verify ID number + full name + date of birth: match or no match; audited",
             request_model=VerifyRequest, response_schema=_inline_schema(VerifyResponse), auth="bearer", tags=tags,
+        ),
+        Endpoint(
+            "POST", "/citizens/verify-batch", service.verify_batch,
+            f"Up to {VERIFY_BATCH_MAX} verifications in one call, answered in order; each item audited "
+            "and throttled as one verify",
+            request_model=VerifyBatchRequest, response_schema=_inline_schema(VerifyBatchResponse), auth="bearer",
+            tags=tags,
         ),
         Endpoint(
             "GET", "/admin/audit", service.read_audit,

@@ -18,6 +18,9 @@ __all__ = [
     "TokenResponse",
     "VerifyRequest",
     "VerifyResponse",
+    "VerifyBatchRequest",
+    "VerifyBatchResponse",
+    "VERIFY_BATCH_MAX",
     "CitizenResponse",
     "AuditEntryResponse",
     "AuditPage",
@@ -26,6 +29,7 @@ __all__ = [
 ]
 
 PURPOSE_MAX = 200
+VERIFY_BATCH_MAX = 100
 # Documented in the schema; enforced by the handler, whose 422 names the broken rule.
 PERSONAL_ID_PATTERN = "^[0-9]{12}$"
 
@@ -60,6 +64,33 @@ class VerifyResponse(BaseModel):
     """Match or no match — nothing else, whatever differed."""
 
     match: bool
+
+
+class VerifyBatchRequest(RequestModel):
+    """Several verifications in one call: a portal checking the submissions in flight."""
+
+    items: list[VerifyRequest] = Field(min_length=1, max_length=VERIFY_BATCH_MAX)
+
+
+class ItemError(BaseModel):
+    """Why one item of a batch could not be checked (the rule it broke)."""
+
+    code: str
+    message: str
+    field: str | None
+
+
+class VerifyBatchResult(BaseModel):
+    """One item's answer: match or no match, or the input rule it broke (then no match)."""
+
+    match: bool
+    error: ItemError | None = Field(default=None, description="present only when the item broke an input rule")
+
+
+class VerifyBatchResponse(BaseModel):
+    """One result per item, in the order of the request."""
+
+    results: list[VerifyBatchResult]
 
 
 class CitizenResponse(BaseModel):

@@ -3,7 +3,7 @@
 Every data request goes through the same gate, in this order: bearer token (401) →
 role known (403) → province connected per the readiness profile (503) → per-client
 throttle (429) → input rules (422) → look-up (404). Every request past the gate (and,
-for verify, with a well-formed JSON body) is audited, failures included, with the error
+for verify, with a well-formed JSON body; for a batch, each item) is audited, failures included, with the error
 code as the result. Unauthenticated or throttled requests are not: there is no trusted
 caller to record, and the metrics count them.
 """
@@ -29,7 +29,7 @@ from mocks.core.tokens import TokenIssuer, bearer_token
 from mocks.population.audit import AuditAction, AuditLog
 from mocks.population.clients import ClientRegistry, LegacyCode, legacy_headers
 from mocks.population.matching import verify_identity
-from mocks.population.models import PURPOSE_MAX, TokenRequest, VerifyRequest
+from mocks.population.models import PURPOSE_MAX, TokenRequest, VerifyBatchRequest, VerifyRequest
 from mocks.population.roles import ROLE_FIELDS, Role, citizen_view
 from mocks.population.store import CitizenRecord, CitizenStore
 from mocks.population.throttle import ClientThrottle, ThrottlePolicy
@@ -140,7 +140,11 @@ class PopulationService:
             await enter_scope(request, province=caller.province_code)
             if caller.province_code in self.not_connected:
                 raise _not_connected(caller.province_code)
-        wait = self.throttle.take(caller.client_id)
+        self._throttle(caller, 1)
+        return caller
+
+    def _throttle(self, caller: Caller, cost: int) -> None:
+        wait = self.throttle.take(caller.client_id, cost)
         if wait:
             raise ApiError(
                 429,
@@ -149,7 +153,6 @@ class PopulationService:
                 None,
                 {"Retry-After": str(wait)},
             )
-        return caller
 
     def _authenticate(self, request: Request) -> Caller:
         # The issuer checks the token on every call (it caches the signature check and
@@ -213,20 +216,43 @@ class PopulationService:
         """``POST /citizens/verify``: match or no match, and nothing else."""
         caller = await self._caller(request)
         body = await read_json(request, VerifyRequest)
+        return json_response(self._verify_one(caller, body))
+
+    async def verify_batch(self, request: Request) -> Response:
+        """``POST /citizens/verify-batch``: up to 100 verifications, answered in order.
+
+        Each item is checked and audited exactly as ``/citizens/verify`` would; an item
+        that breaks an input rule gets ``match: false`` and the rule instead of failing
+        the whole batch. The batch costs the caller one throttle token per item.
+        """
+        caller = await self._caller(request)
+        body = await read_json(request, VerifyBatchRequest)
+        self._throttle(caller, len(body.items) - 1)
+        results: list[dict[str, object]] = []
+        for i, item in enumerate(body.items):
+            try:
+                results.append(self._verify_one(caller, item))
+            except ApiError as exc:
+                field = f"items[{i}].{exc.field}" if exc.field else f"items[{i}]"
+                results.append({"match": False, "error": {"code": exc.code, "message": exc.message, "field": field}})
+        return json_response({"results": results})
+
+    def _verify_one(self, caller: Caller, item: VerifyRequest) -> dict[str, object]:
+        """Match or no match for one item, audited; a broken input rule raises (audited too)."""
         try:
-            _check_purpose(body.purpose)
-            record = self._find(body.personal_id)
+            _check_purpose(item.purpose)
+            record = self._find(item.personal_id)
         except ApiError as exc:
-            self.audit.record(caller.client_id, caller.role, body.personal_id, body.purpose, AuditAction.VERIFY, exc.code)
+            self.audit.record(caller.client_id, caller.role, item.personal_id, item.purpose, AuditAction.VERIFY, exc.code)
             raise
         # An unknown ID is a plain "no match": same status, same body, so verify cannot
         # be used to learn which ID numbers exist.
-        outcome = verify_identity(record, body.full_name, body.date_of_birth)
+        outcome = verify_identity(record, item.full_name, item.date_of_birth)
         result = "match" if outcome.match else "mismatch"
-        self.audit.record(caller.client_id, caller.role, body.personal_id, body.purpose, AuditAction.VERIFY, result)
+        self.audit.record(caller.client_id, caller.role, item.personal_id, item.purpose, AuditAction.VERIFY, result)
         if self.verify_leak and not outcome.match:
-            return json_response({"match": False, "mismatched_fields": list(outcome.mismatched)})
-        return json_response({"match": outcome.match})
+            return {"match": False, "mismatched_fields": list(outcome.mismatched)}
+        return {"match": outcome.match}
 
     async def read_audit(self, request: Request) -> Response:
         """``GET /admin/audit?subject=&caller=&limit=``: newest-first audit entries."""

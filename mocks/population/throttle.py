@@ -45,19 +45,24 @@ class ClientThrottle:
         # client_id -> [tokens, last refill time]; lists, not objects, to stay cheap per call.
         self._buckets: dict[str, list[float]] = {}
 
-    def take(self, client_id: str) -> int:
-        """Take one token for ``client_id``: 0 if allowed, else whole seconds to wait (≥ 1)."""
+    def take(self, client_id: str, cost: int = 1) -> int:
+        """Take ``cost`` tokens for ``client_id``: 0 if allowed, else whole seconds to wait (≥ 1).
+
+        A call is allowed while one token is left; a costlier one (a batch) then leaves
+        the bucket in debt, which later calls wait out, so the sustained rate holds
+        whatever the batch size.
+        """
         if not self._enabled:
             return 0
         now = self._clock()
         bucket = self._buckets.get(client_id)
         if bucket is None:
-            self._buckets[client_id] = [self._burst - 1.0, now]
+            self._buckets[client_id] = [self._burst - cost, now]
             return 0
         tokens = min(self._burst, bucket[0] + (now - bucket[1]) * self._rate)
         bucket[1] = now
         if tokens >= 1.0:
-            bucket[0] = tokens - 1.0
+            bucket[0] = tokens - cost
             return 0
         bucket[0] = tokens
         return max(1, math.ceil((1.0 - tokens) / self._rate))

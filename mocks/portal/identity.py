@@ -6,6 +6,12 @@ re-authenticates once if the service answers 401. Calls go over pooled keep-aliv
 connections (:class:`~mocks.portal.upstream.KeepAliveClient`; see there why not httpx)
 with one overall timeout per call (``upstream_timeout_s``, default 2 s).
 
+Checks are coalesced: every applicant waiting in the same turn of the event loop goes
+in one ``POST /citizens/verify-batch`` (at most 100 per call; more calls run side by
+side), so a submission never waits for another one's answer, and under load the
+portal pays one round trip for many dossiers instead of one each. The population
+service checks and audits every item as it would a single ``/citizens/verify``.
+
 Outcomes are three, never more: the applicant matches, does not match, or the check
 could not be made (:class:`IdentityUnavailable`: connection refused, timeout, 5xx, a
 response we cannot read). The portal answers 503 for the last one and stores nothing:
@@ -26,6 +32,7 @@ from mocks.portal.upstream import KeepAliveClient, UpstreamError, UpstreamRespon
 __all__ = ["Applicant", "IdentityUnavailable", "PopulationClient", "PORTAL_CLIENT_ID"]
 
 PORTAL_CLIENT_ID = "portal"
+VERIFY_BATCH_MAX = 100  # the population service's limit per verify-batch call
 # Re-authenticate this long before the cached token expires, so a request never races it.
 _TOKEN_MARGIN_S = 10.0
 
@@ -44,7 +51,7 @@ class Applicant:
 
 
 class PopulationClient:
-    """Verifies applicants against ``POST /citizens/verify`` of the population service."""
+    """Verifies applicants against ``POST /citizens/verify-batch`` of the population service."""
 
     def __init__(self, base_url: str | None, secret: str, timeout_s: float = 2.0):
         self.base_url = base_url.rstrip("/") if base_url else None
@@ -53,9 +60,15 @@ class PopulationClient:
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
+        self._waiting: list[tuple[dict[str, str], asyncio.Future[bool]]] = []
+        self._scheduled = False
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
-        """Close the keep-alive connections."""
+        """Stop the checks in flight (their callers get :class:`IdentityUnavailable`) and close."""
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()
 
@@ -103,30 +116,69 @@ class PopulationClient:
         """
         if self.base_url is None:
             raise IdentityUnavailable("no population service is configured (population_url)")
-        body = orjson.dumps(
-            {
-                "personal_id": applicant.personal_id,
-                "full_name": applicant.full_name,
-                "date_of_birth": applicant.date_of_birth,
-                "purpose": purpose[:200],  # audited by the population service
-            }
-        )
+        item = {
+            "personal_id": applicant.personal_id,
+            "full_name": applicant.full_name,
+            "date_of_birth": applicant.date_of_birth,
+            "purpose": purpose[:200],  # audited by the population service
+        }
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append((item, answer))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._dispatch)
+        return await answer
+
+    def _dispatch(self) -> None:
+        """Send everything queued this turn of the loop, in batches of at most 100."""
+        self._scheduled = False
+        waiting, self._waiting = self._waiting, []
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(waiting), VERIFY_BATCH_MAX):
+            task = loop.create_task(self._check(waiting[start : start + VERIFY_BATCH_MAX]))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _check(self, batch: list[tuple[dict[str, str], asyncio.Future[bool]]]) -> None:
+        try:
+            matches = await self._verify_batch([item for item, _ in batch])
+        except IdentityUnavailable as exc:
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(IdentityUnavailable(str(exc)))
+            return
+        except BaseException as exc:  # a bug or a shutdown: nobody may wait forever
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(IdentityUnavailable(f"identity check interrupted ({type(exc).__name__})"))
+            raise
+        for (_, answer), match in zip(batch, matches, strict=True):
+            if not answer.done():  # its submission may have been cancelled meanwhile
+                answer.set_result(match)
+
+    async def _verify_batch(self, items: list[dict[str, str]]) -> list[bool]:
+        body = orjson.dumps({"items": items})
         token: str | None = None
         for attempt in range(2):
             token = await self._bearer(stale=token)
-            resp = await self._post("/citizens/verify", body, {"Authorization": f"Bearer {token}"})
+            resp = await self._post("/citizens/verify-batch", body, {"Authorization": f"Bearer {token}"})
             if resp.status == 401 and attempt == 0:
                 continue  # token expired or revoked on their side: sign in again, once
-            return self._outcome(resp)
+            return self._outcomes(resp, len(items))
         raise IdentityUnavailable("population service keeps refusing the portal's token")
 
     @staticmethod
-    def _outcome(resp: UpstreamResponse) -> bool:
-        if resp.status == 200:
-            try:
-                return orjson.loads(resp.body)["match"] is True
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                raise IdentityUnavailable("population service sent an unreadable verify response") from None
-        if resp.status in (404, 422):
-            return False  # unknown or malformed ID number: the applicant is not who they claim
-        raise IdentityUnavailable(f"population service answered {resp.status}")
+    def _outcomes(resp: UpstreamResponse, expected: int) -> list[bool]:
+        if resp.status != 200:
+            raise IdentityUnavailable(f"population service answered {resp.status}")
+        try:
+            results = orjson.loads(resp.body)["results"]
+            matches = [result["match"] is True for result in results]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise IdentityUnavailable("population service sent an unreadable verify response") from None
+        if len(matches) != expected:
+            raise IdentityUnavailable(f"population service answered {len(matches)} of {expected} checks")
+        # An item refused for its input (a malformed ID number) is a mismatch too: the
+        # applicant is not who they claim.
+        return matches

@@ -228,6 +228,17 @@ def test_throttle_allows_a_burst_then_refuses_with_retry_after() -> None:
     assert throttle.take("province-01") == 1
 
 
+def test_a_batch_costs_one_token_per_item_and_its_debt_is_waited_out() -> None:
+    clock = FakeClock()
+    throttle = ClientThrottle(ThrottlePolicy(rate_per_s=10.0, burst=20), clock)
+    assert throttle.take("portal", 100) == 0  # allowed: a token was left, the bucket is now 80 in debt
+    assert throttle.take("portal") == 9  # 81 tokens short at 10/s
+    clock.now += 8.0
+    assert throttle.take("portal") == 1
+    clock.now += 0.2  # the debt is repaid: one whole token again
+    assert throttle.take("portal") == 0
+
+
 def test_throttle_buckets_are_per_client() -> None:
     clock = FakeClock()
     throttle = ClientThrottle(ThrottlePolicy(rate_per_s=1.0, burst=1), clock)

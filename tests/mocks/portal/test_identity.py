@@ -1,6 +1,7 @@
-"""The population client: match, mismatch, and every way the check can be unavailable.
+"""The population client: match, mismatch, coalescing, and every way the check can be
+unavailable.
 
-A tiny stub HTTP server stands in for the population service's token and verify
+A tiny stub HTTP server stands in for the population service's token and verify-batch
 endpoints; the end-to-end tests run the real population mock.
 """
 
@@ -13,20 +14,29 @@ import socket
 import pytest
 
 from dientap.credentials import derive_password
-from mocks.portal.identity import Applicant, IdentityUnavailable, PopulationClient
+from mocks.portal.identity import VERIFY_BATCH_MAX, Applicant, IdentityUnavailable, PopulationClient
 
 from .stub_http import StubServer
 
 ALICE = Applicant("001090123456", "Nguyễn Văn An", "1990-05-01")
 
 
-class StubPopulation:
-    """Answers /auth/token and /citizens/verify like the population service; records calls."""
+def _applicant(i: int, name: str = "Nguyễn Văn An") -> Applicant:
+    return Applicant(f"0010901{i:05d}", name, "1990-05-01")
 
-    def __init__(self, verify_status=200, match=True, reject_first_token=False):
+
+class StubPopulation:
+    """Answers /auth/token and /citizens/verify-batch like the population service; records calls.
+
+    An item matches when ``match`` says so and its name does not start with "Sai"; an
+    ID number ending in 999 gets an item error, as a malformed one would.
+    """
+
+    def __init__(self, verify_status=200, match=True, reject_first_token=False, body=None):
         self.verify_status = verify_status
         self.match = match
         self.reject_first_token = reject_first_token
+        self.body = body
         self.token_requests = 0
         self.verify_bodies: list[dict] = []
 
@@ -36,20 +46,32 @@ class StubPopulation:
                 return 401, b'{"error":{"code":"invalid_client_secret"}}'
             self.token_requests += 1
             return 200, json.dumps({"access_token": f"t{self.token_requests}", "expires_in": 900}).encode()
-        assert (method, path) == ("POST", "/citizens/verify")
+        assert (method, path) == ("POST", "/citizens/verify-batch")
         if self.reject_first_token and headers["authorization"] == "Bearer t1":
             return 401, b'{"error":{"code":"invalid_token"}}'
-        self.verify_bodies.append(json.loads(body))
+        request = json.loads(body)
+        self.verify_bodies.append(request)
         if self.verify_status != 200:
             return self.verify_status, b'{"error":{"code":"x"}}'
-        return 200, json.dumps({"match": self.match}).encode()
+        if self.body is not None:
+            return 200, self.body
+        results = []
+        for i, item in enumerate(request["items"]):
+            if item["personal_id"].endswith("999"):
+                results.append({"match": False, "error": {"code": "invalid_personal_id", "message": "birthplace rule",
+                                                          "field": f"items[{i}].personal_id"}})
+            else:
+                results.append({"match": self.match and not item["full_name"].startswith("Sai")})
+        return 200, json.dumps({"results": results}).encode()
 
 
-def _run_against(stub: StubPopulation, *applicants: Applicant) -> list[bool]:
+def _run_against(stub: StubPopulation, *applicants: Applicant, together: bool = False) -> list[bool]:
     async def go():
         async with StubServer(stub) as server:
             client = PopulationClient(server.url, "s", timeout_s=1.0)
             try:
+                if together:
+                    return list(await asyncio.gather(*(client.verify(a, purpose="test") for a in applicants)))
                 return [await client.verify(a, purpose="test") for a in applicants]
             finally:
                 await client.aclose()
@@ -61,20 +83,58 @@ def test_match_sends_the_applicant_and_purpose_and_caches_the_token():
     stub = StubPopulation()
     assert _run_against(stub, ALICE, ALICE) == [True, True]
     assert stub.token_requests == 1
-    assert stub.verify_bodies[0] == {
-        "personal_id": "001090123456", "full_name": "Nguyễn Văn An", "date_of_birth": "1990-05-01", "purpose": "test",
-    }  # fmt: skip
+    assert stub.verify_bodies[0] == {"items": [
+        {"personal_id": "001090123456", "full_name": "Nguyễn Văn An", "date_of_birth": "1990-05-01", "purpose": "test"},
+    ]}  # fmt: skip
 
 
-def test_mismatch_and_unknown_id_are_no_match():
+def test_mismatch_and_a_refused_item_are_no_match():
     assert _run_against(StubPopulation(match=False), ALICE) == [False]
-    assert _run_against(StubPopulation(verify_status=404), ALICE) == [False]
+    assert _run_against(StubPopulation(), Applicant("001090123999", "Nguyễn Văn An", "1990-05-01")) == [False]
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 429])
-def test_server_errors_and_throttling_mean_unavailable(status):
+def test_checks_waiting_together_go_in_one_call_and_answers_keep_their_order():
+    stub = StubPopulation()
+    applicants = [_applicant(i, "Sai Tên" if i % 3 == 0 else "Nguyễn Văn An") for i in range(10)]
+    assert _run_against(stub, *applicants, together=True) == [i % 3 != 0 for i in range(10)]
+    assert len(stub.verify_bodies) == 1
+    assert [item["personal_id"] for item in stub.verify_bodies[0]["items"]] == [a.personal_id for a in applicants]
+
+
+def test_more_checks_than_one_batch_holds_are_split():
+    stub = StubPopulation()
+    applicants = [_applicant(i) for i in range(VERIFY_BATCH_MAX + 5)]
+    assert _run_against(stub, *applicants, together=True) == [True] * len(applicants)
+    assert sorted(len(b["items"]) for b in stub.verify_bodies) == [5, VERIFY_BATCH_MAX]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429, 404, 422])
+def test_errors_of_the_whole_call_mean_unavailable(status):
     with pytest.raises(IdentityUnavailable, match=f"answered {status}"):
         _run_against(StubPopulation(verify_status=status), ALICE)
+
+
+def test_an_unavailable_call_fails_every_check_in_it():
+    async def go():
+        async with StubServer(StubPopulation(verify_status=503)) as server:
+            client = PopulationClient(server.url, "s", timeout_s=1.0)
+            try:
+                return await asyncio.gather(*(client.verify(_applicant(i)) for i in range(4)), return_exceptions=True)
+            finally:
+                await client.aclose()
+
+    outcomes = asyncio.run(go())
+    assert [type(o) for o in outcomes] == [IdentityUnavailable] * 4
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(b'{"results": [{"match": true}, {"match": true}]}', "2 of 1 checks"), (b"not json", "unreadable"),
+     (b'{"results": 7}', "unreadable")],
+)  # fmt: skip
+def test_an_answer_that_does_not_fit_the_question_is_unavailable(body, reason):
+    with pytest.raises(IdentityUnavailable, match=reason):
+        _run_against(StubPopulation(body=body), ALICE)
 
 
 def test_refused_token_is_renewed_once():
