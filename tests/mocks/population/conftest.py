@@ -148,3 +148,10 @@ def start_population():
 def dry_run_secret() -> str:
     """The dry-run secret the test services run with (client secrets derive from it)."""
     return SECRET
+
+
+@pytest.fixture(scope="module")
+def http(population: PopulationServer) -> Iterator[httpx.Client]:
+    """A client of the module's default population server."""
+    with population.client() as client:
+        yield client

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -19,12 +18,6 @@ if TYPE_CHECKING:
     from conftest import PopulationServer
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def http(population: PopulationServer) -> Iterator[httpx.Client]:
-    with population.client() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ and audited exactly as ``/citizens/verify`` would, and bad batches refused whole
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import httpx
@@ -15,12 +14,6 @@ if TYPE_CHECKING:
     from conftest import PopulationServer
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def http(population: PopulationServer) -> Iterator[httpx.Client]:
-    with population.client() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
