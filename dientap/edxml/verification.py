@@ -221,7 +221,7 @@ def _read_envelope(root: etree._Element) -> DocumentEnvelope:
 # Certificates already proven to be issued by a trusted CA, keyed by (CA certificate,
 # base64 text as sent). A hit skips base64 decoding, DER parsing and one ECDSA
 # verification; validity dates are still checked against ``now`` on every call.
-_trusted_certs: dict[tuple[x509.Certificate, str], tuple[x509.Certificate, str]] = {}
+_trusted_certs: dict[tuple[x509.Certificate, str], tuple[x509.Certificate, str, object]] = {}
 _TRUSTED_CACHE_LIMIT = 20_000
 _F_CERT = "Signature.KeyInfo.X509Data.X509Certificate"
 
@@ -230,7 +230,10 @@ def _untrusted(message: str) -> EdxmlError:
     return EdxmlError("untrusted_certificate", message, _F_CERT)
 
 
-def _signer_certificate(signature: etree._Element, trusted_ca: x509.Certificate) -> tuple[x509.Certificate, str]:
+def _signer_certificate(
+    signature: etree._Element, trusted_ca: x509.Certificate
+) -> tuple[x509.Certificate, str, object]:
+    """The signer's certificate, agency code and public key, once proven issued by ``trusted_ca``."""
     certs = [
         cert
         for key_info in signature.iterchildren(f"{{{_DSIG_NS}}}KeyInfo")
@@ -257,8 +260,8 @@ def _signer_certificate(signature: etree._Element, trusted_ca: x509.Certificate)
         raise _untrusted("the signer certificate names no agency (or is a CA)")
     if len(_trusted_certs) >= _TRUSTED_CACHE_LIMIT:
         _trusted_certs.clear()
-    _trusted_certs[key] = (cert, code)
-    return cert, code
+    entry = _trusted_certs[key] = (cert, code, cert.public_key())
+    return entry
 
 
 def _check_validity(cert: x509.Certificate, now: dt.datetime) -> None:
@@ -284,10 +287,10 @@ def _verify(root: etree._Element, trusted_ca: x509.Certificate, now: dt.datetime
         raise EdxmlError("missing_signature", "the package carries no enveloped XML signature", "Signature")
     if len(signatures) != 1 or nested:
         raise EdxmlError("bad_signature", "exactly one Signature, as a direct child of edXML, is required", "Signature")
-    cert, code = _signer_certificate(signatures[0], trusted_ca)
+    cert, code, public_key = _signer_certificate(signatures[0], trusted_ca)
     _check_validity(cert, now)
     try:
-        signed = verify_enveloped(root, signatures[0], cert.public_key())
+        signed = verify_enveloped(root, signatures[0], public_key)
     except NotWholeDocument as exc:
         raise EdxmlError("bad_signature", f'the signature must cover the whole package (Reference URI=""): {exc}', "Signature") from None
     except SignatureInvalid as exc:
