@@ -1,4 +1,6 @@
 import asyncio
+import functools
+import random
 import time
 
 import jwt
@@ -61,10 +63,50 @@ def test_background_checkpoints_let_the_writer_reuse_the_wal(tmp_path):
     assert checked < unchecked / 4  # checkpointed between batches, so the WAL restarts from its start
 
 
+async def _sustained_writes(path, *, restart_after_frames: int | None, batches: int | None) -> tuple[int, int, int]:
+    """Group-committed random-key inserts with no pause between transactions, as under a
+    load test: ``batches`` of them, or (``None``) until the checkpointer has rewound the
+    WAL once and 300 more. The WAL file's size at the end, the restarts, the batches."""
+    conn = open_database(path)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)")
+    checkpointer = WalCheckpointer(conn, interval_s=0.01, restart_after_frames=restart_after_frames or 10**9)
+    group = GroupCommit(conn)
+    rng = random.Random(5)
+
+    def insert(key: str, c) -> None:
+        c.execute("INSERT INTO t (k, v) VALUES (?, ?)", (key, b"x" * 300))
+
+    done, after_restart = 0, 0
+    while (batches is None and after_restart < 300 and done < 20_000) or done < (batches or 0):
+        await asyncio.gather(*(group.write(functools.partial(insert, f"{rng.random():.17f}")) for _ in range(10)))
+        done += 1
+        after_restart += 1 if checkpointer.restarts else 0
+    size = path.with_name(path.name + "-wal").stat().st_size
+    restarts = checkpointer.restarts
+    checkpointer.close()
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (10 * done,)
+    conn.close()
+    return size, restarts, done
+
+
+def test_sustained_writes_rewind_the_wal_instead_of_growing_it(tmp_path):
+    rewound, restarts, batches = asyncio.run(
+        _sustained_writes(tmp_path / "rewound.db", restart_after_frames=256, batches=None)
+    )
+    # Control, the same writes: passive checkpoints alone never find the WAL idle, so it
+    # holds every frame written.
+    passive_only, _, _ = asyncio.run(_sustained_writes(tmp_path / "control.db", restart_after_frames=None,
+                                                       batches=batches))
+    assert restarts >= 1
+    assert rewound < passive_only, (rewound, passive_only)
+
+
 def test_background_checkpoint_refuses_bad_settings(tmp_path):
     conn = open_database(tmp_path / "x.db")
     with pytest.raises(ValueError, match="interval_s must be > 0"):
         WalCheckpointer(conn, interval_s=0)
+    with pytest.raises(ValueError, match="restart_after_frames"):
+        WalCheckpointer(conn, restart_after_frames=0)
     import sqlite3
 
     with pytest.raises(ValueError, match="needs a file database"):
