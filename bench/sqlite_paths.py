@@ -8,7 +8,10 @@
 2. portal writes: dossiers written through ``GroupCommit`` (15 per transaction, the
    batch size measured under the submit benchmark) with SQLite's automatic checkpoint
    on the writer versus a ``WalCheckpointer`` thread. The figure is the writer's time
-   per dossier — the time the event loop is busy.
+   per dossier — the time the event loop is busy;
+3. portal layout: the same dossiers and idempotency records in layout 0 (a history
+   table with its own index; idempotency records stored whole at their key) versus
+   layout 1 (history in the dossier row; records appended, unique index on the key).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database  # noqa: E402
 from mocks.population.audit import AuditAction, AuditLog  # noqa: E402
-from mocks.portal.store import SCHEMA, DossierRow, PortalStore  # noqa: E402
+from mocks.portal.store import DossierRow, PortalStore  # noqa: E402
 
 AUDIT_ENTRIES = 300_000
 SCANNED_ENTRIES = 1_000_000
@@ -82,9 +85,41 @@ def _row(n: int, rng: random.Random) -> DossierRow:
     )
 
 
-async def _portal_us_per_dossier(path: Path, *, background_checkpoint: bool) -> float:
+# Layout 0 of the portal store, for comparison: what a submission wrote before.
+_LAYOUT_0 = """
+CREATE TABLE dossiers (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, commune_code TEXT NOT NULL,
+    province_code TEXT NOT NULL, procedure_code TEXT NOT NULL, owner_id TEXT NOT NULL, channel INTEGER NOT NULL,
+    applicant BLOB NOT NULL, fields BLOB NOT NULL, fee_vnd INTEGER NOT NULL, status INTEGER NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX dossiers_worklist ON dossiers (commune_code, status, id);
+CREATE TABLE dossier_history (id INTEGER PRIMARY KEY, dossier_code TEXT NOT NULL, from_status INTEGER,
+    to_status INTEGER NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX dossier_history_code ON dossier_history (dossier_code);
+CREATE TABLE idempotency (scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL,
+    status INTEGER NOT NULL, body BLOB NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;
+"""
+
+
+def _write_layout_0(c: sqlite3.Connection, d: DossierRow, key: str, fp: bytes, answer: bytes) -> None:
+    c.execute(
+        "INSERT INTO dossiers (code, commune_code, province_code, procedure_code, owner_id, channel, applicant, "
+        "fields, fee_vnd, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (d.code, d.commune_code, d.province_code, d.procedure_code, d.owner_id, d.channel, b"{}", b"{}",
+         d.fee_vnd, d.status, d.created_at, d.updated_at),
+    )  # fmt: skip
+    c.execute(
+        "INSERT INTO dossier_history (dossier_code, from_status, to_status, actor, note, at) VALUES (?,?,?,?,?,?)",
+        (d.code, None, d.status, "citizen", "submitted", d.created_at),
+    )
+    c.execute("INSERT INTO idempotency VALUES (?,?,?,?,?,?)", (d.owner_id, key, fp, 201, answer, d.created_at))
+
+
+async def _portal_us_per_dossier(path: Path, *, background_checkpoint: bool, layout: int = 1) -> float:
     conn = open_database(path)
-    conn.executescript(SCHEMA)
+    if layout == 1:
+        PortalStore(conn)
+    else:
+        conn.executescript(_LAYOUT_0)
     checkpointer = WalCheckpointer(conn) if background_checkpoint else None
     group = GroupCommit(conn)
     rng = random.Random(3)
@@ -92,6 +127,9 @@ async def _portal_us_per_dossier(path: Path, *, background_checkpoint: bool) -> 
 
     def unit(row: DossierRow, key: str):
         def write(c: sqlite3.Connection) -> None:
+            if layout == 0:
+                _write_layout_0(c, row, key, rng.randbytes(32), answer)
+                return
             PortalStore.insert_dossier(c, row, "citizen")
             PortalStore.save_idempotent_response(c, row.owner_id, key, rng.randbytes(32), 201, answer, row.created_at)
         return write
@@ -116,12 +154,15 @@ def main() -> int:
         scan_ms = asyncio.run(_subject_query_ms(work / "a3.db"))
         automatic = asyncio.run(_portal_us_per_dossier(work / "p1.db", background_checkpoint=False))
         background = asyncio.run(_portal_us_per_dossier(work / "p2.db", background_checkpoint=True))
+        layout_0 = asyncio.run(_portal_us_per_dossier(work / "p3.db", background_checkpoint=True, layout=0))
     print(f"audit: {indexed:.2f} µs per entry with a subject index, {plain:.2f} µs without "
           f"(ratio {indexed / plain:.1f}×; {AUDIT_ENTRIES:,} entries, {SUBJECTS:,} random subjects)")
     print(f"audit query by subject without the index: {scan_ms:.0f} ms for a full scan of {SCANNED_ENTRIES:,} entries")
     print(f"portal writes: {automatic:.1f} µs per dossier with SQLite's automatic checkpoint on the writer, "
           f"{background:.1f} µs with a WalCheckpointer thread (ratio {automatic / background:.2f}×; "
           f"{DOSSIERS:,} dossiers, {BATCH} per transaction)")
+    print(f"portal layout: {layout_0:.1f} µs per dossier in layout 0 (history table, idempotency records at their key), "
+          f"{background:.1f} µs in layout 1 (ratio {layout_0 / background:.2f}×)")
     return 0
 
 
