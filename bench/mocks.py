@@ -39,10 +39,17 @@ from dientap.synthetic import citizen_at  # noqa: E402
 
 ADMIN = "bench-admin"
 POPULATION = 20_000
-UNTHROTTLED = json.dumps({"rate_limit_per_s": 1e9, "rate_limit_burst": 1_000_000_000})
+UNTHROTTLED = {"rate_limit_per_s": 1e9, "rate_limit_burst": 1_000_000_000}
+# --service-settings: settings for every service under test, e.g. {"gc_gen0_threshold": 700}
+# to measure Python's default collector threshold against the mocks' own.
+SERVICE_SETTINGS: dict[str, object] = {}
+PORTAL_WAL_MB: list[float] = []  # the portal's WAL file after each submit run (it must not grow without bound)
 
 
-def _service(name: str, data: Path, core: int, *extra: str) -> ServiceProcess:
+def _service(name: str, data: Path, core: int, *extra: str, settings: dict[str, object] | None = None) -> ServiceProcess:
+    merged = {**(settings or {}), **SERVICE_SETTINGS}
+    if merged:
+        extra = (*extra, "--settings-json", json.dumps(merged))
     argv = ["taskset", "-c", str(core), sys.executable, "-m", "mocks", "serve", name, "--data-dir", str(data / name),
             "--population-size", str(POPULATION), *extra]
     proc = ServiceProcess(name, argv, env={"DIENTAP_ADMIN_TOKEN": ADMIN}, log_path=data / f"{name}.log")
@@ -97,7 +104,7 @@ def _wait(url: str) -> None:
 
 def bench_lookup(work: Path, seconds: int) -> WrkResult:
     _forget_writes(work / "population")
-    proc = _service("population", work, 0, "--settings-json", UNTHROTTLED)
+    proc = _service("population", work, 0, settings=UNTHROTTLED)
     try:
         token = httpx.post(proc.url + "/auth/token", json={"client_id": "police", "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, "police")}).json()["access_token"]
         ids = [citizen_at(42, i).personal_id for i in range(0, POPULATION, 2)]
@@ -116,7 +123,7 @@ def bench_submit(work: Path, seconds: int) -> WrkResult:
     from mocks.portal.catalogue import catalogue_of
 
     _forget_writes(work / "portal")
-    population = _service("population", work, 1, "--settings-json", UNTHROTTLED)
+    population = _service("population", work, 1, settings=UNTHROTTLED)
     portal = _service("portal", work, 0, "--population-url", population.url)
     try:
         tokens, bodies = [], []
@@ -143,6 +150,7 @@ def bench_submit(work: Path, seconds: int) -> WrkResult:
         )
         result = run_wrk(portal.url, script=script, seconds=seconds)
         _check_all_new(result, _stored(portal.url, "dossiers"), "dossiers")
+        PORTAL_WAL_MB.append((work / "portal" / "portal.db-wal").stat().st_size / 1e6)
         return result
     finally:
         portal.close()
@@ -236,11 +244,17 @@ class Measured:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--service-settings", type=json.loads, default={},
+                        help='JSON settings for every service under test, e.g. \'{"gc_gen0_threshold": 700}\'')
     parser.add_argument("--repeat", type=int, default=3, help="pairs (hello, endpoint) per endpoint")
     parser.add_argument("--packages", type=int, default=None, help="distinct signed packages for the send benchmark (default 8,000 per second)")
     parser.add_argument("--only", nargs="+", choices=("lookup", "submit", "send"), default=("lookup", "submit", "send"),
                         help="measure only these endpoints")
     args = parser.parse_args()
+    if not isinstance(args.service_settings, dict):
+        print("--service-settings must be a JSON object", file=sys.stderr)
+        return 2
+    SERVICE_SETTINGS.update(args.service_settings)
     if not have_wrk() or os.cpu_count() is None:
         print("bench/mocks.py needs wrk (apt-get install wrk) and taskset", file=sys.stderr)
         return 2
@@ -277,6 +291,8 @@ def main() -> int:
     for measured, _ in endpoints:
         pairs = ", ".join(f"{run.ok_rps:.0f}÷{hello.ok_rps:.0f}={run.ok_rps / hello.ok_rps:.2f}" for hello, run in measured.runs)
         print(f"  {measured.name.split(' (')[0]}: {pairs}")
+    if PORTAL_WAL_MB:
+        print("portal WAL file after each submit run: " + ", ".join(f"{mb:.0f} MB" for mb in PORTAL_WAL_MB))
     return 0
 
 
