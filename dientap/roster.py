@@ -103,7 +103,7 @@ class Roster:
     @property
     def birthplace_codes(self) -> frozenset[str]:
         """The 63 old 3-digit birthplace codes that may open a personal ID number."""
-        return frozenset(self._province_by_birthplace)
+        return self._birthplace_codes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_provinces_by_code", {p.code: p for p in self.provinces})
@@ -113,6 +113,8 @@ class Roster:
             "_province_by_birthplace",
             {b: p for p in self.provinces for b in p.birthplace_codes},
         )
+        # Every personal ID number checked is looked up here: built once, not per call.
+        object.__setattr__(self, "_birthplace_codes", frozenset(self._province_by_birthplace))
 
 
 def _read_text(name: str) -> str:

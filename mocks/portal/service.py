@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 from starlette.requests import Request
 
@@ -31,14 +32,25 @@ log = logging.getLogger("dientap.mocks.portal")
 VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")  # dossier codes carry the Vietnamese date
 
 
+_now_cache: list = [0, ""]  # [millisecond, its ISO text]
+
+
 def now_iso() -> str:
     """Current UTC time, ISO 8601 with milliseconds."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    # Formatting costs twenty times reading the clock, and a busy portal stamps ten
+    # records in the same millisecond: format each millisecond once.
+    ms = time.time_ns() // 1_000_000
+    if ms != _now_cache[0]:
+        _now_cache[0] = ms
+        _now_cache[1] = (
+            dt.datetime.fromtimestamp(ms // 1000, dt.UTC).replace(microsecond=ms % 1000 * 1000).isoformat(timespec="milliseconds")
+        )
+    return _now_cache[1]
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The authenticated caller of a request (from its bearer token)."""
+class Caller(NamedTuple):
+    """The authenticated caller of a request (from its bearer token); a tuple, built for
+    every request."""
 
     subject: str  # personal ID number (citizen) or officer account
     role: str  # "citizen" | "officer"
@@ -73,6 +85,7 @@ class Portal:
         self.callback_key = callback_key(settings.dry_run_secret)
         self.intermediary = PaymentIntermediary(self.callback_key, settings.payment_callback_delay_s)
         self._sequences: dict[str, int] = {}
+        self._latest_date = ""  # yymmdd of the latest dossier code
 
     # -- callers ----------------------------------------------------------------------
     def caller(self, request: Request) -> Caller:
@@ -106,15 +119,28 @@ class Portal:
         """Allocate ``<commune>-<yymmdd>-<seq>`` (call inside the unit of work that inserts it).
 
         Units of work run one after another on the event loop, so the in-memory counter
-        needs no lock; it starts from the highest code already stored for that day.
+        needs no lock; it starts from the highest code already stored for that day. A
+        commune's codes rise in submission order — the worklist reads them in code order
+        (:mod:`mocks.portal.store`) — so the date never goes back while the portal runs,
+        even if the clock does, and a commune that has used a day's 999,999 numbers is
+        refused until midnight.
         """
         today = dt.datetime.now(VN_TZ)  # formatted by hand: strftime costs more than the rest of this
-        prefix = f"{commune_code}-{today.year % 100:02d}{today.month:02d}{today.day:02d}-"
+        date = f"{today.year % 100:02d}{today.month:02d}{today.day:02d}"
+        if date < self._latest_date:  # the clock went back; "yymmdd" sorts as dates do
+            date = self._latest_date
+        self._latest_date = date
+        prefix = f"{commune_code}-{date}-"
         seq = self._sequences.get(prefix)
         if seq is None:
             if len(self._sequences) > 50_000:  # yesterday's prefixes are not needed any more
                 self._sequences.clear()
             seq = self.store.max_sequence(prefix)
+        if seq >= 999_999:
+            raise ApiError(
+                503, "dossier_numbers_exhausted", f"commune {commune_code} has used every dossier number for today",
+                "commune_code", {"Retry-After": "3600"},
+            )  # fmt: skip
         seq += 1
         self._sequences[prefix] = seq
         return f"{prefix}{seq:06d}"

@@ -7,25 +7,32 @@ before the request is answered. Read-modify-write rules (a status transition, a 
 callback) run inside the unit, so they see and change the row atomically.
 
 Every index a submission touches is written at a random position (codes, communes and
-keys arrive in no order), and each one costs a B-tree descent and a dirty page in the
-WAL; so a submission writes only what it must. A dossier's status history is a short
-JSON array in its own row — it is only ever read with its dossier — rather than a table
-with an index of its own, and the idempotency records are appended in arrival order
-with a narrow unique index on the key, instead of being stored whole at the key's
-random position. Databases written before this layout are migrated when opened
-(``PRAGMA user_version`` 0 → 1).
+keys arrive in no order), and each one costs a B-tree descent, a dirty page and a WAL
+frame at the next commit; so a submission writes only what it must:
+
+* a dossier's status history is a short JSON array in its own row — it is only ever read
+  with its dossier — rather than a table with an index of its own (layout 1);
+* the idempotency records are appended in arrival order with a narrow unique index on
+  the key, instead of being stored whole at the key's random position (layout 1);
+* the officer's worklist reads the unique index on ``code`` rather than an index of its
+  own (layout 2). A code is ``<commune>-<yymmdd>-<sequence>`` and
+  :meth:`~mocks.portal.service.Portal.next_dossier_code` keeps a commune's codes rising
+  in submission order, so a commune's dossiers are one contiguous, oldest-first range of
+  that index; a status filter is checked along the range.
+
+Databases written before a layout are migrated when opened (``PRAGMA user_version``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "DossierRow", "PaymentRow", "PortalStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dossiers (
     id INTEGER PRIMARY KEY,
@@ -43,7 +50,6 @@ CREATE TABLE IF NOT EXISTS dossiers (
     updated_at TEXT NOT NULL,
     history TEXT NOT NULL DEFAULT '[]'
 );
-CREATE INDEX IF NOT EXISTS dossiers_worklist ON dossiers (commune_code, status, id);
 CREATE TABLE IF NOT EXISTS payments (
     id TEXT PRIMARY KEY,
     dossier_code TEXT NOT NULL,
@@ -92,11 +98,13 @@ INSERT INTO idempotency_records (scope, key, fingerprint, status, body, created_
     SELECT scope, key, fingerprint, status, body, created_at FROM idempotency ORDER BY created_at;
 DROP TABLE idempotency;
 """
+# Layout 1 → 2: the worklist reads the code index (see the module's docstring).
+_MIGRATE_FROM_1 = "DROP INDEX IF EXISTS dossiers_worklist;\n"
 
 
-@dataclass(frozen=True, slots=True)
-class DossierRow:
-    """A stored dossier (hồ sơ)."""
+class DossierRow(NamedTuple):
+    """A stored dossier (hồ sơ). Rows are tuples: one is built for every dossier written
+    or read, and a frozen dataclass costs several times as much to build."""
 
     code: str
     commune_code: str
@@ -112,8 +120,7 @@ class DossierRow:
     updated_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentRow:
+class PaymentRow(NamedTuple):
     """A stored fee payment."""
 
     id: str
@@ -133,11 +140,11 @@ _SELECT_DOSSIER = (
 )
 _WORKLIST = (
     "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
-    "FROM dossiers WHERE commune_code = ? AND id > ? ORDER BY id LIMIT ?"
+    "FROM dossiers WHERE code > ? AND code < ? AND +id > ? ORDER BY code LIMIT ?"
 )
 _WORKLIST_STATUS = (
     "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
-    "FROM dossiers WHERE commune_code = ? AND status = ? AND id > ? ORDER BY id LIMIT ?"
+    "FROM dossiers WHERE code > ? AND code < ? AND +id > ? AND status = ? ORDER BY code LIMIT ?"
 )
 _INSERT_DOSSIER = (
     "INSERT INTO dossiers (code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at, history) "
@@ -185,6 +192,8 @@ class PortalStore:
             script.append(_MIGRATE_FROM_0)
         if version == 0 and "idempotency" in tables:
             script.append(_MIGRATE_IDEMPOTENCY_FROM_0)
+        if version < 2:
+            script.append(_MIGRATE_FROM_1)
         script.append(f"PRAGMA user_version = {SCHEMA_VERSION:d}; COMMIT;")
         try:
             conn.executescript("".join(script))
@@ -201,12 +210,20 @@ class PortalStore:
 
     def worklist(self, commune_code: str, status: int | None, after_id: int, limit: int) -> list[tuple[int, DossierRow]]:
         """Dossiers of one commune (optionally in one status), oldest first, after a cursor id."""
+        # The commune's range of the code index, started after the cursor's own code so a
+        # page does not walk the pages before it; ``id > after_id`` keeps any cursor exact
+        # (written ``+id`` so that the planner never scans by id instead).
+        low, high = f"{commune_code}-", f"{commune_code}."  # "." sorts right after "-"
+        if after_id:
+            row = self.conn.execute("SELECT code FROM dossiers WHERE id = ?", (after_id,)).fetchone()
+            if row and low < row[0] < high:
+                low = row[0]
         if status is None:
             sql = _WORKLIST
-            args: tuple = (commune_code, after_id, limit)
+            args: tuple = (low, high, after_id, limit)
         else:
             sql = _WORKLIST_STATUS
-            args = (commune_code, status, after_id, limit)
+            args = (low, high, after_id, status, limit)
         return [(row[0], _dossier(row[1:])) for row in self.conn.execute(sql, args)]
 
     def history(self, code: str) -> list[dict[str, object]]:

@@ -25,8 +25,50 @@ def test_group_commit_batches_concurrent_writes_and_isolates_failures(tmp_path):
     results = asyncio.run(main())
     assert sum(isinstance(r, Exception) for r in results) == 1
     assert group.batches == 1 and group.writes == 101
+    assert group.reruns == 0  # SQLite undid the failed INSERT itself: no second run
     reopened = open_database(tmp_path / "t.db")
     assert reopened.execute("SELECT count(*) FROM t").fetchone() == (100,)
+
+
+def test_a_write_failing_half_way_is_undone_and_the_batch_still_commits(tmp_path):
+    conn = open_database(tmp_path / "t.db")
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+    group = GroupCommit(conn)
+    runs = {"half": 0, "ok": 0}
+
+    def ok(k, c):
+        runs["ok"] += 1
+        c.execute("INSERT INTO t VALUES (?)", (k,))
+        return k
+
+    def half(c):  # writes a row, then a rule inside the unit refuses: the row must go too
+        runs["half"] += 1
+        c.execute("INSERT INTO t VALUES (1000)")
+        raise ApiError(409, "refused", "refused after writing")
+
+    def before(c):  # refuses before writing: nothing to undo, no second run needed
+        raise ApiError(409, "refused_early", "refused before writing")
+
+    async def first_batch():
+        return await asyncio.gather(
+            *(group.write(functools.partial(ok, k)) for k in range(3)), group.write(before), return_exceptions=True
+        )
+
+    async def second_batch():
+        return await asyncio.gather(
+            group.write(functools.partial(ok, 10)), group.write(half), group.write(functools.partial(ok, 11)),
+            return_exceptions=True,
+        )
+
+    assert asyncio.run(first_batch())[:3] == [0, 1, 2]
+    assert group.reruns == 0 and runs["ok"] == 3  # an early refusal costs the others nothing
+    results = asyncio.run(second_batch())
+    assert results[0] == 10 and results[2] == 11
+    assert isinstance(results[1], ApiError) and results[1].code == "refused"
+    # The first pass stops at the half-way failure; the second runs all three, each alone.
+    assert group.reruns == 1 and runs["half"] == 2 and runs["ok"] == 3 + 1 + 2
+    reopened = open_database(tmp_path / "t.db")
+    assert [r[0] for r in reopened.execute("SELECT k FROM t ORDER BY k")] == [0, 1, 2, 10, 11]
 
 
 def _wal_bytes_after_batches(path, checkpointer_interval_s: float | None) -> int:

@@ -120,3 +120,78 @@ def test_a_stored_response_is_replayed_byte_for_byte(tmp_path) -> None:
     store.conn.execute("COMMIT")
     assert store.idempotent_response("dossiers:1", "k") == (b"f" * 32, 201, body)
     assert store.idempotent_response("dossiers:2", "k") is None
+
+
+def test_a_layout_1_database_keeps_its_dossiers_and_drops_the_worklist_index(tmp_path) -> None:
+    path = tmp_path / "portal.db"
+    store = PortalStore(open_database(path))
+    store.conn.execute("BEGIN")
+    PortalStore.insert_dossier(store.conn, _row("00004-261122-000001"), "citizen")
+    store.conn.execute("COMMIT")
+    # What layout 1 had on top of today's: the worklist's own index.
+    store.conn.executescript(
+        "CREATE INDEX dossiers_worklist ON dossiers (commune_code, status, id); PRAGMA user_version = 1;"
+    )
+    store.conn.close()
+    reopened = PortalStore(open_database(path))
+    indexes = {r[0] for r in reopened.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "dossiers_worklist" not in indexes
+    assert reopened.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert reopened.dossier("00004-261122-000001").status == 1
+
+
+def _pages(store: PortalStore, commune: str, status: int | None, limit: int, after: int = 0) -> list[str]:
+    """Every worklist page of a commune, following the cursor as the API does."""
+    seen: list[str] = []
+    while True:
+        rows = store.worklist(commune, status, after, limit)
+        seen += [d.code for _, d in rows]
+        if len(rows) < limit:
+            return seen
+        after = rows[-1][0]
+
+
+def test_the_worklist_reads_a_commune_oldest_first_page_by_page(tmp_path) -> None:
+    store = PortalStore(open_database(tmp_path / "portal.db"))
+    # Two neighbouring communes submitting in turn over two days, in mixed statuses.
+    written = []
+    store.conn.execute("BEGIN")
+    for n in range(1, 41):
+        commune = "00004" if n % 3 else "00007"
+        code = f"{commune}-26112{1 + n // 20}-{n:06d}"
+        PortalStore.insert_dossier(store.conn, _row(code, status=1 + n % 4)._replace(commune_code=commune), "citizen")
+        written.append((commune, 1 + n % 4, code))
+    store.conn.execute("COMMIT")
+    for commune in ("00004", "00007"):
+        mine = [code for c, _, code in written if c == commune]
+        for limit in (1, 3, 50):
+            assert _pages(store, commune, None, limit) == mine
+            assert _pages(store, commune, 2, limit) == [code for c, s, code in written if c == commune and s == 2]
+    # A cursor is exact whatever it names: here the id of another commune's dossier.
+    other = store.conn.execute("SELECT id FROM dossiers WHERE commune_code = '00007' ORDER BY id LIMIT 1 OFFSET 3").fetchone()[0]
+    later = [r[0] for r in store.conn.execute(
+        "SELECT code FROM dossiers WHERE commune_code = '00004' AND id > ? ORDER BY id", (other,)
+    )]  # fmt: skip
+    assert _pages(store, "00004", None, 4, after=other) == later and later
+    assert store.worklist("99999", None, 0, 10) == []
+
+
+def test_dossier_codes_never_go_back_and_a_full_day_is_refused(tmp_path) -> None:
+    from mocks.core.errors import ApiError
+    from mocks.core.settings import ServiceSettings
+    from mocks.portal.service import Portal
+
+    portal = Portal(ServiceSettings(data_dir=tmp_path))
+    first = portal.next_dossier_code("00004")
+    prefix = first[: -len("000001")]
+    assert first == f"{prefix}000001" and portal.next_dossier_code("00004") == f"{prefix}000002"
+    # The clock went back a day after a later code was drawn: the later date is kept.
+    portal._latest_date = "991231"
+    assert portal.next_dossier_code("00004") == "00004-991231-000001"
+    portal._latest_date = prefix[6:12]
+    portal._sequences[prefix] = 999_999
+    with pytest.raises(ApiError) as refused:
+        portal.next_dossier_code("00004")
+    assert refused.value.status == 503 and refused.value.code == "dossier_numbers_exhausted"
+    assert portal.next_dossier_code("00007").endswith("-000001")  # other communes go on
+    portal.conn.close()
