@@ -26,6 +26,7 @@ Databases written before a layout are migrated when opened (``PRAGMA user_versio
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import orjson
@@ -306,6 +307,11 @@ class PortalStore:
             "SELECT fingerprint, status, body FROM idempotency_records WHERE scope = ? AND key = ?", (scope, key)
         ).fetchone()
         return (bytes(row[0]), row[1], bytes(row[2])) if row else None
+
+    def idempotency_keys(self) -> tuple[int, Iterator[tuple[str, str]]]:
+        """How many idempotency records there are, and their ``(scope, key)`` pairs."""
+        (count,) = self.conn.execute("SELECT count(*) FROM idempotency_records").fetchone()
+        return count, self.conn.execute("SELECT scope, key FROM idempotency_records")
 
     @staticmethod
     def save_idempotent_response(

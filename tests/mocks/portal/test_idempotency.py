@@ -125,3 +125,36 @@ def test_stored_response_survives_reopening(tmp_path):
     conn.close()
     reopened = PortalStore(open_database(tmp_path / "p.db"))
     assert reopened.idempotent_response("s", "k") == (b"fp", 201, b"body")
+
+
+def test_fresh_keys_skip_the_database_and_retries_are_looked_up(parts):
+    store, writer, guard = parts
+    fp = fingerprint("op", {"x": 1})
+    calls: list[str] = []
+
+    async def scenario():
+        for n in range(50):
+            await guard.run("s", f"k{n}", fp, _producer(writer, guard, "s", f"k{n}", fp, calls))
+        fresh_lookups = guard.lookups
+        retried = await guard.run("s", "k7", fp, _producer(writer, guard, "s", "k7", fp, calls))
+        return fresh_lookups, retried
+
+    fresh_lookups, retried = asyncio.run(scenario())
+    assert fresh_lookups == 0  # 50 keys in a filter sized for millions: no false positive
+    assert retried.replayed and guard.lookups == fresh_lookups + 1
+    assert len(calls) == 50
+
+
+def test_a_restarted_guard_replays_keys_stored_before_the_restart(tmp_path):
+    """The filter is refilled from the database: a retry after a restart replays, and
+    does not run a second time (which the unique index would refuse with an error)."""
+    fp = fingerprint("op", {"x": 1})
+    calls: list[str] = []
+    for attempt in range(2):
+        conn = open_database(tmp_path / "p.db")
+        store = PortalStore(conn)
+        writer, guard = GroupCommit(conn), IdempotencyGuard(store)
+        result = asyncio.run(guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls)))
+        assert result.replayed is (attempt == 1)
+        conn.close()
+    assert calls == ["k"]
