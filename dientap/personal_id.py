@@ -26,6 +26,7 @@ __all__ = [
     "PersonalId",
     "validate_personal_id",
     "make_personal_id",
+    "current_date",
 ]
 
 _PATTERN = re.compile(r"\d{12}")
@@ -64,7 +65,7 @@ def validate_personal_id(value: object, *, today: dt.date | None = None) -> Pers
         raise PersonalIdError("birthplace", f"unknown birthplace code {birthplace!r}")
     gender_century = int(value[3])
     year = 1900 + 100 * (gender_century // 2) + int(value[4:6])
-    this_year = today.year if today is not None else _this_year()
+    this_year = (today or current_date()).year
     if year > this_year:
         raise PersonalIdError(
             "birth_year",
@@ -78,15 +79,20 @@ def validate_personal_id(value: object, *, today: dt.date | None = None) -> Pers
     )
 
 
-_year_cache = [0, 0.0]  # [year, until]: the local year, re-read once a minute
+_today_cache: list = [dt.date.min, 0.0]  # [date, until]
 
 
-def _this_year() -> int:
-    # date.today() costs a quarter of a whole check, and every look-up and dossier runs one.
+def current_date() -> dt.date:
+    """Today's local date, read from the clock at most once a minute.
+
+    ``date.today()`` costs a quarter of a whole ID check, and every look-up and dossier
+    runs one; the price is that for up to a minute after midnight a birth on the new day
+    is still "in the future".
+    """
     now = time.time()
-    if now >= _year_cache[1]:
-        _year_cache[0], _year_cache[1] = dt.date.today().year, now + 60
-    return _year_cache[0]
+    if now >= _today_cache[1]:
+        _today_cache[0], _today_cache[1] = dt.date.today(), now + 60
+    return _today_cache[0]
 
 
 def make_personal_id(birthplace_code: str, sex: Sex, birth_year: int, serial: int) -> str:

@@ -133,6 +133,11 @@ class FaultRegistry:
         self.version += 1
         return count
 
+    @property
+    def has_rules(self) -> bool:
+        """Whether any rule is set (some may have expired, which :meth:`active` tells)."""
+        return bool(self._rules)
+
     def active(self) -> list[FaultRule]:
         """The rules still in force (expired ones are dropped here)."""
         if not self._rules:
@@ -185,11 +190,11 @@ async def enter_scope(request: Request, *, province: str | None = None, agency: 
     Handlers call this as soon as they know the province or agency (before changing any
     state), so ``{"province": "01", "kind": "error"}`` fails requests for Hà Nội only.
     """
-    request.state.province = province
-    request.state.agency = agency
     registry: FaultRegistry = request.app.state.faults
-    route = request.scope.get("dientap.route", "")
-    rules = registry.pick(route, request.method, province, agency, scoped=True)
+    if not registry.has_rules:  # every request passes here; almost always no fault is set
+        return
+    scope = request.scope
+    rules = registry.pick(scope.get("dientap.route", ""), scope["method"], province, agency, scoped=True)
     if rules:
         slow = await apply_rules(rules, registry.rng)
         if slow is not None:

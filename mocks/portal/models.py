@@ -12,7 +12,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, Field, RootModel, StringConstraints, field_validator
 from starlette.requests import Request
 
-from dientap.personal_id import PersonalIdError, validate_personal_id
+from dientap.personal_id import PersonalIdError, current_date, validate_personal_id
 from mocks.core.errors import ApiError
 from mocks.core.http import RequestModel, read_json
 
@@ -89,7 +89,7 @@ class ApplicantIn(RequestModel):
     @field_validator("date_of_birth")
     @classmethod
     def _not_in_future(cls, value: dt.date) -> dt.date:
-        if value > dt.date.today() or value.year < 1900:
+        if value > current_date() or value.year < 1900:
             raise ValueError("date of birth must be between 1900-01-01 and today")
         return value
 
