@@ -30,7 +30,7 @@ import asyncio
 import hashlib
 import sqlite3
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 from rbloom import Bloom
@@ -50,8 +50,7 @@ def fingerprint(operation: str, payload: object) -> bytes:
     return hashlib.sha256(operation.encode() + b"\x00" + canonical).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     """The response given to the first request with a key."""
 
     status: int

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -41,8 +41,7 @@ class IdentityUnavailable(Exception):
     """The identity check could not be made (the population service is down or slow)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Applicant:
+class Applicant(NamedTuple):
     """Who claims to submit: ID number, full name, date of birth (ISO)."""
 
     personal_id: str
