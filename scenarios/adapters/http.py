@@ -98,6 +98,11 @@ class ServiceSession:
             connection_timeout=min(timeout_s, 10.0),
             max_retries=0,
         )
+        # No cookies: the pool is shared by every actor of a province, so a cookie one
+        # actor was given must not ride on another's request — the services here
+        # authenticate with bearer tokens — and the jar's bookkeeping on every request
+        # cost ≈ 5 % of the generator's CPU.
+        self._session.client.cookiejar = None
 
     def call(
         self,

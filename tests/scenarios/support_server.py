@@ -8,6 +8,8 @@ Routes (any method):
                    freeze ends (a server-wide stall, like a GC pause); answers at once
   /stats           {"accepted": <TCP connections accepted so far, this one excluded>}
   /error           500 {"error": ...}
+  /set-cookie      200, with ``Set-Cookie: actor=a1``
+  /cookie          {"cookie": <the request's Cookie header, or null>}
 
 Written on plain gevent sockets (not Starlette) so it takes thousands of concurrent
 keep-alive connections on one core without becoming the bottleneck.
@@ -59,6 +61,8 @@ def handle(conn, _addr) -> None:
                 buf += conn.recv(65536)
             buf = buf[length:]
             target = lines[0].split(b" ")[1].decode()
+            cookie = next((line.split(b":", 1)[1].strip().decode() for line in lines[1:]
+                           if line.lower().startswith(b"cookie:")), None)
             url = urlsplit(target)
             wait = STATE["freeze_until"] - time.monotonic()
             if wait > 0:
@@ -69,6 +73,11 @@ def handle(conn, _addr) -> None:
                 _respond(conn, b'{"frozen": true}')
             elif url.path == "/stats":
                 _respond(conn, json.dumps({"accepted": STATE["accepted"] - 1}).encode())
+            elif url.path == "/set-cookie":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: actor=a1; Path=/\r\n"
+                             b"Content-Length: 4\r\n\r\n\"ok\"")
+            elif url.path == "/cookie":
+                _respond(conn, json.dumps({"cookie": cookie}).encode())
             elif url.path == "/error":
                 _respond(conn, b'{"error": {"code": "planted", "message": "test error", "field": null}}', b"500 Internal Server Error")
             else:
