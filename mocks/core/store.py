@@ -50,7 +50,7 @@ class GroupCommit:
     own caller, and leaves nothing behind; the others commit.
 
     The writes run without a savepoint each: a savepoint makes SQLite copy every page the
-    write touches into a sub-journal (4–5 µs a dossier, a twentieth of a submission). A
+    write touches into a sub-journal (3–5 µs a dossier, ≈ 5 % of a submission). A
     write that raises before changing a row — the common case: a rule checked inside the
     unit, or a single statement that SQLite rolled back itself — has nothing to undo,
     which ``conn.total_changes`` tells. Only when one raises *after* changing rows is the
