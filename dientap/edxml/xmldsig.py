@@ -30,6 +30,7 @@ this verifier against signxml's on every package shape they build and on mutated
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import hmac
 
@@ -61,9 +62,14 @@ class NotWholeDocument(SignatureInvalid):
     """The signature's reference is not ``URI=""``: it would vouch for part of the package only."""
 
 
+@functools.cache
+def _tags(shape: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{{{DSIG_NS}}}{name}" for name in shape)
+
+
 def _children(element: etree._Element, shape: tuple[str, ...]) -> list[etree._Element]:
     children = list(element)
-    if tuple(child.tag for child in children) != tuple(f"{{{DSIG_NS}}}{name}" for name in shape):
+    if tuple(child.tag for child in children) != _tags(shape):
         names = [etree.QName(c).localname if etree.QName(c).namespace == DSIG_NS else str(c.tag) for c in children]
         here = etree.QName(element).localname
         raise SignatureInvalid(f"{here} must contain exactly {', '.join(shape)}, found {', '.join(names) or 'nothing'}")
