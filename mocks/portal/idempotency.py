@@ -17,7 +17,7 @@ Almost every key arrives once, so looking each one up in the database mostly fin
 nothing — at a price: a read transaction (two lock calls on the WAL index) and a descent
 of a random index, a twentieth of a submission. A Bloom filter of every stored key,
 filled from the database at startup and added to as keys are used, answers "certainly
-never stored" in a tenth of a microsecond; only keys it may have seen (a retry, or one
+never stored" in a fifth of a microsecond; only keys it may have seen (a retry, or one
 in a thousand false positives) are looked up. It is exact for one process, which is how
 the portal runs: one process owns its database (one writer, see
 :class:`~mocks.core.store.GroupCommit`). Past its capacity the filter answers "maybe"
