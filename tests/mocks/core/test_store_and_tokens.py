@@ -5,6 +5,8 @@ import time
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mocks.core.errors import ApiError
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database
@@ -69,6 +71,41 @@ def test_a_write_failing_half_way_is_undone_and_the_batch_still_commits(tmp_path
     assert group.reruns == 1 and runs["half"] == 2 and runs["ok"] == 3 + 1 + 2
     reopened = open_database(tmp_path / "t.db")
     assert [r[0] for r in reopened.execute("SELECT k FROM t ORDER BY k")] == [0, 1, 2, 10, 11]
+
+
+@settings(max_examples=60, deadline=None)
+@given(kinds=st.lists(st.sampled_from(["ok", "refused", "half_done", "duplicate"]), min_size=1, max_size=12))
+def test_a_batch_commits_exactly_the_writes_that_succeeded(tmp_path_factory, kinds):
+    """Any mix in one batch: writes that succeed, refuse before writing, fail after
+    writing, or break a constraint — the database holds the successes and nothing else,
+    and each caller gets its own result."""
+    conn = open_database(tmp_path_factory.mktemp("group") / "t.db")
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+    conn.execute("INSERT INTO t VALUES (-1)")
+    group = GroupCommit(conn)
+
+    def write(kind: str, k: int, c):
+        if kind == "refused":
+            raise ApiError(409, "refused", "refused before writing")
+        if kind == "duplicate":
+            c.execute("INSERT INTO t VALUES (-1)")  # SQLite undoes the statement itself
+        c.execute("INSERT INTO t VALUES (?)", (k,))
+        if kind == "half_done":
+            raise ApiError(409, "refused", "refused after writing")
+        return k
+
+    async def batch():
+        return await asyncio.gather(
+            *(group.write(functools.partial(write, kind, k)) for k, kind in enumerate(kinds)), return_exceptions=True
+        )
+
+    results = asyncio.run(batch())
+    for k, (kind, result) in enumerate(zip(kinds, results, strict=True)):
+        assert result == k if kind == "ok" else isinstance(result, Exception)
+    stored = {row[0] for row in conn.execute("SELECT k FROM t")}
+    assert stored == {-1} | {k for k, kind in enumerate(kinds) if kind == "ok"}
+    assert group.reruns == (1 if "half_done" in kinds else 0)
+    conn.close()
 
 
 def _wal_bytes_after_batches(path, checkpointer_interval_s: float | None) -> int:
