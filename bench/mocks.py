@@ -46,7 +46,8 @@ SERVICE_SETTINGS: dict[str, object] = {}
 PORTAL_WAL_MB: list[float] = []  # the portal's WAL file after each submit run (it must not grow without bound)
 
 
-def _service(name: str, data: Path, core: int, *extra: str, settings: dict[str, object] | None = None) -> ServiceProcess:
+def start_service(name: str, data: Path, core: int, *extra: str, settings: dict[str, object] | None = None) -> ServiceProcess:
+    """Start one mock service pinned to ``core`` and wait until it is healthy."""
     merged = {**(settings or {}), **SERVICE_SETTINGS}
     if merged:
         extra = (*extra, "--settings-json", json.dumps(merged))
@@ -104,7 +105,7 @@ def _wait(url: str) -> None:
 
 def bench_lookup(work: Path, seconds: int) -> WrkResult:
     _forget_writes(work / "population")
-    proc = _service("population", work, 0, settings=UNTHROTTLED)
+    proc = start_service("population", work, 0, settings=UNTHROTTLED)
     try:
         token = httpx.post(proc.url + "/auth/token", json={"client_id": "police", "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, "police")}).json()["access_token"]
         ids = [citizen_at(42, i).personal_id for i in range(0, POPULATION, 2)]
@@ -123,8 +124,8 @@ def bench_submit(work: Path, seconds: int) -> WrkResult:
     from mocks.portal.catalogue import catalogue_of
 
     _forget_writes(work / "portal")
-    population = _service("population", work, 1, settings=UNTHROTTLED)
-    portal = _service("portal", work, 0, "--population-url", population.url)
+    population = start_service("population", work, 1, settings=UNTHROTTLED)
+    portal = start_service("portal", work, 0, "--population-url", population.url)
     try:
         tokens, bodies = [], []
         with httpx.Client(base_url=portal.url, timeout=10) as client:
@@ -204,7 +205,7 @@ def prepare_send(work: Path, seconds: int, packages: int | None = None) -> SendL
 
 def bench_send(work: Path, seconds: int, load: SendLoad) -> WrkResult:
     _forget_writes(work / "axis")
-    axis = _service("axis", work, 0)
+    axis = start_service("axis", work, 0)
     try:
         token = httpx.post(axis.url + "/auth/token", json={
             "agency_code": load.sender, "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, load.sender)}).json()["access_token"]
