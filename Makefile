@@ -21,7 +21,8 @@ dry-run: $(STAMP)
 ## The whole suite, end-to-end tests included (what .ci/run runs).
 test: $(STAMP) lint
 	scripts/install-system-tools
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile -m "not saturating"
+	$(BIN)/pytest -m saturating
 
 ## Fast subset for developers: the tests not marked e2e (no service processes or load runs).
 test-fast: $(STAMP)

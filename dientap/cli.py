@@ -10,6 +10,7 @@ import sys
 
 from dientap import __version__
 from dientap.errors import ConfigError, DientapError, ExitCode
+from dientap.stopping import STOP
 
 __all__ = ["main", "build_parser"]
 
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every error to one ``ERROR:`` line and an :class:`ExitCode`."""
+    with STOP.installed():  # first: a Ctrl-C while the commands' modules load must count too
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -1,16 +1,19 @@
 """How a drill treats Ctrl-C (SIGINT) and SIGTERM: obeyed while the load runs, noted but
 not obeyed while faults are rolled back — a second Ctrl-C must not leave a fault behind.
 
-Both only act in the main thread (Python delivers signals there only); elsewhere they
-change nothing.
+Both delegate to the process-wide :data:`dientap.stopping.STOP`, which the CLI installs
+for every command, so the drill and the command agree on one stop bound: the first
+signal raises ``KeyboardInterrupt``; a second kills the child processes (load, embedded
+mocks) at once, while the rollback of faults on the targets still finishes first. Outside
+the main thread (Python delivers signals there only) they change nothing.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+
+from dientap.stopping import STOP
 
 __all__ = ["interrupts_raise", "interrupts_ignored"]
 
@@ -18,33 +21,12 @@ __all__ = ["interrupts_raise", "interrupts_ignored"]
 @contextmanager
 def interrupts_raise() -> Iterator[None]:
     """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (restored afterwards)."""
-
-    def handler(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    with _signals_handled_by(handler):
+    with STOP.installed():
         yield
 
 
 @contextmanager
 def interrupts_ignored(notes: list[str]) -> Iterator[None]:
     """During the rollback a further Ctrl-C is noted in ``notes``, not obeyed: nothing may be left behind."""
-
-    def handler(signum: int, _frame: object) -> None:
-        notes.append(f"{signal.Signals(signum).name} ignored during rollback")
-
-    with _signals_handled_by(handler):
+    with STOP.installed(), STOP.protected(notes):
         yield
-
-
-@contextmanager
-def _signals_handled_by(handler: Callable[[int, object], None]) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from dientap.allowlist import Allowlist
 from dientap.errors import ExitCode, UsageError
+from dientap.stopping import STOP
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend, TrafficBackend
 from drills.backends.traffic import TrafficContext
@@ -226,6 +227,9 @@ class DrillRunner:
             result = judge_drill(self.name, self.drill, dry.run_dir, facts)
             journal = self._journal(dry, steps, load_started)
             journal.drill = result
+            if interrupted:
+                journal.add_event("interrupted", STOP.signal_name or "SIGINT", t=STOP.requested_at,
+                                  phase="load" if load_started else "starting")
             write_journal(dry.run_dir, journal)
         finally:
             net = backends.get("network")

@@ -67,7 +67,8 @@ __all__ = [
 JOURNAL_VERSION = 1
 
 EventKind = Literal[
-    "phase", "fault_start", "fault_stop", "abort", "drill_step", "security_check", "note", "generator_lag"
+    "phase", "fault_start", "fault_stop", "abort", "drill_step", "security_check", "note", "generator_lag",
+    "interrupted",
 ]
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
 
 from dientap.errors import ExitCode, UsageError
 from dientap.orchestration import MockCluster, MockClusterConfig
+from dientap.stopping import STOP
 
 __all__ = ["register"]
 
@@ -77,8 +76,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     )
     if args.admin_token:
         config.admin_token = args.admin_token
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C or SIGTERM before the services are ready interrupts the start (exit 130);
+    # once they serve, it is this command's normal stop (exit 0).
+    print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
     with MockCluster(config) as cluster:
         for name, url in cluster.urls.items():
             print(f"{name:<11} {url}")
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"logs        {config.log_dir}")
         print("Ctrl-C to stop.", flush=True)
         try:
-            stop.wait(args.duration)
+            STOP.sleep(args.duration)
         except KeyboardInterrupt:
             pass
     print("mocks stopped.")

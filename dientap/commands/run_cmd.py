@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from dientap.errors import ExitCode
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
+from dientap.stopping import STOP
 
 __all__ = ["register", "run", "add_target_arguments", "options_from_args", "finish_run"]
 
@@ -65,31 +67,49 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    """Run the dry run end to end and print where the results are."""
+    """Run the dry run end to end and print where the results are.
+
+    Interrupted (Ctrl-C, SIGTERM) in any phase, the load is stopped (Locust still writes its
+    results), the journal says when and in which phase, and the error propagates (exit 130).
+    """
     started = time.monotonic()
+    phase = ["starting"]  # read by the forced-exit callback, so a list it can see change
     with DryRun(options_from_args(args, args.profile)) as dry:
-        if dry.options.target == "embedded":
-            print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
-        dry.start_target()
-        if args.prometheus:
-            print(f"prometheus: {dry.start_prometheus(args.prometheus)}  (config {dry.run_dir / 'prometheus'})", flush=True)
-        officers, agencies = dry.users
-        profile = dry.profile
-        print(
-            f"run {dry.run_id}: profile {profile.name} ×{profile.scale:g}, {profile.duration_s:g} s, "
-            f"{officers:,} officers + {agencies} agencies, citizens {profile.citizen_base_rate:g}/s, "
-            f"{'local process' if args.workers == 0 else f'{args.workers} workers'}",
-            flush=True,
-        )
-        dry.start_load()
+        STOP.on_force_exit(lambda: _record_interruption(dry, phase[0]))
         try:
+            if dry.options.target == "embedded":
+                print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
+            dry.start_target()
+            if args.prometheus:
+                print(f"prometheus: {dry.start_prometheus(args.prometheus)}  (config {dry.run_dir / 'prometheus'})", flush=True)
+            officers, agencies = dry.users
+            profile = dry.profile
+            print(
+                f"run {dry.run_id}: profile {profile.name} ×{profile.scale:g}, {profile.duration_s:g} s, "
+                f"{officers:,} officers + {agencies} agencies, citizens {profile.citizen_base_rate:g}/s, "
+                f"{'local process' if args.workers == 0 else f'{args.workers} workers'}",
+                flush=True,
+            )
+            phase[0] = "load"
+            dry.start_load()
             dry.wait()
         except KeyboardInterrupt:
-            print("interrupted: stopping the load (results are still written)...", file=sys.stderr, flush=True)
-            dry.stop_load()
+            if phase[0] == "load":
+                print("interrupted: stopping the load (results are still written)...", file=sys.stderr, flush=True)
+                dry.stop_load()
+            _record_interruption(dry, phase[0])
             raise
-    return finish_run(args.out, dry.run_dir, dry.locust_exit or 0, time.monotonic() - started,
-                      budgets=args.budgets, baseline=args.baseline, junit=args.junit)
+    phase[0] = "report"
+    try:
+        return finish_run(args.out, dry.run_dir, dry.locust_exit or 0, time.monotonic() - started,
+                          budgets=args.budgets, baseline=args.baseline, junit=args.junit)
+    except KeyboardInterrupt:
+        _record_interruption(dry, phase[0])
+        raise
+
+
+def _record_interruption(dry: DryRun, phase: str) -> None:
+    dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(timezone.utc), phase)
 
 
 def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, budgets: Path | None = None,

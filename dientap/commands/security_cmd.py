@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
 from dientap.errors import ExitCode
+from dientap.stopping import STOP
 
 if TYPE_CHECKING:
     from drills.security import SecurityCheck, SecurityTarget
@@ -140,6 +141,9 @@ def _alone(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
         print(f"security run {run_id}: {len(checks)} checks against {target.name}", flush=True)
         progress = _Progress()
         scorecard = run_suite(target, checks, on_result=progress)
+    except KeyboardInterrupt:
+        _record_interruption(run_dir, run_id, args, started_at)
+        raise
     finally:
         if cluster is not None:
             cluster.close()
@@ -164,14 +168,20 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
         warm_up = min(WARM_UP_S, dry.profile.duration_s / 4)
         print(f"run {dry.run_id}: profile {dry.profile.name}, {dry.profile.duration_s:g} s; attacks start after "
               f"{warm_up:g} s of load", flush=True)
-        dry.wait(warm_up)
-        load_started = time.monotonic() - warm_up
-        progress = _Progress()
-        scorecard = run_suite(target, checks, under_load=True, on_result=progress)
-        attacks_took = time.monotonic() - load_started - warm_up
-        if attacks_took > dry.profile.duration_s - warm_up:
-            print("WARNING: the checks outlasted the load; the later checks ran without it", file=sys.stderr)
-        dry.wait()
+        try:
+            dry.wait(warm_up)
+            load_started = time.monotonic() - warm_up
+            progress = _Progress()
+            scorecard = run_suite(target, checks, under_load=True, on_result=progress)
+            attacks_took = time.monotonic() - load_started - warm_up
+            if attacks_took > dry.profile.duration_s - warm_up:
+                print("WARNING: the checks outlasted the load; the later checks ran without it", file=sys.stderr)
+            dry.wait()
+        except KeyboardInterrupt:
+            dry.stop_load()
+            dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(timezone.utc),
+                                    "checks")
+            raise
         run_dir = dry.run_dir
     if not (run_dir / "journal.json").exists() or not (run_dir / "summary.json").exists():
         print(f"ERROR: the dry run wrote no journal/summary (Locust exited with {dry.locust_exit}); logs in "
@@ -190,6 +200,22 @@ def _add_security(journal: Journal, scorecard: SecurityScorecard, started_at: di
     for c in scorecard.checks:
         journal.add_event("security_check", c.id, t=started_at.get(c.id), status=c.verdict, owasp=c.owasp,
                           phase=c.phase, detected_after_s=c.detected_after_s)
+
+
+def _record_interruption(run_dir: Path, run_id: str, args: argparse.Namespace, started_at: datetime) -> None:
+    """A security-only run interrupted before its scorecard: its journal says so."""
+    from dientap import __version__
+    from dientap.orchestration.dryrun import record_interruption
+    from reports.journal import Provenance, TargetInfo
+
+    at = STOP.requested_at or datetime.now(timezone.utc)
+    embedded = args.target == "embedded"
+    provenance = Provenance(
+        dientap_version=__version__, run_id=run_id, profile="security", seed=args.seed,
+        target=TargetInfo(kind="embedded" if embedded else "file", name="embedded mocks" if embedded else str(args.target)),
+        started_at=started_at, ended_at=at, command_line=["dientap", *sys.argv[1:]],
+    )
+    record_interruption(run_dir, provenance, STOP.signal_name or "SIGINT", at, "checks")
 
 
 def _write_scorecard(run_dir: Path, scorecard: SecurityScorecard) -> Path:

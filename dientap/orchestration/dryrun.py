@@ -11,18 +11,24 @@ import secrets
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dientap import __version__
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
 from dientap.errors import UsageError
-from dientap.orchestration.locust_procs import LocustPlan, run_locust, stop_locust
+from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from dientap.orchestration.process import listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 
-__all__ = ["DryRunOptions", "DryRun", "new_run_id"]
+if TYPE_CHECKING:
+    from reports.journal import Provenance
+
+__all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
 
 
 def new_run_id() -> str:
@@ -49,6 +55,20 @@ class DryRunOptions:
     command_line: list[str] = field(default_factory=lambda: ["dientap", *sys.argv[1:]])
 
 
+def record_interruption(run_dir: Path, provenance: Provenance, signal_name: str, at: datetime, phase: str) -> None:
+    """Add an ``interrupted`` event to ``run_dir``'s journal — or, when nothing wrote one yet
+    (interrupted before the load ran, or the load was killed), write a journal of just
+    ``provenance`` and that event, so an interrupted run directory always says so."""
+    from reports.journal import Journal
+    from reports.run_files import load_journal, write_journal
+
+    if not run_dir.is_dir():
+        return
+    journal = load_journal(run_dir) if (run_dir / "journal.json").exists() else Journal(provenance=provenance)
+    journal.add_event("interrupted", signal_name, t=at, phase=phase)
+    write_journal(run_dir, journal)
+
+
 class DryRun:
     """Start → (faults, attacks...) → wait → results in ``run_dir``."""
 
@@ -61,6 +81,12 @@ class DryRun:
         self.profile = resolve_profile(options.profile).scaled(options.scale, options.duration_s)
         self.run_id = new_run_id()
         self.run_dir = (options.out / self.run_id).resolve()
+        self._created_at = datetime.now(timezone.utc)
+        self._interruption_lock = threading.Lock()
+        self._interruption_recorded = False
+        embedded = options.target == "embedded"
+        self._target_kind = "embedded" if embedded else "file"
+        self._target_name = "embedded mocks" if embedded else str(options.target)
         self.cluster: MockCluster | None = None
         self.urls: dict[str, str] = {}
         self.admin_token: str | None = None
@@ -164,11 +190,32 @@ class DryRun:
         """Seconds since the load started."""
         return 0.0 if self.started_at is None else time.time() - self.started_at
 
-    def stop_load(self, timeout_s: float = 20.0) -> None:
-        """Stop the load early and gracefully (Locust still writes its results)."""
+    def stop_load(self, timeout_s: float = LOCUST_STOP_S) -> None:
+        """Stop the load early and gracefully (Locust still writes its results); bounded."""
         stop_locust(list(self._locust_procs), timeout_s)
-        self.wait(timeout_s)
+        self.wait(2.0)
 
+    def record_interruption(self, signal_name: str, at: datetime, phase: str) -> None:
+        """Say in the run's journal that the run was interrupted, when, by what and in which phase.
+
+        Recorded once, whichever path (the command or the stop watchdog) gets there first.
+        Call it after :meth:`stop_load`: Locust writes the journal as it stops.
+        """
+        with self._interruption_lock:
+            if self._interruption_recorded:
+                return
+            self._interruption_recorded = True
+        from reports.journal import Provenance, TargetInfo, TargetService
+
+        provenance = Provenance(
+            dientap_version=__version__, run_id=self.run_id, profile=self.profile.name, seed=self.options.seed,
+            scale=self.profile.scale,
+            target=TargetInfo(kind=self._target_kind, name=self._target_name,
+                              services=[TargetService(name=n, base_url=u) for n, u in self.urls.items()]),
+            workers=max(1, self.options.workers), started_at=self._created_at, ended_at=at,
+            command_line=self.options.command_line,
+        )
+        record_interruption(self.run_dir, provenance, signal_name, at, phase)
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait for the load to finish; True when it has."""
         if self._thread is None:
@@ -177,7 +224,9 @@ class DryRun:
         return not self._thread.is_alive()
 
     def close(self) -> None:
-        """Stop Prometheus and the embedded mocks (the load stops by itself, bounded by its run time)."""
+        """Stop the load if it still runs (an interrupted caller), Prometheus and the embedded mocks."""
+        if self._thread is not None and self._thread.is_alive():
+            self.stop_load()
         if self.prometheus is not None:
             self.prometheus.stop()
             self.prometheus = None

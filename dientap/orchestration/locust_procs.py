@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dientap.orchestration.process import child_process_options, listening_socket
+from dientap.stopping import CHILDREN, stop_processes
 
-__all__ = ["LocustPlan", "run_locust", "locustfile_path"]
+__all__ = ["LocustPlan", "run_locust", "stop_locust", "locustfile_path", "LOCUST_STOP_S"]
+
+LOCUST_STOP_S = 15.0
+"""How long an interrupted Locust may take to stop its users (``stop_timeout_s``) and write
+its results; with the services' 5 s after it, inside dientap's 25 s child-kill mark."""
 
 
 def locustfile_path() -> Path:
@@ -34,6 +39,9 @@ class LocustPlan:
     spawn_rate: float
     run_time_s: float
     workers: int = 0  # 0 = one local process
+    # Locust's --stop-timeout: how long users may finish a task when the run ends or is
+    # stopped (a shorter one cut submissions off mid-flight: acknowledged by the portal,
+    # never seen by the load).
     stop_timeout_s: float = 10.0
     env: dict[str, str] | None = None
     log_dir: Path | None = None
@@ -53,17 +61,18 @@ def _free_port() -> int:
     return port
 
 
-def stop_locust(procs: list[subprocess.Popen], timeout_s: float = 20.0) -> None:
+def stop_locust(procs: list[subprocess.Popen], timeout_s: float = LOCUST_STOP_S) -> None:
     """Ask the master (or local process) to stop gracefully — SIGTERM makes Locust quit and
-    write its results — then stop anything still alive (bounded)."""
-    if procs and procs[0].poll() is None:
-        procs[0].send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    for proc in procs:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    write its results, and tells its workers to quit — then stop anything still alive."""
+    if not procs:
+        return
+    stop_processes(procs[:1], timeout_s)
+    stop_processes(procs[1:], 2.0)
+
+
+def _started(procs: list[subprocess.Popen], proc: subprocess.Popen) -> None:
+    procs.append(proc)
+    CHILDREN.add(proc)
 
 
 def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) -> int:
@@ -80,13 +89,13 @@ def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) ->
     logs = []
     try:
         if plan.workers <= 0:
-            procs.append(subprocess.Popen([*_base_args(plan), *run_args], env=env, **child_process_options()))  # nosec B603
+            _started(procs, subprocess.Popen([*_base_args(plan), *run_args], env=env, **child_process_options()))  # nosec B603
         else:
             port = _free_port()
             master = [*_base_args(plan), *run_args, "--master", "--master-bind-host", "127.0.0.1",
                       "--master-bind-port", str(port), "--expect-workers", str(plan.workers),
                       "--expect-workers-max-wait", "60"]
-            procs.append(subprocess.Popen(master, env=env, **child_process_options()))  # nosec B603
+            _started(procs, subprocess.Popen(master, env=env, **child_process_options()))  # nosec B603
             for index in range(plan.workers):
                 log = None
                 if plan.log_dir is not None:
@@ -95,7 +104,7 @@ def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) ->
                     logs.append(log)
                 worker = [*_base_args(plan), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
                           "--expect-workers", str(plan.workers)]
-                procs.append(subprocess.Popen(worker, env=env, stdout=log, stderr=log, **child_process_options()))  # nosec B603
+                _started(procs, subprocess.Popen(worker, env=env, stdout=log, stderr=log, **child_process_options()))  # nosec B603
         deadline = time.monotonic() + plan.run_time_s + plan.stop_timeout_s + 120
         master_proc = procs[0]
         while master_proc.poll() is None and time.monotonic() < deadline:
@@ -112,15 +121,8 @@ def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) ->
             except subprocess.TimeoutExpired:
                 proc.kill()
         return master_proc.returncode if master_proc.returncode is not None else 1
-    except KeyboardInterrupt:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    except KeyboardInterrupt:  # only when called from the main thread
+        stop_locust(procs)
         raise
     finally:
         for proc in procs:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dientap.orchestration.process import ServiceProcess, python_module_argv
+from dientap.stopping import stop_processes
 
 __all__ = ["MockCluster", "MockClusterConfig", "SERVICE_ORDER"]
 
@@ -92,11 +93,11 @@ class MockCluster:
         return {name: proc.url for name, proc in self.services.items()}
 
     def close(self) -> None:
-        """Stop every service (portal first) and release their sockets."""
-        for name in reversed(SERVICE_ORDER):
-            proc = self.services.pop(name, None)
-            if proc is not None:
-                proc.close()
+        """Stop every service at once (one shared grace period) and release their sockets."""
+        services = [self.services.pop(name) for name in reversed(SERVICE_ORDER) if name in self.services]
+        stop_processes([s.proc for s in services if s.proc is not None])
+        for service in services:
+            service.close()
 
     def __enter__(self) -> MockCluster:
         self.start()

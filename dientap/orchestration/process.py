@@ -8,18 +8,20 @@ what a load balancer in front of a restarting service looks like.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess  # we start our own mock services, with argument lists  # nosec B404
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 
 from dientap.errors import ServiceStartError
+from dientap.stopping import CHILD_GRACE_S, CHILDREN, stop_processes
 
 __all__ = ["ServiceProcess", "listening_socket", "child_process_options", "wait_until_ready"]
 
@@ -56,15 +58,24 @@ def wait_until_ready(
     raise ServiceStartError(f"{name} not ready at {url} after {timeout_s:.0f} s ({last})")
 
 
+def _resolve_prctl() -> Callable[..., int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl  # type: ignore[no-any-return]
+    except OSError:  # not glibc Linux: children then rely on the supervisor's orderly stop
+        return None
+
+
+# Resolved once in the parent: the child runs between fork and exec, where an import (which
+# takes the import lock another thread may have held at fork time) could deadlock.
+_PRCTL = _resolve_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Ask Linux to SIGTERM this child when its parent dies, so no mock or Locust process
     outlives a crashed supervisor (they run in sessions of their own)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def child_process_options() -> dict:
@@ -129,6 +140,7 @@ class ServiceProcess:
             stderr=self._log or subprocess.DEVNULL,
             **child_process_options(),
         )
+        CHILDREN.add(self.proc)
 
     def wait_healthy(self, timeout_s: float = 60.0) -> None:
         """Poll ``/healthz`` until it answers 200; raise :class:`ServiceStartError` otherwise."""
@@ -153,16 +165,10 @@ class ServiceProcess:
         self.start()
         self.wait_healthy(timeout_s)
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """SIGTERM (graceful), then SIGKILL after ``timeout_s``."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # a frozen process cannot handle SIGTERM
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self, timeout_s: float = CHILD_GRACE_S) -> None:
+        """SIGTERM (graceful; SIGCONT first, for a frozen process), then SIGKILL after ``timeout_s``."""
+        if self.proc is not None:
+            stop_processes([self.proc], timeout_s)
 
     def close(self) -> None:
         """Stop the child and release the socket and log."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess  # we start the Prometheus binary with a fixed argument list  # nosec B404
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -23,7 +22,8 @@ import httpx
 import yaml
 
 from dientap.errors import ServiceStartError, UsageError
-from dientap.orchestration.process import listening_socket, wait_until_ready
+from dientap.orchestration.process import child_process_options, listening_socket, wait_until_ready
+from dientap.stopping import CHILD_GRACE_S, CHILDREN, stop_processes
 
 __all__ = ["PrometheusServer", "PrometheusTargets", "find_prometheus", "render_config", "DEFAULT_RULES"]
 
@@ -167,8 +167,10 @@ class PrometheusServer:
             "--log.level=warn",
         ]
         self.proc = subprocess.Popen(  # fixed argv, binary resolved by find_prometheus  # nosec B603
-            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, cwd=self.config_dir
+            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, cwd=self.config_dir,
+            **child_process_options(),  # a terminal's Ctrl-C reaches dientap, which stops Prometheus in order
         )
+        CHILDREN.add(self.proc)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{port}"
         try:
@@ -193,15 +195,10 @@ class PrometheusServer:
         wait_until_ready("prometheus", f"{self.url}/-/ready", self.proc, timeout_s,
                          log_hint=f"see {self.config_dir / 'prometheus.log'}")
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = CHILD_GRACE_S) -> None:
         """SIGTERM (Prometheus flushes and exits), SIGKILL after ``timeout_s``; idempotent."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_processes([self.proc], timeout_s)
         if self._log is not None:
             self._log.close()
             self._log = None
