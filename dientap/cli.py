@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from dientap import __version__
+from dientap.commands.options import CliParser
 from dientap.errors import ConfigError, DientapError, ExitCode
 from dientap.stopping import STOP
 
@@ -40,7 +42,7 @@ exit codes:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="dientap",
         description=DESCRIPTION,
         epilog="Example:\n  dientap run smoke\n  dientap mocks",
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dientap {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
     for module_name in COMMANDS:
         try:
             module = importlib.import_module(module_name)
@@ -75,7 +77,9 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return ExitCode.USAGE_ERROR
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit: a closed pipe must reach the handler below
+        return code
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"ERROR: {problem}", file=sys.stderr)
@@ -86,6 +90,13 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`dientap drill --list | head`): not an error of ours, and
+        # nothing more can be said on that pipe. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

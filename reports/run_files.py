@@ -50,13 +50,28 @@ SUMMARY_FILE = "summary.json"
 M = TypeVar("M", bound=BaseModel)
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+# Read once, at import: os.umask can only be read by setting it, which is not thread-safe.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory + ``os.replace``."""
+    """Write ``text`` to ``path`` via a temporary file in the same directory + ``os.replace``.
+
+    The file gets the mode any file the user writes gets (0644 under the usual umask 022),
+    not the temporary file's private 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), _FILE_MODE)
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:

@@ -7,6 +7,7 @@ import sys
 import time
 
 from dientap.commands.run_cmd import add_target_arguments, finish_run, options_from_args
+from dientap.commands.options import duration
 from dientap.errors import ExitCode, UsageError
 
 __all__ = ["register", "run"]
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_arguments(parser)
     parser.add_argument("--proxy-api", default=None,
                         help="use this Toxiproxy-compatible API for network faults instead of the embedded fault proxy")
-    parser.add_argument("--settle", type=float, default=5.0,
+    parser.add_argument("--settle", type=duration, default=5.0,
                         help="seconds to wait before re-checking missing items during reconciliation (default 5)")
     parser.set_defaults(func=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dientap.commands.options import DURATION_FORMS, duration, positive_int
 from dientap.errors import ExitCode, UsageError
 from dientap.orchestration import MockCluster, MockClusterConfig
 from dientap.stopping import STOP
@@ -45,10 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(".dientap/data"), help="where the SQLite databases live")
     parser.add_argument("--readiness", type=Path, default=None, help="readiness profile YAML (default: all provinces ready)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic population (default 42)")
-    parser.add_argument("--population-size", type=int, default=100_000, help="citizens seeded (default 100000)")
+    parser.add_argument("--population-size", type=positive_int, default=100_000, help="citizens seeded (default 100000)")
     parser.add_argument("--admin-token", default=None, help="admin API token (default: random, printed)")
     parser.add_argument("--vulnerable", default="", help="plant weaknesses for security drills, e.g. portal:no_lockout,axis:xxe_enabled (loopback only)")
-    parser.add_argument("--duration", type=float, default=None, help="stop by itself after this many seconds")
+    parser.add_argument("--duration", type=duration, default=None, help=f"stop by itself after this long: {DURATION_FORMS}")
     parser.set_defaults(func=run)
 
 

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dientap.commands.options import DURATION_FORMS, duration, non_negative_int, positive_float, positive_int, target
 from dientap.errors import ExitCode
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from dientap.stopping import STOP
@@ -25,13 +26,15 @@ Example:
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by run, drill and security: target, load shape, output."""
-    parser.add_argument("--target", default="embedded", help="'embedded' (default) or a targets.yaml file")
+    parser.add_argument("--target", type=target, default="embedded",
+                        help="'embedded' (default: the mocks, started on loopback) or a targets YAML file")
     parser.add_argument("--allow-host", action="append", default=[], help="allow traffic to this host besides loopback (repeatable)")
-    parser.add_argument("--duration", type=float, default=None, help="override the profile's duration (seconds)")
-    parser.add_argument("--scale", type=float, default=None, help="multiply officers per commune and citizen arrivals")
-    parser.add_argument("--workers", type=int, default=0, help="Locust worker processes (0 = one local process)")
+    parser.add_argument("--duration", type=duration, default=None,
+                        help=f"override the profile's duration: {DURATION_FORMS}")
+    parser.add_argument("--scale", type=positive_float, default=None, help="multiply officers per commune and citizen arrivals (> 0)")
+    parser.add_argument("--workers", type=non_negative_int, default=0, help="Locust worker processes (0 = one local process)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic population and arrivals")
-    parser.add_argument("--population-size", type=int, default=100_000, help="citizens in the embedded population mock")
+    parser.add_argument("--population-size", type=positive_int, default=100_000, help="citizens in the embedded population mock")
     parser.add_argument("--readiness", type=Path, default=None, help="embedded: readiness profile of the mocks")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default runs/)")
 

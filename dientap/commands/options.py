@@ -1,0 +1,89 @@
+"""Command-line value types and the parser every subcommand uses.
+
+Every bad value gets one ``ERROR:`` line that names the flag, the value and what is
+accepted, before anything starts (exit 2)::
+
+    ERROR: argument --duration: '-5' is not a duration: give seconds (90) or h/m/s (90s, 5m, 1h30m), more than 0
+
+Durations read the way Locust's ``--run-time`` and k6's ``--duration`` do. Locust's own
+parser (``locust.util.timespan``) is not used: importing anything from the ``locust``
+package monkey-patches the whole process with gevent, which the CLI process must not be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import NoReturn
+
+from dientap.errors import ExitCode
+
+__all__ = ["CliParser", "duration", "positive_float", "non_negative_int", "positive_int", "target"]
+
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
+DURATION_FORMS = "seconds (90) or h/m/s (90s, 5m, 1h30m)"
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse with one ``ERROR:`` line instead of the usage block and ``prog: error:``."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"ERROR: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(ExitCode.USAGE_ERROR)
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``5m``, ``1h30m`` or ``2m30.5s``; more than 0."""
+    match = _DURATION.match(text.strip().lower())
+    if not text.strip() or match is None or not any(match.groupdict().values()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give {DURATION_FORMS}, more than 0")
+    parts = match.groupdict()
+    seconds = int(parts["h"] or 0) * 3600 + int(parts["m"] or 0) * 60 + float(parts["s"] or 0)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give {DURATION_FORMS}, more than 0")
+    return seconds
+
+
+def positive_float(text: str) -> float:
+    """A number more than 0 (``--scale``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give one more than 0, e.g. 0.5 or 10") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number more than 0, e.g. 0.5 or 10")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number ≥ 0 (``--workers``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 0 or more") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number ≥ 1 (``--population-size``)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 or more") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def target(text: str) -> str:
+    """``embedded`` or the path of a targets YAML file (a URL is neither)."""
+    if text == "embedded":
+        return text
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a URL; give 'embedded' or a targets YAML file naming the services' URLs "
+            "(README: 'Targets and safety')")
+    return text
