@@ -15,6 +15,7 @@ __all__ = ["register", "KINDS"]
 EXAMPLE = """\
 Example:
   dientap validate scenarios/profiles/smoke.yaml drills/catalog/*.yaml
+  dientap validate my-copy-of-smoke.yaml staging-targets.yaml   # kinds recognised from content
   dientap validate --kind readiness my-readiness.yaml
 """
 
@@ -51,32 +52,30 @@ def _loaders() -> dict[str, Callable[[Path], object]]:
     return loaders
 
 
-# Top-level keys that identify each kind of file when --kind is not given.
-KINDS: dict[str, str] = {
-    "provinces": "readiness",
-    "personas": "profile",
-    "budgets": "budgets",
-    "method": "drill",
-    "steady_state_hypothesis": "drill",
-    "targets": "targets",
+# What each kind of file holds at its top level. A file's kind is the one whose keys it
+# shares most (ties broken by this order), so a renamed copy of a shipped file is still
+# recognised by its content, wherever it lives.
+SIGNATURES: dict[str, frozenset[str]] = {
+    "drill": frozenset({"method", "steady_state_hypothesis", "rollbacks", "expectations"}),
+    "targets": frozenset({"portal", "population", "axis", "allow_hosts", "credentials", "pki_dir", "adapter"}),
+    "budgets": frozenset({"budgets"}),
+    "readiness": frozenset({"provinces"}),
+    "profile": frozenset({"duration_s", "spawn_rate", "communes", "officers", "agencies", "citizens", "abort"}),
 }
+KINDS: tuple[str, ...] = tuple(SIGNATURES)
 
 
 def _detect(path: Path) -> str | None:
+    """The kind of ``path`` from its top-level keys; None when it is no YAML mapping we know."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
-    if isinstance(data, dict):
-        for key, kind in KINDS.items():
-            if key in data:
-                return kind
-    parts = path.parts
-    if "profiles" in parts:
-        return "profile"
-    if "catalog" in parts:
-        return "drill"
-    return None
+    if not isinstance(data, dict):
+        return None
+    keys = {str(k) for k in data}
+    best = max(SIGNATURES, key=lambda kind: len(keys & SIGNATURES[kind]))
+    return best if keys & SIGNATURES[best] else None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,7 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--kind", choices=sorted(set(KINDS.values())), default=None)
+    parser.add_argument("--kind", choices=sorted(KINDS), default=None,
+                        help="the kind of every file (default: recognised from each file's keys)")
     parser.set_defaults(func=run)
 
 
@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         kind = args.kind or _detect(path)
         if kind is None or kind not in loaders:
             known = ", ".join(sorted(loaders))
-            problems.append(ConfigProblem(str(path), None, "", f"cannot tell what kind of file this is; pass --kind ({known})"))
+            problems.append(ConfigProblem(str(path), None, "", "not a dientap file: no top-level key of a "
+                                          f"{', '.join(sorted(SIGNATURES))} file; pass --kind ({known}) to check it as one"))
             continue
         try:
             loaders[kind](path)
