@@ -65,9 +65,32 @@ def _user_counts(world: World) -> None:
     ProvincialAgency.fixed_count = len(provinces) if world.profile.agencies.enabled else 0
 
 
+STATS_LOG = "locust-stats.log"
+
+
+def tables_to_log(path: Path) -> None:
+    """Send Locust's end-of-run tables to ``path`` instead of the console.
+
+    They are 150 columns wide, misalign long service names and repeat, with approximated
+    percentiles, what dientap's own summary and report say exactly; the console keeps
+    dientap's progress line and summary. Called from the ``init`` event, after Locust's
+    ``setup_logging`` has given ``locust.stats_logger`` its console handler.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tables = logging.getLogger("locust.stats_logger")
+    for handler in list(tables.handlers):
+        tables.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    tables.addHandler(handler)
+    tables.propagate = False
+
+
 def install(environment: Any, config: RunConfig) -> HarnessState:
     """Attach everything to ``environment`` for its runner's role (local, master, worker)."""
     install_keepalive_fix()
+    if not isinstance(environment.runner, WorkerRunner):
+        tables_to_log(Path(config.run_dir) / "logs" / STATS_LOG)
     world = World(environment, config)
     environment.dientap_world = world
     _user_counts(world)

@@ -145,6 +145,11 @@ def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "results:" in done.stdout and "report:" in done.stdout
     latest = out / "latest"
+    # The console has dientap's progress lines and summary; Locust's wide tables are in the log.
+    assert "Aggregated" not in done.stdout + done.stderr and "Response time percentiles" not in done.stdout
+    assert "[" in done.stderr and "req/s | errors" in done.stderr
+    tables = (latest / "logs" / "locust-stats.log").read_text(encoding="utf-8")
+    assert "Aggregated" in tables and "Response time percentiles" in tables
     summary = json.loads((latest / "summary.json").read_text())
     assert len(summary["provinces"]) == 34
     assert all(p["requests"] > 0 for p in summary["provinces"])
