@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from reports.journal import Journal, LatencySeries
 
-__all__ = ["MAX_POINTS", "FaultSpan", "fault_spans", "chart_endpoints", "latency_chart", "throughput_chart"]
+__all__ = ["MAX_POINTS", "FaultSpan", "fault_spans", "chart_endpoints", "latency_chart", "throughput_chart", "rate_axis"]
 
 MAX_POINTS = 600
 TOP_ENDPOINTS = 8
@@ -152,6 +153,16 @@ def latency_chart(journal: Journal, aborted_at: float | None = None) -> str:
     return _svg(fig, "lat")
 
 
+def rate_axis(ax: Axes) -> None:
+    """A rate's y axis starts at 0; with no events at all it runs 0–1 (matplotlib would
+    centre the flat line on an axis from -0.05 to 0.05)."""
+    highest = max((float(max(line.get_ydata(), default=0)) for line in ax.get_lines()), default=0.0)
+    if highest <= 0:
+        ax.set_ylim(0, 1)
+    else:
+        ax.set_ylim(bottom=0)
+
+
 def throughput_chart(journal: Journal, aborted_at: float | None = None) -> str:
     """Requests/s and failures/s over time (all endpoints), with fault markers (SVG)."""
     ts = journal.timeseries
@@ -176,6 +187,7 @@ def throughput_chart(journal: Journal, aborted_at: float | None = None) -> str:
             ax.axvline(aborted_at, color="black", lw=1.2)
         ax.set_ylabel(title)
         ax.grid(alpha=0.3)
+        rate_axis(ax)
     axes[1].set_xlabel("seconds since start")
     if by_service:
         axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -17,6 +17,7 @@ The matrix is machine-readable for tests and tools: each row is
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from string import Template
@@ -82,12 +83,17 @@ def _table(headers: list[str], rows: list[list[str]], num_from: int = 99) -> str
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _when(t: datetime) -> str:
+    """``2026-12-04 16:56:44 UTC``: to the second, in UTC, as a person reads it."""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _header(run: RunData) -> str:
     p = run.journal.provenance
-    end = p.ended_at.isoformat() if p.ended_at else "—"
+    end = _when(p.ended_at) if p.ended_at else "—"
     target = p.target.name or p.target.kind
     return (f"<h1>Dry run {_e(p.run_id)} — profile {_e(p.profile)}</h1>"
-            f'<p class="meta">{_e(p.started_at.isoformat())} → {_e(end)} · target {_e(target)} · '
+            f'<p class="meta">{_e(_when(p.started_at))} → {_e(end)} · target {_e(target)} · '
             f"seed {p.seed} · scale {p.scale:g} · {p.workers} worker(s) · dientap {_e(p.dientap_version)}</p>")
 
 
@@ -103,10 +109,16 @@ def _legend(t: ReadinessThresholds) -> str:
         '<p class="legend">'
         f'<span class="green">green</span> error rate ≤ {100 * t.error_rate_green:g} % and p95 ≤ limit · '
         f'<span class="amber">amber</span> error rate ≤ {100 * t.error_rate_amber:g} % and p95 ≤ {t.amber_factor:g}× limit · '
-        f'<span class="red">red</span> worse · <span class="grey">grey</span> not exercised.<br>'
+        f'<span class="red">red</span> worse · <span class="grey">grey</span> not exercised: not proven.<br>'
         f"p95 limits: {_e(limits)}. Cells show the share of successful requests and p95. "
-        "A province is ready when at least one check ran and no cell is red.</p>"
+        "A province is ready when every check ran and no cell is red; with a check that did not run "
+        "it is not proven.</p>"
     )
+
+
+# status → (data-ready attribute, cell text, cell colour)
+_STATUS = {"ready": ("yes", "yes", "green"), "not ready": ("no", "no", "red"),
+           "not proven": ("not-proven", "not proven", "grey")}
 
 
 def _matrix(run: RunData) -> str:
@@ -116,11 +128,14 @@ def _matrix(run: RunData) -> str:
     for r in m.rows:
         cells = "".join(f'<td class="cell {c.color}" data-check="{_e(c.check)}" title="{_e(c.reason)}">{_e(c.text)}</td>'
                         for c in r.cells)
-        ready = "yes" if r.ready else "no"
-        rows.append(f'<tr data-province="{_e(r.code)}" data-ready="{ready}"><td>{_e(r.code)} {_e(r.name)}<br><small>{r.communes_active:,}/{r.communes_total:,} communes on line</small></td>{cells}'
-                    f'<td class="cell {"green" if r.ready else "red"}">{ready}</td></tr>')
+        ready, text, color = _STATUS[r.status]
+        rows.append(f'<tr data-province="{_e(r.code)}" data-ready="{ready}"><td>{_e(r.code)} {_e(r.name)}<br>'
+                    f'<small>{r.communes_active:,}/{r.communes_total:,} communes on line</small></td>{cells}'
+                    f'<td class="cell {color}">{text}</td></tr>')
+    not_proven = f' · <span id="not-proven-count">{len(m.not_proven)}</span> not proven' if m.not_proven else ""
     return (f'<h2 id="readiness">Readiness</h2><p><span class="ready-count" id="ready-count">{m.ready_count}/{m.total}</span> '
-            f"provinces ready</p>{_legend(m.thresholds)}"
+            f'provinces ready{not_proven} · <span id="proven-cells">{m.proven_cells}/{m.total_cells}</span> checks proven</p>'
+            f"{_legend(m.thresholds)}"
             f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 

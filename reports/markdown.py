@@ -36,7 +36,9 @@ def markdown_for(run: RunData) -> str:
     icon = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌"}[v.level]
     out = [f"## {icon} dientap dry run `{s.run_id}` — {v.level}", ""]
     out += [f"- {_md(r)}" for r in v.reasons]
-    out += ["", f"**{m.ready_count}/{m.total} provinces ready** · {s.requests.total:,} requests, "
+    not_proven = f" · {len(m.not_proven)} not proven" if m.not_proven else ""
+    out += ["", f"**{m.ready_count}/{m.total} provinces ready**{not_proven} · {m.proven_cells}/{m.total_cells} checks proven · "
+            f"{s.requests.total:,} requests, "
             f"{s.requests.failed:,} failed, {s.requests.rps:,.1f} req/s over {s.duration_s:,.0f} s (profile `{s.profile}`)", ""]
     if m.not_ready:
         out += ["| Province | Not ready because |", "|---|---|"]

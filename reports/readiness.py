@@ -8,8 +8,14 @@ A cell is judged from the figure behind it (:class:`reports.summary.CheckFigure`
 * **amber** — error rate above ``error_rate_green``, or p95 above the check's p95 limit;
 * **green** — otherwise.
 
-A province is *ready* when at least one check was exercised and no cell is red — the
-"N/34" count officials use. Provinces missing from the summary count as not ready.
+A province's status:
+
+* **ready**       — every check was exercised and no cell is red: the "N/34" count officials use;
+* **not ready**   — a cell is red, or the province is missing from the run altogether;
+* **not proven**  — no cell is red but at least one check was not exercised: a run that did
+  not try a check has not shown it works, so the province is not counted as ready.
+
+The matrix counts proven cells (exercised, any colour) beside the ready provinces.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ __all__ = [
     "ReadinessCell",
     "ProvinceReadiness",
     "ReadinessMatrix",
+    "ProvinceStatus",
+    "NOT_PROVEN",
     "readiness_matrix",
     "judge_cell",
 ]
@@ -68,6 +76,10 @@ class ReadinessCell:
     reason: str  # one sentence for the tooltip / Markdown
 
 
+ProvinceStatus = Literal["ready", "not ready", "not proven"]
+NOT_PROVEN = "not proven"
+
+
 @dataclass(frozen=True, slots=True)
 class ProvinceReadiness:
     """One matrix row."""
@@ -75,9 +87,14 @@ class ProvinceReadiness:
     code: str
     name: str
     cells: tuple[ReadinessCell, ...]
-    ready: bool
+    status: ProvinceStatus
     communes_active: int = 0
     communes_total: int = 0
+
+    @property
+    def ready(self) -> bool:
+        """Every check exercised, none red."""
+        return self.status == "ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +108,23 @@ class ReadinessMatrix:
 
     @property
     def not_ready(self) -> tuple[ProvinceReadiness, ...]:
-        """The rows that are not ready."""
-        return tuple(r for r in self.rows if not r.ready)
+        """The rows with a red cell, or absent from the run."""
+        return tuple(r for r in self.rows if r.status == "not ready")
+
+    @property
+    def not_proven(self) -> tuple[ProvinceReadiness, ...]:
+        """The rows with no red cell but a check not exercised."""
+        return tuple(r for r in self.rows if r.status == "not proven")
+
+    @property
+    def proven_cells(self) -> int:
+        """Cells whose check was exercised in this run (any colour)."""
+        return sum(1 for r in self.rows for c in r.cells if c.color != "grey")
+
+    @property
+    def total_cells(self) -> int:
+        """Every cell of the matrix."""
+        return sum(len(r.cells) for r in self.rows)
 
 
 def _fmt_ms(value: float) -> str:
@@ -102,7 +134,7 @@ def _fmt_ms(value: float) -> str:
 def judge_cell(check: str, label: str, figure: CheckFigure | None, t: ReadinessThresholds) -> ReadinessCell:
     """Colour one cell (see the module docstring for the rules)."""
     if figure is None or figure.requests == 0:
-        return ReadinessCell(check, label, "grey", figure, "—", "not exercised in this run")
+        return ReadinessCell(check, label, "grey", figure, NOT_PROVEN, "not exercised in this run: not proven")
     limit = getattr(t.p95_ms, check)
     rate = figure.failures / figure.requests
     ok_pct = 100.0 * (1.0 - rate)
@@ -133,12 +165,18 @@ def readiness_matrix(summary: Summary, thresholds: ReadinessThresholds | None = 
     for province in load_roster().provinces:
         found = by_code.get(province.code)
         if found is None:
-            cells = tuple(ReadinessCell(c, lbl, "grey", None, "—", "province absent from the run") for c, lbl in READINESS_CHECKS)
+            cells = tuple(ReadinessCell(c, lbl, "grey", None, NOT_PROVEN, "province absent from the run")
+                          for c, lbl in READINESS_CHECKS)
         else:
             cells = tuple(judge_cell(c, lbl, getattr(found.checks, c), t) for c, lbl in READINESS_CHECKS)
-        exercised = any(cell.color != "grey" for cell in cells)
-        ready = exercised and not any(cell.color == "red" for cell in cells)
-        rows.append(ProvinceReadiness(province.code, found.name if found else province.name, cells, ready,
+        status: ProvinceStatus
+        if found is None or any(cell.color == "red" for cell in cells):
+            status = "not ready"
+        elif any(cell.color == "grey" for cell in cells):
+            status = "not proven"
+        else:
+            status = "ready"
+        rows.append(ProvinceReadiness(province.code, found.name if found else province.name, cells, status,
                                       found.communes_active if found else 0,
                                       found.communes_total if found else len(province.commune_codes)))
     return ReadinessMatrix(tuple(rows), sum(r.ready for r in rows), len(rows), t)

@@ -76,6 +76,10 @@ def overall_verdict(run: RunData) -> OverallVerdict:
     if not s.generator.trustworthy:
         why = "; ".join(s.generator.reasons) or "no reason recorded"
         warn.append(f"load generator untrustworthy — figures may show its own lag: {why}")
+    if loaded and m.not_proven:
+        codes = ", ".join(r.code for r in m.not_proven)
+        warn.append(f"{len(m.not_proven)} provinces not proven: a check was not exercised in this run ({codes}); "
+                    f"{m.proven_cells}/{m.total_cells} checks proven")
     amber = sum(1 for r in m.rows for c in r.cells if c.color == "amber")
     if amber:
         warn.append(f"{amber} readiness cells amber (slow or occasional errors)")

@@ -41,7 +41,7 @@ class MatrixParser(HTMLParser):
         if tag == "td" and self._row and a.get("data-check"):
             classes = (a.get("class") or "").split()
             self.rows[self._row][a["data-check"] or ""] = next(c for c in classes if c != "cell")
-        if a.get("id") in ("ready-count", "verdict"):
+        if a.get("id") in ("ready-count", "verdict", "not-proven-count", "proven-cells"):
             self._capture = a["id"]
             self.ids[self._capture] = ""
 
@@ -88,7 +88,7 @@ def test_unready_run_shows_exactly_provinces_04_and_11_red(fixture_run) -> None:
     assert "not ready: 04, 11" in page.ids["verdict"]
 
 
-def test_unexercised_check_and_absent_province_are_grey(fixture_run) -> None:
+def test_an_unexercised_check_is_not_proven_and_an_absent_province_not_ready(fixture_run) -> None:
     run_dir = fixture_run("healthy")
     summary = load_summary(run_dir)
     provinces = [p for p in summary.provinces if p.code != "96"]
@@ -96,9 +96,12 @@ def test_unexercised_check_and_absent_province_are_grey(fixture_run) -> None:
     write_summary(run_dir, summary.model_copy(update={"provinces": [first, *provinces[1:]]}))
     page = parse(render_report(run_dir))
     assert page.rows[first.code]["document_exchange"] == "grey"
-    assert page.ready[first.code] == "yes"
+    # Not exercised is not proven: the province is neither ready nor counted as ready.
+    assert page.ready[first.code] == "not-proven"
     assert set(page.rows["96"].values()) == {"grey"} and page.ready["96"] == "no"
-    assert page.ids["ready-count"] == "33/34"
+    assert page.ids["ready-count"] == "32/34"
+    assert page.ids["not-proven-count"] == "1"
+    assert page.ids["proven-cells"] == f"{32 * 6 + 5}/{34 * 6}"
 
 
 def test_thresholds_change_the_colours(fixture_run) -> None:
@@ -210,3 +213,25 @@ def test_a_run_without_load_is_not_judged_on_readiness(fixture_run):
     verdict = overall_verdict(load_run(run_dir))
     assert verdict.level == "PASS"
     assert verdict.reasons == ["no load in this run: readiness not judged"]
+
+
+def test_header_times_read_to_the_second_in_utc(fixture_run) -> None:
+    run_dir = fixture_run("healthy")
+    html = render_report(run_dir).read_text(encoding="utf-8")
+    started = load_journal(run_dir).provenance.started_at
+    assert started.strftime("%Y-%m-%d %H:%M:%S UTC") in html
+    assert started.isoformat() not in html  # no raw ISO with microseconds and offset
+
+
+def test_a_rate_axis_with_no_failures_runs_from_zero_not_minus_five_hundredths() -> None:
+    from matplotlib.figure import Figure
+
+    from reports.charts import rate_axis
+
+    none, some = Figure().subplots(1, 2)
+    none.plot([0, 1, 2], [0, 0, 0])
+    some.plot([0, 1, 2], [0, 3, 1])
+    rate_axis(none)
+    rate_axis(some)
+    assert none.get_ylim() == (0, 1)
+    assert some.get_ylim()[0] == 0 and some.get_ylim()[1] >= 3
