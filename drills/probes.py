@@ -146,6 +146,9 @@ class ProbeReading:
     measured: str
 
 
+SCRAPE_TIMEOUT_S = 5.0
+
+
 class ProbeSampler:
     """Scrapes the services once a second in a thread and evaluates the probes (bounded history)."""
 
@@ -160,7 +163,11 @@ class ProbeSampler:
         self._history: dict[str, deque[ServiceSnapshot]] = {s: deque(maxlen=keep) for s in self.urls}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._http = httpx.Client(timeout=1.0)
+        # A scrape that is merely slow (a busy service on a saturated machine) is a reading,
+        # not "metrics unreachable": 1 s once failed a drill's hypothesis for one sample.
+        # Prometheus' own default scrape_timeout is 10 s; half of it keeps the 1 s cadence
+        # from drifting far when a service is slow.
+        self._http = httpx.Client(timeout=SCRAPE_TIMEOUT_S)
         self._lock = threading.Lock()
 
     # -- sampling -------------------------------------------------------------------
