@@ -28,8 +28,12 @@ test: $(STAMP) lint
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not e2e" -q
 
-## Security lint of the project's own code: no medium- or high-severity finding allowed.
+## The walls: import contracts (the layers), ruff, mypy, and bandit's security lint
+## (no medium- or high-severity finding). Configured in pyproject.toml; part of `make test`.
 lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/bandit -q -ll -c pyproject.toml -r dientap mocks scenarios drills metrics reports locustfile.py
 
 ## Every benchmark (≈ 15 minutes; figures and commands in BENCHMARKS.md).

@@ -32,20 +32,20 @@ from signxml.verifier import SignatureConfiguration
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.hello_app import app as hello_app  # noqa: E402
-from bench.mocks import UNTHROTTLED, start_service  # noqa: E402
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password  # noqa: E402
-from dientap.edxml import DocumentEnvelope, build_package, make_document_id, parse_and_verify  # noqa: E402
-from dientap.pki import DryRunCA  # noqa: E402
-from dientap.roster import load_roster  # noqa: E402
-from dientap.synthetic import citizen_at, citizens  # noqa: E402
-from mocks.core.settings import ServiceSettings  # noqa: E402
-from mocks.core.store import open_database  # noqa: E402
-from mocks.population import create_app  # noqa: E402
-from mocks.portal import create_app as create_portal  # noqa: E402
-from mocks.portal.catalogue import catalogue_of  # noqa: E402
-from mocks.portal.idempotency import IdempotencyGuard  # noqa: E402
-from mocks.portal.store import PortalStore  # noqa: E402
+from bench.hello_app import app as hello_app
+from bench.mocks import UNTHROTTLED, start_service
+from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from dientap.edxml import DocumentEnvelope, build_package, make_document_id, parse_and_verify
+from dientap.pki import DryRunCA
+from dientap.roster import load_roster
+from dientap.synthetic import citizen_at, citizens
+from mocks.core.settings import ServiceSettings
+from mocks.core.store import open_database
+from mocks.population import create_app
+from mocks.portal import create_app as create_portal
+from mocks.portal.catalogue import catalogue_of
+from mocks.portal.idempotency import IdempotencyGuard
+from mocks.portal.store import PortalStore
 
 SEEDED = 100_000
 CALLS = 20_000

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import subprocess  # benchmarks start Locust with fixed arguments  # nosec B404
@@ -29,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dientap.orchestration.dryrun import DryRun, DryRunOptions  # noqa: E402
-from dientap.orchestration.process import listening_socket  # noqa: E402
-from reports.run_files import load_summary  # noqa: E402
+from dientap.orchestration.dryrun import DryRun, DryRunOptions
+from dientap.orchestration.process import listening_socket
+from reports.run_files import load_summary
 
 HERE = Path(__file__).resolve().parent
 
@@ -116,10 +117,8 @@ def _dry_run(profile: str, work: Path, population: int = 20_000, sample_pid_rss:
             if locust_pid is None:
                 locust_pid = _find_locust_pid()
             if locust_pid is not None and sample_pid_rss:
-                try:
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                     samples.append((run.elapsed(), _rss_kb(locust_pid), _cpu_seconds(locust_pid)))
-                except (FileNotFoundError, ProcessLookupError):
-                    pass
         extra["samples"] = samples
     return run, extra
 
@@ -185,7 +184,7 @@ def officers_held(work: Path, per_commune: int, seconds: int) -> dict:
         citizens: {arrivals_per_s: 0.01}
         abort: {enabled: false}
     """)
-    small, small_extra = _dry_run(few, work, sample_pid_rss=True)
+    _small, small_extra = _dry_run(few, work, sample_pid_rss=True)
     large, large_extra = _dry_run(many, work, sample_pid_rss=True)
     summary = load_summary(large.run_dir)
     actors = 3321 * per_commune
@@ -263,16 +262,21 @@ def main() -> int:
         work = Path(tmp)
         if args.only in (None, "personas"):
             r = personas_vs_bare(work, seconds)
-            print(f"personas: {r['personas_rps']:.0f} req/s ({r['failed']} failed of {r['total']}, generator {r['generator_cpu'] * 100:.0f}% of a core)"
-                  f" vs bare healthz loop {r['bare_rps']:.0f} req/s → ratio {r['personas_rps'] / r['bare_rps']:.2f} (goal ≥ 0.50)")
+            print(f"personas: {r['personas_rps']:.0f} req/s ({r['failed']} failed of {r['total']}, "
+                  f"generator {r['generator_cpu'] * 100:.0f}% of a core)"
+                  f" vs bare healthz loop {r['bare_rps']:.0f} req/s → ratio {r['personas_rps'] / r['bare_rps']:.2f} "
+                  "(goal ≥ 0.50)")
         if args.only in (None, "officers"):
             r = officers_held(work, 1 if args.quick else 3, 60 if args.quick else 120)
-            print(f"officers: {r['actors']:,} actors at one action / 30 s: lag p99 {r['lag_p99_ms']:.0f} ms (max {r['lag_max_ms']:.0f}), "
+            print(f"officers: {r['actors']:,} actors at one action / 30 s: lag p99 {r['lag_p99_ms']:.0f} ms "
+                  f"(max {r['lag_max_ms']:.0f}), "
                   f"GC max {r['gc_max_pause_ms'] or 0:.0f} ms, RSS {r['rss_mb']:.0f} MB, {r['kb_per_actor']:.1f} KB/actor, "
-                  f"{r['communes_active']:,} communes active, trustworthy={r['trustworthy']} (goal ≥ 10,000 actors, lag p99 < 1 s, ≤ 40 KB)")
+                  f"{r['communes_active']:,} communes active, trustworthy={r['trustworthy']} "
+                  "(goal ≥ 10,000 actors, lag p99 < 1 s, ≤ 40 KB)")
         if args.only in (None, "arrivals"):
             r = arrivals(work, 30.0, seconds * 2)
-            print(f"arrivals: {r['started']}/{r['due']} started at {r['rate']:g}/s intended → achieved ÷ intended {r['achieved']:.3f} "
+            print(f"arrivals: {r['started']}/{r['due']} started at {r['rate']:g}/s intended → "
+                  f"achieved ÷ intended {r['achieved']:.3f} "
                   f"({r['late']} late) (goal ≥ 0.98)")
         if args.only in (None, "gc"):
             r = gc_effect(work, 1 if args.quick else 3, 60 if args.quick else 90)

@@ -31,11 +31,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.wrk_support import WrkResult, have_wrk, run_wrk  # noqa: E402
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password  # noqa: E402
-from dientap.orchestration.process import ServiceProcess  # noqa: E402
-from dientap.roster import load_roster  # noqa: E402
-from dientap.synthetic import citizen_at  # noqa: E402
+from bench.wrk_support import WrkResult, have_wrk, run_wrk
+from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from dientap.orchestration.process import ServiceProcess
+from dientap.roster import load_roster
+from dientap.synthetic import citizen_at
 
 ADMIN = "bench-admin"
 POPULATION = 20_000
@@ -107,13 +107,15 @@ def bench_lookup(work: Path, seconds: int) -> WrkResult:
     _forget_writes(work / "population")
     proc = start_service("population", work, 0, settings=UNTHROTTLED)
     try:
-        token = httpx.post(proc.url + "/auth/token", json={"client_id": "police", "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, "police")}).json()["access_token"]
+        token = httpx.post(proc.url + "/auth/token", json={
+            "client_id": "police", "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, "police")}).json()["access_token"]
         ids = [citizen_at(42, i).personal_id for i in range(0, POPULATION, 2)]
         script = work / "lookup.lua"
         script.write_text(
             f"local ids = {_lua_list(ids)}\nlocal i = 0\n"
             "request = function()\n  i = i + 1\n"
-            f"  return wrk.format('GET', '/citizens/' .. ids[(i % #ids) + 1] .. '?purpose=bench', {{['Authorization'] = 'Bearer {token}'}})\nend\n"
+            "  return wrk.format('GET', '/citizens/' .. ids[(i % #ids) + 1] .. '?purpose=bench', "
+            f"{{['Authorization'] = 'Bearer {token}'}})\nend\n"
         )
         return run_wrk(proc.url, script=script, seconds=seconds)
     finally:
@@ -131,8 +133,9 @@ def bench_submit(work: Path, seconds: int) -> WrkResult:
         with httpx.Client(base_url=portal.url, timeout=10) as client:
             for i in range(500):
                 citizen = citizen_at(42, i)
+                password = derive_password(DEFAULT_DRY_RUN_SECRET, citizen.personal_id)
                 reply = client.post("/auth/token", json={"kind": "citizen", "personal_id": citizen.personal_id,
-                                                          "password": derive_password(DEFAULT_DRY_RUN_SECRET, citizen.personal_id)})
+                                                          "password": password})
                 tokens.append(reply.json()["access_token"])
                 procedure = catalogue_of(citizen.province_code)[0].code
                 bodies.append(json.dumps({
@@ -207,8 +210,9 @@ def bench_send(work: Path, seconds: int, load: SendLoad) -> WrkResult:
     _forget_writes(work / "axis")
     axis = start_service("axis", work, 0)
     try:
+        secret = derive_password(DEFAULT_DRY_RUN_SECRET, load.sender)
         token = httpx.post(axis.url + "/auth/token", json={
-            "agency_code": load.sender, "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, load.sender)}).json()["access_token"]
+            "agency_code": load.sender, "client_secret": secret}).json()["access_token"]
         script = load.script.with_name("send-run.lua")
         script.write_text(f"TOKEN = {json.dumps(token)}\n" + load.script.read_text(encoding="utf-8"), encoding="utf-8")
         result = run_wrk(axis.url, script=script, seconds=seconds)
@@ -248,7 +252,8 @@ def main() -> int:
     parser.add_argument("--service-settings", type=json.loads, default={},
                         help='JSON settings for every service under test, e.g. \'{"gc_gen0_threshold": 700}\'')
     parser.add_argument("--repeat", type=int, default=3, help="pairs (hello, endpoint) per endpoint")
-    parser.add_argument("--packages", type=int, default=None, help="distinct signed packages for the send benchmark (default 8,000 per second)")
+    parser.add_argument("--packages", type=int, default=None,
+                        help="distinct signed packages for the send benchmark (default 8,000 per second)")
     parser.add_argument("--only", nargs="+", choices=("lookup", "submit", "send"), default=("lookup", "submit", "send"),
                         help="measure only these endpoints")
     args = parser.parse_args()

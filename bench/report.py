@@ -46,7 +46,7 @@ def record_histograms(run_dir: Path, requests: int, provinces: list[str], seed: 
     rng = random.Random(seed)  # nosec B311
     out = run_dir / "histograms"
     out.mkdir(parents=True)
-    for i, (service, name, share, median) in enumerate(SAMPLE_ENDPOINTS):
+    for i, (service, _name, share, median) in enumerate(SAMPLE_ENDPOINTS):
         per_province = max(1, int(requests * share / len(provinces)))
         for code in provinces:
             h = HdrHistogram(1, HIGHEST_US, 3)

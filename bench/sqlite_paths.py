@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mocks.core.store import GroupCommit, WalCheckpointer, open_database  # noqa: E402
-from mocks.population.audit import AuditAction, AuditLog  # noqa: E402
-from mocks.portal.store import DossierRow, PortalStore  # noqa: E402
+from mocks.core.store import GroupCommit, WalCheckpointer, open_database
+from mocks.population.audit import AuditAction, AuditLog
+from mocks.portal.store import DossierRow, PortalStore
 
 AUDIT_ENTRIES = 300_000
 SCANNED_ENTRIES = 1_000_000

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from dientap.roster import load_roster
 
@@ -79,7 +79,7 @@ def validate_personal_id(value: object, *, today: dt.date | None = None) -> Pers
     )
 
 
-_today_cache: list = [dt.date.min, 0.0]  # [date, until]
+_today_cache: list[Any] = [dt.date.min, 0.0]  # [date, until]
 
 
 def current_date() -> dt.date:

@@ -46,8 +46,8 @@ CA_SUBJECT_CN = "dientap dry-run CA"
 _CA_ORG = "dientap"
 _AGENCY_ORG = "dientap dry-run agency"
 # Fixed CA validity, so that the CA certificate is a pure function of the CA key.
-_CA_NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-_CA_NOT_AFTER = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+_CA_NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_CA_NOT_AFTER = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 _KEY_DOMAIN = b"dientap/agency-key/v1\x00"
 _SERIAL_DOMAIN = b"dientap/agency-serial/v1\x00"
 # Order of the P-256 group: a derived scalar must lie in [1, n-1].
@@ -79,15 +79,15 @@ def _sign(builder: x509.CertificateBuilder, key: ec.EllipticCurvePrivateKey) -> 
 
 
 def _utc_day(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _as_utc(moment: dt.datetime) -> dt.datetime:
     # A naive datetime is read as UTC, the way cryptography reports validity.
     # X.509 keeps whole seconds; truncate so the cache key equals what the certificate says.
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc, microsecond=0)
-    return moment.astimezone(dt.timezone.utc).replace(microsecond=0)
+        return moment.replace(tzinfo=dt.UTC, microsecond=0)
+    return moment.astimezone(dt.UTC).replace(microsecond=0)
 
 
 def _ca_certificate(key: ec.EllipticCurvePrivateKey, common_name: str) -> x509.Certificate:
@@ -188,7 +188,7 @@ class DryRunCA:
             try:
                 cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
             except ValueError as exc:
-                raise ConfigError([ConfigProblem(str(cert_path), None, "ca.pem", f"not a PEM certificate: {exc}")])
+                raise ConfigError([ConfigProblem(str(cert_path), None, "ca.pem", f"not a PEM certificate: {exc}")]) from exc
             if cert.public_key() != key.public_key():
                 raise ConfigError([ConfigProblem(str(cert_path), None, "ca.pem", f"does not match {key_path.name}")])
         else:
@@ -203,7 +203,7 @@ class DryRunCA:
         try:
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         except (ValueError, TypeError) as exc:
-            raise ConfigError([ConfigProblem(str(key_path), None, "ca.key", f"not an unencrypted PEM key: {exc}")])
+            raise ConfigError([ConfigProblem(str(key_path), None, "ca.key", f"not an unencrypted PEM key: {exc}")]) from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
             raise ConfigError([ConfigProblem(str(key_path), None, "ca.key", "must be an ECDSA P-256 key")])
         return key
@@ -251,7 +251,7 @@ class DryRunCA:
         """
         if not agency_code or not agency_code.isprintable():
             raise ValueError(f"agency code must be a non-empty printable string, got {agency_code!r}")
-        today = _utc_day(dt.datetime.now(dt.timezone.utc))
+        today = _utc_day(dt.datetime.now(dt.UTC))
         start = _as_utc(not_before) if not_before is not None else today - dt.timedelta(days=1)
         end = _as_utc(not_after) if not_after is not None else today + dt.timedelta(days=365)
         if end <= start:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -83,6 +83,11 @@ class Roster:
     provinces: tuple[Province, ...]
     communes: tuple[Commune, ...]
     old_commune_splits: dict[str, tuple[str, ...]]
+    # Look-up tables, derived in __post_init__.
+    _provinces_by_code: dict[str, Province] = field(init=False, repr=False, compare=False)
+    _communes_by_code: dict[str, Commune] = field(init=False, repr=False, compare=False)
+    _province_by_birthplace: dict[str, Province] = field(init=False, repr=False, compare=False)
+    _birthplace_codes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def province(self, code: str) -> Province:
         """Return the province with this 2-digit code (KeyError if unknown)."""

@@ -37,8 +37,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
-from typing import Final
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, Final
 
 __all__ = [
     "STOP_BOUND_S",
@@ -135,7 +136,7 @@ class StopSignals:
         self._children = children
         self._lock = threading.Lock()
         self._depth = 0  # nesting of installed()
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._protected = 0
         self._notes: list[list[str]] = []
         self._callbacks: list[Callable[[], None]] = []
@@ -178,7 +179,7 @@ class StopSignals:
             self._depth -= 1
             if self._depth == 0:
                 for sig, old in self._previous.items():
-                    signal.signal(sig, old)  # type: ignore[arg-type]  # what signal.signal returned
+                    signal.signal(sig, old)
                 self._previous = {}
 
     @contextlib.contextmanager
@@ -224,7 +225,7 @@ class StopSignals:
                 self._first_at = now
                 self._deadline = now + STOP_BOUND_S
                 self.signal_name = name
-                self.requested_at = datetime.now(timezone.utc)
+                self.requested_at = datetime.now(UTC)
                 threading.Thread(target=self._watch, name="dientap-stop-watchdog", daemon=True).start()
             else:
                 self.escalated = True

@@ -19,7 +19,7 @@ from itertools import accumulate
 from faker.providers.address.vi_VN import Provider as _AddressWords
 from faker.providers.person.vi_VN import Provider as _NameWords
 
-from dientap.personal_id import make_personal_id
+from dientap.personal_id import Sex, make_personal_id
 from dientap.roster import Roster, load_roster
 
 __all__ = ["Citizen", "citizen_at", "citizens", "MAX_POPULATION"]
@@ -67,7 +67,7 @@ def citizen_at(seed: int, index: int, roster: Roster | None = None) -> Citizen:
         if rng.random() < 0.8
         else rng.choice(sorted(roster.birthplace_codes))
     )
-    sex = "male" if rng.random() < 0.5 else "female"
+    sex: Sex = "male" if rng.random() < 0.5 else "female"
     year = rng.randint(_REFERENCE_YEAR - 80, _REFERENCE_YEAR - 16)
     dob = dt.date(year, 1, 1) + dt.timedelta(days=rng.randrange(365))
     if sex == "male":

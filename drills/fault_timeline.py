@@ -8,12 +8,13 @@ its "removal" waits for it and journals its outcome.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from drills.backends import TrafficBackend, TrafficOutcome
 from drills.model import Drill, Fault
@@ -22,9 +23,22 @@ from drills.step_log import StepLog
 if TYPE_CHECKING:
     from dientap.orchestration.dryrun import DryRun
 
-__all__ = ["AppliedFault", "FaultInjector", "planned_steps"]
+__all__ = ["AppliedFault", "FaultBackend", "FaultInjector", "planned_steps"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
+
+
+class FaultBackend(Protocol):
+    """What the http, network and process backends do (drill-side traffic is a :class:`TrafficBackend`)."""
+
+    def inject(self, fault: Fault) -> dict[str, str | int | float | bool | None]:
+        """Start ``fault``; what was done, for the journal."""
+
+    def remove(self, fault: Fault) -> str:
+        """Stop ``fault``; a one-line outcome."""
+
+    def clear_all(self) -> dict[str, int | str]:
+        """Rollback: everything this backend may have left, removed; per target, a count or an error."""
 
 
 def planned_steps(drill: Drill) -> list[tuple[float, str, Fault]]:
@@ -53,12 +67,19 @@ class FaultInjector:
     is ignored.
     """
 
-    def __init__(self, backends: dict[str, object], steps: StepLog, say: Callable[[str], None],
+    def __init__(self, backends: dict[str, FaultBackend | TrafficBackend], steps: StepLog, say: Callable[[str], None],
                  on_fault: Callable[[str, str, bool], None] | None = None):
         self.backends = backends
         self.steps = steps
         self.say = say
         self.on_fault = on_fault
+
+    def fault_backend(self, name: str) -> FaultBackend:
+        """The backend named ``name``, which must inject faults (not send drill-side traffic)."""
+        backend = self.backends[name]
+        if isinstance(backend, TrafficBackend):
+            raise TypeError(f"backend {name!r} sends drill-side traffic, it injects no faults")
+        return backend
 
     def run_plan(self, drill: Drill, dry: DryRun, applied: list[AppliedFault]) -> None:
         """Inject and remove every fault at its offset from the load's start (returns at the last step)."""
@@ -78,10 +99,8 @@ class FaultInjector:
 
     def _tell(self, fault: Fault, active: bool) -> None:
         if self.on_fault is not None:
-            try:
+            with contextlib.suppress(Exception):  # an observer must never break a drill or its rollback
                 self.on_fault(fault.name, fault.kind, active)
-            except Exception:  # noqa: BLE001,S110 - an observer must never break a drill or its rollback
-                pass
 
     def inject(self, state: AppliedFault) -> None:
         """Start one fault (or drill-side traffic, in its own thread) and journal it."""
@@ -89,7 +108,9 @@ class FaultInjector:
         self._tell(fault, True)
         self.say(f"  inject {fault.name} ({fault.backend} {fault.kind} on {fault.proxy_key})")
         if fault.backend == "traffic":
-            backend: TrafficBackend = backends["traffic"]  # type: ignore[assignment]
+            backend = backends["traffic"]
+            if not isinstance(backend, TrafficBackend):
+                raise TypeError(f"backend 'traffic' is a {type(backend).__name__}, not a TrafficBackend")
             deadline = time.monotonic() + fault.duration_s
             state.started = dt.datetime.now(UTC)
             steps.event("fault_start", fault.name, t=state.started, status="started", backend="traffic",
@@ -106,7 +127,7 @@ class FaultInjector:
             return
         with steps.step(f"inject {fault.name}", backend=fault.backend, target=fault.proxy_key, fault_kind=fault.kind) as step:
             state.started = dt.datetime.now(UTC)
-            state.detail = backends[fault.backend].inject(fault)  # type: ignore[attr-defined]
+            state.detail = self.fault_backend(fault.backend).inject(fault)
             step.detail.update(state.detail)
             step.output = ", ".join(f"{k}={v}" for k, v in state.detail.items())
         steps.event("fault_start", fault.name, t=state.started, status="ok", backend=fault.backend,
@@ -114,7 +135,7 @@ class FaultInjector:
 
     def remove(self, state: AppliedFault) -> None:
         """Stop one fault (once; wait for drill-side traffic to end) and journal it."""
-        fault, backends, steps = state.fault, self.backends, self.steps
+        fault, steps = state.fault, self.steps
         if state.stopped is not None:
             return
         self._tell(fault, False)
@@ -134,7 +155,7 @@ class FaultInjector:
             return
         try:
             with steps.step(f"remove {fault.name}", backend=fault.backend, target=fault.proxy_key) as step:
-                step.output = backends[fault.backend].remove(fault)  # type: ignore[attr-defined]
+                step.output = self.fault_backend(fault.backend).remove(fault)
         finally:
             state.stopped = dt.datetime.now(UTC)
             steps.event("fault_stop", fault.name, t=state.stopped, status="ok", backend=fault.backend)

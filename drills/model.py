@@ -58,7 +58,8 @@ TRAFFIC_ACTIONS = (
     "officer_login_storm",
     "document_burst",
 )
-ROLLBACK_ACTIONS = ("clear_http_faults", "reset_proxy", "resume_processes")
+RollbackName = Literal["clear_http_faults", "reset_proxy", "resume_processes"]
+ROLLBACK_ACTIONS: tuple[RollbackName, ...] = ("clear_http_faults", "reset_proxy", "resume_processes")
 
 # Bounds on drill-side traffic: every loop that sends requests is bounded in count and time.
 MAX_TRAFFIC_REQUESTS = 2000
@@ -296,7 +297,8 @@ class Expectations(StrictModel):
 
     ``recovery_time_s``: seconds after the last fault ends within which the client-side
     error ratio and p95 of ``recovery_services`` (default: the faulted services) are back
-    within ``recovery_error_ratio`` / ``recovery_p95_ms`` (from the load's per-second series). ``error_budget_during_fault``: the highest acceptable client-side
+    within ``recovery_error_ratio`` / ``recovery_p95_ms`` (from the load's per-second series).
+    ``error_budget_during_fault``: the highest acceptable client-side
     error ratio of the faulted services while faults are active. ``exact_lost``: for
     planted-defect drills, the exact lost count per item kind (``predicted`` = computed
     from what was acknowledged, e.g. the documents the lossy axis drops).
@@ -334,9 +336,7 @@ class Drill(StrictModel):
     target_weaknesses: dict[Service, list[str]] = Field(default_factory=dict)
     steady_state_hypothesis: Hypothesis = Field(default_factory=Hypothesis)
     method: list[Fault] = Field(default_factory=list, max_length=50)
-    rollbacks: list[Literal["clear_http_faults", "reset_proxy", "resume_processes"]] = Field(
-        default_factory=lambda: ["clear_http_faults", "reset_proxy", "resume_processes"]
-    )
+    rollbacks: list[RollbackName] = Field(default_factory=lambda: list(ROLLBACK_ACTIONS))
     expectations: Expectations = Field(default_factory=Expectations)
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ Two sources, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -220,7 +221,7 @@ class ProbeSampler:
     def sample_once(self) -> list[ProbeReading]:
         """Scrape every probed service, evaluate, remember; returns the new readings."""
         services = sorted({p.service for p in self.probes})
-        snapshots = {s: self.snapshot(s) for s in services if s in self.urls}
+        snapshots: dict[str, ServiceSnapshot] = {s: self.snapshot(s) for s in services if s in self.urls}
         readings = self.evaluate(snapshots)
         with self._lock:
             for service, snap in snapshots.items():
@@ -238,10 +239,8 @@ class ProbeSampler:
         def loop() -> None:
             while not self._stop.is_set():
                 started = time.monotonic()
-                try:
+                with contextlib.suppress(Exception):  # a failing probe must never stop the drill
                     self.sample_once()
-                except Exception:  # noqa: BLE001,S112 - a failing probe must never stop the drill
-                    pass
                 self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
 
         self._thread = threading.Thread(target=loop, name="dientap-probes", daemon=True)

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
@@ -37,6 +38,9 @@ from dientap.credentials import derive_password
 from dientap.roster import Roster, load_roster
 from reports.drill_result import ReconciliationRow
 from scenarios.ledger import AckLedger
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "AckLedger",
@@ -223,12 +227,12 @@ def _when(text: str) -> float:
 
     moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
 
 
 def unverified_dossiers(urls: dict[str, str], admin_token: str | None, secret: str,
-                        windows: list[tuple[object, object]], *, limit: int = 500, skew_s: float = 1.0) -> int:
+                        windows: list[tuple[datetime, datetime]], *, limit: int = 500, skew_s: float = 1.0) -> int:
     """Dossiers created during ``windows`` (datetimes) with no matching identity verification before them.
 
     Reads each dossier as an officer of its commune (the code starts with the commune code)
@@ -238,7 +242,7 @@ def unverified_dossiers(urls: dict[str, str], admin_token: str | None, secret: s
     """
     if not admin_token:
         return 0
-    spans = [(a.timestamp(), b.timestamp()) for a, b in windows]  # type: ignore[attr-defined]
+    spans = [(a.timestamp(), b.timestamp()) for a, b in windows]
     admin = {"Authorization": f"Bearer {admin_token}"}
     unverified = 0
     with httpx.Client(timeout=10.0) as http:

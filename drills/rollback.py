@@ -7,6 +7,9 @@ Runs in the runner's ``finally:``, with further Ctrl-C ignored (:mod:`drills.int
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+
 from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend
 from drills.fault_timeline import AppliedFault, FaultInjector
 
@@ -15,7 +18,7 @@ __all__ = ["roll_back"]
 _BACKEND_OF_ROLLBACK = {"clear_http_faults": "http", "reset_proxy": "network", "resume_processes": "process"}
 
 
-def roll_back(applied: list[AppliedFault], injector: FaultInjector, declared: list[str], *,
+def roll_back(applied: list[AppliedFault], injector: FaultInjector, declared: Sequence[str], *,
               embedded: bool) -> dict[str, int]:
     """Remove every fault still active, then run every backend's rollback and verify.
 
@@ -25,22 +28,20 @@ def roll_back(applied: list[AppliedFault], injector: FaultInjector, declared: li
     """
     for state in applied:
         if state.started is not None and state.stopped is None:
-            try:
+            with contextlib.suppress(Exception):  # the blanket rollback below still runs; the step has the error
                 injector.remove(state)
-            except Exception:  # noqa: BLE001,S110 - the blanket rollback below still runs; the step has the error
-                pass
     backends, steps = injector.backends, injector.steps
     # Declared rollbacks first (journalled by name); every backend's rollback runs regardless,
     # because a drill file must not be able to forget one.
     order = [_BACKEND_OF_ROLLBACK[r] for r in declared] + [
         b for b in ("http", "network", "process") if b not in [_BACKEND_OF_ROLLBACK[r] for r in declared]]
     for backend_name in order:
-        backend = backends.get(backend_name)
-        if backend is None:
+        if backends.get(backend_name) is None:
             continue
+        backend = injector.fault_backend(backend_name)
         with steps.step(f"rollback {backend_name}", backend=backend_name) as step:
             try:
-                done = backend.clear_all()  # type: ignore[attr-defined]
+                done = backend.clear_all()
                 step.output = ", ".join(f"{k}: {v}" for k, v in done.items()) or "nothing to do"
             except Exception as exc:  # noqa: BLE001 - a failed rollback is recorded; the others still run
                 step.status, step.error = "error", f"{type(exc).__name__}: {exc}"

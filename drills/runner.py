@@ -33,11 +33,11 @@ from pathlib import Path
 
 from dientap.allowlist import Allowlist
 from dientap.errors import ExitCode, UsageError
-from dientap.stopping import STOP
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
+from dientap.stopping import STOP
 from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend, TrafficBackend
 from drills.backends.traffic import TrafficContext
-from drills.fault_timeline import AppliedFault, FaultInjector, planned_steps
+from drills.fault_timeline import AppliedFault, FaultBackend, FaultInjector, planned_steps
 from drills.interrupts import interrupts_ignored, interrupts_raise
 from drills.model import Drill
 from drills.probes import ProbeSampler
@@ -46,12 +46,12 @@ from drills.rollback import roll_back
 from drills.step_log import StepLog, drill_provenance
 from drills.verdict import DrillFacts, judge_drill, verdict_exit_code
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
-from reports.journal import Journal, TargetInfo, TargetService
+from reports.journal import EventKind, Journal, TargetInfo, TargetService
 from reports.run_files import load_journal, write_journal
 
 __all__ = ["DrillRunner", "DrillOutcome"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass
@@ -122,7 +122,7 @@ class DrillRunner:
         faults = []
         for offset, what, fault in planned_steps(self.drill):
             at = started + dt.timedelta(seconds=offset)
-            kind = "fault_start" if what == "inject" else "fault_stop"
+            kind: EventKind = "fault_start" if what == "inject" else "fault_stop"
             steps.event(kind, f"{what} {fault.name}", t=at, status="skipped", backend=fault.backend,
                         target=fault.proxy_key, fault_kind=fault.kind)
         for fault in self.drill.method:
@@ -152,7 +152,7 @@ class DrillRunner:
         dry = DryRun(opts)
         steps = StepLog(dt.datetime.now(UTC))
         applied = [AppliedFault(f) for f in self.drill.method]
-        backends: dict[str, object] = {}
+        backends: dict[str, FaultBackend | TrafficBackend] = {}
         injector = FaultInjector(backends, steps, self.say, self.on_fault)
         sampler: ProbeSampler | None = None
         interrupted = False
@@ -205,7 +205,8 @@ class DrillRunner:
                 if interrupted or error:
                     dry.stop_load()
         try:
-            rows, notes = [], []
+            rows: list[ReconciliationRow] = []
+            notes: list[str] = []
             if load_done and not interrupted and error is None:
                 with steps.step("reconcile ledgers") as step:
                     rows, notes = self._reconcile(dry, direct_urls, traffic_acks)
@@ -260,8 +261,8 @@ class DrillRunner:
 
         return via
 
-    def _backends(self, dry: DryRun, urls: dict[str, str]) -> dict[str, object]:
-        backends: dict[str, object] = {}
+    def _backends(self, dry: DryRun, urls: dict[str, str]) -> dict[str, FaultBackend | TrafficBackend]:
+        backends: dict[str, FaultBackend | TrafficBackend] = {}
         # The HTTP backend is always there when there is an admin token: its rollback clears
         # every fault on every service, whoever set it.
         if dry.admin_token or self.drill.needs("http"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from dientap import __version__
-from reports.journal import Journal, JournalEvent, Provenance, TargetInfo
+from reports.journal import EventKind, Journal, JournalEvent, Provenance, TargetInfo
 
 __all__ = ["StepLog", "drill_provenance"]
 
@@ -33,12 +33,12 @@ class StepLog:
 
     def step(self, name: str, **detail: str | int | float | bool | None):  # noqa: ANN201 - Journal.step's context manager
         """A drill step (start, end in finally, status, output, error)."""
-        return self.scratch.step(name, **detail)
+        return self.scratch.step(name, kind="drill_step", **detail)
 
-    def event(self, kind: str, name: str, t: dt.datetime | None = None, status: str | None = None,
+    def event(self, kind: EventKind, name: str, t: dt.datetime | None = None, status: str | None = None,
               **detail: str | int | float | bool | None) -> JournalEvent:
         """A point event (fault_start, fault_stop, note)."""
-        return self.scratch.add_event(kind, name, status=status, t=t, **detail)  # type: ignore[arg-type]
+        return self.scratch.add_event(kind, name, status=status, t=t, **detail)
 
     def into(self, journal: Journal) -> None:
         """Append every event to ``journal`` with offsets from its start."""

@@ -12,18 +12,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from dientap.errors import ExitCode
 from drills.fault_timeline import AppliedFault
 from drills.model import Drill, Probe
 from drills.probes import ProbeReading, client_recovery, client_window
 from drills.reconcile import passes
+from reports._record import Verdict
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.run_files import load_journal
 
 __all__ = ["DrillFacts", "judge_drill", "verdict_exit_code"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def verdict_exit_code(verdict: str) -> ExitCode:
@@ -113,7 +115,7 @@ def judge_drill(name: str, drill: Drill, run_dir: Path, facts: DrillFacts) -> Dr
     if leftovers:
         broken.append("rollback left faults behind: " + ", ".join(f"{k}={v}" for k, v in leftovers.items()))
     broken += [f"note: {n}" for n in notes if "ignored during rollback" in n]
-    verdict = "FAIL" if broken else "PASS"
+    verdict: Verdict = "FAIL" if broken else "PASS"
     if interrupted:
         verdict, error = "ERROR", "interrupted (SIGINT/SIGTERM); every fault was rolled back" + (
             "" if not leftovers else " — EXCEPT the ones listed")
@@ -127,8 +129,8 @@ def judge_drill(name: str, drill: Drill, run_dir: Path, facts: DrillFacts) -> Dr
                        expectations=broken, error=error)
 
 
-def _planted_verdict(drill: Drill, verdict: str, rows: list[ReconciliationRow],
-                     predicted: list[str]) -> tuple[str, str | None]:
+def _planted_verdict(drill: Drill, verdict: Verdict, rows: list[ReconciliationRow],
+                     predicted: list[str]) -> tuple[Verdict, str | None]:
     """A planted-defect drill must FAIL, and with exactly the expected losses, to prove the checker."""
     if verdict != "FAIL":
         return "ERROR", "this drill plants a defect and must FAIL, but everything passed: the checker missed it"
@@ -172,9 +174,10 @@ def _hypothesis_checks(probes: list[Probe], applied: list[AppliedFault], reading
     return checks
 
 
-def _phase_check(phase: str, probe: str, readings: list[ProbeReading], origin: float) -> HypothesisCheck:
+def _phase_check(phase: Literal["before", "during", "after"], probe: str, readings: list[ProbeReading],
+                 origin: float) -> HypothesisCheck:
     worst = next((r for r in readings if not r.ok), readings[-1])
     held = sum(1 for r in readings if r.ok)
     measured = worst.measured if len(readings) == 1 else f"{worst.measured} (held {held}/{len(readings)} s)"
-    return HypothesisCheck(phase=phase, probe=probe, offset_s=round(worst.t - origin, 1), expected=probe,  # type: ignore[arg-type]
+    return HypothesisCheck(phase=phase, probe=probe, offset_s=round(worst.t - origin, 1), expected=probe,
                            measured=measured, ok=all(r.ok for r in readings))

@@ -1,8 +1,5 @@
-"""The latency bucket edges every dientap histogram shares, and HDR counts at those edges.
-
-One tuple for the mocks' own ``/metrics`` and the load generator's exporter, so a panel
-can put server-side and client-side latency on the same axis, and so ``histogram_quantile``
-and "fraction under budget" queries are exact at every boundary the default budgets use.
+"""HDR counts at the latency bucket edges every dientap histogram shares
+(:mod:`dientap.latency_buckets`, re-exported here for the exporter's readers).
 
 Counting rule (:class:`EdgeCounter`): an HDR slot counts towards the bucket ``le=edge``
 when the slot's *highest equivalent value* is ≤ the edge. The harness's own percentiles
@@ -19,18 +16,11 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Any
 
-from mocks.core.metrics import LATENCY_BUCKETS_S as _MOCK_BUCKETS_S
-from scenarios.hdr import HIGHEST_TRACKABLE_US, SparseHistogram
+from dientap.hdr import HIGHEST_TRACKABLE_US, SparseHistogram
+from dientap.latency_buckets import BUDGET_BOUNDARIES_S, LATENCY_BUCKETS_S
 
 __all__ = ["LATENCY_BUCKETS_S", "BUDGET_BOUNDARIES_S", "EdgeCounter"]
 
-# Boundaries of reports/budgets.yaml (p95/p99 per service and province, readiness p95s).
-# tests/metrics/test_buckets.py reads the YAML and fails when a budget is not listed here.
-BUDGET_BOUNDARIES_S = (0.5, 0.8, 1.0, 1.5, 2.0, 3.0)
-
-# The mocks' edges plus any budget boundary they lack (0.8 s today). When the mocks'
-# tuple gains 0.8 this is exactly that tuple again.
-LATENCY_BUCKETS_S: tuple[float, ...] = tuple(sorted(set(_MOCK_BUCKETS_S) | set(BUDGET_BOUNDARIES_S)))
 
 # Below this many slots a Python loop beats numpy's fixed per-call cost (≈ 6 µs a histogram, measured).
 _NUMPY_FROM_SLOTS = 32
@@ -132,5 +122,7 @@ class EdgeCounter:
 
         found = self._threshold_arrays.get(significant_figures)
         if found is None:
-            found = self._threshold_arrays[significant_figures] = np.asarray(self._thresholds(significant_figures), dtype=np.int64)
+            found = self._threshold_arrays[significant_figures] = np.asarray(
+                self._thresholds(significant_figures), dtype=np.int64
+            )
         return found

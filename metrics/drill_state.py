@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = ["MAX_FAULTS", "FaultState", "DrillState"]
 
@@ -29,7 +30,7 @@ class DrillState:
     """Process-wide registry of drill faults (class-level: call it without an instance)."""
 
     _lock = threading.Lock()
-    _faults: dict[tuple[str, str], bool] = {}
+    _faults: ClassVar[dict[tuple[str, str], bool]] = {}
 
     @classmethod
     def set_active(cls, name: str, kind: str, active: bool) -> None:

@@ -85,7 +85,7 @@ class RequestCollector(Collector):
         series = self.cache.collect(self.recorder)
         duration = HistogramMetricFamily(DURATION, DURATION_HELP, labels=["service", "endpoint", "province", "measure"])
         for h in series.histograms:
-            buckets = [(floatToGoString(edge), n) for edge, n in zip(LATENCY_BUCKETS_S, h.cumulative)]
+            buckets = [(floatToGoString(edge), n) for edge, n in zip(LATENCY_BUCKETS_S, h.cumulative, strict=False)]
             buckets.append(("+Inf", h.count))
             duration.add_metric(list(h.labels), buckets, h.sum_s)
         yield duration
@@ -130,7 +130,9 @@ class RunStateCollector(Collector):
         started.add_metric([], sum(s.arrivals_started for s in snapshots))
         yield started
         behind = CounterMetricFamily(
-            "dientap_arrivals_behind", "Arrivals started late, dropped as too late, or shed at the in-flight cap", labels=["reason"]
+            "dientap_arrivals_behind",
+            "Arrivals started late, dropped as too late, or shed at the in-flight cap",
+            labels=["reason"],
         )
         behind.add_metric(["late"], sum(s.arrivals_late for s in snapshots))
         behind.add_metric(["dropped_late"], sum(s.arrivals_dropped_late for s in snapshots))
@@ -223,7 +225,8 @@ class MetricsExporter:
     def render(self) -> bytes:
         """The full exposition text of one scrape."""
         began, cpu = time.perf_counter(), time.process_time()
-        body = generate_latest(self.small) + render_request_series(self.cache.collect(self.recorder, full=self.full_refresh)).encode("utf-8")
+        series = self.cache.collect(self.recorder, full=self.full_refresh)
+        body = generate_latest(self.small) + render_request_series(series).encode("utf-8")
         self.run_state.last_render_s = time.perf_counter() - began
         self.run_state.render_cpu_s += time.process_time() - cpu
         return body

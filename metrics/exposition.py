@@ -37,7 +37,7 @@ def _escape(value: str) -> str:
 
 
 def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    return ",".join(f'{name}="{_escape(value)}"' for name, value in zip(names, values))
+    return ",".join(f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True))
 
 
 _HIST_LABELS = ("service", "endpoint", "province", "measure")

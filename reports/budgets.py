@@ -96,7 +96,9 @@ class BudgetLine(StrictModel):
         named = self.service is not None or self.endpoint is not None
         if not named and self.province is None and latency:
             # The summary has no exact whole-run percentile (merging endpoints would not be exact).
-            raise ValueError("a whole-run budget supports error_rate and min_throughput only; name a service or endpoint for latency limits")
+            raise ValueError(
+                "a whole-run budget supports error_rate and min_throughput only; name a service or endpoint for latency limits"
+            )
         if not named and self.province is not None:
             extra = [k for k in ("p50_ms", "p99_ms", "min_throughput") if getattr(self, k) is not None]
             if extra or self.measure == "intended":

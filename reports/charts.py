@@ -117,7 +117,7 @@ def _end(journal: Journal) -> float:
     return max(last, ts.bucket_s)
 
 
-def _mark_faults(ax, spans: list[FaultSpan], end: float, label: bool) -> None:
+def _mark_faults(ax: Axes, spans: list[FaultSpan], end: float, label: bool) -> None:
     for s in spans:
         stop = s.end if s.end is not None else end
         ax.axvspan(s.start, stop, color="#d62728", alpha=0.10, lw=0)
@@ -156,8 +156,8 @@ def latency_chart(journal: Journal, aborted_at: float | None = None) -> str:
 def rate_axis(ax: Axes) -> None:
     """A rate's y axis starts at 0; with no events at all it runs 0–1 (matplotlib would
     centre the flat line on an axis from -0.05 to 0.05)."""
-    highest = max((float(max(line.get_ydata(), default=0)) for line in ax.get_lines()), default=0.0)
-    if highest <= 0:
+    highest = float(ax.dataLim.y1)  # -inf when nothing was plotted
+    if not math.isfinite(highest) or highest <= 0:
         ax.set_ylim(0, 1)
     else:
         ax.set_ylim(bottom=0)

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dientap.errors import ExitCode
-from reports.budgets import Budgets, BudgetLine, RegressionLimit, load_budgets
+from reports.budgets import BudgetLine, Budgets, RegressionLimit, load_budgets
 from reports.run_files import atomic_write_text, load_record, load_summary
 from reports.summary import EndpointStats, LatencyPercentiles, Summary
 
@@ -214,7 +214,8 @@ def _regression_rows(summary: Summary, baseline: Summary, index: int, limit: Reg
             measured = _error_rate(now.count, now.failures) if now is not None else None
             note = (f"baseline {base_rate:.2%}" if now is not None
                     else "not measured: endpoint absent from this run but present in the baseline")
-            yield _row(label, subject, "error_rate regression", measured, base_rate + limit.error_rate_growth, "<=", "ratio", note)
+            yield _row(label, subject, "error_rate regression", measured, base_rate + limit.error_rate_growth, "<=", "ratio",
+                       note)
 
 
 def evaluate(summary: Summary, budgets: Budgets, baseline: Summary | None = None, *, budgets_source: str = "") -> GateResult:

@@ -17,7 +17,7 @@ The matrix is machine-readable for tests and tools: each row is
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from string import Template
@@ -85,7 +85,7 @@ def _table(headers: list[str], rows: list[list[str]], num_from: int = 99) -> str
 
 def _when(t: datetime) -> str:
     """``2026-12-04 16:56:44 UTC``: to the second, in UTC, as a person reads it."""
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _header(run: RunData) -> str:
@@ -158,7 +158,8 @@ def _endpoints(run: RunData) -> str:
     rows = []
     for ep in sorted(s.endpoints, key=lambda e: (e.service, e.name)):
         rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
-        rows.append([_e(ep.service), _e(ep.name), f"{ep.count:,}", f"{ep.failures:,}", rate, *_pct_cells(ep), *_pct_cells(ep.intended)])
+        rows.append([_e(ep.service), _e(ep.name), f"{ep.count:,}", f"{ep.failures:,}", rate,
+                     *_pct_cells(ep), *_pct_cells(ep.intended)])
     headers = ["Service", "Endpoint", "Requests", "Failures", "Errors", "p50", "p95", "p99", "p99.9", "max",
                "p50 (int.)", "p95 (int.)", "p99 (int.)", "p99.9 (int.)", "max (int.)"]
     return ('<h2 id="endpoints">Endpoints</h2>'
@@ -174,7 +175,8 @@ def _communes(run: RunData) -> str:
              f"{100 * w.failures / w.requests:.2f} %" if w.requests else "—", _ms(w.p95_ms)] for w in c.worst]
     return ('<h2 id="communes">Communes</h2>'
             f"<p>{c.active:,} of {c.total:,} communes active, {c.with_failures:,} with failures.</p>"
-            + (_table(["Commune", "Name", "Province", "Requests", "Failures", "Errors", "p95 ms"], rows, num_from=3) if rows else ""))
+            + (_table(["Commune", "Name", "Province", "Requests", "Failures", "Errors", "p95 ms"], rows, num_from=3)
+               if rows else ""))
 
 
 def _gate(run: RunData) -> str:
@@ -188,7 +190,8 @@ def _gate(run: RunData) -> str:
             for r in sorted(g.rows, key=lambda r: order[r.verdict])]
     base = f", baseline {_e(g.baseline_run_id)}" if g.baseline_run_id else ""
     return (f'<h2 id="budgets">Budgets</h2><p>{len(g.rows) - len(g.failed)} of {len(g.rows)} lines within budget '
-            f"({_e(g.budgets_source)}{base}).</p>" + _table(["Budget", "Subject / metric", "Measured", "Limit", "Verdict", "Note"], rows))
+            f"({_e(g.budgets_source)}{base}).</p>"
+            + _table(["Budget", "Subject / metric", "Measured", "Limit", "Verdict", "Note"], rows))
 
 
 def _drill(run: RunData) -> str:
@@ -196,7 +199,8 @@ def _drill(run: RunData) -> str:
     if d is None:
         return ""
     faults = [[_e(f.name), _e(f.kind), _e(f.target), f"{f.start_offset_s:,.1f}",
-               f"{f.end_offset_s:,.1f}" if f.end_offset_s is not None else '<span class="FAIL">never removed</span>'] for f in d.faults]
+               f"{f.end_offset_s:,.1f}" if f.end_offset_s is not None else '<span class="FAIL">never removed</span>']
+              for f in d.faults]
     hyp = [[_e(h.phase), _e(h.probe), "—" if h.offset_s is None else f"{h.offset_s:,.1f}", _e(h.expected), _e(h.measured),
             f'<span class="{"PASS" if h.ok else "FAIL"}">{"held" if h.ok else "broken"}</span>'] for h in d.hypothesis]
     rec = [[_e(r.item_kind), f"{r.ok:,}", f"{r.lost:,}", f"{r.duplicated:,}", f"{r.unexpected:,}", f"{r.recovered:,}",
@@ -209,7 +213,8 @@ def _drill(run: RunData) -> str:
             + (f"<ul>{broken}</ul>" if broken else "") + error
             + "<h3>Faults injected</h3>" + _table(["Fault", "Kind", "Target", "Start s", "End s"], faults, num_from=3)
             + "<h3>Steady-state hypothesis</h3>" + _table(["Phase", "Probe", "At s", "Expected", "Measured", "Result"], hyp)
-            + "<h3>Reconciliation</h3>" + _table(["Items", "OK", "Lost", "Duplicated", "Unexpected", "Recovered", "Lost ids"], rec, num_from=1))
+            + "<h3>Reconciliation</h3>"
+            + _table(["Items", "OK", "Lost", "Duplicated", "Unexpected", "Recovered", "Lost ids"], rec, num_from=1))
 
 
 def _security(run: RunData) -> str:

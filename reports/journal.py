@@ -38,8 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
@@ -64,7 +64,9 @@ __all__ = [
     "Journal",
 ]
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION: Final = 1
+
+TargetKind = Literal["embedded", "file", "url"]
 
 EventKind = Literal[
     "phase", "fault_start", "fault_stop", "abort", "drill_step", "security_check", "note", "generator_lag",
@@ -102,7 +104,7 @@ class TargetService(_Record):
 class TargetInfo(_Record):
     """What the run aimed at: ``embedded`` mocks or a targets file, without secrets."""
 
-    kind: Literal["embedded", "file", "url"]
+    kind: TargetKind
     name: str | None = None  # e.g. the targets file name or "staging"
     services: list[TargetService] = Field(default_factory=list)
 
@@ -196,7 +198,7 @@ class Journal(_Record):
     def add_event(self, kind: EventKind, name: str, *, status: str | None = None, t: datetime | None = None,
                   **detail: DetailValue) -> JournalEvent:
         """Append an event at ``t`` (default: now, UTC); ``offset_s`` is computed from the start."""
-        t = t or datetime.now(timezone.utc)
+        t = t or datetime.now(UTC)
         event = JournalEvent(t=t, offset_s=round((t - self.provenance.started_at).total_seconds(), 6), kind=kind,
                              name=name, status=status, detail=detail)
         self.events.append(event)
@@ -212,7 +214,7 @@ class Journal(_Record):
             with journal.step("kill portal", signal="SIGKILL") as step:
                 step.output = restart_portal()
         """
-        event = self.add_event(kind, name, status="started", **detail)
+        event = self.add_event(kind, name, status="started", t=None, **detail)
         try:
             yield event
             if event.status == "started":
@@ -222,4 +224,4 @@ class Journal(_Record):
             event.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            event.end_t = datetime.now(timezone.utc)
+            event.end_t = datetime.now(UTC)

@@ -51,16 +51,17 @@ def markdown_for(run: RunData) -> str:
     for ep in sorted(s.endpoints, key=lambda e: -e.count)[:MAX_ENDPOINT_ROWS]:
         rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
         intended = _ms(ep.intended.p95_ms) if ep.intended else "—"
-        out.append(f"| {_md(ep.service)} | {_md(ep.name)} | {ep.count:,} | {rate} | {_ms(ep.p95_ms)} | {_ms(ep.p99_ms)} | {intended} |")
+        out.append(f"| {_md(ep.service)} | {_md(ep.name)} | {ep.count:,} | {rate} "
+                   f"| {_ms(ep.p95_ms)} | {_ms(ep.p99_ms)} | {intended} |")
     if len(s.endpoints) > MAX_ENDPOINT_ROWS:
         out.append(f"\n… {len(s.endpoints) - MAX_ENDPOINT_ROWS} more endpoints in report.html")
     if run.gate is not None:
         out += ["", f"**Budgets:** {len(run.gate.rows) - len(run.gate.failed)} of {len(run.gate.rows)} lines within budget."]
         if run.gate.failed:
             out += ["", "| Budget | Measured | Limit |", "|---|--:|--:|"]
-            for r in run.gate.failed:
-                out.append(f"| {_md(r.budget)}: {_md(r.name)} | {_md(format_value(r.measured, r.unit))} | "
-                           f"{'≤' if r.comparison == '<=' else '≥'} {_md(format_value(r.limit, r.unit))} |")
+            for row in run.gate.failed:
+                out.append(f"| {_md(row.budget)}: {_md(row.name)} | {_md(format_value(row.measured, row.unit))} | "
+                           f"{'≤' if row.comparison == '<=' else '≥'} {_md(format_value(row.limit, row.unit))} |")
     d = run.journal.drill
     if d is not None:
         lost = sum(r.lost for r in d.reconciliation)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from dientap import __version__
 from dientap.roster import load_roster
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.journal import (
+    EventKind,
     Journal,
     JournalEvent,
     LatencySample,
@@ -62,7 +64,7 @@ SAMPLE_ENDPOINTS: tuple[tuple[str, str, float, float], ...] = (
     ("axis", "POST /documents/{id}/receipts", 0.03, 16.0),
 )
 
-_STARTED = datetime(2026, 6, 30, 7, 0, tzinfo=timezone.utc)
+_STARTED = datetime(2026, 6, 30, 7, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -169,15 +171,19 @@ def sample_run(
     if fault:
         faults.append(FaultWindow(name="axis-latency-spike", kind="latency", target="axis *",
                                   start_offset_s=fault[0], end_offset_s=fault[1], detail={"ms": 400}))
-        for kind, offset in (("fault_start", fault[0]), ("fault_stop", fault[1])):
+        fault_events: tuple[tuple[EventKind, float], ...] = (("fault_start", fault[0]), ("fault_stop", fault[1]))
+        for kind, offset in fault_events:
             events.append(JournalEvent(t=_STARTED + timedelta(seconds=offset), offset_s=offset, kind=kind,
                                        name="axis-latency-spike", status="ok", detail={"service": "axis", "ms": 400}))
     drill_result = None
     if drill:
+        readings: tuple[tuple[Literal["before", "during", "after"], int, int], ...] = (
+            ("before", 10, 130), ("during", 55, 410), ("after", 100, 140))
         drill_result = DrillResult(
             name="axis-latency-spike", title="Axis latency spike at peak", verdict="PASS",
             hypothesis=[HypothesisCheck(phase=ph, probe="portal p95 < 800 ms", offset_s=o, expected="< 800 ms",
-                                        measured=f"{m} ms", ok=True) for ph, o, m in (("before", 10, 130), ("during", 55, 410), ("after", 100, 140))],
+                                        measured=f"{m} ms", ok=True)
+                        for ph, o, m in readings],
             faults=faults,
             reconciliation=[ReconciliationRow(item_kind="dossiers", ok=1204, lost=0, duplicated=0, unexpected=0, recovered=3),
                             ReconciliationRow(item_kind="documents", ok=880, lost=0, duplicated=0, unexpected=0, recovered=12)],
@@ -186,18 +192,22 @@ def sample_run(
     scorecard = None
     if security:
         scorecard = SecurityScorecard(checks=[
-            SecurityCheckResult(id="auth.lockout", title="Lockout after repeated wrong passwords", owasp="API2:2023 Broken Authentication",
+            SecurityCheckResult(id="auth.lockout", title="Lockout after repeated wrong passwords",
+                                owasp="API2:2023 Broken Authentication",
                                 verdict="PASS", summary="6th attempt answered 423 with Retry-After: 300", detected_after_s=1.2,
-                                evidence=[EvidenceExcerpt(request="POST /auth/token {\"account\": \"001090000001\", \"password\": \"[redacted]\"}",
-                                                          response="423 {\"error\": {\"code\": \"account_locked\"}}")]),
-            SecurityCheckResult(id="authz.bola-dossier", title="Citizen A cannot read citizen B's dossier", owasp="API1:2023 BOLA",
+                                evidence=[EvidenceExcerpt(
+                                    request="POST /auth/token {\"account\": \"001090000001\", \"password\": \"[redacted]\"}",
+                                    response="423 {\"error\": {\"code\": \"account_locked\"}}")]),
+            SecurityCheckResult(id="authz.bola-dossier", title="Citizen A cannot read citizen B's dossier",
+                                owasp="API1:2023 BOLA",
                                 verdict="PASS", summary="403 for 50 of 50 foreign dossier codes"),
         ])
     journal = Journal(
         provenance=Provenance(
             dientap_version=__version__, run_id=run_id, profile="golive", seed=seed, scale=1.0,
-            target=TargetInfo(kind="embedded", services=[TargetService(name=s, base_url=f"http://127.0.0.1:{port}")
-                                                         for s, port in (("portal", 8701), ("population", 8702), ("axis", 8703))]),
+            target=TargetInfo(kind="embedded", services=[
+                TargetService(name=s, base_url=f"http://127.0.0.1:{port}")
+                for s, port in (("portal", 8701), ("population", 8702), ("axis", 8703))]),
             hosts=["localhost"], workers=1, started_at=_STARTED, ended_at=_STARTED + timedelta(seconds=duration_s),
             command_line=["dientap", "run", "golive"],
         ),

@@ -27,7 +27,7 @@ percentiles from the actual send time, ``intended`` from the intended start time
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
@@ -50,7 +50,7 @@ __all__ = [
     "Summary",
 ]
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION: Final = 1
 
 #: The checks of the readiness matrix, in display order (field names of ProvinceChecks).
 READINESS_CHECKS: tuple[tuple[str, str], ...] = (

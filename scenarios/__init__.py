@@ -1,8 +1,8 @@
 """dientap scenarios: the load model the Locust personas stand on.
 
-Public API (phase 1 — load-model infrastructure; personas and ``locustfile.py`` build on it):
+Public API (phase 1 — load-model infrastructure; personas and ``locustfile.py`` build on it).
+The HDR histogram every part shares is in the kernel: :mod:`dientap.hdr`.
 
-* ``scenarios.hdr``          — :class:`SparseHistogram` (HDR layout, standard V2 encoding), :func:`merge`
 * ``scenarios.latency``      — :class:`LatencyRecorder` (HDR per service/endpoint/province/measure,
   per-second series, per-commune counters), :func:`request_context`
 * ``scenarios.latency_histograms`` — :class:`HistogramKey`, :func:`load_histograms` (the recorder's
@@ -28,7 +28,6 @@ from scenarios.arrivals import ArrivalScheduler, ArrivalStats, Pacer, attach_arr
 from scenarios.connections import OfficePools, install_keepalive_fix
 from scenarios.distributed import LatencyShipping, attach_recorder
 from scenarios.gc_tuning import GcMonitor, GcStats, attach_gc_tuning, freeze_long_lived
-from scenarios.hdr import HistogramSummary, SparseHistogram, merge
 from scenarios.lag import GeneratorSnapshot, LagMonitor, Trust, TrustLimits, assess, generator_health
 from scenarios.latency import LatencyRecorder, request_context
 from scenarios.latency_histograms import HistogramKey, load_histograms
@@ -48,7 +47,6 @@ __all__ = [
     "GcStats",
     "GeneratorSnapshot",
     "HistogramKey",
-    "HistogramSummary",
     "LagMonitor",
     "LatencyRecorder",
     "LatencyShipping",
@@ -57,7 +55,6 @@ __all__ = [
     "RateCurve",
     "RecorderDelta",
     "SecondStats",
-    "SparseHistogram",
     "Trust",
     "TrustLimits",
     "assess",
@@ -68,6 +65,5 @@ __all__ = [
     "generator_health",
     "install_keepalive_fix",
     "load_histograms",
-    "merge",
     "request_context",
 ]

@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import gevent
 
+from dientap.hdr import SparseHistogram
 from reports.summary import AbortInfo
-from scenarios.hdr import SparseHistogram
 from scenarios.latency import LatencyRecorder
 from scenarios.latency_histograms import Measure
 
@@ -116,16 +116,20 @@ class AbortEvaluator:
                         limit=limits.max_error_rate,
                     )
                     return self.decision
-        if limits.max_p99_ms is not None and second.p99_ms is not None and second.requests >= limits.min_requests_p99:
-            if self._update("p99", second.p99_ms > limits.max_p99_ms, second.offset_s):
-                self.decision = AbortDecision(
-                    rule="p99",
-                    reason=f"p99 {second.p99_ms:.0f} ms above {limits.max_p99_ms:.0f} ms for {limits.sustain_s:g} s",
-                    at_offset_s=second.offset_s,
-                    observed=second.p99_ms,
-                    limit=limits.max_p99_ms,
-                )
-                return self.decision
+        if (
+            limits.max_p99_ms is not None
+            and second.p99_ms is not None
+            and second.requests >= limits.min_requests_p99
+            and self._update("p99", second.p99_ms > limits.max_p99_ms, second.offset_s)
+        ):
+            self.decision = AbortDecision(
+                rule="p99",
+                reason=f"p99 {second.p99_ms:.0f} ms above {limits.max_p99_ms:.0f} ms for {limits.sustain_s:g} s",
+                at_offset_s=second.offset_s,
+                observed=second.p99_ms,
+                limit=limits.max_p99_ms,
+            )
+            return self.decision
         return None
 
     def _update(self, rule: str, breached: bool, offset_s: float) -> bool:

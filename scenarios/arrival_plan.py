@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -44,13 +45,13 @@ class RateCurve:
         pts = tuple((float(t), float(m)) for t, m in self.points)
         if not pts or pts[0][0] != 0.0:
             raise ValueError("points: the first point must be at t=0")
-        for (t0, _), (t1, _) in zip(pts, pts[1:]):
+        for (t0, _), (t1, _) in itertools.pairwise(pts):
             if t1 <= t0:
                 raise ValueError(f"points: times must increase, got {t0} then {t1}")
         if any(m < 0 for _, m in pts):
             raise ValueError("points: multipliers must be >= 0")
         cum = [0.0]
-        for (t0, m0), (t1, m1) in zip(pts, pts[1:]):
+        for (t0, m0), (t1, m1) in itertools.pairwise(pts):
             cum.append(cum[-1] + (m0 + m1) / 2 * (t1 - t0))
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "_cum", tuple(cum))

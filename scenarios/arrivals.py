@@ -215,7 +215,9 @@ class Pacer:
         return intended
 
 
-def attach_arrivals(environment: Any, make_scheduler: Callable[[int, int], ArrivalScheduler]) -> Callable[[], ArrivalScheduler | None]:
+def attach_arrivals(
+    environment: Any, make_scheduler: Callable[[int, int], ArrivalScheduler]
+) -> Callable[[], ArrivalScheduler | None]:
     """Run arrivals on every load-generating node of a Locust ``environment``.
 
     ``make_scheduler(worker_index, worker_count)`` is called on ``test_start`` on a local

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios.hdr import SparseHistogram
+from dientap.hdr import SparseHistogram
 
 __all__ = ["GcStats", "GcMonitor", "freeze_long_lived", "attach_gc_tuning"]
 

@@ -1,6 +1,6 @@
 """Wire the dry run into a Locust environment: world, personas, open-model arrivals,
 exact latency recording and shipping, generator-health monitors, abort rules, and the
-results written at the end. ``scenarios/locust_entry.py`` calls :func:`install` from
+results written at the end. ``dientap/orchestration/locust_entry.py`` calls :func:`install` from
 Locust's ``init`` event.
 """
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import gevent
 
+from dientap.hdr import SparseHistogram
 from reports.summary import GeneratorHealth
 from scenarios.arrivals import ArrivalStats
 from scenarios.gc_tuning import GcMonitor
-from scenarios.hdr import SparseHistogram
 
 __all__ = ["TrustLimits", "GeneratorSnapshot", "Trust", "LagMonitor", "assess", "generator_health"]
 

@@ -39,9 +39,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from dientap.hdr import HistogramSummary, SparseHistogram
 from reports.journal import Timeseries
 from reports.summary import EndpointStats
-from scenarios.hdr import HistogramSummary, SparseHistogram
 from scenarios.latency_histograms import HistogramKey, Measure, dump_histograms, endpoint_stats_of, merge_matching
 from scenarios.latency_seconds import SecondBucket, SecondFigures, latency_timeseries
 from scenarios.recorder_delta import RecorderDelta
@@ -260,7 +260,7 @@ class LatencyRecorder:
     def absorb(self, delta: RecorderDelta) -> None:
         """Add a worker's delta exactly (HDR slot counts add)."""
         for service, endpoint, province, measure, encoded in delta.histograms:
-            key = HistogramKey(service, endpoint, province, measure)  # type: ignore[arg-type]
+            key = HistogramKey(service, endpoint, province, measure)
             incoming = SparseHistogram.decode(encoded)
             hist = self.histograms.get(key)
             if hist is None:

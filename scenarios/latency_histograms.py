@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from dientap.hdr import HistogramSummary, SparseHistogram
 from reports.summary import EndpointStats, LatencyPercentiles
-from scenarios.hdr import HistogramSummary, SparseHistogram
 
 __all__ = [
     "Measure",
@@ -34,6 +34,7 @@ HISTOGRAM_FILE = "latency.hdr"
 PERCENTILES_FILE = "percentiles.json"
 
 Measure = Literal["service", "intended"]
+_MEASURES: dict[str, Measure] = {"service": "service", "intended": "intended"}
 
 
 class HistogramKey(NamedTuple):
@@ -118,9 +119,10 @@ def load_histograms(path: str | Path) -> dict[HistogramKey, SparseHistogram]:
         if not line or line.startswith("#"):
             continue
         parts = line.split("\t")
-        if len(parts) != 5 or parts[3] not in ("service", "intended"):
+        measure = _MEASURES.get(parts[3]) if len(parts) == 5 else None
+        if measure is None:
             raise ValueError(f"{path}:{number}: expected service, endpoint, province, measure, histogram")
-        key = HistogramKey(parts[0], parts[1], parts[2], parts[3])  # type: ignore[arg-type]
+        key = HistogramKey(parts[0], parts[1], parts[2], measure)
         hist = SparseHistogram.decode(parts[4])
         if key in result:
             result[key].add(hist)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dientap.hdr import SparseHistogram
 from reports.journal import LatencySample, LatencySeries, Timeseries
-from scenarios.hdr import SparseHistogram
 
 __all__ = ["SecondBucket", "SecondFigures", "latency_timeseries"]
 

@@ -9,6 +9,7 @@ provincial agencies' directives, and the abort rules that protect a real target.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Literal
 
@@ -90,7 +91,7 @@ class CitizenLoad(StrictModel):
     weighting: Literal["size", "equal"] = Field(
         default="size", description="share the rate by commune size (merged pre-2025 communes) or equally"
     )
-    shape: list[ShapePoint] = [ShapePoint(at_s=0, factor=1.0)]
+    shape: list[ShapePoint] = [ShapePoint(at_s=0, factor=1.0)]  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
     max_in_flight: int = Field(default=2000, ge=1, le=1_000_000)
     journey: CitizenJourney = CitizenJourney()
 
@@ -106,7 +107,7 @@ class CitizenLoad(StrictModel):
         points = self.shape
         if t <= points[0].at_s:
             return points[0].factor
-        for left, right in zip(points, points[1:], strict=False):
+        for left, right in itertools.pairwise(points):
             if t <= right.at_s:
                 span = right.at_s - left.at_s
                 return right.factor if span == 0 else left.factor + (right.factor - left.factor) * (t - left.at_s) / span

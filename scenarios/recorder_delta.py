@@ -8,7 +8,10 @@ it (see ``scenarios.distributed``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scenarios.latency_histograms import Measure
 
 __all__ = ["RecorderDelta"]
 
@@ -20,7 +23,7 @@ class RecorderDelta:
     Histograms travel as standard HdrHistogram V2 encodings (base64 text).
     """
 
-    histograms: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    histograms: list[tuple[str, str, str, Measure, str]] = field(default_factory=list)
     buckets: list[tuple[str, str, int, int, int, str, str]] = field(default_factory=list)
     communes: list[tuple[str, int, int]] = field(default_factory=list)
     key_failures: list[tuple[str, str, str, int]] = field(default_factory=list)  # service, endpoint, province
@@ -44,9 +47,9 @@ class RecorderDelta:
     def from_wire(cls, data: dict[str, Any]) -> RecorderDelta:
         """Inverse of :meth:`to_wire`."""
         return cls(
-            histograms=[tuple(row) for row in data.get("histograms", [])],  # type: ignore[misc]
-            buckets=[tuple(row) for row in data.get("buckets", [])],  # type: ignore[misc]
-            communes=[tuple(row) for row in data.get("communes", [])],  # type: ignore[misc]
-            key_failures=[tuple(row) for row in data.get("key_failures", [])],  # type: ignore[misc]
+            histograms=[tuple(row) for row in data.get("histograms", [])],
+            buckets=[tuple(row) for row in data.get("buckets", [])],
+            communes=[tuple(row) for row in data.get("communes", [])],
+            key_failures=[tuple(row) for row in data.get("key_failures", [])],
             requests=int(data.get("requests", 0)),
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dientap import __version__
 from dientap.roster import Roster
-from reports.journal import Journal, JournalEvent, Provenance, TargetInfo, TargetService
+from reports.journal import Journal, JournalEvent, Provenance, TargetInfo, TargetKind, TargetService
 from reports.run_files import write_run_dir
 from reports.summary import (
     AbortInfo,
@@ -48,6 +48,8 @@ CHECK_ENDPOINTS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 WORST_COMMUNES = 10
+# The kinds a journal knows; any other run-config kind is journalled as a targets file.
+_TARGET_KINDS: dict[str, TargetKind] = {"embedded": "embedded", "file": "file", "url": "url"}
 
 
 @dataclass
@@ -61,8 +63,8 @@ class RunOutcome:
     missing_workers: list[str] = field(default_factory=list)
 
 
-def _p95(recorder: LatencyRecorder, **match: str | None) -> tuple[int, float | None]:
-    summary = recorder.merged(**match).summary()
+def _p95(recorder: LatencyRecorder, *, province: str | None = None) -> tuple[int, float | None]:
+    summary = recorder.merged(province=province).summary()
     return summary.count, (summary.p95_ms if summary.count else None)
 
 
@@ -75,7 +77,10 @@ def _check_figure(recorder: LatencyRecorder, check: str, province: str) -> Check
             continue
         requests += hist.total
         failures += recorder.failures_of(service, endpoint, province)
-        merged = hist if merged is None else (merged.add(hist) or merged)
+        if merged is None:
+            merged = hist
+        else:
+            merged.add(hist)
     if requests == 0:
         return None
     return CheckFigure(requests=requests, failures=failures, p95_ms=merged.summary().p95_ms if merged else None)
@@ -143,7 +148,7 @@ def build_summary(config: RunConfig, roster: Roster, recorder: LatencyRecorder, 
 
 
 def _iso(t: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(t, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(t, tz=dt.UTC)
 
 
 def build_journal(config: RunConfig, recorder: LatencyRecorder, outcome: RunOutcome, summary: Summary) -> Journal:
@@ -156,7 +161,8 @@ def build_journal(config: RunConfig, recorder: LatencyRecorder, outcome: RunOutc
     ]
     if profile.officers.login_window_s:
         end = min(profile.officers.login_window_s, outcome.ended_at - start)
-        events.append(JournalEvent(t=_iso(start + end), offset_s=round(end, 3), kind="phase", name="login storm over", status="ok"))
+        events.append(JournalEvent(t=_iso(start + end), offset_s=round(end, 3), kind="phase", name="login storm over",
+                                   status="ok"))
     for point in profile.citizens.shape[1:]:
         if point.at_s < outcome.ended_at - start:
             events.append(JournalEvent(t=_iso(start + point.at_s), offset_s=point.at_s, kind="phase",
@@ -178,7 +184,7 @@ def build_journal(config: RunConfig, recorder: LatencyRecorder, outcome: RunOutc
         seed=config.seed,
         scale=profile.scale,
         target=TargetInfo(
-            kind=config.target_kind if config.target_kind in ("embedded", "file", "url") else "file",
+            kind=_TARGET_KINDS.get(config.target_kind, "file"),
             name=config.target_name,
             services=[TargetService(name=name, base_url=url) for name, url in sorted(config.urls.items())],
         ),

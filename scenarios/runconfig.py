@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from scenarios.targets import TargetSpec
 from scenarios.profile import Profile
+from scenarios.targets import TargetSpec
 
 __all__ = ["RunConfig", "load_run_config", "RUN_CONFIG_ENV", "SECRET_ENV"]
 

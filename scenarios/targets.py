@@ -49,7 +49,7 @@ class TargetsFile(StrictModel):
     """The ``targets.yaml`` format."""
 
     name: str = "staging"
-    allow_hosts: list[str] = []
+    allow_hosts: list[str] = []  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
     portal: ServiceTarget
     population: ServiceTarget
     axis: ServiceTarget

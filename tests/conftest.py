@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from dientap.orchestration import MockCluster, MockClusterConfig
+
 # Deterministic property tests: the same examples on every run and machine (a failure
 # found once is found again), and no example database carried between runs.
 settings.register_profile("dientap", derandomize=True, database=None)
 settings.load_profile("dientap")
-
-from dientap.orchestration import MockCluster, MockClusterConfig
 
 # Small enough to seed in well under a second, large enough for realistic look-ups.
 TEST_POPULATION = 3000

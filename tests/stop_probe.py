@@ -19,6 +19,7 @@ survivors and reaps them, so a failing test still cleans up, and exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -85,10 +86,8 @@ def main(argv: list[str]) -> int:
     survivors = [{"pid": pid, "cmdline": cmdline(pid)} for pid in descendants(os.getpid())]
     print(json.dumps({"exit": code, "survivors": survivors}), flush=True)
     for item in survivors:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(item["pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

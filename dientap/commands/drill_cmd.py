@@ -6,8 +6,8 @@ import argparse
 import sys
 import time
 
-from dientap.commands.run_cmd import add_target_arguments, finish_run, options_from_args
 from dientap.commands.options import duration
+from dientap.commands.run_cmd import add_target_arguments, finish_run, options_from_args
 from dientap.errors import ExitCode, UsageError
 
 __all__ = ["register", "run"]
@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         outcome = runner.walk()
         print(f"dry run of {name}: {len(drill.method)} step(s) planned, nothing sent")
         for fault in drill.method:
-            print(f"  {fault.at_s:6.1f}–{fault.end_s:<6.1f} s  {fault.backend:<8} {fault.kind:<22} {fault.proxy_key:<18} {fault.name}")
+            print(f"  {fault.at_s:6.1f}–{fault.end_s:<6.1f} s  {fault.backend:<8} {fault.kind:<22} "
+                  f"{fault.proxy_key:<18} {fault.name}")
         print(f"journal: {outcome.run_dir / 'journal.json'}")
         return outcome.exit_code
     started = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, positive_int
@@ -42,13 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--ports", type=_ports, default=_ports("8701,8702,8703"), help="PORTAL,POPULATION,AXIS (default 8701,8702,8703; 0 = free port)")
+    parser.add_argument("--ports", type=_ports, default=_ports("8701,8702,8703"),
+                        help="PORTAL,POPULATION,AXIS (default 8701,8702,8703; 0 = free port)")
     parser.add_argument("--data-dir", type=Path, default=Path(".dientap/data"), help="where the SQLite databases live")
     parser.add_argument("--readiness", type=Path, default=None, help="readiness profile YAML (default: all provinces ready)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic population (default 42)")
     parser.add_argument("--population-size", type=positive_int, default=100_000, help="citizens seeded (default 100000)")
     parser.add_argument("--admin-token", default=None, help="admin API token (default: random, printed)")
-    parser.add_argument("--vulnerable", default="", help="plant weaknesses for security drills, e.g. portal:no_lockout,axis:xxe_enabled (loopback only)")
+    parser.add_argument("--vulnerable", default="",
+                        help="plant weaknesses for security drills, e.g. portal:no_lockout,axis:xxe_enabled (loopback only)")
     parser.add_argument("--duration", type=duration, default=None, help=f"stop by itself after this long: {DURATION_FORMS}")
     parser.set_defaults(func=run)
 
@@ -86,9 +89,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"admin token {config.admin_token}")
         print(f"logs        {config.log_dir}")
         print("Ctrl-C to stop.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             STOP.sleep(args.duration)
-        except KeyboardInterrupt:
-            pass
     print("mocks stopped.")
     return ExitCode.OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, non_negative_int, positive_float, positive_int, target
@@ -28,10 +28,12 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by run, drill and security: target, load shape, output."""
     parser.add_argument("--target", type=target, default="embedded",
                         help="'embedded' (default: the mocks, started on loopback) or a targets YAML file")
-    parser.add_argument("--allow-host", action="append", default=[], help="allow traffic to this host besides loopback (repeatable)")
+    parser.add_argument("--allow-host", action="append", default=[],
+                        help="allow traffic to this host besides loopback (repeatable)")
     parser.add_argument("--duration", type=duration, default=None,
                         help=f"override the profile's duration: {DURATION_FORMS}")
-    parser.add_argument("--scale", type=positive_float, default=None, help="multiply officers per commune and citizen arrivals (> 0)")
+    parser.add_argument("--scale", type=positive_float, default=None,
+                        help="multiply officers per commune and citizen arrivals (> 0)")
     parser.add_argument("--workers", type=non_negative_int, default=0, help="Locust worker processes (0 = one local process)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic population and arrivals")
     parser.add_argument("--population-size", type=positive_int, default=100_000, help="citizens in the embedded population mock")
@@ -59,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("profile", nargs="?", default="smoke", help="shipped profile name (smoke, golive, peak, soak) or a YAML path")
+    parser.add_argument("profile", nargs="?", default="smoke",
+                        help="shipped profile name (smoke, golive, peak, soak) or a YAML path")
     add_target_arguments(parser)
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")
     parser.add_argument("--baseline", type=Path, default=None, help="with --budgets: baseline run directory")
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def _record_interruption(dry: DryRun, phase: str) -> None:
-    dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(timezone.utc), phase)
+    dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(UTC), phase)
 
 
 def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, budgets: Path | None = None,
@@ -131,7 +134,8 @@ def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, bu
         f"from {summary.communes.active:,}/{summary.communes.total:,} communes in {active_provinces}/34 provinces"
     )
     if not summary.generator.trustworthy:
-        print("WARNING: the load generator fell behind; latency figures are not trustworthy: " + "; ".join(summary.generator.reasons))
+        print("WARNING: the load generator fell behind; latency figures are not trustworthy: "
+              + "; ".join(summary.generator.reasons))
     verdict = ExitCode.OK
     if budgets is not None:
         from dientap.commands.gate_cmd import apply_gate

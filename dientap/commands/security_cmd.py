@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,7 +98,7 @@ class _Progress:
     def __call__(self, result: SecurityCheckResult, seconds: float) -> None:
         from drills.security import console_line
 
-        self.started_at[result.id] = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+        self.started_at[result.id] = datetime.now(UTC) - timedelta(seconds=seconds)
         print(console_line(result), flush=True)
 
 
@@ -122,7 +122,7 @@ def _alone(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
 
     run_id = new_run_id()
     run_dir = (args.out / run_id).resolve()
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     cluster = None
     try:
         if args.target == "embedded":
@@ -179,7 +179,7 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
             dry.wait()
         except KeyboardInterrupt:
             dry.stop_load()
-            dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(timezone.utc),
+            dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(UTC),
                                     "checks")
             raise
         run_dir = dry.run_dir
@@ -208,7 +208,7 @@ def _record_interruption(run_dir: Path, run_id: str, args: argparse.Namespace, s
     from dientap.orchestration.dryrun import record_interruption
     from reports.journal import Provenance, TargetInfo
 
-    at = STOP.requested_at or datetime.now(timezone.utc)
+    at = STOP.requested_at or datetime.now(UTC)
     embedded = args.target == "embedded"
     provenance = Provenance(
         dientap_version=__version__, run_id=run_id, profile="security", seed=args.seed,
@@ -232,7 +232,7 @@ def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard
     from reports.run_files import write_run_dir
     from reports.summary import CommunesSummary, GeneratorHealth, RequestTotals, Summary
 
-    ended = datetime.now(timezone.utc)
+    ended = datetime.now(UTC)
     provenance = Provenance(
         dientap_version=__version__, run_id=run_id, profile="security", seed=target.seed,
         target=TargetInfo(kind="embedded" if target.kind == "embedded" else "file", name=target.name,

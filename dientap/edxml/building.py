@@ -15,8 +15,8 @@ from signxml import (
 )
 
 from dientap.edxml.envelope import (
-    DocumentEnvelope,
     EDXML_NS,
+    DocumentEnvelope,
     validate_envelope,
 )
 from dientap.pki import AgencyCredential
@@ -36,8 +36,8 @@ def _to_tree(envelope: DocumentEnvelope, timestamp: dt.datetime) -> etree._Eleme
     sender = _sub(message, "From")
     _sub(sender, "OrganId", envelope.sender_code)
     _sub(sender, "OrganName", envelope.sender_name)
-    for code in envelope.recipients:
-        _sub(_sub(message, "To"), "OrganId", code)
+    for recipient in envelope.recipients:
+        _sub(_sub(message, "To"), "OrganId", recipient)
     code = _sub(message, "Code")
     _sub(code, "CodeNumber", envelope.code_number)
     _sub(code, "CodeNotation", envelope.code_notation)
@@ -78,7 +78,7 @@ def build_package(
     """
     if validate:
         validate_envelope(envelope)
-    root = _to_tree(envelope, timestamp or dt.datetime.now(dt.timezone.utc))
+    root = _to_tree(envelope, timestamp or dt.datetime.now(dt.UTC))
     signer = XMLSigner(
         method=SignatureConstructionMethod.enveloped,
         signature_algorithm=SignatureMethod.ECDSA_SHA256,

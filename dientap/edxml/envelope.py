@@ -6,9 +6,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-
-
-
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 _DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 _SIG_TAG = f"{{{_DSIG_NS}}}Signature"

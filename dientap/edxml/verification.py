@@ -14,12 +14,6 @@ from cryptography.exceptions import InvalidSignature
 from lxml import etree
 
 from dientap.edxml.envelope import (
-    Attachment,
-    DEFAULT_MAX_BYTES,
-    DocumentEnvelope,
-    EDXML_NS,
-    EdxmlError,
-    VerifiedDocument,
     _DSIG_NS,
     _F_ATTACHMENT,
     _F_BUSINESS,
@@ -37,12 +31,17 @@ from dientap.edxml.envelope import (
     _MAX_ATTACHMENTS,
     _MAX_RECIPIENTS,
     _SIG_TAG,
+    DEFAULT_MAX_BYTES,
+    EDXML_NS,
+    Attachment,
+    DocumentEnvelope,
+    EdxmlError,
+    VerifiedDocument,
     _invalid,
     validate_envelope,
 )
 from dientap.edxml.xmldsig import NotWholeDocument, SignatureInvalid, verify_enveloped
 from dientap.pki import agency_code_of
-
 
 # One parser per thread: lxml parsers are not thread-safe, and building one per call costs.
 _parsers = threading.local()
@@ -105,7 +104,7 @@ class _Node:
     cost as much as checking the signature).
     """
 
-    __slots__ = ("element", "_children")
+    __slots__ = ("_children", "element")
 
     def __init__(self, element: etree._Element):
         self.element = element
@@ -292,7 +291,9 @@ def _verify(root: etree._Element, trusted_ca: x509.Certificate, now: dt.datetime
     try:
         signed = verify_enveloped(root, signatures[0], public_key)
     except NotWholeDocument as exc:
-        raise EdxmlError("bad_signature", f'the signature must cover the whole package (Reference URI=""): {exc}', "Signature") from None
+        raise EdxmlError(
+            "bad_signature", f'the signature must cover the whole package (Reference URI=""): {exc}', "Signature"
+        ) from None
     except SignatureInvalid as exc:
         raise EdxmlError("bad_signature", f"signature does not verify: {exc}", "Signature") from None
     return root, hashlib.sha256(signed).hexdigest(), code
@@ -302,7 +303,9 @@ def _unsigned_digest(root: etree._Element) -> str:
     # Same bytes signxml digests for an enveloped URI="" reference with exclusive c14n.
     stripped = copy.deepcopy(root)
     for signature in list(stripped.iter(_SIG_TAG)):
-        signature.getparent().remove(signature)
+        parent = signature.getparent()
+        if parent is not None:  # always: the root is edXML, never a Signature
+            parent.remove(signature)
     return hashlib.sha256(etree.tostring(stripped, method="c14n", exclusive=True, with_comments=False)).hexdigest()
 
 
@@ -342,9 +345,9 @@ def parse_and_verify(
     if root.tag != _q("edXML"):
         raise EdxmlError("missing_element", f"root element must be edXML in namespace {EDXML_NS}", "edXML")
     if now is None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
     elif now.tzinfo is None:
-        now = now.replace(tzinfo=dt.timezone.utc)
+        now = now.replace(tzinfo=dt.UTC)
     if not verify_signature:
         envelope = _read_envelope(root)
         return VerifiedDocument(envelope, envelope.sender_code, _unsigned_digest(root), signature_verified=False)

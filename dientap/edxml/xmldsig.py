@@ -109,10 +109,9 @@ def _check_signature_value(signed_info: etree._Element, value: bytes, public_key
         raise SignatureInvalid("SignatureValue does not match SignedInfo") from None
 
 
-def _detach(signature: etree._Element) -> None:
+def _detach(parent: etree._Element, signature: etree._Element) -> None:
     # The enveloped-signature transform removes the Signature element, not the text
     # after it; lxml's remove() would take that tail along, so hand it to the neighbour.
-    parent = signature.getparent()
     tail = signature.tail
     previous = signature.getprevious()
     parent.remove(signature)
@@ -150,7 +149,7 @@ def verify_enveloped(root: etree._Element, signature: etree._Element, public_key
     # SignedInfo first: a package whose digest matches but whose SignedInfo was not
     # signed by this key is refused before any work on the (untrusted) body.
     _check_signature_value(signed_info, _base64(signature_value), public_key)
-    _detach(signature)
+    _detach(root, signature)  # checked above: root is its parent
     signed = etree.tostring(root, method="c14n", exclusive=True, with_comments=False)
     if not hmac.compare_digest(hashlib.sha256(signed).digest(), expected_digest):
         raise SignatureInvalid("the package's digest does not match DigestValue (the package was changed after signing)")

@@ -11,9 +11,9 @@ import secrets
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from dientap.orchestration.process import listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 
 if TYPE_CHECKING:
-    from reports.journal import Provenance
+    from reports.journal import Provenance, TargetKind
 
 __all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
 
@@ -81,11 +81,11 @@ class DryRun:
         self.profile = resolve_profile(options.profile).scaled(options.scale, options.duration_s)
         self.run_id = new_run_id()
         self.run_dir = (options.out / self.run_id).resolve()
-        self._created_at = datetime.now(timezone.utc)
+        self._created_at = datetime.now(UTC)
         self._interruption_lock = threading.Lock()
         self._interruption_recorded = False
         embedded = options.target == "embedded"
-        self._target_kind = "embedded" if embedded else "file"
+        self._target_kind: TargetKind = "embedded" if embedded else "file"
         self._target_name = "embedded mocks" if embedded else str(options.target)
         self.cluster: MockCluster | None = None
         self.urls: dict[str, str] = {}

@@ -25,10 +25,8 @@ its results; with the services' 5 s after it, inside dientap's 25 s child-kill m
 
 
 def locustfile_path() -> Path:
-    """The Locust entry file shipped in the scenarios package."""
-    import scenarios
-
-    return Path(scenarios.__file__).parent / "locust_entry.py"
+    """The Locust entry file: wiring beside this module (it joins scenarios and metrics)."""
+    return Path(__file__).parent / "locust_entry.py"
 
 
 @dataclass

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -60,7 +61,7 @@ def wait_until_ready(
 
 def _resolve_prctl() -> Callable[..., int] | None:
     try:
-        return ctypes.CDLL("libc.so.6", use_errno=True).prctl  # type: ignore[no-any-return]
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
     except OSError:  # not glibc Linux: children then rely on the supervisor's orderly stop
         return None
 
@@ -116,7 +117,7 @@ class ServiceProcess:
         self.argv = list(argv)  # the child gets "--fd N" appended at start
         self._env = {**os.environ, **(env or {})}
         self._log_path = log_path
-        self._log = None
+        self._log: BinaryIO | None = None
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
 

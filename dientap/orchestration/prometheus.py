@@ -16,6 +16,7 @@ import subprocess  # we start the Prometheus binary with a fixed argument list  
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -134,7 +135,7 @@ class PrometheusServer:
         self.binary = find_prometheus(binary)
         self.scrape_interval_s = scrape_interval_s
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
         self.url: str | None = None
 
     @property

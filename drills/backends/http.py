@@ -45,7 +45,9 @@ class HttpFaultBackend:
         body = {"id": fault_id(fault), **fault.http.model_dump(exclude_none=True, mode="json")}
         response = self._http.post(f"{self.urls[fault.target]}/admin/faults", json=body)
         if response.status_code != 201:
-            raise RuntimeError(f"{fault.target} refused the fault {body['id']}: HTTP {response.status_code} {response.text[:300]}")
+            raise RuntimeError(
+                f"{fault.target} refused the fault {body['id']}: HTTP {response.status_code} {response.text[:300]}"
+            )
         detail: dict[str, str | int | float | bool | None] = {
             "id": body["id"], "kind": fault.http.kind, "route": fault.http.route, "rate": fault.http.rate,
         }
@@ -75,7 +77,9 @@ class HttpFaultBackend:
         for service, url in self.urls.items():
             try:
                 response = self._http.delete(f"{url}/admin/faults")
-                removed[service] = int(response.json().get("removed", 0)) if response.status_code == 200 else f"HTTP {response.status_code}"
+                removed[service] = (
+                    int(response.json().get("removed", 0)) if response.status_code == 200 else f"HTTP {response.status_code}"
+                )
             except (httpx.HTTPError, ValueError) as exc:
                 removed[service] = type(exc).__name__
                 self.unreachable.add(service)

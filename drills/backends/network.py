@@ -10,6 +10,7 @@ touches those, never a shared server's other proxies, and deletes them at the en
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
 from dientap.allowlist import Allowlist
@@ -103,7 +104,7 @@ class NetworkFaultBackend:
                 cleared[service] = len(toxics)
             except (ToxiproxyError, OSError) as exc:
                 cleared[service] = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # httpx errors: reported, the rest of the rollback still runs
+            except Exception as exc:  # noqa: BLE001 - httpx errors and the like: reported, the rest of the rollback still runs
                 cleared[service] = type(exc).__name__
         return cleared
 
@@ -121,10 +122,8 @@ class NetworkFaultBackend:
     def close(self) -> None:
         """Delete this drill's proxies and stop the embedded proxy server."""
         for proxy in list(self.proxies.values()):
-            try:
+            with contextlib.suppress(Exception):  # best effort on the way out
                 self.client.delete_proxy(proxy)
-            except Exception:  # noqa: BLE001,S110 - best effort on the way out
-                pass
         self.proxies.clear()
         self.client.close()
         if self._server is not None:

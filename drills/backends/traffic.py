@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -27,6 +28,9 @@ from dientap.edxml import Attachment, DocumentEnvelope, build_package, make_docu
 from dientap.roster import Province, Roster, load_roster
 from dientap.synthetic import Citizen, citizen_at
 from drills.model import Fault, TrafficAction
+
+if TYPE_CHECKING:
+    from dientap.pki import DryRunCA
 
 __all__ = ["TrafficBackend", "TrafficOutcome", "TrafficContext"]
 
@@ -107,7 +111,7 @@ class TrafficBackend:
         self.ctx = ctx
         self.roster = roster or load_roster()
         self._http = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=64))
-        self._ca = None
+        self._ca: DryRunCA | None = None  # loaded lazily (cryptography is heavy)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -115,7 +119,7 @@ class TrafficBackend:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _ca_or_none(self):  # noqa: ANN202 - DryRunCA, imported lazily (cryptography is heavy)
+    def _ca_or_none(self) -> DryRunCA | None:
         if self._ca is None and self.ctx.pki_dir is not None:
             from dientap.pki import DryRunCA
 
@@ -314,7 +318,7 @@ class TrafficBackend:
         communes = [c for p in self.roster.provinces for c in self.roster.communes_of(p.code)[1:2]]
         expiring = communes[: spec.agencies]
         control = communes[spec.agencies : 2 * spec.agencies]
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         expires_at = now + dt.timedelta(seconds=max(2, round(spec.expire_after_s)))
         credentials = {c.agency_code: ca.issue(c.agency_code, not_after=expires_at) for c in expiring}
         tokens = {c.agency_code: self._axis_token(c.agency_code) for c in expiring + control}
@@ -343,10 +347,10 @@ class TrafficBackend:
             for c in expiring:
                 send(c.agency_code, "before expiry", True)
         # Wait (bounded by the window) until the certificates have expired, plus one second of margin.
-        wait = (expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds() + 1.0
+        wait = (expires_at - dt.datetime.now(dt.UTC)).total_seconds() + 1.0
         if wait > 0:
             time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
-        if dt.datetime.now(dt.timezone.utc) <= expires_at:
+        if dt.datetime.now(dt.UTC) <= expires_at:
             out.notes.append("window ended before the certificates expired")
             return
         for _ in range(rounds):

@@ -15,6 +15,7 @@ import functools
 import socket
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from drills.faultproxy.models import Stream
 from drills.faultproxy.toxics import ActiveToxic, Chunk, LinkClosed, Stub
@@ -189,8 +190,8 @@ class Connection:
                 link.attach(toxic)
             link.start()
         writers = [link.tasks[1] for link in self.links.values()]
-        waiter = asyncio.ensure_future(asyncio.gather(*writers, return_exceptions=True))
-        closed = asyncio.ensure_future(self._done.wait())
+        waiter: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*writers, return_exceptions=True))
+        closed: asyncio.Future[Any] = asyncio.ensure_future(self._done.wait())
         try:
             await asyncio.wait({waiter, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:

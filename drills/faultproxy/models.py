@@ -10,7 +10,7 @@ passes validation here means the same thing against a real Toxiproxy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-class Stream(str, Enum):
+class Stream(StrEnum):
     """Link direction: ``upstream`` is client → server, ``downstream`` is server → client."""
 
     UPSTREAM = "upstream"

@@ -179,7 +179,7 @@ class FaultProxyServer:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self.start_async())
-            except BaseException as exc:  # handed to the caller of start()
+            except BaseException as exc:  # noqa: BLE001 - whatever failed is handed to the caller of start(), which re-raises it
                 failure.append(exc)
                 ready.set()
                 loop.close()

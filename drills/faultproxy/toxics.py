@@ -49,8 +49,11 @@ class LinkClosed(Exception):
 class ToxicLink(Protocol):
     """What a toxic may do to the connection its link belongs to."""
 
-    max_hold_s: float
     stubs: dict[str, Stub]
+
+    @property
+    def max_hold_s(self) -> float:
+        """The longest a toxic may hold data back (seconds)."""
 
     def close_connection(self) -> None:
         """Close both sides gracefully (FIN), after flushing what was written."""
@@ -172,8 +175,10 @@ class Stub:
                 raise LinkClosed
             # Released: removed (let the data go) or updated (hold on under the new version).
             successor = self.link.stubs.get(self.toxic.name)
-            held_on = successor is not None and successor is not stub and successor.toxic.type == "timeout"
-            stub = successor if held_on and successor.live else None
+            if successor is not None and successor is not stub and successor.toxic.type == "timeout" and successor.live:
+                stub = successor  # held on
+            else:
+                stub = None
 
     async def _reset_after_timeout(self) -> None:
         attributes = cast(ResetPeerAttributes, self.toxic.attributes)

@@ -45,7 +45,7 @@ def lockout(ctx: CheckContext, out: Outcome) -> None:
     refused_at: int | None = None
     last: httpx.Response | None = None
     for i in range(ctx.limits.lockout_attempts):
-        last = ctx.citizen_login(account, "wrong-password-%d" % i, headers=_rotating_ip(i))
+        last = ctx.citizen_login(account, f"wrong-password-{i}", headers=_rotating_ip(i))
         if last.status_code in _REFUSED:
             refused_at = i + 1
             out.detected_after_s = round(time.monotonic() - started, 3)
@@ -221,7 +221,7 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
         if control.status_code == 401:
             out.note(f"{service}: re-minted control token refused; claim cases not tested (signing key unknown)")
             continue
-        cases = {
+        cases: dict[str, dict[str, object]] = {
             "expired (exp 60 s ago)": {"exp": now - 60, "iat": now - 960, "nbf": now - 960},
             "not yet valid (nbf in 1 h)": {"nbf": now + 3600, "iat": now + 3600, "exp": now + 7200},
             "wrong audience": {"aud": "someone-else"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from typing import Any
 
 import httpx
 
@@ -157,7 +158,7 @@ def error_bodies(ctx: CheckContext, out: Outcome) -> None:
     citizen = ctx.bearer(ctx.signed_in_citizen()[1])
     province = ctx.bearer(ctx.population_token("province-01"))
     agency = ctx.bearer(ctx.axis_token("000.00.00.G22"))
-    requests = [
+    requests: list[tuple[str, str, str, dict[str, Any]]] = [
         ("portal", "POST", "/auth/token", {"content": b"{\"kind\": ", "headers": json_h}),
         ("portal", "POST", "/auth/token", {"json": {"kind": "citizen", "personal_id": "12ab", "password": 1}}),
         ("portal", "POST", "/dossiers", {"content": b"[1,2", "headers": {**json_h, **citizen, "Idempotency-Key": "e1"}}),

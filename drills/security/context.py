@@ -262,4 +262,4 @@ class CheckContext:
     @staticmethod
     def today() -> dt.date:
         """Today (UTC), for document dates."""
-        return dt.datetime.now(dt.timezone.utc).date()
+        return dt.datetime.now(dt.UTC).date()

@@ -104,5 +104,5 @@ class DocumentKit:
     @staticmethod
     def validity(days_from: int, days_to: int) -> tuple[dt.datetime, dt.datetime]:
         """A certificate validity window relative to now (days)."""
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         return now + dt.timedelta(days=days_from), now + dt.timedelta(days=days_to)

@@ -49,7 +49,7 @@ class Redactor:
             if lname in _SECRET_HEADERS:
                 scheme = value.split(" ", 1)[0] if " " in value else ""
                 lines.append(f"{name}: {scheme + ' ' if scheme else ''}{REDACTED}")
-            elif lname in keep or lname.startswith("x-") and lname not in ("x-request-id",):
+            elif lname in keep or (lname.startswith("x-") and lname not in ("x-request-id",)):
                 lines.append(f"{name}: {self.text(value)}")
         return "\n".join(lines)
 

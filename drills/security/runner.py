@@ -12,6 +12,7 @@ from drills.security.context import CheckContext, CheckTimeout, SetupFailed
 from drills.security.registry import SecurityCheck
 from drills.security.spec import Outcome
 from drills.security.target import SecurityLimits, SecurityTarget
+from reports._record import Verdict
 from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
 
 __all__ = ["run_check", "run_suite", "console_line"]
@@ -38,6 +39,7 @@ def run_check(ctx: CheckContext, check: SecurityCheck) -> SecurityCheckResult:
     except Exception as exc:  # a bug in a check must not hide the other checks' verdicts
         log.exception("security check %s crashed", spec.id)
         error = f"check crashed: {type(exc).__name__}: {ctx.redactor.text(str(exc))[:200]}"
+    verdict: Verdict
     if error is not None and out.failures:
         # A hole found before the check had to stop is still a hole: FAIL, and say why it stopped.
         verdict, summary = "FAIL", f"{out.summary()}; then {error}"

@@ -23,8 +23,8 @@ from dientap.edxml import EdxmlError, parse_and_verify
 from mocks.axis.directory import Agency, AgencyDirectory, AgencyStatus
 from mocks.axis.inbox import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
 from mocks.axis.receipts import ReceiptRuleError
-from mocks.axis.schemas import ReceiptRequest, TokenRequest
 from mocks.axis.records import InboxEntry, MessageIdConflict, NewDocument, Receipt, document_id_for
+from mocks.axis.schemas import ReceiptRequest, TokenRequest
 from mocks.axis.store import AxisStore
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
@@ -71,7 +71,7 @@ def _ctx(request: Request) -> AxisContext:
 
 
 def _iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _not_connected(agency: Agency) -> ApiError:

@@ -90,7 +90,9 @@ RECEIPT_SCHEMA = _obj(
         "duplicate": {"type": "boolean"},
     },
 )
-RECEIPT_LIST_SCHEMA = _obj(["document_id", "receipts"], {"document_id": _STR, "receipts": {"type": "array", "items": RECEIPT_SCHEMA}})
+RECEIPT_LIST_SCHEMA = _obj(
+    ["document_id", "receipts"], {"document_id": _STR, "receipts": {"type": "array", "items": RECEIPT_SCHEMA}}
+)
 
 DOCUMENT_SCHEMA = _obj(
     ["document_id", "message_id", "sender_code", "subject", "priority", "recipients", "accepted_at", "digest", "package_b64"],

@@ -28,7 +28,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mocks.axis.inbox import MAX_PAGE_PACKAGE_BYTES, effective_cursor, next_cursor
 from mocks.axis.receipts import ReceiptCode, check_transition
@@ -204,7 +204,8 @@ class AxisStore:
             "SELECT recipient_code, last_status FROM document_recipients WHERE document_id = ? ORDER BY position",
             (document_id,),
         ).fetchall()
-        return StoredDocument(*row, recipients=tuple(r[0] for r in rec), recipient_status={r[0]: r[1] for r in rec})
+        columns: tuple[str, str, str, str, str, int, bytes, float] = row  # the SELECT's columns, in field order
+        return StoredDocument(*columns, recipients=tuple(r[0] for r in rec), recipient_status={r[0]: r[1] for r in rec})
 
     # -- receipts ------------------------------------------------------------------
 
@@ -238,7 +239,8 @@ class AxisStore:
                 " WHERE document_id = ? AND from_code = ? ORDER BY receipt_id DESC LIMIT 1",
                 (document_id, from_code),
             ).fetchone()
-            return Receipt(*last, duplicate=True)
+            columns: tuple[int, str, str, str, str, float] = last  # the SELECT's columns, in field order
+            return Receipt(*columns, duplicate=True)
         now = self._clock()
         cur = conn.execute(
             "INSERT INTO receipts (document_id, from_code, status_code, note, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -298,7 +300,7 @@ class AxisStore:
         )
         # Iterate lazily so that a page of large packages stops at the byte budget
         # without loading the rest.
-        rows = []
+        rows: list[Any] = []
         page_bytes = 0
         for row in candidates:
             size = len(row[8]) if row[8] is not None else 0

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from mocks.core.dispatch import UNMATCHED, ErrorHandler, RouteTable, call_handler
 from mocks.core.endpoint import Endpoint, Handler, Param
@@ -135,7 +136,7 @@ class _ServiceMiddleware:
         self.routes = routes
         self.error_handlers = error_handlers
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -149,7 +150,7 @@ class _ServiceMiddleware:
         status = 500
         metrics.track_start()
 
-        async def send_wrapper(message: dict) -> None:
+        async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -191,7 +192,7 @@ class _ServiceMiddleware:
             metrics.track_end(route, scope["method"], status, time.perf_counter() - started)
 
 
-async def _trickle(send: Callable, message: dict, bytes_per_s: int) -> None:
+async def _trickle(send: Send, message: Message, bytes_per_s: int) -> None:
     """Send a body slowly: chunks of a tenth of the rate, every 100 ms."""
     body: bytes = message.get("body", b"")
     step = max(1, bytes_per_s // 10)
@@ -251,7 +252,7 @@ class _MockApp(Starlette):
 
     service_layer: _ServiceMiddleware | None = None
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["dientap.send"] = send
         if scope["type"] == "http" and self.service_layer is not None:
             scope["app"] = self  # what Starlette sets first: handlers reach request.app
@@ -259,7 +260,7 @@ class _MockApp(Starlette):
         else:
             await super().__call__(scope, receive, send)
 
-    async def starlette(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def starlette(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Starlette's own stack: server errors, exception handlers, router."""
         await super().__call__(scope, receive, send)
 

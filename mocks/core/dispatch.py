@@ -24,6 +24,7 @@ from starlette.convertors import Convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
+from starlette.types import Receive, Scope, Send
 
 from mocks.core.endpoint import Endpoint, Handler
 
@@ -86,9 +87,9 @@ async def call_handler(
     handler: Handler,
     path_params: dict[str, Any],
     error_handlers: Mapping[type[Exception], ErrorHandler],
-    scope: dict,
-    receive: Callable,
-    send: Callable,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
 ) -> None:
     """Run one endpoint handler as Starlette's router would, and send its response.
 

@@ -10,6 +10,7 @@ the request is for — so a scoped error fault still changes no state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import socket
@@ -147,7 +148,9 @@ class FaultRegistry:
             self.remove(rule_id)
         return list(self._rules.values())
 
-    def pick(self, route: str, method: str, province: str | None = None, agency: str | None = None, *, scoped: bool) -> list[FaultRule]:
+    def pick(
+        self, route: str, method: str, province: str | None = None, agency: str | None = None, *, scoped: bool
+    ) -> list[FaultRule]:
         """Rules that fire for this request now (each rule fires with its ``rate``)."""
         fired = []
         for rule in self.active():
@@ -213,9 +216,7 @@ def abort_connection(send: object) -> bool:
         return False
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed: aborting below is still right
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass  # already closed: aborting below is still right
     transport.abort()
     return True

@@ -13,14 +13,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["ServiceMetrics", "LATENCY_BUCKETS_S"]
+from dientap.latency_buckets import LATENCY_BUCKETS_S
 
-# Every boundary used by the default budgets (reports/budgets.yaml) is a bucket edge,
-# so histogram_quantile and "fraction under budget" are exact at the budget.
-LATENCY_BUCKETS_S = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
-    0.75, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
-)
+__all__ = ["ServiceMetrics"]
+
 
 
 class _CallbackGauges(Collector):
@@ -64,8 +60,8 @@ class ServiceMetrics:
         # gauge's per-call lock (two per request) buys nothing.
         self._in_flight = 0
         self.in_flight.labels(service).set_function(lambda: self._in_flight)
-        self._latency_children: dict[tuple[str, str], object] = {}
-        self._count_children: dict[tuple[str, str, int], object] = {}
+        self._latency_children: dict[tuple[str, str], Histogram] = {}
+        self._count_children: dict[tuple[str, str, int], Counter] = {}
 
     def track_start(self) -> None:
         """A request started."""

@@ -13,7 +13,6 @@ line and field.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -55,7 +54,7 @@ class ReadinessProfile(StrictModel):
     """Per-province readiness; provinces not listed are ready."""
 
     description: str = ""
-    provinces: dict[ProvinceCode, ProvinceReadiness] = {}
+    provinces: dict[ProvinceCode, ProvinceReadiness] = {}  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
 
     def province(self, code: str) -> ProvinceReadiness:
         """Flags of province ``code`` (ready if not listed)."""

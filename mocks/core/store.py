@@ -9,6 +9,7 @@ trades throughput for that too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -96,7 +97,7 @@ class GroupCommit:
                 conn.execute("BEGIN IMMEDIATE")
                 results = self._run_isolated(batch)
             conn.execute("COMMIT")
-        except Exception as exc:  # the transaction itself failed: nobody is acknowledged
+        except Exception as exc:  # noqa: BLE001 - the transaction itself failed (any error): nobody is acknowledged
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for _, future in batch:
@@ -121,7 +122,7 @@ class GroupCommit:
             changes = conn.total_changes
             try:
                 value = fn(conn)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any error of a caller's write goes back to that caller
                 if conn.total_changes != changes or not conn.in_transaction:
                     return None
                 results.append((future, None, exc))
@@ -137,7 +138,7 @@ class GroupCommit:
             conn.execute("SAVEPOINT w")
             try:
                 value = fn(conn)
-            except Exception as exc:  # the caller gets its own error; the batch goes on
+            except Exception as exc:  # noqa: BLE001 - the caller gets its own error, whatever it is; the batch goes on
                 conn.execute("ROLLBACK TO w")
                 conn.execute("RELEASE w")
                 results.append((future, None, exc))
@@ -223,7 +224,5 @@ class WalCheckpointer:
         self._stop.set()
         self._thread.join()
         self._conn.close()
-        try:
+        with contextlib.suppress(sqlite3.ProgrammingError):  # the writer was closed first: nothing to hand back
             self._writer.execute("PRAGMA wal_autocheckpoint=1000")
-        except sqlite3.ProgrammingError:  # the writer was closed first: nothing to hand back
-            pass

@@ -18,6 +18,7 @@ ahead of newer entries, so nothing is dropped while the process lives.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import sqlite3
@@ -129,10 +130,8 @@ class AuditLog:
         """Stop the flusher, write everything still pending, close the connection."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         await self.flush()
         loop = asyncio.get_running_loop()
@@ -196,10 +195,8 @@ class AuditLog:
         if wake is None:
             raise RuntimeError("AuditLog.start() creates the wake event before the flusher")
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self._interval)
-            except TimeoutError:
-                pass
             wake.clear()
             try:
                 await self.flush()

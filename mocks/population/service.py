@@ -193,6 +193,7 @@ class PopulationService:
         except ApiError as exc:
             self.audit.record(caller.client_id, caller.role, subject, purpose or "", AuditAction.LOOKUP, exc.code)
             raise
+        assert purpose is not None  # _check_purpose refused None  # nosec B101
         if record is None:
             self.audit.record(caller.client_id, caller.role, subject, purpose, AuditAction.LOOKUP, "not_found")
             raise ApiError(404, "citizen_not_found", "no citizen with this personal ID number", "personal_id",

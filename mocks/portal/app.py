@@ -7,8 +7,8 @@ from starlette.applications import Starlette
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
 from mocks.portal.models import (
-    LoginRequest,
     FeedbackIn,
+    LoginRequest,
     PaymentCallback,
     PaymentRequest,
     SubmitDossier,

@@ -124,9 +124,7 @@ def next_status(current: DossierStatus, requested: int, actor: Actor) -> Dossier
     if target == S.WITHDRAWN:
         if actor != Actor.OWNER:
             raise TransitionNotAllowed(actor, target)
-    elif actor == Actor.OWNER:
-        raise TransitionNotAllowed(actor, target)
-    elif actor == Actor.PAYMENT and not (current == S.FEES_DUE and target == S.PROCESSING):
+    elif actor == Actor.OWNER or (actor == Actor.PAYMENT and not (current == S.FEES_DUE and target == S.PROCESSING)):
         raise TransitionNotAllowed(actor, target)
     return target
 

@@ -109,7 +109,8 @@ async def issue_token(request: Request) -> Response:
         )
     token, ttl = portal.tokens.issue(account, "officer", commune=officer.commune.code, province=province)
     return json_response(
-        {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "role": "officer", "commune_code": officer.commune.code}
+        {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "role": "officer",
+         "commune_code": officer.commune.code}
     )
 
 

@@ -9,6 +9,8 @@ if it cannot be made the answer is 503 with ``Retry-After`` and nothing is store
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,8 +20,8 @@ from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_json, require_header
 from mocks.portal.catalogue import find_procedure
-from mocks.portal.identity import Applicant, IdentityUnavailable
 from mocks.portal.idempotency import StoredResponse, fingerprint
+from mocks.portal.identity import Applicant, IdentityUnavailable
 from mocks.portal.lifecycle import Actor, DossierStatus, IllegalTransition, TransitionNotAllowed, next_status
 from mocks.portal.models import SubmitDossier, SubmitDossierPlanted, TransitionRequest, read_request
 from mocks.portal.service import Caller, Portal, now_iso, portal_of
@@ -39,7 +41,7 @@ __all__ = [
 
 _RETRY_AFTER_S = "5"
 
-SUBMIT_RESPONSE_SCHEMA = {
+SUBMIT_RESPONSE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["code", "status", "status_name", "commune_code", "procedure_code", "created_at"],
     "properties": {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,8 +22,8 @@ from mocks.core.settings import ServiceSettings
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer, bearer_claims
 from mocks.portal.accounts import LoginThrottle, StuffingDetector
-from mocks.portal.identity import PopulationClient
 from mocks.portal.idempotency import IdempotencyGuard
+from mocks.portal.identity import PopulationClient
 from mocks.portal.intermediary import PaymentIntermediary, callback_key
 from mocks.portal.store import PortalStore
 
@@ -176,7 +177,7 @@ class Portal:
         self.conn.close()
 
     # -- ledger -----------------------------------------------------------------------
-    def ledger(self) -> dict[str, dict[str, object]]:
+    def ledger(self) -> dict[str, Mapping[str, object]]:
         """Counts and ids of acknowledged dossiers, paid payments and feedback."""
         ids = self.store.ledger_ids()
         return {"counts": {k: len(v) for k, v in ids.items()}, "ids": ids}

@@ -138,19 +138,23 @@ class PaymentRow(NamedTuple):
 
 # SQL is spelled out in full (no string building), so every statement is a constant.
 _SELECT_DOSSIER = (
-    "SELECT code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
+    "SELECT code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, "
+    "created_at, updated_at "
     "FROM dossiers WHERE code = ?"
 )
 _WORKLIST = (
-    "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
+    "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, "
+    "created_at, updated_at "
     "FROM dossiers WHERE code > ? AND code < ? AND +id > ? ORDER BY code LIMIT ?"
 )
 _WORKLIST_STATUS = (
-    "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at "
+    "SELECT id, code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, "
+    "created_at, updated_at "
     "FROM dossiers WHERE code > ? AND code < ? AND +id > ? AND status = ? ORDER BY code LIMIT ?"
 )
 _INSERT_DOSSIER = (
-    "INSERT INTO dossiers (code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, status, created_at, updated_at, history) "
+    "INSERT INTO dossiers (code, commune_code, province_code, procedure_code, owner_id, channel, applicant, fields, fee_vnd, "
+    "status, created_at, updated_at, history) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _SET_STATUS = (

@@ -91,7 +91,8 @@ class PortalAdapter:
 
     def dossier(self, token: str, code: str, province: str, commune: str | None = None) -> Reply:
         """Read one dossier (owner or officer of its commune)."""
-        return self.http.call("GET", f"/dossiers/{code}", name="GET /dossiers/{code}", province=province, commune=commune, token=token)
+        return self.http.call("GET", f"/dossiers/{code}", name="GET /dossiers/{code}", province=province, commune=commune,
+                              token=token)
 
     def worklist(self, token: str, province: str, commune: str, *, status: int | None = None, limit: int = 20) -> Reply:
         """An officer's worklist of their commune."""

@@ -21,7 +21,8 @@ def test_every_problem_is_reported_with_file_line_and_field():
         parse_model(Plan, text, "drills/catalog/x.yaml")
     lines = str(info.value).splitlines()
     assert lines == [
-        "drills/catalog/x.yaml:6: method[1].duration: Input should be a valid number, unable to parse string as a number, got '5x'",
+        "drills/catalog/x.yaml:6: method[1].duration: Input should be a valid number, "
+        "unable to parse string as a number, got '5x'",
         "drills/catalog/x.yaml:7: method[1].extra: unknown key",
         "drills/catalog/x.yaml:8: bogus: unknown key",
     ]

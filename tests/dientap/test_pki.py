@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from dientap.errors import ConfigError
 from dientap.pki import CA_SUBJECT_CN, AgencyCredential, DryRunCA, agency_code_of, make_untrusted_ca
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _public_der(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> bytes:
@@ -153,7 +153,8 @@ def test_issue_rejects_an_empty_code_and_an_inverted_validity(shared_ca: DryRunC
     with pytest.raises(ValueError, match="non-empty printable"):
         shared_ca.issue("")
     with pytest.raises(ValueError, match="must be after not_before"):
-        shared_ca.issue("H01.00001", not_before=dt.datetime(2021, 1, 1, tzinfo=UTC), not_after=dt.datetime(2020, 1, 1, tzinfo=UTC))
+        shared_ca.issue("H01.00001", not_before=dt.datetime(2021, 1, 1, tzinfo=UTC),
+                        not_after=dt.datetime(2020, 1, 1, tzinfo=UTC))
 
 
 def test_untrusted_ca_has_the_same_name_but_does_not_chain(shared_ca: DryRunCA) -> None:

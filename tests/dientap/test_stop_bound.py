@@ -14,6 +14,7 @@ against), are drawn from a seeded ``random.Random``; the seed is in each case's 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -119,10 +120,8 @@ def _start(args: tuple[str, ...], out: Path, ignore_sigint: bool) -> Probe:
 def _clean_up(probe: Probe) -> None:
     """A failed wait leaves the command running: kill its group; the probe then reaps what is left."""
     if probe.proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(probe.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         try:
             probe.proc.wait(30)
         except subprocess.TimeoutExpired:

@@ -33,7 +33,7 @@ from dientap.pki import AgencyCredential, DryRunCA
 SENDER = "000.00.00.G22"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 NS = {"ds": DS}
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True, remove_pis=True)
 
 
@@ -181,7 +181,8 @@ def test_a_partial_reference_is_refused_as_not_whole() -> None:
     signer = XMLSigner(method=SignatureConstructionMethod.enveloped, signature_algorithm=SignatureMethod.ECDSA_SHA256,
                        digest_algorithm=DigestAlgorithm.SHA256,
                        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0)
-    data = etree.tostring(signer.sign(root, key=_credential().private_key, cert=[_credential().certificate], reference_uri="#part"))
+    data = etree.tostring(signer.sign(root, key=_credential().private_key, cert=[_credential().certificate],
+                                      reference_uri="#part"))
     with pytest.raises(NotWholeDocument, match='URI=""'):
         strict(data)
 

@@ -5,6 +5,7 @@ real Locust, real sockets on loopback)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -56,10 +57,8 @@ def _drill(out: Path, *args: str, timeout: float = 150) -> subprocess.CompletedP
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # our own session: the CLI and the Locust it started
-    except ProcessLookupError:
-        pass
     proc.wait(10)
 
 

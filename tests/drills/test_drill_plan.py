@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dientap.errors import ExitCode
 from drills.backends import fault_id
-from drills.model import Drill
 from drills.fault_timeline import planned_steps
+from drills.model import Drill
 from drills.verdict import verdict_exit_code
 
 

@@ -16,13 +16,16 @@ def _text(counts: dict[float, int], statuses: dict[str, int], route: str = "/dos
     cumulative = 0
     for le in BUCKETS:
         cumulative += counts.get(le, 0)
-        lines.append(f'dientap_mock_request_duration_seconds_bucket{{service="portal",route="{route}",method="POST",le="{le}"}} {cumulative}')
-    lines.append(f'dientap_mock_request_duration_seconds_bucket{{service="portal",route="{route}",method="POST",le="+Inf"}} {cumulative}')
+        lines.append(f'dientap_mock_request_duration_seconds_bucket{{service="portal",route="{route}",method="POST",le="{le}"}} '
+                     f"{cumulative}")
+    lines.append(f'dientap_mock_request_duration_seconds_bucket{{service="portal",route="{route}",method="POST",le="+Inf"}} '
+                 f"{cumulative}")
     lines.append('dientap_mock_request_duration_seconds_bucket{service="portal",route="/healthz",method="GET",le="+Inf"} 999')
     for klass, n in statuses.items():
         lines.append(f'dientap_mock_requests_total{{service="portal",route="{route}",method="POST",status_class="{klass}"}} {n}')
     lines.append('dientap_mock_requests_total{service="portal",route="/metrics",method="GET",status_class="5xx"} 50')
-    return "# TYPE dientap_mock_request_duration_seconds histogram\n# TYPE dientap_mock_requests counter\n" + "\n".join(lines) + "\n"
+    return ("# TYPE dientap_mock_request_duration_seconds histogram\n# TYPE dientap_mock_requests counter\n"
+            + "\n".join(lines) + "\n")
 
 
 def test_p95_and_error_ratio_are_computed_over_the_window_only() -> None:
@@ -43,7 +46,7 @@ def test_a_restarted_process_counts_from_zero() -> None:
 
 
 def _journal(samples: list[tuple[float, int, int, float]]) -> Journal:
-    start = dt.datetime(2025, 7, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
     series = LatencySeries(service="axis", endpoint="POST /documents", samples=[
         LatencySample(offset_s=o, count=c, failures=f, p95_ms=p) for o, c, f, p in samples])
     return Journal(provenance=Provenance(dientap_version="0", run_id="r", profile="smoke", seed=1,

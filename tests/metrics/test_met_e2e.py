@@ -3,8 +3,6 @@ dry-run burn-rate alert fires under an injected error rate."""
 
 from __future__ import annotations
 
-from dientap.orchestration.locust_procs import locustfile_path
-
 import math
 import os
 import subprocess
@@ -18,6 +16,7 @@ import pytest
 
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
 from dientap.orchestration import MockCluster, MockClusterConfig
+from dientap.orchestration.locust_procs import locustfile_path
 from dientap.orchestration.process import listening_socket
 from dientap.orchestration.prometheus import PrometheusServer, find_prometheus
 from metrics.buckets import LATENCY_BUCKETS_S

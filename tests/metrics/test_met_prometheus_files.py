@@ -24,7 +24,8 @@ EXPORTED = {
     "dientap_request_duration_seconds_bucket", "dientap_request_duration_seconds_count", "dientap_request_duration_seconds_sum",
     "dientap_requests_total", "dientap_request_failures_total", "dientap_active_actors", "dientap_arrivals_intended_total",
     "dientap_arrivals_started_total", "dientap_arrivals_behind_total", "dientap_abort_state", "dientap_drill_fault_active",
-    "dientap_run_start_time_seconds", "dientap_exporter_render_seconds", "dientap_exporter_render_cpu_seconds_total", "process_cpu_seconds_total",
+    "dientap_run_start_time_seconds", "dientap_exporter_render_seconds", "dientap_exporter_render_cpu_seconds_total",
+    "process_cpu_seconds_total",
     "dientap_mock_request_duration_seconds_bucket",
 }
 PROMQL_WORDS = {
@@ -128,7 +129,8 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
 
 
 def test_targets_must_be_loopback_http_urls() -> None:
-    with pytest.raises(UsageError, match=r"targets.portal: the run's Prometheus scrapes loopback only, got host 'staging.example.vn'"):
+    with pytest.raises(UsageError,
+                       match=r"targets.portal: the run's Prometheus scrapes loopback only, got host 'staging.example.vn'"):
         PrometheusTargets({"portal": "http://staging.example.vn:8701/metrics"})
     with pytest.raises(UsageError, match=r"targets.harness: expected http://HOST:PORT/PATH"):
         PrometheusTargets({"harness": "127.0.0.1:9646"})

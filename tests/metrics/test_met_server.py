@@ -15,7 +15,8 @@ from dientap.orchestration.prometheus import PrometheusServer
 from metrics.exporter import MetricsExporter, attach_from_env
 from scenarios.latency import LatencyRecorder
 
-needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed (Debian package `prometheus`)")
+needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None,
+                                      reason="prometheus not installed (Debian package `prometheus`)")
 
 
 def _call(exporter: MetricsExporter, path: str, method: str = "GET") -> tuple[str, dict, bytes]:

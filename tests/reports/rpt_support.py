@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dientap.configfile import parse_model
@@ -38,7 +38,7 @@ def make_journal(run_id: str = "run-1") -> Journal:
     """A journal with provenance only."""
     return Journal(provenance=Provenance(dientap_version="0.1.0", run_id=run_id, profile="smoke", seed=42,
                                          target=TargetInfo(kind="embedded"),
-                                         started_at=datetime(2026, 6, 30, 7, 0, tzinfo=timezone.utc)))
+                                         started_at=datetime(2026, 6, 30, 7, 0, tzinfo=UTC)))
 
 
 def budgets(text: str) -> Budgets:

@@ -53,7 +53,8 @@ CASES = [
     Case("p95 broken", make_summary(endpoint("portal", "POST /dossiers", p95=151.0), endpoint("portal", "GET /procedures"),
                                     endpoint("population", "GET /citizens/{personal_id}", p95=40.0)),
          {"portal POST /dossiers p95_ms"}),
-    Case("error rate broken", make_summary(endpoint("portal", "POST /dossiers", failures=11), endpoint("portal", "GET /procedures"),
+    Case("error rate broken", make_summary(endpoint("portal", "POST /dossiers", failures=11),
+                                           endpoint("portal", "GET /procedures"),
                                            endpoint("population", "GET /citizens/{personal_id}", p95=40.0)),
          {"portal POST /dossiers error_rate"}),
     Case("exactly at the limit passes", make_summary(endpoint("portal", "POST /dossiers", p95=150.0, failures=10),
@@ -135,7 +136,8 @@ def test_regression_without_baseline_is_skipped_not_passed() -> None:
 
 
 def test_render_table_shows_measured_limit_and_verdict() -> None:
-    summary = make_summary(endpoint("portal", "POST /dossiers", p95=812.4), endpoint("population", "GET /citizens/{personal_id}", p95=40.0))
+    summary = make_summary(endpoint("portal", "POST /dossiers", p95=812.4),
+                           endpoint("population", "GET /citizens/{personal_id}", p95=40.0))
     table = render_table(evaluate(summary, budgets(BUDGETS)))
     line = next(x for x in table.splitlines() if "POST /dossiers p95_ms" in x)
     assert "812.4 ms" in line and "<= 150.0 ms" in line and line.rstrip().endswith("FAIL")
@@ -143,7 +145,8 @@ def test_render_table_shows_measured_limit_and_verdict() -> None:
 
 
 def test_junit_has_one_case_per_row_and_failures_carry_measured_vs_limit(tmp_path: Path) -> None:
-    summary = make_summary(endpoint("portal", "POST /dossiers", p95=812.4), endpoint("population", "GET /citizens/{personal_id}", p95=40.0))
+    summary = make_summary(endpoint("portal", "POST /dossiers", p95=812.4),
+                           endpoint("population", "GET /citizens/{personal_id}", p95=40.0))
     result = evaluate(summary, budgets(BUDGETS))
     path = write_junit(result, tmp_path / "junit.xml")
     root = ET.parse(path).getroot()

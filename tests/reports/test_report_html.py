@@ -9,10 +9,10 @@ from pathlib import Path
 from reports.drill_result import DrillResult, FaultWindow, ReconciliationRow
 from reports.gate import run_gate
 from reports.html import render_report
-from reports.run_files import load_journal, load_summary, write_journal, write_run_dir, write_summary
-from tests.reports.rpt_support import make_journal, make_summary
 from reports.markdown import render_markdown
 from reports.readiness import ReadinessThresholds
+from reports.run_files import load_journal, load_summary, write_journal, write_run_dir, write_summary
+from tests.reports.rpt_support import make_journal, make_summary
 
 
 class MatrixParser(HTMLParser):
@@ -173,7 +173,8 @@ def test_failed_drill_shows_lost_ids_and_a_fault_never_removed(fixture_run) -> N
     run_dir = fixture_run("healthy")
     journal = load_journal(run_dir)
     drill = DrillResult(name="lossy-axis", title="Lossy axis", verdict="FAIL", recovery_time_s=None,
-                        faults=[FaultWindow(name="drop-documents", kind="drop", target="axis POST /documents", start_offset_s=5.0)],
+                        faults=[FaultWindow(name="drop-documents", kind="drop", target="axis POST /documents",
+                                            start_offset_s=5.0)],
                         reconciliation=[ReconciliationRow(item_kind="documents", ok=97, lost=2, duplicated=0, unexpected=0,
                                                           recovered=0, lost_ids=["doc-17", "doc-42"])],
                         expectations=["lost = 0: 2 documents lost"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,8 @@ def test_summary_round_trips_and_keeps_issue_3_fields() -> None:
     summary = sample_run("rt", total_requests=2000, duration_s=10).summary
     data = json.loads(summary.model_dump_json())
     assert Summary.model_validate(data) == summary
-    assert {"run_id", "profile", "duration_s", "requests", "endpoints", "provinces", "communes", "generator", "abort"} <= set(data)
+    assert {"run_id", "profile", "duration_s", "requests", "endpoints", "provinces", "communes", "generator",
+            "abort"} <= set(data)
     assert set(data["requests"]) >= {"total", "failed", "rps"}
     ep = data["endpoints"][0]
     assert {"service", "name", "count", "failures", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"} <= set(ep)
@@ -45,7 +46,7 @@ def test_summary_round_trips_and_keeps_issue_3_fields() -> None:
 
 
 def test_event_detail_keeps_scalar_types_and_rejects_nested_values() -> None:
-    t = datetime(2026, 6, 30, tzinfo=timezone.utc)
+    t = datetime(2026, 6, 30, tzinfo=UTC)
     event = JournalEvent(t=t, offset_s=1.5, kind="drill_step", name="kill portal", status="ok",
                          detail={"flag": True, "n": 3, "x": 0.5, "s": "a", "none": None}, end_t=t, output="done")
     again = JournalEvent.model_validate_json(event.model_dump_json())

@@ -23,7 +23,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from scenarios import (  # noqa: E402
+from scenarios import (
     ArrivalPlan,
     ArrivalScheduler,
     CommuneRate,

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # make scn_support importable from tests
 
-from scn_support import SupportServer, start_support_server  # noqa: E402
+from scn_support import SupportServer, start_support_server
 
 
 @pytest.fixture

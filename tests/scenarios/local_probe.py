@@ -22,7 +22,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from scenarios import (  # noqa: E402
+from scenarios import (
     AbortLimits,
     AbortMonitor,
     ArrivalPlan,
@@ -72,7 +72,8 @@ def main() -> None:
     pools = OfficePools(concurrency=2)
 
     def journey(arrival) -> None:
-        session = FastHttpSession(base_url, env.events.request, user=None, client_pool=pools.get(("portal", arrival.commune_code)))
+        session = FastHttpSession(base_url, env.events.request, user=None,
+                                  client_pool=pools.get(("portal", arrival.commune_code)))
         ctx = request_context("portal", arrival.province_code, arrival.commune_code, arrival.intended_start)
         session.get("/ok", name="GET /procedures", context=ctx)
         session.get("/ok", name="POST /dossiers", context=ctx)

@@ -18,7 +18,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from scenarios.adapters.http import ServiceSession  # noqa: E402
+from scenarios.adapters.http import ServiceSession
 
 
 def main(base_url: str) -> None:

@@ -79,7 +79,8 @@ def handle(conn, _addr) -> None:
             elif url.path == "/cookie":
                 _respond(conn, json.dumps({"cookie": cookie}).encode())
             elif url.path == "/error":
-                _respond(conn, b'{"error": {"code": "planted", "message": "test error", "field": null}}', b"500 Internal Server Error")
+                _respond(conn, b'{"error": {"code": "planted", "message": "test error", "field": null}}',
+                         b"500 Internal Server Error")
             else:
                 _respond(conn, b'"ok"')
     except OSError:

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 from geventhttpclient.connectionpool import ConnectionPool
+from scn_support import HERE, start_support_server
 
 from scenarios import connections
-from scn_support import HERE, start_support_server
 
 CLIENTS = 3000
 ROUNDS = 3

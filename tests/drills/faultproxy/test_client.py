@@ -8,11 +8,13 @@ from drills.toxiproxy_client import ToxicInfo, ToxiproxyClient, ToxiproxyError
 
 
 def test_toxic_context_removes_the_toxic_even_on_error(client: ToxiproxyClient, echo_proxy):
-    with pytest.raises(RuntimeError, match="drill step failed"):
-        with client.toxic("echo", "latency", {"latency": 10}, stream="upstream") as toxic:
-            assert toxic == ToxicInfo("latency_upstream", "latency", "upstream", 1.0, {"latency": 10, "jitter": 0})
-            assert client.toxics("echo") == [toxic]
-            raise RuntimeError("drill step failed")
+    with (
+        pytest.raises(RuntimeError, match="drill step failed"),
+        client.toxic("echo", "latency", {"latency": 10}, stream="upstream") as toxic,
+    ):
+        assert toxic == ToxicInfo("latency_upstream", "latency", "upstream", 1.0, {"latency": 10, "jitter": 0})
+        assert client.toxics("echo") == [toxic]
+        raise RuntimeError("drill step failed")
     assert client.toxics("echo") == []
 
 

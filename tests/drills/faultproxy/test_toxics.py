@@ -12,7 +12,6 @@ import pytest
 from drills.faultproxy import FaultProxyServer
 from drills.toxiproxy_client import ToxiproxyClient
 
-
 # What a busy 2-core machine may add to a timer or a read on top of the injected delay: tens
 # of milliseconds typically, never a second. The lower bound is the claim that matters (a
 # toxic cannot make traffic faster than its delay); the upper one only proves the delay is

@@ -30,7 +30,7 @@ def test_every_tampered_token_is_refused_by_a_correct_verifier(case: int) -> Non
     valid = make_token({"alg": "HS256", "typ": "JWT"}, CLAIMS, KEY)
     forged = tampered_tokens(valid, make_untrusted_ca().certificate_pem, "000000000000")
     assert len(forged) == 12
-    label, token = forged[case]
+    _label, token = forged[case]
     assert token != valid
     with pytest.raises(jwt.PyJWTError):
         _verify(token)

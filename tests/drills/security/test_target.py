@@ -25,7 +25,8 @@ def test_targets_file_is_checked_against_the_allowlist(tmp_path) -> None:
     path.write_text("portal: {base_url: https://staging-dvc.example.vn}\n"
                     "population: {base_url: http://127.0.0.1:8702}\naxis: {base_url: http://127.0.0.1:8703}\n")
     # scenarios.targets raises TargetNotAllowed (ConfigError in older versions); both name the field.
-    with pytest.raises((ConfigError, TargetNotAllowed), match="portal.base_url: host 'staging-dvc.example.vn' is not on the allowlist"):
+    with pytest.raises((ConfigError, TargetNotAllowed),
+                       match="portal.base_url: host 'staging-dvc.example.vn' is not on the allowlist"):
         target_from_file(path)
     target = target_from_file(path, extra_allow_hosts=("staging-dvc.example.vn",))
     assert target.urls["portal"] == "https://staging-dvc.example.vn" and not target.knows_signing_keys

@@ -92,7 +92,7 @@ def stop_axis(process: subprocess.Popen) -> None:
 def envelope(sender: str, recipients: list[str], *, number: str | None = None, subject: str = "Về việc diễn tập",
              priority: int = 0) -> DocumentEnvelope:
     """A valid envelope dated today, with a fresh document number unless ``number`` is given."""
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     n = str(number) if number is not None else uuid.uuid4().hex[:16]
     return DocumentEnvelope(
         message_id=make_document_id(sender, today, n, "UBND-VP"),

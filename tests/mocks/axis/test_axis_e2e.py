@@ -117,7 +117,7 @@ def test_bad_signature_expired_and_untrusted_certificates_are_refused(axis: Axis
         tampered = pkg.replace(b"Original subject", b"Forged   subject")
         r = c.post("/documents", content=tampered, headers=h)
         assert r.status_code == 422 and r.json()["error"]["code"] == "bad_signature"
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         expired = axis.ca.issue(sender, not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1))
         r = c.post("/documents", content=package(axis.ca, envelope(sender, [HANOI]), expired), headers=h)
         assert r.status_code == 422 and r.json()["error"]["code"] == "certificate_expired"

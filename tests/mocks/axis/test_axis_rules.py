@@ -125,7 +125,7 @@ def test_no_receipt_sequence_reaches_an_illegal_state(codes: list[ReceiptCode]):
 
 
 def test_refused_and_recall_agreed_are_terminal():
-    assert TERMINAL_CODES == {ReceiptCode.REFUSED, ReceiptCode.RECALL_AGREED}
+    assert {ReceiptCode.REFUSED, ReceiptCode.RECALL_AGREED} == TERMINAL_CODES
     for code in ReceiptCode:
         if code is not ReceiptCode.REFUSED:
             with pytest.raises(ReceiptRuleError, match="none \\(terminal\\)"):

@@ -21,8 +21,8 @@ def test_no_generated_input_causes_a_server_error(start_cluster, client_id, tmp_
     monkeypatch.chdir(tmp_path)  # Schemathesis keeps a .schemathesis/ cache in the working directory
     cluster = start_cluster()
     url = cluster.urls["population"]
-    token = httpx.post(f"{url}/auth/token", json={"client_id": client_id,
-                                                  "client_secret": derive_password(DEFAULT_DRY_RUN_SECRET, client_id)}).json()["access_token"]
+    secret = derive_password(DEFAULT_DRY_RUN_SECRET, client_id)
+    token = httpx.post(f"{url}/auth/token", json={"client_id": client_id, "client_secret": secret}).json()["access_token"]
 
     def headers_for(path: str) -> dict[str, str]:
         return {"authorization": f"Bearer {cluster.config.admin_token if path.startswith('/admin') else token}"}

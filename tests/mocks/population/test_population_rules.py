@@ -16,8 +16,8 @@ from dientap.personal_id import PersonalIdError, validate_personal_id
 from dientap.synthetic import citizen_at
 from mocks.core.store import open_database
 from mocks.population.matching import normalise_name, verify_identity
-from mocks.population.service import _purpose_param
 from mocks.population.roles import ALL_FIELDS, ROLE_FIELDS, Role, citizen_view
+from mocks.population.service import _purpose_param
 from mocks.population.store import CitizenRecord, CitizenStore
 from mocks.population.throttle import ClientThrottle, ThrottlePolicy
 

@@ -41,7 +41,7 @@ def test_fingerprint_ignores_key_order_but_not_values():
 
 
 def test_retry_replays_the_original_response_and_runs_once(parts):
-    store, writer, guard = parts
+    _store, writer, guard = parts
     fp = fingerprint("op", {"x": 1})
     calls: list[str] = []
 
@@ -57,7 +57,7 @@ def test_retry_replays_the_original_response_and_runs_once(parts):
 
 
 def test_same_key_different_body_is_422(parts):
-    store, writer, guard = parts
+    _store, writer, guard = parts
     fp1, fp2 = fingerprint("op", {"x": 1}), fingerprint("op", {"x": 2})
     calls: list[str] = []
 
@@ -72,7 +72,7 @@ def test_same_key_different_body_is_422(parts):
 
 
 def test_concurrent_duplicates_run_once(parts):
-    store, writer, guard = parts
+    _store, writer, guard = parts
     fp = fingerprint("op", {"x": 1})
     calls: list[str] = []
 
@@ -88,7 +88,7 @@ def test_concurrent_duplicates_run_once(parts):
 
 
 def test_keys_are_scoped_per_caller(parts):
-    store, writer, guard = parts
+    _store, writer, guard = parts
     fp = fingerprint("op", {"x": 1})
     calls: list[str] = []
 
@@ -101,7 +101,7 @@ def test_keys_are_scoped_per_caller(parts):
 
 
 def test_a_failed_attempt_is_not_remembered(parts):
-    store, writer, guard = parts
+    _store, writer, guard = parts
     fp = fingerprint("op", {"x": 1})
     calls: list[str] = []
 
@@ -128,7 +128,7 @@ def test_stored_response_survives_reopening(tmp_path):
 
 
 def test_fresh_keys_skip_the_database_and_retries_are_looked_up(parts):
-    store, writer, guard = parts
+    _store, writer, guard = parts
     fp = fingerprint("op", {"x": 1})
     calls: list[str] = []
 

@@ -41,4 +41,4 @@ def test_an_undeliverable_callback_gives_up_after_max_attempts():
 
     delivered, in_flight, took = asyncio.run(main())
     assert (delivered, in_flight) == (0, 0)
-    assert 0.2 + 0.4 <= took  # it did back off between its three attempts
+    assert took >= 0.2 + 0.4  # it did back off between its three attempts

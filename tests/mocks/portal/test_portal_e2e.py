@@ -339,7 +339,8 @@ def test_callback_signature_and_duplicates(client):
                          headers={"content-type": "application/json", SIGNATURE_HEADER: sign(b"wrong", body)})
     assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_signature"
     good_sig = sign(callback_key(DEFAULT_DRY_RUN_SECRET), body)
-    dup = client.post("/payments/callback", content=body, headers={"content-type": "application/json", SIGNATURE_HEADER: good_sig})
+    dup = client.post("/payments/callback", content=body,
+                      headers={"content-type": "application/json", SIGNATURE_HEADER: good_sig})
     assert dup.status_code == 200 and dup.json()["duplicate"] is True
     history = client.get(f"/dossiers/{code}", headers=bearer(token)).json()["history"]
     assert [h["to"] for h in history] == [1, 2, 4, 6, 4]

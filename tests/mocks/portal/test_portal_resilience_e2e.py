@@ -114,7 +114,8 @@ def test_acknowledged_state_survives_sigkill_and_pending_payments_complete_after
 
         restarted = ServiceProcess("portal", portal.port, portal.data_dir,
                                    [a if '"payment_callback_delay_s": 3600' not in a else
-                                    json.dumps({**json.loads(a), "payment_callback_delay_s": 0.1}) for a in portal.args])  # fmt: skip
+                                    json.dumps({**json.loads(a), "payment_callback_delay_s": 0.1})
+                                    for a in portal.args])  # fmt: skip
         portal = restarted.start()
         with httpx.Client(base_url=portal.url, timeout=5) as client:
             assert code in ledger(client)["ids"]["dossiers"]
@@ -151,7 +152,8 @@ def test_planted_weaknesses_only_when_asked(tmp_path, population):
             r = client.get(f"/dossiers/{code}", headers=bearer(login_citizen(client, stranger)))
             assert r.status_code == 200  # BOLA, as planted
             planted = dossier_body(owner, _free(owner.province_code), status=9)
-            r = client.post("/dossiers", json=planted, headers={**bearer(login_citizen(client, owner)), "Idempotency-Key": "mass"})
+            r = client.post("/dossiers", json=planted,
+                            headers={**bearer(login_citizen(client, owner)), "Idempotency-Key": "mass"})
             assert r.status_code == 201 and r.json()["status"] == 9  # mass assignment, as planted
     finally:
         portal.stop()

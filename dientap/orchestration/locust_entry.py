@@ -1,7 +1,12 @@
 """The Locust entry of the dry run: registers the dientap listeners and exposes the
 personas. ``dientap run`` points Locust at this file; the repository's ``locustfile.py``
 re-exports it so ``locust -f locustfile.py`` works too (it ships inside the package, so
-an installed dientap needs no checkout)."""
+an installed dientap needs no checkout).
+
+It is wiring, so it lives with the orchestration: it joins two parts, the scenarios (the
+load and its recording) and metrics (the exporter observing it). Locust imports it by
+path, as a top-level module, so this package's ``__init__`` does not run in Locust.
+"""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ class _Layout:
     def build(cls, significant_figures: int, highest: int) -> _Layout:
         # Same arithmetic as hdrh.histogram.HdrHistogram.__init__ (unit magnitude 0).
         largest_single_unit = 2 * math.pow(10, significant_figures)
-        count_mag = int(math.ceil(math.log(largest_single_unit) / math.log(2)))
+        count_mag = math.ceil(math.log(largest_single_unit) / math.log(2))
         half_mag = count_mag - 1 if count_mag > 1 else 0
         sub_bucket_count = 1 << (half_mag + 1)
         buckets = get_bucket_count(highest, sub_bucket_count, 0)
@@ -119,7 +119,7 @@ class SparseHistogram:
     (they are not lost; a stalled request still counts as a very slow one).
     """
 
-    __slots__ = ("counts", "total", "clamped", "_layout")
+    __slots__ = ("_layout", "clamped", "counts", "total")
 
     def __init__(self, significant_figures: int = SIGNIFICANT_FIGURES) -> None:
         self._layout = _layout(significant_figures)
