@@ -21,7 +21,7 @@ from drills.model import Drill, Fault
 from drills.step_log import StepLog
 
 if TYPE_CHECKING:
-    from dientap.orchestration.dryrun import DryRun
+    from drills.load import LoadSession
 
 __all__ = ["AppliedFault", "FaultBackend", "FaultInjector", "planned_steps"]
 
@@ -81,7 +81,7 @@ class FaultInjector:
             raise TypeError(f"backend {name!r} sends drill-side traffic, it injects no faults")
         return backend
 
-    def run_plan(self, drill: Drill, dry: DryRun, applied: list[AppliedFault]) -> None:
+    def run_plan(self, drill: Drill, dry: LoadSession, applied: list[AppliedFault]) -> None:
         """Inject and remove every fault at its offset from the load's start (returns at the last step)."""
         by_fault = {id(a.fault): a for a in applied}
         pending = planned_steps(drill)

@@ -33,12 +33,12 @@ from pathlib import Path
 
 from dientap.allowlist import Allowlist
 from dientap.errors import ExitCode, UsageError
-from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from dientap.stopping import STOP
 from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend, TrafficBackend
 from drills.backends.traffic import TrafficContext
 from drills.fault_timeline import AppliedFault, FaultBackend, FaultInjector, planned_steps
 from drills.interrupts import interrupts_ignored, interrupts_raise
+from drills.load import LoadSession
 from drills.model import Drill
 from drills.probes import ProbeSampler
 from drills.reconcile import AckLedger, fetch_holdings, merge_load_ledgers, predicted_lossy_drops, reconcile
@@ -67,25 +67,27 @@ class DrillOutcome:
 class DrillRunner:
     """Runs one drill against the embedded mocks or a targets file (see the module docstring)."""
 
-    def __init__(self, name: str, drill: Drill, options: DryRunOptions, *, proxy_api: str | None = None,
+    def __init__(self, name: str, drill: Drill, load: LoadSession, *, proxy_api: str | None = None,
                  settle_s: float = 5.0, say: Callable[[str], None] = print,
                  on_fault: Callable[[str, str, bool], None] | None = None):
-        """``on_fault(name, kind, active)`` is told when each fault starts and stops (the CLI
-        wires it to the metrics exporter's drill-state gauge); a failing hook is ignored."""
+        """``load`` is the load to run under, built (profile resolved) but not started; the
+        drill's planted weaknesses must already be in it. ``on_fault(name, kind, active)``
+        is told when each fault starts and stops (the CLI wires it to the metrics exporter's
+        drill-state gauge); a failing hook is ignored."""
         self.on_fault = on_fault
         self.name = name
         self.drill = drill
-        self.options = options
+        self.load = load
         self.proxy_api = proxy_api
         self.settle_s = settle_s
         self.say = say
-        self.allowlist = Allowlist(options.allow_hosts)
+        self.allowlist = Allowlist(load.allow_hosts)
         self._predicted: list[str] = []
         self._validate_plan()
 
     def _validate_plan(self) -> None:
-        drill, opts = self.drill, self.options
-        embedded = opts.target == "embedded"
+        drill = self.drill
+        embedded = self.load.embedded
         if drill.target_weaknesses and not embedded:
             raise UsageError(f"drill {self.name!r} plants defects in the embedded mocks; run it with --target embedded")
         if drill.needs("process") and not embedded:
@@ -93,9 +95,7 @@ class DrillRunner:
         if drill.portal_links() and not embedded:
             raise UsageError(f"drill {self.name!r} puts a fault proxy between the portal and the population service; "
                              "a real portal's population URL is not dientap's to change: run it with --target embedded")
-        from scenarios.profile import resolve_profile
-
-        duration = resolve_profile(opts.profile).scaled(opts.scale, opts.duration_s).duration_s
+        duration = self.load.profile.duration_s
         late = [f"{f.name} at {f.at_s:g} s" for f in drill.method if f.at_s >= duration]
         if late:
             raise UsageError(f"the load lasts {duration:g} s but these steps start after it: {', '.join(late)}; "
@@ -106,17 +106,13 @@ class DrillRunner:
 
     def walk(self) -> DrillOutcome:
         """``--dry``: validate and walk the plan without traffic; writes the same journal shape."""
-        from dientap.orchestration.dryrun import new_run_id
-
-        run_id = new_run_id()
-        run_dir = (self.options.out / run_id).resolve()
+        load = self.load
+        run_dir = load.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         started = dt.datetime.now(UTC)
-        target = TargetInfo(kind="embedded" if self.options.target == "embedded" else "file",
-                            name=None if self.options.target == "embedded" else str(self.options.target))
-        journal = Journal(provenance=drill_provenance(run_id, self.options.profile, self.options.seed,
-                                                      self.options.scale or 1.0, target, started,
-                                                      self.options.command_line))
+        target = TargetInfo(kind="embedded" if load.embedded else "file", name=None if load.embedded else load.target_name)
+        journal = Journal(provenance=drill_provenance(load.run_id, load.profile.name, load.seed,
+                                                      load.profile.scale, target, started, load.command_line))
         steps = StepLog(started)
         steps.event("note", "dry run: the plan is walked, nothing is started, injected or sent", status="skipped")
         faults = []
@@ -146,10 +142,7 @@ class DrillRunner:
 
     def run(self) -> DrillOutcome:
         """Run the drill end to end (always rolls back; see the module docstring)."""
-        opts = self.options
-        if self.drill.target_weaknesses:
-            opts.vulnerable = {k: list(v) for k, v in self.drill.target_weaknesses.items()}
-        dry = DryRun(opts)
+        dry = self.load
         steps = StepLog(dt.datetime.now(UTC))
         applied = [AppliedFault(f) for f in self.drill.method]
         backends: dict[str, FaultBackend | TrafficBackend] = {}
@@ -166,8 +159,8 @@ class DrillRunner:
         try:
             with interrupts_raise():
                 try:
-                    if opts.target == "embedded":
-                        self.say(f"starting the embedded mocks (population {opts.population_size:,} citizens)...")
+                    if dry.embedded:
+                        self.say(f"starting the embedded mocks (population {dry.population_size:,} citizens)...")
                     if self.drill.needs("network"):  # before the target: the portal may start behind a proxy
                         backends["network"] = NetworkFaultBackend(self.allowlist, api_url=self.proxy_api,
                                                                   run_tag=dry.run_id[-4:])
@@ -198,7 +191,7 @@ class DrillRunner:
             with interrupts_ignored(rollback_notes):
                 if sampler is not None:
                     sampler.stop()
-                leftovers = roll_back(applied, injector, self.drill.rollbacks, embedded=opts.target == "embedded")
+                leftovers = roll_back(applied, injector, self.drill.rollbacks, embedded=dry.embedded)
                 for fault in applied:
                     if fault.traffic is not None:
                         traffic_acks.append(fault.traffic.acknowledged)
@@ -261,22 +254,22 @@ class DrillRunner:
 
         return via
 
-    def _backends(self, dry: DryRun, urls: dict[str, str]) -> dict[str, FaultBackend | TrafficBackend]:
+    def _backends(self, dry: LoadSession, urls: dict[str, str]) -> dict[str, FaultBackend | TrafficBackend]:
         backends: dict[str, FaultBackend | TrafficBackend] = {}
         # The HTTP backend is always there when there is an admin token: its rollback clears
         # every fault on every service, whoever set it.
         if dry.admin_token or self.drill.needs("http"):
             backends["http"] = HttpFaultBackend(urls, dry.admin_token, self.allowlist)
         if self.drill.needs("process"):
-            backends["process"] = ProcessFaultBackend(dry.cluster.services if dry.cluster else None)
+            backends["process"] = ProcessFaultBackend(dry.services)
         if self.drill.needs("traffic"):
-            ctx = TrafficContext(urls=urls, secret=dry.secret, seed=self.options.seed,
-                                 population_size=self.options.population_size, pki_dir=dry.pki_dir,
+            ctx = TrafficContext(urls=urls, secret=dry.secret, seed=dry.seed,
+                                 population_size=dry.population_size, pki_dir=dry.pki_dir,
                                  run_id=dry.run_id, allowlist=self.allowlist)
             backends["traffic"] = TrafficBackend(ctx)
         return backends
 
-    def _reconcile(self, dry: DryRun, urls: dict[str, str], traffic_acks: list[dict[str, dict[str, str]]]
+    def _reconcile(self, dry: LoadSession, urls: dict[str, str], traffic_acks: list[dict[str, dict[str, str]]]
                    ) -> tuple[list[ReconciliationRow], list[str]]:
         # What the drill's own traffic was acknowledged joins the load's ledgers, in the same
         # format, so the reconciliation can be re-checked from the run directory alone.
@@ -297,21 +290,21 @@ class DrillRunner:
             self._predicted = predicted_lossy_drops(ledger.entries.get("documents", {}))
         return rows, notes
 
-    def _unverified_dossiers(self, dry: DryRun, urls: dict[str, str], applied: list[AppliedFault]) -> int:
+    def _unverified_dossiers(self, dry: LoadSession, urls: dict[str, str], applied: list[AppliedFault]) -> int:
         from drills.reconcile import unverified_dossiers
 
         windows = [(a.started, a.stopped) for a in applied if a.fault.is_fault and a.started and a.stopped]
         return unverified_dossiers(urls, dry.admin_token, dry.secret, windows)
 
-    def _journal(self, dry: DryRun, steps: StepLog, load_started: dt.datetime | None) -> Journal:
+    def _journal(self, dry: LoadSession, steps: StepLog, load_started: dt.datetime | None) -> Journal:
         try:
             journal = load_journal(dry.run_dir)
         except Exception:  # noqa: BLE001 - no journal (interrupted, load crashed): build the same shape
-            target = TargetInfo(kind="embedded" if self.options.target == "embedded" else "file",
+            target = TargetInfo(kind="embedded" if dry.embedded else "file", name=dry.target_name,
                                 services=[TargetService(name=k, base_url=v) for k, v in sorted(dry.urls.items())])
             started = load_started or (steps.events[0].t if steps.events else dt.datetime.now(UTC))
-            journal = Journal(provenance=drill_provenance(dry.run_id, dry.profile.name, self.options.seed,
-                                                          dry.profile.scale, target, started, self.options.command_line))
+            journal = Journal(provenance=drill_provenance(dry.run_id, dry.profile.name, dry.seed,
+                                                          dry.profile.scale, target, started, dry.command_line))
             journal.provenance.ended_at = dt.datetime.now(UTC)
         steps.into(journal)
         return journal

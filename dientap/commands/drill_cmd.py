@@ -77,16 +77,19 @@ def run(args: argparse.Namespace) -> ExitCode:
         return _list()
     if not args.drill:
         raise UsageError("name a drill (or --list); run `dientap drill --list`")
+    from dientap.orchestration.dryrun import DryRun
     from drills.catalog import resolve_drill
     from drills.runner import DrillRunner
 
     name, _path, drill = resolve_drill(args.drill)
     options = options_from_args(args, drill.profile)
-    if options.duration_s is None:
-        options.duration_s = drill.duration_s
-    if options.scale is None:
-        options.scale = drill.scale
-    runner = DrillRunner(name, drill, options, proxy_api=args.proxy_api, settle_s=max(0.0, args.settle),
+    # The drill's own duration and scale unless the command line says otherwise, and the
+    # weaknesses it plants in the embedded mocks: all decided before the profile is resolved,
+    # once, by the load itself.
+    options.duration_s = args.duration if args.duration is not None else drill.duration_s
+    options.scale = args.scale if args.scale is not None else drill.scale
+    options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
+    runner = DrillRunner(name, drill, DryRun(options), proxy_api=args.proxy_api, settle_s=args.settle,
                          say=lambda line: print(line, flush=True), on_fault=_drill_state_hook())
     if args.dry:
         outcome = runner.walk()

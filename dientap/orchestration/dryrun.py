@@ -22,7 +22,7 @@ from dientap.credentials import DEFAULT_DRY_RUN_SECRET
 from dientap.errors import UsageError
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
-from dientap.orchestration.process import listening_socket
+from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 
 if TYPE_CHECKING:
@@ -98,6 +98,43 @@ class DryRun:
         self._locust_procs: list = []
         self.secret: str = DEFAULT_DRY_RUN_SECRET  # the dry-run accounts' secret (never written to disk)
         self.pki_dir: Path | None = None  # the dry-run CA the load signs documents with
+
+    # -- the face drills see (drills.load.LoadSession) ---------------------------------
+
+    @property
+    def embedded(self) -> bool:
+        """True for the embedded mocks, False for a targets file."""
+        return self.options.target == "embedded"
+
+    @property
+    def target_name(self) -> str:
+        """"embedded mocks", or the targets file as given."""
+        return self._target_name
+
+    @property
+    def seed(self) -> int:
+        """Seed of the synthetic population and arrivals."""
+        return self.options.seed
+
+    @property
+    def population_size(self) -> int:
+        """Citizens in the (embedded or staging) population."""
+        return self.options.population_size
+
+    @property
+    def allow_hosts(self) -> tuple[str, ...]:
+        """Hosts allowed besides loopback."""
+        return self.options.allow_hosts
+
+    @property
+    def command_line(self) -> list[str]:
+        """The command line that started the run (for provenance)."""
+        return self.options.command_line
+
+    @property
+    def services(self) -> dict[str, ServiceProcess] | None:
+        """The embedded service processes, once started (None for a targets file)."""
+        return self.cluster.services if self.cluster is not None else None
 
     # -- target ---------------------------------------------------------------------
 

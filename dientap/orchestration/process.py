@@ -122,6 +122,11 @@ class ServiceProcess:
         self.restarts = 0
 
     @property
+    def pid(self) -> int | None:
+        """The running child's process id (None before the first start)."""
+        return self.proc.pid if self.proc is not None else None
+
+    @property
     def url(self) -> str:
         """Base URL of the service."""
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 
 from dientap.errors import UsageError
-from dientap.orchestration.process import ServiceProcess
+from drills.load import ServiceHandle
 from drills.model import Fault
 
 __all__ = ["ProcessFaultBackend"]
@@ -14,7 +15,7 @@ __all__ = ["ProcessFaultBackend"]
 class ProcessFaultBackend:
     """Kills, restarts, pauses and resumes the embedded mock processes."""
 
-    def __init__(self, services: dict[str, ServiceProcess] | None):
+    def __init__(self, services: Mapping[str, ServiceHandle] | None):
         if not services:
             raise UsageError("process faults need the embedded mocks (--target embedded)")
         self.services = services
@@ -25,7 +26,7 @@ class ProcessFaultBackend:
         """SIGKILL (crash: no shutdown hooks) or SIGSTOP (freeze) the target."""
         assert fault.process is not None  # nosec B101
         proc = self.services[fault.target]
-        pid = proc.proc.pid if proc.proc is not None else None
+        pid = proc.pid
         if fault.process.action == "kill":
             proc.kill()
             self.killed.add(fault.target)
@@ -41,7 +42,7 @@ class ProcessFaultBackend:
         if fault.process.action == "kill":
             proc.restart()
             self.killed.discard(fault.target)
-            return f"restarted (pid {proc.proc.pid if proc.proc else '?'}, restarts {proc.restarts})"
+            return f"restarted (pid {proc.pid or '?'}, restarts {proc.restarts})"
         proc.signal(signal.SIGCONT)
         self.paused.discard(fault.target)
         return "resumed (SIGCONT)"

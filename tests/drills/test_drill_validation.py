@@ -162,10 +162,10 @@ def test_a_portal_link_fault_must_target_the_population_service(tmp_path: Path) 
 
 
 def test_a_portal_link_fault_needs_the_embedded_mocks(tmp_path: Path) -> None:
-    from dientap.orchestration.dryrun import DryRunOptions
+    from dientap.orchestration.dryrun import DryRun, DryRunOptions
     from drills.runner import DrillRunner
 
     name, _path, drill = resolve_drill("identity-link-partition")
     targets = tmp_path / "targets.yaml"
     with pytest.raises(UsageError, match="a real portal's population URL is not dientap's to change"):
-        DrillRunner(name, drill, DryRunOptions(target=str(targets), out=tmp_path))
+        DrillRunner(name, drill, DryRun(DryRunOptions(target=str(targets), out=tmp_path)))
