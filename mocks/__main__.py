@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from dientap.defaults import POPULATION_SIZE, SEED
 from mocks import DEFAULT_PORTS, SERVICES
 from mocks.core.settings import ServiceSettings
 
@@ -30,8 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="TCP port (default: the service's own)")
     serve.add_argument("--fd", type=int, default=None, help="serve on an inherited, already bound socket")
     serve.add_argument("--data-dir", type=Path, default=Path(".dientap/data"))
-    serve.add_argument("--seed", type=int, default=42)
-    serve.add_argument("--population-size", type=int, default=100_000)
+    serve.add_argument(SEED.flag, type=int, default=SEED.default)
+    serve.add_argument(POPULATION_SIZE.flag, type=int, default=POPULATION_SIZE.default)
     serve.add_argument("--readiness", type=Path, default=None, help="readiness profile YAML")
     serve.add_argument("--population-url", default=None, help="portal only: base URL of the population service")
     serve.add_argument("--vulnerable", default="", help="comma-separated weaknesses to plant (loopback only)")

@@ -16,6 +16,7 @@ from typing import Any
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
+from dientap.defaults import POPULATION_SIZE, SEED
 from scenarios.abort import AbortLimits, AbortMonitor
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
 from scenarios.arrivals import ArrivalScheduler, attach_arrivals
@@ -192,8 +193,8 @@ def register_cli_options(parser: Any) -> None:
     group.add_argument("--dientap-population", default="http://127.0.0.1:8702")
     group.add_argument("--dientap-axis", default="http://127.0.0.1:8703")
     group.add_argument("--dientap-pki-dir", default=".dientap/data/axis/pki", help="the axis mock's dry-run CA directory")
-    group.add_argument("--dientap-seed", type=int, default=42)
-    group.add_argument("--dientap-population-size", type=int, default=100_000)
+    group.add_argument("--dientap-seed", type=int, default=SEED.default)
+    group.add_argument("--dientap-population-size", type=int, default=POPULATION_SIZE.default)
     group.add_argument("--dientap-out", default="runs/locust-ui", help="where results are written")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
+from dientap.defaults import POPULATION_SIZE, SEED
 from scenarios.profile import Profile
 from scenarios.targets import TargetSpec
 
@@ -31,8 +32,8 @@ class RunConfig(BaseModel):
     run_id: str
     run_dir: Path
     profile: Profile
-    seed: int = 42
-    population_size: int = Field(default=100_000, ge=1)
+    seed: int = SEED.default
+    population_size: int = Field(default=POPULATION_SIZE.default, ge=1)
     urls: dict[str, str]
     pki_dir: Path | None = None
     adapter: str = "default"

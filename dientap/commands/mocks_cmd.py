@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, positive_int
+from dientap.defaults import POPULATION_SIZE, SEED
 from dientap.errors import ExitCode, UsageError
 from dientap.orchestration import MockCluster, MockClusterConfig
 from dientap.stopping import STOP
@@ -47,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="PORTAL,POPULATION,AXIS (default 8701,8702,8703; 0 = free port)")
     parser.add_argument("--data-dir", type=Path, default=Path(".dientap/data"), help="where the SQLite databases live")
     parser.add_argument("--readiness", type=Path, default=None, help="readiness profile YAML (default: all provinces ready)")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic population (default 42)")
-    parser.add_argument("--population-size", type=positive_int, default=100_000, help="citizens seeded (default 100000)")
+    parser.add_argument(SEED.flag, type=int, default=SEED.default, help=f"{SEED.help} (default {SEED.default})")
+    parser.add_argument(POPULATION_SIZE.flag, type=positive_int, default=POPULATION_SIZE.default,
+                        help=f"{POPULATION_SIZE.help} (default {POPULATION_SIZE.default})")
     parser.add_argument("--admin-token", default=None, help="admin API token (default: random, printed)")
     parser.add_argument("--vulnerable", default="",
                         help="plant weaknesses for security drills, e.g. portal:no_lockout,axis:xxe_enabled (loopback only)")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, non_negative_int, positive_float, positive_int, target
+from dientap.defaults import POPULATION_SIZE, SEED
 from dientap.errors import ExitCode
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from dientap.stopping import STOP
@@ -35,8 +36,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=positive_float, default=None,
                         help="multiply officers per commune and citizen arrivals (> 0)")
     parser.add_argument("--workers", type=non_negative_int, default=0, help="Locust worker processes (0 = one local process)")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic population and arrivals")
-    parser.add_argument("--population-size", type=positive_int, default=100_000, help="citizens in the embedded population mock")
+    parser.add_argument(SEED.flag, type=int, default=SEED.default, help=f"{SEED.help} (default {SEED.default})")
+    parser.add_argument(POPULATION_SIZE.flag, type=positive_int, default=POPULATION_SIZE.default,
+                        help=f"{POPULATION_SIZE.help} (default {POPULATION_SIZE.default})")
     parser.add_argument("--readiness", type=Path, default=None, help="embedded: readiness profile of the mocks")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default runs/)")
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from dientap import __version__
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
+from dientap.defaults import POPULATION_SIZE, SEED
 from dientap.errors import UsageError
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
@@ -46,8 +47,8 @@ class DryRunOptions:
     duration_s: float | None = None
     scale: float | None = None
     workers: int = 0
-    seed: int = 42
-    population_size: int = 100_000
+    seed: int = SEED.default
+    population_size: int = POPULATION_SIZE.default
     readiness_file: Path | None = None
     out: Path = Path("runs")
     vulnerable: dict[str, list[str]] = field(default_factory=dict)  # embedded only

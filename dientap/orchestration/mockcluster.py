@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dientap.defaults import POPULATION_SIZE, SEED
 from dientap.orchestration.process import ServiceProcess, python_module_argv
 from dientap.stopping import stop_processes
 
@@ -24,8 +25,8 @@ class MockClusterConfig:
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: {"population": 0, "axis": 0, "portal": 0})
     data_dir: Path = Path(".dientap/data")
-    seed: int = 42
-    population_size: int = 100_000
+    seed: int = SEED.default
+    population_size: int = POPULATION_SIZE.default
     readiness_file: Path | None = None
     vulnerable: dict[str, list[str]] = field(default_factory=dict)  # service → weaknesses
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dientap.allowlist import Allowlist
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
+from dientap.defaults import POPULATION_SIZE, SEED
 
 __all__ = ["SecurityTarget", "SecurityLimits", "target_from_file", "SERVICES"]
 
@@ -43,8 +44,8 @@ class SecurityTarget:
     dry_run_secret: str = field(default=DEFAULT_DRY_RUN_SECRET, repr=False)
     admin_token: str | None = field(default=None, repr=False)
     pki_dir: Path | None = None
-    seed: int = 42
-    population_size: int = 100_000
+    seed: int = SEED.default
+    population_size: int = POPULATION_SIZE.default
     allow_hosts: tuple[str, ...] = ()
     # Embedded mocks only: the checks may mint tokens with the mocks' own signing keys,
     # to test expired / not-yet-valid / wrong-audience tokens whose signature is valid.
@@ -60,8 +61,8 @@ class SecurityTarget:
             allow.check_url(self.urls[name], what=f"security target {name}")
 
 
-def target_from_file(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = (), seed: int = 42,
-                     population_size: int = 100_000) -> SecurityTarget:
+def target_from_file(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = (), seed: int = SEED.default,
+                     population_size: int = POPULATION_SIZE.default) -> SecurityTarget:
     """A target from a ``targets.yaml`` (same format as ``dientap run --target``)."""
     from scenarios.targets import load_targets
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from dientap.allowlist import is_loopback_host
 from dientap.credentials import DEFAULT_DRY_RUN_SECRET
+from dientap.defaults import POPULATION_SIZE, SEED
 
 __all__ = ["ServiceSettings", "KNOWN_WEAKNESSES"]
 
@@ -40,8 +41,8 @@ class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)
     data_dir: Path = Path(".dientap/data")
-    seed: int = 42
-    population_size: int = Field(default=100_000, ge=1, le=1_000_000)
+    seed: int = SEED.default
+    population_size: int = Field(default=POPULATION_SIZE.default, ge=1, le=1_000_000)
     dry_run_secret: str = DEFAULT_DRY_RUN_SECRET
     admin_token: str | None = None  # admin API is off unless a token is set
     readiness_file: Path | None = None

@@ -1,0 +1,30 @@
+"""Run settings several parts share, each declared once: its default, its flag, its key.
+
+The CLI's flags, the mock services' settings, the Locust run config, the security target
+and the drills all take their defaults from here, so "seed 42, 100,000 citizens" is one
+fact, not ten copies that can drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+__all__ = ["RunSetting", "SEED", "POPULATION_SIZE"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSetting(Generic[T]):
+    """One shared setting: where a user gives it and what it is when they do not."""
+
+    name: str  # the key in settings objects and run files (run-config.json, mocks' settings)
+    default: T
+    flag: str  # the CLI flag of `dientap run/drill/security/mocks`
+    help: str
+
+
+SEED: Final = RunSetting("seed", 42, "--seed", "seed of the synthetic population and arrivals")
+POPULATION_SIZE: Final = RunSetting("population_size", 100_000, "--population-size",
+                                    "citizens in the embedded population mock")
