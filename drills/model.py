@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from dientap.configfile import StrictModel
+from dientap.fault_api import LatencySpec
 
 __all__ = [
     "SERVICES",
@@ -35,7 +36,6 @@ __all__ = [
     "ROLLBACK_ACTIONS",
     "Probe",
     "Hypothesis",
-    "LatencyShape",
     "HttpFault",
     "NetworkFault",
     "ProcessFault",
@@ -121,17 +121,6 @@ class Hypothesis(StrictModel):
     probes: list[Probe] = Field(default_factory=list, max_length=20)
 
 
-class LatencyShape(StrictModel):
-    """A latency distribution in milliseconds (the mocks' fault API shape)."""
-
-    distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
-    ms: float = Field(default=0, ge=0, le=600_000)
-    min_ms: float = Field(default=0, ge=0, le=600_000)
-    max_ms: float = Field(default=0, ge=0, le=600_000)
-    median_ms: float = Field(default=0, ge=0, le=600_000)
-    sigma: float = Field(default=0.5, ge=0, le=5)
-
-
 class HttpFault(StrictModel):
     """A fault injected through the mocks' ``POST /admin/faults`` (removed at the end)."""
 
@@ -140,7 +129,7 @@ class HttpFault(StrictModel):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
     province: str | None = Field(default=None, pattern=r"^\d{2}$")
     agency: str | None = Field(default=None, max_length=64)
-    latency: LatencyShape | None = Field(default=None, validate_default=True)
+    latency: LatencySpec | None = Field(default=None, validate_default=True)
     status: int = Field(default=503, ge=400, le=599)
     rate: float = Field(default=1.0, ge=0, le=1)
     bytes_per_s: int = Field(default=1024, ge=1, le=100_000_000)
@@ -148,7 +137,7 @@ class HttpFault(StrictModel):
 
     @field_validator("latency")
     @classmethod
-    def _latency_needed(cls, value: LatencyShape | None, info: ValidationInfo) -> LatencyShape | None:
+    def _latency_needed(cls, value: LatencySpec | None, info: ValidationInfo) -> LatencySpec | None:
         if value is None and info.data.get("kind") == "latency":
             raise ValueError("required when kind is 'latency'")
         return value

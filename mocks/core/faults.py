@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
 import socket
 import struct
@@ -22,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from starlette.requests import Request
 
+from dientap.fault_api import LatencySpec
 from mocks.core.errors import ApiError
 
 __all__ = [
@@ -34,35 +34,6 @@ __all__ = [
 ]
 
 FaultKind = Literal["latency", "error", "reset", "hang", "slow_body", "outage"]
-
-
-class LatencySpec(BaseModel):
-    """A latency distribution in milliseconds."""
-
-    model_config = {"extra": "forbid"}
-
-    distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
-    ms: float = Field(default=0, ge=0, le=600_000)
-    min_ms: float = Field(default=0, ge=0, le=600_000)
-    max_ms: float = Field(default=0, ge=0, le=600_000)
-    median_ms: float = Field(default=0, ge=0, le=600_000)
-    sigma: float = Field(default=0.5, ge=0, le=5)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> LatencySpec:
-        if self.distribution == "uniform" and self.max_ms < self.min_ms:
-            raise ValueError("latency.max_ms must be ≥ latency.min_ms for a uniform distribution")
-        return self
-
-    def sample_s(self, rng: random.Random) -> float:
-        """One delay in seconds (lognormal capped at 10 minutes)."""
-        if self.distribution == "fixed":
-            ms = self.ms
-        elif self.distribution == "uniform":
-            ms = rng.uniform(self.min_ms, self.max_ms)
-        else:
-            ms = min(600_000.0, self.median_ms * math.exp(rng.gauss(0.0, self.sigma)))
-        return ms / 1000.0
 
 
 class FaultRule(BaseModel):

@@ -4,7 +4,8 @@ import statistics
 import pytest
 from pydantic import ValidationError
 
-from mocks.core.faults import FaultRegistry, FaultRule, LatencySpec
+from dientap.fault_api import LatencySpec
+from mocks.core.faults import FaultRegistry, FaultRule
 
 
 def test_latency_distributions_sample_what_they_promise():
@@ -61,3 +62,17 @@ def test_expiring_and_clearing():
 def test_invalid_rules_are_refused(body):
     with pytest.raises(ValidationError):
         FaultRule.model_validate(body)
+
+
+def test_the_mocks_and_the_drills_validate_latency_with_one_model() -> None:
+    """A drill file's HTTP fault is exactly a body the mocks' admin API accepts (dientap.fault_api)."""
+    from drills.model import HttpFault
+
+    rule = FaultRule.model_validate({"kind": "latency", "latency": {"distribution": "uniform", "min_ms": 5, "max_ms": 9}})
+    drill = HttpFault.model_validate({"kind": "latency", "latency": {"distribution": "uniform", "min_ms": 5, "max_ms": 9}})
+    assert type(rule.latency) is type(drill.latency) is LatencySpec
+    for bad in ({"distribution": "uniform", "min_ms": 9, "max_ms": 5}, {"ms": 1, "jitter": 2}):
+        with pytest.raises(ValueError):
+            FaultRule.model_validate({"kind": "latency", "latency": bad})
+        with pytest.raises(ValueError):
+            HttpFault.model_validate({"kind": "latency", "latency": bad})
