@@ -255,10 +255,19 @@ class DryRun:
         )
         record_interruption(self.run_dir, provenance, signal_name, at, phase)
     def wait(self, timeout_s: float | None = None) -> bool:
-        """Wait for the load to finish; True when it has."""
+        """Wait for the load to finish; True when it has.
+
+        In slices of 0.5 s: a Ctrl-C that lands just before a blocking join starts would
+        only reach its Python handler when the join returns — at the end of the load.
+        """
         if self._thread is None:
             return True
-        self._thread.join(timeout_s)
+        end = None if timeout_s is None else time.monotonic() + timeout_s
+        while self._thread.is_alive():
+            left = 0.5 if end is None else min(0.5, end - time.monotonic())
+            if left <= 0:
+                break
+            self._thread.join(left)
         return not self._thread.is_alive()
 
     def close(self) -> None:
