@@ -125,6 +125,21 @@ class ArrivalScheduler:
         if self._greenlet is not None:
             self._greenlet.kill(block=True)
         self.pool.kill(block=True)
+        self._close_schedule()
+
+    def drain(self, timeout_s: float) -> None:
+        """Stop starting arrivals and let the journeys in flight finish (at most ``timeout_s``).
+
+        The graceful counterpart of :meth:`stop`: every journey started by then completes
+        (or fails) on its own, so what was started and what was recorded agree.
+        """
+        if self._greenlet is not None:
+            self._greenlet.kill(block=True)
+        self._close_schedule()
+        self.pool.join(timeout_s)
+
+    def _close_schedule(self) -> None:
+        """Arrivals already due but never processed count as due and dropped late; later ones were never due."""
         elapsed = time.monotonic() - self._mono_start
         if self._pending is not None:
             for arrival in self._pending:

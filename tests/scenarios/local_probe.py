@@ -100,6 +100,10 @@ def main() -> None:
     deadline = started + (10.0 if mode == "abort" else 2.5)
     while time.monotonic() < deadline and runner.state not in ("stopped", "stopping", "cleanup"):
         gevent.sleep(0.1)
+    # Stop the arrivals gracefully first: journeys in flight finish and record, so arrivals
+    # started, completed and recorded agree however slow a busy machine makes the last one.
+    if (scheduler := scheduler_of()) is not None:
+        scheduler.drain(5.0)
     if runner.state not in ("stopped",):
         runner.quit()
     elapsed = time.monotonic() - started

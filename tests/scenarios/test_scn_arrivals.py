@@ -102,6 +102,31 @@ def test_in_flight_cap_sheds_and_stop_accounts_for_the_rest():
     assert len(scheduler.pool) == 0 and not scheduler.running
 
 
+def test_drain_lets_every_started_journey_finish_and_starts_no_more():
+    """The graceful stop: unlike stop(), no journey in flight is killed."""
+    plan = ArrivalPlan([CommuneRate("00004", "01", 50.0)], RateCurve.constant(), 3, 10.0)
+    finished: list[int] = []
+
+    def journey(arrival) -> None:
+        gevent.sleep(0.3)  # long enough that some are always in flight when the drain comes
+        finished.append(1)
+
+    scheduler = ArrivalScheduler(plan, journey)
+    scheduler.start()
+    gevent.sleep(0.5)
+    in_flight = len(scheduler.pool)
+    scheduler.drain(5.0)
+    stats = scheduler.stats
+    assert in_flight > 0
+    assert stats.started == stats.completed == len(finished) > 0
+    assert stats.due == stats.started + stats.shed + stats.dropped_late
+    started, due = stats.started, stats.due
+    gevent.sleep(0.2)
+    assert (stats.started, stats.due) == (started, due)  # nothing starts after the drain
+    scheduler.stop()  # what test_stopping does afterwards: nothing left to kill or count
+    assert (stats.started, stats.completed, stats.due) == (started, len(finished), due)
+
+
 def test_generator_stall_makes_arrivals_late_or_dropped():
     plan = ArrivalPlan([CommuneRate("00004", "01", 100.0)], RateCurve.constant(), 3, 1.5)
     scheduler = ArrivalScheduler(plan, lambda a: None, late_after_s=0.1, drop_after_s=0.3)
