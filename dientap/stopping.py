@@ -129,6 +129,14 @@ def stop_processes(procs: Iterable[subprocess.Popen[bytes] | subprocess.Popen[st
             proc.wait()
 
 
+def _say(line: str) -> None:
+    """Tell the operator, from a signal handler: the handler may have interrupted a write to
+    stderr in the main thread, and a buffered stream then refuses a second, re-entrant
+    write (RuntimeError). The message is dropped rather than the stop."""
+    with contextlib.suppress(RuntimeError, OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
 class StopSignals:
     """Process-wide handling of SIGINT and SIGTERM (see the module docstring)."""
 
@@ -234,10 +242,9 @@ class StopSignals:
                 notes.append(f"{name} received during the rollback; the rollback finished first")
             protected = self._protected > 0
         if first:
-            print(f"\n{name}: stopping (at most {STOP_BOUND_S:g} s; press Ctrl-C again to stop at once)",
-                  file=sys.stderr, flush=True)
+            _say(f"\n{name}: stopping (at most {STOP_BOUND_S:g} s; press Ctrl-C again to stop at once)")
         else:
-            print(f"\n{name} again: killing every child process and exiting", file=sys.stderr, flush=True)
+            _say(f"\n{name} again: killing every child process and exiting")
             self._kill_children()
         if first and not protected:
             raise KeyboardInterrupt(name)
