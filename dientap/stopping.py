@@ -162,14 +162,6 @@ class StopSignals:
         """True once a stop was asked for."""
         return self._first_at is not None
 
-    def reset(self) -> None:
-        """Forget an earlier stop request (tests that run several commands in one process)."""
-        with self._lock:
-            self._first_at = self._deadline = None
-            self.signal_name = self.requested_at = None
-            self.escalated = self.children_killed = False
-            self._callbacks.clear()
-
     # -- installation -----------------------------------------------------------------
 
     @contextlib.contextmanager

@@ -13,9 +13,11 @@ package monkey-patches the whole process with gevent, which the CLI process must
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 from dientap.errors import ExitCode
 
@@ -23,6 +25,7 @@ __all__ = ["CliParser", "duration", "positive_float", "non_negative_int", "posit
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
 DURATION_FORMS = "seconds (90) or h/m/s (90s, 5m, 1h30m)"
+T = TypeVar("T", int, float)
 
 
 class CliParser(argparse.ArgumentParser):
@@ -45,37 +48,30 @@ def duration(text: str) -> float:
     return seconds
 
 
+def _number(text: str, parse: Callable[[str], T], ok: Callable[[T], bool], accepted: str) -> T:
+    """``parse(text)`` when it gives a value ``ok`` accepts; otherwise one message naming both."""
+    try:
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {accepted}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {accepted}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """A number more than 0 (``--scale``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give one more than 0, e.g. 0.5 or 10") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number more than 0, e.g. 0.5 or 10")
-    return value
+    return _number(text, float, lambda v: 0 < v < math.inf, "a finite number more than 0, e.g. 0.5 or 10")
 
 
 def non_negative_int(text: str) -> int:
     """A whole number ≥ 0 (``--workers``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 0 or more") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
+    return _number(text, int, lambda v: v >= 0, "a whole number, 0 or more")
 
 
 def positive_int(text: str) -> int:
-    """A whole number ≥ 1 (``--population-size``)."""
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 or more") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
+    """A whole number ≥ 1 (``--population-size``; digit groups like 100_000 allowed)."""
+    return _number(text, lambda t: int(t.replace("_", "")), lambda v: v >= 1, "a whole number, 1 or more")
 
 
 def target(text: str) -> str:
