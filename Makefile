@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -ll -c pyproject.toml -r dientap mocks scenarios drills metrics reports locustfile.py
+	$(BIN)/bandit -q -ll -c pyproject.toml -r kernel dientap mocks scenarios drills metrics reports locustfile.py
 
 ## Every benchmark (≈ 15 minutes; figures and commands in BENCHMARKS.md).
 bench: $(STAMP)

@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.hello_app import app as hello_app
 from bench.mocks import UNTHROTTLED, start_service
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
-from dientap.edxml import DocumentEnvelope, build_package, make_document_id, parse_and_verify
-from dientap.pki import DryRunCA
-from dientap.roster import load_roster
-from dientap.synthetic import citizen_at, citizens
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.edxml import DocumentEnvelope, build_package, make_document_id, parse_and_verify
+from kernel.pki import DryRunCA
+from kernel.roster import load_roster
+from kernel.synthetic import citizen_at, citizens
 from mocks.core.settings import ServiceSettings
 from mocks.core.store import open_database
 from mocks.population import create_app

@@ -32,10 +32,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.wrk_support import WrkResult, have_wrk, run_wrk
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from dientap.orchestration.process import ServiceProcess
-from dientap.roster import load_roster
-from dientap.synthetic import citizen_at
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.roster import load_roster
+from kernel.synthetic import citizen_at
 
 ADMIN = "bench-admin"
 POPULATION = 20_000
@@ -171,8 +171,8 @@ class SendLoad:
 
 def prepare_send(work: Path, seconds: int, packages: int | None = None) -> SendLoad:
     """Sign enough distinct packages that no run sends one twice (a duplicate is only a look-up)."""
-    from dientap.edxml import DocumentEnvelope, build_package, make_document_id
-    from dientap.pki import DryRunCA
+    from kernel.edxml import DocumentEnvelope, build_package, make_document_id
+    from kernel.pki import DryRunCA
 
     roster = load_roster()
     commune = roster.commune("00004")

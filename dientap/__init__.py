@@ -1,8 +1,11 @@
 """dientap — rehearsal harness for Vietnam's nationwide e-government go-live.
 
-The ``dientap`` package is the CLI, the process orchestration and a small kernel
-(errors, config loading, target allowlist, roster and identifier rules) that every
-other part of the project may import. The kernel imports nothing from the parts.
+This package is the wiring, the top layer of the house: the ``dientap`` CLI, its
+commands and the orchestration of processes (mocks, Locust master and workers,
+Prometheus). It is the only code that imports several parts; it builds things
+and hands them down. The kernel it stands on is the ``kernel`` package.
 """
 
-__version__ = "0.1.0"
+from kernel import __version__
+
+__all__ = ["__version__"]

@@ -11,8 +11,8 @@ import sys
 
 from dientap import __version__
 from dientap.commands.options import CliParser
-from dientap.errors import ConfigError, DientapError, ExitCode
-from dientap.stopping import STOP
+from kernel.errors import ConfigError, DientapError, ExitCode
+from kernel.stopping import STOP
 
 __all__ = ["main", "build_parser"]
 

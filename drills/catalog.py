@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dientap.configfile import load_model
-from dientap.errors import ConfigError, ConfigProblem, UsageError
 from drills.model import Drill
+from kernel.configfile import load_model
+from kernel.errors import ConfigError, ConfigProblem, UsageError
 
 __all__ = ["CATALOG_DIR", "CatalogEntry", "load_drill", "list_drills", "resolve_drill", "drill_name"]
 

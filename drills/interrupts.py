@@ -1,7 +1,7 @@
 """How a drill treats Ctrl-C (SIGINT) and SIGTERM: obeyed while the load runs, noted but
 not obeyed while faults are rolled back — a second Ctrl-C must not leave a fault behind.
 
-Both delegate to the process-wide :data:`dientap.stopping.STOP`, which the CLI installs
+Both delegate to the process-wide :data:`kernel.stopping.STOP`, which the CLI installs
 for every command, so the drill and the command agree on one stop bound: the first
 signal raises ``KeyboardInterrupt``; a second kills the child processes (load, embedded
 mocks) at once, while the rollback of faults on the targets still finishes first. Outside
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dientap.stopping import STOP
+from kernel.stopping import STOP
 
 __all__ = ["interrupts_raise", "interrupts_ignored"]
 

@@ -15,7 +15,7 @@
                    no_unverified_dossiers, expect_verdict, exact_lost}
 
 Validation reports *every* problem at once, each as ``file:line: field: message``
-(:func:`dientap.configfile.load_model`); unknown keys are errors everywhere.
+(:func:`kernel.configfile.load_model`); unknown keys are errors everywhere.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from dientap.configfile import StrictModel
-from dientap.fault_api import LatencySpec
+from kernel.configfile import StrictModel
+from kernel.fault_api import LatencySpec
 
 __all__ = [
     "SERVICES",

@@ -34,8 +34,8 @@ from urllib.parse import quote
 
 import httpx
 
-from dientap.credentials import derive_password
-from dientap.roster import Roster, load_roster
+from kernel.credentials import derive_password
+from kernel.roster import Roster, load_roster
 from reports.drill_result import ReconciliationRow
 from scenarios.ledger import AckLedger
 

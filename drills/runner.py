@@ -31,9 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dientap.allowlist import Allowlist
-from dientap.errors import ExitCode, UsageError
-from dientap.stopping import STOP
 from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend, TrafficBackend
 from drills.backends.traffic import TrafficContext
 from drills.fault_timeline import AppliedFault, FaultBackend, FaultInjector, planned_steps
@@ -45,6 +42,9 @@ from drills.reconcile import AckLedger, fetch_holdings, merge_load_ledgers, pred
 from drills.rollback import roll_back
 from drills.step_log import StepLog, drill_provenance
 from drills.verdict import DrillFacts, judge_drill, verdict_exit_code
+from kernel.allowlist import Allowlist
+from kernel.errors import ExitCode, UsageError
+from kernel.stopping import STOP
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.journal import EventKind, Journal, TargetInfo, TargetService
 from reports.run_files import load_journal, write_journal

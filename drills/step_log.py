@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dientap import __version__
+from kernel import __version__
 from reports.journal import EventKind, Journal, JournalEvent, Provenance, TargetInfo
 
 __all__ = ["StepLog", "drill_provenance"]

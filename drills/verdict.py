@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from dientap.errors import ExitCode
 from drills.fault_timeline import AppliedFault
 from drills.model import Drill, Probe
 from drills.probes import ProbeReading, client_recovery, client_window
 from drills.reconcile import passes
+from kernel.errors import ExitCode
 from reports._record import Verdict
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.run_files import load_journal

@@ -1,5 +1,5 @@
 """HDR counts at the latency bucket edges every dientap histogram shares
-(:mod:`dientap.latency_buckets`, re-exported here for the exporter's readers).
+(:mod:`kernel.latency_buckets`, re-exported here for the exporter's readers).
 
 Counting rule (:class:`EdgeCounter`): an HDR slot counts towards the bucket ``le=edge``
 when the slot's *highest equivalent value* is ≤ the edge. The harness's own percentiles
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Any
 
-from dientap.hdr import HIGHEST_TRACKABLE_US, SparseHistogram
-from dientap.latency_buckets import BUDGET_BOUNDARIES_S, LATENCY_BUCKETS_S
+from kernel.hdr import HIGHEST_TRACKABLE_US, SparseHistogram
+from kernel.latency_buckets import BUDGET_BOUNDARIES_S, LATENCY_BUCKETS_S
 
 __all__ = ["LATENCY_BUCKETS_S", "BUDGET_BOUNDARIES_S", "EdgeCounter"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dientap.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import POPULATION_SIZE, SEED
 from mocks import DEFAULT_PORTS, SERVICES
 from mocks.core.settings import ServiceSettings
 

@@ -28,7 +28,7 @@ Example (the shipped default is ``reports/budgets.yaml``)::
       fail_on_abort: true               # an aborted run fails the gate
     readiness: {...}                    # matrix thresholds, see reports.readiness
 
-Loading goes through :func:`dientap.configfile.load_model`: every problem is reported
+Loading goes through :func:`kernel.configfile.load_model`: every problem is reported
 at once as ``file:line: field: message``, and unknown keys are errors.
 """
 
@@ -39,8 +39,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dientap.configfile import StrictModel, load_model
-from dientap.roster import load_roster
+from kernel.configfile import StrictModel, load_model
+from kernel.roster import load_roster
 from reports.readiness import ReadinessThresholds
 
 __all__ = [
@@ -159,7 +159,7 @@ class Budgets(StrictModel):
 def load_budgets(path: str | Path | None = None) -> Budgets:
     """Load and validate a budgets file (default: the shipped ``reports/budgets.yaml``).
 
-    Raises :class:`dientap.errors.ConfigError` listing every problem as
+    Raises :class:`kernel.errors.ConfigError` listing every problem as
     ``file:line: field: message``.
     """
     path = Path(path) if path is not None else DEFAULT_BUDGETS_PATH

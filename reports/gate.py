@@ -5,9 +5,9 @@ line and measured thing (a service-wide budget yields one row per endpoint of th
 service; ``province: "*"`` one row per province). A budget that names something the run
 did not measure is a *failed* row ("not measured"), never a silent pass.
 
-Exit codes (:class:`dientap.errors.ExitCode`): ``OK`` (0) when every row passes,
+Exit codes (:class:`kernel.errors.ExitCode`): ``OK`` (0) when every row passes,
 ``BUDGET_BREACHED`` (1) when one fails; unreadable or invalid inputs raise
-:class:`dientap.errors.ConfigError` (``CONFIG_ERROR``, 3) before any row is made.
+:class:`kernel.errors.ConfigError` (``CONFIG_ERROR``, 3) before any row is made.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dientap.errors import ExitCode
+from kernel.errors import ExitCode
 from reports.budgets import BudgetLine, Budgets, RegressionLimit, load_budgets
 from reports.run_files import atomic_write_text, load_record, load_summary
 from reports.summary import EndpointStats, LatencyPercentiles, Summary
@@ -327,7 +327,7 @@ def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseli
              junit: str | Path | None = None) -> GateResult:
     """What ``dientap gate`` does: load, evaluate, write ``gate.json`` (and JUnit); return the result.
 
-    Input problems raise :class:`dientap.errors.ConfigError`; the caller prints
+    Input problems raise :class:`kernel.errors.ConfigError`; the caller prints
     :func:`render_table` and exits with ``result.exit_code``.
     """
     budgets = load_budgets(budgets_path)

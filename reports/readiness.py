@@ -25,8 +25,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from dientap.configfile import StrictModel
-from dientap.roster import load_roster
+from kernel.configfile import StrictModel
+from kernel.roster import load_roster
 from reports.summary import READINESS_CHECKS, CheckFigure, Summary
 
 __all__ = [

@@ -26,8 +26,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dientap.configfile import field_path, read_text_file
-from dientap.errors import ConfigError, ConfigProblem
+from kernel.configfile import field_path, read_text_file
+from kernel.errors import ConfigError, ConfigProblem
 from reports.journal import Journal
 from reports.summary import Summary
 

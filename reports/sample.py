@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from dientap import __version__
-from dientap.defaults import SEED
-from dientap.roster import load_roster
+from kernel import __version__
+from kernel.defaults import SEED
+from kernel.roster import load_roster
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.journal import (
     EventKind,

@@ -1,7 +1,7 @@
 """dientap scenarios: the load model the Locust personas stand on.
 
 Public API (phase 1 — load-model infrastructure; personas and ``locustfile.py`` build on it).
-The HDR histogram every part shares is in the kernel: :mod:`dientap.hdr`.
+The HDR histogram every part shares is in the kernel: :mod:`kernel.hdr`.
 
 * ``scenarios.latency``      — :class:`LatencyRecorder` (HDR per service/endpoint/province/measure,
   per-second series, per-commune counters), :func:`request_context`

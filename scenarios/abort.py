@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import gevent
 
-from dientap.hdr import SparseHistogram
+from kernel.hdr import SparseHistogram
 from reports.summary import AbortInfo
 from scenarios.latency import LatencyRecorder
 from scenarios.latency_histograms import Measure

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dientap.credentials import officer_account
-from dientap.roster import Commune, Province, Roster, load_roster
+from kernel.credentials import officer_account
+from kernel.roster import Commune, Province, Roster, load_roster
 from scenarios.profile import Profile
 
 __all__ = ["OfficerSlot", "active_communes", "officer_slots", "slot_for_user"]

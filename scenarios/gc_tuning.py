@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from dientap.hdr import SparseHistogram
+from kernel.hdr import SparseHistogram
 
 __all__ = ["GcStats", "GcMonitor", "freeze_long_lived", "attach_gc_tuning"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
-from dientap.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import POPULATION_SIZE, SEED
 from scenarios.abort import AbortLimits, AbortMonitor
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
 from scenarios.arrivals import ArrivalScheduler, attach_arrivals
@@ -200,7 +200,7 @@ def register_cli_options(parser: Any) -> None:
 
 def config_from_options(options: Any) -> RunConfig:
     """A run config from ``--dientap-*`` options (loopback targets unless allowed)."""
-    from dientap.allowlist import Allowlist
+    from kernel.allowlist import Allowlist
     from scenarios.profile import resolve_profile
 
     allow = Allowlist()

@@ -23,7 +23,7 @@ from typing import Any
 
 import gevent
 
-from dientap.hdr import SparseHistogram
+from kernel.hdr import SparseHistogram
 from reports.summary import GeneratorHealth
 from scenarios.arrivals import ArrivalStats
 from scenarios.gc_tuning import GcMonitor

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dientap.hdr import HistogramSummary, SparseHistogram
+from kernel.hdr import HistogramSummary, SparseHistogram
 from reports.journal import Timeseries
 from reports.summary import EndpointStats
 from scenarios.latency_histograms import HistogramKey, Measure, dump_histograms, endpoint_stats_of, merge_matching

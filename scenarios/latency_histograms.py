@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from dientap.hdr import HistogramSummary, SparseHistogram
+from kernel.hdr import HistogramSummary, SparseHistogram
 from reports.summary import EndpointStats, LatencyPercentiles
 
 __all__ = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dientap.hdr import SparseHistogram
+from kernel.hdr import SparseHistogram
 from reports.journal import LatencySample, LatencySeries, Timeseries
 
 __all__ = ["SecondBucket", "SecondFigures", "latency_timeseries"]

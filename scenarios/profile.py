@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from dientap.configfile import StrictModel, load_model
-from dientap.errors import UsageError
+from kernel.configfile import StrictModel, load_model
+from kernel.errors import UsageError
 
 __all__ = [
     "ShapePoint",

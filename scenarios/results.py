@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dientap import __version__
-from dientap.roster import Roster
+from kernel import __version__
+from kernel.roster import Roster
 from reports.journal import Journal, JournalEvent, Provenance, TargetInfo, TargetKind, TargetService
 from reports.run_files import write_run_dir
 from reports.summary import (

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from dientap.defaults import POPULATION_SIZE, SEED
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.defaults import POPULATION_SIZE, SEED
 from scenarios.profile import Profile
 from scenarios.targets import TargetSpec
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-from dientap.allowlist import Allowlist
-from dientap.configfile import StrictModel, load_model
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from dientap.errors import ConfigProblem, TargetNotAllowed
+from kernel.allowlist import Allowlist
+from kernel.configfile import StrictModel, load_model
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.errors import ConfigProblem, TargetNotAllowed
 
 __all__ = ["ServiceTarget", "CredentialsSpec", "TargetsFile", "Target", "TargetSpec", "load_targets", "SERVICE_NAMES"]
 

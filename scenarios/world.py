@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from dientap.roster import Roster, load_roster
+from kernel.roster import Roster, load_roster
 from scenarios.adapters import SystemAdapters, TargetSpec, adapters_for
 from scenarios.communes import OfficerSlot, active_communes, officer_slots
 from scenarios.ledger import AckLedger

@@ -8,7 +8,7 @@ import time
 
 from dientap.commands.options import duration
 from dientap.commands.run_cmd import add_target_arguments, finish_run, options_from_args
-from dientap.errors import ExitCode, UsageError
+from kernel.errors import ExitCode, UsageError
 
 __all__ = ["register", "run"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dientap.errors import ExitCode
+from kernel.errors import ExitCode
 
 __all__ = ["register", "apply_gate"]
 

@@ -7,10 +7,10 @@ import contextlib
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, positive_int
-from dientap.defaults import POPULATION_SIZE, SEED
-from dientap.errors import ExitCode, UsageError
 from dientap.orchestration import MockCluster, MockClusterConfig
-from dientap.stopping import STOP
+from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.errors import ExitCode, UsageError
+from kernel.stopping import STOP
 
 __all__ = ["register"]
 

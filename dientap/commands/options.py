@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
-from dientap.errors import ExitCode
+from kernel.errors import ExitCode
 
 __all__ = ["CliParser", "duration", "positive_float", "non_negative_int", "positive_int", "target"]
 

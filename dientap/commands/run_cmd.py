@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, non_negative_int, positive_float, positive_int, target
-from dientap.defaults import POPULATION_SIZE, SEED
-from dientap.errors import ExitCode
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
-from dientap.stopping import STOP
+from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.errors import ExitCode
+from kernel.stopping import STOP
 
 __all__ = ["register", "run", "add_target_arguments", "options_from_args", "finish_run"]
 

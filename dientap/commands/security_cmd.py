@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from dientap.errors import ExitCode
-from dientap.stopping import STOP
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.errors import ExitCode
+from kernel.stopping import STOP
 
 if TYPE_CHECKING:
     from drills.security import SecurityCheck, SecurityTarget
@@ -204,8 +204,8 @@ def _add_security(journal: Journal, scorecard: SecurityScorecard, started_at: di
 
 def _record_interruption(run_dir: Path, run_id: str, args: argparse.Namespace, started_at: datetime) -> None:
     """A security-only run interrupted before its scorecard: its journal says so."""
-    from dientap import __version__
     from dientap.orchestration.dryrun import record_interruption
+    from kernel import __version__
     from reports.journal import Provenance, TargetInfo
 
     at = STOP.requested_at or datetime.now(UTC)
@@ -227,7 +227,7 @@ def _write_scorecard(run_dir: Path, scorecard: SecurityScorecard) -> Path:
 def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard: SecurityScorecard,
                    started_at: datetime, check_times: dict[str, datetime]) -> None:
     """A journal and an empty-load summary for a security-only run, so the report renders."""
-    from dientap import __version__
+    from kernel import __version__
     from reports.journal import Journal, Provenance, TargetInfo, TargetService
     from reports.run_files import write_run_dir
     from reports.summary import CommunesSummary, GeneratorHealth, RequestTotals, Summary

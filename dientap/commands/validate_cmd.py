@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from dientap.errors import ConfigError, ConfigProblem, ExitCode
+from kernel.errors import ConfigError, ConfigProblem, ExitCode
 
 __all__ = ["register", "KINDS"]
 

@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dientap import __version__
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from dientap.defaults import POPULATION_SIZE, SEED
-from dientap.errors import UsageError
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
+from kernel import __version__
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.errors import UsageError
 
 if TYPE_CHECKING:
     from reports.journal import Provenance, TargetKind

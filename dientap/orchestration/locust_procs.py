@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dientap.orchestration.process import child_process_options, listening_socket
-from dientap.stopping import CHILDREN, stop_processes
+from kernel.stopping import CHILDREN, stop_processes
 
 __all__ = ["LocustPlan", "run_locust", "stop_locust", "locustfile_path", "LOCUST_STOP_S"]
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dientap.defaults import POPULATION_SIZE, SEED
 from dientap.orchestration.process import ServiceProcess, python_module_argv
-from dientap.stopping import stop_processes
+from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.stopping import stop_processes
 
 __all__ = ["MockCluster", "MockClusterConfig", "SERVICE_ORDER"]
 

@@ -21,8 +21,8 @@ from typing import BinaryIO
 
 import httpx
 
-from dientap.errors import ServiceStartError
-from dientap.stopping import CHILD_GRACE_S, CHILDREN, stop_processes
+from kernel.errors import ServiceStartError
+from kernel.stopping import CHILD_GRACE_S, CHILDREN, stop_processes
 
 __all__ = ["ServiceProcess", "listening_socket", "child_process_options", "wait_until_ready"]
 

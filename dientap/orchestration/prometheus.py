@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from dientap.errors import ServiceStartError, UsageError
 from dientap.orchestration.process import child_process_options, listening_socket, wait_until_ready
-from dientap.stopping import CHILD_GRACE_S, CHILDREN, stop_processes
+from kernel.errors import ServiceStartError, UsageError
+from kernel.stopping import CHILD_GRACE_S, CHILDREN, stop_processes
 
 __all__ = ["PrometheusServer", "PrometheusTargets", "find_prometheus", "render_config", "DEFAULT_RULES"]
 

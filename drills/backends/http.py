@@ -6,9 +6,9 @@ import re
 
 import httpx
 
-from dientap.allowlist import Allowlist
-from dientap.errors import UsageError
 from drills.model import Fault
+from kernel.allowlist import Allowlist
+from kernel.errors import UsageError
 
 __all__ = ["HttpFaultBackend", "fault_id"]
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
-from dientap.allowlist import Allowlist
 from drills.backends.http import fault_id
 from drills.model import Fault
 from drills.toxiproxy_client import ToxiproxyClient, ToxiproxyError
+from kernel.allowlist import Allowlist
 
 __all__ = ["NetworkFaultBackend"]
 

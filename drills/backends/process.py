@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 from collections.abc import Mapping
 
-from dientap.errors import UsageError
 from drills.load import ServiceHandle
 from drills.model import Fault
+from kernel.errors import UsageError
 
 __all__ = ["ProcessFaultBackend"]
 

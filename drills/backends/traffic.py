@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from dientap.allowlist import Allowlist
-from dientap.credentials import derive_password, officer_account
-from dientap.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
-from dientap.roster import Province, Roster, load_roster
-from dientap.synthetic import Citizen, citizen_at
 from drills.model import Fault, TrafficAction
+from kernel.allowlist import Allowlist
+from kernel.credentials import derive_password, officer_account
+from kernel.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
+from kernel.roster import Province, Roster, load_roster
+from kernel.synthetic import Citizen, citizen_at
 
 if TYPE_CHECKING:
-    from dientap.pki import DryRunCA
+    from kernel.pki import DryRunCA
 
 __all__ = ["TrafficBackend", "TrafficOutcome", "TrafficContext"]
 
@@ -121,7 +121,7 @@ class TrafficBackend:
 
     def _ca_or_none(self) -> DryRunCA | None:
         if self._ca is None and self.ctx.pki_dir is not None:
-            from dientap.pki import DryRunCA
+            from kernel.pki import DryRunCA
 
             self._ca = DryRunCA.load_or_create(self.ctx.pki_dir)
         return self._ca

@@ -12,10 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
-from dientap.errors import DientapError
 from drills.faultproxy.errors import FaultProxyApiError
 from drills.faultproxy.proxy import split_host_port
 from drills.faultproxy.server import FaultProxyServer
+from kernel.errors import DientapError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run until SIGINT/SIGTERM; exit codes follow :class:`dientap.errors.ExitCode`."""
+    """Run until SIGINT/SIGTERM; exit codes follow :class:`kernel.errors.ExitCode`."""
     args = _parser().parse_args(argv)
     try:
         host, port = split_host_port(args.api, "--api")

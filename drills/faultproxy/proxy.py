@@ -1,7 +1,7 @@
 """Proxies (listener + upstream + toxic chains) and the registry the HTTP API manages.
 
 Safety rules (dientap's, not Toxiproxy's): an upstream must be loopback or on the
-:class:`~dientap.allowlist.Allowlist` passed in; a listen address must be loopback unless
+:class:`~kernel.allowlist.Allowlist` passed in; a listen address must be loopback unless
 ``allow_public_listen``; every hold is bounded by ``max_hold_s``; closing the registry closes
 every listener and connection.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from dientap.allowlist import Allowlist, is_loopback_host
 from drills.faultproxy.errors import (
     FaultProxyApiError,
     bad_request_body,
@@ -25,6 +24,7 @@ from drills.faultproxy.errors import (
 from drills.faultproxy.link import Connection
 from drills.faultproxy.models import ProxySpec, Stream, ToxicSpec, ToxicUpdate, parse_attributes
 from drills.faultproxy.toxics import ActiveToxic
+from kernel.allowlist import Allowlist, is_loopback_host
 
 __all__ = ["FaultProxySettings", "Proxy", "ProxyRegistry", "split_host_port"]
 

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import uvicorn
 
-from dientap.allowlist import Allowlist, is_loopback_host
-from dientap.errors import ConfigError, ConfigProblem, TargetNotAllowed
 from drills.faultproxy.api import create_app
 from drills.faultproxy.errors import FaultProxyApiError
 from drills.faultproxy.models import ProxySpec, parse_proxy_spec
 from drills.faultproxy.proxy import FaultProxySettings, ProxyRegistry
+from kernel.allowlist import Allowlist, is_loopback_host
+from kernel.errors import ConfigError, ConfigProblem, TargetNotAllowed
 
 __all__ = ["FaultProxyServer", "load_proxy_config"]
 

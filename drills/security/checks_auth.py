@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import httpx
 
-from dientap.credentials import officer_account
-from dientap.synthetic import citizen_at
 from drills.security.context import CheckContext, SetupFailed
 from drills.security.jwt_forge import make_token, mock_signing_key, split_token, tampered_tokens
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
+from kernel.credentials import officer_account
+from kernel.synthetic import citizen_at
 
 __all__: list[str] = []
 
@@ -160,7 +160,7 @@ def _public_key_pem(ctx: CheckContext) -> bytes:
     ca = ctx.ca
     if ca is not None:
         return ca.certificate_pem
-    from dientap.pki import make_untrusted_ca
+    from kernel.pki import make_untrusted_ca
 
     return make_untrusted_ca().certificate_pem
 

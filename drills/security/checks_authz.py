@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 
-from dientap.roster import load_roster
 from drills.security.context import CheckContext, SetupFailed
 from drills.security.documents import DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
+from kernel.roster import load_roster
 
 __all__: list[str] = []
 

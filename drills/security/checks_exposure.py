@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from dientap.synthetic import citizen_at
 from drills.security.context import CheckContext, SetupFailed
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
+from kernel.synthetic import citizen_at
 
 __all__: list[str] = []
 

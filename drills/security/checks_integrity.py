@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dientap.pki import make_untrusted_ca
 from drills.security.context import CheckContext
 from drills.security.documents import DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
+from kernel.pki import make_untrusted_ca
 
 __all__: list[str] = []
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from dientap.credentials import derive_password, officer_account
-from dientap.pki import DryRunCA
-from dientap.synthetic import Citizen, citizen_at
 from drills.security.evidence import Redactor
 from drills.security.target import SERVICES, SecurityLimits, SecurityTarget
+from kernel.credentials import derive_password, officer_account
+from kernel.pki import DryRunCA
+from kernel.synthetic import Citizen, citizen_at
 from reports.security_scorecard import EvidenceExcerpt
 
 __all__ = ["CheckContext", "CheckTimeout", "Dossier", "SetupFailed"]
@@ -219,7 +219,7 @@ class CheckContext:
 
     def citizen_commune_agency(self) -> str:
         """The People's Committee agency code of a fresh citizen's commune (a document recipient)."""
-        from dientap.roster import load_roster
+        from kernel.roster import load_roster
 
         return load_roster().commune(self.citizen().commune_code).agency_code
 

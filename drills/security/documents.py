@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from dientap.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
-from dientap.pki import AgencyCredential, DryRunCA
 from drills.security.context import CheckContext, SetupFailed
+from kernel.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
+from kernel.pki import AgencyCredential, DryRunCA
 
 __all__ = ["DocumentKit"]
 

@@ -10,9 +10,9 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dientap.errors import UsageError
 from drills.security.context import CheckContext
 from drills.security.spec import CheckSpec, Outcome
+from kernel.errors import UsageError
 
 __all__ = ["SecurityCheck", "security_check", "all_checks", "select_checks", "CHECK_MODULES"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dientap.allowlist import Allowlist
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from dientap.defaults import POPULATION_SIZE, SEED
+from kernel.allowlist import Allowlist
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.defaults import POPULATION_SIZE, SEED
 
 __all__ = ["SecurityTarget", "SecurityLimits", "target_from_file", "SERVICES"]
 
@@ -55,7 +55,7 @@ class SecurityTarget:
     legitimate_client: str = "police"  # not used by the dry-run load, so its budget is its own
 
     def check_allowed(self) -> None:
-        """Raise :class:`~dientap.errors.TargetNotAllowed` unless every URL is allowlisted."""
+        """Raise :class:`~kernel.errors.TargetNotAllowed` unless every URL is allowlisted."""
         allow = Allowlist(self.allow_hosts)
         for name in SERVICES:
             allow.check_url(self.urls[name], what=f"security target {name}")

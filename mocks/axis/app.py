@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from dientap.pki import DryRunCA
+from kernel.pki import DryRunCA
 from mocks.axis import routes
 from mocks.axis.directory import build_directory
 from mocks.axis.inbox import MAX_PULL_LIMIT

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dientap.roster import GOVERNMENT_OFFICE_CODE, Roster, load_roster
+from kernel.roster import GOVERNMENT_OFFICE_CODE, Roster, load_roster
 
 __all__ = [
     "Agency",

@@ -18,8 +18,8 @@ from cryptography import x509
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dientap.credentials import derive_password
-from dientap.edxml import EdxmlError, parse_and_verify
+from kernel.credentials import derive_password
+from kernel.edxml import EdxmlError, parse_and_verify
 from mocks.axis.directory import Agency, AgencyDirectory, AgencyStatus
 from mocks.axis.inbox import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
 from mocks.axis.receipts import ReceiptRuleError

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from starlette.requests import Request
 
-from dientap.fault_api import LatencySpec
+from kernel.fault_api import LatencySpec
 from mocks.core.errors import ApiError
 
 __all__ = [

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dientap.configfile import field_path
+from kernel.configfile import field_path
 from mocks.core.errors import ApiError
 
 __all__ = ["RequestModel", "read_body", "read_json", "json_response", "require_header", "validation_error"]

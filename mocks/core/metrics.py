@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from dientap.latency_buckets import LATENCY_BUCKETS_S
+from kernel.latency_buckets import LATENCY_BUCKETS_S
 
 __all__ = ["ServiceMetrics"]
 

@@ -17,8 +17,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from dientap.configfile import StrictModel, load_model
-from dientap.roster import load_roster
+from kernel.configfile import StrictModel, load_model
+from kernel.roster import load_roster
 
 __all__ = ["ProvinceReadiness", "ReadinessProfile", "load_readiness"]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, model_validator
 
-from dientap.allowlist import is_loopback_host
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET
-from dientap.defaults import POPULATION_SIZE, SEED
+from kernel.allowlist import is_loopback_host
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.defaults import POPULATION_SIZE, SEED
 
 __all__ = ["ServiceSettings", "KNOWN_WEAKNESSES"]
 

@@ -7,7 +7,7 @@ Every access is audited. See ``docs`` in the package modules:
 * :mod:`~mocks.population.roles` — who sees which fields;
 * :mod:`~mocks.population.audit` — the batched audit log and its durability trade-off;
 * :mod:`~mocks.population.throttle` — per-client token buckets against scraping;
-* :mod:`~mocks.population.store` — deterministic seeding from ``dientap.synthetic``.
+* :mod:`~mocks.population.store` — deterministic seeding from ``kernel.synthetic``.
 """
 
 from mocks.population.app import create_app

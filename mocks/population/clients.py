@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 
-from dientap.credentials import derive_password
-from dientap.roster import load_roster
+from kernel.credentials import derive_password
+from kernel.roster import load_roster
 from mocks.core.errors import ApiError
 from mocks.population.roles import Role
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dientap.personal_id import PersonalIdError, validate_personal_id
+from kernel.personal_id import PersonalIdError, validate_personal_id
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_json

@@ -1,6 +1,6 @@
 """The citizen table of the population mock: deterministic seeding and look-ups by ID.
 
-The database holds exactly ``dientap.synthetic.citizen_at(seed, i)`` for
+The database holds exactly ``kernel.synthetic.citizen_at(seed, i)`` for
 ``i in range(size)``, so the load generator — which calls the same function — knows who
 exists without reading this database. Seeding happens once: the ``meta`` table records
 the seed and size, written in the same transaction as the rows, so a crash mid-seed
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from dientap.roster import load_roster
-from dientap.synthetic import citizen_at
+from kernel.roster import load_roster
+from kernel.synthetic import citizen_at
 
 __all__ = ["CitizenRecord", "CitizenStore", "SeedReport", "CITIZEN_FIELDS"]
 

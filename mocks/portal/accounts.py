@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dientap.credentials import derive_password
-from dientap.roster import Commune, load_roster
+from kernel.credentials import derive_password
+from kernel.roster import Commune, load_roster
 
 __all__ = ["CommuneOfficer", "LoginThrottle", "officer_of", "password_matches"]
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from dientap.roster import load_roster
+from kernel.roster import load_roster
 
 __all__ = ["Procedure", "catalogue_of", "find_procedure", "PROCEDURE_CODE_PATTERN", "MIN_FEE_VND", "MAX_FEE_VND"]
 

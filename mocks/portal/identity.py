@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import orjson
 
-from dientap.credentials import derive_password
+from kernel.credentials import derive_password
 from mocks.portal.upstream import KeepAliveClient, UpstreamError, UpstreamResponse
 
 __all__ = ["Applicant", "IdentityUnavailable", "PopulationClient", "PORTAL_CLIENT_ID"]

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, Field, RootModel, StringConstraints, field_validator
 from starlette.requests import Request
 
-from dientap.personal_id import PersonalIdError, current_date, validate_personal_id
+from kernel.personal_id import PersonalIdError, current_date, validate_personal_id
 from mocks.core.errors import ApiError
 from mocks.core.http import RequestModel, read_json
 

@@ -7,7 +7,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dientap.roster import load_roster
+from kernel.roster import load_roster
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_json

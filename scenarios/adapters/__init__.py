@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dientap.errors import ConfigError, ConfigProblem
-from dientap.pki import DryRunCA
+from kernel.errors import ConfigError, ConfigProblem
+from kernel.pki import DryRunCA
 from scenarios.adapters.http import Reply, ServiceSession, TokenCache
 from scenarios.adapters.systems import AxisAdapter, PopulationAdapter, PortalAdapter
 from scenarios.targets import TargetSpec

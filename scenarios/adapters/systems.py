@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dientap.credentials import derive_password
-from dientap.edxml import DocumentEnvelope, build_package
-from dientap.pki import DryRunCA
-from dientap.synthetic import Citizen
+from kernel.credentials import derive_password
+from kernel.edxml import DocumentEnvelope, build_package
+from kernel.pki import DryRunCA
+from kernel.synthetic import Citizen
 from scenarios.adapters.http import Reply, ServiceSession, TokenCache
 
 __all__ = ["PortalAdapter", "PopulationAdapter", "AxisAdapter"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gevent
 
-from dientap.synthetic import citizen_at
+from kernel.synthetic import citizen_at
 from scenarios.arrival_plan import Arrival
 from scenarios.world import World
 

@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 from typing import Any
 
-from dientap.edxml import Attachment, DocumentEnvelope, make_document_id
+from kernel.edxml import Attachment, DocumentEnvelope, make_document_id
 from scenarios.adapters import AxisAdapter
 from scenarios.world import World
 

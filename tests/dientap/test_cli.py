@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from dientap.cli import build_parser, main
-from dientap.errors import ExitCode
+from kernel.errors import ExitCode
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from dientap.errors import ServiceStartError
 from dientap.orchestration.process import wait_until_ready
+from kernel.errors import ServiceStartError
 
 
 def _dead_url() -> str:

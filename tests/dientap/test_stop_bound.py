@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from dientap.stopping import ESCALATED_EXIT_S, STOP_BOUND_S
+from kernel.stopping import ESCALATED_EXIT_S, STOP_BOUND_S
 
 # "saturating": `make test` runs these on their own after the rest of the suite, so the CPU
 # hog saturates the machine for dientap's stop alone and not for the other tests' timings.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dientap.cli import main
-from dientap.errors import ExitCode
+from kernel.errors import ExitCode
 
 ROOT = Path(__file__).parents[2]
 SHIPPED = {

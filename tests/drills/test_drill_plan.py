@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dientap.errors import ExitCode
 from drills.backends import fault_id
 from drills.fault_timeline import planned_steps
 from drills.model import Drill
 from drills.verdict import verdict_exit_code
+from kernel.errors import ExitCode
 
 
 def _drill() -> Drill:

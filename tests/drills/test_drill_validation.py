@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dientap.errors import ConfigError, UsageError
 from drills.catalog import CATALOG_DIR, list_drills, load_drill, resolve_drill
+from kernel.errors import ConfigError, UsageError
 
 BROKEN = """\
 title: Broken drill

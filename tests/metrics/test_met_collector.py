@@ -10,7 +10,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dientap.hdr import SparseHistogram
+from kernel.hdr import SparseHistogram
 from metrics.buckets import BUDGET_BOUNDARIES_S, LATENCY_BUCKETS_S, EdgeCounter
 from metrics.drill_state import MAX_FAULTS, DrillState
 from metrics.exporter import MetricsExporter, RunStateCollector, build_registry

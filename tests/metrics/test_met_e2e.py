@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET
 from dientap.orchestration import MockCluster, MockClusterConfig
 from dientap.orchestration.locust_procs import locustfile_path
 from dientap.orchestration.process import listening_socket
 from dientap.orchestration.prometheus import PrometheusServer, find_prometheus
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from metrics.buckets import LATENCY_BUCKETS_S
 from reports.run_files import load_summary
 from reports.summary import EndpointStats, Summary

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 import metrics
-from dientap.errors import UsageError
 from dientap.orchestration.prometheus import PrometheusServer, PrometheusTargets, render_config
+from kernel.errors import UsageError
 from metrics.rules_gen import objectives, render_rules
 
 PROMTOOL = shutil.which("promtool")

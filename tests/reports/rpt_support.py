@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dientap.configfile import parse_model
+from kernel.configfile import parse_model
 from reports.budgets import Budgets
 from reports.journal import Journal, Provenance, TargetInfo
 from reports.summary import CommunesSummary, EndpointStats, GeneratorHealth, LatencyPercentiles, RequestTotals, Summary

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dientap.errors import ConfigError, ExitCode
+from kernel.errors import ConfigError, ExitCode
 from reports.gate import evaluate, load_gate_result, render_table, run_gate, write_junit
 from reports.run_files import write_run_dir
 from reports.summary import AbortInfo, GeneratorHealth, Summary

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dientap.errors import ConfigError, ExitCode
+from kernel.errors import ConfigError, ExitCode
 from reports.budgets import DEFAULT_BUDGETS_PATH, load_budgets
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dientap.errors import ConfigError, ExitCode
+from kernel.errors import ConfigError, ExitCode
 from reports.journal import Journal, JournalEvent, TargetService
 from reports.run_files import load_journal, load_summary, update_latest_symlink, write_run_dir
 from reports.sample import sample_run

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
-from dientap.roster import load_roster
+from kernel.roster import load_roster
 from reports.run_files import load_journal, load_summary
 from scenarios.ledger import AckLedger
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from dientap.hdr import HIGHEST_TRACKABLE_US, SparseHistogram, merge
+from kernel.hdr import HIGHEST_TRACKABLE_US, SparseHistogram, merge
 
 
 def _values(seed: int, n: int = 5000) -> list[int]:

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dientap.errors import ConfigError, TargetNotAllowed
 from drills.faultproxy import FaultProxyServer
 from drills.toxiproxy_client import ToxiproxyClient, ToxiproxyError
+from kernel.errors import ConfigError, TargetNotAllowed
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dientap.cli import main
-from dientap.errors import ExitCode
 from drills.security import all_checks
+from kernel.errors import ExitCode
 from reports.run_files import load_journal
 
 

@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from dientap.pki import make_untrusted_ca
 from drills.security.jwt_forge import make_token, mock_signing_key, split_token, tampered_tokens
+from kernel.pki import make_untrusted_ca
 
 KEY = mock_signing_key("dientap-dry-run", "dientap-portal")
 CLAIMS = {"sub": "087169000042", "role": "citizen", "iss": "dientap-portal", "aud": "portal", "jti": "abc",

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dientap.pki import DryRunCA
 from drills.security import SecurityLimits, SecurityTarget, all_checks, run_suite
 from drills.security.jwt_forge import make_token
+from kernel.pki import DryRunCA
 from reports.security_scorecard import SecurityScorecard
 
 URLS = {"portal": "http://127.0.0.1:18701", "population": "http://127.0.0.1:18702", "axis": "http://127.0.0.1:18703"}

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from dientap.errors import UsageError
 from drills.security import Area, all_checks, select_checks
+from kernel.errors import UsageError
 from mocks.core.settings import KNOWN_WEAKNESSES
 
 _OWASP = re.compile(r"^(API(10|[1-9]):2023 [A-Z].+|Domain: .+|Decree .+)$")

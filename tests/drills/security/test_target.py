@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dientap.errors import ConfigError, TargetNotAllowed
 from drills.security import SecurityTarget, run_suite, select_checks, target_from_file
+from kernel.errors import ConfigError, TargetNotAllowed
 
 URLS = {"portal": "http://127.0.0.1:1", "population": "http://127.0.0.1:2", "axis": "https://staging-truc.example.vn"}
 

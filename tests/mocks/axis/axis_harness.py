@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
-from dientap.edxml import DocumentEnvelope, build_package, make_document_id
-from dientap.pki import AgencyCredential, DryRunCA
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.edxml import DocumentEnvelope, build_package, make_document_id
+from kernel.pki import AgencyCredential, DryRunCA
 
 _ROOT = str(Path(__file__).resolve().parents[3])
 ADMIN_TOKEN = "axis-test-admin"  # nosec B105 - test fixture

@@ -9,9 +9,9 @@ import time
 import pytest
 from axis_harness import ADMIN_TOKEN, XML, AxisServer, envelope, package
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
-from dientap.pki import make_untrusted_ca
-from dientap.roster import GOVERNMENT_OFFICE_CODE, load_roster
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.pki import make_untrusted_ca
+from kernel.roster import GOVERNMENT_OFFICE_CODE, load_roster
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from axis_harness import ADMIN_TOKEN, XML, AxisServer, envelope, package, start_axis, stop_axis
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
-from dientap.roster import load_roster
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.roster import load_roster
 from mocks.axis.app import DEFAULT_LOSSY_ONE_IN
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dientap.roster import GOVERNMENT_OFFICE_CODE, load_roster
+from kernel.roster import GOVERNMENT_OFFICE_CODE, load_roster
 from mocks.axis.directory import DISTRICT_CLOSED_REASON, AgencyLevel, AgencyStatus, build_directory
 from mocks.axis.inbox import LeaseState, effective_cursor, is_deliverable, next_cursor
 from mocks.axis.receipts import TERMINAL_CODES, ReceiptCode, ReceiptRuleError, check_transition

@@ -4,7 +4,7 @@ import statistics
 import pytest
 from pydantic import ValidationError
 
-from dientap.fault_api import LatencySpec
+from kernel.fault_api import LatencySpec
 from mocks.core.faults import FaultRegistry, FaultRule
 
 
@@ -65,7 +65,7 @@ def test_invalid_rules_are_refused(body):
 
 
 def test_the_mocks_and_the_drills_validate_latency_with_one_model() -> None:
-    """A drill file's HTTP fault is exactly a body the mocks' admin API accepts (dientap.fault_api)."""
+    """A drill file's HTTP fault is exactly a body the mocks' admin API accepts (kernel.fault_api)."""
     from drills.model import HttpFault
 
     rule = FaultRule.model_validate({"kind": "latency", "latency": {"distribution": "uniform", "min_ms": 5, "max_ms": 9}})

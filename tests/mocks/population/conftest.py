@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dientap.credentials import derive_password
+from kernel.credentials import derive_password
 
 ROOT = Path(__file__).resolve().parents[3]  # the services run from the project root
 

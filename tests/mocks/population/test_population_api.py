@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dientap.synthetic import citizen_at
+from kernel.synthetic import citizen_at
 
 if TYPE_CHECKING:
     from conftest import PopulationServer

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from dientap.synthetic import citizen_at
+from kernel.synthetic import citizen_at
 from mocks.core.tokens import TokenIssuer
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from tests.support import fuzz_openapi
 
 pytestmark = pytest.mark.e2e

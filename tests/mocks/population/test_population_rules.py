@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from dientap.personal_id import PersonalIdError, validate_personal_id
-from dientap.synthetic import citizen_at
+from kernel.personal_id import PersonalIdError, validate_personal_id
+from kernel.synthetic import citizen_at
 from mocks.core.store import open_database
 from mocks.population.matching import normalise_name, verify_identity
 from mocks.population.roles import ALL_FIELDS, ROLE_FIELDS, Role, citizen_view

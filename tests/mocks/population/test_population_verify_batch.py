@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from dientap.synthetic import citizen_at
+from kernel.synthetic import citizen_at
 
 if TYPE_CHECKING:
     from conftest import PopulationServer

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
-from dientap.synthetic import Citizen, citizen_at
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.synthetic import Citizen, citizen_at
 
 ADMIN_TOKEN = "portal-test-admin"
 SEED = 42

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dientap.credentials import derive_password
+from kernel.credentials import derive_password
 from mocks.portal.accounts import LoginThrottle, officer_of, password_matches
 
 

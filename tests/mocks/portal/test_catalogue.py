@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from dientap.roster import load_roster
+from kernel.roster import load_roster
 from mocks.portal.catalogue import MAX_FEE_VND, MIN_FEE_VND, PROCEDURE_CODE_PATTERN, catalogue_of, find_procedure
 
 ALL_PROVINCES = [p.code for p in load_roster().provinces]

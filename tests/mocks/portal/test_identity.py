@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from dientap.credentials import derive_password
+from kernel.credentials import derive_password
 from mocks.portal.identity import VERIFY_BATCH_MAX, Applicant, IdentityUnavailable, PopulationClient
 
 from .stub_http import StubServer

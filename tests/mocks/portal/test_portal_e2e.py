@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from mocks.portal.catalogue import catalogue_of
 from mocks.portal.intermediary import SIGNATURE_HEADER, callback_key, sign
 
@@ -183,7 +183,7 @@ def test_mass_assignment_keys_are_refused(client):
 def test_abolished_and_unknown_communes(client):
     person = citizen(17)
     token = login_citizen(client, person)
-    from dientap.roster import load_roster
+    from kernel.roster import load_roster
 
     roster = load_roster()
     old = next(code for code in roster.old_commune_splits if code not in {c.code for c in roster.communes})

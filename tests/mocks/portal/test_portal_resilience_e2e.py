@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from dientap.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from mocks.portal.catalogue import catalogue_of
 
 from .conftest import (
@@ -74,7 +74,7 @@ def test_readiness_profile_unready_provinces(tmp_path, population):
     portal = portal_process(tmp_path, population.url, "--readiness", str(profile)).start()
     try:
         with httpx.Client(base_url=portal.url, timeout=5) as client:
-            from dientap.roster import load_roster
+            from kernel.roster import load_roster
 
             commune_04 = load_roster().province("04").commune_codes[0]
             account = f"{commune_04}.officer1"

@@ -1,8 +1,8 @@
 import pytest
 from pydantic import Field
 
-from dientap.configfile import StrictModel, load_model, parse_model
-from dientap.errors import ConfigError
+from kernel.configfile import StrictModel, load_model, parse_model
+from kernel.errors import ConfigError
 
 
 class Step(StrictModel):

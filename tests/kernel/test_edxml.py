@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConstructionMethod, SignatureMethod, XMLSigner
 
-from dientap.edxml import (
+from kernel.edxml import (
     EDXML_NS,
     ERROR_CODES,
     Attachment,
@@ -26,7 +26,7 @@ from dientap.edxml import (
     make_document_id,
     parse_and_verify,
 )
-from dientap.pki import AgencyCredential, DryRunCA, make_untrusted_ca
+from kernel.pki import AgencyCredential, DryRunCA, make_untrusted_ca
 
 UTC = dt.UTC
 SENDER = "000.00.00.G22"

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dientap.errors import ConfigError, ConfigProblem
+from kernel.errors import ConfigError, ConfigProblem
 
 __all__ = [
     "AgencyCredential",
@@ -165,7 +165,7 @@ class DryRunCA:
 
         Safe when several processes start at the same moment: the first key written wins
         (hard-link, never overwrite) and the certificate is a deterministic function of it.
-        Raises :class:`~dientap.errors.ConfigError` when the files exist but are unusable.
+        Raises :class:`~kernel.errors.ConfigError` when the files exist but are unusable.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)

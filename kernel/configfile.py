@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from dientap.errors import ConfigError, ConfigProblem
+from kernel.errors import ConfigError, ConfigProblem
 
 __all__ = ["load_model", "parse_model", "read_text_file", "field_path", "StrictModel"]
 

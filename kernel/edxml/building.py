@@ -14,12 +14,12 @@ from signxml import (
     XMLSigner,
 )
 
-from dientap.edxml.envelope import (
+from kernel.edxml.envelope import (
     EDXML_NS,
     DocumentEnvelope,
     validate_envelope,
 )
-from dientap.pki import AgencyCredential
+from kernel.pki import AgencyCredential
 
 
 def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:

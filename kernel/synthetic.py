@@ -19,8 +19,8 @@ from itertools import accumulate
 from faker.providers.address.vi_VN import Provider as _AddressWords
 from faker.providers.person.vi_VN import Provider as _NameWords
 
-from dientap.personal_id import Sex, make_personal_id
-from dientap.roster import Roster, load_roster
+from kernel.personal_id import Sex, make_personal_id
+from kernel.roster import Roster, load_roster
 
 __all__ = ["Citizen", "citizen_at", "citizens", "MAX_POPULATION"]
 

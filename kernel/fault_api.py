@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from dientap.configfile import StrictModel
+from kernel.configfile import StrictModel
 
 __all__ = ["LatencySpec"]
 

@@ -1,4 +1,4 @@
-from dientap.roster import load_roster
+from kernel.roster import load_roster
 
 
 def test_roster_has_every_unit_of_the_2025_reform():

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from dientap.errors import TargetNotAllowed
+from kernel.errors import TargetNotAllowed
 
 __all__ = ["Allowlist", "is_loopback_host"]
 

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dientap.personal_id import PersonalIdError, make_personal_id, validate_personal_id
-from dientap.roster import load_roster
-from dientap.synthetic import citizen_at
+from kernel.personal_id import PersonalIdError, make_personal_id, validate_personal_id
+from kernel.roster import load_roster
+from kernel.synthetic import citizen_at
 
 BIRTHPLACES = sorted(load_roster().birthplace_codes)
 

@@ -1,7 +1,7 @@
 import pytest
 
-from dientap.allowlist import Allowlist, is_loopback_host
-from dientap.errors import TargetNotAllowed
+from kernel.allowlist import Allowlist, is_loopback_host
+from kernel.errors import TargetNotAllowed
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "::1", "[::1]"])

@@ -1,5 +1,5 @@
 """The 2025 administrative roster: 34 provinces and 3,321 communes, loaded from the
-reference data shipped in ``dientap/data`` (never hand-typed).
+reference data shipped in ``kernel/data`` (never hand-typed).
 
 Agency identifier codes are derived here because the mocks and the scenarios must
 agree on them:
@@ -123,7 +123,7 @@ class Roster:
 
 
 def _read_text(name: str) -> str:
-    return resources.files("dientap.data").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("kernel.data").joinpath(name).read_text(encoding="utf-8")
 
 
 @cache

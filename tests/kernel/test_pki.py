@@ -17,8 +17,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dientap.errors import ConfigError
-from dientap.pki import CA_SUBJECT_CN, AgencyCredential, DryRunCA, agency_code_of, make_untrusted_ca
+from kernel.errors import ConfigError
+from kernel.pki import CA_SUBJECT_CN, AgencyCredential, DryRunCA, agency_code_of, make_untrusted_ca
 
 UTC = dt.UTC
 

@@ -19,7 +19,7 @@ import re
 import time
 from typing import Any, Literal, NamedTuple
 
-from dientap.roster import load_roster
+from kernel.roster import load_roster
 
 __all__ = [
     "PersonalIdError",

@@ -40,13 +40,13 @@ Parsing is hardened: no DTD, no entity expansion, no network, size-capped, and
 everything read after verification comes from the *signed* content (the tree the
 digest was computed over, signature removed), never from anything outside it — so
 signature wrapping cannot smuggle fields in. Packages are signed with signxml and
-verified by a strict verifier of that one profile (:mod:`dientap.edxml.xmldsig`,
+verified by a strict verifier of that one profile (:mod:`kernel.edxml.xmldsig`,
 checked against signxml in the tests). Every rejection is an :class:`EdxmlError` with a snake_case ``code`` and the
 dotted ``field`` it concerns.
 """
 
-from dientap.edxml.building import build_package
-from dientap.edxml.envelope import (
+from kernel.edxml.building import build_package
+from kernel.edxml.envelope import (
     DEFAULT_MAX_BYTES,
     EDXML_NS,
     ERROR_CODES,
@@ -57,7 +57,7 @@ from dientap.edxml.envelope import (
     make_document_id,
     validate_envelope,
 )
-from dientap.edxml.verification import parse_and_verify
+from kernel.edxml.verification import parse_and_verify
 
 __all__ = [
     "Attachment",

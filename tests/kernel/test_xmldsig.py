@@ -26,9 +26,9 @@ from signxml import (
 )
 from signxml.verifier import SignatureConfiguration
 
-from dientap.edxml import Attachment, DocumentEnvelope, EdxmlError, build_package, make_document_id, parse_and_verify
-from dientap.edxml.xmldsig import NotWholeDocument, SignatureInvalid, verify_enveloped
-from dientap.pki import AgencyCredential, DryRunCA
+from kernel.edxml import Attachment, DocumentEnvelope, EdxmlError, build_package, make_document_id, parse_and_verify
+from kernel.edxml.xmldsig import NotWholeDocument, SignatureInvalid, verify_enveloped
+from kernel.pki import AgencyCredential, DryRunCA
 
 SENDER = "000.00.00.G22"
 DS = "http://www.w3.org/2000/09/xmldsig#"

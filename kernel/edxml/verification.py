@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from lxml import etree
 
-from dientap.edxml.envelope import (
+from kernel.edxml.envelope import (
     _DSIG_NS,
     _F_ATTACHMENT,
     _F_BUSINESS,
@@ -40,8 +40,8 @@ from dientap.edxml.envelope import (
     _invalid,
     validate_envelope,
 )
-from dientap.edxml.xmldsig import NotWholeDocument, SignatureInvalid, verify_enveloped
-from dientap.pki import agency_code_of
+from kernel.edxml.xmldsig import NotWholeDocument, SignatureInvalid, verify_enveloped
+from kernel.pki import agency_code_of
 
 # One parser per thread: lxml parsers are not thread-safe, and building one per call costs.
 _parsers = threading.local()

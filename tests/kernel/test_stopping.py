@@ -1,4 +1,4 @@
-"""dientap.stopping through real signals, in a process of its own for each behaviour.
+"""kernel.stopping through real signals, in a process of its own for each behaviour.
 
 Each scenario runs as a small Python program (signals reach a whole process; the test
 process must keep its own handlers), prints what it saw as JSON and exits; the test reads
@@ -30,7 +30,7 @@ def test_first_signal_raises_and_is_recorded_even_when_sigint_was_inherited_igno
     code, seen = _run("""
         import json, os, signal
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script starts
-        from dientap.stopping import STOP
+        from kernel.stopping import STOP
         with STOP.installed():
             try:
                 os.kill(os.getpid(), signal.SIGINT)
@@ -49,7 +49,7 @@ def test_first_signal_raises_and_is_recorded_even_when_sigint_was_inherited_igno
 def test_a_protected_section_notes_the_signal_and_the_stop_follows_after_it(tmp_path):
     code, seen = _run("""
         import json, os, signal
-        from dientap.stopping import STOP
+        from kernel.stopping import STOP
         notes = []
         with STOP.installed():
             with STOP.protected(notes):
@@ -70,7 +70,7 @@ def test_a_protected_section_notes_the_signal_and_the_stop_follows_after_it(tmp_
 def test_a_second_signal_kills_every_registered_child_group_at_once(tmp_path):
     code, seen = _run("""
         import json, os, signal, subprocess, sys
-        from dientap.stopping import CHILDREN, STOP
+        from kernel.stopping import CHILDREN, STOP
         # A child that ignores SIGTERM and has a grandchild in its own group: only SIGKILL
         # of the group ends both.
         child = subprocess.Popen([sys.executable, "-c",
@@ -100,7 +100,7 @@ def test_the_watchdog_ends_a_stuck_process_with_130_after_recording_the_interrup
     marker = tmp_path / "recorded"
     code, seen = _run(f"""
         import os, signal, time
-        import dientap.stopping as stopping
+        import kernel.stopping as stopping
         # Shrunk bounds: the same code path as the 25 s / 30 s ones, in about a second.
         stopping.STOP_BOUND_S, stopping.KILL_CHILDREN_AT_S = 1.0, 0.5
         stopping.STOP.on_force_exit(lambda: open({str(marker)!r}, "w").write("interrupted"))
@@ -120,7 +120,7 @@ def test_the_watchdog_ends_a_stuck_process_with_130_after_recording_the_interrup
 
 
 def test_stop_processes_ends_a_frozen_child_and_one_that_ignores_sigterm(tmp_path):
-    from dientap.stopping import stop_processes
+    from kernel.stopping import stop_processes
 
     frozen = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     stubborn = subprocess.Popen([sys.executable, "-c",

@@ -2,7 +2,7 @@
 
 signxml verifies any XML signature, and pays for that generality: it serialises and
 re-parses the package about six times per call, which was two thirds of the document
-axis's cost per send. Packages built by :func:`dientap.edxml.build_package` (signxml's
+axis's cost per send. Packages built by :func:`kernel.edxml.build_package` (signxml's
 enveloped signer) always have the same shape, so this module verifies exactly that
 shape and refuses everything else:
 

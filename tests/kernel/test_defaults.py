@@ -1,12 +1,12 @@
 """The shared run defaults are one fact: every part that takes a seed or a population size
-starts from dientap.defaults, so changing it there changes it everywhere."""
+starts from kernel.defaults, so changing it there changes it everywhere."""
 
 from __future__ import annotations
 
 import inspect
 
 from dientap.cli import build_parser
-from dientap.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import POPULATION_SIZE, SEED
 
 
 def test_every_command_and_settings_object_starts_from_the_shared_defaults() -> None:
