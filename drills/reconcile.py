@@ -15,7 +15,7 @@ The vocabulary is Jepsen's queue checker, adapted to acknowledged writes:
 A drill passes only with zero ``lost`` and zero ``duplicated``.
 
 Sources: the load's per-process ledgers (``run_dir/ledgers/*.json``, merged with
-:meth:`scenarios.ledger.AckLedger.merge`, the Locust-free module) plus what the drill's own traffic was
+:meth:`kernel.ack_ledger.AckLedger.merge`, the Locust-free module) plus what the drill's own traffic was
 acknowledged; the targets' ``GET /admin/ledger`` (dossiers, payments on the portal;
 documents on the axis); receipts are read back through the axis API as each recipient
 sees its own (the axis ledger numbers receipts, it does not name them), bounded to
@@ -34,10 +34,10 @@ from urllib.parse import quote
 
 import httpx
 
+from kernel.ack_ledger import AckLedger
 from kernel.credentials import derive_password
 from kernel.roster import Roster, load_roster
 from reports.drill_result import ReconciliationRow
-from scenarios.ledger import AckLedger
 
 if TYPE_CHECKING:
     from datetime import datetime

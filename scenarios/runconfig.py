@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.targets import TargetSpec
 from scenarios.profile import Profile
-from scenarios.targets import TargetSpec
 
 __all__ = ["RunConfig", "load_run_config", "RUN_CONFIG_ENV", "SECRET_ENV"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from kernel.ack_ledger import AckLedger
 from kernel.roster import Roster, load_roster
 from scenarios.adapters import SystemAdapters, TargetSpec, adapters_for
 from scenarios.communes import OfficerSlot, active_communes, officer_slots
-from scenarios.ledger import AckLedger
 from scenarios.runconfig import RunConfig
 
 __all__ = ["AckLedger", "World"]

@@ -32,7 +32,7 @@ def _loaders() -> dict[str, Callable[[Path], object]]:
     except ImportError:
         pass
     try:
-        from scenarios.targets import load_targets
+        from kernel.targets import load_targets
 
         loaders["targets"] = load_targets
     except ImportError:

@@ -145,7 +145,7 @@ class DryRun:
         ``portal_population_via`` (embedded mocks only) maps the population service's URL
         to the one the portal calls instead, e.g. a fault proxy's.
         """
-        from scenarios.targets import load_targets
+        from kernel.targets import load_targets
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         opts = self.options

@@ -64,7 +64,7 @@ class SecurityTarget:
 def target_from_file(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = (), seed: int = SEED.default,
                      population_size: int = POPULATION_SIZE.default) -> SecurityTarget:
     """A target from a ``targets.yaml`` (same format as ``dientap run --target``)."""
-    from scenarios.targets import load_targets
+    from kernel.targets import load_targets
 
     t = load_targets(path, extra_allow_hosts=extra_allow_hosts)
     return SecurityTarget(

@@ -15,9 +15,9 @@ from typing import Any
 
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.pki import DryRunCA
+from kernel.targets import TargetSpec
 from scenarios.adapters.http import Reply, ServiceSession, TokenCache
 from scenarios.adapters.systems import AxisAdapter, PopulationAdapter, PortalAdapter
-from scenarios.targets import TargetSpec
 
 __all__ = [
     "SystemAdapters",

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
+from kernel.ack_ledger import AckLedger
 from kernel.roster import load_roster
 from reports.run_files import load_journal, load_summary
-from scenarios.ledger import AckLedger
 
 pytestmark = pytest.mark.e2e
 

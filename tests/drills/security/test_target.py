@@ -24,7 +24,7 @@ def test_targets_file_is_checked_against_the_allowlist(tmp_path) -> None:
     path = tmp_path / "staging.yaml"
     path.write_text("portal: {base_url: https://staging-dvc.example.vn}\n"
                     "population: {base_url: http://127.0.0.1:8702}\naxis: {base_url: http://127.0.0.1:8703}\n")
-    # scenarios.targets raises TargetNotAllowed (ConfigError in older versions); both name the field.
+    # kernel.targets raises TargetNotAllowed (ConfigError in older versions); both name the field.
     with pytest.raises((ConfigError, TargetNotAllowed),
                        match="portal.base_url: host 'staging-dvc.example.vn' is not on the allowlist"):
         target_from_file(path)
