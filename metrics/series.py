@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kernel.latency_records import HistogramKey
 from metrics.buckets import LATENCY_BUCKETS_S, EdgeCounter
 from scenarios.latency import LatencyRecorder
-from scenarios.latency_histograms import HistogramKey
 
 __all__ = ["MEASURE_LABELS", "DEFAULT_SLOT_BUDGET", "HistogramSeries", "RequestSeries", "SeriesCache"]
 

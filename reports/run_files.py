@@ -7,7 +7,12 @@ Run directory (``runs/<run-id>/``)::
                                 (:mod:`reports.journal`)
     summary.json      Summary   whole-run figures (issue #3): endpoints, provinces,
                                 communes, generator health, abort (:mod:`reports.summary`)
-    histograms/*.hdr            encoded HDR histograms (written by scenarios)
+    histograms/latency.hdr      encoded HDR histograms (written by scenarios;
+                                :mod:`kernel.latency_records`)
+    load.json         LoadRecord  per-key failures, per-commune counts, generator health,
+                                abort (written by scenarios; :mod:`reports.load_record`)
+                                — summary.json is built from these two records alone
+                                (:mod:`reports.summary_build`)
     gate.json         (reports.gate.GateResult, written by ``dientap gate``)
     report.html                 rendered by ``reports.html.render_report``
     runs/latest   →  newest run directory (:func:`update_latest_symlink`)

@@ -5,7 +5,7 @@ The HDR histogram every part shares is in the kernel: :mod:`kernel.hdr`.
 
 * ``scenarios.latency``      — :class:`LatencyRecorder` (HDR per service/endpoint/province/measure,
   per-second series, per-commune counters), :func:`request_context`
-* ``scenarios.latency_histograms`` — :class:`HistogramKey`, :func:`load_histograms` (the recorder's
+* ``kernel.latency_records`` — :class:`HistogramKey`, :func:`load_histograms` (the recorder's
   histogram keys and file format); ``scenarios.recorder_delta`` — :class:`RecorderDelta`
 * ``scenarios.distributed``  — :func:`attach_recorder` (worker → master exact merge)
 * ``scenarios.arrival_plan`` — :class:`RateCurve`, :class:`CommuneRate`, :class:`ArrivalPlan`,
@@ -22,6 +22,7 @@ The HDR histogram every part shares is in the kernel: :mod:`kernel.hdr`.
 # standard library, which must not happen as a side effect of importing this package
 # (e.g. inside pytest, where ssl is already imported). The locustfile imports locust
 # first, as Locust requires; attach_* functions import locust lazily.
+from kernel.latency_records import HistogramKey, load_histograms
 from scenarios.abort import AbortDecision, AbortEvaluator, AbortLimits, AbortMonitor, SecondStats
 from scenarios.arrival_plan import Arrival, ArrivalPlan, CommuneRate, RateCurve
 from scenarios.arrivals import ArrivalScheduler, ArrivalStats, Pacer, attach_arrivals
@@ -30,7 +31,6 @@ from scenarios.distributed import LatencyShipping, attach_recorder
 from scenarios.gc_tuning import GcMonitor, GcStats, attach_gc_tuning, freeze_long_lived
 from scenarios.lag import GeneratorSnapshot, LagMonitor, Trust, TrustLimits, assess, generator_health
 from scenarios.latency import LatencyRecorder, request_context
-from scenarios.latency_histograms import HistogramKey, load_histograms
 from scenarios.recorder_delta import RecorderDelta
 
 __all__ = [

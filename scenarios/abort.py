@@ -28,9 +28,9 @@ from typing import Any, Literal
 import gevent
 
 from kernel.hdr import SparseHistogram
+from kernel.latency_records import Measure
 from reports.summary import AbortInfo
 from scenarios.latency import LatencyRecorder
-from scenarios.latency_histograms import Measure
 
 __all__ = ["AbortLimits", "SecondStats", "AbortDecision", "AbortEvaluator", "AbortMonitor"]
 

@@ -26,7 +26,7 @@ In distributed runs each worker's recorder is drained with :meth:`LatencyRecorde
 and the master :meth:`LatencyRecorder.absorb`\\ s the deltas (see ``scenarios.distributed``).
 
 The parts the recorder stands on live beside it: the histogram keys, their summary
-figures and file format in :mod:`scenarios.latency_histograms`; the per-second buckets
+figures and file format in :mod:`kernel.latency_records`; the per-second buckets
 in :mod:`scenarios.latency_seconds`; the worker → master wire form in
 :mod:`scenarios.recorder_delta`.
 """
@@ -40,9 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from kernel.hdr import HistogramSummary, SparseHistogram
+from kernel.latency_records import HistogramKey, Measure, dump_histograms, merge_matching
 from reports.journal import Timeseries
-from reports.summary import EndpointStats
-from scenarios.latency_histograms import HistogramKey, Measure, dump_histograms, endpoint_stats_of, merge_matching
 from scenarios.latency_seconds import SecondBucket, SecondFigures, latency_timeseries
 from scenarios.recorder_delta import RecorderDelta
 
@@ -317,10 +316,6 @@ class LatencyRecorder:
     def summaries(self) -> dict[HistogramKey, HistogramSummary]:
         """Count and p50/p95/p99/p99.9/max per key."""
         return {key: hist.summary() for key, hist in sorted(self.histograms.items())}
-
-    def endpoint_stats(self) -> list[EndpointStats]:
-        """Per (service, endpoint) figures for ``summary.json`` (both measures)."""
-        return endpoint_stats_of(self.histograms, self.key_failures)
 
     def timeseries(self, run_start: float) -> Timeseries:
         """Per-second journal series (offsets from ``run_start``, epoch seconds)."""

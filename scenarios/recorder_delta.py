@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scenarios.latency_histograms import Measure
+    from kernel.latency_records import Measure
 
 __all__ = ["RecorderDelta"]
 

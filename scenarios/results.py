@@ -1,4 +1,5 @@
-"""Turn what a run recorded into ``summary.json``, ``journal.json`` and the histograms.
+"""Write what a run recorded: the histograms, the load record (``load.json``) and the
+journal; ``summary.json`` is built by reports from those records (:mod:`reports.summary_build`).
 
 Runs in the process that holds the merged recorder (the master, or the local runner) at
 the end of the run. Figures come from the exact HDR histograms; the report and the gate
@@ -12,42 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernel import __version__
-from kernel.roster import Roster
 from reports.journal import Journal, JournalEvent, Provenance, TargetInfo, TargetKind, TargetService
+from reports.load_record import CommuneCounts, KeyFailures, LoadRecord, write_load_record
 from reports.run_files import write_run_dir
-from reports.summary import (
-    AbortInfo,
-    CheckFigure,
-    CommunesSummary,
-    CommuneStats,
-    ProvinceChecks,
-    ProvinceSummary,
-    RequestTotals,
-    Summary,
-)
+from reports.summary import AbortInfo, Summary
+from reports.summary_build import HISTOGRAMS_DIR, build_summary
 from scenarios.abort import AbortDecision
 from scenarios.lag import GeneratorSnapshot, generator_health
 from scenarios.latency import LatencyRecorder
 from scenarios.runconfig import RunConfig
 from scenarios.world import World
 
-__all__ = ["RunOutcome", "CHECK_ENDPOINTS", "build_summary", "build_journal", "write_results"]
+__all__ = ["RunOutcome", "build_load_record", "build_journal", "write_results"]
 
-# Which endpoints make up each cell of the readiness matrix.
-CHECK_ENDPOINTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "sign_in": (("portal", "POST /auth/token"),),
-    "catalogue": (("portal", "GET /procedures"),),
-    "dossier_submit": (("portal", "POST /dossiers"),),
-    "status_sync": (("portal", "POST /dossiers/{code}/transitions"), ("portal", "GET /dossiers")),
-    "population_lookup": (("population", "POST /citizens/verify"), ("population", "GET /citizens/{personal_id}")),
-    "document_exchange": (
-        ("axis", "POST /documents"),
-        ("axis", "GET /inbox"),
-        ("axis", "POST /inbox/{id}/ack"),
-        ("axis", "POST /documents/{id}/receipts"),
-    ),
-}
-WORST_COMMUNES = 10
 # The kinds a journal knows; any other run-config kind is journalled as a targets file.
 _TARGET_KINDS: dict[str, TargetKind] = {"embedded": "embedded", "file": "file", "url": "url"}
 
@@ -63,87 +41,23 @@ class RunOutcome:
     missing_workers: list[str] = field(default_factory=list)
 
 
-def _p95(recorder: LatencyRecorder, *, province: str | None = None) -> tuple[int, float | None]:
-    summary = recorder.merged(province=province).summary()
-    return summary.count, (summary.p95_ms if summary.count else None)
-
-
-def _check_figure(recorder: LatencyRecorder, check: str, province: str) -> CheckFigure | None:
-    requests = failures = 0
-    merged = None
-    for service, endpoint in CHECK_ENDPOINTS[check]:
-        hist = recorder.merged(service, endpoint, province)
-        if hist.total == 0:
-            continue
-        requests += hist.total
-        failures += recorder.failures_of(service, endpoint, province)
-        if merged is None:
-            merged = hist
-        else:
-            merged.add(hist)
-    if requests == 0:
-        return None
-    return CheckFigure(requests=requests, failures=failures, p95_ms=merged.summary().p95_ms if merged else None)
-
-
-def build_summary(config: RunConfig, roster: Roster, recorder: LatencyRecorder, outcome: RunOutcome) -> Summary:
-    """The whole-run figures of ``summary.json``."""
-    duration = max(outcome.ended_at - outcome.started_at, 1e-9)
-    endpoints = recorder.endpoint_stats()
-    total = sum(e.count for e in endpoints)
-    failed = sum(e.failures for e in endpoints)
-    provinces = []
-    for province in roster.provinces:
-        count, p95 = _p95(recorder, province=province.code)
-        active = sum(1 for c in province.commune_codes if recorder.communes.get(c) and recorder.communes[c].requests)
-        provinces.append(
-            ProvinceSummary(
-                code=province.code,
-                name=province.name,
-                communes_total=len(province.commune_codes),
-                communes_active=active,
-                requests=count,
-                failures=recorder.failures_of(province=province.code),
-                p95_ms=p95,
-                checks=ProvinceChecks(**{check: _check_figure(recorder, check, province.code) for check in CHECK_ENDPOINTS}),
-            )
-        )
-    touched = [(code, c) for code, c in recorder.communes.items() if c.requests]
-    worst = sorted(touched, key=lambda item: (-item[1].failures / item[1].requests, -item[1].failures, item[0]))
-    worst_stats = []
-    for code, counts in worst[:WORST_COMMUNES]:
-        commune = roster.commune(code)
-        worst_stats.append(
-            CommuneStats(code=code, name=commune.name, province_code=commune.province_code,
-                         requests=counts.requests, failures=counts.failures)
-        )
+def build_load_record(config: RunConfig, recorder: LatencyRecorder, outcome: RunOutcome) -> LoadRecord:
+    """The counts of ``load.json``: what the histograms do not hold."""
     health = generator_health(outcome.snapshots)
     if outcome.missing_workers:
         health.reasons.append(f"no final report from {', '.join(outcome.missing_workers)}: figures may miss their last seconds")
         health.trustworthy = False
-    abort = (
-        outcome.abort.to_abort_info() if outcome.abort is not None else AbortInfo(aborted=False)
-    )
-    # The schedule speaks in arrivals; requests follow them. What the schedule asked for,
-    # in requests, is the requests made scaled by arrivals due ÷ arrivals started.
-    due = sum(s.arrivals_due for s in outcome.snapshots)
-    started = sum(s.arrivals_started for s in outcome.snapshots)
-    intended = round(total * due / started) if due and started else None
-    return Summary(
+    return LoadRecord(
         run_id=config.run_id,
         profile=config.profile.name,
-        duration_s=round(duration, 3),
-        requests=RequestTotals(total=total, failed=failed, rps=round(total / duration, 2), intended_total=intended),
-        endpoints=endpoints,
-        provinces=provinces,
-        communes=CommunesSummary(
-            total=len(roster.communes),
-            active=len(touched),
-            with_failures=sum(1 for _, c in touched if c.failures),
-            worst=worst_stats,
-        ),
+        started_at=outcome.started_at,
+        ended_at=outcome.ended_at,
+        key_failures=[KeyFailures(service=s, endpoint=e, province=p, failures=n)
+                      for (s, e, p), n in sorted(recorder.key_failures.items())],
+        communes={code: CommuneCounts(requests=c.requests, failures=c.failures)
+                  for code, c in sorted(recorder.communes.items())},
         generator=health,
-        abort=abort,
+        abort=outcome.abort.to_abort_info() if outcome.abort is not None else AbortInfo(aborted=False),
     )
 
 
@@ -198,9 +112,12 @@ def build_journal(config: RunConfig, recorder: LatencyRecorder, outcome: RunOutc
 
 
 def write_results(config: RunConfig, world: World, recorder: LatencyRecorder, outcome: RunOutcome) -> Path:
-    """Write histograms, summary and journal into the run directory; returns it."""
+    """Write the records (histograms, ``load.json``), then the summary reports build from
+    them, and the journal; returns the run directory."""
     run_dir = Path(config.run_dir)
-    recorder.dump(run_dir / "histograms")
-    summary = build_summary(config, world.roster, recorder, outcome)
+    recorder.dump(run_dir / HISTOGRAMS_DIR)
+    record = build_load_record(config, recorder, outcome)
+    write_load_record(run_dir, record)
+    summary = build_summary(record, recorder.histograms, world.roster)
     journal = build_journal(config, recorder, outcome, summary)
     return write_run_dir(run_dir, journal, summary)

@@ -69,3 +69,55 @@ def test_unknown_top_level_key_and_missing_file(tmp_path: Path) -> None:
         load_budgets(path)
     with pytest.raises(ConfigError, match=r"nope.yaml: file not found"):
         load_budgets(tmp_path / "nope.yaml")
+
+
+SELECTOR_MISFITS = """\
+budgets:
+  - province: "*"
+    measure: intended
+    p95_ms: 900
+  - service: portal
+    province: "04"
+    min_throughput: 0.9
+  - province: "01"
+    p95_ms: 900
+    p50_ms: 100
+    min_throughput: 0.9
+  - {service: axis, error_rate: 0.01, measure: exact}
+regression:
+  - {p95_growth: -0.1}
+readiness:
+  amber_factor: 0.5
+  p95_ms: {sign_in: 0, coffee: 3}
+"""
+
+
+def test_limits_that_do_not_fit_the_selector_are_refused_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text(SELECTOR_MISFITS, encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_budgets(path)
+    f = str(path)
+    assert str(exc.value).splitlines() == [
+        f"{f}:2: budgets[0]: a province-wide budget supports p95_ms (sent) and error_rate only; "
+        "name a service or endpoint for measure: intended",
+        f"{f}:5: budgets[1]: min_throughput is not measured per province; remove province or min_throughput",
+        f"{f}:8: budgets[2]: a province-wide budget supports p95_ms (sent) and error_rate only; "
+        "name a service or endpoint for p50_ms, min_throughput",
+        f"{f}:12: budgets[3].measure: Input should be 'sent' or 'intended', got 'exact'",
+        f"{f}:14: regression[0].p95_growth: Input should be greater than or equal to 0, got -0.1",
+        f"{f}:16: readiness.amber_factor: Input should be greater than or equal to 1, got 0.5",
+        f"{f}:17: readiness.p95_ms.sign_in: Input should be greater than 0, got 0",
+        f"{f}:17: readiness.p95_ms.coffee: unknown key",
+    ]
+
+
+def test_labels_default_to_the_position_and_readiness_thresholds_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text("budgets:\n  - {service: axis, p95_ms: 10}\n  - {name: named, error_rate: 0.1}\n"
+                    "regression:\n  - {p99_growth: 0.2}\nreadiness:\n  p95_ms: {catalogue: 50}\n", encoding="utf-8")
+    b = load_budgets(path)
+    assert [line.label(i) for i, line in enumerate(b.budgets)] == ["budgets[0]", "named"]
+    assert b.regression[0].label(0) == "regression[0]" and b.regression[0].min_delta_ms == 5.0
+    assert (b.readiness.p95_ms.catalogue, b.readiness.p95_ms.sign_in) == (50.0, 1000.0)
+    assert b.generator.require_trustworthy and b.generator.fail_on_abort

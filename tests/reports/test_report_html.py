@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 from reports.drill_result import DrillResult, FaultWindow, ReconciliationRow
-from reports.gate import run_gate
-from reports.html import render_report
+from reports.gate import GateResult, evaluate, run_gate
+from reports.html import render_html, render_report
+from reports.journal import TargetInfo, TargetService
 from reports.markdown import render_markdown
-from reports.readiness import ReadinessThresholds
+from reports.readiness import ReadinessThresholds, readiness_matrix
 from reports.run_files import load_journal, load_summary, write_journal, write_run_dir, write_summary
-from tests.reports.rpt_support import make_journal, make_summary
+from reports.sample import sample_run
+from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
+from reports.summary import AbortInfo, Summary
+from reports.verdict import RunData
+from tests.reports.rpt_support import budgets, make_journal, make_summary
 
 
 class MatrixParser(HTMLParser):
@@ -236,3 +242,96 @@ def test_a_rate_axis_with_no_failures_runs_from_zero_not_minus_five_hundredths()
     rate_axis(some)
     assert none.get_ylim() == (0, 1)
     assert some.get_ylim()[0] == 0 and some.get_ylim()[1] >= 3
+
+
+# --------------------------------------------------------------------------- sections rendered from in-memory runs
+
+
+def _page(summary: Summary | None = None, gate: GateResult | None = None, **journal_update: object) -> str:
+    """report.html of a small sample run, with the journal fields in ``journal_update`` replaced."""
+    sample = sample_run("h", total_requests=3000, duration_s=10, fault=None)
+    summary = summary or sample.summary
+    journal = sample.journal.model_copy(update=journal_update)
+    return render_html(RunData(Path("."), journal, summary, gate, readiness_matrix(summary)))
+
+
+def _section(html: str, anchor: str) -> str:
+    """The HTML from the heading with ``id=anchor`` up to the next second-level heading."""
+    start = html.index(f'id="{anchor}"')
+    end = html.find("<h2", start)
+    return html[start:end if end != -1 else None]
+
+
+def test_a_long_timeline_is_cut_and_says_how_many_events_are_left_out() -> None:
+    journal = make_journal()
+    start = journal.provenance.started_at
+    for i in range(305):
+        journal.add_event("note", f"event-{i}", t=start + timedelta(seconds=i), step=i)
+    html = _page(events=journal.events)
+    timeline = _section(html, "timeline")
+    assert timeline.count("<tr>") == 1 + 300  # header row + the first 300 events
+    assert "event-299" in timeline and "event-300" not in timeline
+    assert "… and 5 more events in journal.json." in html
+    assert "step=299" in timeline
+
+
+def test_aborted_run_and_untrustworthy_generator_are_spelled_out() -> None:
+    summary = sample_run("h", total_requests=3000, duration_s=10, fault=None).summary
+    summary = summary.model_copy(update={
+        "abort": AbortInfo(aborted=True, reason="error rate 61.0% above 50.0% for 15 s (window 10 s)", at_offset_s=7.0),
+        "generator": summary.generator.model_copy(update={"trustworthy": False, "reasons": ["w1: CPU above 90 %"],
+                                                          "cpu_percent": {"w2": 97.4, "w1": 55.0}})})
+    generator = _section(_page(summary), "generator")
+    assert '<span class="FAIL">untrustworthy</span>: w1: CPU above 90 %' in generator
+    assert "CPU w1 55 %, w2 97 %" in generator
+    assert '<span class="FAIL">Aborted</span>: error rate 61.0% above 50.0% for 15 s (window 10 s)' in generator
+
+
+def test_budget_table_lists_failures_first_and_names_source_and_baseline() -> None:
+    sample = sample_run("h", total_requests=3000, duration_s=10, fault=None)
+    gate = evaluate(sample.summary, budgets("budgets:\n  - {error_rate: 0.5}\n  - {service: axis, endpoint: GET /inbox, "
+                                            "p95_ms: 1}\nregression:\n  - {p95_growth: 0.1}\n"),
+                    budgets_source="ci/budgets.yaml")
+    section = _section(_page(gate=gate), "budgets")
+    verdicts = re.findall(r'<span class="(PASS|FAIL|SKIP)">', section)
+    assert verdicts == ["FAIL", "SKIP", "PASS", "PASS", "PASS"]
+    assert "4 of 5 lines within budget (ci/budgets.yaml)." in section
+    skip_row = section[section.index("regression[0]"):]
+    assert skip_row.split("</tr>")[0].count("<td>—</td>") == 2  # neither measured nor limit for a skipped line
+    with_baseline = gate.model_copy(update={"baseline_run_id": "20261204-180100-c143"})
+    assert "(ci/budgets.yaml, baseline 20261204-180100-c143)." in _section(_page(gate=with_baseline), "budgets")
+
+
+def test_drill_lost_ids_are_cut_at_twenty_and_a_drill_error_is_shown() -> None:
+    drill = DrillResult(name="lossy", title="Lossy", verdict="ERROR", error="proxy on 127.0.0.1:9 refused",
+                        faults=[FaultWindow(name="drop", kind="drop", target="axis", start_offset_s=1.0, end_offset_s=4.0)],
+                        reconciliation=[ReconciliationRow(item_kind="documents", ok=70, lost=25, duplicated=0,
+                                                          unexpected=0, recovered=0,
+                                                          lost_ids=[f"doc-{i}" for i in range(25)])])
+    section = _section(_page(drill=drill), "drill")
+    assert ", ".join(f"doc-{i}" for i in range(20)) + " …" in section and "doc-20" not in section
+    assert "<pre>proxy on 127.0.0.1:9 refused</pre>" in section
+    assert "never removed" not in section and "<td class=\"num\">4.0</td>" in section
+
+
+def test_security_checks_that_did_not_pass_come_first() -> None:
+    card = SecurityScorecard(checks=[
+        SecurityCheckResult(id="a.pass", title="ok", owasp="API1:2023", verdict="PASS"),
+        SecurityCheckResult(id="z.fail", title="broken", owasp="API2:2023", verdict="FAIL", detected_after_s=3.25),
+    ])
+    section = _section(_page(security=card), "security")
+    assert section.index("z.fail") < section.index("a.pass")
+    assert "1 of 2 checks passed." in section and "3.2 s" in section
+
+
+def test_provenance_lists_target_services_hosts_and_command() -> None:
+    journal = make_journal()
+    provenance = journal.provenance.model_copy(update={
+        "target": TargetInfo(kind="file", name="staging", services=[
+            TargetService(name="portal", base_url="https://ops:pw@staging-dvc.example.vn")]),
+        "hosts": ["lg-1", "lg-2"], "command_line": ["dientap", "run", "peak", "--scale", "4"]})
+    html = _page(provenance=provenance)
+    assert "target staging ·" in html
+    section = _section(html, "provenance")
+    assert "Services: portal https://staging-dvc.example.vn<br>Hosts: lg-1, lg-2" in section
+    assert "<code>dientap run peak --scale 4</code>" in section and "pw" not in section

@@ -135,3 +135,36 @@ def test_step_records_end_status_output_and_error_even_on_failure() -> None:
     assert (failed.status, failed.error) == ("error", "RuntimeError: proxy refused")
     assert failed.end_t is not None
     assert Journal.model_validate_json(journal.model_dump_json()) == journal
+
+
+@pytest.mark.parametrize(("url", "kept"), [
+    ("http://ops:pw@[::1]:8701/api?k=v", "http://[::1]:8701/api"),
+    ("https://token@staging.example.vn/#frag", "https://staging.example.vn/"),
+    ("http://127.0.0.1:8702", "http://127.0.0.1:8702"),  # nothing secret: kept exactly
+    ("https://staging-truc.example.vn/axis/", "https://staging-truc.example.vn/axis/"),
+])
+def test_target_url_stripping_keeps_host_port_and_path(url: str, kept: str) -> None:
+    assert TargetService(name="axis", base_url=url).base_url == kept
+
+
+def test_step_keeps_a_status_the_body_set_and_marks_an_interrupt() -> None:
+    journal = make_journal()
+    with journal.step("probe portal", kind="security_check", target="portal") as step:
+        step.status = "failed"
+        step.output = "401 expected, got 200"
+    with pytest.raises(KeyboardInterrupt), journal.step("wait for recovery"):
+        raise KeyboardInterrupt
+    failed, interrupted = journal.events
+    assert (failed.kind, failed.status, failed.detail) == ("security_check", "failed", {"target": "portal"})
+    assert (interrupted.status, interrupted.error) == ("interrupted", "KeyboardInterrupt: ")
+    assert interrupted.end_t is not None and interrupted.end_t >= interrupted.t
+
+
+def test_events_at_the_start_or_before_it_get_exact_offsets() -> None:
+    journal = make_journal()
+    start = journal.provenance.started_at
+    at_start = journal.add_event("phase", "spawn", t=start)
+    early = journal.add_event("note", "mocks ready", t=start - timedelta(milliseconds=250))
+    precise = journal.add_event("phase", "steady", t=start + timedelta(microseconds=1_234_567))
+    assert (at_start.offset_s, early.offset_s, precise.offset_s) == (0.0, -0.25, 1.234567)
+    assert [e.name for e in journal.events] == ["spawn", "mocks ready", "steady"]  # kept in the order written

@@ -15,6 +15,7 @@ from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from kernel.ack_ledger import AckLedger
 from kernel.roster import load_roster
 from reports.run_files import load_journal, load_summary
+from reports.summary_build import summary_from_run_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +67,8 @@ def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(tmp_path):
     assert journal.provenance.run_id == run.run_id
     assert "secret" not in (run.run_dir / "journal.json").read_text().lower()
     assert (run.run_dir / "histograms" / "latency.hdr").exists()
+    # Scenarios record, reports read: the summary is rebuilt exactly from the records alone.
+    assert summary_from_run_dir(run.run_dir, load_roster()) == summary
 
 
 def test_golive_at_tiny_scale_puts_every_commune_on_line(tmp_path):
@@ -159,3 +162,5 @@ def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
     assert set(summary["generator"]["cpu_percent"]) == {"worker-0", "worker-1"}
     assert (latest / "report.html").exists()
     assert sorted(p.name for p in (latest / "ledgers").glob("*.json")) == ["worker-0.json", "worker-1.json"]
+    # The master's merged records alone rebuild the summary it wrote.
+    assert summary_from_run_dir(latest, load_roster()).model_dump(mode="json") == summary

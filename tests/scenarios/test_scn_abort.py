@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import gevent
 import pytest
 
 from scenarios.abort import AbortEvaluator, AbortLimits, AbortMonitor, SecondStats
@@ -88,3 +91,74 @@ def test_monitor_reads_recorder_seconds_and_stops_once():
     # error rate rule is off; p99 breaches from second 3, sustained 2 s at second 5
     assert decision.rule == "p99" and decision.at_offset_s == 5 and stops == [1]
     assert monitor.evaluate_until(base + 20) is decision and stops == [1]
+
+
+def test_with_both_rules_breached_the_error_rate_is_reported_first():
+    limits = AbortLimits(max_error_rate=0.1, max_p99_ms=100, sustain_s=2, window_s=1, min_requests=10)
+    decision = _run(limits, [SecondStats(t, 100, 50, 900.0) for t in range(5)])
+    assert (decision.rule, decision.at_offset_s, decision.observed, decision.limit) == ("error_rate", 2, 0.5, 0.1)
+
+
+def test_zero_sustain_fires_on_the_first_breaching_second():
+    limits = AbortLimits(max_p99_ms=100, sustain_s=0)
+    decision = _run(limits, [SecondStats(0, 50, 0, 50.0), SecondStats(1, 50, 0, 101.0)])
+    assert (decision.rule, decision.at_offset_s) == ("p99", 1)
+    assert decision.reason == "p99 101 ms above 100 ms for 0 s"
+
+
+def test_old_failures_leave_the_window():
+    # A burst of failures in second 0, then clean seconds: the window forgets the burst
+    # after window_s, so the breach (which needed 3 s) never lasts long enough.
+    limits = AbortLimits(max_error_rate=0.2, sustain_s=3, window_s=2, min_requests=10)
+    seconds = [SecondStats(0, 100, 100)] + [SecondStats(t, 100, 0) for t in range(1, 10)]
+    assert _run(limits, seconds) is None
+    # With a window long enough to hold the burst for 3 s, the same seconds abort.
+    held = _run(AbortLimits(max_error_rate=0.2, sustain_s=3, window_s=5, min_requests=10), seconds)
+    assert held is not None and held.at_offset_s == 3 and held.observed == pytest.approx(100 / 400)
+
+
+def test_rules_left_unset_never_fire():
+    assert _run(AbortLimits(), [SecondStats(t, 100, 100, 1e9) for t in range(120)]) is None
+
+
+@pytest.mark.parametrize("kwargs", [{"sustain_s": -1}, {"window_s": 0}])
+def test_sustain_and_window_bounds(kwargs):
+    with pytest.raises(ValueError, match="sustain_s must be >= 0 and window_s > 0"):
+        AbortLimits(**kwargs)
+
+
+class _Runner:
+    def __init__(self):
+        self.quits = 0
+
+    def quit(self):
+        self.quits += 1
+
+
+class _RunnerEnv:
+    def __init__(self):
+        self.runner = _Runner()
+
+
+def test_monitor_can_judge_intended_latency_and_quits_the_runner_by_default():
+    rec = LatencyRecorder()
+    base = 1_700_000_000
+    for second in range(6):
+        for _ in range(20):
+            # the service answers in 1 ms, but requests start 3 s after they were due (a stalled generator)
+            rec.record("axis", "GET /inbox", "01", None, 1_000, 3_000_000, False, at=base + second)
+    limits = AbortLimits(max_p99_ms=1000, sustain_s=2)
+    sent = AbortMonitor(_Env(), rec, limits, stop=lambda: None)
+    sent.run_start = float(base)
+    sent._next_second = base
+    assert sent.evaluate_until(base + 6) is None  # measured from the send, nothing is slow
+    env = _RunnerEnv()
+    intended = AbortMonitor(env, rec, limits, measure="intended")
+    intended.run_start = float(base)
+    intended._next_second = base
+    decision = intended.evaluate_until(base + 6)
+    assert decision.rule == "p99" and decision.at_offset_s == 2 and decision.observed == pytest.approx(3000, rel=0.01)
+    deadline = time.monotonic() + 5  # the default stop quits the runner in a fresh greenlet
+    while env.runner.quits == 0 and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+    assert env.runner.quits == 1

@@ -1,8 +1,10 @@
 """A real Locust master + 2 workers: the master's merged HDR histograms equal the union
-of what each worker recorded (measured there by an independent hdrh recorder)."""
+of what each worker recorded (measured there by an independent hdrh recorder); and, with
+master and worker in one probe process, the flush at stop and a worker that never answers it."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.latency_histograms import HistogramKey, load_histograms, merge_histogram_maps
+from kernel.latency_records import HistogramKey, load_histograms, merge_histogram_maps
 
 HERE = Path(__file__).parent
 LOCUST = [sys.executable, "-m", "locust", "-f", str(HERE / "dist_locustfile.py")]
@@ -67,3 +69,35 @@ def test_master_merge_equals_union_of_workers(support_server, tmp_path):
     sent = merged[HistogramKey("axis", "GET /inbox", "01", "service")]
     assert intended.total == sent.total
     assert intended.value_at_percentile(50) >= sent.value_at_percentile(50) + 4000  # the 5 ms head start
+
+
+def _dist_probe(mode: str) -> dict:
+    out = subprocess.run([sys.executable, str(HERE / "dist_probe.py"), mode], capture_output=True, text=True, timeout=120,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.e2e
+def test_stopping_flushes_every_record_of_a_worker_to_the_master_and_seals_it():
+    r = _dist_probe("flush")
+    assert r["connected"] and r["fired_some"]
+    master = r["master"]
+    # One report only (the periodic one is a minute away): the final one the flush asked for.
+    assert (master["received"], master["final_from"], master["missing_final"]) == (1, 1, 0)
+    assert master["requests"] == r["fired"] and master["by_province"] == r["expected_by_province"]
+    (health,) = master["health"].values()
+    assert (health["node"], health["lag_p99_ms"]) == ("worker-0", 3.0)  # the worker's own snapshot, named
+    assert master["snapshots"] == ["worker-0"]
+    # After its final report the worker refuses records (counted), so none can go missing unnoticed.
+    assert r["worker"] == {"sent": 1, "sealed": True, "late_after_seal": 1}
+    assert r["errors"] == []
+
+
+@pytest.mark.e2e
+def test_a_worker_that_never_sends_its_final_report_is_named_after_the_timeout():
+    r = _dist_probe("silent")
+    assert r["connected"] and r["fired"] > 0
+    assert r["master"]["requests"] == 0 and r["master"]["missing_final"] == 1
+    (error,) = r["errors"]
+    assert error.startswith("no final latency report from worker(s) ")
+    assert error.endswith(" within 1 s: their last seconds are missing")

@@ -9,7 +9,7 @@ import gevent
 
 from scenarios.arrivals import ArrivalStats
 from scenarios.gc_tuning import GcMonitor, freeze_long_lived
-from scenarios.lag import GeneratorSnapshot, LagMonitor, TrustLimits, assess, generator_health
+from scenarios.lag import GeneratorSnapshot, LagMonitor, Trust, TrustLimits, assess, generator_health
 
 
 def test_ticker_sees_a_blocked_loop():
@@ -79,3 +79,49 @@ def test_gc_monitor_times_collections_and_freeze_counts_objects():
     collections = monitor.collections
     gc.collect()
     assert monitor.collections == collections  # stopped monitors stop counting
+
+
+def test_limits_are_strict_bounds_and_a_lone_local_process_is_not_named():
+    at_limits = GeneratorSnapshot(seconds=100, lag_p99_ms=1000.0, cpu_busy_seconds=10, arrivals_due=1000,
+                                  arrivals_late=15, arrivals_dropped_late=5)
+    assert assess([at_limits]) == Trust(trustworthy=True, reasons=[])
+    over = GeneratorSnapshot(seconds=100, lag_p99_ms=1000.5, lag_max_ms=1800, cpu_busy_seconds=11, cpu_percent_max=99.6,
+                             arrivals_due=1000, arrivals_late=15, arrivals_dropped_late=6)
+    assert assess([over]).reasons == [
+        "scheduling lag p99 1000 ms > 1000 ms (max 1800 ms)",
+        "CPU above 90 % in 11 of 100 s (max 100 %): generator saturated",
+        "21 of 1000 arrivals behind schedule (2.1% > 2%)",
+    ]
+
+
+def test_custom_limits_change_the_verdict():
+    snap = GeneratorSnapshot(node="w3", seconds=10, lag_p99_ms=300.0, lag_max_ms=400.0)
+    assert assess([snap]).trustworthy
+    strict = assess([snap], TrustLimits(lag_p99_ms=250.0))
+    assert strict.reasons == ["w3: scheduling lag p99 300 ms > 250 ms (max 400 ms)"]
+
+
+def test_no_snapshots_is_a_trustworthy_section_with_nothing_measured():
+    health = generator_health([])
+    assert health.trustworthy and health.reasons == [] and health.cpu_percent == {}
+    assert (health.max_schedule_lag_ms, health.gc_max_pause_ms, health.arrivals_due, health.arrivals_late) == (
+        None, None, None, None)
+
+
+def test_snapshot_carries_the_gc_figures_and_a_stopped_ticker_stops_sampling():
+    gc_monitor = GcMonitor().start()
+    monitor = LagMonitor(tick_s=0.01, gc_monitor=gc_monitor).start()
+    try:
+        assert monitor.start() is monitor
+        gc.collect()
+        deadline = time.monotonic() + 5
+        while monitor.lag.total < 3 and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        monitor.stop()
+        snap = monitor.snapshot()
+        assert snap.lag_samples >= 3 and snap.gc_collections >= 1 and snap.gc_max_pause_ms > 0
+        gevent.sleep(0.05)
+        assert monitor.snapshot().lag_samples == snap.lag_samples
+    finally:
+        gc_monitor.stop()
+    assert (snap.arrivals_due, snap.node) == (0, "local")  # no scheduler attached

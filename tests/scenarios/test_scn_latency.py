@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kernel.latency_records import HistogramKey, load_histograms
+from reports.summary_build import endpoint_stats_of
 from scenarios.latency import LatencyRecorder, request_context
-from scenarios.latency_histograms import HistogramKey, load_histograms
 from scenarios.recorder_delta import RecorderDelta
 
 
@@ -114,10 +115,10 @@ def test_load_names_the_bad_line(tmp_path):
         load_histograms(bad)
 
 
-def test_summary_records_for_reports():
+def test_the_recorded_histograms_give_reports_both_measures_and_the_failures():
     rec = LatencyRecorder()
     _populate(rec, 400)
-    stats = {(s.service, s.name): s for s in rec.endpoint_stats()}
+    stats = {(s.service, s.name): s for s in endpoint_stats_of(rec.histograms, rec.key_failures)}
     e0 = stats[("portal", "E0")]
     assert e0.count == 100 and e0.intended is not None and e0.intended_count == 100
     assert e0.intended.p99_ms > e0.p99_ms

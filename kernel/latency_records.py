@@ -1,5 +1,6 @@
-"""Whole-run latency histograms keyed by (service, endpoint, province, measure): merging
-them, their ``summary.json`` figures, and their file format.
+"""The whole-run latency record: histograms keyed by (service, endpoint, province,
+measure), merging them, and their file format. The load writes it; metrics observe the
+live histograms by these keys; reports read the file to build ``summary.json``.
 
 File format (``latency.hdr``, one histogram a line)::
 
@@ -18,13 +19,13 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from kernel.hdr import HistogramSummary, SparseHistogram
-from reports.summary import EndpointStats, LatencyPercentiles
 
 __all__ = [
+    "HISTOGRAM_FILE",
+    "PERCENTILES_FILE",
     "Measure",
     "HistogramKey",
     "merge_matching",
-    "endpoint_stats_of",
     "dump_histograms",
     "load_histograms",
     "merge_histogram_maps",
@@ -66,33 +67,6 @@ def merge_matching(
             continue
         result.add(hist)
     return result
-
-
-def endpoint_stats_of(
-    histograms: Mapping[HistogramKey, SparseHistogram], key_failures: Mapping[tuple[str, str, str], int]
-) -> list[EndpointStats]:
-    """Per (service, endpoint) figures for ``summary.json`` (both measures); ``key_failures``
-    counts failed requests per (service, endpoint, province)."""
-    failures: dict[tuple[str, str], int] = {}
-    for (service, endpoint, _province), count in key_failures.items():
-        failures[(service, endpoint)] = failures.get((service, endpoint), 0) + count
-    pairs = sorted({(k.service, k.endpoint) for k in histograms})
-    stats = []
-    for service, endpoint in pairs:
-        sent = merge_matching(histograms, service, endpoint, measure="service").summary()
-        intended = merge_matching(histograms, service, endpoint, measure="intended").summary()
-        stats.append(
-            EndpointStats(
-                service=service,
-                name=endpoint,
-                count=sent.count,
-                failures=failures.get((service, endpoint), 0),
-                **_percentiles(sent).model_dump(),
-                intended=_percentiles(intended) if intended.count else None,
-                intended_count=intended.count or None,
-            )
-        )
-    return stats
 
 
 def dump_histograms(histograms: Mapping[HistogramKey, SparseHistogram], directory: str | Path) -> Path:
@@ -143,18 +117,6 @@ def merge_histogram_maps(
             else:
                 result[key] = hist.copy()
     return result
-
-
-def _percentiles(summary: HistogramSummary) -> LatencyPercentiles:
-    if not summary.count:
-        return LatencyPercentiles()
-    return LatencyPercentiles(
-        p50_ms=summary.p50_ms,
-        p95_ms=summary.p95_ms,
-        p99_ms=summary.p99_ms,
-        p999_ms=summary.p999_ms,
-        max_ms=summary.max_ms,
-    )
 
 
 def _summary_fields(summary: HistogramSummary) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""The load record (``load.json``): the counts a run recorded besides its histograms.
+
+The load writes it at the end of a run, beside ``histograms/latency.hdr``; the summary
+(:mod:`reports.summary_build`) is built from these two records and the roster, nothing
+else. It holds what the histograms cannot: failures per (service, endpoint, province),
+requests and failures per commune (never a metric label, so only here), the generator's
+own health and how the run ended::
+
+    LoadRecord
+     ├── version, run_id, profile, started_at, ended_at   (epoch seconds)
+     ├── key_failures [KeyFailures]    service, endpoint, province, failures
+     ├── communes {code: CommuneCounts}   requests, failures
+     ├── generator GeneratorHealth      (reports.summary)
+     └── abort AbortInfo                (reports.summary)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import Field
+
+from reports._record import Record
+from reports.run_files import atomic_write_text, load_record
+from reports.summary import AbortInfo, GeneratorHealth
+
+__all__ = ["LOAD_RECORD_FILE", "LOAD_RECORD_VERSION", "KeyFailures", "CommuneCounts", "LoadRecord",
+           "write_load_record", "load_load_record"]
+
+LOAD_RECORD_FILE: Final = "load.json"
+LOAD_RECORD_VERSION: Final = 1
+
+
+class KeyFailures(Record):
+    """Failed requests of one (service, endpoint, province)."""
+
+    service: str
+    endpoint: str
+    province: str
+    failures: int = Field(ge=0)
+
+
+class CommuneCounts(Record):
+    """Requests and failures one commune's actors made."""
+
+    requests: int = Field(ge=0)
+    failures: int = Field(ge=0)
+
+
+class LoadRecord(Record):
+    """What a run recorded besides its latency histograms (see the module docstring)."""
+
+    version: Literal[1] = LOAD_RECORD_VERSION
+    run_id: str
+    profile: str
+    started_at: float
+    ended_at: float
+    key_failures: list[KeyFailures] = Field(default_factory=list)
+    communes: dict[str, CommuneCounts] = Field(default_factory=dict)
+    generator: GeneratorHealth
+    abort: AbortInfo = Field(default_factory=AbortInfo)
+
+    def failures_by_key(self) -> dict[tuple[str, str, str], int]:
+        """``key_failures`` as a mapping (service, endpoint, province) → failures."""
+        return {(k.service, k.endpoint, k.province): k.failures for k in self.key_failures}
+
+
+def write_load_record(run_dir: str | Path, record: LoadRecord) -> Path:
+    """Write ``run_dir/load.json`` atomically; returns its path."""
+    return atomic_write_text(Path(run_dir) / LOAD_RECORD_FILE, record.model_dump_json(indent=1))
+
+
+def load_load_record(run_dir: str | Path) -> LoadRecord:
+    """Load ``run_dir/load.json``; problems become a ConfigError naming file and field."""
+    return load_record(LoadRecord, Path(run_dir) / LOAD_RECORD_FILE)
