@@ -9,9 +9,13 @@ operation (``dossiers:<personal id>``), so two citizens may pick the same key. I
 * two requests with the same key *at the same time* → the second waits for the first and
   then replays its response, so the effect happens once.
 
-Only successful responses are stored, in the same transaction as their effect (the
-caller passes :meth:`IdempotencyGuard.remember` into its unit of work). Failures such
-as a 503 are not stored, so a retry after the outage is tried afresh.
+Only successful responses are stored, in the same transaction as their effect: once the
+key has been ruled out, :meth:`IdempotencyGuard.run` hands the produce step a
+:class:`Remember` already bound to the request's scope, key and fingerprint, which it
+calls inside its unit of work with only the status, the body and the time. The key is
+bound once, where it is checked, so a produce step (a hundred lines of validation and
+effect) neither carries it along only to hand it back nor can store under another key.
+Failures such as a 503 are not stored, so a retry after the outage is tried afresh.
 
 Almost every key arrives once, so looking each one up in the database mostly finds
 nothing — at a price: a read transaction (two lock calls on the WAL index) and a descent
@@ -30,7 +34,7 @@ import asyncio
 import hashlib
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import orjson
 from rbloom import Bloom
@@ -38,7 +42,7 @@ from rbloom import Bloom
 from mocks.core.errors import ApiError
 from mocks.portal.store import PortalStore
 
-__all__ = ["StoredResponse", "IdempotencyGuard", "fingerprint"]
+__all__ = ["StoredResponse", "Remember", "IdempotencyGuard", "fingerprint"]
 
 _MIN_CAPACITY = 4_000_000  # keys before the false-positive rate passes its target (7 MB)
 _FALSE_POSITIVE_RATE = 0.001
@@ -56,6 +60,27 @@ class StoredResponse(NamedTuple):
     status: int
     body: bytes
     replayed: bool
+
+
+class Remember(Protocol):
+    """Stores the response to the keyed request it is bound to (call inside the effect's unit of work)."""
+
+    def __call__(self, conn: sqlite3.Connection, status: int, body: bytes, at: str) -> None: ...
+
+
+class _KeyedRequest(NamedTuple):
+    """A keyed request's ``(scope, key, fingerprint)``; calling it stores its response.
+
+    One small tuple, made only when a request is produced: a closure in :meth:`IdempotencyGuard.run`
+    would turn scope, key and fingerprint into cells for every request, replays included.
+    """
+
+    scope: str
+    key: str
+    fp: bytes
+
+    def __call__(self, conn: sqlite3.Connection, status: int, body: bytes, at: str) -> None:
+        PortalStore.save_idempotent_response(conn, self.scope, self.key, self.fp, status, body, at)
 
 
 class IdempotencyGuard:
@@ -87,11 +112,12 @@ class IdempotencyGuard:
         return StoredResponse(status, body, replayed=True)
 
     async def run(
-        self, scope: str, key: str, fp: bytes, produce: Callable[[], Awaitable[StoredResponse]]
+        self, scope: str, key: str, fp: bytes, produce: Callable[[Remember], Awaitable[StoredResponse]]
     ) -> StoredResponse:
         """Replay the stored response for ``(scope, key)`` or run ``produce`` once.
 
-        ``produce`` must call :meth:`remember` inside the unit of work that commits its effect.
+        ``produce`` gets a :class:`Remember` bound to ``scope``, ``key`` and ``fp`` and must
+        call it inside the unit of work that commits its effect.
         """
         while True:
             hit = self._replay(scope, key, fp)
@@ -104,15 +130,10 @@ class IdempotencyGuard:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._in_flight[(scope, key)] = done
         try:
-            return await produce()
+            return await produce(_KeyedRequest(scope, key, fp))
         finally:
             # Whatever the outcome, before anyone waiting looks again: a key the filter
             # holds needlessly costs one look-up, a stored key it missed would run twice.
             self._seen.add((scope, key))
             del self._in_flight[(scope, key)]
             done.set_result(None)
-
-    @staticmethod
-    def remember(conn: sqlite3.Connection, scope: str, key: str, fp: bytes, status: int, body: bytes, at: str) -> None:
-        """Store the response of a keyed request (call inside the effect's unit of work)."""
-        PortalStore.save_idempotent_response(conn, scope, key, fp, status, body, at)

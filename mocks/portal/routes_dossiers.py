@@ -20,7 +20,7 @@ from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_json, require_header
 from mocks.portal.catalogue import find_procedure
-from mocks.portal.idempotency import StoredResponse, fingerprint
+from mocks.portal.idempotency import Remember, StoredResponse, fingerprint
 from mocks.portal.identity import Applicant, IdentityUnavailable
 from mocks.portal.lifecycle import Actor, DossierStatus, IllegalTransition, TransitionNotAllowed, next_status
 from mocks.portal.models import SubmitDossier, SubmitDossierPlanted, TransitionRequest, read_request
@@ -120,14 +120,14 @@ async def submit_dossier(request: Request) -> Response:
     body = await read_request(request, SubmitDossierPlanted if planted else SubmitDossier)
     fp = fingerprint("POST /dossiers", body.model_dump(mode="json"))
     result = await portal.idempotency.run(
-        f"dossiers:{caller.subject}", key, fp, lambda: _create_dossier(request, portal, caller, body, key, fp)
+        f"dossiers:{caller.subject}", key, fp, lambda remember: _create_dossier(request, portal, caller, body, remember)
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, status_code=result.status, headers=headers, media_type="application/json")
 
 
 async def _create_dossier(
-    request: Request, portal: Portal, caller: Caller, body: SubmitDossier, key: str, fp: bytes
+    request: Request, portal: Portal, caller: Caller, body: SubmitDossier, remember: Remember
 ) -> StoredResponse:
     applicant = body.applicant
     if applicant.personal_id != caller.subject:
@@ -188,7 +188,6 @@ async def _create_dossier(
     planted_status = getattr(body, "status", None)  # planted weakness mass_assignment only
     if planted_status is not None and 1 <= planted_status <= 10:
         status = planted_status
-    scope = f"dossiers:{caller.subject}"
 
     def unit(conn) -> StoredResponse:
         at = now_iso()
@@ -222,7 +221,7 @@ async def _create_dossier(
                 "created_at": at,
             }
         )
-        portal.idempotency.remember(conn, scope, key, fp, 201, payload, at)
+        remember(conn, 201, payload, at)
         return StoredResponse(201, payload, replayed=False)
 
     return await portal.writer.write(unit)

@@ -20,7 +20,7 @@ from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_body, require_header, validation_error
 from mocks.portal.catalogue import MAX_FEE_VND, MIN_FEE_VND
-from mocks.portal.idempotency import StoredResponse, fingerprint
+from mocks.portal.idempotency import Remember, StoredResponse, fingerprint
 from mocks.portal.intermediary import SIGNATURE_HEADER, signature_valid
 from mocks.portal.lifecycle import Actor, DossierStatus, next_status
 from mocks.portal.models import PaymentCallback, PaymentRequest
@@ -62,7 +62,7 @@ async def create_payment(request: Request) -> Response:
     server = request.scope.get("server") or (portal.settings.host, portal.settings.port)
     callback_url = portal.callback_url(str(server[0]), int(server[1]))
 
-    async def produce() -> StoredResponse:
+    async def produce(remember: Remember) -> StoredResponse:
         def unit(conn) -> tuple[StoredResponse, PaymentRow]:
             current = portal.store.dossier(code, conn)
             assert current is not None  # dossiers are never deleted  # nosec B101
@@ -99,7 +99,7 @@ async def create_payment(request: Request) -> Response:
                     "intermediary": req.intermediary,
                 }
             )
-            portal.idempotency.remember(conn, f"payments:{caller.subject}", key, fp, 201, body, at)
+            remember(conn, 201, body, at)
             return StoredResponse(201, body, replayed=False), payment
 
         stored, payment = await portal.writer.write(unit)

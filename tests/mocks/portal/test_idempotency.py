@@ -20,13 +20,16 @@ def parts(tmp_path):
     conn.close()
 
 
-def _producer(writer, guard, scope, key, fp, calls, body=b'{"n":1}'):
-    async def produce():
-        calls.append(key)
+def _producer(writer, calls, label="k", body=b'{"n":1}'):
+    """A produce step as the routes write one: it stores its response through the
+    ``remember`` the guard hands it, never naming the scope, key or fingerprint."""
+
+    async def produce(remember):
+        calls.append(label)
         await asyncio.sleep(0.01)  # long enough for a concurrent duplicate to arrive
 
         def unit(conn):
-            guard.remember(conn, scope, key, fp, 201, body, "2025-07-01T00:00:00Z")
+            remember(conn, 201, body, "2025-07-01T00:00:00Z")
             return StoredResponse(201, body, replayed=False)
 
         return await writer.write(unit)
@@ -41,19 +44,20 @@ def test_fingerprint_ignores_key_order_but_not_values():
 
 
 def test_retry_replays_the_original_response_and_runs_once(parts):
-    _store, writer, guard = parts
+    store, writer, guard = parts
     fp = fingerprint("op", {"x": 1})
     calls: list[str] = []
 
     async def scenario():
-        first = await guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls))
-        second = await guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls, b"other"))
+        first = await guard.run("s", "k", fp, _producer(writer, calls))
+        second = await guard.run("s", "k", fp, _producer(writer, calls, body=b"other"))
         return first, second
 
     first, second = asyncio.run(scenario())
     assert calls == ["k"]
     assert (first.status, first.body, first.replayed) == (201, b'{"n":1}', False)
     assert (second.status, second.body, second.replayed) == (201, b'{"n":1}', True)
+    assert store.idempotent_response("s", "k") == (fp, 201, b'{"n":1}')  # stored under the key run was given
 
 
 def test_same_key_different_body_is_422(parts):
@@ -62,8 +66,8 @@ def test_same_key_different_body_is_422(parts):
     calls: list[str] = []
 
     async def scenario():
-        await guard.run("s", "k", fp1, _producer(writer, guard, "s", "k", fp1, calls))
-        await guard.run("s", "k", fp2, _producer(writer, guard, "s", "k", fp2, calls))
+        await guard.run("s", "k", fp1, _producer(writer, calls))
+        await guard.run("s", "k", fp2, _producer(writer, calls))
 
     with pytest.raises(ApiError) as info:
         asyncio.run(scenario())
@@ -77,9 +81,7 @@ def test_concurrent_duplicates_run_once(parts):
     calls: list[str] = []
 
     async def scenario():
-        return await asyncio.gather(
-            *(guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls)) for _ in range(5))
-        )
+        return await asyncio.gather(*(guard.run("s", "k", fp, _producer(writer, calls)) for _ in range(5)))
 
     results = asyncio.run(scenario())
     assert calls == ["k"]
@@ -93,8 +95,8 @@ def test_keys_are_scoped_per_caller(parts):
     calls: list[str] = []
 
     async def scenario():
-        await guard.run("citizen-a", "k", fp, _producer(writer, guard, "citizen-a", "k", fp, calls))
-        await guard.run("citizen-b", "k", fp, _producer(writer, guard, "citizen-b", "k", fp, calls))
+        await guard.run("citizen-a", "k", fp, _producer(writer, calls))
+        await guard.run("citizen-b", "k", fp, _producer(writer, calls))
 
     asyncio.run(scenario())
     assert calls == ["k", "k"]
@@ -105,14 +107,14 @@ def test_a_failed_attempt_is_not_remembered(parts):
     fp = fingerprint("op", {"x": 1})
     calls: list[str] = []
 
-    async def failing():
+    async def failing(remember):
         calls.append("fail")
         raise ApiError(503, "identity_service_unavailable", "down")
 
     async def scenario():
         with pytest.raises(ApiError):
             await guard.run("s", "k", fp, failing)
-        return await guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls))
+        return await guard.run("s", "k", fp, _producer(writer, calls))
 
     result = asyncio.run(scenario())
     assert calls == ["fail", "k"] and not result.replayed
@@ -134,9 +136,9 @@ def test_fresh_keys_skip_the_database_and_retries_are_looked_up(parts):
 
     async def scenario():
         for n in range(50):
-            await guard.run("s", f"k{n}", fp, _producer(writer, guard, "s", f"k{n}", fp, calls))
+            await guard.run("s", f"k{n}", fp, _producer(writer, calls, f"k{n}"))
         fresh_lookups = guard.lookups
-        retried = await guard.run("s", "k7", fp, _producer(writer, guard, "s", "k7", fp, calls))
+        retried = await guard.run("s", "k7", fp, _producer(writer, calls, "k7"))
         return fresh_lookups, retried
 
     fresh_lookups, retried = asyncio.run(scenario())
@@ -154,7 +156,7 @@ def test_a_restarted_guard_replays_keys_stored_before_the_restart(tmp_path):
         conn = open_database(tmp_path / "p.db")
         store = PortalStore(conn)
         writer, guard = GroupCommit(conn), IdempotencyGuard(store)
-        result = asyncio.run(guard.run("s", "k", fp, _producer(writer, guard, "s", "k", fp, calls)))
+        result = asyncio.run(guard.run("s", "k", fp, _producer(writer, calls)))
         assert result.replayed is (attempt == 1)
         conn.close()
     assert calls == ["k"]

@@ -313,7 +313,14 @@ def test_payment_callback_moves_the_dossier_to_processing(client):
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "pending" and r.json()["amount_vnd"] == procedure.fee_vnd
     again = client.post(f"/dossiers/{code}/payments", headers=pay)
-    assert again.content == r.content
+    assert again.status_code == 201 and again.content == r.content
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in r.headers
+    reused = client.post(f"/dossiers/{code}/payments", json={"intermediary": "vnpay"}, headers=pay)
+    assert reused.status_code == 422
+    assert reused.json()["error"] == {"code": "idempotency_key_reused", "field": "Idempotency-Key",
+                                      "message": reused.json()["error"]["message"]}  # fmt: skip
+    spelled_out = client.post(f"/dossiers/{code}/payments", json={"intermediary": "napas"}, headers=pay)
+    assert spelled_out.content == r.content  # the default body, written out, is the same request
     other_key = client.post(f"/dossiers/{code}/payments", headers={**pay, "Idempotency-Key": "pay-25-b"})
     assert other_key.status_code in (409,)  # pending (or already paid and back in 4): never a second payment
     body = _wait_status(client, code, token, 4)
