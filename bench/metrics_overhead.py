@@ -49,6 +49,7 @@ from dientap.orchestration.process import listening_socket  # noqa: E402
 from dientap.orchestration.prometheus import PrometheusServer  # noqa: E402
 from metrics.exporter import MetricsExporter  # noqa: E402
 from scenarios.latency import LatencyRecorder, request_context  # noqa: E402
+from scenarios.load_figures import LoadFigures  # noqa: E402
 
 GOAL_OVERHEAD = 0.05
 SERVICES = ("portal", "population", "axis")
@@ -196,8 +197,8 @@ def main() -> int:
         results["none"].append(_measure(recorder, args.phase_s, target.pid))
         print(f"no exporter: {_show(results['none'][-1])}", flush=True)
 
-        env.dientap = type("State", (), {"recorder": recorder, "shipping": None, "abort": None, "started_at": time.time(),
-                                         "scheduler_getter": None})()
+        env.dientap = LoadFigures(recorder)
+        env.dientap.started_at = time.time()
         exporter = MetricsExporter(env)
         sock = listening_socket("127.0.0.1", 0)
         exporter_port = sock.getsockname()[1]

@@ -1,10 +1,11 @@
 """Prometheus exporter of a dry run, served by the Locust process that holds the merged
 recorder (the local runner, or the master of a distributed run — never a worker).
 
-Everything is computed at scrape time from what the harness already keeps on
-``environment.dientap``: the whole-run exact HDR histograms (``recorder.histograms``),
-per-key failures, generator snapshots (arrivals due / started), the abort monitor, and
-Locust's user counts — so recording a request costs nothing extra.
+Everything is computed at scrape time from what the load already keeps, read through
+:class:`kernel.load_observation.LoadObservation` (the harness's extension on the
+``Environment``): the whole-run exact HDR histograms, per-key failures, arrivals due /
+started, the abort rule, and Locust's user counts — so recording a request costs nothing
+extra, and metrics import nothing of the scenarios.
 
 Families (no commune or id label anywhere)::
 
@@ -40,6 +41,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from kernel.load_observation import ArrivalTotals, LatencyObservation, LoadObservation, observe
 from metrics.buckets import LATENCY_BUCKETS_S
 from metrics.drill_state import DrillState
 from metrics.exposition import (
@@ -77,7 +79,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class RequestCollector(Collector):
     """Latency histograms and request/failure counters of a ``LatencyRecorder``."""
 
-    def __init__(self, recorder: Any, cache: SeriesCache | None = None) -> None:
+    def __init__(self, recorder: LatencyObservation, cache: SeriesCache | None = None) -> None:
         self.recorder = recorder
         self.cache = cache or SeriesCache(slot_budget=None)  # the reference path: always every histogram
 
@@ -120,32 +122,31 @@ class RunStateCollector(Collector):
         self.render_cpu_s = 0.0
 
     def collect(self) -> Iterator[Metric]:
-        state = getattr(self.environment, "dientap", None)
-        yield self._actors(state)
-        snapshots = _snapshots(state)
+        load = observe(self.environment)
+        yield self._actors(load)
+        arrivals = load.arrival_totals() if load is not None else ArrivalTotals()
         intended = CounterMetricFamily("dientap_arrivals_intended", "Citizen arrivals the open-model schedule made due")
-        intended.add_metric([], sum(s.arrivals_due for s in snapshots))
+        intended.add_metric([], arrivals.due)
         yield intended
         started = CounterMetricFamily("dientap_arrivals_started", "Citizen arrivals the generator actually started")
-        started.add_metric([], sum(s.arrivals_started for s in snapshots))
+        started.add_metric([], arrivals.started)
         yield started
         behind = CounterMetricFamily(
             "dientap_arrivals_behind",
             "Arrivals started late, dropped as too late, or shed at the in-flight cap",
             labels=["reason"],
         )
-        behind.add_metric(["late"], sum(s.arrivals_late for s in snapshots))
-        behind.add_metric(["dropped_late"], sum(s.arrivals_dropped_late for s in snapshots))
-        behind.add_metric(["shed"], sum(s.arrivals_shed for s in snapshots))
+        behind.add_metric(["late"], arrivals.late)
+        behind.add_metric(["dropped_late"], arrivals.dropped_late)
+        behind.add_metric(["shed"], arrivals.shed)
         yield behind
         abort = GaugeMetricFamily("dientap_abort_state", "1 when an abort rule stopped the run", labels=["rule"])
-        monitor = getattr(state, "abort", None)
-        decision = getattr(monitor, "decision", None)
+        fired = load.abort_rule() if load is not None else None
         for rule in ABORT_RULES:
-            abort.add_metric([rule], 1.0 if decision is not None and decision.rule == rule else 0.0)
+            abort.add_metric([rule], 1.0 if fired == rule else 0.0)
         yield abort
         start = GaugeMetricFamily("dientap_run_start_time_seconds", "When the load started (Unix time; 0 before)")
-        start.add_metric([], float(getattr(state, "started_at", None) or 0.0))
+        start.add_metric([], float((load.started_at if load is not None else None) or 0.0))
         yield start
         render = GaugeMetricFamily("dientap_exporter_render_seconds", "Time the previous scrape took to render")
         render.add_metric([], self.last_render_s)
@@ -156,13 +157,13 @@ class RunStateCollector(Collector):
         cpu.add_metric([], self.render_cpu_s)
         yield cpu
 
-    def _actors(self, state: Any) -> Metric:
+    def _actors(self, load: LoadObservation | None) -> Metric:
         family = GaugeMetricFamily("dientap_active_actors", "Actors running now, by persona", labels=["persona"])
         runner = getattr(self.environment, "runner", None)
         # A master runs no users itself: it sums what its workers report.
         reported = getattr(runner, "reported_user_classes_count", None)
         counts = dict(reported if reported is not None else getattr(runner, "user_classes_count", None) or {})
-        citizens = _citizens_in_flight(state)
+        citizens = load.citizens_in_flight() if load is not None else None
         if citizens is not None:
             counts["Citizen"] = citizens
         for persona, count in sorted(counts.items()):
@@ -170,33 +171,17 @@ class RunStateCollector(Collector):
         return family
 
 
-def _snapshots(state: Any) -> list[Any]:
-    shipping = getattr(state, "shipping", None)
-    if shipping is None:
-        return []
-    try:
-        return list(shipping.snapshots())
-    except Exception:  # a broken snapshot must not fail the whole scrape
-        log.exception("generator snapshots unavailable")
-        return []
+def _observed_recorder(environment: Any) -> LatencyObservation:
+    load = observe(environment)
+    if load is None:
+        raise ValueError("environment has no dientap load: call scenarios.harness.install first")
+    return load.recorder
 
 
-def _citizens_in_flight(state: Any) -> int | None:
-    """Citizen journeys in flight: the local scheduler's pool, or workers' snapshots when
-    they carry ``arrivals_in_flight`` (None when neither is known)."""
-    getter = getattr(state, "scheduler_getter", None)
-    scheduler = getter() if callable(getter) else None
-    if scheduler is not None:
-        return len(scheduler.pool)
-    in_flight = [getattr(s, "arrivals_in_flight", None) for s in _snapshots(state)]
-    known = [n for n in in_flight if n is not None]
-    return sum(known) if known else None
-
-
-def build_registry(environment: Any, recorder: Any | None = None) -> CollectorRegistry:
+def build_registry(environment: Any, recorder: LatencyObservation | None = None) -> CollectorRegistry:
     """A registry with every dientap collector for ``environment`` (reference read path)."""
     registry = CollectorRegistry(auto_describe=False)
-    recorder = recorder if recorder is not None else environment.dientap.recorder
+    recorder = recorder if recorder is not None else _observed_recorder(environment)
     registry.register(RequestCollector(recorder))
     registry.register(RunStateCollector(environment))
     registry.register(DrillStateCollector())
@@ -206,9 +191,9 @@ def build_registry(environment: Any, recorder: Any | None = None) -> CollectorRe
 class MetricsExporter:
     """The scrape endpoint of one run: a WSGI app over the collectors, served by gevent."""
 
-    def __init__(self, environment: Any, recorder: Any | None = None, process_metrics: bool = True) -> None:
+    def __init__(self, environment: Any, recorder: LatencyObservation | None = None, process_metrics: bool = True) -> None:
         self.environment = environment
-        self.recorder = recorder if recorder is not None else environment.dientap.recorder
+        self.recorder = recorder if recorder is not None else _observed_recorder(environment)
         self.cache = SeriesCache()
         self.run_state = RunStateCollector(environment)
         self.small = CollectorRegistry(auto_describe=False)
@@ -303,7 +288,7 @@ def attach_exporter(
 ) -> str | None:
     """Serve the run's metrics from this Locust process; returns the scrape URL.
 
-    Call after :func:`scenarios.harness.install` (it needs ``environment.dientap``).
+    Call after the harness installed its load observation (``scenarios.harness.install``).
     Returns ``None`` on a worker: workers ship their histograms to the master, which
     serves the merged figures. Port 0 picks a free port. On ``quitting`` it waits up to
     ``linger_s`` for a last scrape, then stops.
@@ -315,7 +300,6 @@ def attach_exporter(
     _check_host(host, allow_remote)
     exporter = MetricsExporter(environment)
     url = exporter.serve(port, host)
-    environment.dientap_metrics = exporter
 
     def on_quitting(**_kw: Any) -> None:
         # The load has stopped: nothing competes for the core, so the last scrape may walk

@@ -1,4 +1,5 @@
-"""Request series of a :class:`~scenarios.latency.LatencyRecorder`, computed at scrape time.
+"""Request series of the load's recorder (:class:`kernel.load_observation.LatencyObservation`),
+computed at scrape time.
 
 Nothing here runs per request: a scrape walks the recorder's whole-run histograms and
 turns each into cumulative bucket counts (:class:`~metrics.buckets.EdgeCounter`). A
@@ -28,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kernel.latency_records import HistogramKey
+from kernel.load_observation import LatencyObservation
 from metrics.buckets import LATENCY_BUCKETS_S, EdgeCounter
-from scenarios.latency import LatencyRecorder
 
 __all__ = ["MEASURE_LABELS", "DEFAULT_SLOT_BUDGET", "HistogramSeries", "RequestSeries", "SeriesCache"]
 
@@ -79,7 +80,7 @@ class SeriesCache:
     recomputed: int = 0  # histograms walked by the last collect (for tests and the bench)
     stale: int = 0  # changed histograms the last collect left for later
 
-    def collect(self, recorder: LatencyRecorder, full: bool = False) -> RequestSeries:
+    def collect(self, recorder: LatencyObservation, full: bool = False) -> RequestSeries:
         """The current series of ``recorder`` (whole-run, cumulative)."""
         self._scrape += 1
         cache = self._by_key
@@ -110,7 +111,7 @@ class SeriesCache:
                 failures.append(((key.service, key.endpoint, key.province), series.failures))
         return RequestSeries(histograms=histograms, requests=requests, failures=failures, stale=self.stale)
 
-    def _refresh(self, recorder: LatencyRecorder, key: HistogramKey) -> None:
+    def _refresh(self, recorder: LatencyObservation, key: HistogramKey) -> None:
         hist = recorder.histograms[key]
         total = hist.total
         cumulative, sum_us = self.edges.read(hist)

@@ -17,6 +17,7 @@ import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
 from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.load_observation import EXTENSION_ATTRIBUTE
 from scenarios.abort import AbortLimits, AbortMonitor
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
 from scenarios.arrivals import ArrivalScheduler, attach_arrivals
@@ -25,27 +26,26 @@ from scenarios.distributed import attach_recorder
 from scenarios.gc_tuning import attach_gc_tuning
 from scenarios.lag import LagMonitor
 from scenarios.latency import LatencyRecorder
+from scenarios.load_figures import LoadFigures
 from scenarios.personas import CommuneOfficer, ProvincialAgency, citizen_journey
 from scenarios.results import RunOutcome, write_results
 from scenarios.runconfig import RunConfig
 from scenarios.world import World
 
-__all__ = ["install", "arrival_plan", "HarnessState"]
+__all__ = ["install", "arrival_plan", "HarnessState", "LoadFigures"]
 
 log = logging.getLogger("dientap.harness")
 
 
-class HarnessState:
-    """What the harness attached to one environment (kept on ``environment.dientap``)."""
+class HarnessState(LoadFigures):
+    """The one typed extension the harness hangs on Locust's ``Environment``
+    (``environment.dientap``, :data:`kernel.load_observation.EXTENSION_ATTRIBUTE`): the
+    world the personas share, and the load's figures metrics observe (:class:`LoadFigures`).
+    """
 
     def __init__(self, world: World, recorder: LatencyRecorder):
+        super().__init__(recorder)
         self.world = world
-        self.recorder = recorder
-        self.shipping: Any = None
-        self.lag: LagMonitor | None = None
-        self.abort: AbortMonitor | None = None
-        self.scheduler_getter: Any = None
-        self.started_at: float | None = None
 
 
 def arrival_plan(world: World) -> ArrivalPlan:
@@ -93,11 +93,10 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
     if not isinstance(environment.runner, WorkerRunner):
         tables_to_log(Path(config.run_dir) / "logs" / STATS_LOG)
     world = World(environment, config)
-    environment.dientap_world = world
     _user_counts(world)
     recorder = LatencyRecorder()
     state = HarnessState(world, recorder)
-    environment.dientap = state
+    setattr(environment, EXTENSION_ATTRIBUTE, state)
     runner = environment.runner
     is_master = isinstance(runner, MasterRunner)
 
@@ -112,10 +111,11 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
                 plan, lambda arrival: citizen_journey(world, arrival), max_in_flight=world.profile.citizens.max_in_flight
             )
 
-        state.scheduler_getter = attach_arrivals(environment, make_scheduler)
+        scheduler_getter = attach_arrivals(environment, make_scheduler)
+        state.scheduler_getter = scheduler_getter
         state.lag = LagMonitor(
             node=node,
-            arrivals=lambda: (s.stats if (s := state.scheduler_getter()) is not None else None),
+            arrivals=lambda: (s.stats if (s := scheduler_getter()) is not None else None),
             gc_monitor=gc_monitor,
         )
     state.shipping = attach_recorder(environment, recorder, health=state.lag.snapshot if state.lag else None)
@@ -124,7 +124,6 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
         state.started_at = time.time()
         if not isinstance(environment.runner, WorkerRunner):
             gevent.spawn(_progress, environment, state, world.profile.duration_s)
-        environment.dientap_started_at = state.started_at
         if state.lag is not None:
             state.lag.start()
         if not isinstance(environment.runner, WorkerRunner) and world.profile.abort.enabled:

@@ -9,6 +9,7 @@ import time
 from locust import User, task
 
 from scenarios.personas.documents import new_envelope, work_inbox
+from scenarios.personas.officer import world_of
 from scenarios.world import World
 
 __all__ = ["ProvincialAgency"]
@@ -24,7 +25,7 @@ class ProvincialAgency(User):
         return self.rng.uniform(low, high)
 
     def on_start(self) -> None:
-        self.world: World = self.environment.dientap_world
+        self.world: World = world_of(self.environment)
         provinces = sorted({c.province_code for c in self.world.communes})
         index = self.world.next_agency_index()
         self.province = self.world.roster.province(provinces[index % len(provinces)])

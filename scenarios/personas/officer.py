@@ -21,8 +21,10 @@ _STAGES = (1, 2, 4, 5, 9)
 
 
 def world_of(environment) -> World:
-    """The :class:`World` of this Locust environment (set up by locustfile.py)."""
-    return environment.dientap_world
+    """The :class:`World` of this Locust environment, held by the harness's one extension
+    object (``environment.dientap``, ``scenarios.harness.HarnessState``)."""
+    world: World = environment.dientap.world
+    return world
 
 
 class CommuneOfficer(User):
@@ -48,7 +50,7 @@ class CommuneOfficer(User):
         self.gateway = self.world.adapters(self.province)
         self._stage = self.rng.randrange(len(_STAGES))
         # The login storm: every officer signs in within the window after the doors open.
-        started = getattr(self.environment, "dientap_started_at", time.time())
+        started = self.environment.dientap.started_at or time.time()
         delay = self.rng.uniform(0, self.world.profile.officers.login_window_s) - (time.time() - started)
         if delay > 0:
             gevent.sleep(delay)

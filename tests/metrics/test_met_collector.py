@@ -18,15 +18,18 @@ from metrics.series import SeriesCache
 from scenarios.abort import AbortDecision
 from scenarios.lag import GeneratorSnapshot
 from scenarios.latency import LatencyRecorder
+from scenarios.load_figures import LoadFigures
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(recorder: LatencyRecorder, **state: object) -> types.SimpleNamespace:
-    fields = {"recorder": recorder, "shipping": None, "abort": None, "started_at": None, "scheduler_getter": None}
-    fields.update(state)
+    """An environment carrying the load's real figures object (the harness's extension, less the world)."""
+    figures = LoadFigures(recorder)
+    for name, value in state.items():
+        setattr(figures, name, value)
     runner = types.SimpleNamespace(user_classes_count={"CommuneOfficer": 34, "ProvincialAgency": 3})
-    return types.SimpleNamespace(dientap=types.SimpleNamespace(**fields), runner=runner)
+    return types.SimpleNamespace(dientap=figures, runner=runner)
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -14,6 +14,7 @@ import pytest
 from dientap.orchestration.prometheus import PrometheusServer
 from metrics.exporter import MetricsExporter, attach_from_env
 from scenarios.latency import LatencyRecorder
+from scenarios.load_figures import LoadFigures
 
 needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None,
                                       reason="prometheus not installed (Debian package `prometheus`)")
@@ -33,7 +34,7 @@ def _call(exporter: MetricsExporter, path: str, method: str = "GET") -> tuple[st
 def exporter() -> MetricsExporter:
     recorder = LatencyRecorder()
     recorder.record("axis", "POST /documents", "01", None, 5_000, None, False, at=1.0)
-    env = types.SimpleNamespace(dientap=types.SimpleNamespace(recorder=recorder), runner=None)
+    env = types.SimpleNamespace(dientap=LoadFigures(recorder), runner=None)
     return MetricsExporter(env, process_metrics=False)
 
 
