@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 
 from dientap import __version__
 from dientap.commands.options import CliParser
@@ -97,6 +98,12 @@ def _main(argv: list[str] | None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug, printed with its traceback
+        # A bug of ours, not a user's mistake (an import that fails, say): the traceback to
+        # report it with, and exit 70 — not the interpreter's 1, which means a broken budget.
+        traceback.print_exc()
+        print(f"ERROR: internal error (a bug in dientap, traceback above): {type(exc).__name__}: {exc}", file=sys.stderr)
+        return ExitCode.INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -36,9 +36,9 @@ def roll_back(applied: list[AppliedFault], injector: FaultInjector, declared: Se
     order = [_BACKEND_OF_ROLLBACK[r] for r in declared] + [
         b for b in ("http", "network", "process") if b not in [_BACKEND_OF_ROLLBACK[r] for r in declared]]
     for backend_name in order:
-        if backends.get(backend_name) is None:
+        backend = backends.get(backend_name)
+        if backend is None:
             continue
-        backend = injector.fault_backend(backend_name)
         with steps.step(f"rollback {backend_name}", backend=backend_name) as step:
             try:
                 done = backend.clear_all()

@@ -1,6 +1,7 @@
 """Run a drill: start the target, plumb the fault proxy, start the load, inject and remove
 faults on the load's timeline while probing every second, roll everything back (always),
-reconcile, and write the drill result into the run's journal.
+reconcile, and write the drill result into the run's journal. In the dry mode
+(:class:`drills.mode.DrillMode`) the plan is only walked, into the same journal shape.
 
 ::
 
@@ -30,23 +31,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import assert_never
 
-from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend, TrafficBackend
+from drills.backends import FaultBackend, HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend, TrafficBackend
 from drills.backends.traffic import TrafficContext
-from drills.fault_timeline import AppliedFault, FaultBackend, FaultInjector, planned_steps
+from drills.fault_timeline import AppliedFault, FaultInjector, planned_steps
 from drills.interrupts import interrupts_ignored, interrupts_raise
 from drills.load import LoadSession
+from drills.mode import DrillMode
 from drills.model import Drill
 from drills.probes import ProbeSampler
 from drills.reconcile import AckLedger, fetch_holdings, merge_load_ledgers, predicted_lossy_drops, reconcile
 from drills.rollback import roll_back
-from drills.step_log import StepLog, drill_provenance
+from drills.step_log import StepLog
 from drills.verdict import DrillFacts, judge_drill, verdict_exit_code
 from kernel.allowlist import Allowlist
 from kernel.errors import ExitCode, UsageError
+from kernel.provenance import build_provenance
 from kernel.stopping import STOP
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
-from reports.journal import EventKind, Journal, TargetInfo, TargetService
+from reports.journal import EventKind, Journal
 from reports.run_files import load_journal, write_journal
 
 __all__ = ["DrillRunner", "DrillOutcome"]
@@ -67,13 +71,15 @@ class DrillOutcome:
 class DrillRunner:
     """Runs one drill against the embedded mocks or a targets file (see the module docstring)."""
 
-    def __init__(self, name: str, drill: Drill, load: LoadSession, *, proxy_api: str | None = None,
-                 settle_s: float = 5.0, say: Callable[[str], None] = print,
+    def __init__(self, name: str, drill: Drill, load: LoadSession, *, mode: DrillMode = DrillMode.RUN,
+                 proxy_api: str | None = None, settle_s: float = 5.0, say: Callable[[str], None] = print,
                  on_fault: Callable[[str, str, bool], None] | None = None):
         """``load`` is the load to run under, built (profile resolved) but not started; the
-        drill's planted weaknesses must already be in it. ``on_fault(name, kind, active)``
-        is told when each fault starts and stops (the CLI wires it to the metrics exporter's
-        drill-state gauge); a failing hook is ignored."""
+        drill's planted weaknesses must already be in it. ``mode`` is what :meth:`run` does
+        (walk the plan, or run it). ``on_fault(name, kind, active)`` is told when each fault
+        starts and stops (the CLI wires it to the metrics exporter's drill-state gauge); a
+        failing hook is ignored."""
+        self.mode = mode
         self.on_fault = on_fault
         self.name = name
         self.drill = drill
@@ -102,19 +108,32 @@ class DrillRunner:
                              "raise --duration")
         self.duration_s = duration
 
+    def run(self) -> DrillOutcome:
+        """Run the drill in its :attr:`mode`: walk the plan (``DRY``) or run it end to end (``RUN``)."""
+        match self.mode:
+            case DrillMode.DRY:
+                return self.walk()
+            case DrillMode.RUN:
+                return self.run_under_load()
+            case _:
+                assert_never(self.mode)
+
     # -- dry mode -------------------------------------------------------------------
 
     def walk(self) -> DrillOutcome:
-        """``--dry``: validate and walk the plan without traffic; writes the same journal shape."""
+        """``--dry``: validate and walk the plan without traffic; writes the same journal shape,
+        with the mode in the opening note's detail."""
         load = self.load
         run_dir = load.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         started = dt.datetime.now(UTC)
-        target = TargetInfo(kind="embedded" if load.embedded else "file", name=None if load.embedded else load.target_name)
-        journal = Journal(provenance=drill_provenance(load.run_id, load.profile.name, load.seed,
-                                                      load.profile.scale, target, started, load.command_line))
+        journal = Journal(provenance=build_provenance(
+            run_id=load.run_id, profile=load.profile.name, seed=load.seed, scale=load.profile.scale,
+            target_kind="embedded" if load.embedded else "file", target_name=None if load.embedded else load.target_name,
+            started_at=started, command_line=load.command_line))
         steps = StepLog(started)
-        steps.event("note", "dry run: the plan is walked, nothing is started, injected or sent", status="skipped")
+        steps.event("note", "dry run: the plan is walked, nothing is started, injected or sent", status="skipped",
+                    mode=DrillMode.DRY.value)
         faults = []
         for offset, what, fault in planned_steps(self.drill):
             at = started + dt.timedelta(seconds=offset)
@@ -140,12 +159,13 @@ class DrillRunner:
 
     # -- real run -------------------------------------------------------------------
 
-    def run(self) -> DrillOutcome:
+    def run_under_load(self) -> DrillOutcome:
         """Run the drill end to end (always rolls back; see the module docstring)."""
         dry = self.load
         steps = StepLog(dt.datetime.now(UTC))
         applied = [AppliedFault(f) for f in self.drill.method]
-        backends: dict[str, FaultBackend | TrafficBackend] = {}
+        backends: dict[str, FaultBackend] = {}
+        network: NetworkFaultBackend | None = None
         injector = FaultInjector(backends, steps, self.say, self.on_fault)
         sampler: ProbeSampler | None = None
         interrupted = False
@@ -162,16 +182,15 @@ class DrillRunner:
                     if dry.embedded:
                         self.say(f"starting the embedded mocks (population {dry.population_size:,} citizens)...")
                     if self.drill.needs("network"):  # before the target: the portal may start behind a proxy
-                        backends["network"] = NetworkFaultBackend(self.allowlist, api_url=self.proxy_api,
-                                                                  run_tag=dry.run_id[-4:])
-                    dry.start_target(portal_population_via=self._portal_link(backends.get("network"), steps))
+                        network = backends["network"] = NetworkFaultBackend(self.allowlist, api_url=self.proxy_api,
+                                                                            run_tag=dry.run_id[-4:])
+                    dry.start_target(portal_population_via=self._portal_link(network, steps))
                     direct_urls = dict(dry.urls)
                     backends.update(self._backends(dry, direct_urls))
-                    net = backends.get("network")
-                    if isinstance(net, NetworkFaultBackend):
+                    if network is not None:
                         for service in self.drill.network_services():
                             with steps.step(f"proxy in front of {service}", service=service) as step:
-                                dry.urls[service] = net.plumb(service, direct_urls[service])
+                                dry.urls[service] = network.plumb(service, direct_urls[service])
                                 step.output = f"load → {dry.urls[service]} → {direct_urls[service]}"
                     sampler = ProbeSampler(direct_urls, self.drill.steady_state_hypothesis.probes).start()
                     self.say(f"drill {self.name}: {self.drill.title} — run {dry.run_id}, load {dry.profile.name} "
@@ -226,13 +245,8 @@ class DrillRunner:
                                   phase="load" if load_started else "starting")
             write_journal(dry.run_dir, journal)
         finally:
-            net = backends.get("network")
-            if isinstance(net, NetworkFaultBackend):
-                net.close()
-            for backend in backends.values():
-                close = getattr(backend, "close", None)
-                if close is not None and not isinstance(backend, NetworkFaultBackend):
-                    close()
+            for backend in backends.values():  # the network backend (its proxies) first: it was made first
+                backend.close()
             dry.close()
         self.locust_exit = dry.locust_exit
         if interrupted:
@@ -241,9 +255,9 @@ class DrillRunner:
 
     # -- pieces ---------------------------------------------------------------------
 
-    def _portal_link(self, net: object, steps: StepLog) -> Callable[[str], str] | None:
+    def _portal_link(self, net: NetworkFaultBackend | None, steps: StepLog) -> Callable[[str], str] | None:
         """How the portal reaches the population service: through this drill's proxy, if it has link faults."""
-        if not self.drill.portal_links() or not isinstance(net, NetworkFaultBackend):
+        if not self.drill.portal_links() or net is None:
             return None
 
         def via(population_url: str) -> str:
@@ -254,8 +268,8 @@ class DrillRunner:
 
         return via
 
-    def _backends(self, dry: LoadSession, urls: dict[str, str]) -> dict[str, FaultBackend | TrafficBackend]:
-        backends: dict[str, FaultBackend | TrafficBackend] = {}
+    def _backends(self, dry: LoadSession, urls: dict[str, str]) -> dict[str, FaultBackend]:
+        backends: dict[str, FaultBackend] = {}
         # The HTTP backend is always there when there is an admin token: its rollback clears
         # every fault on every service, whoever set it.
         if dry.admin_token or self.drill.needs("http"):
@@ -300,11 +314,10 @@ class DrillRunner:
         try:
             journal = load_journal(dry.run_dir)
         except Exception:  # noqa: BLE001 - no journal (interrupted, load crashed): build the same shape
-            target = TargetInfo(kind="embedded" if dry.embedded else "file", name=dry.target_name,
-                                services=[TargetService(name=k, base_url=v) for k, v in sorted(dry.urls.items())])
             started = load_started or (steps.events[0].t if steps.events else dt.datetime.now(UTC))
-            journal = Journal(provenance=drill_provenance(dry.run_id, dry.profile.name, dry.seed,
-                                                          dry.profile.scale, target, started, dry.command_line))
-            journal.provenance.ended_at = dt.datetime.now(UTC)
+            journal = Journal(provenance=build_provenance(
+                run_id=dry.run_id, profile=dry.profile.name, seed=dry.seed, scale=dry.profile.scale,
+                target_kind="embedded" if dry.embedded else "file", target_name=dry.target_name, urls=dry.urls,
+                started_at=started, ended_at=dt.datetime.now(UTC), command_line=dry.command_line))
         steps.into(journal)
         return journal

@@ -6,25 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kernel import __version__
-from reports.journal import EventKind, Journal, JournalEvent, Provenance, TargetInfo
+from kernel.provenance import build_provenance
+from reports.journal import EventKind, Journal, JournalEvent
 
-__all__ = ["StepLog", "drill_provenance"]
+__all__ = ["StepLog"]
 
 
-def drill_provenance(run_id: str, profile: str, seed: int, scale: float, target: TargetInfo, started_at: dt.datetime,
-                     command_line: list[str] | None = None) -> Provenance:
-    """The provenance of a journal the drill runner writes itself (dry walk, or no load journal)."""
-    return Provenance(dientap_version=__version__, run_id=run_id, profile=profile, seed=seed, scale=scale,
-                      target=target, started_at=started_at, command_line=command_line or [])
 
 
 class StepLog:
     """Journal steps recorded before the run's journal exists; re-based onto it at the end."""
 
     def __init__(self, started_at: dt.datetime):
-        self.scratch = Journal(provenance=drill_provenance("scratch", "scratch", 0, 1.0, TargetInfo(kind="embedded"),
-                                                           started_at))
+        self.scratch = Journal(provenance=build_provenance(run_id="scratch", profile="scratch", seed=0,
+                                                           target_kind="embedded", started_at=started_at))
 
     @property
     def events(self) -> list[JournalEvent]:

@@ -40,10 +40,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Final, Literal
-from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from kernel.provenance import Provenance, TargetInfo, TargetKind, TargetService
 from reports._record import DetailValue, Verdict
 from reports._record import Record as _Record
 from reports.drill_result import DrillResult
@@ -54,6 +54,7 @@ __all__ = [
     "DetailValue",
     "EventKind",
     "Verdict",
+    "TargetKind",
     "TargetService",
     "TargetInfo",
     "Provenance",
@@ -66,8 +67,6 @@ __all__ = [
 
 JOURNAL_VERSION: Final = 1
 
-TargetKind = Literal["embedded", "file", "url"]
-
 EventKind = Literal[
     "phase", "fault_start", "fault_stop", "abort", "drill_step", "security_check", "note", "generator_lag",
     "interrupted",
@@ -77,53 +76,8 @@ EventKind = Literal[
 # --------------------------------------------------------------------------- provenance
 
 
-class TargetService(_Record):
-    """One system under test: its name (``portal``, ``population``, ``axis``) and base URL.
-
-    User info (``user:password@``), query and fragment are stripped from the URL.
-    """
-
-    name: str
-    base_url: str
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_secrets(cls, value: str) -> str:
-        # Credentials come from the environment and must never reach a journal or report;
-        # stripping (rather than rejecting) keeps them out of error messages too.
-        parts = urlsplit(value)
-        if parts.username or parts.password or parts.query or parts.fragment:
-            host = parts.hostname or ""
-            netloc = f"[{host}]" if ":" in host else host
-            if parts.port:
-                netloc += f":{parts.port}"
-            return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-        return value
-
-
-class TargetInfo(_Record):
-    """What the run aimed at: ``embedded`` mocks or a targets file, without secrets."""
-
-    kind: TargetKind
-    name: str | None = None  # e.g. the targets file name or "staging"
-    services: list[TargetService] = Field(default_factory=list)
-
-
-class Provenance(_Record):
-    """Who ran what, where and when — the first thing in a journal."""
-
-    dientap_version: str
-    run_id: str
-    profile: str
-    seed: int
-    scale: float = 1.0
-    target: TargetInfo
-    hosts: list[str] = Field(default_factory=list)  # load-generator hosts
-    workers: int = 1
-    started_at: datetime
-    ended_at: datetime | None = None
-    command_line: list[str] = Field(default_factory=list)
-    prometheus_url: str | None = None
+# TargetService, TargetInfo and Provenance are declared in kernel.provenance (built once,
+# by build_provenance) and are part of this record's format.
 
 
 # --------------------------------------------------------------------------- timeline

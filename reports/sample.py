@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from kernel import __version__
 from kernel.defaults import SEED
+from kernel.provenance import build_provenance
 from kernel.roster import load_roster
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.journal import (
@@ -25,9 +25,6 @@ from reports.journal import (
     JournalEvent,
     LatencySample,
     LatencySeries,
-    Provenance,
-    TargetInfo,
-    TargetService,
     Timeseries,
 )
 from reports.security_scorecard import EvidenceExcerpt, SecurityCheckResult, SecurityScorecard
@@ -204,12 +201,10 @@ def sample_run(
                                 verdict="PASS", summary="403 for 50 of 50 foreign dossier codes"),
         ])
     journal = Journal(
-        provenance=Provenance(
-            dientap_version=__version__, run_id=run_id, profile="golive", seed=seed, scale=1.0,
-            target=TargetInfo(kind="embedded", services=[
-                TargetService(name=s, base_url=f"http://127.0.0.1:{port}")
-                for s, port in (("portal", 8701), ("population", 8702), ("axis", 8703))]),
-            hosts=["localhost"], workers=1, started_at=_STARTED, ended_at=_STARTED + timedelta(seconds=duration_s),
+        provenance=build_provenance(
+            run_id=run_id, profile="golive", seed=seed, target_kind="embedded",
+            urls={s: f"http://127.0.0.1:{port}" for s, port in (("portal", 8701), ("population", 8702), ("axis", 8703))},
+            hosts=["localhost"], started_at=_STARTED, ended_at=_STARTED + timedelta(seconds=duration_s),
             command_line=["dientap", "run", "golive"],
         ),
         events=sorted(events, key=lambda e: e.offset_s),

@@ -12,8 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kernel import __version__
-from reports.journal import Journal, JournalEvent, Provenance, TargetInfo, TargetKind, TargetService
+from kernel.provenance import build_provenance
+from reports.journal import Journal, JournalEvent
 from reports.load_record import CommuneCounts, KeyFailures, LoadRecord, write_load_record
 from reports.run_files import write_run_dir
 from reports.summary import AbortInfo, Summary
@@ -26,8 +26,6 @@ from scenarios.world import World
 
 __all__ = ["RunOutcome", "build_load_record", "build_journal", "write_results"]
 
-# The kinds a journal knows; any other run-config kind is journalled as a targets file.
-_TARGET_KINDS: dict[str, TargetKind] = {"embedded": "embedded", "file": "file", "url": "url"}
 
 
 @dataclass
@@ -91,18 +89,15 @@ def build_journal(config: RunConfig, recorder: LatencyRecorder, outcome: RunOutc
                                    detail={"reasons": "; ".join(summary.generator.reasons)}))
     events.append(JournalEvent(t=_iso(outcome.ended_at), offset_s=round(outcome.ended_at - start, 3), kind="phase",
                                name="run over", status="ok", detail={"requests": summary.requests.total}))
-    provenance = Provenance(
-        dientap_version=__version__,
+    provenance = build_provenance(
         run_id=config.run_id,
         profile=profile.name,
         seed=config.seed,
         scale=profile.scale,
-        target=TargetInfo(
-            kind=_TARGET_KINDS.get(config.target_kind, "file"),
-            name=config.target_name,
-            services=[TargetService(name=name, base_url=url) for name, url in sorted(config.urls.items())],
-        ),
-        workers=max(1, config.workers),
+        target_kind=config.target_kind,
+        target_name=config.target_name,
+        urls=config.urls,
+        workers=config.workers,
         started_at=_iso(start),
         ended_at=_iso(outcome.ended_at),
         command_line=config.command_line,

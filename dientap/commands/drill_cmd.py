@@ -7,6 +7,7 @@ import sys
 import time
 
 from dientap.commands.options import duration
+from dientap.commands.preflight import check_target_arguments
 from dientap.commands.run_cmd import add_target_arguments, finish_run, options_from_args
 from kernel.errors import ExitCode, UsageError
 
@@ -79,9 +80,12 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise UsageError("name a drill (or --list); run `dientap drill --list`")
     from dientap.orchestration.dryrun import DryRun
     from drills.catalog import resolve_drill
+    from drills.mode import DrillMode
     from drills.runner import DrillRunner
 
     name, _path, drill = resolve_drill(args.drill)
+    check_target_arguments(args)  # before the runner starts anything (a drill reports what fails later as ERROR)
+    mode = DrillMode.DRY if args.dry else DrillMode.RUN
     options = options_from_args(args, drill.profile)
     # The drill's own duration and scale unless the command line says otherwise, and the
     # weaknesses it plants in the embedded mocks: all decided before the profile is resolved,
@@ -89,10 +93,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     options.duration_s = args.duration if args.duration is not None else drill.duration_s
     options.scale = args.scale if args.scale is not None else drill.scale
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
-    runner = DrillRunner(name, drill, DryRun(options), proxy_api=args.proxy_api, settle_s=args.settle,
+    runner = DrillRunner(name, drill, DryRun(options), mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
                          say=lambda line: print(line, flush=True), on_fault=_drill_state_hook())
-    if args.dry:
-        outcome = runner.walk()
+    if mode is DrillMode.DRY:
+        outcome = runner.run()
         print(f"dry run of {name}: {len(drill.method)} step(s) planned, nothing sent")
         for fault in drill.method:
             print(f"  {fault.at_s:6.1f}–{fault.end_s:<6.1f} s  {fault.backend:<8} {fault.kind:<22} "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, positive_int
+from dientap.commands.preflight import check_folder, check_readiness
 from dientap.orchestration import MockCluster, MockClusterConfig
+from dientap.orchestration.mockcluster import ServiceBindError, check_weaknesses
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.errors import ExitCode, UsageError
 from kernel.stopping import STOP
@@ -30,6 +31,9 @@ def _ports(text: str) -> dict[str, int]:
         raise argparse.ArgumentTypeError(f"--ports expects three numbers PORTAL,POPULATION,AXIS, got {text!r}") from None
     if len(values) != 3 or not all(0 <= v <= 65535 for v in values):
         raise argparse.ArgumentTypeError(f"--ports expects three ports 0–65535 as PORTAL,POPULATION,AXIS, got {text!r}")
+    fixed = [v for v in values if v]
+    if len(set(fixed)) != len(fixed):
+        raise argparse.ArgumentTypeError(f"--ports expects three different ports (0 = a free one), got {text!r}")
     return dict(zip(names, values, strict=True))
 
 
@@ -58,18 +62,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _vulnerable(text: str) -> dict[str, list[str]]:
+def _vulnerable(text: str, host: str) -> dict[str, list[str]]:
+    """``--vulnerable`` as service → weaknesses, refused here as each service would refuse it."""
     out: dict[str, list[str]] = {}
     for item in filter(None, (t.strip() for t in text.split(","))):
         service, sep, weakness = item.partition(":")
         if not sep or service not in ("portal", "population", "axis"):
             raise UsageError(f"--vulnerable expects SERVICE:WEAKNESS items, got {item!r}")
         out.setdefault(service, []).append(weakness)
+    try:
+        check_weaknesses(out, host)
+    except UsageError as exc:
+        raise UsageError(f"argument --vulnerable: {exc}") from None
     return out
+
+
+def _bind_refused(exc: ServiceBindError) -> UsageError:
+    """The flag to change when a service's socket cannot be bound, with the value that failed."""
+    if exc.bad_host:
+        return UsageError(f"argument --host: cannot listen on {exc.host!r} ({exc.reason}); give an address of "
+                          "this machine: 127.0.0.1 (the default), ::1, or 0.0.0.0 for all")
+    return UsageError(f"argument --ports: cannot listen on port {exc.port} for the {exc.service} mock on {exc.host} "
+                      f"({exc.reason}); give free ports as PORTAL,POPULATION,AXIS, or 0 for any free one")
 
 
 def run(args: argparse.Namespace) -> ExitCode:
     """Start the cluster and block until interrupted (or ``--duration`` passes)."""
+    # Every value is checked before anything starts (no socket, no process, no data folder).
+    vulnerable = _vulnerable(args.vulnerable, args.host)
+    check_readiness(args.readiness)
+    check_folder("--data-dir", args.data_dir)
     config = MockClusterConfig(
         host=args.host,
         ports=args.ports,
@@ -77,21 +99,44 @@ def run(args: argparse.Namespace) -> ExitCode:
         seed=args.seed,
         population_size=args.population_size,
         readiness_file=args.readiness,
-        vulnerable=_vulnerable(args.vulnerable),
+        vulnerable=vulnerable,
         log_dir=args.data_dir / "logs",
     )
     if args.admin_token:
         config.admin_token = args.admin_token
-    # Ctrl-C or SIGTERM before the services are ready interrupts the start (exit 130);
-    # once they serve, it is this command's normal stop (exit 0).
     print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
-    with MockCluster(config) as cluster:
+    cluster = MockCluster(config)
+    # Ctrl-C or SIGTERM before the services are ready interrupts the start (exit 130);
+    # from the moment they serve it is this command's normal stop (exit 0) — already while
+    # their URLs are printed, a write that blocks as long as the reader of stdout does.
+    serving = False
+    try:
+        try:
+            cluster.start()
+        except ServiceBindError as exc:
+            raise _bind_refused(exc) from None
+        serving = True
         for name, url in cluster.urls.items():
             print(f"{name:<11} {url}")
         print(f"admin token {config.admin_token}")
         print(f"logs        {config.log_dir}")
         print("Ctrl-C to stop.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            STOP.sleep(args.duration)
+        STOP.sleep(args.duration)
+    except KeyboardInterrupt:
+        if not serving:
+            raise
+    finally:
+        _close(cluster, serving)
     print("mocks stopped.")
     return ExitCode.OK
+
+
+def _close(cluster: MockCluster, serving: bool) -> None:
+    """Stop the services; a first Ctrl-C that lands while they stop after ``--duration`` asks
+    for the stop under way, so it is finished (a second one escalates: kernel.stopping)."""
+    try:
+        cluster.close()
+    except KeyboardInterrupt:
+        if not serving:
+            raise
+        cluster.close()

@@ -21,10 +21,12 @@ from typing import NoReturn, TypeVar
 
 from kernel.errors import ExitCode
 
-__all__ = ["CliParser", "duration", "positive_float", "non_negative_int", "positive_int", "target"]
+__all__ = ["CliParser", "duration", "positive_float", "non_negative_int", "positive_int", "target", "DURATION_FORMS",
+           "TARGET_FORMS"]
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
 DURATION_FORMS = "seconds (90) or h/m/s (90s, 5m, 1h30m)"
+TARGET_FORMS = "'embedded' or a targets YAML file naming the services' URLs (README: 'Targets and safety')"
 T = TypeVar("T", int, float)
 
 
@@ -79,7 +81,5 @@ def target(text: str) -> str:
     if text == "embedded":
         return text
     if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is a URL; give 'embedded' or a targets YAML file naming the services' URLs "
-            "(README: 'Targets and safety')")
+        raise argparse.ArgumentTypeError(f"{text!r} is a URL; give {TARGET_FORMS}")
     return text

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, non_negative_int, positive_float, positive_int, target
+from dientap.commands.preflight import check_run_arguments
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.errors import ExitCode
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     Interrupted (Ctrl-C, SIGTERM) in any phase, the load is stopped (Locust still writes its
     results), the journal says when and in which phase, and the error propagates (exit 130).
     """
+    check_run_arguments(args)  # before anything starts: no mocks, no run directory
     started = time.monotonic()
     phase = ["starting"]  # read by the forced-exit callback, so a list it can see change
     with DryRun(options_from_args(args, args.profile)) as dry:

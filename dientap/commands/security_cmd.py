@@ -81,9 +81,11 @@ def security(args: argparse.Namespace) -> ExitCode:
     """Run the selected checks and write the scorecard; non-zero exit when one does not pass."""
     if args.list:
         return list_checks()
+    from dientap.commands.preflight import check_target_arguments
     from drills.security import select_checks
 
     checks = select_checks(_check_ids(args.checks))  # unknown ids fail before anything starts
+    check_target_arguments(args)
     if args.under_load:
         return _under_load(args, checks)
     return _alone(args, checks)
@@ -205,14 +207,13 @@ def _add_security(journal: Journal, scorecard: SecurityScorecard, started_at: di
 def _record_interruption(run_dir: Path, run_id: str, args: argparse.Namespace, started_at: datetime) -> None:
     """A security-only run interrupted before its scorecard: its journal says so."""
     from dientap.orchestration.dryrun import record_interruption
-    from kernel import __version__
-    from reports.journal import Provenance, TargetInfo
+    from kernel.provenance import build_provenance
 
     at = STOP.requested_at or datetime.now(UTC)
     embedded = args.target == "embedded"
-    provenance = Provenance(
-        dientap_version=__version__, run_id=run_id, profile="security", seed=args.seed,
-        target=TargetInfo(kind="embedded" if embedded else "file", name="embedded mocks" if embedded else str(args.target)),
+    provenance = build_provenance(
+        run_id=run_id, profile="security", seed=args.seed, target_kind="embedded" if embedded else "file",
+        target_name="embedded mocks" if embedded else str(args.target),
         started_at=started_at, ended_at=at, command_line=["dientap", *sys.argv[1:]],
     )
     record_interruption(run_dir, provenance, STOP.signal_name or "SIGINT", at, "checks")
@@ -227,17 +228,15 @@ def _write_scorecard(run_dir: Path, scorecard: SecurityScorecard) -> Path:
 def _write_new_run(run_dir: Path, run_id: str, target: SecurityTarget, scorecard: SecurityScorecard,
                    started_at: datetime, check_times: dict[str, datetime]) -> None:
     """A journal and an empty-load summary for a security-only run, so the report renders."""
-    from kernel import __version__
-    from reports.journal import Journal, Provenance, TargetInfo, TargetService
+    from kernel.provenance import build_provenance
+    from reports.journal import Journal
     from reports.run_files import write_run_dir
     from reports.summary import CommunesSummary, GeneratorHealth, RequestTotals, Summary
 
     ended = datetime.now(UTC)
-    provenance = Provenance(
-        dientap_version=__version__, run_id=run_id, profile="security", seed=target.seed,
-        target=TargetInfo(kind="embedded" if target.kind == "embedded" else "file", name=target.name,
-                          services=[TargetService(name=n, base_url=u) for n, u in target.urls.items()]),
-        started_at=started_at, ended_at=ended, command_line=["dientap", *sys.argv[1:]],
+    provenance = build_provenance(
+        run_id=run_id, profile="security", seed=target.seed, target_kind=target.kind, target_name=target.name,
+        urls=target.urls, started_at=started_at, ended_at=ended, command_line=["dientap", *sys.argv[1:]],
     )
     journal = Journal(provenance=provenance)
     _add_security(journal, scorecard, check_times)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from kernel.errors import ConfigError, ConfigProblem, ExitCode
+from kernel.errors import ConfigError, ConfigProblem, ExitCode, TargetNotAllowed
 
 __all__ = ["register", "KINDS"]
 
@@ -21,35 +21,16 @@ Example:
 
 
 def _loaders() -> dict[str, Callable[[Path], object]]:
-    # Imported here: the CLI is the one place that wires the parts together.
+    # Imported here: the CLI is the one place that wires the parts together. An import that
+    # fails is a bug of ours, not a problem of the user's files: it is not caught.
+    from drills.catalog import load_drill
+    from kernel.targets import load_targets
     from mocks.core.readiness import load_readiness
+    from reports.budgets import load_budgets
+    from scenarios.profile import load_profile
 
-    loaders: dict[str, Callable[[Path], object]] = {"readiness": load_readiness}
-    try:
-        from scenarios.profile import load_profile
-
-        loaders["profile"] = load_profile
-    except ImportError:
-        pass
-    try:
-        from kernel.targets import load_targets
-
-        loaders["targets"] = load_targets
-    except ImportError:
-        pass
-    try:
-        from reports.budgets import load_budgets
-
-        loaders["budgets"] = load_budgets
-    except ImportError:
-        pass
-    try:
-        from drills.catalog import load_drill
-
-        loaders["drill"] = load_drill
-    except ImportError:
-        pass
-    return loaders
+    return {"readiness": load_readiness, "profile": load_profile, "targets": load_targets, "budgets": load_budgets,
+            "drill": load_drill}
 
 
 # What each kind of file holds at its top level. A file's kind is the one whose keys it
@@ -83,8 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "validate",
         help="validate readiness profiles, scenario profiles, drills, budgets and targets files",
-        description="Validate config files. Every problem is reported as FILE:LINE: FIELD: MESSAGE; "
-        "the kind of file is detected from its keys unless --kind is given.",
+        description="Validate config files. Every problem of every file is reported as FILE:LINE: FIELD: MESSAGE; "
+        "the kind of file is detected from its keys unless --kind is given. Exit 0: every file is valid; "
+        "3: a file is invalid; 4: the only problems are targets files naming hosts off their allowlist.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -94,26 +76,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _allowlist_problems(path: Path, exc: TargetNotAllowed) -> list[ConfigProblem]:
+    """The per-service problems of a targets file off its allowlist, one each.
+
+    ``kernel.targets.load_targets`` joins them into one message with "; ", and each one
+    starts with the file's name (a message itself may hold "; "), so they are split there.
+    """
+    head = f"{path}: "
+    text = str(exc)
+    if not text.startswith(head):
+        return [ConfigProblem(str(path), None, "", text)]
+    return [ConfigProblem(str(path), None, "", part) for part in text.removeprefix(head).split(f"; {head}")]
+
+
 def run(args: argparse.Namespace) -> ExitCode:
-    """Validate each file; print OK lines and collect all problems."""
+    """Validate each file; print OK lines and collect all problems of all files."""
     loaders = _loaders()
     problems: list[ConfigProblem] = []
+    invalid = False  # a file that is not valid at all, besides hosts off an allowlist
     for path in args.files:
         if not path.is_file():
             problems.append(ConfigProblem(str(path), None, "", "file not found"))
+            invalid = True
             continue
         kind = args.kind or _detect(path)
-        if kind is None or kind not in loaders:
-            known = ", ".join(sorted(loaders))
-            problems.append(ConfigProblem(str(path), None, "", "not a dientap file: no top-level key of a "
-                                          f"{', '.join(sorted(SIGNATURES))} file; pass --kind ({known}) to check it as one"))
+        if kind is None:
+            known = ", ".join(sorted(KINDS))
+            problems.append(ConfigProblem(str(path), None, "", f"not a dientap file: no top-level key of a {known} "
+                                          f"file; pass --kind ({known}) to check it as one"))
+            invalid = True
             continue
         try:
             loaders[kind](path)
         except ConfigError as exc:
             problems.extend(exc.problems)
+            invalid = True
+        except TargetNotAllowed as exc:
+            problems.extend(_allowlist_problems(path, exc))
         else:
             print(f"OK {path} ({kind})")
     if problems:
-        raise ConfigError(problems)
+        error = ConfigError(problems)
+        if not invalid:
+            error.exit_code = ExitCode.TARGET_NOT_ALLOWED
+        raise error
     return ExitCode.OK

@@ -15,19 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
-from kernel import __version__
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.errors import UsageError
-
-if TYPE_CHECKING:
-    from reports.journal import Provenance, TargetKind
+from kernel.provenance import Provenance, TargetKind, build_provenance
 
 __all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
 
@@ -243,14 +239,10 @@ class DryRun:
             if self._interruption_recorded:
                 return
             self._interruption_recorded = True
-        from reports.journal import Provenance, TargetInfo, TargetService
-
-        provenance = Provenance(
-            dientap_version=__version__, run_id=self.run_id, profile=self.profile.name, seed=self.options.seed,
-            scale=self.profile.scale,
-            target=TargetInfo(kind=self._target_kind, name=self._target_name,
-                              services=[TargetService(name=n, base_url=u) for n, u in self.urls.items()]),
-            workers=max(1, self.options.workers), started_at=self._created_at, ended_at=at,
+        provenance = build_provenance(
+            run_id=self.run_id, profile=self.profile.name, seed=self.options.seed, scale=self.profile.scale,
+            target_kind=self._target_kind, target_name=self._target_name, urls=self.urls,
+            workers=self.options.workers, started_at=self._created_at, ended_at=at,
             command_line=self.options.command_line,
         )
         record_interruption(self.run_dir, provenance, signal_name, at, phase)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dientap.orchestration.process import ServiceProcess, python_module_argv
+from kernel.allowlist import is_loopback_host
 from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.errors import UsageError
 from kernel.stopping import stop_processes
+from mocks.core.settings import KNOWN_WEAKNESSES
 
-__all__ = ["MockCluster", "MockClusterConfig", "SERVICE_ORDER"]
+__all__ = ["MockCluster", "MockClusterConfig", "SERVICE_ORDER", "ServiceBindError", "check_weaknesses"]
 
 # Population first: the portal needs its URL for identity checks.
 SERVICE_ORDER = ("population", "axis", "portal")
@@ -35,6 +40,32 @@ class MockClusterConfig:
     # Maps the population service's URL to the one the portal should call instead — a
     # fault proxy in between, for drills on the portal → population link.
     portal_population_via: Callable[[str], str] | None = None
+
+
+class ServiceBindError(UsageError):
+    """A service's socket cannot be bound: its port is taken, or its host is no address of
+    this machine. Raised before any service starts; the CLI names the flag to change."""
+
+    def __init__(self, service: str, host: str, port: int, error: OSError):
+        self.service, self.host, self.port = service, host, port
+        # The host is to blame when it is not this machine's (or not an address at all);
+        # otherwise the port is (taken, or privileged).
+        self.bad_host = isinstance(error, socket.gaierror) or error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+        self.reason = error.strerror or str(error)
+        super().__init__(f"the {service} mock cannot listen on {host}:{port}: {self.reason}")
+
+
+def check_weaknesses(vulnerable: dict[str, list[str]], host: str) -> None:
+    """Refuse what every service's own settings would refuse, before any service starts: an
+    unknown weakness, or a weakness planted in a service that does not bind to loopback."""
+    for service, weaknesses in vulnerable.items():
+        unknown = sorted(set(weaknesses) - KNOWN_WEAKNESSES)
+        if unknown:
+            raise UsageError(f"unknown weakness(es) {', '.join(map(repr, unknown))} for the {service} mock; "
+                             f"known weaknesses: {', '.join(sorted(KNOWN_WEAKNESSES))}")
+    if any(vulnerable.values()) and not is_loopback_host(host):
+        raise UsageError(f"planted weaknesses are refused unless the mocks bind to loopback, and the host is {host!r}; "
+                         "bind them to 127.0.0.1, ::1 or localhost")
 
 
 class MockCluster:
@@ -67,21 +98,30 @@ class MockCluster:
         return python_module_argv("mocks", *args)
 
     def start(self, timeout_s: float = 120.0) -> None:
-        """Start all three in dependency order and wait until each is healthy."""
+        """Start all three in dependency order and wait until each is healthy.
+
+        Every socket is bound before any process starts, so a port that is taken or a host
+        that is not this machine's (:class:`ServiceBindError`) starts nothing.
+        """
+        check_weaknesses(self.config.vulnerable, self.config.host)
         try:
             for name in SERVICE_ORDER:
                 # The socket (and so the URL) exists before the process; the portal needs it.
-                proc = ServiceProcess(
-                    name,
-                    [],
-                    host=self.config.host,
-                    port=self.config.ports.get(name, 0),
-                    env={"DIENTAP_ADMIN_TOKEN": self.config.admin_token},
-                    log_path=(self.config.log_dir / f"{name}.log") if self.config.log_dir else None,
-                )
-                self.services[name] = proc
-                proc.argv = self._argv(name)
-                proc.start()
+                port = self.config.ports.get(name, 0)
+                try:
+                    self.services[name] = ServiceProcess(
+                        name,
+                        [],
+                        host=self.config.host,
+                        port=port,
+                        env={"DIENTAP_ADMIN_TOKEN": self.config.admin_token},
+                        log_path=(self.config.log_dir / f"{name}.log") if self.config.log_dir else None,
+                    )
+                except OSError as exc:
+                    raise ServiceBindError(name, self.config.host, port, exc) from None
+            for name in SERVICE_ORDER:
+                self.services[name].argv = self._argv(name)
+                self.services[name].start()
             for name in SERVICE_ORDER:
                 self.services[name].wait_healthy(timeout_s)
         except BaseException:
@@ -94,11 +134,16 @@ class MockCluster:
         return {name: proc.url for name, proc in self.services.items()}
 
     def close(self) -> None:
-        """Stop every service at once (one shared grace period) and release their sockets."""
-        services = [self.services.pop(name) for name in reversed(SERVICE_ORDER) if name in self.services]
+        """Stop every service at once (one shared grace period) and release their sockets.
+
+        A service is forgotten only once it is stopped, so a close cut short (a Ctrl-C
+        during it) can be called again to finish the job.
+        """
+        services = [self.services[name] for name in reversed(SERVICE_ORDER) if name in self.services]
         stop_processes([s.proc for s in services if s.proc is not None])
         for service in services:
             service.close()
+            self.services.pop(service.name, None)
 
     def __enter__(self) -> MockCluster:
         self.start()

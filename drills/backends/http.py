@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from drills.backends.protocol import InjectedFaultBackend
 from drills.model import Fault
 from kernel.allowlist import Allowlist
 from kernel.errors import UsageError
@@ -19,7 +20,7 @@ def fault_id(fault: Fault) -> str:
     return f"drill-{slug}"
 
 
-class HttpFaultBackend:
+class HttpFaultBackend(InjectedFaultBackend):
     """Injects and removes fault rules on each service's admin API (admin token required)."""
 
     def __init__(self, urls: dict[str, str], admin_token: str | None, allowlist: Allowlist, *, timeout_s: float = 3.0):

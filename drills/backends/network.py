@@ -14,6 +14,7 @@ import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
 from drills.backends.http import fault_id
+from drills.backends.protocol import InjectedFaultBackend
 from drills.model import Fault
 from drills.toxiproxy_client import ToxiproxyClient, ToxiproxyError
 from kernel.allowlist import Allowlist
@@ -27,7 +28,7 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", port
 
 
-class NetworkFaultBackend:
+class NetworkFaultBackend(InjectedFaultBackend):
     """Puts a proxy in front of each service that has network faults, and drives its toxics."""
 
     def __init__(self, allowlist: Allowlist, *, api_url: str | None = None, run_tag: str = "drill"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Mapping
 
+from drills.backends.protocol import InjectedFaultBackend
 from drills.load import ServiceHandle
 from drills.model import Fault
 from kernel.errors import UsageError
@@ -12,7 +13,7 @@ from kernel.errors import UsageError
 __all__ = ["ProcessFaultBackend"]
 
 
-class ProcessFaultBackend:
+class ProcessFaultBackend(InjectedFaultBackend):
     """Kills, restarts, pauses and resumes the embedded mock processes."""
 
     def __init__(self, services: Mapping[str, ServiceHandle] | None):

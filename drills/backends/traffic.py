@@ -7,11 +7,15 @@ action is bounded in count (``TrafficAction.count`` ≤ 2,000) and in time (it s
 the end of its window), goes only to allowlisted hosts, and reports each answer it did
 not expect. Anything the target acknowledged is handed back so the reconciliation counts
 it as sent (not as ``unexpected``).
+
+As a :class:`~drills.backends.protocol.FaultBackend` it runs until its deadline: ``start``
+runs the action in its own thread, ``stop`` waits for it and hands back its outcome.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from drills.backends.protocol import FaultOutcome
 from drills.model import Fault, TrafficAction
 from kernel.allowlist import Allowlist
 from kernel.credentials import derive_password, officer_account
@@ -33,6 +38,9 @@ if TYPE_CHECKING:
     from kernel.pki import DryRunCA
 
 __all__ = ["TrafficBackend", "TrafficOutcome", "TrafficContext"]
+
+#: How long :meth:`TrafficBackend.stop` waits for an action past its deadline (it stops at its own deadline).
+STOP_WAIT_S = 30.0
 
 
 @dataclass
@@ -102,8 +110,18 @@ def _label(response: httpx.Response | None, error: Exception | None = None) -> t
     return response.status_code, f"{response.status_code} {code}".strip()
 
 
+@dataclass
+class _Running:
+    """One action running in its own thread; ``outcome`` is set when it ends."""
+
+    thread: threading.Thread
+    outcome: TrafficOutcome | None = None
+
+
 class TrafficBackend:
     """Runs :class:`TrafficAction` steps against the target (allowlisted hosts only)."""
+
+    runs_until_deadline = True
 
     def __init__(self, ctx: TrafficContext, roster: Roster | None = None, *, timeout_s: float = 10.0):
         for service, url in ctx.urls.items():
@@ -112,10 +130,41 @@ class TrafficBackend:
         self.roster = roster or load_roster()
         self._http = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=64))
         self._ca: DryRunCA | None = None  # loaded lazily (cryptography is heavy)
+        self.running: dict[str, _Running] = {}  # fault name → its action's thread (names are unique in a drill)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._http.close()
+
+    # -- the FaultBackend face ----------------------------------------------------------
+
+    def start(self, fault: Fault, deadline: float) -> dict[str, str | int | float | bool | None]:
+        """Run ``fault``'s action in its own thread (``drill-traffic-<name>``) until done or ``deadline``."""
+        def act() -> None:
+            try:
+                running.outcome = self.run(fault, deadline)
+            except Exception as exc:  # noqa: BLE001 - reported as this action's failure
+                running.outcome = TrafficOutcome(fault.kind, notes=[f"{type(exc).__name__}: {exc}"])
+
+        running = _Running(threading.Thread(target=act, name=f"drill-traffic-{fault.name}", daemon=True))
+        self.running[fault.name] = running
+        running.thread.start()
+        return {}
+
+    def stop(self, fault: Fault) -> FaultOutcome:
+        """Wait (bounded) for ``fault``'s action to end; its outcome, judged by its own success ratio."""
+        running = self.running.get(fault.name)
+        if running is not None:
+            running.thread.join(STOP_WAIT_S)  # bounded: the action stops at its own deadline
+        outcome = running.outcome if running is not None else None
+        if outcome is None:
+            return FaultOutcome("no outcome (still running?)", ok=False)
+        return FaultOutcome(outcome.summary(), ok=outcome.ok,
+                            detail={"sent": outcome.sent, "as_expected": outcome.as_expected}, traffic=outcome)
+
+    def clear_all(self) -> dict[str, int | str]:
+        """Nothing to roll back: drill-side traffic changes nothing on the target (each action ends at its deadline)."""
+        return {}
 
     # -- helpers ------------------------------------------------------------------------
 

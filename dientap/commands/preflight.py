@@ -1,0 +1,102 @@
+"""Checks of the values argparse cannot judge from their text alone: the files and folders
+flags name, and flags that depend on each other.
+
+Each runs before anything starts — no socket, no process, no run directory — so a
+mistake found here leaves nothing behind. A file that is missing is one line naming the
+flag, the value and what is accepted; a file that is there but invalid reports every
+problem as ``file:line: field: message``, as ``dientap validate`` does (exit 3 either way)::
+
+    ERROR: argument --readiness: 'unready.yml': file not found; give a readiness profile YAML file (README: ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from dientap.commands.options import TARGET_FORMS
+from kernel.errors import ConfigError, ConfigProblem, UsageError
+
+__all__ = [
+    "READINESS_FORMS",
+    "check_folder",
+    "check_readiness",
+    "check_run_arguments",
+    "check_target_arguments",
+    "check_targets",
+]
+
+READINESS_FORMS = "a readiness profile YAML file (README: 'Faults, ledger, readiness')"
+BUDGETS_FORMS = "a budgets YAML file, e.g. reports/budgets.yaml (README: 'Budgets and the gate')"
+BASELINE_FORMS = "the directory of an earlier run, holding its summary.json (e.g. runs/20261121-093000-ab12)"
+
+
+def _not_there(flag: str, value: Path | str, why: str, accepted: str) -> ConfigError:
+    # The problem is where the command line says it is, not in a file: "argument --flag: 'value': why".
+    return ConfigError([ConfigProblem(f"argument {flag}", None, repr(str(value)), f"{why}; give {accepted}")])
+
+
+def _flag_file(flag: str, path: Path, accepted: str, load: Callable[[Path], object]) -> None:
+    """The file ``flag`` names exists and ``load`` accepts it (its problems raise ConfigError)."""
+    if not path.is_file():
+        raise _not_there(flag, path, "a folder, not a file" if path.is_dir() else "file not found", accepted)
+    load(path)
+
+
+def check_readiness(path: Path | None) -> None:
+    """``--readiness``: a readiness profile every mock service would accept."""
+    if path is None:
+        return
+    from mocks.core.readiness import load_readiness
+
+    _flag_file("--readiness", path, READINESS_FORMS, load_readiness)
+
+
+def check_targets(target: str, allow_hosts: list[str]) -> None:
+    """``--target``: ``embedded``, or a valid targets file whose hosts are all allowed
+    (``--allow-host`` counted; an off-list host is :class:`TargetNotAllowed`, exit 4)."""
+    if target == "embedded":
+        return
+    from kernel.targets import load_targets
+
+    _flag_file("--target", Path(target), TARGET_FORMS,
+               lambda path: load_targets(path, extra_allow_hosts=tuple(allow_hosts)))
+
+
+def check_folder(flag: str, path: Path) -> None:
+    """A folder to write into (``--out``, ``--data-dir``): missing is fine, it is created; a file is not."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"argument {flag}: {str(path)!r} is a file; give a folder (created when missing)")
+
+
+def check_target_arguments(args: argparse.Namespace) -> None:
+    """The options ``run``, ``drill`` and ``security`` share (``add_target_arguments``)."""
+    check_targets(args.target, args.allow_host)
+    check_readiness(args.readiness)
+    check_folder("--out", args.out)
+
+
+def check_run_arguments(args: argparse.Namespace) -> None:
+    """``dientap run``: the shared options, then the gate's files and the Prometheus binary, so
+    that a typo is not found only after the whole load has run."""
+    check_target_arguments(args)
+    if args.budgets is not None:
+        from reports.budgets import load_budgets
+
+        _flag_file("--budgets", args.budgets, BUDGETS_FORMS, load_budgets)
+    if args.baseline is not None:
+        from reports.run_files import load_summary
+
+        summary = args.baseline if args.baseline.suffix == ".json" else args.baseline / "summary.json"
+        if not summary.is_file():
+            why = "no summary.json in it" if args.baseline.is_dir() else "not found"
+            raise _not_there("--baseline", args.baseline, why, BASELINE_FORMS)
+        load_summary(args.baseline)
+    if args.prometheus:
+        from dientap.orchestration.prometheus import find_prometheus
+
+        try:
+            find_prometheus(args.prometheus)
+        except UsageError as exc:
+            raise UsageError(f"argument --prometheus: {exc}") from None
