@@ -1,0 +1,68 @@
+"""kernel.latency_records: histogram keys, exact merging and the latency.hdr file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kernel.hdr import SparseHistogram
+from kernel.latency_records import (
+    HistogramKey,
+    dump_histograms,
+    load_histograms,
+    merge_histogram_maps,
+    merge_matching,
+)
+
+
+def _hist(*values_us: int) -> SparseHistogram:
+    hist = SparseHistogram()
+    for value in values_us:
+        hist.record(value)
+    return hist
+
+
+def test_merge_matching_sums_exactly_the_keys_that_match_and_only_one_measure() -> None:
+    hists = {
+        HistogramKey("portal", "POST /dossiers", "01", "service"): _hist(1000, 2000),
+        HistogramKey("portal", "POST /dossiers", "79", "service"): _hist(3000),
+        HistogramKey("portal", "POST /dossiers", "01", "intended"): _hist(9000),
+        HistogramKey("axis", "GET /inbox", "01", "service"): _hist(500),
+    }
+    assert merge_matching(hists, "portal", "POST /dossiers").total == 3
+    assert merge_matching(hists, province="01").total == 3
+    assert merge_matching(hists, "portal", measure="intended").max_value() >= 9000
+    assert merge_matching(hists, "population").total == 0
+
+
+def test_maps_merge_key_wise_without_touching_their_inputs() -> None:
+    key = HistogramKey("portal", "GET /procedures", "01", "service")
+    first, second = {key: _hist(100)}, {key: _hist(200, 300)}
+    merged = merge_histogram_maps([first, second])
+    assert merged[key].total == 3
+    assert first[key].total == 1 and second[key].total == 2
+
+
+def test_the_file_round_trips_and_names_are_kept_on_one_line(tmp_path: Path) -> None:
+    hists = {
+        HistogramKey("portal", "POST /dossiers", "01", "service"): _hist(1200, 1500, 90_000),
+        HistogramKey("portal", "GET\tweird\nname", "--", "intended"): _hist(10),
+    }
+    path = dump_histograms(hists, tmp_path)
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    assert len(lines) == 2
+    loaded = load_histograms(path)
+    assert loaded[HistogramKey("portal", "POST /dossiers", "01", "service")] == hists[
+        HistogramKey("portal", "POST /dossiers", "01", "service")]
+    assert HistogramKey("portal", "GET weird name", "--", "intended") in loaded
+    table = json.loads((tmp_path / "percentiles.json").read_text(encoding="utf-8"))
+    assert {row["endpoint"] for row in table} == {"POST /dossiers", "GET\tweird\nname"}
+
+
+def test_a_line_with_an_unknown_measure_is_refused_naming_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "latency.hdr"
+    bad.write_text(f"# header\nportal\tGET /\t01\tdelayed\t{_hist(5).encode()}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"latency.hdr:2: expected service, endpoint, province, measure"):
+        load_histograms(bad)

@@ -1,0 +1,83 @@
+"""kernel.targets: the targets file — format errors, the allowlist, secrets from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.errors import ConfigError, TargetNotAllowed
+from kernel.targets import load_targets
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "targets.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+LOOPBACK = """\
+name: rehearsal
+portal: {base_url: "http://127.0.0.1:8701/"}
+population: {base_url: "http://127.0.0.1:8702"}
+axis: {base_url: "http://[::1]:8703"}
+credentials: {secret_env: REHEARSAL_SECRET, admin_token_env: REHEARSAL_ADMIN}
+"""
+
+
+def test_a_loopback_targets_file_resolves_urls_and_reads_secrets_from_the_named_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REHEARSAL_SECRET", "s3cret-from-env")
+    monkeypatch.setenv("REHEARSAL_ADMIN", "admin-from-env")
+    target = load_targets(_write(tmp_path, LOOPBACK))
+    assert target.name == "rehearsal" and target.kind == "file"
+    assert target.urls == {"portal": "http://127.0.0.1:8701", "population": "http://127.0.0.1:8702",
+                           "axis": "http://[::1]:8703"}
+    assert target.dry_run_secret == "s3cret-from-env" and target.admin_token == "admin-from-env"
+    # What provenance records holds no secret, and neither does the repr.
+    shown = f"{target.describe()} {target!r}"
+    assert "s3cret-from-env" not in shown and "admin-from-env" not in shown
+
+
+def test_without_the_variables_the_dry_run_secret_is_the_default_and_there_is_no_admin_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REHEARSAL_SECRET", raising=False)
+    monkeypatch.delenv("REHEARSAL_ADMIN", raising=False)
+    target = load_targets(_write(tmp_path, LOOPBACK))
+    assert target.dry_run_secret == DEFAULT_DRY_RUN_SECRET and target.admin_token is None
+
+
+def test_hosts_off_the_allowlist_are_refused_naming_every_service(tmp_path: Path) -> None:
+    path = _write(tmp_path, LOOPBACK.replace("127.0.0.1:8701/", "dvc.example.vn").replace("[::1]:8703", "truc.example.vn"))
+    with pytest.raises(TargetNotAllowed) as refused:
+        load_targets(path)
+    message = str(refused.value)
+    assert "portal.base_url" in message and "'dvc.example.vn'" in message
+    assert "axis.base_url" in message and "'truc.example.vn'" in message
+    assert "population.base_url" not in message
+
+
+def test_allow_hosts_in_the_file_or_on_the_command_line_admit_a_host(tmp_path: Path) -> None:
+    remote = LOOPBACK.replace("127.0.0.1:8701/", "dvc.example.vn")
+    assert load_targets(_write(tmp_path, remote), extra_allow_hosts=("dvc.example.vn",)).urls["portal"] == (
+        "http://dvc.example.vn")
+    in_file = load_targets(_write(tmp_path, "allow_hosts: [dvc.example.vn]\n" + remote))
+    assert in_file.allow_hosts == ("dvc.example.vn",)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (LOOPBACK.replace("http://127.0.0.1:8702", "ftp://127.0.0.1:8702"), "population.base_url"),
+        (LOOPBACK.replace("axis: {base_url: \"http://[::1]:8703\"}\n", ""), "axis"),
+        (LOOPBACK + "portl: {base_url: http://127.0.0.1:1}\n", "portl"),
+        (LOOPBACK.replace("REHEARSAL_SECRET", "lower-case"), "credentials.secret_env"),
+    ],
+)
+def test_format_errors_name_the_file_and_the_field(tmp_path: Path, text: str, field: str) -> None:
+    with pytest.raises(ConfigError) as bad:
+        load_targets(_write(tmp_path, text))
+    assert "targets.yaml" in str(bad.value) and field in str(bad.value)
