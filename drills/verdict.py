@@ -19,6 +19,7 @@ from drills.model import Drill, Probe
 from drills.probes import ProbeReading, client_recovery, client_window
 from drills.reconcile import passes
 from kernel.errors import ExitCode
+from kernel.stopping import SIGNAL_DURING_ROLLBACK
 from reports._record import Verdict
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
 from reports.run_files import load_journal
@@ -114,7 +115,8 @@ def judge_drill(name: str, drill: Drill, run_dir: Path, facts: DrillFacts) -> Dr
             broken.append(f"{facts.unverified} dossier(s) accepted without a matching identity verification")
     if leftovers:
         broken.append("rollback left faults behind: " + ", ".join(f"{k}={v}" for k, v in leftovers.items()))
-    broken += [f"note: {n}" for n in notes if "ignored during rollback" in n]
+    # A signal kernel.stopping noted (not raised) while the faults were being rolled back.
+    broken += [f"note: {n}" for n in notes if SIGNAL_DURING_ROLLBACK in n]
     verdict: Verdict = "FAIL" if broken else "PASS"
     if interrupted:
         verdict, error = "ERROR", "interrupted (SIGINT/SIGTERM); every fault was rolled back" + (

@@ -47,6 +47,7 @@ __all__ = [
     "ESCALATED_EXIT_S",
     "PROTECTED_GRACE_S",
     "CHILD_GRACE_S",
+    "SIGNAL_DURING_ROLLBACK",
     "CHILDREN",
     "STOP",
     "Children",
@@ -64,6 +65,9 @@ PROTECTED_GRACE_S: Final = 15.0
 """How much longer a forced exit waits for a protected section (a fault rollback) to end."""
 CHILD_GRACE_S: Final = 5.0
 """SIGTERM → SIGKILL grace of a child process in an orderly stop."""
+SIGNAL_DURING_ROLLBACK: Final = "received during the rollback; the rollback finished first"
+"""The note :meth:`StopSignals.protected` records after the signal's name; the drill verdict
+looks for it, so both sides use this one constant rather than two copies of the phrase."""
 
 _WATCH_INTERVAL_S: Final = 0.05
 INTERRUPTED_EXIT: Final = 130
@@ -231,7 +235,7 @@ class StopSignals:
                 self.escalated = True
                 self._deadline = min(self._deadline or now, now + ESCALATED_EXIT_S)
             for notes in self._notes:
-                notes.append(f"{name} received during the rollback; the rollback finished first")
+                notes.append(f"{name} {SIGNAL_DURING_ROLLBACK}")
             protected = self._protected > 0
         if first:
             _say(f"\n{name}: stopping (at most {STOP_BOUND_S:g} s; press Ctrl-C again to stop at once)")

@@ -59,9 +59,9 @@ class ProcessFaultBackend(InjectedFaultBackend):
             try:
                 self.services[name].restart()
                 done[name] = "restarted"
+                self.killed.discard(name)
             except Exception as exc:  # noqa: BLE001 - reported; the other rollbacks still run
-                done[name] = f"restart failed: {exc}"
-        self.killed.clear()
+                done[name] = f"restart failed: {exc}"  # still down: stays in killed, so leftover() reports it
         return done
 
     def leftover(self) -> dict[str, int]:

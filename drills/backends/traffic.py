@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from drills.backends.http import fault_id
 from drills.backends.protocol import FaultOutcome
 from drills.model import Fault, TrafficAction
 from kernel.allowlist import Allowlist
@@ -239,8 +240,10 @@ class TrafficBackend:
         spec = fault.traffic
         assert spec is not None  # nosec B101
         outcome = TrafficOutcome(spec.action, min_success_ratio=spec.min_success_ratio)
-        action = getattr(self, f"_{spec.action}")
-        action(spec, outcome, deadline)
+        if spec.action == "submission_probe":  # its idempotency keys name the step (see there)
+            self._submission_probe(spec, outcome, deadline, step=fault_id(fault))
+        else:
+            getattr(self, f"_{spec.action}")(spec, outcome, deadline)
         return outcome
 
     def _province_documents(
@@ -323,7 +326,7 @@ class TrafficBackend:
             if status in (200, 201):
                 out.acknowledged.setdefault("dossiers", {})[response.json()["code"]] = key
 
-    def _submission_probe(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+    def _submission_probe(self, spec: TrafficAction, out: TrafficOutcome, deadline: float, *, step: str) -> None:
         expect = set(spec.expect_status or [201])
         sent = 0
         pause = max(0.0, (deadline - time.monotonic()) / (spec.count + 1))  # spread over the window
@@ -336,7 +339,9 @@ class TrafficBackend:
             if applicant is None:
                 continue
             token, citizen, procedure = applicant
-            key = f"{self.ctx.run_id}-drill-probe-{i}"
+            # The step's id (distinct per fault name) in the key: a drill's second probe must really
+            # submit, not replay the answers stored for the first one's keys.
+            key = f"{self.ctx.run_id}-{step}-probe-{i}"
             started = time.perf_counter()
             try:
                 response = self._http.post(

@@ -128,9 +128,6 @@ def test_a_restart_that_fails_is_reported_and_the_other_rollbacks_still_run(
         doomed.close()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: ProcessFaultBackend.clear_all() forgets a killed service even when its "
-                                       "restart fails, so leftover() (and the 'verify rollback' step) report "
-                                       "nothing left behind while the service is down")
 def test_a_service_that_could_not_be_restarted_is_left_behind(tmp_path: Path) -> None:
     doomed = _doomed(tmp_path)
     try:

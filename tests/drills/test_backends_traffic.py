@@ -19,9 +19,9 @@ from kernel.allowlist import Allowlist
 from kernel.errors import TargetNotAllowed
 
 
-def _action(action: str, target: str = "portal", **traffic: object) -> Fault:
-    return Fault.model_validate({"name": action, "backend": "traffic", "target": target, "at_s": 0, "duration_s": 30,
-                                 "traffic": {"action": action, **traffic}})
+def _action(action: str, target: str = "portal", name: str | None = None, **traffic: object) -> Fault:
+    return Fault.model_validate({"name": name or action, "backend": "traffic", "target": target, "at_s": 0,
+                                 "duration_s": 30, "traffic": {"action": action, **traffic}})
 
 
 def _run(backend: TrafficBackend, fault: Fault, window_s: float = 30.0) -> TrafficOutcome:
@@ -122,25 +122,25 @@ def test_a_submission_probe_during_an_outage_expects_503_with_retry_after(
     assert not surprised.ok and dict(surprised.unexpected) == {"503 service_unavailable": 1}
     httpx.delete(f"{clean_cluster.urls['portal']}/admin/faults", headers=headers, timeout=10)
     accepted = _run(traffic, _action("submission_probe", count=1), window_s=0.3)
-    assert accepted.ok and list(accepted.acknowledged["dossiers"].values()) == ["20260101-000000-t3st-drill-probe-0"]
+    assert accepted.ok
+    assert list(accepted.acknowledged["dossiers"].values()) == ["20260101-000000-t3st-drill-submission_probe-probe-0"]
     assert set(accepted.acknowledged["dossiers"]) <= _admin_ids(clean_cluster, "portal", "dossiers")
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="bug: submission_probe's idempotency keys are '<run id>-drill-probe-<i>' for "
-                                       "every probe step of a drill, so a second probe replays the first one's "
-                                       "stored answers instead of submitting (a 201 replayed during an outage)")
 def test_a_second_submission_probe_in_the_same_drill_really_submits(
     traffic_context: TrafficContext, clean_cluster: MockCluster
 ) -> None:
     backend = TrafficBackend(dataclasses.replace(traffic_context, run_id="20260101-000000-r3pl"))  # a run of its own
     try:
-        before = _run(backend, _action("submission_probe", count=1), window_s=0.3)
+        # Two steps of one drill: fault names are unique in a drill.
+        before = _run(backend, _action("submission_probe", name="probe before", count=1), window_s=0.3)
         assert before.ok and before.acknowledged["dossiers"]  # accepted while the population service is up
         headers = {"Authorization": f"Bearer {clean_cluster.config.admin_token}"}
         httpx.post(f"{clean_cluster.urls['population']}/admin/faults", headers=headers, timeout=10,
                    json={"id": "down", "kind": "outage"}).raise_for_status()
-        during = _run(backend, _action("submission_probe", count=1, expect_status=[503]), window_s=0.3)
+        during = _run(backend, _action("submission_probe", name="probe during", count=1, expect_status=[503]),
+                      window_s=0.3)
         assert dict(during.unexpected) == {} and during.ok  # the portal cannot verify anyone: it must refuse
     finally:
         backend.close()

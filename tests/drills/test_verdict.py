@@ -205,9 +205,6 @@ def test_a_drill_that_could_not_run_is_an_error_with_its_reason(tmp_path: Path) 
     assert (result.verdict, result.error, result.expectations) == ("ERROR", "RuntimeError: locust exited with 2", [])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: drills/verdict.py looks for notes containing 'ignored during rollback', "
-                                       "but kernel.stopping now writes '<SIG> received during the rollback; the "
-                                       "rollback finished first', so a Ctrl-C during the rollback is never reported")
 def test_a_signal_received_during_the_rollback_is_reported(tmp_path: Path) -> None:
     drill = _drill()
     # The exact note kernel.stopping.STOP.protected() records (asserted in tests/kernel/test_stopping.py).
