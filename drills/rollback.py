@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
-from drills.backends import HttpFaultBackend, NetworkFaultBackend, ProcessFaultBackend
 from drills.fault_timeline import AppliedFault, FaultInjector
 
 __all__ = ["roll_back"]
@@ -52,21 +51,13 @@ def _verify(injector: FaultInjector, *, embedded: bool) -> dict[str, int]:
     backends = injector.backends
     leftovers: dict[str, int] = {}
     with injector.steps.step("verify rollback") as step:
-        http = backends.get("http")
-        if isinstance(http, HttpFaultBackend):
-            for service, count in http.active().items():
-                if count == -1 and embedded:
-                    # An embedded mock that no longer answers is stopping (a terminal's Ctrl-C
-                    # reaches it too); its faults live in its memory and end with it.
-                    step.detail[f"http:{service}"] = "unreachable: embedded mock stopping, its faults end with it"
-                elif count:
-                    leftovers[f"http:{service}"] = count
-        net = backends.get("network")
-        if isinstance(net, NetworkFaultBackend):
-            leftovers.update({f"network:{k}": v for k, v in net.leftover().items() if v})
-        proc = backends.get("process")
-        if isinstance(proc, ProcessFaultBackend):
-            leftovers.update({f"process:{k}": v for k, v in proc.leftover().items() if v})
+        # Every backend says what it still holds, and what is gone by itself; no backend
+        # is asked by name or type.
+        for name, backend in backends.items():
+            left = backend.left_behind(embedded=embedded)
+            for target, note in left.notes.items():
+                step.detail[f"{name}:{target}"] = note
+            leftovers.update({f"{name}:{target}": count for target, count in left.counts.items()})
         step.output = "nothing left behind" if not leftovers else "LEFT BEHIND (-1: could not check): " + ", ".join(
             f"{k}={v}" for k, v in leftovers.items())
         for key, value in leftovers.items():

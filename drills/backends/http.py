@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from drills.backends.protocol import InjectedFaultBackend
+from drills.backends.protocol import InjectedFaultBackend, LeftBehind
 from drills.model import Fault
 from kernel.allowlist import Allowlist
 from kernel.errors import UsageError
@@ -95,6 +95,19 @@ class HttpFaultBackend(InjectedFaultBackend):
                 removed[service] = type(exc).__name__
                 self.unreachable.add(service)
         return removed
+
+    def left_behind(self, *, embedded: bool) -> LeftBehind:
+        """Faults still in force per service. An embedded mock that no longer answers is
+        stopping (a terminal's Ctrl-C reaches it too); its faults live in its memory and end
+        with it, so it is a note, not a leftover."""
+        counts: dict[str, int] = {}
+        notes: dict[str, str] = {}
+        for service, count in self.active().items():
+            if count == -1 and embedded:
+                notes[service] = "unreachable: embedded mock stopping, its faults end with it"
+            elif count:
+                counts[service] = count
+        return LeftBehind(counts, notes)
 
     def active(self) -> dict[str, int]:
         """Faults still in force per service (−1 when it cannot be read)."""

@@ -23,7 +23,7 @@ from reports.journal import DetailValue
 if TYPE_CHECKING:
     from drills.backends.traffic import TrafficOutcome
 
-__all__ = ["FaultBackend", "FaultOutcome", "InjectedFaultBackend"]
+__all__ = ["FaultBackend", "FaultOutcome", "InjectedFaultBackend", "LeftBehind"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,15 @@ class FaultOutcome:
     ok: bool = True
     detail: dict[str, DetailValue] = field(default_factory=dict)
     traffic: TrafficOutcome | None = None
+
+
+@dataclass(frozen=True)
+class LeftBehind:
+    """What a backend still has in force after the rollback: per target a count (−1: could
+    not check), and per target a note for what is gone by itself and so is not left behind."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 class FaultBackend(Protocol):
@@ -56,6 +65,11 @@ class FaultBackend(Protocol):
 
     def clear_all(self) -> dict[str, int | str]:
         """Rollback: everything this backend may have left, removed; per target, a count or an error."""
+        ...
+
+    def left_behind(self, *, embedded: bool) -> LeftBehind:
+        """After the rollback: what is still in force (``embedded``: the targets are our own
+        mocks, which a terminal's Ctrl-C may be stopping)."""
         ...
 
     def close(self) -> None:
@@ -88,6 +102,14 @@ class InjectedFaultBackend(ABC):
     def stop(self, fault: Fault) -> FaultOutcome:
         """:meth:`remove` ``fault``."""
         return FaultOutcome(self.remove(fault))
+
+    def leftover(self) -> dict[str, int]:
+        """Faults still in force per target (−1 when it cannot be read); none by default."""
+        return {}
+
+    def left_behind(self, *, embedded: bool) -> LeftBehind:
+        """:meth:`leftover`, the targets with nothing in force left out."""
+        return LeftBehind({target: count for target, count in self.leftover().items() if count})
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract: the process backend holds nothing
         """Nothing held by default; a backend with connections or proxies closes them."""

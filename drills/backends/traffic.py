@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from drills.backends.http import fault_id
-from drills.backends.protocol import FaultOutcome
+from drills.backends.protocol import FaultOutcome, LeftBehind
 from drills.model import Fault, TrafficAction
 from kernel.allowlist import Allowlist
 from kernel.credentials import derive_password, officer_account
@@ -166,6 +166,10 @@ class TrafficBackend:
     def clear_all(self) -> dict[str, int | str]:
         """Nothing to roll back: drill-side traffic changes nothing on the target (each action ends at its deadline)."""
         return {}
+
+    def left_behind(self, *, embedded: bool) -> LeftBehind:
+        """Nothing: drill-side traffic leaves nothing in force on the target."""
+        return LeftBehind()
 
     # -- helpers ------------------------------------------------------------------------
 

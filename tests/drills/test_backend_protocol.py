@@ -22,6 +22,7 @@ from drills.backends import (
     TrafficBackend,
     TrafficOutcome,
 )
+from drills.backends.protocol import LeftBehind
 from drills.backends.traffic import TrafficContext
 from drills.fault_timeline import AppliedFault, FaultInjector
 from drills.model import Fault
@@ -51,6 +52,7 @@ class TinyBackend:
     runs_until_deadline: bool
     outcome: FaultOutcome = field(default_factory=lambda: FaultOutcome("undone"))
     calls: list[tuple[str, str, float | None]] = field(default_factory=list)
+    left: LeftBehind = field(default_factory=LeftBehind)
 
     def start(self, fault: Fault, deadline: float) -> dict[str, str | int | float | bool | None]:
         self.calls.append(("start", fault.name, deadline))
@@ -63,6 +65,10 @@ class TinyBackend:
     def clear_all(self) -> dict[str, int | str]:
         self.calls.append(("clear_all", "", None))
         return {"portal": 0}
+
+    def left_behind(self, *, embedded: bool) -> LeftBehind:
+        self.calls.append(("left_behind", "embedded" if embedded else "target", None))
+        return self.left
 
     def close(self) -> None:
         self.calls.append(("close", "", None))
@@ -110,8 +116,19 @@ def test_the_rollback_clears_any_backend_through_the_protocol() -> None:
     tiny = TinyBackend(runs_until_deadline=False)
     injector = FaultInjector({"http": tiny}, StepLog(T0), lambda line: None)
     assert roll_back([], injector, ["clear_http_faults"], embedded=True) == {}
-    assert [c[0] for c in tiny.calls] == ["clear_all"]
+    assert [c[0] for c in tiny.calls] == ["clear_all", "left_behind"]
     assert (injector.steps.events[0].name, injector.steps.events[0].output) == ("rollback http", "portal: 0")
+
+
+def test_the_rollback_verifies_every_backend_by_what_it_reports_not_by_its_name() -> None:
+    kept = TinyBackend(runs_until_deadline=False, left=LeftBehind({"axis": 2}, {"portal": "gone with its process"}))
+    clean = TinyBackend(runs_until_deadline=True)
+    injector = FaultInjector({"anything": kept, "traffic": clean}, StepLog(T0), lambda line: None)
+    assert roll_back([], injector, [], embedded=False) == {"anything:axis": 2}
+    assert ("left_behind", "target", None) in kept.calls and ("left_behind", "target", None) in clean.calls
+    verify = next(e for e in injector.steps.events if e.name == "verify rollback")
+    assert verify.status == "failed" and "anything:axis=2" in (verify.output or "")
+    assert verify.detail["anything:portal"] == "gone with its process"
 
 
 # -- every real backend, the same way --------------------------------------------------------
