@@ -3,6 +3,8 @@ dry-run burn-rate alert fires under an injected error rate."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
 import subprocess
@@ -10,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +23,8 @@ from dientap.orchestration.process import listening_socket
 from dientap.orchestration.prometheus import PrometheusServer, find_prometheus
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from metrics.buckets import LATENCY_BUCKETS_S
+from metrics.drill_state import DrillState
+from metrics.exporter import start_drill_state_server
 from reports.run_files import load_summary
 from reports.summary import EndpointStats, Summary
 from scenarios.communes import officer_slots
@@ -54,6 +59,7 @@ class ObservedRun:
     p95_estimates: list[dict]  # PromQL histogram_quantile per (service, endpoint)
     buckets: list[dict]  # the cumulative buckets they were computed from
     up: dict[str, float]  # job → max of `up` over the run
+    panels: dict[str, int]  # each dashboard query (macros filled in) → series it returned mid-run
 
 
 def _free_port() -> int:
@@ -61,6 +67,27 @@ def _free_port() -> int:
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+DASHBOARD = ROOT / "metrics" / "dashboard.json"
+# What Grafana substitutes in the panel queries: a rate window of a few 1-s scrapes, the
+# whole range of this short run, and the "All" value of the service variable.
+GRAFANA_MACROS = {"$__rate_interval": "15s", "$__range": "5m", "$service": ".*", "${service}": ".*"}
+
+
+def dashboard_queries(*, annotations: bool = False) -> list[str]:
+    """Every panel query of the shipped dashboard (or its annotation queries), macros filled in."""
+    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    if annotations:
+        exprs = [a["expr"] for a in board.get("annotations", {}).get("list", []) if a.get("expr")]
+    else:
+        exprs = [t["expr"] for panel in board["panels"] for t in panel.get("targets", []) if t.get("expr")]
+    filled = []
+    for expr in exprs:
+        for macro, value in GRAFANA_MACROS.items():
+            expr = expr.replace(macro, value)
+        filled.append(expr)
+    return filled
 
 
 def _query(prom_url: str, promql: str) -> list[dict]:
@@ -85,7 +112,10 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> ObservedRun:
         port = _free_port()
         targets = {"harness": f"http://127.0.0.1:{port}/metrics"}
         targets.update({name: f"{url}/metrics" for name, url in cluster.urls.items()})
-        with PrometheusServer(run_dir / "prometheus", targets) as prom:
+        # A drill runner outside the Locust process serves its faults' state this way.
+        drill_url, drill_server = start_drill_state_server()
+        targets["drills"] = drill_url
+        with PrometheusServer(run_dir / "prometheus", targets) as prom, contextlib.closing(_Shutdown(drill_server)):
             assert prom.url is not None
             run_config = RunConfig(
                 run_id="metrics-e2e", run_dir=run_dir, profile=profile, population_size=3000, urls=cluster.urls,
@@ -109,6 +139,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> ObservedRun:
                     httpx.post(f"{cluster.urls['portal']}/admin/faults", json=fault, headers=headers,
                                timeout=10).raise_for_status()
                     injected = time.monotonic()
+                    DrillState.set_active("e2e-503", "error", True)
                     seen: list[dict] = []
                     fired_after = None
                     while locust.poll() is None and time.monotonic() - injected < RUN_S:
@@ -118,6 +149,9 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> ObservedRun:
                             fired_after = time.monotonic() - injected
                             break
                         time.sleep(0.5)
+                    # Mid-run, with errors flowing: every dashboard query must have data.
+                    # Recording rules and rate windows fill within a few evaluations.
+                    panels = _dashboard_answers(prom.url, deadline=time.monotonic() + 20)
                     locust.wait(RUN_S + 60)
                 finally:
                     if locust.poll() is None:
@@ -127,7 +161,31 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> ObservedRun:
             estimates = _query(prom.url, f"histogram_quantile(0.95, {BUCKETS})")
             buckets = _query(prom.url, BUCKETS)
             up = {r["metric"]["job"]: float(r["value"][1]) for r in _query(prom.url, "max by (job) (max_over_time(up[5m]))")}
-    return ObservedRun(summary, seen, fired_after, estimates, buckets, up)
+    return ObservedRun(summary, seen, fired_after, estimates, buckets, up, panels)
+
+
+class _Shutdown:
+    """``contextlib.closing`` face of the drill-state HTTP server."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    def close(self) -> None:
+        self.server.shutdown()
+        DrillState.reset()
+
+
+def _dashboard_answers(prom_url: str, deadline: float) -> dict[str, int]:
+    """Series each dashboard query returns, polled (bounded) until every one has data."""
+    answers: dict[str, int] = {}
+    while True:
+        answers = {expr: len(_query(prom_url, expr)) for expr in [*dashboard_queries(),
+                                                                    *dashboard_queries(annotations=True)]}
+        if answers.get("dientap_abort_state > 0") == 0:  # the abort marker: no abort in this run
+            answers.pop("dientap_abort_state > 0")
+        if all(answers.values()) or time.monotonic() > deadline:
+            return answers
+        time.sleep(1)
 
 
 # last_over_time: the Locust process is gone, and Prometheus marked its series stale.
@@ -136,7 +194,20 @@ BUCKETS = ('sum by (service, endpoint, le) '
 
 
 def test_prometheus_scraped_the_harness_and_the_three_mocks(observed: ObservedRun) -> None:
-    assert observed.up == {"harness": 1.0, "portal": 1.0, "population": 1.0, "axis": 1.0}
+    assert observed.up == {"harness": 1.0, "portal": 1.0, "population": 1.0, "axis": 1.0, "drills": 1.0}
+
+
+def test_every_dashboard_query_returns_data_from_the_real_prometheus(observed: ObservedRun) -> None:
+    # Grafana is not installable here: the dashboard is proven by its queries, each sent to
+    # the real Prometheus during the run. A renamed metric or a broken rule fails here.
+    panels = dashboard_queries()
+    assert len(panels) >= 20
+    empty = [expr for expr in panels if not observed.panels[expr]]
+    assert empty == [], f"dashboard panel queries without data: {empty}"
+    # Annotations mark events: the drill fault in force has its marker; the run did not
+    # abort, so the abort marker must be empty (a marker on every run would be a lie).
+    assert observed.panels["dientap_drill_fault_active > 0"] == 1
+    assert "dientap_abort_state > 0" not in observed.panels
 
 
 def test_alert_fires_under_an_injected_error_rate(observed: ObservedRun) -> None:
