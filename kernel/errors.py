@@ -75,9 +75,23 @@ class ConfigError(DientapError):
 
 
 class TargetNotAllowed(DientapError):
-    """A base URL points at a host outside the allowlist."""
+    """A base URL points at a host outside the allowlist.
+
+    ``problems`` holds one :class:`ConfigProblem` per URL refused when they come from a file
+    (a targets file names three services), so a caller can list them one per line; the
+    message joins them with "; ".
+    """
 
     exit_code = ExitCode.TARGET_NOT_ALLOWED
+
+    def __init__(self, message: str, problems: list[ConfigProblem] | None = None):
+        self.problems = list(problems or [])
+        super().__init__(message)
+
+    @classmethod
+    def of(cls, problems: list[ConfigProblem]) -> TargetNotAllowed:
+        """One error for several refused URLs, each kept as a problem."""
+        return cls("; ".join(str(p) for p in problems), problems)
 
 
 class DrillFailed(DientapError):

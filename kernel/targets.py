@@ -106,7 +106,7 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
             )
         urls[name] = url
     if problems:
-        raise TargetNotAllowed("; ".join(str(p) for p in problems))
+        raise TargetNotAllowed.of(problems)
     return Target(
         name=spec.name,
         kind="file",

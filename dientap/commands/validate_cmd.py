@@ -77,16 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _allowlist_problems(path: Path, exc: TargetNotAllowed) -> list[ConfigProblem]:
-    """The per-service problems of a targets file off its allowlist, one each.
-
-    ``kernel.targets.load_targets`` joins them into one message with "; ", and each one
-    starts with the file's name (a message itself may hold "; "), so they are split there.
-    """
-    head = f"{path}: "
-    text = str(exc)
-    if not text.startswith(head):
-        return [ConfigProblem(str(path), None, "", text)]
-    return [ConfigProblem(str(path), None, "", part) for part in text.removeprefix(head).split(f"; {head}")]
+    """The per-service problems of a targets file off its allowlist, one each."""
+    return exc.problems or [ConfigProblem(str(path), None, "", str(exc))]
 
 
 def run(args: argparse.Namespace) -> ExitCode:

@@ -58,6 +58,9 @@ def test_hosts_off_the_allowlist_are_refused_naming_every_service(tmp_path: Path
     assert "portal.base_url" in message and "'dvc.example.vn'" in message
     assert "axis.base_url" in message and "'truc.example.vn'" in message
     assert "population.base_url" not in message
+    # Each refused URL is also a problem of its own, for callers that list them one per line.
+    assert [(p.field, "targets.yaml" in p.file) for p in refused.value.problems] == [
+        ("portal.base_url", True), ("axis.base_url", True)]
 
 
 def test_allow_hosts_in_the_file_or_on_the_command_line_admit_a_host(tmp_path: Path) -> None:
