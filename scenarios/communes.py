@@ -2,8 +2,9 @@
 
 Every simulated actor belongs to a real commune of the roster. Officer slots are laid
 out commune by commune (officer 1 of every commune first, then officer 2 ...), so a run
-that starts only part of its users still spreads them over every commune, and slots are
-dealt to workers round-robin by worker index so distributed runs cover every commune too.
+that starts only part of its users still spreads them over every commune. Which user
+plays which slot is dealt run-wide by :mod:`scenarios.dealing`, so distributed runs play
+every slot exactly once whatever Locust's split of users over workers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from kernel.credentials import officer_account
 from kernel.roster import Commune, Province, Roster, load_roster
 from scenarios.profile import Profile
 
-__all__ = ["OfficerSlot", "active_communes", "officer_slots", "slot_for_user"]
+__all__ = ["OfficerSlot", "active_communes", "officer_slots", "slot_at"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,13 @@ def officer_slots(profile: Profile, roster: Roster | None = None) -> list[Office
     return [OfficerSlot(c, n) for n in range(1, profile.officers_per_commune + 1) for c in communes]
 
 
-def slot_for_user(slots: list[OfficerSlot], user_index: int, worker_index: int, worker_count: int) -> OfficerSlot:
-    """The slot of the ``user_index``-th officer user started on worker ``worker_index``."""
-    position = (user_index * max(1, worker_count) + worker_index) % len(slots)
-    return slots[position]
+def slot_at(slots: list[OfficerSlot], index: int) -> OfficerSlot:
+    """The slot of the officer dealt run-wide ``index`` (see :mod:`scenarios.dealing`).
+
+    Indices stay below ``len(slots)`` (one Locust user per slot); the modulo only keeps
+    an unexpected extra user on a real commune.
+    """
+    return slots[index % len(slots)]
 
 
 def provinces_of(communes: list[Commune], roster: Roster | None = None) -> list[Province]:

@@ -67,6 +67,7 @@ def _user_counts(world: World) -> None:
 
 
 STATS_LOG = "locust-stats.log"
+PLAYERS_DIR = "players"  # per load process: the officer accounts and agency provinces it played
 
 
 def tables_to_log(path: Path) -> None:
@@ -144,6 +145,7 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
         name = f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
         if not is_master:
             world.ledger.dump(Path(config.run_dir) / "ledgers" / f"{name}.json")
+            world.dump_players(Path(config.run_dir) / PLAYERS_DIR / f"{name}.json")
 
     def on_quitting(environment: Any, **_kw: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):

@@ -8,13 +8,15 @@ used, so drills can reconcile what the target holds against what it promised.
 
 from __future__ import annotations
 
-import threading
+import json
+from pathlib import Path
 from typing import Any
 
 from kernel.ack_ledger import AckLedger
 from kernel.roster import Roster, load_roster
 from scenarios.adapters import SystemAdapters, TargetSpec, adapters_for
-from scenarios.communes import OfficerSlot, active_communes, officer_slots
+from scenarios.communes import OfficerSlot, active_communes, officer_slots, slot_at
+from scenarios.dealing import AGENCY_ROLE, OFFICER_ROLE, RoleDealer, attach_dealer
 from scenarios.runconfig import RunConfig
 
 __all__ = ["AckLedger", "World"]
@@ -33,9 +35,9 @@ class World:
         self.slots: list[OfficerSlot] = officer_slots(self.profile, self.roster)
         self.ledger = AckLedger()
         self._catalogues: dict[str, list[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self.officers_started = 0
-        self.agencies_started = 0
+        # One player per officer slot and per agency across the whole run (see scenarios.dealing).
+        self.dealer: RoleDealer = attach_dealer(environment) if getattr(environment, "runner", None) else RoleDealer()
+        self.players: dict[str, list[str]] = {}  # role → who this process played, in dealing order
 
     def adapters(self, province: str) -> SystemAdapters:
         """The adapters of ``province``'s gateway."""
@@ -55,16 +57,27 @@ class World:
         """Keep a catalogue a persona fetched itself."""
         self._catalogues[province] = procedures
 
-    def next_agency_index(self) -> int:
-        """A process-wide counter that deals provinces to agency users."""
-        with self._lock:
-            index = self.agencies_started
-            self.agencies_started += 1
-            return index
+    def deal_slot(self) -> tuple[int, OfficerSlot]:
+        """A new officer's run-wide index and the slot it plays."""
+        index = self.dealer.deal(OFFICER_ROLE)
+        slot = slot_at(self.slots, index)
+        self.players.setdefault(OFFICER_ROLE, []).append(slot.account)
+        return index, slot
 
-    def next_officer_index(self) -> int:
-        """A process-wide counter that deals officer slots to users."""
-        with self._lock:
-            index = self.officers_started
-            self.officers_started += 1
-            return index
+    def deal_province(self) -> tuple[int, str]:
+        """A new provincial agency's run-wide index and its province code."""
+        index = self.dealer.deal(AGENCY_ROLE)
+        provinces = sorted({c.province_code for c in self.communes})
+        code = provinces[index % len(provinces)]
+        self.players.setdefault(AGENCY_ROLE, []).append(code)
+        return index, code
+
+    def release(self, role: str, index: int) -> None:
+        """A player of ``role`` stopped: its index may be dealt again."""
+        self.dealer.release(role, index)
+
+    def dump_players(self, path: Path) -> None:
+        """Write who this process played (officer accounts, agency provinces) as JSON:
+        the evidence that every commune had its officers and no two processes played one."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.players, sort_keys=True), encoding="utf-8")

@@ -8,6 +8,7 @@ import time
 
 from locust import User, task
 
+from scenarios.dealing import AGENCY_ROLE
 from scenarios.personas.documents import new_envelope, work_inbox
 from scenarios.personas.officer import world_of
 from scenarios.world import World
@@ -26,14 +27,16 @@ class ProvincialAgency(User):
 
     def on_start(self) -> None:
         self.world: World = world_of(self.environment)
-        provinces = sorted({c.province_code for c in self.world.communes})
-        index = self.world.next_agency_index()
-        self.province = self.world.roster.province(provinces[index % len(provinces)])
+        self.index, code = self.world.deal_province()  # run-wide: one agency per province (scenarios.dealing)
+        self.province = self.world.roster.province(code)
         self.rng = random.Random(f"{self.world.config.seed}:agency:{self.province.code}")
         self.communes = [c for c in self.world.communes if c.province_code == self.province.code]
         self.gateway = self.world.adapters(self.province.code)
         self.outstanding: dict[str, tuple[float, set[str]]] = {}  # document id → (sent at, recipients)
         self.followups = 0
+
+    def on_stop(self) -> None:
+        self.world.release(AGENCY_ROLE, self.index)
 
     def _token(self) -> str | None:
         return self.gateway.axis.token(self.province.agency_code, self.province.code)

@@ -10,8 +10,8 @@ import time
 import gevent
 from locust import User, task
 
-from scenarios.communes import OfficerSlot, slot_for_user
-from scenarios.personas.documents import new_envelope, work_inbox, worker_index
+from scenarios.dealing import OFFICER_ROLE
+from scenarios.personas.documents import new_envelope, work_inbox
 from scenarios.world import World
 
 __all__ = ["CommuneOfficer", "world_of"]
@@ -38,12 +38,8 @@ class CommuneOfficer(User):
 
     def on_start(self) -> None:
         self.world = world_of(self.environment)
-        runner = self.environment.runner
-        count = int(getattr(getattr(self.environment, "parsed_options", None), "expect_workers", 1) or 1)
-        self.slot: OfficerSlot = slot_for_user(
-            self.world.slots, self.world.next_officer_index(), worker_index(self.environment),
-            count if getattr(runner, "worker_index", None) is not None else 1,
-        )
+        # Dealt run-wide, so no commune has two officers of one number on two workers.
+        self.index, self.slot = self.world.deal_slot()
         self.rng = random.Random(f"{self.world.config.seed}:{self.slot.account}")
         self.commune = self.slot.commune
         self.province = self.commune.province_code
@@ -55,6 +51,9 @@ class CommuneOfficer(User):
         if delay > 0:
             gevent.sleep(delay)
         self.gateway.portal.officer_token(self.slot.account, self.province, self.commune.code)
+
+    def on_stop(self) -> None:
+        self.world.release(OFFICER_ROLE, self.index)
 
     @task(6)
     def work_queue(self) -> None:

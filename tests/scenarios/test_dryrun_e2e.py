@@ -141,14 +141,23 @@ def test_the_cli_refuses_targets_off_the_allowlist_before_sending_anything(tmp_p
     assert not list((tmp_path / "runs").glob("*/run-config.json"))
 
 
-def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
-    out = tmp_path / "runs"
+def _cli_smoke(out: Path, workers: int) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, "-m", "dientap.cli", "run", "smoke", "--workers", "2", "--duration", "20",
+        [sys.executable, "-m", "dientap.cli", "run", "smoke", "--workers", str(workers), "--duration", "20",
          "--population-size", str(POPULATION), "--out", str(out)],
         capture_output=True, text=True, timeout=240,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _failing_endpoints(run_dir: Path) -> set[tuple[str, str]]:
+    return {(e.service, e.name) for e in load_summary(run_dir).endpoints if e.failures}
+
+
+def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
+    out = tmp_path / "runs"
+    done = _cli_smoke(out, workers=2)
     assert "results:" in done.stdout and "report:" in done.stdout
     latest = out / "latest"
     # The console has dientap's progress lines and summary; Locust's wide tables are in the log.
@@ -164,3 +173,15 @@ def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
     assert sorted(p.name for p in (latest / "ledgers").glob("*.json")) == ["worker-0.json", "worker-1.json"]
     # The master's merged records alone rebuild the summary it wrote.
     assert summary_from_run_dir(latest, load_roster()).model_dump(mode="json") == summary
+    # No self-inflicted races: every officer slot and agency is played once run-wide
+    # (scenarios.dealing), so two workers fail nowhere one process does not. Before the
+    # dealer, Locust's uneven per-class split put two officers on half the communes'
+    # worklists and 409 illegal_transition showed on the transitions route.
+    players = [json.loads(p.read_text()) for p in sorted((latest / "players").glob("*.json"))]
+    assert len(players) == 2
+    for role, expected in (("officer", 34), ("agency", 34)):
+        played = [name for node in players for name in node.get(role, [])]
+        assert len(played) == len(set(played)) == expected, (role, players)
+    single = tmp_path / "single"
+    _cli_smoke(single, workers=0)
+    assert _failing_endpoints(latest) <= _failing_endpoints(single / "latest"), summary["endpoints"]

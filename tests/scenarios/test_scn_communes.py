@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from kernel.roster import load_roster
-from scenarios.communes import active_communes, officer_slots, provinces_of, slot_for_user
+from scenarios.communes import active_communes, officer_slots, provinces_of, slot_at
 from scenarios.profile import Profile
 
 ROSTER = load_roster()
@@ -47,26 +47,15 @@ def test_officer_slots_put_officer_one_of_every_commune_first() -> None:
 
 def test_a_partial_start_still_reaches_every_province() -> None:
     slots = officer_slots(_profile(officers=3), ROSTER)
-    first = [slot_for_user(slots, i, 0, 1) for i in range(len(ROSTER.communes))]
+    first = [slot_at(slots, i) for i in range(len(ROSTER.communes))]
     assert {s.commune.code for s in first} == {c.code for c in ROSTER.communes}
     assert {s.number for s in first} == {1}
 
 
-def test_workers_share_the_slots_without_overlap_and_cover_them_all() -> None:
+def test_dealt_indices_map_to_every_slot_once_and_an_extra_user_wraps_onto_a_real_commune() -> None:
     slots = officer_slots(_profile("per_province", per_province=2, officers=3), ROSTER)
-    workers = 4
-    per_worker = len(slots) // workers
-    dealt = [slot_for_user(slots, user, worker, workers) for worker in range(workers) for user in range(per_worker)]
-    assert Counter(dealt) == Counter(slots)  # every slot exactly once
-    # each worker's first users are spread over communes, not stacked on one
-    first_of_worker = [slot_for_user(slots, user, 1, workers) for user in range(10)]
-    assert len({s.commune.code for s in first_of_worker}) == 10
-
-
-def test_more_users_than_slots_wrap_around_and_a_zero_worker_count_means_one() -> None:
-    slots = officer_slots(_profile("per_province", per_province=1), ROSTER)
-    assert slot_for_user(slots, len(slots), 0, 1) == slots[0]
-    assert slot_for_user(slots, 5, 0, 0) == slots[5]
+    assert Counter(slot_at(slots, i) for i in range(len(slots))) == Counter(slots)
+    assert slot_at(slots, len(slots)) == slots[0]
 
 
 def test_provinces_of_lists_each_province_once_in_roster_order() -> None:

@@ -16,7 +16,7 @@ import pytest
 from kernel.latency_records import HistogramKey, load_histograms, merge_histogram_maps
 
 HERE = Path(__file__).parent
-LOCUST = [sys.executable, "-m", "locust", "-f", str(HERE / "dist_locustfile.py")]
+LOCUST = [sys.executable, "-m", "locust", "--loglevel", "WARNING", "-f"]
 
 
 def _free_port() -> int:
@@ -25,22 +25,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.e2e
-def test_master_merge_equals_union_of_workers(support_server, tmp_path):
+def _master_and_two_workers(locustfile: str, run_args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run a headless Locust master with two local workers to the end: (exit code, master output)."""
     port = _free_port()
-    env = {**os.environ, "DIENTAP_TEST_OUT": str(tmp_path)}
-    common = ["--loglevel", "WARNING"]
     master = subprocess.Popen(
-        [*LOCUST, "--master", "--headless", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
-         "--master-bind-port", str(port), "-u", "8", "-r", "8", "-t", "4s", "--host", support_server.base_url,
-         "--only-summary", *common],
+        [*LOCUST, str(HERE / locustfile), "--master", "--headless", "--expect-workers", "2",
+         "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--only-summary", *run_args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     workers = [
-        subprocess.Popen(
-            [*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *common],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+        subprocess.Popen([*LOCUST, str(HERE / locustfile), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(2)
     ]
     try:
@@ -52,7 +47,15 @@ def test_master_merge_equals_union_of_workers(support_server, tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert master.returncode == 0, out[-3000:]
+    return master.returncode, out
+
+
+@pytest.mark.e2e
+def test_master_merge_equals_union_of_workers(support_server, tmp_path):
+    env = {**os.environ, "DIENTAP_TEST_OUT": str(tmp_path)}
+    returncode, out = _master_and_two_workers(
+        "dist_locustfile.py", ["-u", "8", "-r", "8", "-t", "4s", "--host", support_server.base_url], env)
+    assert returncode == 0, out[-3000:]
     worker_files = sorted(tmp_path.glob("worker-*.hdr"))
     assert len(worker_files) == 2, (list(tmp_path.iterdir()), out[-3000:])
 
@@ -101,3 +104,22 @@ def test_a_worker_that_never_sends_its_final_report_is_named_after_the_timeout()
     (error,) = r["errors"]
     assert error.startswith("no final latency report from worker(s) ")
     assert error.endswith(" within 1 s: their last seconds are missing")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("officers,agencies", [(10, 10), (10, 4)])
+def test_a_real_master_deals_every_role_index_exactly_once_across_two_workers(officers, agencies, tmp_path):
+    """Locust interleaves fixed-count classes and cycles the workers, so the per-class
+    split over two workers is uneven: equal classes land one class per worker, unequal
+    ones split a class unevenly. The dealer still gives every index of every role to
+    exactly one user of the run."""
+    env = {**os.environ, "DIENTAP_TEST_OUT": str(tmp_path),
+           "DIENTAP_TEST_OFFICERS": str(officers), "DIENTAP_TEST_AGENCIES": str(agencies)}
+    users = str(officers + agencies)
+    returncode, out = _master_and_two_workers("deal_locustfile.py", ["-u", users, "-r", "100", "-t", "3s"], env)
+    assert returncode == 0, out[-3000:]
+    reports = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("worker-*.json"))]
+    assert [r["worker"] for r in reports] == [0, 1], out[-3000:]
+    for role, count in (("officer", officers), ("agency", agencies)):
+        indices = sorted(index for r in reports for played, index in r["dealt"] if played == role)
+        assert indices == list(range(count)), (role, reports)

@@ -1,0 +1,164 @@
+"""Run-wide dealing of roles: every officer slot and every provincial agency is played by
+exactly one Locust user of the whole run, however Locust spreads users over workers.
+
+Why a dealer: Locust hands fixed-count users to workers by interleaving the classes
+(its ``_kl_generator``: officer, agency, officer, agency ...) and cycling the workers
+(0, 1, 0, 1 ...). With 34 officers, 34 agencies and 2 workers every officer lands on
+worker 0 and every agency on worker 1. The old rule dealt a slot from the user's local
+index and its worker index, assuming an even split, so worker 0's 34 officers took slots
+0, 2, … 32 twice over: half the communes had two officers on one worklist (the
+``409 illegal_transition`` races of 2-worker runs) and the other half had none.
+
+Only the master sees every worker, so it deals. A worker's user asks for the lowest free
+index of its role (Locust custom message ``dientap_deal``) and waits for the answer
+(``dientap_dealt``); a user that stops gives its index back (``dientap_release``), so a
+Locust rebalance that moves users between workers re-deals the same indices instead of
+running past the end. A local runner deals in process. The master's book is cleared when
+a test starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from typing import Any
+
+import gevent
+from gevent.event import AsyncResult
+
+__all__ = [
+    "AGENCY_ROLE",
+    "DEALT_MESSAGE",
+    "DEAL_MESSAGE",
+    "OFFICER_ROLE",
+    "RELEASE_MESSAGE",
+    "DealingTimeout",
+    "IndexBook",
+    "RoleDealer",
+    "attach_dealer",
+]
+
+log = logging.getLogger(__name__)
+
+OFFICER_ROLE = "officer"
+AGENCY_ROLE = "agency"
+DEAL_MESSAGE = "dientap_deal"
+DEALT_MESSAGE = "dientap_dealt"
+RELEASE_MESSAGE = "dientap_release"
+DEAL_TIMEOUT_S = 30.0  # a worker whose master does not answer within this is misconfigured
+
+
+class DealingTimeout(RuntimeError):
+    """The master did not deal an index in time (the user does not start)."""
+
+
+class IndexBook:
+    """Indices in use per role; hands out the lowest free one."""
+
+    def __init__(self) -> None:
+        self._taken: dict[str, set[int]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, role: str) -> int:
+        """The lowest index of ``role`` not in use, now in use."""
+        with self._lock:
+            taken = self._taken.setdefault(role, set())
+            index = next(i for i in itertools.count() if i not in taken)
+            taken.add(index)
+            return index
+
+    def give_back(self, role: str, index: int) -> None:
+        """``index`` of ``role`` is free again (unknown indices are ignored)."""
+        with self._lock:
+            self._taken.get(role, set()).discard(index)
+
+    def clear(self) -> None:
+        """Forget every index (a new test starts)."""
+        with self._lock:
+            self._taken.clear()
+
+    def in_use(self, role: str) -> set[int]:
+        """The indices of ``role`` in use."""
+        with self._lock:
+            return set(self._taken.get(role, set()))
+
+
+class RoleDealer:
+    """Deals run-wide role indices on a local runner, a worker or a master.
+
+    Use :func:`attach_dealer` to build one for an environment; users call :meth:`deal`
+    in ``on_start`` and :meth:`release` in ``on_stop``.
+    """
+
+    def __init__(self, runner: Any = None, *, remote: bool = False, timeout_s: float = DEAL_TIMEOUT_S) -> None:
+        self.runner = runner
+        self.remote = remote  # a worker: the master deals
+        self.timeout_s = timeout_s
+        self.book = IndexBook()  # dealt here: the local runner's or the master's book
+        self._asks = itertools.count(1)
+        self._waiting: dict[int, AsyncResult[int]] = {}
+
+    def deal(self, role: str) -> int:
+        """The run-wide index of a new player of ``role`` (0, 1, 2 … lowest free first)."""
+        if not self.remote:
+            return self.book.take(role)
+        ask = next(self._asks)
+        answer: AsyncResult[int] = AsyncResult()
+        self._waiting[ask] = answer
+        try:
+            self.runner.send_message(DEAL_MESSAGE, {"role": role, "ask": ask})
+            index = answer.get(timeout=self.timeout_s)
+        except gevent.Timeout:
+            raise DealingTimeout(f"the master dealt no {role} index within {self.timeout_s:.0f} s") from None
+        finally:
+            self._waiting.pop(ask, None)
+        if index is None:  # AsyncResult.get returns None only when set(None): never by on_dealt
+            raise DealingTimeout(f"the master answered without a {role} index")
+        return index
+
+    def release(self, role: str, index: int) -> None:
+        """Give ``index`` of ``role`` back (the user stopped)."""
+        if not self.remote:
+            self.book.give_back(role, index)
+            return
+        try:
+            self.runner.send_message(RELEASE_MESSAGE, {"role": role, "index": index})
+        except Exception:  # the master is gone at the end of a run: nothing left to deal
+            log.debug("could not give %s %d back to the master", role, index, exc_info=True)
+
+    # ---- message handlers ------------------------------------------------------------
+
+    def on_dealt(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        """Worker: the master's answer to one ask."""
+        data = msg.data or {}
+        answer = self._waiting.get(int(data.get("ask", 0)))
+        if answer is not None:
+            answer.set(int(data["index"]))
+
+    def on_deal(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        """Master: deal the next index of a role to the asking worker."""
+        data = msg.data or {}
+        index = self.book.take(str(data["role"]))
+        self.runner.send_message(DEALT_MESSAGE, {"ask": data["ask"], "index": index}, client_id=msg.node_id)
+
+    def on_release(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        """Master: a worker's user gave its index back."""
+        data = msg.data or {}
+        self.book.give_back(str(data["role"]), int(data["index"]))
+
+
+def attach_dealer(environment: Any) -> RoleDealer:
+    """A :class:`RoleDealer` for ``environment``'s runner, its messages registered."""
+    from locust.runners import MasterRunner, WorkerRunner
+
+    runner = environment.runner
+    dealer = RoleDealer(runner, remote=isinstance(runner, WorkerRunner))
+    if isinstance(runner, MasterRunner):
+        runner.register_message(DEAL_MESSAGE, dealer.on_deal)
+        runner.register_message(RELEASE_MESSAGE, dealer.on_release)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message(DEALT_MESSAGE, dealer.on_dealt)
+    if not isinstance(runner, WorkerRunner):
+        environment.events.test_start.add_listener(lambda **_kw: dealer.book.clear())
+    return dealer
