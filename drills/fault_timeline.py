@@ -72,15 +72,20 @@ class FaultInjector:
         pending = planned_steps(drill)
         while pending:
             offset, what, fault = pending[0]
-            if load.elapsed() < offset and not load.wait(0):
-                time.sleep(min(0.1, offset - load.elapsed()))
+            # The run's one clock: offsets count from the load's own start (kernel.load_clock),
+            # unknown (None) until its doors open. A load that ended without starting lets
+            # the remaining steps run at once.
+            elapsed = load.elapsed()
+            if (elapsed is None or elapsed < offset) and not load.wait(0):
+                time.sleep(0.05 if elapsed is None else min(0.1, offset - elapsed))
                 continue
             pending.pop(0)
             state = by_fault[id(fault)]
+            planned = None if load.started_at is None else load.started_at + offset
             if what == "inject":
-                self.inject(state)
+                self.inject(state, planned)
             elif state.started is not None:
-                self.remove(state)
+                self.remove(state, planned)
 
     def _tell(self, fault: Fault, active: bool) -> None:
         if self.on_fault is not None:
@@ -92,8 +97,12 @@ class FaultInjector:
         backend = self.backends.get(fault.backend)
         return backend is not None and backend.runs_until_deadline
 
-    def inject(self, state: AppliedFault) -> None:
-        """Start one fault (a step running until its deadline runs in its own thread) and journal it."""
+    def inject(self, state: AppliedFault, planned: float | None = None) -> None:
+        """Start one fault (a step running until its deadline runs in its own thread) and journal it.
+
+        ``planned`` is when it was due (epoch seconds on the run's clock); the ``fault_start``
+        event carries it as ``planned_offset_s`` and how late it started as ``late_ms``.
+        """
         fault, steps = state.fault, self.steps
         self._tell(fault, True)
         self.say(f"  inject {fault.name} ({fault.backend} {fault.kind} on {fault.proxy_key})")
@@ -101,7 +110,7 @@ class FaultInjector:
         if self._runs_until_deadline(fault):
             state.started = dt.datetime.now(UTC)
             steps.event("fault_start", fault.name, t=state.started, status="started", backend=fault.backend,
-                        target=fault.proxy_key, fault_kind=fault.kind)
+                        target=fault.proxy_key, fault_kind=fault.kind, **_timing(fault.at_s, planned, state.started))
             state.detail = self.backends[fault.backend].start(fault, deadline)
             return
         with steps.step(f"inject {fault.name}", backend=fault.backend, target=fault.proxy_key, fault_kind=fault.kind) as step:
@@ -110,13 +119,15 @@ class FaultInjector:
             step.detail.update(state.detail)
             step.output = ", ".join(f"{k}={v}" for k, v in state.detail.items())
         steps.event("fault_start", fault.name, t=state.started, status="ok", backend=fault.backend,
-                    target=fault.proxy_key, fault_kind=fault.kind)
+                    target=fault.proxy_key, fault_kind=fault.kind, **_timing(fault.at_s, planned, state.started))
 
-    def remove(self, state: AppliedFault) -> None:
+    def remove(self, state: AppliedFault, planned: float | None = None) -> None:
         """Stop one fault (once; a step running until its deadline is waited for) and journal how it ended."""
         fault, steps = state.fault, self.steps
         if state.stopped is not None:
             return
+        began = dt.datetime.now(UTC)
+        timing = _timing(fault.end_s, planned, began)
         self._tell(fault, False)
         self.say(f"  remove {fault.name}")
         if self._runs_until_deadline(fault):
@@ -124,14 +135,23 @@ class FaultInjector:
             state.stopped = dt.datetime.now(UTC)
             with steps.step(f"{fault.backend} {fault.name}", target=fault.proxy_key, fault_kind=fault.kind) as step:
                 _journal_outcome(state, step, outcome)
-            steps.event("fault_stop", fault.name, t=state.stopped, status="ok", backend=fault.backend)
+            steps.event("fault_stop", fault.name, t=state.stopped, status="ok", backend=fault.backend, **timing)
             return
         try:
             with steps.step(f"remove {fault.name}", backend=fault.backend, target=fault.proxy_key) as step:
                 _journal_outcome(state, step, self.backends[fault.backend].stop(fault))
         finally:
             state.stopped = dt.datetime.now(UTC)
-            steps.event("fault_stop", fault.name, t=state.stopped, status="ok", backend=fault.backend)
+            steps.event("fault_stop", fault.name, t=state.stopped, status="ok", backend=fault.backend, **timing)
+
+
+def _timing(offset_s: float, planned: float | None, at: dt.datetime) -> dict[str, float]:
+    """When a step was due on the run's clock (``planned_offset_s``) and how late it began
+    (``late_ms``; absent when the load's clock never started, e.g. a load that crashed)."""
+    timing = {"planned_offset_s": offset_s}
+    if planned is not None:
+        timing["late_ms"] = round((at.timestamp() - planned) * 1000, 1)
+    return timing
 
 
 def _journal_outcome(state: AppliedFault, step: JournalEvent, outcome: FaultOutcome) -> None:

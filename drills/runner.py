@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,7 +195,7 @@ class DrillRunner:
                     self.say(f"drill {self.name}: {self.drill.title} — run {dry.run_id}, load {dry.profile.name} "
                              f"for {dry.profile.duration_s:g} s, {len(self.drill.method)} step(s)")
                     dry.start_load()
-                    load_started = dt.datetime.fromtimestamp(dry.started_at or time.time(), UTC)
+                    load_started = dt.datetime.now(UTC)  # launched; its clock starts when the doors open
                     injector.run_plan(self.drill, dry, applied)
                     dry.wait()
                     load_done = True
@@ -314,7 +313,9 @@ class DrillRunner:
         try:
             journal = load_journal(dry.run_dir)
         except Exception:  # noqa: BLE001 - no journal (interrupted, load crashed): build the same shape
-            started = load_started or (steps.events[0].t if steps.events else dt.datetime.now(UTC))
+            # The run's clock when the load's doors opened, else the launch, else the first step.
+            opened = dt.datetime.fromtimestamp(dry.started_at, UTC) if dry.started_at is not None else None
+            started = opened or load_started or (steps.events[0].t if steps.events else dt.datetime.now(UTC))
             journal = Journal(provenance=build_provenance(
                 run_id=dry.run_id, profile=dry.profile.name, seed=dry.seed, scale=dry.profile.scale,
                 target_kind="embedded" if dry.embedded else "file", target_name=dry.target_name, urls=dry.urls,

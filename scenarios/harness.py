@@ -17,6 +17,7 @@ import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
 from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.load_clock import write_load_start
 from kernel.load_observation import EXTENSION_ATTRIBUTE
 from scenarios.abort import AbortLimits, AbortMonitor
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
@@ -123,6 +124,9 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
 
     def on_test_start(environment: Any, **_kw: Any) -> None:
         state.started_at = time.time()
+        if not isinstance(environment.runner, WorkerRunner):
+            # The run's one clock (kernel.load_clock): a drill places its faults on it.
+            write_load_start(config.run_dir, state.started_at)
         if not isinstance(environment.runner, WorkerRunner):
             gevent.spawn(_progress, environment, state, world.profile.duration_s)
         if state.lag is not None:

@@ -23,6 +23,7 @@ from dientap.orchestration.prometheus import PrometheusServer
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.errors import UsageError
+from kernel.load_clock import read_load_start
 from kernel.provenance import Provenance, TargetKind, build_provenance
 
 __all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
@@ -87,7 +88,8 @@ class DryRun:
         self.cluster: MockCluster | None = None
         self.urls: dict[str, str] = {}
         self.admin_token: str | None = None
-        self.started_at: float | None = None
+        self.launched_at: float | None = None  # when Locust was launched (its clock starts later)
+        self._started_at: float | None = None
         self.locust_exit: int | None = None
         self._thread: threading.Thread | None = None
         self.prometheus: PrometheusServer | None = None
@@ -216,13 +218,22 @@ class DryRun:
         def target() -> None:
             self.locust_exit = run_locust(plan, self._locust_procs)
 
-        self.started_at = time.time()
+        self.launched_at = time.time()
         self._thread = threading.Thread(target=target, name="locust", daemon=True)
         self._thread.start()
 
-    def elapsed(self) -> float:
-        """Seconds since the load started."""
-        return 0.0 if self.started_at is None else time.time() - self.started_at
+    @property
+    def started_at(self) -> float | None:
+        """When the load's doors opened (epoch seconds): the run's one clock, written by the
+        load itself (:mod:`kernel.load_clock`); ``None`` until then."""
+        if self._started_at is None and self.launched_at is not None:
+            self._started_at = read_load_start(self.run_dir)
+        return self._started_at
+
+    def elapsed(self) -> float | None:
+        """Seconds on the run's clock since the load's doors opened; ``None`` before."""
+        started = self.started_at
+        return None if started is None else time.time() - started
 
     def stop_load(self, timeout_s: float = LOCUST_STOP_S) -> None:
         """Stop the load early and gracefully (Locust still writes its results); bounded."""

@@ -86,6 +86,15 @@ def test_built_in_drill_passes_against_the_embedded_mocks(name: str, tmp_path: P
     starts = [e for e in journal.events if e.kind == "fault_start"]
     stops = [e for e in journal.events if e.kind == "fault_stop"]
     assert len(starts) == len(stops) == len(drill.faults)
+    # One clock: the drill placed every fault on the load's own clock, the journal's origin.
+    # The skew between the two is the event's offset minus its plan minus its lateness.
+    timed = [e for e in starts if "late_ms" in e.detail]
+    assert len(timed) == len(starts)
+    for event in timed:
+        skew_ms = (event.offset_s - event.detail["planned_offset_s"]) * 1000 - event.detail["late_ms"]
+        assert abs(skew_ms) <= 50, (event.name, skew_ms)
+        assert event.detail["late_ms"] >= 0  # never early (it used to fire ≈ 1 s early)
+    assert all(e.detail["late_ms"] >= 0 for e in stops)
     assert (_run_dir(tmp_path) / "report.html").is_file()
     if any(f.detail.get("backend") != "traffic" for f in drill.faults):
         assert drill.recovery_time_s is not None

@@ -103,7 +103,7 @@ def test_a_fault_is_injected_and_removed_once_with_its_steps_and_events(
     assert inject.detail["toxic"] == "latency" and inject.detail["attr.latency"] == 10
     assert inject.output == "proxy=dientap-tl-axis, toxic=latency, stream=downstream, toxicity=1.0, attr.latency=10"
     assert (start.kind, start.t, start.detail) == (
-        "fault_start", state.started, {"backend": "network", "target": "axis", "fault_kind": "latency"})
+        "fault_start", state.started, {"backend": "network", "target": "axis", "fault_kind": "latency", "planned_offset_s": 1.0})
     assert (remove.name, remove.status, remove.output) == ("remove axis slow", "ok", "removed")
     assert (stop.kind, stop.t, stop.status) == ("fault_stop", state.stopped, "ok")
 
@@ -200,14 +200,25 @@ def test_a_step_that_runs_until_its_deadline_is_told_so_by_its_backend_not_by_it
 
 class FakeClockLoad:
     """The load's timeline as :meth:`FaultInjector.run_plan` reads it: a clock that moves
-    ``step_s`` each time it is read, and a load that may have ended."""
+    ``step_s`` each time it is read, unknown (``None``) for the first ``closed_reads``
+    reads (the load's doors not open yet), and a load that may have ended."""
 
-    def __init__(self, step_s: float, ended: bool = False):
+    def __init__(self, step_s: float, ended: bool = False, closed_reads: int = 0):
         self.now = 0.0
         self.step_s = step_s
         self.ended = ended
+        self.closed_reads = closed_reads
+        self.reads_before_open = 0
 
-    def elapsed(self) -> float:
+    @property
+    def started_at(self) -> float | None:
+        return T0.timestamp() if self.closed_reads == 0 else None
+
+    def elapsed(self) -> float | None:
+        if self.closed_reads > 0:
+            self.closed_reads -= 1
+            self.reads_before_open += 1
+            return None
         self.now += self.step_s
         return self.now
 
@@ -246,3 +257,22 @@ def test_when_the_load_ends_early_every_pending_step_runs_at_once(network: Netwo
     assert recorder.said == ["  inject slow (network latency on axis)", "  inject down (network down on axis)",
                              "  remove slow", "  remove down"]
     assert network.leftover() == {"axis": 0}  # no fault outlives the load
+
+
+def test_nothing_is_injected_before_the_loads_doors_open_and_steps_carry_their_plan(network: NetworkFaultBackend) -> None:
+    """The run's one clock starts when the load opens its doors (kernel.load_clock), not
+    when it was launched: until then the plan waits, even for a fault at 0 s."""
+    drill = Drill.model_validate({"title": "at once", "method": [
+        {"name": "down", "backend": "network", "target": "axis", "at_s": 0, "duration_s": 1, "network": {"toxic": "down"}},
+    ]})
+    load = FakeClockLoad(step_s=0.5, closed_reads=3)
+    steps = StepLog(T0)
+    seen: list[int] = []
+    injector = FaultInjector({"network": network}, steps, lambda line: seen.append(load.reads_before_open))
+    injector.run_plan(drill, load, [AppliedFault(f) for f in drill.method])
+    assert seen[0] == 3  # the first injection only after the three reads of a closed door
+    events = {e.kind: e for e in steps.events if e.kind in ("fault_start", "fault_stop")}
+    assert events["fault_start"].detail["planned_offset_s"] == 0 and events["fault_stop"].detail["planned_offset_s"] == 1
+    # The fake's doors opened at T0 on the run's clock; the real wall clock is far later.
+    assert events["fault_start"].detail["late_ms"] > 0 and events["fault_stop"].detail["late_ms"] > 0
+    assert network.leftover() == {"axis": 0}

@@ -13,6 +13,7 @@ import pytest
 
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from kernel.ack_ledger import AckLedger
+from kernel.load_clock import read_load_start
 from kernel.roster import load_roster
 from reports.run_files import load_journal, load_summary
 from reports.summary_build import summary_from_run_dir
@@ -54,6 +55,11 @@ def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(tmp_path):
     untouched = [p.code for p in summary.provinces if p.requests == 0]
     assert untouched == []
     assert summary.communes.total == 3321 and summary.communes.active >= 34
+    # The run's one clock: the load's own start, in its run directory and the journal's origin.
+    journal = load_journal(run.run_dir)
+    assert run.started_at == read_load_start(run.run_dir) is not None
+    assert abs(journal.provenance.started_at.timestamp() - run.started_at) < 1e-5
+    assert run.launched_at is not None and run.started_at > run.launched_at
     assert summary.requests.total == sum(e.count for e in summary.endpoints) > 0
     assert summary.requests.failed == sum(e.failures for e in summary.endpoints)
     # Every dossier and document the load was told about is in the mocks' ledgers, and
