@@ -114,7 +114,7 @@ def render_table(comparison: RunComparison) -> str:
     widths = [max(len(r[i]) for r in [header, *rows] if len(r) > i) for i in range(len(header))]
     # Warnings are not repeated here: the command prints them on stderr (Markdown and JSON carry them).
     out = [_headline(comparison), ""]
-    for row in rows:
+    for row in [header, *rows]:
         if len(row) == 1:
             out.append(row[0])
             continue
