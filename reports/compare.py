@@ -68,9 +68,9 @@ _SEVERITY: dict[LineVerdict, int] = {"regressed": 3, "improved": 2, "within nois
 class NoiseGuard(Record):
     """The thresholds of a comparison; the defaults are the ones ``dientap compare`` uses.
 
-    The latency floors were set by measurement (README "Comparing two runs"): pairs of
-    identical smoke runs on a busy 2-core machine moved a comparable line by up to
-    a few ms and +60 %; a 50 ms fault moves it by ≥ 50 ms and many-fold.
+    The latency floors were set by measurement (README "Comparing two runs"): six pairs of
+    identical smoke runs on a busy 2-core machine moved a line whose intervals came apart
+    by up to 7 ms and 2.3×; a 50 ms fault on a route moves it by ≥ 50 ms and many-fold.
     """
 
     min_samples: int = Field(default=MIN_SAMPLES, ge=1)
