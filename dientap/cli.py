@@ -25,6 +25,7 @@ COMMANDS = (
     "dientap.commands.drill_cmd",
     "dientap.commands.security_cmd",
     "dientap.commands.gate_cmd",
+    "dientap.commands.compare_cmd",
     "dientap.commands.report_cmd",
     "dientap.commands.validate_cmd",
 )

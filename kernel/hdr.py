@@ -205,6 +205,15 @@ class SparseHistogram:
             result[p] = layout.highest_value_at(index) if p else layout.lowest_value_at(index)
         return result
 
+    def slot_ranges(self) -> list[tuple[int, int, int]]:
+        """Every non-empty slot as ``(lowest µs, highest equivalent µs, count)``, ascending.
+
+        What a reader needs to place the k-th smallest sample exactly (within its slot's
+        0.1 % width), e.g. for an order-statistic confidence interval.
+        """
+        layout = self._layout
+        return [(layout.lowest_value_at(i), layout.highest_value_at(i), c) for i, c in sorted(self.counts.items())]
+
     def max_value(self) -> int:
         """Highest equivalent value of the largest recorded slot (µs), like HdrHistogram."""
         return self._layout.highest_value_at(max(self.counts)) if self.counts else 0

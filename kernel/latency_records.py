@@ -14,6 +14,8 @@ people and tools that do not decode HDR.
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -22,6 +24,7 @@ from kernel.hdr import HistogramSummary, SparseHistogram
 
 __all__ = [
     "HISTOGRAM_FILE",
+    "LatencyRecordError",
     "PERCENTILES_FILE",
     "Measure",
     "HistogramKey",
@@ -36,6 +39,14 @@ PERCENTILES_FILE = "percentiles.json"
 
 Measure = Literal["service", "intended"]
 _MEASURES: dict[str, Measure] = {"service": "service", "intended": "intended"}
+
+
+class LatencyRecordError(ValueError):
+    """A line of a latency record that cannot be read: which file, which line, and why."""
+
+    def __init__(self, path: str | Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = str(path), line, reason
+        super().__init__(f"{path}:{line}: {reason}")
 
 
 class HistogramKey(NamedTuple):
@@ -87,7 +98,10 @@ def dump_histograms(histograms: Mapping[HistogramKey, SparseHistogram], director
 
 
 def load_histograms(path: str | Path) -> dict[HistogramKey, SparseHistogram]:
-    """Read a file written by :func:`dump_histograms` (several files: merge yourself)."""
+    """Read a file written by :func:`dump_histograms` (several files: merge yourself).
+
+    A line that cannot be read raises :class:`LatencyRecordError` naming the file and line.
+    """
     result: dict[HistogramKey, SparseHistogram] = {}
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line or line.startswith("#"):
@@ -95,9 +109,12 @@ def load_histograms(path: str | Path) -> dict[HistogramKey, SparseHistogram]:
         parts = line.split("\t")
         measure = _MEASURES.get(parts[3]) if len(parts) == 5 else None
         if measure is None:
-            raise ValueError(f"{path}:{number}: expected service, endpoint, province, measure, histogram")
+            raise LatencyRecordError(path, number, "expected service, endpoint, province, measure, histogram")
         key = HistogramKey(parts[0], parts[1], parts[2], measure)
-        hist = SparseHistogram.decode(parts[4])
+        try:
+            hist = SparseHistogram.decode(parts[4])
+        except (ValueError, IndexError, zlib.error, struct.error) as exc:  # a damaged line: base64, zlib, header, payload
+            raise LatencyRecordError(path, number, f"histogram: {exc}") from None
         if key in result:
             result[key].add(hist)
         else:

@@ -23,6 +23,11 @@ Example (the shipped default is ``reports/budgets.yaml``)::
         p99_growth: 0.25
         error_rate_growth: 0.005        # absolute, in error-rate points
         min_delta_ms: 5                 # ignore growth below this many ms (noise floor)
+        min_samples: 30                 # fewer samples on either side: SKIP (not comparable)
+
+A regression row fails only when the two runs' 95 % confidence intervals do not overlap
+*and* the change clears both floors (growth and min_delta_ms) — the comparison of
+:mod:`reports.compare`, the same as ``dientap compare``.
     generator:
       require_trustworthy: true         # an untrustworthy load generator fails the gate
       fail_on_abort: true               # an aborted run fails the gate
@@ -41,6 +46,7 @@ from pydantic import Field, field_validator, model_validator
 
 from kernel.configfile import StrictModel, load_model
 from kernel.roster import load_roster
+from reports.compare import MIN_SAMPLES
 from reports.readiness import ReadinessThresholds
 
 __all__ = [
@@ -116,7 +122,12 @@ class BudgetLine(StrictModel):
 
 
 class RegressionLimit(StrictModel):
-    """How much worse than a baseline run an endpoint may get."""
+    """How much worse than a baseline run an endpoint may get before the gate fails.
+
+    The growths and ``min_delta_ms`` are the floors of the noise guard (a regression must
+    clear both, and the confidence intervals must not overlap); ``min_samples`` is the
+    least either run must have measured for a row to be judged rather than skipped.
+    """
 
     name: str | None = None
     service: str | None = None
@@ -127,6 +138,7 @@ class RegressionLimit(StrictModel):
     p99_growth: float | None = Field(default=None, ge=0)
     error_rate_growth: float | None = Field(default=None, ge=0, le=1)
     min_delta_ms: float = Field(default=5.0, ge=0)
+    min_samples: int = Field(default=MIN_SAMPLES, ge=1)
 
     @model_validator(mode="after")
     def _has_limit(self) -> RegressionLimit:

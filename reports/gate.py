@@ -1,9 +1,14 @@
 """The budget gate: compare a run's summary with its budgets (and a baseline run).
 
-``evaluate(summary, budgets, baseline=None) -> GateResult`` makes one row per budget
+``evaluate(summary, budgets, runs=None) -> GateResult`` makes one row per budget
 line and measured thing (a service-wide budget yields one row per endpoint of that
 service; ``province: "*"`` one row per province). A budget that names something the run
 did not measure is a *failed* row ("not measured"), never a silent pass.
+
+Regression limits compare the run's records with a baseline run's (``runs``: both runs'
+histograms and load records) by the logic of ``dientap compare`` (:mod:`reports.compare`):
+a regressed figure fails, one with too few samples on either side is skipped with a note
+(never failed), one within noise or improved passes.
 
 Exit codes (:class:`kernel.errors.ExitCode`): ``OK`` (0) when every row passes,
 ``BUDGET_BREACHED`` (1) when one fails; unreadable or invalid inputs raise
@@ -21,7 +26,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.errors import ExitCode
+from kernel.latency_records import Measure
 from reports.budgets import BudgetLine, Budgets, RegressionLimit, load_budgets
+from reports.compare import (
+    QUANTILES,
+    ErrorRateChange,
+    Estimate,
+    LineVerdict,
+    QuantileChange,
+    compare_error_rate,
+    compare_quantile,
+)
+from reports.compare_sources import Observed, observe_endpoints
+from reports.compared_run import RunPair, load_compared_runs
 from reports.run_files import atomic_write_text, load_record, load_summary
 from reports.summary import EndpointStats, LatencyPercentiles, Summary
 
@@ -189,37 +206,78 @@ def _missing(label: str, subject: str, line: BudgetLine) -> Iterator[GateRow]:
         yield _row(label, subject, "throughput", None, line.min_throughput, ">=", "ratio", note)
 
 
-def _regression_rows(summary: Summary, baseline: Summary, index: int, limit: RegressionLimit) -> Iterator[GateRow]:
+def _ms_interval(est: Estimate) -> str:
+    upper = f"{est.upper:.1f}" if est.upper is not None else "∞"
+    return f"{est.point:.1f} ms ({est.lower:.1f}–{upper})"
+
+
+def _judged(verdict: LineVerdict) -> RowVerdict:
+    # Regressed fails; too few samples to say is skipped (never failed); the rest pass.
+    if verdict == "regressed":
+        return "FAIL"
+    return "SKIP" if verdict == "not comparable" else "PASS"
+
+
+def _latency_regression_row(label: str, subject: str, metric: str, change: QuantileChange, limit: float,
+                            min_samples: int) -> GateRow:
+    base, now = change.baseline, change.current
+    if change.verdict == "not comparable":
+        counts = f"{base.count if base else 0} vs {now.count if now else 0} samples"
+        note = (f"not comparable: absent from this run ({counts})" if now is None
+                else f"not comparable: {counts}, at least {min_samples} needed")
+    else:
+        assert base is not None and now is not None  # comparable: both measured
+        note = f"baseline {_ms_interval(base)}, now {_ms_interval(now)}: {change.verdict}"
+    return GateRow(budget=label, subject=subject, metric=metric, measured=now.point if now else None, limit=limit,
+                   comparison="<=", unit="ms", verdict=_judged(change.verdict), note=note)
+
+
+def _error_regression_row(label: str, subject: str, change: ErrorRateChange, limit: float, base: Observed,
+                          now: Observed | None, min_samples: int) -> GateRow:
+    if change.verdict == "not comparable":
+        counts = f"{base.requests} vs {now.requests if now else 0} requests"
+        note = (f"not comparable: absent from this run ({counts})" if now is None
+                else f"not comparable: {counts}, at least {min_samples} needed")
+    else:
+        assert change.difference_lower is not None and change.difference_upper is not None
+        note = (f"baseline {format_value(change.baseline, 'ratio')}, difference "
+                f"{100 * change.difference_lower:+.2f} to {100 * change.difference_upper:+.2f} points: {change.verdict}")
+    return GateRow(budget=label, subject=subject, metric="error_rate regression", measured=change.current, limit=limit,
+                   comparison="<=", unit="ratio", verdict=_judged(change.verdict), note=note)
+
+
+def _regression_rows(runs: RunPair, index: int, limit: RegressionLimit) -> Iterator[GateRow]:
+    """One row per baseline endpoint and limited figure, judged by :mod:`reports.compare`:
+    regressed → FAIL, not comparable → SKIP, within noise or improved → PASS. The row's
+    limit is where the change would clear both floors; the intervals decide the rest."""
     label = limit.label(index)
-    current = {(ep.service, ep.name): ep for ep in summary.endpoints}
+    measure: Measure = "service" if limit.measure == "sent" else "intended"
     prefix = "intended " if limit.measure == "intended" else ""
-    for base in baseline.endpoints:
-        if (limit.service and base.service != limit.service) or (limit.endpoint and base.name != limit.endpoint):
+    baseline, current = observe_endpoints(runs.baseline, measure), observe_endpoints(runs.current, measure)
+    for subject, base in baseline.items():
+        service, endpoint = subject.split(" ", 1)  # service names have no spaces
+        if (limit.service and service != limit.service) or (limit.endpoint and endpoint != limit.endpoint):
             continue
-        subject = f"{base.service} {base.name}"
-        now = current.get((base.service, base.name))
-        for key, growth in (("p50_ms", limit.p50_growth), ("p95_ms", limit.p95_growth), ("p99_ms", limit.p99_growth)):
-            base_pct = _percentiles(base, limit.measure)
-            base_value = getattr(base_pct, key) if base_pct is not None else None
-            if growth is None or base_value is None:
+        now = current.get(subject)
+        for (key, q), growth in zip(QUANTILES, (limit.p50_growth, limit.p95_growth, limit.p99_growth), strict=True):
+            if growth is None or base.latency is None or not base.latency.count:
                 continue
-            allowed = max(base_value * (1 + growth), base_value + limit.min_delta_ms)
-            now_pct = _percentiles(now, limit.measure) if now is not None else None
-            measured = getattr(now_pct, key) if now_pct is not None else None
-            note = (f"baseline {base_value:.1f} ms, +{growth:.0%} allowed" if now is not None
-                    else "not measured: endpoint absent from this run but present in the baseline")
-            yield _row(label, subject, f"{prefix}{key} regression", measured, allowed, "<=", "ms", note)
-        if limit.error_rate_growth is not None and base.count:
-            base_rate = base.failures / base.count
-            measured = _error_rate(now.count, now.failures) if now is not None else None
-            note = (f"baseline {base_rate:.2%}" if now is not None
-                    else "not measured: endpoint absent from this run but present in the baseline")
-            yield _row(label, subject, "error_rate regression", measured, base_rate + limit.error_rate_growth, "<=", "ratio",
-                       note)
+            change = compare_quantile(key, q, base.latency, now.latency if now else None, min_samples=limit.min_samples,
+                                      min_growth=growth, min_delta_ms=limit.min_delta_ms)
+            assert change.baseline is not None  # the baseline measured it
+            point = change.baseline.point
+            allowed = max(point * (1 + growth), point + limit.min_delta_ms)
+            yield _latency_regression_row(label, subject, f"{prefix}{key}_ms regression", change, allowed,
+                                          limit.min_samples)
+        if limit.error_rate_growth is not None and base.requests:
+            errors = compare_error_rate(base, now, min_samples=limit.min_samples, min_error_delta=limit.error_rate_growth)
+            yield _error_regression_row(label, subject, errors, base.failures / base.requests + limit.error_rate_growth,
+                                        base, now, limit.min_samples)
 
 
-def evaluate(summary: Summary, budgets: Budgets, baseline: Summary | None = None, *, budgets_source: str = "") -> GateResult:
-    """Apply every budget line (and regression limit, when a baseline is given) to ``summary``."""
+def evaluate(summary: Summary, budgets: Budgets, runs: RunPair | None = None, *, budgets_source: str = "") -> GateResult:
+    """Apply every budget line to ``summary`` and, when the records of a baseline and of this
+    run are given (``runs``), every regression limit to their comparison."""
     rows: list[GateRow] = []
     if budgets.generator.fail_on_abort:
         reason = summary.abort.reason or "no reason recorded"
@@ -231,13 +289,13 @@ def evaluate(summary: Summary, budgets: Budgets, baseline: Summary | None = None
     for i, line in enumerate(budgets.budgets):
         rows.extend(_budget_rows(summary, i, line))
     for i, limit in enumerate(budgets.regression):
-        if baseline is None:
+        if runs is None:
             rows.append(GateRow(budget=limit.label(i), subject="baseline", metric="regression", measured=None, limit=0,
                                 comparison="<=", unit="flag", verdict="SKIP", note="no baseline run given"))
         else:
-            rows.extend(_regression_rows(summary, baseline, i, limit))
+            rows.extend(_regression_rows(runs, i, limit))
     return GateResult(run_id=summary.run_id, budgets_source=budgets_source,
-                      baseline_run_id=baseline.run_id if baseline else None, rows=rows)
+                      baseline_run_id=runs.baseline.run_id if runs else None, rows=rows)
 
 
 # --------------------------------------------------------------------------- output
@@ -332,9 +390,9 @@ def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseli
     """
     budgets = load_budgets(budgets_path)
     summary = load_summary(run_dir)
-    baseline = load_summary(baseline_dir) if baseline_dir is not None else None
+    runs = RunPair(*load_compared_runs(baseline_dir, run_dir)) if baseline_dir is not None else None
     source = str(budgets_path) if budgets_path is not None else "reports/budgets.yaml (default)"
-    result = evaluate(summary, budgets, baseline, budgets_source=source)
+    result = evaluate(summary, budgets, runs, budgets_source=source)
     write_gate_result(run_dir, result)
     if junit is not None:
         write_junit(result, junit)

@@ -21,8 +21,8 @@ from typing import NoReturn, TypeVar
 
 from kernel.errors import ExitCode
 
-__all__ = ["CliParser", "duration", "positive_float", "non_negative_int", "positive_int", "target", "DURATION_FORMS",
-           "TARGET_FORMS"]
+__all__ = ["CliParser", "duration", "positive_float", "non_negative_float", "fraction", "non_negative_int",
+           "positive_int", "target", "DURATION_FORMS", "TARGET_FORMS"]
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
 DURATION_FORMS = "seconds (90) or h/m/s (90s, 5m, 1h30m)"
@@ -64,6 +64,16 @@ def _number(text: str, parse: Callable[[str], T], ok: Callable[[T], bool], accep
 def positive_float(text: str) -> float:
     """A number more than 0 (``--scale``)."""
     return _number(text, float, lambda v: 0 < v < math.inf, "a finite number more than 0, e.g. 0.5 or 10")
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number ≥ 0 (``--min-growth``, ``--min-delta-ms``)."""
+    return _number(text, float, lambda v: 0 <= v < math.inf, "a finite number, 0 or more, e.g. 0.5 or 20")
+
+
+def fraction(text: str) -> float:
+    """A number from 0 to 1 (``--min-error-delta``: error-rate points)."""
+    return _number(text, float, lambda v: 0 <= v <= 1, "a number from 0 to 1, e.g. 0.01 for one point")
 
 
 def non_negative_int(text: str) -> int:

@@ -29,7 +29,8 @@ __all__ = [
 
 READINESS_FORMS = "a readiness profile YAML file (README: 'Faults, ledger, readiness')"
 BUDGETS_FORMS = "a budgets YAML file, e.g. reports/budgets.yaml (README: 'Budgets and the gate')"
-BASELINE_FORMS = "the directory of an earlier run, holding its summary.json (e.g. runs/20261121-093000-ab12)"
+BASELINE_FORMS = ("the directory of an earlier run, holding its histograms/latency.hdr and load.json "
+                  "(e.g. runs/20261121-093000-ab12)")
 
 
 def _not_there(flag: str, value: Path | str, why: str, accepted: str) -> ConfigError:
@@ -86,13 +87,12 @@ def check_run_arguments(args: argparse.Namespace) -> None:
 
         _flag_file("--budgets", args.budgets, BUDGETS_FORMS, load_budgets)
     if args.baseline is not None:
-        from reports.run_files import load_summary
+        from reports.compared_run import load_compared_run
 
-        summary = args.baseline if args.baseline.suffix == ".json" else args.baseline / "summary.json"
-        if not summary.is_file():
-            why = "no summary.json in it" if args.baseline.is_dir() else "not found"
+        if not args.baseline.is_dir():
+            why = "a file, not a run directory" if args.baseline.exists() else "not found"
             raise _not_there("--baseline", args.baseline, why, BASELINE_FORMS)
-        load_summary(args.baseline)
+        load_compared_run(args.baseline)  # the records the regression limits compare, each checked
     if args.prometheus:
         from dientap.orchestration.prometheus import find_prometheus
 

@@ -72,7 +72,7 @@ REFUSALS: list[tuple[str, list[str], list[str]]] = [
     ("validate-unknown-kind", ["validate", "--kind", "nosuch", "x.yaml"],
      ["argument --kind", "'nosuch'", "'budgets', 'drill', 'profile', 'readiness', 'targets'"]),
     ("unknown-command", ["deploy"],
-     ["argument COMMAND", "'deploy'", "'run', 'mocks', 'drill', 'security', 'gate', 'report', 'validate'"]),
+     ["argument COMMAND", "'deploy'", "'run', 'mocks', 'drill', 'security', 'gate', 'compare', 'report', 'validate'"]),
 ]
 
 
@@ -81,7 +81,7 @@ README_REFUSALS: list[tuple[list[str], str]] = [
     (shlex.split(command), error)
     for command, error in re.findall(r"^\$ dientap (.+)\n(ERROR: .+)$", README, flags=re.MULTILINE)
 ]
-SUBCOMMANDS = ("run", "mocks", "drill", "security", "gate", "report", "validate")
+SUBCOMMANDS = ("run", "mocks", "drill", "security", "gate", "compare", "report", "validate")
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from reports.gate import load_gate_result
 from reports.run_files import write_run_dir
 from reports.sample import sample_run
 from reports.summary import AbortInfo, GeneratorHealth, Summary
+from tests.reports.compare_support import latencies, write_recorded_run
 
 LAST_LINE = r"^(\d+) budget lines: (\d+) passed, (\d+) failed, (\d+) skipped — (within budget|BUDGET BROKEN) \(exit (\d)\)$"
 
@@ -107,12 +108,13 @@ def test_a_budget_on_something_the_run_did_not_measure_fails(tmp_path, capsys):
 
 
 def test_a_baseline_adds_regression_lines_that_catch_a_slower_endpoint(tmp_path, capsys):
-    baseline = tmp_path / "r0"
-    before = _record(baseline, "r0")
-    slower = before.endpoints[0]
-    endpoints = [ep.model_copy(update={"p95_ms": ep.p95_ms * 1.5 + 10}) if ep is slower else ep for ep in before.endpoints]
-    run = tmp_path / "r1"
-    _record(run, "r1", endpoints=endpoints)
+    # Recorded runs (histograms, load record, summary built from them): the same latencies
+    # in both, except one endpoint 50 ms slower in r1.
+    keys = [("portal", "POST /dossiers", "01"), ("portal", "GET /procedures", "04"), ("axis", "GET /inbox", "01")]
+    baseline = write_recorded_run(tmp_path / "r0", "r0", {k: latencies(200, seed=i) for i, k in enumerate(keys)})
+    slower = keys[1]
+    run = write_recorded_run(tmp_path / "r1", "r1", {k: latencies(200, seed=10 + i, shift_ms=50 if k == slower else 0)
+                                                     for i, k in enumerate(keys)})
     budgets = _budgets(tmp_path / "budgets.yaml", [], regression=[{"p95_growth": 0.10, "min_delta_ms": 5}])
 
     assert main(["gate", str(baseline), "--budgets", str(budgets), "--baseline", str(baseline)]) == ExitCode.OK
@@ -120,9 +122,9 @@ def test_a_baseline_adds_regression_lines_that_catch_a_slower_endpoint(tmp_path,
 
     result = load_gate_result(run)
     assert result is not None and result.baseline_run_id == "r0"
-    assert [(r.subject, r.metric) for r in result.failed] == [(f"{slower.service} {slower.name}", "p95_ms regression")]
-    assert len(result.rows) == len(before.endpoints) + 2
-    capsys.readouterr()
+    assert [(r.subject, r.metric) for r in result.failed] == [("portal GET /procedures", "p95_ms regression")]
+    assert len(result.rows) == len(keys) + 2
+    assert "FAIL (baseline " in capsys.readouterr().out
 
 
 def test_a_regression_rule_without_a_baseline_is_skipped_not_passed(tmp_path, capsys):
@@ -175,8 +177,10 @@ def test_unreadable_inputs_are_config_errors_and_write_no_gate_result(tmp_path, 
     elif mistake == "corrupt summary":
         expected = _corrupt_summary(run)
     else:
+        write_recorded_run(run, "r1", {("portal", "POST /dossiers", "01"): latencies(50)})
         args += ["--baseline", str(tmp_path / "r0")]
-        expected = f"ERROR: {tmp_path / 'r0' / 'summary.json'}: file not found"
+        expected = (f"ERROR: {tmp_path / 'r0'}: no such directory; give the directory of a run, holding "
+                    "histograms/latency.hdr and load.json (e.g. runs/latest)")
     assert main(args) == ExitCode.CONFIG_ERROR
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [expected]

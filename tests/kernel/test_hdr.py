@@ -78,3 +78,13 @@ def test_decode_rejects_garbage_and_other_ranges():
 def test_adding_different_precisions_is_refused():
     with pytest.raises(ValueError, match="2-digit histogram to a 3-digit"):
         SparseHistogram(3).add(SparseHistogram(2))
+
+
+def test_slot_ranges_are_hdrh_equivalent_ranges_in_order_and_hold_every_count():
+    ref, sparse = _pair(_values(3, 2000))
+    slots = sparse.slot_ranges()
+    assert [low for low, _, _ in slots] == sorted(low for low, _, _ in slots)
+    assert sum(count for _, _, count in slots) == sparse.total
+    for low, high, count in slots:
+        assert ref.get_lowest_equivalent_value(low) == low and ref.get_highest_equivalent_value(low) == high
+        assert ref.get_count_at_value(low) == count

@@ -10,6 +10,7 @@ import pytest
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import (
     HistogramKey,
+    LatencyRecordError,
     dump_histograms,
     load_histograms,
     merge_histogram_maps,
@@ -66,3 +67,18 @@ def test_a_line_with_an_unknown_measure_is_refused_naming_the_line(tmp_path: Pat
     bad.write_text(f"# header\nportal\tGET /\t01\tdelayed\t{_hist(5).encode()}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"latency.hdr:2: expected service, endpoint, province, measure"):
         load_histograms(bad)
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (lambda encoded: encoded[:-12], "histogram: "),  # truncated: base64 or zlib fails
+    (lambda encoded: "@@" + encoded[2:], "histogram: "),  # not base64
+], ids=["truncated", "not-base64"])
+def test_a_damaged_histogram_is_a_latency_record_error_naming_file_and_line(tmp_path: Path, damage, reason: str) -> None:
+    bad = tmp_path / "latency.hdr"
+    good = f"portal\tGET /\t01\tservice\t{_hist(5).encode()}"
+    bad.write_text(f"# header\n{good}\nportal\tGET /x\t01\tservice\t{damage(_hist(7).encode())}\n", encoding="utf-8")
+    with pytest.raises(LatencyRecordError) as exc:
+        load_histograms(bad)
+    assert (exc.value.path, exc.value.line) == (str(bad), 3)
+    assert exc.value.reason.startswith(reason) and str(exc.value).startswith(f"{bad}:3: {reason}")
+    assert isinstance(exc.value, ValueError)  # callers that caught ValueError still do

@@ -12,6 +12,7 @@ from kernel.errors import ConfigError, ExitCode
 from reports.gate import GateResult, GateRow, evaluate, format_value, load_gate_result, render_table, run_gate, write_junit
 from reports.run_files import write_run_dir
 from reports.summary import AbortInfo, EndpointProvinceStats, GeneratorHealth, ProvinceSummary, Summary
+from tests.reports.compare_support import latencies, write_recorded_run
 from tests.reports.rpt_support import budgets, endpoint, make_journal, make_summary
 
 BUDGETS = """\
@@ -40,16 +41,15 @@ HEALTHY = make_summary()
 
 @dataclass(frozen=True)
 class Case:
-    """One gate scenario: the run, an optional baseline, and the rows expected to fail."""
+    """One gate scenario: the run and the rows expected to fail (baselines: test_gate_regression.py)."""
 
     id: str
     summary: Summary
     failed: set[str]  # GateRow.name of every failed row
-    baseline: Summary | None = None
 
 
 CASES = [
-    Case("passing run", HEALTHY, set(), baseline=HEALTHY),
+    Case("passing run", HEALTHY, set()),
     Case("p95 broken", make_summary(endpoint("portal", "POST /dossiers", p95=151.0), endpoint("portal", "GET /procedures"),
                                     endpoint("population", "GET /citizens/{personal_id}", p95=40.0)),
          {"portal POST /dossiers p95_ms"}),
@@ -63,40 +63,21 @@ CASES = [
          make_summary(endpoint("portal", "POST /dossiers", failures=5, count=1000),
                       endpoint("population", "GET /citizens/{personal_id}", p95=40.0, failures=60), intended_total=2500),
          {"whole run error_rate", "whole run throughput"}),
-    Case("regression vs baseline",
-         make_summary(endpoint("portal", "POST /dossiers", p95=120.0), endpoint("portal", "GET /procedures", p95=54.0),
-                      endpoint("population", "GET /citizens/{personal_id}", p95=40.0)),
-         {"portal POST /dossiers p95_ms regression"}, baseline=HEALTHY),
     Case("endpoint missing is not measured",
          make_summary(endpoint("portal", "GET /procedures"), endpoint("population", "GET /citizens/{personal_id}", p95=40.0)),
          {"portal POST /dossiers p95_ms", "portal POST /dossiers p99_ms", "portal POST /dossiers error_rate"}),
     Case("service missing is not measured",
          make_summary(endpoint("portal", "POST /dossiers")),
          {"population * p95_ms"}),
-    Case("endpoint gone since the baseline",
-         make_summary(endpoint("portal", "POST /dossiers"), endpoint("population", "GET /citizens/{personal_id}", p95=40.0)),
-         {"portal GET /procedures p95_ms regression"}, baseline=HEALTHY),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_gate_verdicts(case: Case) -> None:
-    result = evaluate(case.summary, budgets(BUDGETS), case.baseline)
+    result = evaluate(case.summary, budgets(BUDGETS))
     assert {r.name for r in result.failed} == case.failed
     assert result.exit_code == (ExitCode.BUDGET_BREACHED if case.failed else ExitCode.OK)
     assert int(result.exit_code) == (1 if case.failed else 0)
-
-
-def test_regression_row_carries_baseline_and_allowed_limit() -> None:
-    current = make_summary(endpoint("portal", "POST /dossiers", p95=120.0))
-    result = evaluate(current, budgets(BUDGETS), HEALTHY)
-    row = next(r for r in result.rows if r.name == "portal POST /dossiers p95_ms regression")
-    assert (row.measured, row.limit, row.verdict) == (120.0, pytest.approx(110.0), "FAIL")
-    assert row.note == "baseline 100.0 ms, +10% allowed"
-    # the noise floor: GET /procedures went 50 → 54 ms (+8 %) and is within min_delta_ms anyway
-    tiny = evaluate(make_summary(endpoint("portal", "GET /procedures", p95=4.0)), budgets(BUDGETS),
-                    make_summary(endpoint("portal", "GET /procedures", p95=1.0)))
-    assert [r.verdict for r in tiny.rows if r.metric == "p95_ms regression"] == ["PASS"]
 
 
 def test_missing_endpoint_row_says_not_measured() -> None:
@@ -166,11 +147,13 @@ def test_junit_has_one_case_per_row_and_failures_carry_measured_vs_limit(tmp_pat
 
 
 def test_run_gate_writes_gate_json_and_junit(tmp_path: Path) -> None:
-    run_dir = write_run_dir(tmp_path / "run", make_journal(), make_summary())
+    # The run is its own baseline: the regression rows compare identical records.
+    run_dir = write_recorded_run(tmp_path / "run", "run-1", {("portal", "POST /dossiers", "01"): latencies(200)})
     budgets_file = tmp_path / "budgets.yaml"
     budgets_file.write_text(BUDGETS, encoding="utf-8")
     result = run_gate(run_dir, budgets_file, baseline_dir=run_dir, junit=tmp_path / "out" / "junit.xml")
-    assert result.passed and result.baseline_run_id == "run-1"
+    assert result.baseline_run_id == "run-1"
+    assert [r.verdict for r in result.rows if r.budget == "slower"] == ["PASS"]
     assert load_gate_result(run_dir) == result
     assert (tmp_path / "out" / "junit.xml").exists()
     assert load_gate_result(tmp_path) is None
@@ -269,41 +252,6 @@ def test_missing_selector_lists_every_limit_of_the_budget_as_not_measured() -> N
     assert {(r.subject, r.verdict, r.measured) for r in rows} == {("axis *", "FAIL", None)}
 
 
-# --------------------------------------------------------------------------- regression limits
-
-
-def test_error_rate_growth_is_absolute_points_over_the_baseline_rate() -> None:
-    b = budgets("regression:\n  - {error_rate_growth: 0.005}\n")
-    base = make_summary(endpoint("portal", "POST /dossiers", failures=10), endpoint("axis", "GET /inbox", count=0))
-    worse = make_summary(endpoint("portal", "POST /dossiers", failures=16))
-    rows = _lines(evaluate(worse, b, base))
-    # the axis endpoint made no request in the baseline: it has no rate to grow from
-    assert [(r.name, r.measured, r.limit, r.verdict, r.note) for r in rows] == [
-        ("portal POST /dossiers error_rate regression", 0.016, pytest.approx(0.015), "FAIL", "baseline 1.00%")]
-    same = evaluate(make_summary(endpoint("portal", "POST /dossiers", failures=15)), b, base)
-    assert same.passed
-    gone = evaluate(make_summary(endpoint("axis", "GET /inbox")), b, base)
-    assert [(r.measured, r.note) for r in _lines(gone)] == [
-        (None, "not measured: endpoint absent from this run but present in the baseline")]
-
-
-def test_regression_selector_and_intended_measure() -> None:
-    b = budgets("regression:\n  - {service: portal, endpoint: GET /procedures, measure: intended, p99_growth: 0.5}\n")
-    base = make_summary(endpoint("portal", "POST /dossiers", p99=100.0), endpoint("portal", "GET /procedures", p99=100.0))
-    # intended p99 is 1.2 × p99 in these figures: baseline 120 ms, so at most 180 ms
-    now = make_summary(endpoint("portal", "POST /dossiers", p99=900.0), endpoint("portal", "GET /procedures", p99=160.0))
-    (row,) = _lines(evaluate(now, b, base))
-    assert (row.name, row.measured, row.limit, row.verdict) == (
-        "portal GET /procedures intended p99_ms regression", pytest.approx(192.0), pytest.approx(180.0), "FAIL")
-    assert row.note == "baseline 120.0 ms, +50% allowed"
-
-
-def test_a_baseline_without_intended_latency_has_nothing_to_regress_from() -> None:
-    b = budgets("regression:\n  - {measure: intended, p95_growth: 0.1}\n")
-    base = make_summary(endpoint("portal", "POST /dossiers", intended_p95=None))
-    assert _lines(evaluate(make_summary(endpoint("portal", "POST /dossiers", intended_p95=5000.0)), b, base)) == []
-
-
 # --------------------------------------------------------------------------- output details
 
 
@@ -352,7 +300,8 @@ def test_run_gate_with_the_shipped_budgets_names_them_and_refuses_an_invalid_bas
     result = run_gate(run_dir)
     assert result.budgets_source == "reports/budgets.yaml (default)" and result.baseline_run_id is None
     assert load_gate_result(run_dir) == result
-    (tmp_path / "base").mkdir()
-    (tmp_path / "base" / "summary.json").write_text("{}", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"base/summary.json: run_id: Field required"):
+    # A baseline is read for its records (histograms and load record), not its summary.
+    write_run_dir(tmp_path / "base", make_journal(), make_summary())
+    with pytest.raises(ConfigError) as exc:
         run_gate(run_dir, baseline_dir=tmp_path / "base")
+    assert str(exc.value).startswith(f"{tmp_path / 'base' / 'histograms' / 'latency.hdr'}: file not found")

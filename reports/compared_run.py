@@ -1,0 +1,107 @@
+"""A run as ``dientap compare`` and the gate's baseline read it: its records, checked whole.
+
+A comparison needs more than ``summary.json``: the exact HDR histograms
+(``histograms/latency.hdr``) for the confidence intervals, and the load record
+(``load.json``) for the failure and per-commune counts. :func:`load_compared_run` reads
+both (and the journal's provenance, for the profile and seed) and turns every problem
+into a :class:`kernel.errors.ConfigError` naming the file — and the line, for a damaged
+histogram — so the command says what is wrong before it prints anything::
+
+    ERROR: runs/a/histograms/latency.hdr:7: histogram: encoded histogram: not a V2 compressed histogram
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from kernel.errors import ConfigError, ConfigProblem
+from kernel.hdr import SparseHistogram
+from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, LatencyRecordError, load_histograms
+from reports.load_record import LoadRecord, load_load_record
+from reports.run_files import JOURNAL_FILE, load_journal
+
+__all__ = ["HISTOGRAMS_PATH", "ComparedRun", "RunPair", "load_compared_run", "load_compared_runs", "differences"]
+
+#: Where a run directory keeps its latency record.
+HISTOGRAMS_PATH = Path("histograms") / HISTOGRAM_FILE
+
+_RUN_DIR_FORMS = "the directory of a run, holding histograms/latency.hdr and load.json (e.g. runs/latest)"
+
+
+@dataclass(frozen=True)
+class ComparedRun:
+    """The records of one run that a comparison reads."""
+
+    directory: Path
+    run_id: str
+    profile: str
+    seed: int | None  # from the journal's provenance; None when the run has no journal
+    histograms: dict[HistogramKey, SparseHistogram]
+    load: LoadRecord
+
+
+class RunPair(NamedTuple):
+    """A baseline run and the run judged against it."""
+
+    baseline: ComparedRun
+    current: ComparedRun
+
+
+def _problem(path: Path, message: str, line: int | None = None) -> ConfigError:
+    return ConfigError([ConfigProblem(str(path), line, "", message)])
+
+
+def _histograms(path: Path) -> dict[HistogramKey, SparseHistogram]:
+    if not path.is_file():
+        raise _problem(path, "file not found; a run writes it at its end (was the run interrupted?)")
+    try:
+        histograms = load_histograms(path)
+    except LatencyRecordError as exc:
+        raise _problem(Path(exc.path), exc.reason, exc.line) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _problem(path, f"cannot read: {exc}") from None
+    if not histograms and not path.read_text(encoding="utf-8").startswith("#"):
+        # The writer always starts with its header line; an empty file is a truncated one.
+        raise _problem(path, "empty file: not a latency record")
+    return histograms
+
+
+def load_compared_run(run_dir: str | Path) -> ComparedRun:
+    """Read ``run_dir``'s histograms, load record and provenance; any problem is a ConfigError."""
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        why = "a file, not a run directory" if directory.exists() else "no such directory"
+        raise _problem(directory, f"{why}; give {_RUN_DIR_FORMS}")
+    histograms = _histograms(directory / HISTOGRAMS_PATH)
+    load = load_load_record(directory)
+    seed = load_journal(directory).provenance.seed if (directory / JOURNAL_FILE).is_file() else None
+    return ComparedRun(directory=directory, run_id=load.run_id, profile=load.profile, seed=seed,
+                       histograms=histograms, load=load)
+
+
+def load_compared_runs(*run_dirs: str | Path) -> list[ComparedRun]:
+    """Load several runs; the problems of all of them are raised together (one ConfigError)."""
+    runs: list[ComparedRun] = []
+    problems: list[ConfigProblem] = []
+    for run_dir in run_dirs:
+        try:
+            runs.append(load_compared_run(run_dir))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return runs
+
+
+def differences(baseline: ComparedRun, current: ComparedRun) -> list[str]:
+    """How the two runs' set-ups differ (profile, seed), e.g. ``profile smoke vs golive``;
+    empty when they ran the same thing. A difference is worth a warning, not a refusal:
+    what both measured can still be compared."""
+    found = []
+    if baseline.profile != current.profile:
+        found.append(f"profile {baseline.profile} vs {current.profile}")
+    if baseline.seed is not None and current.seed is not None and baseline.seed != current.seed:
+        found.append(f"seed {baseline.seed} vs {current.seed}")
+    return found
