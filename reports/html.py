@@ -159,13 +159,15 @@ def _endpoints(run: RunData) -> str:
     for ep in sorted(s.endpoints, key=lambda e: (e.service, e.name)):
         rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
         rows.append([_e(ep.service), _e(ep.name), f"{ep.count:,}", f"{ep.failures:,}", rate,
-                     *_pct_cells(ep), *_pct_cells(ep.intended)])
+                     *_pct_cells(ep), f"{ep.intended_count or 0:,}", *_pct_cells(ep.intended)])
     headers = ["Service", "Endpoint", "Requests", "Failures", "Errors", "p50", "p95", "p99", "p99.9", "max",
-               "p50 (int.)", "p95 (int.)", "p99 (int.)", "p99.9 (int.)", "max (int.)"]
+               "Scheduled", "p50 (int.)", "p95 (int.)", "p99 (int.)", "p99.9 (int.)", "max (int.)"]
     return ('<h2 id="endpoints">Endpoints</h2>'
             f"<p>{s.requests.total:,} requests, {s.requests.failed:,} failed, {s.requests.rps:,.1f} req/s over "
-            f"{s.duration_s:,.0f} s. Latency in ms from the actual send time, then from the intended start time "
-            "(int.; includes time the request waited behind a slow server or generator).</p>"
+            f"{s.duration_s:,.0f} s. Latency in ms from the actual send time over <em>Requests</em>, then from the "
+            "intended start time over <em>Scheduled</em> — the requests that carried one: every request a citizen's "
+            "journey or an officer's or agency's pacing sent (int.; includes time the request waited behind a slow "
+            "server or generator).</p>"
             + _table(headers, rows, num_from=2))
 
 

@@ -47,12 +47,13 @@ def markdown_for(run: RunData) -> str:
             why = "; ".join(f"{c.label}: {c.reason}" for c in red) or "no check exercised"
             out.append(f"| {_md(r.code)} {_md(r.name)} | {_md(why)} |")
         out.append("")
-    out += ["| Service | Endpoint | Requests | Errors | p95 ms | p99 ms | p95 ms (intended) |", "|---|---|--:|--:|--:|--:|--:|"]
+    out += ["| Service | Endpoint | Requests | Errors | p95 ms | p99 ms | Scheduled | p95 ms (intended) |",
+            "|---|---|--:|--:|--:|--:|--:|--:|"]
     for ep in sorted(s.endpoints, key=lambda e: -e.count)[:MAX_ENDPOINT_ROWS]:
         rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
         intended = _ms(ep.intended.p95_ms) if ep.intended else "—"
         out.append(f"| {_md(ep.service)} | {_md(ep.name)} | {ep.count:,} | {rate} "
-                   f"| {_ms(ep.p95_ms)} | {_ms(ep.p99_ms)} | {intended} |")
+                   f"| {_ms(ep.p95_ms)} | {_ms(ep.p99_ms)} | {ep.intended_count or 0:,} | {intended} |")
     if len(s.endpoints) > MAX_ENDPOINT_ROWS:
         out.append(f"\n… {len(s.endpoints) - MAX_ENDPOINT_ROWS} more endpoints in report.html")
     if run.gate is not None:

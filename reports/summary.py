@@ -86,7 +86,9 @@ class EndpointStats(LatencyPercentiles):
     """One endpoint (Locust ``name=``, e.g. ``POST /dossiers``) of one service.
 
     The inherited percentiles measure from the actual send time; ``intended`` from the
-    intended start time. ``intended_count`` is how many requests the schedule asked for.
+    intended start time, over ``intended_count`` requests: those that carried an intended
+    start (every request a citizen's journey or an officer's or agency's pacing sent, so
+    both sets of columns describe the same requests).
     """
 
     service: str

@@ -25,6 +25,7 @@ from geventhttpclient.connectionpool import ConnectionPool
 from locust.contrib.fasthttp import FastHttpSession
 
 from scenarios.latency import request_context
+from scenarios.schedule import current_schedule
 
 __all__ = ["Reply", "ServiceSession", "TokenCache"]
 
@@ -128,7 +129,12 @@ class ServiceSession:
         if json is not None:
             data = orjson.dumps(json)
             hdrs.setdefault("Content-Type", "application/json")
+        # Every request of a scheduled actor carries its intended start (scenarios.schedule).
+        schedule = current_schedule()
+        if intended_start is None and schedule is not None:
+            intended_start = schedule.intended
         context = request_context(self.service, province, commune=commune, intended_start=intended_start)
+        began = time.perf_counter()
         with self._session.request(
             method, path, name=name, data=data,  # type: ignore[arg-type]  # locust sends bytes as is; its annotation omits them
             headers=hdrs, catch_response=True, context=context
@@ -157,6 +163,8 @@ class ServiceSession:
                     retry_after = float(response.headers.get("Retry-After", "")) if response.headers else None
                 except ValueError:
                     retry_after = None
+            if schedule is not None:
+                schedule.request_done(time.perf_counter() - began)
             return Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
 
 

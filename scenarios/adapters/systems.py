@@ -33,13 +33,12 @@ class PortalAdapter:
         self._secret = secret
         self.tokens = TokenCache()
 
-    def sign_in_citizen(self, citizen: Citizen, province: str, commune: str, *, intended_start: float | None = None) -> Reply:
+    def sign_in_citizen(self, citizen: Citizen, province: str, commune: str) -> Reply:
         """Sign in as a citizen (personal ID + password) at ``commune``'s portal entry."""
         return self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"kind": "citizen", "personal_id": citizen.personal_id,
                   "password": derive_password(self._secret, citizen.personal_id)},
-            intended_start=intended_start,
         )
 
     def officer_token(self, account: str, province: str, commune: str) -> str | None:
@@ -69,7 +68,7 @@ class PortalAdapter:
 
     def submit_dossier(
         self, token: str, citizen: Citizen, procedure_code: str, idempotency_key: str, province: str, commune: str,
-        *, fields: dict[str, str] | None = None, intended_start: float | None = None,
+        *, fields: dict[str, str] | None = None,
     ) -> Reply:
         """Submit a dossier to ``commune`` online (retries must reuse ``idempotency_key``)."""
         body = {
@@ -86,7 +85,6 @@ class PortalAdapter:
         return self.http.call(
             "POST", "/dossiers", name="POST /dossiers", province=province, commune=commune,
             json=body, token=token, headers={"Idempotency-Key": idempotency_key}, expect=(200, 201),
-            intended_start=intended_start,
         )
 
     def dossier(self, token: str, code: str, province: str, commune: str | None = None) -> Reply:

@@ -11,6 +11,7 @@ from locust import User, task
 from scenarios.dealing import AGENCY_ROLE
 from scenarios.personas.documents import new_envelope, work_inbox
 from scenarios.personas.officer import world_of
+from scenarios.schedule import Pacing, Schedule, follow
 from scenarios.world import World
 
 __all__ = ["ProvincialAgency"]
@@ -22,14 +23,18 @@ class ProvincialAgency(User):
     fixed_count = 0  # set by locustfile.py: one per province with active communes
 
     def wait_time(self) -> float:
-        low, high = self.world.profile.agencies.think_time_s
-        return self.rng.uniform(low, high)
+        # Paced: one action per think-time interval, on ticks (scenarios.schedule.Pacing).
+        return self.pacing.wait()
 
     def on_start(self) -> None:
         self.world: World = world_of(self.environment)
         self.index, code = self.world.deal_province()  # run-wide: one agency per province (scenarios.dealing)
         self.province = self.world.roster.province(code)
         self.rng = random.Random(f"{self.world.config.seed}:agency:{self.province.code}")
+        low, high = self.world.profile.agencies.think_time_s
+        schedule = Schedule(time.time())
+        follow(schedule)
+        self.pacing = Pacing(schedule, self.rng, low, high)
         self.communes = [c for c in self.world.communes if c.province_code == self.province.code]
         self.gateway = self.world.adapters(self.province.code)
         self.outstanding: dict[str, tuple[float, set[str]]] = {}  # document id → (sent at, recipients)

@@ -2,8 +2,9 @@
 dossier, polls its status, pays when fees are due, sometimes sends feedback or withdraws.
 
 Citizens are an open model: each arrival is one session started on schedule by
-:mod:`scenarios.arrivals`, whatever the target's speed, and the first request carries
-the arrival's intended start so coordinated omission is measured, not hidden.
+:mod:`scenarios.arrivals`, whatever the target's speed. The journey follows a
+:class:`~scenarios.schedule.Schedule` that begins at the arrival's intended start, so
+every request carries its intended start and coordinated omission is measured, not hidden.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gevent
 
 from kernel.synthetic import citizen_at
 from scenarios.arrival_plan import Arrival
+from scenarios.schedule import Schedule, follow
 from scenarios.world import World
 
 __all__ = ["citizen_journey", "SUBMIT_RETRIES"]
@@ -30,7 +32,9 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
     province, commune = arrival.province_code, arrival.commune_code
     portal = world.adapters(province).portal
     journey = world.profile.citizens.journey
-    reply = portal.sign_in_citizen(citizen, province, commune, intended_start=arrival.intended_start)
+    schedule = Schedule(arrival.intended_start)
+    follow(schedule)
+    reply = portal.sign_in_citizen(citizen, province, commune)
     if not reply.ok:
         return
     token = reply.data["access_token"]
@@ -51,6 +55,7 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
         dossier = portal.submit_dossier(token, citizen, procedure["code"], key, province, commune, fields=fields)
         if dossier.ok or not (dossier.transport_error or dossier.status in (429, 503)):
             break
+        # Not a planned pause: the wait shows in the retry's intended latency.
         gevent.sleep(min(dossier.retry_after or 1.0 * (attempt + 1), 5.0))
     if dossier is None or not dossier.ok:
         return
@@ -61,7 +66,7 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
         portal.transition(token, code, STATUS_WITHDRAWN, province, commune, note="Người nộp rút hồ sơ")
         return
     for _ in range(journey.status_polls):
-        gevent.sleep(journey.poll_interval_s)
+        schedule.pause(journey.poll_interval_s)
         status = portal.dossier(token, code, province, commune)
         if status.ok and status.data.get("status") == STATUS_FEES_DUE:
             paid = portal.pay(token, code, f"{key}-pay", province, commune)

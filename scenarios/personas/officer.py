@@ -12,6 +12,7 @@ from locust import User, task
 
 from scenarios.dealing import OFFICER_ROLE
 from scenarios.personas.documents import new_envelope, work_inbox
+from scenarios.schedule import Pacing, Schedule, follow
 from scenarios.world import World
 
 __all__ = ["CommuneOfficer", "world_of"]
@@ -33,8 +34,8 @@ class CommuneOfficer(User):
     fixed_count = 0  # set by locustfile.py from the profile: every slot of every active commune
 
     def wait_time(self) -> float:
-        low, high = self.world.profile.officers.think_time_s
-        return self.rng.uniform(low, high)
+        # Paced: one action per think-time interval, on ticks (scenarios.schedule.Pacing).
+        return self.pacing.wait()
 
     def on_start(self) -> None:
         self.world = world_of(self.environment)
@@ -45,11 +46,16 @@ class CommuneOfficer(User):
         self.province = self.commune.province_code
         self.gateway = self.world.adapters(self.province)
         self._stage = self.rng.randrange(len(_STAGES))
-        # The login storm: every officer signs in within the window after the doors open.
+        # The login storm: every officer signs in within the window after the doors open,
+        # and acts on the ticks of its pacing from then on.
         started = self.environment.dientap.started_at or time.time()
-        delay = self.rng.uniform(0, self.world.profile.officers.login_window_s) - (time.time() - started)
-        if delay > 0:
-            gevent.sleep(delay)
+        sign_in_at = started + self.rng.uniform(0, self.world.profile.officers.login_window_s)
+        schedule = Schedule(sign_in_at)
+        follow(schedule)
+        low, high = self.world.profile.officers.think_time_s
+        self.pacing = Pacing(schedule, self.rng, low, high)
+        if sign_in_at > time.time():
+            gevent.sleep(sign_in_at - time.time())
         self.gateway.portal.officer_token(self.slot.account, self.province, self.commune.code)
 
     def on_stop(self) -> None:

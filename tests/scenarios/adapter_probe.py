@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kernel.errors import ConfigError
 from kernel.synthetic import citizen_at
 from scenarios.adapters import ServiceSession, SystemAdapters, TargetSpec, adapters_for, default_adapters
+from scenarios.schedule import Schedule, follow
 
 SEEN: list[dict[str, Any]] = []
 STATE = {"dossier_posts": 0}
@@ -106,7 +107,8 @@ def main() -> None:
     env.create_local_runner()  # hooks Locust's own statistics to the request event
     events: list[dict[str, Any]] = []
     env.events.request.add_listener(lambda **kw: events.append({
-        "type": kw["request_type"], "name": kw["name"], "exception": str(kw["exception"]) if kw["exception"] else None}))
+        "type": kw["request_type"], "name": kw["name"], "exception": str(kw["exception"]) if kw["exception"] else None,
+        "intended_start": (kw.get("context") or {}).get("intended_start")}))
     target = TargetSpec(urls={"portal": base, "population": base, "axis": base}, secret="s3cret", pool_size=2, timeout_s=5)
     a = adapters_for(env, target, "01")
     out: dict[str, Any] = {"same_gateway": adapters_for(env, target, "01") is a,
@@ -121,8 +123,9 @@ def main() -> None:
     published = a.portal.procedures("01", commune="00004")
     unpublished = a.portal.procedures("04")
     out["catalogues"] = [[published.ok, published.data], [unpublished.ok, unpublished.data]]
-    replies = [a.portal.submit_dossier(token, citizen, "1.001", "key-1", "01", "00004", intended_start=1.0)
-               for _ in range(2)]
+    follow(Schedule(1.0))  # an actor whose schedule began at 1.0: its requests carry their intended starts
+    replies = [a.portal.submit_dossier(token, citizen, "1.001", "key-1", "01", "00004") for _ in range(2)]
+    follow(None)
     out["submits"] = [[r.status, r.ok, r.error_code, r.retry_after, r.data] for r in replies]
     worklist = a.portal.worklist(token, "01", "00004", status=1, limit=5)
     garbled = a.portal.dossier(token, "D-1", "01")

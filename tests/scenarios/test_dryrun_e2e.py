@@ -55,6 +55,12 @@ def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(tmp_path):
     untouched = [p.code for p in summary.provinces if p.requests == 0]
     assert untouched == []
     assert summary.communes.total == 3321 and summary.communes.active >= 34
+    # Every request was sent on a schedule (journeys, pacing): on every endpoint row both
+    # columns cover the same requests, and the intended figures are never below the raw.
+    for ep in summary.endpoints:
+        assert ep.intended is not None and ep.intended_count == ep.count, (ep.service, ep.name)
+        for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+            assert getattr(ep.intended, key) >= getattr(ep, key), (ep.service, ep.name, key)
     # The run's one clock: the load's own start, in its run directory and the journal's origin.
     journal = load_journal(run.run_dir)
     assert run.started_at == read_load_start(run.run_dir) is not None

@@ -114,3 +114,13 @@ def test_harness_refuses_a_foreign_host_and_sends_locust_tables_to_a_file(probe)
                                        "add it explicitly with --allow-host dichvucong.gov.vn if you own that system")
     assert harness["loopback"]["profile"] == "smoke" and harness["loopback"]["pki_dir"] is None
     assert harness["tables"] == {"text": "Type Name # reqs\n", "propagate": False, "handlers": ["FileHandler"]}
+
+
+def test_requests_of_a_scheduled_actor_carry_intended_starts_that_follow_one_another(probe):
+    """The HTTP layer stamps each request with the actor's schedule (scenarios.schedule):
+    the first submission is due when the schedule began, the retry at the first one's
+    intended end; requests outside any schedule carry none."""
+    submits = [e["intended_start"] for e in probe["events"] if e["name"] == "POST /dossiers"]
+    assert submits[0] == 1.0 and submits[1] > submits[0]
+    others = {e["intended_start"] for e in probe["events"] if e["name"] != "POST /dossiers"}
+    assert others == {None}
