@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernel.latency_records import Measure
-    from scenarios.commune_sketches import SlotRow
+    from scenarios.commune_sketches import CommuneSlots
 
 __all__ = ["RecorderDelta"]
 
@@ -22,8 +22,8 @@ class RecorderDelta:
     """Everything recorded since the last drain, in a msgpack-friendly wire form.
 
     Histograms travel as standard HdrHistogram V2 encodings (base64 text); the
-    per-commune sketches as flat ``[slot, count, …]`` lists (one V2 encoding per commune
-    per drain would cost ≈ 75 µs of zlib each; see ``scenarios.commune_sketches``).
+    per-commune sketches as ``{commune: {slot: count}}`` (a V2 encoding per commune per
+    drain would cost ≈ 20× more; see ``scenarios.commune_sketches``).
     """
 
     histograms: list[tuple[str, str, str, Measure, str]] = field(default_factory=list)
@@ -31,7 +31,7 @@ class RecorderDelta:
     communes: list[tuple[str, int, int]] = field(default_factory=list)
     key_failures: list[tuple[str, str, str, int]] = field(default_factory=list)  # service, endpoint, province
     requests: int = 0
-    commune_latency: list[SlotRow] = field(default_factory=list)  # commune, [slot, count, …]
+    commune_latency: CommuneSlots = field(default_factory=dict)  # commune → {slot: count}
 
     def is_empty(self) -> bool:
         """True when nothing was recorded."""
@@ -45,7 +45,7 @@ class RecorderDelta:
             "communes": [list(row) for row in self.communes],
             "key_failures": [list(row) for row in self.key_failures],
             "requests": self.requests,
-            "commune_latency": [[commune, slots] for commune, slots in self.commune_latency],
+            "commune_latency": self.commune_latency,
         }
 
     @classmethod
@@ -57,5 +57,5 @@ class RecorderDelta:
             communes=[tuple(row) for row in data.get("communes", [])],
             key_failures=[tuple(row) for row in data.get("key_failures", [])],
             requests=int(data.get("requests", 0)),
-            commune_latency=[(str(commune), list(slots)) for commune, slots in data.get("commune_latency", [])],
+            commune_latency=data.get("commune_latency") or {},
         )

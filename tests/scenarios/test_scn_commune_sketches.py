@@ -42,8 +42,7 @@ def test_a_compact_sketch_holds_exactly_the_sparse_sketch_s_counts_whatever_the_
         one.record(value)
         compact.add_slots(one.counts.items())
     assert compact.to_histogram() == sparse and compact.total == len(values)
-    flat = compact.slot_pairs()
-    assert dict(zip(flat[0::2], flat[1::2], strict=True)) == sparse.counts
+    assert compact.slot_counts() == sparse.counts
 
 
 def test_a_compact_sketch_takes_one_array_slot_per_slot_of_its_range() -> None:
@@ -55,6 +54,16 @@ def test_a_compact_sketch_takes_one_array_slot_per_slot_of_its_range() -> None:
     low, high = min(sketch.counts), max(sketch.counts)
     assert (compact.offset, len(compact.counts)) == (low, high - low + 1)
     assert compact.counts.itemsize == 4
+
+
+def test_the_window_puts_each_value_in_the_slot_sparse_histogram_record_does() -> None:
+    sketches = CommuneSketches()
+    values = [0, 1, 255, 256, 257, 1_000, 65_535, 65_536, 3_599_999_999, 3_600_000_000, 7_200_000_000]
+    reference = new_commune_sketch()
+    for value in values:
+        sketches.record("00004", value)
+        reference.record(value)
+    assert sketches.window["00004"] == reference.counts  # an hour and beyond: the last slot, as clamped
 
 
 @settings(max_examples=150, deadline=None)
@@ -93,7 +102,7 @@ def test_workers_drains_over_the_wire_add_up_exactly_on_the_master(stream, cuts,
 
 
 def test_a_delta_with_only_commune_latency_is_not_empty() -> None:
-    assert not RecorderDelta(commune_latency=[("00004", [1200, 1])]).is_empty()
+    assert not RecorderDelta(commune_latency={"00004": {1200: 1}}).is_empty()
     assert RecorderDelta().is_empty()
 
 
