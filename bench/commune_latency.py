@@ -69,7 +69,7 @@ def _latencies(rng: random.Random, n: int) -> list[int]:
 def _exact_rank(values: list[int], percentile: float) -> int:
     """HdrHistogram's rank rule (kernel.commune_latency): the sample at max(int(p/100·n + 0.5), 1)."""
     ordered = sorted(values)
-    return ordered[max(int(percentile / 100 * len(ordered) + 0.5), 1) - 1]
+    return ordered[max(int(percentile * len(ordered) / 100 + 0.5), 1) - 1]
 
 
 def _dd_rank(values: list[int], quantile: float) -> int:

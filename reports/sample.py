@@ -158,9 +158,9 @@ def sample_run(
                                          checks=checks))
         for c in roster.communes_of(p.code)[:3]:
             cr = max(1, reqs // len(p.commune_codes))
-            p95 = round(rng.uniform(50, 300), 1)
-            all_communes.append(CommuneStats(code=c.code, name=c.name, province_code=p.code, requests=cr,
-                                             failures=int(cr * (0.2 if p.code in unready else rng.uniform(0, 0.01))),
+            failures = int(cr * (0.2 if p.code in unready else rng.uniform(0, 0.01)))
+            p95 = round(rng.uniform(50, 300), 1)  # drawn even when not shown: the random sequence stays the same
+            all_communes.append(CommuneStats(code=c.code, name=c.name, province_code=p.code, requests=cr, failures=failures,
                                              p95_ms=p95 if cr >= COMMUNE_P95_MIN_SAMPLES else None, latency_samples=cr))
     worst = rank_worst_communes(all_communes)
 

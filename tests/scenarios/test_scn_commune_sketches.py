@@ -5,7 +5,7 @@ the recorder writes."""
 from __future__ import annotations
 
 import msgpack
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kernel.commune_latency import load_commune_latency, new_commune_sketch
@@ -30,7 +30,7 @@ def _over_the_wire(delta: RecorderDelta) -> RecorderDelta:
     return RecorderDelta.from_wire(msgpack.unpackb(msgpack.packb(delta.to_wire()), strict_map_key=False))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=st.lists(st.integers(min_value=1, max_value=3_600_000_000), max_size=200))
 def test_a_compact_sketch_holds_exactly_the_sparse_sketch_s_counts_whatever_the_order(values: list[int]) -> None:
     sparse = new_commune_sketch()
@@ -66,7 +66,7 @@ def test_the_window_puts_each_value_in_the_slot_sparse_histogram_record_does() -
     assert sketches.window["00004"] == reference.counts  # an hour and beyond: the last slot, as clamped
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=STREAM, folds=st.lists(st.integers(min_value=0, max_value=300), max_size=5))
 def test_folding_the_window_at_any_points_keeps_every_count(stream: list[tuple[str, int]], folds: list[int]) -> None:
     sketches = CommuneSketches()
@@ -78,7 +78,7 @@ def test_folding_the_window_at_any_points_keeps_every_count(stream: list[tuple[s
     assert sketches.window == {}  # reading folds the window in
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=STREAM, cuts=st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=6),
        workers=st.integers(min_value=1, max_value=3))
 def test_workers_drains_over_the_wire_add_up_exactly_on_the_master(stream, cuts, workers) -> None:
