@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/bandit -q -ll -c pyproject.toml -r kernel dientap mocks scenarios drills metrics reports locustfile.py
 
-## Every benchmark (≈ 15 minutes; figures and commands in BENCHMARKS.md).
+## Every benchmark (≈ 18 minutes; figures and commands in BENCHMARKS.md).
 bench: $(STAMP)
 	$(BIN)/python bench/mocks.py
 	$(BIN)/python bench/inprocess.py
@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/loadgen.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/metrics_overhead.py
+	$(BIN)/python bench/commune_latency.py
 
 clean:
 	rm -rf $(VENV) .dientap runs .pytest_cache .hypothesis

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-__all__ = ["RunSetting", "SEED", "POPULATION_SIZE"]
+__all__ = ["RunSetting", "SEED", "POPULATION_SIZE", "COMMUNE_P95_MIN_SAMPLES"]
 
 T = TypeVar("T")
 
@@ -28,3 +28,8 @@ class RunSetting(Generic[T]):
 SEED: Final = RunSetting("seed", 42, "--seed", "seed of the synthetic population and arrivals")
 POPULATION_SIZE: Final = RunSetting("population_size", 100_000, "--population-size",
                                     "citizens in the embedded population mock")
+
+#: The fewest requests behind a commune's p95 for a report to show it; below, it says "too
+#: few". Fewer than 20 samples cannot hold a 1-in-20 tail: under 10 the p95 *is* the
+#: slowest request, and one slow request moves it. The summary records the value it used.
+COMMUNE_P95_MIN_SAMPLES: Final = 20

@@ -31,6 +31,7 @@ __all__ = [
     "HistogramSummary",
     "SparseHistogram",
     "merge",
+    "slot_layout",
 ]
 
 LOWEST_TRACKABLE_US = 1
@@ -312,6 +313,17 @@ class SparseHistogram:
     def to_hdrhistogram(self) -> HdrHistogram:
         """A dense ``hdrh`` HdrHistogram with the same counts (for hdrh's own tools)."""
         return HdrHistogram.decode(self.encode())
+
+
+def slot_layout(significant_figures: int) -> tuple[int, int, int]:
+    """``(half_mag, mask, half_count)`` of the slot layout, for a hot loop that computes
+    slots inline instead of calling :meth:`SparseHistogram.record` (per-commune
+    sketches). The slot of ``0 ≤ v ≤ HIGHEST_TRACKABLE_US`` is
+    ``((b + 1) << half_mag) + (v >> b) - half_count`` with
+    ``b = (v | mask).bit_length() - (half_mag + 1)``.
+    """
+    layout = _layout(significant_figures)
+    return layout.half_mag, layout.mask, layout.half_count
 
 
 def merge(encoded: Iterable[str | bytes]) -> SparseHistogram:

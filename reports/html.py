@@ -2,8 +2,9 @@
 
 Order: overall verdict → readiness matrix (34 provinces × checks, "N/34 ready") →
 latency and throughput charts with fault markers → per-endpoint table (send-time and
-intended-start latency) → worst communes → budget verdicts (``gate.json``) → drill →
-security scorecard → generator health, timeline and provenance.
+intended-start latency) → worst communes (with their p95, or "too few") → budget
+verdicts (``gate.json``) → drill → security scorecard → generator health, timeline and
+provenance.
 
 Self-contained: inline CSS, charts as inline SVG (matplotlib), no script, no external
 URL. Every string from a record is escaped with :func:`html.escape`. Rendering reads
@@ -24,7 +25,7 @@ from string import Template
 
 from reports.charts import latency_chart, throughput_chart
 from reports.gate import format_value
-from reports.markdown import render_markdown
+from reports.markdown import commune_p95_text, render_markdown
 from reports.readiness import ReadinessThresholds
 from reports.run_files import atomic_write_text
 from reports.summary import READINESS_CHECKS, LatencyPercentiles
@@ -174,9 +175,13 @@ def _endpoints(run: RunData) -> str:
 def _communes(run: RunData) -> str:
     c = run.summary.communes
     rows = [[_e(w.code), _e(w.name), _e(w.province_code), f"{w.requests:,}", f"{w.failures:,}",
-             f"{100 * w.failures / w.requests:.2f} %" if w.requests else "—", _ms(w.p95_ms)] for w in c.worst]
+             f"{100 * w.failures / w.requests:.2f} %" if w.requests else "—", _e(commune_p95_text(w, c.min_latency_samples))]
+            for w in c.worst]
     return ('<h2 id="communes">Communes</h2>'
-            f"<p>{c.active:,} of {c.total:,} communes active, {c.with_failures:,} with failures.</p>"
+            f"<p>{c.active:,} of {c.total:,} communes active, {c.with_failures:,} with failures, {c.with_p95:,} with a p95 "
+            f"(at least {c.min_latency_samples:,} requests; fewer say “too few”). Worst first: highest error rate, then "
+            "most failures, then highest p95. The p95 is over every request of the commune's citizens and officers, "
+            "from the send time, within 1 %.</p>"
             + (_table(["Commune", "Name", "Province", "Requests", "Failures", "Errors", "p95 ms"], rows, num_from=3)
                if rows else ""))
 

@@ -1,8 +1,9 @@
 """A short Markdown summary of a run for a CI comment (``dientap report RUN_DIR --format md``).
 
 Verdict, "N/34 provinces ready" with the red checks of every unready province, the
-busiest endpoints, failed budget lines, drill and security outcome. Table cells are
-escaped so a name with ``|`` or markup cannot break the comment.
+busiest endpoints, the worst communes with their p95, failed budget lines, drill and
+security outcome. Table cells are escaped so a name with ``|`` or markup cannot break
+the comment.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from pathlib import Path
 
 from reports.gate import format_value
 from reports.readiness import ReadinessThresholds
+from reports.summary import CommuneStats
 from reports.verdict import RunData, load_run, overall_verdict
 
-__all__ = ["render_markdown", "markdown_for"]
+__all__ = ["render_markdown", "markdown_for", "commune_p95_text"]
 
 MAX_ENDPOINT_ROWS = 15
 
@@ -27,6 +29,16 @@ def _md(value: object) -> str:
 
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f}"
+
+
+def commune_p95_text(stats: CommuneStats, min_samples: int) -> str:
+    """A commune's p95 cell (plain text, shared with the HTML report): the figure in ms;
+    "too few (n < min)" when fewer requests were measured than a p95 needs; "—" when none."""
+    if stats.p95_ms is not None:
+        return _ms(stats.p95_ms)
+    if stats.latency_samples:
+        return f"too few ({stats.latency_samples} < {min_samples})"
+    return "—"
 
 
 def markdown_for(run: RunData) -> str:
@@ -56,6 +68,15 @@ def markdown_for(run: RunData) -> str:
                    f"| {_ms(ep.p95_ms)} | {_ms(ep.p99_ms)} | {ep.intended_count or 0:,} | {intended} |")
     if len(s.endpoints) > MAX_ENDPOINT_ROWS:
         out.append(f"\n… {len(s.endpoints) - MAX_ENDPOINT_ROWS} more endpoints in report.html")
+    c = s.communes
+    if c.worst:
+        out += ["", f"**Worst communes** ({c.active:,} of {c.total:,} active, {c.with_failures:,} with failures; "
+                f"p95 from {c.min_latency_samples} requests):", "",
+                "| Commune | Province | Requests | Errors | p95 ms |", "|---|---|--:|--:|--:|"]
+        for w in c.worst:
+            rate = f"{100 * w.failures / w.requests:.2f} %" if w.requests else "—"
+            out.append(f"| {_md(w.code)} {_md(w.name)} | {_md(w.province_code)} | {w.requests:,} | {rate} "
+                       f"| {_md(commune_p95_text(w, c.min_latency_samples))} |")
     if run.gate is not None:
         out += ["", f"**Budgets:** {len(run.gate.rows) - len(run.gate.failed)} of {len(run.gate.rows)} lines within budget."]
         if run.gate.failed:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from kernel.defaults import SEED
+from kernel.defaults import COMMUNE_P95_MIN_SAMPLES, SEED
 from kernel.provenance import build_provenance
 from kernel.roster import load_roster
 from reports.drill_result import DrillResult, FaultWindow, HypothesisCheck, ReconciliationRow
@@ -41,6 +41,7 @@ from reports.summary import (
     RequestTotals,
     Summary,
 )
+from reports.summary_build import rank_worst_communes
 
 __all__ = ["SAMPLE_ENDPOINTS", "SampleRun", "sample_run"]
 
@@ -157,10 +158,11 @@ def sample_run(
                                          checks=checks))
         for c in roster.communes_of(p.code)[:3]:
             cr = max(1, reqs // len(p.commune_codes))
-            all_communes.append(CommuneStats(code=c.code, name=c.name, province_code=p.code, requests=cr,
-                                             failures=int(cr * (0.2 if p.code in unready else rng.uniform(0, 0.01))),
-                                             p95_ms=round(rng.uniform(50, 300), 1)))
-    worst = sorted(all_communes, key=lambda c: (-c.failures / c.requests, c.code))[:10]
+            failures = int(cr * (0.2 if p.code in unready else rng.uniform(0, 0.01)))
+            p95 = round(rng.uniform(50, 300), 1)  # drawn even when not shown: the random sequence stays the same
+            all_communes.append(CommuneStats(code=c.code, name=c.name, province_code=p.code, requests=cr, failures=failures,
+                                             p95_ms=p95 if cr >= COMMUNE_P95_MIN_SAMPLES else None, latency_samples=cr))
+    worst = rank_worst_communes(all_communes)
 
     events = [JournalEvent(t=_STARTED, offset_s=0.0, kind="phase", name="login storm", status="started"),
               JournalEvent(t=_STARTED + timedelta(seconds=duration_s * 0.2), offset_s=duration_s * 0.2, kind="phase",
@@ -217,7 +219,8 @@ def sample_run(
         requests=RequestTotals(total=total, failed=failed, rps=round(total / duration_s, 2), intended_total=total),
         endpoints=endpoints, provinces=provinces,
         communes=CommunesSummary(total=len(roster.communes), active=len(roster.communes),
-                                 with_failures=sum(1 for c in all_communes if c.failures), worst=worst),
+                                 with_failures=sum(1 for c in all_communes if c.failures),
+                                 with_p95=sum(1 for c in all_communes if c.p95_ms is not None), worst=worst),
         generator=GeneratorHealth(trustworthy=True, max_schedule_lag_ms=38.0, cpu_percent={"worker-1": 61.0}),
         abort=AbortInfo(),
     )

@@ -13,7 +13,9 @@ Summary (``SUMMARY_VERSION`` = 1) — exactly the figures of issue #3::
      │                               failures, p95_ms, checks {sign_in, catalogue,
      │                               dossier_submit, status_sync, population_lookup,
      │                               document_exchange: CheckFigure | None}
-     ├── communes {total, active, with_failures, worst [CommuneStats]}
+     ├── communes {total, active, with_failures, with_p95, min_latency_samples,
+     │             worst [CommuneStats]}  code, name, province_code, requests, failures,
+     │                                    p95_ms (None below min_latency_samples), latency_samples
      ├── generator {trustworthy, reasons, max_schedule_lag_ms, cpu_percent {worker: %}}
      └── abort {aborted, reason, at_offset_s?}
 
@@ -31,6 +33,7 @@ from typing import Final, Literal
 
 from pydantic import Field
 
+from kernel.defaults import COMMUNE_P95_MIN_SAMPLES
 from reports._record import Record as _Record
 
 __all__ = [
@@ -139,7 +142,12 @@ class ProvinceSummary(_Record):
 
 
 class CommuneStats(_Record):
-    """One commune's figures (used for the worst-communes list)."""
+    """One commune's figures (used for the worst-communes list).
+
+    ``p95_ms`` is over all of the commune's requests (``kernel.commune_latency``), and
+    ``None`` when fewer than ``CommunesSummary.min_latency_samples`` were measured
+    (``latency_samples`` says how many: reports show "too few").
+    """
 
     code: str
     name: str
@@ -147,14 +155,18 @@ class CommuneStats(_Record):
     requests: int = Field(ge=0)
     failures: int = Field(ge=0)
     p95_ms: float | None = None
+    latency_samples: int = Field(default=0, ge=0)
 
 
 class CommunesSummary(_Record):
-    """Commune coverage: how many were on line, how many saw failures, the worst ones."""
+    """Commune coverage: how many were on line, how many saw failures, how many have a
+    p95 (at least ``min_latency_samples`` requests), the worst ones (worst first)."""
 
     total: int = Field(ge=0)
     active: int = Field(ge=0)
     with_failures: int = Field(ge=0)
+    with_p95: int = Field(default=0, ge=0)
+    min_latency_samples: int = Field(default=COMMUNE_P95_MIN_SAMPLES, ge=1)
     worst: list[CommuneStats] = Field(default_factory=list)
 
 

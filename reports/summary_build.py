@@ -1,19 +1,27 @@
 """Build ``summary.json`` from a run's records: the latency histograms
-(``histograms/latency.hdr``, :mod:`kernel.latency_records`), the load record
+(``histograms/latency.hdr``, :mod:`kernel.latency_records`), the per-commune latency
+sketches (``histograms/communes.hdr``, :mod:`kernel.commune_latency`), the load record
 (``load.json``, :mod:`reports.load_record`) and the roster. Nothing else: a summary can be
 rebuilt from a run directory alone (:func:`summary_from_run_dir`), and the load process
 calls the same :func:`build_summary` on the same records at the end of a run.
+
+**Worst communes** (:func:`rank_worst_communes`), worst first: highest error rate, then
+most failed requests, then highest p95; a commune with too few requests for a p95
+(:data:`kernel.defaults.COMMUNE_P95_MIN_SAMPLES`) comes after every commune with one at
+the same error rate and failures; then by code, so the order is stable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from kernel.commune_latency import COMMUNE_LATENCY_FILE, load_commune_latency
+from kernel.defaults import COMMUNE_P95_MIN_SAMPLES
 from kernel.hdr import HistogramSummary, SparseHistogram
 from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, load_histograms, merge_matching
 from kernel.roster import Roster
-from reports.load_record import LoadRecord, load_load_record
+from reports.load_record import CommuneCounts, LoadRecord, load_load_record
 from reports.summary import (
     CheckFigure,
     CommunesSummary,
@@ -26,8 +34,8 @@ from reports.summary import (
     Summary,
 )
 
-__all__ = ["CHECK_ENDPOINTS", "WORST_COMMUNES", "HISTOGRAMS_DIR", "endpoint_stats_of", "build_summary",
-           "summary_from_run_dir"]
+__all__ = ["CHECK_ENDPOINTS", "WORST_COMMUNES", "HISTOGRAMS_DIR", "endpoint_stats_of", "commune_stats_of",
+           "rank_worst_communes", "build_summary", "summary_from_run_dir"]
 
 # Which endpoints make up each cell of the readiness matrix.
 CHECK_ENDPOINTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -77,6 +85,24 @@ def endpoint_stats_of(
     return stats
 
 
+def commune_stats_of(code: str, counts: CommuneCounts, sketch: SparseHistogram | None, roster: Roster,
+                     min_samples: int = COMMUNE_P95_MIN_SAMPLES) -> CommuneStats:
+    """One commune's row: its counts, and its p95 when its sketch holds ``min_samples`` or more."""
+    commune = roster.commune(code)
+    samples = sketch.total if sketch is not None else 0
+    p95 = sketch.value_at_percentile(95.0) / 1000 if sketch is not None and samples >= min_samples else None
+    return CommuneStats(code=code, name=commune.name, province_code=commune.province_code, requests=counts.requests,
+                        failures=counts.failures, p95_ms=p95, latency_samples=samples)
+
+
+def _worst_first(stats: CommuneStats) -> tuple[float, int, bool, float, str]:
+    rate = stats.failures / stats.requests if stats.requests else 0.0
+    return (-rate, -stats.failures, stats.p95_ms is None, -(stats.p95_ms or 0.0), stats.code)
+
+
+def rank_worst_communes(stats: Iterable[CommuneStats], limit: int = WORST_COMMUNES) -> list[CommuneStats]:
+    """The ``limit`` worst communes, worst first (the rule is in the module docstring)."""
+    return sorted(stats, key=_worst_first)[:limit]
 
 
 def _percentiles(summary: HistogramSummary) -> LatencyPercentiles:
@@ -118,8 +144,11 @@ def _check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: st
     return CheckFigure(requests=requests, failures=failures, p95_ms=merged.summary().p95_ms if merged else None)
 
 
-def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster) -> Summary:
-    """The whole-run figures of ``summary.json`` from the run's records."""
+def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster,
+                  commune_latency: Mapping[str, SparseHistogram] | None = None,
+                  min_latency_samples: int = COMMUNE_P95_MIN_SAMPLES) -> Summary:
+    """The whole-run figures of ``summary.json`` from the run's records; without
+    ``commune_latency`` (a run from before ``communes.hdr``) no commune has a p95."""
     key_failures = record.failures_by_key()
     duration = max(record.ended_at - record.started_at, 1e-9)
     endpoints = endpoint_stats_of(histograms, key_failures)
@@ -145,14 +174,8 @@ def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster) ->
             )
         )
     touched = [(code, c) for code, c in communes.items() if c.requests]
-    worst = sorted(touched, key=lambda item: (-item[1].failures / item[1].requests, -item[1].failures, item[0]))
-    worst_stats = []
-    for code, counts in worst[:WORST_COMMUNES]:
-        commune = roster.commune(code)
-        worst_stats.append(
-            CommuneStats(code=code, name=commune.name, province_code=commune.province_code,
-                         requests=counts.requests, failures=counts.failures)
-        )
+    sketches = commune_latency or {}
+    stats = [commune_stats_of(code, counts, sketches.get(code), roster, min_latency_samples) for code, counts in touched]
     # The schedule speaks in arrivals; requests follow them. What the schedule asked for,
     # in requests, is the requests made scaled by arrivals due ÷ arrivals started.
     due, started = record.generator.arrivals_due, record.generator.arrivals_started
@@ -168,15 +191,21 @@ def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster) ->
             total=len(roster.communes),
             active=len(touched),
             with_failures=sum(1 for _, c in touched if c.failures),
-            worst=worst_stats,
+            with_p95=sum(1 for c in stats if c.p95_ms is not None),
+            min_latency_samples=min_latency_samples,
+            worst=rank_worst_communes(stats),
         ),
         generator=record.generator,
         abort=record.abort,
     )
 
 
-def summary_from_run_dir(run_dir: str | Path, roster: Roster) -> Summary:
-    """Rebuild ``summary.json``'s figures from the records in ``run_dir`` alone."""
+def summary_from_run_dir(run_dir: str | Path, roster: Roster,
+                         min_latency_samples: int = COMMUNE_P95_MIN_SAMPLES) -> Summary:
+    """Rebuild ``summary.json``'s figures from the records in ``run_dir`` alone (a run
+    recorded before ``communes.hdr`` existed gets no per-commune p95)."""
     run_dir = Path(run_dir)
     histograms = load_histograms(run_dir / HISTOGRAMS_DIR / HISTOGRAM_FILE)
-    return build_summary(load_load_record(run_dir), histograms, roster)
+    commune_file = run_dir / HISTOGRAMS_DIR / COMMUNE_LATENCY_FILE
+    commune_latency = load_commune_latency(commune_file) if commune_file.exists() else None
+    return build_summary(load_load_record(run_dir), histograms, roster, commune_latency, min_latency_samples)

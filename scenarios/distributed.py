@@ -16,6 +16,8 @@ histograms. Protocol (Locust custom messages):
 * a worker also sends a ``final`` report on its own ``test_stop`` (normal stop path).
 
 A local (single-process) runner records straight into the recorder; nothing is shipped.
+It folds its per-commune window into the whole-run sketches every ``interval_s``
+(``scenarios.commune_sketches``), as a worker would drain it.
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ def attach_recorder(
         return _attach_worker(environment, runner, recorder, health, interval_s)
     shipping = LatencyShipping("local", recorder, health)
     environment.events.test_start.add_listener(lambda **_kw: recorder.unseal())
+
+    def fold_loop() -> None:
+        # Where a worker drains its per-commune window to the master, a local runner folds
+        # it into its own compact whole-run store: the window stays a few seconds small.
+        while True:
+            gevent.sleep(interval_s)
+            recorder.commune_latency.fold()
+
+    runner.greenlet.spawn(fold_loop)
     return shipping
 
 

@@ -19,8 +19,9 @@ clock as the request event's ``start_time``, so intended latency is exact:
 
 Besides the whole-run histograms the recorder keeps per-second buckets per
 (service, endpoint) — count, failures and 2-significant-digit histograms of both
-measures — for the journal's charts, and per-commune request/failure counters (kept in
-memory and files only, never as Prometheus labels).
+measures — for the journal's charts, and per commune its request/failure counters and a
+latency sketch (:mod:`scenarios.commune_sketches`; kept in memory and files only, never
+as Prometheus labels).
 
 In distributed runs each worker's recorder is drained with :meth:`LatencyRecorder.take_delta`
 and the master :meth:`LatencyRecorder.absorb`\\ s the deltas (see ``scenarios.distributed``).
@@ -39,9 +40,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kernel.commune_latency import dump_commune_latency
 from kernel.hdr import HistogramSummary, SparseHistogram
 from kernel.latency_records import HistogramKey, Measure, dump_histograms, merge_matching
 from reports.journal import Timeseries
+from scenarios.commune_sketches import CommuneSketches
 from scenarios.latency_seconds import SecondBucket, SecondFigures, latency_timeseries
 from scenarios.recorder_delta import RecorderDelta
 
@@ -107,6 +110,7 @@ class LatencyRecorder:
         self._newest_second = 0
         self._compacted_at = 0
         self.communes: dict[str, CommuneCounts] = {}
+        self.commune_latency = CommuneSketches()
         # Failures per (service, endpoint, province): the per-province readiness matrix needs them.
         self.key_failures: dict[tuple[str, str, str], int] = {}
         self.requests = 0
@@ -196,6 +200,7 @@ class LatencyRecorder:
                 counts = self.communes[commune] = CommuneCounts()
             counts.requests += 1
             counts.failures += failed
+            self.commune_latency.record(commune, send_us)
 
     def _saw_second(self, second: int) -> None:
         if second > self._newest_second:
@@ -235,6 +240,7 @@ class LatencyRecorder:
         key_failures = self.key_failures
         self.histograms, self.buckets, self.communes, self.key_failures = {}, {}, {}, {}
         self.requests = self.failures = 0
+        commune_latency = self.commune_latency.drain()  # swapped out too, before the first pause
         encoded = 0
 
         def encode(hist: SparseHistogram) -> str:
@@ -254,6 +260,7 @@ class LatencyRecorder:
             communes=[(code, c.requests, c.failures) for code, c in communes.items()],
             key_failures=[(*key, n) for key, n in key_failures.items()],
             requests=requests,
+            commune_latency=commune_latency,
         )
 
     def absorb(self, delta: RecorderDelta) -> None:
@@ -287,6 +294,7 @@ class LatencyRecorder:
             counts = self.communes.setdefault(code, CommuneCounts())
             counts.requests += requests
             counts.failures += failures
+        self.commune_latency.absorb(delta.commune_latency)
         for service, endpoint, province, failures in delta.key_failures:
             fkey = (service, endpoint, province)
             self.key_failures[fkey] = self.key_failures.get(fkey, 0) + failures
@@ -323,10 +331,16 @@ class LatencyRecorder:
 
     # ---- files -----------------------------------------------------------------------
 
+    def commune_sketches(self) -> dict[str, SparseHistogram]:
+        """Every commune's whole-run latency sketch (:mod:`kernel.commune_latency`)."""
+        return self.commune_latency.sketches()
+
     def dump(self, directory: str | Path) -> Path:
-        """Write ``directory/latency.hdr`` (one encoded histogram a line) and
-        ``directory/percentiles.json``; returns the histogram file's path.
+        """Write ``directory/latency.hdr`` (one encoded histogram a line),
+        ``directory/percentiles.json`` and ``directory/communes.hdr`` (the per-commune
+        sketches); returns the histogram file's path.
 
         Line format: ``service<TAB>endpoint<TAB>province<TAB>measure<TAB>base64 V2``.
         """
+        dump_commune_latency(self.commune_sketches(), directory)
         return dump_histograms(self.histograms, directory)

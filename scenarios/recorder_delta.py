@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernel.latency_records import Measure
+    from scenarios.commune_sketches import CommuneSlots
 
 __all__ = ["RecorderDelta"]
 
@@ -20,7 +21,9 @@ __all__ = ["RecorderDelta"]
 class RecorderDelta:
     """Everything recorded since the last drain, in a msgpack-friendly wire form.
 
-    Histograms travel as standard HdrHistogram V2 encodings (base64 text).
+    Histograms travel as standard HdrHistogram V2 encodings (base64 text); the
+    per-commune sketches as ``{commune: {slot: count}}`` (a V2 encoding per commune per
+    drain would cost ≈ 20× more; see ``scenarios.commune_sketches``).
     """
 
     histograms: list[tuple[str, str, str, Measure, str]] = field(default_factory=list)
@@ -28,10 +31,11 @@ class RecorderDelta:
     communes: list[tuple[str, int, int]] = field(default_factory=list)
     key_failures: list[tuple[str, str, str, int]] = field(default_factory=list)  # service, endpoint, province
     requests: int = 0
+    commune_latency: CommuneSlots = field(default_factory=dict)  # commune → {slot: count}
 
     def is_empty(self) -> bool:
         """True when nothing was recorded."""
-        return not (self.histograms or self.buckets or self.communes or self.key_failures)
+        return not (self.histograms or self.buckets or self.communes or self.key_failures or self.commune_latency)
 
     def to_wire(self) -> dict[str, Any]:
         """Plain lists/ints/strs for Locust's message transport."""
@@ -41,6 +45,7 @@ class RecorderDelta:
             "communes": [list(row) for row in self.communes],
             "key_failures": [list(row) for row in self.key_failures],
             "requests": self.requests,
+            "commune_latency": self.commune_latency,
         }
 
     @classmethod
@@ -52,4 +57,5 @@ class RecorderDelta:
             communes=[tuple(row) for row in data.get("communes", [])],
             key_failures=[tuple(row) for row in data.get("key_failures", [])],
             requests=int(data.get("requests", 0)),
+            commune_latency=data.get("commune_latency") or {},
         )

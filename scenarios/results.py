@@ -1,5 +1,6 @@
-"""Write what a run recorded: the histograms, the load record (``load.json``) and the
-journal; ``summary.json`` is built by reports from those records (:mod:`reports.summary_build`).
+"""Write what a run recorded: the histograms (``latency.hdr``, ``communes.hdr``), the load
+record (``load.json``) and the journal; ``summary.json`` is built by reports from those
+records (:mod:`reports.summary_build`).
 
 Runs in the process that holds the merged recorder (the master, or the local runner) at
 the end of the run. Figures come from the exact HDR histograms; the report and the gate
@@ -113,6 +114,6 @@ def write_results(config: RunConfig, world: World, recorder: LatencyRecorder, ou
     recorder.dump(run_dir / HISTOGRAMS_DIR)
     record = build_load_record(config, recorder, outcome)
     write_load_record(run_dir, record)
-    summary = build_summary(record, recorder.histograms, world.roster)
+    summary = build_summary(record, recorder.histograms, world.roster, recorder.commune_sketches())
     journal = build_journal(config, recorder, outcome, summary)
     return write_run_dir(run_dir, journal, summary)

@@ -1,5 +1,6 @@
 """Locustfile for the distributed-merge test: the recorder under test plus an
-independent reference recorder (plain ``hdrh`` HdrHistograms) on every worker."""
+independent reference recorder (plain ``hdrh`` HdrHistograms, and per commune at 2
+significant digits) on every worker."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from scenarios import LatencyRecorder, attach_recorder, request_context
 OUT = Path(os.environ["DIENTAP_TEST_OUT"])
 RECORDER = LatencyRecorder()
 REFERENCE: dict[tuple[str, str, str, str], HdrHistogram] = {}
+COMMUNE_REFERENCE: dict[str, HdrHistogram] = {}
 PROVINCES = ("01", "79", "46")
+COMMUNE_OF = {"01": "00070", "79": "26734", "46": "19768"}
 _numbers = itertools.count()
 
 
@@ -34,6 +37,12 @@ def reference_listener(name, response_time, context=None, start_time=None, **_kw
         if hist is None:
             hist = REFERENCE[key] = HdrHistogram(1, 3_600_000_000, 3)
         hist.record_value(value)
+    commune = ctx.get("commune")
+    if commune:
+        sketch = COMMUNE_REFERENCE.get(commune)
+        if sketch is None:
+            sketch = COMMUNE_REFERENCE[commune] = HdrHistogram(1, 3_600_000_000, 2)
+        sketch.record_value(send_us)
 
 
 @events.init.add_listener
@@ -51,6 +60,8 @@ def on_quitting(environment, **_kw):
     elif isinstance(runner, WorkerRunner):
         lines = ["\t".join([*key, hist.encode().decode()]) for key, hist in REFERENCE.items()]
         (OUT / f"worker-{os.getpid()}.hdr").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines = ["\t".join([commune, sketch.encode().decode()]) for commune, sketch in COMMUNE_REFERENCE.items()]
+        (OUT / f"worker-{os.getpid()}.communes").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 class Visitor(FastHttpUser):
@@ -61,7 +72,8 @@ class Visitor(FastHttpUser):
 
     @task(3)
     def ok(self):
-        self.client.get("/ok", name="GET /ok", context=request_context("portal", self.province))
+        ctx = request_context("portal", self.province, commune=COMMUNE_OF[self.province])
+        self.client.get("/ok", name="GET /ok", context=ctx)
 
     @task(1)
     def scheduled(self):

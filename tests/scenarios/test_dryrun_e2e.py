@@ -15,8 +15,13 @@ from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from kernel.ack_ledger import AckLedger
 from kernel.load_clock import read_load_start
 from kernel.roster import load_roster
+from reports.html import render_html, render_report
+from reports.load_record import load_load_record
+from reports.readiness import readiness_matrix
 from reports.run_files import load_journal, load_summary
-from reports.summary_build import summary_from_run_dir
+from reports.summary import CommuneStats
+from reports.summary_build import WORST_COMMUNES, summary_from_run_dir
+from reports.verdict import RunData
 
 pytestmark = pytest.mark.e2e
 
@@ -81,6 +86,47 @@ def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(tmp_path):
     assert (run.run_dir / "histograms" / "latency.hdr").exists()
     # Scenarios record, reports read: the summary is rebuilt exactly from the records alone.
     assert summary_from_run_dir(run.run_dir, load_roster()) == summary
+
+
+def _communes_rows(html: str) -> list[list[str]]:
+    body = html.split('<h2 id="communes">', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [[cell.split(">", 1)[1] for cell in row.split("</td>")[:-1]] for row in body.split("<tr>")[1:]]
+
+
+def _rank(w: CommuneStats) -> tuple:
+    # The stated rule, written out again: error rate, failures, then p95 (too few last).
+    return (-w.failures / w.requests, -w.failures, w.p95_ms is None, -(w.p95_ms or 0.0))
+
+
+def test_the_communes_table_shows_each_commune_s_real_p95_worst_first_or_too_few(tmp_path):
+    run, _ = _run(tmp_path, duration_s=25)
+    summary = load_summary(run.run_dir)
+    communes = summary.communes
+    assert communes.active >= 34 and len(communes.worst) == WORST_COMMUNES and communes.with_p95 > 0
+    for row in communes.worst:
+        assert row.latency_samples == row.requests  # every request of the commune is in its sketch
+        assert (row.p95_ms is not None) == (row.latency_samples >= communes.min_latency_samples)
+    assert [_rank(w) for w in communes.worst] == sorted(_rank(w) for w in communes.worst)
+    rows = _communes_rows(render_report(run.run_dir).read_text(encoding="utf-8"))
+    assert [r[0] for r in rows] == [w.code for w in communes.worst]
+    for row, stats in zip(rows, communes.worst, strict=True):
+        if stats.p95_ms is not None:
+            assert row[6] == f"{stats.p95_ms:,.1f}" and stats.p95_ms > 0
+
+    # The "too few" rule on the same records: with a minimum that fewer communes reach than
+    # the table has rows, those show their p95 and the others in the table say too few.
+    counts = [c.requests for c in load_load_record(run.run_dir).communes.values() if c.requests]
+    minimum = min((n for n in set(counts) if sum(m >= n for m in counts) < WORST_COMMUNES), default=max(counts) + 1)
+    strict = summary_from_run_dir(run.run_dir, load_roster(), min_latency_samples=minimum)
+    qualified = sum(m >= minimum for m in counts)
+    assert strict.communes.with_p95 == qualified < WORST_COMMUNES < len(counts)
+    assert all((w.p95_ms is not None) == (w.requests >= minimum) for w in strict.communes.worst)
+    assert [_rank(w) for w in strict.communes.worst] == sorted(_rank(w) for w in strict.communes.worst)
+    html = render_html(RunData(run.run_dir, load_journal(run.run_dir), strict, None, readiness_matrix(strict)))
+    for row, stats in zip(_communes_rows(html), strict.communes.worst, strict=True):
+        expected = f"{stats.p95_ms:,.1f}" if stats.p95_ms is not None else f"too few ({stats.requests} &lt; {minimum})"
+        assert row[6] == expected
+    assert "too few (" in html
 
 
 def test_golive_at_tiny_scale_puts_every_commune_on_line(tmp_path):
@@ -181,6 +227,9 @@ def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
     assert len(summary["provinces"]) == 34
     assert all(p["requests"] > 0 for p in summary["provinces"])
     assert set(summary["generator"]["cpu_percent"]) == {"worker-0", "worker-1"}
+    # Each commune's latency sketch crossed from its worker to the master whole.
+    assert summary["communes"]["with_p95"] > 0
+    assert all(w["latency_samples"] == w["requests"] for w in summary["communes"]["worst"])
     assert (latest / "report.html").exists()
     assert sorted(p.name for p in (latest / "ledgers").glob("*.json")) == ["worker-0.json", "worker-1.json"]
     # The master's merged records alone rebuild the summary it wrote.

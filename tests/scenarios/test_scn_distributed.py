@@ -1,5 +1,6 @@
-"""A real Locust master + 2 workers: the master's merged HDR histograms equal the union
-of what each worker recorded (measured there by an independent hdrh recorder); and, with
+"""A real Locust master + 2 workers: the master's merged HDR histograms and per-commune
+sketches equal the union of what each worker recorded (measured there by an independent
+hdrh recorder); and, with
 master and worker in one probe process, the flush at stop and a worker that never answers it."""
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from kernel.commune_latency import COMMUNE_LATENCY_FILE, load_commune_latency, merge_commune_maps
+from kernel.hdr import SparseHistogram
 from kernel.latency_records import HistogramKey, load_histograms, merge_histogram_maps
 
 HERE = Path(__file__).parent
@@ -72,6 +75,19 @@ def test_master_merge_equals_union_of_workers(support_server, tmp_path):
     sent = merged[HistogramKey("axis", "GET /inbox", "01", "service")]
     assert intended.total == sent.total
     assert intended.value_at_percentile(50) >= sent.value_at_percentile(50) + 4000  # the 5 ms head start
+
+    # Per commune: the master's communes.hdr is the exact union of the workers' reference
+    # sketches (hdrh at 2 significant digits), though the wire carried slot lists, not V2.
+    per_worker_communes = [
+        {commune: SparseHistogram.decode(encoded) for commune, encoded in
+         (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line)}
+        for path in sorted(tmp_path.glob("worker-*.communes"))
+    ]
+    assert len(per_worker_communes) == 2
+    communes = load_commune_latency(tmp_path / "master" / COMMUNE_LATENCY_FILE)
+    assert set(communes) == {"00004", "00070", "26734", "19768"}
+    assert communes == merge_commune_maps(per_worker_communes)
+    assert all(len(sketches) >= 3 for sketches in per_worker_communes)  # both workers recorded communes
 
 
 def _dist_probe(mode: str) -> dict:
