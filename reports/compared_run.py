@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from kernel.commune_latency import COMMUNE_LATENCY_FILE, load_commune_latency
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, LatencyRecordError, load_histograms
 from reports.load_record import LoadRecord, load_load_record
 from reports.run_files import JOURNAL_FILE, load_journal
 
-__all__ = ["HISTOGRAMS_PATH", "ComparedRun", "RunPair", "load_compared_run", "load_compared_runs", "differences"]
+__all__ = ["COMMUNES_PATH", "HISTOGRAMS_PATH", "ComparedRun", "RunPair", "load_compared_run", "load_compared_runs", "differences"]
 
 #: Where a run directory keeps its latency record.
 HISTOGRAMS_PATH = Path("histograms") / HISTOGRAM_FILE
+#: Where it keeps the per-commune latency sketches (runs from before them have none).
+COMMUNES_PATH = Path("histograms") / COMMUNE_LATENCY_FILE
 
 _RUN_DIR_FORMS = "the directory of a run, holding histograms/latency.hdr and load.json (e.g. runs/latest)"
 
@@ -40,6 +43,7 @@ class ComparedRun:
     seed: int | None  # from the journal's provenance; None when the run has no journal
     histograms: dict[HistogramKey, SparseHistogram]
     load: LoadRecord
+    communes: dict[str, SparseHistogram] | None = None  # per-commune sketches; None: not recorded
 
 
 class RunPair(NamedTuple):
@@ -77,8 +81,12 @@ def load_compared_run(run_dir: str | Path) -> ComparedRun:
     histograms = _histograms(directory / HISTOGRAMS_PATH)
     load = load_load_record(directory)
     seed = load_journal(directory).provenance.seed if (directory / JOURNAL_FILE).is_file() else None
+    # A missing commune file is an older run (commune lines compare error rates only);
+    # a damaged one is an ERROR naming it, like a damaged latency.hdr.
+    communes_file = directory / COMMUNES_PATH
+    communes = load_commune_latency(communes_file) if communes_file.exists() else None
     return ComparedRun(directory=directory, run_id=load.run_id, profile=load.profile, seed=seed,
-                       histograms=histograms, load=load)
+                       histograms=histograms, load=load, communes=communes)
 
 
 def load_compared_runs(*run_dirs: str | Path) -> list[ComparedRun]:

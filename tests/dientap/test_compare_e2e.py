@@ -85,16 +85,24 @@ def test_a_50_ms_fault_on_one_route_is_found_on_that_route_and_nowhere_else(runs
     assert [line.subject for line in regressed] == [" ".join(FAULTED)]
     p50 = regressed[0].latency[0]
     assert (p50.quantile, p50.verdict) == ("p50", "regressed") and p50.current.lower >= 50.0  # the injected 50 ms
-    # Other kinds may regress only through the route (a province's requests include it):
-    # without the route's histograms on both sides, nothing regresses anywhere.
-    assert {line.kind for line in comparison.regressed} <= {"endpoint", "province"}
+    # Other kinds may regress only through the route (a province's and a commune's requests
+    # include it): without the route on both sides, nothing regresses anywhere. A commune's
+    # sketch merges all its routes, so "without the route" drops commune latency altogether.
+    assert {line.kind for line in comparison.regressed} <= {"endpoint", "province", "commune"}
     without = compare_runs(_without_route(load_compared_run(runs["a1"])), _without_route(load_compared_run(runs["fault1"])))
     assert without.regressed == [] and without.count("within noise") > 0
 
 
+def test_commune_lines_carry_latency_from_the_recorded_sketches(runs):
+    _, comparison, _ = _compare(runs["a1"], runs["b1"])
+    communes = [line for line in comparison.lines if line.kind == "commune"]
+    assert communes and all(line.latency for line in communes)
+    assert any(q.verdict == "within noise" for line in communes for q in line.latency)
+
+
 def _without_route(run: ComparedRun) -> ComparedRun:
     kept = {key: hist for key, hist in run.histograms.items() if (key.service, key.endpoint) != FAULTED}
-    return dataclasses.replace(run, histograms=kept)
+    return dataclasses.replace(run, histograms=kept, communes=None)
 
 
 def test_the_gate_with_a_baseline_no_longer_cries_wolf_and_still_catches_the_fault(runs, tmp_path):

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from kernel.commune_latency import dump_commune_latency, new_commune_sketch
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HistogramKey, Measure, dump_histograms
 from kernel.roster import load_roster
@@ -45,6 +46,7 @@ def write_recorded_run(run_dir: Path, run_id: str, samples: Mapping[Key, Iterabl
                        failures: Mapping[Key, int] | None = None,
                        communes: Mapping[str, tuple[int, int]] | None = None,
                        intended: Mapping[Key, Iterable[float]] | None = None,
+                       commune_latencies: Mapping[str, Iterable[float]] | None = None,
                        profile: str = "smoke", seed: int = 42) -> Path:
     """Write a run directory holding exactly these samples, failures and commune counts."""
     histograms: dict[HistogramKey, SparseHistogram] = {}
@@ -53,6 +55,13 @@ def write_recorded_run(run_dir: Path, run_id: str, samples: Mapping[Key, Iterabl
         for (service, endpoint, province), values in source.items():
             histograms[HistogramKey(service, endpoint, province, measure)] = histogram(values)
     dump_histograms(histograms, run_dir / "histograms")
+    if commune_latencies is not None:
+        sketches = {}
+        for code, values in commune_latencies.items():
+            sketch = sketches[code] = new_commune_sketch()
+            for ms in values:
+                sketch.record(round(ms * 1000))
+        dump_commune_latency(sketches, run_dir / "histograms")
     record = LoadRecord(
         run_id=run_id, profile=profile, started_at=1_800_000_000.0, ended_at=1_800_000_060.0,
         key_failures=[KeyFailures(service=s, endpoint=e, province=p, failures=n) for (s, e, p), n in (failures or {}).items()],

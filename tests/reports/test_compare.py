@@ -132,6 +132,31 @@ def test_commune_failures_regress_a_commune_line(tmp_path: Path) -> None:
     assert lines == {"00004 Phường Ba Đình": "regressed", "00008 Phường Ngọc Hà": "not comparable"}
 
 
+def test_commune_lines_compare_the_recorded_sketches_send_time_only(tmp_path: Path) -> None:
+    """A commune whose requests got 50 ms slower regresses on latency although none failed;
+    an unchanged one is within noise; ``intended`` has no commune sketch: error rates only."""
+    counts = {"00004": (300, 0), "00008": (300, 0)}
+    a = recorded_run(tmp_path, "a", {SUBMIT: latencies(300, seed=1)}, communes=counts,
+                     commune_latencies={"00004": latencies(300, seed=1), "00008": latencies(300, seed=2)})
+    b = recorded_run(tmp_path, "b", {SUBMIT: latencies(300, seed=3)}, communes=counts,
+                     commune_latencies={"00004": latencies(300, seed=3, shift_ms=50), "00008": latencies(300, seed=4)})
+    lines = {line.subject: line for line in compare_runs(a, b).lines if line.kind == "commune"}
+    assert lines["00004 Phường Ba Đình"].verdict == "regressed" and lines["00008 Phường Ngọc Hà"].verdict == "within noise"
+    p50 = lines["00004 Phường Ba Đình"].latency[0]
+    assert (p50.quantile, p50.verdict) == ("p50", "regressed") and p50.current.lower >= 50.0
+    intended = compare_runs(a, b, measure="intended")
+    assert all(not line.latency for line in intended.lines if line.kind == "commune")
+
+
+def test_a_corrupt_commune_sketch_file_is_named(tmp_path: Path) -> None:
+    run = write_recorded_run(tmp_path / "run", "run", {SUBMIT: latencies(50)}, commune_latencies={"00004": [5.0]})
+    path = run / "histograms" / "communes.hdr"
+    path.write_text(path.read_text(encoding="utf-8") + "00008\tnot-base64!\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_compared_run(run)
+    assert str(exc.value.problems[0]).startswith(str(path))
+
+
 def test_runs_of_different_profiles_or_seeds_are_compared_with_a_warning(tmp_path: Path) -> None:
     a, b = _pair(tmp_path, profile="golive", seed=7)
     comparison = compare_runs(a, b)
