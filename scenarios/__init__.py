@@ -10,7 +10,7 @@ The HDR histogram every part shares is in the kernel: :mod:`kernel.hdr`.
 * ``scenarios.distributed``  — :func:`attach_recorder` (worker → master exact merge)
 * ``scenarios.arrival_plan`` — :class:`RateCurve`, :class:`CommuneRate`, :class:`ArrivalPlan`,
   :class:`Arrival` (the open-model schedule: per-commune Poisson arrivals)
-* ``scenarios.arrivals``     — :class:`ArrivalScheduler`, :class:`Pacer`, :func:`attach_arrivals`
+* ``scenarios.arrivals``     — :class:`ArrivalScheduler`, :func:`attach_arrivals`
   (the schedule walked in real time, intended start times)
 * ``scenarios.lag``          — :class:`LagMonitor`, :func:`assess`, :func:`generator_health`
 * ``scenarios.gc_tuning``    — :class:`GcMonitor`, :func:`attach_gc_tuning`
@@ -25,7 +25,7 @@ The HDR histogram every part shares is in the kernel: :mod:`kernel.hdr`.
 from kernel.latency_records import HistogramKey, load_histograms
 from scenarios.abort import AbortDecision, AbortEvaluator, AbortLimits, AbortMonitor, SecondStats
 from scenarios.arrival_plan import Arrival, ArrivalPlan, CommuneRate, RateCurve
-from scenarios.arrivals import ArrivalScheduler, ArrivalStats, Pacer, attach_arrivals
+from scenarios.arrivals import ArrivalScheduler, ArrivalStats, attach_arrivals
 from scenarios.connections import OfficePools, install_keepalive_fix
 from scenarios.distributed import LatencyShipping, attach_recorder
 from scenarios.gc_tuning import GcMonitor, GcStats, attach_gc_tuning, freeze_long_lived
@@ -51,7 +51,6 @@ __all__ = [
     "LatencyRecorder",
     "LatencyShipping",
     "OfficePools",
-    "Pacer",
     "RateCurve",
     "RecorderDelta",
     "SecondStats",

@@ -8,15 +8,15 @@ server. Here citizen sessions *arrive* on a schedule fixed in advance
 
 * one :class:`ArrivalScheduler` greenlet per worker walks the merged schedule and starts
   each journey in its own short-lived greenlet with the arrival's *intended* start time,
-  which the journey passes on to every request (``scenarios.latency.request_context``);
+  where the journey's :class:`~scenarios.schedule.Schedule` begins;
 * :func:`attach_arrivals` runs a scheduler on every load-generating node of a Locust run.
 
 Everything is bounded: in-flight journeys (beyond the cap an arrival is *shed* and
 counted), lateness (an arrival due more than ``drop_after_s`` ago is *dropped* and
 counted — the generator is behind), and the total duration.
 
-For closed-model actors (officers: one action every N seconds) :class:`Pacer` gives the
-same intended-start bookkeeping on a fixed cadence.
+Paced actors (officers, agencies) keep their intended starts with
+:class:`scenarios.schedule.Pacing`.
 """
 
 from __future__ import annotations
@@ -28,14 +28,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
+import gevent.event
 import gevent.pool
 
 from scenarios.arrival_plan import Arrival, ArrivalPlan
+from scenarios.schedule import JourneyClosed, until_closed
+
+JOURNEY_CLOSE_S = 1.0  # at the end of a run, how long journeys get to reach their next wait
 
 __all__ = [
     "ArrivalStats",
     "ArrivalScheduler",
-    "Pacer",
     "attach_arrivals",
 ]
 
@@ -96,6 +99,7 @@ class ArrivalScheduler:
         self.drop_after_s = drop_after_s
         self.stats = ArrivalStats()
         self.pool = gevent.pool.Pool()
+        self.closing = gevent.event.Event()  # set by drain(): journeys end at their next wait
         self._greenlet: gevent.Greenlet | None = None
         self._pending: Iterator[Arrival] | None = None
         self._mono_start = 0.0
@@ -128,14 +132,16 @@ class ArrivalScheduler:
         self._close_schedule()
 
     def drain(self, timeout_s: float) -> None:
-        """Stop starting arrivals and let the journeys in flight finish (at most ``timeout_s``).
+        """Stop starting arrivals and let the journeys in flight end (at most ``timeout_s``).
 
-        The graceful counterpart of :meth:`stop`: every journey started by then completes
-        (or fails) on its own, so what was started and what was recorded agree.
+        The graceful counterpart of :meth:`stop`: journeys end at their next wait
+        (:class:`~scenarios.schedule.JourneyClosed`), their request in flight answered, so
+        what the target acknowledged and what the load recorded agree.
         """
         if self._greenlet is not None:
             self._greenlet.kill(block=True)
         self._close_schedule()
+        self.closing.set()
         self.pool.join(timeout_s)
 
     def _close_schedule(self) -> None:
@@ -179,8 +185,11 @@ class ArrivalScheduler:
         self._pending = None
 
     def _run_journey(self, arrival: Arrival) -> None:
+        until_closed(self.closing)
         try:
             self.journey(arrival)
+        except JourneyClosed:
+            self.stats.completed += 1  # ended at a wait because the run closed: a whole journey so far
         except gevent.GreenletExit:
             raise
         except Exception:
@@ -191,43 +200,6 @@ class ArrivalScheduler:
                 logger.exception("arrival journey failed (commune %s)", arrival.commune_code)
         else:
             self.stats.completed += 1
-
-
-class Pacer:
-    """Intended start times on a fixed cadence, for closed-model actors (officers).
-
-    ``wait_next()`` sleeps until the next slot and returns its intended start
-    (``time.time()`` seconds). When the actor is behind (its last action stalled), the
-    missed slots are returned at once, each with its own — now past — intended start, so
-    intended-start latency shows the stall; slots more than ``max_catch_up_s`` behind are
-    skipped and counted in :attr:`missed`.
-    """
-
-    def __init__(self, interval_s: float, phase_s: float = 0.0, max_catch_up_s: float = 30.0) -> None:
-        if interval_s <= 0:
-            raise ValueError(f"interval_s: expected > 0, got {interval_s}")
-        self.interval_s = interval_s
-        self.max_catch_up_s = max_catch_up_s
-        self._mono0 = time.monotonic() + phase_s
-        self._wall0 = time.time() + phase_s
-        self._k = 0
-        self.missed = 0
-
-    def wait_next(self) -> float:
-        """Block (cooperatively) until the next slot; return its intended start."""
-        now = time.monotonic()
-        due = self._mono0 + self._k * self.interval_s
-        behind = now - due
-        if behind > self.max_catch_up_s:
-            skip = int((behind - self.max_catch_up_s) / self.interval_s) + 1
-            self.missed += skip
-            self._k += skip
-            due = self._mono0 + self._k * self.interval_s
-        elif behind < 0:
-            gevent.sleep(-behind)
-        intended = self._wall0 + self._k * self.interval_s
-        self._k += 1
-        return intended
 
 
 def attach_arrivals(
@@ -258,7 +230,8 @@ def attach_arrivals(
     def on_test_stopping(environment: Any, **_kw: Any) -> None:
         scheduler = holder["scheduler"]
         if scheduler is not None:
-            scheduler.stop()
+            scheduler.drain(JOURNEY_CLOSE_S)  # journeys end at their next wait, last request answered
+            scheduler.stop()  # whatever is still in flight after that (a hung request) is killed
 
     environment.events.test_start.add_listener(on_test_start)
     environment.events.test_stopping.add_listener(on_test_stopping)

@@ -23,6 +23,13 @@ Every actor runs in its own greenlet (a Locust user, or one arrival's journey), 
 HTTP layer finds the schedule of the actor it sends for with :func:`current_schedule`
 (greenlet-local), stamps the request's context with :attr:`Schedule.intended` and moves
 it on by the request's duration. Personas never pass intended times by hand.
+
+**Closing.** When the run ends, a journey should stop between two steps, not in the middle
+of a request: a submission killed in flight is stored by the target but never
+acknowledged to the load, and the run's ledger and the target's then disagree. A journey
+runs :func:`until_closed` of its scheduler's closing event; its waits (:meth:`Schedule.pause`,
+:meth:`Schedule.wait`) end early with :class:`JourneyClosed` once the event is set, so a
+draining scheduler sees every journey finish at its next wait, its last request answered.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ import random
 import time
 
 import gevent
+from gevent.event import Event
 from gevent.local import local
 
-__all__ = ["Pacing", "Schedule", "current_schedule", "follow"]
+__all__ = ["JourneyClosed", "Pacing", "Schedule", "current_schedule", "follow", "until_closed"]
 
 _actor = local()
 
@@ -53,7 +61,30 @@ class Schedule:
     def pause(self, seconds: float) -> None:
         """A planned pause of ``seconds`` (moves the schedule on, then sleeps)."""
         self.intended += seconds
+        _wait(seconds)
+
+    @staticmethod
+    def wait(seconds: float) -> None:
+        """A wait nobody planned (a retry's back-off): the schedule stays, so the wait
+        shows in the next request's intended latency."""
+        _wait(seconds)
+
+
+class JourneyClosed(Exception):  # noqa: N818 - an ending, not an error
+    """The run is closing: the journey ends at this wait, its last request answered."""
+
+
+def _wait(seconds: float) -> None:
+    closing: Event | None = getattr(_actor, "closing", None)
+    if closing is None:
         gevent.sleep(seconds)
+    elif closing.wait(seconds):
+        raise JourneyClosed
+
+
+def until_closed(closing: Event | None) -> None:
+    """The waits of this greenlet's actor end with :class:`JourneyClosed` once ``closing`` is set."""
+    _actor.closing = closing
 
 
 class Pacing:
@@ -67,6 +98,8 @@ class Pacing:
     __slots__ = ("high", "low", "rng", "schedule", "tick")
 
     def __init__(self, schedule: Schedule, rng: random.Random, low: float, high: float) -> None:
+        if not 0 <= low <= high:
+            raise ValueError(f"pacing: expected 0 <= low <= high seconds, got {low:g}..{high:g}")
         self.schedule = schedule
         self.rng = rng
         self.low, self.high = low, high

@@ -9,8 +9,6 @@ every request carries its intended start and coordinated omission is measured, n
 
 from __future__ import annotations
 
-import gevent
-
 from kernel.synthetic import citizen_at
 from scenarios.arrival_plan import Arrival
 from scenarios.schedule import Schedule, follow
@@ -56,7 +54,7 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
         if dossier.ok or not (dossier.transport_error or dossier.status in (429, 503)):
             break
         # Not a planned pause: the wait shows in the retry's intended latency.
-        gevent.sleep(min(dossier.retry_after or 1.0 * (attempt + 1), 5.0))
+        schedule.wait(min(dossier.retry_after or 1.0 * (attempt + 1), 5.0))
     if dossier is None or not dossier.ok:
         return
     code = dossier.data["code"]

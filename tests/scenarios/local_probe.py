@@ -11,13 +11,14 @@ from __future__ import annotations
 import locust  # noqa: F401  (monkey-patches first)  isort: skip
 
 import json
+import random
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import gevent
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
@@ -31,7 +32,6 @@ from scenarios import (
     LagMonitor,
     LatencyRecorder,
     OfficePools,
-    Pacer,
     RateCurve,
     attach_arrivals,
     attach_gc_tuning,
@@ -39,22 +39,24 @@ from scenarios import (
     install_keepalive_fix,
     request_context,
 )
+from scenarios.schedule import Pacing, Schedule
 
 PATH = "/ok"
 
 
 class Officer(FastHttpUser):
-    """Closed-model actor: one action per 100 ms slot, intended start from a Pacer."""
-
-    wait_time = constant(0)
+    """Paced actor: one action per 100 ms tick, intended start from its Pacing."""
 
     def on_start(self) -> None:
-        self.pacer = Pacer(interval_s=0.1)
+        self.schedule = Schedule(time.time())
+        self.pacing = Pacing(self.schedule, random.Random(1), 0.1, 0.1)
+
+    def wait_time(self) -> float:
+        return self.pacing.wait()
 
     @task
     def work(self) -> None:
-        intended = self.pacer.wait_next()
-        ctx = request_context("portal", "01", commune="00004", intended_start=intended)
+        ctx = request_context("portal", "01", commune="00004", intended_start=self.schedule.intended)
         self.client.get(PATH, name="GET /dossiers", context=ctx)
 
 

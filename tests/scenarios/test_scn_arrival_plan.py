@@ -7,16 +7,17 @@ import itertools
 import json
 import math
 import os
+import random
 import statistics
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
 
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve, hash_seed
-from scenarios.arrivals import ArrivalScheduler, ArrivalStats, Pacer
+from scenarios.arrivals import ArrivalScheduler, ArrivalStats
+from scenarios.schedule import Pacing, Schedule
 
 
 def test_gaps_between_arrivals_are_exponential_not_a_fixed_cadence() -> None:
@@ -99,7 +100,7 @@ def test_curve_queries_before_the_first_and_after_the_last_point() -> None:
     (lambda: ArrivalPlan([], RateCurve.constant(), 1, 5).partition(-1, 2), "worker index -1 outside 0..1"),
     (lambda: ArrivalScheduler(ArrivalPlan([], RateCurve.constant(), 1, 5), print, max_in_flight=0),
      "max_in_flight: expected >= 1, got 0"),
-    (lambda: Pacer(interval_s=0), "interval_s: expected > 0, got 0"),
+    (lambda: Pacing(Schedule(0.0), random.Random(1), 2, 1), "pacing: expected 0 <= low <= high seconds, got 2..1"),
 ])
 def test_bounds_are_checked_with_the_field_named(build, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -125,13 +126,3 @@ def test_an_empty_plan_ends_at_once_and_start_twice_runs_one_schedule() -> None:
     busy.start()  # already running: ignored, not a second walk of the schedule
     busy.join(timeout=10)
     assert sorted(seen) == list(range(len(seen))) and len(seen) == busy.stats.started == busy.stats.due
-
-
-def test_a_pacer_with_a_phase_starts_its_first_slot_that_much_later() -> None:
-    before = time.time()
-    pacer = Pacer(interval_s=0.05, phase_s=0.1)
-    after = time.time()
-    first = pacer.wait_next()
-    assert before + 0.1 <= first <= after + 0.1
-    assert time.time() >= first - 0.01  # it waited for the slot instead of returning early
-    assert pacer.wait_next() - first == pytest.approx(0.05) and pacer.missed == 0

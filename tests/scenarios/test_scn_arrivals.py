@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
-from scenarios.arrivals import ArrivalScheduler, Pacer
+from scenarios.arrivals import ArrivalScheduler
 
 COMMUNES = [CommuneRate(f"{i:05d}", f"{i % 34 + 1:02d}", 0.05 + (i % 7) * 0.02) for i in range(200)]
 
@@ -150,18 +150,3 @@ def test_failing_journey_is_counted_not_fatal():
     scheduler.start()
     scheduler.join(timeout=10)
     assert scheduler.stats.errors == scheduler.stats.started > 5 and scheduler.stats.completed == 0
-
-
-def test_pacer_catches_up_with_past_intended_starts():
-    pacer = Pacer(interval_s=0.05)
-    first = pacer.wait_next()
-    second = pacer.wait_next()
-    assert second - first == pytest.approx(0.05)
-    time.sleep(0.3)  # the actor's last action stalled for 6 slots
-    behind = [pacer.wait_next() for _ in range(3)]
-    assert behind == pytest.approx([first + 0.10, first + 0.15, first + 0.20])
-    assert time.time() - behind[0] >= 0.2  # intended start is in the past: the stall counts
-    skipping = Pacer(interval_s=0.01, max_catch_up_s=0.05)
-    time.sleep(0.2)
-    skipping.wait_next()
-    assert skipping.missed >= 14

@@ -1,4 +1,4 @@
-"""The load model on a real single-process Locust runner: recorder, arrivals, Pacer,
+"""The load model on a real single-process Locust runner: recorder, arrivals, pacing,
 GC freeze, lag monitor and abort rule wired the way personas use them."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def test_local_runner_wiring(support_server):
     r = _probe(support_server.base_url, "wiring")
     assert r["role"] == "local" and r["failures"] == 0
     eps = r["endpoints"]
-    # Officers (Pacer, closed model) and arrivals (open model) both carry intended starts.
+    # Officers (paced) and arrivals (open model) both carry intended starts.
     for name in ("GET /dossiers", "GET /procedures", "POST /dossiers"):
         assert eps[f"{name}|service"] == eps[f"{name}|intended"] > 0
     # 5 officers at 10 actions/s for ~2.5 s
