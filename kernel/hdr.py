@@ -153,8 +153,11 @@ class SparseHistogram:
                 f"{self.significant_figures}-digit one"
             )
         counts = self.counts
-        for index, count in other.counts.items():
-            counts[index] = counts.get(index, 0) + count
+        if not counts:  # merging into a new histogram (merge_matching's first add): copy at C speed
+            counts.update(other.counts)
+        else:
+            for index, count in other.counts.items():
+                counts[index] = counts.get(index, 0) + count
         self.total += other.total
         self.clamped += other.clamped
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HistogramKey
 
-__all__ = ["EXTENSION_ATTRIBUTE", "ArrivalTotals", "LatencyObservation", "LoadObservation", "observe"]
+__all__ = ["EXTENSION_ATTRIBUTE", "ArrivalTotals", "CommuneTally", "LatencyObservation", "LoadObservation", "observe"]
 
 #: The one attribute of Locust's ``Environment`` the harness sets.
 EXTENSION_ATTRIBUTE = "dientap"
@@ -34,8 +34,22 @@ class ArrivalTotals:
     shed: int = 0  # shed at the in-flight cap
 
 
+class CommuneTally(Protocol):
+    """Requests and failures one commune's actors made (a load record's counts or the live recorder's)."""
+
+    @property
+    def requests(self) -> int:
+        """Requests attributed to the commune."""
+        ...
+
+    @property
+    def failures(self) -> int:
+        """Of those, the failed ones."""
+        ...
+
+
 class LatencyObservation(Protocol):
-    """The whole-run exact histograms and per-key failure counts of the load."""
+    """The whole-run exact histograms, per-key failure counts and per-commune counts of the load."""
 
     @property
     def histograms(self) -> Mapping[HistogramKey, SparseHistogram]:
@@ -45,6 +59,11 @@ class LatencyObservation(Protocol):
     @property
     def key_failures(self) -> Mapping[tuple[str, str, str], int]:
         """Failed requests by (service, endpoint, province)."""
+        ...
+
+    @property
+    def communes(self) -> Mapping[str, CommuneTally]:
+        """Requests and failures by commune code (never a metric label: the live board's worst communes)."""
         ...
 
 

@@ -31,12 +31,13 @@ from reports.run_files import atomic_write_text
 from reports.summary import READINESS_CHECKS, LatencyPercentiles
 from reports.verdict import RunData, load_run, overall_verdict
 
-__all__ = ["REPORT_FILE", "render_report", "render_html", "render_markdown"]
+__all__ = ["REPORT_FILE", "REPORT_CSS", "READY_LOOK", "render_report", "render_html", "render_markdown", "readiness_legend"]
 
 REPORT_FILE = "report.html"
 MAX_TIMELINE_ROWS = 300
 
-_CSS = """
+# The report's look; the live board (metrics.board) wears it too.
+REPORT_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1b1b1b;max-width:1280px}
 h1{font-size:1.4rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid #ddd}
 .meta{color:#555;font-size:.9rem}
@@ -104,7 +105,8 @@ def _verdict(run: RunData) -> str:
     return f'<div class="verdict v-{v.level}" id="verdict"><b>{v.level}</b><ul>{items}</ul></div>'
 
 
-def _legend(t: ReadinessThresholds) -> str:
+def readiness_legend(t: ReadinessThresholds) -> str:
+    """The matrix legend: what each colour means with these thresholds, and the p95 limits."""
     limits = ", ".join(f"{lbl} {getattr(t.p95_ms, c):,.0f} ms" for c, lbl in READINESS_CHECKS)
     return (
         '<p class="legend">'
@@ -117,9 +119,9 @@ def _legend(t: ReadinessThresholds) -> str:
     )
 
 
-# status → (data-ready attribute, cell text, cell colour)
-_STATUS = {"ready": ("yes", "yes", "green"), "not ready": ("no", "no", "red"),
-           "not proven": ("not-proven", "not proven", "grey")}
+# province status → (data-ready attribute, cell text, cell colour); the live board shows the same
+READY_LOOK = {"ready": ("yes", "yes", "green"), "not ready": ("no", "no", "red"),
+              "not proven": ("not-proven", "not proven", "grey")}
 
 
 def _matrix(run: RunData) -> str:
@@ -129,14 +131,14 @@ def _matrix(run: RunData) -> str:
     for r in m.rows:
         cells = "".join(f'<td class="cell {c.color}" data-check="{_e(c.check)}" title="{_e(c.reason)}">{_e(c.text)}</td>'
                         for c in r.cells)
-        ready, text, color = _STATUS[r.status]
+        ready, text, color = READY_LOOK[r.status]
         rows.append(f'<tr data-province="{_e(r.code)}" data-ready="{ready}"><td>{_e(r.code)} {_e(r.name)}<br>'
                     f'<small>{r.communes_active:,}/{r.communes_total:,} communes on line</small></td>{cells}'
                     f'<td class="cell {color}">{text}</td></tr>')
     not_proven = f' · <span id="not-proven-count">{len(m.not_proven)}</span> not proven' if m.not_proven else ""
     return (f'<h2 id="readiness">Readiness</h2><p><span class="ready-count" id="ready-count">{m.ready_count}/{m.total}</span> '
             f'provinces ready{not_proven} · <span id="proven-cells">{m.proven_cells}/{m.total_cells}</span> checks proven</p>'
-            f"{_legend(m.thresholds)}"
+            f"{readiness_legend(m.thresholds)}"
             f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
@@ -265,7 +267,7 @@ def render_html(run: RunData) -> str:
     """The whole page for an already loaded run."""
     body = "".join([_header(run), _verdict(run), _matrix(run), _charts(run), _endpoints(run), _communes(run),
                     _gate(run), _drill(run), _security(run), _generator_and_timeline(run)])
-    return _PAGE.substitute(run_id=_e(run.summary.run_id), css=_CSS, body=body)
+    return _PAGE.substitute(run_id=_e(run.summary.run_id), css=REPORT_CSS, body=body)
 
 
 def render_report(run_dir: str | Path, thresholds: ReadinessThresholds | None = None) -> Path:

@@ -20,6 +20,7 @@ The matrix counts proven cells (exercised, any colour) beside the ready province
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,7 +28,7 @@ from pydantic import Field
 
 from kernel.configfile import StrictModel
 from kernel.roster import load_roster
-from reports.summary import READINESS_CHECKS, CheckFigure, Summary
+from reports.summary import READINESS_CHECKS, CheckFigure, ProvinceSummary, Summary
 
 __all__ = [
     "CellColor",
@@ -38,6 +39,7 @@ __all__ = [
     "ProvinceStatus",
     "NOT_PROVEN",
     "readiness_matrix",
+    "readiness_matrix_of",
     "judge_cell",
 ]
 
@@ -159,8 +161,14 @@ def judge_cell(check: str, label: str, figure: CheckFigure | None, t: ReadinessT
 
 def readiness_matrix(summary: Summary, thresholds: ReadinessThresholds | None = None) -> ReadinessMatrix:
     """Build the matrix for every province of the roster from ``summary.provinces``."""
+    return readiness_matrix_of(summary.provinces, thresholds)
+
+
+def readiness_matrix_of(provinces: Iterable[ProvinceSummary], thresholds: ReadinessThresholds | None = None) -> ReadinessMatrix:
+    """The matrix of the given provinces' figures (the roster's others are absent): the one
+    rule the report and the live board (``metrics.board``, on the running load) both use."""
     t = thresholds or ReadinessThresholds()
-    by_code = {p.code: p for p in summary.provinces}
+    by_code = {p.code: p for p in provinces}
     rows = []
     for province in load_roster().provinces:
         found = by_code.get(province.code)

@@ -13,15 +13,16 @@ the same error rate and failures; then by code, so the order is stable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from kernel.commune_latency import COMMUNE_LATENCY_FILE, load_commune_latency
 from kernel.defaults import COMMUNE_P95_MIN_SAMPLES
 from kernel.hdr import HistogramSummary, SparseHistogram
 from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, load_histograms, merge_matching
+from kernel.load_observation import CommuneTally
 from kernel.roster import Roster
-from reports.load_record import CommuneCounts, LoadRecord, load_load_record
+from reports.load_record import LoadRecord, load_load_record
 from reports.summary import (
     CheckFigure,
     CommunesSummary,
@@ -34,8 +35,8 @@ from reports.summary import (
     Summary,
 )
 
-__all__ = ["CHECK_ENDPOINTS", "WORST_COMMUNES", "HISTOGRAMS_DIR", "endpoint_stats_of", "commune_stats_of",
-           "rank_worst_communes", "build_summary", "summary_from_run_dir"]
+__all__ = ["CHECK_ENDPOINTS", "WORST_COMMUNES", "HISTOGRAMS_DIR", "endpoint_stats_of", "check_figure",
+           "commune_stats_of", "rank_worst_communes", "commune_coverage", "build_summary", "summary_from_run_dir"]
 
 # Which endpoints make up each cell of the readiness matrix.
 CHECK_ENDPOINTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -85,7 +86,7 @@ def endpoint_stats_of(
     return stats
 
 
-def commune_stats_of(code: str, counts: CommuneCounts, sketch: SparseHistogram | None, roster: Roster,
+def commune_stats_of(code: str, counts: CommuneTally, sketch: SparseHistogram | None, roster: Roster,
                      min_samples: int = COMMUNE_P95_MIN_SAMPLES) -> CommuneStats:
     """One commune's row: its counts, and its p95 when its sketch holds ``min_samples`` or more."""
     commune = roster.commune(code)
@@ -126,7 +127,9 @@ def _failures_of(key_failures: KeyFailureMap, service: str | None = None, endpoi
     )
 
 
-def _check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: str, province: str) -> CheckFigure | None:
+def check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: str, province: str) -> CheckFigure | None:
+    """The figure behind one readiness cell: ``check``'s endpoints in ``province`` (None when
+    not exercised). The live board (``metrics.board``) calls it on the cell's own histograms."""
     requests = failures = 0
     merged: SparseHistogram | None = None
     for service, endpoint in CHECK_ENDPOINTS[check]:
@@ -141,7 +144,25 @@ def _check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: st
             merged.add(hist)
     if requests == 0:
         return None
-    return CheckFigure(requests=requests, failures=failures, p95_ms=merged.summary().p95_ms if merged else None)
+    # The p95 alone: a whole summary() also walks every slot for the mean, 4× the cost, and the
+    # live board recomputes these cells every few seconds on the load generator.
+    return CheckFigure(requests=requests, failures=failures,
+                       p95_ms=merged.value_at_percentile(95.0) / 1000 if merged else None)
+
+
+def commune_coverage(stats: Sequence[CommuneStats], roster: Roster,
+                     min_latency_samples: int = COMMUNE_P95_MIN_SAMPLES) -> CommunesSummary:
+    """How many communes were on line (``stats``: one row per commune with requests, from
+    :func:`commune_stats_of`), how many saw failures or have a p95, and the worst ones; the
+    report's rows from the records, or the live board's from the running recorder."""
+    return CommunesSummary(
+        total=len(roster.communes),
+        active=len(stats),
+        with_failures=sum(1 for c in stats if c.failures),
+        with_p95=sum(1 for c in stats if c.p95_ms is not None),
+        min_latency_samples=min_latency_samples,
+        worst=rank_worst_communes(stats),
+    )
 
 
 def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster,
@@ -169,7 +190,7 @@ def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster,
                 failures=_failures_of(key_failures, province=province.code),
                 p95_ms=figures.p95_ms if figures.count else None,
                 checks=ProvinceChecks(
-                    **{check: _check_figure(histograms, key_failures, check, province.code) for check in CHECK_ENDPOINTS}
+                    **{check: check_figure(histograms, key_failures, check, province.code) for check in CHECK_ENDPOINTS}
                 ),
             )
         )
@@ -187,14 +208,7 @@ def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster,
         requests=RequestTotals(total=total, failed=failed, rps=round(total / duration, 2), intended_total=intended),
         endpoints=endpoints,
         provinces=provinces,
-        communes=CommunesSummary(
-            total=len(roster.communes),
-            active=len(touched),
-            with_failures=sum(1 for _, c in touched if c.failures),
-            with_p95=sum(1 for c in stats if c.p95_ms is not None),
-            min_latency_samples=min_latency_samples,
-            worst=rank_worst_communes(stats),
-        ),
+        communes=commune_coverage(stats, roster, min_latency_samples),
         generator=record.generator,
         abort=record.abort,
     )
