@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-__all__ = ["RunSetting", "SEED", "POPULATION_SIZE", "COMMUNE_P95_MIN_SAMPLES"]
+__all__ = ["RunSetting", "SEED", "POPULATION_SIZE", "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT", "BOARD_REFRESH_S"]
 
 T = TypeVar("T")
 
@@ -33,3 +33,10 @@ POPULATION_SIZE: Final = RunSetting("population_size", 100_000, "--population-si
 #: few". Fewer than 20 samples cannot hold a 1-in-20 tail: under 10 the p95 *is* the
 #: slowest request, and one slow request moves it. The summary records the value it used.
 COMMUNE_P95_MIN_SAMPLES: Final = 20
+
+# The live national board (metrics.board): served on 127.0.0.1 by the load process that holds
+# the merged figures while `dientap run` or `dientap drill` runs.
+BOARD_PORT: Final = RunSetting("board_port", 0, "--board",
+                               "port of the live national board on 127.0.0.1 (0: a free port)")
+BOARD_REFRESH_S: Final = RunSetting("board_refresh_s", 3.0, "--board-refresh",
+                                    "how often the live board's page fetches new figures")

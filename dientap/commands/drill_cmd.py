@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Callable
 
 from dientap.commands.options import duration
 from dientap.commands.preflight import check_target_arguments
-from dientap.commands.run_cmd import add_target_arguments, finish_run, options_from_args
+from dientap.commands.run_cmd import add_board_arguments, add_target_arguments, finish_run, options_from_args
 from kernel.errors import ExitCode, UsageError
 
 __all__ = ["register", "run"]
@@ -25,6 +27,7 @@ Example:
   dientap drill axis-partition --duration 40 --seed 7
   dientap drill --dry portal-crash-restart             # walk the plan, send nothing
   dientap drill lossy-axis                             # expected to FAIL with the exact losses
+  dientap drill population-outage --board 8089         # watch it on http://127.0.0.1:8089/
   dientap drill my-drill.yaml --target targets.yaml --proxy-api http://127.0.0.1:8474
 """
 
@@ -46,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--list", action="store_true", help="list the built-in drills and exit")
     parser.add_argument("--dry", action="store_true", help="validate and walk the plan without traffic (same journal shape)")
     add_target_arguments(parser)
+    add_board_arguments(parser)
     parser.add_argument("--proxy-api", default=None,
                         help="use this Toxiproxy-compatible API for network faults instead of the embedded fault proxy")
     parser.add_argument("--settle", type=duration, default=5.0,
@@ -63,13 +67,41 @@ def _list() -> ExitCode:
     return ExitCode.OK
 
 
-def _drill_state_hook():  # noqa: ANN202 - Callable[[str, str, bool], None] | None
+FaultHook = Callable[[str, str, bool], None]
+
+
+def _drill_state_hook() -> FaultHook | None:
     """Fault start/stop → the metrics exporter's ``dientap_drill_fault_active`` gauge (when installed)."""
     try:
         from metrics.drill_state import DrillState
     except ImportError:
         return None
     return DrillState.set_active
+
+
+def _fault_hooks(*hooks: FaultHook | None) -> FaultHook:
+    """One ``on_fault`` telling every observer; one failing does not keep the others from hearing."""
+    chosen = [hook for hook in hooks if hook is not None]
+
+    def on_fault(name: str, kind: str, active: bool) -> None:
+        for hook in chosen:
+            with contextlib.suppress(Exception):  # an observer must never break a drill or its rollback
+                hook(name, kind, active)
+
+    return on_fault
+
+
+def _board_plan(load, name: str, drill) -> FaultHook | None:  # noqa: ANN001 - DryRun, drills.model.Drill
+    """Bind the live board (before anything starts) and give it the drill's plan; returns its hook."""
+    from metrics.board import FeedStep
+
+    if load.bind_board() is None:
+        return None
+    load.board.plan_drill(name, drill.title, [
+        FeedStep(name=f.name, backend=f.backend, kind=f.kind, target=f.proxy_key, at_s=f.at_s, end_s=f.end_s)
+        for f in drill.method
+    ])
+    return load.board.fault_changed
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -93,8 +125,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     options.duration_s = args.duration if args.duration is not None else drill.duration_s
     options.scale = args.scale if args.scale is not None else drill.scale
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
-    runner = DrillRunner(name, drill, DryRun(options), mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
-                         say=lambda line: print(line, flush=True), on_fault=_drill_state_hook())
+    load = DryRun(options)
+    board_hook = _board_plan(load, name, drill) if mode is DrillMode.RUN else None
+    runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
+                         say=lambda line: print(line, flush=True), on_fault=_fault_hooks(board_hook, _drill_state_hook()))
     if mode is DrillMode.DRY:
         outcome = runner.run()
         print(f"dry run of {name}: {len(drill.method)} step(s) planned, nothing sent")

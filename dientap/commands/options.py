@@ -22,11 +22,14 @@ from typing import NoReturn, TypeVar
 from kernel.errors import ExitCode
 
 __all__ = ["CliParser", "duration", "positive_float", "non_negative_float", "fraction", "non_negative_int",
-           "positive_int", "target", "DURATION_FORMS", "TARGET_FORMS"]
+           "positive_int", "target", "port", "refresh_interval", "DURATION_FORMS", "TARGET_FORMS", "REFRESH_BOUNDS_S"]
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
 DURATION_FORMS = "seconds (90) or h/m/s (90s, 5m, 1h30m)"
 TARGET_FORMS = "'embedded' or a targets YAML file naming the services' URLs (README: 'Targets and safety')"
+# The live board's refresh: below half a second the board would cost the generator CPU for
+# nobody's eyes; above a minute it is no longer live.
+REFRESH_BOUNDS_S = (0.5, 60.0)
 T = TypeVar("T", int, float)
 
 
@@ -84,6 +87,24 @@ def non_negative_int(text: str) -> int:
 def positive_int(text: str) -> int:
     """A whole number ≥ 1 (``--population-size``; digit groups like 100_000 allowed)."""
     return _number(text, lambda t: int(t.replace("_", "")), lambda v: v >= 1, "a whole number, 1 or more")
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 (the system picks a free one) to 65535 (``--board``)."""
+    return _number(text, int, lambda v: 0 <= v <= 65535, "a port: 0 (a free one) or 1 to 65535")
+
+
+def refresh_interval(text: str) -> float:
+    """Seconds between two refreshes of the live board, within :data:`REFRESH_BOUNDS_S` (``--board-refresh``)."""
+    low, high = REFRESH_BOUNDS_S
+    accepted = f"a refresh interval of {low:g} to {high:g} seconds, e.g. 3 or 2s"
+    try:
+        seconds = duration(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {accepted}") from None
+    if not low <= seconds <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {accepted}")
+    return seconds
 
 
 def target(text: str) -> str:

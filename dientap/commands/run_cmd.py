@@ -8,14 +8,23 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dientap.commands.options import DURATION_FORMS, duration, non_negative_int, positive_float, positive_int, target
+from dientap.commands.options import (
+    DURATION_FORMS,
+    duration,
+    non_negative_int,
+    port,
+    positive_float,
+    positive_int,
+    refresh_interval,
+    target,
+)
 from dientap.commands.preflight import check_run_arguments
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
-from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import BOARD_PORT, BOARD_REFRESH_S, POPULATION_SIZE, SEED
 from kernel.errors import ExitCode
 from kernel.stopping import STOP
 
-__all__ = ["register", "run", "add_target_arguments", "options_from_args", "finish_run"]
+__all__ = ["register", "run", "add_target_arguments", "add_board_arguments", "options_from_args", "finish_run"]
 
 EXAMPLE = """\
 Example:
@@ -23,6 +32,7 @@ Example:
   dientap run golive --workers 2 --scale 0.5     # Locust master + 2 local workers
   dientap run peak --target targets.yaml --allow-host staging-dvc.example.vn
   dientap run smoke --budgets reports/budgets.yaml --junit gate.xml
+  dientap run smoke --board 8089 --board-refresh 2   # the live board on http://127.0.0.1:8089/
 """
 
 
@@ -44,13 +54,27 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default runs/)")
 
 
+def add_board_arguments(parser: argparse.ArgumentParser) -> None:
+    """The live board's options (``run`` and ``drill``)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(BOARD_PORT.flag, type=port, default=BOARD_PORT.default, metavar="PORT",
+                       help=f"{BOARD_PORT.help}; its URL is printed as the load starts (default {BOARD_PORT.default})")
+    where.add_argument("--no-board", action="store_true", help="do not serve the live board")
+    parser.add_argument(BOARD_REFRESH_S.flag, type=refresh_interval, default=BOARD_REFRESH_S.default, metavar="SECONDS",
+                        help=f"{BOARD_REFRESH_S.help} (default {BOARD_REFRESH_S.default:g} s)")
+
+
 def options_from_args(args: argparse.Namespace, profile: str) -> DryRunOptions:
-    """Dry-run options from the shared arguments."""
-    return DryRunOptions(
+    """Dry-run options from the shared arguments (and the board's, when the command has them)."""
+    options = DryRunOptions(
         profile=profile, target=args.target, allow_hosts=tuple(args.allow_host), duration_s=args.duration,
         scale=args.scale, workers=args.workers, seed=args.seed, population_size=args.population_size,
         readiness_file=args.readiness, out=args.out,
     )
+    if "no_board" in args:
+        options.board_port = None if args.no_board else args.board
+        options.board_refresh_s = args.board_refresh
+    return options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,6 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("profile", nargs="?", default="smoke",
                         help="shipped profile name (smoke, golive, peak, soak) or a YAML path")
     add_target_arguments(parser)
+    add_board_arguments(parser)
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")
     parser.add_argument("--baseline", type=Path, default=None, help="with --budgets: baseline run directory")
     parser.add_argument("--junit", type=Path, default=None, help="with --budgets: write JUnit XML here")
@@ -85,6 +110,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     started = time.monotonic()
     phase = ["starting"]  # read by the forced-exit callback, so a list it can see change
     with DryRun(options_from_args(args, args.profile)) as dry:
+        dry.bind_board()  # a port in use is refused here, before anything starts
         STOP.on_force_exit(lambda: _record_interruption(dry, phase[0]))
         try:
             if dry.options.target == "embedded":

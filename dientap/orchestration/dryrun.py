@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dientap.orchestration.board import BoardLink
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
-from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import BOARD_REFRESH_S, POPULATION_SIZE, SEED
 from kernel.errors import UsageError
 from kernel.load_clock import read_load_start
 from kernel.provenance import Provenance, TargetKind, build_provenance
@@ -51,6 +52,9 @@ class DryRunOptions:
     vulnerable: dict[str, list[str]] = field(default_factory=dict)  # embedded only
     mock_settings: dict[str, dict] = field(default_factory=dict)  # embedded only: service → overrides
     command_line: list[str] = field(default_factory=lambda: ["dientap", *sys.argv[1:]])
+    board_port: int | None = None  # the live board's port on 127.0.0.1 (0: a free one); None: no board
+    board_refresh_s: float = BOARD_REFRESH_S.default
+    say: Callable[[str], None] = field(default=lambda line: print(line, flush=True))  # what the run tells its user
 
 
 def record_interruption(run_dir: Path, provenance: Provenance, signal_name: str, at: datetime, phase: str) -> None:
@@ -97,6 +101,7 @@ class DryRun:
         self._locust_procs: list = []
         self.secret: str = DEFAULT_DRY_RUN_SECRET  # the dry-run accounts' secret (never written to disk)
         self.pki_dir: Path | None = None  # the dry-run CA the load signs documents with
+        self.board: BoardLink | None = None  # the live board, once bound (bind_board)
 
     # -- the face drills see (drills.load.LoadSession) ---------------------------------
 
@@ -178,6 +183,17 @@ class DryRun:
         self._metrics_listen = f"127.0.0.1:{port}"
         return url
 
+    # -- the live board ---------------------------------------------------------------
+
+    def bind_board(self) -> str | None:
+        """Bind the live board's socket (``options.board_port``; None: no board) before anything
+        starts; a port in use is a :class:`UsageError` naming the flag. Returns the URL."""
+        if self.options.board_port is None:
+            return None
+        if self.board is None:
+            self.board = BoardLink.bind(self.options.board_port, self.options.board_refresh_s)
+        return self.board.url
+
     # -- load -----------------------------------------------------------------------
 
     @property
@@ -209,14 +225,26 @@ class DryRun:
             from metrics.exporter import METRICS_LISTEN_ENV
 
             env[METRICS_LISTEN_ENV] = self._metrics_listen
+        board = self.board
+        if board is not None:
+            board.start(self.run_dir, run_id=self.run_id, profile=self.profile.name, duration_s=self.profile.duration_s)
+            env.update(board.env())
         officers, agencies = self.users
         plan = LocustPlan(
             users=officers + agencies, spawn_rate=self.profile.spawn_rate, run_time_s=self.profile.duration_s,
             workers=opts.workers, env=env, log_dir=self.run_dir / "logs",
+            master_sockets=(board.sock,) if board is not None and board.sock is not None else (),
         )
 
         def target() -> None:
-            self.locust_exit = run_locust(plan, self._locust_procs)
+            try:
+                self.locust_exit = run_locust(plan, self._locust_procs)
+            finally:
+                if board is not None:
+                    board.handed_over()
+
+        if board is not None:
+            opts.say(f"live board: {board.url}  (refreshes every {board.refresh_s:g} s; stops with the run)")
 
         self.launched_at = time.time()
         self._thread = threading.Thread(target=target, name="locust", daemon=True)
@@ -283,6 +311,8 @@ class DryRun:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+        if self.board is not None:
+            self.board.close()
 
     def __enter__(self) -> DryRun:
         return self

@@ -10,6 +10,8 @@ path, as a top-level module, so this package's ``__init__`` does not run in Locu
 
 from __future__ import annotations
 
+import logging
+
 from locust import events
 
 from scenarios.harness import config_from_options, install, register_cli_options
@@ -33,3 +35,12 @@ def _init(environment, **_kw) -> None:
     from metrics.exporter import attach_from_env
 
     attach_from_env(environment)
+    # The live national board, on the socket `dientap run/drill` bound and handed over
+    # ($DIENTAP_BOARD_FD; local runner or master only). A view: if it cannot start, the load
+    # runs without it.
+    from metrics.board import attach_board_from_env
+
+    try:
+        attach_board_from_env(environment)
+    except Exception:  # logged: a board that cannot start must not stop the load
+        logging.getLogger("dientap.metrics.board").exception("the live board could not start")

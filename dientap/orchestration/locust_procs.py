@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess  # we launch Locust with fixed argument lists  # nosec B404
 import sys
 import time
@@ -43,6 +44,9 @@ class LocustPlan:
     stop_timeout_s: float = 10.0
     env: dict[str, str] | None = None
     log_dir: Path | None = None
+    # Listening sockets handed to the local process or master (inherited descriptors, e.g.
+    # the live board's); closed in this process once it has them, so they close with it.
+    master_sockets: tuple[socket.socket, ...] = ()
 
 
 def _base_args(plan: LocustPlan) -> list[str]:
@@ -73,6 +77,11 @@ def _started(procs: list[subprocess.Popen], proc: subprocess.Popen) -> None:
     CHILDREN.add(proc)
 
 
+def _hand_over(plan: LocustPlan) -> None:
+    for sock in plan.master_sockets:
+        sock.close()
+
+
 def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) -> int:
     """Run to completion; returns the master's (or local process's) exit code.
 
@@ -86,14 +95,18 @@ def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) ->
     procs = procs if procs is not None else []
     logs = []
     try:
+        handed = tuple(s.fileno() for s in plan.master_sockets)
         if plan.workers <= 0:
-            _started(procs, subprocess.Popen([*_base_args(plan), *run_args], env=env, **child_process_options()))  # nosec B603
+            local = [*_base_args(plan), *run_args]
+            _started(procs, subprocess.Popen(local, env=env, pass_fds=handed, **child_process_options()))  # nosec B603
+            _hand_over(plan)
         else:
             port = _free_port()
             master = [*_base_args(plan), *run_args, "--master", "--master-bind-host", "127.0.0.1",
                       "--master-bind-port", str(port), "--expect-workers", str(plan.workers),
                       "--expect-workers-max-wait", "60"]
-            _started(procs, subprocess.Popen(master, env=env, **child_process_options()))  # nosec B603
+            _started(procs, subprocess.Popen(master, env=env, pass_fds=handed, **child_process_options()))  # nosec B603
+            _hand_over(plan)
             for index in range(plan.workers):
                 log = None
                 if plan.log_dir is not None:

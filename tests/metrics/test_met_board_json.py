@@ -1,0 +1,177 @@
+"""``board.json``, the JSON the live board's page reads, and the board's HTTP surface (WSGI,
+called directly; the e2e test serves it for real to a real browser)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kernel.roster import load_roster
+from metrics.board import FEED_FILE, BoardFeed, DrillFeed, FeedStep, LiveBoard, write_feed
+from metrics.board.snapshot import BoardSnapshot
+from reports.html import READY_LOOK
+from reports.summary import READINESS_CHECKS
+from scenarios.latency import LatencyRecorder
+from scenarios.load_figures import LoadFigures
+
+STARTED_AT = 1_800_000_000.0
+
+
+def _environment(recorder: LatencyRecorder, state: str | None = "running", started: bool = True) -> Any:
+    figures = LoadFigures(recorder)
+    figures.started_at = STARTED_AT if started else None
+    runner = types.SimpleNamespace(state=state) if state is not None else None
+    return types.SimpleNamespace(dientap=figures, runner=runner)
+
+
+def _feed(tmp_path: Path, refresh_s: float = 60.0, drill: DrillFeed | None = None) -> Path:
+    path = tmp_path / FEED_FILE
+    write_feed(path, BoardFeed(run_id="20261205-101010-ab12", profile="smoke", command="drill" if drill else "run",
+                               duration_s=60, refresh_s=refresh_s, drill=drill))
+    return path
+
+
+def _board(recorder: LatencyRecorder, tmp_path: Path, **kw: Any) -> LiveBoard:
+    return LiveBoard(_environment(recorder, **kw), _feed(tmp_path), clock=lambda: STARTED_AT + 12.34)
+
+
+def _call(board: LiveBoard, path: str, method: str = "GET", host: str = "127.0.0.1:8089") -> tuple[str, dict, bytes]:
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    body = b"".join(board.wsgi({"PATH_INFO": path, "REQUEST_METHOD": method, "HTTP_HOST": host}, start_response))
+    return seen["status"], seen["headers"], body
+
+
+@pytest.fixture
+def recorder() -> LatencyRecorder:
+    rec = LatencyRecorder()
+    commune = load_roster().province("04").commune_codes[0]
+    for i in range(20):
+        rec.record("portal", "GET /procedures", "04", commune, 3_000, None, failed=i < 3, at=1.0)
+        rec.record("portal", "POST /auth/token", "01", None, 2_000, None, failed=False, at=1.0)
+    return rec
+
+
+def test_board_json_has_the_34_rows_in_roster_order_with_the_reports_columns_and_look(recorder, tmp_path):
+    status, headers, body = _call(_board(recorder, tmp_path), "/board.json")
+    assert status == "200 OK" and headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
+    board = json.loads(body)
+    BoardSnapshot.model_validate(board)  # the documented shape, nothing more, nothing less
+    matrix = board["matrix"]
+    assert [r["code"] for r in matrix["rows"]] == [p.code for p in load_roster().provinces]
+    assert [(c["id"], c["label"]) for c in matrix["checks"]] == list(READINESS_CHECKS)
+    assert all([c["check"] for c in r["cells"]] == [c for c, _ in READINESS_CHECKS] for r in matrix["rows"])
+    rows = {r["code"]: r for r in matrix["rows"]}
+    catalogue = next(c for c in rows["04"]["cells"] if c["check"] == "catalogue")
+    assert catalogue["color"] == "red" and catalogue["text"].startswith("85.0 % ok")  # 3 of 20 failed
+    assert (rows["04"]["status"], rows["04"]["ready"], rows["04"]["ready_text"], rows["04"]["ready_color"]) == (
+        "not ready", *READY_LOOK["not ready"])
+    assert rows["01"]["status"] == "not proven" and rows["01"]["ready_color"] == READY_LOOK["not proven"][2]
+    assert (matrix["ready_count"], matrix["total"], matrix["not_proven"]) == (0, 34, 33)
+    assert (matrix["proven_cells"], matrix["total_cells"]) == (2, 204)
+    assert board["run"] == {"run_id": "20261205-101010-ab12", "profile": "smoke", "command": "run", "state": "running",
+                            "elapsed_s": 12.3, "duration_s": 60.0, "requests": 40, "failures": 3}
+    assert board["communes"]["active"] == 1 and board["communes"]["worst"][0]["failures"] == 3
+    assert board["drill"] is None and board["refresh_s"] == 60.0
+
+
+def test_the_drill_timeline_gives_each_step_its_state_and_offsets_from_the_loads_start(recorder, tmp_path):
+    steps = [
+        FeedStep(name="population outage", backend="http", kind="outage", target="population", at_s=8, end_s=16,
+                 started_at=STARTED_AT + 7.5, stopped_at=STARTED_AT + 15.75),
+        FeedStep(name="citizens submit", backend="traffic", kind="submission_probe", target="portal", at_s=9, end_s=40,
+                 started_at=STARTED_AT + 9.25),
+        FeedStep(name="axis slow", backend="http", kind="latency", target="axis", at_s=30, end_s=45),
+    ]
+    path = _feed(tmp_path, drill=DrillFeed(name="population-outage", title="Population database down", steps=steps))
+    board = json.loads(LiveBoard(_environment(recorder), path).json_body())
+    assert board["run"]["command"] == "drill"
+    assert board["drill"]["name"] == "population-outage"
+    assert [(s["name"], s["state"], s["started_s"], s["stopped_s"]) for s in board["drill"]["steps"]] == [
+        ("population outage", "over", 7.5, 15.75),
+        ("citizens submit", "active", 9.25, None),
+        ("axis slow", "planned", None, None),
+    ]
+    assert [(s["at_s"], s["end_s"]) for s in board["drill"]["steps"]] == [(8, 16), (9, 40), (30, 45)]
+
+
+@pytest.mark.parametrize(("runner_state", "said"), [
+    ("ready", "starting"), ("spawning", "running"), ("running", "running"), ("cleanup", "stopping"),
+    ("stopping", "stopping"), ("stopped", "over"), (None, "starting"),
+])
+def test_the_run_state_follows_the_locust_runner(recorder, tmp_path, runner_state, said):
+    board = json.loads(_board(recorder, tmp_path, state=runner_state).json_body())
+    assert board["run"]["state"] == said
+
+
+def test_before_the_load_starts_and_without_a_feed_the_board_still_draws_34_rows(tmp_path):
+    env = types.SimpleNamespace(runner=None)  # the harness has not installed its observation yet
+    board = json.loads(LiveBoard(env, tmp_path / "no-feed.json").json_body())
+    assert len(board["matrix"]["rows"]) == 34
+    assert {c["color"] for r in board["matrix"]["rows"] for c in r["cells"]} == {"grey"}
+    assert board["run"] == {"run_id": None, "profile": None, "command": None, "state": "starting", "elapsed_s": None,
+                            "duration_s": None, "requests": 0, "failures": 0}
+
+
+def test_figures_are_computed_at_most_once_per_refresh_however_many_pages_ask(recorder, tmp_path):
+    board = _board(recorder, tmp_path)  # refresh every 60 s
+    first = board.json_body()
+    recorder.record("portal", "GET /procedures", "04", None, 3_000, None, failed=True, at=2.0)
+    assert [board.json_body() for _ in range(5)] == [first] * 5
+    assert board.computations == 1
+    quick = LiveBoard(_environment(recorder), _feed(tmp_path / "quick", refresh_s=0.05))
+    quick.json_body()
+    time.sleep(0.1)  # past the interval: the next request computes again, and sees the new failure
+    again = json.loads(quick.json_body())
+    assert quick.computations == 2 and again["run"]["failures"] == 4
+
+
+def test_once_the_run_is_over_the_board_says_so_with_fresh_figures(recorder, tmp_path):
+    board = _board(recorder, tmp_path)
+    assert json.loads(board.json_body())["run"]["state"] == "running"
+    recorder.record("portal", "GET /procedures", "04", None, 3_000, None, failed=True, at=2.0)
+    assert board.finish(linger_s=0.2) is False  # no page ever fetched: nothing to wait for
+    final = json.loads(board.json_body())
+    assert final["run"]["state"] == "over" and final["run"]["failures"] == 4
+
+
+def test_the_page_is_self_contained_and_its_script_and_style_are_the_ones_its_policy_allows(recorder, tmp_path):
+    status, headers, body = _call(_board(recorder, tmp_path), "/")
+    page = body.decode()
+    assert status == "200 OK" and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert not re.search(r"(src|href)=\"(?!data:)", page), "the page names an asset to fetch"
+    assert "http://" not in page and "https://" not in page and "//" not in re.sub(r"<script>.*</script>", "", page, flags=re.S)
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    for tag, directive in (("script", "script-src"), ("style", "style-src")):
+        (inline,) = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        assert f"{directive} 'sha256-{digest}'" in policy, f"the browser would refuse the page's {tag}"
+    assert 'data-refresh-s="60"' in page  # the feed's refresh reaches the page's script
+    heads = re.findall(r'<th data-check="([a-z_]+)">', page)
+    assert heads == [c for c, _ in READINESS_CHECKS]
+    assert "innerHTML" not in page  # every figure is drawn as text
+
+
+def test_other_routes_methods_and_hosts_are_json_errors(recorder, tmp_path):
+    board = _board(recorder, tmp_path)
+    status, _, body = _call(board, "/metrics")
+    assert status.startswith("404") and json.loads(body)["error"]["code"] == "not_found"
+    status, headers, body = _call(board, "/board.json", "POST")
+    assert status.startswith("405") and headers["Allow"] == "GET, HEAD"
+    status, _, body = _call(board, "/", host="board.attacker.example:8089")  # a DNS name rebound to 127.0.0.1
+    assert status.startswith("403") and json.loads(body)["error"]["code"] == "forbidden_host"
+    for host in ("localhost:8089", "[::1]:8089", "127.0.0.1"):
+        assert _call(board, "/", host=host)[0] == "200 OK", host
+    assert board.fetches == 0  # none of these was a board.json answer
