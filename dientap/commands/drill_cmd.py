@@ -91,17 +91,25 @@ def _fault_hooks(*hooks: FaultHook | None) -> FaultHook:
     return on_fault
 
 
-def _board_plan(load, name: str, drill) -> FaultHook | None:  # noqa: ANN001 - DryRun, drills.model.Drill
-    """Bind the live board (before anything starts) and give it the drill's plan; returns its hook."""
+def _board_plan(load, name: str, drill) -> None:  # noqa: ANN001 - DryRun, drills.model.Drill
+    """Bind the live board (before anything starts) and give it the drill's plan."""
     from metrics.board import FeedStep
 
-    if load.bind_board() is None:
-        return None
-    load.board.plan_drill(name, drill.title, [
-        FeedStep(name=f.name, backend=f.backend, kind=f.kind, target=f.proxy_key, at_s=f.at_s, end_s=f.end_s)
-        for f in drill.method
-    ])
-    return load.board.fault_changed
+    if load.bind_board() is not None:
+        load.board.plan_drill(name, drill.title, [
+            FeedStep(name=f.name, backend=f.backend, kind=f.kind, target=f.proxy_key, at_s=f.at_s, end_s=f.end_s)
+            for f in drill.method
+        ])
+
+
+def _board_hook(load) -> FaultHook:  # noqa: ANN001 - DryRun
+    """Fault start/stop → the live board's drill timeline (once the board is bound, if it is)."""
+
+    def on_fault(name: str, kind: str, active: bool) -> None:
+        if load.board is not None:
+            load.board.fault_changed(name, kind, active)
+
+    return on_fault
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -126,9 +134,11 @@ def run(args: argparse.Namespace) -> ExitCode:
     options.scale = args.scale if args.scale is not None else drill.scale
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
     load = DryRun(options)
-    board_hook = _board_plan(load, name, drill) if mode is DrillMode.RUN else None
     runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
-                         say=lambda line: print(line, flush=True), on_fault=_fault_hooks(board_hook, _drill_state_hook()))
+                         say=lambda line: print(line, flush=True),
+                         on_fault=_fault_hooks(_board_hook(load), _drill_state_hook()))
+    if mode is DrillMode.RUN:
+        _board_plan(load, name, drill)  # after the plan is validated: a refused plan binds nothing
     if mode is DrillMode.DRY:
         outcome = runner.run()
         print(f"dry run of {name}: {len(drill.method)} step(s) planned, nothing sent")
