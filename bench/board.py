@@ -1,16 +1,21 @@
 """Benchmark: what the live board costs the load generator while someone watches it.
 
     .venv/bin/python bench/board.py [--phase-s 9] [--rounds 5] [--users 32] [--prefill 500] [--refresh-s 3]
+                                    [--moving-communes 3321]
 
 On a single-process run the board is served by the load generator itself, so its cost is
 the generator's. One Locust process (FastHttpUser, ``wait_time = constant(0)``: its core is
 saturated, so any cost shows up as CPU per request) hits a minimal keep-alive HTTP server in
 another process; each is pinned to its own core when there are two. Every request is one of
 the readiness checks' endpoints (``reports.summary_build.CHECK_ENDPOINTS``) in one of the 34
-provinces, so between two refreshes *every* one of the 204 cells moves and must be
-recomputed — the board's worst case. The recorder is pre-filled at national cardinality
-(every check endpoint × 34 provinces × 2 measures, ``--prefill`` latencies each, and all
-3,321 communes) so each cell merges histograms of hundreds of HDR slots, as after a long run.
+provinces and one of the 3,321 communes, all drawn at random, so between two refreshes
+*every* one of the 204 cells and every commune's row moves and must be remade — the board's
+worst case. In a real run a commune's actors act every few seconds to minutes and the rows
+of the communes that did not act come from the cache: ``--moving-communes 500`` draws the
+requests from 500 communes only (≈ a golive run's, 3,321 officers acting every 20 s or so). The recorder is pre-filled at national
+cardinality (every check endpoint × 34 provinces × 2 measures, ``--prefill`` latencies each,
+spread over all 3,321 communes' sketches) so each cell merges histograms of hundreds of HDR
+slots, as after a long run; the per-commune window is folded every 2 s, as a local runner does.
 
 Phases of ``--phase-s`` seconds, alternating ``--rounds`` times to cancel drift:
 
@@ -38,6 +43,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gevent
 from locust import FastHttpUser, constant, task
@@ -51,6 +57,9 @@ from dientap.orchestration.process import listening_socket  # noqa: E402
 from kernel.defaults import BOARD_REFRESH_S  # noqa: E402
 from kernel.roster import load_roster  # noqa: E402
 from metrics.board import BoardFeed, LiveBoard, write_feed  # noqa: E402
+from metrics.board.figures import LiveReadiness  # noqa: E402
+from metrics.board.server import WORK_SHARE  # noqa: E402
+from reports.summary import CommunesSummary  # noqa: E402
 from reports.summary_build import CHECK_ENDPOINTS  # noqa: E402
 from scenarios.latency import LatencyRecorder, request_context  # noqa: E402
 from scenarios.load_figures import LoadFigures  # noqa: E402
@@ -59,6 +68,7 @@ ROSTER = load_roster()
 PROVINCES = tuple(p.code for p in ROSTER.provinces)
 ENDPOINTS = tuple(pair for pairs in CHECK_ENDPOINTS.values() for pair in pairs)
 COMMUNES = tuple(c.code for c in ROSTER.communes)
+MOVING = COMMUNES  # the communes the load's requests come from (--moving-communes)
 
 # An open page, in its own process: fetch board.json every REFRESH seconds until killed.
 PAGE = r'''
@@ -92,8 +102,23 @@ class BoardUser(FastHttpUser):
         rng = random.random
         service, endpoint = ENDPOINTS[int(rng() * len(ENDPOINTS))]
         province = PROVINCES[int(rng() * len(PROVINCES))]
-        commune = COMMUNES[int(rng() * len(COMMUNES))]
+        commune = MOVING[int(rng() * len(MOVING))]
         self.client.get("/ok", name=endpoint, context=request_context(service, province, commune=commune))
+
+
+class TimedReadiness(LiveReadiness):
+    """The board's figures, with the worst-communes part timed on its own (wall, yields included)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.communes_wall: list[float] = []
+
+    def communes(self, recorder: Any) -> CommunesSummary:
+        began = time.perf_counter()
+        try:
+            return super().communes(recorder)
+        finally:
+            self.communes_wall.append(time.perf_counter() - began)
 
 
 class TimedBoard(LiveBoard):
@@ -106,6 +131,8 @@ class TimedBoard(LiveBoard):
         self._slice_from = 0.0
         super().__init__(environment, feed_path, pause=self._pause)
         self.refresh_wall: list[float] = []
+        self.served_for: list[float] = []
+        self.figures = TimedReadiness(self.figures.roster, self.thresholds, self.figures.pause)  # the board's own pause
 
     def _pause(self) -> None:
         self.slices.append(time.perf_counter() - self._slice_from)
@@ -121,6 +148,7 @@ class TimedBoard(LiveBoard):
             self.slices.append(time.perf_counter() - self._slice_from)  # the last slice, after the last yield
             if self.computations > computed:
                 self.refresh_wall.append(time.perf_counter() - began)
+                self.served_for.append(self.fresh_for_s)
 
 
 def main() -> int:
@@ -129,10 +157,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--prefill", type=int, default=500, help="latencies pre-recorded per histogram")
+    parser.add_argument("--moving-communes", type=int, default=len(COMMUNES),
+                        help="how many communes the load's requests come from (default all 3,321: every commune's "
+                        "row moves between two refreshes; ≈ 500 is a golive run's officers acting every 20 s)")
     parser.add_argument("--refresh-s", type=float, default=BOARD_REFRESH_S.default,
                         help="how often the page client fetches board.json (default: the board's default)")
     args = parser.parse_args()
 
+    global MOVING
+    MOVING = COMMUNES[:: max(1, len(COMMUNES) // max(1, args.moving_communes))][: args.moving_communes]
     gen_core, other_core = _cores()
     with _affinity(other_core):
         target = subprocess.Popen([sys.executable, "-c", TARGET], stdout=subprocess.PIPE, text=True)  # nosec B603
@@ -145,6 +178,7 @@ def main() -> int:
         BoardUser.host = f"http://127.0.0.1:{int(target.stdout.readline())}"
         recorder = LatencyRecorder(bucket_horizon_s=30)
         _prefill(recorder, args.prefill)
+        recorder.commune_latency.fold()
         slots = sum(len(h.counts) for h in recorder.histograms.values())
         print(f"recorder: {len(recorder.histograms)} histograms, {slots:,} HDR slots, {len(recorder.communes):,} communes; "
               f"generator core {sorted(gen_core)}, target + page client core {sorted(other_core)}", flush=True)
@@ -158,6 +192,13 @@ def main() -> int:
         url = board.serve(listening_socket("127.0.0.1", 0)) + "board.json"
         runner = env.create_local_runner()
         runner.start(args.users, spawn_rate=args.users)
+
+        def fold_loop() -> None:  # what scenarios.distributed does for a local runner, every 2 s
+            while True:
+                gevent.sleep(2.0)
+                recorder.commune_latency.fold()
+
+        folding = gevent.spawn(fold_loop)
         gevent.sleep(3)  # spawned and warm
         gc.collect()
         gc.freeze()  # as the harness does once spawning completes (scenarios.gc_tuning)
@@ -166,7 +207,7 @@ def main() -> int:
             with _affinity(other_core):
                 page = subprocess.Popen([sys.executable, "-c", PAGE, url, str(args.refresh_s)])  # nosec B603
             gevent.sleep(1.5)  # the first refresh (every cell) is out of the measured phase
-            slices, began, refreshes = len(board.slices), time.monotonic(), len(board.refresh_wall)
+            slices, began, refreshes, fetches = len(board.slices), time.monotonic(), len(board.refresh_wall), board.fetches
             results["watched"].append(_measure(recorder, args.phase_s, target.pid))
             shares.append(sum(board.slices[slices:]) / (time.monotonic() - began))
             page.kill()
@@ -174,8 +215,12 @@ def main() -> int:
             page = None
             gevent.sleep(1.0)
             print(f"round {round_no + 1}: idle {_show(results['idle'][-1])} | watched {_show(results['watched'][-1])}; "
-                  f"{len(board.refresh_wall) - refreshes} refreshes, {board.figures.recomputed} cells in the last, "
-                  f"board {shares[-1]:.1%} of the generator's core", flush=True)
+                  f"{board.fetches - fetches} fetches, {len(board.refresh_wall) - refreshes} refreshes, "
+                  f"{board.figures.recomputed} cells and "
+                  f"{board.figures.communes_remade:,} communes in the last, "
+                  f"board {shares[-1]:.1%} of the generator's core; last snapshot {board.last_work_s * 1000:.0f} ms "
+                  f"of its own work", flush=True)
+        folding.kill()
         runner.quit()
         board.stop()
     finally:
@@ -196,8 +241,12 @@ def main() -> int:
     print(f"\ncapacity   watched/idle  {capacity:.3f}   (idle CPU per request ÷ watched CPU per request)")
     print(f"board      {statistics.median(shares):.1%} of the generator's core with a page refreshing every "
           f"{args.refresh_s:g} s (its slices of work, measured in-process)")
+    communes = sorted(board.figures.communes_wall[1:])
     print(f"refresh    {statistics.median(walls) * 1000:.0f} ms median, {walls[-1] * 1000:.0f} ms max "
-          f"({len(walls)} refreshes of 204 cells)")
+          f"({len(walls)} refreshes of 204 cells and every commune's row), of which the worst communes "
+          f"{statistics.median(communes) * 1000:.0f} ms median")
+    print(f"served     {statistics.median(board.served_for):.1f} s median per snapshot (the refresh, or longer when a "
+          f"snapshot cost more than {WORK_SHARE:.0%} of it)")
     print(f"event loop held at most {max(board.slices) * 1000:.1f} ms between two yields "
           f"(median slice {statistics.median(board.slices) * 1000:.2f} ms)")
     return 0

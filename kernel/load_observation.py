@@ -17,7 +17,8 @@ from typing import Protocol
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HistogramKey
 
-__all__ = ["EXTENSION_ATTRIBUTE", "ArrivalTotals", "CommuneTally", "LatencyObservation", "LoadObservation", "observe"]
+__all__ = ["EXTENSION_ATTRIBUTE", "ArrivalTotals", "CommuneTally", "CommuneSketch", "LatencyObservation",
+           "LoadObservation", "observe"]
 
 #: The one attribute of Locust's ``Environment`` the harness sets.
 EXTENSION_ATTRIBUTE = "dientap"
@@ -48,6 +49,20 @@ class CommuneTally(Protocol):
         ...
 
 
+class CommuneSketch(Protocol):
+    """One commune's whole-run latency sketch as the load keeps it (the precision of
+    :mod:`kernel.commune_latency`)."""
+
+    @property
+    def total(self) -> int:
+        """Requests in the sketch."""
+        ...
+
+    def to_histogram(self) -> SparseHistogram:
+        """The sketch's slot counts as a histogram (a copy: read it at leisure)."""
+        ...
+
+
 class LatencyObservation(Protocol):
     """The whole-run exact histograms, per-key failure counts and per-commune counts of the load."""
 
@@ -64,6 +79,11 @@ class LatencyObservation(Protocol):
     @property
     def communes(self) -> Mapping[str, CommuneTally]:
         """Requests and failures by commune code (never a metric label: the live board's worst communes)."""
+        ...
+
+    def commune_sketches_now(self) -> Mapping[str, CommuneSketch]:
+        """Each commune's whole-run latency sketch with everything recorded so far (the live
+        board's worst communes' p95)."""
         ...
 
 

@@ -35,7 +35,7 @@ in :mod:`scenarios.latency_seconds`; the worker → master wire form in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from kernel.commune_latency import dump_commune_latency
 from kernel.hdr import HistogramSummary, SparseHistogram
 from kernel.latency_records import HistogramKey, Measure, dump_histograms, merge_matching
 from reports.journal import Timeseries
-from scenarios.commune_sketches import CommuneSketches
+from scenarios.commune_sketches import CommuneSketches, CompactSketch
 from scenarios.latency_seconds import SecondBucket, SecondFigures, latency_timeseries
 from scenarios.recorder_delta import RecorderDelta
 
@@ -334,6 +334,13 @@ class LatencyRecorder:
     def commune_sketches(self) -> dict[str, SparseHistogram]:
         """Every commune's whole-run latency sketch (:mod:`kernel.commune_latency`)."""
         return self.commune_latency.sketches()
+
+    def commune_sketches_now(self) -> Mapping[str, CompactSketch]:
+        """The whole-run sketches as they are, the window folded in first (what a local
+        runner does every 2 s anyway; a master has no window): metrics' live read, which
+        converts only the communes it needs (``kernel.load_observation``)."""
+        self.commune_latency.fold()
+        return self.commune_latency.whole_run
 
     def dump(self, directory: str | Path) -> Path:
         """Write ``directory/latency.hdr`` (one encoded histogram a line),

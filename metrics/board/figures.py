@@ -25,17 +25,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kernel.defaults import COMMUNE_P95_MIN_SAMPLES
 from kernel.latency_records import HistogramKey
 from kernel.load_observation import LatencyObservation
 from kernel.roster import Roster, load_roster
 from reports.readiness import ReadinessMatrix, ReadinessThresholds, readiness_matrix_of
-from reports.summary import CheckFigure, CommunesSummary, ProvinceChecks, ProvinceSummary
+from reports.summary import CheckFigure, CommunesSummary, CommuneStats, ProvinceChecks, ProvinceSummary
 from reports.summary_build import CHECK_ENDPOINTS, check_figure, commune_coverage, commune_stats_of
 
-__all__ = ["LoadTotals", "LiveReadiness"]
+__all__ = ["COMMUNES_PER_SLICE", "LoadTotals", "LiveReadiness"]
 
 FailureKey = tuple[str, str, str]
 CellKey = tuple[str, str]  # province code, check
+# Rows of the worst-communes table remade between two yields (≈ 40 µs each: a sketch copied
+# and its p95 read), so a refresh after which every commune moved holds the loop ≈ 2 ms at a time.
+COMMUNES_PER_SLICE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +54,11 @@ class LiveReadiness:
     """Cells, matrix and communes of a running load (see the module docstring)."""
 
     def __init__(self, roster: Roster | None = None, thresholds: ReadinessThresholds | None = None,
-                 pause: Callable[[], object] | None = None) -> None:
+                 pause: Callable[[], object] | None = None, min_latency_samples: int = COMMUNE_P95_MIN_SAMPLES) -> None:
         self.roster = roster or load_roster()
         self.thresholds = thresholds or ReadinessThresholds()
         self.pause = pause
+        self.min_latency_samples = min_latency_samples
         # Each cell's inputs, named once: the histogram and the failure key of every endpoint.
         self._inputs: dict[CellKey, tuple[tuple[HistogramKey, FailureKey], ...]] = {
             (province.code, check): tuple(
@@ -64,7 +69,9 @@ class LiveReadiness:
             for check, endpoints in CHECK_ENDPOINTS.items()
         }
         self._cells: dict[CellKey, tuple[tuple[int, ...], CheckFigure | None]] = {}
+        self._communes: dict[str, tuple[tuple[int, int, int], CommuneStats]] = {}
         self.recomputed = 0  # cells the last :meth:`matrix` recomputed (for tests and the bench)
+        self.communes_remade = 0  # commune rows the last :meth:`communes` remade
 
     def _cell(self, recorder: LatencyObservation, key: CellKey) -> CheckFigure | None:
         histograms, failures = recorder.histograms, recorder.key_failures
@@ -112,10 +119,29 @@ class LiveReadiness:
         return readiness_matrix_of(provinces, self.thresholds)
 
     def communes(self, recorder: LatencyObservation) -> CommunesSummary:
-        """Communes on line, with failures, and the worst ones, by the report's rule."""
-        rows = [commune_stats_of(code, tally, None, self.roster) for code, tally in list(recorder.communes.items())
-                if tally.requests]
-        return commune_coverage(rows, self.roster)
+        """Communes on line, with failures, with a p95, and the worst ones, by the report's rule
+        (:func:`reports.summary_build.commune_stats_of` per commune, then ``commune_coverage``).
+        A commune's row is remade only when its counts or its sketch moved, yielding every
+        :data:`COMMUNES_PER_SLICE` rows remade."""
+        sketches = recorder.commune_sketches_now()
+        rows: list[CommuneStats] = []
+        remade = 0
+        for code, tally in list(recorder.communes.items()):
+            if not tally.requests:
+                continue
+            sketch = sketches.get(code)
+            signature = (tally.requests, tally.failures, sketch.total if sketch is not None else 0)
+            cached = self._communes.get(code)
+            if cached is None or cached[0] != signature:
+                row = commune_stats_of(code, tally, sketch.to_histogram() if sketch is not None else None, self.roster,
+                                       self.min_latency_samples)
+                cached = self._communes[code] = (signature, row)
+                remade += 1
+                if self.pause is not None and remade % COMMUNES_PER_SLICE == 0:
+                    self.pause()
+            rows.append(cached[1])
+        self.communes_remade = remade
+        return commune_coverage(rows, self.roster, self.min_latency_samples)
 
     @staticmethod
     def totals(recorder: LatencyObservation) -> LoadTotals:

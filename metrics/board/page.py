@@ -152,13 +152,15 @@ BOARD_JS: Final = r"""
 
   function drawCommunes(communes) {
     byId("communes-meta").textContent = number.format(communes.active) + " of " + number.format(communes.total)
-      + " communes on line, " + number.format(communes.with_failures) + " with failures.";
+      + " communes on line, " + number.format(communes.with_failures) + " with failures, "
+      + number.format(communes.with_p95) + " with a p95 (at least " + number.format(communes.min_latency_samples)
+      + " requests). Worst first: error rate, failures, then p95.";
     const rows = communes.worst.map((c) => {
       const tr = el("tr", {"data-commune": c.code});
       tr.append(el("td", {}, c.code), el("td", {}, c.name), el("td", {}, c.province_code),
                 el("td", {"class": "num"}, number.format(c.requests)), el("td", {"class": "num"}, number.format(c.failures)),
                 el("td", {"class": "num"}, percent(c.failures, c.requests)),
-                el("td", {"class": "num"}, c.p95_ms === null ? "—" : c.p95_ms.toFixed(1)));
+                el("td", {"class": "num"}, c.p95_text));
       return tr;
     });
     if (!rows.length) {

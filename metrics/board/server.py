@@ -8,7 +8,9 @@ before Locust runs) and handed to the Locust process, which finds it in
 ``$DIENTAP_BOARD_FD``; the feed file (:mod:`metrics.board.feed`) is ``$DIENTAP_BOARD_FEED``.
 
 Bounded: figures are computed on request, at most once per refresh interval however many
-pages are open (one computation at a time; the others wait for it and share it). When the
+pages are open (one computation at a time; the others wait for it and share it), and never
+more than :data:`WORK_SHARE` of the process's time: a snapshot that cost more is served
+longer. When the
 run ends (Locust's ``quitting``) the board says ``over``, waits a little for an open page to
 fetch that last state — only when a page has been fetching — and stops.
 
@@ -31,21 +33,27 @@ from typing import Any
 from kernel.defaults import BOARD_REFRESH_S
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HistogramKey
-from kernel.load_observation import CommuneTally, LatencyObservation, observe
+from kernel.load_observation import CommuneSketch, CommuneTally, LatencyObservation, observe
 from kernel.roster import Roster
 from metrics.board.feed import FeedReader
 from metrics.board.figures import LiveReadiness
 from metrics.board.page import PAGE_CSP, render_page
-from metrics.board.snapshot import BoardSnapshot, drill_view, matrix_view, run_state, run_view
+from metrics.board.snapshot import BoardSnapshot, communes_view, drill_view, matrix_view, run_state, run_view
 from reports.readiness import ReadinessThresholds
 
-__all__ = ["BOARD_FD_ENV", "BOARD_FEED_ENV", "JSON_PATH", "LiveBoard", "attach_board", "attach_board_from_env"]
+__all__ = ["BOARD_FD_ENV", "BOARD_FEED_ENV", "JSON_PATH", "WORK_SHARE", "LiveBoard", "attach_board",
+           "attach_board_from_env"]
 
 log = logging.getLogger("dientap.metrics.board")
 
 BOARD_FD_ENV = "DIENTAP_BOARD_FD"  # the inherited listening socket's file descriptor
 BOARD_FEED_ENV = "DIENTAP_BOARD_FEED"  # the feed file the command writes
 JSON_PATH = "/board.json"
+# The most of its process's time the board may take while pages are open: on a single-process
+# run that process is the load generator. A snapshot that took more of its own time (not
+# counting the load's turns between its slices) than this share of the refresh interval is
+# served until its cost is back under the share (bench/board.py; BENCHMARKS.md).
+WORK_SHARE = 0.03
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -64,25 +72,34 @@ class _NoLoad:
     def communes(self) -> Mapping[str, CommuneTally]:
         return {}
 
+    def commune_sketches_now(self) -> Mapping[str, CommuneSketch]:
+        return {}
+
 
 class LiveBoard:
     """Computes the board's snapshot and answers its two routes (see the module docstring)."""
 
     def __init__(self, environment: Any, feed_path: Path | None = None, *, thresholds: ReadinessThresholds | None = None,
                  roster: Roster | None = None, pause: Callable[[], object] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, work_share: float = WORK_SHARE) -> None:
         self.environment = environment
         self.feed = FeedReader(feed_path)
         self.thresholds = thresholds or ReadinessThresholds()
-        self.figures = LiveReadiness(roster, self.thresholds, pause)
+        self._yield = pause
+        self.figures = LiveReadiness(roster, self.thresholds, self._between_slices if pause is not None else None)
         self.clock = clock
+        self.work_share = work_share
+        self.last_work_s = 0.0  # the board's own time in the last computation (its slices, not the yields)
+        self._work_s = 0.0
+        self._slice_from = 0.0
+        self._fresh_for_s = 0.0  # how long the last snapshot is served: the refresh, or longer when it cost more
         self.computations = 0  # snapshots computed (the rest were served from the cache)
         self.fetches = 0  # board.json answered
         self.last_fetch_at = 0.0  # monotonic
         self.over = False  # set when the run ends: the state is "over" from then on
         self.server: Any = None
         self.url: str | None = None
-        self._cached: tuple[float, bytes] | None = None  # (monotonic time computed, JSON)
+        self._cached: tuple[float, bytes] | None = None  # (monotonic time the computation began, JSON)
         self._busy: Any = None  # a gevent semaphore, made on first use
         self._pages: dict[float, bytes] = {}
 
@@ -110,12 +127,19 @@ class LiveBoard:
         return BoardSnapshot(
             generated_at=round(now, 3), refresh_s=self.refresh_s,
             run=run_view(feed, state, elapsed, self.figures.totals(recorder)),
-            matrix=matrix_view(matrix), communes=communes, drill=drill_view(feed, started_at),
+            matrix=matrix_view(matrix), communes=communes_view(communes), drill=drill_view(feed, started_at),
         )
 
     def _pause(self) -> None:
         if self.figures.pause is not None:
             self.figures.pause()
+
+    def _between_slices(self) -> None:
+        """Yield to the load, counting only the board's own time as its work."""
+        self._work_s += time.perf_counter() - self._slice_from
+        if self._yield is not None:
+            self._yield()
+        self._slice_from = time.perf_counter()
 
     def json_body(self) -> bytes:
         """``board.json``: computed at most once per refresh interval, one computation at a time."""
@@ -130,15 +154,28 @@ class LiveBoard:
             cached = self._fresh()  # another request may have computed it while this one waited
             if cached is not None:
                 return cached
+            # Aged from when the computation began: a refresh that takes a while (yielding to the
+            # load between cells) must not make the next poll, one interval later, find it fresh.
+            began = time.monotonic()
+            self._work_s, self._slice_from = 0.0, time.perf_counter()
             body = self.snapshot().model_dump_json().encode("utf-8")
-            self._cached = (time.monotonic(), body)
+            self.last_work_s = self._work_s + time.perf_counter() - self._slice_from
+            # 0.9: a page polling every refresh_s finds the previous snapshot just expired. A
+            # snapshot that cost more than WORK_SHARE of that is served for longer: the board's
+            # share of the process stays bounded however large the run.
+            self._fresh_for_s = max(0.9 * self.refresh_s, self.last_work_s / self.work_share)
+            self._cached = (began, body)
             return body
 
     def _fresh(self) -> bytes | None:
-        # 0.9: a page polling every refresh_s finds the previous snapshot just expired.
-        if self._cached is not None and time.monotonic() - self._cached[0] < 0.9 * self.refresh_s:
+        if self._cached is not None and time.monotonic() - self._cached[0] < self._fresh_for_s:
             return self._cached[1]
         return None
+
+    @property
+    def fresh_for_s(self) -> float:
+        """How long the last snapshot is served: the refresh (×0.9), or longer when it cost more than the board's share."""
+        return self._fresh_for_s
 
     def page(self) -> bytes:
         """The HTML page for the current refresh interval."""

@@ -8,12 +8,15 @@
      ├── matrix  MatrixView    checks [{id, label}], ready_count/total, not_proven, proven_cells/total_cells,
      │                         rows [{code, name, status, ready, ready_text, ready_color,
      │                                communes_active, communes_total, cells [{check, color, text, reason}]}]
-     ├── communes              reports.summary.CommunesSummary (active, total, with_failures, worst [...])
+     ├── communes CommunesView total, active, with_failures, with_p95, min_latency_samples,
+     │                         worst [{code, name, province_code, requests, failures, p95_ms,
+     │                                 latency_samples, p95_text}]
      └── drill   DrillView | null   name, title, steps [{name, backend, kind, target, at_s, end_s,
                                                        started_s, stopped_s, state}]
 
-Every colour, status and text comes from the report's rule (:mod:`reports.readiness`) and
-look (:data:`reports.html.READY_LOOK`); the page only draws them. Step offsets are seconds
+Every colour, status and text comes from the report's rule (:mod:`reports.readiness`,
+:mod:`reports.summary_build`) and look (:data:`reports.html.READY_LOOK`,
+:func:`reports.markdown.commune_p95_text`); the page only draws them. Step offsets are seconds
 from the load's start (Locust's ``test_start``), planned beside actual.
 """
 
@@ -26,11 +29,13 @@ from pydantic import BaseModel
 from metrics.board.feed import BoardFeed, FeedStep
 from metrics.board.figures import LoadTotals
 from reports.html import READY_LOOK
+from reports.markdown import commune_p95_text
 from reports.readiness import ReadinessMatrix
-from reports.summary import READINESS_CHECKS, CommunesSummary
+from reports.summary import READINESS_CHECKS, CommunesSummary, CommuneStats
 
-__all__ = ["RunState", "StepState", "CellView", "RowView", "CheckColumn", "MatrixView", "StepView", "DrillView",
-           "RunView", "BoardSnapshot", "matrix_view", "drill_view", "run_state", "run_view"]
+__all__ = ["RunState", "StepState", "CellView", "RowView", "CheckColumn", "MatrixView", "CommuneRow", "CommunesView",
+           "StepView", "DrillView", "RunView", "BoardSnapshot", "matrix_view", "communes_view", "drill_view", "run_state",
+           "run_view"]
 
 RunState = Literal["starting", "running", "stopping", "over"]
 StepState = Literal["planned", "active", "over"]
@@ -84,6 +89,23 @@ class MatrixView(BaseModel):
     rows: list[RowView]
 
 
+class CommuneRow(CommuneStats):
+    """A worst commune, with its p95 cell as the report writes it ("too few (n < 20)" below the minimum)."""
+
+    p95_text: str
+
+
+class CommunesView(BaseModel):
+    """Commune coverage and the worst communes, as the report's communes section has them."""
+
+    total: int
+    active: int
+    with_failures: int
+    with_p95: int
+    min_latency_samples: int
+    worst: list[CommuneRow]
+
+
 class StepView(BaseModel):
     """A drill step: planned and actual offsets from the load's start, and its state now."""
 
@@ -127,7 +149,7 @@ class BoardSnapshot(BaseModel):
     refresh_s: float
     run: RunView
     matrix: MatrixView
-    communes: CommunesSummary
+    communes: CommunesView
     drill: DrillView | None
 
 
@@ -145,6 +167,16 @@ def matrix_view(matrix: ReadinessMatrix) -> MatrixView:
         checks=[CheckColumn(id=check, label=label) for check, label in READINESS_CHECKS],
         ready_count=matrix.ready_count, total=matrix.total, not_proven=len(matrix.not_proven),
         proven_cells=matrix.proven_cells, total_cells=matrix.total_cells, rows=rows,
+    )
+
+
+def communes_view(communes: CommunesSummary) -> CommunesView:
+    """The communes section with each worst commune's p95 cell in the report's words."""
+    return CommunesView(
+        total=communes.total, active=communes.active, with_failures=communes.with_failures,
+        with_p95=communes.with_p95, min_latency_samples=communes.min_latency_samples,
+        worst=[CommuneRow(**w.model_dump(), p95_text=commune_p95_text(w, communes.min_latency_samples))
+               for w in communes.worst],
     )
 
 

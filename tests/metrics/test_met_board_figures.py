@@ -61,7 +61,7 @@ def _report_summary(rec: LatencyRecorder) -> Summary:
         communes={code: CommuneCounts(requests=c.requests, failures=c.failures) for code, c in rec.communes.items()},
         generator=GeneratorHealth(trustworthy=True),
     )
-    return build_summary(record, rec.histograms, ROSTER)
+    return build_summary(record, rec.histograms, ROSTER, rec.commune_sketches())
 
 
 def test_the_board_matrix_is_the_reports_matrix_for_the_same_records(recorder):
@@ -78,10 +78,23 @@ def test_the_board_matrix_is_the_reports_matrix_for_the_same_records(recorder):
     assert len(board.rows) == 34 and board.total == 34
 
 
-def test_the_worst_communes_are_the_reports(recorder):
-    board = LiveReadiness().communes(recorder)
+def test_the_worst_communes_are_the_reports_with_their_p95(recorder):
+    live = LiveReadiness()
+    board = live.communes(recorder)
     assert board == _report_summary(recorder).communes
-    assert [w.code for w in board.worst[:2]] == [_first_commune("12"), _first_commune("04")]  # 20 %, then 4/64
+    assert [w.code for w in board.worst] == [_first_commune(p) for p in ("12", "04", "01")]  # 20 %, 4/64, then none
+    p95 = {w.code: w.p95_ms for w in board.worst}
+    assert p95[_first_commune("01")] == pytest.approx(12, rel=0.01)  # 180 requests of 12 ms: within the sketch's 1 %
+    assert p95[_first_commune("12")] is None  # 5 requests: too few for a p95
+    assert (board.active, board.with_failures, board.with_p95) == (3, 2, 2)
+    # a commune's row is remade only when its counts or its sketch moved
+    assert live.communes_remade == 3
+    live.communes(recorder)
+    assert live.communes_remade == 0
+    _record(recorder, "sign_in", "12", 20, 50, commune=_first_commune("12"))
+    again = live.communes(recorder)
+    assert live.communes_remade == 1 and again == _report_summary(recorder).communes
+    assert {w.code: w.p95_ms for w in again.worst}[_first_commune("12")] == pytest.approx(50, rel=0.01)
 
 
 def test_a_cell_is_recomputed_only_when_its_inputs_moved(recorder):

@@ -82,7 +82,10 @@ def test_board_json_has_the_34_rows_in_roster_order_with_the_reports_columns_and
     assert (matrix["proven_cells"], matrix["total_cells"]) == (2, 204)
     assert board["run"] == {"run_id": "20261205-101010-ab12", "profile": "smoke", "command": "run", "state": "running",
                             "elapsed_s": 12.3, "duration_s": 60.0, "requests": 40, "failures": 3}
-    assert board["communes"]["active"] == 1 and board["communes"]["worst"][0]["failures"] == 3
+    communes = board["communes"]
+    assert (communes["active"], communes["with_failures"], communes["with_p95"], communes["min_latency_samples"]) == (1, 1, 1, 20)
+    (worst,) = communes["worst"]
+    assert (worst["failures"], worst["latency_samples"], worst["p95_text"]) == (3, 20, "3.0")  # the report's words
     assert board["drill"] is None and board["refresh_s"] == 60.0
 
 
@@ -135,6 +138,17 @@ def test_figures_are_computed_at_most_once_per_refresh_however_many_pages_ask(re
     time.sleep(0.1)  # past the interval: the next request computes again, and sees the new failure
     again = json.loads(quick.json_body())
     assert quick.computations == 2 and again["run"]["failures"] == 4
+
+
+def test_a_snapshot_that_cost_more_than_the_boards_share_is_served_longer(recorder, tmp_path):
+    yields: list[int] = []
+    board = LiveBoard(_environment(recorder), _feed(tmp_path, refresh_s=0.05), pause=lambda: yields.append(1),
+                      work_share=1e-6)  # any computation costs more than a millionth of the interval
+    board.json_body()
+    assert board.last_work_s > 0 and yields  # its own slices were timed, and it yielded between them
+    time.sleep(0.1)  # past the refresh interval...
+    board.json_body()
+    assert board.computations == 1  # ...but not past last_work_s / 1e-6: still the first snapshot
 
 
 def test_once_the_run_is_over_the_board_says_so_with_fresh_figures(recorder, tmp_path):
