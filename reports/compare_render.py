@@ -76,7 +76,9 @@ def _unlisted(comparison: RunComparison) -> str | None:
     if not hidden:
         return None
     counts = ", ".join(f"{n} {v}" for v in _VERDICTS if (n := sum(line.verdict == v for line in hidden)))
-    return f"{len(hidden)} commune lines not listed ({counts}; error rates only — --format json lists them)"
+    # Commune latency comes from the run's sketches (send time only); say when it was missing.
+    what = "error rates and latency" if any(line.latency for line in hidden) else "error rates only"
+    return f"{len(hidden)} commune lines not listed ({counts}; {what} — --format json lists them)"
 
 
 def _figure_cells(line: ComparisonLine, side: Literal["baseline", "current"]) -> list[str]:

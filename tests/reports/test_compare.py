@@ -110,7 +110,7 @@ def test_every_kind_of_line_is_compared(tmp_path: Path) -> None:
     assert (endpoint.baseline_requests, endpoint.current_requests) == (400, 400)  # both provinces merged
     assert [c.quantile for c in endpoint.latency] == ["p50", "p95", "p99"]
     commune = lines[("commune", "00004 Phường Ba Đình")]
-    assert commune.latency == [] and commune.verdict == "within noise"  # error rates only, for now
+    assert commune.latency == [] and commune.verdict == "within noise"  # no sketches recorded: error rates only
     assert lines[("commune", "00008 Phường Ngọc Hà")].verdict == "not comparable"  # 10 requests
     assert comparison.exit_code == ExitCode.OK and comparison.warnings == []
 
@@ -146,6 +146,17 @@ def test_commune_lines_compare_the_recorded_sketches_send_time_only(tmp_path: Pa
     assert (p50.quantile, p50.verdict) == ("p50", "regressed") and p50.current.lower >= 50.0
     intended = compare_runs(a, b, measure="intended")
     assert all(not line.latency for line in intended.lines if line.kind == "commune")
+
+
+def test_the_table_says_whether_unlisted_commune_lines_carry_latency(tmp_path: Path) -> None:
+    counts = {"00004": (300, 0)}
+    with_sketch = {"commune_latencies": {"00004": latencies(300, seed=1)}}
+    a = recorded_run(tmp_path, "a", {SUBMIT: latencies(300, seed=1)}, communes=counts, **with_sketch)
+    b = recorded_run(tmp_path, "b", {SUBMIT: latencies(300, seed=2)}, communes=counts, **with_sketch)
+    old_a = recorded_run(tmp_path, "old-a", {SUBMIT: latencies(300, seed=1)}, communes=counts)
+    old_b = recorded_run(tmp_path, "old-b", {SUBMIT: latencies(300, seed=2)}, communes=counts)
+    assert "1 within noise; error rates and latency —" in render_table(compare_runs(a, b))
+    assert "1 within noise; error rates only —" in render_table(compare_runs(old_a, old_b))  # runs before the sketches
 
 
 def test_a_corrupt_commune_sketch_file_is_named(tmp_path: Path) -> None:
