@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-__all__ = ["RunSetting", "SEED", "POPULATION_SIZE", "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT", "BOARD_REFRESH_S"]
+__all__ = [
+    "RunSetting", "SEED", "POPULATION_SIZE", "OFFICERS_PER_COMMUNE", "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT",
+    "BOARD_REFRESH_S",
+]
 
 T = TypeVar("T")
 
@@ -28,6 +31,11 @@ class RunSetting(Generic[T]):
 SEED: Final = RunSetting("seed", 42, "--seed", "seed of the synthetic population and arrivals")
 POPULATION_SIZE: Final = RunSetting("population_size", 100_000, "--population-size",
                                     "citizens in the embedded population mock")
+#: Officer accounts the portal mock provisions per commune. `dientap run` raises it to what
+#: the profile signs in (``Profile.officers_per_commune``), so a scaled run never signs in
+#: an account that does not exist; a team starting `dientap mocks` for `--target` sets it.
+OFFICERS_PER_COMMUNE: Final = RunSetting("officers_per_commune", 5, "--officers-per-commune",
+                                         "officer accounts the portal provisions per commune (1-999)")
 
 #: The fewest requests behind a commune's p95 for a report to show it; below, it says "too
 #: few". Fewer than 20 samples cannot hold a 1-in-20 tail: under 10 the p95 *is* the

@@ -5,6 +5,7 @@
     DientapError
      ├── ConfigError            a config file or flag is invalid (names file, line, field)
      ├── TargetNotAllowed       traffic would leave the allowlist
+     ├── AccountsMissing        the target lacks an account the profile signs in as
      ├── UsageError             the command line is wrong (unknown profile, drill, ...)
      ├── DrillFailed            a drill's hypothesis or reconciliation did not hold
      ├── BudgetBreached         a latency/error budget is broken
@@ -92,6 +93,12 @@ class TargetNotAllowed(DientapError):
     def of(cls, problems: list[ConfigProblem]) -> TargetNotAllowed:
         """One error for several refused URLs, each kept as a problem."""
         return cls("; ".join(str(p) for p in problems), problems)
+
+
+class AccountsMissing(DientapError):
+    """The target does not hold an account the profile will sign in as (checked before any load)."""
+
+    exit_code = ExitCode.CONFIG_ERROR
 
 
 class DrillFailed(DientapError):

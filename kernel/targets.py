@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from kernel.allowlist import Allowlist
+from kernel.allowlist import Allowlist, is_loopback_host
 from kernel.configfile import StrictModel, load_model
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from kernel.errors import ConfigProblem, TargetNotAllowed
@@ -86,6 +86,14 @@ class TargetSpec:
     adapter: str = "default"
     pool_size: int = 10
     timeout_s: float = 30.0
+    per_commune_sources: bool = True  # see binds_commune_sources
+
+    @property
+    def binds_commune_sources(self) -> bool:
+        """Whether each commune's traffic leaves from its own 127.x address
+        (``kernel.source_addresses``): only against a target wholly on loopback, where
+        every such address is local; a real target sees the generator's own addresses."""
+        return self.per_commune_sources and all(is_loopback_host(_host(url)) for url in self.urls.values())
 
 
 def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -> Target:

@@ -40,6 +40,7 @@ class RunConfig(BaseModel):
     pool_size: int = Field(default=10, ge=1, le=1000)
     request_timeout_s: float = Field(default=30.0, gt=0)
     workers: int = Field(default=0, ge=0)
+    per_commune_sources: bool = True  # kernel.targets.TargetSpec.binds_commune_sources
     # Provenance, recorded in the journal (never secrets):
     target_kind: str = "embedded"
     target_name: str | None = None
@@ -55,6 +56,7 @@ class RunConfig(BaseModel):
             adapter=self.adapter,
             pool_size=self.pool_size,
             timeout_s=self.request_timeout_s,
+            per_commune_sources=self.per_commune_sources,
         )
 
     def write(self, path: Path) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dientap.commands.options import DURATION_FORMS, duration, positive_int
+from dientap.commands.options import DURATION_FORMS, duration, officer_count, positive_int
 from dientap.commands.preflight import check_folder, check_readiness
 from dientap.orchestration import MockCluster, MockClusterConfig
 from dientap.orchestration.mockcluster import ServiceBindError, check_weaknesses
-from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
 from kernel.errors import ExitCode, UsageError
 from kernel.stopping import STOP
 
@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--admin-token", default=None, help="admin API token (default: random, printed)")
     parser.add_argument("--vulnerable", default="",
                         help="plant weaknesses for security drills, e.g. portal:no_lockout,axis:xxe_enabled (loopback only)")
+    parser.add_argument(OFFICERS_PER_COMMUNE.flag, type=officer_count, default=OFFICERS_PER_COMMUNE.default,
+                        help=f"{OFFICERS_PER_COMMUNE.help} (default {OFFICERS_PER_COMMUNE.default}; "
+                        "golive --scale 10 signs in 10)")
     parser.add_argument("--duration", type=duration, default=None, help=f"stop by itself after this long: {DURATION_FORMS}")
     parser.set_defaults(func=run)
 
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         readiness_file=args.readiness,
         vulnerable=vulnerable,
         log_dir=args.data_dir / "logs",
+        extra_settings={"portal": {OFFICERS_PER_COMMUNE.name: args.officers_per_commune}},
     )
     if args.admin_token:
         config.admin_token = args.admin_token

@@ -89,6 +89,12 @@ def positive_int(text: str) -> int:
     return _number(text, lambda t: int(t.replace("_", "")), lambda v: v >= 1, "a whole number, 1 or more")
 
 
+def officer_count(text: str) -> int:
+    """Officer accounts per commune, 1 to 999 (``--officers-per-commune``; the account
+    names ``<commune>.officer<n>`` have at most three digits)."""
+    return _number(text, int, lambda v: 1 <= v <= 999, "a whole number from 1 to 999")
+
+
 def port(text: str) -> int:
     """A TCP port, 0 (the system picks a free one) to 65535 (``--board``)."""
     return _number(text, int, lambda v: 0 <= v <= 65535, "a port: 0 (a free one) or 1 to 65535")

@@ -16,16 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dientap.orchestration.account_check import AccountCheck, account_probes, check_accounts
 from dientap.orchestration.board import BoardLink
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
-from kernel.defaults import BOARD_REFRESH_S, POPULATION_SIZE, SEED
+from kernel.defaults import BOARD_REFRESH_S, OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
 from kernel.errors import UsageError
 from kernel.load_clock import read_load_start
 from kernel.provenance import Provenance, TargetKind, build_provenance
+from kernel.targets import TargetSpec
 
 __all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
 
@@ -156,7 +158,7 @@ class DryRun:
             config = MockClusterConfig(
                 data_dir=self.run_dir / "mocks", seed=opts.seed, population_size=opts.population_size,
                 readiness_file=opts.readiness_file, log_dir=self.run_dir / "logs", vulnerable=opts.vulnerable,
-                extra_settings=opts.mock_settings, portal_population_via=portal_population_via,
+                extra_settings=self._provisioned(opts.mock_settings), portal_population_via=portal_population_via,
             )
             self.cluster = MockCluster(config)
             self.cluster.start()
@@ -168,6 +170,12 @@ class DryRun:
             self.urls, self.admin_token = target.urls, target.admin_token
             self.secret, self.pki_dir = target.dry_run_secret, target.pki_dir
             self._target_name, self._target_kind = target.name, "file"
+
+    def _provisioned(self, settings: dict[str, dict]) -> dict[str, dict]:
+        """The mocks' settings with every officer account the profile signs in provisioned
+        (an explicit ``officers_per_commune`` is kept: the account check then judges it)."""
+        portal = {OFFICERS_PER_COMMUNE.name: max(OFFICERS_PER_COMMUNE.default, self.profile.officers_per_commune)}
+        return {**settings, "portal": {**portal, **settings.get("portal", {})}}
 
     def start_prometheus(self, binary: str | None = None) -> str:
         """Start a real Prometheus on loopback scraping the load's exporter and the embedded
@@ -205,11 +213,24 @@ class DryRun:
         agencies = len({s.commune.province_code for s in slots}) if self.profile.agencies.enabled else 0
         return len(slots), agencies
 
+    def check_accounts(self) -> AccountCheck:
+        """Sign in once as every kind of account the profile uses; :class:`AccountsMissing`
+        (an ``ERROR:`` line, nothing sent) at the first the target lacks (``account_check``)."""
+        from scenarios.communes import active_communes
+
+        profile = self.profile
+        probes = account_probes(active_communes(profile), profile.officers_per_commune, self.secret)
+        bind = TargetSpec(urls=self.urls, secret=self.secret).binds_commune_sources
+        needed = (f" — profile {profile.name} at scale {profile.scale:g} signs in "
+                  f"{profile.officers_per_commune} officers per commune")
+        return check_accounts(self.urls, probes, bind_sources=bind, needed=needed)
+
     def start_load(self, prometheus_url: str | None = None) -> None:
-        """Launch Locust in a background thread (returns at once)."""
+        """Check the accounts, then launch Locust in a background thread (returns at once)."""
         from scenarios.runconfig import RUN_CONFIG_ENV, SECRET_ENV, RunConfig
 
         opts = self.options
+        opts.say(self.check_accounts().line())
         run_config = RunConfig(
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
             population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=opts.workers,

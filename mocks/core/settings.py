@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from kernel.allowlist import is_loopback_host
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
-from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
 
 __all__ = ["ServiceSettings", "KNOWN_WEAKNESSES"]
 
@@ -48,7 +48,7 @@ class ServiceSettings(BaseModel):
     readiness_file: Path | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     vulnerable: frozenset[str] = frozenset()
-    officers_per_commune: int = Field(default=5, ge=1, le=100)
+    officers_per_commune: int = Field(default=OFFICERS_PER_COMMUNE.default, ge=1, le=999)
     token_ttl_s: int = Field(default=900, ge=1)
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=300, ge=1)

@@ -26,7 +26,7 @@ from mocks.portal.routes_dossiers import (
 )
 from mocks.portal.routes_payments import PAYMENT_RESPONSE_SCHEMA, create_payment, payment_callback
 from mocks.portal.routes_public import FEEDBACK_RESPONSE_SCHEMA, PROCEDURES_SCHEMA, list_procedures, submit_feedback
-from mocks.portal.service import Portal
+from mocks.portal.service import Portal, read_peers
 
 __all__ = ["create_app", "portal_endpoints"]
 
@@ -66,6 +66,8 @@ def portal_endpoints() -> list[Endpoint]:
                  params=(_CODE, Param("personal_id", "query", True, {"type": "string"}))),
         Endpoint("POST", "/feedback", submit_feedback, "Citizen feedback about a commune", FeedbackIn,
                  FEEDBACK_RESPONSE_SCHEMA, auth="bearer", tags=("feedback",), success_status=201),
+        Endpoint("GET", "/admin/peers", read_peers, "Peer addresses each commune's traffic came from", None,
+                 {"type": "object"}, auth="admin", tags=("admin",)),
     ]  # fmt: skip
 
 

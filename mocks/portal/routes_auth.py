@@ -107,6 +107,7 @@ async def issue_token(request: Request) -> Response:
             f"province {province} has not issued officer accounts on the national portal yet",
             "account",
         )
+    portal.record_peer(request, officer.commune.code)
     token, ttl = portal.tokens.issue(account, "officer", commune=officer.commune.code, province=province)
     return json_response(
         {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "role": "officer",

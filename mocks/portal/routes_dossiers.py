@@ -149,6 +149,7 @@ async def _create_dossier(
             ) from None
         raise ApiError(422, "unknown_commune", f"no 2025 commune has code {body.commune_code}", "commune_code") from None
     province = commune.province_code
+    portal.record_peer(request, commune.code)
     await enter_scope(request, province=province)
     readiness = request.app.state.readiness.province(province)
     if not readiness.connected:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from mocks.core.errors import ApiError
+from mocks.core.http import json_response
 from mocks.core.settings import ServiceSettings
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer, bearer_claims
@@ -25,6 +27,7 @@ from mocks.portal.accounts import LoginThrottle, StuffingDetector
 from mocks.portal.idempotency import IdempotencyGuard
 from mocks.portal.identity import PopulationClient
 from mocks.portal.intermediary import PaymentIntermediary, callback_key
+from mocks.portal.peers import PeerAudit
 from mocks.portal.store import PortalStore
 
 __all__ = ["Caller", "Portal", "portal_of", "now_iso", "VN_TZ"]
@@ -78,6 +81,7 @@ class Portal:
         self.checkpointer: WalCheckpointer | None = None
         self.tokens = TokenIssuer(settings.dry_run_secret, "dientap-portal", "portal", settings.token_ttl_s, self.conn)
         self.throttle = LoginThrottle(settings.lockout_threshold, settings.lockout_seconds)
+        self.peers = PeerAudit()
         self.stuffing = StuffingDetector(
             settings.stuffing_threshold, settings.stuffing_min_accounts, settings.stuffing_window_s, settings.stuffing_block_s
         )
@@ -92,7 +96,7 @@ class Portal:
     def caller(self, request: Request) -> Caller:
         """The authenticated caller (401 without a valid, unrevoked token)."""
         claims = bearer_claims(request, self.tokens)
-        return Caller(
+        caller = Caller(
             subject=claims["sub"],
             role=claims.get("role", ""),
             commune=claims.get("commune"),
@@ -100,6 +104,13 @@ class Portal:
             jti=claims["jti"],
             exp=claims["exp"],
         )
+        if caller.commune:
+            self.record_peer(request, caller.commune)
+        return caller
+
+    def record_peer(self, request: Request, commune: str) -> None:
+        """Note the socket peer of a request that belongs to ``commune`` (``GET /admin/peers``)."""
+        self.peers.record(commune, request.client.host if request.client else "unknown")
 
     def citizen(self, request: Request) -> Caller:
         """The calling citizen (403 for an officer token)."""
@@ -195,3 +206,8 @@ class Portal:
 def portal_of(request: Request) -> Portal:
     """The :class:`Portal` of the app serving ``request``."""
     return request.app.state.portal
+
+
+async def read_peers(request: Request) -> Response:
+    """``GET /admin/peers``: the peer addresses each commune's traffic came from."""
+    return json_response(portal_of(request).peers.report())

@@ -15,6 +15,7 @@ from typing import Any
 
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.pki import DryRunCA
+from kernel.source_addresses import source_for
 from kernel.targets import TargetSpec
 from scenarios.adapters.http import Reply, ServiceSession, TokenCache
 from scenarios.adapters.systems import AxisAdapter, PopulationAdapter, PortalAdapter
@@ -56,8 +57,11 @@ def _ca(pki_dir: Path | None) -> DryRunCA | None:
 def default_adapters(environment: Any, target: TargetSpec, province: str) -> SystemAdapters:
     """Adapters for the mocks' API (and any staging system that speaks it)."""
 
+    source_of = source_for if target.binds_commune_sources else None
+
     def session(service: str) -> ServiceSession:
-        return ServiceSession(environment, service, target.urls[service], pool_size=target.pool_size, timeout_s=target.timeout_s)
+        return ServiceSession(environment, service, target.urls[service], pool_size=target.pool_size,
+                              timeout_s=target.timeout_s, source_of=source_of)
 
     return SystemAdapters(
         portal=PortalAdapter(session("portal"), target.secret),

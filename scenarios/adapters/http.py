@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from geventhttpclient.client import HTTPClient, HTTPClientPool
 from geventhttpclient.connectionpool import ConnectionPool
+from geventhttpclient.url import URL
 from locust.contrib.fasthttp import FastHttpSession
 
 from scenarios.latency import request_context
@@ -33,11 +35,13 @@ _EMPTY: dict[str, Any] = {}
 
 
 def _enable_nodelay() -> None:
-    """Set TCP_NODELAY on the generator's sockets.
+    """Set TCP_NODELAY on the generator's sockets, and bind a source-bound pool's.
 
     geventhttpclient writes headers and a larger body in two sends; with Nagle on, the
     second waits for the server's delayed ACK and every such request gains ~40 ms of
-    latency that belongs to neither system.
+    latency that belongs to neither system. A pool made by :class:`_SourceBoundClients`
+    carries the address its connections must leave from (geventhttpclient has no
+    source-address option).
     """
     original = ConnectionPool._create_tcp_socket
     if getattr(original, "_dientap_nodelay", False):
@@ -47,10 +51,29 @@ def _enable_nodelay() -> None:
         sock = original(self, family, socktype, protocol)
         if family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        source = getattr(self, _SOURCE_ATTRIBUTE, None)
+        if source is not None and family == socket.AF_INET:
+            sock.bind((source, 0))
         return sock
 
     setattr(create, "_dientap_nodelay", True)  # noqa: B010 - a marker on a function, which mypy types without attributes
     setattr(ConnectionPool, "_create_tcp_socket", create)  # noqa: B010 - a monkeypatch; mypy refuses assigning a method
+
+
+_SOURCE_ATTRIBUTE = "_dientap_source"
+
+
+class _SourceBoundClients(HTTPClientPool):
+    """geventhttpclient's per-host client factory, with every connection bound to ``source``."""
+
+    def __init__(self, source: str, **client_args: Any):
+        super().__init__(**client_args)
+        self.source = source
+
+    def get_client(self, url: str | URL) -> HTTPClient:
+        client = super().get_client(url)
+        setattr(client._connection_pool, _SOURCE_ATTRIBUTE, self.source)  # read by create() above
+        return client
 
 
 _enable_nodelay()
@@ -85,25 +108,56 @@ class Reply:
 
 
 class ServiceSession:
-    """One service's connection pool with Locust reporting and the recorder's context."""
+    """One service's connection pools with Locust reporting and the recorder's context.
 
-    def __init__(self, environment: Any, service: str, base_url: str, *, pool_size: int = 10, timeout_s: float = 30.0):
+    Without ``source_of`` every request of the province shares one pool. With it (a
+    loopback target, ``kernel.source_addresses``) each source address — a commune, or
+    the province's own systems — gets a pool of its own bound to that address, made on
+    first use: per-address rules of the target then see the country's offices, not one
+    generator. Idle connections are the server's to close, so the sockets held track
+    the communes active in the last keep-alive interval.
+    """
+
+    def __init__(
+        self, environment: Any, service: str, base_url: str, *, pool_size: int = 10, timeout_s: float = 30.0,
+        source_of: Callable[[str, str | None], str] | None = None,
+    ):
         self.service = service
         self.base_url = base_url
-        self._session = FastHttpSession(
-            base_url=base_url,
-            request_event=_ServiceTaggedEvent(environment.events.request, service),
+        self._event = _ServiceTaggedEvent(environment.events.request, service)
+        self._pool_size = pool_size
+        self._timeout_s = timeout_s
+        self._source_of = source_of
+        self._by_source: dict[str, FastHttpSession] = {}
+        self._session = self._new_session(None)
+
+    def _new_session(self, source: str | None) -> FastHttpSession:
+        session = FastHttpSession(
+            base_url=self.base_url,
+            request_event=self._event,
             user=None,
-            concurrency=pool_size,
-            network_timeout=timeout_s,
-            connection_timeout=min(timeout_s, 10.0),
+            concurrency=self._pool_size,
+            network_timeout=self._timeout_s,
+            connection_timeout=min(self._timeout_s, 10.0),
             max_retries=0,
         )
         # No cookies: the pool is shared by every actor of a province, so a cookie one
         # actor was given must not ride on another's request — the services here
         # authenticate with bearer tokens — and the jar's bookkeeping on every request
         # cost ≈ 5 % of the generator's CPU.
-        self._session.client.cookiejar = None
+        session.client.cookiejar = None
+        if source is not None:
+            session.client.clientpool = _SourceBoundClients(source, **session.client.clientpool.client_args)
+        return session
+
+    def _session_for(self, province: str, commune: str | None) -> FastHttpSession:
+        if self._source_of is None:
+            return self._session
+        source = self._source_of(province, commune)
+        session = self._by_source.get(source)
+        if session is None:
+            session = self._by_source[source] = self._new_session(source)
+        return session
 
     def call(
         self,
@@ -135,7 +189,7 @@ class ServiceSession:
             intended_start = schedule.intended
         context = request_context(self.service, province, commune=commune, intended_start=intended_start)
         began = time.perf_counter()
-        with self._session.request(
+        with self._session_for(province, commune).request(
             method, path, name=name, data=data,  # type: ignore[arg-type]  # locust sends bytes as is; its annotation omits them
             headers=hdrs, catch_response=True, context=context
         ) as response:

@@ -61,6 +61,8 @@ REFUSALS: list[tuple[str, list[str], list[str]]] = [
      ["argument --ports", "'a,b,c'", "three numbers PORTAL,POPULATION,AXIS", "(see `dientap mocks --help`)"]),
     ("mocks-port-out-of-range", ["mocks", "--ports", "0,0,70000"], ["argument --ports", "'0,0,70000'", "0–65535"]),
     ("mocks-population-negative", ["mocks", "--population-size", "-3"], ["argument --population-size", "'-3'"]),
+    ("mocks-officers-zero", ["mocks", "--officers-per-commune", "0"],
+     ["argument --officers-per-commune", "'0'", "a whole number from 1 to 999"]),
     ("mocks-vulnerable-no-service", ["mocks", "--vulnerable", "portal:no_lockout,bogus"],
      ["--vulnerable expects SERVICE:WEAKNESS items, got 'bogus'"]),
     ("mocks-vulnerable-unknown-service", ["mocks", "--vulnerable", "printer:no_lockout"],

@@ -1,0 +1,178 @@
+"""Before any load: does the target hold every account the profile will sign in as?
+
+A profile scaled to national size signs in more officers per commune than a target may
+hold (the portal mock provisions 5 by default, ``golive --scale 10`` signs in 10). Sent
+anyway, the missing accounts' 401s trip the target's defences against guessing — the
+stuffing detector, then account lockouts — and the report blames the target for what the
+harness did. So the run signs in, once, as each kind of account it will use, and stops
+at the first one the target refuses, with an ``ERROR:`` naming the commune and the
+account; no load has been sent then, and one refused sign-in trips no defence.
+
+Only a refusal of the account itself (401/403/404) stops the run. A target that answers
+otherwise — 5xx, a throttle, no answer — cannot say whether it holds the account; the
+check notes that for the service and the run goes on, since a target already down or
+defending itself is what the rehearsal is there to show.
+
+What is checked, per active commune and province of the profile:
+
+* portal — the commune's highest-numbered officer (``<commune>.officer<N>``): accounts
+  are numbered ``1..N``, so a target holding number N of a commune holds the others;
+* axis — the commune's agency system, and the province's;
+* population — the province's agency system (``province-NN``).
+
+Citizens are the population's own accounts (their ID numbers), not provisioned for the
+run, and are not checked. Each service's sign-ins go out in order over one connection
+per source address — the commune's own one on a loopback target
+(``kernel.source_addresses``), as the load will send them — and each service is checked
+in its own thread. Bounded: one request per account, a time limit for the whole check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from kernel.credentials import derive_password, officer_account
+from kernel.errors import AccountsMissing
+from kernel.roster import Commune, load_roster
+from kernel.source_addresses import commune_source, province_source
+
+__all__ = ["AccountCheck", "AccountProbe", "account_probes", "check_accounts", "CHECK_DEADLINE_S"]
+
+CHECK_DEADLINE_S = 300.0  # the whole check: 3 × 3,321 sign-ins take ≈ 10 s on the mocks
+_REQUEST_TIMEOUT_S = 10.0
+_ISSUED = (200, 201)
+_NOT_ISSUED_YET = 403  # the portal holds the account; the province has not issued it (readiness)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProbe:
+    """One sign-in the check makes: which service, which account, on whose behalf."""
+
+    service: str  # portal | population | axis
+    account: str
+    body: dict[str, str]
+    whose: str  # "commune 00004 Phường Ba Đình (province 01)" — for the error line
+    source: str  # the loopback address the load sends it from (used only on a loopback target)
+
+
+def account_probes(communes: list[Commune], officers_per_commune: int, secret: str) -> dict[str, list[AccountProbe]]:
+    """The sign-ins that cover every account of ``communes`` at ``officers_per_commune``."""
+    by_service: dict[str, list[AccountProbe]] = {"portal": [], "population": [], "axis": []}
+    provinces: dict[str, Commune] = {}
+    for commune in communes:
+        provinces.setdefault(commune.province_code, commune)
+        whose = f"commune {commune.code} {commune.name} (province {commune.province_code})"
+        source = commune_source(commune.code)
+        officer = officer_account(commune.code, officers_per_commune)
+        by_service["portal"].append(AccountProbe(
+            "portal", officer, {"kind": "officer", "account": officer, "password": derive_password(secret, officer)},
+            whose, source))
+        by_service["axis"].append(AccountProbe(
+            "axis", commune.agency_code,
+            {"agency_code": commune.agency_code, "client_secret": derive_password(secret, commune.agency_code)},
+            whose, source))
+    roster = load_roster()
+    for code in sorted(provinces):
+        province = roster.province(code)
+        whose = f"province {code} {province.name}"
+        client = f"province-{code}"
+        by_service["population"].append(AccountProbe(
+            "population", client, {"client_id": client, "client_secret": derive_password(secret, client)},
+            whose, province_source(code)))
+        by_service["axis"].append(AccountProbe(
+            "axis", province.agency_code,
+            {"agency_code": province.agency_code, "client_secret": derive_password(secret, province.agency_code)},
+            whose, province_source(code)))
+    return by_service
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCheck:
+    """What the check found: accounts confirmed, and per service why it could not finish."""
+
+    confirmed: int
+    unconfirmed: dict[str, str]  # service → what it answered instead (the run goes on)
+
+    def line(self) -> str:
+        """The one line the run prints about it."""
+        if not self.unconfirmed:
+            return f"accounts: the target holds all {self.confirmed:,} the profile signs in as (checked before any load)"
+        why = "; ".join(f"{service}: {answer}" for service, answer in sorted(self.unconfirmed.items()))
+        return (f"accounts: {self.confirmed:,} confirmed; not confirmed on {why} — the run goes on, "
+                "and the report shows what the target answers")
+
+
+def check_accounts(
+    urls: dict[str, str], probes: dict[str, list[AccountProbe]], *, bind_sources: bool,
+    deadline_s: float = CHECK_DEADLINE_S, needed: str = "",
+) -> AccountCheck:
+    """Sign in once as every probed account; raise :class:`AccountsMissing` at the first
+    account the target refuses. ``needed`` says why the run needs them (for the error line)."""
+    deadline = time.monotonic() + deadline_s
+    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="account-check") as pool:
+        futures = {service: pool.submit(_check_service, urls[service], items, bind_sources, deadline, needed)
+                   for service, items in probes.items() if items}
+        results = {service: f.result() for service, f in futures.items()}
+    return AccountCheck(
+        confirmed=sum(confirmed for confirmed, _ in results.values()),
+        unconfirmed={service: answer for service, (_, answer) in results.items() if answer is not None},
+    )
+
+
+def _check_service(
+    base_url: str, probes: list[AccountProbe], bind_sources: bool, deadline: float, needed: str,
+) -> tuple[int, str | None]:
+    """(accounts confirmed, why the rest were not) — raises at a refused account."""
+    confirmed = 0
+    for source, items in _by_source(probes):
+        transport = httpx.HTTPTransport(local_address=source) if bind_sources else None
+        with httpx.Client(base_url=base_url, timeout=_REQUEST_TIMEOUT_S, transport=transport) as client:
+            for probe in items:
+                if time.monotonic() > deadline:
+                    return confirmed, f"{len(probes) - confirmed} accounts left after {CHECK_DEADLINE_S:.0f} s"
+                answer = _expect_account(client, base_url, probe, needed)
+                if answer is not None:
+                    return confirmed, answer
+                confirmed += 1
+    return confirmed, None
+
+
+def _by_source(probes: list[AccountProbe]) -> Iterator[tuple[str, list[AccountProbe]]]:
+    groups: dict[str, list[AccountProbe]] = {}
+    for probe in probes:
+        groups.setdefault(probe.source, []).append(probe)
+    yield from groups.items()
+
+
+def _expect_account(client: httpx.Client, base_url: str, probe: AccountProbe, needed: str) -> str | None:
+    """None when the target holds the account; what it answered when it cannot tell;
+    raises :class:`AccountsMissing` when it refuses the account."""
+    try:
+        reply = client.post("/auth/token", json=probe.body)
+    except httpx.HTTPError as exc:
+        return f"no answer ({exc.__class__.__name__})"
+    if reply.status_code in _ISSUED or (probe.service == "portal" and reply.status_code == _NOT_ISSUED_YET):
+        return None
+    code = _error_code(reply)
+    if reply.status_code in (401, 403, 404):
+        raise AccountsMissing(
+            f"account check: the {probe.service} at {base_url} refused account {probe.account!r} of {probe.whose} "
+            f"(HTTP {reply.status_code} {code}){needed}; provision it on the target (dientap mocks: "
+            "--officers-per-commune), or lower --scale; no load was sent")
+    retry = reply.headers.get("Retry-After")
+    return f"HTTP {reply.status_code} {code}".strip() + (f", Retry-After {retry} s" if retry else "")
+
+
+def _error_code(reply: httpx.Response) -> str:
+    try:
+        body = reply.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code", "")) if isinstance(error, dict) else ""
+
