@@ -46,6 +46,7 @@ AGENCY_ROLE = "agency"
 DEAL_MESSAGE = "dientap_deal"
 DEALT_MESSAGE = "dientap_dealt"
 RELEASE_MESSAGE = "dientap_release"
+RELEASE_BATCH_S = 0.2  # a worker sends the indices its users gave back at most this often
 DEAL_TIMEOUT_S = 30.0  # a worker whose master does not answer within this is misconfigured
 
 
@@ -98,6 +99,8 @@ class RoleDealer:
         self.book = IndexBook()  # dealt here: the local runner's or the master's book
         self._asks = itertools.count(1)
         self._waiting: dict[int, AsyncResult[int]] = {}
+        self._released: dict[str, list[int]] = {}  # a worker's give-backs not yet sent
+        self._flusher: gevent.Greenlet | None = None
 
     def deal(self, role: str) -> int:
         """The run-wide index of a new player of ``role`` (0, 1, 2 … lowest free first)."""
@@ -118,14 +121,27 @@ class RoleDealer:
         return index
 
     def release(self, role: str, index: int) -> None:
-        """Give ``index`` of ``role`` back (the user stopped)."""
+        """Give ``index`` of ``role`` back (the user stopped).
+
+        A worker gathers the indices its users give back and sends them in one message
+        per :data:`RELEASE_BATCH_S`: when a national run stops, 16,000 users of a worker
+        stop at once, and one message each filled ZMQ's send queue until the worker's
+        final statistics could not be sent (``ZMQ sent failure``; the master then missed
+        the run's last seconds)."""
         if not self.remote:
             self.book.give_back(role, index)
             return
-        try:
-            self.runner.send_message(RELEASE_MESSAGE, {"role": role, "index": index})
-        except Exception:  # the master is gone at the end of a run: nothing left to deal
-            log.debug("could not give %s %d back to the master", role, index, exc_info=True)
+        self._released.setdefault(role, []).append(index)
+        if self._flusher is None:
+            self._flusher = gevent.spawn_later(RELEASE_BATCH_S, self._send_released)
+
+    def _send_released(self) -> None:
+        released, self._released, self._flusher = self._released, {}, None
+        for role, indices in released.items():
+            try:
+                self.runner.send_message(RELEASE_MESSAGE, {"role": role, "indices": indices})
+            except Exception:  # the master is gone at the end of a run: nothing left to deal
+                log.debug("could not give %d %s indices back to the master", len(indices), role, exc_info=True)
 
     # ---- message handlers ------------------------------------------------------------
 
@@ -143,9 +159,10 @@ class RoleDealer:
         self.runner.send_message(DEALT_MESSAGE, {"ask": data["ask"], "index": index}, client_id=msg.node_id)
 
     def on_release(self, environment: Any, msg: Any, **_kw: Any) -> None:
-        """Master: a worker's user gave its index back."""
+        """Master: a worker's users gave their indices back."""
         data = msg.data or {}
-        self.book.give_back(str(data["role"]), int(data["index"]))
+        for index in data.get("indices", ()):
+            self.book.give_back(str(data["role"]), int(index))
 
 
 def attach_dealer(environment: Any) -> RoleDealer:

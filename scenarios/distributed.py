@@ -187,6 +187,8 @@ def _attach_master(environment: Any, runner: Any, recorder: LatencyRecorder, fin
                 return
             gevent.sleep(0.05)
         shipping.missing_final = [w for w in workers if w not in shipping.final_from]
+        if not shipping.missing_final:  # the last one landed as the time ran out
+            return
         logger.error(
             "no final latency report from worker(s) %s within %.0f s: their last seconds are missing",
             ", ".join(shipping.missing_final),

@@ -29,6 +29,7 @@ in its own thread. Bounded: one request per account, a time limit for the whole 
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -129,9 +130,10 @@ def _check_service(
 ) -> tuple[int, str | None]:
     """(accounts confirmed, why the rest were not) — raises at a refused account."""
     confirmed = 0
+    tls = ssl.create_default_context()  # one for all clients: building one costs ≈ 20 ms, ×3,321 communes
     for source, items in _by_source(probes):
-        transport = httpx.HTTPTransport(local_address=source) if bind_sources else None
-        with httpx.Client(base_url=base_url, timeout=_REQUEST_TIMEOUT_S, transport=transport) as client:
+        transport = httpx.HTTPTransport(local_address=source, verify=tls) if bind_sources else None
+        with httpx.Client(base_url=base_url, timeout=_REQUEST_TIMEOUT_S, transport=transport, verify=tls) as client:
             for probe in items:
                 if time.monotonic() > deadline:
                     return confirmed, f"{len(probes) - confirmed} accounts left after {CHECK_DEADLINE_S:.0f} s"

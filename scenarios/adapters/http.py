@@ -210,7 +210,7 @@ class ServiceSession:
             elif problem is not None:
                 response.failure(problem)
             else:
-                response.failure(f"HTTP {status} {error_code or ''}".strip() if status else "no response")
+                response.failure(f"HTTP {status} {error_code or ''}".strip() if status else _no_response(response))
             retry_after = None
             if status in (423, 429, 503):
                 try:
@@ -220,6 +220,12 @@ class ServiceSession:
             if schedule is not None:
                 schedule.request_done(time.perf_counter() - began)
             return Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
+
+
+def _no_response(response: Any) -> str:
+    """What a request without an HTTP answer failed on, e.g. ``no response (ConnectionResetError)``."""
+    error = getattr(response, "error", None)
+    return f"no response ({type(error).__name__})" if error is not None else "no response"
 
 
 class TokenCache:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import time
+import zlib
 
 import gevent
 from locust import User, task
@@ -70,12 +71,26 @@ class CommuneOfficer(User):
             return
         stage = _STAGES[self._stage % len(_STAGES)]
         self._stage += 1
-        batch = self.world.profile.officers.worklist_batch
+        # A page deep enough to hold about a batch of this officer's own dossiers (_assigned).
+        batch = min(self.world.profile.officers.worklist_batch * self.world.profile.officers_per_commune, 200)
         listing = portal.worklist(token, self.province, self.commune.code, status=stage, limit=batch)
         if not listing.ok:
             return
         for item in listing.data.get("items", []):
-            self._advance(token, item["code"], stage)
+            if self._assigned(item["code"]):
+                self._advance(token, item["code"], stage)
+
+    def _assigned(self, code: str) -> bool:
+        """Whether this officer handles dossier ``code``.
+
+        A commune's officers share one worklist; a one-stop centre assigns each dossier
+        to one officer. Without the assignment two officers of a commune would move the
+        same dossier at once, and the second's 409 ``illegal_transition`` would be a race
+        the harness made, not the target's (issue #18: 13 of them at golive ×10). The
+        split is by a stable hash of the code, so it needs no coordination across workers.
+        """
+        officers = self.world.profile.officers_per_commune
+        return officers == 1 or zlib.crc32(code.encode()) % officers == self.slot.number - 1
 
     def _advance(self, token: str, code: str, status: int) -> None:
         portal = self.gateway.portal

@@ -227,9 +227,12 @@ def test_cli_smoke_run_with_two_workers_writes_results_and_latest(tmp_path):
     assert len(summary["provinces"]) == 34
     assert all(p["requests"] > 0 for p in summary["provinces"])
     assert set(summary["generator"]["cpu_percent"]) == {"worker-0", "worker-1"}
-    # Each commune's latency sketch crossed from its worker to the master whole.
-    assert summary["communes"]["with_p95"] > 0
-    assert all(w["latency_samples"] == w["requests"] for w in summary["communes"]["worst"])
+    # Each commune's latency sketch crossed from its worker to the master whole. (Not
+    # "some commune has a p95": 20 s of smoke gives a commune about 20 requests, so
+    # whether one reaches COMMUNE_P95_MIN_SAMPLES depends on how busy the machine is.)
+    worst = summary["communes"]["worst"]
+    assert worst and sum(w["latency_samples"] for w in worst) > 0
+    assert all(w["latency_samples"] == w["requests"] for w in worst)
     assert (latest / "report.html").exists()
     assert sorted(p.name for p in (latest / "ledgers").glob("*.json")) == ["worker-0.json", "worker-1.json"]
     # The master's merged records alone rebuild the summary it wrote.

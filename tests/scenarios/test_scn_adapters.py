@@ -82,7 +82,7 @@ def test_locust_sees_the_service_as_request_type_and_the_reason_of_each_failure(
         ("portal", "GET /procedures", "catalogue not published"),  # 200, but an empty catalogue
         ("portal", "POST /dossiers", "HTTP 503 overloaded"),
         ("portal", "GET /dossiers/{code}", "HTTP 429"),
-        ("axis", "GET /inbox", "no response"),
+        ("axis", "GET /inbox", "no response (ConnectionRefusedError)"),  # nothing listening
     ]
     assert "portal | POST /dossiers" in probe["locust_stats"] and "population | POST /auth/token" in probe["locust_stats"]
     assert "portal | GET /dossiers/{code}" in probe["locust_stats"]  # parameterised URLs grouped by name

@@ -41,3 +41,39 @@ def test_a_worker_whose_master_never_answers_gets_a_named_timeout() -> None:
     with pytest.raises(DealingTimeout, match="no officer index"):
         dealer.deal("officer")
     assert runner.sent == [("dientap_deal", {"role": "officer", "ask": 1})]
+
+
+def test_a_worker_gives_back_its_stopped_users_indices_in_one_message() -> None:
+    """16,000 users stopping at once must not be 16,000 messages: they filled ZMQ's send
+    queue at national size and the worker's final statistics were lost."""
+    import gevent
+
+    from scenarios.dealing import RELEASE_BATCH_S
+
+    class Worker:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, dict]] = []
+
+        def send_message(self, kind: str, data: dict) -> None:
+            self.sent.append((kind, data))
+
+    runner = Worker()
+    dealer = RoleDealer(runner, remote=True)
+    for index in range(1000):
+        dealer.release("officer", index)
+    dealer.release("agency", 7)
+    assert runner.sent == []  # gathered, not yet sent
+    gevent.sleep(RELEASE_BATCH_S * 3)
+    assert runner.sent == [("dientap_release", {"role": "officer", "indices": list(range(1000))}),
+                           ("dientap_release", {"role": "agency", "indices": [7]})]
+    # The master gives every one of them back.
+    master = RoleDealer()
+    for _ in range(1000):
+        master.book.take("officer")
+
+    class Message:
+        def __init__(self, data: dict) -> None:
+            self.data = data
+
+    master.on_release(None, Message(runner.sent[0][1]))
+    assert master.book.in_use("officer") == set()

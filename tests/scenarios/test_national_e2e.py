@@ -1,0 +1,76 @@
+"""golive at national size (×10: ten officers in every one of the 3,321 communes) for 60 s
+on this one machine, against mocks a team starts itself (issue #18, item 5).
+
+At this size, before #18, the harness tripped the portal's defences against itself: 401s
+for officers the portal did not hold, a stuffing detector that saw one address sign in as
+the whole country, then lockouts. The target's own counters are the judge here: the mocks
+outlive the run, and their ``/metrics`` count every sign-in answer by status class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
+from kernel.source_addresses import commune_source
+
+pytestmark = [pytest.mark.e2e, pytest.mark.saturating]
+
+SCALE = 10
+POPULATION = 20_000
+_SIGN_INS = re.compile(r'dientap_mock_requests_total\{method="POST",route="/auth/token",service="(\w+)",'
+                       r'status_class="(\dxx)"\} (\d+)')
+
+
+def _sign_in_answers(url: str) -> dict[tuple[str, str], int]:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return {(m[1], m[2]): int(float(m[3])) for m in _SIGN_INS.finditer(text)}
+
+
+def test_golive_at_national_size_trips_none_of_the_target_s_defences(tmp_path):
+    # What a team runs: `dientap mocks --officers-per-commune 10`, then `dientap run --target`.
+    config = MockClusterConfig(data_dir=tmp_path / "mocks", population_size=POPULATION, log_dir=tmp_path / "logs",
+                               extra_settings={"portal": {"officers_per_commune": SCALE}})
+    with MockCluster(config) as cluster:
+        targets = tmp_path / "targets.yaml"
+        targets.write_text(
+            "name: team-mocks\n"
+            + "".join(f"{name}: {{base_url: '{url}'}}\n" for name, url in cluster.urls.items())
+            + f"pki_dir: {tmp_path / 'mocks' / 'axis' / 'pki'}\n",
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "dientap.cli", "run", "golive", "--scale", str(SCALE), "--duration", "60",
+             "--workers", "2", "--target", str(targets), "--population-size", str(POPULATION),
+             "--out", str(tmp_path / "runs"), "--no-board"],
+            capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
+            env={**os.environ, "DIENTAP_ADMIN_TOKEN": config.admin_token},
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        # Every account checked before the load: 10 officers' worth in 3,321 communes.
+        assert "accounts: the target holds all 6,710 " in done.stdout
+        answers = {}
+        for url in cluster.urls.values():
+            answers.update(_sign_in_answers(url))
+        peers = httpx.get(f"{cluster.urls['portal']}/admin/peers", timeout=30,
+                          headers={"Authorization": f"Bearer {config.admin_token}"}).json()
+
+    # No sign-in of the harness's own accounts was refused, throttled or locked, on any
+    # system: not one 4xx (401 unknown account, 423 locked, 429 throttled) nor 5xx.
+    assert answers[("portal", "2xx")] > 3321 and answers[("axis", "2xx")] > 3321, answers
+    refused = {key: n for key, n in answers.items() if key[1] != "2xx" and n}
+    assert refused == {}, refused
+    # The portal saw 3,321 offices, each from its own address — not one generator.
+    assert peers["communes_seen"] == peers["distinct_addresses"] == 3321
+    assert all(seen["addresses"] == [commune_source(code)] for code, seen in peers["communes"].items())
+    summary = json.loads((tmp_path / "runs" / "latest" / "summary.json").read_text())
+    assert summary["communes"]["active"] == 3321
+    sign_ins = [e for e in summary["endpoints"] if e["name"] == "POST /auth/token"]
+    assert sign_ins and all(e["failures"] == 0 for e in sign_ins), sign_ins
