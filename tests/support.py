@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import contextlib
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
 
 import httpx
 
@@ -61,3 +63,22 @@ def fuzz_openapi(
 
         check()
     return {op.label for op in operations}, statuses
+
+
+@contextlib.contextmanager
+def team_mocks(tmp_path: Path, *, population: int, officers_per_commune: int) -> Iterator[tuple[MockCluster, str, Path]]:
+    """The mocks as a team runs them for ``--target`` (``dientap mocks``, real processes),
+    with the targets file that aims a run at them: yields (cluster, admin token, targets file)."""
+    from dientap.orchestration.mockcluster import MockClusterConfig
+
+    config = MockClusterConfig(data_dir=tmp_path / "mocks", population_size=population, log_dir=tmp_path / "logs",
+                               extra_settings={"portal": {"officers_per_commune": officers_per_commune}})
+    with MockCluster(config) as cluster:
+        targets = tmp_path / "targets.yaml"
+        targets.write_text(
+            "name: team-mocks\n"
+            + "".join(f"{name}: {{base_url: '{url}'}}\n" for name, url in cluster.urls.items())
+            + f"pki_dir: {tmp_path / 'mocks' / 'axis' / 'pki'}\n",
+            encoding="utf-8",
+        )
+        yield cluster, config.admin_token, targets

@@ -16,12 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
+from dientap.orchestration.mockcluster import MockCluster
 from kernel.errors import ExitCode
 from kernel.roster import load_roster
 from kernel.source_addresses import commune_source, province_source
 from scenarios.communes import active_communes
 from scenarios.profile import resolve_profile
+from tests.support import team_mocks
 
 pytestmark = pytest.mark.e2e
 
@@ -40,19 +41,10 @@ def _admin(cluster: MockCluster, token: str, service: str, path: str) -> dict:
 
 
 def test_a_missing_account_is_refused_before_any_load_and_each_commune_sends_from_its_own_address(tmp_path):
-    config = MockClusterConfig(data_dir=tmp_path / "mocks", population_size=POPULATION, log_dir=tmp_path / "logs",
-                               extra_settings={"portal": {"officers_per_commune": 1}})
     runs = tmp_path / "runs"
-    with MockCluster(config) as cluster:
-        targets = tmp_path / "targets.yaml"
-        targets.write_text(
-            "name: team-mocks\n"
-            + "".join(f"{name}: {{base_url: '{url}'}}\n" for name, url in cluster.urls.items())
-            + f"pki_dir: {tmp_path / 'mocks' / 'axis' / 'pki'}\n",
-            encoding="utf-8",
-        )
+    with team_mocks(tmp_path, population=POPULATION, officers_per_commune=1) as (cluster, admin_token, targets):
         common = ("--target", str(targets), "--population-size", str(POPULATION), "--out", str(runs), "--no-board")
-        admin = {"DIENTAP_ADMIN_TOKEN": config.admin_token}
+        admin = {"DIENTAP_ADMIN_TOKEN": admin_token}
 
         # ×2 signs in two officers per commune; the target holds one.
         refused = _dientap("run", "smoke", "--scale", "2", "--duration", "5", *common, cwd=tmp_path, env=admin)
@@ -64,8 +56,8 @@ def test_a_missing_account_is_refused_before_any_load_and_each_commune_sends_fro
         assert f"'{first.code}.officer2'" in lines[0] and f"commune {first.code} {first.name}" in lines[0]
         assert "2 officers per commune" in lines[0] and "no load was sent" in lines[0]
         # Nothing was sent: no dossier, no officer's request, and the load never opened its doors.
-        assert _admin(cluster, config.admin_token, "portal", "/admin/ledger")["counts"].get("dossiers", 0) == 0
-        assert _admin(cluster, config.admin_token, "portal", "/admin/peers")["communes_seen"] == 0
+        assert _admin(cluster, admin_token, "portal", "/admin/ledger")["counts"].get("dossiers", 0) == 0
+        assert _admin(cluster, admin_token, "portal", "/admin/peers")["communes_seen"] == 0
         assert not list(runs.glob("*/load-start.json"))
 
         # The control: at the size the target holds, the same command runs, and the portal
@@ -73,7 +65,7 @@ def test_a_missing_account_is_refused_before_any_load_and_each_commune_sends_fro
         ran = _dientap("run", "smoke", "--duration", "10", *common, cwd=tmp_path, env=admin)
         assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
         assert "accounts: the target holds all 136 " in ran.stdout
-        peers = _admin(cluster, config.admin_token, "portal", "/admin/peers")
+        peers = _admin(cluster, admin_token, "portal", "/admin/peers")
     smoke_communes = {c.code for c in active_communes(resolve_profile("smoke"))}
     assert smoke_communes <= set(peers["communes"])
     for code, seen in peers["communes"].items():

@@ -18,8 +18,8 @@ import sys
 import httpx
 import pytest
 
-from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from kernel.source_addresses import commune_source
+from tests.support import team_mocks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.saturating]
 
@@ -36,22 +36,13 @@ def _sign_in_answers(url: str) -> dict[tuple[str, str], int]:
 
 def test_golive_at_national_size_trips_none_of_the_target_s_defences(tmp_path):
     # What a team runs: `dientap mocks --officers-per-commune 10`, then `dientap run --target`.
-    config = MockClusterConfig(data_dir=tmp_path / "mocks", population_size=POPULATION, log_dir=tmp_path / "logs",
-                               extra_settings={"portal": {"officers_per_commune": SCALE}})
-    with MockCluster(config) as cluster:
-        targets = tmp_path / "targets.yaml"
-        targets.write_text(
-            "name: team-mocks\n"
-            + "".join(f"{name}: {{base_url: '{url}'}}\n" for name, url in cluster.urls.items())
-            + f"pki_dir: {tmp_path / 'mocks' / 'axis' / 'pki'}\n",
-            encoding="utf-8",
-        )
+    with team_mocks(tmp_path, population=POPULATION, officers_per_commune=SCALE) as (cluster, admin_token, targets):
         done = subprocess.run(
             [sys.executable, "-m", "dientap.cli", "run", "golive", "--scale", str(SCALE), "--duration", "60",
              "--workers", "2", "--target", str(targets), "--population-size", str(POPULATION),
              "--out", str(tmp_path / "runs"), "--no-board"],
             capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
-            env={**os.environ, "DIENTAP_ADMIN_TOKEN": config.admin_token},
+            env={**os.environ, "DIENTAP_ADMIN_TOKEN": admin_token},
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         # Every account checked before the load: 10 officers' worth in 3,321 communes.
@@ -60,7 +51,7 @@ def test_golive_at_national_size_trips_none_of_the_target_s_defences(tmp_path):
         for url in cluster.urls.values():
             answers.update(_sign_in_answers(url))
         peers = httpx.get(f"{cluster.urls['portal']}/admin/peers", timeout=30,
-                          headers={"Authorization": f"Bearer {config.admin_token}"}).json()
+                          headers={"Authorization": f"Bearer {admin_token}"}).json()
 
     # No sign-in of the harness's own accounts was refused, throttled or locked, on any
     # system: not one 4xx (401 unknown account, 423 locked, 429 throttled) nor 5xx.

@@ -28,15 +28,18 @@ def test_a_local_dealer_deals_in_process_lowest_free_first() -> None:
     assert dealer.deal("officer") == 0 and dealer.deal("agency") == 0
 
 
+class _RecordingWorker:
+    """A worker runner that only records what it would send to the master."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    def send_message(self, kind: str, data: dict) -> None:
+        self.sent.append((kind, data))
+
+
 def test_a_worker_whose_master_never_answers_gets_a_named_timeout() -> None:
-    class SilentWorker:
-        def __init__(self) -> None:
-            self.sent: list[tuple[str, dict]] = []
-
-        def send_message(self, kind: str, data: dict) -> None:
-            self.sent.append((kind, data))
-
-    runner = SilentWorker()
+    runner = _RecordingWorker()
     dealer = RoleDealer(runner, remote=True, timeout_s=0.05)
     with pytest.raises(DealingTimeout, match="no officer index"):
         dealer.deal("officer")
@@ -50,14 +53,7 @@ def test_a_worker_gives_back_its_stopped_users_indices_in_one_message() -> None:
 
     from scenarios.dealing import RELEASE_BATCH_S
 
-    class Worker:
-        def __init__(self) -> None:
-            self.sent: list[tuple[str, dict]] = []
-
-        def send_message(self, kind: str, data: dict) -> None:
-            self.sent.append((kind, data))
-
-    runner = Worker()
+    runner = _RecordingWorker()
     dealer = RoleDealer(runner, remote=True)
     for index in range(1000):
         dealer.release("officer", index)
