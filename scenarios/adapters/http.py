@@ -14,9 +14,10 @@ three services' ``/auth/token``.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,34 @@ class Reply:
         return self.status == 0
 
 
+#: A pooled connection idle longer than this is closed rather than reused. Servers close
+#: idle keep-alive connections on their own clock (uvicorn after 5 s by default, the mocks
+#: after 30 s); a request written as that close happens gets no answer
+#: (``HTTPConnectionClosed``) — 9 of 452,571 requests at golive ×10, all on officers'
+#: per-commune connections, idle 30–60 s between actions. Not reusing a connection idle
+#: past the shortest common keep-alive costs a loopback handshake instead.
+IDLE_REUSE_S = 4.0
+
+
+@dataclass(slots=True)
+class _Pool:
+    """One connection pool and what decides whether its idle connections may be reused."""
+
+    session: FastHttpSession
+    in_flight: int = 0
+    last_done: float = field(default_factory=time.monotonic)
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Around one request: counted in flight, and its end is the pool's last use."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.last_done = time.monotonic()
+
+
 class ServiceSession:
     """One service's connection pools with Locust reporting and the recorder's context.
 
@@ -128,8 +157,8 @@ class ServiceSession:
         self._pool_size = pool_size
         self._timeout_s = timeout_s
         self._source_of = source_of
-        self._by_source: dict[str, FastHttpSession] = {}
-        self._session = self._new_session(None)
+        self._by_source: dict[str, _Pool] = {}
+        self._shared = _Pool(self._new_session(None))
 
     def _new_session(self, source: str | None) -> FastHttpSession:
         session = FastHttpSession(
@@ -150,14 +179,16 @@ class ServiceSession:
             session.client.clientpool = _SourceBoundClients(source, **session.client.clientpool.client_args)
         return session
 
-    def _session_for(self, province: str, commune: str | None) -> FastHttpSession:
+    def _pool_for(self, province: str, commune: str | None) -> _Pool:
         if self._source_of is None:
-            return self._session
-        source = self._source_of(province, commune)
-        session = self._by_source.get(source)
-        if session is None:
-            session = self._by_source[source] = self._new_session(source)
-        return session
+            pool = self._shared
+        else:
+            source = self._source_of(province, commune)
+            found = self._by_source.get(source)
+            pool = found if found is not None else self._by_source.setdefault(source, _Pool(self._new_session(source)))
+        if not pool.in_flight and time.monotonic() - pool.last_done > IDLE_REUSE_S:
+            pool.session.client.clientpool.close()  # its next request opens a fresh connection
+        return pool
 
     def call(
         self,
@@ -189,7 +220,8 @@ class ServiceSession:
             intended_start = schedule.intended
         context = request_context(self.service, province, commune=commune, intended_start=intended_start)
         began = time.perf_counter()
-        with self._session_for(province, commune).request(
+        pool = self._pool_for(province, commune)
+        with pool.busy(), pool.session.request(
             method, path, name=name, data=data,  # type: ignore[arg-type]  # locust sends bytes as is; its annotation omits them
             headers=hdrs, catch_response=True, context=context
         ) as response:

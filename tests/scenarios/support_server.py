@@ -10,6 +10,7 @@ Routes (any method):
   /error           500 {"error": ...}
   /set-cookie      200, with ``Set-Cookie: actor=a1``
   /cookie          {"cookie": <the request's Cookie header, or null>}
+  /peer            {"peer": [<the connection's source address>, <its source port>]}
 
 Written on plain gevent sockets (not Starlette) so it takes thousands of concurrent
 keep-alive connections on one core without becoming the bottleneck.
@@ -41,7 +42,7 @@ def _respond(conn, body: bytes, status: bytes = b"200 OK") -> None:
     )
 
 
-def handle(conn, _addr) -> None:
+def handle(conn, addr) -> None:
     STATE["accepted"] += 1
     buf = b""
     try:
@@ -78,6 +79,8 @@ def handle(conn, _addr) -> None:
                              b"Content-Length: 4\r\n\r\n\"ok\"")
             elif url.path == "/cookie":
                 _respond(conn, json.dumps({"cookie": cookie}).encode())
+            elif url.path == "/peer":
+                _respond(conn, json.dumps({"peer": list(addr[:2])}).encode())
             elif url.path == "/error":
                 _respond(conn, b'{"error": {"code": "planted", "message": "test error", "field": null}}',
                          b"500 Internal Server Error")
