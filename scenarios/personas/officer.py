@@ -75,6 +75,8 @@ class CommuneOfficer(User):
         if not listing.ok:
             return
         for item in listing.data.get("items", []):
+            if portal.tokens.held(self.slot.account):
+                return  # the target throttled this officer mid-batch: nothing more until its Retry-After
             self._advance(token, item["code"], stage)
 
     def _advance(self, token: str, code: str, status: int) -> None:
