@@ -10,6 +10,8 @@ from pathlib import Path
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HistogramKey, dump_histograms
 from kernel.roster import load_roster
+from reports.budgets import load_budgets
+from reports.gate import evaluate
 from reports.html import render_html
 from reports.load_record import KeyFailures, KeyThrottled, LoadRecord, load_load_record, write_load_record
 from reports.markdown import markdown_for
@@ -124,3 +126,46 @@ def test_load_json_carries_the_throttled_and_an_older_one_reads_as_none(tmp_path
     (run_dir / "load.json").write_text(text.replace(',"key_throttled":[]', ""), encoding="utf-8")
     assert load_load_record(run_dir).key_throttled == []
     assert summary_from_run_dir(run_dir, ROSTER).requests.throttled == 0
+
+
+BUDGETS = """\
+version: 1
+budgets:
+  - name: whole run
+    error_rate: 0.01
+    max_throttled_rate: 0.02
+  - name: sign-in
+    service: portal
+    endpoint: POST /auth/token
+    max_throttled_rate: 0.1
+  - name: every province
+    province: "*"
+    max_throttled_rate: 0.05
+"""
+
+
+def test_budgets_limit_throttling_apart_from_errors(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text(BUDGETS, encoding="utf-8")
+    rows = {(r.budget, r.subject, r.metric): r for r in evaluate(_summary(), load_budgets(path)).rows}
+    whole_errors, whole = rows[("whole run", "whole run", "error_rate")], rows[("whole run", "whole run", "throttled_rate")]
+    assert whole_errors.verdict == "PASS" and whole_errors.measured == 10 / 1800  # the errors budget holds...
+    assert whole.verdict == "FAIL" and whole.measured == 46 / 1800 and whole.limit == 0.02  # ...the throttling one breaks
+    assert whole.note == "46 of 1,800 requests throttled by the target"
+    sign_in = rows[("sign-in", "portal POST /auth/token", "throttled_rate")]
+    assert (sign_in.verdict, sign_in.measured) == ("FAIL", 46 / 300)
+    provinces = {subject: r for (budget, subject, metric), r in rows.items() if budget == "every province"}
+    assert len(provinces) == 34
+    assert (provinces["province 01"].verdict, provinces["province 01"].measured) == ("FAIL", 40 / 600)
+    assert (provinces["province 04"].verdict, provinces["province 04"].measured) == ("PASS", 6 / 600)
+    assert provinces["province 46"].verdict == "PASS"
+    assert provinces["province 79"].verdict == "FAIL" and provinces["province 79"].note == "no requests"
+
+
+def test_a_budget_on_an_endpoint_the_run_did_not_measure_fails_its_throttling_row_too(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text("version: 1\nbudgets:\n  - {service: portal, endpoint: POST /nowhere, max_throttled_rate: 0.1}\n",
+                    encoding="utf-8")
+    (row,) = [r for r in evaluate(_summary(), load_budgets(path)).rows if r.budget != "generator"]
+    assert (row.metric, row.verdict, row.measured) == ("throttled_rate", "FAIL", None)
+    assert row.note == "not measured: portal POST /nowhere is not in the run's summary"
