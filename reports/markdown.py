@@ -49,6 +49,8 @@ def markdown_for(run: RunData) -> str:
     out = [f"## {icon} dientap dry run `{s.run_id}` — {v.level}", ""]
     out += [f"- {_md(r)}" for r in v.reasons]
     not_proven = f" · {len(m.not_proven)} not proven" if m.not_proven else ""
+    if m.throttled:
+        not_proven += f" · {len(m.throttled)} throttled by the target"
     out += ["", f"**{m.ready_count}/{m.total} provinces ready**{not_proven} · {m.proven_cells}/{m.total_cells} checks proven · "
             f"{s.requests.total:,} requests, "
             f"{s.requests.failed:,} failed, {s.requests.throttled:,} throttled by the target, "

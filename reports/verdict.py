@@ -78,7 +78,7 @@ def overall_verdict(run: RunData) -> OverallVerdict:
         why = "; ".join(s.generator.reasons) or "no reason recorded"
         warn.append(f"load generator untrustworthy — figures may show its own lag: {why}")
     if loaded and m.throttled:
-        hard = ", ".join(f"{r.code} ({r.throttled_text})" for r in m.throttled[:5])
+        hard = "; ".join(f"{r.code}: {r.throttled_text}" for r in m.throttled[:5])
         more = f" and {len(m.throttled) - 5} more" if len(m.throttled) > 5 else ""
         warn.append(f"{len(m.throttled)} provinces throttled by the target (423/429 with Retry-After): {hard}{more}")
     if loaded and m.not_proven:

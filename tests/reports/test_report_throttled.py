@@ -93,8 +93,8 @@ def test_the_readiness_threshold_can_tolerate_some_throttling() -> None:
 def test_the_verdict_warns_naming_the_throttled_provinces_and_how_hard() -> None:
     verdict = overall_verdict(_run(_summary()))
     assert verdict.level == "FAIL"  # Cao Bằng is not ready; the throttling is a warning beside it
-    assert ("2 provinces throttled by the target (423/429 with Retry-After): 01 (40 throttled (6.7 %)), "
-            "04 (6 throttled (1.0 %))") in verdict.reasons
+    assert ("2 provinces throttled by the target (423/429 with Retry-After): 01: 40 throttled (6.7 %); "
+            "04: 6 throttled (1.0 %)") in verdict.reasons
 
 
 def test_the_html_report_marks_throttled_rows_and_counts_them_apart() -> None:
@@ -110,6 +110,7 @@ def test_the_html_report_marks_throttled_rows_and_counts_them_apart() -> None:
 def test_the_markdown_summary_lists_the_throttled_provinces() -> None:
     md = markdown_for(_run(_summary()))
     assert "1,800 requests, 10 failed, 46 throttled by the target" in md
+    assert "**1/34 provinces ready** · 31 not proven · 2 throttled by the target ·" in md
     table = md.split("| Province | Throttled by the target | Status |", 1)[1].split("\n\n", 1)[0]
     assert table.strip().splitlines()[1:] == ["| 01 Thành phố Hà Nội | 40 (6.7 %) | throttled |",
                                               "| 04 Tỉnh Cao Bằng | 6 (1.0 %) | not ready |"]
