@@ -77,6 +77,12 @@ class LatencyObservation(Protocol):
         ...
 
     @property
+    def key_throttled(self) -> Mapping[tuple[str, str, str], int]:
+        """Requests the target throttled (423/429 with Retry-After) by (service, endpoint, province);
+        never among ``key_failures``."""
+        ...
+
+    @property
     def communes(self) -> Mapping[str, CommuneTally]:
         """Requests and failures by commune code (never a metric label: the live board's worst communes)."""
         ...

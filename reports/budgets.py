@@ -13,9 +13,11 @@ Example (the shipped default is ``reports/budgets.yaml``)::
         p95_ms: 800
         p99_ms: 2000
         error_rate: 0.01                # failures / requests, at most
+        max_throttled_rate: 0.05        # throttled by the target / requests, at most (below)
         min_throughput: 0.95            # achieved / intended requests, at least
       - name: whole run                 # no service/endpoint/province: the whole run
         error_rate: 0.02
+        max_throttled_rate: 0.01
         min_throughput: 0.95
     regression:                         # only applied with a baseline run
       - service: portal                 # optional selector, like above
@@ -24,6 +26,12 @@ Example (the shipped default is ``reports/budgets.yaml``)::
         error_rate_growth: 0.005        # absolute, in error-rate points
         min_delta_ms: 5                 # ignore growth below this many ms (noise floor)
         min_samples: 30                 # fewer samples on either side: SKIP (not comparable)
+
+``max_throttled_rate`` limits the requests the target *throttled* — answered 423 or 429
+with ``Retry-After``, the target protecting itself (:mod:`reports.summary`) — apart from
+``error_rate``, which never counts them: a run can keep its error budget and still break its
+throttling budget, or the reverse. It applies wherever ``error_rate`` does (whole run,
+service, endpoint, province).
 
 A regression row fails only when the two runs' 95 % confidence intervals do not overlap
 *and* the change clears both floors (growth and min_delta_ms) — the comparison of
@@ -87,6 +95,7 @@ class BudgetLine(StrictModel):
     p95_ms: float | None = Field(default=None, gt=0)
     p99_ms: float | None = Field(default=None, gt=0)
     error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_throttled_rate: float | None = Field(default=None, ge=0, le=1)  # throttled by the target / requests
     min_throughput: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("province")
@@ -97,19 +106,21 @@ class BudgetLine(StrictModel):
     @model_validator(mode="after")
     def _limits_fit_selector(self) -> BudgetLine:
         latency = [k for k in _LATENCY_KEYS if getattr(self, k) is not None]
-        if not latency and self.error_rate is None and self.min_throughput is None:
-            raise ValueError("a budget needs at least one limit (p50_ms, p95_ms, p99_ms, error_rate, min_throughput)")
+        if not latency and self.error_rate is None and self.max_throttled_rate is None and self.min_throughput is None:
+            raise ValueError("a budget needs at least one limit "
+                             "(p50_ms, p95_ms, p99_ms, error_rate, max_throttled_rate, min_throughput)")
         named = self.service is not None or self.endpoint is not None
         if not named and self.province is None and latency:
             # The summary has no exact whole-run percentile (merging endpoints would not be exact).
             raise ValueError(
-                "a whole-run budget supports error_rate and min_throughput only; name a service or endpoint for latency limits"
+                "a whole-run budget supports error_rate, max_throttled_rate and min_throughput only; "
+                "name a service or endpoint for latency limits"
             )
         if not named and self.province is not None:
             extra = [k for k in ("p50_ms", "p99_ms", "min_throughput") if getattr(self, k) is not None]
             if extra or self.measure == "intended":
                 raise ValueError(
-                    "a province-wide budget supports p95_ms (sent) and error_rate only; "
+                    "a province-wide budget supports p95_ms (sent), error_rate and max_throttled_rate only; "
                     "name a service or endpoint for " + (", ".join(extra) or "measure: intended")
                 )
         if self.province is not None and self.min_throughput is not None:

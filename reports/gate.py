@@ -68,7 +68,7 @@ class GateRow(BaseModel):
 
     budget: str  # label of the budget line, e.g. "portal latency and errors"
     subject: str  # what was measured, e.g. "portal POST /dossiers" or "province 04"
-    metric: str  # p95_ms | intended p95_ms | error_rate | throughput | p95 regression ...
+    metric: str  # p95_ms | intended p95_ms | error_rate | throttled_rate | throughput | p95 regression ...
     measured: float | None  # None: not measured
     limit: float
     comparison: Literal["<=", ">="]
@@ -141,10 +141,18 @@ def _endpoint_rows(label: str, line: BudgetLine, subject: str, ep: EndpointStats
     if line.error_rate is not None:
         yield _row(label, subject, "error_rate", _error_rate(ep.count, ep.failures), line.error_rate, "<=", "ratio",
                    "" if ep.count else "no requests")
+    if line.max_throttled_rate is not None:
+        yield _throttled_row(label, subject, ep.count, ep.throttled, line.max_throttled_rate)
     if line.min_throughput is not None:
         achieved = ep.count / ep.intended_count if ep.intended_count else None
         yield _row(label, subject, "throughput", achieved, line.min_throughput, ">=", "ratio",
                    "" if ep.intended_count else "no intended count recorded")
+
+
+def _throttled_row(label: str, subject: str, requests: int, throttled: int, limit: float) -> GateRow:
+    """The share of ``subject``'s requests the target throttled (423/429 with Retry-After)."""
+    note = f"{throttled:,} of {requests:,} requests throttled by the target" if requests else "no requests"
+    return _row(label, subject, "throttled_rate", _error_rate(requests, throttled), limit, "<=", "ratio", note)
 
 
 def _selector(service: str | None, endpoint: str | None) -> str:
@@ -162,6 +170,8 @@ def _budget_rows(summary: Summary, index: int, line: BudgetLine) -> Iterator[Gat
         req = summary.requests
         if line.error_rate is not None:
             yield _row(label, "whole run", "error_rate", _error_rate(req.total, req.failed), line.error_rate, "<=", "ratio")
+        if line.max_throttled_rate is not None:
+            yield _throttled_row(label, "whole run", req.total, req.throttled, line.max_throttled_rate)
         if line.min_throughput is not None:
             achieved = req.total / req.intended_total if req.intended_total else None
             yield _row(label, "whole run", "throughput", achieved, line.min_throughput, ">=", "ratio",
@@ -178,6 +188,8 @@ def _budget_rows(summary: Summary, index: int, line: BudgetLine) -> Iterator[Gat
             if line.error_rate is not None:
                 yield _row(label, subject, "error_rate", _error_rate(p.requests, p.failures), line.error_rate, "<=", "ratio",
                            "" if p.requests else "no requests")
+            if line.max_throttled_rate is not None:
+                yield _throttled_row(label, subject, p.requests, p.throttled, line.max_throttled_rate)
         return
     if line.province is None:
         endpoints = [ep for ep in summary.endpoints if match(ep)]
@@ -202,6 +214,8 @@ def _missing(label: str, subject: str, line: BudgetLine) -> Iterator[GateRow]:
             yield _row(label, subject, prefix + key, None, getattr(line, key), "<=", "ms", note)
     if line.error_rate is not None:
         yield _row(label, subject, "error_rate", None, line.error_rate, "<=", "ratio", note)
+    if line.max_throttled_rate is not None:
+        yield _row(label, subject, "throttled_rate", None, line.max_throttled_rate, "<=", "ratio", note)
     if line.min_throughput is not None:
         yield _row(label, subject, "throughput", None, line.min_throughput, ">=", "ratio", note)
 

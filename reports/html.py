@@ -115,13 +115,15 @@ def readiness_legend(t: ReadinessThresholds) -> str:
         f'<span class="red">red</span> worse · <span class="grey">grey</span> not exercised: not proven.<br>'
         f"p95 limits: {_e(limits)}. Cells show the share of successful requests and p95. "
         "A province is ready when every check ran and no cell is red; with a check that did not run "
-        "it is not proven.</p>"
+        "it is not proven; when the target throttled (423/429 with Retry-After) more than "
+        f"{100 * t.max_throttled_rate:g} % of its requests it is throttled — the target protected itself "
+        "instead of serving the load — and not counted as ready either.</p>"
     )
 
 
 # province status → (data-ready attribute, cell text, cell colour); the live board shows the same
 READY_LOOK = {"ready": ("yes", "yes", "green"), "not ready": ("no", "no", "red"),
-              "not proven": ("not-proven", "not proven", "grey")}
+              "throttled": ("throttled", "throttled", "amber"), "not proven": ("not-proven", "not proven", "grey")}
 
 
 def _matrix(run: RunData) -> str:
@@ -132,10 +134,14 @@ def _matrix(run: RunData) -> str:
         cells = "".join(f'<td class="cell {c.color}" data-check="{_e(c.check)}" title="{_e(c.reason)}">{_e(c.text)}</td>'
                         for c in r.cells)
         ready, text, color = READY_LOOK[r.status]
+        how_hard = f'<br><small class="throttled">{_e(r.throttled_text)} by the target</small>' if r.throttled else ""
         rows.append(f'<tr data-province="{_e(r.code)}" data-ready="{ready}"><td>{_e(r.code)} {_e(r.name)}<br>'
                     f'<small>{r.communes_active:,}/{r.communes_total:,} communes on line</small></td>{cells}'
-                    f'<td class="cell {color}">{text}</td></tr>')
+                    f'<td class="cell {color}">{text}{how_hard}</td></tr>')
     not_proven = f' · <span id="not-proven-count">{len(m.not_proven)}</span> not proven' if m.not_proven else ""
+    if m.throttled:
+        not_proven += f' · <span id="throttled-count">{len(m.throttled)}</span> throttled by the target'
+
     return (f'<h2 id="readiness">Readiness</h2><p><span class="ready-count" id="ready-count">{m.ready_count}/{m.total}</span> '
             f'provinces ready{not_proven} · <span id="proven-cells">{m.proven_cells}/{m.total_cells}</span> checks proven</p>'
             f"{readiness_legend(m.thresholds)}"
@@ -161,16 +167,17 @@ def _endpoints(run: RunData) -> str:
     rows = []
     for ep in sorted(s.endpoints, key=lambda e: (e.service, e.name)):
         rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
-        rows.append([_e(ep.service), _e(ep.name), f"{ep.count:,}", f"{ep.failures:,}", rate,
+        rows.append([_e(ep.service), _e(ep.name), f"{ep.count:,}", f"{ep.failures:,}", rate, f"{ep.throttled:,}",
                      *_pct_cells(ep), f"{ep.intended_count or 0:,}", *_pct_cells(ep.intended)])
-    headers = ["Service", "Endpoint", "Requests", "Failures", "Errors", "p50", "p95", "p99", "p99.9", "max",
+    headers = ["Service", "Endpoint", "Requests", "Failures", "Errors", "Throttled", "p50", "p95", "p99", "p99.9", "max",
                "Scheduled", "p50 (int.)", "p95 (int.)", "p99 (int.)", "p99.9 (int.)", "max (int.)"]
     return ('<h2 id="endpoints">Endpoints</h2>'
-            f"<p>{s.requests.total:,} requests, {s.requests.failed:,} failed, {s.requests.rps:,.1f} req/s over "
-            f"{s.duration_s:,.0f} s. Latency in ms from the actual send time over <em>Requests</em>, then from the "
-            "intended start time over <em>Scheduled</em> — the requests that carried one: every request a citizen's "
-            "journey or an officer's or agency's pacing sent (int.; includes time the request waited behind a slow "
-            "server or generator).</p>"
+            f"<p>{s.requests.total:,} requests, {s.requests.failed:,} failed, {s.requests.throttled:,} throttled by "
+            "the target (423/429 with Retry-After: the target protecting itself, counted apart from failures), "
+            f"{s.requests.rps:,.1f} req/s over {s.duration_s:,.0f} s. Latency in ms from the actual send time over "
+            "<em>Requests</em>, then from the intended start time over <em>Scheduled</em> — the requests that "
+            "carried one: every request a citizen's journey or an officer's or agency's pacing sent (int.; "
+            "includes time the request waited behind a slow server or generator).</p>"
             + _table(headers, rows, num_from=2))
 
 

@@ -9,6 +9,8 @@ own health and how the run ended::
     LoadRecord
      ├── version, run_id, profile, started_at, ended_at   (epoch seconds)
      ├── key_failures [KeyFailures]    service, endpoint, province, failures
+     ├── key_throttled [KeyThrottled]  service, endpoint, province, throttled (by the target:
+     │                                 423/429 with Retry-After; never among the failures)
      ├── communes {code: CommuneCounts}   requests, failures
      ├── generator GeneratorHealth      (reports.summary)
      └── abort AbortInfo                (reports.summary)
@@ -25,7 +27,7 @@ from reports._record import Record
 from reports.run_files import atomic_write_text, load_record
 from reports.summary import AbortInfo, GeneratorHealth
 
-__all__ = ["LOAD_RECORD_FILE", "LOAD_RECORD_VERSION", "KeyFailures", "CommuneCounts", "LoadRecord",
+__all__ = ["LOAD_RECORD_FILE", "LOAD_RECORD_VERSION", "KeyFailures", "KeyThrottled", "CommuneCounts", "LoadRecord",
            "write_load_record", "load_load_record"]
 
 LOAD_RECORD_FILE: Final = "load.json"
@@ -39,6 +41,16 @@ class KeyFailures(Record):
     endpoint: str
     province: str
     failures: int = Field(ge=0)
+
+
+class KeyThrottled(Record):
+    """Requests of one (service, endpoint, province) the target throttled (423/429 with a
+    Retry-After): the target protecting itself, counted apart from its failures."""
+
+    service: str
+    endpoint: str
+    province: str
+    throttled: int = Field(ge=0)
 
 
 class CommuneCounts(Record):
@@ -57,6 +69,7 @@ class LoadRecord(Record):
     started_at: float
     ended_at: float
     key_failures: list[KeyFailures] = Field(default_factory=list)
+    key_throttled: list[KeyThrottled] = Field(default_factory=list)  # absent from runs before #18: none counted
     communes: dict[str, CommuneCounts] = Field(default_factory=dict)
     generator: GeneratorHealth
     abort: AbortInfo = Field(default_factory=AbortInfo)
@@ -64,6 +77,10 @@ class LoadRecord(Record):
     def failures_by_key(self) -> dict[tuple[str, str, str], int]:
         """``key_failures`` as a mapping (service, endpoint, province) → failures."""
         return {(k.service, k.endpoint, k.province): k.failures for k in self.key_failures}
+
+    def throttled_by_key(self) -> dict[tuple[str, str, str], int]:
+        """``key_throttled`` as a mapping (service, endpoint, province) → throttled requests."""
+        return {(k.service, k.endpoint, k.province): k.throttled for k in self.key_throttled}
 
 
 def write_load_record(run_dir: str | Path, record: LoadRecord) -> Path:

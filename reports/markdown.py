@@ -49,9 +49,12 @@ def markdown_for(run: RunData) -> str:
     out = [f"## {icon} dientap dry run `{s.run_id}` — {v.level}", ""]
     out += [f"- {_md(r)}" for r in v.reasons]
     not_proven = f" · {len(m.not_proven)} not proven" if m.not_proven else ""
+    if m.throttled:
+        not_proven += f" · {len(m.throttled)} throttled by the target"
     out += ["", f"**{m.ready_count}/{m.total} provinces ready**{not_proven} · {m.proven_cells}/{m.total_cells} checks proven · "
             f"{s.requests.total:,} requests, "
-            f"{s.requests.failed:,} failed, {s.requests.rps:,.1f} req/s over {s.duration_s:,.0f} s (profile `{s.profile}`)", ""]
+            f"{s.requests.failed:,} failed, {s.requests.throttled:,} throttled by the target, "
+            f"{s.requests.rps:,.1f} req/s over {s.duration_s:,.0f} s (profile `{s.profile}`)", ""]
     if m.not_ready:
         out += ["| Province | Not ready because |", "|---|---|"]
         for r in m.not_ready:
@@ -59,12 +62,17 @@ def markdown_for(run: RunData) -> str:
             why = "; ".join(f"{c.label}: {c.reason}" for c in red) or "no check exercised"
             out.append(f"| {_md(r.code)} {_md(r.name)} | {_md(why)} |")
         out.append("")
-    out += ["| Service | Endpoint | Requests | Errors | p95 ms | p99 ms | Scheduled | p95 ms (intended) |",
-            "|---|---|--:|--:|--:|--:|--:|--:|"]
+    if m.throttled:
+        out += ["| Province | Throttled by the target | Status |", "|---|--:|---|"]
+        out += [f"| {_md(r.code)} {_md(r.name)} | {r.throttled:,} ({100 * r.throttled_share:.1f} %) | {r.status} |"
+                for r in m.throttled]
+        out.append("")
+    out += ["| Service | Endpoint | Requests | Errors | Throttled | p95 ms | p99 ms | Scheduled | p95 ms (intended) |",
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
     for ep in sorted(s.endpoints, key=lambda e: -e.count)[:MAX_ENDPOINT_ROWS]:
         rate = f"{100 * ep.failures / ep.count:.2f} %" if ep.count else "—"
         intended = _ms(ep.intended.p95_ms) if ep.intended else "—"
-        out.append(f"| {_md(ep.service)} | {_md(ep.name)} | {ep.count:,} | {rate} "
+        out.append(f"| {_md(ep.service)} | {_md(ep.name)} | {ep.count:,} | {rate} | {ep.throttled:,} "
                    f"| {_ms(ep.p95_ms)} | {_ms(ep.p99_ms)} | {ep.intended_count or 0:,} | {intended} |")
     if len(s.endpoints) > MAX_ENDPOINT_ROWS:
         out.append(f"\n… {len(s.endpoints) - MAX_ENDPOINT_ROWS} more endpoints in report.html")

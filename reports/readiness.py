@@ -12,8 +12,15 @@ A province's status:
 
 * **ready**       — every check was exercised and no cell is red: the "N/34" count officials use;
 * **not ready**   — a cell is red, or the province is missing from the run altogether;
+* **throttled**   — no cell is red, but the target throttled more than ``max_throttled_rate``
+  of the province's requests (423/429 with ``Retry-After``, :mod:`reports.summary`): the
+  target protected itself instead of serving that load, so the province has not shown it
+  can take it — a finding, not counted as ready, never silently "ready";
 * **not proven**  — no cell is red but at least one check was not exercised: a run that did
   not try a check has not shown it works, so the province is not counted as ready.
+
+Every row carries its requests and throttled count, so reports say how hard each province
+was throttled (count and share) whatever its status.
 
 The matrix counts proven cells (exercised, any colour) beside the ready provinces.
 """
@@ -64,6 +71,9 @@ class ReadinessThresholds(StrictModel):
     error_rate_amber: float = Field(default=0.05, ge=0, le=1)
     amber_factor: float = Field(default=2.0, ge=1)
     p95_ms: CheckP95Limits = Field(default_factory=CheckP95Limits)
+    # The share of a province's requests the target may throttle before the province is
+    # "throttled" instead of ready. 0: one throttled request is enough to say so.
+    max_throttled_rate: float = Field(default=0.0, ge=0, le=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +88,7 @@ class ReadinessCell:
     reason: str  # one sentence for the tooltip / Markdown
 
 
-ProvinceStatus = Literal["ready", "not ready", "not proven"]
+ProvinceStatus = Literal["ready", "not ready", "throttled", "not proven"]
 NOT_PROVEN = "not proven"
 
 
@@ -92,11 +102,23 @@ class ProvinceReadiness:
     status: ProvinceStatus
     communes_active: int = 0
     communes_total: int = 0
+    requests: int = 0
+    throttled: int = 0  # requests the target throttled (423/429 with Retry-After)
 
     @property
     def ready(self) -> bool:
-        """Every check exercised, none red."""
+        """Every check exercised, none red, not throttled."""
         return self.status == "ready"
+
+    @property
+    def throttled_share(self) -> float:
+        """Throttled requests ÷ the province's requests (0 without requests)."""
+        return self.throttled / self.requests if self.requests else 0.0
+
+    @property
+    def throttled_text(self) -> str:
+        """How hard the target throttled the province, e.g. "340 throttled (12.0 %)"; "" if not at all."""
+        return f"{self.throttled:,} throttled ({100 * self.throttled_share:.1f} %)" if self.throttled else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +134,11 @@ class ReadinessMatrix:
     def not_ready(self) -> tuple[ProvinceReadiness, ...]:
         """The rows with a red cell, or absent from the run."""
         return tuple(r for r in self.rows if r.status == "not ready")
+
+    @property
+    def throttled(self) -> tuple[ProvinceReadiness, ...]:
+        """The rows whose requests the target throttled (any status), most throttled share first."""
+        return tuple(sorted((r for r in self.rows if r.throttled), key=lambda r: (-r.throttled_share, r.code)))
 
     @property
     def not_proven(self) -> tuple[ProvinceReadiness, ...]:
@@ -144,6 +171,8 @@ def judge_cell(check: str, label: str, figure: CheckFigure | None, t: ReadinessT
     if figure.p95_ms is not None:
         text += f" · {_fmt_ms(figure.p95_ms)}"
     facts = f"{figure.requests:,} requests, {figure.failures:,} failed ({100 * rate:.2f} %)"
+    if figure.throttled:
+        facts += f", {figure.throttled:,} throttled by the target ({100 * figure.throttled / figure.requests:.2f} %)"
     if figure.p95_ms is not None:
         facts += f", p95 {_fmt_ms(figure.p95_ms)} (limit {_fmt_ms(limit)})"
     if figure.note:
@@ -178,13 +207,17 @@ def readiness_matrix_of(provinces: Iterable[ProvinceSummary], thresholds: Readin
         else:
             cells = tuple(judge_cell(c, lbl, getattr(found.checks, c), t) for c, lbl in READINESS_CHECKS)
         status: ProvinceStatus
+        requests, throttled = (found.requests, found.throttled) if found else (0, 0)
         if found is None or any(cell.color == "red" for cell in cells):
             status = "not ready"
+        elif requests and throttled / requests > t.max_throttled_rate:
+            status = "throttled"
         elif any(cell.color == "grey" for cell in cells):
             status = "not proven"
         else:
             status = "ready"
         rows.append(ProvinceReadiness(province.code, found.name if found else province.name, cells, status,
                                       found.communes_active if found else 0,
-                                      found.communes_total if found else len(province.commune_codes)))
+                                      found.communes_total if found else len(province.commune_codes),
+                                      requests, throttled))
     return ReadinessMatrix(tuple(rows), sum(r.ready for r in rows), len(rows), t)

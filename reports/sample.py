@@ -139,7 +139,7 @@ def sample_run(
         pct = dict(p50_ms=median, p95_ms=round(median * 2.7, 1), p99_ms=round(median * 4.3, 1),
                    p999_ms=round(median * 7.9, 1), max_ms=round(median * 12.5, 1))
         endpoints.append(EndpointStats(
-            service=service, name=name, count=count_total, failures=fail_total, **pct,
+            service=service, name=name, count=count_total, failures=fail_total, **LatencyPercentiles(**pct).model_dump(),
             intended=LatencyPercentiles(**{k: round(v * 1.08, 1) for k, v in pct.items()}),
             intended_count=count_total,
         ))

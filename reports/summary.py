@@ -4,13 +4,13 @@ Summary (``SUMMARY_VERSION`` = 1) — exactly the figures of issue #3::
 
     Summary
      ├── run_id, profile, duration_s
-     ├── requests {total, failed, rps, intended_total?}
-     ├── endpoints [EndpointStats]   service, name, count, failures, p50/p95/p99/p999/max ms
+     ├── requests {total, failed, throttled, rps, intended_total?}
+     ├── endpoints [EndpointStats]   service, name, count, failures, throttled, p50/p95/p99/p999/max ms
      │                               (send-time latency) and ``intended`` (the same
      │                               percentiles from the intended start time), intended_count?
      ├── endpoint_provinces [EndpointProvinceStats]   optional: the same per province
      ├── provinces [ProvinceSummary] code, name, communes_total, communes_active, requests,
-     │                               failures, p95_ms, checks {sign_in, catalogue,
+     │                               failures, throttled, p95_ms, checks {sign_in, catalogue,
      │                               dossier_submit, status_sync, population_lookup,
      │                               document_exchange: CheckFigure | None}
      ├── communes {total, active, with_failures, with_p95, min_latency_samples,
@@ -25,6 +25,12 @@ Percentiles are exact (computed by the load generator from merged HDR histograms
 in milliseconds. ``endpoints[]`` carries both latency measures: the inherited
 percentiles from the actual send time, ``intended`` from the intended start time
 (coordinated omission). ``provinces[].checks`` feeds the readiness matrix.
+
+**Throttled by the target** (``throttled``): requests answered 423 or 429 *with* a
+``Retry-After`` — the target protecting itself (an account locked, a caller slowed down),
+a finding about the target, not a failure of it. They are counted in ``total``/``count``/
+``requests`` and in the latency figures, never in ``failed``/``failures``: an error rate is
+failures ÷ requests, a throttled rate throttled ÷ requests.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ class RequestTotals(_Record):
 
     total: int = Field(ge=0)
     failed: int = Field(ge=0)
+    throttled: int = Field(default=0, ge=0)  # by the target (423/429 with Retry-After); not among ``failed``
     rps: float = Field(ge=0)
     intended_total: int | None = Field(default=None, ge=0)
 
@@ -98,6 +105,7 @@ class EndpointStats(LatencyPercentiles):
     name: str
     count: int = Field(ge=0)
     failures: int = Field(ge=0)
+    throttled: int = Field(default=0, ge=0)  # by the target; not among ``failures``
     intended: LatencyPercentiles | None = None
     intended_count: int | None = Field(default=None, ge=0)
 
@@ -115,6 +123,7 @@ class CheckFigure(_Record):
     failures: int = Field(ge=0)
     p95_ms: float | None = None
     note: str | None = None  # e.g. "catalogue empty" — shown in the cell's tooltip
+    throttled: int = Field(default=0, ge=0)  # by the target; not among ``failures``
 
 
 class ProvinceChecks(_Record):
@@ -137,6 +146,7 @@ class ProvinceSummary(_Record):
     communes_active: int = Field(ge=0)
     requests: int = Field(ge=0)
     failures: int = Field(ge=0)
+    throttled: int = Field(default=0, ge=0)  # by the target; not among ``failures``
     p95_ms: float | None = None
     checks: ProvinceChecks = Field(default_factory=ProvinceChecks)
 

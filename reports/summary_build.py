@@ -56,17 +56,18 @@ WORST_COMMUNES = 10
 HISTOGRAMS_DIR = "histograms"
 
 Histograms = Mapping[HistogramKey, SparseHistogram]
-KeyFailureMap = Mapping[tuple[str, str, str], int]
+KeyFailureMap = Mapping[tuple[str, str, str], int]  # failed (or throttled) requests by key
 
 
 def endpoint_stats_of(
-    histograms: Mapping[HistogramKey, SparseHistogram], key_failures: Mapping[tuple[str, str, str], int]
+    histograms: Mapping[HistogramKey, SparseHistogram], key_failures: Mapping[tuple[str, str, str], int],
+    key_throttled: Mapping[tuple[str, str, str], int] | None = None,
 ) -> list[EndpointStats]:
     """Per (service, endpoint) figures for ``summary.json`` (both measures); ``key_failures``
-    counts failed requests per (service, endpoint, province)."""
-    failures: dict[tuple[str, str], int] = {}
-    for (service, endpoint, _province), count in key_failures.items():
-        failures[(service, endpoint)] = failures.get((service, endpoint), 0) + count
+    counts failed requests per (service, endpoint, province), ``key_throttled`` those the
+    target throttled."""
+    failures = _by_endpoint(key_failures)
+    throttled = _by_endpoint(key_throttled or {})
     pairs = sorted({(k.service, k.endpoint) for k in histograms})
     stats = []
     for service, endpoint in pairs:
@@ -78,12 +79,20 @@ def endpoint_stats_of(
                 name=endpoint,
                 count=sent.count,
                 failures=failures.get((service, endpoint), 0),
+                throttled=throttled.get((service, endpoint), 0),
                 **_percentiles(sent).model_dump(),
                 intended=_percentiles(intended) if intended.count else None,
                 intended_count=intended.count or None,
             )
         )
     return stats
+
+
+def _by_endpoint(counts: KeyFailureMap) -> dict[tuple[str, str], int]:
+    summed: dict[tuple[str, str], int] = {}
+    for (service, endpoint, _province), count in counts.items():
+        summed[(service, endpoint)] = summed.get((service, endpoint), 0) + count
+    return summed
 
 
 def commune_stats_of(code: str, counts: CommuneTally, sketch: SparseHistogram | None, roster: Roster,
@@ -127,10 +136,11 @@ def _failures_of(key_failures: KeyFailureMap, service: str | None = None, endpoi
     )
 
 
-def check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: str, province: str) -> CheckFigure | None:
+def check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: str, province: str,
+                 key_throttled: KeyFailureMap | None = None) -> CheckFigure | None:
     """The figure behind one readiness cell: ``check``'s endpoints in ``province`` (None when
     not exercised). The live board (``metrics.board``) calls it on the cell's own histograms."""
-    requests = failures = 0
+    requests = failures = throttled = 0
     merged: SparseHistogram | None = None
     for service, endpoint in CHECK_ENDPOINTS[check]:
         hist = merge_matching(histograms, service, endpoint, province)
@@ -138,6 +148,7 @@ def check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: str
             continue
         requests += hist.total
         failures += _failures_of(key_failures, service, endpoint, province)
+        throttled += _failures_of(key_throttled or {}, service, endpoint, province)
         if merged is None:
             merged = hist
         else:
@@ -146,7 +157,7 @@ def check_figure(histograms: Histograms, key_failures: KeyFailureMap, check: str
         return None
     # The p95 alone: a whole summary() also walks every slot for the mean, 4× the cost, and the
     # live board recomputes these cells every few seconds on the load generator.
-    return CheckFigure(requests=requests, failures=failures,
+    return CheckFigure(requests=requests, failures=failures, throttled=throttled,
                        p95_ms=merged.value_at_percentile(95.0) / 1000 if merged else None)
 
 
@@ -171,10 +182,12 @@ def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster,
     """The whole-run figures of ``summary.json`` from the run's records; without
     ``commune_latency`` (a run from before ``communes.hdr``) no commune has a p95."""
     key_failures = record.failures_by_key()
+    key_throttled = record.throttled_by_key()
     duration = max(record.ended_at - record.started_at, 1e-9)
-    endpoints = endpoint_stats_of(histograms, key_failures)
+    endpoints = endpoint_stats_of(histograms, key_failures, key_throttled)
     total = sum(e.count for e in endpoints)
     failed = sum(e.failures for e in endpoints)
+    throttled = sum(e.throttled for e in endpoints)
     communes = record.communes
     provinces = []
     for province in roster.provinces:
@@ -188,10 +201,12 @@ def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster,
                 communes_active=active,
                 requests=figures.count,
                 failures=_failures_of(key_failures, province=province.code),
+                throttled=_failures_of(key_throttled, province=province.code),
                 p95_ms=figures.p95_ms if figures.count else None,
-                checks=ProvinceChecks(
-                    **{check: check_figure(histograms, key_failures, check, province.code) for check in CHECK_ENDPOINTS}
-                ),
+                checks=ProvinceChecks(**{
+                    check: check_figure(histograms, key_failures, check, province.code, key_throttled)
+                    for check in CHECK_ENDPOINTS
+                }),
             )
         )
     touched = [(code, c) for code, c in communes.items() if c.requests]
@@ -205,7 +220,8 @@ def build_summary(record: LoadRecord, histograms: Histograms, roster: Roster,
         run_id=record.run_id,
         profile=record.profile,
         duration_s=round(duration, 3),
-        requests=RequestTotals(total=total, failed=failed, rps=round(total / duration, 2), intended_total=intended),
+        requests=RequestTotals(total=total, failed=failed, throttled=throttled, rps=round(total / duration, 2),
+                               intended_total=intended),
         endpoints=endpoints,
         provinces=provinces,
         communes=commune_coverage(stats, roster, min_latency_samples),

@@ -7,7 +7,8 @@ leader needs into one of three words:
 * **FAIL** — a budget broken, the run aborted, a drill failed, a security check failed,
   or a province not ready;
 * **WARN** — none of those, but the load generator was not trustworthy (its figures may
-  blame the target for its own lag) or some readiness cell is amber;
+  blame the target for its own lag), a province was throttled by the target (it protected
+  itself instead of serving the load: a finding, not a failure) or some readiness cell is amber;
 * **PASS** — otherwise.
 """
 
@@ -76,6 +77,10 @@ def overall_verdict(run: RunData) -> OverallVerdict:
     if not s.generator.trustworthy:
         why = "; ".join(s.generator.reasons) or "no reason recorded"
         warn.append(f"load generator untrustworthy — figures may show its own lag: {why}")
+    if loaded and m.throttled:
+        hard = "; ".join(f"{r.code}: {r.throttled_text}" for r in m.throttled[:5])
+        more = f" and {len(m.throttled) - 5} more" if len(m.throttled) > 5 else ""
+        warn.append(f"{len(m.throttled)} provinces throttled by the target (423/429 with Retry-After): {hard}{more}")
     if loaded and m.not_proven:
         codes = ", ".join(r.code for r in m.not_proven)
         warn.append(f"{len(m.not_proven)} provinces not proven: a check was not exercised in this run ({codes}); "

@@ -27,7 +27,7 @@ from scenarios.distributed import attach_recorder
 from scenarios.gc_tuning import attach_gc_tuning
 from scenarios.lag import LagMonitor
 from scenarios.latency import LatencyRecorder
-from scenarios.load_figures import LoadFigures
+from scenarios.load_figures import LoadFigures, progress_line
 from scenarios.personas import CommuneOfficer, ProvincialAgency, citizen_journey
 from scenarios.results import RunOutcome, write_results
 from scenarios.runconfig import RunConfig
@@ -176,18 +176,14 @@ PROGRESS_EVERY_S = 5.0
 
 
 def _progress(environment: Any, state: HarnessState, duration_s: float) -> None:
-    """Print one live progress line every few seconds (users, req/s, errors, p95)."""
+    """Print one live progress line every few seconds (users, req/s, errors, p95, throttled)."""
     while environment.runner is not None and environment.runner.state not in ("stopped", "stopping", "quitting"):
         gevent.sleep(PROGRESS_EVERY_S)
         total = environment.runner.stats.total
         elapsed = time.time() - (state.started_at or time.time())
         p95 = total.get_current_response_time_percentile(0.95) or 0
-        print(
-            f"[{elapsed:5.0f}/{duration_s:.0f}s] users {environment.runner.user_count:>6} | "
-            f"{total.current_rps:7.1f} req/s | errors {total.fail_ratio * 100:5.1f}% | p95 {p95:6.0f} ms",
-            file=sys.stderr,
-            flush=True,
-        )
+        line = progress_line(elapsed, duration_s, environment.runner.user_count, total.current_rps, state.recorder, p95)
+        print(line, file=sys.stderr, flush=True)
 
 
 def register_cli_options(parser: Any) -> None:

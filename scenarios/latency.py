@@ -53,9 +53,11 @@ __all__ = [
     "CTX_INTENDED_START",
     "CTX_PROVINCE",
     "CTX_SERVICE",
+    "CTX_THROTTLED",
     "UNKNOWN_PROVINCE",
     "CommuneCounts",
     "LatencyRecorder",
+    "mark_throttled",
     "request_context",
 ]
 
@@ -63,6 +65,7 @@ CTX_SERVICE = "service"
 CTX_PROVINCE = "province"
 CTX_COMMUNE = "commune"
 CTX_INTENDED_START = "intended_start"
+CTX_THROTTLED = "throttled"
 UNKNOWN_PROVINCE = "--"
 
 
@@ -76,6 +79,12 @@ def request_context(
     if intended_start is not None:
         ctx[CTX_INTENDED_START] = intended_start
     return ctx
+
+
+def mark_throttled(context: dict[str, Any]) -> None:
+    """Mark a request the target throttled (423/429 with Retry-After) before it is reported:
+    Locust counts it as a failure, the recorder as *throttled by the target*, not failed."""
+    context[CTX_THROTTLED] = True
 
 
 @dataclass(slots=True)
@@ -113,8 +122,11 @@ class LatencyRecorder:
         self.commune_latency = CommuneSketches()
         # Failures per (service, endpoint, province): the per-province readiness matrix needs them.
         self.key_failures: dict[tuple[str, str, str], int] = {}
+        # Throttled by the target (423/429 with Retry-After), apart from failures, by the same key.
+        self.key_throttled: dict[tuple[str, str, str], int] = {}
         self.requests = 0
         self.failures = 0
+        self.throttled = 0
         self.sealed = False
         self.late_after_seal = 0
 
@@ -147,7 +159,8 @@ class LatencyRecorder:
             commune=ctx.get(CTX_COMMUNE),
             send_us=send_us,
             intended_us=intended_us,
-            failed=exception is not None,
+            failed=exception is not None and not ctx.get(CTX_THROTTLED),
+            throttled=bool(ctx.get(CTX_THROTTLED)),
         )
 
     def record(
@@ -160,8 +173,10 @@ class LatencyRecorder:
         intended_us: int | None,
         failed: bool,
         at: float | None = None,
+        throttled: bool = False,
     ) -> None:
-        """Record one response (``at`` = completion, epoch seconds; default now)."""
+        """Record one response (``at`` = completion, epoch seconds; default now); a
+        ``throttled`` one is counted apart and is not ``failed``."""
         if self.sealed:
             self.late_after_seal += 1
             return
@@ -194,6 +209,10 @@ class LatencyRecorder:
             bucket.failures += 1
             fkey = (service, endpoint, province)
             self.key_failures[fkey] = self.key_failures.get(fkey, 0) + 1
+        elif throttled:
+            self.throttled += 1
+            tkey = (service, endpoint, province)
+            self.key_throttled[tkey] = self.key_throttled.get(tkey, 0) + 1
         if commune:
             counts = self.communes.get(commune)
             if counts is None:
@@ -237,9 +256,10 @@ class LatencyRecorder:
         encodings so a big drain does not stall the event loop (it shows as lag).
         """
         hists, buckets, communes, requests = self.histograms, self.buckets, self.communes, self.requests
-        key_failures = self.key_failures
+        key_failures, key_throttled = self.key_failures, self.key_throttled
         self.histograms, self.buckets, self.communes, self.key_failures = {}, {}, {}, {}
-        self.requests = self.failures = 0
+        self.key_throttled = {}
+        self.requests = self.failures = self.throttled = 0
         commune_latency = self.commune_latency.drain()  # swapped out too, before the first pause
         encoded = 0
 
@@ -259,6 +279,7 @@ class LatencyRecorder:
             ],
             communes=[(code, c.requests, c.failures) for code, c in communes.items()],
             key_failures=[(*key, n) for key, n in key_failures.items()],
+            key_throttled=[(*key, n) for key, n in key_throttled.items()],
             requests=requests,
             commune_latency=commune_latency,
         )
@@ -299,6 +320,10 @@ class LatencyRecorder:
             fkey = (service, endpoint, province)
             self.key_failures[fkey] = self.key_failures.get(fkey, 0) + failures
             self.failures += failures
+        for service, endpoint, province, throttled in delta.key_throttled:
+            tkey = (service, endpoint, province)
+            self.key_throttled[tkey] = self.key_throttled.get(tkey, 0) + throttled
+            self.throttled += throttled
         self.requests += delta.requests
 
     # ---- reading -------------------------------------------------------------------

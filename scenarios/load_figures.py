@@ -19,9 +19,24 @@ from scenarios.distributed import LatencyShipping
 from scenarios.lag import GeneratorSnapshot, LagMonitor
 from scenarios.latency import LatencyRecorder
 
-__all__ = ["LoadFigures"]
+__all__ = ["LoadFigures", "progress_line"]
 
 log = logging.getLogger("dientap.harness")
+
+
+def progress_line(elapsed_s: float, duration_s: float, users: int, rps: float, recorder: LatencyRecorder,
+                  p95_ms: float) -> str:
+    """The console's live progress line. Errors and throttling come from the recorder, not
+    from Locust's statistics, which count a request the target throttled (423/429 with
+    Retry-After) as a failure: errors are failures ÷ requests, and the share the target
+    throttled is shown apart, only when there is any (the line is unchanged otherwise)."""
+    requests = recorder.requests
+    errors = 100 * recorder.failures / requests if requests else 0.0
+    line = (f"[{elapsed_s:5.0f}/{duration_s:.0f}s] users {users:>6} | {rps:7.1f} req/s | errors {errors:5.1f}% | "
+            f"p95 {p95_ms:6.0f} ms")
+    if recorder.throttled:
+        line += f" | throttled by target {100 * recorder.throttled / requests:5.1f}%"
+    return line
 
 
 class LoadFigures:

@@ -30,12 +30,14 @@ class RecorderDelta:
     buckets: list[tuple[str, str, int, int, int, str, str]] = field(default_factory=list)
     communes: list[tuple[str, int, int]] = field(default_factory=list)
     key_failures: list[tuple[str, str, str, int]] = field(default_factory=list)  # service, endpoint, province
+    key_throttled: list[tuple[str, str, str, int]] = field(default_factory=list)  # the same, throttled by the target
     requests: int = 0
     commune_latency: CommuneSlots = field(default_factory=dict)  # commune → {slot: count}
 
     def is_empty(self) -> bool:
         """True when nothing was recorded."""
-        return not (self.histograms or self.buckets or self.communes or self.key_failures or self.commune_latency)
+        return not (self.histograms or self.buckets or self.communes or self.key_failures or self.key_throttled
+                    or self.commune_latency)
 
     def to_wire(self) -> dict[str, Any]:
         """Plain lists/ints/strs for Locust's message transport."""
@@ -44,6 +46,7 @@ class RecorderDelta:
             "buckets": [list(row) for row in self.buckets],
             "communes": [list(row) for row in self.communes],
             "key_failures": [list(row) for row in self.key_failures],
+            "key_throttled": [list(row) for row in self.key_throttled],
             "requests": self.requests,
             "commune_latency": self.commune_latency,
         }
@@ -56,6 +59,7 @@ class RecorderDelta:
             buckets=[tuple(row) for row in data.get("buckets", [])],
             communes=[tuple(row) for row in data.get("communes", [])],
             key_failures=[tuple(row) for row in data.get("key_failures", [])],
+            key_throttled=[tuple(row) for row in data.get("key_throttled", [])],
             requests=int(data.get("requests", 0)),
             commune_latency=data.get("commune_latency") or {},
         )

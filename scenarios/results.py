@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kernel.provenance import build_provenance
 from reports.journal import Journal, JournalEvent
-from reports.load_record import CommuneCounts, KeyFailures, LoadRecord, write_load_record
+from reports.load_record import CommuneCounts, KeyFailures, KeyThrottled, LoadRecord, write_load_record
 from reports.run_files import write_run_dir
 from reports.summary import AbortInfo, Summary
 from reports.summary_build import HISTOGRAMS_DIR, build_summary
@@ -53,6 +53,8 @@ def build_load_record(config: RunConfig, recorder: LatencyRecorder, outcome: Run
         ended_at=outcome.ended_at,
         key_failures=[KeyFailures(service=s, endpoint=e, province=p, failures=n)
                       for (s, e, p), n in sorted(recorder.key_failures.items())],
+        key_throttled=[KeyThrottled(service=s, endpoint=e, province=p, throttled=n)
+                       for (s, e, p), n in sorted(recorder.key_throttled.items())],
         communes={code: CommuneCounts(requests=c.requests, failures=c.failures)
                   for code, c in sorted(recorder.communes.items())},
         generator=health,

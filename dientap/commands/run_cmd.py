@@ -159,8 +159,10 @@ def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, bu
     update_latest_symlink(out, run_dir)
     summary = load_summary(run_dir)
     active_provinces = sum(1 for p in summary.provinces if p.requests)
+    # Throttled by the target (423/429 with Retry-After) is not a failure: said apart, when there is any.
+    throttled = f", {summary.requests.throttled:,} throttled by the target" if summary.requests.throttled else ""
     print(
-        f"\n{summary.requests.total:,} requests ({summary.requests.failed:,} failed, {summary.requests.rps:.1f}/s) "
+        f"\n{summary.requests.total:,} requests ({summary.requests.failed:,} failed{throttled}, {summary.requests.rps:.1f}/s) "
         f"from {summary.communes.active:,}/{summary.communes.total:,} communes in {active_provinces}/34 provinces"
     )
     if not summary.generator.trustworthy:

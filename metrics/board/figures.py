@@ -44,10 +44,11 @@ COMMUNES_PER_SLICE = 50
 
 @dataclass(frozen=True, slots=True)
 class LoadTotals:
-    """Requests and failures of the whole load so far."""
+    """Requests, failures and requests throttled by the target of the whole load so far."""
 
     requests: int
     failures: int
+    throttled: int = 0
 
 
 class LiveReadiness:
@@ -74,20 +75,21 @@ class LiveReadiness:
         self.communes_remade = 0  # commune rows the last :meth:`communes` remade
 
     def _cell(self, recorder: LatencyObservation, key: CellKey) -> CheckFigure | None:
-        histograms, failures = recorder.histograms, recorder.key_failures
+        histograms, failures, throttled = recorder.histograms, recorder.key_failures, recorder.key_throttled
         inputs = self._inputs[key]
         moved: list[int] = []
         for hist_key, fail_key in inputs:
             hist = histograms.get(hist_key)
-            moved += (hist.total if hist is not None else 0, failures.get(fail_key, 0))
-        signature = tuple(moved)  # totals and failure counts only grow: equal means unchanged
+            moved += (hist.total if hist is not None else 0, failures.get(fail_key, 0), throttled.get(fail_key, 0))
+        signature = tuple(moved)  # totals, failure and throttled counts only grow: equal means unchanged
         cached = self._cells.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
         own_histograms = {hk: h for hk, _ in inputs if (h := histograms.get(hk)) is not None}
         own_failures = {fk: n for _, fk in inputs if (n := failures.get(fk, 0))}
+        own_throttled = {fk: n for _, fk in inputs if (n := throttled.get(fk, 0))}
         province, check = key
-        figure = check_figure(own_histograms, own_failures, check, province)
+        figure = check_figure(own_histograms, own_failures, check, province, own_throttled)
         self._cells[key] = (signature, figure)
         self.recomputed += 1
         if self.pause is not None:
@@ -99,12 +101,15 @@ class LiveReadiness:
         self.recomputed = 0
         sent: dict[str, int] = {}  # requests by province
         failed: dict[str, int] = {}
+        throttled: dict[str, int] = {}
         # Snapshots of the keys: the load may add a key while this computation yields.
         for key, hist in list(recorder.histograms.items()):
             if key.measure == "service":
                 sent[key.province] = sent.get(key.province, 0) + hist.total
         for (_service, _endpoint, code), n in list(recorder.key_failures.items()):
             failed[code] = failed.get(code, 0) + n
+        for (_service, _endpoint, code), n in list(recorder.key_throttled.items()):
+            throttled[code] = throttled.get(code, 0) + n
         provinces = []
         for province in self.roster.provinces:
             checks = {check: self._cell(recorder, (province.code, check)) for check in CHECK_ENDPOINTS}
@@ -113,6 +118,7 @@ class LiveReadiness:
             provinces.append(ProvinceSummary(
                 code=province.code, name=province.name, communes_total=len(province.commune_codes),
                 communes_active=active, requests=sent.get(province.code, 0), failures=failed.get(province.code, 0),
+                throttled=throttled.get(province.code, 0),
                 p95_ms=None,  # the province's overall p95 is not drawn on the board: not merged live
                 checks=ProvinceChecks(**checks),
             ))
@@ -145,6 +151,7 @@ class LiveReadiness:
 
     @staticmethod
     def totals(recorder: LatencyObservation) -> LoadTotals:
-        """Requests and failures so far (every request lands in exactly one ``service`` histogram)."""
+        """Requests, failures and throttled so far (every request lands in exactly one ``service`` histogram)."""
         requests = sum(h.total for k, h in list(recorder.histograms.items()) if k.measure == "service")
-        return LoadTotals(requests=requests, failures=sum(list(recorder.key_failures.values())))
+        return LoadTotals(requests=requests, failures=sum(list(recorder.key_failures.values())),
+                          throttled=sum(list(recorder.key_throttled.values())))

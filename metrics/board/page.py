@@ -80,7 +80,8 @@ BOARD_JS: Final = r"""
       parts.push(run.elapsed_s.toFixed(0) + (run.duration_s ? " / " + run.duration_s.toFixed(0) : "") + " s");
     }
     parts.push(number.format(run.requests) + " requests, " + number.format(run.failures) + " failed ("
-               + percent(run.failures, run.requests) + ")");
+               + percent(run.failures, run.requests) + "), " + number.format(run.throttled)
+               + " throttled by the target (" + percent(run.throttled, run.requests) + ")");
     parts.push("updated " + new Date(board.generated_at * 1000).toLocaleTimeString("en-GB"));
     parts.push("refreshes every " + board.refresh_s + " s");
     showState(run.state, parts.join(" · "));
@@ -89,6 +90,7 @@ BOARD_JS: Final = r"""
   function drawMatrix(matrix) {
     byId("ready-count").textContent = matrix.ready_count + "/" + matrix.total;
     byId("not-proven-count").textContent = matrix.not_proven;
+    byId("throttled-count").textContent = matrix.throttled;
     byId("proven-cells").textContent = matrix.proven_cells + "/" + matrix.total_cells;
     byId("matrix-rows").replaceChildren(...matrix.rows.map((row) => {
       const tr = el("tr", {"data-province": row.code, "data-ready": row.ready});
@@ -99,7 +101,9 @@ BOARD_JS: Final = r"""
       for (const cell of row.cells) {
         tr.append(el("td", {"class": "cell " + cell.color, "data-check": cell.check, "title": cell.reason}, cell.text));
       }
-      tr.append(el("td", {"class": "cell " + row.ready_color}, row.ready_text));
+      const ready = el("td", {"class": "cell " + row.ready_color}, row.ready_text);
+      if (row.throttled_text) ready.append(el("small", {"class": "throttled"}, row.throttled_text + " by the target"));
+      tr.append(ready);
       return tr;
     }));
   }
@@ -222,6 +226,7 @@ def render_page(refresh_s: float, thresholds: ReadinessThresholds | None = None)
 <p class="meta"><span class="state state-starting" id="state">connecting</span><span id="run-meta"></span></p>
 <h2 id="readiness">Readiness</h2>
 <p><span class="ready-count" id="ready-count">–</span> provinces ready · <span id="not-proven-count">–</span> not proven ·
+<span id="throttled-count">–</span> throttled by the target ·
 <span id="proven-cells">–</span> checks proven — the whole run so far, judged as report.html will judge it.</p>
 {legend}
 <div class="board">

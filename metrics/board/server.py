@@ -69,6 +69,10 @@ class _NoLoad:
         return {}
 
     @property
+    def key_throttled(self) -> Mapping[tuple[str, str, str], int]:
+        return {}
+
+    @property
     def communes(self) -> Mapping[str, CommuneTally]:
         return {}
 

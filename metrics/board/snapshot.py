@@ -4,9 +4,10 @@
 
     BoardSnapshot
      ├── version, generated_at (epoch s), refresh_s
-     ├── run     RunView       run_id, profile, command, state, elapsed_s, duration_s, requests, failures
-     ├── matrix  MatrixView    checks [{id, label}], ready_count/total, not_proven, proven_cells/total_cells,
-     │                         rows [{code, name, status, ready, ready_text, ready_color,
+     ├── run     RunView       run_id, profile, command, state, elapsed_s, duration_s, requests, failures,
+     │                         throttled (by the target: 423/429 with Retry-After; not among failures)
+     ├── matrix  MatrixView    checks [{id, label}], ready_count/total, not_proven, throttled, proven_cells/total_cells,
+     │                         rows [{code, name, status, ready, ready_text, ready_color, throttled, throttled_text,
      │                                communes_active, communes_total, cells [{check, color, text, reason}]}]
      ├── communes CommunesView total, active, with_failures, with_p95, min_latency_samples,
      │                         worst [{code, name, province_code, requests, failures, p95_ms,
@@ -61,10 +62,12 @@ class RowView(BaseModel):
 
     code: str
     name: str
-    status: Literal["ready", "not ready", "not proven"]
-    ready: str  # the report's data-ready attribute: yes / no / not-proven
+    status: Literal["ready", "not ready", "throttled", "not proven"]
+    ready: str  # the report's data-ready attribute: yes / no / throttled / not-proven
     ready_text: str
     ready_color: str
+    throttled: int = 0  # requests the target throttled
+    throttled_text: str = ""  # e.g. "340 throttled (12.0 %)"; "" when none
     communes_active: int
     communes_total: int
     cells: list[CellView]
@@ -84,6 +87,7 @@ class MatrixView(BaseModel):
     ready_count: int
     total: int
     not_proven: int
+    throttled: int  # provinces the target throttled (any status)
     proven_cells: int
     total_cells: int
     rows: list[RowView]
@@ -139,6 +143,7 @@ class RunView(BaseModel):
     duration_s: float | None
     requests: int
     failures: int
+    throttled: int = 0
 
 
 class BoardSnapshot(BaseModel):
@@ -160,12 +165,14 @@ def matrix_view(matrix: ReadinessMatrix) -> MatrixView:
         ready, text, color = READY_LOOK[r.status]
         rows.append(RowView(
             code=r.code, name=r.name, status=r.status, ready=ready, ready_text=text, ready_color=color,
+            throttled=r.throttled, throttled_text=r.throttled_text,
             communes_active=r.communes_active, communes_total=r.communes_total,
             cells=[CellView(check=c.check, color=c.color, text=c.text, reason=c.reason) for c in r.cells],
         ))
     return MatrixView(
         checks=[CheckColumn(id=check, label=label) for check, label in READINESS_CHECKS],
         ready_count=matrix.ready_count, total=matrix.total, not_proven=len(matrix.not_proven),
+        throttled=len(matrix.throttled),
         proven_cells=matrix.proven_cells, total_cells=matrix.total_cells, rows=rows,
     )
 
@@ -214,5 +221,5 @@ def run_view(feed: BoardFeed | None, state: RunState, elapsed_s: float | None, t
         run_id=feed.run_id if feed else None, profile=feed.profile if feed else None,
         command=feed.command if feed else None, state=state,
         elapsed_s=None if elapsed_s is None else round(elapsed_s, 1), duration_s=feed.duration_s if feed else None,
-        requests=totals.requests, failures=totals.failures,
+        requests=totals.requests, failures=totals.failures, throttled=totals.throttled,
     )

@@ -27,10 +27,15 @@ from geventhttpclient.connectionpool import ConnectionPool
 from geventhttpclient.url import URL
 from locust.contrib.fasthttp import FastHttpSession
 
-from scenarios.latency import request_context
+from scenarios.latency import mark_throttled, request_context
 from scenarios.schedule import current_schedule
 
-__all__ = ["Reply", "ServiceSession", "TokenCache"]
+__all__ = ["THROTTLE_STATUSES", "Reply", "ServiceSession", "TokenCache"]
+
+#: Answers that mean "the target is protecting itself" when they carry a Retry-After: an
+#: account locked (423) or a caller throttled (429). Recorded apart from failures
+#: (scenarios.adapters.throttle says why a 503 is not among them).
+THROTTLE_STATUSES: frozenset[int] = frozenset({423, 429})
 
 _EMPTY: dict[str, Any] = {}
 
@@ -106,6 +111,11 @@ class Reply:
     def transport_error(self) -> bool:
         """No HTTP answer at all (reset, timeout, refused)."""
         return self.status == 0
+
+    @property
+    def throttled(self) -> bool:
+        """Throttled by the target: 423 or 429 with a Retry-After (come back later, not broken)."""
+        return self.status in THROTTLE_STATUSES and self.retry_after is not None
 
 
 #: A pooled connection idle longer than this is closed rather than reused. Servers close
@@ -237,21 +247,28 @@ class ServiceSession:
             ok = status in expect
             error_code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
             problem = check(body) if ok and check is not None else None
-            if ok and problem is None:
-                response.success()
-            elif problem is not None:
-                response.failure(problem)
-            else:
-                response.failure(f"HTTP {status} {error_code or ''}".strip() if status else _no_response(response))
             retry_after = None
             if status in (423, 429, 503):
                 try:
                     retry_after = float(response.headers.get("Retry-After", "")) if response.headers else None
                 except ValueError:
                     retry_after = None
+            reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
+            if ok and problem is None:
+                response.success()
+            elif problem is not None:
+                response.failure(problem)
+            elif reply.throttled:
+                # Still a failure to Locust (its statistics know no third outcome, and a refused
+                # request is not a success), under its own message so its failure table keeps
+                # them apart; dientap's records count it as throttled, not failed (the context mark).
+                response.failure(f"throttled by target ({status} {error_code or 'throttled'}, Retry-After {retry_after:g})")
+                mark_throttled(context)
+            else:
+                response.failure(f"HTTP {status} {error_code or ''}".strip() if status else _no_response(response))
             if schedule is not None:
                 schedule.request_done(time.perf_counter() - began)
-            return Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
+            return reply
 
 
 def _no_response(response: Any) -> str:

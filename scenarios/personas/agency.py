@@ -73,6 +73,8 @@ class ProvincialAgency(User):
         deadline = self.world.profile.agencies.receipt_deadline_s
         now = time.monotonic()
         for document_id, (sent_at, recipients) in list(self.outstanding.items())[:5]:
+            if axis.tokens.held(self.province.agency_code):
+                return  # the target throttled this agency: nothing more until its Retry-After
             if now - sent_at < deadline:
                 continue
             reply = axis.receipts_of(token, document_id, self.province.code)

@@ -9,8 +9,12 @@ every request carries its intended start and coordinated omission is measured, n
 
 from __future__ import annotations
 
+import random
+
 from kernel.synthetic import citizen_at
+from scenarios.adapters import Reply
 from scenarios.arrival_plan import Arrival
+from scenarios.retry_after import MAX_RETRY_WAIT_S, retry_wait
 from scenarios.schedule import Schedule, follow
 from scenarios.world import World
 
@@ -19,6 +23,19 @@ __all__ = ["citizen_journey", "SUBMIT_RETRIES"]
 SUBMIT_RETRIES = 3  # a timed-out or refused submission is retried with the same key
 STATUS_FEES_DUE = 6
 STATUS_WITHDRAWN = 7
+
+
+def _waited_out(schedule: Schedule, reply: Reply, rng: random.Random, fallback_s: float) -> bool:
+    """Wait before trying again: the reply's Retry-After × jitter (never earlier than the
+    target asked), or ``fallback_s`` when it named none. False, without waiting, when the
+    target asked for longer than a citizen waits (:data:`MAX_RETRY_WAIT_S`): the citizen
+    gives up this visit rather than come back early. The wait ends with the run."""
+    wait = retry_wait(reply.retry_after, rng) if reply.retry_after is not None else fallback_s
+    if wait > MAX_RETRY_WAIT_S:
+        return False
+    # Not a planned pause: the wait shows in the retry's intended latency.
+    schedule.wait(wait)
+    return True
 
 
 def citizen_journey(world: World, arrival: Arrival) -> None:
@@ -53,8 +70,8 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
         dossier = portal.submit_dossier(token, citizen, procedure["code"], key, province, commune, fields=fields)
         if dossier.ok or not (dossier.transport_error or dossier.status in (429, 503)):
             break
-        # Not a planned pause: the wait shows in the retry's intended latency.
-        schedule.wait(min(dossier.retry_after or 1.0 * (attempt + 1), 5.0))
+        if attempt + 1 == SUBMIT_RETRIES or not _waited_out(schedule, dossier, rng, min(1.0 * (attempt + 1), 5.0)):
+            break
     if dossier is None or not dossier.ok:
         return
     code = dossier.data["code"]
@@ -66,6 +83,8 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
     for _ in range(journey.status_polls):
         schedule.pause(journey.poll_interval_s)
         status = portal.dossier(token, code, province, commune)
+        if status.retry_after is not None and not _waited_out(schedule, status, rng, 0.0):
+            return
         if status.ok and status.data.get("status") == STATUS_FEES_DUE:
             paid = portal.pay(token, code, f"{key}-pay", province, commune)
             if paid.ok:

@@ -57,6 +57,11 @@ def work_inbox(world: World, axis: AxisAdapter, token: str, province: str, commu
             receipt = axis.receipt(token, document_id, code, province, commune)
             if receipt.ok:
                 world.ledger.record("receipts", f"{document_id}#{code}#{commune or province}")
-        if axis.ack(token, delivery["delivery_id"], province, commune).ok:
+            elif receipt.retry_after is not None:
+                return handled  # told to come back later (the token's agency is held): stop here
+        ack = axis.ack(token, delivery["delivery_id"], province, commune)
+        if ack.ok:
             handled += 1
+        elif ack.retry_after is not None:
+            return handled
     return handled

@@ -77,6 +77,8 @@ class CommuneOfficer(User):
         if not listing.ok:
             return
         for item in listing.data.get("items", []):
+            if portal.tokens.held(self.slot.account):
+                return  # the target throttled this officer mid-batch: nothing more until its Retry-After
             if self._assigned(item["code"]):
                 self._advance(token, item["code"], stage)
 

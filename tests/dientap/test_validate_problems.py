@@ -51,6 +51,29 @@ def test_a_budgets_file_reports_a_bad_value_and_a_typo(tmp_path, capsys):
     ]
 
 
+THROTTLE_BUDGETS = """\
+version: 1
+budgets:
+  - name: whole run
+    error_rate: 0.01
+    max_throttled_rate: 0.02
+"""
+
+
+def test_max_throttled_rate_is_accepted_and_a_bad_value_is_one_error_line_naming_it(tmp_path, capsys):
+    good = _write(tmp_path / "good.yaml", THROTTLE_BUDGETS)
+    assert main(["validate", str(good)]) == ExitCode.OK
+    assert capsys.readouterr().out == f"OK {good} (budgets)\n"
+    bad = _write(tmp_path / "bad.yaml", THROTTLE_BUDGETS.replace("0.02", "1.5"))
+    assert main(["validate", str(bad)]) == ExitCode.CONFIG_ERROR
+    assert capsys.readouterr().err.splitlines() == [
+        f"ERROR: {bad}:5: budgets[0].max_throttled_rate: Input should be less than or equal to 1, got 1.5"]
+    bad.write_text("version: 1\nbudgets: []\nreadiness:\n  max_throttled_rate: -0.1\n", encoding="utf-8")
+    assert main(["validate", str(bad)]) == ExitCode.CONFIG_ERROR
+    assert capsys.readouterr().err.splitlines() == [
+        f"ERROR: {bad}:4: readiness.max_throttled_rate: Input should be greater than or equal to 0, got -0.1"]
+
+
 def test_kind_checks_a_file_as_that_kind_whatever_it_holds(tmp_path, capsys):
     targets = _write(tmp_path / "t.yaml", TARGETS.format(allowed="staging-dvc.example.vn"))
     assert main(["validate", str(targets)]) == ExitCode.OK

@@ -12,7 +12,7 @@ import pytest
 
 from kernel.roster import load_roster
 from metrics.board.figures import LiveReadiness
-from reports.load_record import CommuneCounts, KeyFailures, LoadRecord
+from reports.load_record import CommuneCounts, KeyFailures, KeyThrottled, LoadRecord
 from reports.readiness import readiness_matrix
 from reports.summary import GeneratorHealth, Summary
 from reports.summary_build import CHECK_ENDPOINTS, build_summary
@@ -50,6 +50,9 @@ def recorder() -> LatencyRecorder:
         _record(rec, check, "08", 10, 5)
     # the second endpoint of a two-endpoint check is merged into its cell
     rec.record("portal", "GET /dossiers", "01", None, 40 * MS, None, failed=True, at=1.0)
+    # Đà Nẵng's sign-ins throttled by the target (429 with Retry-After): counted apart, the province "throttled"
+    for _ in range(3):
+        rec.record("portal", "POST /auth/token", "48", None, 2 * MS, None, failed=False, throttled=True, at=1.0)
     return rec
 
 
@@ -58,6 +61,8 @@ def _report_summary(rec: LatencyRecorder) -> Summary:
     record = LoadRecord(
         run_id="t", profile="smoke", started_at=0.0, ended_at=60.0,
         key_failures=[KeyFailures(service=s, endpoint=e, province=p, failures=n) for (s, e, p), n in rec.key_failures.items()],
+        key_throttled=[KeyThrottled(service=s, endpoint=e, province=p, throttled=n)
+                       for (s, e, p), n in rec.key_throttled.items()],
         communes={code: CommuneCounts(requests=c.requests, failures=c.failures) for code, c in rec.communes.items()},
         generator=GeneratorHealth(trustworthy=True),
     )
@@ -70,7 +75,7 @@ def test_the_board_matrix_is_the_reports_matrix_for_the_same_records(recorder):
     assert board == report
     # ...and the fixture really exercises every colour and every status, so the equality says something
     assert {c.color for r in board.rows for c in r.cells} == {"green", "amber", "red", "grey"}
-    assert {r.status for r in board.rows} == {"ready", "not ready", "not proven"}
+    assert {r.status for r in board.rows} == {"ready", "not ready", "throttled", "not proven"}
     cells = {(r.code, c.check): c for r in board.rows for c in r.cells}
     assert cells[("04", "catalogue")].color == "red" and "4 failed" in cells[("04", "catalogue")].reason
     assert cells[("08", "sign_in")].color == "amber" and cells[("11", "sign_in")].color == "red"
@@ -136,3 +141,11 @@ def test_totals_count_every_request_once(recorder):
     totals = LiveReadiness.totals(recorder)
     assert totals.requests == recorder.requests
     assert totals.failures == recorder.failures == sum(recorder.key_failures.values())
+    assert totals.throttled == recorder.throttled == 3
+
+
+def test_a_throttled_province_is_throttled_on_the_board_as_in_the_report(recorder):
+    board = LiveReadiness().matrix(recorder)
+    assert [(r.code, r.status, r.throttled_text) for r in board.throttled] == [("48", "throttled", "3 throttled (100.0 %)")]
+    cell = next(r for r in board.rows if r.code == "48").cells[0]
+    assert cell.figure is not None and (cell.figure.failures, cell.figure.throttled) == (0, 3)

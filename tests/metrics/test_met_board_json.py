@@ -60,6 +60,8 @@ def recorder() -> LatencyRecorder:
     for i in range(20):
         rec.record("portal", "GET /procedures", "04", commune, 3_000, None, failed=i < 3, at=1.0)
         rec.record("portal", "POST /auth/token", "01", None, 2_000, None, failed=False, at=1.0)
+    # one sign-in of province 08 the target throttled (429 with Retry-After): 08 is "throttled"
+    rec.record("portal", "POST /auth/token", "08", None, 2_000, None, failed=False, throttled=True, at=1.0)
     return rec
 
 
@@ -78,10 +80,13 @@ def test_board_json_has_the_34_rows_in_roster_order_with_the_reports_columns_and
     assert (rows["04"]["status"], rows["04"]["ready"], rows["04"]["ready_text"], rows["04"]["ready_color"]) == (
         "not ready", *READY_LOOK["not ready"])
     assert rows["01"]["status"] == "not proven" and rows["01"]["ready_color"] == READY_LOOK["not proven"][2]
-    assert (matrix["ready_count"], matrix["total"], matrix["not_proven"]) == (0, 34, 33)
-    assert (matrix["proven_cells"], matrix["total_cells"]) == (2, 204)
+    assert (rows["08"]["status"], rows["08"]["ready_color"], rows["08"]["throttled"], rows["08"]["throttled_text"]) == (
+        "throttled", READY_LOOK["throttled"][2], 1, "1 throttled (100.0 %)")
+    assert matrix["throttled"] == 1 and rows["01"]["throttled_text"] == ""
+    assert (matrix["ready_count"], matrix["total"], matrix["not_proven"]) == (0, 34, 32)  # 04 not ready, 08 throttled
+    assert (matrix["proven_cells"], matrix["total_cells"]) == (3, 204)
     assert board["run"] == {"run_id": "20261205-101010-ab12", "profile": "smoke", "command": "run", "state": "running",
-                            "elapsed_s": 12.3, "duration_s": 60.0, "requests": 40, "failures": 3}
+                            "elapsed_s": 12.3, "duration_s": 60.0, "requests": 41, "failures": 3, "throttled": 1}
     communes = board["communes"]
     assert (communes["active"], communes["with_failures"], communes["with_p95"], communes["min_latency_samples"]) == (1, 1, 1, 20)
     (worst,) = communes["worst"]
@@ -124,7 +129,7 @@ def test_before_the_load_starts_and_without_a_feed_the_board_still_draws_34_rows
     assert len(board["matrix"]["rows"]) == 34
     assert {c["color"] for r in board["matrix"]["rows"] for c in r["cells"]} == {"grey"}
     assert board["run"] == {"run_id": None, "profile": None, "command": None, "state": "starting", "elapsed_s": None,
-                            "duration_s": None, "requests": 0, "failures": 0}
+                            "duration_s": None, "requests": 0, "failures": 0, "throttled": 0}
 
 
 def test_figures_are_computed_at_most_once_per_refresh_however_many_pages_ask(recorder, tmp_path):

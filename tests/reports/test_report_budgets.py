@@ -50,12 +50,13 @@ def test_every_problem_is_reported_with_file_line_and_field(tmp_path: Path) -> N
     assert str(exc.value).splitlines() == [
         f"{f}:4: budgets[0].p95_ms: Input should be greater than 0, got -3",
         f"{f}:5: budgets[0].colour: unknown key",
-        f"{f}:6: budgets[1]: a whole-run budget supports error_rate and min_throughput only; "
+        f"{f}:6: budgets[1]: a whole-run budget supports error_rate, max_throttled_rate and min_throughput only; "
         "name a service or endpoint for latency limits",
         f"{f}:7: budgets[2].province: unknown province '99'; expected a 2-digit code (01 … 96) or '*'",
         f"{f}:8: budgets[2].error_rate: Input should be less than or equal to 1, got 2",
-        f"{f}:9: budgets[3]: a budget needs at least one limit (p50_ms, p95_ms, p99_ms, error_rate, min_throughput)",
-        f"{f}:10: budgets[4]: a province-wide budget supports p95_ms (sent) and error_rate only; "
+        f"{f}:9: budgets[3]: a budget needs at least one limit "
+        "(p50_ms, p95_ms, p99_ms, error_rate, max_throttled_rate, min_throughput)",
+        f"{f}:10: budgets[4]: a province-wide budget supports p95_ms (sent), error_rate and max_throttled_rate only; "
         "name a service or endpoint for p99_ms",
         f"{f}:14: regression[0].min_delta_ms: Input should be greater than or equal to 0, got -1",
         f"{f}:15: regression[1]: a regression limit needs p50_growth, p95_growth, p99_growth or error_rate_growth",
@@ -100,10 +101,10 @@ def test_limits_that_do_not_fit_the_selector_are_refused_with_the_reason(tmp_pat
         load_budgets(path)
     f = str(path)
     assert str(exc.value).splitlines() == [
-        f"{f}:2: budgets[0]: a province-wide budget supports p95_ms (sent) and error_rate only; "
+        f"{f}:2: budgets[0]: a province-wide budget supports p95_ms (sent), error_rate and max_throttled_rate only; "
         "name a service or endpoint for measure: intended",
         f"{f}:5: budgets[1]: min_throughput is not measured per province; remove province or min_throughput",
-        f"{f}:8: budgets[2]: a province-wide budget supports p95_ms (sent) and error_rate only; "
+        f"{f}:8: budgets[2]: a province-wide budget supports p95_ms (sent), error_rate and max_throttled_rate only; "
         "name a service or endpoint for p50_ms, min_throughput",
         f"{f}:12: budgets[3].measure: Input should be 'sent' or 'intended', got 'exact'",
         f"{f}:14: regression[0].p95_growth: Input should be greater than or equal to 0, got -0.1",

@@ -27,7 +27,7 @@ def test_names_with_markdown_syntax_cannot_break_the_table() -> None:
     summary = SAMPLE.summary.model_copy(update={"endpoints": eps, "run_id": "r"})
     row = next(x for x in _md(summary).splitlines() if x.startswith("| portal |"))
     assert row.split(" | ")[1] == r"GET /a\|b \*bold\* \`code\` \[link\](x) \<br\>"
-    assert row.count("|") - row.count(r"\|") == 9  # eight columns: the name's pipe is escaped
+    assert row.count("|") - row.count(r"\|") == 10  # nine columns: the name's pipe is escaped
 
 
 def test_busiest_endpoints_first_and_the_rest_counted() -> None:
@@ -43,7 +43,7 @@ def test_an_endpoint_without_requests_or_intended_latency_shows_dashes() -> None
     eps = [endpoint("axis", "GET /inbox", count=0, intended_p95=None, intended_count=None)]
     row = next(x for x in _md(SAMPLE.summary.model_copy(update={"endpoints": eps})).splitlines()
                if x.startswith("| axis |"))
-    assert row == "| axis | GET /inbox | 0 | — | 100.0 | 200.0 | 0 | — |"
+    assert row == "| axis | GET /inbox | 0 | — | 0 | 100.0 | 200.0 | 0 | — |"
 
 
 def test_failed_budget_lines_are_listed_with_measured_and_limit() -> None:

@@ -171,7 +171,9 @@ def test_abort_rule_stops_a_run_whose_target_fails(tmp_path):
     options = DryRunOptions(profile=str(profile), population_size=POPULATION, out=tmp_path / "runs")
     with DryRun(options) as run:
         run.start_target()
-        _admin_post(run, "portal", "/admin/faults", {"id": "portal-down", "kind": "outage"})
+        # A portal failing without Retry-After: an outage's 503 + Retry-After would hold the
+        # officers' sign-ins off (they honour it) and the failure share would depend on the back-off.
+        _admin_post(run, "portal", "/admin/faults", {"id": "portal-down", "kind": "error", "status": 500})
         run.start_load()
         assert run.wait(timeout_s=150)
     summary = load_summary(run.run_dir)

@@ -7,6 +7,7 @@ import time
 
 import gevent
 
+from kernel.defaults import GC_PAUSE_LIMIT_MS, SCHEDULE_LAG_MAX_LIMIT_MS
 from scenarios.arrivals import ArrivalStats
 from scenarios.gc_tuning import GcMonitor, freeze_long_lived
 from scenarios.lag import GeneratorSnapshot, LagMonitor, Trust, TrustLimits, assess, generator_health
@@ -125,3 +126,37 @@ def test_snapshot_carries_the_gc_figures_and_a_stopped_ticker_stops_sampling():
     finally:
         gc_monitor.stop()
     assert (snap.arrivals_due, snap.node) == (0, "local")  # no scheduler attached
+
+
+def test_one_stall_over_the_limit_distrusts_the_run_whatever_the_p99():
+    # The national-size run of #18: p99 far below 1 s, one 828 ms lag and one 558 ms steady GC pause.
+    limits = TrustLimits()
+    assert (limits.lag_max_ms, limits.gc_pause_ms) == (SCHEDULE_LAG_MAX_LIMIT_MS, GC_PAUSE_LIMIT_MS) == (500.0, 500.0)
+    stalled = GeneratorSnapshot(node="worker-1", seconds=300, lag_p99_ms=40.0, lag_max_ms=828.0,
+                                gc_max_pause_ms=900.0, gc_steady_max_pause_ms=558.0)
+    health = generator_health([stalled, GeneratorSnapshot(node="worker-2", seconds=300, lag_max_ms=20.0)])
+    assert not health.trustworthy
+    assert health.reasons == ["worker-1: scheduling lag max 828 ms > 500 ms", "worker-1: GC pause 558 ms > 500 ms"]
+
+
+def test_stall_limits_are_strict_bounds_on_both_sides():
+    at = GeneratorSnapshot(seconds=10, lag_max_ms=500.0, gc_steady_max_pause_ms=500.0)
+    assert assess([at]) == Trust(trustworthy=True, reasons=[])
+    lag_over = GeneratorSnapshot(seconds=10, lag_max_ms=500.5)
+    assert assess([lag_over]).reasons == ["scheduling lag max 500 ms > 500 ms"]
+    gc_over = GeneratorSnapshot(seconds=10, gc_steady_max_pause_ms=501.0)
+    assert assess([gc_over]).reasons == ["GC pause 501 ms > 500 ms"]
+    assert assess([lag_over], TrustLimits(lag_max_ms=600.0)).trustworthy
+    assert assess([gc_over], TrustLimits(gc_pause_ms=600.0)).trustworthy
+
+
+def test_a_start_up_gc_pause_alone_does_not_distrust_the_run():
+    # Collections before the doors open (Locust start-up, building the world) delay no request;
+    # only the pause after spawning completed counts, and the lag max covers the load phase.
+    start_up = GeneratorSnapshot(seconds=10, lag_max_ms=30.0, gc_max_pause_ms=2000.0, gc_steady_max_pause_ms=40.0)
+    assert assess([start_up]).trustworthy
+
+
+def test_a_p99_over_its_limit_names_the_max_once():
+    both = GeneratorSnapshot(node="w1", seconds=10, lag_p99_ms=1200.0, lag_max_ms=1500.0)
+    assert assess([both]).reasons == ["w1: scheduling lag p99 1200 ms > 1000 ms (max 1500 ms)"]

@@ -8,7 +8,7 @@ from kernel.load_observation import ArrivalTotals, LoadObservation, observe
 from scenarios.abort import AbortDecision
 from scenarios.lag import GeneratorSnapshot
 from scenarios.latency import LatencyRecorder
-from scenarios.load_figures import LoadFigures
+from scenarios.load_figures import LoadFigures, progress_line
 
 
 def _figures(**state: object) -> LoadFigures:
@@ -56,3 +56,15 @@ def test_the_harness_extension_is_what_observe_finds_on_the_environment() -> Non
     found = observe(environment)
     assert found is figures and found.started_at == 1_700_000_000.0
     assert observe(types.SimpleNamespace()) is None
+
+
+def test_the_progress_line_counts_throttled_apart_from_errors_and_is_unchanged_without_any():
+    recorder = LatencyRecorder()
+    for i in range(200):
+        recorder.record("portal", "POST /auth/token", "01", None, 2_000, None, failed=i < 10, at=1.0)
+    assert progress_line(5, 40, 68, 33.3, recorder, 21) == (
+        "[    5/40s] users     68 |    33.3 req/s | errors   5.0% | p95     21 ms")
+    for _ in range(50):
+        recorder.record("portal", "POST /auth/token", "01", None, 2_000, None, failed=False, throttled=True, at=1.0)
+    assert progress_line(10, 40, 68, 33.3, recorder, 21) == (
+        "[   10/40s] users     68 |    33.3 req/s | errors   4.0% | p95     21 ms | throttled by target  20.0%")
