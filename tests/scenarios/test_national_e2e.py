@@ -18,7 +18,9 @@ import sys
 import httpx
 import pytest
 
+from kernel.defaults import GC_PAUSE_LIMIT_MS, SCHEDULE_LAG_MAX_LIMIT_MS
 from kernel.source_addresses import commune_source
+from scenarios.lag import TrustLimits
 from tests.support import team_mocks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.saturating]
@@ -65,3 +67,16 @@ def test_golive_at_national_size_trips_none_of_the_target_s_defences(tmp_path):
     assert summary["communes"]["active"] == 3321
     sign_ins = [e for e in summary["endpoints"] if e["name"] == "POST /auth/token"]
     assert sign_ins and all(e["failures"] == 0 for e in sign_ins), sign_ins
+    assert summary["requests"]["throttled"] == 0
+    # The generator's verdict agrees with its own documented limits: a stall past one of
+    # them distrusts the run and is named; no named problem, no distrust.
+    generator = summary["generator"]
+    stalls = {
+        "scheduling lag": generator["max_schedule_lag_ms"] > SCHEDULE_LAG_MAX_LIMIT_MS
+        or generator["schedule_lag_p99_ms"] > TrustLimits().lag_p99_ms,
+        "GC pause": (generator["gc_steady_max_pause_ms"] or 0) > GC_PAUSE_LIMIT_MS,
+    }
+    problems = [reason for reason in generator["reasons"] if not reason.startswith("note:")]
+    assert generator["trustworthy"] == (not problems), generator
+    for name, over in stalls.items():
+        assert not over or any(name in reason for reason in problems), (name, generator)
