@@ -57,6 +57,7 @@ class GeneratorSnapshot:
     lag_samples: int = 0
     lag_p99_ms: float = 0.0
     lag_max_ms: float = 0.0
+    lag_max_at_s: float = 0.0  # when the worst overshoot ended, seconds after the ticker started
     cpu_percent_mean: float = 0.0
     cpu_percent_max: float = 0.0
     cpu_busy_seconds: int = 0  # 1-s samples above TrustLimits.cpu_percent
@@ -109,6 +110,8 @@ class LagMonitor:
         self.cpu_sum = 0.0
         self.cpu_max = 0.0
         self.cpu_busy_seconds = 0
+        self.lag_max_s = 0.0
+        self.lag_max_at_s = 0.0
         self._greenlet: gevent.Greenlet | None = None
 
     def start(self) -> LagMonitor:
@@ -125,11 +128,15 @@ class LagMonitor:
 
     def _tick(self) -> None:
         wall0, cpu0 = time.monotonic(), time.process_time()
+        started = wall0
         while True:
             before = time.monotonic()
             gevent.sleep(self.tick_s)
             now = time.monotonic()
-            self.lag.record(int(max(now - before - self.tick_s, 0.0) * 1_000_000))
+            overshoot = max(now - before - self.tick_s, 0.0)
+            self.lag.record(int(overshoot * 1_000_000))
+            if overshoot > self.lag_max_s:  # when, so a stall can be told from the spawn, the surge or the stop
+                self.lag_max_s, self.lag_max_at_s = overshoot, now - started
             if now - wall0 >= 1.0:
                 cpu = time.process_time()
                 self.record_cpu((cpu - cpu0) / (now - wall0) * 100)
@@ -151,6 +158,7 @@ class LagMonitor:
             lag_samples=self.lag.total,
             lag_p99_ms=self.lag.value_at_percentile(99.0) / 1000,
             lag_max_ms=self.lag.max_value() / 1000,
+            lag_max_at_s=round(self.lag_max_at_s, 1),
             cpu_percent_mean=round(self.cpu_sum / self.seconds, 1) if self.seconds else 0.0,
             cpu_percent_max=round(self.cpu_max, 1),
             cpu_busy_seconds=self.cpu_busy_seconds,
@@ -188,7 +196,8 @@ def assess(snapshots: list[GeneratorSnapshot], limits: TrustLimits | None = None
         elif snap.lag_max_ms > limits.lag_max_ms:
             # One stall is enough to distrust the run (a p99 hides it); the p99 line above
             # already names the max, so the max gets a line of its own only when the p99 held.
-            reasons.append(f"{who}scheduling lag max {snap.lag_max_ms:.0f} ms > {limits.lag_max_ms:.0f} ms")
+            reasons.append(f"{who}scheduling lag max {snap.lag_max_ms:.0f} ms > {limits.lag_max_ms:.0f} ms"
+                           + (f" (at {snap.lag_max_at_s:.0f} s)" if snap.lag_max_at_s else ""))
         # The steady figure only (after spawning completed): gc_max_pause_ms also holds the
         # collections of Locust's start-up and of building the world, before the doors open,
         # which delay no request. A pause while the load runs — spawning included — stalls the

@@ -137,6 +137,9 @@ def test_one_stall_over_the_limit_distrusts_the_run_whatever_the_p99():
     health = generator_health([stalled, GeneratorSnapshot(node="worker-2", seconds=300, lag_max_ms=20.0)])
     assert not health.trustworthy
     assert health.reasons == ["worker-1: scheduling lag max 828 ms > 500 ms", "worker-1: GC pause 558 ms > 500 ms"]
+    # A live ticker knows when its worst stall ended, and the reason says so.
+    stalled.lag_max_at_s = 331.4
+    assert generator_health([stalled]).reasons[0] == "worker-1: scheduling lag max 828 ms > 500 ms (at 331 s)"
 
 
 def test_stall_limits_are_strict_bounds_on_both_sides():
