@@ -5,12 +5,13 @@ The drill takes the portal's worklists (``GET /dossiers``) down for Hà Nội on
 into the load until 2 s before its end: a cell is judged on the run's figures so far, so it
 turns red only once enough of Hà Nội's worklist requests have failed, and a long window keeps
 that inside the step on a loaded machine (about 8 s after the step began with four busy loops
-beside the test; the earlier 25 s window was once missed in a full suite run). The page must load with its 34 rows, update in place (no reload: the same
-tab is watched throughout), show Hà Nội's *Status sync* cell not red while the drill's own
-timeline on the page still says the step is planned, then red once it is in force — and no
-other province's. Order is read from the board itself, never from a clock. Throughout: no
-console error and no request to anything but the board's own origin. When the run ends, the
-board's port is closed.
+beside the test; the earlier 25 s window was once missed in a full suite run).
+
+The page must load with its 34 rows, update in place (no reload: the same tab is watched
+throughout), show Hà Nội's *Status sync* cell not red while the drill's own timeline on the
+page still says the step is planned, then red once it is in force — and no other province's.
+Order is read from the board itself, never from a clock. Throughout: no console error and no
+request to anything but the board's own origin. When the run ends, the board's port is closed.
 """
 
 from __future__ import annotations
