@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser"]
 COMMANDS = (
     "dientap.commands.run_cmd",
     "dientap.commands.mocks_cmd",
+    "dientap.commands.worker_cmd",
     "dientap.commands.drill_cmd",
     "dientap.commands.security_cmd",
     "dientap.commands.gate_cmd",

@@ -12,7 +12,7 @@ from typing import Final, Generic, TypeVar
 
 __all__ = [
     "RunSetting", "SEED", "POPULATION_SIZE", "OFFICERS_PER_COMMUNE", "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT",
-    "BOARD_REFRESH_S", "GC_PAUSE_LIMIT_MS", "SCHEDULE_LAG_MAX_LIMIT_MS",
+    "BOARD_REFRESH_S", "GC_PAUSE_LIMIT_MS", "SCHEDULE_LAG_MAX_LIMIT_MS", "MASTER_PORT", "REMOTE_WORKERS_WAIT_S",
 ]
 
 T = TypeVar("T")
@@ -57,3 +57,11 @@ BOARD_REFRESH_S: Final = RunSetting("board_refresh_s", 3.0, "--board-refresh",
 # pause and an 828 ms worst lag left the p99 far below 1 s and the run "trustworthy" (#18).
 GC_PAUSE_LIMIT_MS: Final = 500.0  # worst garbage-collector pause after spawning completed
 SCHEDULE_LAG_MAX_LIMIT_MS: Final = 500.0  # worst overshoot of the 100 ms scheduling ticker
+
+# Workers on other machines (README "Many machines"): the Locust master's port — Locust's own
+# default, so a plain `locust -f - --worker` finds it too — and how long `dientap run` waits for
+# every expected worker to connect before it gives up with nothing sent.
+MASTER_PORT: Final = RunSetting("master_port", 5557, "--master-bind",
+                                "where the Locust master listens for workers, HOST[:PORT]")
+REMOTE_WORKERS_WAIT_S: Final = RunSetting("remote_workers_wait_s", 300.0, "--remote-workers-wait",
+                                          "how long the master waits for every worker to connect")

@@ -13,7 +13,12 @@ histograms. Protocol (Locust custom messages):
   then drains, sends ``final`` and *seals* its recorder, so nothing it records is left
   out of what the master merged. This matters for ``--run-time`` headless runs, where
   the master would otherwise quit 0.5 s after telling workers to stop;
-* a worker also sends a ``final`` report on its own ``test_stop`` (normal stop path).
+* a worker also sends a ``final`` report on its own ``test_stop`` (normal stop path);
+* the ``final`` report also carries the worker's *records* (``"records"``: what it was
+  acknowledged and who it played), which the master writes into its run directory. A
+  worker on another machine shares no disk with the master, and riding on the final
+  report they arrive before the master stops waiting — a message of their own, sent
+  from ``test_stop`` after it, could be lost when the master quits.
 
 A local (single-process) runner records straight into the recorder; nothing is shipped.
 It folds its per-commune window into the whole-run sketches every ``interval_s``
@@ -72,18 +77,21 @@ def attach_recorder(
     health: Callable[[], GeneratorSnapshot] | None = None,
     interval_s: float = 2.0,
     final_timeout_s: float = 15.0,
+    final_records: Callable[[], dict[str, Any]] | None = None,
+    on_records: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> LatencyShipping:
     """Wire ``recorder`` to ``environment`` for its runner's role; call once the runner
     exists (e.g. in an ``events.init`` listener). ``health`` gives this worker's
-    generator snapshot, shipped along with each report."""
+    generator snapshot, shipped along with each report. ``final_records`` (worker) gives the
+    records its final report carries; ``on_records`` (master) receives them with the worker's id."""
     from locust.runners import MasterRunner, WorkerRunner
 
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        return _attach_master(environment, runner, recorder, final_timeout_s)
+        return _attach_master(environment, runner, recorder, final_timeout_s, on_records)
     environment.events.request.add_listener(recorder.on_request)
     if isinstance(runner, WorkerRunner):
-        return _attach_worker(environment, runner, recorder, health, interval_s)
+        return _attach_worker(environment, runner, recorder, health, interval_s, final_records)
     shipping = LatencyShipping("local", recorder, health)
     environment.events.test_start.add_listener(lambda **_kw: recorder.unseal())
 
@@ -99,7 +107,12 @@ def attach_recorder(
 
 
 def _attach_worker(
-    environment: Any, runner: Any, recorder: LatencyRecorder, health: Callable[[], GeneratorSnapshot] | None, interval_s: float
+    environment: Any,
+    runner: Any,
+    recorder: LatencyRecorder,
+    health: Callable[[], GeneratorSnapshot] | None,
+    interval_s: float,
+    final_records: Callable[[], dict[str, Any]] | None,
 ) -> LatencyShipping:
     shipping = LatencyShipping("worker", recorder, health)
     # A periodic drain yields while encoding; the final report must not overtake it, or
@@ -121,10 +134,10 @@ def _attach_worker(
         snapshot = health() if health is not None else GeneratorSnapshot()
         if snapshot.node == "local":  # the default name: say which worker this is
             snapshot.node = f"worker-{runner.worker_index}"
-        runner.send_message(
-            LATENCY_MESSAGE,
-            {"delta": delta.to_wire(), "health": snapshot.to_wire(), "final": final, "seq": shipping.messages_sent},
-        )
+        report = {"delta": delta.to_wire(), "health": snapshot.to_wire(), "final": final, "seq": shipping.messages_sent}
+        if final and final_records is not None:
+            report["records"] = final_records()
+        runner.send_message(LATENCY_MESSAGE, report)
         shipping.messages_sent += 1
         for callback in shipping.on_sent:
             callback(delta)
@@ -153,7 +166,13 @@ def _attach_worker(
     return shipping
 
 
-def _attach_master(environment: Any, runner: Any, recorder: LatencyRecorder, final_timeout_s: float) -> LatencyShipping:
+def _attach_master(
+    environment: Any,
+    runner: Any,
+    recorder: LatencyRecorder,
+    final_timeout_s: float,
+    on_records: Callable[[str, dict[str, Any]], None] | None,
+) -> LatencyShipping:
     shipping = LatencyShipping("master", recorder)
 
     def on_latency(environment: Any, msg: Any, **_kw: Any) -> None:
@@ -165,6 +184,11 @@ def _attach_master(environment: Any, runner: Any, recorder: LatencyRecorder, fin
         if data.get("health"):
             shipping.worker_health[worker] = GeneratorSnapshot.from_wire(data["health"])
         shipping.messages_received += 1
+        if data.get("records") and on_records is not None:
+            try:
+                on_records(worker, data["records"])
+            except Exception:  # logged: a record that cannot be written must not stop the merge
+                logger.exception("could not write the records of worker %s", worker)
         if data.get("final"):
             shipping.final_from.add(worker)
 

@@ -16,9 +16,11 @@ from typing import Any
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
+from kernel.ack_ledger import AckLedger
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.load_clock import write_load_start
 from kernel.load_observation import EXTENSION_ATTRIBUTE
+from reports.summary_build import HISTOGRAMS_DIR
 from scenarios.abort import AbortLimits, AbortMonitor
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
 from scenarios.arrivals import ArrivalScheduler, attach_arrivals
@@ -31,7 +33,7 @@ from scenarios.load_figures import LoadFigures, progress_line
 from scenarios.personas import CommuneOfficer, ProvincialAgency, citizen_journey
 from scenarios.results import RunOutcome, write_results
 from scenarios.runconfig import RunConfig
-from scenarios.world import World
+from scenarios.world import World, write_players
 
 __all__ = ["install", "arrival_plan", "HarnessState", "LoadFigures"]
 
@@ -69,6 +71,7 @@ def _user_counts(world: World) -> None:
 
 STATS_LOG = "locust-stats.log"
 PLAYERS_DIR = "players"  # per load process: the officer accounts and agency provinces it played
+LEDGERS_DIR = "ledgers"  # per load process: what the target acknowledged to it
 
 
 def tables_to_log(path: Path) -> None:
@@ -120,7 +123,30 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
             arrivals=lambda: (s.stats if (s := scheduler_getter()) is not None else None),
             gc_monitor=gc_monitor,
         )
-    state.shipping = attach_recorder(environment, recorder, health=state.lag.snapshot if state.lag else None)
+    node_name = f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
+    run_dir = Path(config.run_dir)
+
+    def final_records() -> dict[str, Any]:
+        # What this worker was acknowledged and who it played, for the master's run directory:
+        # a worker on another machine shares no disk with it.
+        return {"name": node_name, "ledger": world.ledger.entries, "players": world.players}
+
+    def on_records(worker: str, records: dict[str, Any]) -> None:
+        name = str(records.get("name") or worker)
+        if not name.replace("-", "").isalnum():  # a file name, from the wire: nothing else
+            raise ValueError(f"worker name {name!r} is not a file name")
+        AckLedger(entries=records.get("ledger") or {}).dump(run_dir / LEDGERS_DIR / f"{name}.json")
+        write_players(run_dir / PLAYERS_DIR / f"{name}.json", records.get("players") or {})
+
+    shipped_copy = LatencyRecorder() if config.copy_dir is not None and isinstance(runner, WorkerRunner) else None
+    state.shipping = attach_recorder(
+        environment, recorder, health=state.lag.snapshot if state.lag else None,
+        final_records=final_records, on_records=on_records,
+    )
+    if shipped_copy is not None:
+        # A worker on another machine keeps what it shipped: the master's merge is auditable
+        # against the union of its workers' copies.
+        state.shipping.on_sent.append(shipped_copy.absorb)
 
     def on_test_start(environment: Any, **_kw: Any) -> None:
         state.started_at = time.time()
@@ -152,11 +178,17 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
             state.lag.stop()
         if state.abort is not None:
             state.abort.stop_monitoring()
-        # Every load process writes what it was acknowledged (for drills' reconciliation).
-        name = f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
-        if not is_master:
-            world.ledger.dump(Path(config.run_dir) / "ledgers" / f"{name}.json")
-            world.dump_players(Path(config.run_dir) / PLAYERS_DIR / f"{name}.json")
+        # What the load was acknowledged (for drills' reconciliation) and who it played: a
+        # local process writes its own; a worker's travel in its final report to the master
+        # (on_records), and a worker on another machine keeps a copy in its own directory.
+        if not isinstance(runner, (MasterRunner, WorkerRunner)):
+            world.ledger.dump(run_dir / LEDGERS_DIR / f"{node_name}.json")
+            world.dump_players(run_dir / PLAYERS_DIR / f"{node_name}.json")
+        elif shipped_copy is not None and config.copy_dir is not None:
+            copy = Path(config.copy_dir)
+            world.ledger.dump(copy / LEDGERS_DIR / f"{node_name}.json")
+            world.dump_players(copy / PLAYERS_DIR / f"{node_name}.json")
+            shipped_copy.dump(copy / HISTOGRAMS_DIR)
 
     def on_quitting(environment: Any, **_kw: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):
@@ -205,6 +237,9 @@ def register_cli_options(parser: Any) -> None:
     group.add_argument("--dientap-seed", type=int, default=SEED.default)
     group.add_argument("--dientap-population-size", type=int, default=POPULATION_SIZE.default)
     group.add_argument("--dientap-out", default="runs/locust-ui", help="where results are written")
+    # Set by `dientap run` on a master that serves remote workers; Locust copies it to every
+    # worker with each spawn, and a worker holding another run's entry refuses to play.
+    group.add_argument("--dientap-run-id", default="", help="the run a master plays (dientap run sets it)")
 
 
 def config_from_options(options: Any) -> RunConfig:

@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     request_timeout_s: float = Field(default=30.0, gt=0)
     workers: int = Field(default=0, ge=0)
     per_commune_sources: bool = True  # kernel.targets.TargetSpec.binds_commune_sources
+    # A worker on another machine keeps its own copy of what it shipped to the master here
+    # (histograms, ledger, players); None for the master, a local process or a local worker.
+    copy_dir: Path | None = None
     # Provenance, recorded in the journal (never secrets):
     target_kind: str = "embedded"
     target_name: str | None = None

@@ -79,5 +79,10 @@ class World:
     def dump_players(self, path: Path) -> None:
         """Write who this process played (officer accounts, agency provinces) as JSON:
         the evidence that every commune had its officers and no two processes played one."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.players, sort_keys=True), encoding="utf-8")
+        write_players(path, self.players)
+
+
+def write_players(path: Path, players: dict[str, list[str]]) -> None:
+    """Write who one load process played (a master writes its workers' too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(players, sort_keys=True), encoding="utf-8")

@@ -22,7 +22,8 @@ from typing import NoReturn, TypeVar
 from kernel.errors import ExitCode
 
 __all__ = ["CliParser", "duration", "positive_float", "non_negative_float", "fraction", "non_negative_int",
-           "positive_int", "target", "port", "refresh_interval", "DURATION_FORMS", "TARGET_FORMS", "REFRESH_BOUNDS_S"]
+           "positive_int", "target", "port", "refresh_interval", "host_port", "DURATION_FORMS", "TARGET_FORMS",
+           "REFRESH_BOUNDS_S"]
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
 DURATION_FORMS = "seconds (90) or h/m/s (90s, 5m, 1h30m)"
@@ -98,6 +99,25 @@ def officer_count(text: str) -> int:
 def port(text: str) -> int:
     """A TCP port, 0 (the system picks a free one) to 65535 (``--board``)."""
     return _number(text, int, lambda v: 0 <= v <= 65535, "a port: 0 (a free one) or 1 to 65535")
+
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[A-Za-z0-9_.-]+))(?::(?P<port>\d+))?$")
+HOST_PORT_FORMS = "HOST or HOST:PORT (a name, an IPv4 address or [IPv6]; port 1 to 65535)"
+
+
+def host_port(default_port: int) -> Callable[[str], tuple[str, int]]:
+    """A ``HOST[:PORT]`` type (``--master``, ``--master-bind``) with ``default_port``."""
+
+    def parse(text: str) -> tuple[str, int]:
+        match = _HOST_PORT.match(text.strip())
+        if match is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {HOST_PORT_FORMS}")
+        value = int(match["port"]) if match["port"] else default_port
+        if not 1 <= value <= 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {HOST_PORT_FORMS}")
+        return (match["v6"] or match["host"], value)
+
+    return parse
 
 
 def refresh_interval(text: str) -> float:

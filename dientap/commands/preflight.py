@@ -22,6 +22,7 @@ __all__ = [
     "READINESS_FORMS",
     "check_folder",
     "check_readiness",
+    "check_remote_workers",
     "check_run_arguments",
     "check_target_arguments",
     "check_targets",
@@ -100,3 +101,24 @@ def check_run_arguments(args: argparse.Namespace) -> None:
             find_prometheus(args.prometheus)
         except UsageError as exc:
             raise UsageError(f"argument --prometheus: {exc}") from None
+    check_remote_workers(args)
+
+
+def check_remote_workers(args: argparse.Namespace) -> None:
+    """``--remote-workers``: the embedded mocks listen on this machine's loopback, which a
+    worker on another machine cannot reach — nor may it send there (its own loopback is
+    another system). With a master bound to loopback the workers are on this machine."""
+    from kernel.allowlist import is_loopback_host
+    from kernel.defaults import MASTER_PORT
+
+    host = args.master_bind[0]
+    if args.remote_workers and args.target == "embedded" and not is_loopback_host(host):
+        raise UsageError(
+            f"argument --remote-workers: {args.remote_workers} workers on other machines cannot reach the embedded "
+            f"mocks (they listen on this machine's loopback); start `dientap mocks --host ADDRESS` and give "
+            f"--target FILE with its URLs, or bind the master to loopback (--master-bind 127.0.0.1) for workers "
+            f"on this machine"
+        )
+    if not args.remote_workers and tuple(args.master_bind) != ("127.0.0.1", MASTER_PORT.default):
+        raise UsageError(f"argument --master-bind: {host}:{args.master_bind[1]} given, but no worker will connect; "
+                         "add --remote-workers N (local --workers use a free loopback port of their own)")

@@ -11,6 +11,7 @@ from pathlib import Path
 from dientap.commands.options import (
     DURATION_FORMS,
     duration,
+    host_port,
     non_negative_int,
     port,
     positive_float,
@@ -20,7 +21,7 @@ from dientap.commands.options import (
 )
 from dientap.commands.preflight import check_run_arguments
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
-from kernel.defaults import BOARD_PORT, BOARD_REFRESH_S, POPULATION_SIZE, SEED
+from kernel.defaults import BOARD_PORT, BOARD_REFRESH_S, MASTER_PORT, POPULATION_SIZE, REMOTE_WORKERS_WAIT_S, SEED
 from kernel.errors import ExitCode
 from kernel.stopping import STOP
 
@@ -71,6 +72,10 @@ def options_from_args(args: argparse.Namespace, profile: str) -> DryRunOptions:
         scale=args.scale, workers=args.workers, seed=args.seed, population_size=args.population_size,
         readiness_file=args.readiness, out=args.out,
     )
+    if "remote_workers" in args:
+        options.remote_workers = args.remote_workers
+        options.master_bind = args.master_bind
+        options.remote_workers_wait_s = args.remote_workers_wait
     if "no_board" in args:
         options.board_port = None if args.no_board else args.board
         options.board_refresh_s = args.board_refresh
@@ -95,6 +100,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")
     parser.add_argument("--baseline", type=Path, default=None, help="with --budgets: baseline run directory")
     parser.add_argument("--junit", type=Path, default=None, help="with --budgets: write JUnit XML here")
+    many = parser.add_argument_group("workers on other machines (README: Many machines)")
+    many.add_argument("--remote-workers", type=non_negative_int, default=0, metavar="N",
+                      help="wait for N workers started elsewhere with `dientap worker --master HOST[:PORT]`, "
+                      "besides the --workers started here")
+    many.add_argument(MASTER_PORT.flag, type=host_port(MASTER_PORT.default), metavar="HOST[:PORT]",
+                      default=("127.0.0.1", MASTER_PORT.default),
+                      help=f"{MASTER_PORT.help} (default 127.0.0.1:{MASTER_PORT.default}; 0.0.0.0 for other machines)")
+    many.add_argument(REMOTE_WORKERS_WAIT_S.flag, type=duration, default=REMOTE_WORKERS_WAIT_S.default, metavar="S",
+                      help=f"{REMOTE_WORKERS_WAIT_S.help}: {DURATION_FORMS} (default {REMOTE_WORKERS_WAIT_S.default:g} s)")
     parser.add_argument("--prometheus", nargs="?", const="prometheus", default=None, metavar="BINARY",
                         help="start a Prometheus server on loopback for the run (optionally: the path of the prometheus binary)")
     parser.set_defaults(func=run)
@@ -123,10 +137,16 @@ def run(args: argparse.Namespace) -> ExitCode:
             print(
                 f"run {dry.run_id}: profile {profile.name} ×{profile.scale:g}, {profile.duration_s:g} s, "
                 f"{officers:,} officers + {agencies} agencies, citizens {profile.citizen_base_rate:g}/s, "
-                f"{'local process' if args.workers == 0 else f'{args.workers} workers'}",
+                f"{_workers_phrase(args)}",
                 flush=True,
             )
             phase[0] = "load"
+            if args.remote_workers:
+                host, master_port = args.master_bind
+                print(f"master: waiting up to {args.remote_workers_wait:g} s for {args.remote_workers} worker(s) on "
+                      f"{host}:{master_port} — on each worker machine: dientap worker --master "
+                      f"<this machine>:{master_port} --allow-host <target hosts> --pki-dir <copy of {dry.pki_dir}>",
+                      flush=True)
             dry.start_load()
             dry.wait()
         except KeyboardInterrupt:
@@ -142,6 +162,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     except KeyboardInterrupt:
         _record_interruption(dry, phase[0])
         raise
+
+
+def _workers_phrase(args: argparse.Namespace) -> str:
+    if args.workers == 0 and args.remote_workers == 0:
+        return "local process"
+    if args.remote_workers == 0:
+        return f"{args.workers} workers"
+    return f"{args.workers} local + {args.remote_workers} remote workers"
 
 
 def _record_interruption(dry: DryRun, phase: str) -> None:

@@ -23,7 +23,14 @@ from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
-from kernel.defaults import BOARD_REFRESH_S, OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
+from kernel.defaults import (
+    BOARD_REFRESH_S,
+    MASTER_PORT,
+    OFFICERS_PER_COMMUNE,
+    POPULATION_SIZE,
+    REMOTE_WORKERS_WAIT_S,
+    SEED,
+)
 from kernel.errors import UsageError
 from kernel.load_clock import read_load_start
 from kernel.provenance import Provenance, TargetKind, build_provenance
@@ -47,6 +54,9 @@ class DryRunOptions:
     duration_s: float | None = None
     scale: float | None = None
     workers: int = 0
+    remote_workers: int = 0  # workers from other machines (dientap worker) the master waits for
+    master_bind: tuple[str, int] = ("127.0.0.1", MASTER_PORT.default)
+    remote_workers_wait_s: float = REMOTE_WORKERS_WAIT_S.default
     seed: int = SEED.default
     population_size: int = POPULATION_SIZE.default
     readiness_file: Path | None = None
@@ -131,6 +141,11 @@ class DryRun:
     def allow_hosts(self) -> tuple[str, ...]:
         """Hosts allowed besides loopback."""
         return self.options.allow_hosts
+
+    @property
+    def workers(self) -> int:
+        """Locust workers of the run, local and remote (0: one local process)."""
+        return self.options.workers + self.options.remote_workers
 
     @property
     def command_line(self) -> list[str]:
@@ -233,12 +248,17 @@ class DryRun:
         opts.say(self.check_accounts().line())
         run_config = RunConfig(
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
-            population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=opts.workers,
+            population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=self.workers,
             target_kind=self._target_kind, target_name=self._target_name, command_line=opts.command_line,
             prometheus_url=prometheus_url or (self.prometheus.url if self.prometheus else None),
         )
         config_path = self.run_dir / "run-config.json"
         run_config.write(config_path)
+        served = None
+        if opts.remote_workers > 0:
+            from dientap.orchestration.remote import write_served_entry
+
+            served = write_served_entry(self.run_dir, self.run_id, run_config.model_dump_json())
         env = {RUN_CONFIG_ENV: str(config_path), SECRET_ENV: self.secret}
         if self.admin_token:
             env["DIENTAP_ADMIN_TOKEN"] = self.admin_token
@@ -253,7 +273,12 @@ class DryRun:
         officers, agencies = self.users
         plan = LocustPlan(
             users=officers + agencies, spawn_rate=self.profile.spawn_rate, run_time_s=self.profile.duration_s,
-            workers=opts.workers, env=env, log_dir=self.run_dir / "logs",
+            workers=opts.workers, remote_workers=opts.remote_workers,
+            # Local workers only: a free loopback port, so runs side by side never collide.
+            master_bind=opts.master_bind if opts.remote_workers else ("127.0.0.1", 0),
+            locustfile=served, master_args=("--dientap-run-id", self.run_id) if served else (),
+            expect_workers_wait_s=opts.remote_workers_wait_s if opts.remote_workers else 60.0,
+            env=env, log_dir=self.run_dir / "logs",
             master_sockets=(board.sock,) if board is not None and board.sock is not None else (),
         )
 
@@ -302,7 +327,7 @@ class DryRun:
         provenance = build_provenance(
             run_id=self.run_id, profile=self.profile.name, seed=self.options.seed, scale=self.profile.scale,
             target_kind=self._target_kind, target_name=self._target_name, urls=self.urls,
-            workers=self.options.workers, started_at=self._created_at, ended_at=at,
+            workers=self.workers, started_at=self._created_at, ended_at=at,
             command_line=self.options.command_line,
         )
         record_interruption(self.run_dir, provenance, signal_name, at, phase)

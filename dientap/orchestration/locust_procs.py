@@ -37,7 +37,16 @@ class LocustPlan:
     users: int
     spawn_rate: float
     run_time_s: float
-    workers: int = 0  # 0 = one local process
+    workers: int = 0  # local worker processes; 0 (and no remote ones) = one local process
+    # Workers from other machines (``dientap worker``) the master waits for besides the local
+    # ones, on ``master_bind``; they are handed ``locustfile`` (a served entry, see
+    # dientap.orchestration.remote), which the master and local workers run too.
+    remote_workers: int = 0
+    master_bind: tuple[str, int] = ("127.0.0.1", 0)  # port 0: a free one (local workers only)
+    locustfile: Path | None = None
+    master_args: tuple[str, ...] = ()  # extra arguments of the master (or local process)
+    # How long the master waits for all its workers to connect before it gives up.
+    expect_workers_wait_s: float = 60.0
     # Locust's --stop-timeout: how long users may finish a task when the run ends or is
     # stopped (a shorter one cut submissions off mid-flight: acknowledged by the portal,
     # never seen by the load).
@@ -51,7 +60,7 @@ class LocustPlan:
 
 def _base_args(plan: LocustPlan) -> list[str]:
     return [
-        sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary",
+        sys.executable, "-m", "locust", "-f", str(plan.locustfile or locustfile_path()), "--headless", "--only-summary",
         "--loglevel", "WARNING",
     ]
 
@@ -96,15 +105,17 @@ def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) ->
     logs = []
     try:
         handed = tuple(s.fileno() for s in plan.master_sockets)
-        if plan.workers <= 0:
+        expected = plan.workers + plan.remote_workers
+        if expected <= 0:
             local = [*_base_args(plan), *run_args]
             _started(procs, subprocess.Popen(local, env=env, pass_fds=handed, **child_process_options()))  # nosec B603
             _hand_over(plan)
         else:
-            port = _free_port()
-            master = [*_base_args(plan), *run_args, "--master", "--master-bind-host", "127.0.0.1",
-                      "--master-bind-port", str(port), "--expect-workers", str(plan.workers),
-                      "--expect-workers-max-wait", "60"]
+            bind_host, port = plan.master_bind
+            port = port or _free_port()
+            master = [*_base_args(plan), *run_args, *plan.master_args, "--master", "--master-bind-host", bind_host,
+                      "--master-bind-port", str(port), "--expect-workers", str(expected),
+                      "--expect-workers-max-wait", f"{plan.expect_workers_wait_s:g}"]
             _started(procs, subprocess.Popen(master, env=env, pass_fds=handed, **child_process_options()))  # nosec B603
             _hand_over(plan)
             for index in range(plan.workers):
@@ -113,10 +124,11 @@ def run_locust(plan: LocustPlan, procs: list[subprocess.Popen] | None = None) ->
                     plan.log_dir.mkdir(parents=True, exist_ok=True)
                     log = open(plan.log_dir / f"locust-worker-{index}.log", "ab")  # noqa: SIM115
                     logs.append(log)
-                worker = [*_base_args(plan), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-                          "--expect-workers", str(plan.workers)]
+                local_master = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host  # nosec B104 - a bind-all master is reached on loopback
+                worker = [*_base_args(plan), "--worker", "--master-host", local_master, "--master-port", str(port),
+                          "--expect-workers", str(expected)]
                 _started(procs, subprocess.Popen(worker, env=env, stdout=log, stderr=log, **child_process_options()))  # nosec B603
-        deadline = time.monotonic() + plan.run_time_s + plan.stop_timeout_s + 120
+        deadline = time.monotonic() + plan.expect_workers_wait_s + plan.run_time_s + plan.stop_timeout_s + 120
         master_proc = procs[0]
         while master_proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)

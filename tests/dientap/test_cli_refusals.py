@@ -83,7 +83,7 @@ REFUSALS: list[tuple[str, list[str], list[str]]] = [
     ("validate-unknown-kind", ["validate", "--kind", "nosuch", "x.yaml"],
      ["argument --kind", "'nosuch'", "'budgets', 'drill', 'profile', 'readiness', 'targets'"]),
     ("unknown-command", ["deploy"],
-     ["argument COMMAND", "'deploy'", "'run', 'mocks', 'drill', 'security', 'gate', 'compare', 'report', 'validate'"]),
+     ["argument COMMAND", "'deploy'", "'run', 'mocks', 'worker', 'drill', 'security', 'gate', 'compare', 'report', 'validate'"]),
 ]
 
 
