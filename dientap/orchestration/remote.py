@@ -29,6 +29,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kernel import __version__
 from kernel.allowlist import Allowlist
@@ -94,14 +95,15 @@ def check_worker_config(
         return (f"this worker runs dientap {__version__} with Locust {mine}, but the master runs "
                 f"dientap {dientap_version} with Locust {locust_version}; install the master's versions on this worker")
     allow = Allowlist(allow_hosts)
+    listed = "loopback and " + ", ".join(sorted(allow.extra_hosts)) if allow.extra_hosts else "loopback only"
     for service, url in sorted((config.get("urls") or {}).items()):
         try:
             allow.check_url(url, what=service)
-        except DientapError as exc:
-            listed = ", ".join(sorted(allow.extra_hosts)) or "none besides loopback"
-            return (f"the master's run sends {service} traffic to {url}, which is not on this worker's allowlist "
-                    f"(loopback and: {listed}); {exc}. The worker's allowlist is its own: "
-                    f"dientap worker --allow-host HOST (or {ALLOW_HOSTS_ENV}), never the master's")
+        except DientapError:
+            host = urlsplit(url).hostname or url
+            return (f"the master's run sends {service} traffic to {url}, and {host} is not on this worker's allowlist "
+                    f"({listed}); start the worker with --allow-host {host} if you own that system — a worker's "
+                    f"allowlist is its own, never the master's")
     if config.get("pki_dir") and not pki_dir:
         return (f"the run signs axis documents with the dry-run CA at {config['pki_dir']} on the master, and this "
                 "worker has no copy: pass dientap worker --pki-dir DIR (a copy of that directory, kept as secret as "
