@@ -10,7 +10,11 @@
    lag p99 < 1 s, and the memory per actor (goal ≥ 10,000 actors, ≤ 40 KB each).
 3. arrivals: citizen arrivals one process sustains at the intended rate (achieved ÷
    intended ≥ 0.98).
-4. scale-out: 2 Locust workers ÷ 1 worker on the bare loop (goal ≥ 1.8×).
+4. scale-out: 2 Locust workers ÷ 1 worker on the bare loop (goal ≥ 1.8×), each worker capped
+   at ``--worker-cpu`` of a core by a cgroup CPU quota (bench/cpu_quota.py, v1 or v2) so that
+   two workers and the master fit beside the target on 2 cores — uncapped, a second worker
+   only takes CPU from the first and from the target. Also: what the master costs per
+   worker (its CPU ÷ the run's length ÷ workers).
 5. gc: the effect of ``gc.freeze()`` after spawning — worst steady-state GC pause and
    scheduling lag with ~10,000 officer actors, with and without the freeze.
 """
@@ -26,10 +30,12 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.cpu_quota import CpuQuota
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from dientap.orchestration.process import listening_socket
 from reports.run_files import load_summary
@@ -61,32 +67,63 @@ def _aggregated_rps(csv_prefix: Path) -> float:
     return 0.0
 
 
-def bare_loop(url: str, seconds: int, workers: int, work: Path, cores: set[int] | None = None) -> float:
-    """Requests/s of the bare healthz loop (0 workers = one local process)."""
+@dataclass
+class LoopResult:
+    """What a bare loop run measured: requests/s and the master's CPU (0 without a master)."""
+
+    rps: float
+    master_cpu_s: float = 0.0
+    seconds: float = 0.0
+
+
+def bare_loop(url: str, seconds: int, workers: int, work: Path, cores: set[int] | None = None,
+              worker_cpu: float | None = None) -> LoopResult:
+    """The bare healthz loop (0 workers = one local process); ``worker_cpu`` caps each worker
+    at that share of a core (a cgroup each)."""
     prefix = work / f"bare-{workers}-{time.monotonic_ns()}"
     base = [sys.executable, "-m", "locust", "-f", str(HERE / "locust_healthz.py"), "--headless", "--only-summary",
             "--host", url, "--loglevel", "ERROR"]
     procs = []
-    if workers == 0:
-        procs.append(subprocess.Popen([*base, "-u", "64", "-r", "64", "-t", f"{seconds}s", "--csv", str(prefix)],  # nosec B603
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    else:
-        sock = listening_socket()
-        port = sock.getsockname()[1]
-        sock.close()
-        procs.append(subprocess.Popen([*base, "--master", "--master-bind-port", str(port), "--expect-workers", str(workers),  # nosec B603
-                                       "-u", str(64 * workers), "-r", "500", "-t", f"{seconds}s", "--csv", str(prefix)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for _ in range(workers):
-            procs.append(subprocess.Popen([*base, "--worker", "--master-port", str(port)],  # nosec B603
+    quotas: list[CpuQuota] = []
+    master_cpu = 0.0
+    try:
+        if workers == 0:
+            procs.append(subprocess.Popen([*base, "-u", "64", "-r", "64", "-t", f"{seconds}s", "--csv", str(prefix)],  # nosec B603
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    if cores is not None:
+        else:
+            sock = listening_socket()
+            port = sock.getsockname()[1]
+            sock.close()
+            procs.append(subprocess.Popen([*base, "--master", "--master-bind-port", str(port), "--expect-workers",  # nosec B603
+                                           str(workers), "-u", str(64 * workers), "-r", "500", "-t", f"{seconds}s",
+                                           "--csv", str(prefix)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            for index in range(workers):
+                worker = subprocess.Popen([*base, "--worker", "--master-port", str(port)],  # nosec B603
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                procs.append(worker)
+                if worker_cpu is not None:
+                    quota = CpuQuota(f"dientap-bench-{os.getpid()}-{workers}-{index}", worker_cpu)
+                    quotas.append(quota)
+                    quota.add(worker.pid)
+        if cores is not None:
+            for proc in procs:
+                _pin(proc.pid, cores)
+        master = procs[0]
+        while master.poll() is None:  # its CPU, read while it lives
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                master_cpu = _cpu_seconds(master.pid)
+            time.sleep(0.5)
+        master.wait(seconds + 60)
+        for proc in procs[1:]:
+            proc.wait(30)
+    finally:
         for proc in procs:
-            _pin(proc.pid, cores)
-    procs[0].wait(seconds + 60)
-    for proc in procs[1:]:
-        proc.wait(30)
-    return _aggregated_rps(prefix)
+            if proc.poll() is None:
+                proc.kill()
+        for quota in quotas:
+            quota.close()
+    return LoopResult(_aggregated_rps(prefix), master_cpu if workers else 0.0, float(seconds))
 
 
 def _profile(work: Path, name: str, text: str) -> str:
@@ -158,7 +195,7 @@ def personas_vs_bare(work: Path, seconds: int) -> dict:
         bare_target.start_target()
         for service in bare_target.cluster.services.values():
             _pin(service.proc.pid, {0})
-        bare_rps = bare_loop(bare_target.urls["portal"], seconds, 0, work, cores={1})
+        bare_rps = bare_loop(bare_target.urls["portal"], seconds, 0, work, cores={1}).rps
     return {"personas_rps": summary.requests.rps, "generator_cpu": cpu, "bare_rps": bare_rps,
             "trustworthy": summary.generator.trustworthy, "failed": summary.requests.failed, "total": summary.requests.total}
 
@@ -244,18 +281,29 @@ def arrivals(work: Path, rate: float, seconds: int) -> dict:
             "achieved": started / due if due else 0.0}
 
 
-def scale_out(work: Path, seconds: int) -> dict:
+def scale_out(work: Path, seconds: int, worker_cpu: float) -> dict:
+    """2 capped workers ÷ 1 capped worker on the bare loop, in the same run, same target."""
     with DryRun(DryRunOptions(profile="smoke", population_size=1000, out=work / "scale")) as target:
         target.start_target()
-        one = bare_loop(target.urls["portal"], seconds, 1, work)
-        two = bare_loop(target.urls["portal"], seconds, 2, work)
-    return {"one": one, "two": two, "ratio": two / one if one else 0.0}
+        url = target.urls["portal"]
+        one = bare_loop(url, seconds, 1, work, worker_cpu=worker_cpu)
+        two = bare_loop(url, seconds, 2, work, worker_cpu=worker_cpu)
+        uncapped_one = bare_loop(url, seconds, 1, work)
+        uncapped_two = bare_loop(url, seconds, 2, work)
+    per_worker = [r.master_cpu_s / r.seconds / n for r, n in ((one, 1), (two, 2)) if r.seconds]
+    return {"one": one.rps, "two": two.rps, "ratio": two.rps / one.rps if one.rps else 0.0,
+            "uncapped_ratio": uncapped_two.rps / uncapped_one.rps if uncapped_one.rps else 0.0,
+            "uncapped_one": uncapped_one.rps, "uncapped_two": uncapped_two.rps,
+            "master_core_per_worker": per_worker, "worker_cpu": worker_cpu}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs, 1 officer per commune")
     parser.add_argument("--only", choices=("personas", "officers", "arrivals", "scale", "gc"), default=None)
+    parser.add_argument("--worker-cpu", type=float, default=0.4,
+                        help="scale-out: each worker's CPU quota, in cores (default 0.4: two workers and the "
+                        "master leave the target more than a core of the two)")
     args = parser.parse_args()
     seconds = 15 if args.quick else 30
     with tempfile.TemporaryDirectory(prefix="dientap-loadgen-") as tmp:
@@ -285,8 +333,12 @@ def main() -> int:
                 print(f"gc ({label:>9}): {r['actors']:,} actors, worst GC pause after spawning {pause:.0f} ms, "
                       f"scheduling lag p99 {lag_p99:.0f} ms, max {lag_max:.0f} ms")
         if args.only in (None, "scale"):
-            r = scale_out(work, seconds)
-            print(f"scale-out: 1 worker {r['one']:.0f} req/s, 2 workers {r['two']:.0f} req/s → {r['ratio']:.2f}× (goal ≥ 1.8×)")
+            r = scale_out(work, seconds, args.worker_cpu)
+            master = ", ".join(f"{share * 100:.1f} %" for share in r["master_core_per_worker"])
+            print(f"scale-out (each worker capped at {r['worker_cpu']:g} core): 1 worker {r['one']:.0f} req/s, "
+                  f"2 workers {r['two']:.0f} req/s → {r['ratio']:.2f}× (goal ≥ 1.8×); master {master} of a core per "
+                  f"worker (1, 2 workers); uncapped, for comparison: {r['uncapped_one']:.0f} → {r['uncapped_two']:.0f} "
+                  f"req/s = {r['uncapped_ratio']:.2f}×")
     return 0
 
 
