@@ -1,4 +1,5 @@
-"""Building and signing edXML packages (enveloped XML-DSig, ECDSA-SHA256)."""
+"""Building and signing edXML packages (enveloped XML-DSig, ECDSA-SHA256; the signature is
+written by :func:`kernel.edxml.xmldsig.sign_enveloped`, the one profile the axis accepts)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,13 @@ import base64
 import datetime as dt
 
 from lxml import etree
-from signxml import (
-    CanonicalizationMethod,
-    DigestAlgorithm,
-    SignatureConstructionMethod,
-    SignatureMethod,
-    XMLSigner,
-)
 
 from kernel.edxml.envelope import (
     EDXML_NS,
     DocumentEnvelope,
     validate_envelope,
 )
+from kernel.edxml.xmldsig import sign_enveloped
 from kernel.pki import AgencyCredential
 
 
@@ -79,11 +74,5 @@ def build_package(
     if validate:
         validate_envelope(envelope)
     root = _to_tree(envelope, timestamp or dt.datetime.now(dt.UTC))
-    signer = XMLSigner(
-        method=SignatureConstructionMethod.enveloped,
-        signature_algorithm=SignatureMethod.ECDSA_SHA256,
-        digest_algorithm=DigestAlgorithm.SHA256,
-        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
-    )
-    signed = signer.sign(root, key=credential.private_key, cert=[credential.certificate])
-    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+    sign_enveloped(root, credential.private_key, credential.certificate)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -100,6 +101,17 @@ def test_both_verifiers_accept_built_packages_and_digest_the_same_bytes(recipien
     signed = strict(data)
     assert signed == general(data)
     assert b"Signature" not in signed and b"<OrganId>000.00.00.H26</OrganId>" in signed
+
+
+@pytest.mark.parametrize(("recipients", "attachments"), [(1, 0), (3, 2)])
+def test_our_signer_writes_what_signxml_s_signer_writes_but_the_ecdsa_value(recipients: int, attachments: int) -> None:
+    # ECDSA signatures are randomised: everything else — the shape, the digest, KeyInfo — must
+    # be byte for byte what signxml's enveloped signer writes for the same document.
+    ours = build_package(_envelope(recipients, attachments), _credential())
+    theirs = _resign(ours)
+    value = re.compile(rb"<ds:SignatureValue>[^<]*</ds:SignatureValue>")
+    assert value.sub(b"", etree.tostring(etree.fromstring(ours, PARSER))) == value.sub(b"", theirs)
+    assert value.search(ours) is not None
 
 
 @settings(max_examples=40, deadline=None)
