@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("profile", nargs="?", default="smoke",
-                        help="shipped profile name (smoke, golive, peak, soak) or a YAML path")
+                        help="shipped profile name (smoke, golive, peak, soak, national) or a YAML path")
     add_target_arguments(parser)
     add_board_arguments(parser)
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")

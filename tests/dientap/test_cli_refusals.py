@@ -46,7 +46,7 @@ REFUSALS: list[tuple[str, list[str], list[str]]] = [
     ("run-board-and-no-board", ["run", "smoke", "--board", "8089", "--no-board"],
      ["argument --no-board: not allowed with argument --board"]),
     ("run-unknown-profile", ["run", "nosuch"],
-     ["unknown profile 'nosuch'", "shipped profiles: golive, peak, smoke, soak", "a path to a YAML file"]),
+     ["unknown profile 'nosuch'", "shipped profiles: golive, national, peak, smoke, soak", "a path to a YAML file"]),
     ("drill-no-name", ["drill"], ["name a drill (or --list)", "`dientap drill --list`"]),
     ("drill-unknown", ["drill", "nosuch"],
      ["unknown drill 'nosuch'", "known drills: ", "population-outage", "run `dientap drill --list`"]),

@@ -18,6 +18,7 @@ README_TABLE = {
     "golive": (300, 3321, 1, 3.0, "size", 2.0),
     "peak": (600, 3321, 2, 4.0, "size", 1.5),
     "soak": (3600, 3321, 1, 2.0, "size", 1.0),
+    "national": (600, 3321, 8, 7.3, "size", 1.667),
 }
 
 
@@ -36,12 +37,15 @@ def test_shipped_profiles_are_exactly_the_readme_ones() -> None:
     assert shipped_profiles() == sorted(README_TABLE)
 
 
-def test_peak_at_scale_4_is_the_national_peak_of_the_readme() -> None:
+def test_peak_and_golive_scaled_up_are_what_the_readme_says_against_national() -> None:
+    national = resolve_profile("national")
+    national_surge = national.citizen_base_rate * max(p.factor for p in national.citizens.shape)
     peak = resolve_profile("peak").scaled(4)
-    assert len(officer_slots(peak)) == 26_568  # 8 officers × 3,321 communes
+    assert len(officer_slots(peak)) == len(officer_slots(national)) == 26_568  # 8 officers × 3,321 communes
     assert peak.citizen_base_rate * max(p.factor for p in peak.citizens.shape) == 24.0  # 4 × 4 × 1.5 arrivals/s
+    assert 24.0 / national_surge == pytest.approx(2, abs=0.05)  # "twice its surge rate"
     golive = resolve_profile("golive").scaled(10)
-    assert len(officer_slots(golive)) == 33_210
+    assert len(officer_slots(golive)) == 33_210  # "a quarter more than national"
 
 
 def test_golive_signs_every_officer_in_within_its_60_second_login_storm() -> None:
@@ -90,7 +94,7 @@ def test_a_shape_must_start_at_zero_and_run_forward(tmp_path: Path, shape: str) 
 def test_unknown_profile_lists_the_shipped_ones_and_a_missing_path_is_named(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as exc:
         resolve_profile("goliv")
-    assert str(exc.value) == ("unknown profile 'goliv'; shipped profiles: golive, peak, smoke, soak "
+    assert str(exc.value) == ("unknown profile 'goliv'; shipped profiles: golive, national, peak, smoke, soak "
                               "(or give a path to a YAML file)")
     with pytest.raises(ConfigError, match=r"mine.yaml: file not found"):
         resolve_profile(str(tmp_path / "mine.yaml"))
