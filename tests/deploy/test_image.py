@@ -28,7 +28,7 @@ import yaml
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from tests.deploy.k8s_manifests import ROOT, ContainerCommand, container_commands, find, option_values
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.image]
 
 STAGING = {"staging-dvc.example.vn": 8701, "staging-dc.example.vn": 8702, "staging-truc.example.vn": 8703}
 ADMIN_TOKEN = "image-test-admin"  # nosec B105 - the mocks' admin token for this test only

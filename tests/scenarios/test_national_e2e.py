@@ -1,10 +1,13 @@
-"""golive at national size (×10: ten officers in every one of the 3,321 communes) for 60 s
-on this one machine, against mocks a team starts itself (issue #18, item 5).
+"""The national profile for 60 s on this one machine, at its documented default size (the
+largest fraction of the country one 2-core machine carries with the mocks beside it;
+``bench/national.py`` measures it), against mocks a team starts itself (issues #14, #18).
 
-At this size, before #18, the harness tripped the portal's defences against itself: 401s
+At national size, before #18, the harness tripped the portal's defences against itself: 401s
 for officers the portal did not hold, a stuffing detector that saw one address sign in as
 the whole country, then lockouts. The target's own counters are the judge here: the mocks
-outlive the run, and their ``/metrics`` count every sign-in answer by status class.
+outlive the run, and their ``/metrics`` count every sign-in answer by status class. The run
+itself must fail nothing, reach every commune and province, and its generator's verdict must
+agree with its own limits.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from tests.support import team_mocks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.saturating]
 
-SCALE = 10
+OFFICERS_PER_COMMUNE = 8  # national.yaml at scale 1: the mocks hold every account any scale signs in
 POPULATION = 20_000
 _SIGN_INS = re.compile(r'dientap_mock_requests_total\{method="POST",route="/auth/token",service="(\w+)",'
                        r'status_class="(\dxx)"\} (\d+)')
@@ -36,18 +39,20 @@ def _sign_in_answers(url: str) -> dict[tuple[str, str], int]:
     return {(m[1], m[2]): int(float(m[3])) for m in _SIGN_INS.finditer(text)}
 
 
-def test_golive_at_national_size_trips_none_of_the_target_s_defences(tmp_path):
-    # What a team runs: `dientap mocks --officers-per-commune 10`, then `dientap run --target`.
-    with team_mocks(tmp_path, population=POPULATION, officers_per_commune=SCALE) as (cluster, admin_token, targets):
+def test_the_national_run_fails_nothing_reaches_every_commune_and_trips_no_defence(tmp_path):
+    # What a team runs: `dientap mocks --officers-per-commune 8`, then `dientap run national --target`.
+    with team_mocks(tmp_path, population=POPULATION, officers_per_commune=OFFICERS_PER_COMMUNE) as (
+        cluster, admin_token, targets,
+    ):
         done = subprocess.run(
-            [sys.executable, "-m", "dientap.cli", "run", "golive", "--scale", str(SCALE), "--duration", "60",
+            [sys.executable, "-m", "dientap.cli", "run", "national", "--duration", "60",
              "--workers", "2", "--target", str(targets), "--population-size", str(POPULATION),
              "--out", str(tmp_path / "runs"), "--no-board"],
             capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
             env={**os.environ, "DIENTAP_ADMIN_TOKEN": admin_token},
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        # Every account checked before the load: 10 officers' worth in 3,321 communes.
+        # Every kind of account checked before the load, in 3,321 communes and 34 provinces.
         assert "accounts: the target holds all 6,710 " in done.stdout
         answers = {}
         for url in cluster.urls.values():
@@ -64,7 +69,9 @@ def test_golive_at_national_size_trips_none_of_the_target_s_defences(tmp_path):
     assert peers["communes_seen"] == peers["distinct_addresses"] == 3321
     assert all(seen["addresses"] == [commune_source(code)] for code, seen in peers["communes"].items())
     summary = json.loads((tmp_path / "runs" / "latest" / "summary.json").read_text())
+    assert summary["requests"]["total"] > 0 and summary["requests"]["failed"] == 0, summary["requests"]
     assert summary["communes"]["active"] == 3321
+    assert sum(1 for p in summary["provinces"] if p["communes_active"]) == 34
     sign_ins = [e for e in summary["endpoints"] if e["name"] == "POST /auth/token"]
     assert sign_ins and all(e["failures"] == 0 for e in sign_ins), sign_ins
     assert summary["requests"]["throttled"] == 0
