@@ -16,6 +16,9 @@ so before any traffic — when:
   by default), whatever the master sends;
 * the run signs documents and the worker has no copy of the dry-run CA (``--pki-dir``).
 
+The allowlist guards against a *misconfigured* master, not a hostile one: the worker runs the
+Python the master serves (Locust's design), so workers serve only masters their owners control.
+
 Otherwise it writes the configuration to the worker's own directory (where the worker keeps
 a copy of what it shipped: its histograms, ledger and players) and points
 ``DIENTAP_RUN_CONFIG`` at it, exactly as a local worker is started.
@@ -37,7 +40,7 @@ from kernel.errors import DientapError, ExitCode
 
 __all__ = [
     "ALLOW_HOSTS_ENV", "PKI_DIR_ENV", "WORKER_OUT_ENV", "DEFAULT_WORKER_OUT", "REFUSED_EXIT", "RESTART_EXIT",
-    "write_served_entry", "join_run", "check_worker_config",
+    "write_served_entry", "served_entry_name", "installed_locust_version", "join_run", "check_worker_config",
 ]
 
 ALLOW_HOSTS_ENV = "DIENTAP_ALLOW_HOSTS"  # comma-separated hosts a worker may send to, besides loopback
