@@ -4,8 +4,10 @@
 
 1. personas ÷ bare loop: requests/s one Locust process sustains running the full
    personas against the embedded mocks, divided by a bare FastHttpUser ``GET /healthz``
-   loop against the same portal (goal ≥ 0.50). The mocks run on core 0 and the generator
-   on core 1, so the figure also shows requests per generator-CPU-second.
+   loop against the same portal (goal ≥ 0.65, #14). The mocks run on core 0 and the
+   generator on core 1. While the generator's core is the limit the figure is also the
+   ratio of requests per generator-CPU-second; once the mocks' core saturates first it no
+   longer is, so that ratio is printed beside it (each side's requests ÷ its own CPU).
 2. officers held: officer actors one process holds at one action per 30 s with scheduling
    lag p99 < 1 s, and the memory per actor (goal ≥ 10,000 actors, ≤ 40 KB each).
 3. arrivals: citizen arrivals one process sustains at the intended rate (achieved ÷
@@ -74,6 +76,7 @@ class LoopResult:
     rps: float
     master_cpu_s: float = 0.0
     seconds: float = 0.0
+    cpu_share: float = 0.0  # a local process's CPU, in cores, from 3 s in to its end (0 with workers)
 
 
 def bare_loop(url: str, seconds: int, workers: int, work: Path, cores: set[int] | None = None,
@@ -110,9 +113,12 @@ def bare_loop(url: str, seconds: int, workers: int, work: Path, cores: set[int] 
             for proc in procs:
                 _pin(proc.pid, cores)
         master = procs[0]
+        began = time.monotonic()
+        samples: list[tuple[float, float]] = []
         while master.poll() is None:  # its CPU, read while it lives
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 master_cpu = _cpu_seconds(master.pid)
+                samples.append((time.monotonic() - began, master_cpu))
             time.sleep(0.5)
         master.wait(seconds + 60)
         for proc in procs[1:]:
@@ -123,7 +129,10 @@ def bare_loop(url: str, seconds: int, workers: int, work: Path, cores: set[int] 
                 proc.kill()
         for quota in quotas:
             quota.close()
-    return LoopResult(_aggregated_rps(prefix), master_cpu if workers else 0.0, float(seconds))
+    steady = [sample for sample in samples if sample[0] >= 3.0]  # past Locust's start-up
+    share = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
+    return LoopResult(_aggregated_rps(prefix), master_cpu if workers else 0.0, float(seconds),
+                      0.0 if workers else share)
 
 
 def _profile(work: Path, name: str, text: str) -> str:
@@ -195,8 +204,8 @@ def personas_vs_bare(work: Path, seconds: int) -> dict:
         bare_target.start_target()
         for service in bare_target.cluster.services.values():
             _pin(service.proc.pid, {0})
-        bare_rps = bare_loop(bare_target.urls["portal"], seconds, 0, work, cores={1}).rps
-    return {"personas_rps": summary.requests.rps, "generator_cpu": cpu, "bare_rps": bare_rps,
+        bare = bare_loop(bare_target.urls["portal"], seconds, 0, work, cores={1})
+    return {"personas_rps": summary.requests.rps, "generator_cpu": cpu, "bare_rps": bare.rps, "bare_cpu": bare.cpu_share,
             "trustworthy": summary.generator.trustworthy, "failed": summary.requests.failed, "total": summary.requests.total}
 
 
@@ -310,10 +319,12 @@ def main() -> int:
         work = Path(tmp)
         if args.only in (None, "personas"):
             r = personas_vs_bare(work, seconds)
+            per_cpu = ((r["personas_rps"] / r["generator_cpu"]) / (r["bare_rps"] / r["bare_cpu"])
+                       if r["generator_cpu"] and r["bare_cpu"] else 0.0)
             print(f"personas: {r['personas_rps']:.0f} req/s ({r['failed']} failed of {r['total']}, "
                   f"generator {r['generator_cpu'] * 100:.0f}% of a core)"
-                  f" vs bare healthz loop {r['bare_rps']:.0f} req/s → ratio {r['personas_rps'] / r['bare_rps']:.2f} "
-                  "(goal ≥ 0.50)")
+                  f" vs bare healthz loop {r['bare_rps']:.0f} req/s ({r['bare_cpu'] * 100:.0f}% of a core) → ratio "
+                  f"{r['personas_rps'] / r['bare_rps']:.2f} (goal ≥ 0.65); per generator CPU-second {per_cpu:.2f}")
         if args.only in (None, "officers"):
             r = officers_held(work, 1 if args.quick else 3, 60 if args.quick else 120)
             print(f"officers: {r['actors']:,} actors at one action / 30 s: lag p99 {r['lag_p99_ms']:.0f} ms "

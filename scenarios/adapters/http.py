@@ -1,4 +1,4 @@
-"""The HTTP layer under the adapters: Locust FastHttpSessions shared through gateways.
+"""The HTTP layer under the adapters: geventhttpclient pools shared through gateways.
 
 Every simulated actor belongs to a commune, and a province's communes reach the national
 systems through the provincial gateway (the LGSP) — so the load generator does the
@@ -10,6 +10,17 @@ the 20,000 file-descriptor limit.
 Requests are reported to Locust with ``request_type`` = the service name, so Locust's
 own statistics (and web UI) show ``portal | POST /dossiers`` rather than merging the
 three services' ``/auth/token``.
+
+Each pool is a geventhttpclient ``HTTPClient`` driven directly, the client Locust's own
+``FastHttpSession`` wraps, and the request is reported on Locust's ``events.request``
+exactly as that session reports it (same fields, failures as ``CatchResponseError``).
+Going around the wrapper is what keeps the generator lean (#14): ``FastHttpSession`` puts a
+user agent in front of the client — URL parsing and joining, header copies and merges, a
+compatibility request and response object, a response context — that a pool which always
+speaks to one host with known headers does not need. py-spy under the personas load put
+that wrapper at ≈ 17 % of the generator's busy time (``bench/loadgen.py --only personas``;
+BENCHMARKS.md has the ratio before and after). Nothing of HTTP itself is written here:
+connections, request framing and response parsing are geventhttpclient's.
 """
 
 from __future__ import annotations
@@ -22,10 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from geventhttpclient.client import HTTPClient, HTTPClientPool
+from geventhttpclient.client import HTTPClient
 from geventhttpclient.connectionpool import ConnectionPool
 from geventhttpclient.url import URL
-from locust.contrib.fasthttp import FastHttpSession
+from locust.exception import CatchResponseError
 
 from scenarios.latency import mark_throttled, request_context
 from scenarios.schedule import current_schedule
@@ -45,8 +56,8 @@ def _enable_nodelay() -> None:
 
     geventhttpclient writes headers and a larger body in two sends; with Nagle on, the
     second waits for the server's delayed ACK and every such request gains ~40 ms of
-    latency that belongs to neither system. A pool made by :class:`_SourceBoundClients`
-    carries the address its connections must leave from (geventhttpclient has no
+    latency that belongs to neither system. A pool made by ``ServiceSession`` for a source
+    address carries the address its connections must leave from (geventhttpclient has no
     source-address option).
     """
     original = ConnectionPool._create_tcp_socket
@@ -69,32 +80,7 @@ def _enable_nodelay() -> None:
 _SOURCE_ATTRIBUTE = "_dientap_source"
 
 
-class _SourceBoundClients(HTTPClientPool):
-    """geventhttpclient's per-host client factory, with every connection bound to ``source``."""
-
-    def __init__(self, source: str, **client_args: Any):
-        super().__init__(**client_args)
-        self.source = source
-
-    def get_client(self, url: str | URL) -> HTTPClient:
-        client = super().get_client(url)
-        setattr(client._connection_pool, _SOURCE_ATTRIBUTE, self.source)  # read by create() above
-        return client
-
-
 _enable_nodelay()
-
-
-class _ServiceTaggedEvent:
-    """Forwards Locust request events with ``request_type`` set to the service name."""
-
-    def __init__(self, event: Any, service: str):
-        self._event = event
-        self._service = service
-
-    def fire(self, **kwargs: Any) -> None:
-        kwargs["request_type"] = self._service
-        self._event.fire(**kwargs)
 
 
 @dataclass(slots=True)
@@ -131,7 +117,7 @@ IDLE_REUSE_S = 4.0
 class _Pool:
     """One connection pool and what decides whether its idle connections may be reused."""
 
-    session: FastHttpSession
+    client: HTTPClient
     in_flight: int = 0
     last_done: float = field(default_factory=time.monotonic)
 
@@ -163,41 +149,38 @@ class ServiceSession:
     ):
         self.service = service
         self.base_url = base_url
-        self._event = _ServiceTaggedEvent(environment.events.request, service)
+        url = URL(base_url)
+        self._url = url
+        self._prefix = url.path.rstrip("/")  # a target mounted under a path keeps it on every request
+        self._fire = environment.events.request.fire
         self._pool_size = pool_size
         self._timeout_s = timeout_s
         self._source_of = source_of
         self._by_source: dict[str, _Pool] = {}
-        self._shared = _Pool(self._new_session(None))
+        self._shared = _Pool(self._new_client(None))
 
-    def _new_session(self, source: str | None) -> FastHttpSession:
-        session = FastHttpSession(
-            base_url=self.base_url,
-            request_event=self._event,
-            user=None,
-            concurrency=self._pool_size,
-            network_timeout=self._timeout_s,
-            connection_timeout=min(self._timeout_s, 10.0),
-            max_retries=0,
+    def _new_client(self, source: str | None) -> HTTPClient:
+        client = HTTPClient.from_url(
+            self._url, concurrency=self._pool_size, network_timeout=self._timeout_s,
+            connection_timeout=min(self._timeout_s, 10.0), block_size=_BLOCK_SIZE,
         )
-        # No cookies: the pool is shared by every actor of a province, so a cookie one
-        # actor was given must not ride on another's request — the services here
-        # authenticate with bearer tokens — and the jar's bookkeeping on every request
-        # cost ≈ 5 % of the generator's CPU.
-        session.client.cookiejar = None
         if source is not None:
-            session.client.clientpool = _SourceBoundClients(source, **session.client.clientpool.client_args)
-        return session
+            setattr(client._connection_pool, _SOURCE_ATTRIBUTE, source)  # read by create() above
+        return client
 
     def _pool_for(self, province: str, commune: str | None) -> _Pool:
         if self._source_of is None:
             pool = self._shared
+            source = None
         else:
             source = self._source_of(province, commune)
             found = self._by_source.get(source)
-            pool = found if found is not None else self._by_source.setdefault(source, _Pool(self._new_session(source)))
+            pool = found if found is not None else self._by_source.setdefault(source, _Pool(self._new_client(source)))
         if not pool.in_flight and time.monotonic() - pool.last_done > IDLE_REUSE_S:
-            pool.session.client.clientpool.close()  # its next request opens a fresh connection
+            # Its idle connections may be closing at the server: the next request opens a
+            # fresh one (a closed geventhttpclient pool cannot be reopened, so a new client).
+            pool.client.close()
+            pool.client = self._new_client(source)
         return pool
 
     def call(
@@ -229,52 +212,75 @@ class ServiceSession:
         if intended_start is None and schedule is not None:
             intended_start = schedule.intended
         context = request_context(self.service, province, commune=commune, intended_start=intended_start)
-        began = time.perf_counter()
         pool = self._pool_for(province, commune)
-        with pool.busy(), pool.session.request(
-            method, path, name=name, data=data,  # type: ignore[arg-type]  # locust sends bytes as is; its annotation omits them
-            headers=hdrs, catch_response=True, context=context
-        ) as response:
-            status = response.status_code or 0
-            body: dict[str, Any] = {}
-            content = response.content if status else None
-            if content:
-                try:
-                    parsed = orjson.loads(content)
-                    body = parsed if isinstance(parsed, dict) else {"items": parsed}
-                except orjson.JSONDecodeError:
-                    body = {}
-            ok = status in expect
-            error_code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
-            problem = check(body) if ok and check is not None else None
-            retry_after = None
-            if status in (423, 429, 503):
-                try:
-                    retry_after = float(response.headers.get("Retry-After", "")) if response.headers else None
-                except ValueError:
-                    retry_after = None
-            reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
-            if ok and problem is None:
-                response.success()
-            elif problem is not None:
-                response.failure(problem)
-            elif reply.throttled:
-                # Still a failure to Locust (its statistics know no third outcome, and a refused
-                # request is not a success), under its own message so its failure table keeps
-                # them apart; dientap's records count it as throttled, not failed (the context mark).
-                response.failure(f"throttled by target ({status} {error_code or 'throttled'}, Retry-After {retry_after:g})")
-                mark_throttled(context)
-            else:
-                response.failure(f"HTTP {status} {error_code or ''}".strip() if status else _no_response(response))
-            if schedule is not None:
-                schedule.request_done(time.perf_counter() - began)
-            return reply
+        started_at = time.time()
+        began = time.perf_counter()
+        status = 0
+        content = b""
+        retry_header: Any = None
+        error: Exception | None = None
+        with pool.busy():
+            try:
+                with pool.client.request(method, self._prefix + path, body=data, headers=hdrs) as response:
+                    content = response.read()
+                    status = response.status_code
+                    if status in (423, 429, 503):
+                        retry_header = response.get("retry-after")
+            # Any failure to get an answer is the request's outcome, never the actor's crash —
+            # what Locust's FastHttpSession does too (reset, refused, timeout, a malformed answer).
+            except Exception as exc:  # noqa: BLE001
+                error, status = exc, 0
+        elapsed_ms = (time.perf_counter() - began) * 1000
+        body: dict[str, Any] = {}
+        if content:
+            try:
+                parsed = orjson.loads(content)
+                body = parsed if isinstance(parsed, dict) else {"items": parsed}
+            except orjson.JSONDecodeError:
+                body = {}
+        ok = status in expect
+        error_code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
+        problem = check(body) if ok and check is not None else None
+        retry_after = _seconds(retry_header)
+        reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
+        failure: str | None
+        if ok and problem is None:
+            failure = None
+        elif problem is not None:
+            failure = problem
+        elif reply.throttled:
+            # Still a failure to Locust (its statistics know no third outcome, and a refused
+            # request is not a success), under its own message so its failure table keeps
+            # them apart; dientap's records count it as throttled, not failed (the context mark).
+            failure = f"throttled by target ({status} {error_code or 'throttled'}, Retry-After {retry_after:g})"
+            mark_throttled(context)
+        elif status:
+            failure = f"HTTP {status} {error_code or ''}".strip()
+        else:
+            failure = f"no response ({type(error).__name__})" if error is not None else "no response"
+        self._fire(
+            request_type=self.service, name=name, response_time=elapsed_ms, response_length=len(content),
+            exception=CatchResponseError(failure) if failure is not None else None,
+            context=context, start_time=started_at, response=None, url=path,
+        )
+        if schedule is not None:
+            schedule.request_done(time.perf_counter() - began)
+        return reply
 
 
-def _no_response(response: Any) -> str:
-    """What a request without an HTTP answer failed on, e.g. ``no response (ConnectionResetError)``."""
-    error = getattr(response, "error", None)
-    return f"no response ({type(error).__name__})" if error is not None else "no response"
+#: geventhttpclient reads a response in blocks of this size; the mocks' largest everyday
+#: answers (worklists, inboxes) are a few kilobytes, so most arrive in one read.
+_BLOCK_SIZE = 16 * 1024
+
+
+def _seconds(header: Any) -> float | None:
+    """A Retry-After header's delay in seconds (None when absent or not a number)."""
+    if not header:
+        return None
+    try:
+        return float(header if isinstance(header, str) else header[0])
+    except ValueError:
+        return None
 
 
 class TokenCache:
