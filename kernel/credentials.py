@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass, field
+from typing import Protocol
 
-__all__ = ["DEFAULT_DRY_RUN_SECRET", "derive_password", "officer_account"]
+__all__ = ["DEFAULT_DRY_RUN_SECRET", "Credentials", "DerivedCredentials", "derive_password", "officer_account"]
 
 # Public on purpose: it protects mock accounts on loopback, nothing real.
 DEFAULT_DRY_RUN_SECRET = "dientap-dry-run"  # a documented test secret, not a credential  # nosec B105
@@ -27,3 +29,22 @@ def derive_password(secret: str, account: str) -> str:
 def officer_account(commune_code: str, number: int) -> str:
     """Account name of commune officer ``number`` (1-based) of a commune, e.g. ``00004.officer1``."""
     return f"{commune_code}.officer{number}"
+
+
+class Credentials(Protocol):
+    """Where an adapter gets the password (or client secret) of an account it signs in as."""
+
+    def password(self, account: str) -> str:
+        """The password of ``account`` (a personal ID, an officer account, a client or agency ID)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DerivedCredentials:
+    """Every account's password derived from one secret (the mocks' provisioning)."""
+
+    secret: str = field(repr=False)
+
+    def password(self, account: str) -> str:
+        """``derive_password(secret, account)``."""
+        return derive_password(self.secret, account)

@@ -2,13 +2,19 @@
 otherwise a ``targets.yaml`` names base URLs for portal, population and axis::
 
     allow_hosts: [staging-dvc.example.vn]        # hosts beyond loopback, named explicitly
-    portal:     {base_url: https://staging-dvc.example.vn}
-    population: {base_url: https://staging-dc.example.vn}
-    axis:       {base_url: https://staging-truc.example.vn}
+    portal:     {base_url: https://staging-dvc.example.vn, protocol: dvcqg-adapter}
+    population: {base_url: https://staging-dc.example.vn, protocol: c06-soap}
+    axis:       {base_url: https://staging-truc.example.vn}  # protocol: native (the default)
     credentials:
       secret_env: STAGING_DRY_RUN_SECRET          # accounts' passwords are derived from it
       admin_token_env: STAGING_ADMIN_TOKEN        # optional: ledger for reconciliation
     pki_dir: /secure/dry-run-pki                  # agency signing keys (dry-run CA)
+
+Each service speaks ``native`` (the mocks' own REST dialect, the default) or its national
+system's integration shape (:data:`PROTOCOLS`): the portal's integration adapter
+(``dvcqg-adapter``), the population database's SOAP operations (``c06-soap``), the
+document axis's SDK calls (``vdxp``). The personas are the same either way; the adapter
+under them changes (``scenarios.adapters``).
 
 Secrets are read from the environment variables the file names and never written to
 the journal or report: :meth:`Target.describe` is what provenance records.
@@ -19,23 +25,52 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
 from kernel.allowlist import Allowlist, is_loopback_host
 from kernel.configfile import StrictModel, load_model
-from kernel.credentials import DEFAULT_DRY_RUN_SECRET
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, DerivedCredentials
 from kernel.errors import ConfigProblem, TargetNotAllowed
 
-__all__ = ["ServiceTarget", "CredentialsSpec", "TargetsFile", "Target", "TargetSpec", "load_targets", "SERVICE_NAMES"]
+__all__ = [
+    "PROTOCOLS", "ServiceTarget", "PortalTarget", "PopulationTarget", "AxisTarget", "CredentialsSpec", "TargetsFile",
+    "Target", "TargetSpec", "load_targets", "SERVICE_NAMES",
+]
 
 SERVICE_NAMES = ("portal", "population", "axis")
+
+#: The integration shapes each service may speak, ``native`` first (the default).
+PROTOCOLS: dict[str, tuple[str, ...]] = {
+    "portal": ("native", "dvcqg-adapter"),
+    "population": ("native", "c06-soap"),
+    "axis": ("native", "vdxp"),
+}
 
 
 class ServiceTarget(StrictModel):
     """One system's base URL."""
 
     base_url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=500)
+
+
+class PortalTarget(ServiceTarget):
+    """The portal: native REST, or the integration adapter's shape (DongBoHoSoMC, ...)."""
+
+    protocol: Literal["native", "dvcqg-adapter"] = "native"
+
+
+class PopulationTarget(ServiceTarget):
+    """The population database: native REST, or the SOAP operations (TraCuuThongTinCongDan, ...)."""
+
+    protocol: Literal["native", "c06-soap"] = "native"
+
+
+class AxisTarget(ServiceTarget):
+    """The document axis: native REST, or the agencies' SDK calls (sendEdoc, ...)."""
+
+    protocol: Literal["native", "vdxp"] = "native"
 
 
 class CredentialsSpec(StrictModel):
@@ -50,9 +85,9 @@ class TargetsFile(StrictModel):
 
     name: str = "staging"
     allow_hosts: list[str] = []  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
-    portal: ServiceTarget
-    population: ServiceTarget
-    axis: ServiceTarget
+    portal: PortalTarget
+    population: PopulationTarget
+    axis: AxisTarget
     credentials: CredentialsSpec = CredentialsSpec()
     pki_dir: Path | None = None
     adapter: str = Field(default="default", description="adapter set: 'default' or 'module:attribute'")
@@ -70,10 +105,12 @@ class Target:
     pki_dir: Path | None = None
     adapter: str = "default"
     allow_hosts: tuple[str, ...] = ()
+    protocols: dict[str, str] = field(default_factory=dict)  # service → PROTOCOLS entry; absent = native
 
     def describe(self) -> dict[str, object]:
         """What provenance records: names and URLs, never secrets."""
-        return {"name": self.name, "kind": self.kind, "urls": dict(self.urls), "adapter": self.adapter}
+        return {"name": self.name, "kind": self.kind, "urls": dict(self.urls), "adapter": self.adapter,
+                "protocols": {name: self.protocols.get(name, "native") for name in SERVICE_NAMES}}
 
 
 @dataclass(frozen=True)
@@ -87,6 +124,16 @@ class TargetSpec:
     pool_size: int = 10
     timeout_s: float = 30.0
     per_commune_sources: bool = True  # see binds_commune_sources
+    protocols: dict[str, str] = field(default_factory=dict)  # service → PROTOCOLS entry; absent = native
+
+    def protocol(self, service: str) -> str:
+        """The integration shape ``service`` speaks (``native`` unless the targets file names one)."""
+        return self.protocols.get(service, "native")
+
+    @property
+    def credentials(self) -> DerivedCredentials:
+        """Where the adapters get passwords: derived from the dry-run secret."""
+        return DerivedCredentials(self.secret)
 
     @property
     def binds_commune_sources(self) -> bool:
@@ -124,6 +171,7 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         pki_dir=spec.pki_dir,
         adapter=spec.adapter,
         allow_hosts=tuple(spec.allow_hosts),
+        protocols={name: getattr(spec, name).protocol for name in SERVICE_NAMES},
     )
 
 

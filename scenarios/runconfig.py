@@ -37,6 +37,7 @@ class RunConfig(BaseModel):
     urls: dict[str, str]
     pki_dir: Path | None = None
     adapter: str = "default"
+    protocols: dict[str, str] = {}  # service → kernel.targets.PROTOCOLS entry; absent = native
     pool_size: int = Field(default=10, ge=1, le=1000)
     request_timeout_s: float = Field(default=30.0, gt=0)
     workers: int = Field(default=0, ge=0)
@@ -57,6 +58,7 @@ class RunConfig(BaseModel):
             secret=os.environ.get(SECRET_ENV, DEFAULT_DRY_RUN_SECRET),
             pki_dir=self.pki_dir,
             adapter=self.adapter,
+            protocols=dict(self.protocols),
             pool_size=self.pool_size,
             timeout_s=self.request_timeout_s,
             per_commune_sources=self.per_commune_sources,

@@ -63,6 +63,8 @@ class DryRunOptions:
     out: Path = Path("runs")
     vulnerable: dict[str, list[str]] = field(default_factory=dict)  # embedded only
     mock_settings: dict[str, dict] = field(default_factory=dict)  # embedded only: service → overrides
+    # embedded only: service → the integration shape the load speaks to the mocks (kernel.targets.PROTOCOLS)
+    protocols: dict[str, str] = field(default_factory=dict)
     command_line: list[str] = field(default_factory=lambda: ["dientap", *sys.argv[1:]])
     board_port: int | None = None  # the live board's port on 127.0.0.1 (0: a free one); None: no board
     board_refresh_s: float = BOARD_REFRESH_S.default
@@ -103,6 +105,8 @@ class DryRun:
         self._target_name = "embedded mocks" if embedded else str(options.target)
         self.cluster: MockCluster | None = None
         self.urls: dict[str, str] = {}
+        self.adapter = "default"
+        self.protocols: dict[str, str] = {}  # service → integration shape (kernel.targets.PROTOCOLS)
         self.admin_token: str | None = None
         self.launched_at: float | None = None  # when Locust was launched (its clock starts later)
         self._started_at: float | None = None
@@ -180,11 +184,13 @@ class DryRun:
             self.urls, self.admin_token = self.cluster.urls, config.admin_token
             self.secret, self.pki_dir = DEFAULT_DRY_RUN_SECRET, self.run_dir / "mocks" / "axis" / "pki"
             self._target_name, self._target_kind = "embedded mocks", "embedded"
+            self.adapter, self.protocols = "default", dict(opts.protocols)
         else:
             target = load_targets(opts.target, extra_allow_hosts=opts.allow_hosts)
             self.urls, self.admin_token = target.urls, target.admin_token
             self.secret, self.pki_dir = target.dry_run_secret, target.pki_dir
             self._target_name, self._target_kind = target.name, "file"
+            self.adapter, self.protocols = target.adapter, dict(target.protocols)
 
     def _provisioned(self, settings: dict[str, dict]) -> dict[str, dict]:
         """The mocks' settings with every officer account the profile signs in provisioned
@@ -249,7 +255,8 @@ class DryRun:
         run_config = RunConfig(
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
             population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=self.workers,
-            target_kind=self._target_kind, target_name=self._target_name, command_line=opts.command_line,
+            adapter=self.adapter, protocols=self.protocols, target_kind=self._target_kind,
+            target_name=self._target_name, command_line=opts.command_line,
             prometheus_url=prometheus_url or (self.prometheus.url if self.prometheus else None),
         )
         config_path = self.run_dir / "run-config.json"

@@ -4,6 +4,13 @@
 province (created once per process). A custom adapter set is a callable
 ``build(environment, target, province) -> SystemAdapters`` named in ``targets.yaml`` as
 ``adapter: package.module:build``.
+
+The default set picks each service's adapter class by the integration shape the target
+speaks (``TargetSpec.protocol(service)``, ``kernel.targets.PROTOCOLS``): :data:`ADAPTER_CLASSES`
+names one class per (service, protocol), every class with the same methods and the same
+:class:`Reply` data as the native one, so the personas do not know which shape is under them.
+Classes are named as ``module:attribute`` and imported on first use: a run that speaks only
+the native shapes never imports a SOAP client.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from scenarios.adapters.http import Reply, ServiceSession, TokenCache
 from scenarios.adapters.systems import AxisAdapter, PopulationAdapter, PortalAdapter
 
 __all__ = [
+    "ADAPTER_CLASSES",
     "SystemAdapters",
+    "adapter_class",
     "TargetSpec",
     "adapters_for",
     "default_adapters",
@@ -54,8 +63,27 @@ def _ca(pki_dir: Path | None) -> DryRunCA | None:
     return _CA_CACHE[pki_dir]
 
 
+#: The adapter class of each (service, protocol), as ``module:attribute``.
+ADAPTER_CLASSES: dict[tuple[str, str], str] = {
+    ("portal", "native"): "scenarios.adapters.systems:PortalAdapter",
+    ("population", "native"): "scenarios.adapters.systems:PopulationAdapter",
+    ("axis", "native"): "scenarios.adapters.systems:AxisAdapter",
+}
+
+
+def adapter_class(service: str, protocol: str) -> Any:
+    """The adapter class for ``service`` speaking ``protocol`` (a ConfigError naming the
+    protocols there are when none is registered)."""
+    spec = ADAPTER_CLASSES.get((service, protocol))
+    if spec is None:
+        known = ", ".join(p for (s, p) in ADAPTER_CLASSES if s == service)
+        raise ConfigError([ConfigProblem("targets", None, f"{service}.protocol",
+                                         f"no adapter speaks {protocol!r} to the {service}; there are: {known}")])
+    return _builder(spec)
+
+
 def default_adapters(environment: Any, target: TargetSpec, province: str) -> SystemAdapters:
-    """Adapters for the mocks' API (and any staging system that speaks it)."""
+    """Adapters for the shapes the target speaks (the mocks' API unless the targets file says otherwise)."""
 
     source_of = source_for if target.binds_commune_sources else None
 
@@ -63,10 +91,11 @@ def default_adapters(environment: Any, target: TargetSpec, province: str) -> Sys
         return ServiceSession(environment, service, target.urls[service], pool_size=target.pool_size,
                               timeout_s=target.timeout_s, source_of=source_of)
 
+    credentials = target.credentials
     return SystemAdapters(
-        portal=PortalAdapter(session("portal"), target.secret),
-        population=PopulationAdapter(session("population"), target.secret),
-        axis=AxisAdapter(session("axis"), target.secret, _ca(target.pki_dir)),
+        portal=adapter_class("portal", target.protocol("portal"))(session("portal"), credentials),
+        population=adapter_class("population", target.protocol("population"))(session("population"), credentials),
+        axis=adapter_class("axis", target.protocol("axis"))(session("axis"), credentials, _ca(target.pki_dir)),
     )
 
 

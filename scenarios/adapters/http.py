@@ -92,6 +92,7 @@ class Reply:
     data: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None
     error_code: str | None = None
+    content: bytes = b""  # the raw body: adapters of XML shapes parse it themselves
 
     @property
     def transport_error(self) -> bool:
@@ -242,7 +243,7 @@ class ServiceSession:
         error_code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
         problem = check(body) if ok and check is not None else None
         retry_after = _seconds(retry_header)
-        reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code)
+        reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code, content=content)
         failure: str | None
         if ok and problem is None:
             failure = None

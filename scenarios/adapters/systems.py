@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kernel.credentials import derive_password
+from kernel.credentials import Credentials
 from kernel.edxml import DocumentEnvelope, build_package
 from kernel.pki import DryRunCA
 from kernel.synthetic import Citizen
@@ -54,9 +54,9 @@ def _catalogue_published(body: dict[str, Any]) -> str | None:
 class PortalAdapter(_GatedAdapter):
     """National Public Service Portal: sign-in, catalogue, dossiers, payments, feedback."""
 
-    def __init__(self, session: ServiceSession, secret: str):
+    def __init__(self, session: ServiceSession, credentials: Credentials):
         self.http = session
-        self._secret = secret
+        self._credentials = credentials
         self.tokens = GatedTokenCache()
 
     def sign_in_citizen(self, citizen: Citizen, province: str, commune: str) -> Reply:
@@ -64,7 +64,7 @@ class PortalAdapter(_GatedAdapter):
         return self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"kind": "citizen", "personal_id": citizen.personal_id,
-                  "password": derive_password(self._secret, citizen.personal_id)},
+                  "password": self._credentials.password(citizen.personal_id)},
         )
 
     def officer_token(self, account: str, province: str, commune: str) -> str | None:
@@ -77,7 +77,7 @@ class PortalAdapter(_GatedAdapter):
             return token
         reply = self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
-            json={"kind": "officer", "account": account, "password": derive_password(self._secret, account)},
+            json={"kind": "officer", "account": account, "password": self._credentials.password(account)},
         )
         return self._signed_in(account, reply)
 
@@ -148,9 +148,9 @@ class PortalAdapter(_GatedAdapter):
 class PopulationAdapter(_GatedAdapter):
     """National Population Database: client-credential tokens, look-ups, verifications."""
 
-    def __init__(self, session: ServiceSession, secret: str):
+    def __init__(self, session: ServiceSession, credentials: Credentials):
         self.http = session
-        self._secret = secret
+        self._credentials = credentials
         self.tokens = GatedTokenCache()
 
     def token(self, client_id: str, province: str) -> str | None:
@@ -163,7 +163,7 @@ class PopulationAdapter(_GatedAdapter):
             return token
         reply = self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province,
-            json={"client_id": client_id, "client_secret": derive_password(self._secret, client_id)},
+            json={"client_id": client_id, "client_secret": self._credentials.password(client_id)},
         )
         return self._signed_in(client_id, reply)
 
@@ -187,9 +187,9 @@ class PopulationAdapter(_GatedAdapter):
 class AxisAdapter(_GatedAdapter):
     """National Document Axis: agency tokens, signed sends, inbox pulls, acks, receipts."""
 
-    def __init__(self, session: ServiceSession, secret: str, ca: DryRunCA | None):
+    def __init__(self, session: ServiceSession, credentials: Credentials, ca: DryRunCA | None):
         self.http = session
-        self._secret = secret
+        self._credentials = credentials
         self._ca = ca
         self.tokens = GatedTokenCache()
 
@@ -203,7 +203,7 @@ class AxisAdapter(_GatedAdapter):
             return token
         reply = self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
-            json={"agency_code": agency_code, "client_secret": derive_password(self._secret, agency_code)},
+            json={"agency_code": agency_code, "client_secret": self._credentials.password(agency_code)},
         )
         return self._signed_in(agency_code, reply)
 

@@ -84,3 +84,19 @@ def test_format_errors_name_the_file_and_the_field(tmp_path: Path, text: str, fi
     with pytest.raises(ConfigError) as bad:
         load_targets(_write(tmp_path, text))
     assert "targets.yaml" in str(bad.value) and field in str(bad.value)
+
+
+def test_each_service_names_the_shape_it_speaks_native_by_default(tmp_path: Path) -> None:
+    text = LOOPBACK.replace('"http://127.0.0.1:8701/"}', '"http://127.0.0.1:8701/", protocol: dvcqg-adapter}')
+    target = load_targets(_write(tmp_path, text))
+    assert target.protocols == {"portal": "dvcqg-adapter", "population": "native", "axis": "native"}
+    assert target.describe()["protocols"] == target.protocols
+
+
+def test_a_shape_the_service_does_not_speak_is_refused_naming_the_field_and_the_shapes_there_are(tmp_path: Path) -> None:
+    # c06-soap is the population database's shape, not the axis's.
+    text = LOOPBACK.replace('"http://[::1]:8703"}', '"http://[::1]:8703", protocol: c06-soap}')
+    with pytest.raises(ConfigError) as refused:
+        load_targets(_write(tmp_path, text))
+    message = str(refused.value)
+    assert "axis.protocol" in message and "'native'" in message and "'vdxp'" in message
