@@ -36,9 +36,11 @@ from kernel.errors import ConfigError, ConfigProblem
 
 __all__ = [
     "AgencyCredential",
+    "TlsCredential",
     "CA_SUBJECT_CN",
     "DryRunCA",
     "agency_code_of",
+    "issue_tls",
     "make_untrusted_ca",
 ]
 
@@ -215,6 +217,10 @@ class DryRunCA:
         key = ec.generate_private_key(ec.SECP256R1())
         return cls(key, _ca_certificate(key, common_name))
 
+    def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        """Sign a certificate the caller built (TLS certificates, :func:`issue_tls`)."""
+        return _sign(builder, self._key)
+
     def agency_key(self, agency_code: str) -> ec.EllipticCurvePrivateKey:
         """The deterministic private key of ``agency_code`` under this CA."""
         return self._agency_key(agency_code)[0]
@@ -311,6 +317,64 @@ class DryRunCA:
                 self._cache.clear()
             self._cache[cache_key] = credential
         return credential
+
+
+@dataclass(frozen=True, slots=True)
+class TlsCredential:
+    """A TLS certificate issued by the dry-run CA, and its key, both PEM."""
+
+    cert_pem: bytes
+    key_pem: bytes = field(repr=False)
+
+    def write(self, directory: Path, name: str) -> tuple[Path, Path]:
+        """Write ``<name>.pem`` and ``<name>.key`` (0600) into ``directory``; their paths."""
+        directory.mkdir(parents=True, exist_ok=True)
+        cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+        cert_path.write_bytes(self.cert_pem)
+        if key_path.exists():
+            key_path.unlink()
+        _write_private(key_path, self.key_pem)
+        return cert_path, key_path
+
+
+def issue_tls(ca: DryRunCA, common_name: str, *, hosts: tuple[str, ...] = (), client: bool = False,
+              days: int = 30) -> TlsCredential:
+    """A server certificate for ``hosts`` (IP addresses or DNS names, in its subject
+    alternative names), or with ``client`` a client certificate for mTLS, signed by
+    ``ca``. A fresh P-256 key each time: unlike an agency's, a TLS key is not derived."""
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, _CA_ORG),
+                                 x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH if client
+                                              else x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.certificate.public_key()),  # type: ignore[arg-type]
+                       critical=False)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = ca.sign_certificate(builder)
+    return TlsCredential(
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+        key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()),
+    )
 
 
 def make_untrusted_ca() -> DryRunCA:

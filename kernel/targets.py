@@ -4,7 +4,9 @@ otherwise a ``targets.yaml`` names base URLs for portal, population and axis::
     allow_hosts: [staging-dvc.example.vn]        # hosts beyond loopback, named explicitly
     portal:     {base_url: https://staging-dvc.example.vn, protocol: dvcqg-adapter}
     population: {base_url: https://staging-dc.example.vn, protocol: c06-soap}
-    axis:       {base_url: https://staging-truc.example.vn}  # protocol: native (the default)
+    axis:
+      base_url: https://staging-truc.example.vn       # protocol: native (the default)
+      tls: {ca_bundle: /etc/dientap/staging-ca.pem, client_cert: /secure/c.pem, client_key: /secure/c.key}
     credentials:
       secret_env: STAGING_DRY_RUN_SECRET          # accounts' passwords are derived from it
       admin_token_env: STAGING_ADMIN_TOKEN        # optional: ledger for reconciliation
@@ -15,6 +17,9 @@ system's integration shape (:data:`PROTOCOLS`): the portal's integration adapter
 (``dvcqg-adapter``), the population database's SOAP operations (``c06-soap``), the
 document axis's SDK calls (``vdxp``). The personas are the same either way; the adapter
 under them changes (``scenarios.adapters``).
+
+TLS is verified by default, per service (``kernel.tls``): a CA bundle, a client
+certificate and key for mutual TLS; every file is checked when the file is loaded.
 
 Secrets are read from the environment variables the file names and never written to
 the journal or report: :meth:`Target.describe` is what provenance records.
@@ -32,10 +37,11 @@ from pydantic import Field
 from kernel.allowlist import Allowlist, is_loopback_host
 from kernel.configfile import StrictModel, load_model
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, DerivedCredentials
-from kernel.errors import ConfigProblem, TargetNotAllowed
+from kernel.errors import ConfigError, ConfigProblem, TargetNotAllowed
+from kernel.tls import TlsOptions, tls_problems
 
 __all__ = [
-    "PROTOCOLS", "ServiceTarget", "PortalTarget", "PopulationTarget", "AxisTarget", "CredentialsSpec", "TargetsFile",
+    "PROTOCOLS", "TlsSpec", "ServiceTarget", "PortalTarget", "PopulationTarget", "AxisTarget", "CredentialsSpec", "TargetsFile",
     "Target", "TargetSpec", "load_targets", "SERVICE_NAMES",
 ]
 
@@ -49,10 +55,24 @@ PROTOCOLS: dict[str, tuple[str, ...]] = {
 }
 
 
+class TlsSpec(StrictModel):
+    """A service's TLS options (``kernel.tls``): paths, and whether to verify."""
+
+    ca_bundle: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    verify: bool = True
+
+    def options(self) -> TlsOptions:
+        """As the kernel's :class:`~kernel.tls.TlsOptions`."""
+        return TlsOptions(self.ca_bundle, self.client_cert, self.client_key, self.verify)
+
+
 class ServiceTarget(StrictModel):
-    """One system's base URL."""
+    """One system's base URL, and its TLS options when it is https."""
 
     base_url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=500)
+    tls: TlsSpec | None = None
 
 
 class PortalTarget(ServiceTarget):
@@ -106,11 +126,13 @@ class Target:
     adapter: str = "default"
     allow_hosts: tuple[str, ...] = ()
     protocols: dict[str, str] = field(default_factory=dict)  # service → PROTOCOLS entry; absent = native
+    tls: dict[str, TlsOptions] = field(default_factory=dict)  # service → its TLS options (https services)
 
     def describe(self) -> dict[str, object]:
         """What provenance records: names and URLs, never secrets."""
         return {"name": self.name, "kind": self.kind, "urls": dict(self.urls), "adapter": self.adapter,
-                "protocols": {name: self.protocols.get(name, "native") for name in SERVICE_NAMES}}
+                "protocols": {name: self.protocols.get(name, "native") for name in SERVICE_NAMES},
+                "tls": {name: options.as_dict() for name, options in self.tls.items()}}
 
 
 @dataclass(frozen=True)
@@ -125,6 +147,7 @@ class TargetSpec:
     timeout_s: float = 30.0
     per_commune_sources: bool = True  # see binds_commune_sources
     protocols: dict[str, str] = field(default_factory=dict)  # service → PROTOCOLS entry; absent = native
+    tls: dict[str, TlsOptions] = field(default_factory=dict)  # service → TLS options; absent = the defaults
 
     def protocol(self, service: str) -> str:
         """The integration shape ``service`` speaks (``native`` unless the targets file names one)."""
@@ -162,6 +185,17 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         urls[name] = url
     if problems:
         raise TargetNotAllowed.of(problems)
+    tls: dict[str, TlsOptions] = {}
+    for name in SERVICE_NAMES:
+        service = getattr(spec, name)
+        if service.tls is None:
+            continue
+        scheme = service.base_url.split(":", 1)[0]
+        for where, message in tls_problems(service.tls.options(), scheme=scheme, loopback=is_loopback_host(_host(urls[name]))):
+            problems.append(ConfigProblem(str(path), None, f"{name}.{where}", message))
+        tls[name] = service.tls.options()
+    if problems:
+        raise ConfigError(problems)
     return Target(
         name=spec.name,
         kind="file",
@@ -172,6 +206,7 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         adapter=spec.adapter,
         allow_hosts=tuple(spec.allow_hosts),
         protocols={name: getattr(spec, name).protocol for name in SERVICE_NAMES},
+        tls=tls,
     )
 
 

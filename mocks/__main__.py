@@ -37,7 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--population-url", default=None, help="portal only: base URL of the population service")
     serve.add_argument("--vulnerable", default="", help="comma-separated weaknesses to plant (loopback only)")
     serve.add_argument("--settings-json", default=None, help="extra settings as a JSON object (tests, drills)")
+    serve.add_argument("--tls-cert", type=Path, default=None, help="serve https with this certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, default=None, help="the certificate's unencrypted key (PEM)")
+    serve.add_argument("--tls-client-ca", type=Path, default=None,
+                       help="require a client certificate issued by this CA (PEM): mutual TLS")
     return parser
+
+
+def _tls_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the TLS flags (None when they are usable or absent)."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        return "--tls-cert and --tls-key go together"
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        return "--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)"
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key), ("--tls-client-ca", args.tls_client_ca)):
+        if path is not None and not path.is_file():
+            return f"{flag}: no such file: {path}"
+    return None
 
 
 def build_settings(args: argparse.Namespace) -> ServiceSettings:
@@ -71,8 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, ValueError) as exc:
         print(f"ERROR: invalid settings for {args.service}: {exc}", file=sys.stderr)
         return 3
+    problem = _tls_problem(args)
+    if problem is not None:
+        print(f"ERROR: {problem}", file=sys.stderr)
+        return 2
+    import ssl
+
     import uvicorn
 
+    tls: dict = {}
+    if args.tls_cert is not None:
+        tls = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)}
+        if args.tls_client_ca is not None:
+            tls.update(ssl_ca_certs=str(args.tls_client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
     app = importlib.import_module(f"mocks.{args.service}").create_app(settings)
     config = uvicorn.Config(
         app,
@@ -89,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         # loopback by default, which would let an attacker pick its own address).
         proxy_headers=False,
         server_header=False,
+        **tls,
     )
     server = uvicorn.Server(config)
     if args.fd is not None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.targets import TargetSpec
+from kernel.tls import TlsOptions
 from scenarios.profile import Profile
 
 __all__ = ["RunConfig", "load_run_config", "RUN_CONFIG_ENV", "SECRET_ENV"]
@@ -38,6 +39,7 @@ class RunConfig(BaseModel):
     pki_dir: Path | None = None
     adapter: str = "default"
     protocols: dict[str, str] = {}  # service → kernel.targets.PROTOCOLS entry; absent = native
+    tls: dict[str, dict[str, str | bool | None]] = {}  # service → kernel.tls.TlsOptions.as_dict() (paths only)
     pool_size: int = Field(default=10, ge=1, le=1000)
     request_timeout_s: float = Field(default=30.0, gt=0)
     workers: int = Field(default=0, ge=0)
@@ -59,6 +61,7 @@ class RunConfig(BaseModel):
             pki_dir=self.pki_dir,
             adapter=self.adapter,
             protocols=dict(self.protocols),
+            tls={service: TlsOptions.from_dict(values) for service, values in self.tls.items()},
             pool_size=self.pool_size,
             timeout_s=self.request_timeout_s,
             per_commune_sources=self.per_commune_sources,

@@ -140,3 +140,15 @@ def target(text: str) -> str:
     if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
         raise argparse.ArgumentTypeError(f"{text!r} is a URL; give {TARGET_FORMS}")
     return text
+
+
+def protocol(text: str) -> tuple[str, str]:
+    """``SERVICE=SHAPE`` (``--protocol``): the integration shape the load speaks to one of the
+    embedded mocks, e.g. ``population=c06-soap`` (kernel.targets.PROTOCOLS)."""
+    from kernel.targets import PROTOCOLS
+
+    forms = "; ".join(f"{service}={'|'.join(shapes)}" for service, shapes in PROTOCOLS.items())
+    service, _, shape = text.partition("=")
+    if service not in PROTOCOLS or shape not in PROTOCOLS[service]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SERVICE=SHAPE; give one of {forms}")
+    return service, shape

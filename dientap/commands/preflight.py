@@ -83,6 +83,11 @@ def check_run_arguments(args: argparse.Namespace) -> None:
     """``dientap run``: the shared options, then the gate's files and the Prometheus binary, so
     that a typo is not found only after the whole load has run."""
     check_target_arguments(args)
+    if args.target != "embedded":
+        for flag, given in (("--protocol", args.protocol), ("--mocks-tls", args.mocks_tls)):
+            if given:
+                raise UsageError(f"argument {flag}: only with the embedded mocks; with --target FILE the targets file "
+                                 "names each service's protocol and tls")
     if args.budgets is not None:
         from reports.budgets import load_budgets
 

@@ -16,6 +16,7 @@ from dientap.commands.options import (
     port,
     positive_float,
     positive_int,
+    protocol,
     refresh_interval,
     target,
 )
@@ -71,6 +72,7 @@ def options_from_args(args: argparse.Namespace, profile: str) -> DryRunOptions:
         profile=profile, target=args.target, allow_hosts=tuple(args.allow_host), duration_s=args.duration,
         scale=args.scale, workers=args.workers, seed=args.seed, population_size=args.population_size,
         readiness_file=args.readiness, out=args.out,
+        protocols=dict(getattr(args, "protocol", [])), mocks_tls=getattr(args, "mocks_tls", False),
     )
     if "remote_workers" in args:
         options.remote_workers = args.remote_workers
@@ -100,6 +102,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")
     parser.add_argument("--baseline", type=Path, default=None, help="with --budgets: baseline run directory")
     parser.add_argument("--junit", type=Path, default=None, help="with --budgets: write JUnit XML here")
+    shapes = parser.add_argument_group("the embedded mocks as a staging system (README: National integration shapes)")
+    shapes.add_argument("--protocol", type=protocol, action="append", default=[], metavar="SERVICE=SHAPE",
+                        help="speak this integration shape to that mock, e.g. population=c06-soap "
+                        "(repeatable; a targets file names each service's own)")
+    shapes.add_argument("--mocks-tls", action="store_true",
+                        help="the mocks serve https and require a client certificate (mutual TLS) from a dry-run CA "
+                        "in the run's directory")
     many = parser.add_argument_group("workers on other machines (README: Many machines)")
     many.add_argument("--remote-workers", type=non_negative_int, default=0, metavar="N",
                       help="wait for N workers started elsewhere with `dientap worker --master HOST[:PORT]`, "

@@ -29,6 +29,7 @@ in its own thread. Bounded: one request per account, a time limit for the whole 
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from collections.abc import Iterator
@@ -38,9 +39,10 @@ from dataclasses import dataclass
 import httpx
 
 from kernel.credentials import derive_password, officer_account
-from kernel.errors import AccountsMissing
+from kernel.errors import AccountsMissing, UsageError
 from kernel.roster import Commune, load_roster
 from kernel.source_addresses import commune_source, province_source
+from kernel.tls import TlsOptions, client_context
 
 __all__ = ["AccountCheck", "AccountProbe", "account_probes", "check_accounts", "CHECK_DEADLINE_S"]
 
@@ -110,13 +112,14 @@ class AccountCheck:
 
 def check_accounts(
     urls: dict[str, str], probes: dict[str, list[AccountProbe]], *, bind_sources: bool,
-    deadline_s: float = CHECK_DEADLINE_S, needed: str = "",
+    deadline_s: float = CHECK_DEADLINE_S, needed: str = "", tls: dict[str, TlsOptions] | None = None,
 ) -> AccountCheck:
     """Sign in once as every probed account; raise :class:`AccountsMissing` at the first
     account the target refuses. ``needed`` says why the run needs them (for the error line)."""
     deadline = time.monotonic() + deadline_s
     with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="account-check") as pool:
-        futures = {service: pool.submit(_check_service, urls[service], items, bind_sources, deadline, needed)
+        futures = {service: pool.submit(_check_service, urls[service], items, bind_sources, deadline, needed,
+                                        (tls or {}).get(service))
                    for service, items in probes.items() if items}
         results = {service: f.result() for service, f in futures.items()}
     return AccountCheck(
@@ -127,10 +130,13 @@ def check_accounts(
 
 def _check_service(
     base_url: str, probes: list[AccountProbe], bind_sources: bool, deadline: float, needed: str,
+    tls_options: TlsOptions | None,
 ) -> tuple[int, str | None]:
     """(accounts confirmed, why the rest were not) — raises at a refused account."""
     confirmed = 0
-    tls = ssl.create_default_context()  # one for all clients: building one costs ≈ 20 ms, ×3,321 communes
+    # One context for all clients (building one costs ≈ 20 ms, ×3,321 communes), with the
+    # service's CA, client certificate and verification, as the load will use them.
+    tls = client_context(tls_options)
     for source, items in _by_source(probes):
         transport = httpx.HTTPTransport(local_address=source, verify=tls) if bind_sources else None
         with httpx.Client(base_url=base_url, timeout=_REQUEST_TIMEOUT_S, transport=transport, verify=tls) as client:
@@ -139,9 +145,36 @@ def _check_service(
                     return confirmed, f"{len(probes) - confirmed} accounts left after {CHECK_DEADLINE_S:.0f} s"
                 answer = _expect_account(client, base_url, probe, needed)
                 if answer is not None:
+                    if not confirmed and answer == _CLOSED and _wants_client_certificate(base_url, tls, tls_options):
+                        raise UsageError(
+                            f"TLS to the {probe.service} at {base_url}: it closes every TLS connection without an answer "
+                            f"and no client certificate is configured; if it requires mutual TLS, give targets.yaml "
+                            f"{probe.service}.tls.client_cert and client_key; no load was sent")
                     return confirmed, answer
                 confirmed += 1
     return confirmed, None
+
+
+#: What the check notes when a connection ends before any answer.
+_CLOSED = "no answer (RemoteProtocolError)"
+
+
+def _wants_client_certificate(base_url: str, tls: ssl.SSLContext, options: TlsOptions | None) -> bool:
+    """Whether an https server that just closed a connection unanswered does so for every one —
+    which, with no client certificate configured, is a server requiring one: with TLS 1.3 it
+    checks the client's certificate after the handshake and, refusing, just closes."""
+    if not base_url.startswith("https://") or (options is not None and options.client_cert is not None):
+        return False
+    for _attempt in range(2):  # fresh connections each time: not one unlucky keep-alive close
+        try:
+            with httpx.Client(timeout=_REQUEST_TIMEOUT_S, verify=tls) as fresh:
+                fresh.get(f"{base_url}/healthz")
+            return False
+        except httpx.RemoteProtocolError:
+            continue
+        except httpx.HTTPError:
+            return False
+    return True
 
 
 def _by_source(probes: list[AccountProbe]) -> Iterator[tuple[str, list[AccountProbe]]]:
@@ -157,6 +190,13 @@ def _expect_account(client: httpx.Client, base_url: str, probe: AccountProbe, ne
     try:
         reply = client.post("/auth/token", json=probe.body)
     except httpx.HTTPError as exc:
+        refused = _tls_failure(exc)
+        if refused is not None:
+            # Not the target defending itself: no request of the run would get through.
+            raise UsageError(
+                f"TLS to the {probe.service} at {base_url} failed: {refused}; give the CA that signed its certificate "
+                f"in targets.yaml {probe.service}.tls.ca_bundle (and client_cert/client_key if it requires one); "
+                "no load was sent") from None
         return f"no answer ({exc.__class__.__name__})"
     if reply.status_code in _ISSUED or (probe.service == "portal" and reply.status_code == _NOT_ISSUED_YET):
         return None
@@ -168,6 +208,19 @@ def _expect_account(client: httpx.Client, base_url: str, probe: AccountProbe, ne
             "--officers-per-commune), or lower --scale; no load was sent")
     retry = reply.headers.get("Retry-After")
     return f"HTTP {reply.status_code} {code}".strip() + (f", Retry-After {retry} s" if retry else "")
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """What the TLS handshake said, when ``exc`` is one failing (None otherwise)."""
+    import ssl
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            # "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: ... (_ssl.c:992)" without the C file
+            return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _error_code(reply: httpx.Response) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from dientap.orchestration.account_check import AccountCheck, account_probes, check_accounts
 from dientap.orchestration.board import BoardLink
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
-from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
+from dientap.orchestration.mockcluster import SERVICE_ORDER, MockCluster, MockClusterConfig
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
@@ -35,6 +35,7 @@ from kernel.errors import UsageError
 from kernel.load_clock import read_load_start
 from kernel.provenance import Provenance, TargetKind, build_provenance
 from kernel.targets import TargetSpec
+from kernel.tls import TlsOptions
 
 __all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
 
@@ -65,6 +66,9 @@ class DryRunOptions:
     mock_settings: dict[str, dict] = field(default_factory=dict)  # embedded only: service → overrides
     # embedded only: service → the integration shape the load speaks to the mocks (kernel.targets.PROTOCOLS)
     protocols: dict[str, str] = field(default_factory=dict)
+    # embedded only: the mocks serve https and require a client certificate (mutual TLS),
+    # certificates from a dry-run CA in the run's directory — the load speaks TLS as to a real target
+    mocks_tls: bool = False
     command_line: list[str] = field(default_factory=lambda: ["dientap", *sys.argv[1:]])
     board_port: int | None = None  # the live board's port on 127.0.0.1 (0: a free one); None: no board
     board_refresh_s: float = BOARD_REFRESH_S.default
@@ -107,6 +111,7 @@ class DryRun:
         self.urls: dict[str, str] = {}
         self.adapter = "default"
         self.protocols: dict[str, str] = {}  # service → integration shape (kernel.targets.PROTOCOLS)
+        self.tls: dict[str, TlsOptions] = {}  # service → TLS options toward it
         self.admin_token: str | None = None
         self.launched_at: float | None = None  # when Locust was launched (its clock starts later)
         self._started_at: float | None = None
@@ -178,6 +183,8 @@ class DryRun:
                 data_dir=self.run_dir / "mocks", seed=opts.seed, population_size=opts.population_size,
                 readiness_file=opts.readiness_file, log_dir=self.run_dir / "logs", vulnerable=opts.vulnerable,
                 extra_settings=self._provisioned(opts.mock_settings), portal_population_via=portal_population_via,
+                tls_dir=self.run_dir / "mocks" / "tls" if opts.mocks_tls else None,
+                client_auth=frozenset(SERVICE_ORDER) if opts.mocks_tls else frozenset(),
             )
             self.cluster = MockCluster(config)
             self.cluster.start()
@@ -185,12 +192,17 @@ class DryRun:
             self.secret, self.pki_dir = DEFAULT_DRY_RUN_SECRET, self.run_dir / "mocks" / "axis" / "pki"
             self._target_name, self._target_kind = "embedded mocks", "embedded"
             self.adapter, self.protocols = "default", dict(opts.protocols)
+            files = self.cluster.tls
+            if files is not None:
+                shown = TlsOptions(ca_bundle=files.ca, client_cert=files.client_cert, client_key=files.client_key)
+                self.tls = dict.fromkeys(SERVICE_ORDER, shown)
         else:
             target = load_targets(opts.target, extra_allow_hosts=opts.allow_hosts)
             self.urls, self.admin_token = target.urls, target.admin_token
             self.secret, self.pki_dir = target.dry_run_secret, target.pki_dir
             self._target_name, self._target_kind = target.name, "file"
             self.adapter, self.protocols = target.adapter, dict(target.protocols)
+            self.tls = dict(target.tls)
 
     def _provisioned(self, settings: dict[str, dict]) -> dict[str, dict]:
         """The mocks' settings with every officer account the profile signs in provisioned
@@ -244,7 +256,7 @@ class DryRun:
         bind = TargetSpec(urls=self.urls, secret=self.secret).binds_commune_sources
         needed = (f" — profile {profile.name} at scale {profile.scale:g} signs in "
                   f"{profile.officers_per_commune} officers per commune")
-        return check_accounts(self.urls, probes, bind_sources=bind, needed=needed)
+        return check_accounts(self.urls, probes, bind_sources=bind, needed=needed, tls=self.tls)
 
     def start_load(self, prometheus_url: str | None = None) -> None:
         """Check the accounts, then launch Locust in a background thread (returns at once)."""
@@ -256,6 +268,7 @@ class DryRun:
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
             population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=self.workers,
             adapter=self.adapter, protocols=self.protocols, target_kind=self._target_kind,
+            tls={service: options.as_dict() for service, options in self.tls.items()},
             target_name=self._target_name, command_line=opts.command_line,
             prometheus_url=prometheus_url or (self.prometheus.url if self.prometheus else None),
         )

@@ -1,4 +1,10 @@
-"""The three mock services as one embedded target: population, axis, then the portal."""
+"""The three mock services as one embedded target: population, axis, then the portal.
+
+With ``tls_dir`` they serve https with a server certificate from a dry-run CA kept in
+that directory (``ca.pem``, ``server.pem``/``.key``, and ``client.pem``/``.key`` for a
+client that must show one): the TLS a staging system would have, to rehearse dientap's
+own TLS options against (``kernel.tls``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import errno
 import json
 import secrets
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +24,7 @@ from kernel.errors import UsageError
 from kernel.stopping import stop_processes
 from mocks.core.settings import KNOWN_WEAKNESSES
 
-__all__ = ["MockCluster", "MockClusterConfig", "SERVICE_ORDER", "ServiceBindError", "check_weaknesses"]
+__all__ = ["MockCluster", "MockClusterConfig", "MockTlsFiles", "SERVICE_ORDER", "ServiceBindError", "check_weaknesses"]
 
 # Population first: the portal needs its URL for identity checks.
 SERVICE_ORDER = ("population", "axis", "portal")
@@ -40,6 +47,36 @@ class MockClusterConfig:
     # Maps the population service's URL to the one the portal should call instead — a
     # fault proxy in between, for drills on the portal → population link.
     portal_population_via: Callable[[str], str] | None = None
+    tls_dir: Path | None = None  # serve https, certificates from the dry-run CA kept here
+    client_auth: frozenset[str] = frozenset()  # with tls_dir: services that require a client certificate
+
+
+@dataclass(frozen=True)
+class MockTlsFiles:
+    """Where the mocks' TLS material is: the CA to trust, the server's and a client's pairs."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    @classmethod
+    def prepare(cls, directory: Path, host: str) -> MockTlsFiles:
+        """The dry-run CA of ``directory`` (created once) and fresh certificates from it."""
+        from kernel.pki import DryRunCA, issue_tls
+
+        ca = DryRunCA.load_or_create(directory / "ca")
+        hosts = tuple(dict.fromkeys((host, "127.0.0.1", "localhost")))
+        server_cert, server_key = issue_tls(ca, "dientap mocks", hosts=hosts).write(directory, "server")
+        client_cert, client_key = issue_tls(ca, "dientap load generator", client=True).write(directory, "client")
+        return cls(directory / "ca" / "ca.pem", server_cert, server_key, client_cert, client_key)
+
+    def client_context(self) -> ssl.SSLContext:
+        """What a client of the mocks uses: trusts the CA, shows the client certificate."""
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.load_cert_chain(str(self.client_cert), str(self.client_key))
+        return context
 
 
 class ServiceBindError(UsageError):
@@ -74,6 +111,7 @@ class MockCluster:
     def __init__(self, config: MockClusterConfig):
         self.config = config
         self.services: dict[str, ServiceProcess] = {}
+        self.tls: MockTlsFiles | None = None
 
     def _argv(self, name: str) -> list[str]:
         cfg = self.config
@@ -93,8 +131,18 @@ class MockCluster:
             args += ["--population-url", population_url]
         if cfg.vulnerable.get(name):
             args += ["--vulnerable", ",".join(cfg.vulnerable[name])]
-        if cfg.extra_settings.get(name):
-            args += ["--settings-json", json.dumps(cfg.extra_settings[name])]
+        extra = dict(cfg.extra_settings.get(name, {}))
+        if self.tls is not None:
+            args += ["--tls-cert", str(self.tls.server_cert), "--tls-key", str(self.tls.server_key)]
+            if name in cfg.client_auth:
+                args += ["--tls-client-ca", str(self.tls.ca)]
+            if name == "portal":
+                extra.setdefault("upstream_ca_file", str(self.tls.ca))
+                if "population" in cfg.client_auth:
+                    extra.setdefault("upstream_client_cert", str(self.tls.client_cert))
+                    extra.setdefault("upstream_client_key", str(self.tls.client_key))
+        if extra:
+            args += ["--settings-json", json.dumps(extra)]
         return python_module_argv("mocks", *args)
 
     def start(self, timeout_s: float = 120.0) -> None:
@@ -104,6 +152,8 @@ class MockCluster:
         that is not this machine's (:class:`ServiceBindError`) starts nothing.
         """
         check_weaknesses(self.config.vulnerable, self.config.host)
+        if self.config.tls_dir is not None:
+            self.tls = MockTlsFiles.prepare(self.config.tls_dir, self.config.host)
         try:
             for name in SERVICE_ORDER:
                 # The socket (and so the URL) exists before the process; the portal needs it.
@@ -116,6 +166,7 @@ class MockCluster:
                         port=port,
                         env={"DIENTAP_ADMIN_TOKEN": self.config.admin_token},
                         log_path=(self.config.log_dir / f"{name}.log") if self.config.log_dir else None,
+                        tls=self.tls.client_context() if self.tls is not None else None,
                     )
                 except OSError as exc:
                     raise ServiceBindError(name, self.config.host, port, exc) from None

@@ -12,6 +12,7 @@ import ctypes
 import os
 import signal
 import socket
+import ssl
 import subprocess  # we start our own mock services, with argument lists  # nosec B404
 import sys
 import time
@@ -35,6 +36,7 @@ def wait_until_ready(
     *,
     log_hint: str | None = None,
     interval_s: float = 0.1,
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     """Poll ``url`` until it answers 200 (bounded by ``timeout_s``).
 
@@ -43,7 +45,7 @@ def wait_until_ready(
     """
     deadline = time.monotonic() + timeout_s
     last = "no answer"
-    with httpx.Client(timeout=2.0) as client:
+    with httpx.Client(timeout=2.0, verify=verify) as client:
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
                 hint = f"; {log_hint}" if log_hint else ""
@@ -109,8 +111,10 @@ class ServiceProcess:
         port: int = 0,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.name = name
+        self.tls = tls  # a client context trusting the service's certificate: it serves https
         self.sock = listening_socket(host, port)
         self.host = host
         self.port = self.sock.getsockname()[1]
@@ -130,7 +134,7 @@ class ServiceProcess:
     def url(self) -> str:
         """Base URL of the service."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self.port}"
 
     def start(self) -> None:
         """Start the child (does not wait for health)."""
@@ -151,7 +155,8 @@ class ServiceProcess:
     def wait_healthy(self, timeout_s: float = 60.0) -> None:
         """Poll ``/healthz`` until it answers 200; raise :class:`ServiceStartError` otherwise."""
         wait_until_ready(self.name, f"{self.url}/healthz", self.proc, timeout_s,
-                         log_hint=f"see {self._log_path}" if self._log_path else None, interval_s=0.05)
+                         log_hint=f"see {self._log_path}" if self._log_path else None, interval_s=0.05,
+                         verify=self.tls if self.tls is not None else True)
 
     def signal(self, sig: int) -> None:
         """Send a signal (SIGKILL to crash, SIGSTOP/SIGCONT to freeze and thaw)."""

@@ -59,6 +59,9 @@ class ServiceSettings(BaseModel):
     stuffing_block_s: float = Field(default=60.0, gt=0)
     stuffing_tarpit_s: float = Field(default=0.25, ge=0, le=5)
     population_url: str | None = None  # portal → population identity checks
+    upstream_ca_file: Path | None = None  # the CA the portal trusts for an https population_url (else the system's)
+    upstream_client_cert: Path | None = None  # ... and the certificate (with its key) it shows when mTLS is required
+    upstream_client_key: Path | None = None
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     payment_callback_delay_s: float = Field(default=0.2, ge=0)
     inbox_visibility_s: float = Field(default=30.0, gt=0)

@@ -52,10 +52,12 @@ class Applicant(NamedTuple):
 class PopulationClient:
     """Verifies applicants against ``POST /citizens/verify-batch`` of the population service."""
 
-    def __init__(self, base_url: str | None, secret: str, timeout_s: float = 2.0):
+    def __init__(self, base_url: str | None, secret: str, timeout_s: float = 2.0, ca_file: str | None = None,
+                 client_cert: tuple[str, str] | None = None):
         self.base_url = base_url.rstrip("/") if base_url else None
         self._password = derive_password(secret, PORTAL_CLIENT_ID)
-        self._http = KeepAliveClient(self.base_url, timeout_s) if self.base_url else None
+        self._http = (KeepAliveClient(self.base_url, timeout_s, ca_file=ca_file, client_cert=client_cert)
+                      if self.base_url else None)
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()

@@ -86,7 +86,12 @@ class Portal:
             settings.stuffing_threshold, settings.stuffing_min_accounts, settings.stuffing_window_s, settings.stuffing_block_s
         )
         self.idempotency = IdempotencyGuard(self.store)
-        self.population = PopulationClient(settings.population_url, settings.dry_run_secret, settings.upstream_timeout_s)
+        self.population = PopulationClient(
+            settings.population_url, settings.dry_run_secret, settings.upstream_timeout_s,
+            ca_file=str(settings.upstream_ca_file) if settings.upstream_ca_file else None,
+            client_cert=(str(settings.upstream_client_cert), str(settings.upstream_client_key))
+            if settings.upstream_client_cert and settings.upstream_client_key else None,
+        )
         self.callback_key = callback_key(settings.dry_run_secret)
         self.intermediary = PaymentIntermediary(self.callback_key, settings.payment_callback_delay_s)
         self._sequences: dict[str, int] = {}

@@ -8,13 +8,15 @@ POST over loopback; this client does exactly that on :mod:`asyncio` protocols wi
 ``httptools`` parser (already installed with uvicorn), reusing idle connections from a
 stack, with one overall timeout per call.
 
-Scope is deliberately narrow: plain ``http://``, responses with ``Content-Length`` or
+Scope is deliberately narrow: ``http://`` or ``https://`` (asyncio's own TLS, verified
+against the CA file given, e.g. the dry-run CA when the mocks serve TLS), responses with ``Content-Length`` or
 chunked bodies (httptools handles both), no redirects, no proxies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -107,14 +109,18 @@ class _ClosedEarly(UpstreamError):
 
 
 class KeepAliveClient:
-    """POSTs JSON to one ``http://host:port`` origin over pooled keep-alive connections."""
+    """POSTs JSON to one ``http(s)://host:port`` origin over pooled keep-alive connections."""
 
-    def __init__(self, base_url: str, timeout_s: float = 2.0, max_idle: int = 256):
+    def __init__(self, base_url: str, timeout_s: float = 2.0, max_idle: int = 256, ca_file: str | None = None,
+                 client_cert: tuple[str, str] | None = None):
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"upstream URL must be http://host:port, got {base_url!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"upstream URL must be http(s)://host:port, got {base_url!r}")
         self.host = parts.hostname
-        self.port = parts.port or 80
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._tls = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
+        if self._tls is not None and client_cert is not None:
+            self._tls.load_cert_chain(*client_cert)
         self._prefix = parts.path.rstrip("/")
         host_header = parts.netloc
         self._host_line = f"Host: {host_header}\r\n".encode("latin-1")
@@ -125,7 +131,7 @@ class KeepAliveClient:
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(_Connection, self.host, self.port)
+            _, conn = await loop.create_connection(_Connection, self.host, self.port, ssl=self._tls)
         except OSError as exc:
             raise UpstreamError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
         return conn

@@ -89,7 +89,7 @@ def default_adapters(environment: Any, target: TargetSpec, province: str) -> Sys
 
     def session(service: str) -> ServiceSession:
         return ServiceSession(environment, service, target.urls[service], pool_size=target.pool_size,
-                              timeout_s=target.timeout_s, source_of=source_of)
+                              timeout_s=target.timeout_s, source_of=source_of, tls=target.tls.get(service))
 
     credentials = target.credentials
     return SystemAdapters(

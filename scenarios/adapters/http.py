@@ -38,6 +38,7 @@ from geventhttpclient.connectionpool import ConnectionPool
 from geventhttpclient.url import URL
 from locust.exception import CatchResponseError
 
+from kernel.tls import TlsOptions, client_context
 from scenarios.latency import mark_throttled, request_context
 from scenarios.schedule import current_schedule
 
@@ -146,7 +147,7 @@ class ServiceSession:
 
     def __init__(
         self, environment: Any, service: str, base_url: str, *, pool_size: int = 10, timeout_s: float = 30.0,
-        source_of: Callable[[str, str | None], str] | None = None,
+        source_of: Callable[[str, str | None], str] | None = None, tls: TlsOptions | None = None,
     ):
         self.service = service
         self.base_url = base_url
@@ -157,13 +158,21 @@ class ServiceSession:
         self._pool_size = pool_size
         self._timeout_s = timeout_s
         self._source_of = source_of
+        # One context for every pool of the service (building one reads the CA bundle).
+        self._tls = client_context(tls) if url.scheme == "https" else None
         self._by_source: dict[str, _Pool] = {}
         self._shared = _Pool(self._new_client(None))
 
     def _new_client(self, source: str | None) -> HTTPClient:
+        tls: dict[str, Any] = {}
+        if self._tls is not None:
+            context = self._tls
+            # geventhttpclient builds a context per pool unless handed a factory; ours returns
+            # the service's one, already holding its CA, client certificate and verification.
+            tls = {"ssl_context_factory": lambda **_ignored: context, "insecure": not context.check_hostname}
         client = HTTPClient.from_url(
             self._url, concurrency=self._pool_size, network_timeout=self._timeout_s,
-            connection_timeout=min(self._timeout_s, 10.0), block_size=_BLOCK_SIZE,
+            connection_timeout=min(self._timeout_s, 10.0), block_size=_BLOCK_SIZE, **tls,
         )
         if source is not None:
             setattr(client._connection_pool, _SOURCE_ATTRIBUTE, source)  # read by create() above

@@ -104,3 +104,20 @@ def test_atomic_write_replaces_the_whole_file(tmp_path):
     path = atomic_write_text(tmp_path / "a" / "journal.json", "first")
     atomic_write_text(path, "second")
     assert path.read_text() == "second" and [p.name for p in path.parent.iterdir()] == ["journal.json"]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--protocol", "axis=c06-soap"], "argument --protocol: 'axis=c06-soap' is not SERVICE=SHAPE; give one of "
+                                      "portal=native|dvcqg-adapter; population=native|c06-soap; axis=native|vdxp"),
+    (["--protocol", "population"], "argument --protocol: 'population' is not SERVICE=SHAPE"),
+    (["--target", "targets.yaml", "--mocks-tls"], "argument --mocks-tls: only with the embedded mocks"),
+    (["--target", "targets.yaml", "--protocol", "portal=dvcqg-adapter"], "argument --protocol: only with the embedded"),
+])
+def test_the_embedded_mocks_shape_and_tls_flags_are_refused_in_one_line(tmp_path, argv, says):
+    (tmp_path / "targets.yaml").write_text(
+        "portal: {base_url: 'http://127.0.0.1:1'}\npopulation: {base_url: 'http://127.0.0.1:2'}\n"
+        "axis: {base_url: 'http://127.0.0.1:3'}\n")
+    done = _dientap("run", "smoke", *argv, cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("ERROR: ") and says in lines[0], done.stderr
+    assert not (tmp_path / "runs").exists()

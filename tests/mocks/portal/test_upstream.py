@@ -77,6 +77,8 @@ def test_header_injection_is_refused():
         asyncio.run(go())
 
 
-def test_only_plain_http_urls():
-    with pytest.raises(ValueError, match="http://host:port"):
-        KeepAliveClient("https://population.example", 1.0)
+def test_only_http_and_https_urls():
+    # https itself is exercised end to end: tests/scenarios/test_tls_e2e.py (portal → population over mutual TLS).
+    for url in ("ftp://population.example", "population.example:8702", "http://"):
+        with pytest.raises(ValueError, match=r"http\(s\)://host:port"):
+            KeepAliveClient(url, 1.0)
