@@ -10,6 +10,7 @@ otherwise a ``targets.yaml`` names base URLs for portal, population and axis::
     credentials:
       secret_env: STAGING_DRY_RUN_SECRET          # accounts' passwords are derived from it
       admin_token_env: STAGING_ADMIN_TOKEN        # optional: ledger for reconciliation
+      accounts_file: /secure/accounts.csv         # optional: the accounts the target holds (kernel.accounts_file)
     pki_dir: /secure/dry-run-pki                  # agency signing keys (dry-run CA)
 
 Each service speaks ``native`` (the mocks' own REST dialect, the default) or its national
@@ -34,15 +35,16 @@ from typing import Literal
 
 from pydantic import Field
 
+from kernel.accounts_file import AccountsFile
 from kernel.allowlist import Allowlist, is_loopback_host
 from kernel.configfile import StrictModel, load_model
-from kernel.credentials import DEFAULT_DRY_RUN_SECRET, DerivedCredentials
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, Credentials, DerivedCredentials
 from kernel.errors import ConfigError, ConfigProblem, TargetNotAllowed
 from kernel.tls import TlsOptions, tls_problems
 
 __all__ = [
     "PROTOCOLS", "TlsSpec", "ServiceTarget", "PortalTarget", "PopulationTarget", "AxisTarget", "CredentialsSpec", "TargetsFile",
-    "Target", "TargetSpec", "load_targets", "SERVICE_NAMES",
+    "Target", "TargetSpec", "load_targets", "accounts_file", "SERVICE_NAMES",
 ]
 
 SERVICE_NAMES = ("portal", "population", "axis")
@@ -98,6 +100,7 @@ class CredentialsSpec(StrictModel):
 
     secret_env: str = Field(default="DIENTAP_DRY_RUN_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
     admin_token_env: str | None = Field(default="DIENTAP_ADMIN_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    accounts_file: Path | None = None  # the accounts the target holds (kernel.accounts_file), instead of derived passwords
 
 
 class TargetsFile(StrictModel):
@@ -127,12 +130,14 @@ class Target:
     allow_hosts: tuple[str, ...] = ()
     protocols: dict[str, str] = field(default_factory=dict)  # service → PROTOCOLS entry; absent = native
     tls: dict[str, TlsOptions] = field(default_factory=dict)  # service → its TLS options (https services)
+    accounts_file: Path | None = None  # kernel.accounts_file; None: passwords derived from the dry-run secret
 
     def describe(self) -> dict[str, object]:
         """What provenance records: names and URLs, never secrets."""
         return {"name": self.name, "kind": self.kind, "urls": dict(self.urls), "adapter": self.adapter,
                 "protocols": {name: self.protocols.get(name, "native") for name in SERVICE_NAMES},
-                "tls": {name: options.as_dict() for name, options in self.tls.items()}}
+                "tls": {name: options.as_dict() for name, options in self.tls.items()},
+                "accounts_file": str(self.accounts_file) if self.accounts_file else None}
 
 
 @dataclass(frozen=True)
@@ -148,14 +153,17 @@ class TargetSpec:
     per_commune_sources: bool = True  # see binds_commune_sources
     protocols: dict[str, str] = field(default_factory=dict)  # service → PROTOCOLS entry; absent = native
     tls: dict[str, TlsOptions] = field(default_factory=dict)  # service → TLS options; absent = the defaults
+    accounts_file: Path | None = None  # kernel.accounts_file; None: passwords derived from the secret
 
     def protocol(self, service: str) -> str:
         """The integration shape ``service`` speaks (``native`` unless the targets file names one)."""
         return self.protocols.get(service, "native")
 
     @property
-    def credentials(self) -> DerivedCredentials:
-        """Where the adapters get passwords: derived from the dry-run secret."""
+    def credentials(self) -> Credentials:
+        """Where the adapters get passwords: the accounts file, or derived from the dry-run secret."""
+        if self.accounts_file is not None:
+            return accounts_file(self.accounts_file)
         return DerivedCredentials(self.secret)
 
     @property
@@ -194,6 +202,11 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         for where, message in tls_problems(service.tls.options(), scheme=scheme, loopback=is_loopback_host(_host(urls[name]))):
             problems.append(ConfigProblem(str(path), None, f"{name}.{where}", message))
         tls[name] = service.tls.options()
+    if spec.credentials.accounts_file is not None:
+        try:
+            accounts_file(spec.credentials.accounts_file)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return Target(
@@ -207,7 +220,19 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         allow_hosts=tuple(spec.allow_hosts),
         protocols={name: getattr(spec, name).protocol for name in SERVICE_NAMES},
         tls=tls,
+        accounts_file=spec.credentials.accounts_file,
     )
+
+
+_ACCOUNTS: dict[Path, AccountsFile] = {}
+
+
+def accounts_file(path: Path) -> AccountsFile:
+    """The accounts file at ``path``, read once per process (its passwords are cached with it)."""
+    found = _ACCOUNTS.get(path)
+    if found is None:
+        found = _ACCOUNTS[path] = AccountsFile.load(path)
+    return found
 
 
 def _host(url: str) -> str:

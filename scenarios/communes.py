@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernel.accounts_file import AccountsFile
 from kernel.credentials import officer_account
 from kernel.roster import Commune, Province, Roster, load_roster
 from scenarios.profile import Profile
@@ -24,11 +25,12 @@ class OfficerSlot:
 
     commune: Commune
     number: int
+    named: str | None = None  # the account an accounts file gives this slot (kernel.accounts_file)
 
     @property
     def account(self) -> str:
-        """The officer's portal account, e.g. ``00004.officer1``."""
-        return officer_account(self.commune.code, self.number)
+        """The officer's portal account: the accounts file's, or the mocks' ``00004.officer1``."""
+        return self.named or officer_account(self.commune.code, self.number)
 
 
 def active_communes(profile: Profile, roster: Roster | None = None) -> list[Commune]:
@@ -43,10 +45,13 @@ def active_communes(profile: Profile, roster: Roster | None = None) -> list[Comm
     return chosen
 
 
-def officer_slots(profile: Profile, roster: Roster | None = None) -> list[OfficerSlot]:
-    """Every officer slot of the profile, officer 1 of every commune first."""
+def officer_slots(profile: Profile, roster: Roster | None = None,
+                  accounts: AccountsFile | None = None) -> list[OfficerSlot]:
+    """Every officer slot of the profile, officer 1 of every commune first — with
+    ``accounts``, each slot named by the file's officer accounts of its commune, in order."""
     communes = active_communes(profile, roster)
-    return [OfficerSlot(c, n) for n in range(1, profile.officers_per_commune + 1) for c in communes]
+    return [OfficerSlot(c, n, accounts.officer(c.code, n) if accounts is not None else None)
+            for n in range(1, profile.officers_per_commune + 1) for c in communes]
 
 
 def slot_at(slots: list[OfficerSlot], index: int) -> OfficerSlot:

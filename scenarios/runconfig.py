@@ -40,6 +40,7 @@ class RunConfig(BaseModel):
     adapter: str = "default"
     protocols: dict[str, str] = {}  # service → kernel.targets.PROTOCOLS entry; absent = native
     tls: dict[str, dict[str, str | bool | None]] = {}  # service → kernel.tls.TlsOptions.as_dict() (paths only)
+    accounts_file: Path | None = None  # kernel.accounts_file (its rows say where passwords are, never what)
     pool_size: int = Field(default=10, ge=1, le=1000)
     request_timeout_s: float = Field(default=30.0, gt=0)
     workers: int = Field(default=0, ge=0)
@@ -62,6 +63,7 @@ class RunConfig(BaseModel):
             adapter=self.adapter,
             protocols=dict(self.protocols),
             tls={service: TlsOptions.from_dict(values) for service, values in self.tls.items()},
+            accounts_file=self.accounts_file,
             pool_size=self.pool_size,
             timeout_s=self.request_timeout_s,
             per_commune_sources=self.per_commune_sources,

@@ -9,11 +9,14 @@ used, so drills can reconcile what the target holds against what it promised.
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
+from kernel.accounts_file import AccountsFile
 from kernel.ack_ledger import AckLedger
 from kernel.roster import Roster, load_roster
+from kernel.synthetic import Citizen, citizen_at
 from scenarios.adapters import SystemAdapters, TargetSpec, adapters_for
 from scenarios.communes import OfficerSlot, active_communes, officer_slots, slot_at
 from scenarios.dealing import AGENCY_ROLE, OFFICER_ROLE, RoleDealer, attach_dealer
@@ -32,7 +35,9 @@ class World:
         self.roster = roster or load_roster()
         self.target: TargetSpec = config.target_spec()
         self.communes = active_communes(self.profile, self.roster)
-        self.slots: list[OfficerSlot] = officer_slots(self.profile, self.roster)
+        accounts = self.target.credentials
+        self.accounts: AccountsFile | None = accounts if isinstance(accounts, AccountsFile) else None
+        self.slots: list[OfficerSlot] = officer_slots(self.profile, self.roster, self.accounts)
         self.ledger = AckLedger()
         self._catalogues: dict[str, list[dict[str, Any]]] = {}
         # One player per officer slot and per agency across the whole run (see scenarios.dealing).
@@ -56,6 +61,16 @@ class World:
     def remember_catalogue(self, province: str, procedures: list[dict[str, Any]]) -> None:
         """Keep a catalogue a persona fetched itself."""
         self._catalogues[province] = procedures
+
+    def citizen(self, rng: random.Random) -> Citizen:
+        """The citizen of an arrival: one of the accounts file's, or one of the synthetic population."""
+        if self.accounts is None:
+            return citizen_at(self.config.seed, rng.randrange(self.config.population_size), self.roster)
+        held = self.accounts.citizens[rng.randrange(len(self.accounts.citizens))]
+        commune = self.roster.commune(held.commune_code)  # checked when the file was accepted for the run
+        return Citizen(index=-1, personal_id=held.personal_id, full_name=held.full_name,
+                       date_of_birth=held.date_of_birth, sex="", commune_code=held.commune_code,
+                       province_code=commune.province_code, address="")
 
     def deal_slot(self) -> tuple[int, OfficerSlot]:
         """A new officer's run-wide index and the slot it plays."""

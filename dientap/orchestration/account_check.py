@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from kernel.credentials import derive_password, officer_account
+from kernel.accounts_file import AccountsFile
+from kernel.credentials import Credentials, officer_account
 from kernel.errors import AccountsMissing, UsageError
 from kernel.roster import Commune, load_roster
 from kernel.source_addresses import commune_source, province_source
@@ -63,21 +64,25 @@ class AccountProbe:
     source: str  # the loopback address the load sends it from (used only on a loopback target)
 
 
-def account_probes(communes: list[Commune], officers_per_commune: int, secret: str) -> dict[str, list[AccountProbe]]:
-    """The sign-ins that cover every account of ``communes`` at ``officers_per_commune``."""
+def account_probes(communes: list[Commune], officers_per_commune: int, credentials: Credentials,
+                   accounts: AccountsFile | None = None) -> dict[str, list[AccountProbe]]:
+    """The sign-ins that cover every account of ``communes`` at ``officers_per_commune``
+    (officer accounts named by ``accounts`` when the target's come from a file)."""
+    password = credentials.password
     by_service: dict[str, list[AccountProbe]] = {"portal": [], "population": [], "axis": []}
     provinces: dict[str, Commune] = {}
     for commune in communes:
         provinces.setdefault(commune.province_code, commune)
         whose = f"commune {commune.code} {commune.name} (province {commune.province_code})"
         source = commune_source(commune.code)
-        officer = officer_account(commune.code, officers_per_commune)
+        named = accounts.officer(commune.code, officers_per_commune) if accounts is not None else None
+        officer = named or officer_account(commune.code, officers_per_commune)
         by_service["portal"].append(AccountProbe(
-            "portal", officer, {"kind": "officer", "account": officer, "password": derive_password(secret, officer)},
+            "portal", officer, {"kind": "officer", "account": officer, "password": password(officer)},
             whose, source))
         by_service["axis"].append(AccountProbe(
             "axis", commune.agency_code,
-            {"agency_code": commune.agency_code, "client_secret": derive_password(secret, commune.agency_code)},
+            {"agency_code": commune.agency_code, "client_secret": password(commune.agency_code)},
             whose, source))
     roster = load_roster()
     for code in sorted(provinces):
@@ -85,11 +90,11 @@ def account_probes(communes: list[Commune], officers_per_commune: int, secret: s
         whose = f"province {code} {province.name}"
         client = f"province-{code}"
         by_service["population"].append(AccountProbe(
-            "population", client, {"client_id": client, "client_secret": derive_password(secret, client)},
+            "population", client, {"client_id": client, "client_secret": password(client)},
             whose, province_source(code)))
         by_service["axis"].append(AccountProbe(
             "axis", province.agency_code,
-            {"agency_code": province.agency_code, "client_secret": derive_password(secret, province.agency_code)},
+            {"agency_code": province.agency_code, "client_secret": password(province.agency_code)},
             whose, province_source(code)))
     return by_service
 

@@ -22,6 +22,7 @@ from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_lo
 from dientap.orchestration.mockcluster import SERVICE_ORDER, MockCluster, MockClusterConfig
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
+from kernel.accounts_file import AccountsFile
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from kernel.defaults import (
     BOARD_REFRESH_S,
@@ -31,9 +32,10 @@ from kernel.defaults import (
     REMOTE_WORKERS_WAIT_S,
     SEED,
 )
-from kernel.errors import UsageError
+from kernel.errors import AccountsMissing, UsageError
 from kernel.load_clock import read_load_start
 from kernel.provenance import Provenance, TargetKind, build_provenance
+from kernel.roster import Commune, load_roster
 from kernel.targets import TargetSpec
 from kernel.tls import TlsOptions
 
@@ -112,6 +114,7 @@ class DryRun:
         self.adapter = "default"
         self.protocols: dict[str, str] = {}  # service → integration shape (kernel.targets.PROTOCOLS)
         self.tls: dict[str, TlsOptions] = {}  # service → TLS options toward it
+        self.accounts_file: Path | None = None  # the target's accounts (kernel.accounts_file); None: derived
         self.admin_token: str | None = None
         self.launched_at: float | None = None  # when Locust was launched (its clock starts later)
         self._started_at: float | None = None
@@ -203,6 +206,7 @@ class DryRun:
             self._target_name, self._target_kind = target.name, "file"
             self.adapter, self.protocols = target.adapter, dict(target.protocols)
             self.tls = dict(target.tls)
+            self.accounts_file = target.accounts_file
 
     def _provisioned(self, settings: dict[str, dict]) -> dict[str, dict]:
         """The mocks' settings with every officer account the profile signs in provisioned
@@ -252,11 +256,36 @@ class DryRun:
         from scenarios.communes import active_communes
 
         profile = self.profile
-        probes = account_probes(active_communes(profile), profile.officers_per_commune, self.secret)
-        bind = TargetSpec(urls=self.urls, secret=self.secret).binds_commune_sources
+        spec = TargetSpec(urls=self.urls, secret=self.secret, accounts_file=self.accounts_file)
+        communes = active_communes(profile)
+        accounts = self._accounts_cover(communes) if self.accounts_file is not None else None
+        probes = account_probes(communes, profile.officers_per_commune, spec.credentials, accounts)
+        bind = spec.binds_commune_sources
         needed = (f" — profile {profile.name} at scale {profile.scale:g} signs in "
                   f"{profile.officers_per_commune} officers per commune")
         return check_accounts(self.urls, probes, bind_sources=bind, needed=needed, tls=self.tls)
+
+    def _accounts_cover(self, communes: list[Commune]) -> AccountsFile:
+        """The accounts file, once it is known to hold every account the profile signs in
+        as and every password it names can be read (else an ``ERROR:`` naming the commune)."""
+        from kernel.targets import accounts_file
+
+        assert self.accounts_file is not None
+        accounts = accounts_file(self.accounts_file)
+        roster = load_roster()
+        problems = [str(p) for p in accounts.unknown_communes({c.code for c in roster.communes})]
+        problems += [str(p) for p in accounts.unreadable_passwords()]
+        provinces = sorted({c.province_code for c in communes})
+        systems = [(c.agency_code, f"the document-axis system of commune {c.code} {c.name}") for c in communes]
+        systems += [(roster.province(code).agency_code, f"the document-axis system of province {code}") for code in provinces]
+        systems += [(f"province-{code}", f"the population-database client of province {code}") for code in provinces]
+        problems += accounts.coverage_problems(
+            [(c.code, f"commune {c.code} {c.name} (province {c.province_code})") for c in communes],
+            self.profile.officers_per_commune, systems, citizens_needed=self.profile.citizens.arrivals_per_s > 0)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise AccountsMissing(f"accounts file: {problems[0]}{more}; no load was sent")
+        return accounts
 
     def start_load(self, prometheus_url: str | None = None) -> None:
         """Check the accounts, then launch Locust in a background thread (returns at once)."""
@@ -269,6 +298,7 @@ class DryRun:
             population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=self.workers,
             adapter=self.adapter, protocols=self.protocols, target_kind=self._target_kind,
             tls={service: options.as_dict() for service, options in self.tls.items()},
+            accounts_file=self.accounts_file,
             target_name=self._target_name, command_line=opts.command_line,
             prometheus_url=prometheus_url or (self.prometheus.url if self.prometheus else None),
         )

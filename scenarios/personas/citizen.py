@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 
-from kernel.synthetic import citizen_at
 from scenarios.adapters import Reply
 from scenarios.arrival_plan import Arrival
 from scenarios.retry_after import MAX_RETRY_WAIT_S, retry_wait
@@ -41,7 +40,7 @@ def _waited_out(schedule: Schedule, reply: Reply, rng: random.Random, fallback_s
 def citizen_journey(world: World, arrival: Arrival) -> None:
     """Play one citizen session (bounded: a fixed number of requests, then it ends)."""
     rng = arrival.rng()
-    citizen = citizen_at(world.config.seed, rng.randrange(world.config.population_size), world.roster)
+    citizen = world.citizen(rng)
     # Since 2025 a procedure may be filed at any commune, whatever the applicant's residence:
     # the arrival's commune (from the schedule) receives it, the citizen comes from anywhere.
     province, commune = arrival.province_code, arrival.commune_code
