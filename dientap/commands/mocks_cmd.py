@@ -62,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help=f"{OFFICERS_PER_COMMUNE.help} (default {OFFICERS_PER_COMMUNE.default}; "
                         "golive --scale 10 signs in 10)")
     parser.add_argument("--duration", type=duration, default=None, help=f"stop by itself after this long: {DURATION_FORMS}")
+    parser.add_argument("--tls-dir", type=Path, default=None, metavar="DIR",
+                        help="serve https with certificates from a dry-run CA kept in DIR (ca/ca.pem to trust, "
+                        "client.pem/.key to show): rehearse a targets file's tls options")
+    parser.add_argument("--client-auth", action="store_true",
+                        help="with --tls-dir: require a client certificate from the CA (mutual TLS)")
     parser.set_defaults(func=run)
 
 
@@ -95,6 +100,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     vulnerable = _vulnerable(args.vulnerable, args.host)
     check_readiness(args.readiness)
     check_folder("--data-dir", args.data_dir)
+    if args.tls_dir is not None:
+        check_folder("--tls-dir", args.tls_dir)
+    elif args.client_auth:
+        raise UsageError("argument --client-auth: mutual TLS needs TLS; add --tls-dir DIR")
     config = MockClusterConfig(
         host=args.host,
         ports=args.ports,
@@ -105,6 +114,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         vulnerable=vulnerable,
         log_dir=args.data_dir / "logs",
         extra_settings={"portal": {OFFICERS_PER_COMMUNE.name: args.officers_per_commune}},
+        tls_dir=args.tls_dir,
+        client_auth=frozenset(("portal", "population", "axis")) if args.client_auth else frozenset(),
     )
     if args.admin_token:
         config.admin_token = args.admin_token
@@ -122,6 +133,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         serving = True
         for name, url in cluster.urls.items():
             print(f"{name:<11} {url}")
+        if cluster.tls is not None:
+            tls = cluster.tls
+            print(f"tls         trust {tls.ca}; client certificate {tls.client_cert}, key {tls.client_key}"
+                  + (" (required)" if args.client_auth else ""))
         print(f"admin token {config.admin_token}")
         print(f"logs        {config.log_dir}")
         print("Ctrl-C to stop.", flush=True)

@@ -102,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")
     parser.add_argument("--baseline", type=Path, default=None, help="with --budgets: baseline run directory")
     parser.add_argument("--junit", type=Path, default=None, help="with --budgets: write JUnit XML here")
-    shapes = parser.add_argument_group("the embedded mocks as a staging system (README: National integration shapes)")
+    shapes = parser.add_argument_group("the embedded mocks as a staging system (README: Real targets: shapes, TLS, accounts)")
     shapes.add_argument("--protocol", type=protocol, action="append", default=[], metavar="SERVICE=SHAPE",
                         help="speak this integration shape to that mock, e.g. population=c06-soap "
                         "(repeatable; a targets file names each service's own)")

@@ -199,6 +199,7 @@ class DryRun:
             if files is not None:
                 shown = TlsOptions(ca_bundle=files.ca, client_cert=files.client_cert, client_key=files.client_key)
                 self.tls = dict.fromkeys(SERVICE_ORDER, shown)
+                opts.say(f"mocks: https with mutual TLS at {', '.join(self.urls.values())}; CA {files.ca}")
         else:
             target = load_targets(opts.target, extra_allow_hosts=opts.allow_hosts)
             self.urls, self.admin_token = target.urls, target.admin_token

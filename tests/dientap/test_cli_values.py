@@ -121,3 +121,10 @@ def test_the_embedded_mocks_shape_and_tls_flags_are_refused_in_one_line(tmp_path
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("ERROR: ") and says in lines[0], done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_mocks_client_auth_without_tls_is_refused_in_one_line(tmp_path):
+    done = _dientap("mocks", "--client-auth", "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and lines == ["ERROR: argument --client-auth: mutual TLS needs TLS; add --tls-dir DIR"], done
+    assert not (tmp_path / "data").exists()
