@@ -219,4 +219,9 @@ def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, bu
     if summary.abort.aborted:
         print(f"ABORTED: {summary.abort.reason}", file=sys.stderr)
         return ExitCode.BUDGET_BREACHED
+    if not summary.requests.total:
+        # Nothing was measured, so nothing passed: every actor stopped before its first request.
+        print(f"ERROR: the load sent no request — every actor stopped before its first one; see {run_dir / 'logs'}",
+              file=sys.stderr)
+        return ExitCode.BUDGET_BREACHED
     return verdict

@@ -297,6 +297,16 @@ def test_an_aborted_run_exits_1_and_an_untrustworthy_one_warns(tmp_path, capsys)
             in capsys.readouterr().out)
 
 
+def test_a_run_that_sent_no_request_exits_1_naming_the_logs(tmp_path, capsys):
+    out = tmp_path / "runs"
+    sample = sample_run("r0", total_requests=3000, duration_s=10, fault=None).summary
+    nothing = sample.requests.model_copy(update={"total": 0, "failed": 0, "throttled": 0, "rps": 0.0, "intended_total": 0})
+    _record(out / "r0", "r0", requests=nothing)
+    assert finish_run(out, out / "r0", 0, 1.0) == ExitCode.BUDGET_BREACHED
+    err = capsys.readouterr().err.strip()
+    assert err == f"ERROR: the load sent no request — every actor stopped before its first one; see {out / 'r0' / 'logs'}"
+
+
 def test_a_run_that_wrote_no_summary_is_an_internal_error_and_not_linked(tmp_path, capsys):
     out = tmp_path / "runs"
     run = out / "r1"
