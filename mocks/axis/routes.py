@@ -22,8 +22,16 @@ from kernel.credentials import derive_password
 from kernel.edxml import EdxmlError, parse_and_verify
 from mocks.axis.directory import Agency, AgencyDirectory, AgencyStatus
 from mocks.axis.inbox import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
-from mocks.axis.receipts import ReceiptRuleError
-from mocks.axis.records import InboxEntry, MessageIdConflict, NewDocument, Receipt, document_id_for
+from mocks.axis.receipts import ReceiptCode, ReceiptRuleError
+from mocks.axis.records import (
+    AcceptedDocument,
+    InboxEntry,
+    MessageIdConflict,
+    NewDocument,
+    Receipt,
+    StoredDocument,
+    document_id_for,
+)
 from mocks.axis.schemas import ReceiptRequest, TokenRequest
 from mocks.axis.store import AxisStore
 from mocks.core.errors import ApiError
@@ -34,12 +42,17 @@ from mocks.core.tokens import TokenIssuer, bearer_claims
 
 __all__ = [
     "AxisContext",
+    "accept_package",
     "ack_delivery",
+    "check_recipient",
+    "enter_as",
     "get_document",
     "issue_token",
     "list_agencies",
     "list_receipts",
     "pull_inbox",
+    "readable_document",
+    "record_receipt",
     "send_document",
     "send_receipt",
 ]
@@ -98,8 +111,14 @@ async def _caller(request: Request) -> Agency:
     agency = ctx.directory.get(str(claims.get("sub", "")))
     if agency is None or claims.get("role") != _ROLE:
         raise ApiError(401, "invalid_token", "token does not name an agency of the directory", "Authorization")
+    return await enter_as(request, agency)
+
+
+async def enter_as(request: Request, agency: Agency, field: str | None = None) -> Agency:
+    """Admit an authenticated ``agency``: refused when closed (403), then its faults and
+    readiness apply (every face, once the caller is known)."""
     if not agency.is_open:
-        raise ApiError(403, "agency_closed", f"agency {agency.code} is closed: {agency.closed_reason}")
+        raise ApiError(403, "agency_closed", f"agency {agency.code} is closed: {agency.closed_reason}", field)
     await _scope(request, agency)
     return agency
 
@@ -190,6 +209,28 @@ async def send_document(request: Request) -> Response:
     if content_type not in _XML_TYPES:
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/xml or text/xml", "Content-Type")
     body = await read_body(request)
+    accepted = await accept_package(ctx, sender, body)
+    return json_response(
+        {
+            "document_id": accepted.document_id,
+            "message_id": accepted.message_id,
+            "recipients": list(accepted.recipients),
+            "accepted_at": _iso(accepted.accepted_at),
+            "duplicate": accepted.duplicate,
+        },
+        status=200 if accepted.duplicate else 201,
+    )
+
+
+async def accept_package(
+    ctx: AxisContext, sender: Agency, body: bytes, *, business_type: int | None = None, business_field: str = ""
+) -> AcceptedDocument:
+    """Verify a signed package sent by ``sender`` and store it (every face's send).
+
+    The rules of the table in ``mocks/axis/README.md``, in order; ``business_type``, when
+    given, must be the package's ``BussinessDocType`` (an error naming ``business_field``).
+    A duplicate answers the original with ``duplicate=True``.
+    """
     try:
         verified = parse_and_verify(
             body,
@@ -201,6 +242,13 @@ async def send_document(request: Request) -> Response:
     except EdxmlError as exc:
         raise ApiError(exc.http_status, exc.code, exc.message, exc.field) from None
     envelope = verified.envelope
+    if business_type is not None and envelope.business_type != business_type:
+        raise ApiError(
+            422,
+            "business_type_mismatch",
+            f"the package's BussinessDocType is {envelope.business_type}, not {business_type}",
+            business_field,
+        )
     if envelope.sender_code != sender.code:
         raise ApiError(
             403,
@@ -212,13 +260,9 @@ async def send_document(request: Request) -> Response:
     if ctx.weak("lossy_axis") and _lossy_drop(ctx, envelope.message_id):
         # PLANTED DEFECT: acknowledge without storing, for the lossy-axis reconciliation drill.
         document_id = document_id_for(sender.code, envelope.message_id)
-        return json_response(
-            {"document_id": document_id, "message_id": envelope.message_id, "recipients": list(recipients),
-             "accepted_at": _iso(ctx.store.now()), "duplicate": False},
-            status=201,
-        )
+        return AcceptedDocument(document_id, envelope.message_id, recipients, ctx.store.now(), False)
     try:
-        accepted = await ctx.store.accept_document_async(
+        return await ctx.store.accept_document_async(
             NewDocument(
                 sender_code=sender.code,
                 message_id=envelope.message_id,
@@ -236,33 +280,28 @@ async def send_document(request: Request) -> Response:
             f"message id {envelope.message_id!r} was already used by {sender.code} for a different package",
             "MessageHeader.DocumentId",
         ) from None
-    return json_response(
-        {
-            "document_id": accepted.document_id,
-            "message_id": accepted.message_id,
-            "recipients": list(accepted.recipients),
-            "accepted_at": _iso(accepted.accepted_at),
-            "duplicate": accepted.duplicate,
-        },
-        status=200 if accepted.duplicate else 201,
-    )
 
 
-def _no_such_document(document_id: str) -> ApiError:
-    return ApiError(404, "unknown_document", f"no document {document_id!r} visible to this agency", "document_id")
+def _no_such_document(document_id: str, field: str = "document_id") -> ApiError:
+    return ApiError(404, "unknown_document", f"no document {document_id!r} visible to this agency", field)
+
+
+def readable_document(ctx: AxisContext, caller: Agency, document_id: str, field: str = "document_id") -> StoredDocument:
+    """The document if ``caller`` may read it (its sender or a recipient); 404 otherwise."""
+    doc = ctx.store.get_document(document_id)
+    if doc is None:
+        raise _no_such_document(document_id, field)
+    is_party = caller.code == doc.sender_code or caller.code in doc.recipient_status
+    if not is_party and not ctx.weak("axis_bola"):  # axis_bola: PLANTED WEAKNESS, anyone reads
+        raise _no_such_document(document_id, field)
+    return doc
 
 
 async def get_document(request: Request) -> Response:
     """``GET /documents/{document_id}``: the sender and the recipients only."""
     ctx = _ctx(request)
     caller = await _caller(request)
-    document_id = request.path_params["document_id"]
-    doc = ctx.store.get_document(document_id)
-    if doc is None:
-        raise _no_such_document(document_id)
-    is_party = caller.code == doc.sender_code or caller.code in doc.recipient_status
-    if not is_party and not ctx.weak("axis_bola"):  # axis_bola: PLANTED WEAKNESS, anyone reads
-        raise _no_such_document(document_id)
+    doc = readable_document(ctx, caller, request.path_params["document_id"])
     return json_response(
         {
             "document_id": doc.document_id,
@@ -297,19 +336,31 @@ async def send_receipt(request: Request) -> Response:
     ctx = _ctx(request)
     caller = await _caller(request)
     document_id = request.path_params["document_id"]
-    parties = ctx.store.parties(document_id)
-    if parties is None or (caller.code != parties[0] and caller.code not in parties[1]):
-        raise _no_such_document(document_id)
-    if caller.code not in parties[1]:
-        raise ApiError(403, "not_a_recipient", "only a recipient of the document may send receipts", "document_id")
+    check_recipient(ctx, caller, document_id)
     body = await read_json(request, ReceiptRequest)
-    try:
-        receipt = await ctx.store.add_receipt_async(document_id, caller.code, body.status_code, body.note)
-    except ReceiptRuleError as exc:
-        raise ApiError(409, "illegal_transition", str(exc), "status_code") from None
+    receipt = await record_receipt(ctx, caller, document_id, body.status_code, body.note)
     return json_response(
         {**_receipt_json(receipt), "duplicate": receipt.duplicate}, status=200 if receipt.duplicate else 201
     )
+
+
+def check_recipient(ctx: AxisContext, caller: Agency, document_id: str, field: str = "document_id") -> None:
+    """Only a recipient may send a receipt: 404 unless a party, 403 for the sender."""
+    parties = ctx.store.parties(document_id)
+    if parties is None or (caller.code != parties[0] and caller.code not in parties[1]):
+        raise _no_such_document(document_id, field)
+    if caller.code not in parties[1]:
+        raise ApiError(403, "not_a_recipient", "only a recipient of the document may send receipts", field)
+
+
+async def record_receipt(
+    ctx: AxisContext, caller: Agency, document_id: str, code: ReceiptCode, note: str, field: str = "status_code"
+) -> Receipt:
+    """Store a receipt of recipient ``caller`` (after :func:`check_recipient`); 409 out of order."""
+    try:
+        return await ctx.store.add_receipt_async(document_id, caller.code, code, note)
+    except ReceiptRuleError as exc:
+        raise ApiError(409, "illegal_transition", str(exc), field) from None
 
 
 async def list_receipts(request: Request) -> Response:

@@ -367,6 +367,24 @@ class AxisStore:
         conn.execute("UPDATE deliveries SET acked = 1, acked_at = ? WHERE delivery_id = ?", (now, delivery_id))
         return True, now
 
+    def pending_for(self, agency_code: str, document_id: str) -> list[int]:
+        """Ids of ``agency_code``'s unacknowledged deliveries about ``document_id`` (the
+        document itself, or receipts of it), oldest first."""
+        rows = self._conn.execute(
+            "SELECT delivery_id FROM deliveries WHERE recipient_code = ? AND acked = 0 AND document_id = ?"
+            " ORDER BY delivery_id",
+            (agency_code, document_id),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def delivery_document(self, agency_code: str, delivery_id: int) -> str | None:
+        """The document a delivery of ``agency_code`` is about, or ``None`` (no such delivery of it)."""
+        row = self._conn.execute(
+            "SELECT document_id FROM deliveries WHERE delivery_id = ? AND recipient_code = ?",
+            (delivery_id, agency_code),
+        ).fetchone()
+        return row[0] if row else None
+
     # -- ledger --------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
