@@ -97,7 +97,9 @@ def parse_timestamp(value: str) -> float:
     millis = value[16:]
     if not (digits.isdigit() and millis.isdigit()) or int(millis) > 999:
         raise ValueError("expected ddMMyyyyTHHmmss+SSSS (SSSS: milliseconds 0000-0999)")
-    local = dt.datetime.strptime(digits, "%d%m%Y%H%M%S").replace(tzinfo=VN_TZ)
+    # Slicing, not strptime: this runs on every signed request (≈ 3 µs against ≈ 10 µs).
+    local = dt.datetime(int(digits[4:8]), int(digits[2:4]), int(digits[:2]), int(digits[8:10]), int(digits[10:12]),
+                        int(digits[12:14]), tzinfo=VN_TZ)
     return local.timestamp() + int(millis) / 1000
 
 

@@ -53,7 +53,7 @@ from mocks.axis.routes import (
     readable_document,
     record_receipt,
 )
-from mocks.axis.vdxp_auth import ReplayGuard, authenticate, sdk_face
+from mocks.axis.vdxp_auth import ReplayGuard, authenticate, sdk_face, secrets_of
 from mocks.core.endpoint import Endpoint, Param
 from mocks.core.errors import ApiError
 from mocks.core.http import RequestModel, read_body, validation_error
@@ -79,6 +79,7 @@ class VdxpState:
     def __init__(self, ctx: AxisContext, replay: ReplayGuard | None = None):
         self.ctx = ctx
         self.replay = replay or ReplayGuard()
+        self.secret_of = secrets_of(ctx.settings.dry_run_secret)
         self.agencies_json = _agencies_json(ctx.directory)
 
 
@@ -142,7 +143,7 @@ async def _signed(request: Request) -> tuple[Agency, bytes]:
     """Read the body, check the signature, admit the caller (closed → 403, readiness, faults)."""
     state = _state(request)
     body = await read_body(request)
-    agency = authenticate(request, body, state.ctx.directory, state.ctx.settings.dry_run_secret, state.replay)
+    agency = authenticate(request, body, state.ctx.directory, state.secret_of, state.replay)
     return await enter_as(request, agency, SYSTEM_ID_HEADER), body
 
 

@@ -47,7 +47,7 @@ from mocks.axis.directory import Agency, AgencyDirectory
 from mocks.core.endpoint import Handler
 from mocks.core.errors import ApiError
 
-__all__ = ["ReplayGuard", "authenticate", "sdk_error", "sdk_face"]
+__all__ = ["ReplayGuard", "authenticate", "sdk_error", "sdk_face", "secrets_of"]
 
 _MAX_SYSTEM_ID = 64
 _SIGNATURE_LENGTH = 64
@@ -94,8 +94,13 @@ def _header(request: Request, name: str, max_length: int) -> str:
     return value
 
 
+def secrets_of(dry_run_secret: str) -> Callable[[str], str]:
+    """Each system's secret (its agency's native client secret), derived once per system."""
+    return functools.lru_cache(maxsize=8192)(lambda system_id: derive_password(dry_run_secret, system_id))
+
+
 def authenticate(
-    request: Request, body: bytes, directory: AgencyDirectory, dry_run_secret: str, replay: ReplayGuard,
+    request: Request, body: bytes, directory: AgencyDirectory, secret_of: Callable[[str], str], replay: ReplayGuard,
     clock: Callable[[], float] = time.time,
 ) -> Agency:
     """The agency whose system signed this request (rules in the module docstring)."""
@@ -114,7 +119,7 @@ def authenticate(
                        f"(at most ±{replay.skew_s:g} s); sign the request again", TIMESTAMP_HEADER)
     agency = directory.get(system_id)
     content_type = request.headers.get("content-type", "")
-    expected = signature(derive_password(dry_run_secret, system_id), system_id, stamp, content_type, body)
+    expected = signature(secret_of(system_id), system_id, stamp, content_type, body)
     if (agency is None or len(presented) != _SIGNATURE_LENGTH
             or not hmac.compare_digest(presented.lower().encode(), expected.encode())):
         raise ApiError(401, "invalid_signature",
