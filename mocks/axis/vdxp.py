@@ -87,10 +87,11 @@ class VdxpState:
 
 
 class ReceivedListRequest(RequestModel):
-    """``getReceivedEdocList``: the SDK sends ``servicetype`` and ``messagetype``."""
+    """``getReceivedEdocList``: the SDK sends ``servicetype`` and ``messagetype`` (``edoc``:
+    documents only, ``status``: status messages only; ours: absent, both in one list)."""
 
-    servicetype: Literal["eDoc", "status"] = "eDoc"
-    messagetype: Literal["edoc", "status"] = "edoc"
+    servicetype: Literal["eDoc", "status"] | None = None
+    messagetype: Literal["edoc", "status"] | None = None
     limit: int = Field(default=DEFAULT_PULL_LIMIT, ge=1, le=MAX_PULL_LIMIT)  # ours
 
 
@@ -218,7 +219,12 @@ async def get_received_edoc_list(request: Request) -> Response:
     ctx = _state(request).ctx
     # Cursor 0 every time: the SDK keeps no cursor, and from 0 a pull returns every
     # deliverable row (never handed out, or its lease expired) — at-least-once as natively.
-    page = await ctx.store.pull_async(caller.code, 0, query.limit, ctx.visibility_s)
+    by_service = {"eDoc": "edoc", "status": "status", None: None}[query.servicetype]
+    if query.messagetype is not None and by_service is not None and query.messagetype != by_service:
+        raise ApiError(422, "invalid_field", f"messagetype {query.messagetype} contradicts servicetype "
+                       f"{query.servicetype}", "messagetype")
+    kind = {"edoc": "document", "status": "receipt", None: None}[query.messagetype or by_service]
+    page = await ctx.store.pull_async(caller.code, 0, query.limit, ctx.visibility_s, kind)
     return _ok({"data": [_knobstick(e, caller.code) for e in page.entries], "visibilityTimeoutS": ctx.visibility_s})
 
 

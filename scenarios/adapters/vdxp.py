@@ -115,10 +115,10 @@ class VdxpAxisAdapter(AxisAdapter):
 
     def inbox(self, token: str, province: str, commune: str | None = None, *, cursor: int = 0,
               limit: int = 20) -> Reply:
-        """``getReceivedEdocList``: knobsticks as native deliveries (``cursor`` has no SDK
-        counterpart: every pull starts from the oldest deliverable row)."""
-        reply = self._json("getReceivedEdocList", token, {"servicetype": "eDoc", "messagetype": "edoc",
-                                                          "limit": limit}, province, commune)
+        """``getReceivedEdocList`` of both kinds in one list (no ``messagetype``, as the native
+        inbox): knobsticks as native deliveries (``cursor`` has no SDK counterpart: every
+        pull starts from the oldest deliverable row)."""
+        reply = self._json("getReceivedEdocList", token, {"limit": limit}, province, commune)
         if reply.ok:
             deliveries = [{
                 "delivery_id": f"{k.get('deliveryId')}@{k.get('docId')}",

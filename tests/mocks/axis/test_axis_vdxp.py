@@ -35,8 +35,8 @@ def _fail(response: httpx.Response, status: int, code: str, field: str | None) -
     return body
 
 
-def _received(c: httpx.Client, agency: str, limit: int = 100) -> list[dict]:
-    r = sdk.call(c, "getReceivedEdocList", agency, {"servicetype": "eDoc", "messagetype": "edoc", "limit": limit})
+def _received(c: httpx.Client, agency: str, limit: int = 100, **kinds: str) -> list[dict]:
+    r = sdk.call(c, "getReceivedEdocList", agency, {**kinds, "limit": limit})
     assert r.status_code == 200 and r.json()["status"] == "OK", r.text
     return r.json()["data"]
 
@@ -71,7 +71,8 @@ def test_a_document_sent_through_the_sdk_is_the_record_the_native_face_sees(axis
         inbox = [d for d in c.get("/inbox", headers=other).json()["deliveries"] if d["document_id"] == doc_id]
         assert [d["kind"] for d in inbox] == ["document"]
         assert c.post(f"/inbox/{inbox[0]['delivery_id']}/ack", headers=other).status_code == 200
-        knobstick = next(k for k in _received(c, COMMUNE) if k["docId"] == doc_id)
+        knobstick = next(k for k in _received(c, COMMUNE, servicetype="eDoc", messagetype="edoc")
+                         if k["docId"] == doc_id)
         assert (knobstick["serviceType"], knobstick["messageType"], knobstick["from"], knobstick["to"]) == (
             "eDoc", "edoc", HANOI, COMMUNE)
         _done(c, COMMUNE, knobstick)
@@ -87,7 +88,8 @@ def test_a_document_sent_through_the_sdk_is_the_record_the_native_face_sees(axis
                                                            "messagetype": "edoc"}).json()["data"]
         assert [(s["toCode"], s["receiveStatus"], [x["status"] for x in s["receipts"]]) for s in sent_list] == [
             (COMMUNE, "03", ["01", "03"]), (OTHER, None, [])]
-        statuses = [k for k in _received(c, HANOI) if k["docId"] == doc_id]
+        assert [k for k in _received(c, HANOI, messagetype="edoc") if k["docId"] == doc_id] == []
+        statuses = [k for k in _received(c, HANOI, servicetype="status") if k["docId"] == doc_id]
         assert [(k["serviceType"], k["status"], k["from"]) for k in statuses] == [
             ("status", "01", COMMUNE), ("status", "03", COMMUNE)]
         # done without a deliveryId acknowledges every pending delivery of the document.
@@ -184,6 +186,8 @@ def test_bad_input_is_refused_in_the_sdk_error_form_naming_the_field(axis: AxisS
         _fail(sdk.call(c, "getReceivedEdocList", COMMUNE, {"limit": 0}), 422, "invalid_field", "limit")
         _fail(sdk.call(c, "getReceivedEdocList", COMMUNE, {"messagetype": "fax"}), 422, "invalid_field",
               "messagetype")
+        _fail(sdk.call(c, "getReceivedEdocList", COMMUNE, {"servicetype": "status", "messagetype": "edoc"}), 422,
+              "invalid_field", "messagetype")
         form = b"docId=1"
         r = c.post("/vdxp/getEdoc", content=form,
                    headers=sdk.signed_headers(COMMUNE, form, "application/x-www-form-urlencoded"))
