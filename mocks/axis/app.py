@@ -20,6 +20,7 @@ from mocks.axis.schemas import (
     ReceiptRequest,
     TokenRequest,
 )
+from mocks.axis.service import AxisContext
 from mocks.axis.store import AxisStore
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
@@ -81,7 +82,7 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
     store = AxisStore(conn, group=group)
     ca = DryRunCA.load_or_create(settings.data_dir / "pki")
     issuer = TokenIssuer(settings.dry_run_secret, "dientap-axis", "axis", settings.token_ttl_s)
-    ctx = routes.AxisContext(
+    ctx = AxisContext(
         settings=settings,
         directory=build_directory(),
         store=store,

@@ -10,49 +10,37 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
-from dataclasses import dataclass
 
-from cryptography import x509
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kernel.credentials import derive_password
-from kernel.edxml import EdxmlError, parse_and_verify
-from mocks.axis.directory import Agency, AgencyDirectory, AgencyStatus
+from mocks.axis.directory import Agency, AgencyStatus
 from mocks.axis.inbox import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
-from mocks.axis.receipts import ReceiptCode, ReceiptRuleError
-from mocks.axis.records import (
-    AcceptedDocument,
-    InboxEntry,
-    MessageIdConflict,
-    NewDocument,
-    Receipt,
-    StoredDocument,
-    document_id_for,
-)
+from mocks.axis.records import InboxEntry, Receipt
 from mocks.axis.schemas import ReceiptRequest, TokenRequest
-from mocks.axis.store import AxisStore
+from mocks.axis.service import (
+    AxisContext,
+    accept_package,
+    agency_scope,
+    check_recipient,
+    enter_as,
+    no_such_document,
+    readable_document,
+    record_receipt,
+)
 from mocks.core.errors import ApiError
-from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_body, read_json
-from mocks.core.settings import ServiceSettings
-from mocks.core.tokens import TokenIssuer, bearer_claims
+from mocks.core.tokens import bearer_claims
 
 __all__ = [
-    "AxisContext",
-    "accept_package",
     "ack_delivery",
-    "check_recipient",
-    "enter_as",
     "get_document",
     "issue_token",
     "list_agencies",
     "list_receipts",
     "pull_inbox",
-    "readable_document",
-    "record_receipt",
     "send_document",
     "send_receipt",
 ]
@@ -60,23 +48,6 @@ __all__ = [
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
 _ROLE = "agency"
 _RETRY_AFTER_S = "30"
-
-
-@dataclass(frozen=True, slots=True)
-class AxisContext:
-    """Everything the handlers share, kept on ``app.state.axis``."""
-
-    settings: ServiceSettings
-    directory: AgencyDirectory
-    store: AxisStore
-    trusted_ca: x509.Certificate
-    issuer: TokenIssuer
-    visibility_s: float
-    lossy_one_in: int
-
-    def weak(self, name: str) -> bool:
-        """Whether planted weakness ``name`` is enabled (security drills only)."""
-        return name in self.settings.vulnerable
 
 
 def _ctx(request: Request) -> AxisContext:
@@ -87,23 +58,6 @@ def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _not_connected(agency: Agency) -> ApiError:
-    return ApiError(
-        503,
-        "province_not_connected",
-        f"province {agency.province_code} is not yet connected to the document axis",
-        None,
-        {"Retry-After": _RETRY_AFTER_S},
-    )
-
-
-async def _scope(request: Request, agency: Agency) -> None:
-    """Apply agency-scoped faults and the readiness profile for ``agency``."""
-    await enter_scope(request, province=agency.province_code, agency=agency.code)
-    if agency.province_code and not request.app.state.readiness.province(agency.province_code).axis_connected:
-        raise _not_connected(agency)
-
-
 async def _caller(request: Request) -> Agency:
     """The open agency named by the request's bearer token (401/403 otherwise)."""
     ctx = _ctx(request)
@@ -112,15 +66,6 @@ async def _caller(request: Request) -> Agency:
     if agency is None or claims.get("role") != _ROLE:
         raise ApiError(401, "invalid_token", "token does not name an agency of the directory", "Authorization")
     return await enter_as(request, agency)
-
-
-async def enter_as(request: Request, agency: Agency, field: str | None = None) -> Agency:
-    """Admit an authenticated ``agency``: refused when closed (403), then its faults and
-    readiness apply (every face, once the caller is known)."""
-    if not agency.is_open:
-        raise ApiError(403, "agency_closed", f"agency {agency.code} is closed: {agency.closed_reason}", field)
-    await _scope(request, agency)
-    return agency
 
 
 def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -157,7 +102,7 @@ async def issue_token(request: Request) -> Response:
         raise ApiError(401, "invalid_credentials", "unknown agency code or wrong client secret", "client_secret")
     if not agency.is_open:
         raise ApiError(403, "agency_closed", f"agency {agency.code} is closed: {agency.closed_reason}", "agency_code")
-    await _scope(request, agency)
+    await agency_scope(request, agency)
     token, ttl = ctx.issuer.issue(agency.code, _ROLE)
     return json_response({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
 
@@ -182,25 +127,6 @@ async def list_agencies(request: Request) -> Response:
 # --- documents -----------------------------------------------------------------------
 
 
-def _lossy_drop(ctx: AxisContext, message_id: str) -> bool:
-    """PLANTED DEFECT ``lossy_axis``: drop 1 in ``lossy_one_in`` documents, by message id."""
-    digest = hashlib.sha256(message_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") % ctx.lossy_one_in == 0
-
-
-def _check_recipients(ctx: AxisContext, recipients: list[str]) -> tuple[str, ...]:
-    unique: dict[str, None] = {}
-    for i, code in enumerate(recipients):
-        field = f"MessageHeader.To[{i}].OrganId"
-        agency = ctx.directory.get(code)
-        if agency is None:
-            raise ApiError(422, "unknown_recipient", f"recipient {code} is not registered on the axis", field)
-        if not agency.is_open:
-            raise ApiError(422, "recipient_closed", f"recipient {code} is closed: {agency.closed_reason}", field)
-        unique[code] = None
-    return tuple(unique)
-
-
 async def send_document(request: Request) -> Response:
     """``POST /documents``: accept a signed edXML package (201, or 200 for a duplicate)."""
     ctx = _ctx(request)
@@ -220,81 +146,6 @@ async def send_document(request: Request) -> Response:
         },
         status=200 if accepted.duplicate else 201,
     )
-
-
-async def accept_package(
-    ctx: AxisContext, sender: Agency, body: bytes, *, business_type: int | None = None, business_field: str = ""
-) -> AcceptedDocument:
-    """Verify a signed package sent by ``sender`` and store it (every face's send).
-
-    The rules of the table in ``mocks/axis/README.md``, in order; ``business_type``, when
-    given, must be the package's ``BussinessDocType`` (an error naming ``business_field``).
-    A duplicate answers the original with ``duplicate=True``.
-    """
-    try:
-        verified = parse_and_verify(
-            body,
-            trusted_ca=ctx.trusted_ca,
-            max_bytes=ctx.settings.max_body_bytes,
-            verify_signature=not ctx.weak("signature_not_verified"),  # PLANTED WEAKNESS when set
-            allow_entities=ctx.weak("xxe_enabled"),  # PLANTED WEAKNESS when set
-        )
-    except EdxmlError as exc:
-        raise ApiError(exc.http_status, exc.code, exc.message, exc.field) from None
-    envelope = verified.envelope
-    if business_type is not None and envelope.business_type != business_type:
-        raise ApiError(
-            422,
-            "business_type_mismatch",
-            f"the package's BussinessDocType is {envelope.business_type}, not {business_type}",
-            business_field,
-        )
-    if envelope.sender_code != sender.code:
-        raise ApiError(
-            403,
-            "sender_mismatch",
-            f"the package is sent by {envelope.sender_code}, but the token belongs to {sender.code}",
-            "MessageHeader.From.OrganId",
-        )
-    recipients = _check_recipients(ctx, envelope.recipients)
-    if ctx.weak("lossy_axis") and _lossy_drop(ctx, envelope.message_id):
-        # PLANTED DEFECT: acknowledge without storing, for the lossy-axis reconciliation drill.
-        document_id = document_id_for(sender.code, envelope.message_id)
-        return AcceptedDocument(document_id, envelope.message_id, recipients, ctx.store.now(), False)
-    try:
-        return await ctx.store.accept_document_async(
-            NewDocument(
-                sender_code=sender.code,
-                message_id=envelope.message_id,
-                digest=verified.digest,
-                subject=envelope.subject,
-                priority=envelope.priority,
-                recipients=recipients,
-                package=body,
-            )
-        )
-    except MessageIdConflict:
-        raise ApiError(
-            409,
-            "message_id_conflict",
-            f"message id {envelope.message_id!r} was already used by {sender.code} for a different package",
-            "MessageHeader.DocumentId",
-        ) from None
-
-
-def _no_such_document(document_id: str, field: str = "document_id") -> ApiError:
-    return ApiError(404, "unknown_document", f"no document {document_id!r} visible to this agency", field)
-
-
-def readable_document(ctx: AxisContext, caller: Agency, document_id: str, field: str = "document_id") -> StoredDocument:
-    """The document if ``caller`` may read it (its sender or a recipient); 404 otherwise."""
-    doc = ctx.store.get_document(document_id)
-    if doc is None:
-        raise _no_such_document(document_id, field)
-    is_party = caller.code == doc.sender_code or caller.code in doc.recipient_status
-    if not is_party and not ctx.weak("axis_bola"):  # axis_bola: PLANTED WEAKNESS, anyone reads
-        raise _no_such_document(document_id, field)
-    return doc
 
 
 async def get_document(request: Request) -> Response:
@@ -344,25 +195,6 @@ async def send_receipt(request: Request) -> Response:
     )
 
 
-def check_recipient(ctx: AxisContext, caller: Agency, document_id: str, field: str = "document_id") -> None:
-    """Only a recipient may send a receipt: 404 unless a party, 403 for the sender."""
-    parties = ctx.store.parties(document_id)
-    if parties is None or (caller.code != parties[0] and caller.code not in parties[1]):
-        raise _no_such_document(document_id, field)
-    if caller.code not in parties[1]:
-        raise ApiError(403, "not_a_recipient", "only a recipient of the document may send receipts", field)
-
-
-async def record_receipt(
-    ctx: AxisContext, caller: Agency, document_id: str, code: ReceiptCode, note: str, field: str = "status_code"
-) -> Receipt:
-    """Store a receipt of recipient ``caller`` (after :func:`check_recipient`); 409 out of order."""
-    try:
-        return await ctx.store.add_receipt_async(document_id, caller.code, code, note)
-    except ReceiptRuleError as exc:
-        raise ApiError(409, "illegal_transition", str(exc), field) from None
-
-
 async def list_receipts(request: Request) -> Response:
     """``GET /documents/{document_id}/receipts``: the sender sees all, a recipient its own."""
     ctx = _ctx(request)
@@ -370,7 +202,7 @@ async def list_receipts(request: Request) -> Response:
     document_id = request.path_params["document_id"]
     parties = ctx.store.parties(document_id)
     if parties is None or (caller.code != parties[0] and caller.code not in parties[1]):
-        raise _no_such_document(document_id)
+        raise no_such_document(document_id)
     receipts = ctx.store.receipts(document_id)
     if caller.code != parties[0]:
         receipts = [r for r in receipts if r.from_code == caller.code]

@@ -1,9 +1,10 @@
 """The SDK face of the document axis: the agencies' VDXP calls under ``/vdxp/``.
 
 Same store, rules, faults, readiness, metrics and ledger as the native face — every
-handler here authenticates (``mocks.axis.vdxp_auth``), then calls the native face's own
-service functions (``accept_package``, ``readable_document``, ``check_recipient``,
-``record_receipt``, the store's pull and ack). What differs is the wire shape:
+handler here authenticates (``mocks.axis.vdxp_auth``), then calls the service layer the
+native face calls (``mocks.axis.service``: ``accept_package``, ``readable_document``,
+``check_recipient``, ``record_receipt``; the store's pull and ack). What differs is the
+wire shape:
 
 =================================  ===============================================
 ``POST /vdxp/sendEdoc``            body: the signed edXML package; the JSON header's
@@ -45,7 +46,7 @@ from mocks.axis.directory import Agency, AgencyDirectory, AgencyLevel
 from mocks.axis.inbox import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
 from mocks.axis.receipts import ReceiptCode
 from mocks.axis.records import InboxEntry
-from mocks.axis.routes import (
+from mocks.axis.service import (
     AxisContext,
     accept_package,
     check_recipient,
