@@ -87,7 +87,15 @@ class VdxpState:
 # --- request bodies (the SDK's JSON header, plus what is marked ours) -----------------
 
 
-class ReceivedListRequest(RequestModel):
+class SdkRequest(RequestModel):
+    """Every JSON body may carry ``requestId`` (ours): signatures cover the body, so two
+    byte-identical requests signed in the same millisecond (by two processes of one
+    system) would be one replay; a client that can send such pairs keeps them apart."""
+
+    requestId: str | None = Field(default=None, min_length=1, max_length=64)  # noqa: N815
+
+
+class ReceivedListRequest(SdkRequest):
     """``getReceivedEdocList``: the SDK sends ``servicetype`` and ``messagetype`` (``edoc``:
     documents only, ``status``: status messages only; ours: absent, both in one list)."""
 
@@ -96,14 +104,14 @@ class ReceivedListRequest(RequestModel):
     limit: int = Field(default=DEFAULT_PULL_LIMIT, ge=1, le=MAX_PULL_LIMIT)  # ours
 
 
-class EdocRequest(RequestModel):
+class EdocRequest(SdkRequest):
     """``getEdoc``: ``docId`` (``filePath`` is where the SDK stores the file, ignored)."""
 
     docId: str = Field(min_length=1, max_length=64)  # noqa: N815 - the SDK's field name
     filePath: str | None = Field(default=None, max_length=500)  # noqa: N815
 
 
-class SentListRequest(RequestModel):
+class SentListRequest(SdkRequest):
     """``getSentEdocList``: the SDK's example sends ``servicetype``, ``messagetype``, ``docId``."""
 
     docId: str = Field(min_length=1, max_length=64)  # noqa: N815
@@ -111,7 +119,7 @@ class SentListRequest(RequestModel):
     messagetype: Literal["edoc", "status"] = "edoc"
 
 
-class UpdateStatusRequest(RequestModel):
+class UpdateStatusRequest(SdkRequest):
     """``updateStatus``: ``docId`` and ``status``; ``deliveryId`` and ``description`` are ours."""
 
     docId: str = Field(min_length=1, max_length=64)  # noqa: N815
@@ -120,7 +128,7 @@ class UpdateStatusRequest(RequestModel):
     description: str = Field(default="", max_length=2000)
 
 
-class AgenciesRequest(RequestModel):
+class AgenciesRequest(SdkRequest):
     """``getAgenciesList``: the SDK sends ``{}``; ``status`` is ours."""
 
     status: Literal["open", "closed"] | None = None

@@ -23,6 +23,7 @@ How the native calls map:
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -91,7 +92,10 @@ class VdxpAxisAdapter(AxisAdapter):
 
     def _json(self, operation: str, system_id: str, payload: dict[str, Any], province: str,
               commune: str | None) -> Reply:
-        return self._signed(operation, system_id, orjson.dumps(payload), _JSON, province, commune)
+        # requestId: officers of one commune on different workers may send the same body in
+        # the same millisecond; without it the target would take the second for a replay.
+        body = orjson.dumps({**payload, "requestId": secrets.token_hex(8)})
+        return self._signed(operation, system_id, body, _JSON, province, commune)
 
     # -- the native adapter's methods ---------------------------------------------------
 

@@ -12,8 +12,9 @@ import pytest
 import vdxp_client as sdk
 from axis_harness import XML, AxisServer, envelope, package
 
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.edxml import build_package
-from kernel.national.vdxp import HASH_HEADER, SYSTEM_ID_HEADER, TIMESTAMP_HEADER
+from kernel.national.vdxp import HASH_HEADER, SYSTEM_ID_HEADER, TIMESTAMP_HEADER, format_timestamp, signature
 
 pytestmark = pytest.mark.e2e
 
@@ -173,6 +174,14 @@ def test_signed_requests_refuse_missing_stale_forged_and_replayed_signatures(axi
         _fail(post(good), 401, "replayed_request", TIMESTAMP_HEADER)
         closed = sdk.signed_headers(CLOSED, body, "application/json")
         _fail(post(closed), 403, "agency_closed", SYSTEM_ID_HEADER)
+        # Two processes of one system, one millisecond: a requestId keeps identical requests apart.
+        secret = derive_password(DEFAULT_DRY_RUN_SECRET, COMMUNE)
+        stamp = format_timestamp(time.time())
+        for request_id in ("worker-0", "worker-1"):
+            twin = f'{{"requestId":"{request_id}"}}'.encode()
+            headers = {"Content-Type": "application/json", SYSTEM_ID_HEADER: COMMUNE, TIMESTAMP_HEADER: stamp,
+                       HASH_HEADER: signature(secret, COMMUNE, stamp, "application/json", twin)}
+            assert post(headers, twin).status_code == 200
 
 
 def test_bad_input_is_refused_in_the_sdk_error_form_naming_the_field(axis: AxisServer):
