@@ -16,11 +16,13 @@ Sources (facts only, see ``mocks/axis/README.md`` for the full list):
   ``SignatureGenerator.java`` (HMAC-SHA256 over systemId + timestamp + content type +
   body, hex).
 
-What is **ours** (reconstructed, not confirmed by any official document): the signed
-string is the one ``SignatureGenerator.java`` computes — the SDK jar itself signs a JSON
-object of its ``XroadVnpt-*`` headers instead, without the body; the three header names
-below; the timestamp's zone (Asia/Ho_Chi_Minh) and the ``+SSSS`` read as milliseconds;
-the bounded clock skew and the replay refusal; the mapping of the SDK's status words to
+Two signing schemes are accepted. The SDK jar's own (:data:`SIGN_HEADER`), observed by
+running the jar against a capture server on loopback (the header names, the signed JSON
+text, ``+SSSS`` = milliseconds); and the one ``SignatureGenerator.java`` computes
+(:func:`signature`, over the body too) — reconstructed from that one caller, not
+confirmed. What is **ours** (no official document confirms it): carrying the second
+scheme in the SDK's ``systemid``/``timestamp``/``hash-header`` headers; the timestamp's
+zone (Asia/Ho_Chi_Minh); the bounded clock skew and the replay refusal; the mapping of the SDK's status words to
 QCVN 102 receipt codes (:data:`STATUS_WORDS`) and of ``messagetype`` to the package's
 ``BussinessDocType`` (:data:`MESSAGE_TYPES`).
 """
@@ -35,15 +37,19 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "DELIVERY_WORDS",
+    "HASH_FILE_HEADER",
     "HASH_HEADER",
     "HEADER_PREFIX",
     "MAX_CLOCK_SKEW_S",
     "MESSAGE_TYPES",
     "RECEIPT_CODES",
     "SERVICE_TYPES",
+    "SIGN_HEADER",
+    "SIGN_KEYS_HEADER",
     "STATUS_WORDS",
     "SYSTEM_ID_HEADER",
     "TIMESTAMP_HEADER",
+    "VERSION_HEADER",
     "VN_TZ",
     "format_timestamp",
     "parse_timestamp",
@@ -52,12 +58,24 @@ __all__ = [
 
 #: Every header of the shape starts with this (the SDK's own prefix).
 HEADER_PREFIX: Final = "XroadVnpt-"
-#: The connected system's id (ours: the agency code of the system's agency).
+#: The connected system's id (the SDK's header; ours: the id is the agency code).
 SYSTEM_ID_HEADER: Final = "XroadVnpt-systemid"
-#: When the request was signed, ``ddMMyyyy'T'HHmmss+SSSS`` in Asia/Ho_Chi_Minh.
+#: When the request was signed, ``ddMMyyyy'T'HHmmss+SSSS`` (the SDK's header and pattern;
+#: ours: read in Asia/Ho_Chi_Minh — the jar writes its machine's local time).
 TIMESTAMP_HEADER: Final = "XroadVnpt-timestamp"
-#: The signature: lowercase hex HMAC-SHA256 (the SDK's header name for its hash).
+#: The signature: lowercase hex HMAC-SHA256 (the SDK's header).
 HASH_HEADER: Final = "XroadVnpt-hash-header"
+
+#: The SDK jar's own signing (observed by running ``SDKVXP-2.0.1`` against a capture server
+#: on loopback): every parameter travels as an ``XroadVnpt-<name>`` header; the signed ones
+#: are listed (``;``-separated names) in :data:`SIGN_KEYS_HEADER` and copied, as one JSON
+#: object ``{"XroadVnpt-<name>": value, ...}``, into :data:`SIGN_HEADER`;
+#: :data:`HASH_HEADER` is the hex HMAC-SHA256 of that JSON text; ``sendEdoc`` adds the
+#: file's SHA-256 (hex) as :data:`HASH_FILE_HEADER`.
+SIGN_HEADER: Final = "XroadVnpt-sign-header"
+SIGN_KEYS_HEADER: Final = "XroadVnpt-sign-header-key"
+HASH_FILE_HEADER: Final = "XroadVnpt-hash-file"
+VERSION_HEADER: Final = "XroadVnpt-version"
 
 #: A timestamp further than this from the server's clock is refused (ours).
 MAX_CLOCK_SKEW_S: Final = 120.0

@@ -38,6 +38,7 @@ from kernel.national.vdxp import (
     HEADER_PREFIX,
     MESSAGE_TYPES,
     RECEIPT_CODES,
+    SIGN_HEADER,
     STATUS_WORDS,
     SYSTEM_ID_HEADER,
     TIMESTAMP_HEADER,
@@ -54,7 +55,7 @@ from mocks.axis.service import (
     readable_document,
     record_receipt,
 )
-from mocks.axis.vdxp_auth import ReplayGuard, authenticate, sdk_face, secrets_of
+from mocks.axis.vdxp_auth import ReplayGuard, SignedRequest, authenticate, sdk_face, secrets_of
 from mocks.core.endpoint import Endpoint, Param
 from mocks.core.errors import ApiError
 from mocks.core.http import RequestModel, read_body, validation_error
@@ -149,20 +150,25 @@ def _ok(payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps({**_OK, **payload}), media_type="application/json")
 
 
-async def _signed(request: Request) -> tuple[Agency, bytes]:
+async def _signed(request: Request) -> SignedRequest:
     """Read the body, check the signature, admit the caller (closed → 403, readiness, faults)."""
     state = _state(request)
     body = await read_body(request)
-    agency = authenticate(request, body, state.ctx.directory, state.secret_of, state.replay)
-    return await enter_as(request, agency, SYSTEM_ID_HEADER), body
+    signed = authenticate(request, body, state.ctx.directory, state.secret_of, state.replay)
+    await enter_as(request, signed.agency, SYSTEM_ID_HEADER)
+    return signed
 
 
-def _json(request: Request, body: bytes, model: type[Any]) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
+def _json(request: Request, signed: SignedRequest, model: type[Any]) -> Any:
+    """The operation's parameters: the signed ``XroadVnpt-*`` headers under the SDK jar's
+    scheme, else the JSON body."""
     try:
-        return model.model_validate_json(body)
+        if signed.params is not None:
+            return model.model_validate(signed.params)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
+        return model.model_validate_json(signed.body)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
@@ -172,7 +178,8 @@ def _json(request: Request, body: bytes, model: type[Any]) -> Any:
 
 async def send_edoc(request: Request) -> Response:
     """``sendEdoc(header, edxml)``: a signed QCVN 102 package, checked as ``POST /documents`` checks it."""
-    sender, body = await _signed(request)
+    signed = await _signed(request)
+    sender, body = signed.agency, signed.body
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in _PACKAGE_TYPES:
         raise ApiError(415, "unsupported_media_type",
@@ -223,8 +230,9 @@ def _knobstick(entry: InboxEntry, to: str) -> dict[str, object]:
 
 async def get_received_edoc_list(request: Request) -> Response:
     """``getReceivedEdocList``: lease the caller's next deliveries, as ``GET /inbox`` from the start."""
-    caller, body = await _signed(request)
-    query: ReceivedListRequest = _json(request, body, ReceivedListRequest)
+    signed = await _signed(request)
+    caller = signed.agency
+    query: ReceivedListRequest = _json(request, signed, ReceivedListRequest)
     ctx = _state(request).ctx
     # Cursor 0 every time: the SDK keeps no cursor, and from 0 a pull returns every
     # deliverable row (never handed out, or its lease expired) — at-least-once as natively.
@@ -239,8 +247,9 @@ async def get_received_edoc_list(request: Request) -> Response:
 
 async def get_edoc(request: Request) -> Response:
     """``getEdoc(docId)``: the package, base64 — its sender and recipients only."""
-    caller, body = await _signed(request)
-    query: EdocRequest = _json(request, body, EdocRequest)
+    signed = await _signed(request)
+    caller = signed.agency
+    query: EdocRequest = _json(request, signed, EdocRequest)
     doc = readable_document(_state(request).ctx, caller, query.docId, "docId")
     return _ok({"data": base64.b64encode(doc.package).decode(), "docId": doc.document_id,
                 "messageId": doc.message_id, "from": doc.sender_code, "to": list(doc.recipients),
@@ -250,8 +259,9 @@ async def get_edoc(request: Request) -> Response:
 
 async def get_sent_edoc_list(request: Request) -> Response:
     """``getSentEdocList``: each recipient's status of a document the caller sent."""
-    caller, body = await _signed(request)
-    query: SentListRequest = _json(request, body, SentListRequest)
+    signed = await _signed(request)
+    caller = signed.agency
+    query: SentListRequest = _json(request, signed, SentListRequest)
     ctx = _state(request).ctx
     doc = readable_document(ctx, caller, query.docId, "docId")
     if doc.sender_code != caller.code:
@@ -279,8 +289,9 @@ async def get_sent_edoc_list(request: Request) -> Response:
 async def update_status(request: Request) -> Response:
     """``updateStatus``: a QCVN 102 receipt (a code 01–16 the axis enforces, or a word for
     one), or a word about the delivery (``done`` acknowledges it)."""
-    caller, body = await _signed(request)
-    query: UpdateStatusRequest = _json(request, body, UpdateStatusRequest)
+    signed = await _signed(request)
+    caller = signed.agency
+    query: UpdateStatusRequest = _json(request, signed, UpdateStatusRequest)
     ctx = _state(request).ctx
     word = query.status
     if word in DELIVERY_WORDS:
@@ -332,8 +343,7 @@ def _agencies_json(directory: AgencyDirectory) -> bytes:
 
 async def get_agencies_list(request: Request) -> Response:
     """``getAgenciesList``: the same directory as ``GET /agencies``, in one answer."""
-    _, body = await _signed(request)
-    query: AgenciesRequest = _json(request, body, AgenciesRequest)
+    query: AgenciesRequest = _json(request, await _signed(request), AgenciesRequest)
     state = _state(request)
     if query.status is None:  # the whole directory: serialised once at start-up
         head = orjson.dumps(_OK)[:-1]
@@ -350,7 +360,9 @@ _AUTH_PARAMS = (
     Param(TIMESTAMP_HEADER, "header", True, {"type": "string", "pattern": r"^[0-9]{8}T[0-9]{6}\+[0-9]{4}$"},
           "ddMMyyyy'T'HHmmss+SSSS, Asia/Ho_Chi_Minh"),
     Param(HASH_HEADER, "header", True, {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-          "hex HMAC-SHA256 of systemid + timestamp + Content-Type + body"),
+          "hex HMAC-SHA256 of systemid + timestamp + Content-Type + body, or of XroadVnpt-sign-header"),
+    Param(SIGN_HEADER, "header", False, {"type": "string", "maxLength": 4096},
+          "the SDK jar's scheme: the signed XroadVnpt-* parameters as one JSON object"),
 )
 _SEND_PARAMS = (
     Param(FROM_HEADER, "header", True, {"type": "string", "maxLength": 64}),

@@ -41,3 +41,39 @@ def send(client: httpx.Client, system_id: str, package: bytes, *, messagetype: s
                "XroadVnpt-from": sender or system_id, "XroadVnpt-servicetype": "eDoc",
                "XroadVnpt-messagetype": messagetype}
     return client.post("/vdxp/sendEdoc", content=package, headers=headers)
+
+
+def jar_headers(system_id: str, params: dict[str, str], content_type: str, *, secret: str | None = None,
+                when: float | None = None) -> dict[str, str]:
+    """The headers the VNPT SDK jar (SDKVXP-2.0.1) sends, as observed on the wire: every
+    parameter as ``XroadVnpt-<name>``, the signed ones as one JSON object in
+    ``XroadVnpt-sign-header``, its HMAC-SHA256 in ``XroadVnpt-hash-header``."""
+    stamp = format_timestamp((when if when is not None else time.time()) + next(_millis) % 1000 / 1000)
+    fields = {"systemid": system_id, **params, "timestamp": stamp, "Content-Type": content_type}
+    signed = {f"XroadVnpt-{k}": v for k, v in fields.items()}
+    text = orjson.dumps(signed).decode()
+    key = secret if secret is not None else derive_password(DEFAULT_DRY_RUN_SECRET, system_id)
+    import hashlib
+    import hmac
+
+    return {"Content-Type": content_type, **signed, "XroadVnpt-sign-header-key": ";".join(fields),
+            "XroadVnpt-sign-header": text,
+            "XroadVnpt-hash-header": hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest(),
+            "User-Agent": "JAVASDKAgent/1.0.0 XRoad/VPCP", "XroadVnpt-version": "3.0.201608"}
+
+
+def jar_call(client: httpx.Client, operation: str, system_id: str, params: dict[str, str],
+             **kwargs: Any) -> httpx.Response:
+    """A JSON operation the jar's way: parameters in signed headers, the body ``{}``."""
+    return client.post(f"/vdxp/{operation}", content=b"{}",
+                       headers=jar_headers(system_id, params, "application/json", **kwargs))
+
+
+def jar_send(client: httpx.Client, system_id: str, package: bytes, **kwargs: Any) -> httpx.Response:
+    """``sendEdoc`` the jar's way: octet-stream, the file's SHA-256 signed, a CRLF appended."""
+    import hashlib
+
+    params = {"servicetype": "eDoc", "messagetype": "edoc", "hash-file": hashlib.sha256(package).hexdigest(),
+              "from": system_id}
+    return client.post("/vdxp/sendEdoc", content=package + b"\r\n",
+                       headers=jar_headers(system_id, params, "application/octet-stream", **kwargs))
