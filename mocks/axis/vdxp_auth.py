@@ -68,7 +68,7 @@ from mocks.axis.directory import Agency, AgencyDirectory
 from mocks.core.endpoint import Handler
 from mocks.core.errors import ApiError
 
-__all__ = ["ReplayGuard", "SignedRequest", "authenticate", "sdk_error", "sdk_face", "secrets_of"]
+__all__ = ["ReplayGuard", "SignedRequest", "authenticate", "jar_hex_forms", "sdk_error", "sdk_face", "secrets_of"]
 
 _MAX_SYSTEM_ID = 64
 _SIGNATURE_LENGTH = 64
@@ -183,6 +183,12 @@ def authenticate(
     return SignedRequest(agency, body)
 
 
+def jar_hex_forms(digest: bytes) -> tuple[str, str]:
+    """A digest in hex, and as the SDK jar writes ``XroadVnpt-hash-file``: each byte without
+    its leading zero (``0x0b`` → ``b``; observed on the wire, a hex loop without padding)."""
+    return digest.hex(), "".join(f"{b:x}" for b in digest)
+
+
 def _raw_header(request: Request, name: str) -> bytes | None:
     """A header's bytes as sent (the signed text must be hashed as it arrived)."""
     key = name.lower().encode()
@@ -237,7 +243,7 @@ def _authenticate_sdk(
     if file_hash is not None:
         # The jar's upload ends the file with a CRLF that is not part of it.
         file = body[:-2] if body.endswith(b"\r\n") else body
-        if not hmac.compare_digest(hashlib.sha256(file).hexdigest().encode(), file_hash.lower().encode()):
+        if file_hash.lower() not in jar_hex_forms(hashlib.sha256(file).digest()):
             raise ApiError(401, "invalid_signature", f"the body is not the file signed in {HASH_FILE_HEADER}",
                            HASH_FILE_HEADER)
         body = file

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mocks.axis.vdxp_auth import ReplayGuard
+from mocks.axis.vdxp_auth import ReplayGuard, jar_hex_forms
 
 
 def test_a_signature_is_refused_the_second_time_within_the_window_and_forgotten_after():
@@ -14,3 +14,8 @@ def test_a_signature_is_refused_the_second_time_within_the_window_and_forgotten_
     assert guard.first_time("c", timestamp=1130.0, now=1130.0)
     assert len(guard) == 2  # "a" dropped, "b" and "c" kept
     assert not guard.first_time("b", timestamp=1100.0, now=1130.0)
+
+
+def test_the_jar_s_file_hash_drops_each_byte_s_leading_zero():
+    digest = bytes([0x0B, 0x00, 0xAB, 0x10])
+    assert jar_hex_forms(digest) == ("0b00ab10", "b0ab10")

@@ -73,7 +73,8 @@ def jar_send(client: httpx.Client, system_id: str, package: bytes, **kwargs: Any
     """``sendEdoc`` the jar's way: octet-stream, the file's SHA-256 signed, a CRLF appended."""
     import hashlib
 
-    params = {"servicetype": "eDoc", "messagetype": "edoc", "hash-file": hashlib.sha256(package).hexdigest(),
-              "from": system_id}
+    # The jar writes each byte of the hash without its leading zero (observed on the wire).
+    unpadded = "".join(f"{b:x}" for b in hashlib.sha256(package).digest())
+    params = {"servicetype": "eDoc", "messagetype": "edoc", "hash-file": unpadded, "from": system_id}
     return client.post("/vdxp/sendEdoc", content=package + b"\r\n",
                        headers=jar_headers(system_id, params, "application/octet-stream", **kwargs))
