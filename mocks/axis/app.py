@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from kernel.pki import DryRunCA
-from mocks.axis import routes
+from mocks.axis import routes, vdxp
 from mocks.axis.directory import build_directory
 from mocks.axis.inbox import MAX_PULL_LIMIT
 from mocks.axis.schemas import (
@@ -20,6 +20,7 @@ from mocks.axis.schemas import (
     ReceiptRequest,
     TokenRequest,
 )
+from mocks.axis.service import AxisContext
 from mocks.axis.store import AxisStore
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
@@ -81,7 +82,7 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
     store = AxisStore(conn, group=group)
     ca = DryRunCA.load_or_create(settings.data_dir / "pki")
     issuer = TokenIssuer(settings.dry_run_secret, "dientap-axis", "axis", settings.token_ttl_s)
-    ctx = routes.AxisContext(
+    ctx = AxisContext(
         settings=settings,
         directory=build_directory(),
         store=store,
@@ -113,7 +114,10 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
             checkpointers.pop().close()
         conn.close()
 
-    app = build_service_app(SERVICE_NAME, settings, endpoints(), ledger, store_sizes=store.counts,
-                            on_startup=startup, on_shutdown=shutdown)
+    # The SDK face (``/vdxp/*``, mocks.axis.vdxp) is mounted on the same app, over the same context.
+    app = build_service_app(SERVICE_NAME, settings, [*endpoints(), *vdxp.endpoints()], ledger,
+                            store_sizes=store.counts, on_startup=startup, on_shutdown=shutdown)
     app.state.axis = ctx
+    app.state.vdxp = vdxp.VdxpState(ctx)
+    vdxp.patch_openapi(app.state.openapi)
     return app

@@ -10,30 +10,31 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
-from dataclasses import dataclass
 
-from cryptography import x509
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kernel.credentials import derive_password
-from kernel.edxml import EdxmlError, parse_and_verify
-from mocks.axis.directory import Agency, AgencyDirectory, AgencyStatus
+from mocks.axis.directory import Agency, AgencyStatus
 from mocks.axis.inbox import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
-from mocks.axis.receipts import ReceiptRuleError
-from mocks.axis.records import InboxEntry, MessageIdConflict, NewDocument, Receipt, document_id_for
+from mocks.axis.records import InboxEntry, Receipt
 from mocks.axis.schemas import ReceiptRequest, TokenRequest
-from mocks.axis.store import AxisStore
+from mocks.axis.service import (
+    AxisContext,
+    accept_package,
+    agency_scope,
+    check_recipient,
+    enter_as,
+    no_such_document,
+    readable_document,
+    record_receipt,
+)
 from mocks.core.errors import ApiError
-from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_body, read_json
-from mocks.core.settings import ServiceSettings
-from mocks.core.tokens import TokenIssuer, bearer_claims
+from mocks.core.tokens import bearer_claims
 
 __all__ = [
-    "AxisContext",
     "ack_delivery",
     "get_document",
     "issue_token",
@@ -49,46 +50,12 @@ _ROLE = "agency"
 _RETRY_AFTER_S = "30"
 
 
-@dataclass(frozen=True, slots=True)
-class AxisContext:
-    """Everything the handlers share, kept on ``app.state.axis``."""
-
-    settings: ServiceSettings
-    directory: AgencyDirectory
-    store: AxisStore
-    trusted_ca: x509.Certificate
-    issuer: TokenIssuer
-    visibility_s: float
-    lossy_one_in: int
-
-    def weak(self, name: str) -> bool:
-        """Whether planted weakness ``name`` is enabled (security drills only)."""
-        return name in self.settings.vulnerable
-
-
 def _ctx(request: Request) -> AxisContext:
     return request.app.state.axis
 
 
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _not_connected(agency: Agency) -> ApiError:
-    return ApiError(
-        503,
-        "province_not_connected",
-        f"province {agency.province_code} is not yet connected to the document axis",
-        None,
-        {"Retry-After": _RETRY_AFTER_S},
-    )
-
-
-async def _scope(request: Request, agency: Agency) -> None:
-    """Apply agency-scoped faults and the readiness profile for ``agency``."""
-    await enter_scope(request, province=agency.province_code, agency=agency.code)
-    if agency.province_code and not request.app.state.readiness.province(agency.province_code).axis_connected:
-        raise _not_connected(agency)
 
 
 async def _caller(request: Request) -> Agency:
@@ -98,10 +65,7 @@ async def _caller(request: Request) -> Agency:
     agency = ctx.directory.get(str(claims.get("sub", "")))
     if agency is None or claims.get("role") != _ROLE:
         raise ApiError(401, "invalid_token", "token does not name an agency of the directory", "Authorization")
-    if not agency.is_open:
-        raise ApiError(403, "agency_closed", f"agency {agency.code} is closed: {agency.closed_reason}")
-    await _scope(request, agency)
-    return agency
+    return await enter_as(request, agency)
 
 
 def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -138,7 +102,7 @@ async def issue_token(request: Request) -> Response:
         raise ApiError(401, "invalid_credentials", "unknown agency code or wrong client secret", "client_secret")
     if not agency.is_open:
         raise ApiError(403, "agency_closed", f"agency {agency.code} is closed: {agency.closed_reason}", "agency_code")
-    await _scope(request, agency)
+    await agency_scope(request, agency)
     token, ttl = ctx.issuer.issue(agency.code, _ROLE)
     return json_response({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
 
@@ -163,25 +127,6 @@ async def list_agencies(request: Request) -> Response:
 # --- documents -----------------------------------------------------------------------
 
 
-def _lossy_drop(ctx: AxisContext, message_id: str) -> bool:
-    """PLANTED DEFECT ``lossy_axis``: drop 1 in ``lossy_one_in`` documents, by message id."""
-    digest = hashlib.sha256(message_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") % ctx.lossy_one_in == 0
-
-
-def _check_recipients(ctx: AxisContext, recipients: list[str]) -> tuple[str, ...]:
-    unique: dict[str, None] = {}
-    for i, code in enumerate(recipients):
-        field = f"MessageHeader.To[{i}].OrganId"
-        agency = ctx.directory.get(code)
-        if agency is None:
-            raise ApiError(422, "unknown_recipient", f"recipient {code} is not registered on the axis", field)
-        if not agency.is_open:
-            raise ApiError(422, "recipient_closed", f"recipient {code} is closed: {agency.closed_reason}", field)
-        unique[code] = None
-    return tuple(unique)
-
-
 async def send_document(request: Request) -> Response:
     """``POST /documents``: accept a signed edXML package (201, or 200 for a duplicate)."""
     ctx = _ctx(request)
@@ -190,52 +135,7 @@ async def send_document(request: Request) -> Response:
     if content_type not in _XML_TYPES:
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/xml or text/xml", "Content-Type")
     body = await read_body(request)
-    try:
-        verified = parse_and_verify(
-            body,
-            trusted_ca=ctx.trusted_ca,
-            max_bytes=ctx.settings.max_body_bytes,
-            verify_signature=not ctx.weak("signature_not_verified"),  # PLANTED WEAKNESS when set
-            allow_entities=ctx.weak("xxe_enabled"),  # PLANTED WEAKNESS when set
-        )
-    except EdxmlError as exc:
-        raise ApiError(exc.http_status, exc.code, exc.message, exc.field) from None
-    envelope = verified.envelope
-    if envelope.sender_code != sender.code:
-        raise ApiError(
-            403,
-            "sender_mismatch",
-            f"the package is sent by {envelope.sender_code}, but the token belongs to {sender.code}",
-            "MessageHeader.From.OrganId",
-        )
-    recipients = _check_recipients(ctx, envelope.recipients)
-    if ctx.weak("lossy_axis") and _lossy_drop(ctx, envelope.message_id):
-        # PLANTED DEFECT: acknowledge without storing, for the lossy-axis reconciliation drill.
-        document_id = document_id_for(sender.code, envelope.message_id)
-        return json_response(
-            {"document_id": document_id, "message_id": envelope.message_id, "recipients": list(recipients),
-             "accepted_at": _iso(ctx.store.now()), "duplicate": False},
-            status=201,
-        )
-    try:
-        accepted = await ctx.store.accept_document_async(
-            NewDocument(
-                sender_code=sender.code,
-                message_id=envelope.message_id,
-                digest=verified.digest,
-                subject=envelope.subject,
-                priority=envelope.priority,
-                recipients=recipients,
-                package=body,
-            )
-        )
-    except MessageIdConflict:
-        raise ApiError(
-            409,
-            "message_id_conflict",
-            f"message id {envelope.message_id!r} was already used by {sender.code} for a different package",
-            "MessageHeader.DocumentId",
-        ) from None
+    accepted = await accept_package(ctx, sender, body)
     return json_response(
         {
             "document_id": accepted.document_id,
@@ -248,21 +148,11 @@ async def send_document(request: Request) -> Response:
     )
 
 
-def _no_such_document(document_id: str) -> ApiError:
-    return ApiError(404, "unknown_document", f"no document {document_id!r} visible to this agency", "document_id")
-
-
 async def get_document(request: Request) -> Response:
     """``GET /documents/{document_id}``: the sender and the recipients only."""
     ctx = _ctx(request)
     caller = await _caller(request)
-    document_id = request.path_params["document_id"]
-    doc = ctx.store.get_document(document_id)
-    if doc is None:
-        raise _no_such_document(document_id)
-    is_party = caller.code == doc.sender_code or caller.code in doc.recipient_status
-    if not is_party and not ctx.weak("axis_bola"):  # axis_bola: PLANTED WEAKNESS, anyone reads
-        raise _no_such_document(document_id)
+    doc = readable_document(ctx, caller, request.path_params["document_id"])
     return json_response(
         {
             "document_id": doc.document_id,
@@ -297,16 +187,9 @@ async def send_receipt(request: Request) -> Response:
     ctx = _ctx(request)
     caller = await _caller(request)
     document_id = request.path_params["document_id"]
-    parties = ctx.store.parties(document_id)
-    if parties is None or (caller.code != parties[0] and caller.code not in parties[1]):
-        raise _no_such_document(document_id)
-    if caller.code not in parties[1]:
-        raise ApiError(403, "not_a_recipient", "only a recipient of the document may send receipts", "document_id")
+    check_recipient(ctx, caller, document_id)
     body = await read_json(request, ReceiptRequest)
-    try:
-        receipt = await ctx.store.add_receipt_async(document_id, caller.code, body.status_code, body.note)
-    except ReceiptRuleError as exc:
-        raise ApiError(409, "illegal_transition", str(exc), "status_code") from None
+    receipt = await record_receipt(ctx, caller, document_id, body.status_code, body.note)
     return json_response(
         {**_receipt_json(receipt), "duplicate": receipt.duplicate}, status=200 if receipt.duplicate else 201
     )
@@ -319,7 +202,7 @@ async def list_receipts(request: Request) -> Response:
     document_id = request.path_params["document_id"]
     parties = ctx.store.parties(document_id)
     if parties is None or (caller.code != parties[0] and caller.code not in parties[1]):
-        raise _no_such_document(document_id)
+        raise no_such_document(document_id)
     receipts = ctx.store.receipts(document_id)
     if caller.code != parties[0]:
         receipts = [r for r in receipts if r.from_code == caller.code]

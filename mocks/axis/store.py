@@ -269,23 +269,33 @@ class AxisStore:
 
     # -- inbox ---------------------------------------------------------------------
 
-    def pull(self, agency_code: str, cursor: int, limit: int, visibility_s: float) -> InboxPage:
-        """Hand out and lease up to ``limit`` deliverable rows (rules in :mod:`mocks.axis.inbox`)."""
-        return self._write_now(lambda conn: self._pull(conn, agency_code, cursor, limit, visibility_s))
+    def pull(
+        self, agency_code: str, cursor: int, limit: int, visibility_s: float, kind: str | None = None
+    ) -> InboxPage:
+        """Hand out and lease up to ``limit`` deliverable rows (rules in :mod:`mocks.axis.inbox`).
 
-    async def pull_async(self, agency_code: str, cursor: int, limit: int, visibility_s: float) -> InboxPage:
+        ``kind`` (``"document"`` or ``"receipt"``) hands out that kind only, from cursor 0
+        (the SDK face's lists): such a pull leaves the high-water mark alone, since rows
+        of the other kind below what it returned were not handed out.
+        """
+        return self._write_now(lambda conn: self._pull(conn, agency_code, cursor, limit, visibility_s, kind))
+
+    async def pull_async(
+        self, agency_code: str, cursor: int, limit: int, visibility_s: float, kind: str | None = None
+    ) -> InboxPage:
         """:meth:`pull` through group commit (the lease is durable before the answer)."""
-        return await self._write(lambda conn: self._pull(conn, agency_code, cursor, limit, visibility_s))
+        return await self._write(lambda conn: self._pull(conn, agency_code, cursor, limit, visibility_s, kind))
 
     def _pull(
-        self, conn: sqlite3.Connection, agency_code: str, cursor: int, limit: int, visibility_s: float
+        self, conn: sqlite3.Connection, agency_code: str, cursor: int, limit: int, visibility_s: float,
+        kind: str | None = None,
     ) -> InboxPage:
         now = self._clock()
         hw_row = conn.execute(
             "SELECT high_water FROM inbox_high_water WHERE agency_code = ?", (agency_code,)
         ).fetchone()
         high_water = hw_row[0] if hw_row else 0
-        cursor = effective_cursor(cursor, high_water)
+        cursor = effective_cursor(cursor, high_water) if kind is None else 0
         # Same predicate as mocks.axis.inbox.is_deliverable.
         candidates = conn.execute(
             "SELECT v.delivery_id, v.kind, v.document_id, v.attempt, d.message_id, d.sender_code, d.subject,"
@@ -295,8 +305,9 @@ class AxisStore:
             " LEFT JOIN receipts r ON r.receipt_id = v.receipt_id"
             " WHERE v.recipient_code = ? AND v.acked = 0 AND v.visible_at <= ?"
             " AND (v.delivery_id > ? OR v.attempt > 0)"
-            " ORDER BY v.delivery_id LIMIT ?",
-            (agency_code, now, cursor, limit),
+            + (" AND v.kind = ?" if kind is not None else "")
+            + " ORDER BY v.delivery_id LIMIT ?",
+            (agency_code, now, cursor, *((kind,) if kind is not None else ()), limit),
         )
         # Iterate lazily so that a page of large packages stops at the byte budget
         # without loading the rest.
@@ -317,7 +328,7 @@ class AxisStore:
             "UPDATE deliveries SET attempt = attempt + 1, visible_at = ?, delivered_at = ? WHERE delivery_id = ?",
             [(now + visibility_s, now, i) for i in ids],
         )
-        if new_cursor > high_water:
+        if new_cursor > high_water and kind is None:
             conn.execute(
                 "INSERT INTO inbox_high_water (agency_code, high_water) VALUES (?, ?)"
                 " ON CONFLICT (agency_code) DO UPDATE SET high_water = excluded.high_water",
@@ -366,6 +377,24 @@ class AxisStore:
         now = self._clock()
         conn.execute("UPDATE deliveries SET acked = 1, acked_at = ? WHERE delivery_id = ?", (now, delivery_id))
         return True, now
+
+    def pending_for(self, agency_code: str, document_id: str) -> list[int]:
+        """Ids of ``agency_code``'s unacknowledged deliveries about ``document_id`` (the
+        document itself, or receipts of it), oldest first."""
+        rows = self._conn.execute(
+            "SELECT delivery_id FROM deliveries WHERE recipient_code = ? AND acked = 0 AND document_id = ?"
+            " ORDER BY delivery_id",
+            (agency_code, document_id),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def delivery_document(self, agency_code: str, delivery_id: int) -> str | None:
+        """The document a delivery of ``agency_code`` is about, or ``None`` (no such delivery of it)."""
+        row = self._conn.execute(
+            "SELECT document_id FROM deliveries WHERE delivery_id = ? AND recipient_code = ?",
+            (delivery_id, agency_code),
+        ).fetchone()
+        return row[0] if row else None
 
     # -- ledger --------------------------------------------------------------------
 

@@ -14,7 +14,11 @@ def test_no_generated_input_causes_a_server_error(axis: AxisServer, tmp_path, mo
     monkeypatch.chdir(tmp_path)  # Schemathesis keeps a .schemathesis/ cache in the working directory
     with axis.client() as c:
         headers = axis.token(c, "000.00.00.H26")
-    labels, statuses = fuzz_openapi(axis.url, lambda _path: headers)
+    # The SDK face answers in its own error form: test_axis_vdxp_fuzz.py fuzzes it, signing each case.
+    sdk_face = {f"POST /vdxp/{op}" for op in ("sendEdoc", "getReceivedEdocList", "getEdoc", "getSentEdocList",
+                                              "updateStatus", "getAgenciesList")}
+    labels, statuses = fuzz_openapi(axis.url, lambda _path: headers, skip=sdk_face)
+    assert sdk_face <= labels
     assert {"POST /auth/token", "GET /agencies", "POST /documents", "GET /documents/{document_id}",
             "POST /documents/{document_id}/receipts", "GET /documents/{document_id}/receipts", "GET /inbox",
             "POST /inbox/{delivery_id}/ack"} <= labels

@@ -1,5 +1,6 @@
-"""Property: any interleaving of sends, pulls (with any cursor), acks and clock moves
-never loses an unacknowledged delivery and never re-delivers an acknowledged one.
+"""Property: any interleaving of sends, receipts flowing back, pulls (with any cursor, or
+of one kind only as the SDK face's lists pull), acks and clock moves never loses an
+unacknowledged delivery and never re-delivers an acknowledged one.
 
 Runs against the real SQLite store (in memory) with a manual clock.
 """
@@ -12,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from mocks.axis.receipts import ReceiptCode
 from mocks.axis.records import NewDocument
 from mocks.axis.store import AxisStore
 
@@ -47,6 +49,34 @@ class InboxMachine(RuleBasedStateMachine):
         ).fetchall()
         self.created = {r[0] for r in rows}
 
+    @rule()
+    def receipt_back(self) -> None:
+        """AGENCY sends a document and its recipient answers: a receipt delivery to AGENCY."""
+        self.sent += 1
+        accepted = self.store.accept_document(
+            NewDocument(AGENCY, f"r{self.sent}", f"d{self.sent}", "s", 0, (OTHER,), b"<x/>"))
+        self.store.add_receipt(accepted.document_id, OTHER, ReceiptCode.ARRIVED, "")
+        rows = self.store._conn.execute(
+            "SELECT delivery_id FROM deliveries WHERE recipient_code = ?", (AGENCY,)
+        ).fetchall()
+        self.created = {r[0] for r in rows}
+
+    @rule(kind=st.sampled_from(["document", "receipt"]), limit=st.integers(min_value=1, max_value=4))
+    def pull_kind(self, kind: str, limit: int) -> None:
+        """The SDK face's list of one kind (cursor 0, the consumer's cursor untouched)."""
+        self._handed(self.store.pull(AGENCY, 0, limit, VISIBILITY, kind).entries, kind)
+
+    def _handed(self, entries, kind: str | None = None) -> None:
+        for entry in entries:
+            d = entry.delivery_id
+            assert kind is None or entry.kind == kind
+            assert d in self.created, "delivered an id that is not the agency's"
+            assert d not in self.acked, f"re-delivered acknowledged delivery {d}"
+            assert self.lease_until.get(d, 0.0) <= self.now, f"delivered {d} while its lease was active"
+            self.attempts[d] = self.attempts.get(d, 0) + 1
+            assert entry.attempt == self.attempts[d]
+            self.lease_until[d] = self.now + VISIBILITY
+
     @rule(
         cursor_kind=st.sampled_from(["chain", "zero", "forged", "stale"]),
         forged=st.integers(min_value=-5, max_value=10_000),
@@ -55,14 +85,7 @@ class InboxMachine(RuleBasedStateMachine):
     def pull(self, cursor_kind: str, forged: int, limit: int) -> None:
         cursor = {"chain": self.cursor, "zero": 0, "forged": forged, "stale": max(0, self.cursor - 2)}[cursor_kind]
         page = self.store.pull(AGENCY, cursor, limit, VISIBILITY)
-        for entry in page.entries:
-            d = entry.delivery_id
-            assert d in self.created, "delivered an id that is not the agency's"
-            assert d not in self.acked, f"re-delivered acknowledged delivery {d}"
-            assert self.lease_until.get(d, 0.0) <= self.now, f"delivered {d} while its lease was active"
-            self.attempts[d] = self.attempts.get(d, 0) + 1
-            assert entry.attempt == self.attempts[d]
-            self.lease_until[d] = self.now + VISIBILITY
+        self._handed(page.entries)
         # The consumer carries on from whatever cursor the server handed back.
         self.cursor = page.next_cursor
 
