@@ -305,9 +305,9 @@ class AxisStore:
             " LEFT JOIN receipts r ON r.receipt_id = v.receipt_id"
             " WHERE v.recipient_code = ? AND v.acked = 0 AND v.visible_at <= ?"
             " AND (v.delivery_id > ? OR v.attempt > 0)"
-            + (" AND v.kind = ?" if kind is not None else "")
-            + " ORDER BY v.delivery_id LIMIT ?",
-            (agency_code, now, cursor, *((kind,) if kind is not None else ()), limit),
+            " AND (? IS NULL OR v.kind = ?)"  # one kind, or both when None
+            " ORDER BY v.delivery_id LIMIT ?",
+            (agency_code, now, cursor, kind, kind, limit),
         )
         # Iterate lazily so that a page of large packages stops at the byte budget
         # without loading the rest.
