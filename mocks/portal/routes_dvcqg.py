@@ -57,7 +57,10 @@ from mocks.portal.routes_dossiers import apply_transition, create_dossier, visib
 from mocks.portal.service import Caller, Portal, portal_of
 from mocks.portal.store import DossierRow
 
-__all__ = ["dvcqg_login", "dvcqg_call", "face_error", "error_code_of", "LOGIN_RESPONSE_SCHEMA", "CALL_RESPONSE_SCHEMA"]
+__all__ = [
+    "dvcqg_login", "dvcqg_call", "face_error", "error_code_of", "LOGIN_RESPONSE_SCHEMA", "CALL_RESPONSE_SCHEMA",
+    "ERROR_SCHEMA",
+]  # fmt: skip
 
 #: Idempotency scope of ``MaHoSo`` keys (one namespace: a MaHoSo names one dossier).
 _SCOPE = "dvcqg:MaHoSo"
@@ -69,6 +72,11 @@ _ERROR_SCHEMA_PROPERTIES = {
     "message": {"type": "string"},
     "field": {"type": ["string", "null"]},
     "reason": {"type": "string"},
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error_code", "message"],
+    "properties": {**_ERROR_SCHEMA_PROPERTIES, "result": {"type": "array", "items": {"type": "object"}}},
 }
 LOGIN_RESPONSE_SCHEMA = {
     "type": "object",

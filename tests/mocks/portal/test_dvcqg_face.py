@@ -13,7 +13,7 @@ from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH, Error
 from kernel.roster import load_roster
 from mocks.portal.catalogue import catalogue_of
 
-from .conftest import bearer, citizen, dossier_body, ledger, login_citizen
+from .conftest import ADMIN, bearer, citizen, dossier_body, ledger, login_citizen
 
 pytestmark = pytest.mark.e2e
 
@@ -232,3 +232,18 @@ def test_a_locked_account_keeps_retry_after_in_the_adapter_s_form(client):
     locked = answers[-1]
     assert locked.status_code == 423 and locked.json()["error_code"] == ErrorCode.ACCOUNT_LOCKED
     assert int(locked.headers["retry-after"]) > 0
+
+
+def test_injected_faults_on_the_face_answer_in_its_form_with_retry_after(client):
+    fault = client.post("/admin/faults", headers=ADMIN, json={"id": "face-throttle", "kind": "error", "status": 429,
+                                                              "route": INTEGRATION_PATH, "method": "POST"})
+    assert fault.status_code == 201, fault.text
+    try:
+        r = call(client, None, "000.00.00.H26", "LayDanhSachTTHC")
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        assert r.json()["error_code"] == ErrorCode.THROTTLED and r.json()["reason"] == "injected_fault"
+        native = client.get("/procedures?province=01")  # other routes keep the native form
+        assert native.status_code == 200
+    finally:
+        client.delete("/admin/faults/face-throttle", headers=ADMIN)
+    assert call(client, None, "000.00.00.H26", "LayDanhSachTTHC").status_code == 200
