@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
 from kernel.national.dvcqg import SERVICES, parse_birth_date, parse_date
 from mocks.core.http import RequestModel
@@ -164,7 +164,7 @@ class DvcqgCall(RequestModel):
     # Declared as an enum so the OpenAPI document (and a fuzzer) names the services; checked
     # by the handler, so an unknown one is error code UNKNOWN_SERVICE naming the known ones.
     service: Annotated[str, StringConstraints(max_length=64), Field(json_schema_extra={"enum": list(SERVICES)})]
-    isUpdating: bool | Literal["True", "False", "true", "false"] | None = None
+    isUpdating: StrictBool | Literal["True", "False", "true", "false"] | None = None
     data: list[dict[str, Any]] | None = Field(default=None, max_length=100)
     mahoso: Annotated[str, StringConstraints(max_length=64)] | None = None
     maTTHC: Annotated[str, StringConstraints(max_length=64)] | None = None  # as opencps spells it
