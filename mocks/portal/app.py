@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
+from mocks.portal.dvcqg_form import CALL_RESPONSE_SCHEMA, ERROR_SCHEMA, LOGIN_RESPONSE_SCHEMA, face_error
 from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin
 from mocks.portal.models import (
     FeedbackIn,
@@ -28,14 +29,7 @@ from mocks.portal.routes_dossiers import (
     transition,
     worklist,
 )
-from mocks.portal.routes_dvcqg import (
-    CALL_RESPONSE_SCHEMA,
-    ERROR_SCHEMA,
-    LOGIN_RESPONSE_SCHEMA,
-    dvcqg_call,
-    dvcqg_login,
-    face_error,
-)
+from mocks.portal.routes_dvcqg import dvcqg_call, dvcqg_login
 from mocks.portal.routes_payments import PAYMENT_RESPONSE_SCHEMA, create_payment, payment_callback
 from mocks.portal.routes_public import FEEDBACK_RESPONSE_SCHEMA, PROCEDURES_SCHEMA, list_procedures, submit_feedback
 from mocks.portal.service import Portal, read_peers

@@ -27,18 +27,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
-from functools import cache
-from typing import Any, NamedTuple, TypeVar
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kernel.national.dvcqg import (
     PUBLIC_SERVICES,
     SERVICES,
-    ErrorCode,
     format_birth_date,
     format_date,
     status_of_trang_thai,
@@ -47,8 +45,10 @@ from kernel.national.dvcqg import (
 from kernel.roster import load_roster
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
-from mocks.core.http import read_json, validation_error
-from mocks.portal.catalogue import Procedure, catalogue_of, find_procedure
+from mocks.core.http import read_json
+from mocks.portal.catalogue import find_procedure
+from mocks.portal.dvcqg_catalogue import Unit, domain_code, list_agencies, list_procedures, procedure_detail, unit_named
+from mocks.portal.dvcqg_form import check_dstcode, error_body, face_error, in_face_form, ok_answer, validate_item
 from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin, HoSoMC, ThongTinKhacIn, TienDoHoSoMC
 from mocks.portal.idempotency import fingerprint
 from mocks.portal.models import CitizenLogin, OfficerLogin, SubmitDossier
@@ -57,128 +57,19 @@ from mocks.portal.routes_dossiers import apply_transition, create_dossier, visib
 from mocks.portal.service import Caller, Portal, portal_of
 from mocks.portal.store import DossierRow
 
-__all__ = [
-    "dvcqg_login", "dvcqg_call", "face_error", "error_code_of", "LOGIN_RESPONSE_SCHEMA", "CALL_RESPONSE_SCHEMA",
-    "ERROR_SCHEMA",
-]  # fmt: skip
+__all__ = ["dvcqg_login", "dvcqg_call"]
 
 #: Idempotency scope of ``MaHoSo`` keys (one namespace: a MaHoSo names one dossier).
 _SCOPE = "dvcqg:MaHoSo"
-M = TypeVar("M", bound=BaseModel)
 _PORTAL_CODE = re.compile(r"\d{5}-\d{6}-\d{6}")
-
-_ERROR_SCHEMA_PROPERTIES = {
-    "error_code": {"type": "integer"},
-    "message": {"type": "string"},
-    "field": {"type": ["string", "null"]},
-    "reason": {"type": "string"},
-}
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error_code", "message"],
-    "properties": {**_ERROR_SCHEMA_PROPERTIES, "result": {"type": "array", "items": {"type": "object"}}},
-}
-LOGIN_RESPONSE_SCHEMA = {
-    "type": "object",
-    "required": ["error_code"],
-    "properties": {**_ERROR_SCHEMA_PROPERTIES, "session": {"type": "string"}, "expires_in": {"type": "integer"}},
-}
-CALL_RESPONSE_SCHEMA = {
-    "type": "object",
-    "required": ["error_code"],
-    "properties": {**_ERROR_SCHEMA_PROPERTIES, "result": {"type": "array", "items": {"type": "object"}}},
-}
-
-# --- the error form --------------------------------------------------------------------
-
-_CODE_OF_REASON: dict[str, ErrorCode] = {
-    "invalid_json": ErrorCode.INVALID_REQUEST, "invalid_body": ErrorCode.INVALID_REQUEST,
-    "unsupported_media_type": ErrorCode.INVALID_REQUEST, "body_too_large": ErrorCode.INVALID_REQUEST,
-    "missing_header": ErrorCode.MISSING_FIELD, "invalid_header": ErrorCode.INVALID_FIELD,
-    "missing_field": ErrorCode.MISSING_FIELD, "invalid_field": ErrorCode.INVALID_FIELD,
-    "invalid_personal_id": ErrorCode.INVALID_FIELD, "unknown_field": ErrorCode.UNKNOWN_FIELD,
-    "unknown_service": ErrorCode.UNKNOWN_SERVICE,
-    "invalid_credentials": ErrorCode.LOGIN_FAILED, "account_locked": ErrorCode.ACCOUNT_LOCKED,
-    "sign_in_throttled": ErrorCode.THROTTLED, "invalid_token": ErrorCode.SESSION_INVALID,
-    "missing_session": ErrorCode.SESSION_INVALID,
-    "dossier_not_found": ErrorCode.DOSSIER_NOT_FOUND, "dossier_exists": ErrorCode.DOSSIER_EXISTS,
-    "illegal_transition": ErrorCode.ILLEGAL_TRANSITION,
-    "unknown_commune": ErrorCode.UNKNOWN_UNIT, "commune_abolished": ErrorCode.UNKNOWN_UNIT,
-    "unknown_unit": ErrorCode.UNKNOWN_UNIT, "unknown_procedure": ErrorCode.UNKNOWN_PROCEDURE,
-    "identity_mismatch": ErrorCode.IDENTITY_MISMATCH,
-}  # fmt: skip
-_CODE_OF_STATUS = {
-    401: ErrorCode.SESSION_INVALID, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.DOSSIER_NOT_FOUND,
-    409: ErrorCode.CONFLICT, 423: ErrorCode.ACCOUNT_LOCKED, 429: ErrorCode.THROTTLED,
-}  # fmt: skip
-
-
-def error_code_of(err: ApiError) -> ErrorCode:
-    """The face's ``error_code`` for a refusal of the portal's rules (by its reason, else its status)."""
-    code = _CODE_OF_REASON.get(err.code)
-    if code is not None:
-        return code
-    if err.status >= 500:
-        return ErrorCode.UNAVAILABLE
-    return _CODE_OF_STATUS.get(err.status, ErrorCode.INVALID_REQUEST)
-
-
-def _error_body(err: ApiError) -> dict[str, object]:
-    message = err.message if not err.field or err.field in err.message else f"{err.field}: {err.message}"
-    return {"error_code": int(error_code_of(err)), "message": message, "field": err.field, "reason": err.code}
-
-
-def face_error(err: ApiError, result: list[dict[str, object]] | None = None) -> Response:
-    """The face's error answer: ``{"error_code", "message", "field", "reason"}`` with the rule's
-    HTTP status and headers (Retry-After kept)."""
-    body = _error_body(err)
-    if result is not None:
-        body["result"] = result
-    return Response(orjson.dumps(body), status_code=err.status, headers=err.headers, media_type="application/json")
-
-
-def _ok(result: list[dict[str, object]] | None = None, **extra: object) -> Response:
-    body: dict[str, object] = {"error_code": 0, "message": "OK", **extra}
-    if result is not None:
-        body["result"] = result
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
-def _in_face_form(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    async def answer(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ApiError as err:
-            return face_error(err)
-        except ValidationError as exc:
-            return face_error(validation_error(exc))
-
-    answer.__doc__ = handler.__doc__
-    return answer
-
-
-def _check_dstcode(request: Request) -> None:
-    value = request.headers.get("dstcode")
-    if value is None or not value.strip():
-        raise ApiError(400, "missing_header", "header dstcode (the destination's agency code) is required", "dstcode")
-    if len(value) > 64 or not value.isascii() or not value.isprintable():
-        raise ApiError(400, "invalid_header", "header dstcode must be 1–64 printable ASCII characters", "dstcode")
-
-
-def _validate(model: type[M], raw: object, prefix: str) -> M:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(exc, prefix=prefix) from None
-
 
 # --- sign-in ---------------------------------------------------------------------------
 
 
-@_in_face_form
+@in_face_form
 async def dvcqg_login(request: Request) -> Response:
     """Sign in with a portal account: an officer account, or a citizen's personal ID number."""
-    _check_dstcode(request)
+    check_dstcode(request)
     login = await read_json(request, DvcqgLogin)
     account: CitizenLogin | OfficerLogin
     if len(login.username) == 12 and login.username.isascii() and login.username.isdigit():
@@ -190,45 +81,19 @@ async def dvcqg_login(request: Request) -> Response:
     else:
         account = OfficerLogin(kind="officer", account=login.username, password=login.password)
     signed = await sign_in(request, account)
-    return _ok(session=signed.token, expires_in=signed.expires_in)
+    return ok_answer(session=signed.token, expires_in=signed.expires_in)
 
 
 # --- units (madonvi) -------------------------------------------------------------------
 
 
-class Unit(NamedTuple):
-    """An agency ``madonvi`` names: a province's People's Committee or a commune's."""
-
-    code: str
-    name: str
-    province: str
-    commune: str | None  # None for the province itself
-
-
-@cache
-def _units() -> dict[str, Unit]:
-    roster = load_roster()
-    units = {p.agency_code: Unit(p.agency_code, f"Ủy ban nhân dân {p.name}", p.code, None) for p in roster.provinces}
-    for c in roster.communes:
-        units[c.agency_code] = Unit(c.agency_code, f"Ủy ban nhân dân {c.name}", c.province_code, c.code)
-    return units
-
-
-def _unit(madonvi: str) -> Unit:
-    unit = _units().get(madonvi)
-    if unit is None:
-        raise ApiError(422, "unknown_unit", f"no agency has code {madonvi!r} (a province's 000.00.00.Hxx or a "
-                                            "commune's Hxx.<commune code>)", "madonvi")  # fmt: skip
-    return unit
-
-
 # --- calls -----------------------------------------------------------------------------
 
 
-@_in_face_form
+@in_face_form
 async def dvcqg_call(request: Request) -> Response:
     """One call of the integration adapter, dispatched on ``service``."""
-    _check_dstcode(request)
+    check_dstcode(request)
     call = await read_json(request, DvcqgCall)
     handler = _HANDLERS.get(call.service)
     if handler is None:
@@ -236,7 +101,7 @@ async def dvcqg_call(request: Request) -> Response:
                        f"service {call.service!r} is not known; known: {', '.join(SERVICES)}", "service")  # fmt: skip
     portal = portal_of(request)
     caller = _session_caller(request, portal, call.session, required=call.service not in PUBLIC_SERVICES)
-    return await handler(request, portal, call, _unit(call.madonvi), caller)
+    return await handler(request, portal, call, unit_named(call.madonvi), caller)
 
 
 def _session_caller(request: Request, portal: Portal, session: str | None, *, required: bool) -> Caller | None:
@@ -281,8 +146,8 @@ async def _batch(
         except ApiError as err:
             first = first or err
             mahoso = raw.get("MaHoSo")
-            result.append({"MaHoSo": mahoso if isinstance(mahoso, str) else None, **_error_body(err)})
-    return _ok(result) if first is None else face_error(first, result)
+            result.append({"MaHoSo": mahoso if isinstance(mahoso, str) else None, **error_body(err)})
+    return ok_answer(result) if first is None else face_error(first, result)
 
 
 def _officer_of(caller: Caller, unit: Unit) -> None:
@@ -322,7 +187,7 @@ async def _sync_dossiers(request: Request, portal: Portal, call: DvcqgCall, unit
     _officer_of(caller, unit)
 
     async def apply(raw: dict[str, Any], prefix: str) -> dict[str, object]:
-        item = _validate(HoSoMC, raw, prefix)
+        item = validate_item(HoSoMC, raw, prefix)
         if updating:
             return await _update_dossier(portal, caller, item, prefix)
         return await _new_dossier(request, portal, caller, unit, item, raw, prefix)
@@ -362,7 +227,7 @@ async def _new_dossier(
             raise ApiError(403, "applicant_not_caller", "citizens may only file dossiers in their own name",
                            f"{prefix}.MaDoiTuong")  # fmt: skip
         owner, channel = caller, 2
-    body = _validate(SubmitDossier, {
+    body = validate_item(SubmitDossier, {
         "procedure_code": item.MaTTHC, "commune_code": unit.commune, "channel": channel,
         "applicant": {"personal_id": item.MaDoiTuong, "full_name": item.ChuHoSo,
                       "date_of_birth": f"{born[:4]}-{born[4:6]}-{born[6:]}"},
@@ -443,7 +308,7 @@ async def _progress(request: Request, portal: Portal, call: DvcqgCall, unit: Uni
     _officer_of(caller, unit)
 
     async def apply(raw: dict[str, Any], prefix: str) -> dict[str, object]:
-        step = _validate(TienDoHoSoMC, raw, prefix)
+        step = validate_item(TienDoHoSoMC, raw, prefix)
         d = _resolve(portal, caller, step.MaHoSo)
         if d is None:
             raise _not_found(step.MaHoSo, f"{prefix}.MaHoSo")
@@ -460,9 +325,9 @@ async def _look_up(request: Request, portal: Portal, call: DvcqgCall, unit: Unit
         raise ApiError(422, "missing_field", "required field 'mahoso' is missing", "mahoso")
     d = _resolve(portal, caller, call.mahoso)
     if d is None:
-        return _ok([])  # as the callers read it: an empty result is "not synced yet"
+        return ok_answer([])  # as the callers read it: an empty result is "not synced yet"
     await enter_scope(request, province=d.province_code)
-    return _ok([_dossier_item(d, call.mahoso)])
+    return ok_answer([_dossier_item(d, call.mahoso)])
 
 
 def _dossier_item(d: DossierRow, mahoso: str) -> dict[str, object]:
@@ -477,7 +342,7 @@ def _dossier_item(d: DossierRow, mahoso: str) -> dict[str, object]:
         "MaHoSo": kept.get("MaHoSo", mahoso if not _PORTAL_CODE.fullmatch(mahoso) else d.code),
         "MaTTHC": d.procedure_code,
         "TenTTHC": procedure.name if procedure else "",
-        "MaLinhVuc": _domain_code(procedure) if procedure else "",
+        "MaLinhVuc": domain_code(procedure) if procedure else "",
         "TenLinhVuc": procedure.domain if procedure else "",
         "SoBienNhan": d.code,
         "ChuHoSo": d.applicant.get("full_name", ""),
@@ -508,69 +373,12 @@ def _dossier_item(d: DossierRow, mahoso: str) -> dict[str, object]:
 # --- catalogue look-ups ----------------------------------------------------------------
 
 
-@cache
-def _domain_codes() -> dict[str, str]:
-    domains = sorted({p.domain for p in catalogue_of(load_roster().provinces[0].code)})
-    return {name: f"LV{n:02d}" for n, name in enumerate(domains, 1)}  # ours: the catalogue has no domain codes
-
-
-def _domain_code(p: Procedure) -> str:
-    return _domain_codes().get(p.domain, "")
-
-
-def _published(request: Request, province: str) -> tuple[Procedure, ...]:
-    return catalogue_of(province) if request.app.state.readiness.province(province).catalogue_published else ()
-
-
-async def _procedures(request: Request, portal: Portal, call: DvcqgCall, unit: Unit, caller: Caller | None) -> Response:
-    await enter_scope(request, province=unit.province)
-    agency = load_roster().province(unit.province).agency_code
-    return _ok([{"MATTHC": p.code, "TENTTHC": p.name, "MALINHVUC": _domain_code(p), "TENLINHVUC": p.domain,
-                 "MACOQUANCONGBO": agency} for p in _published(request, unit.province)])  # fmt: skip
-
-
-async def _procedure(request: Request, portal: Portal, call: DvcqgCall, unit: Unit, caller: Caller | None) -> Response:
-    code = call.maTTHC or call.MaTTHC
-    if not code:
-        raise ApiError(422, "missing_field", "required field 'maTTHC' is missing", "maTTHC")
-    owner = _units().get(code.split(".", 2)[2]) if code.count(".") >= 2 else None
-    if owner is None:
-        return _ok([])
-    await enter_scope(request, province=owner.province)
-    p = next((p for p in _published(request, owner.province) if p.code == code), None)
-    if p is None:
-        return _ok([])
-    fee = [{"MAPHILEPHI": f"LP.{p.code}", "SOTIEN": p.fee_vnd, "DONVI": "VNĐ", "MOTA": "Lệ phí"}] if p.fee_vnd else []
-    return _ok([{
-        "MATTHC": p.code, "TENTTHC": p.name, "MACOQUANCONGBO": owner.code,
-        "LINHVUCTHUCHIEN": [{"MALINHVUC": _domain_code(p), "TENLINHVUC": p.domain}],
-        "CACHTHUCTHUCHIEN": [{"KENH": kenh, "THOIGIAN": [{"THOIGIANGIAIQUYET": p.processing_days,
-                                                         "DONVITINH": "Ngày làm việc", "MOTA": "", "PHILEPHI": fee}]}
-                             for kenh in (1, 2, 3)],
-        "YEUCAU": "",
-        "KETQUATHUCHIEN": [{"MAKETQUA": f"KQ.{p.code}", "TENKETQUA": f"Kết quả {p.name}"}],
-        "CANCUPHAPLY": [],
-        "TRANGTHAI": 1,
-        "COQUANTHUCHIEN": [{"MADONVI": owner.code, "TENDONVI": owner.name}],
-    }])  # fmt: skip
-
-
-async def _agencies(request: Request, portal: Portal, call: DvcqgCall, unit: Unit, caller: Caller | None) -> Response:
-    await enter_scope(request, province=unit.province)
-    roster = load_roster()
-    province = roster.province(unit.province)
-    rows = [{"MADONVI": province.agency_code, "TENDONVI": f"Ủy ban nhân dân {province.name}", "CAPDONVI": "1"}]
-    rows += [{"MADONVI": c.agency_code, "TENDONVI": f"Ủy ban nhân dân {c.name}", "CAPDONVI": "2"}
-             for c in roster.communes_of(unit.province)]  # fmt: skip
-    return _ok(rows)  # type: ignore[arg-type]  # a list of str dicts is a list of object dicts
-
-
 _Handler = Callable[[Request, Portal, DvcqgCall, Unit, "Caller | None"], Awaitable[Response]]
 _HANDLERS: dict[str, _Handler] = {
     "DongBoHoSoMC": _sync_dossiers,
     "CapNhatTienDoHoSoMC": _progress,
     "TraCuuHoSo": _look_up,
-    "LayThuTuc": _procedure,
-    "LayDanhSachTTHC": _procedures,
-    "LayDanhMucCoQuan": _agencies,
+    "LayThuTuc": procedure_detail,
+    "LayDanhSachTTHC": list_procedures,
+    "LayDanhMucCoQuan": list_agencies,
 }
