@@ -26,6 +26,8 @@ def fuzz_openapi(
     *,
     skip: Collection[str] = (),
     max_examples: int = 25,
+    only_prefix: str = "",
+    error_form: Callable[[dict], bool] | None = None,
 ) -> tuple[set[str], list[int]]:
     """Fuzz every operation of ``base_url``'s own ``/openapi.json``: no input may give a 5xx,
     and every error must be the JSON error shape. Returns (operation labels, statuses seen).
@@ -33,7 +35,9 @@ def fuzz_openapi(
     Schemathesis generates the cases and Hypothesis runs them (the Schemathesis pytest
     plugin does not load under this pytest, so the loop is ours). ``headers_for(path)``
     gives the credentials of each operation; labels in ``skip`` (e.g. ``POST /auth/logout``,
-    which would revoke the fuzzer's own token) are left out. Call it from a test that has
+    which would revoke the fuzzer's own token) are left out, and so are paths outside
+    ``only_prefix``. ``error_form(body)`` tells an error body of a face with its own form
+    (default: the mocks' ``{"error": {"code", "message"}}``). Call it from a test that has
     ``monkeypatch.chdir(tmp_path)``: Schemathesis keeps a cache in the working directory.
     """
     import requests
@@ -43,7 +47,7 @@ def fuzz_openapi(
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     session = requests.Session()
     statuses: list[int] = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in (result.ok() for result in schema.get_all_operations()) if op.path.startswith(only_prefix)]
     for operation in operations:
         if operation.label in skip:
             continue
@@ -57,8 +61,11 @@ def fuzz_openapi(
             where = f"{case.method} {case.formatted_path}"
             assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
             if response.status_code >= 400:
-                error = response.json()["error"]
-                assert error["code"] and error["message"], where
+                if error_form is not None:
+                    assert error_form(response.json()), f"{where}: {response.text[:300]}"
+                else:
+                    error = response.json()["error"]
+                    assert error["code"] and error["message"], where
                 assert "Traceback" not in response.text, where
 
         check()

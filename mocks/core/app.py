@@ -181,7 +181,13 @@ class _ServiceMiddleware:
                 await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
             status = exc.status
-            await error_response(exc.status, exc.code, exc.message, exc.field, exc.headers, exc.extra)(scope, receive, send)
+            form = resolved.error_forms.get(scope["method"]) if resolved is not None else None
+            if form is not None:  # a face with an error form of its own
+                await form(exc)(scope, receive, send)
+            else:
+                await error_response(exc.status, exc.code, exc.message, exc.field, exc.headers, exc.extra)(
+                    scope, receive, send
+                )
         except ConnectionReset:
             status = 0
             if not abort_connection(scope.get("dientap.send")):

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
-from mocks.core.endpoint import Endpoint, Handler
+from mocks.core.endpoint import Endpoint, ErrorForm, Handler
 
 __all__ = ["ErrorHandler", "RouteTable", "ResolvedRoute", "UNMATCHED", "call_handler"]
 
@@ -41,6 +41,7 @@ class ResolvedRoute:
     template: str
     handlers: dict[str, Handler] = field(default_factory=dict)
     convertors: dict[str, Convertor[Any]] = field(default_factory=dict)
+    error_forms: dict[str, ErrorForm] = field(default_factory=dict)  # by method, for faces with their own
 
 
 class RouteTable:
@@ -60,6 +61,8 @@ class RouteTable:
                 else:
                     self._static[ep.path] = route
             route.handlers[ep.method] = wrap(ep)
+            if ep.error_form is not None:
+                route.error_forms[ep.method] = ep.error_form
 
     def resolve(self, path: str) -> tuple[ResolvedRoute | None, dict[str, Any]]:
         """The route this path belongs to (``None`` if none) and its converted path parameters."""

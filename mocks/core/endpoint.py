@@ -10,9 +10,11 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["Endpoint", "Param", "Handler"]
+__all__ = ["Endpoint", "Param", "Handler", "ErrorForm"]
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: Renders a refusal (``mocks.core.errors.ApiError``) in a face's own error form.
+ErrorForm = Callable[[Any], Response]
 
 
 @dataclass(frozen=True)
@@ -42,3 +44,8 @@ class Endpoint:
     request_content_type: str = "application/json"
     success_status: int = 200
     error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+    # A face with an error form of its own (the integration-adapter shape's ``error_code``):
+    # refusals made before the handler runs (injected faults) are answered in it too, and the
+    # OpenAPI document gives ``error_schema`` as the error answer.
+    error_form: ErrorForm | None = None
+    error_schema: dict[str, Any] | None = None

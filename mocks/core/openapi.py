@@ -61,7 +61,7 @@ def openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]
                 },
                 "default": {
                     "description": "Error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {"application/json": {"schema": ep.error_schema or {"$ref": "#/components/schemas/Error"}}},
                 },
             },
         }

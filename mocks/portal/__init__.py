@@ -5,7 +5,8 @@ Modules: :mod:`~mocks.portal.lifecycle` (status codes and the state machine, pur
 :mod:`~mocks.portal.catalogue` (procedure codes), :mod:`~mocks.portal.accounts`
 (sign-in rules, lockout), :mod:`~mocks.portal.identity` (population client),
 :mod:`~mocks.portal.intermediary` (mock payment intermediary), the store, and one
-``routes_*`` module per group of endpoints.
+``routes_*`` module per group of endpoints — :mod:`~mocks.portal.routes_dvcqg` (with the
+``dvcqg_*`` modules) is the integration-adapter face, the same portal in the LGSP shape.
 """
 
 from mocks.portal.app import create_app, portal_endpoints

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.applications import Starlette
 
+from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
+from mocks.portal.dvcqg_form import CALL_RESPONSE_SCHEMA, ERROR_SCHEMA, LOGIN_RESPONSE_SCHEMA, face_error
+from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin
 from mocks.portal.models import (
     FeedbackIn,
     LoginRequest,
@@ -24,6 +29,7 @@ from mocks.portal.routes_dossiers import (
     transition,
     worklist,
 )
+from mocks.portal.routes_dvcqg import dvcqg_call, dvcqg_login
 from mocks.portal.routes_payments import PAYMENT_RESPONSE_SCHEMA, create_payment, payment_callback
 from mocks.portal.routes_public import FEEDBACK_RESPONSE_SCHEMA, PROCEDURES_SCHEMA, list_procedures, submit_feedback
 from mocks.portal.service import Portal, read_peers
@@ -31,6 +37,9 @@ from mocks.portal.service import Portal, read_peers
 __all__ = ["create_app", "portal_endpoints"]
 
 _KEY = Param("Idempotency-Key", "header", True, {"type": "string", "minLength": 1, "maxLength": 128})
+_DSTCODE = Param("dstcode", "header", True, {"type": "string", "minLength": 1, "maxLength": 64},
+                 "the destination's agency code")
+_FACE: dict[str, Any] = {"error_form": face_error, "error_schema": ERROR_SCHEMA}
 _CODE = Param("code", "path", True, {"type": "string", "maxLength": 64}, "dossier code <commune>-<yymmdd>-<seq>")
 
 
@@ -66,6 +75,14 @@ def portal_endpoints() -> list[Endpoint]:
                  params=(_CODE, Param("personal_id", "query", True, {"type": "string"}))),
         Endpoint("POST", "/feedback", submit_feedback, "Citizen feedback about a commune", FeedbackIn,
                  FEEDBACK_RESPONSE_SCHEMA, auth="bearer", tags=("feedback",), success_status=201),
+        # The integration-adapter face (mocks/portal/routes_dvcqg.py): the same portal in the
+        # shape one-stop systems reach it through the LGSP/NGSP adapter.
+        Endpoint("POST", AUTH_PATH, dvcqg_login, "Integration adapter: log in (dstcode header) for a session",
+                 DvcqgLogin, LOGIN_RESPONSE_SCHEMA, tags=("dvcqg-adapter",), params=(_DSTCODE,), **_FACE),
+        Endpoint("POST", INTEGRATION_PATH, dvcqg_call, "Integration adapter: one call, dispatched on service",
+                 DvcqgCall, CALL_RESPONSE_SCHEMA, tags=("dvcqg-adapter",), params=(_DSTCODE,), **_FACE),
+        Endpoint("POST", SHARE_PATH, dvcqg_call, "Integration adapter: look-ups (every service accepted)",
+                 DvcqgCall, CALL_RESPONSE_SCHEMA, tags=("dvcqg-adapter",), params=(_DSTCODE,), **_FACE),
         Endpoint("GET", "/admin/peers", read_peers, "Peer addresses each commune's traffic came from", None,
                  {"type": "object"}, auth="admin", tags=("admin",)),
     ]  # fmt: skip

@@ -8,6 +8,7 @@ account does not exist or the password is wrong. A locked account answers 423 wi
 from __future__ import annotations
 
 import asyncio
+from typing import NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from mocks.portal.accounts import officer_of, password_matches
 from mocks.portal.models import CitizenLogin, OfficerLogin, remap_personal_id_error
 from mocks.portal.service import portal_of
 
-__all__ = ["issue_token", "logout", "TOKEN_RESPONSE_SCHEMA"]
+__all__ = ["issue_token", "logout", "sign_in", "SignedIn", "TOKEN_RESPONSE_SCHEMA"]
 
 _LOGIN = TypeAdapter(CitizenLogin | OfficerLogin)
 _BAD_CREDENTIALS = "account or password is incorrect"
@@ -53,12 +54,33 @@ def _parse_login(body: bytes) -> CitizenLogin | OfficerLogin:
         raise remap_personal_id_error(err) from None
 
 
+class SignedIn(NamedTuple):
+    """A successful sign-in: the bearer token, its lifetime, the role and the officer's commune."""
+
+    token: str
+    expires_in: int
+    role: str
+    commune_code: str | None
+
+
 async def issue_token(request: Request) -> Response:
     """Sign a citizen or officer in; answer with a short-lived bearer token."""
-    portal = portal_of(request)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
     login = _parse_login(await read_body(request))
+    signed = await sign_in(request, login)
+    return json_response(
+        {"access_token": signed.token, "token_type": "Bearer", "expires_in": signed.expires_in, "role": signed.role,
+         "commune_code": signed.commune_code}
+    )
+
+
+async def sign_in(request: Request, login: CitizenLogin | OfficerLogin) -> SignedIn:
+    """Check a sign-in with every rule (lockout, stuffing, readiness) and issue its token.
+
+    Shared by ``POST /auth/token`` and the integration-adapter face's login.
+    """
+    portal = portal_of(request)
     account = login.personal_id if isinstance(login, CitizenLogin) else login.account
     officer = officer_of(account, portal.settings.officers_per_commune) if isinstance(login, OfficerLogin) else None
     if officer is not None:
@@ -96,9 +118,7 @@ async def issue_token(request: Request) -> Response:
 
     if officer is None:
         token, ttl = portal.tokens.issue(account, "citizen")
-        return json_response(
-            {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "role": "citizen", "commune_code": None}
-        )
+        return SignedIn(token, ttl, "citizen", None)
     province = officer.commune.province_code
     if not request.app.state.readiness.province(province).accounts_issued:
         raise ApiError(
@@ -109,10 +129,7 @@ async def issue_token(request: Request) -> Response:
         )
     portal.record_peer(request, officer.commune.code)
     token, ttl = portal.tokens.issue(account, "officer", commune=officer.commune.code, province=province)
-    return json_response(
-        {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "role": "officer",
-         "commune_code": officer.commune.code}
-    )
+    return SignedIn(token, ttl, "officer", officer.commune.code)
 
 
 def _locked(wait: int) -> ApiError:

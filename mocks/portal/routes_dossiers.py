@@ -34,6 +34,8 @@ __all__ = [
     "transition",
     "public_lookup",
     "visible_dossier",
+    "create_dossier",
+    "apply_transition",
     "dossier_json",
     "SUBMIT_RESPONSE_SCHEMA",
     "DOSSIER_SCHEMA",
@@ -120,15 +122,19 @@ async def submit_dossier(request: Request) -> Response:
     body = await read_request(request, SubmitDossierPlanted if planted else SubmitDossier)
     fp = fingerprint("POST /dossiers", body.model_dump(mode="json"))
     result = await portal.idempotency.run(
-        f"dossiers:{caller.subject}", key, fp, lambda remember: _create_dossier(request, portal, caller, body, remember)
+        f"dossiers:{caller.subject}", key, fp, lambda remember: create_dossier(request, portal, caller, body, remember)
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, status_code=result.status, headers=headers, media_type="application/json")
 
 
-async def _create_dossier(
+async def create_dossier(
     request: Request, portal: Portal, caller: Caller, body: SubmitDossier, remember: Remember
 ) -> StoredResponse:
+    """Check and store a new dossier owned by ``caller`` (inside :meth:`IdempotencyGuard.run`).
+
+    Shared by ``POST /dossiers`` and the integration-adapter face's ``DongBoHoSoMC``.
+    """
     applicant = body.applicant
     if applicant.personal_id != caller.subject:
         raise ApiError(
@@ -284,22 +290,7 @@ async def transition(request: Request) -> Response:
     d = visible_dossier(portal, caller, code)
     await enter_scope(request, province=d.province_code)
     req = await read_json(request, TransitionRequest)
-    actor = Actor.OFFICER if caller.is_officer else Actor.OWNER
-
-    def unit(conn) -> tuple[int, int, str]:
-        current = portal.store.dossier(code, conn)
-        assert current is not None  # dossiers are never deleted  # nosec B101
-        try:
-            new = next_status(DossierStatus(current.status), req.to, actor)
-        except IllegalTransition as exc:
-            raise ApiError(409, "illegal_transition", str(exc), "to") from None
-        except TransitionNotAllowed as exc:
-            raise ApiError(403, "transition_not_allowed", str(exc), "to") from None
-        at = now_iso()
-        portal.store.set_status(conn, code, current.status, int(new), f"{actor.value}:{caller.subject}", req.note, at)
-        return current.status, int(new), at
-
-    previous, new, at = await portal.writer.write(unit)
+    previous, new, at = await apply_transition(portal, caller, code, req.to, req.note)
     return json_response(
         {
             "code": code,
@@ -309,6 +300,32 @@ async def transition(request: Request) -> Response:
             "updated_at": at,
         }
     )
+
+
+async def apply_transition(
+    portal: Portal, caller: Caller, code: str, to: int, note: str, *, field: str = "to"
+) -> tuple[int, int, str]:
+    """Move a visible dossier to ``to`` by the lifecycle's rules; returns (previous, new, at).
+
+    409 ``illegal_transition`` / 403 ``transition_not_allowed`` name ``field``. Shared by
+    ``POST /dossiers/{code}/transitions`` and the integration-adapter face's progress updates.
+    """
+    actor = Actor.OFFICER if caller.is_officer else Actor.OWNER
+
+    def unit(conn) -> tuple[int, int, str]:
+        current = portal.store.dossier(code, conn)
+        assert current is not None  # dossiers are never deleted  # nosec B101
+        try:
+            new = next_status(DossierStatus(current.status), to, actor)
+        except IllegalTransition as exc:
+            raise ApiError(409, "illegal_transition", str(exc), field) from None
+        except TransitionNotAllowed as exc:
+            raise ApiError(403, "transition_not_allowed", str(exc), field) from None
+        at = now_iso()
+        portal.store.set_status(conn, code, current.status, int(new), f"{actor.value}:{caller.subject}", note, at)
+        return current.status, int(new), at
+
+    return await portal.writer.write(unit)
 
 
 async def public_lookup(request: Request) -> Response:

@@ -68,6 +68,7 @@ ADAPTER_CLASSES: dict[tuple[str, str], str] = {
     ("portal", "native"): "scenarios.adapters.systems:PortalAdapter",
     ("population", "native"): "scenarios.adapters.systems:PopulationAdapter",
     ("axis", "native"): "scenarios.adapters.systems:AxisAdapter",
+    ("portal", "dvcqg-adapter"): "scenarios.adapters.dvcqg:DvcqgPortalAdapter",
     ("axis", "vdxp"): "scenarios.adapters.vdxp:VdxpAxisAdapter",
 }
 
