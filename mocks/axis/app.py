@@ -119,5 +119,4 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
                             store_sizes=store.counts, on_startup=startup, on_shutdown=shutdown)
     app.state.axis = ctx
     app.state.vdxp = vdxp.VdxpState(ctx)
-    vdxp.patch_openapi(app.state.openapi)
     return app

@@ -55,7 +55,7 @@ from mocks.axis.service import (
     readable_document,
     record_receipt,
 )
-from mocks.axis.vdxp_auth import ReplayGuard, SignedRequest, authenticate, sdk_face, secrets_of
+from mocks.axis.vdxp_auth import ReplayGuard, SignedRequest, authenticate, sdk_error, sdk_face, secrets_of
 from mocks.core.endpoint import Endpoint, Param
 from mocks.core.errors import ApiError
 from mocks.core.http import RequestModel, read_body, validation_error
@@ -392,8 +392,10 @@ def endpoints() -> list[Endpoint]:
     def ep(name: str, handler: Any, summary: str, model: Any = None, schema: dict[str, Any] | None = None,
            **kwargs: Any) -> Endpoint:
         params = kwargs.pop("params", _AUTH_PARAMS)
+        # sdk_face answers the handler's refusals in the SDK's form; error_form does the same for
+        # refusals made before it runs (injected faults), and error_schema documents the form.
         return Endpoint("POST", f"{PREFIX}/{name}", sdk_face(handler), summary, model, schema or _obj({}),
-                        tags=tags, params=params, **kwargs)
+                        tags=tags, params=params, error_form=sdk_error, error_schema=ERROR_SCHEMA, **kwargs)
 
     return [
         ep("sendEdoc", send_edoc, "Send a signed edXML package (SDK sendEdoc)",
@@ -409,13 +411,3 @@ def endpoints() -> list[Endpoint]:
            UpdateStatusRequest),
         ep("getAgenciesList", get_agencies_list, "The agency directory", AgenciesRequest, _obj({"data": _ARRAY})),
     ]
-
-
-def patch_openapi(document: dict[str, Any]) -> None:
-    """Give the face's operations the SDK's error form in the app's OpenAPI document."""
-    document["components"]["schemas"]["VdxpError"] = ERROR_SCHEMA
-    for path, operations in document["paths"].items():
-        if path.startswith(f"{PREFIX}/"):
-            for operation in operations.values():
-                operation["responses"]["default"]["content"]["application/json"]["schema"] = {
-                    "$ref": "#/components/schemas/VdxpError"}

@@ -10,11 +10,12 @@ import httpx
 import orjson
 import pytest
 import vdxp_client as sdk
-from axis_harness import XML, AxisServer, envelope, package
+from axis_harness import ADMIN_TOKEN, XML, AxisServer, envelope, package
 
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.edxml import build_package
 from kernel.national.vdxp import HASH_HEADER, SYSTEM_ID_HEADER, TIMESTAMP_HEADER, format_timestamp, signature
+from mocks.axis import vdxp
 
 pytestmark = pytest.mark.e2e
 
@@ -257,4 +258,19 @@ def test_a_retried_send_is_one_document_and_a_changed_one_a_conflict(axis: AxisS
         env.subject = "Nội dung khác"
         _fail(sdk.send(c, HANOI, package(axis.ca, env)), 409, "message_id_conflict", "MessageHeader.DocumentId")
         assert orjson.loads(c.get("/openapi.json").content)["paths"]["/vdxp/sendEdoc"]["post"]["responses"][
-            "default"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/VdxpError"}
+            "default"]["content"]["application/json"]["schema"] == vdxp.ERROR_SCHEMA
+
+
+def test_an_injected_fault_on_the_face_answers_in_the_sdk_form_and_leaves_the_native_face_alone(axis: AxisServer):
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with axis.client() as c:
+        rule = {"id": "sdk-throttle", "kind": "error", "status": 429, "route": "/vdxp/getAgenciesList", "method": "POST"}
+        assert c.post("/admin/faults", json=rule, headers=admin).status_code == 201
+        try:
+            refused = sdk.call(c, "getAgenciesList", COMMUNE, {})
+            body = _fail(refused, 429, refused.json()["ErrorCode"], None)
+            assert refused.headers["retry-after"] and body["ErrorCode"]
+            assert c.get("/inbox", headers=axis.token(c, COMMUNE)).status_code == 200  # the native face is untouched
+        finally:
+            assert c.delete("/admin/faults", headers=admin).status_code == 200
+        assert sdk.call(c, "getAgenciesList", COMMUNE, {}).status_code == 200
