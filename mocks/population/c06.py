@@ -71,7 +71,10 @@ def _fault_of(exc: ApiError) -> SoapFault:
     legacy = headers.get("X-Legacy-Code")
     headers.pop("WWW-Authenticate", None)  # it names the bearer scheme of the native face
     element = _ELEMENT_OF.get(exc.field, exc.field) if exc.field else None
-    return SoapFault(exc.status, exc.code, exc.message, element, legacy=legacy, headers=headers)
+    # An input rule the native face answers with 422 is a Client fault with 400 here, like
+    # every other fault about the message (see the README: SOAP faults are 4xx, not 500).
+    status = 400 if exc.status == 422 else exc.status
+    return SoapFault(status, exc.code, exc.message, element, legacy=legacy, headers=headers)
 
 
 def _unauthorised(code: str, message: str, header: str) -> SoapFault:
@@ -114,7 +117,7 @@ class C06Face:
 
     async def wsdl(self, request: Request) -> Response:
         """``GET /c06/CongDanService?wsdl``: the WSDL, its address this server's endpoint."""
-        if request.scope["query_string"].lower() != b"wsdl":
+        if request.scope["query_string"].lower() not in (b"wsdl", b"wsdl="):
             return _fault_response(SoapFault(400, "wsdl_only", "GET serves the WSDL only (?wsdl); "
                                              "operations are POSTed as SOAP 1.1", "wsdl"))
         address = _endpoint_url(request)
