@@ -103,8 +103,8 @@ def parse_basic_authorization(header: str) -> tuple[str, str]:
     if scheme.lower() != "basic" or not token:
         raise ValueError("Authorization must be 'Basic base64(user:hash)'")
     try:
-        plain = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        plain = binascii.a2b_base64(token.strip().encode("ascii"), strict_mode=True).decode("utf-8")
+    except (binascii.Error, UnicodeError):
         raise ValueError("Authorization's credentials are not base64 of UTF-8 'user:hash'") from None
     user, colon, digest = plain.partition(":")
     if not colon or not user or not digest:

@@ -49,8 +49,7 @@ __all__ = ["C06Face", "TIMESTAMP_WINDOW_S"]
 
 #: How far a request's ``Timestamp`` may be from the mock's clock (ours).
 TIMESTAMP_WINDOW_S = 300
-_XML_TYPES = frozenset({"text/xml", "application/xml"})
-_SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+_XML_TYPES = frozenset({b"text/xml", b"application/xml"})
 _WSDL_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "Cache-Control": "max-age=3600"}
 # The native face's field names → the elements/headers the SOAP face names instead.
 _ELEMENT_OF = {"personal_id": "SoDinhDanh", "purpose": "MaDVC", "client_id": "Authorization",
@@ -58,7 +57,8 @@ _ELEMENT_OF = {"personal_id": "SoDinhDanh", "purpose": "MaDVC", "client_id": "Au
 
 
 def _soap(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body, status_code=status, headers={**_SOAP_HEADERS, **(headers or {})})
+    # Starlette adds "; charset=utf-8" to a text/* media type.
+    return Response(body, status_code=status, headers=headers or None, media_type="text/xml")
 
 
 def _fault_response(fault: SoapFault) -> Response:
@@ -138,11 +138,14 @@ class C06Face:
             return _fault_response(_fault_of(exc))
 
     async def _call(self, request: Request) -> Response:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        # The raw headers once, as a dict (names arrive lower-cased from the server): six
+        # look-ups through Starlette's Headers would each scan the list again.
+        headers = _header_dict(request)
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if content_type not in _XML_TYPES:
             raise SoapFault(415, "unsupported_media_type",
                             "Content-Type must be text/xml (SOAP 1.1) or application/xml", "Content-Type")
-        caller = self._authenticate(request)
+        caller = self._authenticate(request, headers)
         await self.service.admit(request, caller)
         message = read_request(await read_body(request, max_bytes=MAX_MESSAGE_BYTES),
                                allow_entities=self.allow_entities)
@@ -160,9 +163,8 @@ class C06Face:
 
     # -- the caller ----------------------------------------------------------------------
 
-    def _authenticate(self, request: Request) -> Caller:
-        headers = request.headers
-        timestamp = headers.get("timestamp")
+    def _authenticate(self, request: Request, headers: dict[bytes, bytes]) -> Caller:
+        timestamp = _text(headers.get(b"timestamp"))
         if not timestamp:
             raise _unauthorised("missing_header", "the Timestamp header is required (Unix time in ms)", "Timestamp")
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
@@ -171,7 +173,7 @@ class C06Face:
         if skew_s > TIMESTAMP_WINDOW_S:
             raise _unauthorised("stale_timestamp", f"Timestamp is {skew_s:.0f} s from the service's clock; "
                                 f"at most {TIMESTAMP_WINDOW_S} s allowed", "Timestamp")
-        authorization = headers.get("authorization")
+        authorization = _text(headers.get(b"authorization"))
         if not authorization:
             raise _unauthorised("missing_header", "the Authorization header is required "
                                 "(Basic base64(user:sha256(url + user + Timestamp + secret)))", "Authorization")
@@ -184,21 +186,31 @@ class C06Face:
             system = self.service.clients.system(user[:64])  # 401 naming the client forms when unknown
             known = self._callers[user] = (self.service.caller_of_system(system.client_id), system.secret)
         caller, secret = known
-        expected = auth_hash(_endpoint_url(request), user, timestamp, secret)
+        expected = auth_hash(_endpoint_url(request, headers), user, timestamp, secret)
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             raise _unauthorised("invalid_signature", f"Authorization's hash is wrong for client {user!r} "
                                 "(sha256 of url + user + Timestamp + secret, lower-case hex)", "Authorization")
-        x_road = headers.get("x-road-client")
+        x_road = _text(headers.get(b"x-road-client"))
         if not x_road or len(x_road) > 200:
             raise _unauthorised("missing_header", "the X-Road-Client header is required (1–200 characters)",
                                 "X-Road-Client")
         if x_road.rsplit("/", 1)[-1] != user:
             raise SoapFault(403, "client_mismatch", f"X-Road-Client's subsystem must be the Authorization user {user!r}",
                             "X-Road-Client", legacy="106", headers={"X-Legacy-Code": "106"})
-        api_key = headers.get("apikey")
+        api_key = headers.get(b"apikey")
         if not api_key or len(api_key) > 256:
             raise _unauthorised("missing_header", "the ApiKey header is required (1–256 characters)", "ApiKey")
         return caller
+
+
+def _header_dict(request: Request) -> dict[bytes, bytes]:
+    """The request's headers by lower-case name (a repeated header: its last value)."""
+    return dict(request.scope["headers"])
+
+
+def _text(value: bytes | None) -> str:
+    """A header value as text (latin-1, as HTTP and Starlette read header bytes)."""
+    return value.decode("latin-1") if value else ""
 
 
 def _birth(message: SoapRequest) -> dt.date | int:
@@ -207,10 +219,10 @@ def _birth(message: SoapRequest) -> dt.date | int:
     return birth
 
 
-def _endpoint_url(request: Request) -> str:
+def _endpoint_url(request: Request, headers: dict[bytes, bytes] | None = None) -> str:
     """The endpoint's URL as the caller addressed it (what the Authorization hash covers)."""
     scope = request.scope
-    host = request.headers.get("host")
+    host = _text((headers if headers is not None else _header_dict(request)).get(b"host"))
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"

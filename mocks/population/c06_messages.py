@@ -72,6 +72,12 @@ _RULES: dict[str, tuple[bool, bool, int]] = {
     "HoVaTen": (False, True, 200),
     "NgayThangNamSinh": (False, True, 8),
 }
+_REQUIRED = {
+    operation: tuple(name for name, (for_lookup, for_verify, _) in _RULES.items()
+                     if (for_verify if operation == VERIFY else for_lookup))
+    for operation in OPERATIONS
+}
+_LONGEST = {name: longest for name, (_, _, longest) in _RULES.items()}
 _XML_UNSAFE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -118,33 +124,40 @@ def _invalid(element: str, message: str, code: str = "invalid_field") -> SoapFau
     return SoapFault(400, code, message, element, legacy="302")
 
 
-def _leaf(element: etree._Element, name: str) -> str:
-    if len(element):
-        raise _invalid(name, f"{name} must hold text, not elements")
-    return (element.text or "").strip()
+def _local(node: etree._Element) -> str:
+    """The local name of an element (for messages; any other node is '?')."""
+    tag = node.tag
+    return tag.rpartition("}")[2][:60] if isinstance(tag, str) else "?"
 
 
 def _birth(element: etree._Element) -> dt.date | int:
-    if (element.text or "").strip():
-        raise _invalid("NgayThangNamSinh", "NgayThangNamSinh holds NgayThangNam or Nam, not text")
-    parts = [child for child in element if isinstance(child.tag, str)]
-    if len(parts) != 1 or parts[0].tag not in (_DATE_TAG, _YEAR_TAG):
+    if len(element) != 1 or (element.text or "").strip():
         raise _invalid("NgayThangNamSinh", "NgayThangNamSinh must hold exactly one of NgayThangNam (yyyyMMdd) or Nam (yyyy)")
-    part = parts[0]
-    if part.tag == _DATE_TAG:
-        text = _leaf(part, "NgayThangNamSinh/NgayThangNam")
+    part = element[0]
+    tag = part.tag
+    if tag != _DATE_TAG and tag != _YEAR_TAG:
+        raise _invalid("NgayThangNamSinh", "NgayThangNamSinh must hold exactly one of NgayThangNam (yyyyMMdd) or Nam (yyyy)")
+    name = "NgayThangNamSinh/NgayThangNam" if tag == _DATE_TAG else "NgayThangNamSinh/Nam"
+    if len(part):
+        raise _invalid(name, f"{name} must hold text, not elements")
+    text = (part.text or "").strip()
+    if tag == _DATE_TAG:
         try:
             return parse_birth_date(text)
         except ValueError as exc:
-            raise _invalid("NgayThangNamSinh/NgayThangNam", f"NgayThangNam must be a date as yyyyMMdd: {exc}") from None
-    text = _leaf(part, "NgayThangNamSinh/Nam")
+            raise _invalid(name, f"NgayThangNam must be a date as yyyyMMdd: {exc}") from None
     if len(text) != 4 or not (text.isascii() and text.isdigit()) or text < "1800":
-        raise _invalid("NgayThangNamSinh/Nam", f"Nam must be a year as yyyy (1800 or later), got {text[:20]!r}")
+        raise _invalid(name, f"Nam must be a year as yyyy (1800 or later), got {text[:20]!r}")
     return int(text)
 
 
 def read_request(data: bytes, *, allow_entities: bool = False) -> SoapRequest:
-    """The operation call in ``data``, or a :class:`SoapFault` naming what is wrong."""
+    """The operation call in ``data``, or a :class:`SoapFault` naming what is wrong.
+
+    Written for the common case (one pass over each level, no intermediate lists): the
+    parser drops comments and processing instructions and refuses entity references, so
+    every child is an element.
+    """
     try:
         root = parse_untrusted(data, what="a SOAP message", max_bytes=MAX_MESSAGE_BYTES, max_depth=MAX_DEPTH,
                                allow_entities=allow_entities)
@@ -153,28 +166,31 @@ def read_request(data: bytes, *, allow_entities: bool = False) -> SoapRequest:
     if root.tag != _ENVELOPE:
         raise SoapFault(400, "missing_element", f"the root element must be Envelope in namespace {SOAP_ENV_NS} "
                         "(SOAP 1.1)", "Envelope")
-    bodies = [child for child in root if child.tag == _BODY]
-    others = [child for child in root if isinstance(child.tag, str) and child.tag not in (_BODY, _HEADER)]
-    if len(bodies) != 1 or others:
+    body = None
+    for child in root:
+        tag = child.tag
+        if tag == _BODY and body is None:
+            body = child
+        elif tag != _HEADER:
+            body = None
+            break
+    if body is None:
         raise SoapFault(400, "missing_element", "Envelope must hold one Body (and at most a Header)", "Body")
-    calls = [child for child in bodies[0] if isinstance(child.tag, str)]
-    if len(calls) != 1:
+    if len(body) != 1:
         raise SoapFault(400, "missing_element", "Body must hold exactly one operation element", "Body")
-    call = calls[0]
-    operation = _OPERATION_TAGS.get(str(call.tag))
+    call = body[0]
+    operation = _OPERATION_TAGS.get(call.tag)  # type: ignore[arg-type]  # a non-element's tag is no key
     if operation is None:
-        called = etree.QName(call).localname[:60]
+        called = _local(call)
         raise SoapFault(400, "unknown_operation",
                         f"unknown operation {called!r}; this service has {', '.join(OPERATIONS)} "
                         f"in namespace {C06_NS}", called)
     fields: dict[str, str] = {}
     birth: dt.date | int | None = None
     for child in call:
-        if not isinstance(child.tag, str):
-            continue
-        name = _FIELD_TAGS.get(child.tag)
+        name = _FIELD_TAGS.get(child.tag)  # type: ignore[arg-type]  # a non-element's tag is no key
         if name is None:
-            local = etree.QName(child).localname[:60]
+            local = _local(child)
             raise _invalid(local, f"unknown element {local!r} in {operation}; its fields are "
                            f"{', '.join(REQUEST_FIELDS)} (namespace {C06_NS})", "unknown_field")
         if name in fields:
@@ -182,8 +198,11 @@ def read_request(data: bytes, *, allow_entities: bool = False) -> SoapRequest:
         if name == "NgayThangNamSinh":
             birth = _birth(child)
             fields[name] = ""
-        else:
-            fields[name] = _leaf(child, name)
+            continue
+        if len(child):
+            raise _invalid(name, f"{name} must hold text, not elements")
+        text = child.text
+        fields[name] = text.strip() if text else ""
     if (call.text or "").strip():
         raise _invalid(operation, f"{operation} holds elements, not text")
     _check_fields(operation, fields)
@@ -191,17 +210,15 @@ def read_request(data: bytes, *, allow_entities: bool = False) -> SoapRequest:
 
 
 def _check_fields(operation: str, fields: dict[str, str]) -> None:
-    verify = operation == VERIFY
-    for name, (for_lookup, for_verify, longest) in _RULES.items():
+    for name in _REQUIRED[operation]:
         value = fields.get(name)
         if value is None:
-            if for_verify if verify else for_lookup:
-                raise SoapFault(400, "missing_field", f"{operation} needs {name}", name, legacy="302")
-            continue
-        if name == "NgayThangNamSinh":
-            continue
-        if len(value) > longest or (not value and (for_verify if verify else for_lookup)):
-            raise _invalid(name, f"{name} must be 1–{longest} characters")
+            raise SoapFault(400, "missing_field", f"{operation} needs {name}", name, legacy="302")
+        if not value and name != "NgayThangNamSinh":
+            raise _invalid(name, f"{name} must be 1–{_LONGEST[name]} characters")
+    for name, value in fields.items():
+        if len(value) > _LONGEST[name]:
+            raise _invalid(name, f"{name} must be 1–{_LONGEST[name]} characters")
     code = OPERATIONS[operation]
     if fields["MaTichHop"] != code:
         raise _invalid("MaTichHop", f"MaTichHop of {operation} is {code}, got {fields['MaTichHop'][:8]!r}")
