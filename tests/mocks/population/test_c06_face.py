@@ -184,6 +184,25 @@ def test_a_face_check_is_audited_like_a_native_one_and_the_ledger_counts_both(
     assert after >= before + 2
 
 
+def test_a_resent_request_gets_the_same_answer_and_each_access_is_audited(
+    population: PopulationServer, http: httpx.Client, url: str, dry_run_secret: str
+) -> None:
+    # At-least-once delivery through a gateway: a re-sent call (same MaYeuCau) has the same
+    # effect — the same answer — and the register records every access, as it must.
+    c = citizen_at(population.seed, 12)
+    body = envelope(LOOKUP, request_fields(LOOKUP, c.personal_id, MaYeuCau="REQ-RESENT"))
+    first, again = (_post(http, url, body, "portal", dry_run_secret) for _ in range(2))
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    entries: list[dict] = []
+    for _ in range(50):  # the audit writer flushes every 50 ms
+        entries = [e for e in http.get("/admin/audit", params={"subject": c.personal_id},
+                                       headers=population.admin).json()["entries"] if "REQ-RESENT" in e["purpose"]]
+        if len(entries) >= 2:
+            break
+        time.sleep(0.05)
+    assert [(e["action"], e["result"]) for e in entries] == [("lookup", "found")] * 2
+
+
 # -- bad input: every class answers a Client fault naming the element, never a 5xx -----------
 
 _BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
