@@ -33,7 +33,7 @@ from kernel.national.c06 import (
     format_birth_date,
     parse_birth_date,
 )
-from kernel.safe_xml import UnsafeXml, parse_untrusted
+from kernel.safe_xml import UnsafeXml, nests_deeper_than, parse_untrusted
 
 __all__ = [
     "SoapFault",
@@ -154,15 +154,32 @@ def _birth(element: etree._Element) -> dt.date | int:
 def read_request(data: bytes, *, allow_entities: bool = False) -> SoapRequest:
     """The operation call in ``data``, or a :class:`SoapFault` naming what is wrong.
 
-    Written for the common case (one pass over each level, no intermediate lists): the
-    parser drops comments and processing instructions and refuses entity references, so
-    every child is an element.
+    The depth limit (:data:`MAX_DEPTH`) costs nothing on the common path: the walk itself
+    bounds the Body (an operation of leaf fields, one of them holding one leaf), so only a
+    non-empty Header is measured, and the whole document only when the walk refuses it —
+    hostile nesting is then reported as ``too_deep`` rather than as the first element out
+    of place.
     """
     try:
-        root = parse_untrusted(data, what="a SOAP message", max_bytes=MAX_MESSAGE_BYTES, max_depth=MAX_DEPTH,
-                               allow_entities=allow_entities)
+        root = parse_untrusted(data, what="a SOAP message", max_bytes=MAX_MESSAGE_BYTES, allow_entities=allow_entities)
     except UnsafeXml as exc:
         raise SoapFault(413 if exc.code == "too_large" else 400, exc.code, exc.message, None) from None
+    try:
+        return _walk(root)
+    except SoapFault:
+        if nests_deeper_than(root, MAX_DEPTH):
+            raise _too_deep() from None
+        raise
+
+
+def _too_deep() -> SoapFault:
+    return SoapFault(400, "too_deep", f"a SOAP message nests deeper than {MAX_DEPTH} levels", None)
+
+
+def _walk(root: etree._Element) -> SoapRequest:
+    """Read the envelope (written for the common case: one pass over each level, no
+    intermediate lists; the parser drops comments and processing instructions and refuses
+    entity references, so every child is an element)."""
     if root.tag != _ENVELOPE:
         raise SoapFault(400, "missing_element", f"the root element must be Envelope in namespace {SOAP_ENV_NS} "
                         "(SOAP 1.1)", "Envelope")
@@ -174,6 +191,8 @@ def read_request(data: bytes, *, allow_entities: bool = False) -> SoapRequest:
         elif tag != _HEADER:
             body = None
             break
+        elif len(child) and nests_deeper_than(child, MAX_DEPTH - 1):
+            raise _too_deep()
     if body is None:
         raise SoapFault(400, "missing_element", "Envelope must hold one Body (and at most a Header)", "Body")
     if len(body) != 1:

@@ -232,7 +232,9 @@ def _good(**extra: str | None) -> bytes:
         (_BILLION_LAUGHS.decode().replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-16"?>')
          .encode("utf-16"), 400, "forbidden_dtd", None),
         (_deep(20), 400, "too_deep", None),
-        (_deep(300), 400, "malformed_xml", None),  # past libxml2's own limit, as the axis refuses it
+        (_deep(300), 400, "malformed_xml", None),
+        (_good().replace(b"<soapenv:Header/>", b"<soapenv:Header>" + b"<h>" * 15 + b"</h>" * 15 + b"</soapenv:Header>"),
+         400, "too_deep", None),  # a well-formed call under a deep Header  # past libxml2's own limit, as the axis refuses it
         (b"<x " + b"a" * 70_000 + b"/>", 413, "body_too_large", None),
         (b"<Envelope/>", 400, "missing_element", "Envelope"),
         (b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"/>', 400, "missing_element", "Body"),
