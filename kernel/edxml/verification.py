@@ -7,7 +7,6 @@ import copy
 import datetime as dt
 import hashlib
 import re
-import threading
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -42,47 +41,16 @@ from kernel.edxml.envelope import (
 )
 from kernel.edxml.xmldsig import NotWholeDocument, SignatureInvalid, verify_enveloped
 from kernel.pki import agency_code_of
-
-# One parser per thread: lxml parsers are not thread-safe, and building one per call costs.
-_parsers = threading.local()
+from kernel.safe_xml import UnsafeXml, parse_untrusted
 
 
-def _parser(allow_entities: bool) -> etree.XMLParser:
-    # lxml parsers are cheap to reuse but not to share across threads.
-    attr = "unsafe" if allow_entities else "safe"
-    parser = getattr(_parsers, attr, None)
-    if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=allow_entities,
-            load_dtd=allow_entities,
-            no_network=True,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,  # exclusive c14n without comments ignores them anyway
-            remove_pis=True,
-            collect_ids=False,
-        )
-        setattr(_parsers, attr, parser)
-    return parser
-
-
-def _parse(data: bytes, allow_entities: bool) -> etree._Element:
-    # Refuse a DTD before libxml2 reads it: nothing in edXML needs one, and a
-    # declaration is how billion-laughs and XXE payloads start.
-    if not allow_entities and (b"<!DOCTYPE" in data or b"<!ENTITY" in data):
-        raise EdxmlError("forbidden_dtd", "DTDs and entity declarations are not allowed in edXML")
+def _parse(data: bytes, allow_entities: bool, max_bytes: int) -> etree._Element:
+    # The hardened parser every XML face shares (kernel.safe_xml): no DTD, no entities,
+    # no network, size-capped.
     try:
-        root = etree.fromstring(data, parser=_parser(allow_entities))
-    except etree.XMLSyntaxError as exc:
-        raise EdxmlError("malformed_xml", f"not well-formed XML: {str(exc)[:200]}") from None
-    if not allow_entities:
-        # The byte check misses a DTD in UTF-16 and other encodings; the parsed tree does not.
-        docinfo = root.getroottree().docinfo
-        if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
-            raise EdxmlError("forbidden_dtd", "DTDs and entity declarations are not allowed in edXML")
-        if any(True for _ in root.iter(etree.Entity)):
-            raise EdxmlError("forbidden_dtd", "entity references are not allowed in edXML")
-    return root
+        return parse_untrusted(data, what="edXML", max_bytes=max_bytes, allow_entities=allow_entities)
+    except UnsafeXml as exc:
+        raise EdxmlError(exc.code, exc.message) from None
 
 
 _TAGS: dict[str, str] = {}
@@ -339,9 +307,7 @@ def parse_and_verify(
         data = bytes(data)
     if not isinstance(data, bytes):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    if len(data) > max_bytes:
-        raise EdxmlError("too_large", f"package is {len(data)} bytes, the limit is {max_bytes}")
-    root = _parse(data, allow_entities)
+    root = _parse(data, allow_entities, max_bytes)
     if root.tag != _q("edXML"):
         raise EdxmlError("missing_element", f"root element must be edXML in namespace {EDXML_NS}", "edXML")
     if now is None:

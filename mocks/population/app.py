@@ -1,4 +1,5 @@
-"""The population mock's app factory: its endpoints on the shared mock core."""
+"""The population mock's app factory: its endpoints on the shared mock core — the native
+face and the C06 SOAP face (:mod:`mocks.population.c06`) over one service."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.applications import Starlette
 
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
+from mocks.population.c06 import C06Face
 from mocks.population.models import (
     PERSONAL_ID_PATTERN,
     PURPOSE_MAX,
@@ -113,7 +115,7 @@ def create_app(settings: ServiceSettings) -> Starlette:
     app = build_service_app(
         SERVICE_NAME,
         settings,
-        _endpoints(service),
+        [*_endpoints(service), *C06Face(service).endpoints()],
         service.ledger,
         store_sizes=service.store_sizes,
         on_startup=on_startup,

@@ -40,14 +40,21 @@ _UNKNOWN = VerifyOutcome(False, ("personal_id",))
 
 
 def verify_identity(
-    record: CitizenRecord | None, full_name: str, date_of_birth: dt.date
+    record: CitizenRecord | None, full_name: str, date_of_birth: dt.date | int
 ) -> VerifyOutcome:
-    """Compare the claimed name and birth date with ``record`` (``None`` = unknown ID)."""
+    """Compare the claimed name and birth date with ``record`` (``None`` = unknown ID).
+
+    A birth *year* alone (an ``int``: the SOAP face's ``NgayThangNamSinh/Nam``, for
+    citizens whose register entry has only a year) is compared with the year only.
+    """
     if record is None:
         return _UNKNOWN
     mismatched: list[str] = []
     if normalise_name(full_name) != normalise_name(record.full_name):
         mismatched.append("full_name")
-    if date_of_birth.isoformat() != record.date_of_birth:
+    if isinstance(date_of_birth, int):
+        if f"{date_of_birth:04d}" != record.date_of_birth[:4]:
+            mismatched.append("date_of_birth")
+    elif date_of_birth.isoformat() != record.date_of_birth:
         mismatched.append("date_of_birth")
     return VerifyOutcome(not mismatched, tuple(mismatched))

@@ -10,6 +10,7 @@ caller to record, and the metrics count them.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from mocks.core.store import open_database
 from mocks.core.tokens import TokenIssuer, bearer_token
 from mocks.population.audit import AuditAction, AuditLog
 from mocks.population.clients import ClientRegistry, LegacyCode, legacy_headers
-from mocks.population.matching import verify_identity
+from mocks.population.matching import VerifyOutcome, verify_identity
 from mocks.population.models import PURPOSE_MAX, TokenRequest, VerifyBatchRequest, VerifyRequest
 from mocks.population.roles import ROLE_FIELDS, Role, citizen_view
 from mocks.population.store import CitizenRecord, CitizenStore
@@ -136,12 +137,22 @@ class PopulationService:
 
     async def _caller(self, request: Request) -> Caller:
         caller = self._authenticate(request)
+        await self.admit(request, caller)
+        return caller
+
+    async def admit(self, request: Request, caller: Caller) -> None:
+        """The gate after authentication, for every face: the caller's province scope (for
+        scoped faults), its readiness (503) and its throttle (429)."""
         if caller.province_code is not None:
             await enter_scope(request, province=caller.province_code)
             if caller.province_code in self.not_connected:
                 raise _not_connected(caller.province_code)
         self._throttle(caller, 1)
-        return caller
+
+    def caller_of_system(self, client_id: str) -> Caller:
+        """The caller a face authenticated as ``client_id`` by its own scheme (401 if no such client)."""
+        system = self.clients.system(client_id)
+        return Caller(system.client_id, system.role, system.province_code)
 
     def _throttle(self, caller: Caller, cost: int) -> None:
         wait = self.throttle.take(caller.client_id, cost)
@@ -185,8 +196,23 @@ class PopulationService:
     async def get_citizen(self, request: Request) -> Response:
         """``GET /citizens/{personal_id}?purpose=``: the citizen, as the caller's role may see it."""
         caller = await self._caller(request)
-        subject: str = request.path_params["personal_id"]
-        purpose = _purpose_param(request)
+        view = self.lookup_view(caller, request.path_params["personal_id"], _purpose_param(request))
+        if view is None:
+            raise ApiError(404, "citizen_not_found", "no citizen with this personal ID number", "personal_id",
+                           legacy_headers(LegacyCode.NOT_FOUND))
+        return json_response(view)
+
+    def lookup_view(
+        self, caller: Caller, subject: str, purpose: str | None, *,
+        full_name: str | None = None, birth: dt.date | int | None = None,
+    ) -> dict[str, object] | None:
+        """The citizen ``subject`` as ``caller``'s role may see it, audited; ``None`` if unknown.
+
+        A face whose look-up carries the caller's knowledge of the citizen (the SOAP face's
+        ``HoVaTen`` and ``NgayThangNamSinh``) passes it as ``full_name``/``birth``: a claim
+        that does not match answers ``None`` too (audited ``mismatch``), so the answer never
+        tells an unknown ID from a wrong claim. A broken input rule raises (audited).
+        """
         try:
             _check_purpose(purpose)
             record = self._find(subject)
@@ -196,10 +222,12 @@ class PopulationService:
         assert purpose is not None  # _check_purpose refused None  # nosec B101
         if record is None:
             self.audit.record(caller.client_id, caller.role, subject, purpose, AuditAction.LOOKUP, "not_found")
-            raise ApiError(404, "citizen_not_found", "no citizen with this personal ID number", "personal_id",
-                           legacy_headers(LegacyCode.NOT_FOUND))
+            return None
+        if (full_name is not None or birth is not None) and not _claim_holds(record, full_name, birth):
+            self.audit.record(caller.client_id, caller.role, subject, purpose, AuditAction.LOOKUP, "mismatch")
+            return None
         self.audit.record(caller.client_id, caller.role, subject, purpose, AuditAction.LOOKUP, "found")
-        return json_response(citizen_view(record, caller.role, unmasked=self.unmasked))
+        return citizen_view(record, caller.role, unmasked=self.unmasked)
 
     def _find(self, personal_id: str) -> CitizenRecord | None:
         """The citizen, ``None`` if unknown, 422 if the number breaks a structural rule.
@@ -240,20 +268,29 @@ class PopulationService:
 
     def _verify_one(self, caller: Caller, item: VerifyRequest) -> dict[str, object]:
         """Match or no match for one item, audited; a broken input rule raises (audited too)."""
-        try:
-            _check_purpose(item.purpose)
-            record = self._find(item.personal_id)
-        except ApiError as exc:
-            self.audit.record(caller.client_id, caller.role, item.personal_id, item.purpose, AuditAction.VERIFY, exc.code)
-            raise
-        # An unknown ID is a plain "no match": same status, same body, so verify cannot
-        # be used to learn which ID numbers exist.
-        outcome = verify_identity(record, item.full_name, item.date_of_birth)
-        result = "match" if outcome.match else "mismatch"
-        self.audit.record(caller.client_id, caller.role, item.personal_id, item.purpose, AuditAction.VERIFY, result)
+        outcome = self.verify_claim(caller, item.personal_id, item.full_name, item.date_of_birth, item.purpose)
         if self.verify_leak and not outcome.match:
             return {"match": False, "mismatched_fields": list(outcome.mismatched)}
         return {"match": outcome.match}
+
+    def verify_claim(
+        self, caller: Caller, personal_id: str, full_name: str, birth: dt.date | int, purpose: str | None
+    ) -> VerifyOutcome:
+        """Does ``personal_id`` belong to ``full_name`` born on ``birth`` (a date, or a year
+        alone)? Audited; a broken input rule raises (audited too)."""
+        try:
+            _check_purpose(purpose)
+            record = self._find(personal_id)
+        except ApiError as exc:
+            self.audit.record(caller.client_id, caller.role, personal_id, purpose or "", AuditAction.VERIFY, exc.code)
+            raise
+        assert purpose is not None  # _check_purpose refused None  # nosec B101
+        # An unknown ID is a plain "no match": same status, same body, so verify cannot
+        # be used to learn which ID numbers exist.
+        outcome = verify_identity(record, full_name, birth)
+        result = "match" if outcome.match else "mismatch"
+        self.audit.record(caller.client_id, caller.role, personal_id, purpose, AuditAction.VERIFY, result)
+        return outcome
 
     async def read_audit(self, request: Request) -> Response:
         """``GET /admin/audit?subject=&caller=&limit=``: newest-first audit entries."""
@@ -263,6 +300,13 @@ class PopulationService:
         limit = _limit(params.get("limit"))
         entries = await self.audit.query(subject=subject, caller=caller, limit=limit)
         return json_response({"entries": entries, "count": len(entries)})
+
+
+def _claim_holds(record: CitizenRecord, full_name: str | None, birth: dt.date | int | None) -> bool:
+    """Whether the parts of a claim that were given match ``record``."""
+    outcome = verify_identity(record, full_name if full_name is not None else record.full_name,
+                              birth if birth is not None else dt.date.fromisoformat(record.date_of_birth))
+    return outcome.match
 
 
 def _caller_of(claims: dict) -> Caller:

@@ -67,6 +67,7 @@ def _ca(pki_dir: Path | None) -> DryRunCA | None:
 ADAPTER_CLASSES: dict[tuple[str, str], str] = {
     ("portal", "native"): "scenarios.adapters.systems:PortalAdapter",
     ("population", "native"): "scenarios.adapters.systems:PopulationAdapter",
+    ("population", "c06-soap"): "scenarios.adapters.c06:C06PopulationAdapter",
     ("axis", "native"): "scenarios.adapters.systems:AxisAdapter",
     ("portal", "dvcqg-adapter"): "scenarios.adapters.dvcqg:DvcqgPortalAdapter",
     ("axis", "vdxp"): "scenarios.adapters.vdxp:VdxpAxisAdapter",
