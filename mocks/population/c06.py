@@ -98,6 +98,8 @@ class C06Face:
                 "C06 SOAP face: TraCuuThongTinCongDan (037) and XacThucThongTinCongDan (003); "
                 "SOAP 1.1 document/literal, answers and faults in text/xml",
                 request_content_type="text/xml", tags=("c06-soap",),
+                # A refusal made before the handler runs (an injected fault) is a SOAP Fault too.
+                error_form=lambda exc: _fault_response(_fault_of(exc)),
                 params=(
                     Param("Timestamp", "header", True, description="Unix time in milliseconds"),
                     Param("Authorization", "header", True,

@@ -377,3 +377,17 @@ def test_zeep_can_load_the_packaged_wsdl_offline() -> None:
 
     client = zeep.Client(str(wsdl_path()))
     assert {op for op in client.service._binding._operations} == {LOOKUP, VERIFY}
+
+
+def test_an_injected_fault_on_the_face_is_a_soap_fault_with_retry_after(
+    population: PopulationServer, http: httpx.Client, url: str, dry_run_secret: str
+) -> None:
+    rule = {"id": "c06-throttle", "kind": "error", "status": 429, "route": ENDPOINT_PATH, "method": "POST"}
+    assert http.post(f"{population.url}/admin/faults", json=rule, headers=population.admin).status_code == 201
+    try:
+        refused = _post(http, url, _good(), "portal", dry_run_secret)
+        assert refused.status_code == 429 and refused.headers["retry-after"], refused.text
+        assert refused.headers["content-type"].startswith("text/xml") and _fault(refused)["code"]
+    finally:
+        assert http.delete(f"{population.url}/admin/faults/c06-throttle", headers=population.admin).status_code in (200, 204)
+    assert _post(http, url, _good(), "portal", dry_run_secret).status_code == 200
