@@ -62,12 +62,36 @@ class AccountProbe:
     body: dict[str, str]
     whose: str  # "commune 00004 Phường Ba Đình (province 01)" — for the error line
     source: str  # the loopback address the load sends it from (used only on a loopback target)
+    path: str = "/auth/token"  # the native sign-in; the integration adapter's is its own
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+#: Shapes with no sign-in to check: every call is signed with the account's secret, so a
+#: missing account shows on the first call of the load, as the target answers it.
+UNCHECKED_SHAPES = {
+    "c06-soap": "every C06 call carries its own hashed Authorization; there is no sign-in to check",
+    "vdxp": "every SDK call is signed with the system's secret; there is no sign-in to check",
+}
+
+
+def _portal_probe(officer: str, password: str, whose: str, source: str, protocol: str) -> AccountProbe:
+    """An officer's sign-in in the shape the portal speaks."""
+    if protocol == "dvcqg-adapter":
+        from kernel.national.dvcqg import AUTH_PATH, DEFAULT_DSTCODE
+
+        return AccountProbe("portal", officer, {"username": officer, "password": password}, whose, source,
+                            AUTH_PATH, (("dstcode", DEFAULT_DSTCODE),))
+    return AccountProbe("portal", officer, {"kind": "officer", "account": officer, "password": password}, whose, source)
 
 
 def account_probes(communes: list[Commune], officers_per_commune: int, credentials: Credentials,
-                   accounts: AccountsFile | None = None) -> dict[str, list[AccountProbe]]:
+                   accounts: AccountsFile | None = None,
+                   protocols: dict[str, str] | None = None) -> dict[str, list[AccountProbe]]:
     """The sign-ins that cover every account of ``communes`` at ``officers_per_commune``
-    (officer accounts named by ``accounts`` when the target's come from a file)."""
+    (officer accounts named by ``accounts`` when the target's come from a file), in the
+    shape each service speaks; none for a service whose shape has no sign-in
+    (:data:`UNCHECKED_SHAPES`)."""
+    shapes = protocols or {}
     password = credentials.password
     by_service: dict[str, list[AccountProbe]] = {"portal": [], "population": [], "axis": []}
     provinces: dict[str, Commune] = {}
@@ -77,9 +101,8 @@ def account_probes(communes: list[Commune], officers_per_commune: int, credentia
         source = commune_source(commune.code)
         named = accounts.officer(commune.code, officers_per_commune) if accounts is not None else None
         officer = named or officer_account(commune.code, officers_per_commune)
-        by_service["portal"].append(AccountProbe(
-            "portal", officer, {"kind": "officer", "account": officer, "password": password(officer)},
-            whose, source))
+        by_service["portal"].append(_portal_probe(officer, password(officer), whose, source,
+                                                  shapes.get("portal", "native")))
         by_service["axis"].append(AccountProbe(
             "axis", commune.agency_code,
             {"agency_code": commune.agency_code, "client_secret": password(commune.agency_code)},
@@ -96,6 +119,9 @@ def account_probes(communes: list[Commune], officers_per_commune: int, credentia
             "axis", province.agency_code,
             {"agency_code": province.agency_code, "client_secret": password(province.agency_code)},
             whose, province_source(code)))
+    for service, shape in shapes.items():
+        if shape in UNCHECKED_SHAPES:
+            by_service[service] = []
     return by_service
 
 
@@ -110,6 +136,9 @@ class AccountCheck:
         """The one line the run prints about it."""
         if not self.unconfirmed:
             return f"accounts: the target holds all {self.confirmed:,} the profile signs in as (checked before any load)"
+        if all(answer.startswith("not checked") for answer in self.unconfirmed.values()):
+            why = "; ".join(f"{service}: {answer}" for service, answer in sorted(self.unconfirmed.items()))
+            return f"accounts: the target holds all {self.confirmed:,} checked before any load; {why}"
         why = "; ".join(f"{service}: {answer}" for service, answer in sorted(self.unconfirmed.items()))
         return (f"accounts: {self.confirmed:,} confirmed; not confirmed on {why} — the run goes on, "
                 "and the report shows what the target answers")
@@ -118,19 +147,21 @@ class AccountCheck:
 def check_accounts(
     urls: dict[str, str], probes: dict[str, list[AccountProbe]], *, bind_sources: bool,
     deadline_s: float = CHECK_DEADLINE_S, needed: str = "", tls: dict[str, TlsOptions] | None = None,
+    protocols: dict[str, str] | None = None,
 ) -> AccountCheck:
     """Sign in once as every probed account; raise :class:`AccountsMissing` at the first
     account the target refuses. ``needed`` says why the run needs them (for the error line)."""
     deadline = time.monotonic() + deadline_s
-    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="account-check") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="account-check") as pool:
         futures = {service: pool.submit(_check_service, urls[service], items, bind_sources, deadline, needed,
                                         (tls or {}).get(service))
                    for service, items in probes.items() if items}
         results = {service: f.result() for service, f in futures.items()}
-    return AccountCheck(
-        confirmed=sum(confirmed for confirmed, _ in results.values()),
-        unconfirmed={service: answer for service, (_, answer) in results.items() if answer is not None},
-    )
+    unconfirmed = {service: answer for service, (_, answer) in results.items() if answer is not None}
+    for service, shape in (protocols or {}).items():
+        if shape in UNCHECKED_SHAPES:
+            unconfirmed[service] = f"not checked ({shape}: {UNCHECKED_SHAPES[shape]})"
+    return AccountCheck(confirmed=sum(confirmed for confirmed, _ in results.values()), unconfirmed=unconfirmed)
 
 
 def _check_service(
@@ -193,7 +224,7 @@ def _expect_account(client: httpx.Client, base_url: str, probe: AccountProbe, ne
     """None when the target holds the account; what it answered when it cannot tell;
     raises :class:`AccountsMissing` when it refuses the account."""
     try:
-        reply = client.post("/auth/token", json=probe.body)
+        reply = client.post(probe.path, json=probe.body, headers=dict(probe.headers))
     except httpx.HTTPError as exc:
         refused = _tls_failure(exc)
         if refused is not None:

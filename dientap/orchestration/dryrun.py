@@ -260,11 +260,11 @@ class DryRun:
         spec = TargetSpec(urls=self.urls, secret=self.secret, accounts_file=self.accounts_file)
         communes = active_communes(profile)
         accounts = self._accounts_cover(communes) if self.accounts_file is not None else None
-        probes = account_probes(communes, profile.officers_per_commune, spec.credentials, accounts)
+        probes = account_probes(communes, profile.officers_per_commune, spec.credentials, accounts, self.protocols)
         bind = spec.binds_commune_sources
         needed = (f" — profile {profile.name} at scale {profile.scale:g} signs in "
                   f"{profile.officers_per_commune} officers per commune")
-        return check_accounts(self.urls, probes, bind_sources=bind, needed=needed, tls=self.tls)
+        return check_accounts(self.urls, probes, bind_sources=bind, needed=needed, tls=self.tls, protocols=self.protocols)
 
     def _accounts_cover(self, communes: list[Commune]) -> AccountsFile:
         """The accounts file, once it is known to hold every account the profile signs in

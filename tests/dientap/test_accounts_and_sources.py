@@ -60,11 +60,28 @@ def test_a_missing_account_is_refused_before_any_load_and_each_commune_sends_fro
         assert _admin(cluster, admin_token, "portal", "/admin/peers")["communes_seen"] == 0
         assert not list(runs.glob("*/load-start.json"))
 
+        # The same check speaks the shape the target speaks: through the portal's integration
+        # adapter (its own sign-in), the missing officer is named the same way; the shapes with
+        # no sign-in (c06-soap, vdxp) are said to be unchecked, not counted as confirmed.
+        shaped = tmp_path / "shaped.yaml"
+        shaped.write_text(targets.read_text().replace("portal: {base_url: '", "portal: {protocol: dvcqg-adapter, base_url: '")
+                          .replace("axis: {base_url: '", "axis: {protocol: vdxp, base_url: '"))
+        refused = _dientap("run", "smoke", "--scale", "2", "--duration", "5", *common[2:], "--target", str(shaped),
+                           cwd=tmp_path, env=admin)
+        assert refused.returncode == ExitCode.CONFIG_ERROR and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+        assert f"'{first.code}.officer2'" in refused.stderr and "no load was sent" in refused.stderr
+        assert _admin(cluster, admin_token, "portal", "/admin/ledger")["counts"].get("dossiers", 0) == 0
+
         # The control: at the size the target holds, the same command runs, and the portal
         # saw each commune's traffic from that commune's own address, and from no other.
         ran = _dientap("run", "smoke", "--duration", "10", *common, cwd=tmp_path, env=admin)
         assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
         assert "accounts: the target holds all 136 " in ran.stdout
+        shaped_run = _dientap("run", "smoke", "--duration", "10", *common[2:], "--target", str(shaped), cwd=tmp_path,
+                              env=admin)
+        assert shaped_run.returncode == 0, shaped_run.stdout[-2000:] + shaped_run.stderr[-2000:]
+        assert ("accounts: the target holds all 68 checked before any load; axis: not checked (vdxp: every SDK call "
+                "is signed with the system's secret; there is no sign-in to check)") in shaped_run.stdout
         peers = _admin(cluster, admin_token, "portal", "/admin/peers")
     smoke_communes = {c.code for c in active_communes(resolve_profile("smoke"))}
     assert smoke_communes <= set(peers["communes"])
