@@ -280,6 +280,8 @@ class DryRun:
         systems = [(c.agency_code, f"the document-axis system of commune {c.code} {c.name}") for c in communes]
         systems += [(roster.province(code).agency_code, f"the document-axis system of province {code}") for code in provinces]
         systems += [(f"province-{code}", f"the population-database client of province {code}") for code in provinces]
+        if self.protocols.get("population") == "c06-soap":  # the C06 shape also sends each client's ApiKey
+            systems += [(f"apikey:province-{code}", f"the C06 ApiKey of province {code}'s client") for code in provinces]
         problems += accounts.coverage_problems(
             [(c.code, f"commune {c.code} {c.name} (province {c.province_code})") for c in communes],
             self.profile.officers_per_commune, systems, citizens_needed=self.profile.citizens.arrivals_per_s > 0)

@@ -99,3 +99,17 @@ def test_a_commune_the_file_gives_no_officer_stops_the_run_before_any_load(tmp_p
     message = str(stopped.value)
     assert f"commune {skipped.code} {skipped.name}" in message and "gives 0 officer account(s)" in message
     assert "no load was sent" in message and not (run.run_dir / "ledgers").exists()
+
+
+def test_a_population_spoken_as_c06_needs_each_clients_api_key_in_the_file(tmp_path: Path) -> None:
+    accounts, _ = _accounts(tmp_path)
+    urls = {"portal": "http://127.0.0.1:9", "population": "http://127.0.0.1:9", "axis": "http://127.0.0.1:9"}
+    targets = _targets(tmp_path, urls, accounts)
+    targets.write_text(targets.read_text().replace('population: {base_url: "http://127.0.0.1:9"}',
+                                                   'population: {base_url: "http://127.0.0.1:9", protocol: c06-soap}'))
+    run = DryRun(DryRunOptions(profile="smoke", target=str(targets), out=tmp_path / "runs"))
+    with run:
+        run.start_target()
+        with pytest.raises(AccountsMissing) as stopped:
+            run.start_load()
+    assert "has no account for apikey:province-01 (the C06 ApiKey of province 01's client)" in str(stopped.value)
