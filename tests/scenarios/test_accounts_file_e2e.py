@@ -73,7 +73,7 @@ def test_a_run_signs_in_with_the_accounts_files_accounts_and_writes_no_password(
     config = MockClusterConfig(data_dir=tmp_path / "mocks", population_size=POPULATION)
     with MockCluster(config) as cluster:
         options = DryRunOptions(profile="smoke", target=str(_targets(tmp_path, cluster.urls, accounts)),
-                                out=tmp_path / "runs", duration_s=20, population_size=POPULATION)
+                                out=tmp_path / "runs", duration_s=12, population_size=POPULATION)
         with DryRun(options) as run:
             run.start_target()
             run.start_load()

@@ -1,10 +1,14 @@
-"""The smoke profile end to end with all three national systems spoken to in their real
-integration shapes at once — the portal through its integration adapter (``dvcqg-adapter``),
-the population database as C06 SOAP (``c06-soap``), the document axis through the agencies'
-SDK (``vdxp``): the personas unchanged, the same reconciliation as a native run (nothing
-lost, nothing duplicated), and every request of each service in its shape."""
+"""The smoke profile end to end as against a real staging system: all three national systems
+spoken to in their real integration shapes at once — the portal through its integration
+adapter (``dvcqg-adapter``), the population database as C06 SOAP (``c06-soap``), the document
+axis through the agencies' SDK (``vdxp``) — over mutual TLS (the mocks serve https with
+certificates from a dry-run CA and require dientap's client certificate): the personas
+unchanged, the same reconciliation as a native run (nothing lost, nothing duplicated), and
+every request of each service in its shape."""
 
 from __future__ import annotations
+
+import ssl
 
 import httpx
 import pytest
@@ -22,17 +26,29 @@ PORTAL_NATIVE = {"GET /dossiers", "POST /dossiers/{code}/payments", "POST /feedb
 
 
 def _ledger(run: DryRun, service: str) -> dict:
+    assert run.cluster is not None and run.cluster.tls is not None
     response = httpx.get(f"{run.urls[service]}/admin/ledger", headers={"Authorization": f"Bearer {run.admin_token}"},
-                         timeout=10)
+                         timeout=10, verify=run.cluster.tls.client_context())
     response.raise_for_status()
     return response.json()
 
 
-def test_smoke_through_the_three_national_faces_reconciles_like_a_native_run(tmp_path):
-    options = DryRunOptions(profile="smoke", population_size=3000, out=tmp_path / "runs", duration_s=25,
-                            protocols=NATIONAL)
+def test_smoke_through_the_three_national_faces_over_mutual_tls_reconciles_like_a_native_run(tmp_path):
+    options = DryRunOptions(profile="smoke", population_size=3000, out=tmp_path / "runs", duration_s=20,
+                            protocols=NATIONAL, mocks_tls=True)
     with DryRun(options) as run:
         run.start_target()
+        assert run.cluster is not None and run.cluster.tls is not None
+        files = run.cluster.tls
+        assert all(url.startswith("https://127.0.0.1:") for url in run.urls.values()), run.urls
+        # TLS is really required, and so is a client certificate: a plain-http client and one
+        # that shows no certificate are both refused (TLS 1.3 checks the certificate after the
+        # handshake, so that refusal comes as the connection's end).
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(run.urls["portal"].replace("https://", "http://") + "/healthz", timeout=5)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{run.urls['population']}/healthz", verify=ssl.create_default_context(cafile=str(files.ca)),
+                      timeout=5)
         audited_before = _ledger(run, "population")["counts"]["audit_entries"]
         run.start_load()
         assert run.wait(timeout_s=run.profile.duration_s + 120)
