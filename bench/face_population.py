@@ -3,7 +3,7 @@ second of ``XacThucThongTinCongDan`` ÷ ``POST /citizens/verify``, same mock pro
 
 One population service on one uvicorn worker pinned to core 0 (unthrottled, 20,000
 citizens); the load comes from this process pinned to core 1: a bare loop of pre-built
-requests over ``--connections`` keep-alive sockets (asyncio streams, no HTTP client library
+requests over ``--connections`` keep-alive sockets (bench/raw_http.py: no HTTP client library
 in the way: the figure is the server's). Both routes verify the same citizens with a match,
 as the commune officer's check does, and every answer must be a 200 (or the run stops).
 The two routes alternate in pairs (``--repeat``, default 3) so the drift of a shared
@@ -27,7 +27,7 @@ at ≈ 19 µs: in a server, between requests, libxml2 and lxml run cold.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -42,18 +42,14 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.mocks import POPULATION, UNTHROTTLED, start_service
+from bench.procfs import cpu_seconds
+from bench.raw_http import drive, request_bytes
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.national.c06 import ENDPOINT_PATH, basic_authorization, format_birth_date
 from kernel.synthetic import citizen_at
 
 CLIENT = "province-01"
 CITIZENS = 2_000
-
-
-def _http(method: str, path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}",
-             *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
 
 
 def native_requests(url: str, host: str) -> list[bytes]:
@@ -65,7 +61,7 @@ def native_requests(url: str, host: str) -> list[bytes]:
         c = citizen_at(42, i)
         body = orjson.dumps({"personal_id": c.personal_id, "full_name": c.full_name,
                              "date_of_birth": c.date_of_birth.isoformat(), "purpose": "Tiếp nhận hồ sơ TTHC"})
-        out.append(_http("POST", "/citizens/verify", host,
+        out.append(request_bytes("POST", "/citizens/verify", host,
                          {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, body))
     return out
 
@@ -92,34 +88,8 @@ def face_requests(url: str, host: str) -> list[bytes]:
             f"{format_birth_date(c.date_of_birth)}</dan:NgayThangNam></dan:NgayThangNamSinh>"
             "</dan:XacThucThongTinCongDan></soapenv:Body></soapenv:Envelope>"
         ).encode()
-        out.append(_http("POST", ENDPOINT_PATH, host, headers, body))
+        out.append(request_bytes("POST", ENDPOINT_PATH, host, headers, body))
     return out
-
-
-async def _connection(host: str, port: int, requests: list[bytes], offset: int, until: float,
-                      counts: list[int], expect: bytes) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    i = offset
-    try:
-        while time.perf_counter() < until:
-            writer.write(requests[i % len(requests)])
-            i += 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise SystemExit(f"not a 200: {head[:200]!r}")
-            length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-            body = await reader.readexactly(length)
-            if expect not in body:
-                raise SystemExit(f"not a match: {body[:300]!r}")
-            counts[0] += 1
-    finally:
-        writer.close()
-
-
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -130,18 +100,18 @@ class Measure:
     cpu_us: float
 
 
-async def _load(host: str, port: int, requests: list[bytes], seconds: float, connections: int, expect: bytes) -> int:
-    counts = [0]
-    until = time.perf_counter() + seconds
-    await asyncio.gather(*(_connection(host, port, requests, k * 97, until, counts, expect) for k in range(connections)))
-    return counts[0]
-
-
 def _run(pid: int, port: int, requests: list[bytes], seconds: float, connections: int, expect: bytes) -> Measure:
-    cpu, started = _cpu_s(pid), time.perf_counter()
-    done = asyncio.run(_load("127.0.0.1", port, requests, seconds, connections, expect))
-    elapsed, used = time.perf_counter() - started, _cpu_s(pid) - cpu
-    return Measure(done / elapsed, used / done * 1e6)
+    sent = itertools.count()
+
+    def answered(status: int, body: bytes) -> bool:
+        if status != 200 or expect not in body:
+            raise SystemExit(f"not a {expect!r} answer: HTTP {status} {body[:300]!r}")
+        return True
+
+    cpu = cpu_seconds(pid)
+    done, elapsed = drive(port, lambda: requests[next(sent) % len(requests)], answered, seconds=seconds,
+                          connections=connections)
+    return Measure(done / elapsed, (cpu_seconds(pid) - cpu) / done * 1e6)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
     python bench/face_portal.py [--seconds 2] [--repeat 12] [--connections 32]
 
 One portal (pinned to core 0) and its population service (core 1, beside the client): the
-same process serves both shapes. The client is a bare asyncio loop over persistent HTTP/1.1
+same process serves both shapes. The client is the bare asyncio loop of bench/raw_http.py over persistent HTTP/1.1
 connections writing pre-built requests (only the idempotency key or ``MaHoSo`` differs from
 one request to the next), so its cost is the same few microseconds for either shape and the
 ratio measures the server. The phases come in pairs (``--repeat``), native first in one
@@ -18,7 +18,6 @@ shapes acknowledged, or the run stops. Goal (issue #15): ≥ 0.8.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import sys
@@ -31,6 +30,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.mocks import ADMIN, UNTHROTTLED, start_service
+from bench.raw_http import drive, request_bytes
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.national.dvcqg import AUTH_PATH, DEFAULT_DSTCODE, INTEGRATION_PATH, format_birth_date
 from kernel.roster import load_roster
@@ -38,12 +38,6 @@ from kernel.synthetic import citizen_at
 
 GOAL = 0.8
 CITIZENS = 300
-
-
-def _request(host: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Type: application/json",
-             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]  # fmt: skip
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 class Shape:
@@ -60,36 +54,24 @@ class Shape:
     def request(self, n: int) -> bytes:
         path, headers, body = self.templates[n % len(self.templates)]
         unique = f"{self.run_id}-{n}"
-        return _request(self.host, path, {k: v.replace("{n}", unique) for k, v in headers.items()},
-                        body.replace("{n}", unique).encode())  # fmt: skip
+        return request_bytes("POST", path, self.host,
+                             {"Content-Type": "application/json", **{k: v.replace("{n}", unique) for k, v in headers.items()}},
+                             body.replace("{n}", unique).encode())  # fmt: skip
 
 
-async def _one_connection(host: str, port: int, shape: Shape, deadline: float, ok: list[int]) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while time.perf_counter() < deadline:
-            shape.sent += 1
-            writer.write(shape.request(shape.sent))
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
-            # The face answers 200 with error_code 0 per item; the native API 201.
-            if status == shape.ok_status and (status == 201 or body.startswith(b'{"error_code":0')):
-                ok[0] += 1
-    finally:
-        writer.close()
+def _phase(port: int, shape: Shape, seconds: float, connections: int) -> tuple[float, int]:
+    """New dossiers of ``shape`` for ``seconds``: (acknowledged per second, acknowledged)."""
 
+    def next_request() -> bytes:
+        shape.sent += 1
+        return shape.request(shape.sent)
 
-async def _phase(port: int, shape: Shape, seconds: float, connections: int) -> tuple[float, int]:
-    ok = [0]
-    started = time.perf_counter()
-    deadline = started + seconds
-    await asyncio.gather(*(_one_connection("127.0.0.1", port, shape, deadline, ok) for _ in range(connections)))
-    return ok[0] / (time.perf_counter() - started), ok[0]
+    def answered(status: int, body: bytes) -> bool:
+        # The face answers 200 with error_code 0 per item; the native API 201.
+        return status == shape.ok_status and (status == 201 or body.startswith(b'{"error_code":0'))
+
+    ok, elapsed = drive(port, next_request, answered, seconds=seconds, connections=connections)
+    return ok / elapsed, ok
 
 
 def _shapes(url: str, host: str) -> tuple[Shape, Shape]:
@@ -142,18 +124,18 @@ def main() -> int:
         try:
             port = int(portal.url.rsplit(":", 1)[1])
             native, face = _shapes(portal.url, f"127.0.0.1:{port}")
-            asyncio.run(_phase(port, native, 2.0, args.connections))  # warm-up (not counted)
+            _phase(port, native, 2.0, args.connections)  # warm-up (not counted)
             acknowledged = _stored(portal.url)
             ratios, rows = [], []
             for pair in range(args.repeat):
                 # Alternate which shape goes first: the store grows through the run, and a
                 # later phase writes into a larger database than an earlier one.
                 if pair % 2 == 0:
-                    n_rps, n_ok = asyncio.run(_phase(port, native, args.seconds, args.connections))
-                    f_rps, f_ok = asyncio.run(_phase(port, face, args.seconds, args.connections))
+                    n_rps, n_ok = _phase(port, native, args.seconds, args.connections)
+                    f_rps, f_ok = _phase(port, face, args.seconds, args.connections)
                 else:
-                    f_rps, f_ok = asyncio.run(_phase(port, face, args.seconds, args.connections))
-                    n_rps, n_ok = asyncio.run(_phase(port, native, args.seconds, args.connections))
+                    f_rps, f_ok = _phase(port, face, args.seconds, args.connections)
+                    n_rps, n_ok = _phase(port, native, args.seconds, args.connections)
                 acknowledged += n_ok + f_ok
                 ratios.append(f_rps / n_rps)
                 rows.append((n_rps, f_rps))

@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cpu_quota import CpuQuota
+from bench.procfs import cpu_seconds, rss_kb
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from dientap.orchestration.process import listening_socket
 from reports.run_files import load_summary
@@ -47,18 +48,6 @@ HERE = Path(__file__).resolve().parent
 
 def _pin(pid: int, cores: set[int]) -> None:
     os.sched_setaffinity(pid, cores)
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _aggregated_rps(csv_prefix: Path) -> float:
@@ -117,7 +106,7 @@ def bare_loop(url: str, seconds: int, workers: int, work: Path, cores: set[int] 
         samples: list[tuple[float, float]] = []
         while master.poll() is None:  # its CPU, read while it lives
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                master_cpu = _cpu_seconds(master.pid)
+                master_cpu = cpu_seconds(master.pid)
                 samples.append((time.monotonic() - began, master_cpu))
             time.sleep(0.5)
         master.wait(seconds + 60)
@@ -164,7 +153,7 @@ def _dry_run(profile: str, work: Path, population: int = 20_000, sample_pid_rss:
                 locust_pid = _find_locust_pid()
             if locust_pid is not None and sample_pid_rss:
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    samples.append((run.elapsed(), _rss_kb(locust_pid), _cpu_seconds(locust_pid)))
+                    samples.append((run.elapsed(), rss_kb(locust_pid), cpu_seconds(locust_pid)))
         extra["samples"] = samples
     return run, extra
 

@@ -45,6 +45,7 @@ from locust.env import Environment
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procfs import cpu_seconds  # noqa: E402
 from dientap.orchestration.process import listening_socket  # noqa: E402
 from dientap.orchestration.prometheus import PrometheusServer  # noqa: E402
 from metrics.exporter import MetricsExporter  # noqa: E402
@@ -141,12 +142,6 @@ def _show(phase: Phase) -> str:
     return f"{phase.rps:,.0f} req/s, {phase.cpu_us_per_request:.1f} µs CPU/req, target CPU {phase.target_cpu:.0%}"
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Phase:
     """One measured phase."""
@@ -157,10 +152,11 @@ class Phase:
 
 
 def _measure(recorder: LatencyRecorder, seconds: float, target_pid: int) -> Phase:
-    before, began, cpu, target_cpu = recorder.requests, time.monotonic(), time.process_time(), _cpu_s(target_pid)
+    before, began, cpu, target_cpu = recorder.requests, time.monotonic(), time.process_time(), cpu_seconds(target_pid)
     gevent.sleep(seconds)
     elapsed, done = time.monotonic() - began, recorder.requests - before
-    return Phase(done / elapsed, (time.process_time() - cpu) / max(done, 1) * 1e6, (_cpu_s(target_pid) - target_cpu) / elapsed)
+    return Phase(done / elapsed, (time.process_time() - cpu) / max(done, 1) * 1e6,
+                 (cpu_seconds(target_pid) - target_cpu) / elapsed)
 
 
 def main() -> int:

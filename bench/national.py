@@ -22,15 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.procfs import rss_kb
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from reports.run_files import load_summary
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def _load_pids() -> list[int]:
@@ -64,7 +58,7 @@ def national(scale: float, duration_s: float, workers: int, out: Path) -> dict:
         while not run.wait(timeout_s=2.0) and time.time() < deadline:
             pids = _load_pids()
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                rss = sum(_rss_kb(pid) for pid in pids)
+                rss = sum(rss_kb(pid) for pid in pids)
                 if base_kb is None and pids and run.started_at is None:
                     base_kb = rss  # the processes up, no user yet
                 elif run.started_at is not None:

@@ -387,7 +387,7 @@ def test_an_injected_fault_on_the_face_is_a_soap_fault_with_retry_after(
     try:
         refused = _post(http, url, _good(), "portal", dry_run_secret)
         assert refused.status_code == 429 and refused.headers["retry-after"], refused.text
-        assert refused.headers["content-type"].startswith("text/xml") and _fault(refused)["code"]
+        assert refused.headers["content-type"].startswith("text/xml") and _fault(refused)["code"] == "injected_fault"
     finally:
         assert http.delete(f"{population.url}/admin/faults/c06-throttle", headers=population.admin).status_code in (200, 204)
     assert _post(http, url, _good(), "portal", dry_run_secret).status_code == 200
