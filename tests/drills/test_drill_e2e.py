@@ -15,6 +15,8 @@ import subprocess  # nosec B404 - the test runs our own CLI
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -67,12 +69,44 @@ def _run_dir(out: Path) -> Path:
     return run_dir
 
 
+# Every catalog drill the tests run, with its extra arguments. A drill is bound by its own
+# timeline (faults at fixed offsets, then recovery), not by CPU: one uses about 0.3 of a
+# core for its ≈ 27 s, so the module runs them CONCURRENT at a time, each with its own mocks
+# on free ports, its own Locust and its own run directory — three drills at once cost the
+# suite the wall time of one round instead of three.
+CONCURRENT = 3
+DRILLS: dict[str, tuple[str, ...]] = {
+    **{name: ("--duration", DURATION) for name in PASSING},
+    "identity-link-partition": (),
+    "lossy-axis": ("--duration", DURATION),
+}
+
+
+@dataclass(frozen=True)
+class DrillRun:
+    result: subprocess.CompletedProcess[str]
+    out: Path
+
+
+@pytest.fixture(scope="module")
+def drill_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DrillRun]:
+    root = tmp_path_factory.mktemp("drills")
+
+    def run(name: str) -> DrillRun:
+        out = root / name
+        out.mkdir()
+        return DrillRun(_drill(out, name, *DRILLS[name]), out)
+
+    with ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
+        return dict(zip(DRILLS, pool.map(run, DRILLS), strict=True))
+
+
 @pytest.mark.parametrize("name", PASSING)
-def test_built_in_drill_passes_against_the_embedded_mocks(name: str, tmp_path: Path) -> None:
-    result = _drill(tmp_path, name, "--duration", DURATION)
+def test_built_in_drill_passes_against_the_embedded_mocks(name: str, drill_runs: dict[str, DrillRun]) -> None:
+    result, out = drill_runs[name].result, drill_runs[name].out
     assert result.returncode == 0, result.stdout[-3000:]
     assert f"drill {name}: PASS" in result.stdout
-    journal = load_journal(_run_dir(tmp_path))
+    journal = load_journal(_run_dir(out))
     drill = journal.drill
     assert drill is not None and drill.verdict == "PASS" and drill.expectations == []
     assert drill.hypothesis and all(c.ok for c in drill.hypothesis)
@@ -95,7 +129,7 @@ def test_built_in_drill_passes_against_the_embedded_mocks(name: str, tmp_path: P
         assert abs(skew_ms) <= 50, (event.name, skew_ms)
         assert event.detail["late_ms"] >= 0  # never early (it used to fire ≈ 1 s early)
     assert all(e.detail["late_ms"] >= 0 for e in stops)
-    assert (_run_dir(tmp_path) / "report.html").is_file()
+    assert (_run_dir(out) / "report.html").is_file()
     if any(f.detail.get("backend") != "traffic" for f in drill.faults):
         assert drill.recovery_time_s is not None
     traffic = [e for e in journal.events if e.kind == "drill_step" and e.name.startswith("traffic ")]
@@ -104,14 +138,14 @@ def test_built_in_drill_passes_against_the_embedded_mocks(name: str, tmp_path: P
 
 
 def test_the_portal_reaches_the_population_through_the_drills_proxy_and_refuses_unverified_dossiers(
-    tmp_path: Path,
+    drill_runs: dict[str, DrillRun],
 ) -> None:
     """identity-link-partition: the fault is on the portal → population link, not on a service."""
-    result = _drill(tmp_path, "identity-link-partition")
+    result, out = drill_runs["identity-link-partition"].result, drill_runs["identity-link-partition"].out
     assert result.returncode == 0, result.stdout[-3000:]
     assert "drill identity-link-partition: PASS" in result.stdout
     assert "network timeout on portal->population" in result.stdout
-    journal = load_journal(_run_dir(tmp_path))
+    journal = load_journal(_run_dir(out))
     steps = {e.name: e for e in journal.events if e.kind == "drill_step"}
     link = steps["proxy between portal and population"]
     assert link.status == "ok" and link.output.startswith("portal → http://127.0.0.1:")
@@ -125,11 +159,11 @@ def test_the_portal_reaches_the_population_through_the_drills_proxy_and_refuses_
     assert all(r.lost == 0 and r.duplicated == 0 for r in drill.reconciliation)
 
 
-def test_lossy_axis_fails_with_exactly_the_dropped_documents(tmp_path: Path) -> None:
-    result = _drill(tmp_path, "lossy-axis", "--duration", DURATION)
+def test_lossy_axis_fails_with_exactly_the_dropped_documents(drill_runs: dict[str, DrillRun]) -> None:
+    result, out = drill_runs["lossy-axis"].result, drill_runs["lossy-axis"].out
     assert result.returncode == 1, result.stdout[-3000:]
     assert "drill lossy-axis: FAIL" in result.stdout
-    run_dir = _run_dir(tmp_path)
+    run_dir = _run_dir(out)
     drill = load_journal(run_dir).drill
     assert drill is not None and drill.verdict == "FAIL" and drill.error is None
     # Independently: every document acknowledged to anyone (load processes and the drill's
