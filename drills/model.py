@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from kernel.configfile import StrictModel
-from kernel.fault_api import LatencySpec
+from kernel.fault_api import FAULT_ROUTE_PATTERN, LatencySpec, fault_status
 
 __all__ = [
     "SERVICES",
@@ -125,7 +125,7 @@ class HttpFault(StrictModel):
     """A fault injected through the mocks' ``POST /admin/faults`` (removed at the end)."""
 
     kind: Literal["latency", "error", "reset", "hang", "slow_body", "outage"]
-    route: str = Field(default="*", max_length=200)
+    route: str = Field(default="*", min_length=1, max_length=200, pattern=FAULT_ROUTE_PATTERN)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
     province: str | None = Field(default=None, pattern=r"^\d{2}$")
     agency: str | None = Field(default=None, max_length=64)
@@ -134,6 +134,8 @@ class HttpFault(StrictModel):
     rate: float = Field(default=1.0, ge=0, le=1)
     bytes_per_s: int = Field(default=1024, ge=1, le=100_000_000)
     hang_s: float = Field(default=60.0, gt=0, le=600)
+
+    _real_status = field_validator("status")(fault_status)
 
     @field_validator("latency")
     @classmethod

@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import math
 import random
+from http import HTTPStatus
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from kernel.configfile import StrictModel
 
-__all__ = ["LatencySpec"]
+__all__ = ["FAULT_STATUSES", "LatencySpec", "fault_status", "FAULT_ROUTE_PATTERN"]
+
+
+#: Statuses an injected error may answer with: the 4xx and 5xx codes HTTP defines (RFC 9110
+#: and its registry, as :class:`http.HTTPStatus` lists them). 449 or 599 are no status a
+#: real service sends, so a fault asking for one is a typo, refused before it is injected.
+FAULT_STATUSES = tuple(sorted(s.value for s in HTTPStatus if 400 <= s.value <= 599))
+#: A fault's route: a template the service serves (``/dossiers/{code}``) or ``*`` for all.
+FAULT_ROUTE_PATTERN = r"^(\*|/[!-~]*)$"
+
+
+def fault_status(status: int) -> int:
+    """``status`` if an injected error may use it (validator of both fault models)."""
+    if status not in FAULT_STATUSES:
+        raise ValueError(f"{status} is not an HTTP error status; one of 400–599 that HTTP defines, e.g. 429, 500, 503")
+    return status
 
 
 class LatencySpec(StrictModel):

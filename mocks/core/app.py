@@ -26,10 +26,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from mocks.core.dispatch import UNMATCHED, ErrorHandler, RouteTable, call_handler
+from mocks.core.dispatch import UNMATCHED, ErrorHandler, ResolvedRoute, RouteTable, call_handler
 from mocks.core.endpoint import Endpoint, Handler, Param
 from mocks.core.errors import ApiError, error_response
-from mocks.core.faults import ConnectionReset, FaultRegistry, FaultRule, abort_connection, apply_rules
+from mocks.core.faults import ConnectionReset, FaultRegistry, FaultRequest, FaultRule, abort_connection, apply_rules
 from mocks.core.http import json_response, read_json
 from mocks.core.metrics import ServiceMetrics
 from mocks.core.openapi import openapi_document
@@ -80,7 +80,7 @@ async def _list_faults(request: Request) -> Response:
 
 
 async def _add_fault(request: Request) -> Response:
-    rule = await read_json(request, FaultRule)
+    rule = FaultRule.accepted(await read_json(request, FaultRequest))
     request.app.state.faults.add(rule)
     log.warning("fault injected: %s", rule.model_dump_json())
     return json_response(rule.model_dump(mode="json"), status=201)
@@ -110,7 +110,8 @@ def _builtin_endpoints() -> list[Endpoint]:
         Endpoint("GET", "/metrics", _metrics, "Prometheus metrics", tags=("ops",)),
         Endpoint("GET", "/openapi.json", _openapi, "This OpenAPI document", tags=("ops",)),
         Endpoint("GET", "/admin/faults", _list_faults, "List injected faults", auth="admin", tags=admin),
-        Endpoint("POST", "/admin/faults", _add_fault, "Inject a fault", FaultRule, auth="admin", tags=admin, success_status=201),
+        Endpoint("POST", "/admin/faults", _add_fault, "Inject a fault", FaultRequest, auth="admin", tags=admin,
+                 success_status=201),
         Endpoint("DELETE", "/admin/faults", _clear_faults, "Remove every fault at once", auth="admin", tags=admin),
         Endpoint("DELETE", "/admin/faults/{fault_id}", _clear_fault, "Remove one fault", auth="admin", tags=admin),
         Endpoint("GET", "/admin/ledger", _ledger, "Counts and ids of everything acknowledged", auth="admin", tags=admin),
@@ -177,7 +178,9 @@ class _ServiceMiddleware:
                         raise
                     log.error("unhandled error on %s %s", scope["method"], route, exc_info=exc)
                     await _INTERNAL_ERROR(scope, receive, send_wrapper)
-            else:  # Starlette answers what the table does not: 404, 405, HEAD
+            elif resolved is not None and not (scope["method"] == "HEAD" and "GET" in resolved.handlers):
+                raise _method_not_allowed(scope["method"], resolved)
+            else:  # Starlette answers what the table does not: 404 and HEAD
                 await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
             status = exc.status
@@ -196,6 +199,16 @@ class _ServiceMiddleware:
             if scope.get("dientap.reset"):
                 status = 0
             metrics.track_end(route, scope["method"], status, time.perf_counter() - started)
+
+
+def _method_not_allowed(method: str, resolved: ResolvedRoute) -> ApiError:
+    """405 naming every method of the path's template (Starlette's router would list only
+    those of the first route object it meets, one per method here)."""
+    allowed = sorted({*resolved.handlers, *(("HEAD",) if "GET" in resolved.handlers else ())})
+    return ApiError(
+        405, "method_not_allowed", f"{method} is not allowed on {resolved.template}; allowed: {', '.join(allowed)}",
+        None, {"Allow": ", ".join(allowed)},
+    )
 
 
 async def _trickle(send: Send, message: Message, bytes_per_s: int) -> None:

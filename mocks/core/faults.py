@@ -18,15 +18,17 @@ import time
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from starlette.requests import Request
 
-from kernel.fault_api import LatencySpec
+from kernel.fault_api import FAULT_ROUTE_PATTERN, FAULT_STATUSES, LatencySpec, fault_status
 from mocks.core.errors import ApiError
 
 __all__ = [
     "LatencySpec",
+    "FaultRequest",
     "FaultRule",
+    "FAULT_STATUSES",
     "FaultRegistry",
     "ConnectionReset",
     "enter_scope",
@@ -36,30 +38,52 @@ __all__ = [
 FaultKind = Literal["latency", "error", "reset", "hang", "slow_body", "outage"]
 
 
-class FaultRule(BaseModel):
-    """One injected fault (the body of ``POST /admin/faults``)."""
+class FaultRequest(BaseModel):
+    """The body of ``POST /admin/faults``: what a drill may set (timestamps are the server's)."""
 
-    model_config = {"extra": "forbid"}
+    # The OpenAPI document states the latency rule too, so a generated body can follow it.
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "if": {"properties": {"kind": {"const": "latency"}}, "required": ["kind"]},
+            "then": {"required": ["latency"], "properties": {"latency": {"type": "object"}}},
+        },
+    }
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12], min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     kind: FaultKind
-    route: str = Field(default="*", max_length=200)
+    # A route template the service serves (``/dossiers/{code}``) or ``*`` for all of them.
+    route: str = Field(default="*", min_length=1, max_length=200, pattern=FAULT_ROUTE_PATTERN)
     method: str | None = Field(default=None, pattern=r"^(GET|POST|PUT|PATCH|DELETE)$")
     province: str | None = Field(default=None, pattern=r"^\d{2}$")
-    agency: str | None = Field(default=None, max_length=64)
-    latency: LatencySpec | None = None
-    status: int = Field(default=503, ge=400, le=599)
+    agency: str | None = Field(default=None, min_length=1, max_length=64)
+    latency: LatencySpec | None = Field(default=None, validate_default=True)
+    status: int = Field(default=503, ge=400, le=599, json_schema_extra={"enum": list(FAULT_STATUSES)})
     rate: float = Field(default=1.0, ge=0.0, le=1.0)
     bytes_per_s: int = Field(default=1024, ge=1, le=100_000_000)
     hang_s: float = Field(default=60.0, gt=0, le=600)
     duration_s: float | None = Field(default=None, gt=0, le=86_400)
+
+    _real_status = field_validator("status")(fault_status)
+
+    @field_validator("latency")
+    @classmethod
+    def _needs_latency(cls, latency: LatencySpec | None, info: ValidationInfo) -> LatencySpec | None:
+        # A field validator (validated even when absent), so the refusal names ``latency``.
+        if info.data.get("kind") == "latency" and latency is None:
+            raise ValueError("required when kind is 'latency'")
+        return latency
+
+
+class FaultRule(FaultRequest):
+    """One injected fault: the request as accepted, stamped by the server when it arrived."""
+
     created_at: float = Field(default_factory=time.time)
 
-    @model_validator(mode="after")
-    def _needs_latency(self) -> FaultRule:
-        if self.kind == "latency" and self.latency is None:
-            raise ValueError("latency: required when kind is 'latency'")
-        return self
+    @classmethod
+    def accepted(cls, request: FaultRequest) -> FaultRule:
+        """The rule for an accepted request, ``created_at`` set now (never by the client)."""
+        return cls.model_validate({**request.model_dump(), "created_at": time.time()})
 
     @property
     def scoped(self) -> bool:

@@ -43,6 +43,7 @@ ENDPOINTS = [
     Endpoint("DELETE", "/items/{item_id}", _refuse, "refuse"),
     Endpoint("POST", "/invalid", _invalid, "invalid"),
     Endpoint("GET", "/crash", _crash, "crash"),
+    Endpoint("POST", "/items/special", _invalid, "a static path under the template"),
 ]
 
 
@@ -77,12 +78,17 @@ def test_api_errors_and_validation_errors_keep_their_json_shape(client: httpx.As
     assert invalid.status_code == 422 and invalid.json()["error"]["field"] == "n"
 
 
-def test_what_the_table_does_not_answer_still_gets_starlettes_404_405_and_head(client: httpx.AsyncClient) -> None:
+def test_404_and_head_from_starlette_and_405_naming_every_method_of_the_path(client: httpx.AsyncClient) -> None:
     missing = _run(client.get("/nowhere"))
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
     wrong_method = _run(client.put("/items/7"))
     assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "method_not_allowed")
-    assert "GET" in wrong_method.headers["allow"]
+    # Every method of the template, not only those of the first route object Starlette meets.
+    assert wrong_method.headers["allow"] == "DELETE, GET, HEAD"
+    # A static path shadowing a template keeps its own methods: GET /items/special is not GET /items/{item_id}.
+    shadowed = _run(client.get("/items/special"))
+    assert (shadowed.status_code, shadowed.headers["allow"]) == (405, "POST")
+    assert _run(client.head("/items/special")).headers["allow"] == "POST"
     head = _run(client.head("/items/7"))
     assert (head.status_code, head.content) == (200, b"")
 

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from kernel.fault_api import LatencySpec
-from mocks.core.faults import FaultRegistry, FaultRule
+from mocks.core.faults import FAULT_STATUSES, FaultRegistry, FaultRule
 
 
 def test_latency_distributions_sample_what_they_promise():
@@ -76,3 +76,55 @@ def test_the_mocks_and_the_drills_validate_latency_with_one_model() -> None:
             FaultRule.model_validate({"kind": "latency", "latency": bad})
         with pytest.raises(ValueError):
             HttpFault.model_validate({"kind": "latency", "latency": bad})
+
+
+def _admin_app(tmp_path):
+    import httpx
+
+    from mocks.core.app import build_service_app
+    from mocks.core.settings import ServiceSettings
+
+    app = build_service_app("probe", ServiceSettings(data_dir=tmp_path, admin_token="t0ken"), [], lambda: {"counts": {}})
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe",
+                             headers={"authorization": "Bearer t0ken"})
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "outage", "created_at": 0}, "created_at"),  # the server stamps the time, not the client
+        ({"kind": "error", "status": 449}, "status"),  # in 400..599 but no HTTP status
+        ({"kind": "error", "status": 599}, "status"),
+        ({"kind": "error", "status": 302}, "status"),
+        ({"kind": "error", "route": ""}, "route"),
+        ({"kind": "error", "route": "dossiers"}, "route"),  # a template starts with "/" (or is "*")
+        ({"kind": "error", "agency": ""}, "agency"),
+        ({"kind": "latency"}, "latency"),
+    ],
+)
+def test_the_admin_api_refuses_bad_fault_input_naming_the_field(tmp_path, body, field):
+    import asyncio
+
+    async def post():
+        async with _admin_app(tmp_path) as client:
+            return await client.post("/admin/faults", json=body)
+
+    reply = asyncio.run(post())
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["field"] == field, reply.text
+
+
+def test_an_accepted_fault_is_stamped_by_the_server_and_real_statuses_pass(tmp_path):
+    import asyncio
+    import time
+
+    async def post():
+        async with _admin_app(tmp_path) as client:
+            return [await client.post("/admin/faults", json={"kind": "error", "status": s, "route": "/x"})
+                    for s in (429, 451, 511)]
+
+    before = time.time()
+    replies = asyncio.run(post())
+    assert [r.status_code for r in replies] == [201, 201, 201]
+    assert all(before <= r.json()["created_at"] <= time.time() for r in replies)
+    assert 449 not in FAULT_STATUSES and 599 not in FAULT_STATUSES and {400, 429, 500, 503} <= set(FAULT_STATUSES)
