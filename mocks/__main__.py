@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from mocks.core.protocol import MockHttpProtocol
+
     tls: dict = {}
     if args.tls_cert is not None:
         tls = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)}
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=MockHttpProtocol,  # httptools, head capped at 16 KiB, protocol errors in JSON
         access_log=False,
         log_level=os.environ.get("DIENTAP_MOCK_LOG_LEVEL", "warning"),
         timeout_keep_alive=30,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from starlette.responses import Response
 
-__all__ = ["ApiError", "error_response"]
+__all__ = ["ApiError", "error_body", "error_response"]
 
 
 class ApiError(Exception):
@@ -33,6 +33,11 @@ class ApiError(Exception):
         self.extra = extra or {}  # more keys of the error object, e.g. {"legacy_code": 201}
 
 
+def error_body(code: str, message: str, field: str | None = None, extra: dict[str, object] | None = None) -> bytes:
+    """The JSON error document (also written by the protocol layer, before any app runs)."""
+    return orjson.dumps({"error": {"code": code, "message": message, "field": field, **(extra or {})}})
+
+
 def error_response(
     status: int,
     code: str,
@@ -42,5 +47,4 @@ def error_response(
     extra: dict[str, object] | None = None,
 ) -> Response:
     """Build the JSON error response (never includes a traceback)."""
-    body = orjson.dumps({"error": {"code": code, "message": message, "field": field, **(extra or {})}})
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Response(error_body(code, message, field, extra), status_code=status, headers=headers, media_type="application/json")
