@@ -110,7 +110,7 @@ async def issue_token(request: Request) -> Response:
 async def list_agencies(request: Request) -> Response:
     """``GET /agencies?province=&status=&limit=&cursor=``: the public agency directory."""
     _reject_unknown_query(request, frozenset({"province", "status", "limit", "cursor"}))
-    province = request.query_params.get("province") or None
+    province = request.query_params.get("province")
     if province is not None and not (len(province) == 2 and province.isascii() and province.isdigit()):
         raise ApiError(422, "invalid_field", "province must be a 2-digit province code", "province")
     status_raw = request.query_params.get("status") or None

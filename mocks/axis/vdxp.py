@@ -55,7 +55,16 @@ from mocks.axis.service import (
     readable_document,
     record_receipt,
 )
-from mocks.axis.vdxp_auth import ReplayGuard, SignedRequest, authenticate, sdk_error, sdk_face, secrets_of
+from mocks.axis.vdxp_auth import (
+    SIGN_HEADER_PATTERN,
+    TIMESTAMP_PATTERN,
+    ReplayGuard,
+    SignedRequest,
+    authenticate,
+    sdk_error,
+    sdk_face,
+    secrets_of,
+)
 from mocks.core.endpoint import Endpoint, Param
 from mocks.core.errors import ApiError
 from mocks.core.http import RequestModel, read_body, validation_error
@@ -357,11 +366,11 @@ async def get_agencies_list(request: Request) -> Response:
 _AUTH_PARAMS = (
     Param(SYSTEM_ID_HEADER, "header", True, {"type": "string", "minLength": 1, "maxLength": 64},
           "the connected system's id (an agency code)"),
-    Param(TIMESTAMP_HEADER, "header", True, {"type": "string", "pattern": r"^[0-9]{8}T[0-9]{6}\+[0-9]{4}$"},
+    Param(TIMESTAMP_HEADER, "header", True, {"type": "string", "pattern": TIMESTAMP_PATTERN},
           "ddMMyyyy'T'HHmmss+SSSS, Asia/Ho_Chi_Minh"),
     Param(HASH_HEADER, "header", True, {"type": "string", "pattern": "^[0-9a-f]{64}$"},
           "hex HMAC-SHA256 of systemid + timestamp + Content-Type + body, or of XroadVnpt-sign-header"),
-    Param(SIGN_HEADER, "header", False, {"type": "string", "maxLength": 4096},
+    Param(SIGN_HEADER, "header", False, {"type": "string", "maxLength": 4096, "pattern": SIGN_HEADER_PATTERN},
           "the SDK jar's scheme: the signed XroadVnpt-* parameters as one JSON object"),
 )
 _SEND_PARAMS = (

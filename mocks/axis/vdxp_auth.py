@@ -42,6 +42,7 @@ import collections
 import functools
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,7 +69,8 @@ from mocks.axis.directory import Agency, AgencyDirectory
 from mocks.core.endpoint import Handler
 from mocks.core.errors import ApiError
 
-__all__ = ["ReplayGuard", "SignedRequest", "authenticate", "jar_hex_forms", "sdk_error", "sdk_face", "secrets_of"]
+__all__ = ["SIGN_HEADER_PATTERN", "TIMESTAMP_PATTERN", "ReplayGuard",
+           "SignedRequest", "authenticate", "jar_hex_forms", "sdk_error", "sdk_face", "secrets_of"]
 
 _MAX_SYSTEM_ID = 64
 _SIGNATURE_LENGTH = 64
@@ -135,12 +137,24 @@ class SignedRequest:
     params: dict[str, str] | None = None
 
 
+#: The timestamp's form, as the OpenAPI document states it: ddMMyyyy'T'HHmmss+SSSS
+#: (milliseconds 0000-0999). A stamp of this form that no calendar has (31 April) is 422.
+TIMESTAMP_PATTERN = r"^(0[1-9]|[12][0-9]|3[01])(0[1-9]|1[0-2])[1-9][0-9]{3}T([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]\+0[0-9]{3}$"
+_TIMESTAMP_FORM = re.compile(TIMESTAMP_PATTERN)
+#: The sign header's form: one JSON object (its content is checked by the handler).
+SIGN_HEADER_PATTERN = r"^\{.*\}$"
+
+
 def _fresh(stamp: str, replay: ReplayGuard, now: float) -> float:
+    well_formed = _TIMESTAMP_FORM.match(stamp) is not None
     try:
-        signed_at = parse_timestamp(stamp)
+        signed_at = parse_timestamp(stamp) if well_formed else None
     except ValueError as exc:
-        raise ApiError(400, "invalid_header", f"header {TIMESTAMP_HEADER}: {exc}, got {stamp!r:.40}",
+        raise ApiError(422, "invalid_header", f"header {TIMESTAMP_HEADER}: {exc}, got {stamp!r:.40}",
                        TIMESTAMP_HEADER) from None
+    if signed_at is None:
+        raise ApiError(400, "invalid_header", f"header {TIMESTAMP_HEADER}: expected ddMMyyyyTHHmmss+SSSS "
+                       f"(SSSS: milliseconds 0000-0999), got {stamp!r:.40}", TIMESTAMP_HEADER)
     if abs(now - signed_at) > replay.skew_s:
         raise ApiError(401, "stale_timestamp",
                        f"{TIMESTAMP_HEADER} is {now - signed_at:+.0f} s from the axis clock "
@@ -205,18 +219,21 @@ def _authenticate_sdk(
     raw = _raw_header(request, SIGN_HEADER) or b""
     if len(raw) > _MAX_SIGN_HEADER:
         raise ApiError(400, "invalid_header", f"header {SIGN_HEADER} passes {_MAX_SIGN_HEADER} bytes", SIGN_HEADER)
+    # The OpenAPI document states the header's form ({...}, SIGN_HEADER_PATTERN): a value of
+    # another form is a 400; one of that form whose content is wrong, a 422 naming the rule.
+    well_formed = raw.startswith(b"{") and raw.endswith(b"}")
     try:
         signed = orjson.loads(raw)
     except orjson.JSONDecodeError:
         signed = None
     if not isinstance(signed, dict) or not all(
             isinstance(k, str) and k.startswith(HEADER_PREFIX) and isinstance(v, str) for k, v in signed.items()):
-        raise ApiError(400, "invalid_header", f"header {SIGN_HEADER} must be a JSON object of "
+        raise ApiError(422 if well_formed else 400, "invalid_header", f"header {SIGN_HEADER} must be a JSON object of "
                        f'"{HEADER_PREFIX}<name>": "<value>" strings', SIGN_HEADER)
     presented = _header(request, HASH_HEADER, 128)
     for name in (SYSTEM_ID_HEADER, TIMESTAMP_HEADER):
         if not signed.get(name):
-            raise ApiError(400, "missing_header", f"{name} must be signed (listed in {SIGN_HEADER})", name)
+            raise ApiError(422, "missing_header", f"{name} must be signed (listed in {SIGN_HEADER})", name)
     # Every XroadVnpt- header sent is signed, with the value sent: nothing rides along unsigned.
     for key, value in request.headers.items():
         if key.startswith(_PREFIX_LOWER) and key not in _UNSIGNED:

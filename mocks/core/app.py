@@ -184,7 +184,9 @@ class _ServiceMiddleware:
                 await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
             status = exc.status
-            form = resolved.error_forms.get(scope["method"]) if resolved is not None else None
+            form = None
+            if resolved is not None:  # a 405 takes the path's form when its method has none
+                form = resolved.error_forms.get(scope["method"]) or next(iter(resolved.error_forms.values()), None)
             if form is not None:  # a face with an error form of its own
                 await form(exc)(scope, receive, send)
             else:

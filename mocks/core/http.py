@@ -7,19 +7,34 @@ pydantic-core in one pass (``model_validate_json``), and every failure becomes a
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import datetime as dt
+from typing import Annotated, Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kernel.configfile import field_path
 from mocks.core.errors import ApiError
 
-__all__ = ["RequestModel", "read_body", "read_json", "json_response", "require_header", "validation_error"]
+__all__ = [
+    "IsoDate", "PRINTABLE_ASCII", "RequestModel", "read_body", "read_json", "json_response", "require_header",
+    "validation_error",
+]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _not_a_number(value: object) -> object:
+    if isinstance(value, (int, float)):  # bool is an int too
+        raise ValueError("expected an ISO date YYYY-MM-DD (a string), not a number")
+    return value
+
+
+#: A date field of a request: an ISO date string (or a date the code built), as the
+#: OpenAPI document's ``format: date`` says — not pydantic's lax epoch seconds (0 → 1970-01-01).
+IsoDate = Annotated[dt.date, BeforeValidator(_not_a_number)]
 
 
 class RequestModel(BaseModel):
@@ -84,11 +99,16 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise validation_error(exc) from None
 
 
+#: A header value :func:`require_header` accepts, as an OpenAPI pattern: printable ASCII,
+#: not blank (HTTP strips the spaces around a value).
+PRINTABLE_ASCII = "^[!-~]([ -~]*[!-~])?$"
+
+
 def require_header(request: Request, name: str, *, max_length: int = 128) -> str:
-    """A required, printable, bounded header value (400 naming the header otherwise)."""
+    """A required, printable-ASCII, bounded header value (400 naming the header otherwise)."""
     value = request.headers.get(name)
     if value is None or not value.strip():
         raise ApiError(400, "missing_header", f"header {name} is required", name)
-    if len(value) > max_length or not value.isprintable():
+    if len(value) > max_length or not value.isascii() or not value.isprintable():
         raise ApiError(400, "invalid_header", f"header {name} must be 1–{max_length} printable characters", name)
     return value

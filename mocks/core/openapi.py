@@ -55,13 +55,15 @@ def openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]
             "responses": {
                 str(ep.success_status): {
                     "description": "Success",
-                    "content": {"application/json": {"schema": ep.response_schema or {"type": "object"}}}
+                    "content": {ep.response_content_type: {"schema": ep.response_schema or {"type": "object"}}}
                     if ep.path not in ("/metrics",)
                     else {"text/plain": {"schema": {"type": "string"}}},
                 },
                 "default": {
                     "description": "Error",
-                    "content": {"application/json": {"schema": ep.error_schema or {"$ref": "#/components/schemas/Error"}}},
+                    "content": {
+                        ep.response_content_type: {"schema": ep.error_schema or {"$ref": "#/components/schemas/Error"}}
+                    },
                 },
             },
         }

@@ -97,7 +97,8 @@ class C06Face:
                 "POST", ENDPOINT_PATH, self.call,
                 "C06 SOAP face: TraCuuThongTinCongDan (037) and XacThucThongTinCongDan (003); "
                 "SOAP 1.1 document/literal, answers and faults in text/xml",
-                request_content_type="text/xml", tags=("c06-soap",),
+                request_content_type="text/xml", response_content_type="text/xml", tags=("c06-soap",),
+                error_schema={"type": "string"},
                 # A refusal made before the handler runs (an injected fault) is a SOAP Fault too.
                 error_form=lambda exc: _fault_response(_fault_of(exc)),
                 params=(
@@ -111,7 +112,8 @@ class C06Face:
             ),
             Endpoint(
                 "GET", ENDPOINT_PATH, self.wsdl, "The C06 SOAP face's WSDL (query ?wsdl)", tags=("c06-soap",),
-                params=(Param("wsdl", description="present (empty) to get the WSDL"),),
+                response_content_type="text/xml", response_schema={"type": "string"}, error_schema={"type": "string"},
+                params=(Param("wsdl", required=True, schema={"enum": [""]}, description="present (empty): ?wsdl"),),
             ),
         ]
 

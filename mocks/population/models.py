@@ -11,13 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mocks.core.http import RequestModel
+from mocks.core.http import IsoDate, RequestModel
 
 __all__ = [
     "TokenRequest",
     "TokenResponse",
     "VerifyRequest",
     "VerifyResponse",
+    "VerifyBatchItem",
     "VerifyBatchRequest",
     "VerifyBatchResponse",
     "VERIFY_BATCH_MAX",
@@ -56,7 +57,7 @@ class VerifyRequest(RequestModel):
     # 422 names the broken rule rather than a generic pattern.
     personal_id: str = Field(min_length=1, max_length=64, json_schema_extra={"pattern": PERSONAL_ID_PATTERN})
     full_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: dt.date
+    date_of_birth: IsoDate
     purpose: str = Field(min_length=1, max_length=PURPOSE_MAX)
 
 
@@ -66,10 +67,18 @@ class VerifyResponse(BaseModel):
     match: bool
 
 
+class VerifyBatchItem(VerifyRequest):
+    """One item of a batch: a personal ID number that breaks a rule of its form is no
+    refusal of the batch but this item's ``results[i].error``, so the schema leaves it open."""
+
+    personal_id: str = Field(min_length=1, max_length=64, description=(
+        "12 digits by the personal-ID rules; an item breaking them is answered in its result's error"))
+
+
 class VerifyBatchRequest(RequestModel):
     """Several verifications in one call: a portal checking the submissions in flight."""
 
-    items: list[VerifyRequest] = Field(min_length=1, max_length=VERIFY_BATCH_MAX)
+    items: list[VerifyBatchItem] = Field(min_length=1, max_length=VERIFY_BATCH_MAX)
 
 
 class ItemError(BaseModel):

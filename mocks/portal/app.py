@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 
 from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH
 from mocks.core.app import Endpoint, Param, build_service_app
+from mocks.core.http import PRINTABLE_ASCII
 from mocks.core.settings import ServiceSettings
 from mocks.portal.dvcqg_form import CALL_RESPONSE_SCHEMA, ERROR_SCHEMA, LOGIN_RESPONSE_SCHEMA, face_error
 from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin
@@ -36,8 +37,8 @@ from mocks.portal.service import Portal, read_peers
 
 __all__ = ["create_app", "portal_endpoints"]
 
-_KEY = Param("Idempotency-Key", "header", True, {"type": "string", "minLength": 1, "maxLength": 128})
-_DSTCODE = Param("dstcode", "header", True, {"type": "string", "minLength": 1, "maxLength": 64},
+_KEY = Param("Idempotency-Key", "header", True, {"type": "string", "maxLength": 128, "pattern": PRINTABLE_ASCII})
+_DSTCODE = Param("dstcode", "header", True, {"type": "string", "maxLength": 64, "pattern": PRINTABLE_ASCII},
                  "the destination's agency code")
 _FACE: dict[str, Any] = {"error_form": face_error, "error_schema": ERROR_SCHEMA}
 _CODE = Param("code", "path", True, {"type": "string", "maxLength": 64}, "dossier code <commune>-<yymmdd>-<seq>")
@@ -72,7 +73,7 @@ def portal_endpoints() -> list[Endpoint]:
                  params=(Param("X-Paygov-Signature", "header", True),)),
         Endpoint("GET", "/public/dossiers/{code}", public_lookup, "Public status look-up (code + owner ID number)",
                  None, {"type": "object"}, tags=("public",),
-                 params=(_CODE, Param("personal_id", "query", True, {"type": "string"}))),
+                 params=(_CODE, Param("personal_id", "query", True, {"type": "string", "pattern": "^[0-9]{12}$"}))),
         Endpoint("POST", "/feedback", submit_feedback, "Citizen feedback about a commune", FeedbackIn,
                  FEEDBACK_RESPONSE_SCHEMA, auth="bearer", tags=("feedback",), success_status=201),
         # The integration-adapter face (mocks/portal/routes_dvcqg.py): the same portal in the

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from kernel.personal_id import PersonalIdError, current_date, validate_personal_id
 from mocks.core.errors import ApiError
-from mocks.core.http import RequestModel, read_json
+from mocks.core.http import IsoDate, RequestModel, read_json
 
 __all__ = [
     "CitizenLogin",
@@ -82,7 +82,7 @@ class ApplicantIn(RequestModel):
 
     personal_id: PersonalIdStr
     full_name: Name
-    date_of_birth: dt.date
+    date_of_birth: IsoDate
 
     _check_id = field_validator("personal_id")(_personal_id)
 

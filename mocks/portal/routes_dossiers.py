@@ -335,6 +335,8 @@ async def public_lookup(request: Request) -> Response:
     personal_id = request.query_params.get("personal_id")
     if not personal_id:
         raise ApiError(400, "missing_parameter", "query parameter personal_id is required", "personal_id")
+    if not (len(personal_id) == 12 and personal_id.isascii() and personal_id.isdigit()):
+        raise ApiError(400, "invalid_parameter", "personal_id must be a 12-digit personal ID number", "personal_id")
     d = portal.store.dossier(code) if len(code) <= 64 else None
     if d is None or d.owner_id != personal_id:
         raise ApiError(404, "dossier_not_found", "no dossier matches this code and ID number", "code")
