@@ -24,6 +24,7 @@ CHECK_MODULES = (
     "drills.security.checks_abuse",
     "drills.security.checks_integrity",
     "drills.security.checks_spoofing",
+    "drills.security.checks_inventory",
 )
 
 CheckFunction = Callable[[CheckContext, Outcome], None]

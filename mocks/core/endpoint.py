@@ -51,3 +51,5 @@ class Endpoint:
     # OpenAPI document gives ``error_schema`` as the error answer.
     error_form: ErrorForm | None = None
     error_schema: dict[str, Any] | None = None
+    # False only for a planted weakness's route (``legacy_routes``): served, absent from the OpenAPI.
+    documented: bool = True

@@ -33,6 +33,8 @@ def openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]
     schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
+        if not ep.documented:
+            continue
         params = list(ep.params)
         declared = {p.name for p in params if p.location == "path"}
         for path_param in re.findall(r"{(\w+)}", ep.path):

@@ -29,6 +29,7 @@ KNOWN_WEAKNESSES = frozenset(
         "trust_forwarded_for",
         "stack_traces",
         "mass_assignment",
+        "legacy_routes",
     }
 )
 

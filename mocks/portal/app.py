@@ -99,10 +99,14 @@ def create_app(settings: ServiceSettings) -> Starlette:
     async def shutdown(app: Starlette) -> None:
         await portal.shutdown()
 
+    endpoints = portal_endpoints()
+    if "legacy_routes" in settings.vulnerable:  # planted weakness: the old API version still answers
+        endpoints.append(Endpoint("GET", "/v1/procedures", list_procedures, "Procedure catalogue (API v1, retired)",
+                                  documented=False))
     app = build_service_app(
         "portal",
         settings,
-        portal_endpoints(),
+        endpoints,
         portal.ledger,
         store_sizes=portal.store_sizes,
         on_startup=startup,

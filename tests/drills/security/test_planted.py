@@ -20,7 +20,7 @@ CLUSTERS: dict[str, dict[str, list[str]]] = {
         "population": ["unmasked_population", "verify_leak", "no_rate_limit", "jwt_alg_none"],
         "axis": ["signature_not_verified", "axis_bola"],
     },
-    "second": {"portal": ["trust_forwarded_for"], "axis": ["xxe_enabled"]},
+    "second": {"portal": ["trust_forwarded_for", "legacy_routes"], "axis": ["xxe_enabled"]},
 }
 
 
