@@ -275,7 +275,7 @@ async def worklist(request: Request) -> Response:
 
 
 def _int_param(raw: str | None, name: str, low: int, high: int) -> int | None:
-    if raw is None or raw == "":
+    if raw is None:  # absent; an empty value is a malformed one, as the OpenAPI's integer says
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
         raise ApiError(422, f"invalid_{name}", f"{name} must be a whole number from {low} to {high}", name)
