@@ -42,6 +42,7 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     params: tuple[Param, ...] = ()
     request_content_type: str = "application/json"
+    response_content_type: str = "application/json"  # a binary type is documented as {type: string, format: binary}
     success_status: int = 200
     error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
     # A face with an error form of its own (the integration-adapter shape's ``error_code``):

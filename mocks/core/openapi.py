@@ -56,7 +56,9 @@ def openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]
                 str(ep.success_status): {
                     "description": "Success",
                     "content": {"application/json": {"schema": ep.response_schema or {"type": "object"}}}
-                    if ep.path not in ("/metrics",)
+                    if ep.response_content_type == "application/json" and ep.path not in ("/metrics",)
+                    else {ep.response_content_type: {"schema": {"type": "string", "format": "binary"}}}
+                    if ep.response_content_type != "application/json"
                     else {"text/plain": {"schema": {"type": "string"}}},
                 },
                 "default": {
