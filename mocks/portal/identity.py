@@ -193,9 +193,10 @@ class PopulationClient:
             results = orjson.loads(resp.body)["results"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise IdentityUnavailable("population service sent an unreadable verify response") from None
-        if not isinstance(results, list) or len(results) != expected:
-            count = len(results) if isinstance(results, list) else "no list"
-            raise IdentityUnavailable(f"population service answered {count} results for {expected} checks")
+        if not isinstance(results, list):
+            raise IdentityUnavailable("population service sent an unreadable verify response")
+        if len(results) != expected:
+            raise IdentityUnavailable(f"population service answered {len(results)} of {expected} checks")
         matches = []
         for result in results:
             match = result.get("match") if isinstance(result, dict) else None

@@ -76,3 +76,30 @@ def test_the_mocks_and_the_drills_validate_latency_with_one_model() -> None:
             FaultRule.model_validate({"kind": "latency", "latency": bad})
         with pytest.raises(ValueError):
             HttpFault.model_validate({"kind": "latency", "latency": bad})
+
+
+def test_a_body_fault_replaces_the_answer_with_its_body_type_and_padding():
+    import asyncio
+
+    from mocks.core.faults import ReplacedAnswer, apply_rules
+
+    rule = FaultRule(kind="body", route="/citizens/verify-batch", body='{"results": [{"match": "true"}]}',
+                     content_type="text/html; charset=utf-8", pad_bytes=5)
+    with pytest.raises(ReplacedAnswer) as caught:
+        asyncio.run(apply_rules([rule], random.Random(0)))
+    answer = caught.value.response
+    assert answer.status_code == 200 and answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert answer.body == b'{"results": [{"match": "true"}]}     '
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [({"kind": "body"}, "body: required when kind is 'body'"),
+     ({"kind": "body", "body": "{}", "province": "01"}, "cannot be scoped"),
+     ({"kind": "body", "body": "{}", "content_type": "text/html\r\nX-Injected: 1"}, "content_type"),
+     ({"kind": "body", "body": "{}", "pad_bytes": 17 * 1024 * 1024}, "pad_bytes"),
+     ({"kind": "body", "body": "x" * 70_000}, "body")],
+)  # fmt: skip
+def test_body_faults_are_validated_like_the_others(body, message):
+    with pytest.raises(ValidationError, match=message):
+        FaultRule(**body)
