@@ -24,6 +24,7 @@ import httpx
 from drills.security.context import CheckContext
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
+from reports.security_scorecard import EvidenceExcerpt
 
 __all__ = ["CanaryListener", "inward_urls"]
 
@@ -136,19 +137,25 @@ def attachment_urls(ctx: CheckContext, out: Outcome) -> None:
     citizen, token = ctx.signed_in_citizen()
     before = ctx.ledger("portal")
     own_before = ctx.own_dossiers(citizen)
+    refusals: list[tuple[bool, str, EvidenceExcerpt]] = []
     with CanaryListener() as canary:
-        targets = inward_urls(canary, ctx.target.urls)
-        refused = 0
-        for label, url in targets:
+        for label, url in inward_urls(canary, ctx.target.urls):
             r = ctx.submit(token, ctx.dossier_body(citizen, attachments=[{"name": "giay-to.pdf", "url": url}]))
             field = _error_field(r)
             ok = 400 <= r.status_code < 500 and field == _FIELD and "root:x:0:0" not in r.text
-            refused += out.expect(ok, f"{label}: answered {r.status_code}"
-                                  + (f" naming {field!r}" if field != _FIELD and r.status_code < 500 else ""),
-                                  ctx.excerpt(r, label))
+            if 200 <= r.status_code < 300:
+                why = f"{label}: accepted ({r.status_code}): the dossier was stored with the attachment fetched"
+            elif 400 <= r.status_code < 500 and field != _FIELD:
+                why = f"{label}: refused {r.status_code} but naming {field!r}, not {_FIELD}"
+            else:
+                why = f"{label}: answered {r.status_code}"
+            refusals.append((ok, why, ctx.excerpt(r, label)))
         time.sleep(0.3)  # a fetch made after the answer (queued work) still lands before we look
         hits = canary.hits
+    # What the canary saw is the observation that matters most: report it first.
     out.expect(not hits, f"the portal contacted the loopback canary {len(hits)}× ({', '.join(hits[:4])})", None)
+    for ok, why, excerpt in refusals:
+        out.expect(ok, why, excerpt)
     after = ctx.ledger("portal")
     if before is not None and after is not None:
         out.expect(after.get("dossiers") == before.get("dossiers"),
@@ -156,5 +163,5 @@ def attachment_urls(ctx: CheckContext, out: Outcome) -> None:
     own_after = ctx.own_dossiers(citizen)
     out.expect(own_before == own_after, f"the citizen's dossiers went from {own_before} to {own_after}", None)
     if out.passed:
-        out.note(f"{refused} inward attachment URLs refused 4xx naming {_FIELD}; canary never contacted; "
+        out.note(f"{len(refusals)} inward attachment URLs refused 4xx naming {_FIELD}; canary never contacted; "
                  "nothing stored")
