@@ -48,6 +48,10 @@ def _cases() -> list[tuple[str, str, str]]:
 # Clusters against which the whole suite runs, not only the checks of their weaknesses:
 # there the failing checks must be exactly the twins' own (see test_twins_trip_only_their_own_checks).
 WHOLE_SUITE = ("third",)
+# ...except the scraping check: it needs the scraper to outrun the throttle's refill
+# (200/s), which a busy 2-core machine cannot always do, and no twin of the third cluster
+# touches the population throttle it judges (test_hardened.py runs it anyway).
+NOT_IN_WHOLE_SUITE = ("abuse.population-scraping",)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,8 @@ def planted(module_cluster) -> dict[str, SecurityScorecard]:
     out = {}
     for name, plan in CLUSTERS.items():
         ids = sorted({c for c, _, cl in _cases() if cl == name})
-        checks = all_checks() if name in WHOLE_SUITE else select_checks(ids)
+        checks = ([c for c in all_checks() if c.spec.id not in NOT_IN_WHOLE_SUITE] if name in WHOLE_SUITE
+                  else select_checks(ids))
         out[name] = run_suite(target_of(module_cluster(plan)), checks, limits=TEST_LIMITS)
     return out
 
