@@ -74,7 +74,19 @@ def list_checks() -> ExitCode:
         print(f"{c.spec.id:<32} {c.spec.weakness_names:<44} {c.spec.owasp}")
         print(f"{'':<32}   {c.spec.title}")
     print(f"\n{len(checks)} checks. Pass criteria: docs in drills/security/checks_*.py (CheckSpec.passes_when).")
+    _print_owasp_coverage(checks)
     return ExitCode.OK
+
+
+def _print_owasp_coverage(checks: list[SecurityCheck]) -> None:
+    from drills.security import OWASP_API_TOP10, owasp_coverage
+
+    coverage = owasp_coverage(checks)
+    covered = [n for n, ids in coverage.items() if ids]
+    print(f"\nOWASP API Security Top 10 (2023): {len(covered)} of {len(OWASP_API_TOP10)} categories covered")
+    for n, ids in coverage.items():
+        label = f"API{n}:2023 {OWASP_API_TOP10[n]}"
+        print(f"  {label:<62} {len(ids)} check(s)" if ids else f"  {label:<62} NOT COVERED")
 
 
 def security(args: argparse.Namespace) -> ExitCode:

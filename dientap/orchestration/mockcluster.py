@@ -132,6 +132,8 @@ class MockCluster:
         if cfg.vulnerable.get(name):
             args += ["--vulnerable", ",".join(cfg.vulnerable[name])]
         extra = dict(cfg.extra_settings.get(name, {}))
+        if name == "portal":  # the one place attachments may come from: the axis's document store (API7)
+            extra.setdefault("attachment_allowlist", [f"{self.services['axis'].url}/store/"])
         if self.tls is not None:
             args += ["--tls-cert", str(self.tls.server_cert), "--tls-key", str(self.tls.server_key)]
             if name in cfg.client_auth:

@@ -11,21 +11,23 @@ Public API::
     scorecard = run_suite(target, select_checks(["auth.lockout"]))
 """
 
-from drills.security.registry import SecurityCheck, all_checks, select_checks
+from drills.security.registry import SecurityCheck, all_checks, owasp_coverage, select_checks
 from drills.security.runner import console_line, run_check, run_suite
-from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
+from drills.security.spec import OWASP_API_TOP10, Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
 from drills.security.target import SecurityLimits, SecurityTarget, target_from_file
 
 __all__ = [
     "Area",
     "CheckSpec",
     "IncidentPhase",
+    "OWASP_API_TOP10",
     "Outcome",
     "PlantedWeakness",
     "SecurityCheck",
     "SecurityLimits",
     "SecurityTarget",
     "all_checks",
+    "owasp_coverage",
     "console_line",
     "run_check",
     "run_suite",

@@ -119,6 +119,7 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
     sends="POST /dossiers with key K and body 1, again with K and body 1, then K with a different body",
     passes_when="the repeat answers the same dossier code; the changed body answers 422; exactly one dossier is "
                 "added to the ledger",
+    weaknesses=(PlantedWeakness("portal", "idempotency_ignores_body"),),
 ))
 def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
     """Idempotency keys cannot be replayed for another request."""
@@ -155,6 +156,7 @@ def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
     sends="a signed document sent twice byte for byte, then the same message id with another subject (re-signed)",
     passes_when="the replay answers 2xx with the same document_id; the changed package answers 409 (or another "
                 "4xx); the ledger grows by one document and the recipient gets one delivery",
+    weaknesses=(PlantedWeakness("axis", "replay_accepted"),),
 ))
 def document_replay(ctx: CheckContext, out: Outcome) -> None:
     """Message ids are unique per sender: replays are harmless."""

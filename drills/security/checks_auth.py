@@ -28,6 +28,53 @@ def _rotating_ip(i: int) -> dict[str, str]:
 
 
 @security_check(CheckSpec(
+    id="auth.no-user-enumeration",
+    title="Sign-in does not reveal which accounts exist",
+    area=Area.AUTH, owasp=API2,
+    sends="a wrong password for an existing and for a non-existing account: portal officer, portal citizen (an ID "
+          "number in the register and one that is not), axis agency; and the public status look-up of an existing "
+          "and a non-existing dossier code with someone else's ID number",
+    passes_when="each pair gets the same 4xx status and a byte-identical body",
+    weaknesses=(PlantedWeakness("portal", "user_enumeration"),),
+))
+def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
+    """Known vs unknown account with a wrong password: indistinguishable answers.
+
+    The population database's client systems (``portal``, ``police``, ``province-NN``) are
+    a short public list, so their sign-in is not probed: its documented legacy error codes
+    (100 vs 108) tell an unknown client from a wrong secret by design.
+    """
+    commune = ctx.citizen().commune_code
+    pairs: list[tuple[str, Callable[[str], httpx.Response], str, str]] = [
+        ("portal officer", lambda acc: ctx.officer_login(acc, "wrong-password"),
+         officer_account(commune, 5), officer_account(commune, 99)),
+        ("portal citizen", lambda pid: ctx.citizen_login(pid, "wrong-password"),
+         ctx.citizen().personal_id, citizen_at(ctx.target.seed, ctx.target.population_size + 23).personal_id),
+        ("axis agency", lambda code: ctx.send("axis", "POST", "/auth/token",
+                                             json={"agency_code": code, "client_secret": "wrong-secret"}),
+         "000.00.00.G22", "000.00.00.Z99"),
+    ]
+    victim = ctx.victim_dossier()
+    stranger = ctx.citizen().personal_id
+    prefix = victim.code.rsplit("-", 1)[0]
+    pairs.append(("public status look-up", lambda code: ctx.send("portal", "GET", f"/public/dossiers/{code}",
+                                                                 params={"personal_id": stranger}),
+                  victim.code, f"{prefix}-999999"))
+    for label, login, known, unknown in pairs:
+        a, b = login(known), login(unknown)
+        if 429 in (a.status_code, b.status_code):
+            # Throttled answers are alike whatever the account: the pair would prove nothing.
+            raise SetupFailed(f"{label}: sign-in is throttled for this address (429), so existing and unknown "
+                              "accounts cannot be compared; run this check before credential stuffing", b)
+        same = a.status_code == b.status_code and a.content == b.content and 400 <= a.status_code < 500
+        if out.expect(same, f"{label}: existing account answered {a.status_code}, unknown {b.status_code}"
+                      f"{'' if a.content == b.content else ' with different bodies'}", ctx.excerpt(a, "existing account")):
+            out.note(f"{label}: both {a.status_code}, same body")
+        elif len(out.evidence) < 6:
+            out.evidence.append(ctx.excerpt(b, "unknown account"))
+
+
+@security_check(CheckSpec(
     id="auth.lockout",
     title="Per-account lockout against password guessing from rotating client addresses",
     area=Area.AUTH, owasp=API2,
@@ -99,48 +146,6 @@ def credential_stuffing(ctx: CheckContext, out: Outcome) -> None:
              ctx.excerpt(last, "the last attempt") if last is not None else None)
 
 
-@security_check(CheckSpec(
-    id="auth.no-user-enumeration",
-    title="Sign-in does not reveal which accounts exist",
-    area=Area.AUTH, owasp=API2,
-    sends="a wrong password for an existing and for a non-existing account: portal officer, portal citizen (an ID "
-          "number in the register and one that is not), axis agency; and the public status look-up of an existing "
-          "and a non-existing dossier code with someone else's ID number",
-    passes_when="each pair gets the same 4xx status and a byte-identical body",
-))
-def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
-    """Known vs unknown account with a wrong password: indistinguishable answers.
-
-    The population database's client systems (``portal``, ``police``, ``province-NN``) are
-    a short public list, so their sign-in is not probed: its documented legacy error codes
-    (100 vs 108) tell an unknown client from a wrong secret by design.
-    """
-    commune = ctx.citizen().commune_code
-    pairs: list[tuple[str, Callable[[str], httpx.Response], str, str]] = [
-        ("portal officer", lambda acc: ctx.officer_login(acc, "wrong-password"),
-         officer_account(commune, 5), officer_account(commune, 99)),
-        ("portal citizen", lambda pid: ctx.citizen_login(pid, "wrong-password"),
-         ctx.citizen().personal_id, citizen_at(ctx.target.seed, ctx.target.population_size + 23).personal_id),
-        ("axis agency", lambda code: ctx.send("axis", "POST", "/auth/token",
-                                             json={"agency_code": code, "client_secret": "wrong-secret"}),
-         "000.00.00.G22", "000.00.00.Z99"),
-    ]
-    victim = ctx.victim_dossier()
-    stranger = ctx.citizen().personal_id
-    prefix = victim.code.rsplit("-", 1)[0]
-    pairs.append(("public status look-up", lambda code: ctx.send("portal", "GET", f"/public/dossiers/{code}",
-                                                                 params={"personal_id": stranger}),
-                  victim.code, f"{prefix}-999999"))
-    for label, login, known, unknown in pairs:
-        a, b = login(known), login(unknown)
-        same = a.status_code == b.status_code and a.content == b.content and 400 <= a.status_code < 500
-        if out.expect(same, f"{label}: existing account answered {a.status_code}, unknown {b.status_code}"
-                      f"{'' if a.content == b.content else ' with different bodies'}", ctx.excerpt(a, "existing account")):
-            out.note(f"{label}: both {a.status_code}, same body")
-        elif len(out.evidence) < 6:
-            out.evidence.append(ctx.excerpt(b, "unknown account"))
-
-
 def _probes(ctx: CheckContext) -> list[tuple[str, str, Callable[[str], httpx.Response]]]:
     """(service, valid token, request with a given token) for each service's protected read."""
     _, portal = ctx.signed_in_citizen()
@@ -200,6 +205,7 @@ def jwt_tampering(ctx: CheckContext, out: Outcome) -> None:
           "when the target is the embedded mocks), and each service's token presented to the other services",
     passes_when="every such token answers 401 (and a re-minted token with valid claims is accepted, proving the "
                 "probe itself is sound)",
+    weaknesses=(PlantedWeakness("population", "token_claims_unchecked"),),
 ))
 def token_claims(ctx: CheckContext, out: Outcome) -> None:
     """Claims are enforced: exp, nbf, aud; a token of one service is not valid at another."""
@@ -241,6 +247,7 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
     area=Area.AUTH, owasp=API2,
     sends="sign in as a citizen, POST /auth/logout, then read a dossier with the same token",
     passes_when="logout answers 2xx and the token then answers 401",
+    weaknesses=(PlantedWeakness("portal", "logout_not_revoked"),),
 ))
 def logout_revokes(ctx: CheckContext, out: Outcome) -> None:
     """Logout must revoke the token server-side."""

@@ -80,6 +80,7 @@ def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
           "an officer token on POST /dossiers (citizen function)",
     passes_when="worklist and officer move 403; admin routes 401/403 (404 when the admin API is off); the officer's "
                 "submission 403; the dossier stays at status 1",
+    weaknesses=(PlantedWeakness("portal", "citizen_accepts_own"),),
 ))
 def bfla(ctx: CheckContext, out: Outcome) -> None:
     """Function-level authorization: roles cannot reach each other's functions."""
@@ -114,6 +115,7 @@ def bfla(ctx: CheckContext, out: Outcome) -> None:
           "dossier's own commune officer makes the same move (control)",
     passes_when="the foreign officer gets 403/404 and never sees the code in the worklist; the dossier stays at 1 "
                 "until its own officer moves it (control succeeds)",
+    weaknesses=(PlantedWeakness("portal", "officer_any_commune"),),
 ))
 def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
     """Officers act on their own commune's dossiers only."""

@@ -106,6 +106,7 @@ def verify_mismatch(ctx: CheckContext, out: Outcome) -> None:
     sends="3 look-ups and 1 verification as province-01 with unique purposes, then GET /admin/audit (admin token)",
     passes_when="within 5 s each of the 4 accesses is in the audit log with caller province-01, its subject and "
                 "its exact purpose",
+    weaknesses=(PlantedWeakness("population", "audit_skips_verify"),),
 ))
 def audit_trail(ctx: CheckContext, out: Outcome) -> None:
     """Access to personal data is accountable."""

@@ -61,6 +61,7 @@ def _compare_state(ctx: CheckContext, out: Outcome, before: dict[str, dict[str, 
           "of the three services, then one dossier whose free-text field holds all payloads",
     passes_when="every identifier request answers 4xx (never 5xx), no answer shows an executed payload, the ledgers "
                 "are unchanged; the free-text dossier is stored and read back byte for byte",
+    weaknesses=(PlantedWeakness("portal", "lenient_province_filter"),),
 ))
 def injection(ctx: CheckContext, out: Outcome) -> None:
     """Injection payloads never reach an interpreter."""
@@ -187,6 +188,7 @@ def xml_entities(ctx: CheckContext, out: Outcome) -> None:
     sends="2 MiB bodies to sign-in, verify and document upload; text/plain or JSON where JSON or XML is expected; "
           "PUT/DELETE/PATCH on routes that do not have them",
     passes_when="exactly 413, 415 and 405 respectively, never 5xx, and the ledgers are unchanged",
+    weaknesses=(PlantedWeakness("portal", "any_content_type"),),
 ))
 def size_type_method(ctx: CheckContext, out: Outcome) -> None:
     """Transport-level input rules."""

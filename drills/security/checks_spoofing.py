@@ -77,6 +77,7 @@ def forwarded_for_lockout(ctx: CheckContext, out: Outcome) -> None:
           "and with a province token on a population look-up",
     passes_when="no token → 401 (admin routes 401/404); citizen on the worklist → 403; the province system still "
                 "sees only its role's fields",
+    weaknesses=(PlantedWeakness("population", "trust_role_header"),),
 ))
 def identity_headers(ctx: CheckContext, out: Outcome) -> None:
     """Identity comes from the token only."""

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drills.security.context import CheckContext
-from drills.security.spec import CheckSpec, Outcome
+from drills.security.spec import OWASP_API_TOP10, CheckSpec, Outcome, owasp_items
 from kernel.errors import UsageError
 
-__all__ = ["SecurityCheck", "security_check", "all_checks", "select_checks", "CHECK_MODULES"]
+__all__ = ["SecurityCheck", "security_check", "all_checks", "select_checks", "owasp_coverage", "CHECK_MODULES"]
 
 CHECK_MODULES = (
     "drills.security.checks_auth",
@@ -25,6 +25,8 @@ CHECK_MODULES = (
     "drills.security.checks_integrity",
     "drills.security.checks_spoofing",
     "drills.security.checks_inventory",
+    "drills.security.checks_ssrf",
+    "drills.security.checks_consumption",
 )
 
 CheckFunction = Callable[[CheckContext, Outcome], None]
@@ -43,6 +45,12 @@ _REGISTRY: dict[str, SecurityCheck] = {}
 
 def security_check(spec: CheckSpec) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated function as the body of check ``spec.id``."""
+
+    # A check that no planted weakness can make fail has never been seen to fail: refuse it.
+    if not spec.weaknesses:
+        raise ValueError(f"security check {spec.id!r} names no planted weakness (CheckSpec.weaknesses): plant one "
+                         "in the service that owns the rule (mocks.core.settings.KNOWN_WEAKNESSES) so the suite's "
+                         "self-test proves the check can fail")
 
     def register(fn: CheckFunction) -> CheckFunction:
         if spec.id in _REGISTRY and _REGISTRY[spec.id].run is not fn:
@@ -73,3 +81,12 @@ def select_checks(ids: list[str] | None) -> list[SecurityCheck]:
             "run `dientap security --list`"
         )
     return [by_id[i] for i in ids]
+
+
+def owasp_coverage(checks: list[SecurityCheck]) -> dict[int, list[str]]:
+    """For each OWASP API Top 10 (2023) item, the ids of the checks that cover it (empty: uncovered)."""
+    coverage: dict[int, list[str]] = {n: [] for n in OWASP_API_TOP10}
+    for check in checks:
+        for n in sorted(owasp_items(check.spec.owasp)):
+            coverage[n].append(check.spec.id)
+    return coverage

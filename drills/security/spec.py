@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from reports.security_scorecard import EvidenceExcerpt
 
-__all__ = ["Area", "CheckSpec", "Outcome", "PlantedWeakness", "IncidentPhase"]
+__all__ = ["Area", "CheckSpec", "Outcome", "PlantedWeakness", "IncidentPhase", "OWASP_API_TOP10", "owasp_items"]
+
+#: The OWASP API Security Top 10 (2023), by item number.
+OWASP_API_TOP10 = {
+    1: "Broken Object Level Authorization",
+    2: "Broken Authentication",
+    3: "Broken Object Property Level Authorization",
+    4: "Unrestricted Resource Consumption",
+    5: "Broken Function Level Authorization",
+    6: "Unrestricted Access to Sensitive Business Flows",
+    7: "Server Side Request Forgery",
+    8: "Security Misconfiguration",
+    9: "Improper Inventory Management",
+    10: "Unsafe Consumption of APIs",
+}
+_OWASP_ITEM = re.compile(r"\bAPI(10|[1-9]):2023\b")
+
+
+def owasp_items(owasp: str) -> set[int]:
+    """The Top 10 item numbers a check's ``owasp`` text names (``"… / API8:2023"`` → ``{8}``)."""
+    return {int(n) for n in _OWASP_ITEM.findall(owasp)}
 
 
 class Area(StrEnum):
@@ -20,6 +41,8 @@ class Area(StrEnum):
     ABUSE = "abuse and rate limits"
     INTEGRITY = "integrity of signed documents"
     SPOOFING = "spoofing"
+    SSRF = "server-side request forgery"
+    CONSUMPTION = "unsafe consumption of APIs"
 
 
 class IncidentPhase(StrEnum):

@@ -22,6 +22,7 @@ from mocks.axis.schemas import (
 )
 from mocks.axis.service import AxisContext
 from mocks.axis.store import AxisStore
+from mocks.axis.store_files import read_stored_file, seed_store
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.settings import ServiceSettings
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database
@@ -63,6 +64,10 @@ def endpoints() -> list[Endpoint]:
                  params=(Param("cursor", schema={"type": "integer", "minimum": 0, "maximum": 2**62},
                                description="next_cursor of the previous pull (0 or absent: from the start)"),
                          Param("limit", schema={"type": "integer", "minimum": 1, "maximum": MAX_PULL_LIMIT}))),
+        Endpoint("GET", "/store/{name}", read_stored_file,
+                 "A file of the document store (dossier attachments the portal may fetch)", tags=("store",),
+                 params=(Param("name", "path", True, {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"}),),
+                 response_content_type="application/octet-stream"),
         Endpoint("POST", "/inbox/{delivery_id}/ack", routes.ack_delivery, "Acknowledge a delivery (idempotent)",
                  response_schema=ACK_SCHEMA, auth="bearer", tags=inbox,
                  params=(Param("delivery_id", "path", True, {"type": "integer", "minimum": 1}),)),
@@ -78,6 +83,7 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
     if lossy_one_in < 1:
         raise ValueError(f"lossy_one_in must be ≥ 1, got {lossy_one_in}")
     conn = open_database(settings.data_dir / "axis.db")
+    seed_store(settings.data_dir)
     group = GroupCommit(conn)
     store = AxisStore(conn, group=group)
     ca = DryRunCA.load_or_create(settings.data_dir / "pki")

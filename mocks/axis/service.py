@@ -11,6 +11,7 @@ written through one face is the record the other sees. Refusals are
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -141,11 +142,14 @@ async def accept_package(
         # PLANTED DEFECT: acknowledge without storing, for the lossy-axis reconciliation drill.
         document_id = document_id_for(sender.code, envelope.message_id)
         return AcceptedDocument(document_id, envelope.message_id, recipients, ctx.store.now(), False)
+    message_id = envelope.message_id
+    if ctx.weak("replay_accepted"):  # PLANTED WEAKNESS: every send is a new message, replays included
+        message_id = f"{message_id}#{uuid.uuid4().hex[:8]}"
     try:
         return await ctx.store.accept_document_async(
             NewDocument(
                 sender_code=sender.code,
-                message_id=envelope.message_id,
+                message_id=message_id,
                 digest=verified.digest,
                 subject=envelope.subject,
                 priority=envelope.priority,

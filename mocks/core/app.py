@@ -29,7 +29,15 @@ from starlette.types import Message, Receive, Scope, Send
 from mocks.core.dispatch import UNMATCHED, ErrorHandler, ResolvedRoute, RouteTable, call_handler
 from mocks.core.endpoint import Endpoint, Handler, Param
 from mocks.core.errors import ApiError, error_response
-from mocks.core.faults import ConnectionReset, FaultRegistry, FaultRequest, FaultRule, abort_connection, apply_rules
+from mocks.core.faults import (
+    ConnectionReset,
+    FaultRegistry,
+    FaultRequest,
+    FaultRule,
+    ReplacedAnswer,
+    abort_connection,
+    apply_rules,
+)
 from mocks.core.http import json_response, read_json
 from mocks.core.metrics import ServiceMetrics
 from mocks.core.openapi import openapi_document
@@ -197,6 +205,9 @@ class _ServiceMiddleware:
             status = 0
             if not abort_connection(scope.get("dientap.send")):
                 raise
+        except ReplacedAnswer as exc:  # an injected "body" fault: raised before the handler ran
+            status = exc.response.status_code
+            await exc.response(scope, receive, send)
         finally:
             if scope.get("dientap.reset"):
                 status = 0

@@ -42,7 +42,8 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     params: tuple[Param, ...] = ()
     request_content_type: str = "application/json"
-    # The media type of every answer, success and error (a SOAP face answers in text/xml).
+    # The media type of every answer, success and error (a SOAP face answers in text/xml);
+    # a non-JSON answer without a response_schema is documented as a binary string.
     response_content_type: str = "application/json"
     success_status: int = 200
     error_statuses: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)

@@ -1,4 +1,6 @@
-"""Fault injection for drills: latency, errors, resets, hangs, slow bodies and outages.
+"""Fault injection for drills: latency, errors, resets, hangs, slow bodies, outages and
+replaced answers (``body``: a 200 whose body and Content-Type the rule gives, e.g. a
+malformed, wrong-typed or oversized answer, for drills of the callers' input handling).
 
 Rules are posted to ``/admin/faults`` and matched per request by route *template*,
 method, and optionally province or agency. Route-only rules are applied by the service
@@ -20,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from starlette.requests import Request
+from starlette.responses import Response
 
 from kernel.fault_api import FAULT_ROUTE_PATTERN, FAULT_STATUSES, LatencySpec, fault_status
 from mocks.core.errors import ApiError
@@ -31,11 +34,12 @@ __all__ = [
     "FAULT_STATUSES",
     "FaultRegistry",
     "ConnectionReset",
+    "ReplacedAnswer",
     "enter_scope",
     "abort_connection",
 ]
 
-FaultKind = Literal["latency", "error", "reset", "hang", "slow_body", "outage"]
+FaultKind = Literal["latency", "error", "reset", "hang", "slow_body", "outage", "body"]
 
 
 class FaultRequest(BaseModel):
@@ -63,16 +67,32 @@ class FaultRequest(BaseModel):
     bytes_per_s: int = Field(default=1024, ge=1, le=100_000_000)
     hang_s: float = Field(default=60.0, gt=0, le=600)
     duration_s: float | None = Field(default=None, gt=0, le=86_400)
+    # kind "body": the answer (status 200) that replaces the handler's; pad_bytes of JSON
+    # whitespace make an oversized answer without posting megabytes to the admin API.
+    body: str | None = Field(default=None, max_length=65_536, validate_default=True)
+    content_type: str = Field(default="application/json", max_length=100, pattern=r"^[!-~][ -~]*$")
+    pad_bytes: int = Field(default=0, ge=0, le=16 * 1024 * 1024)
 
     _real_status = field_validator("status")(fault_status)
 
+    # Field validators (run even when the field is absent), so each refusal names its field.
     @field_validator("latency")
     @classmethod
     def _needs_latency(cls, latency: LatencySpec | None, info: ValidationInfo) -> LatencySpec | None:
-        # A field validator (validated even when absent), so the refusal names ``latency``.
         if info.data.get("kind") == "latency" and latency is None:
             raise ValueError("required when kind is 'latency'")
         return latency
+
+    @field_validator("body")
+    @classmethod
+    def _body_fault(cls, body: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") != "body":
+            return body
+        if body is None:
+            raise ValueError("required when kind is 'body'")
+        if info.data.get("province") is not None or info.data.get("agency") is not None:
+            raise ValueError("a 'body' fault replaces the answer of a route, it cannot be scoped by province or agency")
+        return body
 
 
 class FaultRule(FaultRequest):
@@ -101,6 +121,15 @@ class FaultRule(FaultRequest):
 
 class ConnectionReset(Exception):
     """Raised to make the service middleware reset the client connection."""
+
+
+class ReplacedAnswer(Exception):
+    """Raised to make the service middleware send ``response`` instead of the handler's (kind ``body``)."""
+
+    def __init__(self, rule: FaultRule):
+        super().__init__(rule.id)
+        body = (rule.body or "").encode() + b" " * rule.pad_bytes
+        self.response = Response(body, status_code=200, media_type=None, headers={"Content-Type": rule.content_type})
 
 
 class FaultRegistry:
@@ -162,7 +191,7 @@ class FaultRegistry:
 
 
 async def apply_rules(rules: list[FaultRule], rng: random.Random) -> FaultRule | None:
-    """Apply latency/hang/error/outage/reset effects; returns a slow-body rule to apply later."""
+    """Apply latency/hang/error/outage/reset/body effects; returns a slow-body rule to apply later."""
     slow_body = None
     for rule in rules:
         if rule.kind == "latency" and rule.latency is not None:
@@ -179,6 +208,8 @@ async def apply_rules(rules: list[FaultRule], rng: random.Random) -> FaultRule |
             raise ApiError(rule.status, "injected_fault", f"injected error {rule.status} (fault {rule.id})", None, headers)
         elif rule.kind == "slow_body":
             slow_body = rule
+        elif rule.kind == "body":
+            raise ReplacedAnswer(rule)
     return slow_body
 
 

@@ -59,12 +59,20 @@ def openapi_document(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]
                     "description": "Success",
                     "content": {ep.response_content_type: {"schema": ep.response_schema or {"type": "object"}}}
                     if ep.path not in ("/metrics",)
+                    and (ep.response_content_type == "application/json" or ep.response_schema is not None)
+                    else {ep.response_content_type: {"schema": {"type": "string", "format": "binary"}}}
+                    if ep.response_content_type != "application/json"
                     else {"text/plain": {"schema": {"type": "string"}}},
                 },
                 "default": {
                     "description": "Error",
+                    # A face with an error form of its own answers errors in its own media
+                    # type (SOAP faults in text/xml); any other route's errors are the JSON
+                    # Error, whatever its success answers are (a stored file's 404).
                     "content": {
-                        ep.response_content_type: {"schema": ep.error_schema or {"$ref": "#/components/schemas/Error"}}
+                        ep.response_content_type: {"schema": ep.error_schema}
+                    } if ep.error_schema is not None else {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
                 },
             },

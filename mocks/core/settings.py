@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from kernel.allowlist import is_loopback_host
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
@@ -30,6 +31,23 @@ KNOWN_WEAKNESSES = frozenset(
         "stack_traces",
         "mass_assignment",
         "legacy_routes",
+    }
+) | frozenset(
+    {
+        # One twin per check that had none (issue 16), each one branch in the service that owns it.
+        "user_enumeration",  # portal: an unknown officer account gets its own sign-in error
+        "token_claims_unchecked",  # population: exp, nbf and aud are not verified
+        "logout_not_revoked",  # portal: logout answers 200 and revokes nothing
+        "citizen_accepts_own",  # portal: the owner may make the officer's move (accept) on their dossier
+        "officer_any_commune",  # portal: an officer may read and move any commune's dossier
+        "audit_skips_verify",  # population: single verifications are not audited
+        "lenient_province_filter",  # portal: /procedures takes any province filter with 200
+        "any_content_type",  # portal: sign-in parses the body whatever its Content-Type
+        "idempotency_ignores_body",  # portal: a reused Idempotency-Key replays, whatever the body
+        "replay_accepted",  # axis: a replayed message id is stored again
+        "trust_role_header",  # population: X-Role widens the caller's field view
+        "ssrf_fetch_any",  # portal: attachments fetched from any URL, redirects followed (API7)
+        "trust_population_answers",  # portal: the population service's answers read loosely (API10)
     }
 )
 
@@ -75,6 +93,23 @@ class ServiceSettings(BaseModel):
     # Request garbage is freed by reference counting; the little that is cyclic waits
     # for the next pass, at most this many allocations later.
     gc_gen0_threshold: int = Field(default=20_000, ge=100, le=1_000_000)
+    # Dossier attachments (API7): the portal fetches them only from URLs under one of these
+    # prefixes (scheme, host, port and path prefix must all match; no redirects followed),
+    # at most attachment_max_bytes each within attachment_timeout_s. Empty: every URL is refused.
+    attachment_allowlist: tuple[str, ...] = ()
+    attachment_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    attachment_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    # The population service's answers (API10): larger answers are refused as unreadable.
+    upstream_max_response_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    @field_validator("attachment_allowlist")
+    @classmethod
+    def _store_prefixes(cls, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+        for prefix in prefixes:
+            parts = urlsplit(prefix)
+            if parts.scheme not in ("http", "https") or not parts.hostname or not parts.path.endswith("/"):
+                raise ValueError(f"{prefix!r} must be http(s)://host[:port]/path/ (a path prefix ending in /)")
+        return prefixes
 
     @model_validator(mode="after")
     def _vulnerable_only_on_loopback(self) -> ServiceSettings:

@@ -40,6 +40,7 @@ class TokenIssuer:
         conn: sqlite3.Connection | None = None,
         *,
         accept_unsigned: bool = False,
+        check_claims: bool = True,
     ):
         # Derive a per-service key so a token of one mock never verifies at another.
         self._key = hashlib.sha256(f"{secret}|jwt|{issuer}".encode()).digest()
@@ -48,6 +49,7 @@ class TokenIssuer:
         self.ttl_s = ttl_s
         self._conn = conn
         self._accept_unsigned = accept_unsigned  # planted weakness `jwt_alg_none` only
+        self._check_claims = check_claims  # False: planted weakness `token_claims_unchecked` (exp, nbf, aud) only
         self._revoked: dict[str, float] = {}
         self._cache: dict[str, dict] = {}
         if conn is not None:
@@ -81,7 +83,7 @@ class TokenIssuer:
                 self._cache.clear()
             self._cache[token] = claims
         now = time.time()
-        if claims["exp"] <= now:
+        if claims["exp"] <= now and self._check_claims:
             self._cache.pop(token, None)
             raise _unauthorized("token has expired")
         if claims["jti"] in self._revoked:
@@ -100,7 +102,8 @@ class TokenIssuer:
                 algorithms=[_ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": _REQUIRED},
+                options={"require": _REQUIRED, "verify_exp": self._check_claims, "verify_nbf": self._check_claims,
+                         "verify_aud": self._check_claims},
                 leeway=0,
             )
         except jwt.ExpiredSignatureError:

@@ -70,6 +70,7 @@ class PopulationService:
             _TOKEN_AUDIENCE,
             settings.token_ttl_s,
             accept_unsigned="jwt_alg_none" in settings.vulnerable,
+            check_claims="token_claims_unchecked" not in settings.vulnerable,
         )
         rate = 0.0 if "no_rate_limit" in settings.vulnerable else settings.rate_limit_per_s
         self.throttle = ClientThrottle(ThrottlePolicy(rate, settings.rate_limit_burst))
@@ -79,6 +80,8 @@ class PopulationService:
         # Planted weaknesses for security drills: explicit flags, one small branch each.
         self.unmasked = "unmasked_population" in settings.vulnerable
         self.verify_leak = "verify_leak" in settings.vulnerable
+        self.audit_skips_verify = "audit_skips_verify" in settings.vulnerable
+        self.trust_role_header = "trust_role_header" in settings.vulnerable
         self.not_connected: frozenset[str] = frozenset()
         self._store: CitizenStore | None = None
         self._callers: dict[str, Caller] = {}
@@ -196,6 +199,9 @@ class PopulationService:
     async def get_citizen(self, request: Request) -> Response:
         """``GET /citizens/{personal_id}?purpose=``: the citizen, as the caller's role may see it."""
         caller = await self._caller(request)
+        claimed = request.headers.get("x-role", "")
+        if self.trust_role_header and claimed in ROLE_FIELDS:  # planted weakness: the client names its role
+            caller = Caller(caller.client_id, Role(claimed), caller.province_code)
         view = self.lookup_view(caller, request.path_params["personal_id"], _purpose_param(request))
         if view is None:
             raise ApiError(404, "citizen_not_found", "no citizen with this personal ID number", "personal_id",
@@ -245,7 +251,7 @@ class PopulationService:
         """``POST /citizens/verify``: match or no match, and nothing else."""
         caller = await self._caller(request)
         body = await read_json(request, VerifyRequest)
-        return json_response(self._verify_one(caller, body))
+        return json_response(self._verify_one(caller, body, audited=not self.audit_skips_verify))
 
     async def verify_batch(self, request: Request) -> Response:
         """``POST /citizens/verify-batch``: up to 100 verifications, answered in order.
@@ -266,15 +272,19 @@ class PopulationService:
                 results.append({"match": False, "error": {"code": exc.code, "message": exc.message, "field": field}})
         return json_response({"results": results})
 
-    def _verify_one(self, caller: Caller, item: VerifyRequest) -> dict[str, object]:
-        """Match or no match for one item, audited; a broken input rule raises (audited too)."""
-        outcome = self.verify_claim(caller, item.personal_id, item.full_name, item.date_of_birth, item.purpose)
+    def _verify_one(self, caller: Caller, item: VerifyRequest, *, audited: bool = True) -> dict[str, object]:
+        """Match or no match for one item, audited; a broken input rule raises (audited too).
+
+        ``audited=False`` is the planted ``audit_skips_verify`` weakness only."""
+        outcome = self.verify_claim(caller, item.personal_id, item.full_name, item.date_of_birth, item.purpose,
+                                    audited=audited)
         if self.verify_leak and not outcome.match:
             return {"match": False, "mismatched_fields": list(outcome.mismatched)}
         return {"match": outcome.match}
 
     def verify_claim(
-        self, caller: Caller, personal_id: str, full_name: str, birth: dt.date | int, purpose: str | None
+        self, caller: Caller, personal_id: str, full_name: str, birth: dt.date | int, purpose: str | None,
+        *, audited: bool = True,
     ) -> VerifyOutcome:
         """Does ``personal_id`` belong to ``full_name`` born on ``birth`` (a date, or a year
         alone)? Audited; a broken input rule raises (audited too)."""
@@ -289,7 +299,8 @@ class PopulationService:
         # be used to learn which ID numbers exist.
         outcome = verify_identity(record, full_name, birth)
         result = "match" if outcome.match else "mismatch"
-        self.audit.record(caller.client_id, caller.role, personal_id, purpose, AuditAction.VERIFY, result)
+        if audited:
+            self.audit.record(caller.client_id, caller.role, personal_id, purpose, AuditAction.VERIFY, result)
         return outcome
 
     async def read_audit(self, request: Request) -> Response:

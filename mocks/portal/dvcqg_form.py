@@ -61,6 +61,8 @@ _CODE_OF_REASON: dict[str, ErrorCode] = {
     "unknown_commune": ErrorCode.UNKNOWN_UNIT, "commune_abolished": ErrorCode.UNKNOWN_UNIT,
     "unknown_unit": ErrorCode.UNKNOWN_UNIT, "unknown_procedure": ErrorCode.UNKNOWN_PROCEDURE,
     "identity_mismatch": ErrorCode.IDENTITY_MISMATCH,
+    "attachment_url_refused": ErrorCode.INVALID_FIELD, "attachment_unavailable": ErrorCode.INVALID_FIELD,
+    "attachment_too_large": ErrorCode.INVALID_FIELD,
 }  # fmt: skip
 _CODE_OF_STATUS = {
     401: ErrorCode.SESSION_INVALID, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.DOSSIER_NOT_FOUND,

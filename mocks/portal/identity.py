@@ -16,6 +16,12 @@ Outcomes are three, never more: the applicant matches, does not match, or the ch
 could not be made (:class:`IdentityUnavailable`: connection refused, timeout, 5xx, a
 response we cannot read). The portal answers 503 for the last one and stores nothing:
 an unverified dossier is never accepted.
+
+The answers are untrusted input (OWASP API10:2023): an answer is read only when it is a
+200 with ``Content-Type: application/json``, at most ``upstream_max_response_bytes``, a
+JSON object whose ``results`` holds exactly one object per item asked, each with a JSON
+boolean ``match``. Anything else — malformed, oversized, wrong-typed (``"match": "true"``,
+``1``), hostile (more results than asked) — is "could not be made": 503, nothing stored.
 """
 
 from __future__ import annotations
@@ -53,10 +59,15 @@ class PopulationClient:
     """Verifies applicants against ``POST /citizens/verify-batch`` of the population service."""
 
     def __init__(self, base_url: str | None, secret: str, timeout_s: float = 2.0, ca_file: str | None = None,
-                 client_cert: tuple[str, str] | None = None):
+                 client_cert: tuple[str, str] | None = None, max_response_bytes: int = 256 * 1024,
+                 trust_answers: bool = False):
         self.base_url = base_url.rstrip("/") if base_url else None
         self._password = derive_password(secret, PORTAL_CLIENT_ID)
-        self._http = (KeepAliveClient(self.base_url, timeout_s, ca_file=ca_file, client_cert=client_cert)
+        self._trust_answers = trust_answers  # planted weakness `trust_population_answers` only
+        if trust_answers:
+            max_response_bytes = 64 * 1024 * 1024
+        self._http = (KeepAliveClient(self.base_url, timeout_s, ca_file=ca_file, client_cert=client_cert,
+                                      max_response_bytes=max_response_bytes)
                       if self.base_url else None)
         self._token: str | None = None
         self._token_expires = 0.0
@@ -166,6 +177,8 @@ class PopulationClient:
             resp = await self._post("/citizens/verify-batch", body, {"Authorization": f"Bearer {token}"})
             if resp.status == 401 and attempt == 0:
                 continue  # token expired or revoked on their side: sign in again, once
+            if self._trust_answers:
+                return _trusting_outcomes(resp, len(items))
             return self._outcomes(resp, len(items))
         raise IdentityUnavailable("population service keeps refusing the portal's token")
 
@@ -173,13 +186,35 @@ class PopulationClient:
     def _outcomes(resp: UpstreamResponse, expected: int) -> list[bool]:
         if resp.status != 200:
             raise IdentityUnavailable(f"population service answered {resp.status}")
+        media_type = resp.content_type.split(";", 1)[0].strip()
+        if media_type != "application/json":
+            raise IdentityUnavailable(f"population service answered Content-Type {media_type[:40]!r}, not JSON")
         try:
             results = orjson.loads(resp.body)["results"]
-            matches = [result["match"] is True for result in results]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise IdentityUnavailable("population service sent an unreadable verify response") from None
-        if len(matches) != expected:
-            raise IdentityUnavailable(f"population service answered {len(matches)} of {expected} checks")
+        if not isinstance(results, list):
+            raise IdentityUnavailable("population service sent an unreadable verify response")
+        if len(results) != expected:
+            raise IdentityUnavailable(f"population service answered {len(results)} of {expected} checks")
+        matches = []
+        for result in results:
+            match = result.get("match") if isinstance(result, dict) else None
+            if not isinstance(match, bool):  # "true", 1, null: not an answer to "does it match?"
+                raise IdentityUnavailable("population service sent a verify result without a boolean match")
+            matches.append(match)
         # An item refused for its input (a malformed ID number) is a mismatch too: the
         # applicant is not who they claim.
         return matches
+
+
+def _trusting_outcomes(resp: UpstreamResponse, expected: int) -> list[bool]:
+    """PLANTED WEAKNESS ``trust_population_answers``: whatever parses is believed —
+    any Content-Type, any size, any truthy ``match``, extra results ignored."""
+    if resp.status != 200:
+        raise IdentityUnavailable(f"population service answered {resp.status}")
+    try:
+        results = orjson.loads(resp.body)["results"]
+        return [bool(result.get("match")) for result in results][:expected] + [False] * (expected - len(results))
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise IdentityUnavailable("population service sent an unreadable verify response") from None

@@ -21,6 +21,7 @@ __all__ = [
     "OfficerLogin",
     "LoginRequest",
     "ApplicantIn",
+    "AttachmentIn",
     "SubmitDossier",
     "SubmitDossierPlanted",
     "TransitionRequest",
@@ -94,6 +95,17 @@ class ApplicantIn(RequestModel):
         return value
 
 
+class AttachmentIn(RequestModel):
+    """A document attached to a dossier: the portal fetches ``url`` from the document store.
+
+    Only URLs under the portal's ``attachment_allowlist`` are fetched (OWASP API7:2023,
+    :mod:`mocks.portal.attachments`); any other is 422 naming ``attachments[i].url``.
+    """
+
+    name: Name
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
 class SubmitDossier(RequestModel):
     """``POST /dossiers``: a new dossier (hồ sơ) for one procedure at one commune."""
 
@@ -102,6 +114,7 @@ class SubmitDossier(RequestModel):
     channel: Literal[1, 2, 3] = 2
     applicant: ApplicantIn
     fields: dict[FieldKey, FieldValue] = Field(default_factory=dict, max_length=30)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
 
 
 class SubmitDossierPlanted(SubmitDossier):

@@ -65,7 +65,9 @@ class SignedIn(NamedTuple):
 
 async def issue_token(request: Request) -> Response:
     """Sign a citizen or officer in; answer with a short-lived bearer token."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+    portal = portal_of(request)
+    json_typed = request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+    if not json_typed and "any_content_type" not in portal.vulnerable:  # planted weakness: any body type parsed
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
     login = _parse_login(await read_body(request))
     signed = await sign_in(request, login)
@@ -113,6 +115,8 @@ async def sign_in(request: Request, login: CitizenLogin | OfficerLogin) -> Signe
                     f"too many failed sign-ins across accounts from this address; try again in {wait} s",
                     None, {"Retry-After": str(wait)},
                 )
+        if not known and "user_enumeration" in portal.vulnerable:  # planted weakness: tells unknown accounts apart
+            raise ApiError(401, "unknown_account", "no such officer account", "account")
         raise ApiError(401, "invalid_credentials", _BAD_CREDENTIALS, "password")
     throttle.record_success(lock_key)
 
@@ -146,5 +150,6 @@ async def logout(request: Request) -> Response:
     """Revoke the caller's token (the revocation survives a restart)."""
     portal = portal_of(request)
     caller = portal.caller(request)
-    portal.tokens.revoke(caller.jti, caller.exp)
+    if "logout_not_revoked" not in portal.vulnerable:  # planted weakness: logout that revokes nothing
+        portal.tokens.revoke(caller.jti, caller.exp)
     return json_response({"revoked": True})

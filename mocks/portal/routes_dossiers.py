@@ -106,8 +106,8 @@ def visible_dossier(portal: Portal, caller: Caller, code: str, *, for_read: bool
     if d is None:
         raise _not_found(code)
     if caller.is_officer:
-        if caller.commune != d.commune_code:
-            raise _not_found(code)
+        if caller.commune != d.commune_code and "officer_any_commune" not in portal.vulnerable:
+            raise _not_found(code)  # (planted weakness officer_any_commune: officers see every commune)
     elif caller.subject != d.owner_id and not (for_read and "bola_dossier_read" in portal.vulnerable):
         raise _not_found(code)  # planted weakness bola_dossier_read: any citizen reads any dossier
     return d
@@ -121,6 +121,8 @@ async def submit_dossier(request: Request) -> Response:
     planted = "mass_assignment" in portal.vulnerable
     body = await read_request(request, SubmitDossierPlanted if planted else SubmitDossier)
     fp = fingerprint("POST /dossiers", body.model_dump(mode="json"))
+    if "idempotency_ignores_body" in portal.vulnerable:  # planted weakness: a reused key replays any body
+        fp = fingerprint("POST /dossiers", {})
     result = await portal.idempotency.run(
         f"dossiers:{caller.subject}", key, fp, lambda remember: create_dossier(request, portal, caller, body, remember)
     )
@@ -140,6 +142,8 @@ async def create_dossier(
         raise ApiError(
             403, "applicant_not_caller", "citizens may only submit dossiers in their own name", "applicant.personal_id"
         )
+    for i, attachment in enumerate(body.attachments):  # decided before anything is contacted (API7)
+        portal.attachments.check(attachment.url, f"attachments[{i}].url")
     roster = load_roster()
     try:
         commune = roster.commune(body.commune_code)
@@ -191,6 +195,13 @@ async def create_dossier(
             "applicant",
         )
 
+    # Fetched once the applicant is known to be who they claim; only the digests are kept,
+    # under keys no client field can take ("attachment[i]" is not a field name).
+    fields = dict(body.fields)
+    for i, attachment in enumerate(body.attachments):
+        fetched = await portal.attachments.fetch(attachment.name, attachment.url, f"attachments[{i}].url")
+        fields[f"attachment[{i}]"] = fetched.summary()
+
     status = int(DossierStatus.SUBMITTED)
     planted_status = getattr(body, "status", None)  # planted weakness mass_assignment only
     if planted_status is not None and 1 <= planted_status <= 10:
@@ -211,7 +222,7 @@ async def create_dossier(
                 "full_name": applicant.full_name,
                 "date_of_birth": applicant.date_of_birth.isoformat(),
             },
-            fields=dict(body.fields),
+            fields=fields,
             fee_vnd=procedure.fee_vnd,
             status=status,
             created_at=at,
@@ -311,6 +322,8 @@ async def apply_transition(
     ``POST /dossiers/{code}/transitions`` and the integration-adapter face's progress updates.
     """
     actor = Actor.OFFICER if caller.is_officer else Actor.OWNER
+    if "citizen_accepts_own" in portal.vulnerable and to == int(DossierStatus.ACCEPTED):
+        actor = Actor.OFFICER  # planted weakness: the owner may make the officer's move
 
     def unit(conn) -> tuple[int, int, str]:
         current = portal.store.dossier(code, conn)

@@ -159,6 +159,7 @@ def _officer_of(caller: Caller, unit: Unit) -> None:
 # Native field → this face's field, for refusals raised by the shared rules.
 _FIELD_OF = {"procedure_code": "MaTTHC", "applicant": "MaDoiTuong", "applicant.personal_id": "MaDoiTuong",
              "applicant.full_name": "ChuHoSo", "applicant.date_of_birth": "ThongTinKhac.NgaySinh"}  # fmt: skip
+_ATTACHMENT_FIELD = re.compile(r"attachments\[(\d+)\]\.url")
 # Dossier fields kept with the dossier (the portal's ``fields``), given back by TraCuuHoSo.
 _KEPT = ("MaHoSo", "TrichYeuHoSo", "SoDienThoai", "Email", "Fax", "HinhThuc", "GhiChu", "DonViXuLy", "NgayTiepNhan")
 
@@ -227,11 +228,15 @@ async def _new_dossier(
             raise ApiError(403, "applicant_not_caller", "citizens may only file dossiers in their own name",
                            f"{prefix}.MaDoiTuong")  # fmt: skip
         owner, channel = caller, 2
+    # Documents the portal fetches (the document store only: mocks/portal/attachments.py).
+    attached = [(j, doc) for j, doc in enumerate(item.TaiLieuNop) if doc.DuongDanTaiTepTin and not doc.IsDeleted]
     body = validate_item(SubmitDossier, {
         "procedure_code": item.MaTTHC, "commune_code": unit.commune, "channel": channel,
         "applicant": {"personal_id": item.MaDoiTuong, "full_name": item.ChuHoSo,
                       "date_of_birth": f"{born[:4]}-{born[4:6]}-{born[6:]}"},
         "fields": {name: value for name in _KEPT if (value := getattr(item, name))},
+        "attachments": [{"name": str(doc.TenTepDinhKem or f"TaiLieuNop-{j}"), "url": str(doc.DuongDanTaiTepTin)}
+                        for j, doc in attached],
     }, prefix)  # fmt: skip
     # The item as sent (key order aside), not re-serialised from the model: a dump of its 30
     # fields costs more than the rest of the fingerprint.
@@ -243,6 +248,10 @@ async def _new_dossier(
     except ApiError as err:
         if err.code == "idempotency_key_reused":
             raise _exists(item.MaHoSo, prefix) from None
+        attachment = _ATTACHMENT_FIELD.fullmatch(err.field or "")
+        if attachment is not None:  # attachments[k].url → TaiLieuNop[j].DuongDanTaiTepTin
+            field = f"{prefix}.TaiLieuNop[{attached[int(attachment[1])][0]}].DuongDanTaiTepTin"
+            raise ApiError(err.status, err.code, err.message, field, err.headers, err.extra) from None
         raise _renamed(err, prefix) from None
     if stored.replayed:
         raise _exists(item.MaHoSo, prefix)

@@ -58,6 +58,9 @@ async def list_procedures(request: Request) -> Response:
     if not code:
         raise ApiError(422, "missing_parameter", "query parameter province (2-digit code) is required", "province")
     if not code.isascii() or not _PROVINCE.fullmatch(code):
+        if "lenient_province_filter" in request.app.state.settings.vulnerable:
+            # Planted weakness: an unvalidated filter, echoed back as if it were a province.
+            return json_response({"province_code": code, "published": False, "procedures": []})
         raise ApiError(422, "invalid_province", "province must be a 2-digit province code such as 01", "province")
     try:
         province = load_roster().province(code)

@@ -24,6 +24,7 @@ from mocks.core.settings import ServiceSettings
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer, bearer_claims
 from mocks.portal.accounts import LoginThrottle, StuffingDetector
+from mocks.portal.attachments import AttachmentFetcher
 from mocks.portal.idempotency import IdempotencyGuard
 from mocks.portal.identity import PopulationClient
 from mocks.portal.intermediary import PaymentIntermediary, callback_key
@@ -91,6 +92,13 @@ class Portal:
             ca_file=str(settings.upstream_ca_file) if settings.upstream_ca_file else None,
             client_cert=(str(settings.upstream_client_cert), str(settings.upstream_client_key))
             if settings.upstream_client_cert and settings.upstream_client_key else None,
+            max_response_bytes=settings.upstream_max_response_bytes,
+            trust_answers="trust_population_answers" in settings.vulnerable,
+        )
+        self.attachments = AttachmentFetcher(
+            settings.attachment_allowlist, settings.attachment_max_bytes, settings.attachment_timeout_s,
+            ca_file=str(settings.upstream_ca_file) if settings.upstream_ca_file else None,
+            fetch_any="ssrf_fetch_any" in settings.vulnerable,
         )
         self.callback_key = callback_key(settings.dry_run_secret)
         self.intermediary = PaymentIntermediary(self.callback_key, settings.payment_callback_delay_s)
@@ -188,6 +196,7 @@ class Portal:
         """Stop callbacks, close HTTP clients and the database."""
         await self.intermediary.aclose()
         await self.population.aclose()
+        await self.attachments.aclose()
         if self.checkpointer is not None:
             self.checkpointer.close()
         self.conn.close()

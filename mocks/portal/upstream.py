@@ -10,7 +10,9 @@ stack, with one overall timeout per call.
 
 Scope is deliberately narrow: ``http://`` or ``https://`` (asyncio's own TLS, verified
 against the CA file given, e.g. the dry-run CA when the mocks serve TLS), responses with ``Content-Length`` or
-chunked bodies (httptools handles both), no redirects, no proxies.
+chunked bodies (httptools handles both), no redirects, no proxies; an answer larger than
+``max_response_bytes`` is refused as it arrives (the population service's answers are
+untrusted input, OWASP API10).
 """
 
 from __future__ import annotations
@@ -36,13 +38,17 @@ class UpstreamResponse:
 
     status: int
     body: bytes
+    content_type: str = ""  # the Content-Type header as sent (lower-cased), "" if none
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; at most one request in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body_bytes: int = 256 * 1024) -> None:
         self.transport: asyncio.Transport | None = None
+        self._max_body = max_body_bytes
+        self._size = 0
+        self._content_type = b""
         self.closed = False
         self.used = False  # has carried a request before: a close may be a keep-alive expiry
         self._parser = httptools.HttpResponseParser(self)
@@ -68,14 +74,24 @@ class _Connection(asyncio.Protocol):
         self._fail(_ClosedEarly() if not self._got_bytes else UpstreamError("connection closed mid-response"))
 
     # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"content-type":
+            self._content_type = value.lower()
+
     def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size > self._max_body:  # an answer this large is not one we asked for: refuse it unread
+            self._fail(UpstreamError(f"response larger than {self._max_body} bytes"))
+            self.close()
+            return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
         self._keep_alive = self._parser.should_keep_alive()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(UpstreamResponse(self._parser.get_status_code(), b"".join(self._body)))
+            waiter.set_result(UpstreamResponse(self._parser.get_status_code(), b"".join(self._body),
+                                               self._content_type.decode("latin-1")))
 
     # client side
     def _fail(self, exc: Exception) -> None:
@@ -86,6 +102,8 @@ class _Connection(asyncio.Protocol):
     async def send(self, raw: bytes) -> UpstreamResponse:
         assert self.transport is not None  # set by connection_made before use  # nosec B101
         self._body = []
+        self._size = 0
+        self._content_type = b""
         self._got_bytes = False
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
@@ -112,8 +130,9 @@ class KeepAliveClient:
     """POSTs JSON to one ``http(s)://host:port`` origin over pooled keep-alive connections."""
 
     def __init__(self, base_url: str, timeout_s: float = 2.0, max_idle: int = 256, ca_file: str | None = None,
-                 client_cert: tuple[str, str] | None = None):
+                 client_cert: tuple[str, str] | None = None, max_response_bytes: int = 256 * 1024):
         parts = urlsplit(base_url)
+        self._max_response = max_response_bytes
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upstream URL must be http(s)://host:port, got {base_url!r}")
         self.host = parts.hostname
@@ -131,7 +150,8 @@ class KeepAliveClient:
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(_Connection, self.host, self.port, ssl=self._tls)
+            _, conn = await loop.create_connection(lambda: _Connection(self._max_response), self.host, self.port,
+                                                   ssl=self._tls)
         except OSError as exc:
             raise UpstreamError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
         return conn

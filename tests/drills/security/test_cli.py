@@ -19,6 +19,9 @@ def test_list_shows_every_check_and_the_weakness_it_plants(capsys: pytest.Captur
     for c in all_checks():
         assert c.spec.id in out and c.spec.title in out
     assert "population:jwt_alg_none" in out and "portal:no_lockout, portal:trust_forwarded_for" in out
+    assert "OWASP API Security Top 10 (2023):" in out
+    for line in ("API7:2023 Server Side Request Forgery", "API10:2023 Unsafe Consumption of APIs"):
+        assert line in out and "NOT COVERED" not in next(x for x in out.splitlines() if line in x)
 
 
 def test_unknown_check_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Every check against a fake that lets everything through: none may pass (no vacuous checks).
 
-The planted weaknesses prove one failure mode per check for the checks that have one;
-this fake — answering yes to every request, in process through an ``httpx.MockTransport``
-— proves that the checks without a planted weakness can fail at all.
+The planted weaknesses prove one failure mode per check (every check has one); this fake
+— answering yes to every request, in process through an ``httpx.MockTransport`` — proves
+a second, cruder one for each: no check passes a target that refuses nothing.
 """
 
 from __future__ import annotations

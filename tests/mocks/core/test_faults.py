@@ -100,6 +100,8 @@ def _admin_app(tmp_path):
         ({"kind": "error", "route": "dossiers"}, "route"),  # a template starts with "/" (or is "*")
         ({"kind": "error", "agency": ""}, "agency"),
         ({"kind": "latency"}, "latency"),
+        ({"kind": "body"}, "body"),
+        ({"kind": "body", "body": "{}", "province": "01"}, "body"),
     ],
 )
 def test_the_admin_api_refuses_bad_fault_input_naming_the_field(tmp_path, body, field):
@@ -128,3 +130,30 @@ def test_an_accepted_fault_is_stamped_by_the_server_and_real_statuses_pass(tmp_p
     assert [r.status_code for r in replies] == [201, 201, 201]
     assert all(before <= r.json()["created_at"] <= time.time() for r in replies)
     assert 449 not in FAULT_STATUSES and 599 not in FAULT_STATUSES and {400, 429, 500, 503} <= set(FAULT_STATUSES)
+
+
+def test_a_body_fault_replaces_the_answer_with_its_body_type_and_padding():
+    import asyncio
+
+    from mocks.core.faults import ReplacedAnswer, apply_rules
+
+    rule = FaultRule(kind="body", route="/citizens/verify-batch", body='{"results": [{"match": "true"}]}',
+                     content_type="text/html; charset=utf-8", pad_bytes=5)
+    with pytest.raises(ReplacedAnswer) as caught:
+        asyncio.run(apply_rules([rule], random.Random(0)))
+    answer = caught.value.response
+    assert answer.status_code == 200 and answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert answer.body == b'{"results": [{"match": "true"}]}     '
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [({"kind": "body"}, "required when kind is 'body'"),
+     ({"kind": "body", "body": "{}", "province": "01"}, "cannot be scoped"),
+     ({"kind": "body", "body": "{}", "content_type": "text/html\r\nX-Injected: 1"}, "content_type"),
+     ({"kind": "body", "body": "{}", "pad_bytes": 17 * 1024 * 1024}, "pad_bytes"),
+     ({"kind": "body", "body": "x" * 70_000}, "body")],
+)  # fmt: skip
+def test_body_faults_are_validated_like_the_others(body, message):
+    with pytest.raises(ValidationError, match=message):
+        FaultRule(**body)

@@ -209,12 +209,17 @@ def test_catalogue_look_ups_need_no_session(client):
         (lambda c, s: sync(c, s, citizen(18), "H-B-8", TrangThaiHoSo="4"), 422, ErrorCode.INVALID_FIELD,
          "data[0].TrangThaiHoSo"),
         (lambda c, s: call(c, s, "000.00.00.H26", "TraCuuHoSo"), 422, ErrorCode.MISSING_FIELD, "mahoso"),
+        # An attachment URL outside the document store (here: the cloud metadata address).
+        (lambda c, s: sync(c, s, citizen(18), "H-B-9", TaiLieuNop=[
+            {"TenTepDinhKem": "to-khai.pdf"},
+            {"TenTepDinhKem": "cccd.pdf", "DuongDanTaiTepTin": "http://169.254.169.254/latest/meta-data/"}]),
+         422, ErrorCode.INVALID_FIELD, "data[0].TaiLieuNop[1].DuongDanTaiTepTin"),
         (lambda c, s: c.post(AUTH_PATH, json={"username": "00004.officer1", "password": "wrong"}, headers=DST), 401,
          ErrorCode.LOGIN_FAILED, "password"),
     ],
     ids=["not-json", "no-dstcode", "unknown-service", "no-session", "forged-session", "unknown-unit",
          "no-isUpdating", "bad-date", "unknown-field", "no-birth-date", "unknown-procedure", "identity-mismatch",
-         "not-own-name", "new-not-at-1", "no-mahoso", "bad-password"],
+         "not-own-name", "new-not-at-1", "no-mahoso", "attachment-url", "bad-password"],
 )  # fmt: skip
 def test_bad_input_is_answered_in_the_adapter_s_error_form(client, send, status, code, field):
     session = session_of(client, citizen(18).personal_id)

@@ -14,7 +14,14 @@ import socket
 import pytest
 
 from kernel.credentials import derive_password
-from mocks.portal.identity import VERIFY_BATCH_MAX, Applicant, IdentityUnavailable, PopulationClient
+from mocks.portal.identity import (
+    VERIFY_BATCH_MAX,
+    Applicant,
+    IdentityUnavailable,
+    PopulationClient,
+    _trusting_outcomes,
+)
+from mocks.portal.upstream import UpstreamResponse
 
 from .stub_http import StubServer
 
@@ -130,7 +137,9 @@ def test_an_unavailable_call_fails_every_check_in_it():
 @pytest.mark.parametrize(
     ("body", "reason"),
     [(b'{"results": [{"match": true}, {"match": true}]}', "2 of 1 checks"), (b"not json", "unreadable"),
-     (b'{"results": 7}', "unreadable")],
+     (b'{"results": 7}', "unreadable"), (b'{"results": [{"match": "true"}]}', "without a boolean match"),
+     (b'{"results": [{"match": 1}]}', "without a boolean match"), (b'{"results": [true]}', "without a boolean"),
+     (b'{"results": [{"match": true}]}' + b" " * 300_000, "larger than 262144 bytes")],
 )  # fmt: skip
 def test_an_answer_that_does_not_fit_the_question_is_unavailable(body, reason):
     with pytest.raises(IdentityUnavailable, match=reason):
@@ -174,3 +183,24 @@ def test_silent_server_times_out_as_unavailable():
 def test_no_population_url_is_unavailable():
     with pytest.raises(IdentityUnavailable, match="population_url"):
         _verify_at(None, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "believed"),
+    [("application/json", True), ("application/json; charset=utf-8", True), ("text/html", False), ("", False)],
+)
+def test_only_a_json_answer_is_read(content_type, believed):
+    answer = UpstreamResponse(200, b'{"results": [{"match": true}]}', content_type)
+    if believed:
+        assert PopulationClient._outcomes(answer, 1) == [True]
+    else:
+        with pytest.raises(IdentityUnavailable, match="not JSON"):
+            PopulationClient._outcomes(answer, 1)
+
+
+def test_the_planted_trusting_reader_believes_what_the_strict_one_refuses():
+    # trust_population_answers: any Content-Type, a truthy "match", extra results cut off.
+    for body, content_type in ((b'{"results": [{"match": "true"}]}', "application/json"),
+                               (b'{"results": [{"match": true}]}', "text/html"),
+                               (b'{"results": [{"match": true}, {"match": true}]}', "application/json")):
+        assert _trusting_outcomes(UpstreamResponse(200, body, content_type), 1) == [True]
