@@ -246,8 +246,12 @@ def _security(run: RunData) -> str:
         rows.append([_e(c.id), _e(c.title), _e(c.owasp), _e(c.phase or "—"), f'<span class="{c.verdict}">{c.verdict}</span>',
                      _e(c.summary) + evidence, detected])
     passed = sum(c.verdict == "PASS" for c in sc.checks)
+    limits = ""
+    if sc.target_limits is not None:
+        unknown = "".join(f"<br>{_e(n)}: {_e(s)}" for n, s in sc.target_limits.sources.items() if s.startswith("unknown"))
+        limits = f"<p>Limits the target stated: {_e(sc.target_limits.describe())}{unknown}</p>"
     return (f'<h2 id="security">Security scorecard</h2><p>{passed} of {len(sc.checks)} checks passed. '
-            "Evidence excerpts have secrets redacted.</p>"
+            "Evidence excerpts have secrets redacted.</p>" + limits
             + _table(["Check", "Title", "OWASP / rule", "Phase", "Verdict", "Evidence", "Detected after"], rows))
 
 
