@@ -52,6 +52,8 @@ __all__ = [
     "merge_load_ledgers",
     "classify",
     "duplicated_keys",
+    "name_duplicates",
+    "MAX_LISTED_IDS",
     "predicted_lossy_drops",
     "fetch_holdings",
     "reconcile",
@@ -66,7 +68,7 @@ LEDGER_SOURCES = {"dossiers": "portal", "payments": "portal", "documents": "axis
 # DEFAULT_LOSSY_ONE_IN; a test keeps the two equal).
 LOSSY_AXIS_ONE_IN = 50
 MAX_RECEIPT_DOCUMENTS = 500
-MAX_LOST_IDS = 200  # ids listed per row in the journal (counts are always exact)
+MAX_LISTED_IDS = 200  # lost, duplicated and unexpected items each named per row in the journal (counts stay exact)
 
 
 @dataclass
@@ -93,6 +95,22 @@ def duplicated_keys(acknowledged: dict[str, str]) -> int:
     return sum(n - 1 for n in per_key.values() if n > 1)
 
 
+def name_duplicates(acknowledged: dict[str, str], held: list[str]) -> list[str]:
+    """One entry per duplicate, in key order: every id acknowledged under a key after its first
+    id, and every extra copy of an id the target holds more than once."""
+    ids_by_key: dict[str, list[str]] = {}
+    for item_id, key in acknowledged.items():
+        if key:
+            ids_by_key.setdefault(key, []).append(item_id)
+    named: list[str] = []
+    for key, ids in sorted(ids_by_key.items()):
+        first, *extras = sorted(ids)
+        named += [f"{extra} (key {key}, also {first})" for extra in extras]
+    named += [f"{item_id} (held {n}×: copy {copy})"
+              for item_id, n in sorted(Counter(held).items()) if n > 1 for copy in range(2, n + 1)]
+    return named
+
+
 def classify(kind: str, acknowledged: dict[str, str], held_first: list[str], held_settled: list[str] | None = None
              ) -> ReconciliationRow:
     """One row: compare acknowledged ids (id → key) with what the target held at the first
@@ -103,10 +121,12 @@ def classify(kind: str, acknowledged: dict[str, str], held_first: list[str], hel
     recovered = sum(1 for i in acknowledged if i not in first and i in final)
     ok = sum(1 for i in acknowledged if i in first)
     held_twice = sum(n - 1 for n in Counter(settled).values() if n > 1)
-    unexpected = sum(1 for i in final if i not in acknowledged)
+    unexpected_ids = sorted(i for i in final if i not in acknowledged)
+    duplicates = name_duplicates(acknowledged, settled)
     return ReconciliationRow(
         item_kind=kind, ok=ok, lost=len(lost_ids), duplicated=duplicated_keys(acknowledged) + held_twice,
-        unexpected=unexpected, recovered=recovered, lost_ids=lost_ids[:MAX_LOST_IDS],
+        unexpected=len(unexpected_ids), recovered=recovered, lost_ids=lost_ids[:MAX_LISTED_IDS],
+        duplicated_ids=duplicates[:MAX_LISTED_IDS], unexpected_ids=unexpected_ids[:MAX_LISTED_IDS],
     )
 
 

@@ -14,10 +14,39 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["DEFAULT_DRY_RUN_SECRET", "Credentials", "DerivedCredentials", "derive_password", "officer_account"]
+from kernel.allowlist import is_loopback_host
 
-# Public on purpose: it protects mock accounts on loopback, nothing real.
+__all__ = [
+    "DEFAULT_DRY_RUN_SECRET", "DRY_RUN_SECRET_ENV", "Credentials", "DerivedCredentials", "default_secret_refusal",
+    "default_secret_warning", "derive_password", "officer_account",
+]
+
+# Public on purpose: it protects mock accounts on loopback, nothing real. Anyone who has read
+# the source can derive every dry-run password and mint the mocks' tokens offline, so a mock
+# started with it refuses every address but loopback (default_secret_refusal).
 DEFAULT_DRY_RUN_SECRET = "dientap-dry-run"  # a documented test secret, not a credential  # nosec B105
+#: Where the mocks, `dientap mocks` and the load generator take a secret of the team's own.
+DRY_RUN_SECRET_ENV = "DIENTAP_DRY_RUN_SECRET"
+
+
+def default_secret_refusal(secret: str, host: str) -> str | None:
+    """Why a mock must not listen on ``host`` with ``secret``, or ``None`` when it may.
+
+    Only the public default is refused, and only off loopback: on 127.0.0.1 nobody but
+    this machine can reach the accounts it protects.
+    """
+    if secret != DEFAULT_DRY_RUN_SECRET or is_loopback_host(host):
+        return None
+    return (f"the default dry-run secret is public (it is in dientap's source: anyone could mint tokens and sign in "
+            f"as any dry-run account), so the mocks refuse to listen on {host!r} with it; give a secret of your own "
+            f"in {DRY_RUN_SECRET_ENV} (e.g. export {DRY_RUN_SECRET_ENV}=$(openssl rand -hex 32), and the same to the "
+            "load generator), or bind to 127.0.0.1")
+
+
+def default_secret_warning(what: str) -> str:
+    """The one line a mock prints when it starts on loopback with the public default secret."""
+    return (f"WARNING: {what}: the default dry-run secret is in use, and it is public: anyone on this machine can mint "
+            f"tokens; loopback only — set {DRY_RUN_SECRET_ENV} to serve anything else")
 
 
 def derive_password(secret: str, account: str) -> str:

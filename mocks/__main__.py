@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from kernel.credentials import DRY_RUN_SECRET_ENV, default_secret_warning
 from kernel.defaults import POPULATION_SIZE, SEED
 from mocks import DEFAULT_PORTS, SERVICES
 from mocks.core.settings import ServiceSettings
@@ -71,7 +72,7 @@ def build_settings(args: argparse.Namespace) -> ServiceSettings:
         "vulnerable": frozenset(v.strip() for v in args.vulnerable.split(",") if v.strip()),
         "admin_token": os.environ.get("DIENTAP_ADMIN_TOKEN") or None,
     }
-    secret = os.environ.get("DIENTAP_DRY_RUN_SECRET")
+    secret = os.environ.get(DRY_RUN_SECRET_ENV)
     if secret:
         values["dry_run_secret"] = secret
     if args.settings_json:
@@ -84,13 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = build_settings(args)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        # One line, each problem named by its setting (pydantic's own text spans lines).
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}"
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        print(f"ERROR: invalid settings for {args.service}: {problems}", file=sys.stderr)
+        return 3
+    except ValueError as exc:
         print(f"ERROR: invalid settings for {args.service}: {exc}", file=sys.stderr)
         return 3
     problem = _tls_problem(args)
     if problem is not None:
         print(f"ERROR: {problem}", file=sys.stderr)
         return 2
+    if settings.default_secret:
+        print(default_secret_warning(f"the {args.service} mock"), file=sys.stderr, flush=True)
     import ssl
 
     import uvicorn

@@ -47,8 +47,27 @@ class ReconciliationRow(_Record):
     duplicated: int = Field(ge=0)
     unexpected: int = Field(ge=0)
     recovered: int = Field(ge=0)
+    # Every lost, duplicated and unexpected item named by its key, so each can be audited. The
+    # lists are bounded (drills.reconcile.MAX_LISTED_IDS, first in key order); the counts above
+    # are always exact, so a list shorter than its count was cut.
     lost_ids: list[str] = Field(default_factory=list)
+    # One entry per duplicate: "ID2 (key K, also ID1)" or "ID (held 3×: copy 2)".
+    duplicated_ids: list[str] = Field(default_factory=list)
+    unexpected_ids: list[str] = Field(default_factory=list)  # held by the target, never acknowledged
 
+    def named(self, limit: int) -> list[str]:
+        """One line each for the lost, duplicated and unexpected items, at most ``limit`` items
+        a line, saying "first N of M" when there are more (for the report and the console)."""
+        out = []
+        for label, count, ids in (("lost", self.lost, self.lost_ids), ("duplicated", self.duplicated, self.duplicated_ids),
+                                  ("unexpected", self.unexpected, self.unexpected_ids)):
+            shown = ids[:limit]
+            if not shown:
+                continue
+            cut = len(shown) < count
+            head = f"{label} {count:,}" + (f" (first {len(shown)} of {count:,})" if cut else "")
+            out.append(f"{head}: {', '.join(shown)}" + (" …" if cut else ""))
+        return out
 
 class DrillResult(_Record):
     """Outcome of a fault drill: what was injected, what held, what was lost."""

@@ -35,6 +35,7 @@ __all__ = ["REPORT_FILE", "REPORT_CSS", "READY_LOOK", "render_report", "render_h
 
 REPORT_FILE = "report.html"
 MAX_TIMELINE_ROWS = 300
+NAMED_IN_REPORT = 20  # lost, duplicated and unexpected items named per reconciliation row (the journal has more)
 
 # The report's look; the live board (metrics.board) wears it too.
 REPORT_CSS = """
@@ -220,7 +221,7 @@ def _drill(run: RunData) -> str:
     hyp = [[_e(h.phase), _e(h.probe), "—" if h.offset_s is None else f"{h.offset_s:,.1f}", _e(h.expected), _e(h.measured),
             f'<span class="{"PASS" if h.ok else "FAIL"}">{"held" if h.ok else "broken"}</span>'] for h in d.hypothesis]
     rec = [[_e(r.item_kind), f"{r.ok:,}", f"{r.lost:,}", f"{r.duplicated:,}", f"{r.unexpected:,}", f"{r.recovered:,}",
-            _e(", ".join(r.lost_ids[:20]) + (" …" if len(r.lost_ids) > 20 else ""))] for r in d.reconciliation]
+            "<br>".join(_e(line) for line in r.named(NAMED_IN_REPORT)) or "—"] for r in d.reconciliation]
     recovery = f"{d.recovery_time_s:,.1f} s" if d.recovery_time_s is not None else "not measured"
     broken = "".join(f"<li>{_e(x)}</li>" for x in d.expectations)
     error = f"<pre>{_e(d.error)}</pre>" if d.error else ""
@@ -230,7 +231,7 @@ def _drill(run: RunData) -> str:
             + "<h3>Faults injected</h3>" + _table(["Fault", "Kind", "Target", "Start s", "End s"], faults, num_from=3)
             + "<h3>Steady-state hypothesis</h3>" + _table(["Phase", "Probe", "At s", "Expected", "Measured", "Result"], hyp)
             + "<h3>Reconciliation</h3>"
-            + _table(["Items", "OK", "Lost", "Duplicated", "Unexpected", "Recovered", "Lost ids"], rec, num_from=1))
+            + _table(["Items", "OK", "Lost", "Duplicated", "Unexpected", "Recovered", "Named by key"], rec, num_from=1))
 
 
 def _security(run: RunData) -> str:
@@ -246,8 +247,12 @@ def _security(run: RunData) -> str:
         rows.append([_e(c.id), _e(c.title), _e(c.owasp), _e(c.phase or "—"), f'<span class="{c.verdict}">{c.verdict}</span>',
                      _e(c.summary) + evidence, detected])
     passed = sum(c.verdict == "PASS" for c in sc.checks)
+    limits = ""
+    if sc.target_limits is not None:
+        unknown = "".join(f"<br>{_e(n)}: {_e(s)}" for n, s in sc.target_limits.sources.items() if s.startswith("unknown"))
+        limits = f"<p>Limits the target stated: {_e(sc.target_limits.describe())}{unknown}</p>"
     return (f'<h2 id="security">Security scorecard</h2><p>{passed} of {len(sc.checks)} checks passed. '
-            "Evidence excerpts have secrets redacted.</p>"
+            "Evidence excerpts have secrets redacted.</p>" + limits
             + _table(["Check", "Title", "OWASP / rule", "Phase", "Verdict", "Evidence", "Detected after"], rows))
 
 

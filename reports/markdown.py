@@ -102,6 +102,8 @@ def markdown_for(run: RunData) -> str:
     if sc is not None:
         bad = [c for c in sc.checks if c.verdict != "PASS"]
         out += ["", f"**Security:** {len(sc.checks) - len(bad)} of {len(sc.checks)} checks passed."]
+        if sc.target_limits is not None:
+            out += [f"Limits the target stated: {_md(sc.target_limits.describe())}"]
         out += [f"- {c.verdict} `{_md(c.id)}` {_md(c.title)}: {_md(c.summary)}" for c in bad]
     return "\n".join(out) + "\n"
 

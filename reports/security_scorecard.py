@@ -11,7 +11,7 @@ from pydantic import Field
 from reports._record import Record as _Record
 from reports._record import Verdict
 
-__all__ = ["EvidenceExcerpt", "SecurityCheckResult", "SecurityScorecard"]
+__all__ = ["EvidenceExcerpt", "SecurityCheckResult", "SecurityScorecard", "TargetLimits"]
 
 
 class EvidenceExcerpt(_Record):
@@ -35,7 +35,40 @@ class SecurityCheckResult(_Record):
     phase: str | None = None  # incident-handling phase (Circular 20/2017), when simulated
 
 
+class TargetLimits(_Record):
+    """The abuse limits the target stated about itself (``GET /admin/limits``) when the checks ran.
+
+    ``None`` is unknown: the target does not expose it (``sources`` says why, per service).
+    A rate or threshold of 0 is a limit that is off.
+    """
+
+    throttle_rate_per_s: float | None = None  # population, per client system
+    throttle_burst: int | None = None
+    lockout_threshold: int | None = None  # portal: failed sign-ins before an account locks
+    lockout_s: int | None = None
+    token_ttl_s: dict[str, int | None] = Field(default_factory=dict)  # per service
+    sources: dict[str, str] = Field(default_factory=dict)  # per service: where they were read, or why unknown
+
+    def describe(self) -> str:
+        """One line for the console and the report."""
+        if self.throttle_rate_per_s is None:
+            throttle = "unknown"
+        elif self.throttle_rate_per_s == 0:
+            throttle = "off"
+        else:
+            throttle = f"{self.throttle_rate_per_s:g}/s per client, burst {self.throttle_burst}"
+        if self.lockout_threshold is None:
+            lockout = "unknown"
+        elif self.lockout_threshold == 0:
+            lockout = "off"
+        else:
+            lockout = f"after {self.lockout_threshold} failed sign-ins, for {self.lockout_s} s"
+        ttl = ", ".join(f"{name} {'unknown' if s is None else f'{s} s'}" for name, s in self.token_ttl_s.items())
+        return f"population throttle {throttle}; portal lockout {lockout}; token lifetime {ttl or 'unknown'}"
+
+
 class SecurityScorecard(_Record):
-    """All security checks of a run."""
+    """All security checks of a run, and the limits the target stated when they ran."""
 
     checks: list[SecurityCheckResult] = Field(default_factory=list)
+    target_limits: TargetLimits | None = None  # None: a scorecard written before targets stated them

@@ -15,6 +15,7 @@ from kernel.errors import ExitCode, UsageError
 
 __all__ = ["register", "run"]
 
+NAMED_ON_CONSOLE = 10  # lost, duplicated and unexpected items named per row (journal.json and report.html have more)
 EXAMPLE = """\
 exit codes: 0 the hypothesis held and nothing was lost; 1 the drill FAILED (also the
 planted-defect drill lossy-axis, which must fail: it proves the checker works); 70 the
@@ -166,6 +167,8 @@ def _print_result(result) -> None:  # noqa: ANN001 - reports.drill_result.DrillR
     for row in result.reconciliation:
         print(f"  {row.item_kind:<10} ok {row.ok:>6}  lost {row.lost:>4}  duplicated {row.duplicated:>3}  "
               f"unexpected {row.unexpected:>4}  recovered {row.recovered:>3}")
+        for line in row.named(NAMED_ON_CONSOLE):  # every one is in journal.json (bounded there too)
+            print(f"    {line}")
     if result.recovery_time_s is not None:
         print(f"  recovery after the last fault: {result.recovery_time_s:.1f} s")
     for line in result.expectations:

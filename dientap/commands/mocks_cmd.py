@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, officer_count, positive_int
 from dientap.commands.preflight import check_folder, check_readiness
 from dientap.orchestration import MockCluster, MockClusterConfig
-from dientap.orchestration.mockcluster import ServiceBindError, check_weaknesses
+from dientap.orchestration.mockcluster import ServiceBindError, check_secret, check_weaknesses, uses_default_secret
+from kernel.credentials import default_secret_warning
 from kernel.defaults import OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
 from kernel.errors import ExitCode, UsageError
 from kernel.stopping import STOP
@@ -98,6 +100,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     """Start the cluster and block until interrupted (or ``--duration`` passes)."""
     # Every value is checked before anything starts (no socket, no process, no data folder).
     vulnerable = _vulnerable(args.vulnerable, args.host)
+    try:
+        check_secret(args.host)
+    except UsageError as exc:
+        raise UsageError(f"argument --host: {exc}") from None
     check_readiness(args.readiness)
     check_folder("--data-dir", args.data_dir)
     if args.tls_dir is not None:
@@ -119,6 +125,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     )
     if args.admin_token:
         config.admin_token = args.admin_token
+    if uses_default_secret():  # one line for the three services (each also logs its own)
+        print(default_secret_warning("the mocks"), file=sys.stderr, flush=True)
     print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
     cluster = MockCluster(config)
     # Ctrl-C or SIGTERM before the services are ready interrupts the start (exit 130);

@@ -18,12 +18,9 @@ if TYPE_CHECKING:
     from reports.journal import Journal
     from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
 
-__all__ = ["register", "security", "EMBEDDED_MOCK_SETTINGS", "SCORECARD_FILE"]
+__all__ = ["register", "security", "SCORECARD_FILE"]
 
 SCORECARD_FILE = "security.json"
-# The embedded population mock's per-client limit is sized for a go-live peak; the
-# scraping check needs a limit it can reach in seconds (the README's "security drills lower it").
-EMBEDDED_MOCK_SETTINGS = {"population": {"rate_limit_per_s": 200.0, "rate_limit_burst": 400}}
 WARM_UP_S = 10.0
 
 EXAMPLE = """\
@@ -140,9 +137,10 @@ def _alone(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
     cluster = None
     try:
         if args.target == "embedded":
+            # The shipped defaults, as `dientap mocks` and `dientap run` start them: the scorecard
+            # judges the configuration teams run, and states it (GET /admin/limits).
             config = MockClusterConfig(data_dir=run_dir / "mocks", seed=args.seed, population_size=args.population_size,
-                                       readiness_file=args.readiness, log_dir=run_dir / "logs",
-                                       extra_settings=EMBEDDED_MOCK_SETTINGS)
+                                       readiness_file=args.readiness, log_dir=run_dir / "logs")
             print(f"starting the embedded mocks (population {args.population_size:,} citizens)...", flush=True)
             run_dir.mkdir(parents=True, exist_ok=True)
             cluster = MockCluster(config)
@@ -172,8 +170,6 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
     from reports.run_files import load_journal, write_journal
 
     options = options_from_args(args, args.under_load)
-    if args.target == "embedded":
-        options.mock_settings = EMBEDDED_MOCK_SETTINGS
     with DryRun(options) as dry:
         dry.start_target()
         pki = dry.run_dir / "mocks" / "axis" / "pki" if args.target == "embedded" else None
@@ -267,6 +263,11 @@ def _finish(out: Path, run_dir: Path, scorecard: SecurityScorecard) -> ExitCode:
     update_latest_symlink(out, run_dir)
     report = render_report(run_dir)
     counts = {v: sum(c.verdict == v for c in scorecard.checks) for v in ("PASS", "FAIL", "ERROR")}
+    if scorecard.target_limits is not None:
+        print(f"\ntarget limits: {scorecard.target_limits.describe()}")
+        unknown = {n: s for n, s in scorecard.target_limits.sources.items() if s.startswith("unknown")}
+        for name, why in unknown.items():
+            print(f"  {name}: {why}")
     print(f"\n{counts['PASS']} passed, {counts['FAIL']} failed, {counts['ERROR']} could not run "
           f"(of {len(scorecard.checks)})")
     print(f"scorecard: {scorecard_path}")

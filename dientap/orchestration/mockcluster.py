@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import secrets
 import socket
 import ssl
@@ -19,12 +20,16 @@ from pathlib import Path
 
 from dientap.orchestration.process import ServiceProcess, python_module_argv
 from kernel.allowlist import is_loopback_host
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, DRY_RUN_SECRET_ENV, default_secret_refusal
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.errors import UsageError
 from kernel.stopping import stop_processes
 from mocks.core.settings import KNOWN_WEAKNESSES
 
-__all__ = ["MockCluster", "MockClusterConfig", "MockTlsFiles", "SERVICE_ORDER", "ServiceBindError", "check_weaknesses"]
+__all__ = [
+    "MockCluster", "MockClusterConfig", "MockTlsFiles", "SERVICE_ORDER", "ServiceBindError", "check_secret",
+    "check_weaknesses", "uses_default_secret",
+]
 
 # Population first: the portal needs its URL for identity checks.
 SERVICE_ORDER = ("population", "axis", "portal")
@@ -105,6 +110,20 @@ def check_weaknesses(vulnerable: dict[str, list[str]], host: str) -> None:
                          "bind them to 127.0.0.1, ::1 or localhost")
 
 
+def uses_default_secret() -> bool:
+    """Whether the services will start with the public default dry-run secret (they inherit
+    this process's environment, where a team's own secret is given)."""
+    return (os.environ.get(DRY_RUN_SECRET_ENV) or DEFAULT_DRY_RUN_SECRET) == DEFAULT_DRY_RUN_SECRET
+
+
+def check_secret(host: str) -> None:
+    """Refuse what every service's own settings would refuse, before any service starts: the
+    public default dry-run secret on an address other than loopback."""
+    refusal = default_secret_refusal(os.environ.get(DRY_RUN_SECRET_ENV) or DEFAULT_DRY_RUN_SECRET, host)
+    if refusal is not None:
+        raise UsageError(refusal)
+
+
 class MockCluster:
     """Start, supervise and stop the portal, population and axis mocks."""
 
@@ -154,6 +173,7 @@ class MockCluster:
         that is not this machine's (:class:`ServiceBindError`) starts nothing.
         """
         check_weaknesses(self.config.vulnerable, self.config.host)
+        check_secret(self.config.host)
         if self.config.tls_dir is not None:
             self.tls = MockTlsFiles.prepare(self.config.tls_dir, self.config.host)
         try:

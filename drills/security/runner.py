@@ -12,6 +12,7 @@ from drills.security.context import CheckContext, CheckTimeout, SetupFailed
 from drills.security.registry import SecurityCheck
 from drills.security.spec import Outcome
 from drills.security.target import SecurityLimits, SecurityTarget
+from drills.security.target_limits import read_target_limits
 from reports._record import Verdict
 from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
 
@@ -71,6 +72,8 @@ def run_suite(target: SecurityTarget, checks: Sequence[SecurityCheck], *, limits
     ctx = CheckContext(target, limits, under_load=under_load, transport=transport)
     results: list[SecurityCheckResult] = []
     try:
+        # Read before the checks: the configuration judged, not the one assumed.
+        found = read_target_limits(ctx.clients, target.admin_token)
         for check in checks:
             started = time.monotonic()
             result = run_check(ctx, check)
@@ -79,4 +82,4 @@ def run_suite(target: SecurityTarget, checks: Sequence[SecurityCheck], *, limits
                 on_result(result, time.monotonic() - started)
     finally:
         ctx.close()
-    return SecurityScorecard(checks=results)
+    return SecurityScorecard(checks=results, target_limits=found)

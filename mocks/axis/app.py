@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from kernel.pki import DryRunCA
+from kernel.service_limits import ServiceLimits
 from mocks.axis import routes, vdxp
 from mocks.axis.directory import build_directory
 from mocks.axis.inbox import MAX_PULL_LIMIT
@@ -24,6 +25,7 @@ from mocks.axis.service import AxisContext
 from mocks.axis.store import AxisStore
 from mocks.axis.store_files import read_stored_file, seed_store
 from mocks.core.app import Endpoint, Param, build_service_app
+from mocks.core.limits import limits_endpoint
 from mocks.core.settings import ServiceSettings
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer
@@ -121,7 +123,9 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
         conn.close()
 
     # The SDK face (``/vdxp/*``, mocks.axis.vdxp) is mounted on the same app, over the same context.
-    app = build_service_app(SERVICE_NAME, settings, [*endpoints(), *vdxp.endpoints()], ledger,
+    app = build_service_app(SERVICE_NAME, settings, [*endpoints(), *vdxp.endpoints(),
+                             limits_endpoint(ServiceLimits(service=SERVICE_NAME, token_ttl_s=settings.token_ttl_s))],
+                            ledger,
                             store_sizes=store.counts, on_startup=startup, on_shutdown=shutdown)
     app.state.axis = ctx
     app.state.vdxp = vdxp.VdxpState(ctx)

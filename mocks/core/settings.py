@@ -8,8 +8,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from kernel.allowlist import is_loopback_host
-from kernel.credentials import DEFAULT_DRY_RUN_SECRET
-from kernel.defaults import OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
+from kernel.credentials import DEFAULT_DRY_RUN_SECRET, default_secret_refusal
+from kernel.defaults import (
+    OFFICERS_PER_COMMUNE,
+    POPULATION_RATE_LIMIT_BURST,
+    POPULATION_RATE_LIMIT_PER_S,
+    POPULATION_SIZE,
+    SEED,
+)
 
 __all__ = ["ServiceSettings", "KNOWN_WEAKNESSES"]
 
@@ -84,10 +90,10 @@ class ServiceSettings(BaseModel):
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     payment_callback_delay_s: float = Field(default=0.2, ge=0)
     inbox_visibility_s: float = Field(default=30.0, gt=0)
-    # Per client system: generous enough for the national portal under a go-live peak,
-    # low enough that one scraper cannot take the whole service (security drills lower it).
-    rate_limit_per_s: float = Field(default=5000.0, gt=0)
-    rate_limit_burst: int = Field(default=10000, ge=1)
+    # Per client system: well above the busiest legitimate client of the national load,
+    # low enough that a scraper meets a 429 within a second (derivation: kernel/defaults.py).
+    rate_limit_per_s: float = Field(default=POPULATION_RATE_LIMIT_PER_S, gt=0)
+    rate_limit_burst: int = Field(default=POPULATION_RATE_LIMIT_BURST, ge=1)
     # The cyclic collector's generation-0 threshold once start-up state is frozen.
     # Python's 700 made it run every ~14 submits under load (≈ 9 % of the portal's CPU).
     # Request garbage is freed by reference counting; the little that is cyclic waits
@@ -112,10 +118,18 @@ class ServiceSettings(BaseModel):
         return prefixes
 
     @model_validator(mode="after")
-    def _vulnerable_only_on_loopback(self) -> ServiceSettings:
+    def _loopback_only_when_unprotected(self) -> ServiceSettings:
         unknown = sorted(self.vulnerable - KNOWN_WEAKNESSES)
         if unknown:
             raise ValueError(f"vulnerable: unknown weakness(es) {unknown}; known: {sorted(KNOWN_WEAKNESSES)}")
         if self.vulnerable and not is_loopback_host(self.host):
             raise ValueError("vulnerable: planted weaknesses are refused unless the service binds to loopback")
+        refusal = default_secret_refusal(self.dry_run_secret, self.host)
+        if refusal is not None:
+            raise ValueError(f"dry_run_secret: {refusal}")
         return self
+
+    @property
+    def default_secret(self) -> bool:
+        """Whether the service runs with the public default dry-run secret (loopback only)."""
+        return self.dry_run_secret == DEFAULT_DRY_RUN_SECRET

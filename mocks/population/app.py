@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.applications import Starlette
 
+from kernel.service_limits import ServiceLimits, ThrottleLimit
 from mocks.core.app import Endpoint, Param, build_service_app
+from mocks.core.limits import limits_endpoint
 from mocks.core.settings import ServiceSettings
 from mocks.population.c06 import C06Face
 from mocks.population.models import (
@@ -102,6 +104,13 @@ def _endpoints(service: PopulationService) -> list[Endpoint]:
     ]
 
 
+def _limits(service: PopulationService) -> ServiceLimits:
+    """The throttle and token lifetime in force (a planted ``no_rate_limit`` shows as rate 0)."""
+    policy = service.throttle_policy
+    return ServiceLimits(service=SERVICE_NAME, token_ttl_s=service.settings.token_ttl_s,
+                         throttle=ThrottleLimit(rate_per_s=policy.rate_per_s, burst=policy.burst))
+
+
 def create_app(settings: ServiceSettings) -> Starlette:
     """The National Population Database mock as an ASGI app (seeds on startup)."""
     service = PopulationService(settings)
@@ -115,7 +124,7 @@ def create_app(settings: ServiceSettings) -> Starlette:
     app = build_service_app(
         SERVICE_NAME,
         settings,
-        [*_endpoints(service), *C06Face(service).endpoints()],
+        [*_endpoints(service), *C06Face(service).endpoints(), limits_endpoint(_limits(service))],
         service.ledger,
         store_sizes=service.store_sizes,
         on_startup=on_startup,

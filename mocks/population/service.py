@@ -73,7 +73,8 @@ class PopulationService:
             check_claims="token_claims_unchecked" not in settings.vulnerable,
         )
         rate = 0.0 if "no_rate_limit" in settings.vulnerable else settings.rate_limit_per_s
-        self.throttle = ClientThrottle(ThrottlePolicy(rate, settings.rate_limit_burst))
+        self.throttle_policy = ThrottlePolicy(rate, settings.rate_limit_burst)  # as in force (GET /admin/limits)
+        self.throttle = ClientThrottle(self.throttle_policy)
         # Its own file: audit writes then never grow the citizens' WAL, which every
         # look-up's read transaction would otherwise have to search.
         self.audit = AuditLog(settings.data_dir / "audit.db", open_database)

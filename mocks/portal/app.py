@@ -7,8 +7,10 @@ from typing import Any
 from starlette.applications import Starlette
 
 from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH
+from kernel.service_limits import LockoutLimit, ServiceLimits
 from mocks.core.app import Endpoint, Param, build_service_app
 from mocks.core.http import PRINTABLE_ASCII
+from mocks.core.limits import limits_endpoint
 from mocks.core.settings import ServiceSettings
 from mocks.portal.dvcqg_form import CALL_RESPONSE_SCHEMA, ERROR_SCHEMA, LOGIN_RESPONSE_SCHEMA, face_error
 from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin
@@ -90,6 +92,14 @@ def portal_endpoints() -> list[Endpoint]:
     ]  # fmt: skip
 
 
+def _limits(settings: ServiceSettings) -> ServiceLimits:
+    """The sign-in lockout and token lifetime in force (a planted ``no_lockout`` shows as threshold 0)."""
+    locks = "no_lockout" not in settings.vulnerable
+    return ServiceLimits(service="portal", token_ttl_s=settings.token_ttl_s,
+                         lockout=LockoutLimit(threshold=settings.lockout_threshold if locks else 0,
+                                              seconds=settings.lockout_seconds if locks else 0))
+
+
 def create_app(settings: ServiceSettings) -> Starlette:
     """The National Public Service Portal mock (SQLite at ``<data_dir>/portal.db``)."""
     portal = Portal(settings)
@@ -107,7 +117,7 @@ def create_app(settings: ServiceSettings) -> Starlette:
     app = build_service_app(
         "portal",
         settings,
-        endpoints,
+        [*endpoints, limits_endpoint(_limits(settings))],
         portal.ledger,
         store_sizes=portal.store_sizes,
         on_startup=startup,

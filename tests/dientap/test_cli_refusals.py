@@ -54,7 +54,7 @@ REFUSALS: list[tuple[str, list[str], list[str]]] = [
      ["argument --settle", "'0'", "give seconds (90) or h/m/s (90s, 5m, 1h30m)", "(see `dientap drill --help`)"]),
     ("drill-workers-negative", ["drill", "population-outage", "--workers", "-1"], ["argument --workers", "'-1'"]),
     ("security-unknown-check", ["security", "--checks", "auth.lockout,no.such"],
-     ["unknown security check(s) no.such;", "known checks: auth.lockout", "run `dientap security --list`"]),
+     ["unknown security check(s) no.such;", "known checks: auth.no-user-enumeration, auth.lockout", "run `dientap security --list`"]),
     ("security-duration", ["security", "--duration", "1x"], ["argument --duration", "'1x'", "is not a duration"]),
     ("security-unknown-profile", ["security", "--under-load", "nosuch"], ["unknown profile 'nosuch'"]),
     ("mocks-ports-words", ["mocks", "--ports", "a,b,c"],
@@ -277,7 +277,9 @@ def _dientap(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Complete
 
 
 @pytest.mark.parametrize("where", ["port in use", "address not on this machine"])
-def test_a_socket_the_mocks_cannot_bind_is_one_error_line(tmp_path, where):
+def test_a_socket_the_mocks_cannot_bind_is_one_error_line(tmp_path, where, monkeypatch):
+    # A secret of the team's own: off loopback, the public default is refused before any bind.
+    monkeypatch.setenv("DIENTAP_DRY_RUN_SECRET", "a-team-secret")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

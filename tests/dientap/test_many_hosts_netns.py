@@ -93,8 +93,11 @@ class Hosts:
 
     def run(self, name: str, argv: list[str], *, stderr: int = subprocess.STDOUT) -> subprocess.Popen[str]:
         """Start ``argv`` on host ``name`` (its output on a pipe; stderr apart when asked)."""
+        # The mocks serve a non-loopback address: the public default secret would be refused
+        # there, so every host (mocks, master, workers) shares a secret of the rehearsal's own.
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns[name], *argv], text=True, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=stderr)
+                                stdout=subprocess.PIPE, stderr=stderr,
+                                env={**os.environ, "DIENTAP_DRY_RUN_SECRET": "netns-rehearsal-secret"})
         self.procs.append(proc)
         return proc
 

@@ -7,6 +7,8 @@ they found it — the ``clean_cluster`` fixture clears every injected fault afte
 
 from __future__ import annotations
 
+import itertools
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,10 +42,17 @@ def clean_cluster(drill_cluster: MockCluster) -> Iterator[MockCluster]:
         httpx.delete(f"{url}/admin/faults", headers=headers, timeout=10)
 
 
+# Each test's traffic is its own run: the run id's last four characters number its documents
+# (``DRILL-xxxx``), and two tests sending through one module cluster under one run id would
+# re-send each other's message ids with new contents (409 message_id_conflict).
+_RUNS = itertools.count(1)
+
+
 @pytest.fixture
 def traffic_context(drill_cluster: MockCluster) -> TrafficContext:
     """What drill-side traffic needs to reach and sign in to the module's cluster."""
     return TrafficContext(
         urls=dict(drill_cluster.urls), secret=DEFAULT_DRY_RUN_SECRET, seed=SEED.default, population_size=POPULATION,
-        pki_dir=drill_cluster.config.data_dir / "axis" / "pki", run_id="20260101-000000-t3st", allowlist=Allowlist(),
+        pki_dir=drill_cluster.config.data_dir / "axis" / "pki", run_id=f"20260101-000000-t{next(_RUNS):03d}",
+        allowlist=Allowlist(),
     )

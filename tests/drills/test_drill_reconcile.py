@@ -87,3 +87,21 @@ def test_lossy_prediction_uses_the_axis_rule() -> None:
                       if int.from_bytes(hashlib.sha256(m.encode()).digest()[:8], "big") % 50 == 0)
     assert predicted == expected
     assert 20 <= len(predicted) <= 60  # about one in fifty
+
+
+def test_every_lost_duplicated_and_unexpected_item_is_named_within_a_bound() -> None:
+    from drills.reconcile import MAX_LISTED_IDS
+
+    acknowledged = {f"D{i:04d}": f"k{i}" for i in range(MAX_LISTED_IDS + 5)}
+    acknowledged["E1"] = "k1"  # key k1 acknowledged under D0001 and E1
+    held = [f"X{i:04d}" for i in range(MAX_LISTED_IDS + 7)] + ["D0001", "D0001", "D0001", "E1"]
+    row = classify("dossiers", acknowledged, held)
+    assert row.lost == MAX_LISTED_IDS + 4 and row.lost_ids == sorted(set(acknowledged) - set(held))[:MAX_LISTED_IDS]
+    assert row.unexpected == MAX_LISTED_IDS + 7 and row.unexpected_ids == [f"X{i:04d}" for i in range(MAX_LISTED_IDS)]
+    assert row.duplicated == 3 and row.duplicated_ids == [
+        "E1 (key k1, also D0001)", "D0001 (held 3×: copy 2)", "D0001 (held 3×: copy 3)"]
+    assert row.named(2) == [
+        f"lost {row.lost} (first 2 of {row.lost}): D0000, D0002 …",
+        "duplicated 3 (first 2 of 3): E1 (key k1, also D0001), D0001 (held 3×: copy 2) …",
+        f"unexpected {row.unexpected} (first 2 of {row.unexpected}): X0000, X0001 …",
+    ]

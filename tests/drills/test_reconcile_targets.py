@@ -161,3 +161,28 @@ def test_a_dossier_counts_as_unverified_unless_its_applicant_was_verified_before
     long_ago = [(started - dt.timedelta(hours=2), started - dt.timedelta(hours=1))]
     assert unverified_dossiers(elsewhere, token, DEFAULT_DRY_RUN_SECRET, long_ago) == 0  # outside every fault window
     assert unverified_dossiers(elsewhere, None, DEFAULT_DRY_RUN_SECRET, window) == 0  # nothing can be read
+
+
+def test_lost_duplicated_and_unexpected_items_are_named_by_their_keys(
+    drill_cluster: MockCluster, traffic: TrafficBackend
+) -> None:
+    documents = _traffic(traffic, "document_burst", 4)["documents"]  # stored by the real axis, acknowledged
+    first, second, third, fourth = sorted(documents)
+    # What the load heard, told differently: the answers for the third and fourth never reached it
+    # (stored, never acknowledged: unexpected), the second was acknowledged under the first's message id (one
+    # key, two ids: duplicated), and one acknowledged document the axis never stored (lost).
+    ledger = AckLedger({"documents": {first: documents[first], second: documents[first], "doc-never-stored": "m-gone"}})
+    rows, _notes = reconcile(ledger, lambda: fetch_holdings(drill_cluster.urls, drill_cluster.config.admin_token,
+                                                            DEFAULT_DRY_RUN_SECRET, ledger), settle_s=0.01)
+    row = {r.item_kind: r for r in rows}["documents"]
+    held = set(fetch_holdings(drill_cluster.urls, drill_cluster.config.admin_token, DEFAULT_DRY_RUN_SECRET,
+                              ledger).ids["documents"])
+    assert (row.lost, row.lost_ids) == (1, ["doc-never-stored"])
+    assert (row.duplicated, row.duplicated_ids) == (1, [f"{second} (key {documents[first]}, also {first})"])
+    # Every document of the module's axis that this ledger does not acknowledge (other tests' too).
+    assert {third, fourth} <= set(row.unexpected_ids)
+    assert row.unexpected_ids == sorted(held - set(ledger.entries["documents"])) and row.unexpected == len(row.unexpected_ids)
+    lines = row.named(1)
+    assert lines[0] == "lost 1: doc-never-stored"
+    assert lines[1] == f"duplicated 1: {second} (key {documents[first]}, also {first})"
+    assert lines[2] == f"unexpected {row.unexpected} (first 1 of {row.unexpected}): {row.unexpected_ids[0]} …"

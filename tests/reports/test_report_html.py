@@ -335,3 +335,17 @@ def test_provenance_lists_target_services_hosts_and_command() -> None:
     section = _section(html, "provenance")
     assert "Services: portal https://staging-dvc.example.vn<br>Hosts: lg-1, lg-2" in section
     assert "<code>dientap run peak --scale 4</code>" in section and "pw" not in section
+
+
+def test_drill_names_every_lost_duplicated_and_unexpected_item_by_key_within_a_bound() -> None:
+    row = ReconciliationRow(item_kind="dossiers", ok=40, lost=1, duplicated=1, unexpected=23, recovered=0,
+                            lost_ids=["00004-250701-0001"],
+                            duplicated_ids=["00004-250701-0009 (key k-7, also 00004-250701-0008)"],
+                            unexpected_ids=[f"00004-250701-{i:04d}" for i in range(100, 123)])
+    drill = DrillResult(name="portal-crash", title="Portal crash", verdict="FAIL", reconciliation=[row])
+    section = _section(_page(drill=drill), "drill")
+    assert "Named by key" in section
+    assert "lost 1: 00004-250701-0001" in section
+    assert "duplicated 1: 00004-250701-0009 (key k-7, also 00004-250701-0008)" in section
+    shown = ", ".join(f"00004-250701-{i:04d}" for i in range(100, 120))
+    assert f"unexpected 23 (first 20 of 23): {shown} …" in section and "00004-250701-0120" not in section

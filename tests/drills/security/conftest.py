@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from dientap.commands.security_cmd import EMBEDDED_MOCK_SETTINGS
 from dientap.orchestration import MockCluster, MockClusterConfig
 from tests.drills.security.clusters import POPULATION
 
@@ -20,7 +19,7 @@ def module_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
     def start(vulnerable: dict[str, list[str]] | None = None) -> MockCluster:
         base: Path = tmp_path_factory.mktemp("security-cluster")
         config = MockClusterConfig(data_dir=base / "data", population_size=POPULATION, log_dir=base / "logs",
-                                   vulnerable=vulnerable or {}, extra_settings=EMBEDDED_MOCK_SETTINGS)
+                                   vulnerable=vulnerable or {})  # the shipped limits
         cluster = MockCluster(config)
         started.append(cluster)
         cluster.start()

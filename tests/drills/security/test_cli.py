@@ -9,6 +9,7 @@ import pytest
 
 from dientap.cli import main
 from drills.security import all_checks
+from kernel.defaults import POPULATION_RATE_LIMIT_BURST, POPULATION_RATE_LIMIT_PER_S
 from kernel.errors import ExitCode
 from reports.run_files import load_journal
 
@@ -46,14 +47,21 @@ def test_embedded_run_writes_scorecard_journal_and_report(capsys: pytest.Capture
     lines = [line for line in out.splitlines() if line.split(" ", 1)[0] in
              ("auth.lockout", "exposure.verify-mismatch", "integrity.untrusted-ca")]
     assert [line.split()[1] for line in lines] == ["PASS", "PASS", "PASS"]
+    # The embedded mocks run the shipped defaults, and the run says which limits it judged.
+    stated = (f"target limits: population throttle {POPULATION_RATE_LIMIT_PER_S:g}/s per client, burst "
+              f"{POPULATION_RATE_LIMIT_BURST}; portal lockout after 5 failed sign-ins, for 300 s; "
+              "token lifetime portal 900 s, population 900 s, axis 900 s")
+    assert stated in out
     run_dir = (tmp_path / "latest").resolve()
     card = json.loads((run_dir / "security.json").read_text())
+    assert card["target_limits"]["throttle_rate_per_s"] == POPULATION_RATE_LIMIT_PER_S
     assert [c["id"] for c in card["checks"]] == ["auth.lockout", "exposure.verify-mismatch", "integrity.untrusted-ca"]
     journal = load_journal(run_dir)
     assert journal.security is not None and journal.security.checks[0].phase == "contain"
     assert [e.name for e in journal.events if e.kind == "security_check"] == [c["id"] for c in card["checks"]]
     html = (run_dir / "report.html").read_text()
     assert 'id="security"' in html and "3 of 3 checks passed" in html
+    assert stated.removeprefix("target limits: ") in html
 
 
 @pytest.mark.e2e

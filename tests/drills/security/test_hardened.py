@@ -43,6 +43,20 @@ def test_incident_checks_record_detection_time_and_phase(hardened: SecurityScore
         assert r.detected_after_s is not None and 0 <= r.detected_after_s < 10
 
 
+def test_scorecard_states_the_shipped_limits_it_found(hardened: SecurityScorecard) -> None:
+    # The cluster was started like `dientap mocks`, with no override: the scorecard says so.
+    from kernel.defaults import POPULATION_RATE_LIMIT_BURST, POPULATION_RATE_LIMIT_PER_S
+    from mocks.core.settings import ServiceSettings
+
+    shipped = ServiceSettings()
+    found = hardened.target_limits
+    assert found is not None
+    assert (found.throttle_rate_per_s, found.throttle_burst) == (POPULATION_RATE_LIMIT_PER_S, POPULATION_RATE_LIMIT_BURST)
+    assert (found.lockout_threshold, found.lockout_s) == (shipped.lockout_threshold, shipped.lockout_seconds)
+    assert found.token_ttl_s == dict.fromkeys(("portal", "population", "axis"), shipped.token_ttl_s)
+    assert set(found.sources.values()) == {"GET /admin/limits"}
+
+
 def test_evidence_never_carries_secrets(hardened: SecurityScorecard) -> None:
     text = hardened.model_dump_json()
     assert "eyJ" not in text  # no JWT, not even a header

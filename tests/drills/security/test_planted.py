@@ -83,6 +83,14 @@ def test_check_fails_when_its_weakness_is_planted(planted: dict[str, SecuritySco
     assert result.evidence, "a failure must carry evidence"
 
 
+def test_scorecard_states_the_limits_a_planted_weakness_turned_off(planted: dict[str, SecurityScorecard]) -> None:
+    found = planted["first"].target_limits  # no_rate_limit and no_lockout planted
+    assert found is not None and (found.throttle_rate_per_s, found.lockout_threshold) == (0, 0)
+    assert "population throttle off; portal lockout off" in found.describe()
+    second = planted["second"].target_limits  # neither planted there
+    assert second is not None and second.throttle_rate_per_s and second.lockout_threshold
+
+
 def test_detection_phase_is_triage_when_nothing_refused(planted: dict[str, SecurityScorecard]) -> None:
     scraping = next(r for r in planted["first"].checks if r.id == "abuse.population-scraping")
     assert scraping.phase == "receive and triage" and scraping.detected_after_s is None
