@@ -48,6 +48,7 @@ class ReconciliationRow(_Record):
     unexpected: int = Field(ge=0)
     recovered: int = Field(ge=0)
     lost_ids: list[str] = Field(default_factory=list)
+    duplicated_ids: list[str] = Field(default_factory=list)  # named where the checker can (the go-live-night migration)
 
 
 class DrillResult(_Record):

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     from drills.mode import DrillMode
     from drills.runner import DrillRunner
 
-    name, _path, drill = resolve_drill(args.drill)
+    name, path, drill = resolve_drill(args.drill)
     check_target_arguments(args)  # before the runner starts anything (a drill reports what fails later as ERROR)
     mode = DrillMode.DRY if args.dry else DrillMode.RUN
     options = options_from_args(args, drill.profile)
@@ -133,6 +133,11 @@ def run(args: argparse.Namespace) -> ExitCode:
     options.duration_s = args.duration if args.duration is not None else drill.duration_s
     options.scale = args.scale if args.scale is not None else drill.scale
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
+    if drill.readiness is not None:  # the drill's readiness profile, beside its file (the go-live night's old tier)
+        from dientap.commands.preflight import check_readiness
+
+        options.readiness_file = path.parent / drill.readiness
+        check_readiness(options.readiness_file)
     load = DryRun(options)
     runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
                          say=lambda line: print(line, flush=True),
@@ -166,6 +171,9 @@ def _print_result(result) -> None:  # noqa: ANN001 - reports.drill_result.DrillR
     for row in result.reconciliation:
         print(f"  {row.item_kind:<10} ok {row.ok:>6}  lost {row.lost:>4}  duplicated {row.duplicated:>3}  "
               f"unexpected {row.unexpected:>4}  recovered {row.recovered:>3}")
+        for label, ids in (("lost", row.lost_ids), ("duplicated", row.duplicated_ids)):
+            if ids:
+                print(f"    {label}: {', '.join(ids[:10])}" + (f" … ({len(ids)} listed)" if len(ids) > 10 else ""))
     if result.recovery_time_s is not None:
         print(f"  recovery after the last fault: {result.recovery_time_s:.1f} s")
     for line in result.expectations:
