@@ -5,6 +5,7 @@
     title, description
     profile: smoke            the load underneath (+ optional duration_s, scale)
     target_weaknesses:        planted defects of the embedded mocks ({axis: [lossy_axis]})
+    readiness:                a readiness profile for the embedded mocks, beside the file (readiness/old-tier.yaml)
     steady_state_hypothesis:  probes with tolerances, checked before, during, after
       probes: [{name, kind: p95_ms|error_ratio|healthy, service, route, method, max, window_s, during}]
     method:                   faults (and bounded drill-side traffic) on the load timeline

@@ -245,8 +245,8 @@ def _golive_night(run: RunData) -> str:
     named = "".join(f"<p>{label}: {_e(', '.join(ids))}</p>" for label, ids in
                     (("Lost in the migration", view.lost_ids), ("Duplicated by the migration", view.duplicated_ids)) if ids)
     return ('<h3 id="cutover">Cut-over</h3>'
-            f"<p>The district tier closed at {view.start_offset_s:,.1f} s (migration done by {end} s) in "
-            f"{view.batches:,} batch(es); {landed}.</p>" + named
+            f"<p>The district tier closed at {view.start_offset_s:,.1f} s (cut-over window {view.start_offset_s:,.1f}–{end} s), "
+            f"migrated in {view.batches:,} batch(es); {landed}.</p>" + named
             + _table(["Province", "Name", "Dossiers migrated"], rows, num_from=2))
 
 
