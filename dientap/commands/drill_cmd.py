@@ -134,10 +134,13 @@ def run(args: argparse.Namespace) -> ExitCode:
     options.scale = args.scale if args.scale is not None else drill.scale
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
     if drill.readiness is not None:  # the drill's readiness profile, beside its file (the go-live night's old tier)
-        from dientap.commands.preflight import check_readiness
+        from mocks.core.readiness import load_readiness
 
         options.readiness_file = path.parent / drill.readiness
-        check_readiness(options.readiness_file)
+        if not options.readiness_file.is_file():
+            raise UsageError(f"{path}: readiness: {str(options.readiness_file)!r}: file not found; "
+                             "give a readiness profile YAML, relative to the drill file")
+        load_readiness(options.readiness_file)  # its problems are ConfigErrors naming file, line and field
     load = DryRun(options)
     runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
                          say=lambda line: print(line, flush=True),
