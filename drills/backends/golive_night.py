@@ -30,6 +30,7 @@ import httpx
 from drills.model import TrafficAction
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import District, district_tier
+from kernel.edxml import DocumentEnvelope, build_package
 
 if TYPE_CHECKING:
     from drills.backends.traffic import TrafficBackend, TrafficOutcome
@@ -124,11 +125,10 @@ def _district_documents(backend: TrafficBackend, districts: list[District], out:
             out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
 
 
-def _package(backend: TrafficBackend, envelope: object, sender: str) -> bytes:
-    from kernel.edxml import DocumentEnvelope, build_package
-
+def _package(backend: TrafficBackend, envelope: DocumentEnvelope, sender: str) -> bytes:
+    """``envelope`` signed by ``sender`` (the callers checked there is a dry-run CA)."""
     ca = backend._ca_or_none()
-    assert ca is not None and isinstance(envelope, DocumentEnvelope)  # nosec B101 - checked by the caller
+    assert ca is not None  # nosec B101 - checked by the caller
     return build_package(envelope, ca.issue(sender))
 
 
