@@ -5,6 +5,7 @@
     title, description
     profile: smoke            the load underneath (+ optional duration_s, scale)
     target_weaknesses:        planted defects of the embedded mocks ({axis: [lossy_axis]})
+    readiness:                a readiness profile for the embedded mocks, beside the file (readiness/old-tier.yaml)
     steady_state_hypothesis:  probes with tolerances, checked before, during, after
       probes: [{name, kind: p95_ms|error_ratio|healthy, service, route, method, max, window_s, during}]
     method:                   faults (and bounded drill-side traffic) on the load timeline
@@ -57,6 +58,10 @@ TRAFFIC_ACTIONS = (
     "submission_probe",
     "officer_login_storm",
     "document_burst",
+    "district_dossiers",
+    "district_cutover",
+    "closed_district_documents",
+    "successor_officers",
 )
 RollbackName = Literal["clear_http_faults", "reset_proxy", "resume_processes"]
 ROLLBACK_ACTIONS: tuple[RollbackName, ...] = ("clear_http_faults", "reset_proxy", "resume_processes")
@@ -182,11 +187,16 @@ class TrafficAction(StrictModel):
     * ``officer_login_storm``: ``count`` commune officers sign in at once (concurrency ``concurrency``)
     * ``document_burst``: provincial agencies send ``count`` valid directives to their communes → expect 201
       (more acknowledged documents for the reconciliation to check)
+    * the go-live night (:mod:`drills.backends.golive_night`; needs ``readiness`` with the old tier open):
+      ``district_dossiers`` (``count`` dossiers at ``agencies`` district units, documents to their
+      committees, then the owners' status queries), ``district_cutover`` (close the tier, migrate in
+      batches of ``count``), ``closed_district_documents`` (refused naming the successors),
+      ``successor_officers`` (the landing communes' officers work the migrated dossiers)
     """
 
     action: Literal[
         "stale_documents", "old_commune_dossiers", "expiring_certificates", "submission_probe", "officer_login_storm",
-        "document_burst",
+        "document_burst", "district_dossiers", "district_cutover", "closed_district_documents", "successor_officers",
     ]
     count: int = Field(default=20, ge=1, le=MAX_TRAFFIC_REQUESTS)
     concurrency: int = Field(default=8, ge=1, le=64)
@@ -304,7 +314,8 @@ class Expectations(StrictModel):
     max_duplicated: int = Field(default=0, ge=0)
     no_unverified_dossiers: bool = False
     expect_verdict: Literal["PASS", "FAIL"] = "PASS"
-    exact_lost: dict[Literal["dossiers", "documents", "receipts", "payments"], int | Literal["predicted"]] = Field(
+    exact_lost: dict[Literal["dossiers", "documents", "receipts", "payments", "migrated_dossiers"],
+                     int | Literal["predicted"]] = Field(
         default_factory=dict
     )
 
@@ -325,6 +336,9 @@ class Drill(StrictModel):
     duration_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
     scale: float | None = Field(default=None, gt=0, le=1000)
     target_weaknesses: dict[Service, list[str]] = Field(default_factory=dict)
+    # A readiness profile for the embedded mocks, relative to the drill file (the go-live
+    # night opens the old district tier with it: drills/catalog/readiness/old-tier.yaml).
+    readiness: str | None = Field(default=None, min_length=1, max_length=200)
     steady_state_hypothesis: Hypothesis = Field(default_factory=Hypothesis)
     method: list[Fault] = Field(default_factory=list, max_length=50)
     rollbacks: list[RollbackName] = Field(default_factory=lambda: list(ROLLBACK_ACTIONS))

@@ -93,6 +93,9 @@ class DrillRunner:
     def _validate_plan(self) -> None:
         drill = self.drill
         embedded = self.load.embedded
+        if drill.readiness and not embedded:
+            raise UsageError(f"drill {self.name!r} starts the embedded mocks with its own readiness profile "
+                             f"({drill.readiness}); run it with --target embedded")
         if drill.target_weaknesses and not embedded:
             raise UsageError(f"drill {self.name!r} plants defects in the embedded mocks; run it with --target embedded")
         if drill.needs("process") and not embedded:
@@ -278,7 +281,7 @@ class DrillRunner:
         if self.drill.needs("traffic"):
             ctx = TrafficContext(urls=urls, secret=dry.secret, seed=dry.seed,
                                  population_size=dry.population_size, pki_dir=dry.pki_dir,
-                                 run_id=dry.run_id, allowlist=self.allowlist)
+                                 run_id=dry.run_id, allowlist=self.allowlist, admin_token=dry.admin_token)
             backends["traffic"] = TrafficBackend(ctx)
         return backends
 
@@ -301,6 +304,14 @@ class DrillRunner:
                                 settle_s=self.settle_s)
         if "documents" in self.drill.expectations.exact_lost:
             self._predicted = predicted_lossy_drops(ledger.entries.get("documents", {}))
+        if any(f.kind == "district_cutover" for f in self.drill.method):  # the go-live night
+            from drills.golive_reconcile import in_flight, predicted_migration_drops, reconcile_migration
+
+            row, more = reconcile_migration(urls["portal"], secret, drill_ledger.entries.get("dossiers", {}))
+            rows += [row] if row is not None else []
+            notes += more
+            if "migrated_dossiers" in self.drill.expectations.exact_lost:
+                self._predicted = predicted_migration_drops(in_flight(drill_ledger.entries.get("dossiers", {})))
         return rows, notes
 
     def _unverified_dossiers(self, dry: LoadSession, urls: dict[str, str], applied: list[AppliedFault]) -> int:

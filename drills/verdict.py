@@ -70,7 +70,7 @@ def judge_drill(name: str, drill: Drill, run_dir: Path, facts: DrillFacts) -> Dr
         detail = dict(state.detail)
         detail["backend"] = state.fault.backend
         if state.traffic is not None:
-            detail.update({"sent": state.traffic.sent, "as_expected": state.traffic.as_expected})
+            detail.update({"sent": state.traffic.sent, "as_expected": state.traffic.as_expected, **state.traffic.detail})
             if not state.traffic.ok:
                 broken.append(f"{state.fault.name}: {state.traffic.summary()}")
         faults.append(FaultWindow(

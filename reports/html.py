@@ -25,6 +25,7 @@ from string import Template
 
 from reports.charts import latency_chart, throughput_chart
 from reports.gate import format_value
+from reports.golive_night import cutover_view
 from reports.markdown import commune_p95_text, render_markdown
 from reports.readiness import ReadinessThresholds
 from reports.run_files import atomic_write_text
@@ -234,6 +235,22 @@ def _drill(run: RunData) -> str:
             + _table(["Items", "OK", "Lost", "Duplicated", "Unexpected", "Recovered", "Named by key"], rec, num_from=1))
 
 
+def _golive_night(run: RunData) -> str:
+    """The go-live night's cut-over per province and the migrated dossiers not placed once (reports/golive_night.py)."""
+    view = cutover_view(run.journal.drill)
+    if view is None:
+        return ""
+    end = f"{view.end_offset_s:,.1f}" if view.end_offset_s is not None else "—"
+    rows = [[_e(code), _e(name), f"{n:,}"] for code, name, n in view.per_province]
+    landed = "not reconciled" if view.landed is None else f"{view.landed:,} landed in exactly one successor worklist"
+    named = "".join(f"<p>{label}: {_e(', '.join(ids))}</p>" for label, ids in
+                    (("Lost in the migration", view.lost_ids), ("Duplicated by the migration", view.duplicated_ids)) if ids)
+    return ('<h3 id="cutover">Cut-over</h3>'
+            f"<p>The district tier closed at {view.start_offset_s:,.1f} s (cut-over window {view.start_offset_s:,.1f}–{end} s), "
+            f"migrated in {view.batches:,} batch(es); {landed}.</p>" + named
+            + _table(["Province", "Name", "Dossiers migrated"], rows, num_from=2))
+
+
 def _security(run: RunData) -> str:
     sc = run.journal.security
     if sc is None:
@@ -278,7 +295,7 @@ def _generator_and_timeline(run: RunData) -> str:
 def render_html(run: RunData) -> str:
     """The whole page for an already loaded run."""
     body = "".join([_header(run), _verdict(run), _matrix(run), _charts(run), _endpoints(run), _communes(run),
-                    _gate(run), _drill(run), _security(run), _generator_and_timeline(run)])
+                    _gate(run), _drill(run), _golive_night(run), _security(run), _generator_and_timeline(run)])
     return _PAGE.substitute(run_id=_e(run.summary.run_id), css=REPORT_CSS, body=body)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports.gate import format_value
+from reports.golive_night import cutover_view
 from reports.readiness import ReadinessThresholds
 from reports.summary import CommuneStats
 from reports.verdict import RunData, load_run, overall_verdict
@@ -98,6 +99,12 @@ def markdown_for(run: RunData) -> str:
         dup = sum(r.duplicated for r in d.reconciliation)
         rec = f"{d.recovery_time_s:,.1f} s" if d.recovery_time_s is not None else "not measured"
         out += ["", f"**Drill** `{_md(d.name)}`: {d.verdict} · lost {lost} · duplicated {dup} · recovery {rec}"]
+        view = cutover_view(d)  # the go-live night (reports/golive_night.py)
+        if view is not None:
+            out += ["", f"**Cut-over** at {view.start_offset_s:,.1f} s, {view.batches} batch(es): "
+                    + ", ".join(f"{code} {_md(name)} {n}" for code, name, n in view.per_province)]
+            out += [f"- {label}: {', '.join(ids)}" for label, ids in
+                    (("lost in the migration", view.lost_ids), ("duplicated by the migration", view.duplicated_ids)) if ids]
     sc = run.journal.security
     if sc is not None:
         bad = [c for c in sc.checks if c.verdict != "PASS"]

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     from drills.mode import DrillMode
     from drills.runner import DrillRunner
 
-    name, _path, drill = resolve_drill(args.drill)
+    name, path, drill = resolve_drill(args.drill)
     check_target_arguments(args)  # before the runner starts anything (a drill reports what fails later as ERROR)
     mode = DrillMode.DRY if args.dry else DrillMode.RUN
     options = options_from_args(args, drill.profile)
@@ -134,6 +134,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     options.duration_s = args.duration if args.duration is not None else drill.duration_s
     options.scale = args.scale if args.scale is not None else drill.scale
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
+    if drill.readiness is not None:  # the drill's readiness profile, beside its file (the go-live night's old tier)
+        from mocks.core.readiness import load_readiness
+
+        options.readiness_file = path.parent / drill.readiness
+        if not options.readiness_file.is_file():
+            raise UsageError(f"{path}: readiness: {str(options.readiness_file)!r}: file not found; "
+                             "give a readiness profile YAML, relative to the drill file")
+        load_readiness(options.readiness_file)  # its problems are ConfigErrors naming file, line and field
     load = DryRun(options)
     runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
                          say=lambda line: print(line, flush=True),

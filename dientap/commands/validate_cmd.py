@@ -40,7 +40,7 @@ SIGNATURES: dict[str, frozenset[str]] = {
     "drill": frozenset({"method", "steady_state_hypothesis", "rollbacks", "expectations"}),
     "targets": frozenset({"portal", "population", "axis", "allow_hosts", "credentials", "pki_dir", "adapter"}),
     "budgets": frozenset({"budgets"}),
-    "readiness": frozenset({"provinces"}),
+    "readiness": frozenset({"provinces", "district_tier"}),
     "profile": frozenset({"duration_s", "spawn_rate", "communes", "officers", "agencies", "citizens", "abort"}),
 }
 KINDS: tuple[str, ...] = tuple(SIGNATURES)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from drills.backends import golive_night
 from drills.backends.http import fault_id
 from drills.backends.protocol import FaultOutcome, LeftBehind
 from drills.model import Fault, TrafficAction
@@ -55,6 +56,7 @@ class TrafficContext:
     pki_dir: Path | None
     run_id: str
     allowlist: Allowlist
+    admin_token: str | None = None  # the go-live-night cut-over runs the mocks' admin operations
 
 
 @dataclass
@@ -69,6 +71,7 @@ class TrafficOutcome:
     notes: list[str] = field(default_factory=list)
     min_success_ratio: float = 1.0
     latencies_ms: list[float] = field(default_factory=list)
+    detail: dict[str, int] = field(default_factory=dict)  # figures for the report, e.g. the cut-over's province_01
 
     @property
     def ok(self) -> bool:
@@ -451,3 +454,17 @@ class TrafficBackend:
             spec, out, deadline, number_base=800_000, subject="Chỉ đạo triển khai (đợt gửi của diễn tập)",
             recipient=commune_committee, accepted=lambda status, _label: status in expect,
         )
+
+    # -- the go-live night (drills/backends/golive_night.py) ----------------------------
+
+    def _district_dossiers(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        golive_night.district_dossiers(self, spec, out, deadline)
+
+    def _district_cutover(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        golive_night.district_cutover(self, spec, out, deadline)
+
+    def _closed_district_documents(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        golive_night.closed_district_documents(self, spec, out, deadline)
+
+    def _successor_officers(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+        golive_night.successor_officers(self, spec, out, deadline)

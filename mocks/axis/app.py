@@ -25,7 +25,9 @@ from mocks.axis.service import AxisContext
 from mocks.axis.store import AxisStore
 from mocks.axis.store_files import read_stored_file, seed_store
 from mocks.core.app import Endpoint, Param, build_service_app
+from mocks.core.district_tier import DistrictTierSwitch, district_tier_endpoints
 from mocks.core.limits import limits_endpoint
+from mocks.core.readiness import load_readiness
 from mocks.core.settings import ServiceSettings
 from mocks.core.store import GroupCommit, WalCheckpointer, open_database
 from mocks.core.tokens import TokenIssuer
@@ -98,6 +100,7 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
         issuer=issuer,
         visibility_s=settings.inbox_visibility_s,
         lossy_one_in=lossy_one_in,
+        district_tier=DistrictTierSwitch(load_readiness(settings.readiness_file).district_tier == "open"),
     )
 
     def ledger() -> dict[str, object]:
@@ -123,10 +126,11 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
         conn.close()
 
     # The SDK face (``/vdxp/*``, mocks.axis.vdxp) is mounted on the same app, over the same context.
-    app = build_service_app(SERVICE_NAME, settings, [*endpoints(), *vdxp.endpoints(),
+    app = build_service_app(SERVICE_NAME, settings, [*endpoints(), *vdxp.endpoints(), *district_tier_endpoints(),
                              limits_endpoint(ServiceLimits(service=SERVICE_NAME, token_ttl_s=settings.token_ttl_s))],
                             ledger,
                             store_sizes=store.counts, on_startup=startup, on_shutdown=shutdown)
     app.state.axis = ctx
+    app.state.district_tier = ctx.district_tier  # the one switch the admin API and the handlers share
     app.state.vdxp = vdxp.VdxpState(ctx)
     return app

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from starlette.requests import Request
 
+from kernel.districts import district_tier
 from kernel.edxml import EdxmlError, parse_and_verify
-from mocks.axis.directory import Agency, AgencyDirectory
+from kernel.roster import load_roster
+from mocks.axis.directory import Agency, AgencyDirectory, AgencyLevel
 from mocks.axis.receipts import ReceiptCode, ReceiptRuleError
 from mocks.axis.records import AcceptedDocument, MessageIdConflict, NewDocument, Receipt, StoredDocument, document_id_for
 from mocks.axis.store import AxisStore
+from mocks.core.district_tier import DistrictTierSwitch
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.settings import ServiceSettings
@@ -52,6 +55,8 @@ class AxisContext:
     issuer: TokenIssuer
     visibility_s: float
     lossy_one_in: int
+    # Closed from the start unless the readiness profile opens the old tier (mocks.core.district_tier).
+    district_tier: DistrictTierSwitch = field(default_factory=lambda: DistrictTierSwitch(False))
 
     def weak(self, name: str) -> bool:
         """Whether planted weakness ``name`` is enabled (security drills only)."""
@@ -90,6 +95,18 @@ def _lossy_drop(ctx: AxisContext, message_id: str) -> bool:
     return int.from_bytes(digest[:8], "big") % ctx.lossy_one_in == 0
 
 
+def _recipient_closed(agency: Agency, field: str) -> ApiError:
+    """422 ``recipient_closed``; for a district committee, naming its successor communes'
+    agency codes (``successors``, by the synthesized rule of :mod:`kernel.districts`)."""
+    district = district_tier().by_agency(agency.code) if agency.level is AgencyLevel.DISTRICT else None
+    if district is None:
+        return ApiError(422, "recipient_closed", f"recipient {agency.code} is closed: {agency.closed_reason}", field)
+    successors = list(district_tier().successor_agencies(district, load_roster()))
+    return ApiError(422, "recipient_closed",
+                    f"recipient {agency.code} is closed: {agency.closed_reason}; address its successors: "
+                    + ", ".join(successors), field, extra={"successors": successors})
+
+
 def _check_recipients(ctx: AxisContext, recipients: list[str]) -> tuple[str, ...]:
     unique: dict[str, None] = {}
     for i, code in enumerate(recipients):
@@ -97,8 +114,8 @@ def _check_recipients(ctx: AxisContext, recipients: list[str]) -> tuple[str, ...
         agency = ctx.directory.get(code)
         if agency is None:
             raise ApiError(422, "unknown_recipient", f"recipient {code} is not registered on the axis", field)
-        if not agency.is_open:
-            raise ApiError(422, "recipient_closed", f"recipient {code} is closed: {agency.closed_reason}", field)
+        if not agency.is_open and not (agency.level is AgencyLevel.DISTRICT and ctx.district_tier.is_open):
+            raise _recipient_closed(agency, field)
         unique[code] = None
     return tuple(unique)
 

@@ -5,15 +5,19 @@ A profile is YAML::
     provinces:
       "04": {catalogue_published: false}
       "11": {connected: false, population_connected: false}
+    district_tier: open     # the old tier: district-level units open until the cut-over
 
-Every flag defaults to true (ready). Unknown provinces and keys are errors naming file,
-line and field.
+Every flag defaults to true (ready). ``district_tier`` (default ``closed``, the 2025 world)
+is the old-tier switch of the go-live-night drill: ``open`` starts the portal and the axis
+with the 208 synthesized district-level units (:mod:`kernel.districts`) still receiving
+dossiers and documents, until an admin closes the tier (``POST /admin/district-tier``).
+Unknown provinces and keys are errors naming file, line and field.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
@@ -54,6 +58,7 @@ class ReadinessProfile(StrictModel):
     """Per-province readiness; provinces not listed are ready."""
 
     description: str = ""
+    district_tier: Literal["open", "closed"] = "closed"
     provinces: dict[ProvinceCode, ProvinceReadiness] = {}  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
 
     def province(self, code: str) -> ProvinceReadiness:

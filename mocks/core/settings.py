@@ -33,6 +33,7 @@ KNOWN_WEAKNESSES = frozenset(
         "xxe_enabled",
         "axis_bola",
         "lossy_axis",
+        "lossy_migration",
         "trust_forwarded_for",
         "stack_traces",
         "mass_assignment",

@@ -9,9 +9,18 @@ from starlette.applications import Starlette
 from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH
 from kernel.service_limits import LockoutLimit, ServiceLimits
 from mocks.core.app import Endpoint, Param, build_service_app
+from mocks.core.district_tier import district_tier_endpoints
 from mocks.core.http import PRINTABLE_ASCII
 from mocks.core.limits import limits_endpoint
 from mocks.core.settings import ServiceSettings
+from mocks.portal.district_migration import (
+    MIGRATION_BATCH_SCHEMA,
+    MIGRATION_JOURNAL_SCHEMA,
+    MigrationBatchRequest,
+    ensure_journal,
+    read_migration_journal,
+    run_migration_batch,
+)
 from mocks.portal.dvcqg_form import CALL_RESPONSE_SCHEMA, ERROR_SCHEMA, LOGIN_RESPONSE_SCHEMA, face_error
 from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin
 from mocks.portal.models import (
@@ -89,6 +98,14 @@ def portal_endpoints() -> list[Endpoint]:
                  DvcqgCall, CALL_RESPONSE_SCHEMA, tags=("dvcqg-adapter",), params=(_DSTCODE,), **_FACE),
         Endpoint("GET", "/admin/peers", read_peers, "Peer addresses each commune's traffic came from", None,
                  {"type": "object"}, auth="admin", tags=("admin",)),
+        # The go-live-night cut-over (mocks/portal/district_migration.py, mocks/core/district_tier.py).
+        Endpoint("POST", "/admin/migrations/district-tier", run_migration_batch,
+                 "Move the next batch of dossiers from closed district units to their successor communes",
+                 MigrationBatchRequest, MIGRATION_BATCH_SCHEMA, auth="admin", tags=("admin",)),
+        Endpoint("GET", "/admin/migrations/district-tier", read_migration_journal,
+                 "The district-tier migration journal", None, MIGRATION_JOURNAL_SCHEMA, auth="admin",
+                 tags=("admin",)),
+        *district_tier_endpoints(),
     ]  # fmt: skip
 
 
@@ -103,6 +120,7 @@ def _limits(settings: ServiceSettings) -> ServiceLimits:
 def create_app(settings: ServiceSettings) -> Starlette:
     """The National Public Service Portal mock (SQLite at ``<data_dir>/portal.db``)."""
     portal = Portal(settings)
+    ensure_journal(portal.store.conn)
 
     async def startup(app: Starlette) -> None:
         await portal.startup()

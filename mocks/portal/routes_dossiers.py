@@ -15,11 +15,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kernel.roster import load_roster
+from kernel.districts import District, district_tier
+from kernel.roster import Commune, load_roster
+from mocks.core.district_tier import tier_switch
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import json_response, read_json, require_header
 from mocks.portal.catalogue import find_procedure
+from mocks.portal.district_migration import worklist_rows
 from mocks.portal.idempotency import Remember, StoredResponse, fingerprint
 from mocks.portal.identity import Applicant, IdentityUnavailable
 from mocks.portal.lifecycle import Actor, DossierStatus, IllegalTransition, TransitionNotAllowed, next_status
@@ -113,6 +116,25 @@ def visible_dossier(portal: Portal, caller: Caller, code: str, *, for_read: bool
     return d
 
 
+def _district_unit(request: Request, district: District) -> Commune:
+    """A district unit as the receiving unit of a dossier, while the old tier is open
+    (``district_tier: open``); once it has closed, 422 ``district_closed`` naming the successors."""
+    if not tier_switch(request).is_open:
+        successors = list(district.successors)
+        raise ApiError(
+            422,
+            "district_closed",
+            f"district unit {district.unit_code} ({district.agency_code}) closed on 2025-07-01; submit to one of its "
+            "successor communes: " + ", ".join(successors),
+            "commune_code",
+            extra={"successors": successors},
+        )
+    province = load_roster().province(district.province_code)
+    # Synthesized like the unit (kernel.districts): the dossier's code starts with the unit code.
+    return Commune(district.unit_code, f"Cấp huyện số {district.number:02d} ({province.name}, trước 2025)", "district",
+                   province.code, district.old_communes, province.l1_code)
+
+
 async def submit_dossier(request: Request) -> Response:
     """Submit a dossier: validated, identity-checked, stored durably, exactly once per key."""
     portal = portal_of(request)
@@ -145,8 +167,9 @@ async def create_dossier(
     for i, attachment in enumerate(body.attachments):  # decided before anything is contacted (API7)
         portal.attachments.check(attachment.url, f"attachments[{i}].url")
     roster = load_roster()
+    district = district_tier().by_unit(body.commune_code)
     try:
-        commune = roster.commune(body.commune_code)
+        commune = _district_unit(request, district) if district is not None else roster.commune(body.commune_code)
     except KeyError:
         successors = roster.old_commune_splits.get(body.commune_code)
         if successors:
@@ -263,7 +286,7 @@ async def worklist(request: Request) -> Response:
     status = _int_param(q.get("status"), "status", 1, 10)
     limit = _int_param(q.get("limit"), "limit", 1, 200) or 50
     after = _int_param(q.get("cursor"), "cursor", 0, 2**62) or 0
-    rows = portal.store.worklist(caller.commune or "", status, after, limit)
+    rows = worklist_rows(portal.store, caller.commune or "", status, after, limit)
     next_cursor = str(rows[-1][0]) if len(rows) == limit else None
     return json_response(
         {

@@ -8,7 +8,6 @@ they found it — the ``clean_cluster`` fixture clears every injected fault afte
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -102,7 +102,8 @@ def test_a_document_burst_is_acknowledged_and_held_by_the_axis(traffic: TrafficB
     assert outcome.ok and outcome.sent == 5
     documents = outcome.acknowledged["documents"]
     assert len(documents) == 5
-    assert all(message_id.endswith("/DRILL-t3st") for message_id in documents.values())  # key: the envelope's id
+    notation = f"/DRILL-{traffic.ctx.run_id[-4:]}"
+    assert all(message_id.endswith(notation) for message_id in documents.values())  # key: the envelope's id
     assert set(documents) <= _admin_ids(clean_cluster, "axis", "documents")
 
 
@@ -123,7 +124,7 @@ def test_a_submission_probe_during_an_outage_expects_503_with_retry_after(
     httpx.delete(f"{clean_cluster.urls['portal']}/admin/faults", headers=headers, timeout=10)
     accepted = _run(traffic, _action("submission_probe", count=1), window_s=0.3)
     assert accepted.ok
-    assert list(accepted.acknowledged["dossiers"].values()) == ["20260101-000000-t3st-drill-submission_probe-probe-0"]
+    assert list(accepted.acknowledged["dossiers"].values()) == [f"{traffic.ctx.run_id}-drill-submission_probe-probe-0"]
     assert set(accepted.acknowledged["dossiers"]) <= _admin_ids(clean_cluster, "portal", "dossiers")
 
 

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess  # nosec B404 - the test runs our own CLI
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ DRILLS: dict[str, tuple[str, ...]] = {
     **{name: ("--duration", DURATION) for name in PASSING},
     "identity-link-partition": (),
     "lossy-axis": ("--duration", DURATION),
+    "golive-night": ("--duration", DURATION),
+    "golive-night-lossy": ("--duration", DURATION),  # the planted lossy_migration, from its variant file
 }
 
 
@@ -183,6 +186,86 @@ def test_lossy_axis_fails_with_exactly_the_dropped_documents(drill_runs: dict[st
         stored = {row[0] for row in conn.execute("SELECT document_id FROM documents")}
     assert {d for d in acknowledged if d not in stored} == set(dropped)
     assert f"reconciliation: {len(dropped)} lost, 0 duplicated (allowed 0 lost, 0 duplicated)" in drill.expectations
+
+
+def _in_flight(run_dir: Path) -> dict[str, str]:
+    """The dossiers the go-live night filed at district units and was acknowledged: code → unit."""
+    from drills.golive_reconcile import in_flight
+
+    acked = json.loads((run_dir / "ledgers" / "drill-traffic.json").read_text(encoding="utf-8"))
+    return in_flight(acked.get("dossiers", {}))
+
+
+def _landings(run_dir: Path) -> list[tuple[str, str, str]]:
+    """The portal's own migration journal (code, unit, landing commune), read from its database."""
+    with sqlite3.connect(run_dir / "mocks" / "portal" / "portal.db") as conn:
+        return conn.execute("SELECT code, from_unit, to_commune FROM district_migrations").fetchall()
+
+
+def test_golive_night_lands_every_in_flight_dossier_in_exactly_one_successor(drill_runs: dict[str, DrillRun]) -> None:
+    from kernel.districts import district_tier, landing_commune
+
+    result, out = drill_runs["golive-night"].result, drill_runs["golive-night"].out
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "drill golive-night: PASS" in result.stdout
+    run_dir = _run_dir(out)
+    journal = load_journal(run_dir)
+    drill = journal.drill
+    assert drill is not None and drill.verdict == "PASS" and drill.expectations == []
+    flying = _in_flight(run_dir)
+    assert len(flying) == 80 and len(set(flying.values())) == 8  # the drill file's count and agencies
+    row = {r.item_kind: r for r in drill.reconciliation}["migrated_dossiers"]
+    assert (row.ok, row.lost, row.duplicated, row.lost_ids, row.duplicated_ids) == (80, 0, 0, [], [])
+    # Independently, from the portal's database: one journal row per dossier, at its rule's landing commune.
+    tier = district_tier()
+    landings = _landings(run_dir)
+    assert sorted(code for code, _unit, _to in landings) == sorted(flying)
+    for code, unit, to in landings:
+        assert unit == flying[code] and to == landing_commune(code, tier.by_unit(unit).successors)
+    # The cut-over on the timeline, after the old tier was at work and before the officers,
+    # and its figures per province (summing to every dossier in flight).
+    faults = {f.name: f for f in drill.faults}
+    cutover = faults["cut-over"]
+    officers = faults["successor officers at work"]
+    assert faults["old tier at work"].start_offset_s < cutover.start_offset_s < officers.start_offset_s
+    per_province = {k: v for k, v in cutover.detail.items() if k.startswith("province_")}
+    assert sum(per_province.values()) == cutover.detail["migrated"] == 80 and len(per_province) == 8
+    steps = {e.name: e for e in journal.events if e.kind == "drill_step"}
+    for name in ("old tier at work", "cut-over", "documents to closed committees", "successor officers at work"):
+        assert steps[f"traffic {name}"].status == "ok", steps[f"traffic {name}"].output
+    assert "owners saw 80 of 80 dossiers at their successor commune" in steps["traffic old tier at work"].output
+    assert steps["traffic successor officers at work"].detail["as_expected"] == 80  # every migrated dossier accepted
+    assert steps["traffic documents to closed committees"].detail["as_expected"] == 16
+    # Citizens' status queries answered across the switch: the probe held before (no traffic yet), during and after.
+    status = [c for c in drill.hypothesis if "GET /dossiers/{code}" in c.probe]
+    assert {c.phase for c in status} >= {"during", "after"} and all(c.ok for c in status)
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert 'id="cutover"' in html and "80 landed in exactly one successor worklist" in html
+
+
+def test_golive_night_with_a_lossy_migration_fails_naming_exactly_the_dropped_and_duplicated(
+    drill_runs: dict[str, DrillRun],
+) -> None:
+    from drills.golive_reconcile import predicted_migration_drops, predicted_migration_duplicates
+
+    result, out = drill_runs["golive-night-lossy"].result, drill_runs["golive-night-lossy"].out
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "drill golive-night-lossy: FAIL" in result.stdout
+    run_dir = _run_dir(out)
+    drill = load_journal(run_dir).drill
+    assert drill is not None and drill.verdict == "FAIL" and drill.error is None  # failed exactly as predicted
+    flying = _in_flight(run_dir)
+    dropped, doubled = predicted_migration_drops(flying), predicted_migration_duplicates(flying)
+    assert len(flying) == 80 and dropped and doubled
+    row = {r.item_kind: r for r in drill.reconciliation}["migrated_dossiers"]
+    assert row.lost_ids == dropped and row.duplicated_ids == doubled
+    assert row.ok == len(flying) - len(dropped) - len(doubled)
+    # ... and the portal's journal really lacks the dropped ones and holds the doubled ones twice.
+    journaled = Counter(code for code, _unit, _to in _landings(run_dir))
+    assert sorted(c for c in flying if journaled[c] == 0) == dropped
+    assert sorted(c for c in flying if journaled[c] == 2) == doubled
+    assert f"    lost: {', '.join(dropped[:10])}" in result.stdout  # named on the console too
+    assert f"    duplicated: {', '.join(doubled[:10])}" in result.stdout
 
 
 INTERRUPTED_DRILL = """\

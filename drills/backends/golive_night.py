@@ -1,0 +1,286 @@
+"""The go-live-night actions of drill-side traffic (the ``golive-night`` drill).
+
+Four bounded actions, run by :class:`~drills.backends.traffic.TrafficBackend` like the
+others (allowlisted hosts, bounded in count and time):
+
+* ``district_dossiers`` (before the cut-over): citizens file ``count`` dossiers at
+  ``agencies`` district units (synthesized ``9PPDD``, :mod:`kernel.districts`) spread over
+  the provinces, provinces send documents to the district committees (both expect 201);
+  then, until the window ends, the owners keep asking for their dossiers' status
+  (``GET /dossiers/{code}``, expect 200) — across the cut-over.
+* ``district_cutover`` (the cut-over, as the migration job runs it): close the district
+  tier on the axis and on the portal (``POST /admin/district-tier``), then migrate the
+  in-flight dossiers in batches of ``count`` (``POST /admin/migrations/district-tier``)
+  until none remain, then one more batch that must move nothing (idempotence).
+* ``closed_district_documents`` (after): documents to the closed district committees,
+  expecting 422 ``recipient_closed`` naming exactly the successors' agency codes.
+* ``successor_officers`` (after): officers of every commune the journal landed a dossier
+  at sign in, find each such dossier in their worklist and accept it (status 2).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import httpx
+
+from drills.model import TrafficAction
+from kernel.credentials import derive_password, officer_account
+from kernel.districts import District, district_tier
+from kernel.edxml import DocumentEnvelope, build_package
+
+if TYPE_CHECKING:
+    from drills.backends.traffic import TrafficBackend, TrafficOutcome
+
+__all__ = ["closed_district_documents", "district_cutover", "district_dossiers", "pick_districts",
+           "successor_officers"]
+
+MAX_WORKLIST_PAGES = 20  # per officer: 20 pages of 200 dossiers
+STATUS_QUERY_PAUSE_S = 0.05  # between two status queries of the owners (light, steady)
+ACCEPTED = 2  # DossierStatus.ACCEPTED: what an officer does first with a dossier
+
+
+def pick_districts(count: int) -> list[District]:
+    """``count`` districts spread evenly over the 208 (so over the provinces), in tier order."""
+    districts = district_tier().districts
+    count = max(1, min(count, len(districts)))
+    return [districts[j * len(districts) // count] for j in range(count)]
+
+
+def _answer(response: httpx.Response | None, error: Exception | None = None) -> tuple[int, str]:
+    from drills.backends.traffic import _label
+
+    return _label(response, error)
+
+
+def _admin(backend: TrafficBackend) -> dict[str, str]:
+    return {"Authorization": f"Bearer {backend.ctx.admin_token or ''}"}
+
+
+def district_dossiers(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+    """Dossiers and documents to the open district tier, then the owners' status queries until ``deadline``."""
+    http, urls = backend._http, backend.ctx.urls
+    districts = pick_districts(spec.agencies)
+    procedures: dict[str, str | None] = {}
+    owned: list[tuple[str, str]] = []  # (code, owner's token)
+    for i in range(spec.count):
+        if time.monotonic() >= deadline:
+            out.notes.append("window ended before every dossier was filed")
+            break
+        district = districts[i % len(districts)]
+        token, citizen = backend._citizen_token(13_000 + i)
+        if token is None:
+            out.record(False, "citizen sign-in refused")
+            continue
+        if district.province_code not in procedures:
+            procedures[district.province_code] = backend._procedure(district.province_code)
+        procedure = procedures[district.province_code]
+        if procedure is None:
+            out.record(False, "no published procedure")
+            continue
+        key = f"{backend.ctx.run_id}-district-{i}"
+        started = time.perf_counter()
+        try:
+            response = http.post(f"{urls['portal']}/dossiers", json=backend._dossier(citizen, procedure, district.unit_code),
+                                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+            status, label = _answer(response)
+        except httpx.HTTPError as exc:
+            response, (status, label) = None, _answer(None, exc)
+        out.record(status == 201, f"dossier: {label}", (time.perf_counter() - started) * 1000)
+        if status == 201 and response is not None:
+            code = response.json()["code"]
+            out.acknowledged.setdefault("dossiers", {})[code] = key
+            owned.append((code, token))
+    _district_documents(backend, districts, out, deadline)
+    _status_queries(backend, owned, out, deadline)
+
+
+def _district_documents(backend: TrafficBackend, districts: list[District], out: TrafficOutcome, deadline: float) -> None:
+    """One document from each district's province to the district committee (expect 201)."""
+    ca = backend._ca_or_none()
+    if ca is None:
+        out.notes.append("no PKI directory: no documents to the district committees")
+        return
+    roster = backend.roster
+    for n, district in enumerate(districts):
+        if time.monotonic() >= deadline:
+            break
+        sender = roster.province(district.province_code).agency_code
+        token = backend._axis_token(sender)
+        if token is None:
+            out.record(False, "document: sign-in refused")
+            continue
+        envelope = backend._envelope(sender, [district.agency_code], 970_000 + n, "Bàn giao hồ sơ trước sáp nhập")
+        started = time.perf_counter()
+        try:
+            response = backend._send_document(token, _package(backend, envelope, sender))
+            status, label = _answer(response)
+        except httpx.HTTPError as exc:
+            response, (status, label) = None, _answer(None, exc)
+        out.record(status == 201, f"document: {label}", (time.perf_counter() - started) * 1000)
+        if status == 201 and response is not None:
+            out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+
+
+def _package(backend: TrafficBackend, envelope: DocumentEnvelope, sender: str) -> bytes:
+    """``envelope`` signed by ``sender`` (the callers checked there is a dry-run CA)."""
+    ca = backend._ca_or_none()
+    assert ca is not None  # nosec B101 - checked by the caller
+    return build_package(envelope, ca.issue(sender))
+
+
+def _status_queries(backend: TrafficBackend, owned: list[tuple[str, str]], out: TrafficOutcome, deadline: float) -> None:
+    """The owners ask for their dossiers' status until ``deadline`` (bounded in count): 200 every time."""
+    from drills.model import MAX_TRAFFIC_REQUESTS
+
+    if not owned:
+        return
+    moved: set[str] = set()
+    for n in range(MAX_TRAFFIC_REQUESTS):
+        if time.monotonic() >= deadline:
+            break
+        code, token = owned[n % len(owned)]
+        started = time.perf_counter()
+        try:
+            response = backend._http.get(f"{backend.ctx.urls['portal']}/dossiers/{quote(code, safe='')}",
+                                         headers={"Authorization": f"Bearer {token}"})
+            status, label = _answer(response)
+        except httpx.HTTPError as exc:
+            response, (status, label) = None, _answer(None, exc)
+        out.record(status == 200, f"status query: {label}", (time.perf_counter() - started) * 1000)
+        if status == 200 and response is not None and response.json().get("commune_code") != code[:5]:
+            moved.add(code)
+        time.sleep(min(STATUS_QUERY_PAUSE_S, max(0.0, deadline - time.monotonic())))
+    out.notes.append(f"owners saw {len(moved)} of {len(owned)} dossiers at their successor commune")
+
+
+def district_cutover(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+    """Close the tier on the axis and the portal, then migrate in batches of ``spec.count`` until none remain."""
+    http, urls = backend._http, backend.ctx.urls
+    for service in ("axis", "portal"):
+        response = http.post(f"{urls[service]}/admin/district-tier", json={"status": "closed"}, headers=_admin(backend))
+        status, label = _answer(response)
+        out.record(status == 200 and response.json().get("status") == "closed", f"close {service}: {label}")
+    per_province: Counter[str] = Counter()
+    batches = moved = 0
+    remaining = -1
+    for _ in range(MAX_BATCHES):
+        if time.monotonic() >= deadline:
+            out.notes.append(f"window ended with {remaining} dossier(s) still at district units")
+            break
+        response = http.post(f"{urls['portal']}/admin/migrations/district-tier", json={"batch_size": spec.count},
+                             headers=_admin(backend))
+        status, label = _answer(response)
+        out.record(status == 200, f"migration batch: {label}")
+        if status != 200:
+            continue
+        answer = response.json()
+        remaining = int(answer["remaining"])
+        if answer["batch"] is None:
+            break
+        batches += 1
+        moved += len(answer["moved"])
+        per_province.update(item["province_code"] for item in answer["moved"])
+        if remaining == 0:
+            break
+    # Idempotence: the job re-run after it finished moves nothing.
+    response = http.post(f"{urls['portal']}/admin/migrations/district-tier", json={"batch_size": spec.count},
+                         headers=_admin(backend))
+    status, label = _answer(response)
+    rerun_ok = status == 200 and response.json()["batch"] is None and response.json()["moved"] == []
+    out.record(rerun_ok, f"re-run after the last batch: {label}" + ("" if rerun_ok else " (moved something)"))
+    out.detail.update({"migrated": moved, "batches": batches,
+                       **{f"province_{p}": n for p, n in sorted(per_province.items())}})
+    out.notes.append(f"{moved} dossier(s) migrated in {batches} batch(es); per province: "
+                     + ", ".join(f"{p} ×{n}" for p, n in sorted(per_province.items())))
+
+
+MAX_BATCHES = 200
+
+
+def closed_district_documents(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float
+                              ) -> None:
+    """Documents to closed district committees: 422 ``recipient_closed`` naming exactly the successors."""
+    ca = backend._ca_or_none()
+    if ca is None:
+        out.notes.append("no PKI directory: cannot sign documents")
+        return
+    tier, roster = district_tier(), backend.roster
+    districts = pick_districts(spec.agencies)
+    tokens: dict[str, str | None] = {}
+    for i in range(spec.count):
+        if time.monotonic() >= deadline:
+            out.notes.append("window ended before every document was sent")
+            break
+        district = districts[i % len(districts)]
+        sender = roster.province(district.province_code).agency_code
+        if sender not in tokens:
+            tokens[sender] = backend._axis_token(sender)
+        token = tokens[sender]
+        if token is None:
+            out.record(False, "sign-in refused")
+            continue
+        envelope = backend._envelope(sender, [district.agency_code], 980_000 + i, "Văn bản gửi UBND cấp huyện đã giải thể")
+        started = time.perf_counter()
+        response = backend._send_document(token, _package(backend, envelope, sender))
+        status, label = _answer(response)
+        latency_ms = (time.perf_counter() - started) * 1000
+        named = response.json().get("error", {}).get("successors") if status == 422 else None
+        expected = list(tier.successor_agencies(district, roster))
+        ok = label == "422 recipient_closed" and named == expected
+        out.record(ok, label if named == expected else f"{label}, successors not named", latency_ms)
+        if status in (200, 201):
+            out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+
+
+def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
+    """Officers of each landing commune find their migrated dossiers in their worklist and accept them."""
+    http, urls = backend._http, backend.ctx.urls
+    response = http.get(f"{urls['portal']}/admin/migrations/district-tier", headers=_admin(backend))
+    if response.status_code != 200:
+        out.record(False, f"migration journal: {_answer(response)[1]}")
+        return
+    landed: dict[str, set[str]] = {}
+    for landing in response.json()["landings"]:
+        landed.setdefault(landing["to_commune"], set()).add(landing["code"])
+    for commune, codes in sorted(landed.items()):
+        if time.monotonic() >= deadline:
+            out.notes.append("window ended before every landing commune was worked")
+            break
+        account = officer_account(commune, 1)
+        reply = http.post(f"{urls['portal']}/auth/token", json={
+            "kind": "officer", "account": account, "password": derive_password(backend.ctx.secret, account)})
+        token = reply.json().get("access_token") if reply.status_code == 200 else None
+        if token is None:
+            out.record(False, f"officer sign-in refused ({reply.status_code})")
+            continue
+        seen = set(worklist_codes(http, urls["portal"], token))
+        for code in sorted(codes):
+            if code not in seen:
+                out.record(False, "not in the landing commune's worklist")
+                continue
+            started = time.perf_counter()
+            reply = http.post(f"{urls['portal']}/dossiers/{quote(code, safe='')}/transitions",
+                              json={"to": ACCEPTED, "note": "tiếp nhận hồ sơ chuyển từ cấp huyện"},
+                              headers={"Authorization": f"Bearer {token}"})
+            out.record(reply.status_code == 200, f"accept: {_answer(reply)[1]}", (time.perf_counter() - started) * 1000)
+    out.notes.append(f"{len(landed)} landing commune(s) worked")
+
+
+def worklist_codes(http: httpx.Client, portal_url: str, token: str) -> list[str]:
+    """Every dossier code of an officer's worklist, page after page (bounded)."""
+    codes: list[str] = []
+    cursor: str | None = None
+    for _ in range(MAX_WORKLIST_PAGES):
+        params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+        reply = http.get(f"{portal_url}/dossiers", params=params, headers={"Authorization": f"Bearer {token}"})
+        reply.raise_for_status()
+        page = reply.json()
+        codes += [item["code"] for item in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return codes
