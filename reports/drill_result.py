@@ -69,6 +69,7 @@ class ReconciliationRow(_Record):
             out.append(f"{head}: {', '.join(shown)}" + (" …" if cut else ""))
         return out
 
+
 class DrillResult(_Record):
     """Outcome of a fault drill: what was injected, what held, what was lost."""
 
