@@ -13,6 +13,7 @@ from typing import Final, Generic, TypeVar
 __all__ = [
     "RunSetting", "SEED", "POPULATION_SIZE", "OFFICERS_PER_COMMUNE", "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT",
     "BOARD_REFRESH_S", "GC_PAUSE_LIMIT_MS", "SCHEDULE_LAG_MAX_LIMIT_MS", "MASTER_PORT", "REMOTE_WORKERS_WAIT_S",
+    "REQUEST_TIMEOUT_S",
 ]
 
 T = TypeVar("T")
@@ -41,6 +42,13 @@ OFFICERS_PER_COMMUNE: Final = RunSetting("officers_per_commune", 5, "--officers-
 #: few". Fewer than 20 samples cannot hold a 1-in-20 tail: under 10 the p95 *is* the
 #: slowest request, and one slow request moves it. The summary records the value it used.
 COMMUNE_P95_MIN_SAMPLES: Final = 20
+
+#: How long a load client waits for an answer before it counts "no response" — and a citizen
+#: retries the submission with the same Idempotency-Key. 30 s is a patient browser; a drill
+#: that freezes a service (drills/catalog/portal-freeze.yaml) sets it below the freeze, so the
+#: clients' timeouts and retries happen inside the fault rather than after it.
+REQUEST_TIMEOUT_S: Final = RunSetting("request_timeout_s", 30.0, "--request-timeout",
+                                      "how long a load client waits for an answer before it gives up on it")
 
 # The live national board (metrics.board): served on 127.0.0.1 by the load process that holds
 # the merged figures while `dientap run` or `dientap drill` runs.

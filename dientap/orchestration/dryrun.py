@@ -30,6 +30,7 @@ from kernel.defaults import (
     OFFICERS_PER_COMMUNE,
     POPULATION_SIZE,
     REMOTE_WORKERS_WAIT_S,
+    REQUEST_TIMEOUT_S,
     SEED,
 )
 from kernel.errors import AccountsMissing, UsageError
@@ -62,6 +63,7 @@ class DryRunOptions:
     remote_workers_wait_s: float = REMOTE_WORKERS_WAIT_S.default
     seed: int = SEED.default
     population_size: int = POPULATION_SIZE.default
+    request_timeout_s: float = REQUEST_TIMEOUT_S.default  # how long a load client waits for an answer
     readiness_file: Path | None = None
     out: Path = Path("runs")
     vulnerable: dict[str, list[str]] = field(default_factory=dict)  # embedded only
@@ -299,6 +301,7 @@ class DryRun:
         run_config = RunConfig(
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
             population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=self.workers,
+            request_timeout_s=opts.request_timeout_s,
             adapter=self.adapter, protocols=self.protocols, target_kind=self._target_kind,
             tls={service: options.as_dict() for service, options in self.tls.items()},
             accounts_file=self.accounts_file,
