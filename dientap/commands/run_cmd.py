@@ -203,6 +203,17 @@ def _record_interruption(dry: DryRun, phase: str) -> None:
     dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(UTC), phase)
 
 
+def print_process_growth(run_dir: Path) -> None:
+    """Each process's memory and open files after the warm-up (from the run's samples)."""
+    from reports.process_growth import growth_line, load_process_samples, process_growth
+
+    rows = process_growth(load_process_samples(run_dir))
+    if rows:
+        print("memory and open files after the warm-up (least-squares slope):")
+        for row in rows:
+            print(f"  {growth_line(row)}")
+
+
 def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, budgets: Path | None = None,
                baseline: Path | None = None, junit: Path | None = None) -> ExitCode:
     """Point ``latest`` at the run, print its headline, render the report, apply the gate."""
@@ -220,6 +231,7 @@ def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, bu
         f"\n{summary.requests.total:,} requests ({summary.requests.failed:,} failed{throttled}, {summary.requests.rps:.1f}/s) "
         f"from {summary.communes.active:,}/{summary.communes.total:,} communes in {active_provinces}/34 provinces"
     )
+    print_process_growth(run_dir)
     if not summary.generator.trustworthy:
         print("WARNING: the load generator fell behind; latency figures are not trustworthy: "
               + "; ".join(summary.generator.reasons))
