@@ -5,9 +5,14 @@ start-up, so only what the load makes it allocate is traced, and start-up stays 
 writes a snapshot every DIENTAP_TRACEMALLOC_EVERY seconds (default 60) to
 ``<dir>/<service>-<pid>-<n>.snapshot``. Compare two with ``bench/leakhunt/compare.py``.
 
+With DIENTAP_LEAKHUNT_GC_EVERY=N instead (or as well), each mock runs a full collection
+(``gc.collect()``) every N seconds: if its memory then stays low, what grew was garbage in
+reference cycles waiting for a full collection, not data something holds.
+
 Used to find the portal's growth in a soak (BENCHMARKS.md "Soak"); no part of any run.
 """
 
+import gc
 import os
 import sys
 import threading
@@ -28,6 +33,16 @@ def _trace(service: str) -> None:
         tracemalloc.take_snapshot().dump(os.path.join(_DIR, f"{service}-{os.getpid()}-{n}.snapshot"))
 
 
+def _collect(every_s: float) -> None:
+    while True:
+        time.sleep(every_s)
+        gc.collect()
+
+
 _ARGV = sys.orig_argv  # the command line as given; no thread at all in other processes (Locust's gevent)
-if _DIR and _ARGV[1:4] == ["-m", "mocks", "serve"]:
+_MOCK = _ARGV[1:4] == ["-m", "mocks", "serve"]
+if _DIR and _MOCK:
     threading.Thread(target=_trace, args=(_ARGV[4],), daemon=True, name="tracemalloc-dump").start()
+if os.environ.get("DIENTAP_LEAKHUNT_GC_EVERY") and _MOCK:
+    every = float(os.environ["DIENTAP_LEAKHUNT_GC_EVERY"])
+    threading.Thread(target=_collect, args=(every,), daemon=True, name="leakhunt-gc").start()
