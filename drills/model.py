@@ -3,7 +3,7 @@
 ::
 
     title, description
-    profile: smoke            the load underneath (+ optional duration_s, scale)
+    profile: smoke            the load underneath (+ optional duration_s, scale, request_timeout_s)
     target_weaknesses:        planted defects of the embedded mocks ({axis: [lossy_axis]})
     readiness:                a readiness profile for the embedded mocks, beside the file (readiness/old-tier.yaml)
     steady_state_hypothesis:  probes with tolerances, checked before, during, after
@@ -13,7 +13,8 @@
          http: {...} | network: {...} | process: {...} | traffic: {...}}
     rollbacks: [clear_http_faults, reset_proxy, resume_processes]
     expectations: {recovery_time_s, error_budget_during_fault, max_lost, max_duplicated,
-                   no_unverified_dossiers, expect_verdict, exact_lost}
+                   no_unverified_dossiers, expect_verdict, exact_lost,
+                   min_retried_submissions, min_replayed_submissions}
 
 Validation reports *every* problem at once, each as ``file:line: field: message``
 (:func:`kernel.configfile.load_model`); unknown keys are errors everywhere.
@@ -318,6 +319,11 @@ class Expectations(StrictModel):
                      int | Literal["predicted"]] = Field(
         default_factory=dict
     )
+    # The load's own retries (kernel.ack_ledger.RETRIED_DOSSIERS / REPLAYED_DOSSIERS): at least
+    # this many dossiers acknowledged only after a timed-out attempt, and at least this many
+    # answered as a replay of an earlier attempt with the same Idempotency-Key that had landed.
+    min_retried_submissions: int = Field(default=0, ge=0)
+    min_replayed_submissions: int = Field(default=0, ge=0)
 
     @field_validator("exact_lost")
     @classmethod
@@ -335,6 +341,9 @@ class Drill(StrictModel):
     profile: str = Field(default="smoke", min_length=1, max_length=200)
     duration_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
     scale: float | None = Field(default=None, gt=0, le=1000)
+    # The load clients' request timeout (kernel.defaults.REQUEST_TIMEOUT_S) for this drill: a
+    # drill that freezes a service sets it below the freeze, so clients give up and retry inside it.
+    request_timeout_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
     target_weaknesses: dict[Service, list[str]] = Field(default_factory=dict)
     # A readiness profile for the embedded mocks, relative to the drill file (the go-live
     # night opens the old district tier with it: drills/catalog/readiness/old-tier.yaml).

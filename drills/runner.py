@@ -44,6 +44,7 @@ from drills.reconcile import AckLedger, fetch_holdings, merge_load_ledgers, pred
 from drills.rollback import roll_back
 from drills.step_log import StepLog
 from drills.verdict import DrillFacts, judge_drill, verdict_exit_code
+from kernel.ack_ledger import REPLAYED_DOSSIERS, RETRIED_DOSSIERS
 from kernel.allowlist import Allowlist
 from kernel.errors import ExitCode, UsageError
 from kernel.provenance import build_provenance
@@ -88,6 +89,7 @@ class DrillRunner:
         self.say = say
         self.allowlist = Allowlist(load.allow_hosts)
         self._predicted: list[str] = []
+        self._retried = self._replayed = 0  # from the load's ledgers (kernel.ack_ledger.RETRIED_DOSSIERS ...)
         self._validate_plan()
 
     def _validate_plan(self) -> None:
@@ -226,6 +228,12 @@ class DrillRunner:
                     rows, notes = self._reconcile(dry, direct_urls, traffic_acks)
                     step.output = "; ".join(f"{r.item_kind}: ok {r.ok}, lost {r.lost}, duplicated {r.duplicated}, "
                                             f"unexpected {r.unexpected}, recovered {r.recovered}" for r in rows) or "nothing"
+                exp = self.drill.expectations
+                if self._retried or exp.min_retried_submissions or exp.min_replayed_submissions:
+                    with steps.step("count retried submissions") as step:
+                        step.output = (f"{self._retried} dossier(s) acknowledged after a timed-out or refused "
+                                       f"attempt, {self._replayed} answered as a replay (same Idempotency-Key)")
+                        step.detail.update({"retried": self._retried, "replayed": self._replayed})
                 unverified = None
                 if self.drill.expectations.no_unverified_dossiers:
                     with steps.step("check no unverified dossier was accepted") as step:
@@ -238,7 +246,7 @@ class DrillRunner:
             readings = sampler.snapshot_readings() if sampler is not None else []
             facts = DrillFacts(applied=applied, readings=readings, rows=rows, notes=notes + rollback_notes,
                                leftovers=leftovers, unverified=unverified, interrupted=interrupted, error=error,
-                               predicted_lost=self._predicted)
+                               predicted_lost=self._predicted, retried=self._retried, replayed=self._replayed)
             result = judge_drill(self.name, self.drill, dry.run_dir, facts)
             journal = self._journal(dry, steps, load_started)
             journal.drill = result
@@ -302,6 +310,8 @@ class DrillRunner:
         secret = dry.secret
         rows, notes = reconcile(ledger, lambda: fetch_holdings(urls, dry.admin_token, secret, ledger),
                                 settle_s=self.settle_s)
+        self._retried = len(ledger.entries.get(RETRIED_DOSSIERS, {}))
+        self._replayed = len(ledger.entries.get(REPLAYED_DOSSIERS, {}))
         if "documents" in self.drill.expectations.exact_lost:
             self._predicted = predicted_lossy_drops(ledger.entries.get("documents", {}))
         if any(f.kind == "district_cutover" for f in self.drill.method):  # the go-live night

@@ -47,6 +47,8 @@ class DrillFacts:
     interrupted: bool
     error: str | None
     predicted_lost: list[str] = field(default_factory=list)  # document ids a planted lossy defect drops
+    retried: int = 0  # dossiers the load had acknowledged only after a retry with the same key
+    replayed: int = 0  # of those, answered as the replay of an earlier attempt that had landed
 
 
 def judge_drill(name: str, drill: Drill, run_dir: Path, facts: DrillFacts) -> DrillResult:
@@ -111,6 +113,12 @@ def judge_drill(name: str, drill: Drill, run_dir: Path, facts: DrillFacts) -> Dr
                           f"(allowed {exp.max_lost} lost, {exp.max_duplicated} duplicated)")
         if not rows:
             broken.append("reconciliation: nothing could be compared (" + "; ".join(notes or ["no ledgers"]) + ")")
+        if facts.retried < exp.min_retried_submissions:
+            broken.append(f"retries: {facts.retried} dossier(s) acknowledged after a retry with the same key "
+                          f"(expected at least {exp.min_retried_submissions})")
+        if facts.replayed < exp.min_replayed_submissions:
+            broken.append(f"retries: {facts.replayed} retried submission(s) answered as a replay "
+                          f"(expected at least {exp.min_replayed_submissions})")
         if facts.unverified:
             broken.append(f"{facts.unverified} dossier(s) accepted without a matching identity verification")
     if leftovers:

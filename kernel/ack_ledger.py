@@ -12,7 +12,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["AckLedger"]
+__all__ = ["AckLedger", "RETRIED_DOSSIERS", "REPLAYED_DOSSIERS"]
+
+#: Ledger kinds beside the acknowledged items, not reconciled themselves (each such dossier is
+#: also under ``dossiers``): dossiers acknowledged only after a timed-out or refused attempt
+#: with the same Idempotency-Key, and of those, the ones the portal answered as a replay — its
+#: stored answer to an earlier attempt with that key, which had landed.
+RETRIED_DOSSIERS = "dossiers_retried"
+REPLAYED_DOSSIERS = "dossiers_replayed"
 
 
 @dataclass

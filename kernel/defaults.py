@@ -14,6 +14,7 @@ __all__ = [
     "RunSetting", "SEED", "POPULATION_SIZE", "OFFICERS_PER_COMMUNE", "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT",
     "BOARD_REFRESH_S", "GC_PAUSE_LIMIT_MS", "SCHEDULE_LAG_MAX_LIMIT_MS", "MASTER_PORT", "REMOTE_WORKERS_WAIT_S",
     "POPULATION_RATE_LIMIT_PER_S", "POPULATION_RATE_LIMIT_BURST",
+    "REQUEST_TIMEOUT_S", "PROCESS_SAMPLE_S",
 ]
 
 T = TypeVar("T")
@@ -42,6 +43,18 @@ OFFICERS_PER_COMMUNE: Final = RunSetting("officers_per_commune", 5, "--officers-
 #: few". Fewer than 20 samples cannot hold a 1-in-20 tail: under 10 the p95 *is* the
 #: slowest request, and one slow request moves it. The summary records the value it used.
 COMMUNE_P95_MIN_SAMPLES: Final = 20
+
+#: How long a load client waits for an answer before it counts "no response" — and a citizen
+#: retries the submission with the same Idempotency-Key. 30 s is a patient browser; a drill
+#: that freezes a service (drills/catalog/portal-freeze.yaml) sets it below the freeze, so the
+#: clients' timeouts and retries happen inside the fault rather than after it.
+REQUEST_TIMEOUT_S: Final = RunSetting("request_timeout_s", 30.0, "--request-timeout",
+                                      "how long a load client waits for an answer before it gives up on it")
+
+#: How often every process of a run (mocks, Locust master and workers) has its resident memory
+#: and open files sampled into the run's records (reports.process_growth): often enough for a
+#: slope over a 10-minute soak (~40 samples after the warm-up), rare enough to cost nothing.
+PROCESS_SAMPLE_S: Final = 10.0
 
 # The live national board (metrics.board): served on 127.0.0.1 by the load process that holds
 # the merged figures while `dientap run` or `dientap drill` runs.

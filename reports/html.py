@@ -27,6 +27,7 @@ from reports.charts import latency_chart, throughput_chart
 from reports.gate import format_value
 from reports.golive_night import cutover_view
 from reports.markdown import commune_p95_text, render_markdown
+from reports.process_growth import load_process_samples, process_growth
 from reports.readiness import ReadinessThresholds
 from reports.run_files import atomic_write_text
 from reports.summary import READINESS_CHECKS, LatencyPercentiles
@@ -292,10 +293,28 @@ def _generator_and_timeline(run: RunData) -> str:
             f"<br>Command: <code>{_e(' '.join(p.command_line))}</code></p>")
 
 
+def _slope(per_min: float | None) -> str:
+    return "—" if per_min is None else f"{per_min:+.3f}"
+
+
+def _processes(run: RunData) -> str:
+    rows = process_growth(load_process_samples(run.run_dir))
+    if not rows:
+        return ""
+    return ('<h2 id="processes">Processes: memory and open files</h2>'
+            f"<p>Sampled every few seconds; the slope is a least-squares line after the warm-up "
+            f"({rows[0].from_s:,.0f}–{rows[0].to_s:,.0f} s).</p>"
+            + _table(["Process", "RSS MB (window)", "Peak MB", "MB/min", "Open files", "Files/min", "Samples"],
+                     [[_e(r.process) + (" (restarted)" if r.restarted else ""), f"{r.rss_start_mb:,.1f} → {r.rss_end_mb:,.1f}",
+                       f"{r.rss_peak_mb:,.1f}", _slope(r.rss_mb_per_min), f"{r.fds_start} → {r.fds_end}",
+                       _slope(r.fds_per_min), str(r.samples)] for r in rows], num_from=1))
+
+
 def render_html(run: RunData) -> str:
     """The whole page for an already loaded run."""
     body = "".join([_header(run), _verdict(run), _matrix(run), _charts(run), _endpoints(run), _communes(run),
-                    _gate(run), _drill(run), _golive_night(run), _security(run), _generator_and_timeline(run)])
+                    _gate(run), _drill(run), _golive_night(run), _security(run), _processes(run),
+                    _generator_and_timeline(run)])
     return _PAGE.substitute(run_id=_e(run.summary.run_id), css=REPORT_CSS, body=body)
 
 

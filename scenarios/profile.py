@@ -82,6 +82,10 @@ class CitizenJourney(StrictModel):
     withdraw_share: float = Field(default=0.03, ge=0, le=1)
     status_polls: int = Field(default=2, ge=0, le=20)
     poll_interval_s: float = Field(default=5.0, ge=0)
+    # Seconds between choosing the procedure and submitting (filling the form in, signed in):
+    # without it a submission follows the sign-in within milliseconds, and a fault that starts
+    # between the two — a frozen portal — catches no submission in flight.
+    fill_s: float = Field(default=0.0, ge=0, le=600)
 
 
 class CitizenLoad(StrictModel):

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
-from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import POPULATION_SIZE, REQUEST_TIMEOUT_S, SEED
 from kernel.targets import TargetSpec
 from kernel.tls import TlsOptions
 from scenarios.profile import Profile
@@ -42,7 +42,7 @@ class RunConfig(BaseModel):
     tls: dict[str, dict[str, str | bool | None]] = {}  # service → kernel.tls.TlsOptions.as_dict() (paths only)
     accounts_file: Path | None = None  # kernel.accounts_file (its rows say where passwords are, never what)
     pool_size: int = Field(default=10, ge=1, le=1000)
-    request_timeout_s: float = Field(default=30.0, gt=0)
+    request_timeout_s: float = Field(default=REQUEST_TIMEOUT_S.default, gt=0)
     workers: int = Field(default=0, ge=0)
     per_commune_sources: bool = True  # kernel.targets.TargetSpec.binds_commune_sources
     # A worker on another machine keeps its own copy of what it shipped to the master here

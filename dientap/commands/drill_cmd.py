@@ -10,7 +10,13 @@ from collections.abc import Callable
 
 from dientap.commands.options import duration
 from dientap.commands.preflight import check_target_arguments
-from dientap.commands.run_cmd import add_board_arguments, add_target_arguments, finish_run, options_from_args
+from dientap.commands.run_cmd import (
+    add_board_arguments,
+    add_request_timeout_argument,
+    add_target_arguments,
+    finish_run,
+    options_from_args,
+)
 from kernel.errors import ExitCode, UsageError
 
 __all__ = ["register", "run"]
@@ -51,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry", action="store_true", help="validate and walk the plan without traffic (same journal shape)")
     add_target_arguments(parser)
     add_board_arguments(parser)
+    add_request_timeout_argument(parser)
     parser.add_argument("--proxy-api", default=None,
                         help="use this Toxiproxy-compatible API for network faults instead of the embedded fault proxy")
     parser.add_argument("--settle", type=duration, default=5.0,
@@ -133,6 +140,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     # once, by the load itself.
     options.duration_s = args.duration if args.duration is not None else drill.duration_s
     options.scale = args.scale if args.scale is not None else drill.scale
+    if args.request_timeout is None and drill.request_timeout_s is not None:
+        options.request_timeout_s = drill.request_timeout_s
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
     if drill.readiness is not None:  # the drill's readiness profile, beside its file (the go-live night's old tier)
         from mocks.core.readiness import load_readiness

@@ -22,7 +22,15 @@ from dientap.commands.options import (
 )
 from dientap.commands.preflight import check_run_arguments
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
-from kernel.defaults import BOARD_PORT, BOARD_REFRESH_S, MASTER_PORT, POPULATION_SIZE, REMOTE_WORKERS_WAIT_S, SEED
+from kernel.defaults import (
+    BOARD_PORT,
+    BOARD_REFRESH_S,
+    MASTER_PORT,
+    POPULATION_SIZE,
+    REMOTE_WORKERS_WAIT_S,
+    REQUEST_TIMEOUT_S,
+    SEED,
+)
 from kernel.errors import ExitCode
 from kernel.stopping import STOP
 
@@ -66,6 +74,13 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"{BOARD_REFRESH_S.help} (default {BOARD_REFRESH_S.default:g} s)")
 
 
+def add_request_timeout_argument(parser: argparse.ArgumentParser) -> None:
+    """The load clients' request timeout (``run`` and ``drill``; a drill file may set its own)."""
+    parser.add_argument(REQUEST_TIMEOUT_S.flag, type=duration, default=None, metavar="S",
+                        help=f"{REQUEST_TIMEOUT_S.help}: {DURATION_FORMS} (default: the drill's, "
+                        f"else {REQUEST_TIMEOUT_S.default:g} s)")
+
+
 def options_from_args(args: argparse.Namespace, profile: str) -> DryRunOptions:
     """Dry-run options from the shared arguments (and the board's, when the command has them)."""
     options = DryRunOptions(
@@ -74,6 +89,8 @@ def options_from_args(args: argparse.Namespace, profile: str) -> DryRunOptions:
         readiness_file=args.readiness, out=args.out,
         protocols=dict(getattr(args, "protocol", [])), mocks_tls=getattr(args, "mocks_tls", False),
     )
+    if getattr(args, "request_timeout", None) is not None:
+        options.request_timeout_s = args.request_timeout
     if "remote_workers" in args:
         options.remote_workers = args.remote_workers
         options.master_bind = args.master_bind
@@ -99,6 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="shipped profile name (smoke, golive, peak, soak, national) or a YAML path")
     add_target_arguments(parser)
     add_board_arguments(parser)
+    add_request_timeout_argument(parser)
     parser.add_argument("--budgets", type=Path, default=None, help="apply the latency-budget gate at the end")
     parser.add_argument("--baseline", type=Path, default=None, help="with --budgets: baseline run directory")
     parser.add_argument("--junit", type=Path, default=None, help="with --budgets: write JUnit XML here")
@@ -185,6 +203,17 @@ def _record_interruption(dry: DryRun, phase: str) -> None:
     dry.record_interruption(STOP.signal_name or "SIGINT", STOP.requested_at or datetime.now(UTC), phase)
 
 
+def print_process_growth(run_dir: Path) -> None:
+    """Each process's memory and open files after the warm-up (from the run's samples)."""
+    from reports.process_growth import growth_line, load_process_samples, process_growth
+
+    rows = process_growth(load_process_samples(run_dir))
+    if rows:
+        print("memory and open files after the warm-up (least-squares slope):")
+        for row in rows:
+            print(f"  {growth_line(row)}")
+
+
 def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, budgets: Path | None = None,
                baseline: Path | None = None, junit: Path | None = None) -> ExitCode:
     """Point ``latest`` at the run, print its headline, render the report, apply the gate."""
@@ -202,6 +231,7 @@ def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, bu
         f"\n{summary.requests.total:,} requests ({summary.requests.failed:,} failed{throttled}, {summary.requests.rps:.1f}/s) "
         f"from {summary.communes.active:,}/{summary.communes.total:,} communes in {active_provinces}/34 provinces"
     )
+    print_process_growth(run_dir)
     if not summary.generator.trustworthy:
         print("WARNING: the load generator fell behind; latency figures are not trustworthy: "
               + "; ".join(summary.generator.reasons))

@@ -20,6 +20,7 @@ from dientap.orchestration.account_check import AccountCheck, account_probes, ch
 from dientap.orchestration.board import BoardLink
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import SERVICE_ORDER, MockCluster, MockClusterConfig
+from dientap.orchestration.proc_sampler import ProcessSampler
 from dientap.orchestration.process import ServiceProcess, listening_socket
 from dientap.orchestration.prometheus import PrometheusServer
 from kernel.accounts_file import AccountsFile
@@ -30,6 +31,7 @@ from kernel.defaults import (
     OFFICERS_PER_COMMUNE,
     POPULATION_SIZE,
     REMOTE_WORKERS_WAIT_S,
+    REQUEST_TIMEOUT_S,
     SEED,
 )
 from kernel.errors import AccountsMissing, UsageError
@@ -62,6 +64,7 @@ class DryRunOptions:
     remote_workers_wait_s: float = REMOTE_WORKERS_WAIT_S.default
     seed: int = SEED.default
     population_size: int = POPULATION_SIZE.default
+    request_timeout_s: float = REQUEST_TIMEOUT_S.default  # how long a load client waits for an answer
     readiness_file: Path | None = None
     out: Path = Path("runs")
     vulnerable: dict[str, list[str]] = field(default_factory=dict)  # embedded only
@@ -123,6 +126,7 @@ class DryRun:
         self.prometheus: PrometheusServer | None = None
         self._metrics_listen: str | None = None
         self._locust_procs: list = []
+        self._sampler: ProcessSampler | None = None  # RSS and open files of every process, while the load runs
         self.secret: str = DEFAULT_DRY_RUN_SECRET  # the dry-run accounts' secret (never written to disk)
         self.pki_dir: Path | None = None  # the dry-run CA the load signs documents with
         self.board: BoardLink | None = None  # the live board, once bound (bind_board)
@@ -299,6 +303,7 @@ class DryRun:
         run_config = RunConfig(
             run_id=self.run_id, run_dir=self.run_dir, profile=self.profile, seed=opts.seed,
             population_size=opts.population_size, urls=self.urls, pki_dir=self.pki_dir, workers=self.workers,
+            request_timeout_s=opts.request_timeout_s,
             adapter=self.adapter, protocols=self.protocols, target_kind=self._target_kind,
             tls={service: options.as_dict() for service, options in self.tls.items()},
             accounts_file=self.accounts_file,
@@ -335,10 +340,13 @@ class DryRun:
             master_sockets=(board.sock,) if board is not None and board.sock is not None else (),
         )
 
+        sampler = self._sampler = ProcessSampler(self.run_dir, self._sampled_processes)
+
         def target() -> None:
             try:
                 self.locust_exit = run_locust(plan, self._locust_procs)
             finally:
+                sampler.stop()  # the run's figures end with its load
                 if board is not None:
                     board.handed_over()
 
@@ -348,6 +356,19 @@ class DryRun:
         self.launched_at = time.time()
         self._thread = threading.Thread(target=target, name="locust", daemon=True)
         self._thread.start()
+        sampler.start()
+
+    def _sampled_processes(self) -> dict[str, int | None]:
+        """What the process sampler reads: the embedded mocks, the Locust master and workers."""
+        named: dict[str, int | None] = {}
+        if self.cluster is not None:
+            named.update({name: service.pid for name, service in self.cluster.services.items()})
+        procs = list(self._locust_procs)
+        for index, proc in enumerate(procs):
+            name = ("locust-master" if len(procs) > 1 or self.workers else "locust") if index == 0 \
+                else f"locust-worker-{index - 1}"
+            named[name] = proc.pid if proc.poll() is None else None
+        return named
 
     @property
     def started_at(self) -> float | None:
@@ -404,6 +425,8 @@ class DryRun:
         """Stop the load if it still runs (an interrupted caller), Prometheus and the embedded mocks."""
         if self._thread is not None and self._thread.is_alive():
             self.stop_load()
+        if self._sampler is not None:
+            self._sampler.stop()
         if self.prometheus is not None:
             self.prometheus.stop()
             self.prometheus = None

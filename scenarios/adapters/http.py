@@ -94,6 +94,9 @@ class Reply:
     retry_after: float | None = None
     error_code: str | None = None
     content: bytes = b""  # the raw body: adapters of XML shapes parse it themselves
+    # The target answered a keyed request with the response it stored for that key the first
+    # time (``Idempotent-Replayed: true``): proof that an earlier attempt with the same key landed.
+    replayed: bool = False
 
     @property
     def transport_error(self) -> bool:
@@ -228,6 +231,7 @@ class ServiceSession:
         status = 0
         content = b""
         retry_header: Any = None
+        replayed = False
         error: Exception | None = None
         with pool.busy():
             try:
@@ -236,6 +240,8 @@ class ServiceSession:
                     status = response.status_code
                     if status in (423, 429, 503):
                         retry_header = response.get("retry-after")
+                    elif "Idempotency-Key" in hdrs:
+                        replayed = response.get("idempotent-replayed") == "true"
             # Any failure to get an answer is the request's outcome, never the actor's crash —
             # what Locust's FastHttpSession does too (reset, refused, timeout, a malformed answer).
             except Exception as exc:  # noqa: BLE001
@@ -252,7 +258,8 @@ class ServiceSession:
         error_code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
         problem = check(body) if ok and check is not None else None
         retry_after = _seconds(retry_header)
-        reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code, content=content)
+        reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code, content=content,
+                      replayed=replayed)
         failure: str | None
         if ok and problem is None:
             failure = None

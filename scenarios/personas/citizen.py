@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+from kernel.ack_ledger import REPLAYED_DOSSIERS, RETRIED_DOSSIERS
 from scenarios.adapters import Reply
 from scenarios.arrival_plan import Arrival
 from scenarios.retry_after import MAX_RETRY_WAIT_S, retry_wait
@@ -64,8 +65,12 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
     key = f"{world.config.run_id}-{arrival.commune_code}-{arrival.seq}"
     fields = {"purpose": "Thực hiện thủ tục trực tuyến", "contact_phone": f"09{rng.randrange(10**8):08d}"}
 
+    if journey.fill_s:
+        schedule.pause(journey.fill_s)
     dossier = None
+    attempts = 0
     for attempt in range(SUBMIT_RETRIES):
+        attempts += 1
         dossier = portal.submit_dossier(token, citizen, procedure["code"], key, province, commune, fields=fields)
         if dossier.ok or not (dossier.transport_error or dossier.status in (429, 503)):
             break
@@ -75,6 +80,12 @@ def citizen_journey(world: World, arrival: Arrival) -> None:
         return
     code = dossier.data["code"]
     world.ledger.record("dossiers", code, key)
+    if attempts > 1:
+        # Acknowledged only after a timed-out or refused attempt: what a drill checks was not
+        # stored twice. A replayed answer says the portal had stored an earlier attempt's key.
+        world.ledger.record(RETRIED_DOSSIERS, code, key)
+        if dossier.replayed:
+            world.ledger.record(REPLAYED_DOSSIERS, code, key)
 
     if rng.random() < journey.withdraw_share:
         portal.transition(token, code, STATUS_WITHDRAWN, province, commune, note="Người nộp rút hồ sơ")

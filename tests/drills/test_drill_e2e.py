@@ -42,6 +42,7 @@ PASSING = [
     "golive-thundering-herd",
     "stale-addresses",
     "certificate-expiry",
+    "portal-freeze",
 ]
 
 
@@ -267,6 +268,56 @@ def test_golive_night_with_a_lossy_migration_fails_naming_exactly_the_dropped_an
     for line in row.named(10):  # named on the console too (NAMED_ON_CONSOLE items a line)
         assert f"    {line}" in result.stdout
     assert f"    lost {len(dropped)}" in result.stdout and f"    duplicated {len(doubled)}" in result.stdout
+
+
+def test_a_frozen_portal_is_timed_out_retried_with_the_same_keys_and_nothing_is_lost(
+    drill_runs: dict[str, DrillRun],
+) -> None:
+    """portal-freeze: SIGSTOP for 6 s under a 2-s client timeout, then SIGCONT."""
+    result, out = drill_runs["portal-freeze"].result, drill_runs["portal-freeze"].out
+    assert result.returncode == 0, result.stdout[-3000:]
+    run_dir = _run_dir(out)
+    journal = load_journal(run_dir)
+    assert json.loads((run_dir / "run-config.json").read_text(encoding="utf-8"))["request_timeout_s"] == 2
+    # The freeze on the load's timeline: SIGSTOP at its start, SIGCONT at its end, planned 6 s apart.
+    (start,) = [e for e in journal.events if e.kind == "fault_start"]
+    (stop,) = [e for e in journal.events if e.kind == "fault_stop"]
+    assert start.name == stop.name == "portal SIGSTOP" and start.detail["fault_kind"] == "pause"
+    assert stop.detail["planned_offset_s"] - start.detail["planned_offset_s"] == 6 and stop.offset_s > start.offset_s
+    steps = {e.name: e for e in journal.events if e.kind == "drill_step"}
+    assert steps["inject portal SIGSTOP"].detail["signal"] == "SIGSTOP"
+    assert steps["remove portal SIGSTOP"].output == "resumed (SIGCONT)"
+    # The clients gave up on submissions during the freeze (no answer within their timeout) ...
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    (submit,) = [e for e in summary["endpoints"] if e["name"] == "POST /dossiers"]
+    assert submit["failures"] > 0
+    assert "POST /dossiers: no response (TimeoutError)" in (run_dir / "logs" / "locust-stats.log").read_text()
+    # ... retried them with the same Idempotency-Key, and the portal answered some retries with
+    # the answer it had stored for a first attempt that landed after its client gave up.
+    ledgers = [json.loads(p.read_text(encoding="utf-8")) for p in (run_dir / "ledgers").glob("*.json")]
+    dossiers = {code: key for ledger in ledgers for code, key in ledger.get("dossiers", {}).items()}
+    retried = {code: key for ledger in ledgers for code, key in ledger.get("dossiers_retried", {}).items()}
+    replayed = {code: key for ledger in ledgers for code, key in ledger.get("dossiers_replayed", {}).items()}
+    assert retried and replayed and replayed.items() <= retried.items() <= dossiers.items()
+    assert steps["count retried submissions"].detail == {"retried": len(retried), "replayed": len(replayed)}
+    # The portal's own store: one keyed record per retried key, naming the acknowledged code,
+    # and as many dossiers as keyed submissions (no second dossier for a retried key).
+    with sqlite3.connect(run_dir / "mocks" / "portal" / "portal.db") as conn:
+        records = conn.execute("SELECT key, body FROM idempotency_records WHERE scope LIKE 'dossiers:%'").fetchall()
+        stored = {row[0] for row in conn.execute("SELECT code FROM dossiers")}
+    by_key: dict[str, list[str]] = {}
+    for key, body in records:
+        by_key.setdefault(key, []).append(json.loads(body)["code"])
+    for code, key in retried.items():
+        assert by_key.get(key) == [code] and code in stored, (key, by_key.get(key))
+    assert len(stored) == len(records)
+    drill = journal.drill
+    assert drill is not None
+    rows = {r.item_kind: r for r in drill.reconciliation}
+    assert rows["dossiers"].ok == len(dossiers) and rows["dossiers"].lost == rows["dossiers"].duplicated == 0
+    # The report draws the freeze on the load timeline.
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "portal SIGSTOP" in html
 
 
 INTERRUPTED_DRILL = """\

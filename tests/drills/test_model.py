@@ -195,3 +195,15 @@ method:
     http: {kind: outage}
 """)
     assert problems == ["drill.yaml:8: method[1].at_s: starts at 10 s, after the load ends (10 s)"]
+
+
+def test_a_drill_may_set_its_clients_request_timeout(tmp_path: Path) -> None:
+    base = ("title: t\nmethod:\n  - {name: f, backend: process, target: portal, at_s: 1, duration_s: 6, "
+            "process: {action: pause}}\n")
+    assert _load(tmp_path, base).request_timeout_s is None  # the run's default (kernel.defaults.REQUEST_TIMEOUT_S)
+    drill = _load(tmp_path, base + "request_timeout_s: 2\nexpectations: {min_retried_submissions: 1}\n")
+    assert drill.request_timeout_s == 2 and drill.expectations.min_retried_submissions == 1
+    problems = _problems(tmp_path, base + "request_timeout_s: 0\nexpectations: {min_replayed_submissions: -1}\n")
+    assert problems == ["drill.yaml:4: request_timeout_s: Input should be greater than 0, got 0",
+                        "drill.yaml:5: expectations.min_replayed_submissions: Input should be greater than or equal to 0, "
+                        "got -1"]

@@ -252,3 +252,18 @@ def test_a_planted_defect_the_checker_missed_is_an_error(tmp_path: Path) -> None
     result = judge_drill("lossy", drill, _run_dir(tmp_path, GOOD), _facts(_applied(drill), predicted_lost=["d07"]))
     assert result.verdict == "ERROR"
     assert result.error == "this drill plants a defect and must FAIL, but everything passed: the checker missed it"
+
+
+@pytest.mark.parametrize(("retried", "replayed", "broken"), [
+    (3, 1, []),
+    (0, 0, ["retries: 0 dossier(s) acknowledged after a retry with the same key (expected at least 2)",
+            "retries: 0 retried submission(s) answered as a replay (expected at least 1)"]),
+    (2, 0, ["retries: 0 retried submission(s) answered as a replay (expected at least 1)"]),
+])
+def test_a_freeze_drill_needs_submissions_retried_with_the_same_key(
+    tmp_path: Path, retried: int, replayed: int, broken: list[str]
+) -> None:
+    drill = _drill({"min_retried_submissions": 2, "min_replayed_submissions": 1})
+    result = judge_drill("d", drill, _run_dir(tmp_path, GOOD), _facts(_applied(drill), retried=retried, replayed=replayed))
+    assert result.expectations == broken
+    assert result.verdict == ("PASS" if not broken else "FAIL")

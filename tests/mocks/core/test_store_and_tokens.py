@@ -229,3 +229,23 @@ def test_revocation_survives_a_restart(tmp_path):
     again = TokenIssuer("s", "portal", "portal-api", ttl_s=60, conn=open_database(tmp_path / "r.db"))
     with pytest.raises(ApiError, match="revoked"):
         again.verify(token)
+
+
+def test_expired_tokens_and_revocations_leave_memory_as_new_ones_arrive():
+    """The verified-token cache holds the tokens still alive, not every token ever seen (the
+    soak's growth): once a token has expired, the next new token verified drops it."""
+    issuer = TokenIssuer("s" * 32, "dientap-portal", "portal", ttl_s=1)
+    old = [issuer.issue(f"{i:012d}", "citizen")[0] for i in range(50)]
+    for token in old:
+        issuer.verify(token)
+    issuer.revoke("jti-old", time.time() + 1)
+    assert issuer.held() == (50, 1)
+    time.sleep(1.1)  # past every old token's exp (whole seconds) and the revocation's
+    issuer.ttl_s = 900
+    new, _ = issuer.issue("000000000099", "citizen")
+    assert issuer.verify(new)["sub"] == "000000000099"
+    issuer.revoke("jti-new", time.time() + 900)
+    assert issuer.held() == (1, 1)  # only what is still alive
+    assert issuer.is_revoked("jti-new") and not issuer.is_revoked("jti-old")
+    with pytest.raises(ApiError, match="token has expired"):
+        issuer.verify(old[0])  # expired tokens are still refused, not served from a cache

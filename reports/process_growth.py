@@ -1,0 +1,109 @@
+"""How each process of a run grew: resident memory and open files sampled every few seconds
+(``<run_dir>/processes.jsonl``, written by the run's process sampler), and the slope of each
+after the warm-up — the figure a soak is for.
+
+The slope is an ordinary least-squares line through the samples after the warm-up
+(:func:`statistics.linear_regression`), in MB per minute and open files per minute: a
+process whose data is bounded levels off, and its slope goes to zero as the run lengthens;
+one that leaks keeps a slope however long the run.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from pydantic import Field
+
+from reports._record import Record
+
+__all__ = ["PROCESSES_FILE", "WARMUP_S", "ProcessSample", "ProcessGrowth", "load_process_samples", "process_growth",
+           "growth_line"]
+
+PROCESSES_FILE = "processes.jsonl"
+#: Samples before this many seconds after the first one are not in the slope: the spawn, the
+#: login storm, caches filling and the first database pages are growth a run always has.
+WARMUP_S = 180.0
+_MIN_SAMPLES = 3  # a line through fewer says nothing
+
+
+class ProcessSample(Record):
+    """One reading of one process (``/proc/<pid>/status`` VmRSS and ``/proc/<pid>/fd``)."""
+
+    at: float  # seconds since the epoch
+    process: str  # portal, population, axis, locust-master, locust-worker-1, locust ...
+    pid: int = Field(ge=1)
+    rss_kb: int = Field(ge=0)
+    open_fds: int = Field(ge=0)
+
+
+class ProcessGrowth(Record):
+    """One process's growth over the run and its slope after the warm-up."""
+
+    process: str
+    samples: int  # after the warm-up, in the slope
+    from_s: float  # the slope's window, seconds after the first sample of the run
+    to_s: float
+    rss_start_mb: float  # first and last sample of the window
+    rss_end_mb: float
+    rss_peak_mb: float  # over the whole run
+    rss_mb_per_min: float | None  # None: fewer than three samples after the warm-up
+    fds_start: int
+    fds_end: int
+    fds_per_min: float | None
+    restarted: bool = False  # the pid changed (a drill killed it): the slope mixes two processes
+
+
+def load_process_samples(run_dir: str | Path) -> list[ProcessSample]:
+    """The run's samples, oldest first (empty when the run sampled nothing)."""
+    path = Path(run_dir) / PROCESSES_FILE
+    if not path.is_file():
+        return []
+    samples = [ProcessSample.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return sorted(samples, key=lambda s: s.at)
+
+
+def _slope_per_min(xs: list[float], ys: list[float]) -> float | None:
+    if len(xs) < _MIN_SAMPLES or len(set(xs)) < 2:
+        return None
+    return statistics.linear_regression(xs, ys).slope * 60.0
+
+
+def process_growth(samples: list[ProcessSample], warmup_s: float = WARMUP_S) -> list[ProcessGrowth]:
+    """Per process: the slope of RSS and open files after ``warmup_s`` (a third of the run,
+    when the run is shorter than three warm-ups, so a short run still gets a figure)."""
+    if not samples:
+        return []
+    t0 = samples[0].at
+    span = samples[-1].at - t0
+    warmup = min(warmup_s, span / 3)
+    by_process: dict[str, list[ProcessSample]] = {}
+    for sample in samples:
+        by_process.setdefault(sample.process, []).append(sample)
+    rows = []
+    for name, mine in sorted(by_process.items()):
+        window = [s for s in mine if s.at - t0 >= warmup] or mine[-1:]
+        xs = [s.at - t0 for s in window]
+        rows.append(ProcessGrowth(
+            process=name, samples=len(window), from_s=round(xs[0], 1), to_s=round(xs[-1], 1),
+            rss_start_mb=round(window[0].rss_kb / 1024, 1), rss_end_mb=round(window[-1].rss_kb / 1024, 1),
+            rss_peak_mb=round(max(s.rss_kb for s in mine) / 1024, 1),
+            rss_mb_per_min=_rounded(_slope_per_min(xs, [s.rss_kb / 1024 for s in window]), 3),
+            fds_start=window[0].open_fds, fds_end=window[-1].open_fds,
+            fds_per_min=_rounded(_slope_per_min(xs, [float(s.open_fds) for s in window]), 2),
+            restarted=len({s.pid for s in mine}) > 1,
+        ))
+    return rows
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def growth_line(row: ProcessGrowth) -> str:
+    """One process's growth in words, e.g. ``portal: 85.1 → 86.0 MB (+0.100 MB/min), 41 → 41 fds (+0.00/min)``."""
+    mb = "no slope (too few samples)" if row.rss_mb_per_min is None else f"{row.rss_mb_per_min:+.3f} MB/min"
+    fds = "" if row.fds_per_min is None else f" ({row.fds_per_min:+.2f}/min)"
+    restarted = " [restarted during the run]" if row.restarted else ""
+    return (f"{row.process}: {row.rss_start_mb:.1f} → {row.rss_end_mb:.1f} MB ({mb}), {row.fds_start} → "
+            f"{row.fds_end} open files{fds}, {row.from_s:.0f}–{row.to_s:.0f} s{restarted}")
