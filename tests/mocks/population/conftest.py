@@ -59,6 +59,17 @@ class PopulationServer:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+UNREADY_PROVINCE = "11"
+
+
+def unready_readiness(root: Path, province: str = UNREADY_PROVINCE) -> Path:
+    """A readiness file (``--readiness``) in ``root`` under which ``province`` is not yet
+    connected to the population database: its callers get 503 with Retry-After."""
+    readiness = root / "readiness.yaml"
+    readiness.write_text(f'provinces:\n  "{province}": {{population_connected: false}}\n', encoding="utf-8")
+    return readiness
+
+
 @contextmanager
 def population_server(
     data_dir: Path,

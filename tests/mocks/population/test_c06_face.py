@@ -17,6 +17,7 @@ from zeep.exceptions import Fault
 from kernel.national.c06 import C06_NS, ENDPOINT_PATH
 from kernel.synthetic import citizen_at
 from tests.mocks.population.c06_client import birth_text, envelope, request_fields, signed_headers, zeep_client
+from tests.mocks.population.conftest import unready_readiness
 
 if TYPE_CHECKING:
     from conftest import PopulationServer
@@ -336,8 +337,7 @@ BURST = 4
 @pytest.fixture(scope="module")
 def gated(tmp_path_factory: pytest.TempPathFactory, start_population) -> Iterator[PopulationServer]:
     root = tmp_path_factory.mktemp("c06-gated")
-    readiness = root / "readiness.yaml"
-    readiness.write_text('provinces:\n  "11": {population_connected: false}\n', encoding="utf-8")
+    readiness = unready_readiness(root)
     with start_population(root / "data", size=300, readiness=readiness,
                           settings={"rate_limit_per_s": 1, "rate_limit_burst": BURST}) as server:
         yield server

@@ -15,6 +15,7 @@ import pytest
 
 from kernel.synthetic import citizen_at
 from mocks.core.tokens import TokenIssuer
+from tests.mocks.population.conftest import unready_readiness
 
 if TYPE_CHECKING:
     from conftest import PopulationServer
@@ -30,8 +31,7 @@ BURST = 5
 def drill_server(tmp_path_factory: pytest.TempPathFactory, start_population) -> Iterator[PopulationServer]:
     """Province 11 not connected; low per-client rate; planted weaknesses on."""
     root = tmp_path_factory.mktemp("population-drill")
-    readiness = root / "readiness.yaml"
-    readiness.write_text('provinces:\n  "11": {population_connected: false}\n', encoding="utf-8")
+    readiness = unready_readiness(root)
     with start_population(
         root / "data",
         size=500,
