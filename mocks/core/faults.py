@@ -45,12 +45,22 @@ FaultKind = Literal["latency", "error", "reset", "hang", "slow_body", "outage", 
 class FaultRequest(BaseModel):
     """The body of ``POST /admin/faults``: what a drill may set (timestamps are the server's)."""
 
-    # The OpenAPI document states the latency rule too, so a generated body can follow it.
+    # The OpenAPI document states the per-kind rules too, so a generated body can follow them.
     model_config = {
         "extra": "forbid",
         "json_schema_extra": {
-            "if": {"properties": {"kind": {"const": "latency"}}, "required": ["kind"]},
-            "then": {"required": ["latency"], "properties": {"latency": {"type": "object"}}},
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": "latency"}}, "required": ["kind"]},
+                    "then": {"required": ["latency"], "properties": {"latency": {"type": "object"}}},
+                },
+                {
+                    "if": {"properties": {"kind": {"const": "body"}}, "required": ["kind"]},
+                    "then": {"required": ["body"], "properties": {"body": {"type": "string"},
+                                                                  "province": {"type": "null"},
+                                                                  "agency": {"type": "null"}}},
+                },
+            ],
         },
     }
 

@@ -157,3 +157,24 @@ def test_a_body_fault_replaces_the_answer_with_its_body_type_and_padding():
 def test_body_faults_are_validated_like_the_others(body, message):
     with pytest.raises(ValidationError, match=message):
         FaultRule(**body)
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "body"}, {"kind": "body", "body": "{}"}, {"kind": "body", "body": "{}", "province": "01"},
+    {"kind": "body", "body": "{}", "agency": "H26"}, {"kind": "latency"}, {"kind": "latency", "latency": {"ms": 5}},
+    {"kind": "error", "status": 503}, {"kind": "outage", "route": "/dossiers"},
+])  # fmt: skip
+def test_the_published_fault_schema_accepts_exactly_what_the_admin_api_accepts(body):
+    # POST /admin/faults is kept out of the live contract fuzz (a fuzzed reset would break
+    # every later case), so its schema and its validation are held together here.
+    import jsonschema
+
+    from mocks.core.faults import FaultRequest
+
+    published = jsonschema.Draft202012Validator(FaultRequest.model_json_schema()).is_valid(body)
+    try:
+        FaultRequest.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert published == accepted, body
