@@ -130,13 +130,18 @@ def main(argv: list[str] | None = None) -> int:
         **tls,
     )
     server = uvicorn.Server(config)
-    if args.fd is not None:
-        # Not uvicorn's own ``fd=``: it wraps the descriptor as AF_UNIX, so the event loop
-        # never sets TCP_NODELAY and small responses wait 40 ms for a delayed ACK.
-        # socket(fileno=) detects the real family (AF_INET/AF_INET6).
-        server.run(sockets=[socket.socket(fileno=args.fd)])
-    else:
-        server.run()
+    try:
+        if args.fd is not None:
+            # Not uvicorn's own ``fd=``: it wraps the descriptor as AF_UNIX, so the event loop
+            # never sets TCP_NODELAY and small responses wait 40 ms for a delayed ACK.
+            # socket(fileno=) detects the real family (AF_INET/AF_INET6).
+            server.run(sockets=[socket.socket(fileno=args.fd)])
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl-C (stores closed), then raises the signal
+        # again so the exit status tells it: 130 says so without a traceback.
+        return 130
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,8 +47,9 @@ def test_serve_refuses_a_public_address_with_the_default_secret_before_binding(t
     assert not any(tmp_path.iterdir()), "the service started (its data folder was written) before refusing"
 
 
-def _serve_on_loopback(tmp_path: Path, secret: str | None) -> list[str]:
-    """Start the axis mock on a loopback socket, wait until it answers, stop it: its stderr lines."""
+def _serve_on_loopback(tmp_path: Path, secret: str | None, stop: signal.Signals = signal.SIGTERM) -> list[str]:
+    """Start the axis mock on a loopback socket, wait until it answers, stop it with ``stop``:
+    its stderr lines, then its exit status."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -66,9 +68,9 @@ def _serve_on_loopback(tmp_path: Path, secret: str | None) -> list[str]:
             assert proc.poll() is None and time.monotonic() < deadline, "the axis mock did not start"
             time.sleep(0.1)
     finally:
-        proc.terminate()
+        proc.send_signal(stop)
         _, err = proc.communicate(timeout=30)
-    return err.strip().splitlines()
+    return [*err.strip().splitlines(), f"exit {proc.returncode}"]
 
 
 def test_serve_warns_once_on_loopback_with_the_default_secret(tmp_path: Path) -> None:
@@ -81,3 +83,8 @@ def test_serve_warns_once_on_loopback_with_the_default_secret(tmp_path: Path) ->
 
 def test_serve_with_a_secret_of_ones_own_does_not_warn(tmp_path: Path) -> None:
     assert not [line for line in _serve_on_loopback(tmp_path, "a-team-secret") if "secret" in line]
+
+
+def test_ctrl_c_stops_serve_with_status_130_and_no_traceback(tmp_path: Path) -> None:
+    lines = _serve_on_loopback(tmp_path, "a-team-secret", signal.SIGINT)
+    assert lines[-1] == "exit 130" and not [line for line in lines if "Traceback" in line or "Interrupt" in line], lines
