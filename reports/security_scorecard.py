@@ -6,6 +6,8 @@ the HTML report and the readiness matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import Field
 
 from reports._record import Record as _Record
@@ -51,20 +53,18 @@ class TargetLimits(_Record):
 
     def describe(self) -> str:
         """One line for the console and the report."""
-        if self.throttle_rate_per_s is None:
-            throttle = "unknown"
-        elif self.throttle_rate_per_s == 0:
-            throttle = "off"
-        else:
-            throttle = f"{self.throttle_rate_per_s:g}/s per client, burst {self.throttle_burst}"
-        if self.lockout_threshold is None:
-            lockout = "unknown"
-        elif self.lockout_threshold == 0:
-            lockout = "off"
-        else:
-            lockout = f"after {self.lockout_threshold} failed sign-ins, for {self.lockout_s} s"
+        throttle = _limit(self.throttle_rate_per_s,
+                          lambda: f"{self.throttle_rate_per_s:g}/s per client, burst {self.throttle_burst}")
+        lockout = _limit(self.lockout_threshold,
+                         lambda: f"after {self.lockout_threshold} failed sign-ins, for {self.lockout_s} s")
         ttl = ", ".join(f"{name} {'unknown' if s is None else f'{s} s'}" for name, s in self.token_ttl_s.items())
         return f"population throttle {throttle}; portal lockout {lockout}; token lifetime {ttl or 'unknown'}"
+
+
+
+def _limit(value: float | None, stated: Callable[[], str]) -> str:
+    """A limit as the scorecard says it: ``unknown`` (not read), ``off`` (0), or as ``stated``."""
+    return "unknown" if value is None else "off" if value == 0 else stated()
 
 
 class SecurityScorecard(_Record):
