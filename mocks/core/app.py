@@ -188,6 +188,9 @@ class _ServiceMiddleware:
                     await _INTERNAL_ERROR(scope, receive, send_wrapper)
             elif resolved is not None and not (scope["method"] == "HEAD" and "GET" in resolved.handlers):
                 raise _method_not_allowed(scope["method"], resolved)
+            elif resolved is None and self.routes.face_form(scope["path"]) is not None:
+                raise ApiError(404, "not_found", f"{scope['path']} is not a call of this face; "
+                               "its calls are in /openapi.json", "path")
             else:  # Starlette answers what the table does not: 404 and HEAD
                 await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
@@ -195,6 +198,8 @@ class _ServiceMiddleware:
             form = None
             if resolved is not None:  # a 405 takes the path's form when its method has none
                 form = resolved.error_forms.get(scope["method"]) or next(iter(resolved.error_forms.values()), None)
+            else:  # a 404 under a face's prefix takes the face's form
+                form = self.routes.face_form(scope["path"])
             if form is not None:  # a face with an error form of its own
                 await form(exc)(scope, receive, send)
             else:

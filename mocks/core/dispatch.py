@@ -50,6 +50,7 @@ class RouteTable:
     def __init__(self, endpoints: Sequence[Endpoint], wrap: Callable[[Endpoint], Handler]):
         self._static: dict[str, ResolvedRoute] = {}
         self._dynamic: list[tuple[re.Pattern[str], ResolvedRoute]] = []
+        self._face_forms: dict[str, ErrorForm] = {}  # "/vdxp/" → the face's error form
         by_path: dict[str, ResolvedRoute] = {}
         for ep in endpoints:
             route = by_path.get(ep.path)
@@ -63,6 +64,12 @@ class RouteTable:
             route.handlers[ep.method] = wrap(ep)
             if ep.error_form is not None:
                 route.error_forms[ep.method] = ep.error_form
+                self._face_forms.setdefault(_first_segment(ep.path), ep.error_form)
+
+    def face_form(self, path: str) -> ErrorForm | None:
+        """The error form of the face whose path prefix ``path`` is under (``/vdxp/…``), if any:
+        a call the face does not have is answered in the face's own form, not the native one."""
+        return self._face_forms.get(_first_segment(path)) if self._face_forms else None
 
     def resolve(self, path: str) -> tuple[ResolvedRoute | None, dict[str, Any]]:
         """The route this path belongs to (``None`` if none) and its converted path parameters."""
@@ -75,6 +82,12 @@ class RouteTable:
                 params = {key: route.convertors[key].convert(value) for key, value in match.groupdict().items()}
                 return route, params
         return None, {}
+
+
+def _first_segment(path: str) -> str:
+    """``/vdxp/sendEdoc`` → ``/vdxp/`` (a path without a second segment: itself)."""
+    head, slash, _ = path[1:].partition("/")
+    return f"/{head}{slash}"
 
 
 def _handler_for(exc: Exception, handlers: Mapping[type[Exception], ErrorHandler]) -> ErrorHandler | None:

@@ -53,6 +53,7 @@ _CODE_OF_REASON: dict[str, ErrorCode] = {
     "missing_field": ErrorCode.MISSING_FIELD, "invalid_field": ErrorCode.INVALID_FIELD,
     "invalid_personal_id": ErrorCode.INVALID_FIELD, "unknown_field": ErrorCode.UNKNOWN_FIELD,
     "unknown_service": ErrorCode.UNKNOWN_SERVICE,
+    "not_found": ErrorCode.UNKNOWN_SERVICE, "method_not_allowed": ErrorCode.INVALID_REQUEST,  # the path, the method
     "invalid_credentials": ErrorCode.LOGIN_FAILED, "account_locked": ErrorCode.ACCOUNT_LOCKED,
     "sign_in_throttled": ErrorCode.THROTTLED, "invalid_token": ErrorCode.SESSION_INVALID,
     "missing_session": ErrorCode.SESSION_INVALID,

@@ -227,6 +227,11 @@ def test_bad_input_is_refused_in_the_sdk_error_form_naming_the_field(axis: AxisS
         _fail(sdk.send(c, HANOI, closed), 422, "recipient_closed", "MessageHeader.To[0].OrganId")
         big = b"<edXML>" + b" " * (300 * 1024) + b"</edXML>"
         _fail(sdk.send(c, HANOI, big), 413, "body_too_large", None)
+        # A call the SDK does not have, and a method its calls lack: still the SDK's form.
+        _fail(sdk.call(c, "deleteEdoc", COMMUNE, {"docId": doc_id}), 404, "not_found", "path")
+        wrong_method = c.get("/vdxp/getEdoc")
+        _fail(wrong_method, 405, "method_not_allowed", None)
+        assert wrong_method.headers["allow"] == "POST"
 
 
 HOSTILE = [

@@ -65,6 +65,15 @@ def test_the_table_resolves_templates_and_converts_parameters() -> None:
     assert table.resolve("/items/4/2") == (None, {})
 
 
+def test_paths_under_a_face_s_prefix_keep_the_face_s_error_form() -> None:
+    def form(exc: ApiError) -> Response:
+        return Response(exc.code.encode(), status_code=exc.status)
+
+    table = RouteTable([*ENDPOINTS, Endpoint("POST", "/face/call", _echo, "a face", error_form=form)], lambda ep: ep.handler)
+    assert table.face_form("/face/other") is form and table.face_form("/face/call/deeper") is form
+    assert table.face_form("/items/9") is None and table.face_form("/face") is None and table.face_form("/") is None
+
+
 def test_handlers_get_path_params_and_the_app(client: httpx.AsyncClient) -> None:
     reply = _run(client.get("/items/7"))
     assert (reply.status_code, reply.json()) == (200, {"id": "7", "app": "probe"})

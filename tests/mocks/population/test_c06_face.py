@@ -322,6 +322,16 @@ def test_zeep_raises_the_fault_with_its_detail(population: PopulationServer, dry
     assert raised.value.detail.find(f"{{{C06_NS}}}Loi/{{{C06_NS}}}PhanTu").text == "SoDinhDanh"
 
 
+def test_a_path_or_method_the_face_lacks_is_a_fault_too(http: httpx.Client, url: str) -> None:
+    missing = http.post(url.replace("CongDanService", "HoTichService"), content=_good())
+    fault = _fault(missing)
+    assert (missing.status_code, fault["faultcode"], fault["code"], fault["element"]) == (
+        404, "soapenv:Client", "not_found", "path")
+    wrong = http.put(url, content=_good())
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET, HEAD, POST")
+    assert _fault(wrong)["code"] == "method_not_allowed"
+
+
 def test_get_serves_only_the_wsdl(http: httpx.Client, url: str) -> None:
     wsdl = http.get(url, params="wsdl")
     assert wsdl.status_code == 200 and f'location="{url}"'.encode() in wsdl.content

@@ -216,10 +216,14 @@ def test_catalogue_look_ups_need_no_session(client):
          422, ErrorCode.INVALID_FIELD, "data[0].TaiLieuNop[1].DuongDanTaiTepTin"),
         (lambda c, s: c.post(AUTH_PATH, json={"username": "00004.officer1", "password": "wrong"}, headers=DST), 401,
          ErrorCode.LOGIN_FAILED, "password"),
+        # A path the face does not have, and a method its path lacks: still the adapter's form.
+        (lambda c, s: c.post("/dvcqg/XoaHoSo", json={}, headers=DST), 404, ErrorCode.UNKNOWN_SERVICE, "path"),
+        (lambda c, s: c.get(INTEGRATION_PATH, headers=DST), 405, ErrorCode.INVALID_REQUEST, None),
     ],
     ids=["not-json", "no-dstcode", "unknown-service", "no-session", "forged-session", "unknown-unit",
          "no-isUpdating", "bad-date", "unknown-field", "no-birth-date", "unknown-procedure", "identity-mismatch",
-         "not-own-name", "new-not-at-1", "no-mahoso", "attachment-url", "bad-password"],
+         "not-own-name", "new-not-at-1", "no-mahoso", "attachment-url", "bad-password", "unknown-path",
+         "wrong-method"],
 )  # fmt: skip
 def test_bad_input_is_answered_in_the_adapter_s_error_form(client, send, status, code, field):
     session = session_of(client, citizen(18).personal_id)
