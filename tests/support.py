@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Collection, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
 from dientap.orchestration import MockCluster
+
+
+@contextlib.contextmanager
+def loopback_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real threading HTTP server answering with ``handler`` on a free loopback port, for
+    the block: yields its base URL (``http://127.0.0.1:PORT``), then shuts it down."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def admin_client(cluster: MockCluster, service: str) -> httpx.Client:

@@ -27,13 +27,13 @@ from urllib.parse import quote
 
 import httpx
 
+from drills.backends.traffic_outcome import TrafficOutcome, answer_label
 from drills.model import TrafficAction
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import District, district_tier
-from kernel.edxml import DocumentEnvelope, build_package
 
 if TYPE_CHECKING:
-    from drills.backends.traffic import TrafficBackend, TrafficOutcome
+    from drills.backends.traffic import TrafficBackend
 
 __all__ = ["closed_district_documents", "district_cutover", "district_dossiers", "pick_districts",
            "successor_officers"]
@@ -48,12 +48,6 @@ def pick_districts(count: int) -> list[District]:
     districts = district_tier().districts
     count = max(1, min(count, len(districts)))
     return [districts[j * len(districts) // count] for j in range(count)]
-
-
-def _answer(response: httpx.Response | None, error: Exception | None = None) -> tuple[int, str]:
-    from drills.backends.traffic import _label
-
-    return _label(response, error)
 
 
 def _admin(backend: TrafficBackend) -> dict[str, str]:
@@ -86,9 +80,9 @@ def district_dossiers(backend: TrafficBackend, spec: TrafficAction, out: Traffic
         try:
             response = http.post(f"{urls['portal']}/dossiers", json=backend._dossier(citizen, procedure, district.unit_code),
                                  headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
-            status, label = _answer(response)
+            status, label = answer_label(response)
         except httpx.HTTPError as exc:
-            response, (status, label) = None, _answer(None, exc)
+            response, (status, label) = None, answer_label(None, exc)
         out.record(status == 201, f"dossier: {label}", (time.perf_counter() - started) * 1000)
         if status == 201 and response is not None:
             code = response.json()["code"]
@@ -100,36 +94,14 @@ def district_dossiers(backend: TrafficBackend, spec: TrafficAction, out: Traffic
 
 def _district_documents(backend: TrafficBackend, districts: list[District], out: TrafficOutcome, deadline: float) -> None:
     """One document from each district's province to the district committee (expect 201)."""
-    ca = backend._ca_or_none()
-    if ca is None:
-        out.notes.append("no PKI directory: no documents to the district committees")
-        return
     roster = backend.roster
-    for n, district in enumerate(districts):
-        if time.monotonic() >= deadline:
-            break
-        sender = roster.province(district.province_code).agency_code
-        token = backend._axis_token(sender)
-        if token is None:
-            out.record(False, "document: sign-in refused")
-            continue
-        envelope = backend._envelope(sender, [district.agency_code], 970_000 + n, "Bàn giao hồ sơ trước sáp nhập")
-        started = time.perf_counter()
-        try:
-            response = backend._send_document(token, _package(backend, envelope, sender))
-            status, label = _answer(response)
-        except httpx.HTTPError as exc:
-            response, (status, label) = None, _answer(None, exc)
-        out.record(status == 201, f"document: {label}", (time.perf_counter() - started) * 1000)
-        if status == 201 and response is not None:
-            out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
 
+    def address(n: int) -> tuple[str, str]:
+        district = districts[n]
+        return roster.province(district.province_code).agency_code, district.agency_code
 
-def _package(backend: TrafficBackend, envelope: DocumentEnvelope, sender: str) -> bytes:
-    """``envelope`` signed by ``sender`` (the callers checked there is a dry-run CA)."""
-    ca = backend._ca_or_none()
-    assert ca is not None  # nosec B101 - checked by the caller
-    return build_package(envelope, ca.issue(sender))
+    backend.send_documents(len(districts), out, deadline, number_base=970_000, subject="Bàn giao hồ sơ trước sáp nhập",
+                           address=address, judge=lambda _n, status, label, _response: (status == 201, f"document: {label}"))
 
 
 def _status_queries(backend: TrafficBackend, owned: list[tuple[str, str]], out: TrafficOutcome, deadline: float) -> None:
@@ -147,9 +119,9 @@ def _status_queries(backend: TrafficBackend, owned: list[tuple[str, str]], out: 
         try:
             response = backend._http.get(f"{backend.ctx.urls['portal']}/dossiers/{quote(code, safe='')}",
                                          headers={"Authorization": f"Bearer {token}"})
-            status, label = _answer(response)
+            status, label = answer_label(response)
         except httpx.HTTPError as exc:
-            response, (status, label) = None, _answer(None, exc)
+            response, (status, label) = None, answer_label(None, exc)
         out.record(status == 200, f"status query: {label}", (time.perf_counter() - started) * 1000)
         if status == 200 and response is not None and response.json().get("commune_code") != code[:5]:
             moved.add(code)
@@ -162,7 +134,7 @@ def district_cutover(backend: TrafficBackend, spec: TrafficAction, out: TrafficO
     http, urls = backend._http, backend.ctx.urls
     for service in ("axis", "portal"):
         response = http.post(f"{urls[service]}/admin/district-tier", json={"status": "closed"}, headers=_admin(backend))
-        status, label = _answer(response)
+        status, label = answer_label(response)
         out.record(status == 200 and response.json().get("status") == "closed", f"close {service}: {label}")
     per_province: Counter[str] = Counter()
     batches = moved = 0
@@ -173,7 +145,7 @@ def district_cutover(backend: TrafficBackend, spec: TrafficAction, out: TrafficO
             break
         response = http.post(f"{urls['portal']}/admin/migrations/district-tier", json={"batch_size": spec.count},
                              headers=_admin(backend))
-        status, label = _answer(response)
+        status, label = answer_label(response)
         out.record(status == 200, f"migration batch: {label}")
         if status != 200:
             continue
@@ -189,7 +161,7 @@ def district_cutover(backend: TrafficBackend, spec: TrafficAction, out: TrafficO
     # Idempotence: the job re-run after it finished moves nothing.
     response = http.post(f"{urls['portal']}/admin/migrations/district-tier", json={"batch_size": spec.count},
                          headers=_admin(backend))
-    status, label = _answer(response)
+    status, label = answer_label(response)
     rerun_ok = status == 200 and response.json()["batch"] is None and response.json()["moved"] == []
     out.record(rerun_ok, f"re-run after the last batch: {label}" + ("" if rerun_ok else " (moved something)"))
     out.detail.update({"migrated": moved, "batches": batches,
@@ -204,36 +176,21 @@ MAX_BATCHES = 200
 def closed_district_documents(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float
                               ) -> None:
     """Documents to closed district committees: 422 ``recipient_closed`` naming exactly the successors."""
-    ca = backend._ca_or_none()
-    if ca is None:
-        out.notes.append("no PKI directory: cannot sign documents")
-        return
     tier, roster = district_tier(), backend.roster
     districts = pick_districts(spec.agencies)
-    tokens: dict[str, str | None] = {}
-    for i in range(spec.count):
-        if time.monotonic() >= deadline:
-            out.notes.append("window ended before every document was sent")
-            break
+
+    def address(i: int) -> tuple[str, str]:
         district = districts[i % len(districts)]
-        sender = roster.province(district.province_code).agency_code
-        if sender not in tokens:
-            tokens[sender] = backend._axis_token(sender)
-        token = tokens[sender]
-        if token is None:
-            out.record(False, "sign-in refused")
-            continue
-        envelope = backend._envelope(sender, [district.agency_code], 980_000 + i, "Văn bản gửi UBND cấp huyện đã giải thể")
-        started = time.perf_counter()
-        response = backend._send_document(token, _package(backend, envelope, sender))
-        status, label = _answer(response)
-        latency_ms = (time.perf_counter() - started) * 1000
-        named = response.json().get("error", {}).get("successors") if status == 422 else None
-        expected = list(tier.successor_agencies(district, roster))
-        ok = label == "422 recipient_closed" and named == expected
-        out.record(ok, label if named == expected else f"{label}, successors not named", latency_ms)
-        if status in (200, 201):
-            out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+        return roster.province(district.province_code).agency_code, district.agency_code
+
+    def named_successors(i: int, status: int, label: str, response: httpx.Response | None) -> tuple[bool, str]:
+        named = response.json().get("error", {}).get("successors") if status == 422 and response is not None else None
+        if named != list(tier.successor_agencies(districts[i % len(districts)], roster)):
+            return False, f"{label}, successors not named"
+        return label == "422 recipient_closed", label
+
+    backend.send_documents(spec.count, out, deadline, number_base=980_000,
+                           subject="Văn bản gửi UBND cấp huyện đã giải thể", address=address, judge=named_successors)
 
 
 def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
@@ -241,7 +198,7 @@ def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: Traffi
     http, urls = backend._http, backend.ctx.urls
     response = http.get(f"{urls['portal']}/admin/migrations/district-tier", headers=_admin(backend))
     if response.status_code != 200:
-        out.record(False, f"migration journal: {_answer(response)[1]}")
+        out.record(False, f"migration journal: {answer_label(response)[1]}")
         return
     landed: dict[str, set[str]] = {}
     for landing in response.json()["landings"]:
@@ -266,7 +223,7 @@ def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: Traffi
             reply = http.post(f"{urls['portal']}/dossiers/{quote(code, safe='')}/transitions",
                               json={"to": ACCEPTED, "note": "tiếp nhận hồ sơ chuyển từ cấp huyện"},
                               headers={"Authorization": f"Bearer {token}"})
-            out.record(reply.status_code == 200, f"accept: {_answer(reply)[1]}", (time.perf_counter() - started) * 1000)
+            out.record(reply.status_code == 200, f"accept: {answer_label(reply)[1]}", (time.perf_counter() - started) * 1000)
     out.notes.append(f"{len(landed)} landing commune(s) worked")
 
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ import httpx
 from drills.backends import golive_night
 from drills.backends.http import fault_id
 from drills.backends.protocol import FaultOutcome, LeftBehind
+from drills.backends.traffic_outcome import Judge, TrafficOutcome, answer_label
 from drills.model import Fault, TrafficAction
 from kernel.allowlist import Allowlist
 from kernel.credentials import derive_password, officer_account
@@ -57,61 +57,6 @@ class TrafficContext:
     run_id: str
     allowlist: Allowlist
     admin_token: str | None = None  # the go-live-night cut-over runs the mocks' admin operations
-
-
-@dataclass
-class TrafficOutcome:
-    """What one traffic action saw: how many answers were as expected, and the others by kind."""
-
-    action: str
-    sent: int = 0
-    as_expected: int = 0
-    unexpected: Counter[str] = field(default_factory=Counter)
-    acknowledged: dict[str, dict[str, str]] = field(default_factory=dict)  # kind → {id: key}
-    notes: list[str] = field(default_factory=list)
-    min_success_ratio: float = 1.0
-    latencies_ms: list[float] = field(default_factory=list)
-    detail: dict[str, int] = field(default_factory=dict)  # figures for the report, e.g. the cut-over's province_01
-
-    @property
-    def ok(self) -> bool:
-        """Enough answers were as expected (and something was sent)."""
-        return self.sent > 0 and self.as_expected >= self.min_success_ratio * self.sent
-
-    def summary(self) -> str:
-        """One line for the journal step's output."""
-        text = f"{self.action}: {self.as_expected}/{self.sent} answers as expected"
-        if self.unexpected:
-            text += "; unexpected: " + ", ".join(f"{k} ×{v}" for k, v in self.unexpected.most_common(5))
-        if self.latencies_ms:
-            ordered = sorted(self.latencies_ms)
-            text += f"; p95 {ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]:.0f} ms"
-        if self.notes:
-            text += "; " + "; ".join(self.notes)
-        return text
-
-    def record(self, expected: bool, label: str, latency_ms: float | None = None) -> None:
-        """Count one answer."""
-        self.sent += 1
-        if expected:
-            self.as_expected += 1
-        else:
-            self.unexpected[label] += 1
-        if latency_ms is not None:
-            self.latencies_ms.append(latency_ms)
-
-
-def _label(response: httpx.Response | None, error: Exception | None = None) -> tuple[int, str]:
-    if response is None:
-        return 0, type(error).__name__ if error else "no answer"
-    code = ""
-    try:
-        body = response.json()
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            code = str(body["error"].get("code", ""))
-    except ValueError:
-        pass
-    return response.status_code, f"{response.status_code} {code}".strip()
 
 
 @dataclass
@@ -253,43 +198,58 @@ class TrafficBackend:
             getattr(self, f"_{spec.action}")(spec, outcome, deadline)
         return outcome
 
-    def _province_documents(
-        self, spec: TrafficAction, out: TrafficOutcome, deadline: float, *, number_base: int, subject: str,
-        recipient: Callable[[Province, int], str], accepted: Callable[[int, str], bool],
+    def send_documents(
+        self, count: int, out: TrafficOutcome, deadline: float, *, number_base: int, subject: str,
+        address: Callable[[int], tuple[str, str]], judge: Judge,
     ) -> None:
-        """Send ``spec.count`` signed documents, one provincial sender after another.
+        """Send ``count`` signed documents, each from and to the agencies ``address(i)`` names.
 
-        ``recipient(province, i)`` addresses the i-th document; ``accepted(status, label)``
-        says whether the axis answered as the drill expects. Bounded by count and deadline.
+        ``judge(i, status, label, response)`` says whether the axis answered the i-th as
+        the drill expects and what to record; an acknowledged document (200/201) is recorded
+        for reconciliation whatever the judge says. Bounded by count and ``deadline``; a
+        transport error is an answer (``0``, its type), never the end of the action.
         """
         ca = self._ca_or_none()
         if ca is None:
             out.notes.append("no PKI directory: cannot sign documents")
             return
-        provinces = self.roster.provinces
         tokens: dict[str, str | None] = {}
-        for i in range(spec.count):
+        for i in range(count):
             if time.monotonic() >= deadline:
                 out.notes.append("window ended before every document was sent")
                 break
-            province = provinces[i % len(provinces)]
-            sender = province.agency_code
+            sender, recipient = address(i)
             if sender not in tokens:
                 tokens[sender] = self._axis_token(sender)
             token = tokens[sender]
             if token is None:
                 out.record(False, "sign-in refused")
                 continue
-            envelope = self._envelope(sender, [recipient(province, i)], number_base + i, subject)
+            envelope = self._envelope(sender, [recipient], number_base + i, subject)
             started = time.perf_counter()
             try:
-                response = self._send_document(token, build_package(envelope, ca.issue(sender)))
-                status, label = _label(response)
+                response: httpx.Response | None = self._send_document(token, build_package(envelope, ca.issue(sender)))
+                status, label = answer_label(response)
             except httpx.HTTPError as exc:
-                response, (status, label) = None, _label(None, exc)
-            out.record(accepted(status, label), label, (time.perf_counter() - started) * 1000)
+                response, (status, label) = None, answer_label(None, exc)
+            ok, recorded = judge(i, status, label, response)
+            out.record(ok, recorded, (time.perf_counter() - started) * 1000)
             if status in (200, 201) and response is not None:
                 out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
+
+    def _province_documents(
+        self, spec: TrafficAction, out: TrafficOutcome, deadline: float, *, number_base: int, subject: str,
+        recipient: Callable[[Province, int], str], accepted: Callable[[int, str], bool],
+    ) -> None:
+        """``spec.count`` documents, one provincial sender after another, to ``recipient(province, i)``."""
+        provinces = self.roster.provinces
+
+        def address(i: int) -> tuple[str, str]:
+            province = provinces[i % len(provinces)]
+            return province.agency_code, recipient(province, i)
+
+        self.send_documents(spec.count, out, deadline, number_base=number_base, subject=subject, address=address,
+                            judge=lambda _i, status, label, _response: (accepted(status, label), label))
 
     def _stale_documents(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
         """Documents addressed to closed pre-2025 district committees: refused with a reason."""
@@ -328,7 +288,7 @@ class TrafficBackend:
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
                 json=self._dossier(citizen, procedure, old),
             )
-            status, label = _label(response)
+            status, label = answer_label(response)
             out.record(status in expect and label.endswith(code), label, (time.perf_counter() - started) * 1000)
             if status in (200, 201):
                 out.acknowledged.setdefault("dossiers", {})[response.json()["code"]] = key
@@ -359,7 +319,7 @@ class TrafficBackend:
                 error = None
             except httpx.HTTPError as exc:
                 response, error = None, exc
-            status, label = _label(response, error)
+            status, label = answer_label(response, error)
             graceful = status not in (429, 503) or (response is not None and "retry-after" in response.headers)
             if not graceful:
                 missing_retry_after += 1
@@ -397,7 +357,7 @@ class TrafficBackend:
             credential = credentials.get(agency) or ca.issue(agency)
             started = time.perf_counter()
             response = self._send_document(token, build_package(envelope, credential))
-            status, label = _label(response)
+            status, label = answer_label(response)
             ok = status in (200, 201) if expect_ok else label.endswith(spec.expect_code or "certificate_expired")
             out.record(ok, f"{phase}: {label}", (time.perf_counter() - started) * 1000)
             if status in (200, 201):
@@ -433,9 +393,9 @@ class TrafficBackend:
             try:
                 response = self._http.post(f"{self.ctx.urls['portal']}/auth/token", json={
                     "kind": "officer", "account": account, "password": derive_password(self.ctx.secret, account)})
-                status, label = _label(response)
+                status, label = answer_label(response)
             except httpx.HTTPError as exc:
-                status, label = _label(None, exc)
+                status, label = answer_label(None, exc)
             return status in expect, label, (time.perf_counter() - started) * 1000
 
         with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from dientap.orchestration.prometheus import (
     render_config,
 )
 from kernel.errors import ServiceStartError, UsageError
+from tests.support import loopback_http_server
 
 HAVE_PROMETHEUS = shutil.which("prometheus") is not None
 needs_prometheus = pytest.mark.skipif(not HAVE_PROMETHEUS, reason="the prometheus binary is not installed")
@@ -149,12 +149,8 @@ class _Exporter(BaseHTTPRequestHandler):
 @pytest.fixture
 def exporter() -> Iterator[str]:
     """A metrics endpoint on a free loopback port: ``http://127.0.0.1:PORT/metrics``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(_Exporter) as url:
+        yield f"{url}/metrics"
 
 
 def _poll(url: str, params: dict[str, str], found) -> dict:  # noqa: ANN001 - a predicate on the JSON answer

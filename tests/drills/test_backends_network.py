@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import socket
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -18,6 +17,7 @@ from drills.model import Fault
 from drills.toxiproxy_client import ToxiproxyClient
 from kernel.allowlist import Allowlist
 from kernel.errors import TargetNotAllowed
+from tests.support import loopback_http_server
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +37,8 @@ class _Pong(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     """A real HTTP server on a free loopback port that answers ``pong <path>``."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pong)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(_Pong) as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from drills.fault_timeline import AppliedFault, FaultInjector
 from drills.model import Drill, Fault
 from drills.step_log import StepLog
 from kernel.allowlist import Allowlist
+from tests.support import loopback_http_server
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +37,8 @@ class _Ok(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(_Ok) as url:
+        yield url
 
 
 def _closed_url() -> str:

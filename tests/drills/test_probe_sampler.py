@@ -15,6 +15,7 @@ import pytest
 
 from drills.model import Probe
 from drills.probes import ProbeSampler
+from tests.support import loopback_http_server
 
 pytestmark = pytest.mark.e2e
 
@@ -63,12 +64,8 @@ def service() -> Iterator[tuple[str, ServiceState]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", state
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(Handler) as url:
+        yield url, state
 
 
 class Clock:

@@ -6,12 +6,12 @@ import hashlib
 import http.server
 import os
 import socket
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from drills.toxiproxy_client import ToxiproxyClient
+from tests.support import loopback_http_server
 
 
 def test_large_random_payload_round_trips_byte_for_byte(echo_proxy, connect, wire):
@@ -66,14 +66,9 @@ class _BlobHandler(http.server.BaseHTTPRequestHandler):
 
 
 def test_http_upstream_through_the_proxy(client: ToxiproxyClient):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BlobHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        proxy = client.create_proxy("http", listen="127.0.0.1:0", upstream=f"127.0.0.1:{server.server_address[1]}")
+    with loopback_http_server(_BlobHandler) as url:
+        proxy = client.create_proxy("http", listen="127.0.0.1:0", upstream=url.removeprefix("http://"))
         with httpx.Client(base_url=f"http://127.0.0.1:{proxy.listen_port}", timeout=10) as web:
             assert web.get("/blob").content == _BlobHandler.blob
             upload = os.urandom(1_000_000)
             assert web.post("/upload", content=upload).text == hashlib.sha256(upload).hexdigest()
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
 
 from mocks.core.errors import ApiError
 from mocks.portal.attachments import AttachmentFetcher
+from tests.support import loopback_http_server
 
 PAPER = b"%PDF-1.4 giay khai sinh" * 10
 
@@ -55,13 +55,8 @@ class _Store(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Store)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(_Store) as url:
+        yield url
 
 
 def _fetcher(store: str, **kw: object) -> AttachmentFetcher:

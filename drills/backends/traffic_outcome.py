@@ -1,0 +1,76 @@
+"""What one drill-traffic action saw (:class:`TrafficOutcome`), and how an answer is labelled.
+
+Apart from :mod:`drills.backends.traffic` so that the modules of its actions (the go-live
+night's) can use them without importing the backend that imports them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+__all__ = ["Judge", "TrafficOutcome", "answer_label"]
+
+#: ``judge(i, status, label, response)`` of :meth:`TrafficBackend.send_documents`: whether
+#: the i-th document was answered as expected, and what to record.
+Judge = Callable[[int, int, str, "httpx.Response | None"], tuple[bool, str]]
+
+
+@dataclass
+class TrafficOutcome:
+    """What one traffic action saw: how many answers were as expected, and the others by kind."""
+
+    action: str
+    sent: int = 0
+    as_expected: int = 0
+    unexpected: Counter[str] = field(default_factory=Counter)
+    acknowledged: dict[str, dict[str, str]] = field(default_factory=dict)  # kind → {id: key}
+    notes: list[str] = field(default_factory=list)
+    min_success_ratio: float = 1.0
+    latencies_ms: list[float] = field(default_factory=list)
+    detail: dict[str, int] = field(default_factory=dict)  # figures for the report, e.g. the cut-over's province_01
+
+    @property
+    def ok(self) -> bool:
+        """Enough answers were as expected (and something was sent)."""
+        return self.sent > 0 and self.as_expected >= self.min_success_ratio * self.sent
+
+    def summary(self) -> str:
+        """One line for the journal step's output."""
+        text = f"{self.action}: {self.as_expected}/{self.sent} answers as expected"
+        if self.unexpected:
+            text += "; unexpected: " + ", ".join(f"{k} ×{v}" for k, v in self.unexpected.most_common(5))
+        if self.latencies_ms:
+            ordered = sorted(self.latencies_ms)
+            text += f"; p95 {ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]:.0f} ms"
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
+        return text
+
+    def record(self, expected: bool, label: str, latency_ms: float | None = None) -> None:
+        """Count one answer."""
+        self.sent += 1
+        if expected:
+            self.as_expected += 1
+        else:
+            self.unexpected[label] += 1
+        if latency_ms is not None:
+            self.latencies_ms.append(latency_ms)
+
+
+def answer_label(response: httpx.Response | None, error: Exception | None = None) -> tuple[int, str]:
+    """An answer as (status, "status code"): ``422 recipient_closed``; no answer is status 0
+    and the transport error's type (``ReadTimeout``)."""
+    if response is None:
+        return 0, type(error).__name__ if error else "no answer"
+    code = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            code = str(body["error"].get("code", ""))
+    except ValueError:
+        pass
+    return response.status_code, f"{response.status_code} {code}".strip()
