@@ -39,6 +39,7 @@ __all__ = ["closed_district_documents", "district_cutover", "district_dossiers",
            "successor_officers"]
 
 MAX_WORKLIST_PAGES = 20  # per officer: 20 pages of 200 dossiers
+MAX_BATCHES = 200  # of the cut-over's migration job: 200 batches, then the action stops
 STATUS_QUERY_PAUSE_S = 0.05  # between two status queries of the owners (light, steady)
 ACCEPTED = 2  # DossierStatus.ACCEPTED: what an officer does first with a dossier
 
@@ -168,9 +169,6 @@ def district_cutover(backend: TrafficBackend, spec: TrafficAction, out: TrafficO
                        **{f"province_{p}": n for p, n in sorted(per_province.items())}})
     out.notes.append(f"{moved} dossier(s) migrated in {batches} batch(es); per province: "
                      + ", ".join(f"{p} ×{n}" for p, n in sorted(per_province.items())))
-
-
-MAX_BATCHES = 200
 
 
 def closed_district_documents(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float
