@@ -26,7 +26,9 @@ def test_a_child_s_memory_and_open_files_are_sampled_into_the_run(tmp_path: Path
         sampler = ProcessSampler(tmp_path, lambda: {"holder": child.pid, "gone": gone.pid, "not started": None},
                                  interval_s=0.05)
         sampler.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10  # two samples, however busy the machine
+        while len(load_process_samples(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         sampler.stop()
         samples = load_process_samples(tmp_path)
         assert len(samples) >= 2 and {s.process for s in samples} == {"holder"}
