@@ -15,9 +15,12 @@ from scenarios.lag import GeneratorSnapshot, LagMonitor, Trust, TrustLimits, ass
 
 def test_ticker_sees_a_blocked_loop():
     monitor = LagMonitor(tick_s=0.02, limits=TrustLimits(lag_p99_ms=200)).start()
-    gevent.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while monitor.snapshot().lag_samples < 5 and time.monotonic() < deadline:
+        gevent.sleep(0.05)
     quiet = monitor.snapshot()
-    assert quiet.lag_samples >= 5 and quiet.lag_max_ms < 100
+    # Against the 300-ms block below, not an absolute: a busy machine stalls a loop now and then.
+    assert quiet.lag_samples >= 5 and quiet.lag_max_ms < 250
     assert monitor.is_trustworthy().trustworthy
     time.sleep(0.3)  # blocks the event loop (not gevent-aware), like a GC pause
     gevent.sleep(0.05)

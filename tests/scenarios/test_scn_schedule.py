@@ -41,7 +41,8 @@ def test_a_paced_actor_is_due_on_ticks_and_catches_up_at_once_with_past_intended
     start = time.time()
     schedule = Schedule(start)
     pacing = Pacing(schedule, random.Random(1), 0.05, 0.05)
-    assert 0 < pacing.wait() <= 0.05 and schedule.intended == pytest.approx(start + 0.05)
+    # ≤ 0.05, not > 0: a busy machine may stall this test past the first tick already.
+    assert 0 <= pacing.wait() <= 0.05 and schedule.intended == pytest.approx(start + 0.05)
     time.sleep(0.3)  # the actor's last action stalled for six ticks
     behind = []
     for _ in range(3):
