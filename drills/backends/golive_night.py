@@ -15,7 +15,9 @@ others (allowlisted hosts, bounded in count and time):
 * ``closed_district_documents`` (after): documents to the closed district committees,
   expecting 422 ``recipient_closed`` naming exactly the successors' agency codes.
 * ``successor_officers`` (after): officers of every commune the journal landed a dossier
-  at sign in, find each such dossier in their worklist and accept it (status 2).
+  at sign in, find each such dossier in their worklist and accept it (status 2) — or find
+  that the load's own officers of that commune accepted it first (409, and the dossier's
+  history shows the commune's officer accepting it after the migration): as expected too.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from kernel.districts import District, district_tier
 if TYPE_CHECKING:
     from drills.backends.traffic import TrafficBackend
 
-__all__ = ["closed_district_documents", "district_cutover", "district_dossiers", "pick_districts",
+__all__ = ["accepted_at", "closed_district_documents", "district_cutover", "district_dossiers", "pick_districts",
            "successor_officers"]
 
 MAX_WORKLIST_PAGES = 20  # per officer: 20 pages of 200 dossiers
@@ -221,8 +223,29 @@ def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: Traffi
             reply = http.post(f"{urls['portal']}/dossiers/{quote(code, safe='')}/transitions",
                               json={"to": ACCEPTED, "note": "tiếp nhận hồ sơ chuyển từ cấp huyện"},
                               headers={"Authorization": f"Bearer {token}"})
-            out.record(reply.status_code == 200, f"accept: {answer_label(reply)[1]}", (time.perf_counter() - started) * 1000)
+            ok, label = reply.status_code == 200, f"accept: {answer_label(reply)[1]}"
+            if reply.status_code == 409 and accepted_at(http, urls["portal"], token, code, commune):
+                # The load's own officers of that commune work their worklists too, and may
+                # have accepted it first: found and worked where it landed all the same.
+                ok, label = True, "accept: already accepted by the landing commune's officers"
+                out.detail["accepted_by_the_load"] = out.detail.get("accepted_by_the_load", 0) + 1
+            out.record(ok, label, (time.perf_counter() - started) * 1000)
     out.notes.append(f"{len(landed)} landing commune(s) worked")
+    if out.detail.get("accepted_by_the_load"):
+        out.notes.append(f"{out.detail['accepted_by_the_load']} dossier(s) already accepted by the load's officers")
+
+
+def accepted_at(http: httpx.Client, portal_url: str, token: str, code: str, commune: str) -> bool:
+    """Whether the dossier is at ``commune`` and one of its officers accepted it after it landed."""
+    reply = http.get(f"{portal_url}/dossiers/{quote(code, safe='')}", headers={"Authorization": f"Bearer {token}"})
+    if reply.status_code != 200 or reply.json().get("commune_code") != commune:
+        return False
+    history = reply.json().get("history") or []
+    landed = max((i for i, step in enumerate(history) if step.get("actor") == "migration"), default=None)
+    return landed is not None and any(
+        step.get("to") == ACCEPTED and str(step.get("actor", "")).startswith(f"officer:{commune}.")
+        for step in history[landed + 1:]
+    )
 
 
 def worklist_codes(http: httpx.Client, portal_url: str, token: str) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drills.backends.golive_night import accepted_at
 from kernel.districts import district_tier, landing_commune
 from mocks.portal.catalogue import catalogue_of
 
@@ -81,11 +82,17 @@ def test_the_cut_over_on_the_portal_end_to_end(old_tier_portal: httpx.Client) ->
                                                                                   "remaining": 0}
     journal = client.get(MIGRATE, headers=ADMIN).json()
     assert journal["migrated"] == 3 and [b["moved"] for b in journal["batches"]] == [2, 1]
-    for code, token in codes:
+    url = str(client.base_url).rstrip("/")
+    for code, owner in codes:
         landing = landing_commune(code, district.successors)
-        mine = client.get(f"/dossiers/{code}", headers=bearer(token))
+        mine = client.get(f"/dossiers/{code}", headers=bearer(owner))
         assert mine.status_code == 200 and mine.json()["commune_code"] == landing
-        officer = bearer(login_officer(client, landing))
+        token = login_officer(client, landing)
+        officer = bearer(token)
         assert code in [item["code"] for item in client.get("/dossiers", headers=officer).json()["items"]]
+        # What the drill asks when its accept meets a 409: did this commune accept it after it landed?
+        assert not accepted_at(client, url, token, code, landing)
         worked = client.post(f"/dossiers/{code}/transitions", json={"to": 2}, headers=officer)
         assert worked.status_code == 200, worked.text
+        assert accepted_at(client, url, token, code, landing)
+        assert not accepted_at(client, url, token, code, "00004")  # not the commune it landed at
