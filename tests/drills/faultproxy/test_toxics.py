@@ -47,9 +47,12 @@ def test_jitter_stays_within_latency_plus_minus_jitter(client, echo_proxy, conne
     sock = connect(echo_proxy)
     baseline = wire.median_rtt(sock)
     client.add_toxic("echo", "latency", {"latency": 100, "jitter": 50})
-    added = [wire.rtt(sock) - baseline for _ in range(12)]
+    added = sorted(wire.rtt(sock) - baseline for _ in range(12))
     # Toxiproxy draws latency + [-jitter, +jitter); allow 10 ms early / 30 ms late for scheduling.
-    assert all(0.040 <= a <= 0.180 for a in added), [round(a * 1000) for a in added]
+    # Every sample for the lower bound; the upper one spares the slowest sample only, which a busy
+    # machine's stall (hundreds of ms) may hold — a wider jitter would still put several above it.
+    assert added[0] >= 0.040 and added[-2] <= 0.180, [round(a * 1000) for a in added]
+    assert added[-1] <= 0.150 + SCHEDULING_SLACK_S, [round(a * 1000) for a in added]
     assert max(added) - min(added) > 0.020, "jitter produced no spread"
 
 
