@@ -184,8 +184,10 @@ def test_a_service_that_answers_but_not_200_is_not_ready_and_says_what_it_answer
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
-    with pytest.raises(ServiceStartError, match=rf"child0 not ready at {re.escape(proc.url)}/healthz after 0 s \(HTTP 503\)$"):
-        proc.wait_healthy(0.3)
+    # 1 s, not less: the deadline starts before the poller's HTTPS-capable client is built (tens of
+    # ms, far more on a busy machine), and a wait that ends before the first poll has no answer to name.
+    with pytest.raises(ServiceStartError, match=rf"child0 not ready at {re.escape(proc.url)}/healthz after 1 s \(HTTP 503\)$"):
+        proc.wait_healthy(1.0)
 
 
 @pytest.mark.e2e

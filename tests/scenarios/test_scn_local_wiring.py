@@ -27,8 +27,10 @@ def test_local_runner_wiring(support_server):
     # Officers (paced) and arrivals (open model) both carry intended starts.
     for name in ("GET /dossiers", "GET /procedures", "POST /dossiers"):
         assert eps[f"{name}|service"] == eps[f"{name}|intended"] > 0
-    # 5 officers at 10 actions/s for ~2.5 s
-    assert 90 <= eps["GET /dossiers|service"] <= 135
+    # 5 officers at 10 actions/s for ~2.5 s. At most: one action at the start and one per 100-ms
+    # tick (+1 for the clocks' rounding) of the probe's measured run, which also holds the drain and
+    # quit after its 2.5 s (longer on a busy machine) while the officers keep acting: 135 at 2.5 s.
+    assert 90 <= eps["GET /dossiers|service"] <= 5 * (10 * r["elapsed_s"] + 2)
     arrivals = r["arrivals"]
     assert arrivals["due"] == arrivals["started"] == arrivals["completed"] == eps["GET /procedures|service"]
     assert arrivals["achieved_ratio"] >= 0.98 and arrivals["errors"] == 0

@@ -47,9 +47,12 @@ def test_jitter_stays_within_latency_plus_minus_jitter(client, echo_proxy, conne
     sock = connect(echo_proxy)
     baseline = wire.median_rtt(sock)
     client.add_toxic("echo", "latency", {"latency": 100, "jitter": 50})
-    added = [wire.rtt(sock) - baseline for _ in range(12)]
+    added = sorted(wire.rtt(sock) - baseline for _ in range(12))
     # Toxiproxy draws latency + [-jitter, +jitter); allow 10 ms early / 30 ms late for scheduling.
-    assert all(0.040 <= a <= 0.180 for a in added), [round(a * 1000) for a in added]
+    # Every sample for the lower bound; the upper one spares the slowest sample only, which a busy
+    # machine's stall (hundreds of ms) may hold — a wider jitter would still put several above it.
+    assert added[0] >= 0.040 and added[-2] <= 0.180, [round(a * 1000) for a in added]
+    assert added[-1] <= 0.150 + SCHEDULING_SLACK_S, [round(a * 1000) for a in added]
     assert max(added) - min(added) > 0.020, "jitter produced no spread"
 
 
@@ -73,9 +76,9 @@ def test_updating_a_toxic_applies_to_open_connections_at_once(client, echo_proxy
 def test_removing_latency_releases_data_already_delayed(client, echo_proxy, connect, wire):
     sock = connect(echo_proxy)
     client.add_toxic("echo", "latency", {"latency": 3000})
+    start = time.perf_counter()  # before the timer: a busy machine may wake this thread late after starting it
     threading.Timer(0.3, client.remove_toxic, args=("echo", "latency_downstream")).start()
     payload = os.urandom(1000)
-    start = time.perf_counter()
     assert wire.exchange(sock, payload) == payload
     elapsed = time.perf_counter() - start
     assert 0.25 <= elapsed < 1.5, f"released after {elapsed:.2f} s, expected ≈ 0.3 s (not 3 s)"
@@ -155,9 +158,9 @@ def test_timeout_stops_data_then_closes_after_timeout(client, echo_proxy, connec
 def test_timeout_zero_holds_data_until_the_toxic_is_removed(client, echo_proxy, connect, wire):
     sock = connect(echo_proxy)
     client.add_toxic("echo", "timeout", {"timeout": 0})
+    start = time.perf_counter()  # before the timer: a busy machine may wake this thread late after starting it
     threading.Timer(0.4, client.remove_toxic, args=("echo", "timeout_downstream")).start()
     payload = os.urandom(5000)
-    start = time.perf_counter()
     assert wire.exchange(sock, payload) == payload
     assert 0.35 <= time.perf_counter() - start < 2.0
 
