@@ -33,7 +33,7 @@ class _Store(BaseHTTPRequestHandler):
         elif self.path == "/store/big.pdf":
             self._answer(200, b"A" * 5000)
         elif self.path == "/store/slow.pdf":
-            time.sleep(1.0)
+            time.sleep(5.0)  # 2.5 × the fetcher's limit: a stall of the machine cannot make it look fast
             self._answer(200, PAPER)
         elif self.path == "/store/moved.pdf":
             self.send_response(302)
@@ -60,7 +60,8 @@ def store() -> Iterator[str]:
 
 
 def _fetcher(store: str, **kw: object) -> AttachmentFetcher:
-    return AttachmentFetcher((f"{store}/store/",), max_bytes=1024, timeout_s=0.5, **kw)  # type: ignore[arg-type]
+    # 2 s: far above a loopback fetch even on a busy machine (a successful fetch must not time out).
+    return AttachmentFetcher((f"{store}/store/",), max_bytes=1024, timeout_s=2.0, **kw)  # type: ignore[arg-type]
 
 
 def _fetch(fetcher: AttachmentFetcher, url: str):
@@ -118,7 +119,7 @@ def test_a_store_file_is_fetched_and_only_its_digest_kept(store):
     ("/store/moved.pdf", 422, "attachment_unavailable"),     # a redirect is not followed
     ("/store/missing.pdf", 422, "attachment_unavailable"),
     ("/store/big.pdf", 422, "attachment_too_large"),          # 5,000 bytes over a 1,024-byte limit
-    ("/store/slow.pdf", 503, "attachment_store_unavailable"),  # 1 s answer, 0.5 s limit
+    ("/store/slow.pdf", 503, "attachment_store_unavailable"),  # 5 s answer, 2 s limit
 ])  # fmt: skip
 def test_the_store_s_refusals_and_limits(store, path, status, code):
     before = len(_Store.hits)
