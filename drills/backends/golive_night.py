@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -97,14 +98,9 @@ def district_dossiers(backend: TrafficBackend, spec: TrafficAction, out: Traffic
 
 def _district_documents(backend: TrafficBackend, districts: list[District], out: TrafficOutcome, deadline: float) -> None:
     """One document from each district's province to the district committee (expect 201)."""
-    roster = backend.roster
-
-    def address(n: int) -> tuple[str, str]:
-        district = districts[n]
-        return roster.province(district.province_code).agency_code, district.agency_code
-
     backend.send_documents(len(districts), out, deadline, number_base=970_000, subject="Bàn giao hồ sơ trước sáp nhập",
-                           address=address, judge=lambda _n, status, label, _response: (status == 201, f"document: {label}"))
+                           address=_to_committees(backend, districts),
+                           judge=lambda _n, status, label, _response: (status == 201, f"document: {label}"))
 
 
 def _status_queries(backend: TrafficBackend, owned: list[tuple[str, str]], out: TrafficOutcome, deadline: float) -> None:
@@ -179,10 +175,6 @@ def closed_district_documents(backend: TrafficBackend, spec: TrafficAction, out:
     tier, roster = district_tier(), backend.roster
     districts = pick_districts(spec.agencies)
 
-    def address(i: int) -> tuple[str, str]:
-        district = districts[i % len(districts)]
-        return roster.province(district.province_code).agency_code, district.agency_code
-
     def named_successors(i: int, status: int, label: str, response: httpx.Response | None) -> tuple[bool, str]:
         named = response.json().get("error", {}).get("successors") if status == 422 and response is not None else None
         if named != list(tier.successor_agencies(districts[i % len(districts)], roster)):
@@ -190,7 +182,19 @@ def closed_district_documents(backend: TrafficBackend, spec: TrafficAction, out:
         return label == "422 recipient_closed", label
 
     backend.send_documents(spec.count, out, deadline, number_base=980_000,
-                           subject="Văn bản gửi UBND cấp huyện đã giải thể", address=address, judge=named_successors)
+                           subject="Văn bản gửi UBND cấp huyện đã giải thể", address=_to_committees(backend, districts),
+                           judge=named_successors)
+
+
+def _to_committees(backend: TrafficBackend, districts: list[District]) -> Callable[[int], tuple[str, str]]:
+    """The i-th document's (sender, recipient): the district's province to the i-th district's committee, in turn."""
+    roster = backend.roster
+
+    def address(i: int) -> tuple[str, str]:
+        district = districts[i % len(districts)]
+        return roster.province(district.province_code).agency_code, district.agency_code
+
+    return address
 
 
 def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
