@@ -9,28 +9,31 @@ as the commune officer's check does, and every answer must be a 200 (or the run 
 The two routes alternate in pairs (``--repeat``, default 3) so the drift of a shared
 machine falls on both; the table gives each pair's ratio and the median.
 
-    python bench/face_population.py [--seconds 8] [--repeat 3] [--connections 32]
+    python bench/face_population.py [--seconds 8] [--repeat 3] [--connections 32] [--read full]
+
+``--read parse-only`` and ``--read cached`` serve the face with its XML read cut down
+(bench/c06_read_variants.py: lxml's hardened parse alone, or no parse at all) — not the
+product, a measurement of where the face's time goes.
 
 Goal (issue #15): ratio ≥ 0.8. The SOAP requests are signed once per run (one Timestamp,
 well inside the face's 300-s window); the native ones carry one bearer token.
 
-Where the face's extra server time goes (measured by swapping parts of the handler out in
-a patched server, same machine, µs of server CPU per request, ±10): everything but reading
-the XML costs what the native route costs (≈ 120 vs ≈ 115: the signature check, the bigger
-header set and the XML answer are small); libxml2's parse of the 0.7-KB envelope ≈ 26, the
-walk over its dozen elements (an lxml proxy, a tag and a text string each) ≈ 20, and the
-hardening checks the axis applies too (doctype, entity nodes) ≈ 10 — ≈ 55 in all, where
-pydantic-core reads the native JSON body in ≈ 8. A tight loop puts the same parse and walk
-at ≈ 19 µs: in a server, between requests, libxml2 and lxml run cold.
+Where the face's time goes, measured by cutting its XML read down (``--read``, same
+machine, 2026-12-06, medians of 3–5 pairs): the product's read 0.63; lxml's hardened parse
+alone, the tree thrown away (no walk, no checks, no field rules) 0.76–0.77 (pairs 0.69–0.80);
+no XML read at all 0.92 (pairs 0.91–0.95). The native face and the SOAP face differ by ≈ 10 µs of server
+CPU outside the XML (the hashed Authorization, four more headers, the XML answer); the read
+costs ≈ 65 µs in the server, of which libxml2's parse of the 0.7-KB envelope is ≈ 35 — where
+pydantic-core reads the native JSON body in ≈ 8. A tight loop puts the same parse at 5.6 µs
+and the whole read at 16: in a server, between requests, libxml2 and lxml run cold.
 
-Measured again (2026-12-06) with the server's thread CPU time around each stage
-(``time.thread_time_ns``, 8,243 face calls under this bench's load): the hardened parse 21 µs,
-the walk 14, ``read_request`` in all 40. Tried, in a tight loop on the same envelope: lxml's
-parser-target interface (libxml2's SAX events into a Python object, no tree) collecting only
-the tags costs 13.8 µs against 16.5 for the tree's parse and walk — libxml2's own parse is
-the floor within lxml, which the issue names for the server side. The remaining ways to
-the goal (a non-lxml parser, or reading a fixed envelope without a parser) would trade the
-shared hardened parser for speed; not taken.
+So with lxml on the server side, which the issue names, the goal is out of reach: its parse
+alone leaves the face under 0.8. Tried within lxml, in a tight loop on the same envelope: the
+parser-target interface (libxml2's SAX events into a Python object, no tree) 14.3 µs against
+13 for the tree's parse and walk; a compiled XPath per field costs an XPath context each. The
+remaining ways to the goal (a non-lxml parser, or reading a fixed envelope without a parser
+in front of lxml) would put a second reader of hostile XML beside the hardened one the axis
+shares; not taken.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.c06_read_variants import VARIANTS
 from bench.mocks import POPULATION, UNTHROTTLED, start_service
 from bench.procfs import cpu_seconds
 from bench.raw_http import drive, request_bytes
@@ -128,9 +132,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--read", choices=("full", *VARIANTS), default="full",
+                        help="the face's XML read: the product's (full), lxml's parse alone, or none (cached)")
     args = parser.parse_args()
+    entry = ("-m", "mocks") if args.read == "full" else (str(Path(__file__).with_name("c06_read_variants.py")), args.read)
     with tempfile.TemporaryDirectory(prefix="dientap-face-population-") as tmp:
-        proc = start_service("population", Path(tmp), 0, settings=UNTHROTTLED)
+        proc = start_service("population", Path(tmp), 0, settings=UNTHROTTLED, entry=entry)
         try:
             pid = proc.pid
             assert pid is not None  # started  # nosec B101
@@ -142,7 +149,7 @@ def main() -> None:
             _run(pid, port, native, 1.0, args.connections, native_ok)  # warm both routes
             _run(pid, port, face_requests(proc.url, host), 1.0, args.connections, face_ok)
             ratios, cpu_ratios = [], []
-            print(f"population verify, {args.connections} connections, {args.seconds:g} s per run, "
+            print(f"population verify, face read: {args.read}, {args.connections} connections, {args.seconds:g} s per run, "
                   f"{POPULATION} citizens, one uvicorn worker on core 0, load on core 1")
             print(f"{'pair':>4}  {'native req/s':>12}  {'face req/s':>10}  {'ratio':>5}  "
                   f"{'native CPU µs/req':>17}  {'face CPU µs/req':>15}  {'CPU ratio':>9}")

@@ -46,12 +46,14 @@ SERVICE_SETTINGS: dict[str, object] = {}
 PORTAL_WAL_MB: list[float] = []  # the portal's WAL file after each submit run (it must not grow without bound)
 
 
-def start_service(name: str, data: Path, core: int, *extra: str, settings: dict[str, object] | None = None) -> ServiceProcess:
-    """Start one mock service pinned to ``core`` and wait until it is healthy."""
+def start_service(name: str, data: Path, core: int, *extra: str, settings: dict[str, object] | None = None,
+                  entry: tuple[str, ...] = ("-m", "mocks")) -> ServiceProcess:
+    """Start one mock service pinned to ``core`` and wait until it is healthy (``entry``: what
+    ``python`` runs, ``-m mocks`` unless a bench serves a variant)."""
     merged = {**(settings or {}), **SERVICE_SETTINGS}
     if merged:
         extra = (*extra, "--settings-json", json.dumps(merged))
-    argv = ["taskset", "-c", str(core), sys.executable, "-m", "mocks", "serve", name, "--data-dir", str(data / name),
+    argv = ["taskset", "-c", str(core), sys.executable, *entry, "serve", name, "--data-dir", str(data / name),
             "--population-size", str(POPULATION), *extra]
     proc = ServiceProcess(name, argv, env={"DIENTAP_ADMIN_TOKEN": ADMIN}, log_path=data / f"{name}.log")
     proc.start()
