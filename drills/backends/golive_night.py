@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
-from drills.backends.traffic_outcome import TrafficOutcome, answer_label
+from drills.backends.traffic_outcome import TrafficOutcome, answer_label, answered
 from drills.model import TrafficAction
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import District, district_tier
@@ -81,12 +81,9 @@ def district_dossiers(backend: TrafficBackend, spec: TrafficAction, out: Traffic
             continue
         key = f"{backend.ctx.run_id}-district-{i}"
         started = time.perf_counter()
-        try:
-            response = http.post(f"{urls['portal']}/dossiers", json=backend._dossier(citizen, procedure, district.unit_code),
-                                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
-            status, label = answer_label(response)
-        except httpx.HTTPError as exc:
-            response, (status, label) = None, answer_label(None, exc)
+        response, status, label = answered(http.post, f"{urls['portal']}/dossiers",
+                                           json=backend._dossier(citizen, procedure, district.unit_code),
+                                           headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
         out.record(status == 201, f"dossier: {label}", (time.perf_counter() - started) * 1000)
         if status == 201 and response is not None:
             code = response.json()["code"]
@@ -115,12 +112,8 @@ def _status_queries(backend: TrafficBackend, owned: list[tuple[str, str]], out: 
             break
         code, token = owned[n % len(owned)]
         started = time.perf_counter()
-        try:
-            response = backend._http.get(f"{backend.ctx.urls['portal']}/dossiers/{quote(code, safe='')}",
-                                         headers={"Authorization": f"Bearer {token}"})
-            status, label = answer_label(response)
-        except httpx.HTTPError as exc:
-            response, (status, label) = None, answer_label(None, exc)
+        response, status, label = answered(backend._http.get, f"{backend.ctx.urls['portal']}/dossiers/{quote(code, safe='')}",
+                                           headers={"Authorization": f"Bearer {token}"})
         out.record(status == 200, f"status query: {label}", (time.perf_counter() - started) * 1000)
         if status == 200 and response is not None and response.json().get("commune_code") != code[:5]:
             moved.add(code)

@@ -28,7 +28,7 @@ import httpx
 from drills.backends import golive_night
 from drills.backends.http import fault_id
 from drills.backends.protocol import FaultOutcome, LeftBehind
-from drills.backends.traffic_outcome import Judge, TrafficOutcome, answer_label
+from drills.backends.traffic_outcome import Judge, TrafficOutcome, answered
 from drills.model import Fault, TrafficAction
 from kernel.allowlist import Allowlist
 from kernel.credentials import derive_password, officer_account
@@ -227,11 +227,7 @@ class TrafficBackend:
                 continue
             envelope = self._envelope(sender, [recipient], number_base + i, subject)
             started = time.perf_counter()
-            try:
-                response: httpx.Response | None = self._send_document(token, build_package(envelope, ca.issue(sender)))
-                status, label = answer_label(response)
-            except httpx.HTTPError as exc:
-                response, (status, label) = None, answer_label(None, exc)
+            response, status, label = answered(self._send_document, token, build_package(envelope, ca.issue(sender)))
             ok, recorded = judge(i, status, label, response)
             out.record(ok, recorded, (time.perf_counter() - started) * 1000)
             if status in (200, 201) and response is not None:
@@ -283,14 +279,13 @@ class TrafficBackend:
             old = old_codes[(i * 7919) % len(old_codes)]
             key = f"{self.ctx.run_id}-drill-old-{i}"
             started = time.perf_counter()
-            response = self._http.post(
-                f"{self.ctx.urls['portal']}/dossiers",
+            response, status, label = answered(
+                self._http.post, f"{self.ctx.urls['portal']}/dossiers",
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
                 json=self._dossier(citizen, procedure, old),
             )
-            status, label = answer_label(response)
             out.record(status in expect and label.endswith(code), label, (time.perf_counter() - started) * 1000)
-            if status in (200, 201):
+            if status in (200, 201) and response is not None:
                 out.acknowledged.setdefault("dossiers", {})[response.json()["code"]] = key
 
     def _submission_probe(self, spec: TrafficAction, out: TrafficOutcome, deadline: float, *, step: str) -> None:
@@ -310,16 +305,11 @@ class TrafficBackend:
             # submit, not replay the answers stored for the first one's keys.
             key = f"{self.ctx.run_id}-{step}-probe-{i}"
             started = time.perf_counter()
-            try:
-                response = self._http.post(
-                    f"{self.ctx.urls['portal']}/dossiers",
-                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
-                    json=self._dossier(citizen, procedure, citizen.commune_code),
-                )
-                error = None
-            except httpx.HTTPError as exc:
-                response, error = None, exc
-            status, label = answer_label(response, error)
+            response, status, label = answered(
+                self._http.post, f"{self.ctx.urls['portal']}/dossiers",
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                json=self._dossier(citizen, procedure, citizen.commune_code),
+            )
             graceful = status not in (429, 503) or (response is not None and "retry-after" in response.headers)
             if not graceful:
                 missing_retry_after += 1
@@ -356,11 +346,10 @@ class TrafficBackend:
             envelope = self._envelope(agency, [recipient], number, f"Báo cáo ({phase})")
             credential = credentials.get(agency) or ca.issue(agency)
             started = time.perf_counter()
-            response = self._send_document(token, build_package(envelope, credential))
-            status, label = answer_label(response)
+            response, status, label = answered(self._send_document, token, build_package(envelope, credential))
             ok = status in (200, 201) if expect_ok else label.endswith(spec.expect_code or "certificate_expired")
             out.record(ok, f"{phase}: {label}", (time.perf_counter() - started) * 1000)
-            if status in (200, 201):
+            if status in (200, 201) and response is not None:
                 out.acknowledged.setdefault("documents", {})[response.json()["document_id"]] = envelope.message_id
 
         rounds = max(1, spec.count // max(1, 2 * len(expiring + control)))
@@ -390,12 +379,8 @@ class TrafficBackend:
             if time.monotonic() >= deadline:
                 return False, "window ended", 0.0
             started = time.perf_counter()
-            try:
-                response = self._http.post(f"{self.ctx.urls['portal']}/auth/token", json={
-                    "kind": "officer", "account": account, "password": derive_password(self.ctx.secret, account)})
-                status, label = answer_label(response)
-            except httpx.HTTPError as exc:
-                status, label = answer_label(None, exc)
+            _, status, label = answered(self._http.post, f"{self.ctx.urls['portal']}/auth/token", json={
+                "kind": "officer", "account": account, "password": derive_password(self.ctx.secret, account)})
             return status in expect, label, (time.perf_counter() - started) * 1000
 
         with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
-__all__ = ["Judge", "TrafficOutcome", "answer_label"]
+__all__ = ["Judge", "TrafficOutcome", "answer_label", "answered"]
 
 #: ``judge(i, status, label, response)`` of :meth:`TrafficBackend.send_documents`: whether
 #: the i-th document was answered as expected, and what to record.
@@ -59,6 +60,17 @@ class TrafficOutcome:
             self.unexpected[label] += 1
         if latency_ms is not None:
             self.latencies_ms.append(latency_ms)
+
+
+def answered(call: Callable[..., httpx.Response], *args: Any, **kwargs: Any) -> tuple[httpx.Response | None, int, str]:
+    """``call(*args, **kwargs)``'s answer as (the response, its status, its label); a transport
+    error is no response, status 0 and the error's type (see :func:`answer_label`), not an
+    exception: a drill's traffic counts an unanswered request and goes on."""
+    try:
+        response = call(*args, **kwargs)
+    except httpx.HTTPError as exc:
+        return None, *answer_label(None, exc)
+    return response, *answer_label(response)
 
 
 def answer_label(response: httpx.Response | None, error: Exception | None = None) -> tuple[int, str]:

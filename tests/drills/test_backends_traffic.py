@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -14,9 +15,11 @@ import pytest
 from dientap.orchestration import MockCluster
 from drills.backends import TrafficBackend, TrafficOutcome
 from drills.backends.traffic import TrafficContext
+from drills.backends.traffic_outcome import answered
 from drills.model import Fault
 from kernel.allowlist import Allowlist
 from kernel.errors import TargetNotAllowed
+from tests.support import loopback_http_server
 
 
 def _action(action: str, target: str = "portal", name: str | None = None, **traffic: object) -> Fault:
@@ -208,3 +211,45 @@ def test_a_reset_connection_is_an_unexpected_answer_not_a_crash(traffic: Traffic
     assert (outcome.sent, outcome.as_expected, outcome.acknowledged) == (3, 0, {})
     for label in outcome.unexpected:
         assert issubclass(getattr(httpx, label), httpx.TransportError), label
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("action", ["old_commune_dossiers", "submission_probe"])
+def test_a_reset_dossier_submission_is_an_unexpected_answer_not_a_crash(
+    traffic: TrafficBackend, clean_cluster: MockCluster, action: str
+) -> None:
+    headers = {"Authorization": f"Bearer {clean_cluster.config.admin_token}"}
+    httpx.post(f"{clean_cluster.urls['portal']}/admin/faults", headers=headers, timeout=10,
+               json={"id": "resets", "kind": "reset", "route": "/dossiers", "method": "POST"}).raise_for_status()
+    try:
+        outcome = _run(traffic, _action(action, count=2), window_s=5.0)
+    finally:
+        httpx.delete(f"{clean_cluster.urls['portal']}/admin/faults/resets", headers=headers, timeout=10)
+    assert (outcome.sent, outcome.as_expected, outcome.acknowledged) == (2, 0, {})
+    for label in outcome.unexpected:
+        assert issubclass(getattr(httpx, label), httpx.TransportError), label
+
+
+# -- answered: one request's answer, a transport error included (real loopback HTTP) -------
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        body = b'{"error": {"code": "recipient_closed", "message": "closed", "field": "to"}}'
+        self.send_response(422)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_answered_labels_an_answer_by_status_and_code_and_a_dead_port_as_the_transport_error() -> None:
+    with loopback_http_server(_Refusing) as url, httpx.Client(timeout=5) as client:
+        response, status, label = answered(client.post, f"{url}/documents", json={})
+        assert response is not None and (status, label) == (422, "422 recipient_closed")
+        dead = url  # the server is shut down when the block ends
+    with httpx.Client(timeout=5) as client:
+        assert answered(client.post, f"{dead}/documents", json={}) == (None, 0, "ConnectError")
