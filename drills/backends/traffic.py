@@ -90,10 +90,13 @@ class TrafficBackend:
     def start(self, fault: Fault, deadline: float) -> dict[str, str | int | float | bool | None]:
         """Run ``fault``'s action in its own thread (``drill-traffic-<name>``) until done or ``deadline``."""
         def act() -> None:
+            outcome = self.new_outcome(fault)
             try:
-                running.outcome = self.run(fault, deadline)
+                self.run(fault, deadline, outcome)
             except Exception as exc:  # noqa: BLE001 - reported as this action's failure
-                running.outcome = TrafficOutcome(fault.kind, notes=[f"{type(exc).__name__}: {exc}"])
+                # What it saw before is kept: acknowledged items must still reach the reconciliation.
+                outcome.stopped_by = f"{type(exc).__name__}: {exc}"
+            running.outcome = outcome
 
         running = _Running(threading.Thread(target=act, name=f"drill-traffic-{fault.name}", daemon=True))
         self.running[fault.name] = running
@@ -187,11 +190,20 @@ class TrafficBackend:
 
     # -- actions ------------------------------------------------------------------------
 
-    def run(self, fault: Fault, deadline: float) -> TrafficOutcome:
-        """Run ``fault.traffic`` until done or ``deadline`` (``time.monotonic()``)."""
+    @staticmethod
+    def new_outcome(fault: Fault) -> TrafficOutcome:
+        """An empty outcome for ``fault``'s action, judged by its success ratio."""
+        spec = fault.traffic
+        assert spec is not None  # nosec B101 - a traffic backend is only given traffic faults
+        return TrafficOutcome(spec.action, min_success_ratio=spec.min_success_ratio)
+
+    def run(self, fault: Fault, deadline: float, outcome: TrafficOutcome | None = None) -> TrafficOutcome:
+        """Run ``fault.traffic`` until done or ``deadline`` (``time.monotonic()``), counting
+        into ``outcome`` (a new one by default) as it goes."""
         spec = fault.traffic
         assert spec is not None  # nosec B101
-        outcome = TrafficOutcome(spec.action, min_success_ratio=spec.min_success_ratio)
+        if outcome is None:
+            outcome = self.new_outcome(fault)
         if spec.action == "submission_probe":  # its idempotency keys name the step (see there)
             self._submission_probe(spec, outcome, deadline, step=fault_id(fault))
         else:

@@ -33,11 +33,12 @@ class TrafficOutcome:
     min_success_ratio: float = 1.0
     latencies_ms: list[float] = field(default_factory=list)
     detail: dict[str, int] = field(default_factory=dict)  # figures for the report, e.g. the cut-over's province_01
+    stopped_by: str | None = None  # the error that ended the action early (what it saw before is kept)
 
     @property
     def ok(self) -> bool:
-        """Enough answers were as expected (and something was sent)."""
-        return self.sent > 0 and self.as_expected >= self.min_success_ratio * self.sent
+        """Enough answers were as expected, something was sent, and no error cut the action short."""
+        return self.stopped_by is None and self.sent > 0 and self.as_expected >= self.min_success_ratio * self.sent
 
     def summary(self) -> str:
         """One line for the journal step's output."""
@@ -49,6 +50,8 @@ class TrafficOutcome:
             text += f"; p95 {ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]:.0f} ms"
         if self.notes:
             text += "; " + "; ".join(self.notes)
+        if self.stopped_by:
+            text += f"; stopped by {self.stopped_by}"
         return text
 
     def record(self, expected: bool, label: str, latency_ms: float | None = None) -> None:

@@ -5,6 +5,7 @@ the outcome's own arithmetic."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -253,3 +254,57 @@ def test_answered_labels_an_answer_by_status_and_code_and_a_dead_port_as_the_tra
         dead = url  # the server is shut down when the block ends
     with httpx.Client(timeout=5) as client:
         assert answered(client.post, f"{dead}/documents", json={}) == (None, 0, "ConnectError")
+
+
+class _PortalThatDiesAtTheThirdSignIn(BaseHTTPRequestHandler):
+    """A portal that signs two citizens in, accepts their dossiers, then drops the connection
+    on the third sign-in without answering."""
+
+    protocol_version = "HTTP/1.1"
+    sign_ins = 0
+    dossiers = 0
+
+    def _json(self, status: int, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's hook name
+        self._json(200, {"procedures": [{"code": "1.001"}]})
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        cls = type(self)
+        if self.path == "/auth/token":
+            cls.sign_ins += 1
+            if cls.sign_ins >= 3:
+                self.close_connection = True  # no answer at all
+                return
+            self._json(200, {"access_token": f"t{cls.sign_ins}"})
+        else:
+            cls.dossiers += 1
+            self._json(201, {"code": f"D-{cls.dossiers}"})
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_action_stopped_by_an_error_fails_and_keeps_what_was_acknowledged_before() -> None:
+    with loopback_http_server(_PortalThatDiesAtTheThirdSignIn) as url:
+        backend = TrafficBackend(TrafficContext(
+            urls={"portal": url}, secret="s", seed=1, population_size=100, pki_dir=None, run_id="r1", allowlist=Allowlist()))
+        probe = _action("submission_probe", count=5)
+        try:
+            backend.start(probe, time.monotonic() + 1.0)
+            result = backend.stop(probe)
+        finally:
+            backend.close()
+    outcome = result.traffic
+    assert outcome is not None and not result.ok and not outcome.ok
+    assert (outcome.sent, outcome.as_expected) == (2, 2)  # it would pass on its answers alone
+    assert sorted(outcome.acknowledged["dossiers"]) == ["D-1", "D-2"]  # for the reconciliation
+    assert outcome.stopped_by is not None and outcome.stopped_by.startswith("RemoteProtocolError")
+    assert outcome.summary().endswith(f"; stopped by {outcome.stopped_by}")
