@@ -31,7 +31,7 @@ from urllib.parse import quote
 import httpx
 
 from drills.backends.traffic_outcome import TrafficOutcome, answer_label, answered
-from drills.model import TrafficAction
+from drills.model import MAX_TRAFFIC_REQUESTS, TrafficAction
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import District, district_tier
 
@@ -102,8 +102,6 @@ def _district_documents(backend: TrafficBackend, districts: list[District], out:
 
 def _status_queries(backend: TrafficBackend, owned: list[tuple[str, str]], out: TrafficOutcome, deadline: float) -> None:
     """The owners ask for their dossiers' status until ``deadline`` (bounded in count): 200 every time."""
-    from drills.model import MAX_TRAFFIC_REQUESTS
-
     if not owned:
         return
     moved: set[str] = set()
