@@ -35,6 +35,9 @@ class ProcessSample(Record):
     pid: int = Field(ge=1)
     rss_kb: int = Field(ge=0)
     open_fds: int = Field(ge=0)
+    # User + system CPU seconds since the process started (two samples give its share of a
+    # core between them); None in runs recorded before it was sampled.
+    cpu_s: float | None = Field(default=None, ge=0)
 
 
 class ProcessGrowth(Record):

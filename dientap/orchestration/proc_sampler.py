@@ -1,11 +1,14 @@
-"""Samples the resident memory and open files of every process of a run — the embedded
+"""Samples the resident memory, open files and CPU time of every process of a run — the embedded
 mocks, the Locust master and its workers — every few seconds into the run's records
 (``<run_dir>/processes.jsonl``, :class:`reports.process_growth.ProcessSample`), so the
 report can tell bounded data from a leak (:func:`reports.process_growth.process_growth`).
 
-Readings come from psutil (``memory_info().rss``, ``num_fds()``), which Locust already
-depends on. A process that is gone or not yet started is skipped for that tick; a mock
-restarted by a drill is followed under its new pid.
+Readings come from psutil (``memory_info().rss``, ``num_fds()``, ``cpu_times()``), which
+Locust already depends on. CPU time is recorded because a soak at a steady request rate
+showed every process's CPU share rise by a sixth for minutes at a time (BENCHMARKS.md, "One
+hour at 80 %"): memory alone could not say where the machine's time went. A process that
+is gone or not yet started is skipped for that tick; a mock restarted by a drill is followed
+under its new pid.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ class ProcessSampler:
             try:
                 proc = psutil.Process(pid)
                 with proc.oneshot():
+                    cpu = proc.cpu_times()
                     readings.append(ProcessSample(at=now, process=name, pid=pid, rss_kb=proc.memory_info().rss // 1024,
-                                                  open_fds=proc.num_fds()))
+                                                  open_fds=proc.num_fds(), cpu_s=round(cpu.user + cpu.system, 3)))
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue  # gone between the listing and the reading (a drill's kill, the end of the run)
         return readings
