@@ -163,9 +163,10 @@ def test_an_action_that_raises_is_that_actions_failure(recorder: Recorder) -> No
     probe = AppliedFault(_fault("probe", backend="traffic", action="submission_probe", count=2))
     injector.inject(probe)
     injector.remove(probe)
-    assert probe.traffic is not None and probe.traffic.notes[0].startswith("ConnectError: ")
+    assert probe.traffic is not None and (probe.traffic.stopped_by or "").startswith("ConnectError: ")
     step = injector.steps.events[1]
-    assert step.status == "failed" and step.output.startswith("submission_probe: 0/0 answers as expected; ConnectError")
+    assert step.status == "failed"
+    assert step.output.startswith("submission_probe: 0/0 answers as expected; stopped by ConnectError")
     traffic.close()
 
 
