@@ -222,10 +222,7 @@ def test_a_reset_dossier_submission_is_an_unexpected_answer_not_a_crash(
     headers = {"Authorization": f"Bearer {clean_cluster.config.admin_token}"}
     httpx.post(f"{clean_cluster.urls['portal']}/admin/faults", headers=headers, timeout=10,
                json={"id": "resets", "kind": "reset", "route": "/dossiers", "method": "POST"}).raise_for_status()
-    try:
-        outcome = _run(traffic, _action(action, count=2), window_s=5.0)
-    finally:
-        httpx.delete(f"{clean_cluster.urls['portal']}/admin/faults/resets", headers=headers, timeout=10)
+    outcome = _run(traffic, _action(action, count=2), window_s=5.0)  # clean_cluster clears the fault
     assert (outcome.sent, outcome.as_expected, outcome.acknowledged) == (2, 0, {})
     for label in outcome.unexpected:
         assert issubclass(getattr(httpx, label), httpx.TransportError), label
@@ -234,17 +231,27 @@ def test_a_reset_dossier_submission_is_an_unexpected_answer_not_a_crash(
 # -- answered: one request's answer, a transport error included (real loopback HTTP) -------
 
 
-class _Refusing(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
-        body = b'{"error": {"code": "recipient_closed", "message": "closed", "field": "to"}}'
-        self.send_response(422)
+class _JsonHandler(BaseHTTPRequestHandler):
+    """A loopback test server's handler that answers in JSON and logs nothing."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _json(self, status: int, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(data)
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+class _Refusing(_JsonHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._json(422, {"error": {"code": "recipient_closed", "message": "closed", "field": "to"}})
 
 
 def test_answered_labels_an_answer_by_status_and_code_and_a_dead_port_as_the_transport_error() -> None:
@@ -256,21 +263,12 @@ def test_answered_labels_an_answer_by_status_and_code_and_a_dead_port_as_the_tra
         assert answered(client.post, f"{dead}/documents", json={}) == (None, 0, "ConnectError")
 
 
-class _PortalThatDiesAtTheThirdSignIn(BaseHTTPRequestHandler):
+class _PortalThatDiesAtTheThirdSignIn(_JsonHandler):
     """A portal that signs two citizens in, accepts their dossiers, then drops the connection
     on the third sign-in without answering."""
 
-    protocol_version = "HTTP/1.1"
     sign_ins = 0
     dossiers = 0
-
-    def _json(self, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's hook name
         self._json(200, {"procedures": [{"code": "1.001"}]})
@@ -287,9 +285,6 @@ class _PortalThatDiesAtTheThirdSignIn(BaseHTTPRequestHandler):
         else:
             cls.dossiers += 1
             self._json(201, {"code": f"D-{cls.dossiers}"})
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def test_an_action_stopped_by_an_error_fails_and_keeps_what_was_acknowledged_before() -> None:
