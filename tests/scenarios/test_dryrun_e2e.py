@@ -51,8 +51,14 @@ def _run(tmp_path: Path, profile: str = "smoke", **overrides) -> tuple[DryRun, d
     return run, ledgers
 
 
-def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(tmp_path):
-    run, ledgers = _run(tmp_path, duration_s=25)
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> tuple[DryRun, dict]:
+    """One plain 25-s smoke run, read (never changed) by the tests of its records."""
+    return _run(tmp_path_factory.mktemp("smoke"), duration_s=25)
+
+
+def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(smoke):
+    run, ledgers = smoke
     summary = load_summary(run.run_dir)
     assert summary.profile == "smoke"
     roster_codes = [p.code for p in load_roster().provinces]
@@ -98,8 +104,8 @@ def _rank(w: CommuneStats) -> tuple:
     return (-w.failures / w.requests, -w.failures, w.p95_ms is None, -(w.p95_ms or 0.0))
 
 
-def test_the_communes_table_shows_each_commune_s_real_p95_worst_first_or_too_few(tmp_path):
-    run, _ = _run(tmp_path, duration_s=25)
+def test_the_communes_table_shows_each_commune_s_real_p95_worst_first_or_too_few(smoke):
+    run, _ = smoke
     summary = load_summary(run.run_dir)
     communes = summary.communes
     assert communes.active >= 34 and len(communes.worst) == WORST_COMMUNES and communes.with_p95 > 0
