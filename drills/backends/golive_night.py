@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
-from drills.backends.traffic_outcome import TrafficOutcome, answer_label, answered
+from drills.backends.traffic_outcome import TrafficOutcome, answer_label, answered, token_of
 from drills.model import MAX_TRAFFIC_REQUESTS, TrafficAction
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import District, district_tier
@@ -62,23 +62,17 @@ def district_dossiers(backend: TrafficBackend, spec: TrafficAction, out: Traffic
     """Dossiers and documents to the open district tier, then the owners' status queries until ``deadline``."""
     http, urls = backend._http, backend.ctx.urls
     districts = pick_districts(spec.agencies)
-    procedures: dict[str, str | None] = {}
+    procedures: dict[str, str] = {}
     owned: list[tuple[str, str]] = []  # (code, owner's token)
     for i in range(spec.count):
         if time.monotonic() >= deadline:
             out.notes.append("window ended before every dossier was filed")
             break
         district = districts[i % len(districts)]
-        token, citizen = backend._citizen_token(13_000 + i)
-        if token is None:
-            out.record(False, "citizen sign-in refused")
+        applicant = backend.applicant(13_000 + i, procedures, out, province=district.province_code)
+        if applicant is None:
             continue
-        if district.province_code not in procedures:
-            procedures[district.province_code] = backend._procedure(district.province_code)
-        procedure = procedures[district.province_code]
-        if procedure is None:
-            out.record(False, "no published procedure")
-            continue
+        token, citizen, procedure = applicant
         key = f"{backend.ctx.run_id}-district-{i}"
         started = time.perf_counter()
         response, status, label = answered(http.post, f"{urls['portal']}/dossiers",
@@ -203,11 +197,11 @@ def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: Traffi
             out.notes.append("window ended before every landing commune was worked")
             break
         account = officer_account(commune, 1)
-        reply = http.post(f"{urls['portal']}/auth/token", json={
-            "kind": "officer", "account": account, "password": derive_password(backend.ctx.secret, account)})
-        token = reply.json().get("access_token") if reply.status_code == 200 else None
+        token, why = token_of(answered(http.post, f"{urls['portal']}/auth/token", json={
+            "kind": "officer", "account": account, "password": derive_password(backend.ctx.secret, account)}),
+            "officer sign-in")
         if token is None:
-            out.record(False, f"officer sign-in refused ({reply.status_code})")
+            out.record(False, why)
             continue
         seen = set(worklist_codes(http, urls["portal"], token))
         for code in sorted(codes):

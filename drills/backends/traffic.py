@@ -28,7 +28,7 @@ import httpx
 from drills.backends import golive_night
 from drills.backends.http import fault_id
 from drills.backends.protocol import FaultOutcome, LeftBehind
-from drills.backends.traffic_outcome import Judge, TrafficOutcome, answered
+from drills.backends.traffic_outcome import Judge, TrafficOutcome, answered, failed_label, token_of
 from drills.model import Fault, TrafficAction
 from kernel.allowlist import Allowlist
 from kernel.credentials import derive_password, officer_account
@@ -131,10 +131,10 @@ class TrafficBackend:
             self._ca = DryRunCA.load_or_create(self.ctx.pki_dir)
         return self._ca
 
-    def _axis_token(self, agency_code: str) -> str | None:
-        response = self._http.post(f"{self.ctx.urls['axis']}/auth/token", json={
-            "agency_code": agency_code, "client_secret": derive_password(self.ctx.secret, agency_code)})
-        return response.json().get("access_token") if response.status_code == 200 else None
+    def _axis_token(self, agency_code: str) -> tuple[str | None, str]:
+        """The agency's token, or ``None`` and the label to record for what it cannot send."""
+        return token_of(answered(self._http.post, f"{self.ctx.urls['axis']}/auth/token", json={
+            "agency_code": agency_code, "client_secret": derive_password(self.ctx.secret, agency_code)}), "sign-in")
 
     def _envelope(self, sender: str, recipients: list[str], number: int, subject: str) -> DocumentEnvelope:
         today = dt.date.today()
@@ -150,36 +150,44 @@ class TrafficBackend:
         return self._http.post(f"{self.ctx.urls['axis']}/documents", content=package,
                                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
 
-    def _citizen_token(self, index: int) -> tuple[str | None, Citizen]:
+    def _citizen_token(self, index: int) -> tuple[str | None, str, Citizen]:
+        """The citizen at ``index`` and their token, or ``None`` and the label to record."""
         citizen = citizen_at(self.ctx.seed, index % self.ctx.population_size, self.roster)
-        response = self._http.post(f"{self.ctx.urls['portal']}/auth/token", json={
+        token, why = token_of(answered(self._http.post, f"{self.ctx.urls['portal']}/auth/token", json={
             "kind": "citizen", "personal_id": citizen.personal_id,
-            "password": derive_password(self.ctx.secret, citizen.personal_id)})
-        token = response.json().get("access_token") if response.status_code == 200 else None
-        return token, citizen
+            "password": derive_password(self.ctx.secret, citizen.personal_id)}), "citizen sign-in")
+        return token, why, citizen
 
-    def _procedure(self, province: str) -> str | None:
-        response = self._http.get(f"{self.ctx.urls['portal']}/procedures", params={"province": province})
-        if response.status_code != 200:
-            return None
-        procedures = response.json().get("procedures", [])
-        return procedures[0]["code"] if procedures else None
+    def _procedure(self, province: str) -> tuple[str | None, str]:
+        """A published procedure of ``province``, or ``None`` and the label to record."""
+        response, status, label = answered(self._http.get, f"{self.ctx.urls['portal']}/procedures",
+                                           params={"province": province})
+        if response is None or status != 200:
+            return None, failed_label("catalogue", status, label)
+        try:
+            procedures = response.json().get("procedures", [])
+            return (procedures[0]["code"], "") if procedures else (None, "no published procedure")
+        except (ValueError, AttributeError, LookupError, TypeError):
+            return None, "catalogue: not the catalogue's JSON"
 
-    def _applicant(self, index: int, procedures: dict[str, str | None], out: TrafficOutcome) -> tuple[str, Citizen, str] | None:
-        """A signed-in citizen and a procedure of their province (``procedures`` caches the
-        catalogue per province); a failure is recorded in ``out`` and gives ``None``."""
-        token, citizen = self._citizen_token(index)
+    def applicant(self, index: int, procedures: dict[str, str], out: TrafficOutcome, *,
+                  province: str | None = None) -> tuple[str, Citizen, str] | None:
+        """A signed-in citizen and a procedure of ``province`` (default: the citizen's own);
+        ``procedures`` caches the catalogue per province, answers only — a failed look-up is
+        asked again for the next applicant, as a citizen retrying would. A failure is recorded
+        in ``out`` (refused, or unanswered and why) and gives ``None``."""
+        token, why, citizen = self._citizen_token(index)
         if token is None:
-            out.record(False, "citizen sign-in refused")
+            out.record(False, why)
             return None
-        province = citizen.province_code
+        province = province or citizen.province_code
         if province not in procedures:
-            procedures[province] = self._procedure(province)
-        procedure = procedures[province]
-        if procedure is None:
-            out.record(False, "no published procedure")
-            return None
-        return token, citizen, procedure
+            procedure, why = self._procedure(province)
+            if procedure is None:
+                out.record(False, why)
+                return None
+            procedures[province] = procedure
+        return token, citizen, procedures[province]
 
     @staticmethod
     def _dossier(citizen: Citizen, procedure: str, commune_code: str) -> dict[str, object]:
@@ -225,7 +233,7 @@ class TrafficBackend:
         if ca is None:
             out.notes.append("no PKI directory: cannot sign documents")
             return
-        tokens: dict[str, str | None] = {}
+        tokens: dict[str, tuple[str | None, str]] = {}
         for i in range(count):
             if time.monotonic() >= deadline:
                 out.notes.append("window ended before every document was sent")
@@ -233,9 +241,9 @@ class TrafficBackend:
             sender, recipient = address(i)
             if sender not in tokens:
                 tokens[sender] = self._axis_token(sender)
-            token = tokens[sender]
+            token, why = tokens[sender]
             if token is None:
-                out.record(False, "sign-in refused")
+                out.record(False, why)
                 continue
             envelope = self._envelope(sender, [recipient], number_base + i, subject)
             started = time.perf_counter()
@@ -279,12 +287,12 @@ class TrafficBackend:
         # Only old codes that no 2025 commune reuses: a reused code is a valid address today.
         current = {c.code for c in self.roster.communes}
         old_codes = sorted(c for c in self.roster.old_commune_splits if c not in current)
-        procedures: dict[str, str | None] = {}
+        procedures: dict[str, str] = {}
         for i in range(spec.count):
             if time.monotonic() >= deadline:
                 out.notes.append("window ended before every dossier was sent")
                 break
-            applicant = self._applicant(7_000 + i, procedures, out)
+            applicant = self.applicant(7_000 + i, procedures, out)
             if applicant is None:
                 continue
             token, citizen, procedure = applicant
@@ -304,12 +312,12 @@ class TrafficBackend:
         expect = set(spec.expect_status or [201])
         sent = 0
         pause = max(0.0, (deadline - time.monotonic()) / (spec.count + 1))  # spread over the window
-        procedures: dict[str, str | None] = {}
+        procedures: dict[str, str] = {}
         missing_retry_after = 0
         for i in range(spec.count):
             if time.monotonic() >= deadline:
                 break
-            applicant = self._applicant(11_000 + i, procedures, out)
+            applicant = self.applicant(11_000 + i, procedures, out)
             if applicant is None:
                 continue
             token, citizen, procedure = applicant
@@ -351,9 +359,9 @@ class TrafficBackend:
         def send(agency: str, phase: str, expect_ok: bool) -> None:
             nonlocal number
             number += 1
-            token = tokens.get(agency)
+            token, why = tokens.get(agency, (None, "sign-in refused"))
             if token is None:
-                out.record(False, f"{phase}: sign-in refused")
+                out.record(False, f"{phase}: {why}")
                 return
             envelope = self._envelope(agency, [recipient], number, f"Báo cáo ({phase})")
             credential = credentials.get(agency) or ca.issue(agency)
@@ -425,3 +433,4 @@ class TrafficBackend:
 
     def _successor_officers(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
         golive_night.successor_officers(self, spec, out, deadline)
+

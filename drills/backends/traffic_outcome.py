@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Judge", "TrafficOutcome", "answer_label", "answered"]
+__all__ = ["Judge", "TrafficOutcome", "answer_label", "answered", "failed_label", "token_of"]
 
 #: ``judge(i, status, label, response)`` of :meth:`TrafficBackend.send_documents`: whether
 #: the i-th document was answered as expected, and what to record.
@@ -89,3 +89,22 @@ def answer_label(response: httpx.Response | None, error: Exception | None = None
     except ValueError:
         pass
     return response.status_code, f"{response.status_code} {code}".strip()
+
+
+def failed_label(what: str, status: int, label: str) -> str:
+    """The label of a failed helper request: ``sign-in refused (401 invalid_credentials)``
+    when the target answered no, ``sign-in unanswered (ConnectError)`` when it did not
+    answer at all."""
+    return f"{what} refused ({label})" if status else f"{what} unanswered ({label})"
+
+
+def token_of(answer: tuple[httpx.Response | None, int, str], what: str) -> tuple[str | None, str]:
+    """A sign-in's token, or ``None`` and the label to record (see :func:`failed_label`)."""
+    response, status, label = answer
+    if response is None or status != 200:
+        return None, failed_label(what, status, label)
+    try:
+        token = response.json().get("access_token")
+    except (ValueError, AttributeError):
+        token = None
+    return (token, "") if isinstance(token, str) and token else (None, f"{what}: no token in the answer")

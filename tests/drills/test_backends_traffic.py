@@ -15,6 +15,7 @@ import pytest
 
 from dientap.orchestration import MockCluster
 from drills.backends import TrafficBackend, TrafficOutcome
+from drills.backends.protocol import FaultOutcome
 from drills.backends.traffic import TrafficContext
 from drills.backends.traffic_outcome import answered
 from drills.model import Fault
@@ -194,9 +195,9 @@ def test_sign_in_refusals_are_counted_not_raised(traffic_context: TrafficContext
     backend = TrafficBackend(dataclasses.replace(traffic_context, secret="not-the-dry-run-secret"))
     try:
         documents = _run(backend, _action("document_burst", target="axis", count=3))
-        assert (documents.sent, dict(documents.unexpected)) == (3, {"sign-in refused": 3})
+        assert (documents.sent, dict(documents.unexpected)) == (3, {"sign-in refused (401 invalid_credentials)": 3})
         dossiers = _run(backend, _action("submission_probe", count=2), window_s=0.3)
-        assert dict(dossiers.unexpected) == {"citizen sign-in refused": 2}
+        assert dict(dossiers.unexpected) == {"citizen sign-in refused (401 invalid_credentials)": 2}
         storm = _run(backend, _action("officer_login_storm", count=2))
         assert storm.as_expected == 0 and sum(storm.unexpected.values()) == 2
     finally:
@@ -263,10 +264,14 @@ def test_answered_labels_an_answer_by_status_and_code_and_a_dead_port_as_the_tra
         assert answered(client.post, f"{dead}/documents", json={}) == (None, 0, "ConnectError")
 
 
-class _PortalThatDiesAtTheThirdSignIn(_JsonHandler):
-    """A portal that signs two citizens in, accepts their dossiers, then drops the connection
-    on the third sign-in without answering."""
+class _FlakyPortal(_JsonHandler):
+    """A portal that signs citizens in and accepts their dossiers, except that it drops the
+    connection without answering at sign-in number ``drop_sign_in`` and answers dossier
+    number ``broken_dossier`` with a 201 that carries no code (0: never). Subclasses set
+    both; the counters are per subclass."""
 
+    drop_sign_in = 0
+    broken_dossier = 0
     sign_ins = 0
     dossiers = 0
 
@@ -278,28 +283,50 @@ class _PortalThatDiesAtTheThirdSignIn(_JsonHandler):
         cls = type(self)
         if self.path == "/auth/token":
             cls.sign_ins += 1
-            if cls.sign_ins >= 3:
+            if cls.sign_ins == cls.drop_sign_in:
                 self.close_connection = True  # no answer at all
                 return
             self._json(200, {"access_token": f"t{cls.sign_ins}"})
         else:
             cls.dossiers += 1
-            self._json(201, {"code": f"D-{cls.dossiers}"})
+            self._json(201, {} if cls.dossiers == cls.broken_dossier else {"code": f"D-{cls.dossiers}"})
+
+
+def _probe_against(handler: type[_FlakyPortal], count: int) -> FaultOutcome:
+    with loopback_http_server(handler) as url:
+        backend = TrafficBackend(TrafficContext(
+            urls={"portal": url}, secret="s", seed=1, population_size=100, pki_dir=None, run_id="r1", allowlist=Allowlist()))
+        probe = _action("submission_probe", count=count)
+        try:
+            backend.start(probe, time.monotonic() + 1.0)
+            return backend.stop(probe)
+        finally:
+            backend.close()
+
+
+class _DropsTheThirdSignIn(_FlakyPortal):
+    drop_sign_in = 3
+
+
+def test_a_sign_in_left_unanswered_is_counted_and_the_action_goes_on() -> None:
+    result = _probe_against(_DropsTheThirdSignIn, count=5)
+    outcome = result.traffic
+    assert outcome is not None and outcome.stopped_by is None
+    assert (outcome.sent, outcome.as_expected) == (5, 4)
+    assert dict(outcome.unexpected) == {"citizen sign-in unanswered (RemoteProtocolError)": 1}
+    assert sorted(outcome.acknowledged["dossiers"]) == ["D-1", "D-2", "D-3", "D-4"]
+    assert not result.ok  # the probe expects every answer: one unanswered sign-in fails it
+
+
+class _BreaksTheThirdDossier(_FlakyPortal):
+    broken_dossier = 3
 
 
 def test_an_action_stopped_by_an_error_fails_and_keeps_what_was_acknowledged_before() -> None:
-    with loopback_http_server(_PortalThatDiesAtTheThirdSignIn) as url:
-        backend = TrafficBackend(TrafficContext(
-            urls={"portal": url}, secret="s", seed=1, population_size=100, pki_dir=None, run_id="r1", allowlist=Allowlist()))
-        probe = _action("submission_probe", count=5)
-        try:
-            backend.start(probe, time.monotonic() + 1.0)
-            result = backend.stop(probe)
-        finally:
-            backend.close()
+    result = _probe_against(_BreaksTheThirdDossier, count=5)
     outcome = result.traffic
     assert outcome is not None and not result.ok and not outcome.ok
-    assert (outcome.sent, outcome.as_expected) == (2, 2)  # it would pass on its answers alone
+    assert (outcome.sent, outcome.as_expected) == (3, 3)  # it would pass on its answers alone
     assert sorted(outcome.acknowledged["dossiers"]) == ["D-1", "D-2"]  # for the reconciliation
-    assert outcome.stopped_by is not None and outcome.stopped_by.startswith("RemoteProtocolError")
+    assert outcome.stopped_by == "KeyError: 'code'"
     assert outcome.summary().endswith(f"; stopped by {outcome.stopped_by}")

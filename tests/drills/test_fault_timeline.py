@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from drills.backends import NetworkFaultBackend, TrafficBackend
+from drills.backends import NetworkFaultBackend, TrafficBackend, TrafficOutcome
 from drills.backends.traffic import TrafficContext
 from drills.fault_timeline import AppliedFault, FaultInjector
 from drills.model import Drill, Fault
@@ -157,16 +157,35 @@ def test_drill_traffic_runs_in_its_own_thread_and_its_outcome_is_journalled_at_r
     traffic.close()
 
 
-def test_an_action_that_raises_is_that_actions_failure(recorder: Recorder) -> None:
-    traffic = _traffic()
+def test_an_action_whose_target_never_answers_fails_with_every_request_counted(recorder: Recorder) -> None:
+    traffic = _traffic()  # its URLs are dead ports
     injector = _injector({"traffic": traffic}, recorder)
     probe = AppliedFault(_fault("probe", backend="traffic", action="submission_probe", count=2))
     injector.inject(probe)
     injector.remove(probe)
-    assert probe.traffic is not None and (probe.traffic.stopped_by or "").startswith("ConnectError: ")
+    assert probe.traffic is not None and probe.traffic.stopped_by is None
     step = injector.steps.events[1]
     assert step.status == "failed"
-    assert step.output.startswith("submission_probe: 0/0 answers as expected; stopped by ConnectError")
+    assert step.output == "submission_probe: 0/2 answers as expected; unexpected: citizen sign-in unanswered (ConnectError) ×2"
+    traffic.close()
+
+
+def test_an_action_that_raises_is_that_actions_failure(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    traffic = _traffic()
+    injector = _injector({"traffic": traffic}, recorder)
+
+    def broken(spec: object, out: TrafficOutcome, deadline: float) -> None:
+        out.record(True, "201")
+        raise RuntimeError("the action's own bug")
+
+    monkeypatch.setattr(traffic, "_document_burst", broken)
+    burst = AppliedFault(_fault("burst", backend="traffic", action="document_burst", count=2))
+    injector.inject(burst)
+    injector.remove(burst)
+    assert burst.traffic is not None and burst.traffic.stopped_by == "RuntimeError: the action's own bug"
+    step = injector.steps.events[1]
+    assert step.status == "failed"
+    assert step.output == "document_burst: 1/1 answers as expected; stopped by RuntimeError: the action's own bug"
     traffic.close()
 
 
