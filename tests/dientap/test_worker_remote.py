@@ -22,6 +22,7 @@ from kernel import __version__
 from kernel.ack_ledger import AckLedger
 from kernel.errors import ExitCode
 from kernel.latency_records import load_histograms, merge_histogram_maps
+from tests.conftest import TEST_POPULATION
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +38,7 @@ def _free_port() -> int:
 def _master(out: Path, port: int, duration: str = "10") -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*DIENTAP, "run", "smoke", "--remote-workers", "1", "--master-bind", f"127.0.0.1:{port}", "--duration", duration,
-         "--no-board", "--out", str(out), "--remote-workers-wait", "60"],
+         "--no-board", "--out", str(out), "--remote-workers-wait", "60", "--population-size", str(TEST_POPULATION)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
