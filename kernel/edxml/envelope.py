@@ -84,9 +84,10 @@ class VerifiedDocument:
     """A package that passed :func:`parse_and_verify`.
 
     ``digest`` is the SHA-256 (hex) of the canonical signed content (exclusive c14n of
-    the package without its signature): equal documents have equal digests whatever
-    their signature bytes, so it serves to tell a true retry from a conflicting reuse
-    of a message id. ``signature_verified`` is ``False`` only under the planted
+    the package without its signature) less its routing trace (the ``TraceHeader``
+    elements: who passed it on, when it was built): equal documents have equal digests
+    whatever their signature bytes and whenever they were built, so it serves to tell a
+    true retry from a conflicting reuse of a message id. ``signature_verified`` is ``False`` only under the planted
     ``verify_signature=False`` weakness, and then ``signer_code`` is merely the
     *claimed* sender code.
     """

@@ -54,6 +54,7 @@ def _parse(data: bytes, allow_entities: bool, max_bytes: int) -> etree._Element:
 
 
 _TAGS: dict[str, str] = {}
+_TRACE_TAG = f"{{{EDXML_NS}}}TraceHeader"
 
 
 def _q(name: str) -> str:
@@ -264,7 +265,27 @@ def _verify(root: etree._Element, trusted_ca: x509.Certificate, now: dt.datetime
         ) from None
     except SignatureInvalid as exc:
         raise EdxmlError("bad_signature", f"signature does not verify: {exc}", "Signature") from None
-    return root, hashlib.sha256(signed).hexdigest(), code
+    return root, content_digest(signed, root), code
+
+
+def content_digest(canonical: bytes, root: etree._Element) -> str:
+    """SHA-256 (hex) of ``canonical`` — the exclusive c14n of ``root`` without its signature
+    — with the routing trace cut out.
+
+    A ``TraceHeader`` says who passed the package on and when (its ``Timestamp`` is the
+    moment the package was built), not what the document says: a sender's retry built a
+    second later carries a new one and must still be the same document — a duplicate, not
+    a message-id conflict. Each trace header is cut from the canonical bytes as its one
+    ``<p:TraceHeader …>…</p:TraceHeader>`` span: canonical XML escapes every ``<`` in text
+    and attribute values, so the first end tag after a start tag is the element's own
+    (unless it nests itself, which no valid package does, and which still gives the same
+    digest for the same bytes). Cheaper than canonicalising a second tree without them.
+    """
+    names = {node.prefix for node in root.iter(_TRACE_TAG)}
+    for prefix in names:
+        name = re.escape(f"{prefix}:TraceHeader" if prefix else "TraceHeader").encode()
+        canonical = re.sub(rb"<" + name + rb"[\s>].*?</" + name + rb">", b"", canonical, flags=re.DOTALL)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _unsigned_digest(root: etree._Element) -> str:
@@ -274,7 +295,7 @@ def _unsigned_digest(root: etree._Element) -> str:
         parent = signature.getparent()
         if parent is not None:  # always: the root is edXML, never a Signature
             parent.remove(signature)
-    return hashlib.sha256(etree.tostring(stripped, method="c14n", exclusive=True, with_comments=False)).hexdigest()
+    return content_digest(etree.tostring(stripped, method="c14n", exclusive=True, with_comments=False), stripped)
 
 
 def parse_and_verify(

@@ -177,6 +177,27 @@ def test_digest_depends_on_content_not_on_signature_bytes() -> None:
     assert verify(first, verify_signature=False).digest == verify(first).digest
 
 
+
+def test_digest_leaves_out_the_routing_trace_so_a_retry_built_later_is_the_same_document() -> None:
+    credential = _ca().issue(SENDER)
+    first = build_package(make_envelope(), credential, timestamp=dt.datetime(2025, 7, 1, 8, 0, 0, tzinfo=UTC))
+    later = build_package(make_envelope(), credential, timestamp=dt.datetime(2025, 7, 1, 8, 0, 1, tzinfo=UTC))
+    assert b"2025/07/01 08:00:00" in first and b"2025/07/01 08:00:01" in later
+    assert verify(first).digest == verify(later).digest == verify(later, verify_signature=False).digest
+    # Another trace entry (a relay's), under a prefix of the sender's choosing: still the same document.
+    def relayed(root: etree._Element) -> None:
+        traces = root.find("e:edXMLEnvelope/e:edXMLHeader/e:TraceHeaderList", NS)
+        hop = etree.Element(f"{{{EDXML_NS}}}TraceHeader", nsmap={"t": EDXML_NS})
+        etree.SubElement(hop, f"{{{EDXML_NS}}}OrganId").text = "000.00.00.G22"
+        traces.insert(0, hop)
+    assert verify(resign(relayed)).digest == verify(_package()).digest
+    # What the document says still counts, the business type in the trace list included.
+    assert verify(resign(set_text("e:edXMLEnvelope/e:edXMLHeader/e:TraceHeaderList/e:Bussiness/e:BussinessDocType",
+                                  "1"))).digest != verify(_package()).digest
+    assert verify(resign(set_text("e:edXMLEnvelope/e:edXMLHeader/e:MessageHeader/e:Subject", "Khác"))).digest \
+        != verify(_package()).digest
+
+
 _xml_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
     min_size=1,

@@ -109,9 +109,11 @@ def envelope(sender: str, recipients: list[str], *, number: str | None = None, s
     )
 
 
-def package(ca: DryRunCA, env: DocumentEnvelope, credential: AgencyCredential | None = None) -> bytes:
-    """``env`` signed by the sender's credential from ``ca`` (or by ``credential``)."""
-    return build_package(env, credential or ca.issue(env.sender_code))
+def package(ca: DryRunCA, env: DocumentEnvelope, credential: AgencyCredential | None = None, *,
+            timestamp: dt.datetime | None = None) -> bytes:
+    """``env`` signed by the sender's credential from ``ca`` (or by ``credential``), its
+    trace header stamped ``timestamp`` (default: now)."""
+    return build_package(env, credential or ca.issue(env.sender_code), timestamp=timestamp)
 
 
 XML = {"Content-Type": "application/xml"}

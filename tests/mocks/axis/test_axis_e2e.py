@@ -135,9 +135,11 @@ def test_duplicate_message_id_is_deduplicated(axis: AxisServer):
     with axis.client() as c:
         hs, hr = axis.token(c, sender), axis.token(c, recipient)
         env = envelope(sender, [recipient])
-        first = c.post("/documents", content=package(axis.ca, env), headers={**hs, **XML})
-        # A retry re-signs (new timestamp in the trace header): same document, same effect.
-        retry = c.post("/documents", content=package(axis.ca, env), headers={**hs, **XML})
+        built = dt.datetime.now(dt.UTC)
+        first = c.post("/documents", content=package(axis.ca, env, timestamp=built), headers={**hs, **XML})
+        # A retry re-signs a second later (a new timestamp in the trace header): same document, same effect.
+        retry = c.post("/documents", content=package(axis.ca, env, timestamp=built + dt.timedelta(seconds=1)),
+                       headers={**hs, **XML})
         assert first.status_code == 201 and retry.status_code == 200
         assert retry.json()["duplicate"] is True
         assert retry.json()["document_id"] == first.json()["document_id"]

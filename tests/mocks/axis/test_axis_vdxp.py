@@ -4,6 +4,7 @@ face, at-least-once delivery and exactly-once effect, signed requests, every bad
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import time
 
 import httpx
@@ -257,8 +258,10 @@ def test_hostile_xml_is_refused_as_the_native_face_refuses_it(axis: AxisServer, 
 def test_a_retried_send_is_one_document_and_a_changed_one_a_conflict(axis: AxisServer):
     env = envelope(HANOI, [COMMUNE])
     with axis.client() as c:
-        first = sdk.send(c, HANOI, package(axis.ca, env)).json()
-        resent = sdk.send(c, HANOI, package(axis.ca, env)).json()  # re-signed: new signature bytes, same content
+        built = dt.datetime.now(dt.UTC)
+        first = sdk.send(c, HANOI, package(axis.ca, env, timestamp=built)).json()
+        # Re-signed a second later: new signature bytes and trace timestamp, the same content.
+        resent = sdk.send(c, HANOI, package(axis.ca, env, timestamp=built + dt.timedelta(seconds=1))).json()
         assert (resent["DocId"], resent["duplicate"], first["duplicate"]) == (first["DocId"], True, False)
         env.subject = "Nội dung khác"
         _fail(sdk.send(c, HANOI, package(axis.ca, env)), 409, "message_id_conflict", "MessageHeader.DocumentId")
