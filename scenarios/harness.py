@@ -33,6 +33,7 @@ from scenarios.load_figures import LoadFigures, progress_line
 from scenarios.personas import CommuneOfficer, ProvincialAgency, citizen_journey
 from scenarios.results import RunOutcome, write_results
 from scenarios.runconfig import RunConfig
+from scenarios.spawn_message_fix import install_default_args_cache
 from scenarios.world import World, write_players
 
 __all__ = ["install", "arrival_plan", "HarnessState", "LoadFigures"]
@@ -95,6 +96,7 @@ def tables_to_log(path: Path) -> None:
 def install(environment: Any, config: RunConfig) -> HarnessState:
     """Attach everything to ``environment`` for its runner's role (local, master, worker)."""
     install_keepalive_fix()
+    install_default_args_cache()
     if not isinstance(environment.runner, WorkerRunner):
         tables_to_log(Path(config.run_dir) / "logs" / STATS_LOG)
     world = World(environment, config)

@@ -164,7 +164,7 @@ class LagMonitor:
             cpu_busy_seconds=self.cpu_busy_seconds,
         )
         if self.gc_monitor is not None:
-            gc_stats = self.gc_monitor.snapshot()
+            gc_stats = self.gc_monitor.snapshot(count_frozen=False)  # the pauses only: counting walks every frozen object
             snap.gc_max_pause_ms = gc_stats.max_pause_ms
             snap.gc_steady_max_pause_ms = gc_stats.steady_max_pause_ms
             snap.gc_collections = gc_stats.collections
