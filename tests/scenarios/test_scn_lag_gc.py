@@ -77,6 +77,11 @@ def test_gc_monitor_times_collections_and_freeze_counts_objects():
         # Frozen objects can still be freed by reference counting (and other threads
         # allocate), so the count is compared with generous bounds, not exactly.
         assert frozen >= before and frozen > 10_000
+        assert (monitor.snapshot().frozen_objects or 0) > 10_000  # counted when asked
+        # What the generator's health report asks for every second: the pauses, not the count
+        # (counting walks every frozen object).
+        pauses_only = monitor.snapshot(count_frozen=False)
+        assert pauses_only.frozen_objects is None and pauses_only.collections == monitor.collections
     finally:
         monitor.stop()
         gc.unfreeze()
