@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/metrics_overhead.py
 	$(BIN)/python bench/commune_latency.py
+	$(BIN)/python bench/spawn_messages.py
 
 clean:
 	rm -rf $(VENV) .dientap runs .pytest_cache .hypothesis

@@ -4,10 +4,11 @@ message; :func:`install_default_args_cache` makes them build it once per process
 Locust 2.47.0 (``locust/runners.py``, ``WorkerRunner.worker``, the ``"spawn"`` message)
 picks the master's own options out of each spawn message with
 ``{k: v for k, v in job["parsed_options"].items() if k not in argument_parser.default_args_dict()}``.
-``default_args_dict()`` builds and parses Locust's full argument parser — 2.5 ms a call on
-this machine — and the comprehension calls it once per option the master sends, so each
-spawn message holds the worker's event loop for some 150 ms, once a second while users
-spawn. Profiled (py-spy) over the spawn of a soak (19,960 users over 80 s, two workers),
+``default_args_dict()`` builds and parses Locust's full argument parser, and the
+comprehension calls it once per option the master sends, so each spawn message holds the
+worker's event loop — 58 ms a message with Locust's own options alone, 0.1 ms with this
+cache (``bench/spawn_messages.py``; a dientap run's master sends more options) — once a
+second while users spawn. Profiled (py-spy) over the spawn of a soak (19,960 users over 80 s, two workers),
 that comprehension was 15 % of a worker's samples, and both workers' scheduling lag passed
 the 500-ms limit that distrusts a run. The defaults depend only on Locust's own parser
 (the function ignores config files by construction), so computing them once per process

@@ -359,7 +359,7 @@ class TrafficBackend:
         def send(agency: str, phase: str, expect_ok: bool) -> None:
             nonlocal number
             number += 1
-            token, why = tokens.get(agency, (None, "sign-in refused"))
+            token, why = tokens[agency]
             if token is None:
                 out.record(False, f"{phase}: {why}")
                 return

@@ -279,7 +279,8 @@ def content_digest(canonical: bytes, root: etree._Element) -> str:
     ``<p:TraceHeader …>…</p:TraceHeader>`` span: canonical XML escapes every ``<`` in text
     and attribute values, so the first end tag after a start tag is the element's own
     (unless it nests itself, which no valid package does, and which still gives the same
-    digest for the same bytes). Cheaper than canonicalising a second tree without them.
+    digest for the same bytes). The bytes are the ones the signature check already
+    canonicalised, so no second tree is copied or canonicalised.
     """
     names = {node.prefix for node in root.iter(_TRACE_TAG)}
     for prefix in names:
