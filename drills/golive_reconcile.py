@@ -26,6 +26,7 @@ from collections import defaultdict
 import httpx
 
 from drills.backends.golive_night import worklist_codes
+from drills.backends.traffic_outcome import answered, token_of
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import DistrictTier, district_tier
 from reports.drill_result import ReconciliationRow
@@ -100,13 +101,14 @@ def reconcile_migration(portal_url: str, secret: str, dossiers: dict[str, str], 
     with httpx.Client(timeout=timeout_s) as http:
         for commune in communes:
             account = officer_account(commune, 1)
-            reply = http.post(f"{portal_url}/auth/token", json={
-                "kind": "officer", "account": account, "password": derive_password(secret, account)})
-            if reply.status_code != 200:
-                notes.append(f"{ITEM_KIND}: officer {account} could not sign in ({reply.status_code})")
+            token, why = token_of(answered(http.post, f"{portal_url}/auth/token", json={
+                "kind": "officer", "account": account, "password": derive_password(secret, account)}),
+                f"officer {account}'s sign-in")
+            if token is None:
+                notes.append(f"{ITEM_KIND}: {why}")
                 continue
             try:
-                worklists[commune] = worklist_codes(http, portal_url, reply.json()["access_token"])
+                worklists[commune] = worklist_codes(http, portal_url, token)
             except httpx.HTTPError as exc:
                 notes.append(f"{ITEM_KIND}: worklist of {commune} unreadable ({type(exc).__name__})")
     notes.append(f"{ITEM_KIND}: {len(flying)} in flight at {len(set(flying.values()))} district unit(s), "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -11,6 +13,50 @@ from pathlib import Path
 import httpx
 
 from dientap.orchestration import MockCluster
+from drills.backends import TrafficBackend
+from drills.backends.protocol import FaultOutcome
+from drills.backends.traffic import TrafficContext
+from drills.model import Fault
+from kernel.allowlist import Allowlist
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A loopback test server's handler that answers in JSON (``self.reply``), keeps the
+    connection alive, and logs nothing; ``self.drop()`` closes the connection unanswered."""
+
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def drop(self) -> None:
+        self.close_connection = True  # no answer at all: the client sees the connection close
+
+    def read_body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def traffic_action_against(handler: type[BaseHTTPRequestHandler], fault: Fault, *, window_s: float,
+                           admin_token: str | None = None) -> FaultOutcome:
+    """Run one drill-traffic action against a loopback server answering with ``handler`` (as
+    every service the action calls), as the drill runner does: started, then stopped."""
+    with loopback_http_server(handler) as url:
+        backend = TrafficBackend(TrafficContext(
+            urls={"portal": url, "axis": url}, secret="s", seed=1, population_size=100, pki_dir=None, run_id="r1",
+            allowlist=Allowlist(), admin_token=admin_token), timeout_s=5.0)
+        try:
+            backend.start(fault, time.monotonic() + window_s)
+            return backend.stop(fault)
+        finally:
+            backend.close()
 
 
 @contextlib.contextmanager

@@ -5,10 +5,8 @@ the outcome's own arithmetic."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -21,7 +19,7 @@ from drills.backends.traffic_outcome import answered
 from drills.model import Fault
 from kernel.allowlist import Allowlist
 from kernel.errors import TargetNotAllowed
-from tests.support import loopback_http_server
+from tests.support import JsonHandler, loopback_http_server, traffic_action_against
 
 
 def _action(action: str, target: str = "portal", name: str | None = None, **traffic: object) -> Fault:
@@ -232,27 +230,10 @@ def test_a_reset_dossier_submission_is_an_unexpected_answer_not_a_crash(
 # -- answered: one request's answer, a transport error included (real loopback HTTP) -------
 
 
-class _JsonHandler(BaseHTTPRequestHandler):
-    """A loopback test server's handler that answers in JSON and logs nothing."""
-
-    protocol_version = "HTTP/1.1"
-
-    def _json(self, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Refusing(_JsonHandler):
+class _Refusing(JsonHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self._json(422, {"error": {"code": "recipient_closed", "message": "closed", "field": "to"}})
+        self.read_body()
+        self.reply(422, {"error": {"code": "recipient_closed", "message": "closed", "field": "to"}})
 
 
 def test_answered_labels_an_answer_by_status_and_code_and_a_dead_port_as_the_transport_error() -> None:
@@ -264,7 +245,7 @@ def test_answered_labels_an_answer_by_status_and_code_and_a_dead_port_as_the_tra
         assert answered(client.post, f"{dead}/documents", json={}) == (None, 0, "ConnectError")
 
 
-class _FlakyPortal(_JsonHandler):
+class _FlakyPortal(JsonHandler):
     """A portal that signs citizens in and accepts their dossiers, except that it drops the
     connection without answering at sign-in number ``drop_sign_in`` and answers dossier
     number ``broken_dossier`` with a 201 that carries no code (0: never). Subclasses set
@@ -276,32 +257,24 @@ class _FlakyPortal(_JsonHandler):
     dossiers = 0
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's hook name
-        self._json(200, {"procedures": [{"code": "1.001"}]})
+        self.reply(200, {"procedures": [{"code": "1.001"}]})
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.read_body()
         cls = type(self)
         if self.path == "/auth/token":
             cls.sign_ins += 1
             if cls.sign_ins == cls.drop_sign_in:
-                self.close_connection = True  # no answer at all
+                self.drop()
                 return
-            self._json(200, {"access_token": f"t{cls.sign_ins}"})
+            self.reply(200, {"access_token": f"t{cls.sign_ins}"})
         else:
             cls.dossiers += 1
-            self._json(201, {} if cls.dossiers == cls.broken_dossier else {"code": f"D-{cls.dossiers}"})
+            self.reply(201, {} if cls.dossiers == cls.broken_dossier else {"code": f"D-{cls.dossiers}"})
 
 
 def _probe_against(handler: type[_FlakyPortal], count: int) -> FaultOutcome:
-    with loopback_http_server(handler) as url:
-        backend = TrafficBackend(TrafficContext(
-            urls={"portal": url}, secret="s", seed=1, population_size=100, pki_dir=None, run_id="r1", allowlist=Allowlist()))
-        probe = _action("submission_probe", count=count)
-        try:
-            backend.start(probe, time.monotonic() + 1.0)
-            return backend.stop(probe)
-        finally:
-            backend.close()
+    return traffic_action_against(handler, _action("submission_probe", count=count), window_s=1.0)
 
 
 class _DropsTheThirdSignIn(_FlakyPortal):
