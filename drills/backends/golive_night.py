@@ -138,7 +138,8 @@ def district_cutover(backend: TrafficBackend, spec: TrafficAction, out: TrafficO
                                            json={"batch_size": spec.count}, headers=_admin(backend))
         out.record(status == 200, f"migration batch: {label}")
         if status != 200 or response is None:
-            lost += status == 0
+            if response is None:
+                lost += 1
             # The job retries with the next batch (each batch takes what is still at a
             # district unit, so a retry is safe), after a pause: a portal that is down is
             # asked again five times a second at most, not in a tight loop.
