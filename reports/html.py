@@ -27,7 +27,7 @@ from reports.charts import latency_chart, throughput_chart
 from reports.gate import format_value
 from reports.golive_night import cutover_view
 from reports.markdown import commune_p95_text, render_markdown
-from reports.process_growth import load_process_samples, process_growth
+from reports.process_growth import CpuTimeline, cpu_timeline, load_process_samples, process_growth
 from reports.readiness import ReadinessThresholds
 from reports.run_files import atomic_write_text
 from reports.summary import READINESS_CHECKS, LatencyPercentiles
@@ -298,16 +298,34 @@ def _slope(per_min: float | None) -> str:
 
 
 def _processes(run: RunData) -> str:
-    rows = process_growth(load_process_samples(run.run_dir))
+    samples = load_process_samples(run.run_dir)
+    rows = process_growth(samples)
     if not rows:
         return ""
-    return ('<h2 id="processes">Processes: memory and open files</h2>'
+    return ('<h2 id="processes">Processes: memory, open files and CPU</h2>'
             f"<p>Sampled every few seconds; the slope is a least-squares line after the warm-up "
-            f"({rows[0].from_s:,.0f}–{rows[0].to_s:,.0f} s).</p>"
-            + _table(["Process", "RSS MB (window)", "Peak MB", "MB/min", "Open files", "Files/min", "Samples"],
+            f"({rows[0].from_s:,.0f}–{rows[0].to_s:,.0f} s), and CPU is the mean share of one core in it.</p>"
+            + _table(["Process", "RSS MB (window)", "Peak MB", "MB/min", "Open files", "Files/min", "CPU %", "Samples"],
                      [[_e(r.process) + (" (restarted)" if r.restarted else ""), f"{r.rss_start_mb:,.1f} → {r.rss_end_mb:,.1f}",
                        f"{r.rss_peak_mb:,.1f}", _slope(r.rss_mb_per_min), f"{r.fds_start} → {r.fds_end}",
-                       _slope(r.fds_per_min), str(r.samples)] for r in rows], num_from=1))
+                       _slope(r.fds_per_min), _pct(r.cpu_pct), str(r.samples)] for r in rows], num_from=1)
+            + _cpu_windows(cpu_timeline(samples)))
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _cpu_windows(timeline: CpuTimeline | None) -> str:
+    """Each process's share of a core window by window: more CPU at the same request rate is
+    more work per request (read it beside the throughput chart)."""
+    if timeline is None:
+        return ""
+    heads = [f"{start:,.0f} s" for start in timeline.starts_s]
+    return (f'<h3 id="process-cpu">CPU, % of one core, per {timeline.window_s:,.0f}-s window</h3>'
+            "<p>Windows counted from the first sample (the mocks start before the load).</p>"
+            + _table(["Process", *heads], [[_e(name), *(_pct(v) for v in shares)]
+                                           for name, shares in timeline.cpu_pct.items()], num_from=1))
 
 
 def render_html(run: RunData) -> str:

@@ -1,6 +1,8 @@
-"""How each process of a run grew: resident memory and open files sampled every few seconds
-(``<run_dir>/processes.jsonl``, written by the run's process sampler), and the slope of each
-after the warm-up — the figure a soak is for.
+"""How each process of a run grew and worked: resident memory, open files and CPU time sampled
+every few seconds (``<run_dir>/processes.jsonl``, written by the run's process sampler), the
+slope of each after the warm-up — the figure a soak is for — and each process's share of a
+core over the run, window by window (:func:`cpu_timeline`), which tells a target doing more
+work per request from one merely offered more requests.
 
 The slope is an ordinary least-squares line through the samples after the warm-up
 (:func:`statistics.linear_regression`), in MB per minute and open files per minute: a
@@ -10,6 +12,7 @@ one that leaks keeps a slope however long the run.
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 
@@ -17,14 +20,17 @@ from pydantic import Field
 
 from reports._record import Record
 
-__all__ = ["PROCESSES_FILE", "WARMUP_S", "ProcessSample", "ProcessGrowth", "load_process_samples", "process_growth",
-           "growth_line"]
+__all__ = ["PROCESSES_FILE", "WARMUP_S", "CpuTimeline", "ProcessSample", "ProcessGrowth", "cpu_timeline",
+           "load_process_samples", "process_growth", "growth_line"]
 
 PROCESSES_FILE = "processes.jsonl"
 #: Samples before this many seconds after the first one are not in the slope: the spawn, the
 #: login storm, caches filling and the first database pages are growth a run always has.
 WARMUP_S = 180.0
 _MIN_SAMPLES = 3  # a line through fewer says nothing
+#: :func:`cpu_timeline` cuts a run into about this many windows (a whole number of 10 s each,
+#: at least 30 s): an hour's soak in 5-minute windows, a ten-minute run in 50-s ones.
+TIMELINE_WINDOWS = 12
 
 
 class ProcessSample(Record):
@@ -55,6 +61,18 @@ class ProcessGrowth(Record):
     fds_end: int
     fds_per_min: float | None
     restarted: bool = False  # the pid changed (a drill killed it): the slope mixes two processes
+    # Mean share of one core after the warm-up, in % (100: one core busy all along); None when
+    # the samples carry no CPU time or the process restarted in that window.
+    cpu_pct: float | None = None
+
+
+class CpuTimeline(Record):
+    """Each process's share of one core (%) in consecutive windows of ``window_s`` seconds,
+    counted from the run's first sample; a window a process has no samples in is None."""
+
+    window_s: float
+    starts_s: list[float]  # each window's start
+    cpu_pct: dict[str, list[float | None]]  # process → one share per window
 
 
 def load_process_samples(run_dir: str | Path) -> list[ProcessSample]:
@@ -95,8 +113,52 @@ def process_growth(samples: list[ProcessSample], warmup_s: float = WARMUP_S) -> 
             fds_start=window[0].open_fds, fds_end=window[-1].open_fds,
             fds_per_min=_rounded(_slope_per_min(xs, [float(s.open_fds) for s in window]), 2),
             restarted=len({s.pid for s in mine}) > 1,
+            cpu_pct=_cpu_share(window),
         ))
     return rows
+
+
+def _cpu_share(window: list[ProcessSample]) -> float | None:
+    first, last = window[0], window[-1]
+    if first.cpu_s is None or last.cpu_s is None or last.at <= first.at or len({s.pid for s in window}) > 1:
+        return None
+    return round((last.cpu_s - first.cpu_s) / (last.at - first.at) * 100, 1)
+
+
+def cpu_timeline(samples: list[ProcessSample], windows: int = TIMELINE_WINDOWS) -> CpuTimeline | None:
+    """Each process's share of a core per window (see :class:`CpuTimeline`); None when the
+    samples carry no CPU time (runs recorded before it was sampled) or span no time.
+
+    Between two consecutive samples of the same pid a process used their CPU-time difference;
+    each such interval's time is spread evenly over it, so a window gets its overlapping share.
+    A restart (a new pid) starts from the new process's first sample: its CPU counter is new.
+    """
+    timed = [s for s in samples if s.cpu_s is not None]
+    if len(timed) < 2 or timed[-1].at <= timed[0].at:
+        return None
+    t0, span = timed[0].at, timed[-1].at - timed[0].at
+    width = max(30.0, 10.0 * math.ceil(span / windows / 10.0))
+    count = max(1, math.ceil(span / width))
+    used: dict[str, list[float]] = {}
+    covered: dict[str, list[float]] = {}
+    previous: dict[str, ProcessSample] = {}
+    for sample in timed:
+        before = previous.get(sample.process)
+        previous[sample.process] = sample
+        used.setdefault(sample.process, [0.0] * count)
+        covered.setdefault(sample.process, [0.0] * count)
+        if before is None or before.pid != sample.pid or sample.at <= before.at:
+            continue
+        start, end = before.at - t0, sample.at - t0
+        per_s = (sample.cpu_s - before.cpu_s) / (end - start)  # type: ignore[operator]  # both timed
+        for k in range(int(start // width), min(count - 1, int(end // width)) + 1):
+            overlap = min(end, (k + 1) * width) - max(start, k * width)
+            if overlap > 0:
+                used[sample.process][k] += per_s * overlap
+                covered[sample.process][k] += overlap
+    shares = {name: [round(u / c * 100, 1) if c > 0 else None for u, c in zip(used[name], covered[name], strict=True)]
+              for name in sorted(used)}
+    return CpuTimeline(window_s=width, starts_s=[k * width for k in range(count)], cpu_pct=shares)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -104,9 +166,11 @@ def _rounded(value: float | None, digits: int) -> float | None:
 
 
 def growth_line(row: ProcessGrowth) -> str:
-    """One process's growth in words, e.g. ``portal: 85.1 → 86.0 MB (+0.100 MB/min), 41 → 41 fds (+0.00/min)``."""
+    """One process's growth in words, e.g. ``portal: 85.1 → 86.0 MB (+0.100 MB/min), 41 → 41 open
+    files (+0.00/min), CPU 34 % of a core, 180–600 s``."""
     mb = "no slope (too few samples)" if row.rss_mb_per_min is None else f"{row.rss_mb_per_min:+.3f} MB/min"
     fds = "" if row.fds_per_min is None else f" ({row.fds_per_min:+.2f}/min)"
     restarted = " [restarted during the run]" if row.restarted else ""
+    cpu = "" if row.cpu_pct is None else f", CPU {row.cpu_pct:.0f} % of a core"
     return (f"{row.process}: {row.rss_start_mb:.1f} → {row.rss_end_mb:.1f} MB ({mb}), {row.fds_start} → "
-            f"{row.fds_end} open files{fds}, {row.from_s:.0f}–{row.to_s:.0f} s{restarted}")
+            f"{row.fds_end} open files{fds}{cpu}, {row.from_s:.0f}–{row.to_s:.0f} s{restarted}")

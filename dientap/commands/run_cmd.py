@@ -204,12 +204,12 @@ def _record_interruption(dry: DryRun, phase: str) -> None:
 
 
 def print_process_growth(run_dir: Path) -> None:
-    """Each process's memory and open files after the warm-up (from the run's samples)."""
+    """Each process's memory, open files and CPU after the warm-up (from the run's samples)."""
     from reports.process_growth import growth_line, load_process_samples, process_growth
 
     rows = process_growth(load_process_samples(run_dir))
     if rows:
-        print("memory and open files after the warm-up (least-squares slope):")
+        print("memory, open files and CPU after the warm-up (least-squares slope; CPU: mean share of a core):")
         for row in rows:
             print(f"  {growth_line(row)}")
 

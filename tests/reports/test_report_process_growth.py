@@ -1,6 +1,7 @@
 """The growth of a run's processes: the least-squares slope after the warm-up (MB/min and
 open files/min), a process that levels off against one that keeps growing, a restarted
-process flagged, and the samples read back from the run's records."""
+process flagged, the samples read back from the run's records; and each process's share of
+a core after the warm-up and window by window, in the summary line and the report."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from reports.html import render_report
 from reports.process_growth import (
     PROCESSES_FILE,
     ProcessSample,
+    cpu_timeline,
     growth_line,
     load_process_samples,
     process_growth,
@@ -20,9 +23,19 @@ T0 = 1_780_000_000.0
 
 
 def _samples(process: str, rss_mb: list[float], fds: list[int], *, every_s: float = 10.0, pid: int = 100,
-             ) -> list[ProcessSample]:
-    return [ProcessSample(at=T0 + i * every_s, process=process, pid=pid, rss_kb=round(mb * 1024), open_fds=f)
-            for i, (mb, f) in enumerate(zip(rss_mb, fds, strict=True))]
+             cpu_s: list[float] | None = None, from_s: float = 0.0) -> list[ProcessSample]:
+    cpu: list[float | None] = list(cpu_s) if cpu_s is not None else [None] * len(rss_mb)
+    return [ProcessSample(at=T0 + from_s + i * every_s, process=process, pid=pid, rss_kb=round(mb * 1024), open_fds=f,
+                          cpu_s=c)
+            for i, (mb, f, c) in enumerate(zip(rss_mb, fds, cpu, strict=True))]
+
+
+def _busy(shares: list[float], every_s: float = 10.0, start: float = 0.0) -> list[float]:
+    """CPU-time readings of a process using ``shares[i]`` (fraction of a core) between sample i and i + 1."""
+    readings = [start]
+    for share in shares:
+        readings.append(readings[-1] + share * every_s)
+    return readings
 
 
 def test_the_slope_is_taken_after_the_warm_up_only() -> None:
@@ -71,3 +84,53 @@ def test_samples_are_read_back_from_the_run_directory(tmp_path: Path) -> None:
     assert load_process_samples(tmp_path) == samples  # oldest first
     (row,) = process_growth(load_process_samples(tmp_path))
     assert growth_line(row) == "population: 61.0 → 63.0 MB (+6.000 MB/min), 20 → 22 open files (+6.00/min), 10–30 s"
+
+
+def test_the_cpu_share_after_the_warm_up_is_in_the_row_and_its_line() -> None:
+    # 10 minutes: 90 % of a core during the 3-minute warm-up, then 34 %.
+    cpu = _busy([0.9] * 18 + [0.34] * 42)
+    (row,) = process_growth(_samples("portal", [80.0] * 61, [40] * 61, cpu_s=cpu))
+    assert row.cpu_pct == pytest.approx(34.0)
+    assert growth_line(row) == ("portal: 80.0 → 80.0 MB (+0.000 MB/min), 40 → 40 open files (+0.00/min), "
+                                "CPU 34 % of a core, 180–600 s")
+    (untimed,) = process_growth(_samples("portal", [80.0] * 61, [40] * 61))  # a run recorded before CPU was
+    assert untimed.cpu_pct is None and "CPU" not in growth_line(untimed)
+
+
+def test_the_cpu_timeline_shows_more_work_from_the_window_it_starts_in() -> None:
+    # 10 minutes in 50-s windows: 20 % of a core for 300 s, then 50 %; a second process idle.
+    busy = _samples("portal", [80.0] * 61, [40] * 61, cpu_s=_busy([0.2] * 30 + [0.5] * 30))
+    idle = _samples("population", [60.0] * 61, [9] * 61, cpu_s=_busy([0.0] * 60, start=2.0), pid=200)
+    timeline = cpu_timeline(busy + idle)
+    assert timeline is not None and timeline.window_s == 50 and timeline.starts_s == [50.0 * k for k in range(12)]
+    assert timeline.cpu_pct["portal"] == [pytest.approx(20.0)] * 6 + [pytest.approx(50.0)] * 6
+    assert timeline.cpu_pct["population"] == [0.0] * 12
+    assert cpu_timeline(_samples("portal", [80.0] * 61, [40] * 61)) is None  # no CPU time recorded
+
+
+def test_a_restart_starts_the_cpu_timeline_from_the_new_process_s_counter() -> None:
+    # 30 % of a core for 300 s; killed and restarted at 300 s: its counter starts again at 1 s,
+    # and then 60 %. The interval across the restart is no one's: neither reading counts it.
+    before = _samples("portal", [80.0] * 31, [40] * 31, cpu_s=_busy([0.3] * 30, start=100.0))
+    after = _samples("portal", [70.0] * 30, [40] * 30, pid=101, from_s=310.0, cpu_s=_busy([0.6] * 29, start=1.0))
+    timeline = cpu_timeline(before + after)
+    assert timeline is not None and timeline.window_s == 50
+    shares = timeline.cpu_pct["portal"]
+    assert shares[:6] == [pytest.approx(30.0)] * 6 and shares[6:] == [pytest.approx(60.0)] * 6
+    (row,) = process_growth(before + after)
+    assert row.restarted and row.cpu_pct is None  # a mean across two processes' counters means nothing
+
+
+def test_the_report_shows_each_process_s_cpu_after_the_warm_up_and_per_window(fixture_run) -> None:
+    run_dir = fixture_run("healthy")
+    samples = _samples("portal", [80.0] * 61, [40] * 61, cpu_s=_busy([0.2] * 30 + [0.5] * 30))
+    (run_dir / PROCESSES_FILE).write_text("".join(s.model_dump_json() + "\n" for s in samples))
+    html = render_report(run_dir).read_text(encoding="utf-8")
+    section = html[html.index('<h2 id="processes">'):]
+    assert "Processes: memory, open files and CPU" in section
+    # The row's CPU: the mean after the 180-s warm-up, (120 s × 20 % + 300 s × 50 %) / 420 s.
+    assert '<td class="num">41</td>' in section.split("</table>")[0]
+    windows = section[section.index('id="process-cpu"'):].split("</table>")[0]
+    assert "per 50-s window" in windows and "<th>550 s</th>" in windows
+    cells = windows.split('<td class="num">')[1:]
+    assert [c.split("<")[0] for c in cells] == ["20"] * 6 + ["50"] * 6
