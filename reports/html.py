@@ -309,7 +309,15 @@ def _processes(run: RunData) -> str:
                      [[_e(r.process) + (" (restarted)" if r.restarted else ""), f"{r.rss_start_mb:,.1f} → {r.rss_end_mb:,.1f}",
                        f"{r.rss_peak_mb:,.1f}", _slope(r.rss_mb_per_min), f"{r.fds_start} → {r.fds_end}",
                        _slope(r.fds_per_min), _pct(r.cpu_pct), str(r.samples)] for r in rows], num_from=1)
-            + _cpu_windows(cpu_timeline(samples)))
+            + _cpu_windows(cpu_timeline(samples, requests=_requests_by_second(run))))
+
+
+def _requests_by_second(run: RunData) -> list[tuple[float, int]]:
+    """The run's answered requests per time bucket, at seconds since the epoch (the process
+    samples' clock)."""
+    started = run.journal.provenance.started_at.timestamp()
+    return [(started + sample.offset_s, sample.count) for series in run.journal.timeseries.series
+            for sample in series.samples]
 
 
 def _pct(value: float | None) -> str:
@@ -322,10 +330,15 @@ def _cpu_windows(timeline: CpuTimeline | None) -> str:
     if timeline is None:
         return ""
     heads = [f"{start:,.0f} s" for start in timeline.starts_s]
+    rows = [[_e(name), *(_pct(v) for v in shares)] for name, shares in timeline.cpu_pct.items()]
+    if timeline.requests_per_s is not None and timeline.cpu_ms_per_request is not None:
+        rows.append(["<b>requests/s</b>", *("—" if v is None else f"{v:,.0f}" for v in timeline.requests_per_s)])
+        rows.append(["<b>CPU ms per request</b> (all processes)",
+                     *("—" if v is None else f"{v:,.2f}" for v in timeline.cpu_ms_per_request)])
     return (f'<h3 id="process-cpu">CPU, % of one core, per {timeline.window_s:,.0f}-s window</h3>'
-            "<p>Windows counted from the first sample (the mocks start before the load).</p>"
-            + _table(["Process", *heads], [[_e(name), *(_pct(v) for v in shares)]
-                                           for name, shares in timeline.cpu_pct.items()], num_from=1))
+            "<p>Windows counted from the first sample (the mocks start before the load). At a steady "
+            "request rate, a rising CPU per request is more work per request.</p>"
+            + _table(["Process", *heads], rows, num_from=1))
 
 
 def render_html(run: RunData) -> str:

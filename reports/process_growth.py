@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field
@@ -68,11 +69,15 @@ class ProcessGrowth(Record):
 
 class CpuTimeline(Record):
     """Each process's share of one core (%) in consecutive windows of ``window_s`` seconds,
-    counted from the run's first sample; a window a process has no samples in is None."""
+    counted from the run's first sample; a window a process has no samples in is None. Given
+    the run's requests, also the request rate and the CPU all the processes used per request
+    in each window (None in a window without requests)."""
 
     window_s: float
     starts_s: list[float]  # each window's start
     cpu_pct: dict[str, list[float | None]]  # process → one share per window
+    requests_per_s: list[float | None] | None = None
+    cpu_ms_per_request: list[float | None] | None = None
 
 
 def load_process_samples(run_dir: str | Path) -> list[ProcessSample]:
@@ -125,9 +130,12 @@ def _cpu_share(window: list[ProcessSample]) -> float | None:
     return round((last.cpu_s - first.cpu_s) / (last.at - first.at) * 100, 1)
 
 
-def cpu_timeline(samples: list[ProcessSample], windows: int = TIMELINE_WINDOWS) -> CpuTimeline | None:
+def cpu_timeline(samples: list[ProcessSample], windows: int = TIMELINE_WINDOWS,
+                 requests: Sequence[tuple[float, int]] = ()) -> CpuTimeline | None:
     """Each process's share of a core per window (see :class:`CpuTimeline`); None when the
     samples carry no CPU time (runs recorded before it was sampled) or span no time.
+    ``requests``: (seconds since the epoch, requests answered then) — the run's time series —
+    for the rate and the CPU per request of each window.
 
     Between two consecutive samples of the same pid a process used their CPU-time difference;
     each such interval's time is spread evenly over it, so a window gets its overlapping share.
@@ -158,7 +166,20 @@ def cpu_timeline(samples: list[ProcessSample], windows: int = TIMELINE_WINDOWS) 
                 covered[sample.process][k] += overlap
     shares = {name: [round(u / c * 100, 1) if c > 0 else None for u, c in zip(used[name], covered[name], strict=True)]
               for name in sorted(used)}
-    return CpuTimeline(window_s=width, starts_s=[k * width for k in range(count)], cpu_pct=shares)
+    timeline = CpuTimeline(window_s=width, starts_s=[k * width for k in range(count)], cpu_pct=shares)
+    if requests:
+        answered = [0] * count
+        for at, n in requests:
+            k = int((at - t0) // width)
+            if 0 <= k < count:
+                answered[k] += n
+        lengths = [min(width, span - k * width) for k in range(count)]
+        timeline.requests_per_s = [round(n / length, 1) if n else None for n, length in zip(answered, lengths, strict=True)]
+        timeline.cpu_ms_per_request = [
+            round(sum(per[k] for per in used.values()) / answered[k] * 1000, 3) if answered[k] else None
+            for k in range(count)
+        ]
+    return timeline
 
 
 def _rounded(value: float | None, digits: int) -> float | None:

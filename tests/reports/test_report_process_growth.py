@@ -5,6 +5,7 @@ a core after the warm-up and window by window, in the summary line and the repor
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from reports.process_growth import (
     load_process_samples,
     process_growth,
 )
+from reports.run_files import load_journal
 
 T0 = 1_780_000_000.0
 
@@ -121,16 +123,39 @@ def test_a_restart_starts_the_cpu_timeline_from_the_new_process_s_counter() -> N
     assert row.restarted and row.cpu_pct is None  # a mean across two processes' counters means nothing
 
 
+def test_the_cpu_timeline_gives_the_request_rate_and_the_cpu_per_request_of_each_window() -> None:
+    # 600 s in 50-s windows; two processes at 20 % and 30 % of a core; 100 requests/s for the
+    # first 300 s, then 250/s: half a core over 100 then 250 requests a second.
+    portal = _samples("portal", [80.0] * 61, [40] * 61, cpu_s=_busy([0.2] * 60))
+    worker = _samples("locust-worker-0", [300.0] * 61, [9] * 61, cpu_s=_busy([0.3] * 60), pid=200)
+    requests = [(T0 + s + 0.5, 100 if s < 300 else 250) for s in range(600)]
+    timeline = cpu_timeline(portal + worker, requests=requests)
+    assert timeline is not None and timeline.requests_per_s == [100.0] * 6 + [250.0] * 6
+    assert timeline.cpu_ms_per_request == [pytest.approx(5.0)] * 6 + [pytest.approx(2.0)] * 6
+    quiet = cpu_timeline(portal, requests=[(T0 + 10, 0)])
+    assert quiet is not None and quiet.requests_per_s == [None] * 12 and quiet.cpu_ms_per_request == [None] * 12
+
+
+def _cells(table: str) -> list[list[str]]:
+    """The body rows of an HTML table, each as its cells' inner HTML."""
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in table.split("<tbody>")[1].split("<tr>")[1:]]
+
+
 def test_the_report_shows_each_process_s_cpu_after_the_warm_up_and_per_window(fixture_run) -> None:
-    run_dir = fixture_run("healthy")
-    samples = _samples("portal", [80.0] * 61, [40] * 61, cpu_s=_busy([0.2] * 30 + [0.5] * 30))
+    run_dir = fixture_run("healthy")  # 5,812 requests in its first 30 s
+    started = load_journal(run_dir).provenance.started_at.timestamp()
+    samples = _samples("portal", [80.0] * 19, [40] * 19, every_s=5.0, cpu_s=_busy([0.5] * 18, every_s=5.0),
+                       from_s=started - T0)
     (run_dir / PROCESSES_FILE).write_text("".join(s.model_dump_json() + "\n" for s in samples))
     html = render_report(run_dir).read_text(encoding="utf-8")
     section = html[html.index('<h2 id="processes">'):]
     assert "Processes: memory, open files and CPU" in section
-    # The row's CPU: the mean after the 180-s warm-up, (120 s × 20 % + 300 s × 50 %) / 420 s.
-    assert '<td class="num">41</td>' in section.split("</table>")[0]
+    (row,) = _cells(section.split("</table>")[0])
+    assert row[0] == "portal" and row[6] == "50"  # the CPU % column: the mean after the 30-s warm-up
     windows = section[section.index('id="process-cpu"'):].split("</table>")[0]
-    assert "per 50-s window" in windows and "<th>550 s</th>" in windows
-    cells = windows.split('<td class="num">')[1:]
-    assert [c.split("<")[0] for c in cells] == ["20"] * 6 + ["50"] * 6
+    assert "per 30-s window" in windows and "<th>60 s</th>" in windows
+    assert _cells(windows) == [
+        ["portal", "50", "50", "50"],
+        ["<b>requests/s</b>", "194", "—", "—"],  # 5,812 requests in the first window, none after
+        ["<b>CPU ms per request</b> (all processes)", "2.58", "—", "—"],  # 15 CPU seconds / 5,812
+    ]
