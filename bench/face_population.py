@@ -43,6 +43,7 @@ shares; not taken.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import signal
@@ -50,6 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +64,7 @@ from bench.c06_read_variants import AGAIN, TIMINGS_ENV, VARIANTS
 from bench.mocks import POPULATION, UNTHROTTLED, start_service
 from bench.procfs import cpu_seconds
 from bench.raw_http import drive, request_bytes
+from dientap.orchestration.process import ServiceProcess
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.national.c06 import ENDPOINT_PATH, basic_authorization, format_birth_date
 from kernel.synthetic import citizen_at
@@ -133,6 +136,19 @@ def _run(pid: int, port: int, requests: list[bytes], seconds: float, connections
     return Measure(done / elapsed, (cpu_seconds(pid) - cpu) / done * 1e6)
 
 
+@contextlib.contextmanager
+def _served(data: Path, entry: tuple[str, ...]) -> Iterator[tuple[ServiceProcess, int, int]]:
+    """The population service on core 0 (its pid and port), this process moved to core 1."""
+    proc = start_service("population", data, 0, settings=UNTHROTTLED, entry=entry)
+    try:
+        pid = proc.pid
+        assert pid is not None  # started  # nosec B101
+        os.sched_setaffinity(0, {1})  # the load on the other core
+        yield proc, pid, int(proc.url.rsplit(":", 1)[1])
+    finally:
+        proc.close()
+
+
 def _tight_loop_us(requests: list[bytes], passes: int = 7) -> float:
     """The face's read of the same envelopes in a tight loop in this process: µs per read, the
     best of ``passes`` passes over them all (the least disturbed by a shared machine)."""
@@ -152,12 +168,7 @@ def timed_reads(args: argparse.Namespace, entry: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory(prefix="dientap-face-population-") as tmp:
         timings = Path(tmp) / "read_timings.json"
         os.environ[TIMINGS_ENV] = str(timings)
-        proc = start_service("population", Path(tmp), 0, settings=UNTHROTTLED, entry=entry)
-        try:
-            pid = proc.pid
-            assert pid is not None  # started  # nosec B101
-            os.sched_setaffinity(0, {1})  # the load on the other core
-            port = int(proc.url.rsplit(":", 1)[1])
+        with _served(Path(tmp), entry) as (proc, pid, port):
             face = face_requests(proc.url, f"127.0.0.1:{port}")
             for _ in range(args.repeat):
                 _run(pid, port, face, args.seconds, args.connections, b"<dc:TonTai>true</dc:TonTai>")
@@ -167,8 +178,6 @@ def timed_reads(args: argparse.Namespace, entry: tuple[str, ...]) -> None:
                 time.sleep(0.05)
             time.sleep(0.1)  # written in one call; let it finish
             served = orjson.loads(timings.read_bytes())
-        finally:
-            proc.close()
     os.sched_setaffinity(0, {0})  # the tight loop on the core the server had
     tight = _tight_loop_us(face)
     print(f"the C06 face's read (read_request) of the same {len(face):,} envelopes, µs per read:")
@@ -191,36 +200,29 @@ def main() -> None:
     if args.read == "timed":
         timed_reads(args, entry)
         return
-    with tempfile.TemporaryDirectory(prefix="dientap-face-population-") as tmp:
-        proc = start_service("population", Path(tmp), 0, settings=UNTHROTTLED, entry=entry)
-        try:
-            pid = proc.pid
-            assert pid is not None  # started  # nosec B101
-            os.sched_setaffinity(0, {1})  # the load on the other core
-            port = int(proc.url.rsplit(":", 1)[1])
-            host = f"127.0.0.1:{port}"
-            native = native_requests(proc.url, host)
-            native_ok, face_ok = b'"match":true', b"<dc:TonTai>true</dc:TonTai>"
-            _run(pid, port, native, 1.0, args.connections, native_ok)  # warm both routes
-            _run(pid, port, face_requests(proc.url, host), 1.0, args.connections, face_ok)
-            ratios, cpu_ratios = [], []
-            print(f"population verify, face read: {args.read}, {args.connections} connections, {args.seconds:g} s per run, "
-                  f"{POPULATION} citizens, one uvicorn worker on core 0, load on core 1")
-            print(f"{'pair':>4}  {'native req/s':>12}  {'face req/s':>10}  {'ratio':>5}  "
-                  f"{'native CPU µs/req':>17}  {'face CPU µs/req':>15}  {'CPU ratio':>9}")
-            for k in range(args.repeat):
-                face = face_requests(proc.url, host)  # a fresh Timestamp per pair
-                n = _run(pid, port, native, args.seconds, args.connections, native_ok)
-                f = _run(pid, port, face, args.seconds, args.connections, face_ok)
-                ratios.append(f.rps / n.rps)
-                cpu_ratios.append(n.cpu_us / f.cpu_us)
-                print(f"{k + 1:>4}  {n.rps:>12,.0f}  {f.rps:>10,.0f}  {ratios[-1]:>5.2f}  "
-                      f"{n.cpu_us:>17.0f}  {f.cpu_us:>15.0f}  {cpu_ratios[-1]:>9.2f}")
-            print(f"XacThucThongTinCongDan ÷ POST /citizens/verify: req/s median {statistics.median(ratios):.2f} "
-                  f"(range {min(ratios):.2f}–{max(ratios):.2f}); per server CPU second median "
-                  f"{statistics.median(cpu_ratios):.2f}; goal ≥ 0.8")
-        finally:
-            proc.close()
+    with tempfile.TemporaryDirectory(prefix="dientap-face-population-") as tmp, \
+            _served(Path(tmp), entry) as (proc, pid, port):
+        host = f"127.0.0.1:{port}"
+        native = native_requests(proc.url, host)
+        native_ok, face_ok = b'"match":true', b"<dc:TonTai>true</dc:TonTai>"
+        _run(pid, port, native, 1.0, args.connections, native_ok)  # warm both routes
+        _run(pid, port, face_requests(proc.url, host), 1.0, args.connections, face_ok)
+        ratios, cpu_ratios = [], []
+        print(f"population verify, face read: {args.read}, {args.connections} connections, {args.seconds:g} s per run, "
+              f"{POPULATION} citizens, one uvicorn worker on core 0, load on core 1")
+        print(f"{'pair':>4}  {'native req/s':>12}  {'face req/s':>10}  {'ratio':>5}  "
+              f"{'native CPU µs/req':>17}  {'face CPU µs/req':>15}  {'CPU ratio':>9}")
+        for k in range(args.repeat):
+            face = face_requests(proc.url, host)  # a fresh Timestamp per pair
+            n = _run(pid, port, native, args.seconds, args.connections, native_ok)
+            f = _run(pid, port, face, args.seconds, args.connections, face_ok)
+            ratios.append(f.rps / n.rps)
+            cpu_ratios.append(n.cpu_us / f.cpu_us)
+            print(f"{k + 1:>4}  {n.rps:>12,.0f}  {f.rps:>10,.0f}  {ratios[-1]:>5.2f}  "
+                  f"{n.cpu_us:>17.0f}  {f.cpu_us:>15.0f}  {cpu_ratios[-1]:>9.2f}")
+        print(f"XacThucThongTinCongDan ÷ POST /citizens/verify: req/s median {statistics.median(ratios):.2f} "
+              f"(range {min(ratios):.2f}–{max(ratios):.2f}); per server CPU second median "
+              f"{statistics.median(cpu_ratios):.2f}; goal ≥ 0.8")
 
 
 if __name__ == "__main__":
