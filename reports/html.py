@@ -335,7 +335,7 @@ def _cpu_windows(timeline: CpuTimeline | None) -> str:
         rows.append(["<b>requests/s</b>", *("—" if v is None else f"{v:,.0f}" for v in timeline.requests_per_s)])
         rows.append(["<b>CPU ms per request</b> (all processes)",
                      *("—" if v is None else f"{v:,.2f}" for v in timeline.cpu_ms_per_request)])
-    return (f'<h3 id="process-cpu">CPU, % of one core, per {timeline.window_s:,.0f}-s window</h3>'
+    return (f'<h3 id="process-cpu">CPU per {timeline.window_s:,.0f}-s window: % of one core, and per request</h3>'
             "<p>Windows counted from the first sample (the mocks start before the load). At a steady "
             "request rate, a rising CPU per request is more work per request.</p>"
             + _table(["Process", *heads], rows, num_from=1))
