@@ -57,8 +57,11 @@ def _time_read() -> None:
 
     def write(*_: object) -> None:
         n = max(1, sums["requests"])
-        Path(os.environ[TIMINGS_ENV]).write_text(json.dumps({
+        path = Path(os.environ[TIMINGS_ENV])
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps({
             "requests": sums["requests"], "first_us": sums["first_ns"] / n / 1000, "again_us": sums["again_ns"] / n / 1000}))
+        partial.replace(path)  # whole or absent: the bench reads it as soon as it exists
 
     # A signal, not atexit: the service's own stop path does not promise to run exit hooks.
     signal.signal(signal.SIGUSR1, write)

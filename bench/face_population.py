@@ -176,8 +176,7 @@ def timed_reads(args: argparse.Namespace, entry: tuple[str, ...]) -> None:
             deadline = time.monotonic() + 10
             while not timings.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            time.sleep(0.1)  # written in one call; let it finish
-            served = orjson.loads(timings.read_bytes())
+            served = orjson.loads(timings.read_bytes())  # renamed into place whole
     os.sched_setaffinity(0, {0})  # the tight loop on the core the server had
     tight = _tight_loop_us(face)
     print(f"the C06 face's read (read_request) of the same {len(face):,} envelopes, µs per read:")
