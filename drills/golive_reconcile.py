@@ -107,10 +107,11 @@ def reconcile_migration(portal_url: str, secret: str, dossiers: dict[str, str], 
             if token is None:
                 notes.append(f"{ITEM_KIND}: {why}")
                 continue
-            try:
-                worklists[commune] = worklist_codes(http, portal_url, token)
-            except httpx.HTTPError as exc:
-                notes.append(f"{ITEM_KIND}: worklist of {commune} unreadable ({type(exc).__name__})")
+            worklist, why = worklist_codes(http, portal_url, token)
+            if worklist is None:
+                notes.append(f"{ITEM_KIND}: {commune}'s {why}")
+                continue
+            worklists[commune] = worklist
     notes.append(f"{ITEM_KIND}: {len(flying)} in flight at {len(set(flying.values()))} district unit(s), "
                  f"{len(worklists)} of {len(communes)} successor worklists read")
     return classify_landings(flying, worklists, tier), notes

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import httpx
 
-from drills.backends.traffic_outcome import TrafficOutcome, answer_label, answered, failed_label, token_of
+from drills.backends.traffic_outcome import TrafficOutcome, answered, failed_label, token_of
 from drills.model import MAX_TRAFFIC_REQUESTS, TrafficAction
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import District, district_tier
@@ -220,16 +220,14 @@ def successor_officers(backend: TrafficBackend, spec: TrafficAction, out: Traffi
         if token is None:
             out.record(False, why)
             continue
-        try:
-            seen = set(worklist_codes(http, urls["portal"], token))
-        except httpx.HTTPError as exc:
+        worklist, why = worklist_codes(http, urls["portal"], token)
+        if worklist is None:
             # Each of the commune's dossiers goes unworked: one unexpected answer apiece, so
             # the ratio of answers as expected still counts dossiers.
-            failed = exc.response if isinstance(exc, httpx.HTTPStatusError) else None
-            worklist = failed_label("worklist", *answer_label(failed, exc))
             for _ in codes:
-                out.record(False, worklist)
+                out.record(False, why)
             continue
+        seen = set(worklist)
         for code in sorted(codes):
             if code not in seen:
                 out.record(False, "not in the landing commune's worklist")
@@ -265,18 +263,20 @@ def accepted_at(http: httpx.Client, portal_url: str, token: str, code: str, comm
     )
 
 
-def worklist_codes(http: httpx.Client, portal_url: str, token: str) -> list[str]:
-    """Every dossier code of an officer's worklist, page after page (bounded); an
-    :class:`httpx.HTTPError` when a page is refused or unanswered."""
+def worklist_codes(http: httpx.Client, portal_url: str, token: str) -> tuple[list[str] | None, str]:
+    """Every dossier code of an officer's worklist, page after page (bounded); or ``None`` and
+    the label to record when a page is refused or unanswered (see :func:`failed_label`)."""
     codes: list[str] = []
     cursor: str | None = None
     for _ in range(MAX_WORKLIST_PAGES):
         params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
-        reply = http.get(f"{portal_url}/dossiers", params=params, headers={"Authorization": f"Bearer {token}"})
-        reply.raise_for_status()
+        reply, status, label = answered(http.get, f"{portal_url}/dossiers", params=params,
+                                        headers={"Authorization": f"Bearer {token}"})
+        if reply is None or status != 200:
+            return None, failed_label("worklist", status, label)
         page = reply.json()
         codes += [item["code"] for item in page["items"]]
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    return codes
+    return codes, ""

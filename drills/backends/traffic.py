@@ -433,4 +433,3 @@ class TrafficBackend:
 
     def _successor_officers(self, spec: TrafficAction, out: TrafficOutcome, deadline: float) -> None:
         golive_night.successor_officers(self, spec, out, deadline)
-

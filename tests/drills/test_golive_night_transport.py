@@ -108,10 +108,12 @@ def test_an_unanswered_worklist_or_acceptance_is_counted_and_the_officers_go_on(
 
 class _ReconcilingPortal(JsonHandler):
     """The successors' worklists for the reconciliation: the first successor's sign-in is left
-    unanswered, the second's refused, the others' worklists hold ``found``."""
+    unanswered, the second's refused, the third's worklist refused; the others' worklists
+    hold ``found``."""
 
     unanswered = ""
     refused = ""
+    no_worklist = ""
     found: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
@@ -124,19 +126,24 @@ class _ReconcilingPortal(JsonHandler):
             self.reply(200, {"access_token": account})
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's hook name
+        if self.headers["Authorization"] == f"Bearer {self.no_worklist}":
+            self.reply(503, {"error": {"code": "unavailable", "message": "later", "field": None}})
+            return
         self.reply(200, {"items": [{"code": code} for code in self.found], "next_cursor": None})
 
 
-def test_the_reconciliation_notes_successors_it_could_not_sign_in_as_and_reads_the_others() -> None:
+def test_the_reconciliation_notes_successors_it_could_not_sign_in_as_or_read_and_reads_the_others() -> None:
     district = district_tier().districts[2]
-    first, second = (officer_account(c, 1) for c in sorted(district.successors)[:2])
+    first, second, third = (officer_account(c, 1) for c in sorted(district.successors)[:3])
     code = f"{district.unit_code}-250630-000001"
     _ReconcilingPortal.unanswered, _ReconcilingPortal.refused, _ReconcilingPortal.found = first, second, [code]
+    _ReconcilingPortal.no_worklist = third
     with loopback_http_server(_ReconcilingPortal) as url:
         row, notes = reconcile_migration(url, "s", {code: "k1"}, timeout_s=5.0)
     assert f"{ITEM_KIND}: officer {first}'s sign-in unanswered (RemoteProtocolError)" in notes
     assert f"{ITEM_KIND}: officer {second}'s sign-in refused (401 invalid_credentials)" in notes
-    read = len(district.successors) - 2
+    assert f"{ITEM_KIND}: {sorted(district.successors)[2]}'s worklist refused (503 unavailable)" in notes
+    read = len(district.successors) - 3
     assert notes[-1].endswith(f"{read} of {len(district.successors)} successor worklists read")
     # Every worklist read holds the dossier: it is in more than one, so duplicated, and named.
     assert row is not None and (row.ok, row.duplicated, row.duplicated_ids) == (0, 1, [code])
