@@ -234,13 +234,16 @@ def test_revocation_survives_a_restart(tmp_path):
 def test_expired_tokens_and_revocations_leave_memory_as_new_ones_arrive():
     """The verified-token cache holds the tokens still alive, not every token ever seen (the
     soak's growth): once a token has expired, the next new token verified drops it."""
-    issuer = TokenIssuer("s" * 32, "dientap-portal", "portal", ttl_s=1)
+    # exp is in whole seconds (now rounded down + ttl): a 1-s lifetime can end a moment after
+    # issue, before the first verify. Three seconds leave at least two to verify them in.
+    issuer = TokenIssuer("s" * 32, "dientap-portal", "portal", ttl_s=3)
     old = [issuer.issue(f"{i:012d}", "citizen")[0] for i in range(50)]
     for token in old:
         issuer.verify(token)
-    issuer.revoke("jti-old", time.time() + 1)
+    last_exp = max(issuer.verify(token)["exp"] for token in old)
+    issuer.revoke("jti-old", last_exp)
     assert issuer.held() == (50, 1)
-    time.sleep(1.1)  # past every old token's exp (whole seconds) and the revocation's
+    time.sleep(max(0.0, last_exp - time.time()) + 0.05)  # past every old token's exp and the revocation's
     issuer.ttl_s = 900
     new, _ = issuer.issue("000000000099", "citizen")
     assert issuer.verify(new)["sub"] == "000000000099"
