@@ -21,7 +21,7 @@ dry-run: $(STAMP)
 ## The whole suite, end-to-end tests included (what .ci/run runs).
 test: $(STAMP) lint
 	scripts/install-system-tools
-	$(BIN)/pytest -n 2 --dist loadfile -m "not saturating and not image"
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not saturating and not image"
 	$(BIN)/pytest -m saturating
 
 ## The container image built with podman and run as deploy/k8s/ runs it (≈ 75 s, and it reaches
