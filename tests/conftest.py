@@ -20,15 +20,17 @@ TEST_POPULATION = 3000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """End-to-end tests first, the quick ones after (a stable sort: files keep their order).
+    """Files with end-to-end tests first, the others after; each file whole and in its own order.
 
     ``make test`` hands whole files to two workers (``--dist loadfile``) in this order
     (``--no-loadscope-reorder``). xdist's own order puts the files with the most tests
     first, which left the long end-to-end files — one to three tests each, 20 to 170 s —
     for last: on 2026-12-07 one worker sat idle for the last 86 s of a 579-s phase. With
-    them first, the hundreds of sub-second tests fill in at the end.
+    them first, the hundreds of sub-second tests fill in at the end. A file is moved as a
+    whole (some mix e2e and quick tests), so its module fixtures are set up once.
     """
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    with_e2e = {item.path for item in items if item.get_closest_marker("e2e") is not None}
+    items.sort(key=lambda item: item.path not in with_e2e)  # stable
 
 
 @pytest.fixture
