@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 
 from kernel.errors import ConfigError, ConfigProblem
 
-__all__ = ["load_model", "parse_model", "read_text_file", "field_path", "StrictModel"]
+__all__ = ["load_model", "parse_model", "read_text_file", "field_path", "data_loc", "StrictModel"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,6 +30,38 @@ class StrictModel(BaseModel):
     """Base for config models: unknown keys are errors, values are not coerced loosely."""
 
     model_config = {"extra": "forbid", "frozen": True}
+
+
+# The names pydantic-core gives the members of a union, or a validator, in an error's
+# location: a type (``str``, ``bool``), a schema with its inner type in brackets
+# (``function-after[...]``, ``literal['1','2']``, ``list[...]``), a constrained or lax form
+# (``constrained-str``, ``lax-or-strict[...]``), or a model class name (``ThongTinKhacIn``).
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes", "date", "datetime", "time", "timedelta",
+                        "decimal", "uuid", "url", "any", "dict", "list", "tuple", "set", "frozenset"})  # fmt: skip
+
+
+def _model_names() -> frozenset[str]:
+    names: set[str] = set()
+    stack: list[type[BaseModel]] = [BaseModel]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub.__name__ not in names:
+                names.add(sub.__name__)
+                stack.append(sub)
+    return frozenset(names)
+
+
+def _is_tag(part: str) -> bool:
+    if part in _TYPE_TAGS or part == "[key]" or "[" in part or part.startswith("constrained-"):
+        return True
+    return part[:1].isupper() and part in _model_names()
+
+
+def data_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic error location as a path in the data: the union-member and validator tags
+    pydantic-core puts between field names (``ThongTinKhac.ThongTinKhacIn.NgaySinh``,
+    ``isUpdating.bool``) and the ``[key]`` of a mapping's key are dropped."""
+    return tuple(part for part in loc if not (isinstance(part, str) and _is_tag(part)))
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -97,10 +129,8 @@ def parse_model(model: type[M], text: str, source: str) -> M:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            # "[key]" marks an error in a mapping's key rather than its value.
-            loc = tuple(
-                p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
-            )
+            # ("[key]" marks an error in a mapping's key rather than its value.)
+            loc = data_loc(tuple(err["loc"]))
             problems.append(ConfigProblem(source, _line_of(node, loc), field_path(loc), _message(err)))
         raise ConfigError(problems) from None
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kernel.configfile import field_path
+from kernel.configfile import data_loc, field_path
 from mocks.core.errors import ApiError
 
 __all__ = [
@@ -71,15 +71,17 @@ def validation_error(exc: ValidationError, *, prefix: str = "") -> ApiError:
     """Turn the first pydantic error into a 400/422 :class:`ApiError` naming the field."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    loc = data_loc(tuple(first["loc"]))
     field = field_path(loc) or None
-    if prefix and field:
-        field = f"{prefix}.{field}"
+    if prefix:
+        field = f"{prefix}.{field}" if field else prefix
     kind = first["type"]
     if kind == "json_invalid":
         return ApiError(400, "invalid_json", f"body is not valid JSON: {first['msg']}", None)
-    if kind == "model_type" or (kind == "model_attributes_type" and not loc):
+    if kind in ("model_type", "model_attributes_type", "dict_type") and not field:
         return ApiError(422, "invalid_body", "body must be a JSON object", None)
+    if kind in ("model_type", "model_attributes_type", "dict_type"):  # a nested object, or a list's entry
+        return ApiError(422, "invalid_field", f"{field}: must be a JSON object", field)
     if kind == "extra_forbidden":
         return ApiError(422, "unknown_field", f"unknown field {field!r} is not accepted", field)
     if kind == "missing":

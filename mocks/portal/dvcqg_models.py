@@ -44,7 +44,18 @@ def _birth_date(value: str) -> str:
 #: ``yyyyMMddHHmmss`` in Vietnam time, or empty (the callers send "" for a date not set).
 Date = Annotated[str, StringConstraints(max_length=14), AfterValidator(_date_or_empty),
                  Field(json_schema_extra={"pattern": r"^(\d{14})?$"})]  # fmt: skip
-Scalar = str | int | float | bool | None
+
+
+def _within_64_bits(value: object) -> object:
+    # The item is fingerprinted as sent (orjson, 64-bit integers): a larger number is the
+    # caller's mistake, named here, not a failure of the fingerprint.
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("a whole number must fit in 64 bits")
+    return value
+
+
+#: A list entry's value as the callers send it: text, a number, a flag, or null.
+Scalar = Annotated[str | int | float | bool | None, AfterValidator(_within_64_bits)]
 
 
 class _Item(BaseModel):

@@ -131,8 +131,19 @@ def _district_unit(request: Request, district: District) -> Commune:
         )
     province = load_roster().province(district.province_code)
     # Synthesized like the unit (kernel.districts): the dossier's code starts with the unit code.
-    return Commune(district.unit_code, f"Cấp huyện số {district.number:02d} ({province.name}, trước 2025)", "district",
+    return Commune(district.unit_code, _district_name(district), "district",
                    province.code, district.old_communes, province.l1_code)
+
+
+def _district_name(district: District) -> str:
+    return f"Cấp huyện số {district.number:02d} ({load_roster().province(district.province_code).name}, trước 2025)"
+
+
+def receiving_unit_name(commune_code: str) -> str:
+    """The name of a dossier's receiving unit: a 2025 commune, or a closed district unit
+    (``9PPDD``, filed while the old tier was open and not yet migrated)."""
+    district = district_tier().by_unit(commune_code)
+    return _district_name(district) if district is not None else load_roster().commune(commune_code).name
 
 
 async def submit_dossier(request: Request) -> Response:

@@ -42,18 +42,17 @@ from kernel.national.dvcqg import (
     status_of_trang_thai,
     trang_thai_of_status,
 )
-from kernel.roster import load_roster
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
 from mocks.core.http import read_json
 from mocks.portal.catalogue import find_procedure
 from mocks.portal.dvcqg_catalogue import Unit, domain_code, list_agencies, list_procedures, procedure_detail, unit_named
 from mocks.portal.dvcqg_form import check_dstcode, error_body, face_error, in_face_form, ok_answer, validate_item
-from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin, HoSoMC, ThongTinKhacIn, TienDoHoSoMC
+from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin, HoSoMC, TaiLieuNopItem, ThongTinKhacIn, TienDoHoSoMC
 from mocks.portal.idempotency import fingerprint
 from mocks.portal.models import CitizenLogin, OfficerLogin, SubmitDossier
 from mocks.portal.routes_auth import sign_in
-from mocks.portal.routes_dossiers import apply_transition, create_dossier, visible_dossier
+from mocks.portal.routes_dossiers import apply_transition, create_dossier, receiving_unit_name, visible_dossier
 from mocks.portal.service import Caller, Portal, portal_of
 from mocks.portal.store import DossierRow
 
@@ -158,24 +157,45 @@ def _officer_of(caller: Caller, unit: Unit) -> None:
 
 # Native field → this face's field, for refusals raised by the shared rules.
 _FIELD_OF = {"procedure_code": "MaTTHC", "applicant": "MaDoiTuong", "applicant.personal_id": "MaDoiTuong",
-             "applicant.full_name": "ChuHoSo", "applicant.date_of_birth": "ThongTinKhac.NgaySinh"}  # fmt: skip
-_ATTACHMENT_FIELD = re.compile(r"attachments\[(\d+)\]\.url")
+             "applicant.full_name": "ChuHoSo", "applicant.date_of_birth": "ThongTinKhac.NgaySinh",
+             "attachments": "TaiLieuNop"}  # fmt: skip
+_ATTACHMENT_FIELD = re.compile(r"attachments\[(\d+)\](?:\.(url|name))?")
+_ATTACHMENT_PART = {"url": ".DuongDanTaiTepTin", "name": ".TenTepDinhKem", None: ""}
 # Dossier fields kept with the dossier (the portal's ``fields``), given back by TraCuuHoSo.
 _KEPT = ("MaHoSo", "TrichYeuHoSo", "SoDienThoai", "Email", "Fax", "HinhThuc", "GhiChu", "DonViXuLy", "NgayTiepNhan")
 
 
-def _renamed(err: ApiError, prefix: str) -> ApiError:
-    if err.field == "commune_code":
-        field: str | None = "madonvi"
-    elif err.field in _FIELD_OF:
-        field = f"{prefix}.{_FIELD_OF[err.field]}"
+def _renamed(err: ApiError, prefix: str, attached: list[tuple[int, TaiLieuNopItem]]) -> ApiError:
+    """A refusal of the portal's own rules, naming this face's field instead of the native one
+    (``attachments[k].url`` → ``TaiLieuNop[j].DuongDanTaiTepTin``, ``j`` the item's own index)."""
+    native = err.field or ""
+    attachment = _ATTACHMENT_FIELD.fullmatch(native)
+    if native == "commune_code":
+        field = "madonvi"
+    elif native in _FIELD_OF:
+        field = f"{prefix}.{_FIELD_OF[native]}"
+    elif attachment is not None and int(attachment[1]) < len(attached):
+        field = f"{prefix}.TaiLieuNop[{attached[int(attachment[1])][0]}]{_ATTACHMENT_PART[attachment[2]]}"
+    elif native.startswith("fields."):  # the kept scalar fields, under their own names
+        field = f"{prefix}.{native.removeprefix('fields.')}"
     else:
         return err
-    return ApiError(err.status, err.code, err.message, field, err.headers, err.extra)
+    message = err.message.replace(native, field) if native else err.message
+    return ApiError(err.status, err.code, message, field, err.headers, err.extra)
 
 
 def _exists(mahoso: str, prefix: str) -> ApiError:
     return ApiError(409, "dossier_exists", f"dossier {mahoso!r} was already synced; send isUpdating=true to update it",
+                    f"{prefix}.MaHoSo")  # fmt: skip
+
+
+def _taken(portal: Portal, caller: Caller, mahoso: str, prefix: str) -> ApiError:
+    """A new dossier whose ``MaHoSo`` is already a dossier's key: ``_exists`` to a caller who
+    may see that dossier; to anyone else the same code without a word about it (ours: a
+    ``MaHoSo`` names one dossier portal-wide, so the stranger learns only that it is taken)."""
+    if _resolve(portal, caller, mahoso) is not None:
+        return _exists(mahoso, prefix)
+    return ApiError(409, "dossier_exists", f"MaHoSo {mahoso!r} is already taken; number the dossier anew",
                     f"{prefix}.MaHoSo")  # fmt: skip
 
 
@@ -190,7 +210,7 @@ async def _sync_dossiers(request: Request, portal: Portal, call: DvcqgCall, unit
     async def apply(raw: dict[str, Any], prefix: str) -> dict[str, object]:
         item = validate_item(HoSoMC, raw, prefix)
         if updating:
-            return await _update_dossier(portal, caller, item, prefix)
+            return await _update_dossier(request, portal, caller, item, prefix)
         return await _new_dossier(request, portal, caller, unit, item, raw, prefix)
 
     return await _batch(call, apply)
@@ -203,7 +223,7 @@ async def _new_dossier(
         raise ApiError(422, "unknown_unit", "a dossier is filed at a commune: madonvi must be a commune's code "
                                             "(Hxx.<commune code>), not a province's", "madonvi")  # fmt: skip
     if _PORTAL_CODE.fullmatch(item.MaHoSo):
-        if portal.store.dossier(item.MaHoSo) is not None:
+        if _visible(portal, caller, item.MaHoSo) is not None:
             raise _exists(item.MaHoSo, prefix)
         raise ApiError(422, "invalid_field", "MaHoSo has the form of the portal's own receipt numbers (SoBienNhan); "
                                              "number the dossier in your own system's form", f"{prefix}.MaHoSo")  # fmt: skip
@@ -230,14 +250,18 @@ async def _new_dossier(
         owner, channel = caller, 2
     # Documents the portal fetches (the document store only: mocks/portal/attachments.py).
     attached = [(j, doc) for j, doc in enumerate(item.TaiLieuNop) if doc.DuongDanTaiTepTin and not doc.IsDeleted]
-    body = validate_item(SubmitDossier, {
+    native = {
         "procedure_code": item.MaTTHC, "commune_code": unit.commune, "channel": channel,
         "applicant": {"personal_id": item.MaDoiTuong, "full_name": item.ChuHoSo,
                       "date_of_birth": f"{born[:4]}-{born[4:6]}-{born[6:]}"},
         "fields": {name: value for name in _KEPT if (value := getattr(item, name))},
         "attachments": [{"name": str(doc.TenTepDinhKem or f"TaiLieuNop-{j}"), "url": str(doc.DuongDanTaiTepTin)}
                         for j, doc in attached],
-    }, prefix)  # fmt: skip
+    }  # fmt: skip
+    try:  # the portal's own rules, named in this face's fields
+        body = validate_item(SubmitDossier, native, "")
+    except ApiError as err:
+        raise _renamed(err, prefix, attached) from None
     # The item as sent (key order aside), not re-serialised from the model: a dump of its 30
     # fields costs more than the rest of the fingerprint.
     fp = fingerprint("DongBoHoSoMC", {"item": raw, "owner": owner.subject, "unit": unit.code})
@@ -247,14 +271,10 @@ async def _new_dossier(
         )
     except ApiError as err:
         if err.code == "idempotency_key_reused":
-            raise _exists(item.MaHoSo, prefix) from None
-        attachment = _ATTACHMENT_FIELD.fullmatch(err.field or "")
-        if attachment is not None:  # attachments[k].url → TaiLieuNop[j].DuongDanTaiTepTin
-            field = f"{prefix}.TaiLieuNop[{attached[int(attachment[1])][0]}].DuongDanTaiTepTin"
-            raise ApiError(err.status, err.code, err.message, field, err.headers, err.extra) from None
-        raise _renamed(err, prefix) from None
+            raise _taken(portal, caller, item.MaHoSo, prefix) from None
+        raise _renamed(err, prefix, attached) from None
     if stored.replayed:
-        raise _exists(item.MaHoSo, prefix)
+        raise _taken(portal, caller, item.MaHoSo, prefix)
     created = orjson.loads(stored.body)
     return {"MaHoSo": item.MaHoSo, "SoBienNhan": created["code"], "TrangThaiHoSo": "1",
             "NgayTiepNhan": _vn_date(created["created_at"])}  # fmt: skip
@@ -282,6 +302,11 @@ def _resolve(portal: Portal, caller: Caller, mahoso: str) -> DossierRow | None:
         if hit is None:
             return None
         code = orjson.loads(hit[2])["code"]
+    return _visible(portal, caller, code)
+
+
+def _visible(portal: Portal, caller: Caller, code: str) -> DossierRow | None:
+    """The dossier with the portal's ``code``, if ``caller`` may see it."""
     try:
         return visible_dossier(portal, caller, code, for_read=True)
     except ApiError:
@@ -292,23 +317,32 @@ def _not_found(mahoso: str, field: str) -> ApiError:
     return ApiError(404, "dossier_not_found", f"no dossier {mahoso!r} visible to this session", field)
 
 
-async def _move(portal: Portal, caller: Caller, d: DossierRow, value: str, note: str, field: str) -> int:
-    try:
-        status = status_of_trang_thai(value)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_field", str(exc), field) from None
-    if status != d.status:
-        _, status, _ = await apply_transition(portal, caller, d.code, status, note, field=field)
+async def _move(portal: Portal, caller: Caller, d: DossierRow, status: int, note: str, field: str) -> int:
+    _, status, _ = await apply_transition(portal, caller, d.code, status, note, field=field)
     return status
 
 
-async def _update_dossier(portal: Portal, caller: Caller, item: HoSoMC, prefix: str) -> dict[str, object]:
+def _status_of(value: str, field: str) -> int:
+    try:
+        return status_of_trang_thai(value)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_field", str(exc), field) from None
+
+
+async def _update_dossier(
+    request: Request, portal: Portal, caller: Caller, item: HoSoMC, prefix: str
+) -> dict[str, object]:
     d = _resolve(portal, caller, item.MaHoSo)
     if d is None:
         raise _not_found(item.MaHoSo, f"{prefix}.MaHoSo")
+    await enter_scope(request, province=d.province_code)
     status = d.status
-    if item.TrangThaiHoSo:  # ours: an update changes the status only; the rest stays as first synced
-        status = await _move(portal, caller, d, item.TrangThaiHoSo, item.GhiChu, f"{prefix}.TrangThaiHoSo")
+    # Ours: an update changes the status only; the rest stays as first synced. A one-stop
+    # system re-sends its whole record on every save, so the status it already has is no
+    # move (the status machine refuses "from 2 to 2"): only a different one goes through it.
+    field = f"{prefix}.TrangThaiHoSo"
+    if item.TrangThaiHoSo and (wanted := _status_of(item.TrangThaiHoSo, field)) != d.status:
+        status = await _move(portal, caller, d, wanted, item.GhiChu, field)
     return {"MaHoSo": item.MaHoSo, "SoBienNhan": d.code, "TrangThaiHoSo": trang_thai_of_status(status)}
 
 
@@ -322,7 +356,9 @@ async def _progress(request: Request, portal: Portal, call: DvcqgCall, unit: Uni
         if d is None:
             raise _not_found(step.MaHoSo, f"{prefix}.MaHoSo")
         await enter_scope(request, province=d.province_code)
-        status = await _move(portal, caller, d, step.TrangThai, step.NoiDungXuLy, f"{prefix}.TrangThai")
+        # A step is a move, refused as the portal's own API refuses it (even to the status it has).
+        field = f"{prefix}.TrangThai"
+        status = await _move(portal, caller, d, _status_of(step.TrangThai, field), step.NoiDungXuLy, field)
         return {"MaHoSo": step.MaHoSo, "SoBienNhan": d.code, "TrangThai": trang_thai_of_status(status)}
 
     return await _batch(call, apply)
@@ -369,7 +405,7 @@ def _dossier_item(d: DossierRow, mahoso: str) -> dict[str, object]:
         "ThongTinTra": "",
         "HinhThuc": kept.get("HinhThuc", "0"),
         "NgayKetThucXuLy": finished,
-        "DonViXuLy": load_roster().commune(d.commune_code).name,
+        "DonViXuLy": receiving_unit_name(d.commune_code),
         "GhiChu": kept.get("GhiChu", ""),
         "TaiLieuNop": [],
         "DanhSachLePhi": fees,

@@ -12,6 +12,8 @@ import pytest
 
 from drills.backends.golive_night import accepted_at
 from kernel.districts import district_tier, landing_commune
+from kernel.national.dvcqg import SHARE_PATH
+from kernel.roster import load_roster
 from mocks.portal.catalogue import catalogue_of
 
 from .conftest import (
@@ -56,6 +58,12 @@ def test_the_cut_over_on_the_portal_end_to_end(old_tier_portal: httpx.Client) ->
         assert reply.status_code == 201, reply.text
         codes.append((reply.json()["code"], token))
     assert all(code.startswith(f"{district.unit_code}-") for code, _ in codes)
+    # The integration-adapter face reads a dossier filed at a district unit, naming the unit.
+    found = client.post(SHARE_PATH, headers={"dstcode": "000.00.00.G22"}, json={
+        "session": codes[0][1], "madonvi": load_roster().commune(citizen(0).commune_code).agency_code,
+        "service": "TraCuuHoSo", "mahoso": codes[0][0]})  # fmt: skip
+    assert found.status_code == 200, found.text
+    assert found.json()["result"][0]["DonViXuLy"].startswith(f"Cấp huyện số {district.number:02d} (")
     refused = client.post(MIGRATE, json={"batch_size": 2}, headers=ADMIN)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "district_tier_open"
     closed = client.post(TIER, json={"status": "closed"}, headers=ADMIN)

@@ -216,14 +216,30 @@ def test_catalogue_look_ups_need_no_session(client):
          422, ErrorCode.INVALID_FIELD, "data[0].TaiLieuNop[1].DuongDanTaiTepTin"),
         (lambda c, s: c.post(AUTH_PATH, json={"username": "00004.officer1", "password": "wrong"}, headers=DST), 401,
          ErrorCode.LOGIN_FAILED, "password"),
+        # The portal's own rules name the face's fields, not the native ones behind them.
+        (lambda c, s: sync(c, s, citizen(18), "H-B-10", ChuHoSo="   "), 422, ErrorCode.INVALID_FIELD,
+         "data[0].ChuHoSo"),
+        (lambda c, s: sync(c, s, citizen(18), "H-B-11", TaiLieuNop=[
+            {"TenTepDinhKem": f"t{i}.pdf", "DuongDanTaiTepTin": f"http://127.0.0.1:9/t{i}.pdf"} for i in range(11)]),
+         422, ErrorCode.INVALID_FIELD, "data[0].TaiLieuNop"),
+        # A list entry that is no object, a number past 64 bits, a flag that is no flag.
+        (lambda c, s: sync(c, s, citizen(18), "H-B-12", TaiLieuNop=[None]), 422, ErrorCode.INVALID_FIELD,
+         "data[0].TaiLieuNop[0]"),
+        (lambda c, s: sync(c, s, citizen(18), "H-B-13", DanhSachLePhi=[{"Gia": 10**23}]), 422, ErrorCode.INVALID_FIELD,
+         "data[0].DanhSachLePhi[0].Gia"),
+        (lambda c, s: call(c, s, unit_of(citizen(18).commune_code), "DongBoHoSoMC", isUpdating="yes",
+                           data=[item(citizen(18), "H-B-14")]), 422, ErrorCode.INVALID_FIELD, "isUpdating"),
+        (lambda c, s: sync(c, s, citizen(18), "H-B-15", ThongTinKhac={"NgaySinh": "19801301"}), 422,
+         ErrorCode.INVALID_FIELD, "data[0].ThongTinKhac.NgaySinh"),
         # A path the face does not have, and a method its path lacks: still the adapter's form.
         (lambda c, s: c.post("/dvcqg/XoaHoSo", json={}, headers=DST), 404, ErrorCode.UNKNOWN_SERVICE, "path"),
         (lambda c, s: c.get(INTEGRATION_PATH, headers=DST), 405, ErrorCode.INVALID_REQUEST, None),
     ],
     ids=["not-json", "no-dstcode", "unknown-service", "no-session", "forged-session", "unknown-unit",
          "no-isUpdating", "bad-date", "unknown-field", "no-birth-date", "unknown-procedure", "identity-mismatch",
-         "not-own-name", "new-not-at-1", "no-mahoso", "attachment-url", "bad-password", "unknown-path",
-         "wrong-method"],
+         "not-own-name", "new-not-at-1", "no-mahoso", "attachment-url", "bad-password", "blank-name",
+         "eleven-attachments", "null-entry", "huge-number", "isUpdating-not-a-flag", "bad-birth-date",
+         "unknown-path", "wrong-method"],
 )  # fmt: skip
 def test_bad_input_is_answered_in_the_adapter_s_error_form(client, send, status, code, field):
     session = session_of(client, citizen(18).personal_id)
@@ -233,6 +249,54 @@ def test_bad_input_is_answered_in_the_adapter_s_error_form(client, send, status,
     assert body["error_code"] == code and body["field"] == field and "Traceback" not in r.text
     if field:
         assert field in body["message"]
+
+
+def test_a_stranger_learns_nothing_of_another_citizen_s_dossier(client):
+    """The portal's codes are sequential: syncing one as a MaHoSo must not tell whether it
+    exists. A MaHoSo of the caller's own numbering names one dossier portal-wide, so it can
+    only be said to be taken — not whose, and not "update it"."""
+    owner, stranger = citizen(21), citizen(22)
+    owner_session, stranger_session = session_of(client, owner.personal_id), session_of(client, stranger.personal_id)
+    code = sync(client, owner_session, owner, "H-OWN-0001").json()["result"][0]["SoBienNhan"]
+    number, _, serial = code.rpartition("-")
+    probe = sync(client, stranger_session, stranger, code).json()
+    missing = sync(client, stranger_session, stranger, f"{number}-{int(serial) + 900000:06d}").json()
+    assert (probe["error_code"], probe["message"]) == (missing["error_code"], missing["message"])
+    assert probe["error_code"] == ErrorCode.INVALID_FIELD
+    taken = sync(client, stranger_session, stranger, "H-OWN-0001")
+    assert taken.status_code == 409 and taken.json()["error_code"] == ErrorCode.DOSSIER_EXISTS
+    assert "isUpdating" not in taken.json()["message"] and owner.personal_id not in taken.text
+
+
+def test_a_step_to_the_status_a_dossier_has_is_refused_as_natively_and_a_resync_is_no_move(client):
+    person = citizen(23)
+    session = session_of(client, person.personal_id)
+    code = sync(client, session, person, "H-SAME-0001").json()["result"][0]["SoBienNhan"]
+    officer = session_of(client, f"{person.commune_code}.officer2")
+    step = call(client, officer, unit_of(person.commune_code), "CapNhatTienDoHoSoMC",
+                data=[{"MaHoSo": "H-SAME-0001", "TrangThai": "1", "NoiDungXuLy": "Tiếp nhận"}])
+    native = client.post(f"/dossiers/{code}/transitions", json={"to": 1}, headers=bearer(officer))
+    assert (step.status_code, native.status_code) == (409, 409), step.text
+    assert step.json()["error_code"] == ErrorCode.ILLEGAL_TRANSITION and step.json()["field"] == "data[0].TrangThai"
+    resync = sync(client, officer, person, "H-SAME-0001", updating=True, TrangThaiHoSo="1")
+    assert resync.status_code == 200 and resync.json()["result"][0]["TrangThaiHoSo"] == "1", resync.text
+
+
+def test_an_update_is_refused_while_the_dossier_s_province_is_down(client):
+    person = citizen(24)
+    session = session_of(client, person.personal_id)
+    code = sync(client, session, person, "H-DOWN-0001").json()["result"][0]["SoBienNhan"]
+    province = load_roster().commune(person.commune_code).province_code
+    officer = session_of(client, f"{person.commune_code}.officer2")
+    fault = client.post("/admin/faults", headers=ADMIN, json={"id": "province-down", "kind": "error", "status": 503,
+                                                              "province": province})
+    assert fault.status_code == 201, fault.text
+    try:
+        update = sync(client, officer, person, "H-DOWN-0001", updating=True, TrangThaiHoSo="2")
+        assert update.status_code == 503 and update.json()["error_code"] == ErrorCode.UNAVAILABLE, update.text
+    finally:
+        client.delete("/admin/faults/province-down", headers=ADMIN)
+    assert client.get(f"/dossiers/{code}", headers=bearer(session)).json()["status"] == 1
 
 
 def test_a_locked_account_keeps_retry_after_in_the_adapter_s_form(client):
