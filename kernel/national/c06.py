@@ -26,8 +26,10 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import re
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = [
     "C06_NS",
@@ -42,6 +44,8 @@ __all__ = [
     "WSDL_PLACEHOLDER_ADDRESS",
     "auth_hash",
     "basic_authorization",
+    "signed_url",
+    "authority_of_host",
     "parse_basic_authorization",
     "format_birth_date",
     "parse_birth_date",
@@ -84,6 +88,32 @@ SEX_CODES: dict[str, str] = {"male": "1", "female": "2"}
 
 #: The address written in the packaged WSDL; the mock serves it with its own.
 WSDL_PLACEHOLDER_ADDRESS = "http://localhost/c06/CongDanService"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# A Host header's authority: a name or IPv4 address, or an IPv6 address in brackets, and a port.
+_AUTHORITY = re.compile(r"(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+def signed_url(base_url: str) -> str:
+    """The endpoint's URL as the hash covers it: the scheme, the authority as an HTTP client
+    puts it in the ``Host`` header (the host lower-cased, the scheme's default port left
+    out), the base URL's path and :data:`ENDPOINT_PATH` — the URL the mock rebuilds from the
+    request, so ``http://LOCALHOST:80/`` and ``http://localhost/`` sign alike."""
+    parts = urlsplit(base_url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    authority = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return f"{scheme}://{authority}{parts.path.rstrip('/')}{ENDPOINT_PATH}"
+
+
+def authority_of_host(header: str) -> str | None:
+    """A ``Host`` header's value if it is an authority (``host[:port]``), else None: the
+    mock puts it into the URL it hashes and into the WSDL's address."""
+    return header if _AUTHORITY.fullmatch(header) else None
 
 
 def auth_hash(url: str, user: str, timestamp: str, secret: str) -> str:
@@ -132,7 +162,8 @@ def wsdl_path() -> Path:
 def wsdl_document(address: str) -> bytes:
     """The WSDL with ``address`` as the service's ``soap:address`` location.
 
-    ``address`` must already be XML-safe (a URL without ``"``, ``<``, ``&``).
+    ``address`` must already be XML-safe (a URL without ``"``, ``<``, ``&``): the mock
+    builds it from a Host header that :func:`authority_of_host` accepted.
     """
     text = wsdl_path().read_text(encoding="utf-8")
     return text.replace(f'location="{WSDL_PLACEHOLDER_ADDRESS}"', f'location="{address}"').encode("utf-8")

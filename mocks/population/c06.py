@@ -30,7 +30,14 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kernel.national.c06 import ENDPOINT_PATH, LOOKUP, auth_hash, parse_basic_authorization, wsdl_document
+from kernel.national.c06 import (
+    ENDPOINT_PATH,
+    LOOKUP,
+    auth_hash,
+    authority_of_host,
+    parse_basic_authorization,
+    wsdl_document,
+)
 from mocks.core.app import Endpoint, Param
 from mocks.core.errors import ApiError
 from mocks.core.http import read_body
@@ -124,7 +131,10 @@ class C06Face:
         if request.scope["query_string"].lower() not in (b"wsdl", b"wsdl="):
             return _fault_response(SoapFault(400, "wsdl_only", "GET serves the WSDL only (?wsdl); "
                                              "operations are POSTed as SOAP 1.1", "wsdl"))
-        address = _endpoint_url(request)
+        try:
+            address = _endpoint_url(request)
+        except SoapFault as fault:
+            return _fault_response(fault)
         document = self._wsdl.get(address)
         if document is None:
             if len(self._wsdl) > 64:  # one per Host header seen; a caller cannot grow it without bound
@@ -224,9 +234,12 @@ def _birth(message: SoapRequest) -> dt.date | int:
 
 
 def _endpoint_url(request: Request, headers: dict[bytes, bytes] | None = None) -> str:
-    """The endpoint's URL as the caller addressed it (what the Authorization hash covers)."""
+    """The endpoint's URL as the caller addressed it (what the Authorization hash covers, and
+    the WSDL's address): a Host header that is no ``host[:port]`` is refused, naming it."""
     scope = request.scope
     host = _text((headers if headers is not None else _header_dict(request)).get(b"host"))
+    if host and authority_of_host(host) is None:
+        raise SoapFault(400, "invalid_header", "the Host header must be host[:port]", "Host")
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"

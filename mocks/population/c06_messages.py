@@ -135,6 +135,8 @@ def _birth(element: etree._Element) -> dt.date | int:
         raise _invalid("NgayThangNamSinh", "NgayThangNamSinh must hold exactly one of NgayThangNam (yyyyMMdd) or Nam (yyyy)")
     part = element[0]
     tag = part.tag
+    if (part.tail or "").strip():
+        raise _invalid("NgayThangNamSinh", "NgayThangNamSinh must hold exactly one of NgayThangNam (yyyyMMdd) or Nam (yyyy)")
     if tag != _DATE_TAG and tag != _YEAR_TAG:
         raise _invalid("NgayThangNamSinh", "NgayThangNamSinh must hold exactly one of NgayThangNam (yyyyMMdd) or Nam (yyyy)")
     name = "NgayThangNamSinh/NgayThangNam" if tag == _DATE_TAG else "NgayThangNamSinh/Nam"
@@ -214,6 +216,9 @@ def _walk(root: etree._Element) -> SoapRequest:
                            f"{', '.join(REQUEST_FIELDS)} (namespace {C06_NS})", "unknown_field")
         if name in fields:
             raise _invalid(name, f"{name} appears more than once")
+        tail = child.tail
+        if tail and not tail.isspace():  # text between the fields, as before the first one
+            raise _invalid(operation, f"{operation} holds elements, not text")
         if name == "NgayThangNamSinh":
             birth = _birth(child)
             fields[name] = ""

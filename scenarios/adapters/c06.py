@@ -23,7 +23,8 @@ Credentials (reconstructed, see ``kernel.national.c06``): the Basic user is the 
 and the hash's secret is ``credentials.password(client_id)`` — the native client secret;
 ``ApiKey`` is ``credentials.password("apikey:" + client_id)`` (the mocks do not check it;
 a real exchange platform issues one per subsystem); ``X-Road-Client`` is
-``VN/GOV/<province agency code>/<client id>``. The hashed URL is the endpoint's URL.
+``VN/GOV/<province agency code>/<client id>``. The hashed URL is the endpoint's URL as the
+``Host`` header carries it (:func:`kernel.national.c06.signed_url`).
 
 What each request asks for, beyond the caller's arguments: ``MaYeuCau`` a fresh id,
 ``MaDVC`` the persona's purpose (the mock audits ``MaDVC/MaYeuCau/MaCanBo`` as the purpose),
@@ -54,6 +55,7 @@ from kernel.national.c06 import (
     basic_authorization,
     format_birth_date,
     parse_birth_date,
+    signed_url,
     wsdl_path,
 )
 from kernel.roster import load_roster
@@ -99,7 +101,7 @@ class C06PopulationAdapter:
         self.http = session
         self._credentials = credentials
         self.tokens = GatedTokenCache()  # holds clients the target throttled; no tokens are issued
-        self._url = session.base_url.rstrip("/") + ENDPOINT_PATH
+        self._url = signed_url(session.base_url)
         self._client = soap_client()
         self._binding = self._client.service._binding
         self._roster = load_roster()
@@ -131,7 +133,10 @@ class C06PopulationAdapter:
             reply.data = {"error": {"code": "citizen_not_found", "message": "no citizen with this personal ID number",
                                     "field": "personal_id"}}
             return reply
-        reply.data = _citizen_fields(result.CongDan)
+        try:
+            reply.data = _citizen_fields(result.CongDan)
+        except ValueError:  # a date or year the schema's string types let through, not in our form
+            reply.ok, reply.error_code = False, "malformed_answer"
         return reply
 
     def _operation(self, operation: str, client_id: str, province: str, commune: str | None, purpose: str,

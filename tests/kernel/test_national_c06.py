@@ -17,6 +17,7 @@ from kernel.national.c06 import (
     format_birth_date,
     parse_basic_authorization,
     parse_birth_date,
+    signed_url,
     wsdl_document,
 )
 
@@ -51,3 +52,18 @@ def test_the_wsdl_carries_the_address_and_both_operations() -> None:
     assert root.find("w:service/w:port/s:address", ns).get("location") == "http://127.0.0.1:9/c06/CongDanService"
     assert {op.get("name") for op in root.findall("w:portType/w:operation", ns)} == set(OPERATIONS)
     assert {op.get("soapAction") for op in root.iterfind("w:binding/w:operation/s:operation", ns)} == {""}
+
+
+@pytest.mark.parametrize(
+    ("base_url", "signed"),
+    [
+        ("http://127.0.0.1:8702", "http://127.0.0.1:8702/c06/CongDanService"),
+        ("http://LOCALHOST:8702/", "http://localhost:8702/c06/CongDanService"),  # the Host a client sends
+        ("http://staging.example:80", "http://staging.example/c06/CongDanService"),  # default port left out
+        ("HTTPS://Staging.Example:443/lgsp/", "https://staging.example/lgsp/c06/CongDanService"),
+        ("https://staging.example:8443", "https://staging.example:8443/c06/CongDanService"),
+        ("http://[::1]:8702", "http://[::1]:8702/c06/CongDanService"),
+    ],
+)
+def test_the_signed_url_is_the_one_the_host_header_carries(base_url: str, signed: str) -> None:
+    assert signed_url(base_url) == signed

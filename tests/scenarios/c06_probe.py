@@ -1,6 +1,6 @@
 """The c06-soap population adapter against a real population mock, as a load process uses it.
 
-    python tests/scenarios/c06_probe.py <population base URL> <dry-run secret>
+    python tests/scenarios/c06_probe.py <population base URL> <dry-run secret> <admin token>
 
 Run as a subprocess (importing locust monkey-patches the standard library). Drives the
 adapter picked for ("population", "c06-soap") and the native one side by side through
@@ -18,11 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kernel.credentials import DerivedCredentials
+from kernel.national.c06 import C06_NS, ENDPOINT_PATH, LOOKUP, SOAP_ENV_NS
 from kernel.synthetic import citizen_at
 from scenarios.adapters import ServiceSession, adapter_class
 
@@ -31,7 +33,7 @@ SIZE = 300
 
 
 def main() -> None:
-    url, secret = sys.argv[1], sys.argv[2]
+    url, secret, admin = sys.argv[1], sys.argv[2], sys.argv[3]
     env = Environment()
     events: list[list[Any]] = []
     env.events.request.add_listener(
@@ -59,6 +61,19 @@ def main() -> None:
     out["lookup_unknown"] = reply(soap.lookup(token, unknown.personal_id, "x", "01"))
     police = soap.token("police", "01")
     out["police_lookup"] = reply(soap.lookup(police, c.personal_id, "x", "01"))
+    # An answer the schema's string types let through with a date not in the shape's form.
+    bad_date = (f'<s:Envelope xmlns:s="{SOAP_ENV_NS}" xmlns:d="{C06_NS}"><s:Body><d:{LOOKUP}Response>'
+                "<d:MaYeuCau>1</d:MaYeuCau><d:TonTai>true</d:TonTai><d:CongDan><d:SoDinhDanh>1</d:SoDinhDanh>"
+                "<d:NgayThangNamSinh><d:NgayThangNam>1969-10-04</d:NgayThangNam></d:NgayThangNamSinh>"
+                f"</d:CongDan></d:{LOOKUP}Response></s:Body></s:Envelope>")
+    rule = {"id": "bad-date", "kind": "body", "route": ENDPOINT_PATH, "method": "POST", "body": bad_date,
+            "content_type": "text/xml; charset=utf-8"}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as http:
+        http.post("/admin/faults", json=rule).raise_for_status()
+        try:
+            out["bad_date_lookup"] = reply(soap.lookup(police, c.personal_id, "x", "01"))
+        finally:
+            http.delete("/admin/faults/bad-date").raise_for_status()
     out["native_police_lookup"] = reply(native.lookup(native.token("police", "01"), c.personal_id, "x", "01"))
     # Throttling: spend province-20's bucket until the target says when to come back.
     scraper = soap.token("province-20", "20")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from scn_support import HERE
 
-from tests.mocks.population.conftest import population_server
+from tests.mocks.population.conftest import ADMIN_TOKEN, population_server
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ BURST = 20
 def probe(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = tmp_path_factory.mktemp("c06-adapter")
     with population_server(Path(data), size=300, settings={"rate_limit_per_s": 1, "rate_limit_burst": BURST}) as server:
-        out = subprocess.run([sys.executable, str(HERE / "c06_probe.py"), server.url, SECRET], capture_output=True,
+        out = subprocess.run([sys.executable, str(HERE / "c06_probe.py"), server.url, SECRET, ADMIN_TOKEN], capture_output=True,
                              text=True, timeout=120, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -52,6 +52,10 @@ def test_lookup_data_has_the_native_keys_and_values_for_each_role(probe):
     assert probe["police_lookup"][:4] == probe["native_police_lookup"][:4]
     assert {"sex", "address", "date_of_birth", "province_code"} <= set(probe["police_lookup"][3])
     assert probe["lookup_unknown"][:3] == [404, False, "citizen_not_found"]
+
+
+def test_an_answer_with_a_date_out_of_form_is_a_failed_reply(probe):
+    assert probe["bad_date_lookup"][:4] == [200, False, "malformed_answer", {}]
 
 
 def test_a_throttled_client_is_held_and_others_are_not(probe):

@@ -232,6 +232,10 @@ def _good(**extra: str | None) -> bytes:
         (_XXE, 400, "forbidden_dtd", None),
         (_BILLION_LAUGHS.decode().replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-16"?>')
          .encode("utf-16"), 400, "forbidden_dtd", None),
+        # An external parameter entity, which libxml2 loads whatever load_dtd says: no file is
+        # read (an existing one would break the internal subset: malformed_xml).
+        ('<?xml version="1.0" encoding="utf-16"?><!DOCTYPE x [<!ENTITY % f SYSTEM "file:///etc/passwd"> %f;]>'
+         "<x/>".encode("utf-16"), 400, "forbidden_dtd", None),
         (_deep(20), 400, "too_deep", None),
         (_deep(300), 400, "malformed_xml", None),
         (_good().replace(b"<soapenv:Header/>", b"<soapenv:Header>" + b"<h>" * 15 + b"</h>" * 15 + b"</soapenv:Header>"),
@@ -256,6 +260,8 @@ def _good(**extra: str | None) -> bytes:
         (_good().replace(b"</dan:NgayThangNam>", b"</dan:NgayThangNam><dan:Nam>1980</dan:Nam>"), 400,
          "invalid_field", "NgayThangNamSinh"),
         (_good().replace(b"<dan:HoVaTen>", b"<dan:HoVaTen><dan:Ho>A</dan:Ho>"), 400, "invalid_field", "HoVaTen"),
+        (_good().replace(b"<dan:MaDVC>", b"text<dan:MaDVC>"), 400, "invalid_field", VERIFY),  # between fields
+        (_good().replace(b"</dan:NgayThangNam>", b"</dan:NgayThangNam>text"), 400, "invalid_field", "NgayThangNamSinh"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -337,6 +343,15 @@ def test_get_serves_only_the_wsdl(http: httpx.Client, url: str) -> None:
     assert wsdl.status_code == 200 and f'location="{url}"'.encode() in wsdl.content
     other = http.get(url)
     assert other.status_code == 400 and _fault(other)["code"] == "wsdl_only"
+
+
+@pytest.mark.parametrize("host", ["a&b", "x<y", '127.0.0.1:1"/><evil x="', "host name"])
+def test_a_host_header_that_is_no_authority_is_refused_not_put_into_the_wsdl(http: httpx.Client, url: str,
+                                                                             host: str) -> None:
+    """The WSDL's address is built from the Host header: markup there would be markup in it."""
+    answer = http.get(url, params="wsdl", headers={"Host": host})
+    assert (answer.status_code, _fault(answer)["code"], _fault(answer)["element"]) == (400, "invalid_header", "Host")
+    assert b"evil" not in answer.content
 
 
 # -- the shared gate: throttle and readiness -------------------------------------------------
