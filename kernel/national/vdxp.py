@@ -63,7 +63,7 @@ SYSTEM_ID_HEADER: Final = "XroadVnpt-systemid"
 #: When the request was signed, ``ddMMyyyy'T'HHmmss+SSSS`` (the SDK's header and pattern;
 #: ours: read in Asia/Ho_Chi_Minh — the jar writes its machine's local time).
 TIMESTAMP_HEADER: Final = "XroadVnpt-timestamp"
-#: The signature: lowercase hex HMAC-SHA256 (the SDK's header).
+#: The signature: hex HMAC-SHA256, 64 digits (the SDK's header; it writes lowercase).
 HASH_HEADER: Final = "XroadVnpt-hash-header"
 
 #: The SDK jar's own signing (observed by running ``SDKVXP-2.0.1`` against a capture server

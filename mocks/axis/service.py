@@ -127,7 +127,7 @@ async def accept_package(
 
     The rules of the table in ``mocks/axis/README.md``, in order; ``business_type``, when
     given, must be the package's ``BussinessDocType`` (an error naming ``business_field``).
-    A duplicate answers the original with ``duplicate=True``.
+    A duplicate answers the original with ``duplicate=True``, before the recipient checks.
     """
     try:
         verified = parse_and_verify(
@@ -154,15 +154,21 @@ async def accept_package(
             f"the package is sent by {envelope.sender_code}, but the token belongs to {sender.code}",
             "MessageHeader.From.OrganId",
         )
-    recipients = _check_recipients(ctx, envelope.recipients)
-    if ctx.weak("lossy_axis") and _lossy_drop(ctx, envelope.message_id):
-        # PLANTED DEFECT: acknowledge without storing, for the lossy-axis reconciliation drill.
-        document_id = document_id_for(sender.code, envelope.message_id)
-        return AcceptedDocument(document_id, envelope.message_id, recipients, ctx.store.now(), False)
     message_id = envelope.message_id
     if ctx.weak("replay_accepted"):  # PLANTED WEAKNESS: every send is a new message, replays included
         message_id = f"{message_id}#{uuid.uuid4().hex[:8]}"
     try:
+        # A duplicate is answered as the stored document whatever changed since (a
+        # recipient closed, say): a retry must learn that its first send was accepted.
+        # So it is looked up before the recipient rules, which only new documents pass.
+        duplicate = ctx.store.find_duplicate(sender.code, message_id, verified.digest)
+        if duplicate is not None:
+            return duplicate
+        recipients = _check_recipients(ctx, envelope.recipients)
+        if ctx.weak("lossy_axis") and _lossy_drop(ctx, envelope.message_id):
+            # PLANTED DEFECT: acknowledge without storing, for the lossy-axis reconciliation drill.
+            document_id = document_id_for(sender.code, envelope.message_id)
+            return AcceptedDocument(document_id, envelope.message_id, recipients, ctx.store.now(), False)
         return await ctx.store.accept_document_async(
             NewDocument(
                 sender_code=sender.code,

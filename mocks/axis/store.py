@@ -149,17 +149,32 @@ class AxisStore:
         """:meth:`accept_document` through group commit (resumes after COMMIT)."""
         return await self._write(lambda conn: self._accept(conn, doc))
 
-    def _accept(self, conn: sqlite3.Connection, doc: NewDocument) -> AcceptedDocument:
-        # The duplicate check runs inside the write transaction, so two concurrent sends
-        # of one message id in one group-commit batch still store it once.
-        document_id = document_id_for(doc.sender_code, doc.message_id)
+    def find_duplicate(self, sender_code: str, message_id: str, digest: str) -> AcceptedDocument | None:
+        """The stored answer (``duplicate=True``) when this (sender, message id) is already
+        stored with ``digest``; ``None`` when it is new; :class:`MessageIdConflict` when it
+        is stored with another digest. A read: the send still checks again in its write."""
+        return self._existing(self._conn, sender_code, message_id, digest)
+
+    def _existing(
+        self, conn: sqlite3.Connection, sender_code: str, message_id: str, digest: str
+    ) -> AcceptedDocument | None:
+        document_id = document_id_for(sender_code, message_id)
         existing = conn.execute(
             "SELECT digest, accepted_at FROM documents WHERE document_id = ?", (document_id,)
         ).fetchone()
-        if existing is not None:
-            if existing[0] != doc.digest:
-                raise MessageIdConflict(document_id)
-            return AcceptedDocument(document_id, doc.message_id, self._recipients(document_id), existing[1], True)
+        if existing is None:
+            return None
+        if existing[0] != digest:
+            raise MessageIdConflict(document_id)
+        return AcceptedDocument(document_id, message_id, self._recipients(document_id), existing[1], True)
+
+    def _accept(self, conn: sqlite3.Connection, doc: NewDocument) -> AcceptedDocument:
+        # The duplicate check runs inside the write transaction, so two concurrent sends
+        # of one message id in one group-commit batch still store it once.
+        duplicate = self._existing(conn, doc.sender_code, doc.message_id, doc.digest)
+        if duplicate is not None:
+            return duplicate
+        document_id = document_id_for(doc.sender_code, doc.message_id)
         now = self._clock()
         conn.execute(
             "INSERT INTO documents (document_id, sender_code, message_id, digest, subject, priority,"
@@ -378,12 +393,14 @@ class AxisStore:
         conn.execute("UPDATE deliveries SET acked = 1, acked_at = ? WHERE delivery_id = ?", (now, delivery_id))
         return True, now
 
-    def pending_for(self, agency_code: str, document_id: str) -> list[int]:
+    def handed_out_pending(self, agency_code: str, document_id: str) -> list[int]:
         """Ids of ``agency_code``'s unacknowledged deliveries about ``document_id`` (the
-        document itself, or receipts of it), oldest first."""
+        document itself, or receipts of it) that were handed out to it at least once
+        (``attempt > 0``), oldest first. One never handed out is left out: acknowledging
+        it by document would lose it, since the agency never saw it."""
         rows = self._conn.execute(
             "SELECT delivery_id FROM deliveries WHERE recipient_code = ? AND acked = 0 AND document_id = ?"
-            " ORDER BY delivery_id",
+            " AND attempt > 0 ORDER BY delivery_id",
             (agency_code, document_id),
         ).fetchall()
         return [r[0] for r in rows]

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, Strict, ValidationError
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -57,6 +58,7 @@ from mocks.axis.service import (
 )
 from mocks.axis.vdxp_auth import (
     SIGN_HEADER_PATTERN,
+    SIGNATURE_PATTERN,
     TIMESTAMP_PATTERN,
     ReplayGuard,
     SignedRequest,
@@ -96,6 +98,23 @@ class VdxpState:
 
 # --- request bodies (the SDK's JSON header, plus what is marked ours) -----------------
 
+_MAX_DIGITS = 19  # 2**62, the largest id we take, has 19 digits
+
+
+def _whole_number(value: object) -> object:
+    """A JSON integer, or a string of digits — the jar sends every parameter as a string.
+    Never a boolean: pydantic's lax mode would read ``true`` as 1, and ``deliveryId: true``
+    would acknowledge delivery 1."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _MAX_DIGITS:
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a whole number (an integer, or a string of digits)")
+    return value
+
+
+#: An integer field of the face: strict (no booleans, no floats), numeric strings allowed.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number), Strict()]
+
 
 class SdkRequest(RequestModel):
     """Every JSON body may carry ``requestId`` (ours): signatures cover the body, so two
@@ -111,7 +130,7 @@ class ReceivedListRequest(SdkRequest):
 
     servicetype: Literal["eDoc", "status"] | None = None
     messagetype: Literal["edoc", "status"] | None = None
-    limit: int = Field(default=DEFAULT_PULL_LIMIT, ge=1, le=MAX_PULL_LIMIT)  # ours
+    limit: WholeNumber = Field(default=DEFAULT_PULL_LIMIT, ge=1, le=MAX_PULL_LIMIT)  # ours
 
 
 class EdocRequest(SdkRequest):
@@ -134,7 +153,7 @@ class UpdateStatusRequest(SdkRequest):
 
     docId: str = Field(min_length=1, max_length=64)  # noqa: N815
     status: str = Field(min_length=1, max_length=16)
-    deliveryId: int | None = Field(default=None, ge=1, le=2**62)  # noqa: N815
+    deliveryId: WholeNumber | None = Field(default=None, ge=1, le=2**62)  # noqa: N815
     description: str = Field(default="", max_length=2000)
 
 
@@ -173,6 +192,11 @@ def _json(request: Request, signed: SignedRequest, model: type[Any]) -> Any:
     scheme, else the JSON body."""
     try:
         if signed.params is not None:
+            # The parameters are the signed headers, so a body would be ignored: refused
+            # instead, even when a signed XroadVnpt-hash-file vouches for it (files are sendEdoc's).
+            if signed.body.strip() not in (b"", b"{}"):
+                raise ApiError(400, "unsigned_body", f"under {SIGN_HEADER} this operation's parameters travel in "
+                               f"signed {HEADER_PREFIX}<name> headers; its body must be empty or {{}}", SIGN_HEADER)
             return model.model_validate(signed.params)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
@@ -324,7 +348,9 @@ async def _delivery_status(ctx: AxisContext, caller: Agency, query: UpdateStatus
         ids = [query.deliveryId]
     else:
         readable_document(ctx, caller, query.docId, "docId")  # 404 unless a party
-        ids = ctx.store.pending_for(caller.code, query.docId)
+        # Only what the caller was handed: a delivery it never saw (a status message that
+        # arrived after its last list) stays pending and is listed next time.
+        ids = ctx.store.handed_out_pending(caller.code, query.docId)
     acked: list[int] = []
     if query.status == "done":  # fail / processing: left pending, handed out again after the lease
         for delivery_id in ids:
@@ -368,7 +394,7 @@ _AUTH_PARAMS = (
           "the connected system's id (an agency code)"),
     Param(TIMESTAMP_HEADER, "header", True, {"type": "string", "pattern": TIMESTAMP_PATTERN},
           "ddMMyyyy'T'HHmmss+SSSS, Asia/Ho_Chi_Minh"),
-    Param(HASH_HEADER, "header", True, {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    Param(HASH_HEADER, "header", True, {"type": "string", "pattern": SIGNATURE_PATTERN},
           "hex HMAC-SHA256 of systemid + timestamp + Content-Type + body, or of XroadVnpt-sign-header"),
     Param(SIGN_HEADER, "header", False, {"type": "string", "maxLength": 4096, "pattern": SIGN_HEADER_PATTERN},
           "the SDK jar's scheme: the signed XroadVnpt-* parameters as one JSON object"),

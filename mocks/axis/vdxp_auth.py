@@ -1,7 +1,7 @@
 """The SDK face's signed requests and its error form (``/vdxp/*``).
 
 Two ways to sign, both keyed by the system's secret (the agency's native client secret),
-both lowercase hex HMAC-SHA256 in ``XroadVnpt-hash-header`` (names in
+both hex HMAC-SHA256 in ``XroadVnpt-hash-header`` (64 hex digits, either case; names in
 :mod:`kernel.national.vdxp`):
 
 * **The SDK jar's** (``SDKVXP-2.0.1``, observed on the wire): the parameters travel as
@@ -9,16 +9,18 @@ both lowercase hex HMAC-SHA256 in ``XroadVnpt-hash-header`` (names in
   ``Content-Type`` as ``XroadVnpt-Content-Type``, ``hash-file`` for a document), and
   ``XroadVnpt-sign-header`` holds them as one JSON object — the signed text. Every
   ``XroadVnpt-`` header sent must be in it with the same value, the request's parameters
-  are read from it (a JSON body must then be empty or ``{}``: it is not signed), and a
-  document's body must match the signed ``XroadVnpt-hash-file`` (SHA-256; the jar's
-  upload adds a trailing CRLF, which is not part of the file).
+  are read from it (a JSON operation's body must then be empty or ``{}``, even with a
+  ``hash-file``: it would be ignored — 400 ``unsigned_body``), and a document's body must
+  match the signed ``XroadVnpt-hash-file`` (SHA-256; the jar's upload adds a trailing
+  CRLF, which is not part of the file).
 * **SignatureGenerator.java's** (reconstructed from that one public caller, not
   confirmed): ``XroadVnpt-systemid`` and ``XroadVnpt-timestamp`` headers, the HMAC over
   ``systemid + timestamp + Content-Type + body``, the parameters in the JSON body.
 
 Refused, each in the SDK's error form naming the header:
 
-* a header missing or malformed — 400 ``missing_header`` / ``invalid_header``;
+* a header missing or malformed (``XroadVnpt-hash-header`` not 64 hex digits, say) —
+  400 ``missing_header`` / ``invalid_header``;
 * a timestamp further than :data:`~kernel.national.vdxp.MAX_CLOCK_SKEW_S` from the
   server's clock — 401 ``stale_timestamp``;
 * an unknown system, a wrong signature, a header that differs from its signed value, a
@@ -69,11 +71,10 @@ from mocks.axis.directory import Agency, AgencyDirectory
 from mocks.core.endpoint import Handler
 from mocks.core.errors import ApiError
 
-__all__ = ["SIGN_HEADER_PATTERN", "TIMESTAMP_PATTERN", "ReplayGuard",
+__all__ = ["SIGNATURE_PATTERN", "SIGN_HEADER_PATTERN", "TIMESTAMP_PATTERN", "ReplayGuard",
            "SignedRequest", "authenticate", "jar_hex_forms", "sdk_error", "sdk_face", "secrets_of"]
 
 _MAX_SYSTEM_ID = 64
-_SIGNATURE_LENGTH = 64
 _MAX_SIGN_HEADER = 4096
 _PREFIX_LOWER = HEADER_PREFIX.lower()
 #: XroadVnpt- headers that are not parameters (the signature's own, the SDK's version).
@@ -143,6 +144,19 @@ TIMESTAMP_PATTERN = r"^(0[1-9]|[12][0-9]|3[01])(0[1-9]|1[0-2])[1-9][0-9]{3}T([01
 _TIMESTAMP_FORM = re.compile(TIMESTAMP_PATTERN)
 #: The sign header's form: one JSON object (its content is checked by the handler).
 SIGN_HEADER_PATTERN = r"^\{.*\}$"
+#: The signature's form: hex HMAC-SHA256, 64 digits, either case (compared case-blind).
+SIGNATURE_PATTERN = r"^[0-9a-fA-F]{64}$"
+_SIGNATURE_FORM = re.compile(SIGNATURE_PATTERN)
+
+
+def _presented_signature(request: Request) -> str:
+    """``XroadVnpt-hash-header``; a value that cannot be a signature is malformed (400),
+    not a wrong signature (401) — what it is does not depend on the system or its key."""
+    presented = _header(request, HASH_HEADER, 128)
+    if _SIGNATURE_FORM.fullmatch(presented) is None:
+        raise ApiError(400, "invalid_header", f"header {HASH_HEADER} must be 64 hex digits (HMAC-SHA256), "
+                       f"got {presented!r:.40}", HASH_HEADER)
+    return presented
 
 
 def _fresh(stamp: str, replay: ReplayGuard, now: float) -> float:
@@ -163,8 +177,7 @@ def _fresh(stamp: str, replay: ReplayGuard, now: float) -> float:
 
 
 def _check_signature(presented: str, expected: str, agency: Agency | None, how: str) -> None:
-    if (agency is None or len(presented) != _SIGNATURE_LENGTH
-            or not hmac.compare_digest(presented.lower().encode(), expected.encode())):
+    if agency is None or not hmac.compare_digest(presented.lower().encode(), expected.encode()):
         raise ApiError(401, "invalid_signature",
                        f"unknown system id or wrong signature (HMAC-SHA256 of {how}, keyed by the system's secret)",
                        HASH_HEADER)
@@ -185,7 +198,7 @@ def authenticate(
         return _authenticate_sdk(request, body, directory, secret_of, replay, clock)
     system_id = _header(request, SYSTEM_ID_HEADER, _MAX_SYSTEM_ID)
     stamp = _header(request, TIMESTAMP_HEADER, 32)
-    presented = _header(request, HASH_HEADER, 128)
+    presented = _presented_signature(request)
     now = clock()
     signed_at = _fresh(stamp, replay, now)
     agency = directory.get(system_id)
@@ -230,7 +243,7 @@ def _authenticate_sdk(
             isinstance(k, str) and k.startswith(HEADER_PREFIX) and isinstance(v, str) for k, v in signed.items()):
         raise ApiError(422 if well_formed else 400, "invalid_header", f"header {SIGN_HEADER} must be a JSON object of "
                        f'"{HEADER_PREFIX}<name>": "<value>" strings', SIGN_HEADER)
-    presented = _header(request, HASH_HEADER, 128)
+    presented = _presented_signature(request)
     for name in (SYSTEM_ID_HEADER, TIMESTAMP_HEADER):
         if not signed.get(name):
             raise ApiError(422, "missing_header", f"{name} must be signed (listed in {SIGN_HEADER})", name)
@@ -274,7 +287,10 @@ def _authenticate_sdk(
 
 def sdk_error(exc: ApiError) -> Response:
     """``exc`` in the SDK's error form (see the module docstring)."""
-    desc = f"{exc.field}: {exc.message}" if exc.field else exc.message
+    # Some messages already open with their field (mocks.core.http.validation_error's):
+    # the field is named once.
+    named = not exc.field or exc.message.startswith(f"{exc.field}: ")
+    desc = exc.message if named else f"{exc.field}: {exc.message}"
     body = orjson.dumps({"status": "FAIL", "ErrorCode": exc.code, "ErrorDesc": desc, "ErrorField": exc.field})
     return Response(body, status_code=exc.status, headers=exc.headers, media_type="application/json")
 

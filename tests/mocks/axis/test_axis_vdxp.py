@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import time
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 import vdxp_client as sdk
-from axis_harness import ADMIN_TOKEN, XML, AxisServer, envelope, package
+from axis_harness import ADMIN_TOKEN, XML, AxisServer, envelope, package, start_axis, stop_axis
 
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.edxml import build_package
@@ -95,7 +97,7 @@ def test_a_document_sent_through_the_sdk_is_the_record_the_native_face_sees(axis
         statuses = [k for k in _received(c, HANOI, servicetype="status") if k["docId"] == doc_id]
         assert [(k["serviceType"], k["status"], k["from"]) for k in statuses] == [
             ("status", "01", COMMUNE), ("status", "03", COMMUNE)]
-        # done without a deliveryId acknowledges every pending delivery of the document.
+        # done without a deliveryId acknowledges every delivery of the document it was handed.
         acked = sdk.call(c, "updateStatus", HANOI, {"docId": doc_id, "status": "done"}).json()
         assert sorted(acked["acked"]) == sorted(k["deliveryId"] for k in statuses)
 
@@ -282,3 +284,90 @@ def test_an_injected_fault_on_the_face_answers_in_the_sdk_form_and_leaves_the_na
         finally:
             assert c.delete("/admin/faults", headers=admin).status_code == 200
         assert sdk.call(c, "getAgenciesList", COMMUNE, {}).status_code == 200
+
+
+def test_done_without_a_delivery_id_acknowledges_only_what_was_handed_out(axis: AxisServer):
+    sender, recipient = "H26.00025", "H26.00070"  # inboxes no other test of this module touches
+    with axis.client() as c:
+        for limit in (100, 1):
+            doc_id = sdk.send(c, sender, package(axis.ca, envelope(sender, [recipient]))).json()["DocId"]
+            assert sdk.call(c, "updateStatus", recipient, {"docId": doc_id, "status": "01"}).status_code == 200
+            if limit == 1:  # both status messages pending, one handed out
+                assert sdk.call(c, "updateStatus", recipient, {"docId": doc_id, "status": "03"}).status_code == 200
+            handed = _received(c, sender, limit, servicetype="status")
+            assert [(k["docId"], k["status"]) for k in handed] == [(doc_id, "01")]
+            if limit == 100:  # the 03 arrives after the list
+                assert sdk.call(c, "updateStatus", recipient, {"docId": doc_id, "status": "03"}).status_code == 200
+            done = sdk.call(c, "updateStatus", sender, {"docId": doc_id, "status": "done"}).json()
+            # The 03 was never handed to the sender: acknowledging it would lose it.
+            assert (done["deliveries"], done["acked"]) == ([handed[0]["deliveryId"]], [handed[0]["deliveryId"]])
+            later = _received(c, sender, servicetype="status")
+            assert [(k["status"], k["attempt"]) for k in later] == [("03", 1)]
+            _done(c, sender, later[0])
+
+
+def test_a_resent_document_is_the_duplicate_even_after_its_recipient_closed(tmp_path):
+    old_tier = Path(__file__).resolve().parents[3] / "drills" / "catalog" / "readiness" / "old-tier.yaml"
+    server = start_axis(tmp_path, readiness_file=str(old_tier))
+    try:
+        with server.client() as c:
+            native = {**server.token(c, HANOI), **XML}
+            first_sdk = package(server.ca, envelope(HANOI, [CLOSED]))
+            first_native = package(server.ca, envelope(HANOI, [CLOSED]))
+            sent_sdk = sdk.send(c, HANOI, first_sdk).json()
+            sent_native = c.post("/documents", content=first_native, headers=native).json()
+            assert (sent_sdk["duplicate"], sent_native["duplicate"]) == (False, False)
+            admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            closed = c.post("/admin/district-tier", json={"status": "closed"}, headers=admin)
+            assert closed.status_code == 200 and closed.json()["status"] == "closed"
+            # A retry of either learns its send was accepted, through either face.
+            for pkg, doc_id in ((first_sdk, sent_sdk["DocId"]), (first_native, sent_native["document_id"])):
+                again = sdk.send(c, HANOI, pkg)
+                assert again.status_code == 200, again.text
+                assert (again.json()["DocId"], again.json()["duplicate"]) == (doc_id, True)
+                again = c.post("/documents", content=pkg, headers=native)
+                assert again.status_code == 200, again.text
+                assert (again.json()["document_id"], again.json()["duplicate"]) == (doc_id, True)
+            # A new document to the closed tier is still refused.
+            _fail(sdk.send(c, HANOI, package(server.ca, envelope(HANOI, [CLOSED]))), 422, "recipient_closed",
+                  "MessageHeader.To[0].OrganId")
+    finally:
+        stop_axis(server.process)
+
+
+def test_a_boolean_is_not_a_number_but_a_string_of_digits_is(axis: AxisServer):
+    with axis.client() as c:
+        doc_id = sdk.send(c, HANOI, package(axis.ca, envelope(HANOI, [COMMUNE]))).json()["DocId"]
+        item = next(k for k in _received(c, COMMUNE) if k["docId"] == doc_id)
+        body = _fail(sdk.call(c, "updateStatus", COMMUNE, {"docId": doc_id, "status": "done", "deliveryId": True}),
+                     422, "invalid_field", "deliveryId")
+        assert body["ErrorDesc"].startswith("deliveryId: ") and body["ErrorDesc"].count("deliveryId:") == 1
+        _fail(sdk.call(c, "getReceivedEdocList", COMMUNE, {"limit": True}), 422, "invalid_field", "limit")
+        _fail(sdk.call(c, "getReceivedEdocList", COMMUNE, {"limit": "1.5"}), 422, "invalid_field", "limit")
+        assert sdk.call(c, "getReceivedEdocList", COMMUNE, {"limit": "1"}).status_code == 200
+        done = sdk.call(c, "updateStatus", COMMUNE, {"docId": doc_id, "status": "done",
+                                                     "deliveryId": str(item["deliveryId"])}).json()
+        assert done["acked"] == [item["deliveryId"]]
+
+
+def test_an_error_names_its_field_once(axis: AxisServer):
+    with axis.client() as c:
+        body = _fail(sdk.call(c, "getEdoc", COMMUNE, {"docId": 5}), 422, "invalid_field", "docId")
+        assert body["ErrorDesc"] == "docId: Input should be a valid string"
+
+
+def test_a_malformed_signature_header_is_a_400_and_either_hex_case_is_accepted(axis: AxisServer):
+    body = b"{}"
+    with axis.client() as c:
+        good = sdk.signed_headers(COMMUNE, body, "application/json")
+        for bad in ("zz", good[HASH_HEADER][:63], good[HASH_HEADER] + "0", "g" * 64):
+            _fail(c.post("/vdxp/getAgenciesList", content=body, headers={**good, HASH_HEADER: bad}), 400,
+                  "invalid_header", HASH_HEADER)
+        jar = sdk.jar_headers(COMMUNE, {}, "application/json")
+        _fail(c.post("/vdxp/getAgenciesList", content=body, headers={**jar, HASH_HEADER: "not-hex"}), 400,
+              "invalid_header", HASH_HEADER)
+        upper = {**good, HASH_HEADER: good[HASH_HEADER].upper()}
+        assert c.post("/vdxp/getAgenciesList", content=body, headers=upper).status_code == 200
+        params = orjson.loads(c.get("/openapi.json").content)["paths"]["/vdxp/getAgenciesList"]["post"]["parameters"]
+        pattern = next(p["schema"]["pattern"] for p in params if p["name"] == HASH_HEADER)
+        assert re.fullmatch(pattern, upper[HASH_HEADER]) and not re.fullmatch(pattern, "g" * 64)

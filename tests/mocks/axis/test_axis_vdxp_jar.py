@@ -69,3 +69,16 @@ def test_the_jar_s_signature_covers_every_header_and_the_file(axis: AxisServer):
               "XroadVnpt-hash-file")
         unsigned = sdk.jar_headers(HANOI, {"from": HANOI}, "application/octet-stream")
         _fail(c.post("/vdxp/sendEdoc", content=pkg, headers=unsigned), 400, "unsigned_body", "XroadVnpt-sign-header")
+
+
+def test_a_json_operation_s_body_is_refused_even_with_a_signed_file_hash(axis: AxisServer):
+    body = b'{"status":"open"}'
+    with axis.client() as c:
+        headers = sdk.jar_headers(COMMUNE, {"status": "closed", "hash-file": hashlib.sha256(body).hexdigest()},
+                                  "application/json")
+        _fail(c.post("/vdxp/getAgenciesList", content=body, headers=headers), 400, "unsigned_body",
+              "XroadVnpt-sign-header")
+        # Its parameters travel as signed headers, numbers as strings (the jar's way).
+        listed = sdk.jar_call(c, "getAgenciesList", COMMUNE, {"status": "closed"}).json()["data"]
+        assert listed and {a["status"] for a in listed} == {"closed"}
+        assert sdk.jar_call(c, "getReceivedEdocList", COMMUNE, {"limit": "1"}).status_code == 200
