@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -79,22 +80,37 @@ class AccountsFile:
             raise ConfigError([ConfigProblem(str(path), None, "accounts_file", f"cannot read it: {exc}")]) from None
         accounts = cls(path)
         problems: list[ConfigProblem] = []
-        reader = csv.DictReader(text.splitlines())
-        header = tuple(reader.fieldnames or ())
-        missing = [column for column in _COLUMNS[:4] if column not in header]
-        if missing:
-            raise ConfigError([ConfigProblem(str(path), 1, "header", f"missing column(s) {', '.join(missing)}; "
-                                             f"the columns are {','.join(_COLUMNS)}")])
-        for number, row in enumerate(reader, start=2):
-            if number > _MAX_ROWS:
-                problems.append(ConfigProblem(str(path), number, "", f"more than {_MAX_ROWS:,} rows"))
-                break
-            problems.extend(accounts._add(number, row))
+        # Lines are counted by the reader itself (``line_num``), not by rows: a blank line or
+        # a quoted field that spans lines would otherwise shift every line number after it.
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = tuple(next(reader, ()))
+            missing = [column for column in _COLUMNS[:4] if column not in header]
+            if missing:
+                raise ConfigError([ConfigProblem(str(path), 1, "header", f"missing column(s) {', '.join(missing)}; "
+                                                 f"the columns are {','.join(_COLUMNS)}")])
+            rows, end = 0, reader.line_num
+            for record in reader:
+                line, end = end + 1, reader.line_num  # the record's first line (its last is ``end``)
+                if not record:  # a blank line
+                    continue
+                rows += 1
+                if rows > _MAX_ROWS:
+                    problems.append(ConfigProblem(str(path), line, "", f"more than {_MAX_ROWS:,} rows"))
+                    break
+                problems.extend(accounts._add(line, dict(zip(header, record, strict=False))))
+        except csv.Error as exc:
+            problems.append(ConfigProblem(str(path), reader.line_num, "", f"not CSV: {exc}"))
         if problems:
             raise ConfigError(problems)
         return accounts
 
-    def _add(self, line: int, row: dict[str, str | None]) -> list[ConfigProblem]:
+    def where(self, account: str) -> tuple[int, str] | None:
+        """The line of ``account``'s row and where its password is (``env:NAME``, ``file:PATH``),
+        or None — for an error that must point at the row to fix, never at the password."""
+        return self._where.get(account)
+
+    def _add(self, line: int, row: dict[str, str]) -> list[ConfigProblem]:
         def value(column: str) -> str:
             return (row.get(column) or "").strip()
 

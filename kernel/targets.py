@@ -11,7 +11,7 @@ otherwise a ``targets.yaml`` names base URLs for portal, population and axis::
       secret_env: STAGING_DRY_RUN_SECRET          # accounts' passwords are derived from it
       admin_token_env: STAGING_ADMIN_TOKEN        # optional: ledger for reconciliation
       accounts_file: /secure/accounts.csv         # optional: the accounts the target holds (kernel.accounts_file)
-    pki_dir: /secure/dry-run-pki                  # agency signing keys (dry-run CA)
+    pki_dir: /secure/dry-run-pki                  # agency signing keys: an existing dry-run CA (ca.pem, ca.key)
 
 Each service speaks ``native`` (the mocks' own REST dialect, the default) or its national
 system's integration shape (:data:`PROTOCOLS`): the portal's integration adapter
@@ -23,7 +23,13 @@ TLS is verified by default, per service (``kernel.tls``): a CA bundle, a client
 certificate and key for mutual TLS; every file is checked when the file is loaded.
 
 Secrets are read from the environment variables the file names and never written to
-the journal or report: :meth:`Target.describe` is what provenance records.
+the journal or report: :meth:`Target.describe` is what provenance records. A variable the
+file names must be set (an unset ``secret_env`` is refused, never replaced by the public
+default secret); without ``secret_env``, ``DIENTAP_DRY_RUN_SECRET`` is read, else the default.
+
+Everything a file points at is checked when it is loaded, before anything starts: each
+base URL parses, with a port from 1 to 65535; ``pki_dir`` is a directory that already holds
+a dry-run CA (dientap never creates a CA where a targets file points).
 """
 
 from __future__ import annotations
@@ -32,14 +38,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kernel.accounts_file import AccountsFile
 from kernel.allowlist import Allowlist, is_loopback_host
 from kernel.configfile import StrictModel, load_model
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, Credentials, DerivedCredentials
 from kernel.errors import ConfigError, ConfigProblem, TargetNotAllowed
+from kernel.pki import DryRunCA
 from kernel.tls import TlsOptions, tls_problems
 
 __all__ = [
@@ -75,6 +83,16 @@ class ServiceTarget(StrictModel):
 
     base_url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=500)
     tls: TlsSpec | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _parses_with_a_valid_port(cls, url: str) -> str:
+        """The pattern admits what no client can reach (``http://[::1``, ``host:99999``):
+        refuse it here, naming the field, rather than as a traceback once the run has begun."""
+        problem = _url_problem(url)
+        if problem is not None:
+            raise ValueError(f"{url!r} {problem}; give http(s)://HOST[:PORT][/PATH] with a PORT from 1 to 65535")
+        return url
 
 
 class PortalTarget(ServiceTarget):
@@ -114,6 +132,14 @@ class TargetsFile(StrictModel):
     credentials: CredentialsSpec = CredentialsSpec()
     pki_dir: Path | None = None
     adapter: str = Field(default="default", description="adapter set: 'default' or 'module:attribute'")
+
+    @field_validator("pki_dir", mode="before")
+    @classmethod
+    def _names_a_directory(cls, value: object) -> object:
+        # Path("") is Path("."): an empty value would quietly mean the current directory.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"empty; give the directory that holds the dry-run CA ({_CA_FILES}), or leave pki_dir out")
+        return value
 
 
 @dataclass
@@ -193,6 +219,9 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         urls[name] = url
     if problems:
         raise TargetNotAllowed.of(problems)
+    problems.extend(_secret_problems(spec, str(path)))
+    if spec.pki_dir is not None:
+        problems.extend(_pki_problems(spec.pki_dir, str(path)))
     tls: dict[str, TlsOptions] = {}
     for name in SERVICE_NAMES:
         service = getattr(spec, name)
@@ -235,7 +264,59 @@ def accounts_file(path: Path) -> AccountsFile:
     return found
 
 
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
+#: What a dry-run CA directory holds (``kernel.pki.DryRunCA``): the key signs, the certificate is trusted.
+_CA_FILES = "ca.pem and ca.key"
 
+
+def _secret_problems(spec: TargetsFile, path: str) -> list[ConfigProblem]:
+    """A ``secret_env`` the file names must hold a secret: falling back to the public default
+    would sign in with a password anyone can derive, and fail only once the load is running."""
+    name = spec.credentials.secret_env
+    if "secret_env" not in spec.credentials.model_fields_set or os.environ.get(name):
+        return []
+    return [ConfigProblem(path, None, "credentials.secret_env",
+                          f"environment variable {name} is not set (or is empty); export the target's dry-run "
+                          f"secret in {name}, or leave secret_env out to use DIENTAP_DRY_RUN_SECRET")]
+
+
+def _pki_problems(directory: Path, path: str) -> list[ConfigProblem]:
+    """A ``pki_dir`` must already hold a usable dry-run CA: the target's, copied here. One
+    created on the spot would sign documents the target's axis has never trusted."""
+    def problem(message: str) -> list[ConfigProblem]:
+        return [ConfigProblem(path, None, "pki_dir", f"{str(directory)!r} {message}; give the directory holding the "
+                              f"target's dry-run CA ({_CA_FILES}; `dientap mocks` keeps it in <data-dir>/axis/pki/)")]
+
+    if not directory.is_dir():
+        return problem("is not a directory")
+    missing = [name for name in ("ca.pem", "ca.key") if not (directory / name).is_file()]
+    if missing:
+        return problem(f"holds no dry-run CA: {' and '.join(missing)} missing")
+    try:
+        DryRunCA.load_or_create(directory)  # both files exist: this only opens and checks them
+    except ConfigError as exc:
+        return [ConfigProblem(path, None, "pki_dir", f"{found.file}: {found.message}") for found in exc.problems]
+    except OSError as exc:
+        return problem(f"cannot be read: {exc.strerror}")
+    return []
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with a base URL the pattern admitted, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed IPv6 bracket, say
+        return f"is not a URL ({exc})"
+    if not parts.hostname:
+        return "names no host"
+    host_port = parts.netloc.rpartition("@")[2]
+    after_host = host_port.rpartition("]")[2] if host_port.startswith("[") else host_port
+    if ":" not in after_host:
+        return None
+    port = after_host.partition(":")[2]
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        return f"has port {port!r}"
+    return None
+
+
+def _host(url: str) -> str:
     return urlsplit(url).hostname or ""

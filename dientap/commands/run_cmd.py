@@ -46,6 +46,15 @@ Example:
 """
 
 
+def seed(text: str) -> int:
+    """A whole number (``--seed``); argparse's own ``int`` would say "invalid int value",
+    not what is accepted."""
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number, e.g. {SEED.default}") from None
+
+
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by run, drill and security: target, load shape, output."""
     parser.add_argument("--target", type=target, default="embedded",
@@ -57,7 +66,7 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=positive_float, default=None,
                         help="multiply officers per commune and citizen arrivals (> 0)")
     parser.add_argument("--workers", type=non_negative_int, default=0, help="Locust worker processes (0 = one local process)")
-    parser.add_argument(SEED.flag, type=int, default=SEED.default, help=f"{SEED.help} (default {SEED.default})")
+    parser.add_argument(SEED.flag, type=seed, default=SEED.default, help=f"{SEED.help} (default {SEED.default})")
     parser.add_argument(POPULATION_SIZE.flag, type=positive_int, default=POPULATION_SIZE.default,
                         help=f"{POPULATION_SIZE.help} (default {POPULATION_SIZE.default})")
     parser.add_argument("--readiness", type=Path, default=None, help="embedded: readiness profile of the mocks")

@@ -40,7 +40,7 @@ import httpx
 
 from kernel.accounts_file import AccountsFile
 from kernel.credentials import Credentials, officer_account
-from kernel.errors import AccountsMissing, UsageError
+from kernel.errors import AccountsMissing, ConfigError, ConfigProblem
 from kernel.roster import Commune, load_roster
 from kernel.source_addresses import commune_source, province_source
 from kernel.tls import TlsOptions, client_context
@@ -64,6 +64,22 @@ class AccountProbe:
     source: str  # the loopback address the load sends it from (used only on a loopback target)
     path: str = "/auth/token"  # the native sign-in; the integration adapter's is its own
     headers: tuple[tuple[str, str], ...] = ()
+    fix: str = ""  # what to fix when the target refuses it; empty: provision it (derived accounts)
+
+
+#: What to fix when the target refuses a derived account (one dientap's secret derives).
+PROVISION = "provision it on the target (dientap mocks: --officers-per-commune), or lower --scale"
+
+
+def _fix_in_file(accounts: AccountsFile | None, account: str) -> str:
+    """Where to fix a refused account that comes from the accounts file: its row's password
+    (named by where it is read from — never the password itself)."""
+    where = accounts.where(account) if accounts is not None else None
+    if accounts is None or where is None:
+        return ""
+    line, reference = where
+    return (f"the password {accounts.path}:{line} gives for it ({reference}) is not the one the target holds, or "
+            "the target does not hold that account: fix that row, or what it reads from")
 
 
 #: Shapes with no sign-in to check: every call is signed with the account's secret, so a
@@ -74,14 +90,15 @@ UNCHECKED_SHAPES = {
 }
 
 
-def _portal_probe(officer: str, password: str, whose: str, source: str, protocol: str) -> AccountProbe:
+def _portal_probe(officer: str, password: str, whose: str, source: str, protocol: str, fix: str) -> AccountProbe:
     """An officer's sign-in in the shape the portal speaks."""
     if protocol == "dvcqg-adapter":
         from kernel.national.dvcqg import AUTH_PATH, DEFAULT_DSTCODE
 
         return AccountProbe("portal", officer, {"username": officer, "password": password}, whose, source,
-                            AUTH_PATH, (("dstcode", DEFAULT_DSTCODE),))
-    return AccountProbe("portal", officer, {"kind": "officer", "account": officer, "password": password}, whose, source)
+                            AUTH_PATH, (("dstcode", DEFAULT_DSTCODE),), fix)
+    return AccountProbe("portal", officer, {"kind": "officer", "account": officer, "password": password}, whose, source,
+                        fix=fix)
 
 
 def account_probes(communes: list[Commune], officers_per_commune: int, credentials: Credentials,
@@ -102,11 +119,11 @@ def account_probes(communes: list[Commune], officers_per_commune: int, credentia
         named = accounts.officer(commune.code, officers_per_commune) if accounts is not None else None
         officer = named or officer_account(commune.code, officers_per_commune)
         by_service["portal"].append(_portal_probe(officer, password(officer), whose, source,
-                                                  shapes.get("portal", "native")))
+                                                  shapes.get("portal", "native"), _fix_in_file(accounts, officer)))
         by_service["axis"].append(AccountProbe(
             "axis", commune.agency_code,
             {"agency_code": commune.agency_code, "client_secret": password(commune.agency_code)},
-            whose, source))
+            whose, source, fix=_fix_in_file(accounts, commune.agency_code)))
     roster = load_roster()
     for code in sorted(provinces):
         province = roster.province(code)
@@ -114,11 +131,11 @@ def account_probes(communes: list[Commune], officers_per_commune: int, credentia
         client = f"province-{code}"
         by_service["population"].append(AccountProbe(
             "population", client, {"client_id": client, "client_secret": password(client)},
-            whose, province_source(code)))
+            whose, province_source(code), fix=_fix_in_file(accounts, client)))
         by_service["axis"].append(AccountProbe(
             "axis", province.agency_code,
             {"agency_code": province.agency_code, "client_secret": password(province.agency_code)},
-            whose, province_source(code)))
+            whose, province_source(code), fix=_fix_in_file(accounts, province.agency_code)))
     for service, shape in shapes.items():
         if shape in UNCHECKED_SHAPES:
             by_service[service] = []
@@ -147,14 +164,16 @@ class AccountCheck:
 def check_accounts(
     urls: dict[str, str], probes: dict[str, list[AccountProbe]], *, bind_sources: bool,
     deadline_s: float = CHECK_DEADLINE_S, needed: str = "", tls: dict[str, TlsOptions] | None = None,
-    protocols: dict[str, str] | None = None,
+    protocols: dict[str, str] | None = None, targets_file: str = "targets.yaml",
 ) -> AccountCheck:
     """Sign in once as every probed account; raise :class:`AccountsMissing` at the first
-    account the target refuses. ``needed`` says why the run needs them (for the error line)."""
+    account the target refuses, and :class:`~kernel.errors.ConfigError` naming the TLS
+    option of ``targets_file`` to fix when no handshake succeeds. ``needed`` says why the
+    run needs them (for the error line)."""
     deadline = time.monotonic() + deadline_s
     with ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="account-check") as pool:
         futures = {service: pool.submit(_check_service, urls[service], items, bind_sources, deadline, needed,
-                                        (tls or {}).get(service))
+                                        (tls or {}).get(service), targets_file)
                    for service, items in probes.items() if items}
         results = {service: f.result() for service, f in futures.items()}
     unconfirmed = {service: answer for service, (_, answer) in results.items() if answer is not None}
@@ -166,7 +185,7 @@ def check_accounts(
 
 def _check_service(
     base_url: str, probes: list[AccountProbe], bind_sources: bool, deadline: float, needed: str,
-    tls_options: TlsOptions | None,
+    tls_options: TlsOptions | None, targets_file: str,
 ) -> tuple[int, str | None]:
     """(accounts confirmed, why the rest were not) — raises at a refused account."""
     confirmed = 0
@@ -179,13 +198,15 @@ def _check_service(
             for probe in items:
                 if time.monotonic() > deadline:
                     return confirmed, f"{len(probes) - confirmed} accounts left after {CHECK_DEADLINE_S:.0f} s"
-                answer = _expect_account(client, base_url, probe, needed)
+                answer = _expect_account(client, base_url, probe, needed, targets_file)
                 if answer is not None:
                     if not confirmed and answer == _CLOSED and _wants_client_certificate(base_url, tls, tls_options):
-                        raise UsageError(
-                            f"TLS to the {probe.service} at {base_url}: it closes every TLS connection without an answer "
-                            f"and no client certificate is configured; if it requires mutual TLS, give targets.yaml "
-                            f"{probe.service}.tls.client_cert and client_key; no load was sent")
+                        # The targets file's TLS options are what is wrong: a config error (exit 3).
+                        raise ConfigError([ConfigProblem(
+                            targets_file, None, f"{probe.service}.tls.client_cert",
+                            f"TLS to the {probe.service} at {base_url}: it closes every TLS connection without an "
+                            f"answer and no client certificate is configured; if it requires mutual TLS, give "
+                            f"{probe.service}.tls.client_cert and client_key; no load was sent")])
                     return confirmed, answer
                 confirmed += 1
     return confirmed, None
@@ -220,7 +241,8 @@ def _by_source(probes: list[AccountProbe]) -> Iterator[tuple[str, list[AccountPr
     yield from groups.items()
 
 
-def _expect_account(client: httpx.Client, base_url: str, probe: AccountProbe, needed: str) -> str | None:
+def _expect_account(client: httpx.Client, base_url: str, probe: AccountProbe, needed: str,
+                    targets_file: str = "targets.yaml") -> str | None:
     """None when the target holds the account; what it answered when it cannot tell;
     raises :class:`AccountsMissing` when it refuses the account."""
     try:
@@ -228,20 +250,22 @@ def _expect_account(client: httpx.Client, base_url: str, probe: AccountProbe, ne
     except httpx.HTTPError as exc:
         refused = _tls_failure(exc)
         if refused is not None:
-            # Not the target defending itself: no request of the run would get through.
-            raise UsageError(
+            # Not the target defending itself: no request of the run would get through, and
+            # what to fix is the targets file's TLS options — a config error (exit 3).
+            raise ConfigError([ConfigProblem(
+                targets_file, None, f"{probe.service}.tls.ca_bundle",
                 f"TLS to the {probe.service} at {base_url} failed: {refused}; give the CA that signed its certificate "
-                f"in targets.yaml {probe.service}.tls.ca_bundle (and client_cert/client_key if it requires one); "
-                "no load was sent") from None
+                f"(and {probe.service}.tls.client_cert/client_key if it requires one); no load was sent")]) from None
         return f"no answer ({exc.__class__.__name__})"
     if reply.status_code in _ISSUED or (probe.service == "portal" and reply.status_code == _NOT_ISSUED_YET):
         return None
     code = _error_code(reply)
     if reply.status_code in (401, 403, 404):
+        answered = f"HTTP {reply.status_code} {code}".strip()
+        why = "" if probe.fix else needed  # an account from the file: its row, not the profile's size, is to fix
         raise AccountsMissing(
             f"account check: the {probe.service} at {base_url} refused account {probe.account!r} of {probe.whose} "
-            f"(HTTP {reply.status_code} {code}){needed}; provision it on the target (dientap mocks: "
-            "--officers-per-commune), or lower --scale; no load was sent")
+            f"({answered}){why}; {probe.fix or PROVISION}; no load was sent")
     retry = reply.headers.get("Retry-After")
     return f"HTTP {reply.status_code} {code}".strip() + (f", Retry-After {retry} s" if retry else "")
 
@@ -260,10 +284,17 @@ def _tls_failure(exc: BaseException) -> str | None:
 
 
 def _error_code(reply: httpx.Response) -> str:
+    """The refusal's code: the native ``{"error": {"code"}}``, or the integration adapter's
+    ``{"error_code", "message", "field", "reason"}`` (its ``reason`` is the same code)."""
     try:
         body = reply.json()
     except ValueError:
         return ""
-    error = body.get("error") if isinstance(body, dict) else None
-    return str(error.get("code", "")) if isinstance(error, dict) else ""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("code", ""))
+    reason = body.get("reason")
+    return str(reason) if isinstance(reason, str) else ""
 

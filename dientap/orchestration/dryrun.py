@@ -268,7 +268,8 @@ class DryRun:
         bind = spec.binds_commune_sources
         needed = (f" — profile {profile.name} at scale {profile.scale:g} signs in "
                   f"{profile.officers_per_commune} officers per commune")
-        return check_accounts(self.urls, probes, bind_sources=bind, needed=needed, tls=self.tls, protocols=self.protocols)
+        return check_accounts(self.urls, probes, bind_sources=bind, needed=needed, tls=self.tls, protocols=self.protocols,
+                              targets_file=self.options.target)
 
     def _accounts_cover(self, communes: list[Commune]) -> AccountsFile:
         """The accounts file, once it is known to hold every account the profile signs in

@@ -56,9 +56,16 @@ _CA_CACHE: dict[Path, DryRunCA] = {}
 
 
 def _ca(pki_dir: Path | None) -> DryRunCA | None:
+    """The dry-run CA kept in ``pki_dir``, which must already hold one (``ca.pem``, ``ca.key``):
+    the load signs with the target's CA and never creates one where it is pointed — a new CA
+    would sign documents the target has never trusted, in a directory nobody asked for."""
     if pki_dir is None:
         return None
     if pki_dir not in _CA_CACHE:
+        missing = [name for name in ("ca.pem", "ca.key") if not (pki_dir / name).is_file()]
+        if missing:
+            raise ConfigError([ConfigProblem("targets", None, "pki_dir",
+                                             f"{str(pki_dir)!r} holds no dry-run CA ({' and '.join(missing)} missing)")])
         _CA_CACHE[pki_dir] = DryRunCA.load_or_create(pki_dir)
     return _CA_CACHE[pki_dir]
 

@@ -74,3 +74,23 @@ def test_a_file_without_the_columns_or_with_unreadable_passwords_says_so(
     unreadable = {(p.line, p.message.split(":")[0]) for p in accounts.unreadable_passwords()}
     assert unreadable == {(2, "a.mc01"), (3, "a.mc02")}
     assert accounts.unknown_communes({"00004"})[0].line == 2
+
+
+def test_a_bad_row_after_blank_lines_and_a_field_spanning_lines_is_named_by_its_own_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        AccountsFile.load(_file(tmp_path, (
+            "\n"                                                   # line 2: blank
+            "\n"                                                   # line 3: blank
+            'citizen,079203001234,26734,env:X,"Nguyễn\nVăn An",1990-05-17\n'  # lines 4-5: a name on two lines
+            "officer,a.mc01,26734,hunter2,,\n"                     # line 6: a literal password
+            "\n"                                                   # line 7: blank
+            "chief,a.mc02,26734,env:X,,\n")))                      # line 8: unknown kind
+    assert [(p.line, p.field) for p in refused.value.problems] == [(6, "password"), (8, "kind")]
+
+
+def test_where_names_an_accounts_row_and_where_its_password_is_never_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OFFICER_PW", "from-the-env")
+    accounts = AccountsFile.load(_file(tmp_path, "\nofficer,hcm.mc01,26734,env:OFFICER_PW,,\n"))
+    assert accounts.where("hcm.mc01") == (3, "env:OFFICER_PW") and accounts.where("nobody") is None

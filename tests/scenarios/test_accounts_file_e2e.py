@@ -87,7 +87,10 @@ def test_a_run_signs_in_with_the_accounts_files_accounts_and_writes_no_password(
     assert not [password for password in passwords if password in written]
 
 
-def test_a_commune_the_file_gives_no_officer_stops_the_run_before_any_load(tmp_path: Path) -> None:
+def test_a_commune_the_file_gives_no_officer_stops_the_run_before_any_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WRONG_SECRET_ENV, "not-the-mocks-secret")  # the file names it: it must be set
     skipped = active_communes(resolve_profile("smoke"))[3]
     accounts, _ = _accounts(tmp_path, skip_commune=skipped.code)
     urls = {"portal": "http://127.0.0.1:9", "population": "http://127.0.0.1:9", "axis": "http://127.0.0.1:9"}
@@ -101,7 +104,10 @@ def test_a_commune_the_file_gives_no_officer_stops_the_run_before_any_load(tmp_p
     assert "no load was sent" in message and not (run.run_dir / "ledgers").exists()
 
 
-def test_a_population_spoken_as_c06_needs_each_clients_api_key_in_the_file(tmp_path: Path) -> None:
+def test_a_population_spoken_as_c06_needs_each_clients_api_key_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WRONG_SECRET_ENV, "not-the-mocks-secret")  # the file names it: it must be set
     accounts, _ = _accounts(tmp_path)
     urls = {"portal": "http://127.0.0.1:9", "population": "http://127.0.0.1:9", "axis": "http://127.0.0.1:9"}
     targets = _targets(tmp_path, urls, accounts)

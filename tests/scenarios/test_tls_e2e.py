@@ -11,7 +11,7 @@ import pytest
 
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from dientap.orchestration.mockcluster import MockCluster, MockClusterConfig
-from kernel.errors import UsageError
+from kernel.errors import ConfigError
 from kernel.pki import DryRunCA
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,7 @@ def test_a_target_whose_certificate_is_not_trusted_or_that_wants_a_client_certif
             run = DryRun(DryRunOptions(profile="smoke", target=str(targets), out=tmp_path / "runs", duration_s=5))
             with run:
                 run.start_target()
-                with pytest.raises(UsageError) as stopped:
+                with pytest.raises(ConfigError) as stopped:
                     run.start_load()
             message = str(stopped.value)
             assert field in message and says in message and "no load was sent" in message, (case, message)
