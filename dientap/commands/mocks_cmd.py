@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dientap.commands.options import DURATION_FORMS, duration, officer_count, positive_int
+from dientap.commands.options import DURATION_FORMS, duration, officer_count, positive_int, seed
 from dientap.commands.preflight import check_folder, check_readiness
 from dientap.orchestration import MockCluster, MockClusterConfig
 from dientap.orchestration.mockcluster import ServiceBindError, check_secret, check_weaknesses, uses_default_secret
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="PORTAL,POPULATION,AXIS (default 8701,8702,8703; 0 = free port)")
     parser.add_argument("--data-dir", type=Path, default=Path(".dientap/data"), help="where the SQLite databases live")
     parser.add_argument("--readiness", type=Path, default=None, help="readiness profile YAML (default: all provinces ready)")
-    parser.add_argument(SEED.flag, type=int, default=SEED.default, help=f"{SEED.help} (default {SEED.default})")
+    parser.add_argument(SEED.flag, type=seed, default=SEED.default, help=f"{SEED.help} (default {SEED.default})")
     parser.add_argument(POPULATION_SIZE.flag, type=positive_int, default=POPULATION_SIZE.default,
                         help=f"{POPULATION_SIZE.help} (default {POPULATION_SIZE.default})")
     parser.add_argument("--admin-token", default=None, help="admin API token (default: random, printed)")

@@ -90,6 +90,11 @@ def positive_int(text: str) -> int:
     return _number(text, lambda t: int(t.replace("_", "")), lambda v: v >= 1, "a whole number, 1 or more")
 
 
+def seed(text: str) -> int:
+    """A whole number, any sign (``--seed``)."""
+    return _number(text, lambda t: int(t.strip(), 10), lambda v: True, "a seed: give a whole number, e.g. 42")
+
+
 def officer_count(text: str) -> int:
     """Officer accounts per commune, 1 to 999 (``--officers-per-commune``; the account
     names ``<commune>.officer<n>`` have at most three digits)."""

@@ -18,6 +18,7 @@ from dientap.commands.options import (
     positive_int,
     protocol,
     refresh_interval,
+    seed,
     target,
 )
 from dientap.commands.preflight import check_run_arguments
@@ -44,15 +45,6 @@ Example:
   dientap run smoke --budgets reports/budgets.yaml --junit gate.xml
   dientap run smoke --board 8089 --board-refresh 2   # the live board on http://127.0.0.1:8089/
 """
-
-
-def seed(text: str) -> int:
-    """A whole number (``--seed``); argparse's own ``int`` would say "invalid int value",
-    not what is accepted."""
-    try:
-        return int(text.strip(), 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number, e.g. {SEED.default}") from None
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:

@@ -129,14 +129,25 @@ def _billion_laughs() -> bytes:
     return f'<?xml version="1.0"?>\n<!DOCTYPE edXML [\n{dtd}\n]>\n<edXML>&lol9;</edXML>'.encode()
 
 
+#: The parameter-entity probe's two files: one every Linux host has, one no host has.
+_PARAMETER_ENTITY_FILES = ("/etc/passwd", "/nonexistent/dientap-canary")
+
+
+def _parameter_entity(path: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-16"?>\n'
+            f'<!DOCTYPE edXML [<!ENTITY % f SYSTEM "file://{path}"> %f;]>\n<edXML/>').encode("utf-16")
+
+
 @security_check(CheckSpec(
     id="input.xml-entities",
     title="XML external entities and entity expansion are refused by the axis",
     area=Area.INPUT, owasp=API8,
     sends="POST /documents: a validly signed package whose subject comes from an internal entity (canary), a "
-          "package with an external entity file:///etc/passwd, and a billion-laughs package",
-    passes_when="all three answer 4xx (never 2xx or 5xx), no answer contains the file's content, and the axis "
-                "ledger is unchanged",
+          "package with an external entity file:///etc/passwd, a billion-laughs package, and two UTF-16 packages "
+          "whose internal subset loads an external parameter entity: file:///etc/passwd and a file that does not exist",
+    passes_when="all answer 4xx (never 2xx or 5xx), no answer contains the file's content, the two parameter-entity "
+                "packages get the same answer (a parser that read the existing file tells the two apart), and the "
+                "axis ledger is unchanged",
     weaknesses=(PlantedWeakness("axis", "xxe_enabled"),),
 ))
 def xml_entities(ctx: CheckContext, out: Outcome) -> None:
@@ -161,6 +172,12 @@ def xml_entities(ctx: CheckContext, out: Outcome) -> None:
         cases.append(("external entity file:///etc/passwd", b'<?xml version="1.0"?>\n<!DOCTYPE edXML [<!ENTITY xxe '
                       b'SYSTEM "file:///etc/passwd">]>\n<edXML>&xxe;</edXML>'))
     cases.append(("billion laughs", _billion_laughs()))
+    # libxml2 loads an external parameter entity whatever load_dtd says; in UTF-16 a byte
+    # search for "<!DOCTYPE" misses it. The file's content need not be echoed to leak: an
+    # existing file and a missing one answered differently is already an oracle.
+    parameter = {path: _parameter_entity(path) for path in _PARAMETER_ENTITY_FILES}
+    cases += [(f"UTF-16 parameter entity {path}", body) for path, body in parameter.items()]
+    answers: dict[str, tuple[int, str]] = {}
     for label, body in cases:
         try:
             r = ctx.send("axis", "POST", "/documents", content=body, headers=headers)
@@ -174,6 +191,13 @@ def xml_entities(ctx: CheckContext, out: Outcome) -> None:
         ok = 400 <= r.status_code < 500 and "root:x:0:0" not in r.text
         out.expect(ok, f"{label}: answered {r.status_code}" + (" with /etc/passwd content" if "root:x" in r.text else ""),
                    ctx.excerpt(r, label))
+        for path in _PARAMETER_ENTITY_FILES:
+            if label.endswith(path):
+                answers[path] = (r.status_code, r.text.replace(path, "<file>").replace(path.rpartition("/")[2], "<file>"))
+    if len(answers) == len(_PARAMETER_ENTITY_FILES):
+        existing, missing = (answers[path] for path in _PARAMETER_ENTITY_FILES)
+        out.expect(existing == missing, f"an existing and a missing file as a parameter entity are told apart: "
+                   f"{existing[0]} {existing[1][:120]!r} vs {missing[0]} {missing[1][:120]!r}", None)
     after = ctx.ledger("axis")
     if before is not None and after is not None:
         out.expect(before == after, f"axis state changed: {before} → {after}", None)

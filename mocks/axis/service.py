@@ -151,7 +151,7 @@ async def accept_package(
         raise ApiError(
             403,
             "sender_mismatch",
-            f"the package is sent by {envelope.sender_code}, but the token belongs to {sender.code}",
+            f"the package is sent by {envelope.sender_code}, but the caller is {sender.code} (its token, or its signed systemId)",
             "MessageHeader.From.OrganId",
         )
     message_id = envelope.message_id

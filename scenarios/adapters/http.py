@@ -255,7 +255,7 @@ class ServiceSession:
             except orjson.JSONDecodeError:
                 body = {}
         ok = status in expect
-        error_code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
+        error_code = _error_code(body, failed=not ok)
         problem = check(body) if ok and check is not None else None
         retry_after = _seconds(retry_header)
         reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code, content=content,
@@ -321,3 +321,23 @@ class TokenCache:
     def drop(self, account: str) -> None:
         """Forget a token (after logout or a 401)."""
         self._tokens.pop(account, None)
+
+
+def _error_code(body: dict[str, Any], *, failed: bool) -> str | None:
+    """The rule a refusal names, in each JSON shape's error form: the native face's
+    ``{"error": {"code"}}``; for a failed request also the integration adapter's ``reason``
+    and the SDK's ``ErrorCode`` (of a ``"FAIL"``), so Locust's failure table tells the
+    national faces' refusals apart as it does the native ones."""
+    error = body.get("error")
+    if isinstance(error, dict):
+        code = error.get("code")
+        return code if isinstance(code, str) else None
+    if not failed:
+        return None
+    reason = body.get("reason")
+    if isinstance(reason, str) and reason:
+        return reason
+    sdk = body.get("ErrorCode")
+    if body.get("status") == "FAIL" and isinstance(sdk, (str, int)) and not isinstance(sdk, bool):
+        return str(sdk)
+    return None

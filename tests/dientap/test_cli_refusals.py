@@ -34,6 +34,7 @@ REFUSALS: list[tuple[str, list[str], list[str]]] = [
     ("run-population-exponent", ["run", "smoke", "--population-size", "1e3"],
      ["argument --population-size", "'1e3'", "a whole number, 1 or more"]),
     ("run-seed-word", ["run", "smoke", "--seed", "abc"], ["argument --seed", "'abc'", "a whole number"]),
+    ("mocks-seed-word", ["mocks", "--seed", "1.5"], ["argument --seed", "'1.5'", "a whole number"]),
     ("run-target-ftp", ["run", "smoke", "--target", "ftp://host/x"],
      ["argument --target", "'ftp://host/x' is a URL", "give 'embedded' or a targets YAML file"]),
     ("run-board-word", ["run", "smoke", "--board", "abc"],

@@ -28,7 +28,8 @@ from scenarios.adapters import ServiceSession, adapter_class
 def main(url: str, seed: int) -> dict[str, Any]:
     env = Environment()
     events: list[dict[str, Any]] = []
-    env.events.request.add_listener(lambda **kw: events.append({"name": kw["name"], "failed": kw["exception"] is not None}))
+    env.events.request.add_listener(lambda **kw: events.append({"name": kw["name"], "failed": kw["exception"] is not None,
+                                                                "why": str(kw["exception"] or "")}))
     session = ServiceSession(env, "portal", url)
     adapter = adapter_class("portal", "dvcqg-adapter")(session, DerivedCredentials(DEFAULT_DRY_RUN_SECRET))
     person = citizen_at(seed, 21)
@@ -69,6 +70,7 @@ def main(url: str, seed: int) -> dict[str, Any]:
     out["bad_officer"] = bad
     out["names"] = sorted({e["name"] for e in events})
     out["failed_names"] = sorted({e["name"] for e in events if e["failed"]})
+    out["failures"] = sorted({f"{e['name']}: {e['why']}" for e in events if e["failed"]})
     out["dossier_code"] = dossier_code
     return out
 

@@ -77,3 +77,5 @@ def test_locust_sees_each_operation_by_name(probe):
     assert {"POST /dvcqg auth", "POST /dvcqg DongBoHoSoMC", "POST /dvcqg TraCuuHoSo", "POST /dvcqg CapNhatTienDoHoSoMC",
             "POST /dvcqg LayDanhSachTTHC", "GET /dossiers"} <= set(probe["names"])
     assert set(probe["failed_names"]) == {"POST /dvcqg TraCuuHoSo", "POST /dvcqg CapNhatTienDoHoSoMC", "POST /dvcqg auth"}
+    # The face's reason names each refusal in Locust's failure table, as the native code does.
+    assert "POST /dvcqg CapNhatTienDoHoSoMC: HTTP 409 illegal_transition" in probe["failures"], probe["failures"]

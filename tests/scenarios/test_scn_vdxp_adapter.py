@@ -63,4 +63,6 @@ def test_locust_sees_each_sdk_operation_by_name(probe):
     assert names == {"POST /vdxp/sendEdoc", "POST /vdxp/getReceivedEdocList", "POST /vdxp/updateStatus",
                      "POST /vdxp/getSentEdocList"}
     failures = [(name, exc) for _, name, exc in probe["events"] if exc]
-    assert failures == [("POST /vdxp/updateStatus", "HTTP 409"), ("POST /vdxp/getReceivedEdocList", "HTTP 503")]
+    # The SDK's ErrorCode names each refusal in Locust's failure table, as the native code does.
+    assert failures == [("POST /vdxp/updateStatus", "HTTP 409 illegal_transition"),
+                        ("POST /vdxp/getReceivedEdocList", "HTTP 503 province_not_connected")]
