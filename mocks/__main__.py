@@ -71,6 +71,7 @@ def build_settings(args: argparse.Namespace) -> ServiceSettings:
         "population_url": args.population_url,
         "vulnerable": frozenset(v.strip() for v in args.vulnerable.split(",") if v.strip()),
         "admin_token": os.environ.get("DIENTAP_ADMIN_TOKEN") or None,
+        "tls_cert_file": args.tls_cert,
     }
     secret = os.environ.get(DRY_RUN_SECRET_ENV)
     if secret:
@@ -83,6 +84,16 @@ def build_settings(args: argparse.Namespace) -> ServiceSettings:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
+    listening: socket.socket | None = None
+    if args.fd is not None:
+        # A socket bound by the supervisor: its address is where this service is reached
+        # (the portal's payment callbacks, re-scheduled at start, go there), not the
+        # default port the settings would otherwise assume.
+        listening = socket.socket(fileno=args.fd)
+        bound = listening.getsockname()
+        args.host = str(bound[0])
+        if args.port is None:
+            args.port = int(bound[1])
     try:
         settings = build_settings(args)
     except ValidationError as exc:
@@ -135,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             # Not uvicorn's own ``fd=``: it wraps the descriptor as AF_UNIX, so the event loop
             # never sets TCP_NODELAY and small responses wait 40 ms for a delayed ACK.
             # socket(fileno=) detects the real family (AF_INET/AF_INET6).
-            server.run(sockets=[socket.socket(fileno=args.fd)])
+            assert listening is not None  # nosec B101 - made above from --fd
+            server.run(sockets=[listening])
         else:
             server.run()
     except KeyboardInterrupt:

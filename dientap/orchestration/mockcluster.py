@@ -159,7 +159,9 @@ class MockCluster:
                 args += ["--tls-client-ca", str(self.tls.ca)]
             if name == "portal":
                 extra.setdefault("upstream_ca_file", str(self.tls.ca))
-                if "population" in cfg.client_auth:
+                # The portal's client certificate: to the population database, and to itself
+                # (the payment intermediary's callbacks) when the portal requires one.
+                if "population" in cfg.client_auth or "portal" in cfg.client_auth:
                     extra.setdefault("upstream_client_cert", str(self.tls.client_cert))
                     extra.setdefault("upstream_client_key", str(self.tls.client_key))
         if extra:

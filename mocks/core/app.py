@@ -89,9 +89,24 @@ async def _list_faults(request: Request) -> Response:
 
 async def _add_fault(request: Request) -> Response:
     rule = FaultRule.accepted(await read_json(request, FaultRequest))
+    _check_serves(request.app.state.routes, rule)
     request.app.state.faults.add(rule)
     log.warning("fault injected: %s", rule.model_dump_json())
     return json_response(rule.model_dump(mode="json"), status=201)
+
+
+def _check_serves(routes: RouteTable, rule: FaultRule) -> None:
+    """A rule for a route (or method) this service does not serve would never fire: a drill
+    with a typo would pass without testing anything. 422 naming the field instead."""
+    if rule.route == "*":
+        return
+    methods = routes.methods(rule.route)
+    if methods is None:
+        raise ApiError(422, "unknown_route", f"route {rule.route!r} is not a route template this service serves "
+                       "(as in its /openapi.json paths, e.g. /dossiers/{code}), or '*'", "route")
+    if rule.method is not None and rule.method not in methods:
+        raise ApiError(422, "unknown_method", f"route {rule.route} has no {rule.method}; it has "
+                       f"{', '.join(sorted(methods))}", "method")
 
 
 async def _clear_faults(request: Request) -> Response:
@@ -380,7 +395,7 @@ def build_service_app(
     app.state.ledger = ledger
     app.state.metrics = ServiceMetrics(name, store_sizes or (lambda: ledger().get("counts", {})), fault_counts)
     app.state.openapi = openapi_document(name, all_endpoints)
-    app.service_layer = _ServiceMiddleware(
-        app.starlette, state=app.state, routes=RouteTable(all_endpoints, _wrap), error_handlers=error_handlers
-    )
+    app.state.routes = RouteTable(all_endpoints, _wrap)
+    app.service_layer = _ServiceMiddleware(app.starlette, state=app.state, routes=app.state.routes,
+                                           error_handlers=error_handlers)
     return app

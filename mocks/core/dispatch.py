@@ -66,6 +66,13 @@ class RouteTable:
                 route.error_forms[ep.method] = ep.error_form
                 self._face_forms.setdefault(_first_segment(ep.path), ep.error_form)
 
+    def methods(self, template: str) -> frozenset[str] | None:
+        """The methods the route ``template`` (``/dossiers/{code}``) has, or None if it is no route."""
+        for route in (*self._static.values(), *(route for _, route in self._dynamic)):
+            if route.template == template:
+                return frozenset(route.handlers)
+        return None
+
     def face_form(self, path: str) -> ErrorForm | None:
         """The error form of the face whose path prefix ``path`` is under (``/vdxp/…``), if any:
         a call the face does not have is answered in the face's own form, not the native one."""

@@ -90,6 +90,9 @@ class ServiceSettings(BaseModel):
     upstream_client_key: Path | None = None
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     payment_callback_delay_s: float = Field(default=0.2, ge=0)
+    # The certificate the service serves (``--tls-cert``), None for plain http: the payment
+    # intermediary calls the portal back over https then, trusting that certificate alone.
+    tls_cert_file: Path | None = None
     inbox_visibility_s: float = Field(default=30.0, gt=0)
     # Per client system: well above the busiest legitimate client of the national load,
     # low enough that a scraper meets a 429 within a second (derivation: kernel/defaults.py).

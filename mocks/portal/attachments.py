@@ -83,7 +83,9 @@ class AttachmentFetcher:
 
     def allowed(self, url: str) -> bool:
         """Whether ``url`` lies under an allowlisted prefix (decided from its text alone)."""
-        if len(url) > 2000 or not url.isascii() or any(c in url for c in "\\ \t\r\n"):
+        # Printable ASCII only: a control character (\x01, DEL) is no URL, and httpx would
+        # raise InvalidURL on it in the fetch.
+        if len(url) > 2000 or not (url.isascii() and url.isprintable()) or any(c in url for c in "\\ "):
             return False
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS or "@" in parts.netloc or not parts.hostname:
@@ -131,6 +133,8 @@ class AttachmentFetcher:
                         raise ApiError(422, "attachment_too_large",
                                        f"the attachment exceeds the {self.max_bytes}-byte limit", field)
                     digest.update(chunk)
+        except httpx.InvalidURL:  # under the planted weakness only: the allowlist refuses what httpx cannot read
+            raise ApiError(422, "attachment_url_refused", "the URL cannot be read", field) from None
         except (httpx.HTTPError, TimeoutError) as exc:
             raise ApiError(503, "attachment_store_unavailable", f"the document store could not be read "
                            f"({type(exc).__name__}); nothing was stored, retry later", field,

@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import ssl
 
 import httpx
 import orjson
@@ -51,8 +52,10 @@ def signature_valid(key: bytes, body: bytes, header: str | None) -> bool:
 class PaymentIntermediary:
     """Schedules signed, retried payment callbacks to the portal."""
 
-    def __init__(self, key: bytes, delay_s: float, *, max_attempts: int = 30, timeout_s: float = 2.0):
+    def __init__(self, key: bytes, delay_s: float, *, max_attempts: int = 30, timeout_s: float = 2.0,
+                 verify: ssl.SSLContext | bool = True):
         self._key = key
+        self._verify = verify
         self.delay_s = delay_s
         self.max_attempts = max_attempts
         self._timeout = httpx.Timeout(timeout_s)
@@ -87,7 +90,10 @@ class PaymentIntermediary:
         )
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(self._key, body)}
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False)
+            # No keep-alive: a callback is rare, and a connection the portal's own client holds
+            # open to the portal would keep the server's graceful shutdown waiting for it.
+            self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False, verify=self._verify,
+                                             limits=httpx.Limits(max_keepalive_connections=0))
         attempt = 0
         while attempt < self.max_attempts:
             try:

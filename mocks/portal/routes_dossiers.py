@@ -368,6 +368,18 @@ async def apply_transition(
             raise ApiError(409, "illegal_transition", str(exc), field) from None
         except TransitionNotAllowed as exc:
             raise ApiError(403, "transition_not_allowed", str(exc), field) from None
+        if new == DossierStatus.FEES_DUE and not current.fee_vnd:
+            # Nothing to pay: the dossier would wait in "fees due" for a payment that is refused.
+            raise ApiError(409, "no_fee_due", f"procedure {current.procedure_code} has no fee: move the dossier on "
+                           "without collecting one", field)
+        if current.status == DossierStatus.FEES_DUE:
+            # The intermediary has the citizen's money in hand: the dossier waits for its
+            # callback (which moves it on), or the fee would be collected on a dossier
+            # withdrawn or refused meanwhile.
+            pending = portal.store.pending_payment_of(code, conn)
+            if pending is not None:
+                raise ApiError(409, "payment_pending", f"payment {pending.id} for this dossier is still pending; "
+                               "the dossier moves when it settles", field)
         at = now_iso()
         portal.store.set_status(conn, code, current.status, int(new), f"{actor.value}:{caller.subject}", note, at)
         return current.status, int(new), at

@@ -14,12 +14,14 @@ catalogue, readiness, group commit, ledger), moved by the same
 :func:`~mocks.portal.routes_dossiers.apply_transition`, and signed in by the same
 :func:`~mocks.portal.routes_auth.sign_in` (lockout, stuffing tarpit, readiness).
 
-Identity of a synced dossier: the caller's ``MaHoSo`` is its key. The first
+Identity of a synced dossier: the caller's ``MaHoSo`` is its key, in the namespace of whoever
+numbers it (:func:`_scope`): a commune's desk (its officers) or one citizen. The first
 ``DongBoHoSoMC`` with ``isUpdating=false`` stores the dossier under a portal code (given back
-as ``SoBienNhan``) and keeps ``MaHoSo → code`` as the idempotency record of that key (scope
-``dvcqg:MaHoSo``), so a re-sent item is recognised — answered ``DOSSIER_EXISTS``, never
-stored twice — even when two copies race. A dossier submitted on the portal's own API is
-known here by its code, as ``MaHoSo`` and ``SoBienNhan`` both.
+as ``SoBienNhan``) and keeps ``MaHoSo → code`` as the idempotency record of that key, so a
+re-sent item is recognised — answered ``DOSSIER_EXISTS``, never stored twice — even when two
+copies race. Nobody can take a number in another's namespace, or learn that it is used. A
+dossier submitted on the portal's own API is known here by its code, as ``MaHoSo`` and
+``SoBienNhan`` both.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ from mocks.portal.store import DossierRow
 
 __all__ = ["dvcqg_login", "dvcqg_call"]
 
-#: Idempotency scope of ``MaHoSo`` keys (one namespace: a MaHoSo names one dossier).
+#: Idempotency scope of ``MaHoSo`` keys, before a namespace (:func:`_scope`) is added.
+#: Dossiers synced before namespaces (2026-12-07) keep their key in this bare scope.
 _SCOPE = "dvcqg:MaHoSo"
 _PORTAL_CODE = re.compile(r"\d{5}-\d{6}-\d{6}")
 
@@ -189,11 +192,18 @@ def _exists(mahoso: str, prefix: str) -> ApiError:
                     f"{prefix}.MaHoSo")  # fmt: skip
 
 
-def _taken(portal: Portal, caller: Caller, mahoso: str, prefix: str) -> ApiError:
-    """A new dossier whose ``MaHoSo`` is already a dossier's key: ``_exists`` to a caller who
-    may see that dossier; to anyone else the same code without a word about it (ours: a
-    ``MaHoSo`` names one dossier portal-wide, so the stranger learns only that it is taken)."""
-    if _resolve(portal, caller, mahoso) is not None:
+def _scope(caller: Caller) -> str:
+    """The namespace of the ``MaHoSo`` numbers ``caller`` gives (ours): a one-stop system numbers
+    its desk's dossiers, so an officer's are their commune's (every officer of it sees them);
+    a citizen's own filings are theirs alone."""
+    return f"{_SCOPE}:{caller.commune}" if caller.is_officer else f"{_SCOPE}:{caller.subject}"
+
+
+def _taken(portal: Portal, caller: Caller, unit: Unit, mahoso: str, prefix: str) -> ApiError:
+    """A new dossier whose ``MaHoSo`` is already a key in the caller's namespace: ``_exists``
+    when the caller may see that dossier (always, but for a planted weakness), else the same
+    code without a word about it."""
+    if _resolve(portal, caller, unit, mahoso) is not None:
         return _exists(mahoso, prefix)
     return ApiError(409, "dossier_exists", f"MaHoSo {mahoso!r} is already taken; number the dossier anew",
                     f"{prefix}.MaHoSo")  # fmt: skip
@@ -210,7 +220,7 @@ async def _sync_dossiers(request: Request, portal: Portal, call: DvcqgCall, unit
     async def apply(raw: dict[str, Any], prefix: str) -> dict[str, object]:
         item = validate_item(HoSoMC, raw, prefix)
         if updating:
-            return await _update_dossier(request, portal, caller, item, prefix)
+            return await _update_dossier(request, portal, caller, unit, item, prefix)
         return await _new_dossier(request, portal, caller, unit, item, raw, prefix)
 
     return await _batch(call, apply)
@@ -267,14 +277,14 @@ async def _new_dossier(
     fp = fingerprint("DongBoHoSoMC", {"item": raw, "owner": owner.subject, "unit": unit.code})
     try:
         stored = await portal.idempotency.run(
-            _SCOPE, item.MaHoSo, fp, lambda remember: create_dossier(request, portal, owner, body, remember)
+            _scope(caller), item.MaHoSo, fp, lambda remember: create_dossier(request, portal, owner, body, remember)
         )
     except ApiError as err:
         if err.code == "idempotency_key_reused":
-            raise _taken(portal, caller, item.MaHoSo, prefix) from None
+            raise _taken(portal, caller, unit, item.MaHoSo, prefix) from None
         raise _renamed(err, prefix, attached) from None
     if stored.replayed:
-        raise _taken(portal, caller, item.MaHoSo, prefix)
+        raise _taken(portal, caller, unit, item.MaHoSo, prefix)
     created = orjson.loads(stored.body)
     return {"MaHoSo": item.MaHoSo, "SoBienNhan": created["code"], "TrangThaiHoSo": "1",
             "NgayTiepNhan": _vn_date(created["created_at"])}  # fmt: skip
@@ -294,15 +304,26 @@ def _vn_date(iso: str) -> str:
     return text
 
 
-def _resolve(portal: Portal, caller: Caller, mahoso: str) -> DossierRow | None:
-    """The dossier ``mahoso`` names, if ``caller`` may see it (else None: existence is not revealed)."""
-    code = mahoso
-    if not _PORTAL_CODE.fullmatch(mahoso):
-        hit = portal.store.idempotent_response(_SCOPE, mahoso)
-        if hit is None:
-            return None
-        code = orjson.loads(hit[2])["code"]
-    return _visible(portal, caller, code)
+def _resolve(portal: Portal, caller: Caller, unit: Unit, mahoso: str) -> DossierRow | None:
+    """The dossier ``mahoso`` names, if ``caller`` may see it (else None: existence is not revealed).
+
+    A portal code names itself. Otherwise the number is looked up in the caller's namespace,
+    then — for a citizen — in the desk's of the commune ``madonvi`` names (a dossier an officer
+    filed for them at the counter), then in the bare scope of dossiers synced before namespaces.
+    """
+    if _PORTAL_CODE.fullmatch(mahoso):
+        return _visible(portal, caller, mahoso)
+    scopes = [_scope(caller)]
+    if not caller.is_officer and unit.commune:
+        scopes.append(f"{_SCOPE}:{unit.commune}")
+    scopes.append(_SCOPE)
+    for scope in scopes:
+        hit = portal.store.idempotent_response(scope, mahoso)
+        if hit is not None:
+            found = _visible(portal, caller, orjson.loads(hit[2])["code"])
+            if found is not None:
+                return found
+    return None
 
 
 def _visible(portal: Portal, caller: Caller, code: str) -> DossierRow | None:
@@ -330,9 +351,9 @@ def _status_of(value: str, field: str) -> int:
 
 
 async def _update_dossier(
-    request: Request, portal: Portal, caller: Caller, item: HoSoMC, prefix: str
+    request: Request, portal: Portal, caller: Caller, unit: Unit, item: HoSoMC, prefix: str
 ) -> dict[str, object]:
-    d = _resolve(portal, caller, item.MaHoSo)
+    d = _resolve(portal, caller, unit, item.MaHoSo)
     if d is None:
         raise _not_found(item.MaHoSo, f"{prefix}.MaHoSo")
     await enter_scope(request, province=d.province_code)
@@ -352,7 +373,7 @@ async def _progress(request: Request, portal: Portal, call: DvcqgCall, unit: Uni
 
     async def apply(raw: dict[str, Any], prefix: str) -> dict[str, object]:
         step = validate_item(TienDoHoSoMC, raw, prefix)
-        d = _resolve(portal, caller, step.MaHoSo)
+        d = _resolve(portal, caller, unit, step.MaHoSo)
         if d is None:
             raise _not_found(step.MaHoSo, f"{prefix}.MaHoSo")
         await enter_scope(request, province=d.province_code)
@@ -368,7 +389,7 @@ async def _look_up(request: Request, portal: Portal, call: DvcqgCall, unit: Unit
     assert caller is not None  # nosec B101 - TraCuuHoSo needs a session (checked before dispatch)
     if not call.mahoso:
         raise ApiError(422, "missing_field", "required field 'mahoso' is missing", "mahoso")
-    d = _resolve(portal, caller, call.mahoso)
+    d = _resolve(portal, caller, unit, call.mahoso)
     if d is None:
         return ok_answer([])  # as the callers read it: an empty result is "not synced yet"
     await enter_scope(request, province=d.province_code)

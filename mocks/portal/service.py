@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -101,7 +102,8 @@ class Portal:
             fetch_any="ssrf_fetch_any" in settings.vulnerable,
         )
         self.callback_key = callback_key(settings.dry_run_secret)
-        self.intermediary = PaymentIntermediary(self.callback_key, settings.payment_callback_delay_s)
+        self.intermediary = PaymentIntermediary(self.callback_key, settings.payment_callback_delay_s,
+                                                verify=_callback_tls(settings))
         self._sequences: dict[str, int] = {}
         self._latest_date = ""  # yymmdd of the latest dossier code
 
@@ -172,12 +174,13 @@ class Portal:
 
     # -- lifecycle --------------------------------------------------------------------
     def callback_url(self, host: str, port: int) -> str:
-        """Where the intermediary calls the portal back."""
+        """Where the intermediary calls the portal back (https when the portal serves TLS)."""
         if host in ("", "::") or host.startswith("0."):  # a wildcard bind is reachable on loopback
             host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{port}/payments/callback"
+        scheme = "https" if self.settings.tls_cert_file else "http"
+        return f"{scheme}://{host}:{port}/payments/callback"
 
     async def startup(self) -> None:
         """Checkpoint off the event loop; re-schedule callbacks of payments still pending."""
@@ -225,3 +228,16 @@ def portal_of(request: Request) -> Portal:
 async def read_peers(request: Request) -> Response:
     """``GET /admin/peers``: the peer addresses each commune's traffic came from."""
     return json_response(portal_of(request).peers.report())
+
+
+def _callback_tls(settings: ServiceSettings) -> ssl.SSLContext | bool:
+    """How the intermediary's callbacks trust the portal: over https, the portal's own
+    certificate and nothing else (it calls itself back; pinning the served leaf needs no
+    CA), showing the portal's client certificate when one is configured (mutual TLS)."""
+    if settings.tls_cert_file is None:
+        return True
+    context = ssl.create_default_context(cafile=str(settings.tls_cert_file))
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the leaf itself is the trust anchor
+    if settings.upstream_client_cert and settings.upstream_client_key:
+        context.load_cert_chain(str(settings.upstream_client_cert), str(settings.upstream_client_key))
+    return context

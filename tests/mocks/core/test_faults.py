@@ -98,6 +98,10 @@ def _admin_app(tmp_path):
         ({"kind": "error", "status": 302}, "status"),
         ({"kind": "error", "route": ""}, "route"),
         ({"kind": "error", "route": "dossiers"}, "route"),  # a template starts with "/" (or is "*")
+        # A rule that could never fire: a route the service does not serve, a method it lacks.
+        ({"kind": "outage", "route": "/dossiers/{id}"}, "route"),
+        ({"kind": "outage", "route": "/healthz.*"}, "route"),
+        ({"kind": "outage", "route": "/healthz", "method": "DELETE"}, "method"),
         ({"kind": "error", "agency": ""}, "agency"),
         ({"kind": "latency"}, "latency"),
         ({"kind": "body"}, "body"),
@@ -122,7 +126,7 @@ def test_an_accepted_fault_is_stamped_by_the_server_and_real_statuses_pass(tmp_p
 
     async def post():
         async with _admin_app(tmp_path) as client:
-            return [await client.post("/admin/faults", json={"kind": "error", "status": s, "route": "/x"})
+            return [await client.post("/admin/faults", json={"kind": "error", "status": s, "route": "/healthz"})
                     for s in (429, 451, 511)]
 
     before = time.time()

@@ -98,6 +98,8 @@ def test_urls_under_the_store_prefix_are_allowed(store, url):
     "http://169.254.169.254/latest/meta-data/",
     "gopher://127.0.0.1:{port}/store/x",
     "http://127.0.0.1:{port}/store/a b.pdf",
+    "http://127.0.0.1:{port}/store/a\x01b.pdf",               # a control character (httpx: InvalidURL)
+    "http://127.0.0.1:{port}/store/a\x7fb.pdf",               # DEL
 ])  # fmt: skip
 def test_everything_else_is_refused_naming_the_field_before_any_request(store, url):
     fetcher = _fetcher(store)

@@ -114,7 +114,9 @@ def test_progress_moves_dossiers_by_the_same_status_machine(client):
                     data=[{"MaHoSo": mahoso, "TrangThai": value, "NguoiXuLy": "Cán bộ", "ThoiDiemXuLy": "20250701090000",
                            "NoiDungXuLy": "Tiếp nhận"}])  # fmt: skip
 
-    moved = progress("H-TEST-0004", "2")
+    # The citizen's own number is theirs: the commune's desk knows the dossier by its code.
+    assert progress("H-TEST-0004", "2").status_code == 404
+    moved = progress(code, "2")
     assert moved.status_code == 200 and moved.json()["result"][0]["TrangThai"] == "2"
     assert client.get(f"/dossiers/{code}", headers=bearer(session)).json()["status"] == 2
     illegal = progress(code, "10")
@@ -125,7 +127,7 @@ def test_progress_moves_dossiers_by_the_same_status_machine(client):
     bad = progress(code, "11")
     assert bad.status_code == 422 and bad.json()["error_code"] == ErrorCode.INVALID_FIELD
     # The update form of DongBoHoSoMC moves it too; another commune's officer cannot see it.
-    updated = sync(client, officer, person, "H-TEST-0004", updating=True, TrangThaiHoSo="4")
+    updated = sync(client, officer, person, code, updating=True, TrangThaiHoSo="4")
     assert updated.status_code == 200 and updated.json()["result"][0]["TrangThaiHoSo"] == "4"
     other_commune = next(c.code for c in load_roster().communes if c.code != commune)
     stranger = session_of(client, f"{other_commune}.officer1")
@@ -253,8 +255,8 @@ def test_bad_input_is_answered_in_the_adapter_s_error_form(client, send, status,
 
 def test_a_stranger_learns_nothing_of_another_citizen_s_dossier(client):
     """The portal's codes are sequential: syncing one as a MaHoSo must not tell whether it
-    exists. A MaHoSo of the caller's own numbering names one dossier portal-wide, so it can
-    only be said to be taken — not whose, and not "update it"."""
+    exists. A MaHoSo of the caller's own numbering lives in the caller's namespace, so
+    another's number can neither be learnt nor taken."""
     owner, stranger = citizen(21), citizen(22)
     owner_session, stranger_session = session_of(client, owner.personal_id), session_of(client, stranger.personal_id)
     code = sync(client, owner_session, owner, "H-OWN-0001").json()["result"][0]["SoBienNhan"]
@@ -263,9 +265,31 @@ def test_a_stranger_learns_nothing_of_another_citizen_s_dossier(client):
     missing = sync(client, stranger_session, stranger, f"{number}-{int(serial) + 900000:06d}").json()
     assert (probe["error_code"], probe["message"]) == (missing["error_code"], missing["message"])
     assert probe["error_code"] == ErrorCode.INVALID_FIELD
-    taken = sync(client, stranger_session, stranger, "H-OWN-0001")
-    assert taken.status_code == 409 and taken.json()["error_code"] == ErrorCode.DOSSIER_EXISTS
-    assert "isUpdating" not in taken.json()["message"] and owner.personal_id not in taken.text
+    # The same number in the stranger's own namespace is the stranger's own, new dossier.
+    own = sync(client, stranger_session, stranger, "H-OWN-0001")
+    assert own.status_code == 200, own.text
+    assert own.json()["result"][0]["SoBienNhan"] != code
+    for session, person, expected in ((owner_session, owner, code), (stranger_session, stranger, None)):
+        found = call(client, session, unit_of(person.commune_code), "TraCuuHoSo", SHARE_PATH, mahoso="H-OWN-0001")
+        assert found.json()["result"][0]["MaDoiTuong"] == person.personal_id
+        if expected:
+            assert found.json()["result"][0]["SoBienNhan"] == expected
+
+
+def test_a_citizen_cannot_take_a_number_of_a_commune_s_desk(client):
+    """Squatting: a citizen who files first under a number a commune's one-stop system will
+    use does not block the desk — the desk's numbers are the commune's namespace."""
+    person = citizen(25)
+    desk_number = f"{person.commune_code}-MC-000777"
+    squatter = session_of(client, citizen(26).personal_id)
+    assert sync(client, squatter, citizen(26), desk_number).status_code == 200
+    officer = session_of(client, f"{person.commune_code}.officer3")
+    desk = sync(client, officer, person, desk_number)
+    assert desk.status_code == 200, desk.text
+    # The applicant finds the desk's dossier by its number, through their commune.
+    mine = call(client, session_of(client, person.personal_id), unit_of(person.commune_code), "TraCuuHoSo",
+                SHARE_PATH, mahoso=desk_number).json()["result"]
+    assert [d["SoBienNhan"] for d in mine] == [desk.json()["result"][0]["SoBienNhan"]]
 
 
 def test_a_step_to_the_status_a_dossier_has_is_refused_as_natively_and_a_resync_is_no_move(client):
@@ -274,11 +298,11 @@ def test_a_step_to_the_status_a_dossier_has_is_refused_as_natively_and_a_resync_
     code = sync(client, session, person, "H-SAME-0001").json()["result"][0]["SoBienNhan"]
     officer = session_of(client, f"{person.commune_code}.officer2")
     step = call(client, officer, unit_of(person.commune_code), "CapNhatTienDoHoSoMC",
-                data=[{"MaHoSo": "H-SAME-0001", "TrangThai": "1", "NoiDungXuLy": "Tiếp nhận"}])
+                data=[{"MaHoSo": code, "TrangThai": "1", "NoiDungXuLy": "Tiếp nhận"}])
     native = client.post(f"/dossiers/{code}/transitions", json={"to": 1}, headers=bearer(officer))
     assert (step.status_code, native.status_code) == (409, 409), step.text
     assert step.json()["error_code"] == ErrorCode.ILLEGAL_TRANSITION and step.json()["field"] == "data[0].TrangThai"
-    resync = sync(client, officer, person, "H-SAME-0001", updating=True, TrangThaiHoSo="1")
+    resync = sync(client, officer, person, code, updating=True, TrangThaiHoSo="1")
     assert resync.status_code == 200 and resync.json()["result"][0]["TrangThaiHoSo"] == "1", resync.text
 
 
@@ -292,7 +316,7 @@ def test_an_update_is_refused_while_the_dossier_s_province_is_down(client):
                                                               "province": province})
     assert fault.status_code == 201, fault.text
     try:
-        update = sync(client, officer, person, "H-DOWN-0001", updating=True, TrangThaiHoSo="2")
+        update = sync(client, officer, person, code, updating=True, TrangThaiHoSo="2")
         assert update.status_code == 503 and update.json()["error_code"] == ErrorCode.UNAVAILABLE, update.text
     finally:
         client.delete("/admin/faults/province-down", headers=ADMIN)

@@ -266,6 +266,18 @@ def test_transitions_illegal_and_withdrawal_rules(client):
     assert r.status_code == 409 and "terminal" in r.json()["error"]["message"]
 
 
+def test_a_dossier_without_a_fee_is_never_put_in_fees_due(client):
+    person = citizen(27)
+    token = login_citizen(client, person)
+    code = submit(client, token, person, "no-fee-27").json()["code"]  # a free procedure
+    officer = login_officer(client, person.commune_code)
+    for to in (2, 4):
+        assert client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).status_code == 200
+    r = client.post(f"/dossiers/{code}/transitions", json={"to": 6}, headers=bearer(officer))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "no_fee_due", r.text
+    assert r.json()["error"]["field"] == "to"
+
+
 def test_worklist_pages_with_a_cursor(client):
     person = citizen(24)
     token = login_citizen(client, person)

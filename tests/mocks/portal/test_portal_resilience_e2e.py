@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import ssl
 import time
 
 import httpx
@@ -155,5 +156,127 @@ def test_planted_weaknesses_only_when_asked(tmp_path, population):
             r = client.post("/dossiers", json=planted,
                             headers={**bearer(login_citizen(client, owner)), "Idempotency-Key": "mass"})
             assert r.status_code == 201 and r.json()["status"] == 9  # mass assignment, as planted
+    finally:
+        portal.stop()
+
+
+def _serve_on_inherited_socket(tmp_path, port: int, population_url: str, tls_dir, delay_s: float):
+    """The portal as ``dientap mocks`` starts it: on a socket bound by its supervisor
+    (``--fd``, no ``--port``), here over mutual TLS."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from .conftest import ADMIN_TOKEN, SEED
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    settings = {"payment_callback_delay_s": delay_s, "upstream_client_cert": str(tls_dir / "client.pem"),
+                "upstream_client_key": str(tls_dir / "client.key")}
+    log = open(tmp_path / "portal-fd.log", "ab")  # noqa: SIM115 - closed by the OS
+    proc = subprocess.Popen(  # nosec B603 - fixed argv, our own interpreter
+        [sys.executable, "-m", "mocks", "serve", "portal", "--fd", str(sock.fileno()), "--data-dir", str(tmp_path / "data"),
+         "--seed", str(SEED), "--population-url", population_url, "--settings-json", json.dumps(settings),
+         "--tls-cert", str(tls_dir / "server.pem"), "--tls-key", str(tls_dir / "server.key"),
+         "--tls-client-ca", str(tls_dir / "ca" / "ca.pem")],
+        env={**os.environ, "DIENTAP_ADMIN_TOKEN": ADMIN_TOKEN}, pass_fds=(sock.fileno(),), stdout=log,
+        stderr=subprocess.STDOUT)  # fmt: skip
+    sock.close()
+    return proc
+
+
+def test_payments_complete_over_mutual_tls_on_an_inherited_socket_even_after_a_crash(tmp_path, population):
+    """The intermediary calls the portal back where it really listens (the inherited
+    socket's port, not the default 8701) and as it really listens (https, with a client
+    certificate): before, such callbacks went to http://127.0.0.1:8701 and the payment
+    stayed pending for good."""
+    from kernel.pki import DryRunCA, issue_tls
+
+    tls_dir = tmp_path / "tls"
+    ca = DryRunCA.load_or_create(tls_dir / "ca")
+    issue_tls(ca, "portal", hosts=("127.0.0.1",)).write(tls_dir, "server")
+    issue_tls(ca, "client", client=True).write(tls_dir, "client")
+    port = free_port()
+    person = citizen(62)
+    procedure = next(p for p in catalogue_of(person.province_code) if p.fee_vnd > 0)
+
+    def client() -> httpx.Client:
+        context = ssl.create_default_context(cafile=str(tls_dir / "ca" / "ca.pem"))
+        context.load_cert_chain(str(tls_dir / "client.pem"), str(tls_dir / "client.key"))
+        return httpx.Client(base_url=f"https://127.0.0.1:{port}", timeout=5, verify=context)
+
+    def wait_healthy(http: httpx.Client, proc) -> None:
+        for _ in range(400):  # bounded: 400 × 50 ms
+            assert proc.poll() is None, (tmp_path / "portal-fd.log").read_text(errors="replace")[-2000:]
+            try:
+                if http.get("/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("the portal did not become healthy")
+
+    def status(http: httpx.Client, code: str) -> int:
+        return http.get(f"/public/dossiers/{code}", params={"personal_id": person.personal_id}).json()["status"]
+
+    def pay(http: httpx.Client, key: str) -> str:
+        token = login_citizen(http, person)
+        code = _submit(http, token, person, key, procedure.code).json()["code"]
+        officer = login_officer(http, person.commune_code)
+        for to in (2, 4, 6):
+            assert http.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).status_code == 200
+        paid = http.post(f"/dossiers/{code}/payments", headers={**bearer(token), "Idempotency-Key": f"{key}-pay"})
+        assert paid.status_code == 201, paid.text
+        return code
+
+    def paid_within_bound(http: httpx.Client, code: str) -> bool:
+        for _ in range(200):  # bounded: 200 × 50 ms after a 0.1-s callback delay
+            if status(http, code) == 4:
+                return True
+            time.sleep(0.05)
+        return False
+
+    proc = _serve_on_inherited_socket(tmp_path, port, population.url, tls_dir, delay_s=0.1)
+    try:
+        with client() as http:
+            wait_healthy(http, proc)
+            assert paid_within_bound(http, pay(http, "tls-fd-1")), "the callback never reached the portal over TLS"
+            pending = pay(http, "tls-fd-2")
+        # A crash with a payment pending (its callback not yet due), then a restart on a new
+        # inherited socket: the callback is re-scheduled to that socket.
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc = _serve_on_inherited_socket(tmp_path, port, population.url, tls_dir, delay_s=0.1)
+        with client() as http:
+            wait_healthy(http, proc)
+            assert paid_within_bound(http, pending), "the re-scheduled callback never reached the restarted portal"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_a_dossier_with_a_payment_in_flight_waits_for_it(tmp_path, population):
+    """Withdrawn or refused while the intermediary holds the fee, a dossier would have the
+    fee collected anyway when the callback lands: every move out of "fees due" waits."""
+    portal = portal_process(tmp_path, population.url, payment_callback_delay_s=3600).start()
+    person = citizen(63)
+    procedure = next(p for p in catalogue_of(person.province_code) if p.fee_vnd > 0)
+    try:
+        with httpx.Client(base_url=portal.url, timeout=5) as client:
+            token = login_citizen(client, person)
+            code = _submit(client, token, person, "in-flight-63", procedure.code).json()["code"]
+            officer = login_officer(client, person.commune_code)
+            for to in (2, 4, 6):
+                assert client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).status_code == 200
+            paid = client.post(f"/dossiers/{code}/payments", headers={**bearer(token), "Idempotency-Key": "in-flight-pay"})
+            assert paid.status_code == 201, paid.text
+            for who, to in ((token, 7), (officer, 9)):
+                moved = client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(who))
+                assert moved.status_code == 409 and moved.json()["error"]["code"] == "payment_pending", moved.text
+            assert client.get(f"/dossiers/{code}", headers=bearer(token)).json()["status"] == 6
     finally:
         portal.stop()
