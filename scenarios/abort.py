@@ -32,7 +32,7 @@ from kernel.latency_records import Measure
 from reports.summary import AbortInfo
 from scenarios.latency import LatencyRecorder
 
-__all__ = ["AbortLimits", "SecondStats", "AbortDecision", "AbortEvaluator", "AbortMonitor"]
+__all__ = ["AbortLimits", "SecondStats", "AbortDecision", "AbortEvaluator", "AbortMonitor", "cut_short_reason"]
 
 logger = logging.getLogger(__name__)
 
@@ -215,3 +215,17 @@ class AbortMonitor:
             merged.add(bucket.intended if self.measure == "intended" else bucket.service)
         p99 = merged.value_at_percentile(99.0) / 1000 if merged.total else None
         return SecondStats(offset_s=second - int(self.run_start), requests=requests, failures=failures, p99_ms=p99)
+
+
+def cut_short_reason(planned_s: float, ran_s: float) -> str | None:
+    """Why a load that ran ``ran_s`` of its planned ``planned_s`` did not complete, or None.
+
+    Locust stops itself at ``--run-time`` (the planned seconds, rounded, at least 1); a load
+    ending a second (or 2 %) or more before it was stopped by something else. Its records
+    are written all the same, and without this a killed run's figures would pass the gate
+    as if the night had been rehearsed in full."""
+    expected = max(1.0, float(round(planned_s)))
+    if ran_s >= expected - max(1.0, 0.02 * expected):
+        return None
+    return (f"the load stopped after {ran_s:.1f} s of the {expected:g} s planned "
+            "(interrupted, killed or stopped early): the run did not complete")

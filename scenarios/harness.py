@@ -21,7 +21,7 @@ from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.load_clock import write_load_start
 from kernel.load_observation import EXTENSION_ATTRIBUTE
 from reports.summary_build import HISTOGRAMS_DIR
-from scenarios.abort import AbortLimits, AbortMonitor
+from scenarios.abort import AbortLimits, AbortMonitor, cut_short_reason
 from scenarios.arrival_plan import ArrivalPlan, CommuneRate, RateCurve
 from scenarios.arrivals import ArrivalScheduler, attach_arrivals
 from scenarios.connections import install_keepalive_fix
@@ -195,12 +195,16 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
     def on_quitting(environment: Any, **_kw: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):
             return
+        ended = time.time()
+        started = state.started_at or ended
+        decision = state.abort.decision if state.abort is not None else None
         outcome = RunOutcome(
-            started_at=state.started_at or time.time(),
-            ended_at=time.time(),
-            abort=state.abort.decision if state.abort is not None else None,
+            started_at=started,
+            ended_at=ended,
+            abort=decision,
             snapshots=state.shipping.snapshots() if state.shipping is not None else [],
             missing_workers=list(getattr(state.shipping, "missing_final", []) or []),
+            cut_short=cut_short_reason(config.profile.duration_s, ended - started) if decision is None else None,
         )
         try:
             write_results(config, world, recorder, outcome)

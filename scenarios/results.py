@@ -38,6 +38,9 @@ class RunOutcome:
     abort: AbortDecision | None = None
     snapshots: list[GeneratorSnapshot] = field(default_factory=list)
     missing_workers: list[str] = field(default_factory=list)
+    # Why the load ended before its planned time when no abort rule stopped it (the
+    # orchestrator interrupted or killed, a lost master): the run did not complete.
+    cut_short: str | None = None
 
 
 def build_load_record(config: RunConfig, recorder: LatencyRecorder, outcome: RunOutcome) -> LoadRecord:
@@ -58,7 +61,9 @@ def build_load_record(config: RunConfig, recorder: LatencyRecorder, outcome: Run
         communes={code: CommuneCounts(requests=c.requests, failures=c.failures)
                   for code, c in sorted(recorder.communes.items())},
         generator=health,
-        abort=outcome.abort.to_abort_info() if outcome.abort is not None else AbortInfo(aborted=False),
+        abort=outcome.abort.to_abort_info() if outcome.abort is not None else AbortInfo(
+            aborted=outcome.cut_short is not None, reason=outcome.cut_short,
+            at_offset_s=round(outcome.ended_at - outcome.started_at, 3) if outcome.cut_short else None),
     )
 
 
