@@ -217,15 +217,18 @@ class AbortMonitor:
         return SecondStats(offset_s=second - int(self.run_start), requests=requests, failures=failures, p99_ms=p99)
 
 
-def cut_short_reason(planned_s: float, ran_s: float) -> str | None:
-    """Why a load that ran ``ran_s`` of its planned ``planned_s`` did not complete, or None.
+def cut_short_reason(planned_s: float, since_setup_s: float, load_s: float) -> str | None:
+    """Why a load did not complete, or None: ``since_setup_s`` is the time from the harness's
+    set-up to the end, ``load_s`` the load's own (for the message).
 
-    Locust stops itself at ``--run-time`` (the planned seconds, rounded, at least 1); a load
-    ending a second (or 2 %) or more before it was stopped by something else. Its records
-    are written all the same, and without this a killed run's figures would pass the gate
-    as if the night had been rehearsed in full."""
+    Locust stops itself at ``--run-time`` (the planned seconds, rounded, at least 1), timed
+    from after the harness is set up — so a run that ended that long after its set-up, less
+    a second (or 2 %) of slack, was stopped by its clock; one that ended sooner was stopped
+    by something else (its orchestrator interrupted or killed). Its records are written all
+    the same, and without this a killed run's figures would pass the gate as if the night had
+    been rehearsed in full. (A kill within the set-up's few seconds of the end goes unseen.)"""
     expected = max(1.0, float(round(planned_s)))
-    if ran_s >= expected - max(1.0, 0.02 * expected):
+    if since_setup_s >= expected - max(1.0, 0.02 * expected):
         return None
-    return (f"the load stopped after {ran_s:.1f} s of the {expected:g} s planned "
+    return (f"the load stopped after {load_s:.1f} s of the {expected:g} s planned "
             "(interrupted, killed or stopped early): the run did not complete")

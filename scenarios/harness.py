@@ -95,6 +95,7 @@ def tables_to_log(path: Path) -> None:
 
 def install(environment: Any, config: RunConfig) -> HarnessState:
     """Attach everything to ``environment`` for its runner's role (local, master, worker)."""
+    installed_at = time.time()  # before Locust's --run-time clock starts (see cut_short_reason)
     install_keepalive_fix()
     install_default_args_cache()
     if not isinstance(environment.runner, WorkerRunner):
@@ -204,7 +205,8 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
             abort=decision,
             snapshots=state.shipping.snapshots() if state.shipping is not None else [],
             missing_workers=list(getattr(state.shipping, "missing_final", []) or []),
-            cut_short=cut_short_reason(config.profile.duration_s, ended - started) if decision is None else None,
+            cut_short=(cut_short_reason(config.profile.duration_s, ended - installed_at, ended - started)
+                       if decision is None else None),
         )
         try:
             write_results(config, world, recorder, outcome)
