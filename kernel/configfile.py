@@ -6,8 +6,10 @@ same shape::
 
     drills/catalog/axis-partition.yaml:14: method[2].duration: expected seconds > 0, got '5x'
 
-Models should set ``model_config = ConfigDict(extra="forbid")`` so unknown keys are
-errors too.
+Models derive from :class:`StrictModel`: unknown keys are errors, numbers must be finite
+and a boolean or a string is never read as a number (nor a number or ``"yes"`` as a
+boolean). A key given twice in one mapping is an error at the line of its second
+occurrence (plain YAML would silently keep the last one).
 """
 
 from __future__ import annotations
@@ -16,20 +18,78 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, GetCoreSchemaHandler, ValidationError
+from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError, core_schema
 
 from kernel.errors import ConfigError, ConfigProblem
 
-__all__ = ["load_model", "parse_model", "read_text_file", "field_path", "data_loc", "StrictModel"]
+__all__ = ["load_model", "parse_model", "parse_yaml", "read_text_file", "field_path", "data_loc", "StrictModel"]
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class StrictModel(BaseModel):
-    """Base for config models: unknown keys are errors, values are not coerced loosely."""
+# The strings pydantic's lax mode reads as a boolean; any other string it refuses itself.
+_BOOL_WORDS = frozenset({"0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes"})
 
-    model_config = {"extra": "forbid", "frozen": True}
+
+def _no_loose_number(value: Any) -> Any:
+    # Lax pydantic reads True as 1 and "5" as 5: a budget of `p95_ms: true` would be 1 ms.
+    # A string that is no number at all is left to pydantic, whose message says so.
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not a boolean")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise PydanticCustomError("number_type", "Input should be a number, not a string")
+    return value
+
+
+def _no_loose_bool(value: Any) -> Any:
+    # Lax pydantic reads 1, 0 and "yes" / "off" as booleans; a config file says true or false.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "Input should be true or false, not a number")
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        raise PydanticCustomError("bool_type", "Input should be true or false, not a string")
+    return value
+
+
+_GUARDS = {"float": _no_loose_number, "int": _no_loose_number, "bool": _no_loose_bool}
+
+
+def _guard_scalars(schema: Any, model: type[BaseModel]) -> Any:
+    """A copy of ``model``'s core schema whose number and boolean schemas refuse loose input.
+
+    Other models within are left alone: each :class:`StrictModel` guards its own schema.
+    """
+    if isinstance(schema, list):
+        return [_guard_scalars(item, model) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "model" and schema.get("cls") is not model:
+        return schema
+    if schema.get("type") in _GUARDS and "ref" not in schema:
+        return core_schema.no_info_before_validator_function(_GUARDS[schema["type"]], schema)
+    return {key: value if key == "cls" else _guard_scalars(value, model) for key, value in schema.items()}
+
+
+class StrictModel(BaseModel):
+    """Base for config models: unknown keys are errors, values are not coerced loosely.
+
+    Numbers must be finite (``.inf`` and ``.nan`` are refused) and real numbers: a boolean
+    or a string is not read as one. Booleans must be ``true`` or ``false``, not ``1`` or
+    ``"yes"``. YAML gives numbers and booleans their own types, so strictness costs a
+    well-formed file nothing.
+    """
+
+    model_config = {"extra": "forbid", "frozen": True, "allow_inf_nan": False}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+        """The model's schema with every number and boolean guarded against loose input."""
+        schema: CoreSchema = _guard_scalars(handler(source), cls)
+        return schema
 
 
 # The names pydantic-core gives the members of a union, or a validator, in an error's
@@ -110,16 +170,57 @@ def _message(err: ErrorDetails) -> str:
     return msg
 
 
-def parse_model(model: type[M], text: str, source: str) -> M:
-    """Validate YAML ``text`` against ``model``; ``source`` names the file in errors."""
+def _duplicate_keys(node: yaml.Node, path: tuple[Any, ...], source: str) -> list[ConfigProblem]:
+    """A problem for each key given twice in one mapping of ``node``, at its second line."""
+    problems: list[ConfigProblem] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            line = key.start_mark.line + 1
+            if (key.tag, key.value) in first:
+                problems.append(ConfigProblem(source, line, field_path((*path, key.value)),
+                                              f"duplicate key (first at line {first[key.tag, key.value]}): "
+                                              "a key may appear once in a mapping"))
+            else:
+                first[key.tag, key.value] = line
+            problems.extend(_duplicate_keys(value, (*path, key.value), source))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems.extend(_duplicate_keys(item, (*path, index), source))
+    return problems
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """The data of the YAML document ``text`` and its node tree (None for an empty document).
+
+    Invalid YAML and keys given twice in one mapping (which plain YAML resolves silently,
+    the last one winning) are a :class:`ConfigError` naming ``source`` and the line.
+    """
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None and (duplicates := _duplicate_keys(node, (), source)):
+            raise ConfigError(sorted(duplicates, key=lambda problem: problem.line or 0))
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigProblem(source, line, "", f"invalid YAML: {problem}")]) from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def parse_model(model: type[M], text: str, source: str) -> M:
+    """Validate YAML ``text`` against ``model``; ``source`` names the file in errors.
+
+    An empty document (nothing but comments, say) is validated as an empty mapping: the
+    model decides whether its defaults alone make a meaningful file.
+    """
+    data, node = parse_yaml(text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -142,7 +243,12 @@ def read_text_file(path: str | Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise ConfigError([ConfigProblem(str(path), None, "", "is a directory; expected a YAML file")]) from None
+    except OSError as exc:
+        # strerror, not str(exc): the latter repeats the path, which may be thousands of characters.
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
 
 

@@ -42,7 +42,9 @@ A regression row fails only when the two runs' 95 % confidence intervals do not 
     readiness: {...}                    # matrix thresholds, see reports.readiness
 
 Loading goes through :func:`kernel.configfile.load_model`: every problem is reported
-at once as ``file:line: field: message``, and unknown keys are errors.
+at once as ``file:line: field: message``, and unknown keys, keys given twice, infinite or
+non-numeric limits are errors. A file without any budget or regression line or readiness
+thresholds (an empty one, say) is refused: it would pass every run.
 """
 
 from __future__ import annotations
@@ -177,6 +179,16 @@ class Budgets(StrictModel):
     regression: list[RegressionLimit] = Field(default_factory=list)
     generator: GeneratorRules = Field(default_factory=GeneratorRules)
     readiness: ReadinessThresholds = Field(default_factory=ReadinessThresholds)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Budgets:
+        # With nothing to judge, the gate would check the generator rules alone and pass: an
+        # empty file, a comments-only one or a truncated copy would wave every run through.
+        # Readiness thresholds alone are meaningful: `dientap report --budgets` reads them.
+        if not self.budgets and not self.regression and "readiness" not in self.model_fields_set:
+            raise ValueError("no budget lines: a budgets file needs version: 1 and at least one line under "
+                             "budgets: or regression: (or readiness: thresholds for the report)")
+        return self
 
 
 def load_budgets(path: str | Path | None = None) -> Budgets:

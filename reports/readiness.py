@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kernel.configfile import StrictModel
 from kernel.roster import load_roster
@@ -74,6 +74,14 @@ class ReadinessThresholds(StrictModel):
     # The share of a province's requests the target may throttle before the province is
     # "throttled" instead of ready. 0: one throttled request is enough to say so.
     max_throttled_rate: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _green_below_amber(self) -> ReadinessThresholds:
+        # Green above amber would colour a cell red while it is within the green threshold.
+        if self.error_rate_green > self.error_rate_amber:
+            raise ValueError(f"error_rate_green ({self.error_rate_green}) is above error_rate_amber "
+                             f"({self.error_rate_amber}); expected error_rate_green <= error_rate_amber")
+        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
+from kernel.configfile import parse_yaml, read_text_file
 from kernel.errors import ConfigError, ConfigProblem, ExitCode, TargetNotAllowed
 
 __all__ = ["register", "KINDS"]
@@ -47,11 +46,12 @@ KINDS: tuple[str, ...] = tuple(SIGNATURES)
 
 
 def _detect(path: Path) -> str | None:
-    """The kind of ``path`` from its top-level keys; None when it is no YAML mapping we know."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
+    """The kind of ``path`` from its top-level keys; None when it is no YAML mapping we know.
+
+    A file that cannot be read, or is no valid YAML, is a :class:`ConfigError` saying so
+    (with the line of a syntax error): "not a dientap file" would hide the real problem.
+    """
+    data, _ = parse_yaml(read_text_file(path), str(path))
     if not isinstance(data, dict):
         return None
     keys = {str(k) for k in data}
@@ -87,11 +87,12 @@ def run(args: argparse.Namespace) -> ExitCode:
     problems: list[ConfigProblem] = []
     invalid = False  # a file that is not valid at all, besides hosts off an allowlist
     for path in args.files:
-        if not path.is_file():
-            problems.append(ConfigProblem(str(path), None, "", "file not found"))
+        try:
+            kind = args.kind or _detect(path)
+        except ConfigError as exc:  # unreadable, no file at all, or invalid YAML
+            problems.extend(exc.problems)
             invalid = True
             continue
-        kind = args.kind or _detect(path)
         if kind is None:
             known = ", ".join(sorted(KINDS))
             problems.append(ConfigProblem(str(path), None, "", f"not a dientap file: no top-level key of a {known} "

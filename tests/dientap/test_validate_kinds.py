@@ -66,9 +66,38 @@ def test_every_file_is_reported_not_just_the_first_bad_one(tmp_path, capsys):
         assert any(name in line and says in line for line in errors), (name, errors)
 
 
-@pytest.mark.parametrize("text", ["- a\n- b\n", "just words\n", "{unclosed\n", ""])
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just words\n", ""])
 def test_a_file_that_is_no_mapping_says_so(tmp_path, capsys, text):
     path = tmp_path / "odd.yaml"
     path.write_text(text, encoding="utf-8")
     assert main(["validate", str(path)]) == ExitCode.CONFIG_ERROR
     assert "not a dientap file" in capsys.readouterr().err
+
+
+def test_a_yaml_syntax_error_is_reported_at_its_line_not_as_no_dientap_file(tmp_path, capsys):
+    """The same line `dientap gate --budgets` prints (and `validate --kind budgets` did already)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\nbudgets:\n  - {name: x, error_rate: 0.1\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == ExitCode.CONFIG_ERROR
+    assert capsys.readouterr().err.splitlines() == [
+        f"ERROR: {path}:4: invalid YAML: expected ',' or '}}', but got '<stream end>'"]
+
+
+def test_a_key_given_twice_is_reported_by_validate(tmp_path, capsys):
+    path = tmp_path / "b.yaml"
+    path.write_text("version: 1\nbudgets:\n  - {service: portal, p95_ms: 5, p95_ms: 9999}\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == ExitCode.CONFIG_ERROR
+    assert capsys.readouterr().err.splitlines() == [
+        f"ERROR: {path}:3: budgets[0].p95_ms: duplicate key (first at line 3): a key may appear once in a mapping"]
+
+
+def test_an_empty_budgets_file_is_refused_but_an_empty_readiness_file_means_all_ready(tmp_path, capsys):
+    """README: provinces a readiness profile does not list are ready, so an empty one is meaningful."""
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing yet\n", encoding="utf-8")
+    assert main(["validate", "--kind", "readiness", str(path)]) == ExitCode.OK
+    assert capsys.readouterr().out == f"OK {path} (readiness)\n"
+    assert main(["validate", "--kind", "budgets", str(path)]) == ExitCode.CONFIG_ERROR
+    assert capsys.readouterr().err.splitlines() == [
+        f"ERROR: {path}: no budget lines: a budgets file needs version: 1 and at least one line under "
+        "budgets: or regression: (or readiness: thresholds for the report)"]

@@ -119,24 +119,29 @@ def test_a_validator_that_cannot_be_imported_is_an_internal_error_not_the_users_
     assert "not a dientap file" not in captured.err and captured.out == ""
 
 
-def test_an_unreadable_file_is_not_a_dientap_file_unless_a_kind_is_forced(tmp_path, capsys):
+def test_a_file_that_is_not_utf8_text_says_so_whether_or_not_a_kind_is_forced(tmp_path, capsys):
     binary = tmp_path / "blob.yaml"
     binary.write_bytes(b"\xff\xfe\x00 not text")
-    assert main(["validate", str(binary)]) == ExitCode.CONFIG_ERROR
-    assert "not a dientap file" in capsys.readouterr().err
-    assert main(["validate", "--kind", "drill", str(binary)]) == ExitCode.CONFIG_ERROR
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith(f"ERROR: {binary}: cannot read: ") and "utf-8" in err[0]
+    for kind in ([], ["--kind", "drill"]):
+        assert main(["validate", *kind, str(binary)]) == ExitCode.CONFIG_ERROR
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(f"ERROR: {binary}: cannot read: ") and "utf-8" in err[0], err
 
 
-def test_a_directory_is_reported_as_not_found_and_the_rest_still_checked(tmp_path, capsys):
+def test_a_directory_is_reported_as_one_and_the_rest_still_checked(tmp_path, capsys):
     folder = tmp_path / "drills"
     folder.mkdir()
     budgets = ROOT / "reports" / "budgets.yaml"
     assert main(["validate", str(folder), str(budgets)]) == ExitCode.CONFIG_ERROR
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == [f"ERROR: {folder}: file not found"]
+    assert captured.err.splitlines() == [f"ERROR: {folder}: is a directory; expected a YAML file"]
     assert captured.out == f"OK {budgets} (budgets)\n"
+
+
+def test_a_name_too_long_for_the_system_is_one_error_line_not_a_crash(tmp_path, capsys):
+    name = str(tmp_path / ("x" * 5000))
+    assert main(["validate", name]) == ExitCode.CONFIG_ERROR
+    assert capsys.readouterr().err.splitlines() == [f"ERROR: {name}: cannot read: File name too long"]
 
 
 def test_every_shipped_drill_validates_and_a_broken_copy_names_its_own_path(tmp_path, capsys):

@@ -1,0 +1,75 @@
+"""Config files are read strictly: finite, real numbers and booleans; every key once; readable files."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import Field
+
+from kernel.configfile import StrictModel, load_model, parse_model, read_text_file
+from kernel.errors import ConfigError
+
+
+class Window(StrictModel):
+    limit_ms: float | None = Field(default=None, gt=0)
+    think_s: tuple[float, float] = (1.0, 2.0)
+    samples: int = Field(default=30, ge=1)
+    enabled: bool = True
+
+
+class Plan(StrictModel):
+    windows: list[Window] = []  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
+    ratio: float = Field(default=0.5, ge=0)
+
+
+def _errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_model(Plan, text, "p.yaml")
+    return str(info.value).splitlines()
+
+
+def test_infinite_and_nan_numbers_are_refused_wherever_they_are():
+    assert _errors("ratio: .inf\nwindows:\n  - {limit_ms: .nan, think_s: [1, -.inf]}\n") == [
+        "p.yaml:3: windows[0].limit_ms: Input should be a finite number, got nan",
+        "p.yaml:3: windows[0].think_s[1]: Input should be a finite number, got -inf",
+        "p.yaml:1: ratio: Input should be a finite number, got inf",
+    ]
+
+
+def test_a_boolean_or_a_quoted_number_is_not_a_number():
+    assert _errors("windows:\n  - limit_ms: true\n    samples: false\n    think_s: ['1', 2]\nratio: '0.5'\n") == [
+        "p.yaml:2: windows[0].limit_ms: Input should be a number, not a boolean, got True",
+        "p.yaml:4: windows[0].think_s[0]: Input should be a number, not a string, got '1'",
+        "p.yaml:3: windows[0].samples: Input should be a number, not a boolean, got False",
+        "p.yaml:5: ratio: Input should be a number, not a string, got '0.5'",
+    ]
+    # A string that is no number keeps pydantic's message; real numbers still pass.
+    assert _errors("ratio: fast\n") == ["p.yaml:1: ratio: Input should be a valid number, "
+                                        "unable to parse string as a number, got 'fast'"]
+    plan = parse_model(Plan, "ratio: 1\nwindows: [{limit_ms: 2.5, think_s: [0, 3], samples: 7}]\n", "p.yaml")
+    assert (plan.ratio, plan.windows[0].limit_ms, plan.windows[0].think_s, plan.windows[0].samples) == (1, 2.5, (0, 3), 7)
+
+
+def test_a_boolean_is_true_or_false_not_a_number_or_a_word_in_quotes():
+    assert _errors("windows:\n  - enabled: 1\n  - enabled: 'yes'\n") == [
+        "p.yaml:2: windows[0].enabled: Input should be true or false, not a number, got 1",
+        "p.yaml:3: windows[1].enabled: Input should be true or false, not a string, got 'yes'",
+    ]
+
+
+def test_a_key_given_twice_is_refused_at_its_second_line_with_its_path():
+    text = "ratio: 0.1\nwindows:\n  - {limit_ms: 5, limit_ms: 9999}\n  - samples: 3\n    samples: 4\nratio: 0.2\n"
+    assert _errors(text) == [
+        "p.yaml:3: windows[0].limit_ms: duplicate key (first at line 3): a key may appear once in a mapping",
+        "p.yaml:5: windows[1].samples: duplicate key (first at line 4): a key may appear once in a mapping",
+        "p.yaml:6: ratio: duplicate key (first at line 1): a key may appear once in a mapping",
+    ]
+
+
+def test_a_directory_or_a_name_too_long_is_one_problem_naming_it(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_model(Plan, tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory; expected a YAML file"
+    long_name = tmp_path / ("x" * 5000)
+    with pytest.raises(ConfigError) as info:
+        read_text_file(long_name)
+    assert str(info.value) == f"{long_name}: cannot read: File name too long"
