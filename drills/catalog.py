@@ -82,15 +82,24 @@ def list_drills() -> list[CatalogEntry]:
     return entries
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 200 else f"{text[:60]!r}… ({len(text):,} characters)"
+
+
 def resolve_drill(name_or_path: str) -> tuple[str, Path, Drill]:
     """A built-in drill by name, or a drill file by path → (name, path, drill)."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
+    candidate = CATALOG_DIR / f"{name_or_path}.yaml"
+    try:
+        is_file, exists, built_in = path.is_file(), path.exists(), candidate.is_file()
+    except OSError as exc:  # a name too long to be a path, say: not a file, and no drill's name either
+        raise UsageError(f"drill {_shown(name_or_path)}: {(exc.strerror or str(exc)).lower()}; give a built-in "
+                         "drill's name or a drill YAML file; run `dientap drill --list`") from None
+    if path.suffix in (".yaml", ".yml") or exists:
+        if not is_file:
             raise ConfigError([ConfigProblem(str(path), None, "", "file not found")])
         return drill_name(path), path, load_drill(path)
-    candidate = CATALOG_DIR / f"{name_or_path}.yaml"
-    if not candidate.is_file():
+    if not built_in:
         known = ", ".join(e.name for e in list_drills())
-        raise UsageError(f"unknown drill {name_or_path!r}; known drills: {known}; run `dientap drill --list`")
+        raise UsageError(f"unknown drill {_shown(name_or_path)}; known drills: {known}; run `dientap drill --list`")
     return name_or_path, candidate, load_drill(candidate)

@@ -75,8 +75,15 @@ def _histograms(path: Path) -> dict[HistogramKey, SparseHistogram]:
 def load_compared_run(run_dir: str | Path) -> ComparedRun:
     """Read ``run_dir``'s histograms, load record and provenance; any problem is a ConfigError."""
     directory = Path(run_dir)
-    if not directory.is_dir():
-        why = "a file, not a run directory" if directory.exists() else "no such directory"
+    try:
+        is_dir, exists = directory.is_dir(), directory.exists()
+    except OSError as exc:  # a name too long to be a path, say
+        text = str(directory)
+        shown = text if len(text) <= 200 else f"{text[:60]}… ({len(text):,} characters)"
+        why = (exc.strerror or str(exc)).lower()
+        raise ConfigError([ConfigProblem(shown, None, "", f"{why}; give {_RUN_DIR_FORMS}")]) from None
+    if not is_dir:
+        why = "a file, not a run directory" if exists else "no such directory"
         raise _problem(directory, f"{why}; give {_RUN_DIR_FORMS}")
     histograms = _histograms(directory / HISTOGRAMS_PATH)
     load = load_load_record(directory)

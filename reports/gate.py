@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kernel.errors import ExitCode
+from kernel.errors import ConfigError, ConfigProblem, ExitCode
 from kernel.latency_records import Measure
 from reports.budgets import BudgetLine, Budgets, RegressionLimit, load_budgets
 from reports.compare import (
@@ -39,7 +39,7 @@ from reports.compare import (
 )
 from reports.compare_sources import Observed, observe_endpoints
 from reports.compared_run import RunPair, load_compared_runs
-from reports.run_files import atomic_write_text, load_record, load_summary
+from reports.run_files import SUMMARY_FILE, atomic_write_text, load_record, load_summary
 from reports.summary import EndpointStats, LatencyPercentiles, Summary
 
 __all__ = [
@@ -388,11 +388,22 @@ def write_gate_result(run_dir: str | Path, result: GateResult) -> Path:
 
 
 def load_gate_result(run_dir: str | Path) -> GateResult | None:
-    """Read ``run_dir/gate.json``; ``None`` when the gate was not run."""
+    """Read ``run_dir/gate.json``; ``None`` when the gate was not run.
+
+    A gate.json judging another run (copied in from elsewhere) is a ConfigError naming it:
+    the report must not show a verdict on records it does not hold.
+    """
     path = Path(run_dir) / GATE_FILE
     if not path.exists():
         return None
-    return load_record(GateResult, path)
+    result = load_record(GateResult, path)
+    if (Path(run_dir) / SUMMARY_FILE).exists():
+        run_id = load_summary(run_dir).run_id
+        if result.run_id != run_id:
+            raise ConfigError([ConfigProblem(
+                str(path), None, "run_id", f"{result.run_id!r} is another run's gate verdict (this run is {run_id!r}); "
+                f"remove the file or run `dientap gate {run_dir}` again")])
+    return result
 
 
 def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseline_dir: str | Path | None = None,
@@ -407,7 +418,11 @@ def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseli
     runs = RunPair(*load_compared_runs(baseline_dir, run_dir)) if baseline_dir is not None else None
     source = str(budgets_path) if budgets_path is not None else "reports/budgets.yaml (default)"
     result = evaluate(summary, budgets, runs, budgets_source=source)
+    if junit is not None:  # first: a JUnit file that cannot be written leaves no gate.json claiming a verdict
+        try:
+            write_junit(result, junit)
+        except OSError as exc:
+            raise ConfigError([ConfigProblem(str(junit), None, "", f"cannot write the JUnit XML: "
+                                             f"{(exc.strerror or str(exc)).lower()}")]) from None
     write_gate_result(run_dir, result)
-    if junit is not None:
-        write_junit(result, junit)
     return result

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from dientap.commands.options import fraction, non_negative_float, positive_int
-from kernel.errors import ExitCode, UsageError
+from kernel.errors import ExitCode
 from reports.compare import NoiseGuard
 
 __all__ = ["register", "run"]
@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     from reports.compared_run import load_compared_runs
     from reports.run_files import atomic_write_text
 
-    if args.output is not None and args.output.is_dir():
-        raise UsageError(f"argument --output: {str(args.output)!r} is a folder; give a file to write")
+    if args.output is not None:
+        from dientap.commands.preflight import check_output_file
+
+        check_output_file("--output", args.output, "a file to write, in a folder that exists or can be created, e.g. compare.md")
     baseline, current = load_compared_runs(args.run_a, args.run_b)
     guard = NoiseGuard(min_samples=args.min_samples, min_growth=args.min_growth, min_delta_ms=args.min_delta_ms,
                        min_error_delta=args.min_error_delta)

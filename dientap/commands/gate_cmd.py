@@ -44,5 +44,9 @@ def apply_gate(run_dir: Path, budgets: Path | None, baseline: Path | None, junit
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    """The ``gate`` command."""
+    """The ``gate`` command: a --junit path that cannot be written is refused before gate.json is."""
+    if args.junit is not None:
+        from dientap.commands.preflight import JUNIT_FORMS, check_output_file
+
+        check_output_file("--junit", args.junit, JUNIT_FORMS)
     return apply_gate(args.run_dir, args.budgets, args.baseline, args.junit)

@@ -12,6 +12,8 @@ problem as ``file:line: field: message``, as ``dientap validate`` does (exit 3 e
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +21,10 @@ from dientap.commands.options import TARGET_FORMS
 from kernel.errors import ConfigError, ConfigProblem, UsageError
 
 __all__ = [
+    "JUNIT_FORMS",
     "READINESS_FORMS",
     "check_folder",
+    "check_output_file",
     "check_readiness",
     "check_remote_workers",
     "check_run_arguments",
@@ -30,6 +34,7 @@ __all__ = [
 
 READINESS_FORMS = "a readiness profile YAML file (README: 'Faults, ledger, readiness')"
 BUDGETS_FORMS = "a budgets YAML file, e.g. reports/budgets.yaml (README: 'Budgets and the gate')"
+JUNIT_FORMS = "a file to write the JUnit XML to, in a folder that exists or can be created, e.g. gate.xml"
 BASELINE_FORMS = ("the directory of an earlier run, holding its histograms/latency.hdr and load.json "
                   "(e.g. runs/20261121-093000-ab12)")
 
@@ -66,10 +71,70 @@ def check_targets(target: str, allow_hosts: list[str]) -> None:
                lambda path: load_targets(path, extra_allow_hosts=tuple(allow_hosts)))
 
 
+def _shown(path: Path) -> str:
+    """A path as an ERROR line quotes it: whole, unless it is too long to read (or to be a path at all)."""
+    text = str(path)
+    return repr(text) if len(text) <= 200 else f"{text[:60]!r}… ({len(text):,} characters)"
+
+
+def _why_not(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()
+
+
+def _nearest_existing(path: Path) -> Path:
+    """The deepest of ``path`` and its ancestors that exists (``.`` for a relative path at worst)."""
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return candidate
+    return Path(".")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be written into ``folder`` (created when missing), or ``None`` when they can.
+
+    Creating a missing folder is the only honest test (root passes every permission check,
+    yet cannot make a folder in /proc): the missing part is made and removed again, so a
+    refusal found later still leaves nothing behind.
+    """
+    try:
+        if folder.exists() and not folder.is_dir():
+            return f"{_shown(folder)} is a file"
+        existing = _nearest_existing(folder)
+        if not existing.is_dir():
+            return f"{_shown(folder)} is under {_shown(existing)}, a file"
+        if existing == folder:
+            return None if os.access(folder, os.W_OK | os.X_OK) else f"{_shown(folder)}: permission denied"
+        try:
+            os.makedirs(folder)
+        except OSError as exc:
+            return f"{_shown(folder)} cannot be created ({_why_not(exc)})"
+        shutil.rmtree(existing / folder.relative_to(existing).parts[0])
+    except OSError as exc:  # a name too long to be a path, say
+        return f"{_shown(folder)}: {_why_not(exc)}"
+    return None
+
+
 def check_folder(flag: str, path: Path) -> None:
-    """A folder to write into (``--out``, ``--data-dir``): missing is fine, it is created; a file is not."""
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"argument {flag}: {str(path)!r} is a file; give a folder (created when missing)")
+    """A folder to write into (``--out``, ``--data-dir``): missing is fine, it is created; a file,
+    a folder under a file, or one that cannot be created or written in is not."""
+    why = _unwritable(path)
+    if why is not None:
+        raise UsageError(f"argument {flag}: {why}; give a folder that exists or can be created, and can be written in")
+
+
+def check_output_file(flag: str, path: Path, accepted: str) -> None:
+    """A file a flag writes (``--junit``, ``--output``): not a folder, and in a folder that exists
+    or can be created, and can be written in (the file is written whole, by a rename there).
+    Said before anything runs, not after the load it reports on."""
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:
+        raise UsageError(f"argument {flag}: {_shown(path)}: {_why_not(exc)}; give {accepted}") from None
+    if is_dir:
+        raise UsageError(f"argument {flag}: {_shown(path)} is a folder; give {accepted}")
+    why = _unwritable(path.parent)
+    if why is not None:
+        raise UsageError(f"argument {flag}: {_shown(path)}: {why}; give {accepted}")
 
 
 def check_target_arguments(args: argparse.Namespace) -> None:
@@ -88,6 +153,11 @@ def check_run_arguments(args: argparse.Namespace) -> None:
             if given:
                 raise UsageError(f"argument {flag}: only with the embedded mocks; with --target FILE the targets file "
                                  "names each service's protocol and tls")
+    if args.junit is not None:
+        if args.budgets is None:
+            raise UsageError("argument --junit: only with --budgets (the gate writes it); add --budgets FILE, "
+                             "e.g. --budgets reports/budgets.yaml")
+        check_output_file("--junit", args.junit, JUNIT_FORMS)
     if args.budgets is not None:
         from reports.budgets import load_budgets
 

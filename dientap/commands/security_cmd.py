@@ -50,15 +50,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_target_arguments(parser)
     parser.add_argument("--list", action="store_true", help="list the checks and the weakness each can plant, then exit")
-    parser.add_argument("--checks", default="", help="comma-separated check ids (default: all)")
+    parser.add_argument("--checks", type=check_ids, default=None, metavar="ID,...",
+                        help="comma-separated check ids, each once (default: all; see --list)")
     parser.add_argument("--under-load", metavar="PROFILE", default=None,
                         help="run the checks during a dry run of this profile (smoke, golive, ...)")
     parser.set_defaults(func=security)
 
 
-def _check_ids(raw: str) -> list[str] | None:
-    ids = [i.strip() for i in raw.split(",") if i.strip()]
-    return ids or None
+def check_ids(text: str) -> list[str]:
+    """``--checks``: check ids separated by commas, in the order given; an id named twice runs
+    once (it would otherwise be run, and counted, twice). Naming none is refused rather than
+    read as "all": leave the flag out for every check."""
+    ids = list(dict.fromkeys(i.strip() for i in text.split(",") if i.strip()))
+    if not ids:
+        raise argparse.ArgumentTypeError(f"{text!r} names no check; give check ids separated by commas, e.g. "
+                                         "auth.lockout,authz.bola-dossier (`dientap security --list`), or leave "
+                                         "--checks out for all of them")
+    return ids
 
 
 def list_checks() -> ExitCode:
@@ -93,7 +101,7 @@ def security(args: argparse.Namespace) -> ExitCode:
     from dientap.commands.preflight import check_target_arguments
     from drills.security import select_checks
 
-    checks = select_checks(_check_ids(args.checks))  # unknown ids fail before anything starts
+    checks = select_checks(args.checks)  # unknown ids fail before anything starts
     check_target_arguments(args)
     if args.under_load:
         return _under_load(args, checks)
