@@ -38,6 +38,20 @@ def _submit(client, token, person, key, procedure=None):
     return client.post("/dossiers", json=body, headers={**bearer(token), "Idempotency-Key": key})
 
 
+def _pay_fees_due(client, person, key: str) -> tuple[str, str, str, httpx.Response]:
+    """A fee dossier of ``person`` moved to "fees due" by an officer and paid: (code, the
+    citizen's token, the officer's, the payment's answer)."""
+    procedure = next(p for p in catalogue_of(person.province_code) if p.fee_vnd > 0)
+    token = login_citizen(client, person)
+    code = _submit(client, token, person, key, procedure.code).json()["code"]
+    officer = login_officer(client, person.commune_code)
+    for to in (2, 4, 6):
+        assert client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).status_code == 200
+    payment = client.post(f"/dossiers/{code}/payments", headers={**bearer(token), "Idempotency-Key": f"{key}-pay"})
+    assert payment.status_code == 201, payment.text
+    return code, token, officer, payment
+
+
 def test_population_down_means_503_nothing_stored_then_retry_succeeds(tmp_path):
     population_port = free_port()  # nothing listens here yet
     portal = portal_process(tmp_path, f"http://127.0.0.1:{population_port}").start()
@@ -98,16 +112,9 @@ def test_readiness_profile_unready_provinces(tmp_path, population):
 def test_acknowledged_state_survives_sigkill_and_pending_payments_complete_after_restart(tmp_path, population):
     portal = portal_process(tmp_path, population.url, payment_callback_delay_s=3600).start()
     person = citizen(60)
-    procedure = next(p for p in catalogue_of(person.province_code) if p.fee_vnd > 0)
     try:
         with httpx.Client(base_url=portal.url, timeout=5) as client:
-            token = login_citizen(client, person)
-            code = _submit(client, token, person, "crash-60", procedure.code).json()["code"]
-            officer = login_officer(client, person.commune_code)
-            for to in (2, 4, 6):
-                assert client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).status_code == 200
-            payment = client.post(f"/dossiers/{code}/payments", headers={**bearer(token), "Idempotency-Key": "crash-pay"})
-            assert payment.status_code == 201
+            code, _, _, payment = _pay_fees_due(client, person, "crash-60")
             revoked = login_citizen(client, citizen(61))
             assert client.post("/auth/logout", headers=bearer(revoked)).status_code == 200
         portal.proc.send_signal(signal.SIGKILL)
@@ -201,7 +208,6 @@ def test_payments_complete_over_mutual_tls_on_an_inherited_socket_even_after_a_c
     issue_tls(ca, "client", client=True).write(tls_dir, "client")
     port = free_port()
     person = citizen(62)
-    procedure = next(p for p in catalogue_of(person.province_code) if p.fee_vnd > 0)
 
     def client() -> httpx.Client:
         context = ssl.create_default_context(cafile=str(tls_dir / "ca" / "ca.pem"))
@@ -223,14 +229,7 @@ def test_payments_complete_over_mutual_tls_on_an_inherited_socket_even_after_a_c
         return http.get(f"/public/dossiers/{code}", params={"personal_id": person.personal_id}).json()["status"]
 
     def pay(http: httpx.Client, key: str) -> str:
-        token = login_citizen(http, person)
-        code = _submit(http, token, person, key, procedure.code).json()["code"]
-        officer = login_officer(http, person.commune_code)
-        for to in (2, 4, 6):
-            assert http.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).status_code == 200
-        paid = http.post(f"/dossiers/{code}/payments", headers={**bearer(token), "Idempotency-Key": f"{key}-pay"})
-        assert paid.status_code == 201, paid.text
-        return code
+        return _pay_fees_due(http, person, key)[0]
 
     def paid_within_bound(http: httpx.Client, code: str) -> bool:
         for _ in range(200):  # bounded: 200 × 50 ms after a 0.1-s callback delay
@@ -264,16 +263,9 @@ def test_a_dossier_with_a_payment_in_flight_waits_for_it(tmp_path, population):
     fee collected anyway when the callback lands: every move out of "fees due" waits."""
     portal = portal_process(tmp_path, population.url, payment_callback_delay_s=3600).start()
     person = citizen(63)
-    procedure = next(p for p in catalogue_of(person.province_code) if p.fee_vnd > 0)
     try:
         with httpx.Client(base_url=portal.url, timeout=5) as client:
-            token = login_citizen(client, person)
-            code = _submit(client, token, person, "in-flight-63", procedure.code).json()["code"]
-            officer = login_officer(client, person.commune_code)
-            for to in (2, 4, 6):
-                assert client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).status_code == 200
-            paid = client.post(f"/dossiers/{code}/payments", headers={**bearer(token), "Idempotency-Key": "in-flight-pay"})
-            assert paid.status_code == 201, paid.text
+            code, token, officer, _ = _pay_fees_due(client, person, "in-flight-63")
             for who, to in ((token, 7), (officer, 9)):
                 moved = client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(who))
                 assert moved.status_code == 409 and moved.json()["error"]["code"] == "payment_pending", moved.text
