@@ -55,6 +55,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from kernel.configfile import StrictModel, load_model
+from kernel.errors import ConfigError, ConfigProblem
 from kernel.roster import load_roster
 from reports.compare import MIN_SAMPLES
 from reports.readiness import ReadinessThresholds
@@ -67,6 +68,7 @@ __all__ = [
     "GeneratorRules",
     "Budgets",
     "load_budgets",
+    "load_gate_budgets",
 ]
 
 DEFAULT_BUDGETS_PATH = Path(__file__).with_name("budgets.yaml")
@@ -199,3 +201,24 @@ def load_budgets(path: str | Path | None = None) -> Budgets:
     """
     path = Path(path) if path is not None else DEFAULT_BUDGETS_PATH
     return load_model(Budgets, path)
+
+
+def load_gate_budgets(path: str | Path | None = None, *, with_baseline: bool = False) -> Budgets:
+    """A budgets file the gate can judge a run by: :func:`load_budgets`, and at least one line
+    the gate applies. Readiness thresholds alone (which only the report reads), or regression
+    limits without a baseline run (each row a SKIP), would judge nothing and pass every run; a
+    baseline with no regression limit to compare it by would be ignored. Each is refused,
+    naming the file and what to add, before any run or verdict."""
+    budgets = load_budgets(path)
+    source = str(path) if path is not None else str(DEFAULT_BUDGETS_PATH)
+    if with_baseline and not budgets.regression:
+        raise ConfigError([ConfigProblem(source, None, "regression", (
+            "no regression limit to compare the baseline run by; add one, e.g. "
+            "regression: [{p95_growth: 0.10, min_delta_ms: 5}], or leave the baseline out"))])
+    if not budgets.budgets and not (with_baseline and budgets.regression):
+        what = ("regression limits only, and no baseline run is given" if budgets.regression
+                else "readiness thresholds only (the report's colours)")
+        raise ConfigError([ConfigProblem(source, None, "budgets", (
+            f"the gate would judge nothing: the file holds {what}; add a line under budgets:, "
+            "e.g. - {error_rate: 0.01}" + (", or give a baseline run" if budgets.regression else "")))])
+    return budgets

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.errors import ConfigError, ConfigProblem, ExitCode
 from kernel.latency_records import Measure
-from reports.budgets import BudgetLine, Budgets, RegressionLimit, load_budgets
+from reports.budgets import BudgetLine, Budgets, RegressionLimit, load_gate_budgets
 from reports.compare import (
     QUANTILES,
     ErrorRateChange,
@@ -413,7 +413,7 @@ def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseli
     Input problems raise :class:`kernel.errors.ConfigError`; the caller prints
     :func:`render_table` and exits with ``result.exit_code``.
     """
-    budgets = load_budgets(budgets_path)
+    budgets = load_gate_budgets(budgets_path, with_baseline=baseline_dir is not None)
     summary = load_summary(run_dir)
     runs = RunPair(*load_compared_runs(baseline_dir, run_dir)) if baseline_dir is not None else None
     source = str(budgets_path) if budgets_path is not None else "reports/budgets.yaml (default)"

@@ -159,11 +159,19 @@ def check_run_arguments(args: argparse.Namespace) -> None:
                              "e.g. --budgets reports/budgets.yaml")
         check_output_file("--junit", args.junit, JUNIT_FORMS)
     if args.budgets is not None:
-        from reports.budgets import load_budgets
+        from reports.budgets import load_gate_budgets
 
-        _flag_file("--budgets", args.budgets, BUDGETS_FORMS, load_budgets)
+        with_baseline = args.baseline is not None
+        _flag_file("--budgets", args.budgets, BUDGETS_FORMS,
+                   lambda path: load_gate_budgets(path, with_baseline=with_baseline))
     if args.baseline is not None:
         from reports.compared_run import load_compared_run
+
+        if args.budgets is None:
+            # Only the budgets file's regression limits read a baseline: without it the baseline
+            # would be ignored and a run the user meant to compare would pass unchecked.
+            raise UsageError("argument --baseline: only with --budgets (its regression limits compare the baseline); "
+                             "add --budgets FILE, e.g. --budgets reports/budgets.yaml")
 
         if not args.baseline.is_dir():
             why = "a file, not a run directory" if args.baseline.exists() else "not found"

@@ -45,6 +45,13 @@ CASES: list[tuple[str, list[str], ExitCode, list[str]]] = [
      ExitCode.USAGE_ERROR, ["argument --junit: '.' is a folder; " + JUNIT]),
     ("run-junit-without-budgets", ["run", "smoke", "--junit", "gate.xml", "--out", "runs", *SMALL],
      ExitCode.USAGE_ERROR, ["argument --junit: only with --budgets", "add --budgets FILE"]),
+    ("run-baseline-without-budgets", ["run", "smoke", "--baseline", "run", "--out", "runs", *SMALL],
+     ExitCode.USAGE_ERROR, ["argument --baseline: only with --budgets", "add --budgets FILE"]),
+    ("run-budgets-judging-nothing", ["run", "smoke", "--budgets", "readiness-only.yaml", "--out", "runs", *SMALL],
+     ExitCode.CONFIG_ERROR, ["readiness-only.yaml: budgets: the gate would judge nothing"]),
+    ("run-baseline-without-regression", ["run", "smoke", "--budgets", "no-regression.yaml", "--baseline", "run",
+                                         "--out", "runs", *SMALL],
+     ExitCode.CONFIG_ERROR, ["no-regression.yaml: regression: no regression limit to compare the baseline run by"]),
     ("compare-output-not-creatable", ["compare", "run", "run", "--output", f"{NOT_CREATABLE}/compare.md"],
      ExitCode.USAGE_ERROR, [f"argument --output: '{NOT_CREATABLE}/compare.md': {NOT_CREATABLE!r} cannot be created (",
                             OUTPUT]),
@@ -73,12 +80,12 @@ CASES: list[tuple[str, list[str], ExitCode, list[str]]] = [
     ("report-gate-of-another-run", ["report", "copied"], ExitCode.CONFIG_ERROR,
      ["copied/gate.json: run_id: 'other' is another run's gate verdict (this run is 'copied')"]),
 ]
-FILES = ["afile", "copied", "run"]
+FILES = ["afile", "copied", "no-regression.yaml", "readiness-only.yaml", "run"]
 
 
 @pytest.fixture(scope="module")
 def audited(run_audited, tmp_path_factory) -> dict[str, Any]:
-    """Every case run once, audited, in a folder holding run/, copied/ and afile."""
+    """Every case run once, audited, in a folder holding run/, copied/, afile and two budgets files."""
     if not Path("/proc").is_dir():
         pytest.skip("needs Linux /proc: a folder not even root can create")
     cwd = tmp_path_factory.mktemp("output-paths")
@@ -88,6 +95,8 @@ def audited(run_audited, tmp_path_factory) -> dict[str, Any]:
     copied = write_recorded_run(cwd / "copied", "copied", samples)
     (copied / GATE_FILE).write_text(GateResult(run_id="other").model_dump_json(), encoding="utf-8")
     (cwd / "afile").write_text("a regular file\n", encoding="utf-8")
+    (cwd / "readiness-only.yaml").write_text("version: 1\nreadiness: {amber_factor: 1.5}\n", encoding="utf-8")
+    (cwd / "no-regression.yaml").write_text("version: 1\nbudgets:\n  - {error_rate: 0.01}\n", encoding="utf-8")
     runs = run_audited([argv for _, argv, _, _ in CASES], cwd=cwd)
     return {"cwd": cwd, **{case_id: run for (case_id, _, _, _), run in zip(CASES, runs, strict=True)}}
 

@@ -25,6 +25,7 @@ from kernel.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+BUDGETS = str(ROOT / "reports" / "budgets.yaml")
 
 # (id, command line, what the one ERROR: line must say: the flag or name, the value, what is accepted)
 REFUSALS: list[tuple[str, list[str], list[str]]] = [
@@ -229,7 +230,8 @@ FILE_REFUSALS: list[tuple[str, list[str], ExitCode, list[str]]] = [
      ["argument --readiness: '.': a folder, not a file", READINESS]),
     ("run-budgets-missing", ["run", "smoke", "--budgets", "missing.yaml"], ExitCode.CONFIG_ERROR,
      ["argument --budgets: 'missing.yaml': file not found", "give a budgets YAML file"]),
-    ("run-baseline-not-a-run", ["run", "smoke", "--baseline", "runs/nosuch"], ExitCode.CONFIG_ERROR,
+    ("run-baseline-not-a-run", ["run", "smoke", "--budgets", BUDGETS, "--baseline", "runs/nosuch"],
+     ExitCode.CONFIG_ERROR,
      ["argument --baseline: 'runs/nosuch': not found", "give the directory of an earlier run"]),
     ("run-out-is-a-file", ["run", "smoke", "--out", "off.yaml"], ExitCode.USAGE_ERROR,
      ["argument --out: 'off.yaml' is a file; give a folder"]),

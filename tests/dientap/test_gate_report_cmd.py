@@ -130,11 +130,36 @@ def test_a_baseline_adds_regression_lines_that_catch_a_slower_endpoint(tmp_path,
 def test_a_regression_rule_without_a_baseline_is_skipped_not_passed(tmp_path, capsys):
     run = tmp_path / "r1"
     _record(run)
-    budgets = _budgets(tmp_path / "budgets.yaml", [], regression=[{"p95_growth": 0.10}])
+    budgets = _budgets(tmp_path / "budgets.yaml", [{"error_rate": 0.5}], regression=[{"p95_growth": 0.10}])
     assert main(["gate", str(run), "--budgets", str(budgets)]) == ExitCode.OK
     out = capsys.readouterr().out
     assert "SKIP (no baseline run given)" in out
     assert _last_line(out)[3] == 1
+
+
+@pytest.mark.parametrize(("lines", "sections", "with_baseline", "says"), [
+    ([], {"readiness": {"amber_factor": 1.5}}, False,
+     "budgets: the gate would judge nothing: the file holds readiness thresholds only (the report's colours); "
+     "add a line under budgets:, e.g. - {error_rate: 0.01}"),
+    ([], {"regression": [{"p95_growth": 0.10}]}, False,
+     "budgets: the gate would judge nothing: the file holds regression limits only, and no baseline run is given; "
+     "add a line under budgets:, e.g. - {error_rate: 0.01}, or give a baseline run"),
+    ([{"error_rate": 0.5}], {}, True,
+     "regression: no regression limit to compare the baseline run by; add one, e.g. "
+     "regression: [{p95_growth: 0.10, min_delta_ms: 5}], or leave the baseline out"),
+], ids=["readiness-only", "regression-only-no-baseline", "baseline-without-regression"])
+def test_a_gate_that_would_judge_nothing_is_refused_before_any_verdict(tmp_path, capsys, lines, sections,
+                                                                        with_baseline, says):
+    """Each of these passed every run: the gate applied the generator's two rules alone (or
+    ignored the baseline the user named). Now exit 3, naming the file, and no gate.json."""
+    run = tmp_path / "r1"
+    _record(run)
+    budgets = _budgets(tmp_path / "budgets.yaml", lines, **sections)
+    extra = ["--baseline", str(run)] if with_baseline else []
+    assert main(["gate", str(run), "--budgets", str(budgets), *extra]) == ExitCode.CONFIG_ERROR
+    err = capsys.readouterr().err
+    assert f"ERROR: {budgets}: {says}" in err, err
+    assert load_gate_result(run) is None
 
 
 @pytest.mark.parametrize(("changes", "row", "says"), [
