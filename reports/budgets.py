@@ -44,7 +44,8 @@ A regression row fails only when the two runs' 95 % confidence intervals do not 
 Loading goes through :func:`kernel.configfile.load_model`: every problem is reported
 at once as ``file:line: field: message``, and unknown keys, keys given twice, infinite or
 non-numeric limits are errors. A file without any budget or regression line or readiness
-thresholds (an empty one, say) is refused: it would pass every run.
+thresholds (an empty one, say) is refused: it would pass every run. The gate asks more
+(:func:`load_gate_budgets`): at least one line it applies to the run.
 """
 
 from __future__ import annotations
