@@ -9,11 +9,13 @@ same shape::
 Models derive from :class:`StrictModel`: unknown keys are errors, numbers must be finite
 and a boolean or a string is never read as a number (nor a number or ``"yes"`` as a
 boolean). A key given twice in one mapping is an error at the line of its second
-occurrence (plain YAML would silently keep the last one).
+occurrence (plain YAML would silently keep the last one). Numbers with an exponent and no
+dot or sign (``1e3``) are numbers, as in YAML 1.2, not PyYAML's strings.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,6 +58,23 @@ def _no_loose_bool(value: Any) -> Any:
 
 
 _GUARDS = {"float": _no_loose_number, "int": _no_loose_number, "bool": _no_loose_bool}
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading exponent numbers as YAML 1.2 and JSON do.
+
+    PyYAML follows YAML 1.1, whose floats need a dot and a signed exponent: ``1e3``,
+    ``1.0e3`` and ``2E5`` are strings there, so ``p95_ms: 1e3`` was refused as "not a
+    string" although every YAML 1.2 reader (and JSON) reads 1000. The resolver below adds
+    only forms with an exponent, so no integer changes type.
+    """
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 def _guard_scalars(schema: Any, model: type[BaseModel]) -> Any:
@@ -198,7 +217,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     Invalid YAML and keys given twice in one mapping (which plain YAML resolves silently,
     the last one winning) are a :class:`ConfigError` naming ``source`` and the line.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _ConfigLoader(text)
     try:
         node = loader.get_single_node()
         if node is not None and (duplicates := _duplicate_keys(node, (), source)):

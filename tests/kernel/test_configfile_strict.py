@@ -49,6 +49,20 @@ def test_a_boolean_or_a_quoted_number_is_not_a_number():
     assert (plan.ratio, plan.windows[0].limit_ms, plan.windows[0].think_s, plan.windows[0].samples) == (1, 2.5, (0, 3), 7)
 
 
+def test_a_number_with_an_exponent_is_a_number_as_in_yaml_1_2():
+    """PyYAML alone reads ``1e3`` and ``1.0e3`` as strings (YAML 1.1 wants a dot and a signed
+    exponent), and the strict number check then refused them as "not a string"."""
+    plan = parse_model(Plan, "ratio: 1e3\nwindows: [{limit_ms: 2.5E-1, think_s: [1.0e3, .5e1]}]\n", "p.yaml")
+    assert (plan.ratio, plan.windows[0].limit_ms, plan.windows[0].think_s) == (1000.0, 0.25, (1000.0, 5.0))
+    # Whole numbers stay whole (an exponent is needed to be read as a float), and quoted ones stay strings.
+    assert parse_model(Plan, "windows: [{samples: 1_000}]\n", "p.yaml").windows[0].samples == 1000
+    assert _errors("ratio: '1e3'\n") == ["p.yaml:1: ratio: Input should be a number, not a string, got '1e3'"]
+    # A whole count may be written 1e3; a fraction is still no count.
+    assert parse_model(Plan, "windows: [{samples: 1e3}]\n", "p.yaml").windows[0].samples == 1000
+    assert _errors("windows: [{samples: 15e-1}]\n") == [
+        "p.yaml:1: windows[0].samples: Input should be a valid integer, got a number with a fractional part, got 1.5"]
+
+
 def test_a_boolean_is_true_or_false_not_a_number_or_a_word_in_quotes():
     assert _errors("windows:\n  - enabled: 1\n  - enabled: 'yes'\n") == [
         "p.yaml:2: windows[0].enabled: Input should be true or false, not a number, got 1",
