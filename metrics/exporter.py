@@ -29,10 +29,12 @@ cardinality.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from ipaddress import ip_address
 from typing import Any
 
@@ -67,6 +69,7 @@ __all__ = [
     "attach_exporter",
     "attach_from_env",
     "start_drill_state_server",
+    "guarded_wsgi_server",
 ]
 
 log = logging.getLogger("dientap.metrics")
@@ -74,6 +77,14 @@ log = logging.getLogger("dientap.metrics")
 METRICS_LISTEN_ENV = "DIENTAP_METRICS_LISTEN"  # "127.0.0.1:9646": where the run's exporter listens
 ABORT_RULES = ("error_rate", "p99")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The exporter and the live board serve from the load generator's own process, whose file
+# descriptors its load needs: a client that opens connections and never finishes a request
+# must not hold them for the run (gevent's server has no timeout and no cap of its own).
+# A connection with no byte moving for this long is closed (Prometheus scrapes every second,
+# a page polls every few seconds; both reconnect), and at most this many are served at once
+# (the rest wait in the listen backlog, outside the process).
+CONNECTION_IDLE_S = 10.0
+MAX_CONNECTIONS = 64
 
 
 class RequestCollector(Collector):
@@ -218,11 +229,18 @@ class MetricsExporter:
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         """WSGI app: ``GET /metrics`` (and ``/``); anything else is a JSON 404/405."""
+        body = self._answer(environ, start_response)
+        # gevent's server sends whatever the app returns, even to HEAD: a body there would be
+        # read as the next response by a client that keeps the connection.
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+    def _answer(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path not in ("/metrics", "/"):
             return _json_error(start_response, "404 Not Found", "not_found", f"no route {path}; the metrics are at /metrics")
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
-            return _json_error(start_response, "405 Method Not Allowed", "method_not_allowed", "use GET /metrics")
+            return _json_error(start_response, "405 Method Not Allowed", "method_not_allowed", "use GET /metrics",
+                               [("Allow", "GET, HEAD")])
         try:
             body = self.render()
         except Exception:  # a failing scrape is logged and answered, never kills the run
@@ -235,9 +253,7 @@ class MetricsExporter:
 
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> str:
         """Start serving in this process's gevent hub; returns the scrape URL."""
-        from gevent.pywsgi import WSGIServer
-
-        self.server = WSGIServer((host, port), self.wsgi, log=None, error_log=log)
+        self.server = guarded_wsgi_server((host, port), self.wsgi, log)
         self.server.start()
         bound = self.server.server_port
         shown = f"[{host}]" if ":" in host else host
@@ -266,12 +282,49 @@ class MetricsExporter:
             self.server = None
 
 
-def _json_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
-    import json
-
+def _json_error(start_response: Any, status: str, code: str, message: str,
+                extra: list[tuple[str, str]] | None = None) -> list[bytes]:
     body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *(extra or [])])
     return [body]
+
+
+def guarded_wsgi_server(listener: Any, application: Callable[..., Any], logger: logging.Logger) -> Any:
+    """gevent's WSGI server for an HTTP face of the load generator's process (the exporter,
+    the live board): idle connections time out and at most :data:`MAX_CONNECTIONS` are
+    served at once; a request gevent cannot parse is answered with a JSON 400 and logged in
+    one line, and a client that goes away or stops reading is dropped without a traceback
+    (gevent prints one for both, and answers the first with an empty body)."""
+    from gevent.pool import Pool
+    from gevent.pywsgi import WSGIHandler, WSGIServer
+
+    class GuardedHandler(WSGIHandler):
+        def handle(self) -> None:
+            self.socket.settimeout(CONNECTION_IDLE_S)
+            with contextlib.suppress(OSError):  # reset or stalled while gevent sent its refusal of a malformed request
+                super().handle()
+
+        # gevent's (provisional) hook for a request it cannot parse; the tests in
+        # tests/metrics/test_met_server.py say whether a gevent upgrade still calls it.
+        def _handle_client_error(self, ex: BaseException) -> tuple[str, bytes] | None:
+            if isinstance(ex, OSError):  # the client went away or stalled in its head: nobody to answer
+                return None
+            reason = str(ex)[:200]
+            logger.warning("refused a malformed request from %s: %s", self.client_address, reason)
+            body = json.dumps({"error": {"code": "invalid_http", "field": None,
+                                         "message": f"the request is not valid HTTP/1.1: {reason}"}}).encode()
+            head = ("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+            return "400", head.encode() + body
+
+        def handle_error(self, t: type[BaseException] | None, v: BaseException | None, tb: Any) -> None:
+            if t is not None and issubclass(t, OSError):  # a client that stopped reading (timed out) or reset
+                self.close_connection = True
+                return
+            super().handle_error(t, v, tb)
+
+    return WSGIServer(listener, application, spawn=Pool(MAX_CONNECTIONS), log=None, error_log=logger,
+                      handler_class=GuardedHandler)
 
 
 def _check_host(host: str, allow_remote: bool) -> None:

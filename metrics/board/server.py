@@ -39,6 +39,7 @@ from metrics.board.feed import FeedReader
 from metrics.board.figures import LiveReadiness
 from metrics.board.page import PAGE_CSP, render_page
 from metrics.board.snapshot import BoardSnapshot, communes_view, drill_view, matrix_view, run_state, run_view
+from metrics.exporter import guarded_wsgi_server
 from reports.readiness import ReadinessThresholds
 
 __all__ = ["BOARD_FD_ENV", "BOARD_FEED_ENV", "JSON_PATH", "WORK_SHARE", "LiveBoard", "attach_board",
@@ -160,10 +161,15 @@ class LiveBoard:
                 return cached
             # Aged from when the computation began: a refresh that takes a while (yielding to the
             # load between cells) must not make the next poll, one interval later, find it fresh.
-            began = time.monotonic()
-            self._work_s, self._slice_from = 0.0, time.perf_counter()
-            body = self.snapshot().model_dump_json().encode("utf-8")
-            self.last_work_s = self._work_s + time.perf_counter() - self._slice_from
+            # Computed again when the run ended between two of its slices: that snapshot still
+            # says "running", and the page finish() waits for would get it, cached, not the end.
+            while True:
+                began, over = time.monotonic(), self.over
+                self._work_s, self._slice_from = 0.0, time.perf_counter()
+                body = self.snapshot().model_dump_json().encode("utf-8")
+                self.last_work_s = self._work_s + time.perf_counter() - self._slice_from
+                if self.over == over:
+                    break
             # 0.9: a page polling every refresh_s finds the previous snapshot just expired. A
             # snapshot that cost more than WORK_SHARE of that is served for longer: the board's
             # share of the process stays bounded however large the run.
@@ -191,6 +197,12 @@ class LiveBoard:
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         """WSGI app: ``GET /``, ``GET /board.json``; anything else is a JSON error."""
+        body = self._answer(environ, start_response)
+        # gevent's server sends whatever the app returns, even to HEAD: a body there would be
+        # read as the next response by a client that keeps the connection.
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+    def _answer(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if not _loopback_host(environ.get("HTTP_HOST", "")):
             return _error(start_response, "403 Forbidden", "forbidden_host",
@@ -221,12 +233,10 @@ class LiveBoard:
     def serve(self, listener: socket.socket) -> str:
         """Serve on ``listener`` (a bound, listening loopback socket) in this process's gevent
         hub; returns the page's URL."""
-        from gevent.pywsgi import WSGIServer
-
         host, port = listener.getsockname()[:2]
         if not ip_address(host).is_loopback:
             raise ValueError(f"the live board listens on loopback only, got a socket bound to {host}")
-        self.server = WSGIServer(listener, self.wsgi, log=None, error_log=log)
+        self.server = guarded_wsgi_server(listener, self.wsgi, log)
         self.server.start()
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}/"

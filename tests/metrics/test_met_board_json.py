@@ -7,11 +7,13 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import time
 import types
 from pathlib import Path
 from typing import Any
 
+import gevent.socket
 import pytest
 
 from kernel.roster import load_roster
@@ -196,3 +198,44 @@ def test_other_routes_methods_and_hosts_are_json_errors(recorder, tmp_path):
     for host in ("localhost:8089", "[::1]:8089", "127.0.0.1"):
         assert _call(board, "/", host=host)[0] == "200 OK", host
     assert board.fetches == 0  # none of these was a board.json answer
+
+
+def test_head_answers_the_headers_without_the_body(recorder, tmp_path):
+    # gevent sends whatever the app returns: a body after HEAD is read as the next response
+    # by a client that keeps the connection.
+    board = _board(recorder, tmp_path)
+    for path in ("/", "/board.json", "/nope"):
+        _, headers, body = _call(board, path, "HEAD")
+        assert int(headers["Content-Length"]) > 0 and body == b"", path
+
+
+def test_a_run_that_ends_while_the_board_computes_is_answered_over(recorder, tmp_path):
+    ended: list[bool] = []
+
+    def load_turn() -> None:  # the run ends while the board yields to the load between two cells
+        if not ended:
+            ended.append(board.finish(linger_s=0))
+
+    board = LiveBoard(_environment(recorder), _feed(tmp_path), pause=load_turn)
+    assert json.loads(board.json_body())["run"]["state"] == "over"  # what the page finish() waits for gets
+    assert json.loads(board.json_body())["run"]["state"] == "over"  # and nothing cached says otherwise
+
+
+def test_the_served_board_answers_a_malformed_request_in_json(recorder, tmp_path):
+    listener = gevent.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    board = _board(recorder, tmp_path)
+    board.serve(listener)
+    try:
+        conn = gevent.socket.create_connection(listener.getsockname())
+        conn.settimeout(5)
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        conn.close()
+    finally:
+        board.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["error"]["code"] == "invalid_http"

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import struct
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
+import gevent
+import gevent.socket
 import httpx
 import pytest
 
+import metrics.exporter
 from dientap.orchestration.prometheus import PrometheusServer
 from metrics.exporter import MetricsExporter, attach_from_env
 from scenarios.latency import LatencyRecorder
@@ -50,6 +56,68 @@ def test_unknown_route_and_method_are_json_errors(exporter: MetricsExporter) -> 
     assert status.startswith("404") and json.loads(body)["error"]["code"] == "not_found"
     status, _, body = _call(exporter, "/metrics", "POST")
     assert status.startswith("405") and json.loads(body)["error"]["message"] == "use GET /metrics"
+
+
+def test_head_answers_the_headers_without_the_body(exporter: MetricsExporter) -> None:
+    # gevent sends whatever the app returns: a body after HEAD is read as the next response
+    # by a client that keeps the connection (httpx: "illegal status line").
+    status, headers, body = _call(exporter, "/metrics", "HEAD")
+    assert status == "200 OK" and int(headers["Content-Length"]) > 0 and body == b""
+    status, headers, body = _call(exporter, "/nope", "HEAD")
+    assert status.startswith("404") and body == b""
+    status, headers, _ = _call(exporter, "/metrics", "OPTIONS")
+    assert status.startswith("405") and headers["Allow"] == "GET, HEAD"
+
+
+@pytest.fixture
+def served(exporter: MetricsExporter, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The exporter served for real in this thread's gevent hub (the test talks to it through
+    gevent's sockets), with a short idle timeout and a cap of 2 connections."""
+    monkeypatch.setattr(metrics.exporter, "CONNECTION_IDLE_S", 0.3)
+    monkeypatch.setattr(metrics.exporter, "MAX_CONNECTIONS", 2)
+    exporter.serve(0, "127.0.0.1")
+    yield exporter.server.server_port
+    exporter.stop()
+
+
+def _exchange(port: int, request: bytes, reset: bool = False) -> bytes:
+    conn = gevent.socket.create_connection(("127.0.0.1", port))
+    conn.settimeout(5)
+    conn.sendall(request)
+    if reset:  # gone at once, with a reset: the answer is written to a dead socket
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        return b""
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+    conn.close()
+    return answer
+
+
+def test_a_malformed_request_is_a_json_400_and_no_traceback(served: int, capfd: pytest.CaptureFixture[str]) -> None:
+    many_headers = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n"
+    answer = _exchange(served, many_headers)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"Content-Type: application/json" in head
+    assert json.loads(body)["error"] == {"code": "invalid_http", "field": None,
+                                         "message": "the request is not valid HTTP/1.1: got more than 100 headers"}
+    for _ in range(10):
+        _exchange(served, b"HELLO\r\n\r\n", reset=True)
+    gevent.sleep(0.1)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_idle_connections_are_closed_and_capped(served: int, exporter: MetricsExporter) -> None:
+    idle = [gevent.socket.create_connection(("127.0.0.1", served)) for _ in range(5)]
+    gevent.sleep(0.1)
+    assert len(exporter.server.pool) == 2  # the other three wait in the backlog, not in this process
+    idle[0].settimeout(5)  # far above CONNECTION_IDLE_S: a connection never closed times out here
+    assert idle[0].recv(1) == b""  # closed by the exporter once idle for CONNECTION_IDLE_S
+    answer = _exchange(served, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    for conn in idle:
+        conn.close()
 
 
 def test_listen_env_must_be_host_port(monkeypatch: pytest.MonkeyPatch) -> None:
