@@ -6,14 +6,15 @@ module); a drill can also be any YAML path.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
 from drills.model import Drill
-from kernel.configfile import load_model
+from kernel.configfile import field_path, load_model
 from kernel.errors import ConfigError, ConfigProblem, UsageError
 
-__all__ = ["CATALOG_DIR", "CatalogEntry", "load_drill", "list_drills", "resolve_drill", "drill_name"]
+__all__ = ["CATALOG_DIR", "CatalogEntry", "load_drill", "list_drills", "resolve_drill", "drill_name", "field_problem"]
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
@@ -34,35 +35,42 @@ def load_drill(path: str | Path) -> Drill:
     if drill.duration_s is not None:
         for index, fault in enumerate(drill.method):
             if fault.at_s >= drill.duration_s:
-                problems.append(
-                    ConfigProblem(
-                        str(path), _line_of_fault(Path(path), index), f"method[{index}].at_s",
-                        f"starts at {fault.at_s:g} s, after the load ends ({drill.duration_s:g} s)",
-                    )
-                )
+                problems.append(field_problem(path, ("method", index, "at_s"),
+                                              f"starts at {fault.at_s:g} s, after the load ends ({drill.duration_s:g} s)"))
     if problems:
         raise ConfigError(problems)
     return drill
 
 
-def _line_of_fault(path: Path, index: int) -> int | None:
+def field_problem(path: str | Path, loc: tuple[str | int, ...], message: str) -> ConfigProblem:
+    """A problem with the field at ``loc`` of the drill file at ``path``
+    (``("method", 2, "at_s")`` → ``method[2].at_s``), at that field's line."""
+    return ConfigProblem(str(path), _line_of(Path(path), loc), field_path(loc), message)
+
+
+def _line_of(path: Path, loc: tuple[str | int, ...]) -> int | None:
+    """The line of the key at ``loc`` (or of its nearest existing parent); None when unreadable."""
     import yaml
 
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # (UnicodeDecodeError is a ValueError)
         return None
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for key, value in node.value:
-        if key.value == "method" and isinstance(value, yaml.SequenceNode) and index < len(value.value):
-            item = value.value[index]
-            if isinstance(item, yaml.MappingNode):
-                for k, _v in item.value:
-                    if k.value == "at_s":
-                        return k.start_mark.line + 1
-            return item.start_mark.line + 1
-    return None
+    line = None if node is None else node.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    child, line = value, key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
 
 
 def drill_name(path: str | Path) -> str:
@@ -86,6 +94,18 @@ def _shown(text: str) -> str:
     return repr(text) if len(text) <= 200 else f"{text[:60]!r}… ({len(text):,} characters)"
 
 
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` is no drill file, in the words ``dientap validate`` uses. A device or a pipe
+    is not read at all: /dev/zero never ends, and a pipe may never answer."""
+    try:
+        if path.is_dir():
+            return "is a directory; expected a YAML file"
+        path.stat()
+    except OSError as exc:  # a symlink loop, say
+        return "file not found" if exc.errno == errno.ENOENT else f"cannot read: {exc.strerror or exc}"
+    return "not a regular file (a device or a pipe); expected a YAML file"
+
+
 def resolve_drill(name_or_path: str) -> tuple[str, Path, Drill]:
     """A built-in drill by name, or a drill file by path → (name, path, drill)."""
     path = Path(name_or_path)
@@ -97,9 +117,10 @@ def resolve_drill(name_or_path: str) -> tuple[str, Path, Drill]:
                          "drill's name or a drill YAML file; run `dientap drill --list`") from None
     if path.suffix in (".yaml", ".yml") or exists:
         if not is_file:
-            raise ConfigError([ConfigProblem(str(path), None, "", "file not found")])
+            raise ConfigError([ConfigProblem(str(path), None, "", _not_a_file(path))])
         return drill_name(path), path, load_drill(path)
-    if not built_in:
+    # A built-in drill is a file of the catalogue itself: "readiness/old-tier" is none.
+    if not built_in or candidate.parent != CATALOG_DIR:
         known = ", ".join(e.name for e in list_drills())
         raise UsageError(f"unknown drill {_shown(name_or_path)}; known drills: {known}; run `dientap drill --list`")
     return name_or_path, candidate, load_drill(candidate)

@@ -22,10 +22,11 @@ Validation reports *every* problem at once, each as ``file:line: field: message`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from drills.faultproxy.models import ATTRIBUTE_MODELS
 from kernel.configfile import StrictModel
 from kernel.fault_api import FAULT_ROUTE_PATTERN, LatencySpec, fault_status
 
@@ -70,13 +71,20 @@ ROLLBACK_ACTIONS: tuple[RollbackName, ...] = ("clear_http_faults", "reset_proxy"
 # Bounds on drill-side traffic: every loop that sends requests is bounded in count and time.
 MAX_TRAFFIC_REQUESTS = 2000
 MAX_DRILL_SECONDS = 3600
+MAX_DRILL_SCALE = 1000  # the profiles' own bound (scenarios.profile.Profile.scale)
+# A toxic's attribute (ms, µs, bytes or KB/s): far past any drill (24 days in ms, 2 GB), and an
+# integer every Toxiproxy reads; 10**400 would reach the fault proxy and overflow there mid-drill.
+MAX_TOXIC_ATTRIBUTE = 2**31 - 1
 
 
 def _seconds(value: object, what: str) -> float:
     """Accept numbers only, with a message in the catalogue's words (not pydantic's)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected {what}, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer no float holds (400 digits): no number of seconds at all
+        raise ValueError(f"expected {what}, got an integer of {len(str(value))} digits") from None
 
 
 class Probe(StrictModel):
@@ -164,10 +172,35 @@ class NetworkFault(StrictModel):
     """
 
     toxic: Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down"]
-    attributes: dict[str, int] = Field(default_factory=dict)
+    attributes: dict[str, Annotated[int, Field(ge=0, le=MAX_TOXIC_ATTRIBUTE)]] = Field(default_factory=dict)
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: float = Field(default=1.0, ge=0, le=1)
     client: Literal["load", "portal"] = "load"
+
+    @field_validator("attributes")
+    @classmethod
+    def _toxic_attributes(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        # Judged here as the fault proxy judges them (drills.faultproxy.models), so a misspelt
+        # attribute is refused at its line before anything starts, not by the proxy's 400
+        # mid-drill (and not silently ignored, as a real Toxiproxy would).
+        toxic = info.data.get("toxic")
+        if toxic is None:
+            return value  # the toxic itself is wrong; that error is reported already
+        if toxic == "down":
+            if value:
+                raise ValueError("a 'down' proxy takes no attributes (it refuses connections)")
+            return value
+        model = ATTRIBUTE_MODELS[toxic]
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
+            known = ", ".join(model.model_fields)
+            raise ValueError("; ".join(
+                f"{err['loc'][0]}: unknown attribute of a {toxic} toxic; give {known}" if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+                for err in exc.errors()
+            )) from None
+        return value
 
 
 class ProcessFault(StrictModel):
@@ -330,6 +363,10 @@ class Expectations(StrictModel):
     def _only_for_fail(cls, value: dict, info: ValidationInfo) -> dict:
         if value and info.data.get("expect_verdict") != "FAIL":
             raise ValueError("only meaningful with expect_verdict: FAIL (a planted-defect drill)")
+        # A negative count can never be met: the planted-defect drill would end in ERROR, not FAIL.
+        negative = [f"{kind}: {count}" for kind, count in value.items() if isinstance(count, int) and count < 0]
+        if negative:
+            raise ValueError(f"expected a count ≥ 0 or 'predicted' for each kind, got {', '.join(negative)}")
         return value
 
 
@@ -340,7 +377,7 @@ class Drill(StrictModel):
     description: str = ""
     profile: str = Field(default="smoke", min_length=1, max_length=200)
     duration_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
-    scale: float | None = Field(default=None, gt=0, le=1000)
+    scale: float | None = Field(default=None, gt=0, le=MAX_DRILL_SCALE)
     # The load clients' request timeout (kernel.defaults.REQUEST_TIMEOUT_S) for this drill: a
     # drill that freezes a service sets it below the freeze, so clients give up and retry inside it.
     request_timeout_s: float | None = Field(default=None, gt=0, le=MAX_DRILL_SECONDS)
@@ -355,7 +392,8 @@ class Drill(StrictModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Drill:
-        if not self.method and not self.target_weaknesses:
+        # A weakness list that names nothing plants nothing: such a drill would do nothing at all.
+        if not self.method and not any(self.target_weaknesses.values()):
             raise ValueError("method: a drill needs at least one step (or a planted weakness in target_weaknesses)")
         seen: set[str] = set()
         for fault in self.method:

@@ -7,8 +7,10 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dientap.commands.options import duration
+from dientap.commands.options import DURATION_FORMS, duration
 from dientap.commands.preflight import check_target_arguments
 from dientap.commands.run_cmd import (
     add_board_arguments,
@@ -17,7 +19,10 @@ from dientap.commands.run_cmd import (
     finish_run,
     options_from_args,
 )
-from kernel.errors import ExitCode, UsageError
+from kernel.errors import ConfigError, ExitCode, TargetNotAllowed, UsageError
+
+if TYPE_CHECKING:
+    from drills.model import Drill
 
 __all__ = ["register", "run"]
 
@@ -61,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--proxy-api", default=None,
                         help="use this Toxiproxy-compatible API for network faults instead of the embedded fault proxy")
     parser.add_argument("--settle", type=duration, default=5.0,
-                        help="seconds to wait before re-checking missing items during reconciliation (default 5)")
+                        help="seconds to wait before re-checking missing items during reconciliation (default 5, "
+                        "at most 1h)")
     parser.set_defaults(func=run)
 
 
@@ -120,6 +126,57 @@ def _board_hook(load) -> FaultHook:  # noqa: ANN001 - DryRun
     return on_fault
 
 
+def _check_drill_flags(args: argparse.Namespace) -> None:
+    """The flags that stand in for a drill file's settings keep within the file's bounds
+    (drills.model): a flag must not let a drill run, or wait, longer than its file could say."""
+    from drills.model import MAX_DRILL_SCALE, MAX_DRILL_SECONDS
+
+    for flag, seconds in (("--duration", args.duration), ("--request-timeout", args.request_timeout),
+                          ("--settle", args.settle)):
+        if seconds is not None and seconds > MAX_DRILL_SECONDS:
+            raise UsageError(f"argument {flag}: {seconds:g} s is longer than a drill may last; give {DURATION_FORMS}, "
+                             f"more than 0 and at most {MAX_DRILL_SECONDS} s (1h)")
+    if args.scale is not None and args.scale > MAX_DRILL_SCALE:
+        raise UsageError(f"argument --scale: {args.scale:g} is more than a drill's load may be scaled; give a number "
+                         f"more than 0 and at most {MAX_DRILL_SCALE}")
+    if args.proxy_api is not None:
+        # The runner checks it only once the mocks are up (exit 70 then); said here, before anything starts.
+        from urllib.parse import urlsplit
+
+        from kernel.allowlist import Allowlist
+
+        parts = urlsplit(args.proxy_api)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"argument --proxy-api: {args.proxy_api!r} is not an http(s) URL with a host; give a "
+                             "Toxiproxy-compatible API's URL, e.g. http://127.0.0.1:8474")
+        try:
+            Allowlist(tuple(args.allow_host)).check_url(args.proxy_api, what="fault proxy API")
+        except TargetNotAllowed as exc:
+            raise TargetNotAllowed(f"argument --proxy-api: {exc}") from None
+
+
+def _check_drill_file(path: Path, drill: Drill) -> None:
+    """What the drill file names that only the wiring can look up (the drills part imports neither
+    the scenarios nor the mocks): its load profile and its planted weaknesses, each a problem at
+    its line, as `dientap validate` prints them."""
+    from dientap.orchestration.mockcluster import check_weaknesses
+    from drills.catalog import field_problem
+    from scenarios.profile import resolve_profile
+
+    problems = []
+    try:
+        resolve_profile(drill.profile)
+    except UsageError as exc:  # the profile's own file, when invalid, is a ConfigError naming it
+        problems.append(field_problem(path, ("profile",), str(exc)))
+    for service, weaknesses in drill.target_weaknesses.items():
+        try:
+            check_weaknesses({service: weaknesses}, "127.0.0.1")  # the embedded mocks bind to loopback
+        except UsageError as exc:
+            problems.append(field_problem(path, ("target_weaknesses", service), str(exc)))
+    if problems:
+        raise ConfigError(problems)
+
+
 def run(args: argparse.Namespace) -> ExitCode:
     """List, walk (--dry) or run one drill; the exit code follows the drill's verdict."""
     if args.list:
@@ -131,7 +188,12 @@ def run(args: argparse.Namespace) -> ExitCode:
     from drills.mode import DrillMode
     from drills.runner import DrillRunner
 
+    _check_drill_flags(args)
     name, path, drill = resolve_drill(args.drill)
+    _check_drill_file(path, drill)
+    if drill.readiness is not None and args.readiness is not None:  # the drill's own would silently win
+        raise UsageError(f"argument --readiness: drill {name!r} starts the mocks with its own readiness profile "
+                         f"({drill.readiness}, beside its file); drop --readiness, or copy the drill and change it")
     check_target_arguments(args)  # before the runner starts anything (a drill reports what fails later as ERROR)
     mode = DrillMode.DRY if args.dry else DrillMode.RUN
     options = options_from_args(args, drill.profile)

@@ -61,3 +61,70 @@ def test_dry_walks_the_plan_without_traffic_and_writes_the_journal_shape(
     offsets = [e.offset_s for e in journal.events if e.kind.startswith("fault_")]
     assert offsets == sorted(offsets) == [6.0, 10.0, 11.0, 15.0]
     assert all(c.measured == "not measured (dry run)" for c in journal.drill.hypothesis)
+
+
+def _refused(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one ERROR line of a refusal (and nothing on stdout)."""
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 1 and lines[0].startswith("ERROR: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [
+    ("--duration", "99999999999h", "ERROR: argument --duration: 3.6e+14 s is longer than a drill may last"),
+    ("--duration", "61m", "ERROR: argument --duration: 3660 s is longer than a drill may last"),
+    ("--request-timeout", "2h", "ERROR: argument --request-timeout: 7200 s is longer than a drill may last"),
+    ("--settle", "100h", "ERROR: argument --settle: 360000 s is longer than a drill may last"),
+    ("--scale", "1e308", "ERROR: argument --scale: 1e+308 is more than a drill's load may be scaled; give a number "
+                         "more than 0 and at most 1000"),
+])
+def test_a_flag_past_the_drill_files_bounds_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str,
+                                                       value: str, says: str) -> None:
+    # The drill file allows at most an hour; the flags let a drill past it (a 3.6e14-s --dry
+    # walk ended in an OverflowError traceback, exit 70, after making its run directory).
+    assert main(["drill", "--dry", "axis-partition", flag, value, "--out", str(tmp_path / "runs")]) == 2
+    assert _refused(capsys).startswith(says)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("api", "code", "says"), [
+    ("http://example.com:8474", 4, "ERROR: argument --proxy-api: fault proxy API host 'example.com' is not on the "
+                                   "allowlist (default: loopback only); add it explicitly with --allow-host example.com if you "
+                                   "own that system"),
+    ("127.0.0.1:8474", 2, "ERROR: argument --proxy-api: '127.0.0.1:8474' is not an http(s) URL with a host; give a "
+                          "Toxiproxy-compatible API's URL, e.g. http://127.0.0.1:8474"),
+])
+def test_the_proxy_api_is_checked_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str], api: str,
+                                                         code: int, says: str) -> None:
+    # Not --dry: the runner used to refuse it only once the mocks were up (exit 70).
+    assert main(["drill", "axis-partition", "--proxy-api", api, "--no-board", "--out", str(tmp_path / "runs")]) == code
+    assert _refused(capsys) == says
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("target_weaknesses: {portal: [no_such_weakness]}",
+     "2: target_weaknesses.portal: unknown weakness(es) 'no_such_weakness' for the portal mock; known weaknesses: "),
+    ("profile: no-such-profile", "2: profile: unknown profile 'no-such-profile'; shipped profiles: "),
+])
+def test_what_a_drill_file_names_is_looked_up_at_its_line_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, says: str
+) -> None:
+    # The unknown weakness used to reach the mocks ("starting the embedded mocks", exit 70); the
+    # unknown profile was an ERROR line naming neither the drill file nor its field.
+    path = tmp_path / "named.yaml"
+    path.write_text(f"title: x\n{line}\nmethod:\n  - {{name: a, backend: http, target: portal, at_s: 1, "
+                    "duration_s: 2, http: {kind: outage}}\n", encoding="utf-8")
+    assert main(["drill", str(path), "--no-board", "--out", str(tmp_path / "runs")]) == 3
+    assert _refused(capsys).startswith(f"ERROR: {path}:{says}")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_readiness_flag_is_refused_for_a_drill_with_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The drill's own profile silently won over the flag.
+    readiness = Path(__file__).resolve().parents[2] / "drills" / "catalog" / "readiness" / "old-tier.yaml"
+    assert main(["drill", "--dry", "golive-night", "--readiness", str(readiness), "--out", str(tmp_path / "runs")]) == 2
+    assert _refused(capsys).startswith("ERROR: argument --readiness: drill 'golive-night' starts the mocks with its own "
+                                       "readiness profile (readiness/old-tier.yaml, beside its file)")
+    assert not (tmp_path / "runs").exists()

@@ -169,3 +169,67 @@ def test_a_portal_link_fault_needs_the_embedded_mocks(tmp_path: Path) -> None:
     targets = tmp_path / "targets.yaml"
     with pytest.raises(UsageError, match="a real portal's population URL is not dientap's to change"):
         DrillRunner(name, drill, DryRun(DryRunOptions(target=str(targets), out=tmp_path)))
+
+
+ONE_STEP = """\
+title: Edges
+method:
+  - {{name: a, backend: {backend}, target: axis, at_s: {at_s}, duration_s: 2, {spec}}}
+"""
+
+
+def test_a_number_too_large_for_any_float_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    # float(10**400) raises OverflowError: it ended `dientap validate` with a traceback and exit 70.
+    text = ONE_STEP.format(backend="http", at_s="9" * 400, spec="http: {kind: outage}")
+    assert _problems(tmp_path, text) == ["drill.yaml:3: method[0].at_s: expected seconds ≥ 0, got an integer of 400 digits"]
+
+
+@pytest.mark.parametrize(("network", "problem"), [
+    ("{toxic: latency, attributes: {latncy: 500}}",
+     "method[0].network.attributes: latncy: unknown attribute of a latency toxic; give latency, jitter"),
+    ("{toxic: slicer, attributes: {average_size: 0}}", "method[0].network.attributes: average_size must be >= 1"),
+    ("{toxic: down, attributes: {latency: 5}}",
+     "method[0].network.attributes: a 'down' proxy takes no attributes (it refuses connections)"),
+    ("{toxic: timeout, attributes: {timeout: -1}}",
+     "method[0].network.attributes.timeout: Input should be greater than or equal to 0, got -1"),
+    (f"{{toxic: latency, attributes: {{latency: {10**30}}}}}",
+     f"method[0].network.attributes.latency: Input should be less than or equal to 2147483647, got {10**30}"),
+], ids=["misspelt", "slicer-zero", "down-with-attributes", "negative", "huge"])
+def test_network_attributes_are_judged_as_the_fault_proxy_judges_them(tmp_path: Path, network: str, problem: str) -> None:
+    # Unchecked, each of these passed validation and the proxy refused it mid-drill (exit 70).
+    text = ONE_STEP.format(backend="network", at_s=1, spec=f"network: {network}")
+    assert _problems(tmp_path, text) == [f"drill.yaml:3: {problem}"]
+
+
+def test_an_exact_lost_count_cannot_be_negative(tmp_path: Path) -> None:
+    text = ("title: x\ntarget_weaknesses: {axis: [lossy_axis]}\n"
+            "expectations: {expect_verdict: FAIL, exact_lost: {documents: -5}}\n")
+    assert _problems(tmp_path, text) == [
+        "drill.yaml:3: expectations.exact_lost: expected a count ≥ 0 or 'predicted' for each kind, got documents: -5"
+    ]
+
+
+def test_an_empty_weakness_list_plants_nothing(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "title: x\ntarget_weaknesses: {portal: []}\n") == [
+        "drill.yaml:1: method: a drill needs at least one step (or a planted weakness in target_weaknesses)"
+    ]
+
+
+def test_a_drill_path_that_is_no_regular_file_says_why(tmp_path: Path) -> None:
+    (tmp_path / "folder.yaml").mkdir()
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
+    expected = {
+        str(tmp_path / "folder.yaml"): "is a directory; expected a YAML file",
+        str(tmp_path / "loop.yaml"): "cannot read: Too many levels of symbolic links",
+        str(tmp_path / "gone.yaml"): "file not found",
+        "/dev/null": "not a regular file (a device or a pipe); expected a YAML file",  # never read: think /dev/zero
+    }
+    for given, why in expected.items():
+        with pytest.raises(ConfigError) as info:
+            resolve_drill(given)
+        assert [str(p) for p in info.value.problems] == [f"{given}: {why}"]
+
+
+def test_a_built_in_drill_is_a_file_of_the_catalogue_itself() -> None:
+    with pytest.raises(UsageError, match=r"^unknown drill 'readiness/old-tier'; known drills: "):
+        resolve_drill("readiness/old-tier")  # the go-live night's readiness profile, not a drill
