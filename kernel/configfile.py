@@ -16,6 +16,7 @@ dot or sign (``1e3``) are numbers, as in YAML 1.2, not PyYAML's strings.
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,7 +116,8 @@ class StrictModel(BaseModel):
 # location: a type (``str``, ``bool``), a schema with its inner type in brackets
 # (``function-after[...]``, ``literal['1','2']``, ``list[...]``), a constrained or lax form
 # (``constrained-str``, ``lax-or-strict[...]``), or a model class name (``ThongTinKhacIn``).
-_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes", "date", "datetime", "time", "timedelta",
+# (Not "bytes": no config model has a bytes field, and a toxic's `bytes:` attribute is a name.)
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "date", "datetime", "time", "timedelta",
                         "decimal", "uuid", "url", "any", "dict", "list", "tuple", "set", "frozenset"})  # fmt: skip
 
 
@@ -185,12 +187,61 @@ def _message(err: ErrorDetails) -> str:
     if err["type"] == "missing":
         return "required key is missing"
     if "input" in err and not isinstance(err["input"], dict | list):
-        return f"{msg}, got {err['input']!r}"
+        # "…, got a number with a fractional part" already says what it got, not the value.
+        return f"{msg}: {err['input']!r}" if ", got " in msg else f"{msg}, got {err['input']!r}"
     return msg
 
 
-def _duplicate_keys(node: yaml.Node, path: tuple[Any, ...], source: str) -> list[ConfigProblem]:
-    """A problem for each key given twice in one mapping of ``node``, at its second line."""
+# What a config file may hold once its aliases are expanded: far past any real file (the
+# shipped ones hold a few hundred values), far below what pydantic would take minutes to
+# validate. Ten lines of nested aliases ("billion laughs") expand to 10⁹.
+MAX_VALUES = 100_000
+# Python reads no integer longer than this (sys.get_int_max_str_digits); no setting is near it.
+MAX_INT_DIGITS = 4300
+
+
+def _shape_problems(root: yaml.Node, source: str) -> list[ConfigProblem]:
+    """What makes a document unreadable before it is built: an alias that contains itself, more
+    than :data:`MAX_VALUES` values once aliases are expanded, an integer too long for Python.
+    Each node is walked once (a node an alias repeats is counted, not walked again)."""
+    sizes: dict[int, int] = {}
+    problems: list[ConfigProblem] = []
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            if sizes[key] < 0:  # still being counted: the alias is inside its own anchor
+                raise ConfigError([ConfigProblem(source, node.start_mark.line + 1, "",
+                                                 "an alias (*name) refers to a node that contains it; "
+                                                 "a config file is a tree")])
+            return sizes[key]
+        sizes[key] = -1
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        elif node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_DIGITS:
+            problems.append(ConfigProblem(source, node.start_mark.line + 1, "",
+                                          f"a number of {len(node.value):,} digits; no setting is that large"))
+        sizes[key] = total
+        return total
+
+    total = size(root)
+    if total > MAX_VALUES:
+        problems.append(ConfigProblem(source, None, "", f"expands to {total:,} values through its aliases "
+                                      f"(&anchor / *alias); a config file holds at most {MAX_VALUES:,}"))
+    return problems
+
+
+def _duplicate_keys(node: yaml.Node, path: tuple[Any, ...], source: str,
+                    seen: set[int] | None = None) -> list[ConfigProblem]:
+    """A problem for each key given twice in one mapping of ``node``, at its second line (a
+    node an alias repeats is checked once, where it first appears)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return []
+    seen.add(id(node))
     problems: list[ConfigProblem] = []
     if isinstance(node, yaml.MappingNode):
         first: dict[tuple[str, str], int] = {}
@@ -204,10 +255,10 @@ def _duplicate_keys(node: yaml.Node, path: tuple[Any, ...], source: str) -> list
                                               "a key may appear once in a mapping"))
             else:
                 first[key.tag, key.value] = line
-            problems.extend(_duplicate_keys(value, (*path, key.value), source))
+            problems.extend(_duplicate_keys(value, (*path, key.value), source, seen))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            problems.extend(_duplicate_keys(item, (*path, index), source))
+            problems.extend(_duplicate_keys(item, (*path, index), source, seen))
     return problems
 
 
@@ -220,6 +271,8 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     loader = _ConfigLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and (shape := _shape_problems(node, source)):
+            raise ConfigError(shape)
         if node is not None and (duplicates := _duplicate_keys(node, (), source)):
             raise ConfigError(sorted(duplicates, key=lambda problem: problem.line or 0))
         data = loader.construct_document(node) if node is not None else None
@@ -255,10 +308,21 @@ def parse_model(model: type[M], text: str, source: str) -> M:
         raise ConfigError(problems) from None
 
 
+MAX_FILE_BYTES = 10 * 1024 * 1024  # far past any config file (the largest shipped one is a few kB)
+
+
 def read_text_file(path: str | Path) -> str:
     """A UTF-8 file's text; a missing or unreadable file is a ConfigError naming it."""
     path = Path(path)
     try:
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode) and info.st_size > MAX_FILE_BYTES:
+            raise ConfigError([ConfigProblem(str(path), None, "", f"is {info.st_size:,} bytes; a config file is at "
+                                             f"most {MAX_FILE_BYTES:,}")])
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            # Never read: /dev/zero never ends (validate was killed for memory), a pipe may never answer.
+            raise ConfigError([ConfigProblem(str(path), None, "", "not a regular file (a device or a pipe); "
+                                             "expected a YAML file")])
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None

@@ -24,7 +24,7 @@ from kernel.errors import ConfigError, ExitCode, TargetNotAllowed, UsageError
 if TYPE_CHECKING:
     from drills.model import Drill
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "check_drill_file"]
 
 NAMED_ON_CONSOLE = 10  # lost, duplicated and unexpected items named per row (journal.json and report.html have more)
 EXAMPLE = """\
@@ -155,7 +155,7 @@ def _check_drill_flags(args: argparse.Namespace) -> None:
             raise TargetNotAllowed(f"argument --proxy-api: {exc}") from None
 
 
-def _check_drill_file(path: Path, drill: Drill) -> None:
+def check_drill_file(path: Path, drill: Drill) -> None:
     """What the drill file names that only the wiring can look up (the drills part imports neither
     the scenarios nor the mocks): its load profile and its planted weaknesses, each a problem at
     its line, as `dientap validate` prints them."""
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     _check_drill_flags(args)
     name, path, drill = resolve_drill(args.drill)
-    _check_drill_file(path, drill)
+    check_drill_file(path, drill)
     if drill.readiness is not None and args.readiness is not None:  # the drill's own would silently win
         raise UsageError(f"argument --readiness: drill {name!r} starts the mocks with its own readiness profile "
                          f"({drill.readiness}, beside its file); drop --readiness, or copy the drill and change it")

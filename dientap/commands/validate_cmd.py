@@ -22,14 +22,21 @@ Example:
 def _loaders() -> dict[str, Callable[[Path], object]]:
     # Imported here: the CLI is the one place that wires the parts together. An import that
     # fails is a bug of ours, not a problem of the user's files: it is not caught.
+    from dientap.commands.drill_cmd import check_drill_file
     from drills.catalog import load_drill
     from kernel.targets import load_targets
     from mocks.core.readiness import load_readiness
     from reports.budgets import load_budgets
     from scenarios.profile import load_profile
 
+    def drill(path: Path) -> object:
+        # What `dientap drill` checks before it starts anything, so that validate's OK means it.
+        loaded = load_drill(path)
+        check_drill_file(path, loaded)
+        return loaded
+
     return {"readiness": load_readiness, "profile": load_profile, "targets": load_targets, "budgets": load_budgets,
-            "drill": load_drill}
+            "drill": drill}
 
 
 # What each kind of file holds at its top level. A file's kind is the one whose keys it

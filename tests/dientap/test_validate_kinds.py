@@ -101,3 +101,15 @@ def test_an_empty_budgets_file_is_refused_but_an_empty_readiness_file_means_all_
     assert capsys.readouterr().err.splitlines() == [
         f"ERROR: {path}: no budget lines: a budgets file needs version: 1 and at least one line under "
         "budgets: or regression: (or readiness: thresholds for the report)"]
+
+
+def test_validate_refuses_what_drill_refuses_before_it_starts(tmp_path, capsys):
+    """`validate` said OK to a drill naming an unknown profile or weakness, which `dientap
+    drill` then refused: validate's OK now means the drill command's."""
+    path = tmp_path / "d.yaml"
+    path.write_text("title: x\nprofile: nosuch\ntarget_weaknesses: {portal: [nonsense]}\n", encoding="utf-8")
+    assert main(["validate", "--kind", "drill", str(path)]) == ExitCode.CONFIG_ERROR
+    errors = capsys.readouterr().err.splitlines()
+    assert [line.split(";")[0] for line in errors] == [
+        f"ERROR: {path}:2: profile: unknown profile 'nosuch'",
+        f"ERROR: {path}:3: target_weaknesses.portal: unknown weakness(es) 'nonsense' for the portal mock"]

@@ -21,10 +21,14 @@ class Plan(StrictModel):
     ratio: float = Field(default=0.5, ge=0)
 
 
-def _errors(text: str) -> list[str]:
+def _raises(text: str) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         parse_model(Plan, text, "p.yaml")
-    return str(info.value).splitlines()
+    return info.value
+
+
+def _errors(text: str) -> list[str]:
+    return str(_raises(text)).splitlines()
 
 
 def test_infinite_and_nan_numbers_are_refused_wherever_they_are():
@@ -60,7 +64,7 @@ def test_a_number_with_an_exponent_is_a_number_as_in_yaml_1_2():
     # A whole count may be written 1e3; a fraction is still no count.
     assert parse_model(Plan, "windows: [{samples: 1e3}]\n", "p.yaml").windows[0].samples == 1000
     assert _errors("windows: [{samples: 15e-1}]\n") == [
-        "p.yaml:1: windows[0].samples: Input should be a valid integer, got a number with a fractional part, got 1.5"]
+        "p.yaml:1: windows[0].samples: Input should be a valid integer, got a number with a fractional part: 1.5"]
 
 
 def test_a_boolean_is_true_or_false_not_a_number_or_a_word_in_quotes():
@@ -87,3 +91,55 @@ def test_a_directory_or_a_name_too_long_is_one_problem_naming_it(tmp_path):
     with pytest.raises(ConfigError) as info:
         read_text_file(long_name)
     assert str(info.value) == f"{long_name}: cannot read: File name too long"
+
+
+def test_aliases_that_expand_past_any_config_file_are_refused_without_expanding_them():
+    """Ten lines of nested aliases ("billion laughs") expand to 10⁹ values: the duplicate-key
+    walk followed every alias (depth 8 had not ended after 60 s) and pydantic would have
+    validated them all. Counted once per node, they are refused at once."""
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    assert str(_raises("\n".join(lines) + "\n")) == (  # every key, list and value counted
+        "p.yaml: expands to 12,345,679,021 values through its aliases (&anchor / *alias); "
+        "a config file holds at most 100,000")
+    # An alias used as YAML intends — a shared block — is fine, and a key given twice inside
+    # it is reported once, where the block is written.
+    text = "windows:\n  - &w {limit_ms: 5, limit_ms: 6}\n  - *w\n  - *w\n"
+    assert _errors(text) == ["p.yaml:2: windows[0].limit_ms: duplicate key (first at line 2): "
+                             "a key may appear once in a mapping"]
+    plan = parse_model(Plan, "windows:\n  - &w {limit_ms: 5}\n  - *w\n", "p.yaml")
+    assert [w.limit_ms for w in plan.windows] == [5, 5]
+
+
+def test_an_alias_inside_its_own_anchor_is_refused():
+    assert _errors("windows: &w [*w]\n") == ["p.yaml:1: an alias (*name) refers to a node that contains it; "
+                                             "a config file is a tree"]
+
+
+def test_an_integer_too_long_for_python_is_a_problem_at_its_line_not_a_traceback():
+    assert _errors(f"ratio: 1\nwindows: [{{samples: {'9' * 5000}}}]\n") == [
+        "p.yaml:2: a number of 5,000 digits; no setting is that large"]
+
+
+def test_a_device_or_an_oversized_file_is_refused_without_reading_it(tmp_path):
+    """validate /dev/zero was killed for memory: a device (or a pipe) is never read."""
+    with pytest.raises(ConfigError) as info:
+        read_text_file("/dev/zero")
+    assert str(info.value) == "/dev/zero: not a regular file (a device or a pipe); expected a YAML file"
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as out:
+        out.truncate(11 * 1024 * 1024)  # sparse: costs no disk
+    with pytest.raises(ConfigError) as info:
+        read_text_file(big)
+    assert str(info.value) == f"{big}: is 11,534,336 bytes; a config file is at most 10,485,760"
+
+
+def test_a_message_that_says_what_it_got_is_not_followed_by_a_second_got():
+    assert _errors("windows: [{samples: 1.5}]\n") == [
+        "p.yaml:1: windows[0].samples: Input should be a valid integer, got a number with a fractional part: 1.5"]
+
+
+def test_a_field_named_bytes_keeps_its_name():
+    from kernel.configfile import data_loc
+
+    assert data_loc(("method", 0, "network", "attributes", "bytes")) == ("method", 0, "network", "attributes", "bytes")
