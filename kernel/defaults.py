@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 __all__ = [
-    "RunSetting", "SEED", "POPULATION_SIZE", "OFFICERS_PER_COMMUNE", "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT",
-    "BOARD_REFRESH_S", "GC_PAUSE_LIMIT_MS", "SCHEDULE_LAG_MAX_LIMIT_MS", "MASTER_PORT", "REMOTE_WORKERS_WAIT_S",
+    "RunSetting", "SEED", "POPULATION_SIZE", "OFFICERS_PER_COMMUNE", "MAX_OFFICERS_PER_COMMUNE",
+    "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT", "BOARD_REFRESH_S", "GC_PAUSE_LIMIT_MS", "SCHEDULE_LAG_MAX_LIMIT_MS",
+    "MASTER_PORT", "REMOTE_WORKERS_WAIT_S",
     "POPULATION_RATE_LIMIT_PER_S", "POPULATION_RATE_LIMIT_BURST",
     "REQUEST_TIMEOUT_S", "PROCESS_SAMPLE_S",
 ]
@@ -38,6 +39,7 @@ POPULATION_SIZE: Final = RunSetting("population_size", 100_000, "--population-si
 #: an account that does not exist; a team starting `dientap mocks` for `--target` sets it.
 OFFICERS_PER_COMMUNE: Final = RunSetting("officers_per_commune", 5, "--officers-per-commune",
                                          "officer accounts the portal provisions per commune (1-999)")
+MAX_OFFICERS_PER_COMMUNE: Final = 999  # the portal mock's account numbering (OFFICERS_PER_COMMUNE)
 
 #: The fewest requests behind a commune's p95 for a report to show it; below, it says "too
 #: few". Fewer than 20 samples cannot hold a 1-in-20 tail: under 10 the p95 *is* the

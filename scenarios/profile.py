@@ -127,13 +127,17 @@ class AbortRules(StrictModel):
     for_s: float = Field(default=15, gt=0)
 
 
+MAX_DURATION_S = 7 * 24 * 3600  # a week: the longest soak anyone runs, and a bound on every run
+MAX_SCALE = 1000
+
+
 class Profile(StrictModel):
     """A whole scenario profile."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
     description: str = ""
-    duration_s: float = Field(gt=0, le=7 * 24 * 3600)
-    scale: float = Field(default=1.0, gt=0, le=1000)
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S)
+    scale: float = Field(default=1.0, gt=0, le=MAX_SCALE)
     spawn_rate: float = Field(default=100, gt=0, le=10_000, description="officer users started per second")
     communes: CommuneSelection = CommuneSelection()
     officers: OfficerLoad = OfficerLoad()
@@ -142,11 +146,18 @@ class Profile(StrictModel):
     abort: AbortRules = AbortRules()
 
     def scaled(self, scale: float | None = None, duration_s: float | None = None) -> Profile:
-        """This profile with ``--scale``/``--duration`` applied."""
+        """This profile with ``--scale``/``--duration`` applied, within the bounds a profile
+        file has (``model_copy`` does not validate: ``--duration 9999999h`` ran as a 1,100-year run)."""
         update: dict[str, object] = {}
         if scale is not None:
+            if not 0 < scale <= MAX_SCALE:
+                raise UsageError(f"argument --scale: {scale:g} is not a finite number more than 0 and at most "
+                                 f"{MAX_SCALE} (a profile's bound)")
             update["scale"] = scale
         if duration_s is not None:
+            if not 0 < duration_s <= MAX_DURATION_S:
+                raise UsageError(f"argument --duration: {duration_s:g} s is longer than a run may last; give at most "
+                                 f"{MAX_DURATION_S} s (7 days, e.g. 168h)")
             update["duration_s"] = duration_s
         return self.model_copy(update=update)
 

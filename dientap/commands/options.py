@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
+from kernel.defaults import MAX_OFFICERS_PER_COMMUNE
 from kernel.errors import ExitCode
 
 __all__ = ["CliParser", "duration", "positive_float", "non_negative_float", "fraction", "non_negative_int",
@@ -98,7 +99,8 @@ def seed(text: str) -> int:
 def officer_count(text: str) -> int:
     """Officer accounts per commune, 1 to 999 (``--officers-per-commune``; the account
     names ``<commune>.officer<n>`` have at most three digits)."""
-    return _number(text, int, lambda v: 1 <= v <= 999, "a whole number from 1 to 999")
+    return _number(text, int, lambda v: 1 <= v <= MAX_OFFICERS_PER_COMMUNE,
+                   f"a whole number from 1 to {MAX_OFFICERS_PER_COMMUNE}")
 
 
 def port(text: str) -> int:

@@ -144,10 +144,26 @@ def check_target_arguments(args: argparse.Namespace) -> None:
     check_folder("--out", args.out)
 
 
+def check_profile_flags(args: argparse.Namespace) -> None:
+    """The profile with ``--scale`` and ``--duration`` applied, within a profile file's bounds;
+    with the embedded mocks, no more officers per commune than they provision (the portal
+    refused to start, after the population service had)."""
+    from kernel.defaults import MAX_OFFICERS_PER_COMMUNE
+    from scenarios.profile import resolve_profile
+
+    profile = resolve_profile(args.profile).scaled(args.scale, args.duration)
+    if args.target == "embedded" and profile.officers_per_commune > MAX_OFFICERS_PER_COMMUNE:
+        most = MAX_OFFICERS_PER_COMMUNE / profile.officers.per_commune
+        raise UsageError(f"argument --scale: profile {profile.name} at scale {profile.scale:g} signs in "
+                         f"{profile.officers_per_commune:,} officers per commune; the embedded mocks provision at most "
+                         f"{MAX_OFFICERS_PER_COMMUNE}, so give --scale {most:g} or less")
+
+
 def check_run_arguments(args: argparse.Namespace) -> None:
     """``dientap run``: the shared options, then the gate's files and the Prometheus binary, so
     that a typo is not found only after the whole load has run."""
     check_target_arguments(args)
+    check_profile_flags(args)
     if args.target != "embedded":
         for flag, given in (("--protocol", args.protocol), ("--mocks-tls", args.mocks_tls)):
             if given:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from kernel.allowlist import is_loopback_host
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, default_secret_refusal
 from kernel.defaults import (
+    MAX_OFFICERS_PER_COMMUNE,
     OFFICERS_PER_COMMUNE,
     POPULATION_RATE_LIMIT_BURST,
     POPULATION_RATE_LIMIT_PER_S,
@@ -74,7 +75,7 @@ class ServiceSettings(BaseModel):
     readiness_file: Path | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     vulnerable: frozenset[str] = frozenset()
-    officers_per_commune: int = Field(default=OFFICERS_PER_COMMUNE.default, ge=1, le=999)
+    officers_per_commune: int = Field(default=OFFICERS_PER_COMMUNE.default, ge=1, le=MAX_OFFICERS_PER_COMMUNE)
     token_ttl_s: int = Field(default=900, ge=1)
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=300, ge=1)

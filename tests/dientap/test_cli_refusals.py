@@ -35,6 +35,15 @@ REFUSALS: list[tuple[str, list[str], list[str]]] = [
     ("run-population-exponent", ["run", "smoke", "--population-size", "1e3"],
      ["argument --population-size", "'1e3'", "a whole number, 1 or more"]),
     ("run-seed-word", ["run", "smoke", "--seed", "abc"], ["argument --seed", "'abc'", "a whole number"]),
+    # Past a profile file's bounds (model_copy did not validate: 9999999h ran as a 1,100-year run).
+    ("run-duration-past-a-week", ["run", "smoke", "--duration", "169h"],
+     ["argument --duration: 608400 s is longer than a run may last", "at most 604800 s (7 days"]),
+    ("run-scale-past-a-profile", ["run", "smoke", "--scale", "5000"],
+     ["argument --scale: 5000 is not a finite number more than 0 and at most 1000"]),
+    # The embedded portal refused to start (exit 70) after the population service had.
+    ("run-scale-past-the-mocks-accounts", ["run", "national", "--scale", "200"],
+     ["argument --scale: profile national at scale 200 signs in 1,600 officers per commune",
+      "the embedded mocks provision at most 999", "--scale 124.875 or less"]),
     ("mocks-seed-word", ["mocks", "--seed", "1.5"], ["argument --seed", "'1.5'", "a whole number"]),
     ("run-target-ftp", ["run", "smoke", "--target", "ftp://host/x"],
      ["argument --target", "'ftp://host/x' is a URL", "give 'embedded' or a targets YAML file"]),
