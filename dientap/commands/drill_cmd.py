@@ -180,6 +180,9 @@ def check_drill_file(path: Path, drill: Drill) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     """List, walk (--dry) or run one drill; the exit code follows the drill's verdict."""
     if args.list:
+        if args.drill:  # `--list NAME` listed everything and ignored NAME
+            raise UsageError(f"argument --list: lists every drill and takes no name (got {args.drill!r}); "
+                             "run `dientap drill --list`, or `dientap drill --dry NAME` to walk one drill")
         return _list()
     if not args.drill:
         raise UsageError("name a drill (or --list); run `dientap drill --list`")
@@ -191,6 +194,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     _check_drill_flags(args)
     name, path, drill = resolve_drill(args.drill)
     check_drill_file(path, drill)
+    if args.proxy_api is not None and not drill.needs("network"):  # it would be silently unused
+        raise UsageError(f"argument --proxy-api: drill {name!r} has no network step, so no fault proxy is used; "
+                         "drop --proxy-api")
     if drill.readiness is not None and args.readiness is not None:  # the drill's own would silently win
         raise UsageError(f"argument --readiness: drill {name!r} starts the mocks with its own readiness profile "
                          f"({drill.readiness}, beside its file); drop --readiness, or copy the drill and change it")

@@ -103,6 +103,18 @@ def test_the_proxy_api_is_checked_before_anything_starts(tmp_path: Path, capsys:
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--list", "golive-night"], "ERROR: argument --list: lists every drill and takes no name (got 'golive-night')"),
+    (["--dry", "population-outage", "--proxy-api", "http://127.0.0.1:8474"],
+     "ERROR: argument --proxy-api: drill 'population-outage' has no network step, so no fault proxy is used"),
+])
+def test_a_flag_that_would_be_silently_ignored_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          argv: list[str], says: str) -> None:
+    assert main(["drill", *argv, "--out", str(tmp_path / "runs")]) == 2
+    assert _refused(capsys).startswith(says)
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize(("line", "says"), [
     ("target_weaknesses: {portal: [no_such_weakness]}",
      "2: target_weaknesses.portal: unknown weakness(es) 'no_such_weakness' for the portal mock; known weaknesses: "),
