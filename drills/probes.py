@@ -17,6 +17,7 @@ Two sources, on purpose:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -51,9 +52,10 @@ REQUESTS_METRIC = "dientap_mock_requests"
 class ServiceSnapshot:
     """Cumulative figures of one service at one moment (``reachable`` False: scrape failed)."""
 
-    t: float
+    t: float  # when the scrape began
     reachable: bool
     healthy: bool
+    until: float | None = None  # when it ended (None: at once)
     buckets: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)  # (route, method) → [(le, cum)]
     counts: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (route, method, class) → total
 
@@ -141,10 +143,17 @@ def window_error_ratio(new: ServiceSnapshot, old: ServiceSnapshot | None, probe:
 class ProbeReading:
     """One evaluation of one probe: when (wall clock), what was measured, whether it held."""
 
-    t: float
+    t: float  # when the scrape behind it began
     probe: int  # index into the hypothesis' probes
     ok: bool
     measured: str
+    # When that scrape ended. A scrape begun just before a fault and answered after it (the
+    # portal SIGKILLed mid-request: "unhealthy") is no reading of the state before the fault.
+    until: float | None = None
+
+    @property
+    def ended(self) -> float:
+        return self.t if self.until is None else self.until
 
 
 SCRAPE_TIMEOUT_S = 5.0
@@ -181,10 +190,12 @@ class ProbeSampler:
             healthy = self._http.get(f"{url}/healthz").status_code == 200
             response = self._http.get(f"{url}/metrics")
             if response.status_code != 200:
-                return ServiceSnapshot(t=now, reachable=False, healthy=healthy)
-            return parse_metrics(response.text, now, healthy)
+                return ServiceSnapshot(t=now, reachable=False, healthy=healthy, until=self.clock())
+            snap = parse_metrics(response.text, now, healthy)
+            snap.until = self.clock()
+            return snap
         except (httpx.HTTPError, ValueError):
-            return ServiceSnapshot(t=now, reachable=False, healthy=False)
+            return ServiceSnapshot(t=now, reachable=False, healthy=False, until=self.clock())
 
     def _window_start(self, service: str, now: float, window_s: float) -> ServiceSnapshot | None:
         candidates = [s for s in self._history[service] if s.reachable and s.t <= now - window_s + 0.5]
@@ -197,25 +208,26 @@ class ProbeSampler:
             snap = snapshots.get(probe.service)
             if snap is None:
                 continue
+            reading = functools.partial(ProbeReading, snap.t, index, until=snap.until)  # (ok, measured)
             if probe.kind == "healthy":
-                readings.append(ProbeReading(snap.t, index, snap.healthy, "healthy" if snap.healthy else "unhealthy"))
+                readings.append(reading(snap.healthy, "healthy" if snap.healthy else "unhealthy"))
                 continue
             if not snap.reachable:
-                readings.append(ProbeReading(snap.t, index, False, "metrics unreachable"))
+                readings.append(reading(False, "metrics unreachable"))
                 continue
             old = self._window_start(probe.service, snap.t, probe.window_s)
             if probe.kind == "p95_ms":
                 p95 = window_p95_ms(snap, old, probe)
                 if p95 is None:
-                    readings.append(ProbeReading(snap.t, index, True, "no requests"))
+                    readings.append(reading(True, "no requests"))
                 else:
-                    readings.append(ProbeReading(snap.t, index, p95 <= (probe.max or 0), f"{p95:.0f} ms"))
+                    readings.append(reading(p95 <= (probe.max or 0), f"{p95:.0f} ms"))
             else:
                 ratio, total = window_error_ratio(snap, old, probe)
                 if ratio is None:
-                    readings.append(ProbeReading(snap.t, index, True, "no requests"))
+                    readings.append(reading(True, "no requests"))
                 else:
-                    readings.append(ProbeReading(snap.t, index, ratio <= (probe.max or 0), f"{ratio:.3f} of {total}"))
+                    readings.append(reading(ratio <= (probe.max or 0), f"{ratio:.3f} of {total}"))
         return readings
 
     def sample_once(self) -> list[ProbeReading]:

@@ -170,7 +170,7 @@ def _hypothesis_checks(probes: list[Probe], applied: list[AppliedFault], reading
     checks: list[HypothesisCheck] = []
     for index, probe in enumerate(probes):
         mine = [r for r in readings if r.probe == index]
-        before = [r for r in mine if r.t < first]
+        before = [r for r in mine if r.ended < first]  # the whole scrape before the fault
         if before:
             checks.append(_phase_check("before", probe.describe(), before[-1:], origin))
         if probe.during:

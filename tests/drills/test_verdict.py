@@ -113,6 +113,19 @@ def test_hypothesis_is_checked_before_during_and_after_with_the_worst_reading_du
     assert result.expectations == ["hypothesis during: portal healthy — measured unhealthy (held 2/3 s)"]
 
 
+def test_a_scrape_answered_after_the_first_fault_began_is_no_reading_before_it(tmp_path: Path) -> None:
+    """portal-crash-restart failed its hypothesis "before" on a busy machine: the scrape began
+    0.2 s before the SIGKILL, was cut off by it, and counted as the portal unhealthy before."""
+    drill = _drill(probes=[{"name": "up", "kind": "healthy"}])
+    t = T0.timestamp()
+    readings = [ProbeReading(t + 1, 0, True, "healthy", until=t + 1.1),
+                ProbeReading(t + 1.8, 0, False, "unhealthy", until=t + 2.3),  # the fault began at +2
+                ProbeReading(t + 9, 0, True, "healthy", until=t + 9.1)]
+    result = judge_drill("d", drill, _run_dir(tmp_path, GOOD), _facts(_applied(drill), readings=readings))
+    assert [(c.phase, c.ok, c.measured, c.offset_s) for c in result.hypothesis] == [
+        ("before", True, "healthy", 1.0), ("after", True, "healthy", 9.0)]
+
+
 def test_a_fault_still_active_leaves_no_after_phase(tmp_path: Path) -> None:
     drill = _drill(probes=[{"name": "up", "kind": "healthy"}])
     applied = _applied(drill)
