@@ -263,7 +263,7 @@ class LiveBoard:
     def stop(self) -> None:
         """Stop serving (idempotent)."""
         if self.server is not None:
-            self.server.stop(timeout=1)
+            self.server.stop(timeout=0.2)  # then idle keep-alive handlers (a scraper, a page) are killed
             self.server = None
 
 
