@@ -198,6 +198,10 @@ def _message(err: ErrorDetails) -> str:
 MAX_VALUES = 100_000
 # Python reads no integer longer than this (sys.get_int_max_str_digits); no setting is near it.
 MAX_INT_DIGITS = 4300
+# The deepest a config file nests (the shipped ones: 5 levels). PyYAML composes and the checks
+# below walk a document recursively: 3,000 nested brackets were a RecursionError traceback.
+MAX_DEPTH = 64
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; a config file is a few levels deep"
 
 
 def _shape_problems(root: yaml.Node, source: str) -> list[ConfigProblem]:
@@ -207,7 +211,9 @@ def _shape_problems(root: yaml.Node, source: str) -> list[ConfigProblem]:
     sizes: dict[int, int] = {}
     problems: list[ConfigProblem] = []
 
-    def size(node: yaml.Node) -> int:
+    def size(node: yaml.Node, depth: int = 0) -> int:
+        if depth > MAX_DEPTH:
+            raise ConfigError([ConfigProblem(source, node.start_mark.line + 1, "", _TOO_DEEP)])
         key = id(node)
         if key in sizes:
             if sizes[key] < 0:  # still being counted: the alias is inside its own anchor
@@ -218,9 +224,9 @@ def _shape_problems(root: yaml.Node, source: str) -> list[ConfigProblem]:
         sizes[key] = -1
         total = 1
         if isinstance(node, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
         elif isinstance(node, yaml.SequenceNode):
-            total += sum(size(item) for item in node.value)
+            total += sum(size(item, depth + 1) for item in node.value)
         elif node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_DIGITS:
             problems.append(ConfigProblem(source, node.start_mark.line + 1, "",
                                           f"a number of {len(node.value):,} digits; no setting is that large"))
@@ -270,7 +276,10 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """
     loader = _ConfigLoader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:  # PyYAML composes recursively: far deeper than MAX_DEPTH
+            raise ConfigError([ConfigProblem(source, None, "", _TOO_DEEP)]) from None
         if node is not None and (shape := _shape_problems(node, source)):
             raise ConfigError(shape)
         if node is not None and (duplicates := _duplicate_keys(node, (), source)):

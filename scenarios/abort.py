@@ -225,9 +225,9 @@ def cut_short_reason(planned_s: float, since_setup_s: float, load_s: float) -> s
     from after the harness is set up (``scenarios.harness.refresh_loop_clock``) — so a run
     that ended that long after its set-up, less a second (or 2 %) of slack, was stopped by
     its clock; one that ended sooner was stopped by something else (its orchestrator
-    interrupted or killed). Its records are written all
-    the same, and without this a killed run's figures would pass the gate as if the night had
-    been rehearsed in full. (A kill within the set-up's few seconds of the end goes unseen.)"""
+    interrupted or killed). Its records are written all the same, and without this a killed
+    run's figures would pass the gate as if the night had been rehearsed in full. (A kill
+    within the set-up's few seconds of the end goes unseen.)"""
     expected = max(1.0, float(round(planned_s)))
     if since_setup_s >= expected - max(1.0, 0.02 * expected):
         return None

@@ -96,12 +96,12 @@ def tables_to_log(path: Path) -> None:
 def refresh_loop_clock() -> None:
     """Bring gevent's idea of "now" up to date before Locust starts its ``--run-time`` timer.
 
-    Locust starts that timer from its main greenlet right after the ``init`` event, before
-    the gevent loop has ever run. Since gevent 1.3 a timer started outside a loop callback
-    does not refresh the loop's cached time (``starting_timer_may_update_loop_time``), so
-    the timer counted from when the loop last looked at the clock — before the imports and
-    :func:`install`'s world building — and the load ran that much short of its plan: 8.6 s
-    of a 10-s smoke run on a busy machine, which the gate then rightly called cut short.
+    Locust starts that timer from its main greenlet right after the ``init`` event, outside
+    any loop callback. Since gevent 1.3 such a timer does not refresh the loop's cached time
+    (``starting_timer_may_update_loop_time``), so it counted from when the loop last looked
+    at the clock — before :func:`install`'s world building, which does not yield — and the
+    load ran that much short of its plan: 8.6 s of a 10-s smoke run on a busy machine,
+    which the gate then rightly called cut short.
     """
     gevent.get_hub().loop.update_now()
 

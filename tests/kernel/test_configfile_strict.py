@@ -143,3 +143,11 @@ def test_a_field_named_bytes_keeps_its_name():
     from kernel.configfile import data_loc
 
     assert data_loc(("method", 0, "network", "attributes", "bytes")) == ("method", 0, "network", "attributes", "bytes")
+
+
+@pytest.mark.parametrize("depth", [100, 3000])
+def test_a_document_nested_past_any_config_file_is_one_problem_not_a_recursion_error(depth):
+    """3,000 nested brackets were a RecursionError traceback (exit 70) from PyYAML's composer;
+    100 passed on to the recursive checks and pydantic."""
+    [problem] = _errors("ratio: 1\nwindows: " + "[" * depth + "]" * depth + "\n")
+    assert problem.endswith("nested more than 64 levels deep; a config file is a few levels deep"), problem
