@@ -6,12 +6,11 @@ module); a drill can also be any YAML path.
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass
 from pathlib import Path
 
 from drills.model import Drill
-from kernel.configfile import field_path, load_model
+from kernel.configfile import field_path, line_of, load_model, parse_yaml, read_text_file
 from kernel.errors import ConfigError, ConfigProblem, UsageError
 
 __all__ = ["CATALOG_DIR", "CatalogEntry", "load_drill", "list_drills", "resolve_drill", "drill_name", "field_problem"]
@@ -50,27 +49,11 @@ def field_problem(path: str | Path, loc: tuple[str | int, ...], message: str) ->
 
 def _line_of(path: Path, loc: tuple[str | int, ...]) -> int | None:
     """The line of the key at ``loc`` (or of its nearest existing parent); None when unreadable."""
-    import yaml
-
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, ValueError, yaml.YAMLError):  # (UnicodeDecodeError is a ValueError)
+        _, node = parse_yaml(read_text_file(path), str(path))
+    except ConfigError:
         return None
-    line = None if node is None else node.start_mark.line + 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    child, line = value, key.start_mark.line + 1
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line
+    return line_of(node, loc)
 
 
 def drill_name(path: str | Path) -> str:
@@ -94,30 +77,17 @@ def _shown(text: str) -> str:
     return repr(text) if len(text) <= 200 else f"{text[:60]!r}… ({len(text):,} characters)"
 
 
-def _not_a_file(path: Path) -> str:
-    """Why ``path`` is no drill file, in the words ``dientap validate`` uses. A device or a pipe
-    is not read at all: /dev/zero never ends, and a pipe may never answer."""
-    try:
-        if path.is_dir():
-            return "is a directory; expected a YAML file"
-        path.stat()
-    except OSError as exc:  # a symlink loop, say
-        return "file not found" if exc.errno == errno.ENOENT else f"cannot read: {exc.strerror or exc}"
-    return "not a regular file (a device or a pipe); expected a YAML file"
-
-
 def resolve_drill(name_or_path: str) -> tuple[str, Path, Drill]:
     """A built-in drill by name, or a drill file by path → (name, path, drill)."""
     path = Path(name_or_path)
     candidate = CATALOG_DIR / f"{name_or_path}.yaml"
     try:
-        is_file, exists, built_in = path.is_file(), path.exists(), candidate.is_file()
+        exists, built_in = path.exists(), candidate.is_file()
     except OSError as exc:  # a name too long to be a path, say: not a file, and no drill's name either
         raise UsageError(f"drill {_shown(name_or_path)}: {(exc.strerror or str(exc)).lower()}; give a built-in "
                          "drill's name or a drill YAML file; run `dientap drill --list`") from None
     if path.suffix in (".yaml", ".yml") or exists:
-        if not is_file:
-            raise ConfigError([ConfigProblem(str(path), None, "", _not_a_file(path))])
+        # Not a regular file (missing, a folder, a device, a symlink loop): read_text_file says which.
         return drill_name(path), path, load_drill(path)
     # A built-in drill is a file of the catalogue itself: "readiness/old-tier" is none.
     if not built_in or candidate.parent != CATALOG_DIR:

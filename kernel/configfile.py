@@ -26,7 +26,8 @@ from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError, core_sc
 
 from kernel.errors import ConfigError, ConfigProblem
 
-__all__ = ["load_model", "parse_model", "parse_yaml", "read_text_file", "field_path", "data_loc", "StrictModel"]
+__all__ = ["load_model", "parse_model", "parse_yaml", "read_text_file", "field_path", "data_loc", "line_of",
+           "StrictModel"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -156,7 +157,7 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
     if node is None:
         return None
@@ -313,7 +314,7 @@ def parse_model(model: type[M], text: str, source: str) -> M:
         for err in exc.errors():
             # ("[key]" marks an error in a mapping's key rather than its value.)
             loc = data_loc(tuple(err["loc"]))
-            problems.append(ConfigProblem(source, _line_of(node, loc), field_path(loc), _message(err)))
+            problems.append(ConfigProblem(source, line_of(node, loc), field_path(loc), _message(err)))
         raise ConfigError(problems) from None
 
 
