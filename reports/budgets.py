@@ -58,7 +58,7 @@ from pydantic import Field, field_validator, model_validator
 from kernel.configfile import StrictModel, load_model
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.roster import load_roster
-from reports.compare import MIN_SAMPLES
+from reports.noise_guard import MIN_SAMPLES
 from reports.readiness import ReadinessThresholds
 
 __all__ = [

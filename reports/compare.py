@@ -39,6 +39,7 @@ from reports._record import Record
 from reports.compare_sources import LINE_KINDS, LineKind, LineKindSpec, Observed
 from reports.compared_run import ComparedRun, differences
 from reports.intervals import CONFIDENCE, RankedSamples, newcombe_difference, quantile_interval
+from reports.noise_guard import MIN_SAMPLES, NoiseGuard
 
 __all__ = [
     "MIN_SAMPLES",
@@ -56,28 +57,11 @@ __all__ = [
     "compare_runs",
 ]
 
-#: Fewer samples than this on either side: a figure is ``not comparable`` (compare and gate).
-MIN_SAMPLES: Final = 30
 #: The quantiles every latency line compares: (label, q).
 QUANTILES: Final = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
 LineVerdict = Literal["regressed", "improved", "within noise", "not comparable"]
 _SEVERITY: dict[LineVerdict, int] = {"regressed": 3, "improved": 2, "within noise": 1, "not comparable": 0}
-
-
-class NoiseGuard(Record):
-    """The thresholds of a comparison; the defaults are the ones ``dientap compare`` uses.
-
-    The latency floors were set by measurement (README "Comparing two runs"): six pairs of
-    identical smoke runs on a busy 2-core machine moved a line whose intervals came apart
-    by up to 7 ms and 2.3×; a 50 ms fault on a route moves it by ≥ 50 ms and many-fold.
-    """
-
-    min_samples: int = Field(default=MIN_SAMPLES, ge=1)
-    min_growth: float = Field(default=1.0, ge=0)  # relative: +100 % (twice as slow)
-    min_delta_ms: float = Field(default=20.0, ge=0)  # absolute, in ms
-    min_error_delta: float = Field(default=0.01, ge=0, le=1)  # absolute, in error-rate points
-    confidence: float = Field(default=CONFIDENCE, gt=0, lt=1)
 
 
 class Estimate(Record):

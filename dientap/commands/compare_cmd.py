@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dientap.commands.options import fraction, non_negative_float, positive_int
 from kernel.errors import ExitCode
-from reports.compare import NoiseGuard
+from reports.noise_guard import NoiseGuard
 
 __all__ = ["register", "run"]
 

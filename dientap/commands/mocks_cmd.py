@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dientap.commands.options import DURATION_FORMS, duration, officer_count, positive_int, seed
 from dientap.commands.preflight import check_folder, check_readiness
-from dientap.orchestration import MockCluster, MockClusterConfig
-from dientap.orchestration.mockcluster import ServiceBindError, check_secret, check_weaknesses, uses_default_secret
 from kernel.credentials import default_secret_warning
 from kernel.defaults import OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
 from kernel.errors import ExitCode, UsageError
 from kernel.stopping import STOP
+
+# The cluster (and the mocks' settings behind it) is imported when the command runs: every
+# `dientap` command registers this one, and a refused flag of another should not pay for it.
+if TYPE_CHECKING:
+    from dientap.orchestration import MockCluster
+    from dientap.orchestration.mockcluster import ServiceBindError
 
 __all__ = ["register"]
 
@@ -74,6 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _vulnerable(text: str, host: str) -> dict[str, list[str]]:
     """``--vulnerable`` as service → weaknesses, refused here as each service would refuse it."""
+    from dientap.orchestration.mockcluster import check_weaknesses
+
     out: dict[str, list[str]] = {}
     for item in filter(None, (t.strip() for t in text.split(","))):
         service, sep, weakness = item.partition(":")
@@ -98,6 +105,9 @@ def _bind_refused(exc: ServiceBindError) -> UsageError:
 
 def run(args: argparse.Namespace) -> ExitCode:
     """Start the cluster and block until interrupted (or ``--duration`` passes)."""
+    from dientap.orchestration import MockCluster, MockClusterConfig
+    from dientap.orchestration.mockcluster import ServiceBindError, check_secret, uses_default_secret
+
     # Every value is checked before anything starts (no socket, no process, no data folder).
     vulnerable = _vulnerable(args.vulnerable, args.host)
     try:

@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dientap.commands.options import (
     DURATION_FORMS,
@@ -22,7 +23,6 @@ from dientap.commands.options import (
     target,
 )
 from dientap.commands.preflight import check_run_arguments
-from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from kernel.defaults import (
     BOARD_PORT,
     BOARD_REFRESH_S,
@@ -34,6 +34,9 @@ from kernel.defaults import (
 )
 from kernel.errors import ExitCode
 from kernel.stopping import STOP
+
+if TYPE_CHECKING:  # the dry run (mocks, Locust, board) is imported when a run starts, not to parse flags
+    from dientap.orchestration.dryrun import DryRun, DryRunOptions
 
 __all__ = ["register", "run", "add_target_arguments", "add_board_arguments", "options_from_args", "finish_run"]
 
@@ -84,6 +87,8 @@ def add_request_timeout_argument(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace, profile: str) -> DryRunOptions:
     """Dry-run options from the shared arguments (and the board's, when the command has them)."""
+    from dientap.orchestration.dryrun import DryRunOptions
+
     options = DryRunOptions(
         profile=profile, target=args.target, allow_hosts=tuple(args.allow_host), duration_s=args.duration,
         scale=args.scale, workers=args.workers, seed=args.seed, population_size=args.population_size,
@@ -149,6 +154,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     results), the journal says when and in which phase, and the error propagates (exit 130).
     """
     check_run_arguments(args)  # before anything starts: no mocks, no run directory
+    from dientap.orchestration.dryrun import DryRun
+
     started = time.monotonic()
     phase = ["starting"]  # read by the forced-exit callback, so a list it can see change
     with DryRun(options_from_args(args, args.profile)) as dry:

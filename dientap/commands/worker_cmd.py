@@ -24,7 +24,6 @@ from pathlib import Path
 
 from dientap.commands.options import DURATION_FORMS, duration, host_port, positive_int
 from dientap.commands.preflight import check_folder
-from dientap.orchestration.process import child_process_options
 from dientap.orchestration.remote import (
     ALLOW_HOSTS_ENV,
     DEFAULT_WORKER_OUT,
@@ -39,6 +38,14 @@ from kernel.errors import ExitCode, UsageError
 from kernel.stopping import CHILDREN, STOP, stop_processes
 
 __all__ = ["register", "worker"]
+
+
+def _child_options() -> dict:
+    # Imported here: dientap.orchestration.process brings httpx, which a refused flag of
+    # any command (all register this one) should not pay for.
+    from dientap.orchestration.process import child_process_options
+
+    return child_process_options()
 
 EXAMPLE = f"""\
 Example:
@@ -104,7 +111,7 @@ def worker(args: argparse.Namespace) -> ExitCode:
     runs, wait_s, idle_since = 0, RETRY_S[0], time.monotonic()
     while runs < args.runs:
         started = time.monotonic()
-        proc = subprocess.Popen(command, env=env, **child_process_options())  # nosec B603 - fixed argument list
+        proc = subprocess.Popen(command, env=env, **_child_options())  # nosec B603 - fixed argument list
         CHILDREN.add(proc)
         code = _wait(proc)
         if code == REFUSED_EXIT:
