@@ -229,12 +229,6 @@ class MetricsExporter:
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         """WSGI app: ``GET /metrics`` (and ``/``); anything else is a JSON 404/405."""
-        body = self._answer(environ, start_response)
-        # gevent's server sends whatever the app returns, even to HEAD: a body there would be
-        # read as the next response by a client that keeps the connection.
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
-
-    def _answer(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path not in ("/metrics", "/"):
             return _json_error(start_response, "404 Not Found", "not_found", f"no route {path}; the metrics are at /metrics")
@@ -292,7 +286,7 @@ def _json_error(start_response: Any, status: str, code: str, message: str,
 def guarded_wsgi_server(listener: Any, application: Callable[..., Any], logger: logging.Logger) -> Any:
     """gevent's WSGI server for an HTTP face of the load generator's process (the exporter,
     the live board): idle connections time out and at most :data:`MAX_CONNECTIONS` are
-    served at once; a request gevent cannot parse is answered with a JSON 400 and logged in
+    served at once; a ``HEAD`` is answered with the headers of its ``GET`` and no body; a request gevent cannot parse is answered with a JSON 400 and logged in
     one line, and a client that goes away or stops reading is dropped without a traceback
     (gevent prints one for both, and answers the first with an empty body)."""
     from gevent.pool import Pool
@@ -323,7 +317,13 @@ def guarded_wsgi_server(listener: Any, application: Callable[..., Any], logger: 
                 return
             super().handle_error(t, v, tb)
 
-    return WSGIServer(listener, application, spawn=Pool(MAX_CONNECTIONS), log=None, error_log=logger,
+    def without_body_for_head(environ: dict[str, Any], start_response: Any) -> Any:
+        body = application(environ, start_response)
+        # gevent's server sends whatever the app returns, even to HEAD: a body there would be
+        # read as the next response by a client that keeps the connection.
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+    return WSGIServer(listener, without_body_for_head, spawn=Pool(MAX_CONNECTIONS), log=None, error_log=logger,
                       handler_class=GuardedHandler)
 
 

@@ -197,12 +197,6 @@ class LiveBoard:
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         """WSGI app: ``GET /``, ``GET /board.json``; anything else is a JSON error."""
-        body = self._answer(environ, start_response)
-        # gevent's server sends whatever the app returns, even to HEAD: a body there would be
-        # read as the next response by a client that keeps the connection.
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
-
-    def _answer(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if not _loopback_host(environ.get("HTTP_HOST", "")):
             return _error(start_response, "403 Forbidden", "forbidden_host",
