@@ -3,7 +3,8 @@
 ::
 
     title, description
-    profile: smoke            the load underneath (+ optional duration_s, scale, request_timeout_s)
+    profile: smoke            the load underneath: a shipped profile, or a profile file beside the
+                              drill file (+ optional duration_s, scale, request_timeout_s)
     target_weaknesses:        planted defects of the embedded mocks ({axis: [lossy_axis]})
     readiness:                a readiness profile for the embedded mocks, beside the file (readiness/old-tier.yaml)
     steady_state_hypothesis:  probes with tolerances, checked before, during, after
@@ -22,6 +23,7 @@ Validation reports *every* problem at once, each as ``file:line: field: message`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -411,6 +413,15 @@ class Drill(StrictModel):
     def faulted_services(self) -> list[str]:
         """Services that carry a fault at some point (for client-side recovery checks)."""
         return sorted({f.target for f in self.faults})
+
+    def profile_from(self, drill_file: Path) -> str:
+        """``profile`` as the load resolves it: a shipped profile's name as written, a file
+        (a ``.yaml``/``.yml`` name or a path) relative to the drill file, as ``readiness`` is,
+        so a drill and its profile move together whatever the current directory."""
+        written = Path(self.profile)
+        if written.is_absolute() or (written.suffix not in (".yaml", ".yml") and len(written.parts) == 1):
+            return self.profile
+        return str(drill_file.parent / written)
 
     def needs(self, backend: str) -> bool:
         """Whether any step uses ``backend``."""

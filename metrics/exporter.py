@@ -286,9 +286,10 @@ def _json_error(start_response: Any, status: str, code: str, message: str,
 def guarded_wsgi_server(listener: Any, application: Callable[..., Any], logger: logging.Logger) -> Any:
     """gevent's WSGI server for an HTTP face of the load generator's process (the exporter,
     the live board): idle connections time out and at most :data:`MAX_CONNECTIONS` are
-    served at once; a ``HEAD`` is answered with the headers of its ``GET`` and no body; a request gevent cannot parse is answered with a JSON 400 and logged in
-    one line, and a client that goes away or stops reading is dropped without a traceback
-    (gevent prints one for both, and answers the first with an empty body)."""
+    served at once; a ``HEAD`` is answered with the headers of its ``GET`` and no body; a
+    request gevent cannot parse is answered with a JSON 400 and logged in one line, and a
+    client that goes away or stops reading is dropped without a traceback (gevent prints one
+    for both, and answers the first with an empty body)."""
     from gevent.pool import Pool
     from gevent.pywsgi import WSGIHandler, WSGIServer
 

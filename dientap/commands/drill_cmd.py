@@ -165,7 +165,7 @@ def check_drill_file(path: Path, drill: Drill) -> None:
 
     problems = []
     try:
-        resolve_profile(drill.profile)
+        resolve_profile(drill.profile_from(path))
     except UsageError as exc:  # the profile's own file, when invalid, is a ConfigError naming it
         problems.append(field_problem(path, ("profile",), str(exc)))
     for service, weaknesses in drill.target_weaknesses.items():
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> ExitCode:
                          f"({drill.readiness}, beside its file); drop --readiness, or copy the drill and change it")
     check_target_arguments(args)  # before the runner starts anything (a drill reports what fails later as ERROR)
     mode = DrillMode.DRY if args.dry else DrillMode.RUN
-    options = options_from_args(args, drill.profile)
+    options = options_from_args(args, drill.profile_from(path))
     # The drill's own duration and scale unless the command line says otherwise, and the
     # weaknesses it plants in the embedded mocks: all decided before the profile is resolved,
     # once, by the load itself.

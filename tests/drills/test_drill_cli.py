@@ -140,3 +140,26 @@ def test_readiness_flag_is_refused_for_a_drill_with_its_own(tmp_path: Path, caps
     assert _refused(capsys).startswith("ERROR: argument --readiness: drill 'golive-night' starts the mocks with its own "
                                        "readiness profile (readiness/old-tier.yaml, beside its file)")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_profile_file_named_by_a_drill_file_is_found_beside_it_from_any_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As `readiness:` is: a drill and its profile move together. It was looked up from the
+    # current directory, so the same drill validated in one directory and not in another.
+    team = tmp_path / "team"
+    team.mkdir()
+    (team / "quiet.yaml").write_text(
+        "name: quiet\nduration_s: 20\ncommunes: {select: per_province, per_province: 1}\n"
+        "officers: {per_commune: 1, login_window_s: 2, think_time_s: [0.5, 1]}\n"
+        "agencies: {enabled: false}\ncitizens: {arrivals_per_s: 1}\n", encoding="utf-8")
+    (team / "drill.yaml").write_text(
+        "title: a team's drill\nprofile: quiet.yaml\nmethod:\n  - {name: slow portal, backend: http, target: portal, "
+        "at_s: 5, duration_s: 5, http: {kind: latency, latency: {ms: 100}}}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # neither the drill's directory nor the project's
+    assert main(["validate", "team/drill.yaml"]) == 0
+    assert capsys.readouterr().out == "OK team/drill.yaml (drill)\n"
+    assert main(["drill", "--dry", "team/drill.yaml", "--out", str(tmp_path / "runs")]) == 0
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    provenance = load_journal(run_dir).provenance
+    assert provenance.profile == "quiet"
