@@ -1,11 +1,12 @@
-"""The national profile for one minute on this one machine, against mocks a team starts
+"""The national profile for 45 seconds on this one machine, against mocks a team starts
 itself (issues #14, #18).
 
 The 10-minute run at full national size is a benchmark (``bench/national.py``, BENCHMARKS.md);
 this is its short version: the national profile as shipped, but at a quarter of its size
 (``--scale 0.25``: two officers in every one of the 3,321 communes, a quarter of the citizens)
 and with its 120-s login storm compressed into 30 s (written into a copy of the profile), so
-that within a minute every commune has an officer at work.
+that every commune has an officer at work for the last 15 s. (A 40-s run passed too: the
+storm ended on time at 30.0 s with 87 ms of scheduling lag at most; the 15 s are margin.)
 
 At national size, before #18, the harness tripped the portal's defences against itself: 401s
 for officers the portal did not hold, a stuffing detector that saw one address sign in as
@@ -66,7 +67,7 @@ def test_the_national_run_fails_nothing_reaches_every_commune_and_trips_no_defen
     ):
         done = subprocess.run(
             [sys.executable, "-m", "dientap.cli", "run", str(_short_national(tmp_path)), "--scale", str(SCALE),
-             "--duration", "60",
+             "--duration", "45",
              "--workers", "2", "--target", str(targets), "--population-size", str(POPULATION),
              "--out", str(tmp_path / "runs"), "--no-board"],
             capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
