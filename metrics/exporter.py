@@ -283,6 +283,14 @@ def _json_error(start_response: Any, status: str, code: str, message: str,
     return [body]
 
 
+def _refusal(status: str, code: str, message: str) -> bytes:
+    """A whole HTTP answer (head and JSON body) for a request refused before the application."""
+    body = json.dumps({"error": {"code": code, "field": None, "message": message}}).encode()
+    head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    return head.encode() + body
+
+
 def guarded_wsgi_server(listener: Any, application: Callable[..., Any], logger: logging.Logger) -> Any:
     """gevent's WSGI server for an HTTP face of the load generator's process (the exporter,
     the live board): idle connections time out and at most :data:`MAX_CONNECTIONS` are
@@ -306,11 +314,15 @@ def guarded_wsgi_server(listener: Any, application: Callable[..., Any], logger: 
                 return None
             reason = str(ex)[:200]
             logger.warning("refused a malformed request from %s: %s", self.client_address, reason)
-            body = json.dumps({"error": {"code": "invalid_http", "field": None,
-                                         "message": f"the request is not valid HTTP/1.1: {reason}"}}).encode()
-            head = ("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
-            return "400", head.encode() + body
+            return "400", _refusal("400 Bad Request", "invalid_http", f"the request is not valid HTTP/1.1: {reason}")
+
+        def handle_one_request(self) -> Any:
+            result = super().handle_one_request()
+            if isinstance(result, tuple) and result[0] == "414":  # gevent's own answer has an empty body
+                logger.warning("refused a request line of 8 KB or more from %s", self.client_address)
+                return "414", _refusal("414 URI Too Long", "uri_too_long",
+                                       "the request line is 8,192 bytes or longer; this server reads shorter ones")
+            return result
 
         def handle_error(self, t: type[BaseException] | None, v: BaseException | None, tb: Any) -> None:
             if t is not None and issubclass(t, OSError):  # a client that stopped reading (timed out) or reset

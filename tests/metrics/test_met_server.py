@@ -115,6 +115,14 @@ def test_other_methods_are_refused_with_the_allowed_ones(exporter: MetricsExport
     assert status.startswith("405") and headers["Allow"] == "GET, HEAD"
 
 
+def test_a_request_line_past_gevents_limit_is_a_json_414(served: int) -> None:
+    # gevent refuses a request line of 8 KB or more itself, with an empty body.
+    answer = _exchange(served, b"GET /metrics?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414 ") and b"Content-Type: application/json" in head
+    assert json.loads(body)["error"]["code"] == "uri_too_long"
+
+
 def test_idle_connections_are_closed_and_capped(served: int, exporter: MetricsExporter) -> None:
     idle = [gevent.socket.create_connection(("127.0.0.1", served)) for _ in range(5)]
     gevent.sleep(0.1)
