@@ -73,14 +73,18 @@ class DrillRunner:
 
     def __init__(self, name: str, drill: Drill, load: LoadSession, *, mode: DrillMode = DrillMode.RUN,
                  proxy_api: str | None = None, settle_s: float = 5.0, say: Callable[[str], None] = print,
-                 on_fault: Callable[[str, str, bool], None] | None = None):
+                 on_fault: Callable[[str, str, bool], None] | None = None,
+                 before_load: Callable[[], None] | None = None):
         """``load`` is the load to run under, built (profile resolved) but not started; the
         drill's planted weaknesses must already be in it. ``mode`` is what :meth:`run` does
         (walk the plan, or run it). ``on_fault(name, kind, active)`` is told when each fault
         starts and stops (the CLI wires it to the metrics exporter's drill-state gauge); a
-        failing hook is ignored."""
+        failing hook is ignored. ``before_load()`` is called once the target is up, right
+        before the load starts (the CLI starts Prometheus there); if it fails, the drill is
+        an ERROR, rolled back like any other."""
         self.mode = mode
         self.on_fault = on_fault
+        self.before_load = before_load
         self.name = name
         self.drill = drill
         self.load = load
@@ -199,6 +203,8 @@ class DrillRunner:
                     sampler = ProbeSampler(direct_urls, self.drill.steady_state_hypothesis.probes).start()
                     self.say(f"drill {self.name}: {self.drill.title} — run {dry.run_id}, load {dry.profile.name} "
                              f"for {dry.profile.duration_s:g} s, {len(self.drill.method)} step(s)")
+                    if self.before_load is not None:
+                        self.before_load()
                     dry.start_load()
                     load_started = dt.datetime.now(UTC)  # launched; its clock starts when the doors open
                     injector.run_plan(self.drill, dry, applied)

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dientap.commands.options import DURATION_FORMS, duration
-from dientap.commands.preflight import check_target_arguments
+from dientap.commands.preflight import check_prometheus_flag, check_target_arguments
 from dientap.commands.run_cmd import (
     add_board_arguments,
+    add_prometheus_argument,
     add_request_timeout_argument,
     add_target_arguments,
     finish_run,
@@ -22,6 +23,7 @@ from dientap.commands.run_cmd import (
 from kernel.errors import ConfigError, ExitCode, TargetNotAllowed, UsageError
 
 if TYPE_CHECKING:
+    from dientap.orchestration.dryrun import DryRun
     from drills.model import Drill
 
 __all__ = ["register", "run", "check_drill_file"]
@@ -40,6 +42,7 @@ Example:
   dientap drill --dry portal-crash-restart             # walk the plan, send nothing
   dientap drill lossy-axis                             # expected to FAIL with the exact losses
   dientap drill population-outage --board 8089         # watch it on http://127.0.0.1:8089/
+  dientap drill axis-latency-spike --prometheus        # a real Prometheus: load, mocks and the faults
   dientap drill my-drill.yaml --target targets.yaml --proxy-api http://127.0.0.1:8474
 """
 
@@ -68,7 +71,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--settle", type=duration, default=5.0,
                         help="seconds to wait before re-checking missing items during reconciliation (default 5, "
                         "at most 1h)")
+    add_prometheus_argument(parser)
     parser.set_defaults(func=run)
+
+
+class _DrillPrometheus:
+    """``--prometheus``: a real Prometheus for the drill, started once the target is up. It
+    scrapes what ``dientap run --prometheus`` scrapes, and this process's drill-fault state
+    (``dientap_drill_fault_active``, job ``drills``: the dashboard's fault annotations), served
+    on loopback from here because the drill runner, not the load, knows when a fault is on."""
+
+    def __init__(self, load: DryRun, binary: str) -> None:
+        self.load, self.binary = load, binary
+        self._state_server: object | None = None
+
+    def start(self) -> None:
+        from metrics.exporter import start_drill_state_server
+
+        state_url, self._state_server = start_drill_state_server()
+        url = self.load.start_prometheus(self.binary, also={"drills": state_url})
+        print(f"prometheus: {url}  (config {self.load.run_dir / 'prometheus'}; drill faults as job drills)", flush=True)
+
+    def close(self) -> None:
+        if self._state_server is not None:
+            self._state_server.shutdown()  # type: ignore[attr-defined]
+            self._state_server = None
 
 
 def _list() -> ExitCode:
@@ -192,6 +219,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     from drills.runner import DrillRunner
 
     _check_drill_flags(args)
+    if args.dry and args.prometheus:  # it would be silently unused
+        raise UsageError("argument --prometheus: a dry run starts nothing for Prometheus to scrape; drop --prometheus, "
+                         "or --dry to run the drill")
+    check_prometheus_flag(args)
     name, path, drill = resolve_drill(args.drill)
     check_drill_file(path, drill)
     if args.proxy_api is not None and not drill.needs("network"):  # it would be silently unused
@@ -220,9 +251,11 @@ def run(args: argparse.Namespace) -> ExitCode:
                              "give a readiness profile YAML, relative to the drill file")
         load_readiness(options.readiness_file)  # its problems are ConfigErrors naming file, line and field
     load = DryRun(options)
+    prometheus = _DrillPrometheus(load, args.prometheus) if args.prometheus else None
     runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
                          say=lambda line: print(line, flush=True),
-                         on_fault=_fault_hooks(_board_hook(load), _drill_state_hook()))
+                         on_fault=_fault_hooks(_board_hook(load), _drill_state_hook()),
+                         before_load=prometheus.start if prometheus is not None else None)
     if mode is DrillMode.RUN:
         _board_plan(load, name, drill)  # after the plan is validated: a refused plan binds nothing
     if mode is DrillMode.DRY:
@@ -234,7 +267,11 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"journal: {outcome.run_dir / 'journal.json'}")
         return outcome.exit_code
     started = time.monotonic()
-    outcome = runner.run()
+    try:
+        outcome = runner.run()
+    finally:
+        if prometheus is not None:
+            prometheus.close()
     result = outcome.result
     if outcome.interrupted:
         print(f"interrupted; every fault was rolled back. journal: {outcome.run_dir / 'journal.json'}", file=sys.stderr)

@@ -193,6 +193,12 @@ def check_run_arguments(args: argparse.Namespace) -> None:
             why = "a file, not a run directory" if args.baseline.exists() else "not found"
             raise _not_there("--baseline", args.baseline, why, BASELINE_FORMS)
         load_compared_run(args.baseline)  # the records the regression limits compare, each checked
+    check_prometheus_flag(args)
+    check_remote_workers(args)
+
+
+def check_prometheus_flag(args: argparse.Namespace) -> None:
+    """``--prometheus [BINARY]`` (run, drill): the binary is found before anything starts."""
     if args.prometheus:
         from dientap.orchestration.prometheus import find_prometheus
 
@@ -200,7 +206,6 @@ def check_run_arguments(args: argparse.Namespace) -> None:
             find_prometheus(args.prometheus)
         except UsageError as exc:
             raise UsageError(f"argument --prometheus: {exc}") from None
-    check_remote_workers(args)
 
 
 def check_remote_workers(args: argparse.Namespace) -> None:

@@ -38,7 +38,8 @@ from kernel.stopping import STOP
 if TYPE_CHECKING:  # the dry run (mocks, Locust, board) is imported when a run starts, not to parse flags
     from dientap.orchestration.dryrun import DryRun, DryRunOptions
 
-__all__ = ["register", "run", "add_target_arguments", "add_board_arguments", "options_from_args", "finish_run"]
+__all__ = ["register", "run", "add_target_arguments", "add_board_arguments", "add_prometheus_argument", "options_from_args",
+           "finish_run"]
 
 EXAMPLE = """\
 Example:
@@ -142,9 +143,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help=f"{MASTER_PORT.help} (default 127.0.0.1:{MASTER_PORT.default}; 0.0.0.0 for other machines)")
     many.add_argument(REMOTE_WORKERS_WAIT_S.flag, type=duration, default=REMOTE_WORKERS_WAIT_S.default, metavar="S",
                       help=f"{REMOTE_WORKERS_WAIT_S.help}: {DURATION_FORMS} (default {REMOTE_WORKERS_WAIT_S.default:g} s)")
+    add_prometheus_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def add_prometheus_argument(parser: argparse.ArgumentParser) -> None:
+    """``--prometheus [BINARY]``: a real Prometheus on loopback scraping the run (run, drill)."""
     parser.add_argument("--prometheus", nargs="?", const="prometheus", default=None, metavar="BINARY",
                         help="start a Prometheus server on loopback for the run (optionally: the path of the prometheus binary)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> ExitCode:

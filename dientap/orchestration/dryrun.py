@@ -219,15 +219,17 @@ class DryRun:
         portal = {OFFICERS_PER_COMMUNE.name: max(OFFICERS_PER_COMMUNE.default, self.profile.officers_per_commune)}
         return {**settings, "portal": {**portal, **settings.get("portal", {})}}
 
-    def start_prometheus(self, binary: str | None = None) -> str:
-        """Start a real Prometheus on loopback scraping the load's exporter and the embedded
-        mocks; call after :meth:`start_target`, before :meth:`start_load`. Returns its URL."""
+    def start_prometheus(self, binary: str | None = None, also: dict[str, str] | None = None) -> str:
+        """Start a real Prometheus on loopback scraping the load's exporter, the embedded mocks
+        and ``also`` (job → scrape URL: a drill's own fault state); call after
+        :meth:`start_target`, before :meth:`start_load`. Returns its URL."""
         sock = listening_socket("127.0.0.1", 0)
         port = sock.getsockname()[1]
         sock.close()
         targets = {"harness": f"http://127.0.0.1:{port}/metrics"}
         if self.cluster is not None:  # a targets file's services are not on loopback: not scraped
             targets.update({name: f"{url}/metrics" for name, url in self.cluster.urls.items()})
+        targets.update(also or {})
         self.prometheus = PrometheusServer(self.run_dir / "prometheus", targets, binary=binary)
         url = self.prometheus.start()
         self._metrics_listen = f"127.0.0.1:{port}"

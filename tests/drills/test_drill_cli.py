@@ -107,6 +107,8 @@ def test_the_proxy_api_is_checked_before_anything_starts(tmp_path: Path, capsys:
     (["--list", "golive-night"], "ERROR: argument --list: lists every drill and takes no name (got 'golive-night')"),
     (["--dry", "population-outage", "--proxy-api", "http://127.0.0.1:8474"],
      "ERROR: argument --proxy-api: drill 'population-outage' has no network step, so no fault proxy is used"),
+    (["--dry", "population-outage", "--prometheus"],
+     "ERROR: argument --prometheus: a dry run starts nothing for Prometheus to scrape"),
 ])
 def test_a_flag_that_would_be_silently_ignored_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                           argv: list[str], says: str) -> None:

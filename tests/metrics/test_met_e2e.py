@@ -265,3 +265,50 @@ def _assert_same_bucket(endpoint: EndpointStats, estimate_s: float, cumulative: 
     hdr_low, hdr_high = bucket_of(hdr_rank)
     assert hdr_low < true_s <= hdr_high, where
     assert bucket_of(prom_rank) == (low, high), where
+
+
+def test_a_drill_with_prometheus_marks_its_fault_on_and_then_off_for_the_dashboard(tmp_path: Path) -> None:
+    """`dientap drill NAME --prometheus`: the dashboard's fault annotation (its own query)
+    returns the drill's fault while it is in force, and the fault then reads 0 — the start
+    and end markers — from the real Prometheus the command started; the load and the mocks
+    are scraped beside it, and the drill still passes."""
+    missing = _prometheus_missing()
+    if missing:
+        pytest.skip(missing)
+    (annotation,) = [q for q in dashboard_queries(annotations=True) if "dientap_drill_fault_active" in q]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dientap.cli", "drill", "axis-latency-spike", "--duration", "22", "--population-size",
+         "3000", "--settle", "2", "--no-board", "--prometheus", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    printed: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the URL is printed once the mocks are up, before the load
+            printed.append(line)
+            if line.startswith("prometheus: "):
+                break
+        prom_url = printed[-1].split()[1]
+        assert prom_url.startswith("http://127.0.0.1:"), printed
+        seen: list[float] = []  # dientap_drill_fault_active{fault="axis slow"} as scraped, in order
+        in_force: list[dict] = []
+        up: dict[str, float] = {}
+        while proc.poll() is None and not (1.0 in seen and seen[-1] == 0.0):
+            in_force = in_force or [r for r in _query(prom_url, annotation) if r["metric"].get("fault") == "axis slow"]
+            for r in _query(prom_url, 'dientap_drill_fault_active{fault="axis slow"}'):
+                if not seen or seen[-1] != float(r["value"][1]):
+                    seen.append(float(r["value"][1]))
+            for r in _query(prom_url, "up"):
+                up[r["metric"]["job"]] = max(up.get(r["metric"]["job"], 0.0), float(r["value"][1]))
+            time.sleep(0.5)
+        rest, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
+    output = "".join(printed) + rest
+    assert proc.returncode == 0 and "drill axis-latency-spike: PASS" in output, output[-3000:]
+    assert in_force and in_force[0]["metric"]["kind"] == "latency", in_force
+    assert 1.0 in seen and seen[-1] == 0.0, seen  # on, then off: the start and end markers
+    assert {job: up.get(job) for job in ("drills", "harness", "portal", "population", "axis")} == dict.fromkeys(
+        ("drills", "harness", "portal", "population", "axis"), 1.0), up
