@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dientap.commands.options import DURATION_FORMS, duration
 from dientap.commands.preflight import check_prometheus_flag, check_target_arguments
@@ -83,7 +83,7 @@ class _DrillPrometheus:
 
     def __init__(self, load: DryRun, binary: str) -> None:
         self.load, self.binary = load, binary
-        self._state_server: object | None = None
+        self._state_server: Any = None  # prometheus_client's threaded server, until close()
 
     def start(self) -> None:
         from metrics.exporter import start_drill_state_server
@@ -94,7 +94,7 @@ class _DrillPrometheus:
 
     def close(self) -> None:
         if self._state_server is not None:
-            self._state_server.shutdown()  # type: ignore[attr-defined]
+            self._state_server.shutdown()
             self._state_server = None
 
 
