@@ -392,11 +392,47 @@ def attach_from_env(environment: Any) -> str | None:
 
 def start_drill_state_server(port: int = 0, host: str = "127.0.0.1") -> tuple[str, Any]:
     """Serve only ``dientap_drill_fault_active`` from this process (a drill runner outside
-    the Locust process); returns ``(url, server)`` — call ``server.shutdown()`` to stop."""
-    from prometheus_client import start_http_server
+    the Locust process, ``dientap drill --prometheus``); returns ``(url, server)`` — call
+    ``server.shutdown()`` to stop.
+
+    prometheus_client's own threaded server, with the bounds of :func:`guarded_wsgi_server`
+    (this process is not a gevent one): a connection idle for :data:`CONNECTION_IDLE_S` is
+    dropped, and past :data:`MAX_CONNECTIONS` at once a new one is closed unanswered rather
+    than given a thread of its own."""
+    import socket
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import make_wsgi_app
+    from prometheus_client.exposition import ThreadingWSGIServer
 
     _check_host(host, allow_remote=False)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DrillStateCollector())
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    return f"http://{host}:{server.server_port}/metrics", server
+    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    class QuietHandler(WSGIRequestHandler):
+        timeout = CONNECTION_IDLE_S  # socketserver sets it on the connection: an idle client is dropped
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+            """Log nothing: Prometheus scrapes every second."""
+
+    class BoundedServer(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            if not slots.acquire(blocking=False):
+                self.shutdown_request(request)
+                return
+            super().process_request(request, client_address)
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                slots.release()
+
+    server = make_server(host, port, make_wsgi_app(registry), BoundedServer, handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="drill-state", daemon=True).start()
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{server.server_port}/metrics", server
