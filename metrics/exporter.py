@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from ipaddress import ip_address
@@ -395,44 +396,56 @@ def start_drill_state_server(port: int = 0, host: str = "127.0.0.1") -> tuple[st
     the Locust process, ``dientap drill --prometheus``); returns ``(url, server)`` — call
     ``server.shutdown()`` to stop.
 
-    prometheus_client's own threaded server, with the bounds of :func:`guarded_wsgi_server`
-    (this process is not a gevent one): a connection idle for :data:`CONNECTION_IDLE_S` is
-    dropped, and past :data:`MAX_CONNECTIONS` at once a new one is closed unanswered rather
-    than given a thread of its own."""
-    import socket
-    import threading
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
-
+    The same :func:`guarded_wsgi_server` as the load's faces, with its bounds and its JSON
+    refusals, on a gevent hub of its own in a background thread: this process is not a gevent
+    one. (prometheus_client's threaded server had no bound, and printed a traceback for a
+    client that stalled; a hand-bounded copy of it would be a second, weaker mechanism.)"""
     from prometheus_client import make_wsgi_app
-    from prometheus_client.exposition import ThreadingWSGIServer
 
     _check_host(host, allow_remote=False)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DrillStateCollector())
-    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    return _DrillStateServer(host, port, make_wsgi_app(registry)).started()
 
-    class QuietHandler(WSGIRequestHandler):
-        timeout = CONNECTION_IDLE_S  # socketserver sets it on the connection: an idle client is dropped
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-            """Log nothing: Prometheus scrapes every second."""
+class _DrillStateServer:
+    """A guarded gevent server serving on its own thread's hub until :meth:`shutdown`."""
 
-    class BoundedServer(ThreadingWSGIServer):
-        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    POLL_S = 0.1  # how often the serving thread looks for a stop (a threading.Event, not a greenlet's)
 
-        def process_request(self, request: Any, client_address: Any) -> None:
-            if not slots.acquire(blocking=False):
-                self.shutdown_request(request)
-                return
-            super().process_request(request, client_address)
+    def __init__(self, host: str, port: int, app: Callable[..., Any]) -> None:
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self._bound: tuple[str, int] = (host, port)
+        self._app = app
+        self._thread = threading.Thread(target=self._serve, name="drill-state", daemon=True)
 
-        def process_request_thread(self, request: Any, client_address: Any) -> None:
-            try:
-                super().process_request_thread(request, client_address)
-            finally:
-                slots.release()
+    def started(self) -> tuple[str, _DrillStateServer]:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._failed is not None:
+            raise self._failed
+        host, port = self._bound
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/metrics", self
 
-    server = make_server(host, port, make_wsgi_app(registry), BoundedServer, handler_class=QuietHandler)
-    threading.Thread(target=server.serve_forever, name="drill-state", daemon=True).start()
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{server.server_port}/metrics", server
+    def _serve(self) -> None:
+        import gevent  # this thread's hub: gevent makes one per thread on first use
+
+        try:
+            server = guarded_wsgi_server(self._bound, self._app, log)
+            server.start()
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread, which raises it
+            self._failed = exc
+            self._ready.set()
+            return
+        self._bound = (self._bound[0], server.server_port)
+        self._ready.set()
+        while not self._stop.is_set():  # bounded by the drill: shutdown() ends it
+            gevent.sleep(self.POLL_S)
+        server.stop(timeout=0.2)
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
