@@ -310,5 +310,5 @@ def test_a_drill_with_prometheus_marks_its_fault_on_and_then_off_for_the_dashboa
     assert proc.returncode == 0 and "drill axis-latency-spike: PASS" in output, output[-3000:]
     assert in_force and in_force[0]["metric"]["kind"] == "latency", in_force
     assert 1.0 in seen and seen[-1] == 0.0, seen  # on, then off: the start and end markers
-    assert {job: up.get(job) for job in ("drills", "harness", "portal", "population", "axis")} == dict.fromkeys(
-        ("drills", "harness", "portal", "population", "axis"), 1.0), up
+    jobs = ("drills", "harness", "portal", "population", "axis")
+    assert {job: up.get(job) for job in jobs} == dict.fromkeys(jobs, 1.0), up
