@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install dry-run test test-fast test-image bench lint clean
 
-# uv installs what pip would (the same versions from PyPI) in 14 s instead of 49 s.
+# uv installs what pip would (the same versions from PyPI) about 3× faster, from an empty
+# cache (bench/startup.py --install: 32 s against pip's 98 s; BENCHMARKS.md).
 # Bytecode is compiled here, for the dependencies and for our own packages, because where
 # PYTHONDONTWRITEBYTECODE=1 is set (as on these machines) Python never caches it: every
 # process the suite starts would compile its imports again.
