@@ -29,14 +29,10 @@ cardinality.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from ipaddress import ip_address
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -56,6 +52,7 @@ from metrics.exposition import (
     REQUESTS_HELP,
     render_request_series,
 )
+from metrics.guarded_server import check_listen_host, guarded_wsgi_server, json_error
 from metrics.series import SeriesCache
 
 __all__ = [
@@ -69,8 +66,6 @@ __all__ = [
     "build_registry",
     "attach_exporter",
     "attach_from_env",
-    "start_drill_state_server",
-    "guarded_wsgi_server",
 ]
 
 log = logging.getLogger("dientap.metrics")
@@ -78,15 +73,6 @@ log = logging.getLogger("dientap.metrics")
 METRICS_LISTEN_ENV = "DIENTAP_METRICS_LISTEN"  # "127.0.0.1:9646": where the run's exporter listens
 ABORT_RULES = ("error_rate", "p99")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# The exporter and the live board serve from the load generator's own process, whose file
-# descriptors its load needs: a client that opens connections and never finishes a request
-# must not hold them for the run (gevent's server has no timeout and no cap of its own).
-# A connection with no byte moving for this long is closed (Prometheus scrapes every second,
-# a page polls every few seconds; both reconnect), and at most this many are served at once
-# (the rest wait in the listen backlog, outside the process).
-CONNECTION_IDLE_S = 10.0
-MAX_CONNECTIONS = 64
-
 
 class RequestCollector(Collector):
     """Latency histograms and request/failure counters of a ``LatencyRecorder``."""
@@ -232,15 +218,15 @@ class MetricsExporter:
         """WSGI app: ``GET /metrics`` (and ``/``); anything else is a JSON 404/405."""
         path = environ.get("PATH_INFO", "/")
         if path not in ("/metrics", "/"):
-            return _json_error(start_response, "404 Not Found", "not_found", f"no route {path}; the metrics are at /metrics")
+            return json_error(start_response, "404 Not Found", "not_found", f"no route {path}; the metrics are at /metrics")
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
-            return _json_error(start_response, "405 Method Not Allowed", "method_not_allowed", "use GET /metrics",
+            return json_error(start_response, "405 Method Not Allowed", "method_not_allowed", "use GET /metrics",
                                [("Allow", "GET, HEAD")])
         try:
             body = self.render()
         except Exception:  # a failing scrape is logged and answered, never kills the run
             log.exception("rendering the metrics failed")
-            return _json_error(start_response, "500 Internal Server Error", "render_failed", "see the load generator's log")
+            return json_error(start_response, "500 Internal Server Error", "render_failed", "see the load generator's log")
         self.scrapes += 1
         self.last_scrape_at = time.monotonic()
         start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
@@ -277,79 +263,6 @@ class MetricsExporter:
             self.server = None
 
 
-def _json_error(start_response: Any, status: str, code: str, message: str,
-                extra: list[tuple[str, str]] | None = None) -> list[bytes]:
-    body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *(extra or [])])
-    return [body]
-
-
-def _refusal(status: str, code: str, message: str) -> bytes:
-    """A whole HTTP answer (head and JSON body) for a request refused before the application."""
-    body = json.dumps({"error": {"code": code, "field": None, "message": message}}).encode()
-    head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
-    return head.encode() + body
-
-
-def guarded_wsgi_server(listener: Any, application: Callable[..., Any], logger: logging.Logger) -> Any:
-    """gevent's WSGI server for an HTTP face of the load generator's process (the exporter,
-    the live board): idle connections time out and at most :data:`MAX_CONNECTIONS` are
-    served at once; a ``HEAD`` is answered with the headers of its ``GET`` and no body; a
-    request gevent cannot parse is answered with a JSON 400 and logged in one line, and a
-    client that goes away or stops reading is dropped without a traceback (gevent prints one
-    for both, and answers the first with an empty body)."""
-    from gevent.pool import Pool
-    from gevent.pywsgi import WSGIHandler, WSGIServer
-
-    class GuardedHandler(WSGIHandler):
-        def handle(self) -> None:
-            self.socket.settimeout(CONNECTION_IDLE_S)
-            with contextlib.suppress(OSError):  # reset or stalled while gevent sent its refusal of a malformed request
-                super().handle()
-
-        # gevent's (provisional) hook for a request it cannot parse; the tests in
-        # tests/metrics/test_met_server.py say whether a gevent upgrade still calls it.
-        def _handle_client_error(self, ex: BaseException) -> tuple[str, bytes] | None:
-            if isinstance(ex, OSError):  # the client went away or stalled in its head: nobody to answer
-                return None
-            reason = str(ex)[:200]
-            logger.warning("refused a malformed request from %s: %s", self.client_address, reason)
-            return "400", _refusal("400 Bad Request", "invalid_http", f"the request is not valid HTTP/1.1: {reason}")
-
-        def handle_one_request(self) -> Any:
-            result = super().handle_one_request()
-            if isinstance(result, tuple) and result[0] == "414":  # gevent's own answer has an empty body
-                logger.warning("refused a request line of 8 KB or more from %s", self.client_address)
-                return "414", _refusal("414 URI Too Long", "uri_too_long",
-                                       "the request line is 8,192 bytes or longer; this server reads shorter ones")
-            return result
-
-        def handle_error(self, t: type[BaseException] | None, v: BaseException | None, tb: Any) -> None:
-            if t is not None and issubclass(t, OSError):  # a client that stopped reading (timed out) or reset
-                self.close_connection = True
-                return
-            super().handle_error(t, v, tb)
-
-    def without_body_for_head(environ: dict[str, Any], start_response: Any) -> Any:
-        body = application(environ, start_response)
-        # gevent's server sends whatever the app returns, even to HEAD: a body there would be
-        # read as the next response by a client that keeps the connection.
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
-
-    return WSGIServer(listener, without_body_for_head, spawn=Pool(MAX_CONNECTIONS), log=None, error_log=logger,
-                      handler_class=GuardedHandler)
-
-
-def _check_host(host: str, allow_remote: bool) -> None:
-    try:
-        loopback = host == "localhost" or ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not allow_remote:
-        raise ValueError(f"host: the exporter listens on loopback unless allow_remote=True, got {host!r}")
-
-
 def attach_exporter(
     environment: Any, port: int = 0, host: str = "127.0.0.1", *, allow_remote: bool = False, linger_s: float = 5.0
 ) -> str | None:
@@ -364,7 +277,7 @@ def attach_exporter(
 
     if isinstance(environment.runner, WorkerRunner):
         return None
-    _check_host(host, allow_remote)
+    check_listen_host(host, allow_remote)
     exporter = MetricsExporter(environment)
     url = exporter.serve(port, host)
 
@@ -391,61 +304,3 @@ def attach_from_env(environment: Any) -> str | None:
     return attach_exporter(environment, int(port), host.strip("[]"))
 
 
-def start_drill_state_server(port: int = 0, host: str = "127.0.0.1") -> tuple[str, Any]:
-    """Serve only ``dientap_drill_fault_active`` from this process (a drill runner outside
-    the Locust process, ``dientap drill --prometheus``); returns ``(url, server)`` — call
-    ``server.shutdown()`` to stop.
-
-    The same :func:`guarded_wsgi_server` as the load's faces, with its bounds and its JSON
-    refusals, on a gevent hub of its own in a background thread: this process is not a gevent
-    one. (prometheus_client's threaded server had no bound, and printed a traceback for a
-    client that stalled; a hand-bounded copy of it would be a second, weaker mechanism.)"""
-    from prometheus_client import make_wsgi_app
-
-    _check_host(host, allow_remote=False)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(DrillStateCollector())
-    return _DrillStateServer(host, port, make_wsgi_app(registry)).started()
-
-
-class _DrillStateServer:
-    """A guarded gevent server serving on its own thread's hub until :meth:`shutdown`."""
-
-    POLL_S = 0.1  # how often the serving thread looks for a stop (a threading.Event, not a greenlet's)
-
-    def __init__(self, host: str, port: int, app: Callable[..., Any]) -> None:
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
-        self._bound: tuple[str, int] = (host, port)
-        self._app = app
-        self._thread = threading.Thread(target=self._serve, name="drill-state", daemon=True)
-
-    def started(self) -> tuple[str, _DrillStateServer]:
-        self._thread.start()
-        self._ready.wait(30)
-        if self._failed is not None:
-            raise self._failed
-        host, port = self._bound
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/metrics", self
-
-    def _serve(self) -> None:
-        import gevent  # this thread's hub: gevent makes one per thread on first use
-
-        try:
-            server = guarded_wsgi_server(self._bound, self._app, log)
-            server.start()
-        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread, which raises it
-            self._failed = exc
-            self._ready.set()
-            return
-        self._bound = (self._bound[0], server.server_port)
-        self._ready.set()
-        while not self._stop.is_set():  # bounded by the drill: shutdown() ends it
-            gevent.sleep(self.POLL_S)
-        server.stop(timeout=0.2)
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._thread.join(5)

@@ -86,7 +86,7 @@ class _DrillPrometheus:
         self._state_server: Any = None  # prometheus_client's threaded server, until close()
 
     def start(self) -> None:
-        from metrics.exporter import start_drill_state_server
+        from metrics.drill_state_server import start_drill_state_server
 
         state_url, self._state_server = start_drill_state_server()
         url = self.load.start_prometheus(self.binary, also={"drills": state_url})

@@ -39,7 +39,7 @@ from metrics.board.feed import FeedReader
 from metrics.board.figures import LiveReadiness
 from metrics.board.page import PAGE_CSP, render_page
 from metrics.board.snapshot import BoardSnapshot, communes_view, drill_view, matrix_view, run_state, run_view
-from metrics.exporter import guarded_wsgi_server
+from metrics.guarded_server import guarded_wsgi_server
 from reports.readiness import ReadinessThresholds
 
 __all__ = ["BOARD_FD_ENV", "BOARD_FEED_ENV", "JSON_PATH", "WORK_SHARE", "LiveBoard", "attach_board",

@@ -24,7 +24,7 @@ from dientap.orchestration.prometheus import PrometheusServer, find_prometheus
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from metrics.buckets import LATENCY_BUCKETS_S
 from metrics.drill_state import DrillState
-from metrics.exporter import start_drill_state_server
+from metrics.drill_state_server import start_drill_state_server
 from reports.run_files import load_summary
 from reports.summary import EndpointStats, Summary
 from scenarios.communes import officer_slots

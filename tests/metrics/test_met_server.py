@@ -16,7 +16,8 @@ import gevent.socket
 import httpx
 import pytest
 
-import metrics.exporter
+import metrics.drill_state_server
+import metrics.guarded_server
 from dientap.orchestration.prometheus import PrometheusServer
 from metrics.drill_state import DrillState
 from metrics.exporter import MetricsExporter, attach_from_env
@@ -63,8 +64,8 @@ def test_unknown_route_and_method_are_json_errors(exporter: MetricsExporter) -> 
 def served(exporter: MetricsExporter, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """The exporter served for real in this thread's gevent hub (the test talks to it through
     gevent's sockets), with a short idle timeout and a cap of 2 connections."""
-    monkeypatch.setattr(metrics.exporter, "CONNECTION_IDLE_S", 0.3)
-    monkeypatch.setattr(metrics.exporter, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(metrics.guarded_server, "CONNECTION_IDLE_S", 0.3)
+    monkeypatch.setattr(metrics.guarded_server, "MAX_CONNECTIONS", 2)
     exporter.serve(0, "127.0.0.1")
     yield exporter.server.server_port
     exporter.stop()
@@ -140,9 +141,9 @@ def test_idle_connections_are_closed_and_capped(served: int, exporter: MetricsEx
 def drill_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """The drill-state server with a 0.3-s idle timeout, as ``dientap drill --prometheus``
     starts it in a process that is not a gevent one → its port."""
-    monkeypatch.setattr(metrics.exporter, "CONNECTION_IDLE_S", 0.3)
+    monkeypatch.setattr(metrics.guarded_server, "CONNECTION_IDLE_S", 0.3)
     DrillState.set_active("state server test", "latency", True)
-    url, server = metrics.exporter.start_drill_state_server()
+    url, server = metrics.drill_state_server.start_drill_state_server()
     yield int(url.rsplit(":", 1)[1].split("/")[0])
     server.shutdown()
     DrillState.set_active("state server test", "latency", False)
