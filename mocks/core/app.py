@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -47,6 +47,11 @@ from mocks.core.settings import ServiceSettings
 __all__ = ["Endpoint", "Param", "build_service_app", "require_admin"]
 
 log = logging.getLogger("dientap.mocks")
+
+#: The status a request is counted under when its client closed the connection before its
+#: body arrived (nginx's 499): no answer was sent, and the metrics count it with the
+#: client's mistakes (4xx), not the service's failures.
+_CLIENT_CLOSED_REQUEST = 499
 
 
 def require_admin(request: Request) -> None:
@@ -196,6 +201,10 @@ class _ServiceMiddleware:
                     await call_handler(handler, path_params, self.error_handlers, scope, receive, send_wrapper)
                 except (ApiError, ConnectionReset):
                     raise
+                except ClientDisconnect:
+                    # The caller closed the connection before its body was read: nobody is
+                    # left to answer, and it is no failure of the service (no 500, no traceback).
+                    status = _CLIENT_CLOSED_REQUEST
                 except Exception as exc:
                     if "dientap.started" in scope:  # the answer had begun: only the server can cut it off
                         raise
@@ -322,6 +331,13 @@ class _MockApp(Starlette):
     async def starlette(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Starlette's own stack: server errors, exception handlers, router."""
         await super().__call__(scope, receive, send)
+
+    def protocol_refusal(self, path: str, exc: ApiError) -> Response | None:
+        """A refusal the HTTP protocol makes before any app runs (``mocks.core.protocol``), in
+        the form of the face ``path`` is under (a SOAP Fault under ``/c06/``...); None elsewhere,
+        where the protocol answers in the native JSON form itself."""
+        form = self.state.routes.face_form(path)
+        return form(exc) if form is not None else None
 
 
 def _wrap(ep: Endpoint) -> Handler:

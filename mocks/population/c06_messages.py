@@ -178,6 +178,11 @@ def _too_deep() -> SoapFault:
     return SoapFault(400, "too_deep", f"a SOAP message nests deeper than {MAX_DEPTH} levels", None)
 
 
+def _holds_text(text: str | None) -> bool:
+    """Whether a node's text or tail is more than whitespace (indentation between elements)."""
+    return bool(text and not text.isspace())
+
+
 def _walk(root: etree._Element) -> SoapRequest:
     """Read the envelope (written for the common case: one pass over each level, no
     intermediate lists; the parser drops comments and processing instructions and refuses
@@ -185,9 +190,13 @@ def _walk(root: etree._Element) -> SoapRequest:
     if root.tag != _ENVELOPE:
         raise SoapFault(400, "missing_element", f"the root element must be Envelope in namespace {SOAP_ENV_NS} "
                         "(SOAP 1.1)", "Envelope")
+    if _holds_text(root.text):
+        raise _invalid("Envelope", "Envelope holds a Header and a Body, not text")
     body = None
     for child in root:
         tag = child.tag
+        if _holds_text(child.tail):
+            raise _invalid("Envelope", "Envelope holds a Header and a Body, not text")
         if tag == _BODY and body is None:
             body = child
         elif tag != _HEADER:
@@ -200,6 +209,8 @@ def _walk(root: etree._Element) -> SoapRequest:
     if len(body) != 1:
         raise SoapFault(400, "missing_element", "Body must hold exactly one operation element", "Body")
     call = body[0]
+    if _holds_text(body.text) or _holds_text(call.tail):  # SOAP 1.1 §4.3: the Body's entries are elements
+        raise _invalid("Body", "Body holds the operation element, not text")
     operation = _OPERATION_TAGS.get(call.tag)  # type: ignore[arg-type]  # a non-element's tag is no key
     if operation is None:
         called = _local(call)

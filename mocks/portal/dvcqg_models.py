@@ -8,6 +8,7 @@ send is a string (``"LoaiDoiTuong": "1"``), dates are ``yyyyMMddHHmmss`` or empt
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
@@ -46,16 +47,20 @@ Date = Annotated[str, StringConstraints(max_length=14), AfterValidator(_date_or_
                  Field(json_schema_extra={"pattern": r"^(\d{14})?$"})]  # fmt: skip
 
 
-def _within_64_bits(value: object) -> object:
+def _json_number(value: object) -> object:
     # The item is fingerprinted as sent (orjson, 64-bit integers): a larger number is the
     # caller's mistake, named here, not a failure of the fingerprint.
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         raise ValueError("a whole number must fit in 64 bits")
+    # The JSON parser reads NaN and Infinity (and 1e400 as Infinity), which JSON does not
+    # have: a body holding one is malformed, refused here rather than acknowledged.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("a number must be finite (JSON has no NaN or Infinity)")
     return value
 
 
 #: A list entry's value as the callers send it: text, a number, a flag, or null.
-Scalar = Annotated[str | int | float | bool | None, AfterValidator(_within_64_bits)]
+Scalar = Annotated[str | int | float | bool | None, AfterValidator(_json_number)]
 
 
 class _Item(BaseModel):

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess  # nosec B404 - the Schemathesis CLI, fixed arguments
 import sys
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from kernel.defaults import SEED
 from kernel.synthetic import citizen_at
 from mocks.core.protocol import MAX_HEAD_BYTES
 from tests.conftest import TEST_POPULATION
+from tests.mocks.wire import exchange
 
 pytestmark = pytest.mark.e2e
 
@@ -107,20 +107,6 @@ def _cases(report: str) -> tuple[int, int]:
     return int(parts["generated"]), int(parts["passed"])
 
 
-def _exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes to the service, read until it closes: (status, headers, body)."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(raw)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
-    return int(status_line.split()[1]), headers, body
-
-
 _PAD = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(20))  # 20 KiB of header lines
 
 
@@ -138,7 +124,7 @@ _PAD = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(20))  # 20
     ids=["many-headers", "one-endless-header", "bad-header-byte", "content-length-and-chunked", "bad-chunk-size"],
 )
 def test_protocol_level_refusals_come_in_the_json_error_form(cluster: MockCluster, raw, status, code, reason) -> None:
-    got, headers, body = _exchange(cluster.urls["population"], raw)
+    got, headers, body = exchange(cluster.urls["population"], raw)
     assert got == status and headers["content-type"] == "application/json" and headers["connection"] == "close"
     error = orjson.loads(body)["error"]
     assert error["code"] == code and reason in error["message"], error
@@ -146,7 +132,7 @@ def test_protocol_level_refusals_come_in_the_json_error_form(cluster: MockCluste
 
 def test_a_head_under_the_cap_is_served_and_405_names_every_method_of_the_path(cluster: MockCluster) -> None:
     pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(14))  # 14 KiB: under the cap
-    got, _, body = _exchange(cluster.urls["population"], b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+    got, _, body = exchange(cluster.urls["population"], b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                              + pad + b"\r\n")
     assert (got, orjson.loads(body)["status"]) == (200, "ok")
     admin = {"authorization": f"Bearer {cluster.config.admin_token}"}

@@ -19,6 +19,7 @@ from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.edxml import build_package
 from kernel.national.vdxp import HASH_HEADER, SYSTEM_ID_HEADER, TIMESTAMP_HEADER, format_timestamp, signature
 from mocks.axis import vdxp
+from tests.mocks.wire import abandon_body, exchange, requests_counted, wait_for_count
 
 pytestmark = pytest.mark.e2e
 
@@ -371,3 +372,32 @@ def test_a_malformed_signature_header_is_a_400_and_either_hex_case_is_accepted(a
         params = orjson.loads(c.get("/openapi.json").content)["paths"]["/vdxp/getAgenciesList"]["post"]["parameters"]
         pattern = next(p["schema"]["pattern"] for p in params if p["name"] == HASH_HEADER)
         assert re.fullmatch(pattern, upper[HASH_HEADER]) and not re.fullmatch(pattern, "g" * 64)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code", "field"),
+    [
+        (b"POST /vdxp/getEdoc HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nXroadVnpt-sign-header: "
+         + b"{" * 20_000 + b"\r\nContent-Length: 2\r\n\r\n{}", 431, "headers_too_large", "XroadVnpt-sign-header"),
+        (b"POST /vdxp/getEdoc HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked"
+         b"\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400, "invalid_http", None),
+    ],
+    ids=["head-over-the-cap", "bad-chunk-size"],
+)
+def test_a_refusal_of_the_http_layer_is_in_the_sdk_form(axis: AxisServer, raw: bytes, status: int, code: str,
+                                                       field: str | None):
+    """Refused before any handler runs (mocks.core.protocol), and still answered as the face answers."""
+    got, headers, body = exchange(axis.url, raw)
+    assert got == status and headers["content-type"] == "application/json" and headers["connection"] == "close"
+    _fail(httpx.Response(got, content=body), status, code, field)
+
+
+def test_a_caller_gone_mid_package_is_no_server_error(axis: AxisServer):
+    """A client that closes its connection before its package arrived is counted with the
+    callers' mistakes, not as the service failing, and leaves no traceback."""
+    route = "/vdxp/sendEdoc"
+    before = requests_counted(axis.url, route)
+    abandon_body(axis.url, route, {"Content-Type": "application/xml"})
+    after = wait_for_count(axis.url, route, sum(before.values()))
+    assert after.get("5xx", 0) == before.get("5xx", 0) and after.get("4xx", 0) == before.get("4xx", 0) + 1
+    assert "Traceback" not in (axis.data_dir / "axis.log").read_text(errors="replace")

@@ -18,6 +18,7 @@ from kernel.national.c06 import C06_NS, ENDPOINT_PATH
 from kernel.synthetic import citizen_at
 from tests.mocks.population.c06_client import birth_text, envelope, request_fields, signed_headers, zeep_client
 from tests.mocks.population.conftest import unready_readiness
+from tests.mocks.wire import abandon_body, exchange, requests_counted, wait_for_count
 
 if TYPE_CHECKING:
     from conftest import PopulationServer
@@ -262,6 +263,11 @@ def _good(**extra: str | None) -> bytes:
         (_good().replace(b"<dan:HoVaTen>", b"<dan:HoVaTen><dan:Ho>A</dan:Ho>"), 400, "invalid_field", "HoVaTen"),
         (_good().replace(b"<dan:MaDVC>", b"text<dan:MaDVC>"), 400, "invalid_field", VERIFY),  # between fields
         (_good().replace(b"</dan:NgayThangNam>", b"</dan:NgayThangNam>text"), 400, "invalid_field", "NgayThangNamSinh"),
+        # Text beside the operation, or beside the Header and the Body: a Body's entries are elements.
+        (_good().replace(b"<soapenv:Body>", b"<soapenv:Body>text"), 400, "invalid_field", "Body"),
+        (_good().replace(b"<soapenv:Body>", b"<soapenv:Body><![CDATA[text]]>"), 400, "invalid_field", "Body"),
+        (_good().replace(b"</soapenv:Body>", b"</soapenv:Body>text"), 400, "invalid_field", "Envelope"),
+        (_good().replace(b"<soapenv:Header/>", b"text<soapenv:Header/>"), 400, "invalid_field", "Envelope"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -336,6 +342,36 @@ def test_a_path_or_method_the_face_lacks_is_a_fault_too(http: httpx.Client, url:
     wrong = http.put(url, content=_good())
     assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET, HEAD, POST")
     assert _fault(wrong)["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "code", "element"),
+    [
+        (b"ApiKey: " + b"k" * 20_000 + b"\r\n", 431, "headers_too_large", "ApiKey"),
+        (b"X-Bad: a\x7fb\r\n", 400, "invalid_http", None),
+    ],
+    ids=["head-over-the-cap", "bad-header-byte"],
+)
+def test_a_refusal_of_the_http_layer_is_a_fault_too(population: PopulationServer, extra: bytes, status: int, code: str,
+                                                   element: str | None) -> None:
+    """Refused before any handler runs (mocks.core.protocol), and still in the face's form."""
+    raw = (f"POST {ENDPOINT_PATH} HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml\r\n".encode() + extra
+           + b"Content-Length: 6\r\n\r\n<x/>\r\n")
+    got, headers, body = exchange(population.url, raw)
+    assert got == status and headers["content-type"].startswith("text/xml") and headers["connection"] == "close"
+    fault = _fault(httpx.Response(got, content=body))
+    assert (fault["faultcode"], fault["code"], fault["element"]) == ("soapenv:Client", code, element)
+
+
+def test_a_caller_gone_mid_message_is_no_server_error(population: PopulationServer, url: str,
+                                                      dry_run_secret: str) -> None:
+    """A client that closes its connection before its message arrived is counted with the
+    callers' mistakes, not as the service failing, and leaves no traceback."""
+    before = requests_counted(population.url, ENDPOINT_PATH)
+    abandon_body(population.url, ENDPOINT_PATH, signed_headers(url, "portal", dry_run_secret))
+    after = wait_for_count(population.url, ENDPOINT_PATH, sum(before.values()))
+    assert after.get("5xx", 0) == before.get("5xx", 0) and after.get("4xx", 0) == before.get("4xx", 0) + 1
+    assert "Traceback" not in population.log.read_text(errors="replace")
 
 
 def test_get_serves_only_the_wsdl(http: httpx.Client, url: str) -> None:

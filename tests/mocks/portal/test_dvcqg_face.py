@@ -4,14 +4,17 @@ idempotency as the portal's own API, in the adapter's shape and error form."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 
 import httpx
+import orjson
 import pytest
 
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, derive_password
 from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH, ErrorCode, format_birth_date
 from kernel.roster import load_roster
 from mocks.portal.catalogue import catalogue_of
+from tests.mocks.wire import abandon_body, exchange, requests_counted, wait_for_count
 
 from .conftest import ADMIN, bearer, citizen, dossier_body, ledger, login_citizen
 
@@ -55,6 +58,14 @@ def call(client: httpx.Client, session: str | None, madonvi: str, service: str, 
 def sync(client, session, person, mahoso, updating=False, **overrides) -> httpx.Response:
     return call(client, session, unit_of(person.commune_code), "DongBoHoSoMC", isUpdating=updating,
                 data=[item(person, mahoso, **overrides)])
+
+
+def sync_non_json(client, session, person, mahoso, **overrides) -> httpx.Response:
+    """``sync`` with the body written by Python's json module, which writes NaN and Infinity
+    (JSON has neither; httpx refuses to write them)."""
+    body = {"session": session, "madonvi": unit_of(person.commune_code), "service": "DongBoHoSoMC",
+            "isUpdating": False, "data": [item(person, mahoso, **overrides)]}
+    return client.post(INTEGRATION_PATH, content=json.dumps(body), headers={**DST, "content-type": "application/json"})
 
 
 def test_a_synced_dossier_is_the_portal_s_own_dossier(client):
@@ -235,13 +246,18 @@ def test_catalogue_look_ups_need_no_session(client):
          ErrorCode.INVALID_FIELD, "data[0].ThongTinKhac.NgaySinh"),
         # A path the face does not have, and a method its path lacks: still the adapter's form.
         (lambda c, s: c.post("/dvcqg/XoaHoSo", json={}, headers=DST), 404, ErrorCode.UNKNOWN_SERVICE, "path"),
+        # Numbers JSON does not have (Python's json writes them; 1e400 reads as Infinity).
+        (lambda c, s: sync_non_json(c, s, citizen(18), "H-B-16", DanhSachLePhi=[{"Gia": float("nan")}]), 422,
+         ErrorCode.INVALID_FIELD, "data[0].DanhSachLePhi[0].Gia"),
+        (lambda c, s: sync_non_json(c, s, citizen(18), "H-B-17", DanhSachHoSoBoSung=[{"SoLuong": float("inf")}]), 422,
+         ErrorCode.INVALID_FIELD, "data[0].DanhSachHoSoBoSung[0].SoLuong"),
         (lambda c, s: c.get(INTEGRATION_PATH, headers=DST), 405, ErrorCode.INVALID_REQUEST, None),
     ],
     ids=["not-json", "no-dstcode", "unknown-service", "no-session", "forged-session", "unknown-unit",
          "no-isUpdating", "bad-date", "unknown-field", "no-birth-date", "unknown-procedure", "identity-mismatch",
          "not-own-name", "new-not-at-1", "no-mahoso", "attachment-url", "bad-password", "blank-name",
          "eleven-attachments", "null-entry", "huge-number", "isUpdating-not-a-flag", "bad-birth-date",
-         "unknown-path", "wrong-method"],
+         "unknown-path", "nan", "infinity", "wrong-method"],
 )  # fmt: skip
 def test_bad_input_is_answered_in_the_adapter_s_error_form(client, send, status, code, field):
     session = session_of(client, citizen(18).personal_id)
@@ -344,3 +360,26 @@ def test_injected_faults_on_the_face_answer_in_its_form_with_retry_after(client)
     finally:
         client.delete("/admin/faults/face-throttle", headers=ADMIN)
     assert call(client, None, "000.00.00.H26", "LayDanhSachTTHC").status_code == 200
+
+
+def test_a_refusal_of_the_http_layer_is_in_the_adapter_s_form(portal):
+    """A head over the cap is refused before any handler runs (mocks.core.protocol), and
+    still answered as the face answers, naming the header that made it too large."""
+    raw = (f"POST {INTEGRATION_PATH} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+           f"dstcode: {'a' * 20_000}\r\nContent-Length: 2\r\n\r\n{{}}").encode()
+    status, headers, body = exchange(portal.url, raw)
+    assert status == 431 and headers["content-type"] == "application/json" and headers["connection"] == "close"
+    answer = orjson.loads(body)
+    assert (answer["error_code"], answer["field"], answer["reason"]) == (
+        ErrorCode.INVALID_REQUEST, "dstcode", "headers_too_large")
+    assert "dstcode" in answer["message"]
+
+
+def test_a_caller_gone_mid_body_is_no_server_error(portal):
+    """A client that closes its connection before its body arrived is counted with the
+    callers' mistakes, not as the service failing, and leaves no traceback."""
+    before = requests_counted(portal.url, AUTH_PATH)
+    abandon_body(portal.url, AUTH_PATH, {**DST, "Content-Type": "application/json"})
+    after = wait_for_count(portal.url, AUTH_PATH, sum(before.values()))
+    assert after.get("5xx", 0) == before.get("5xx", 0) and after.get("4xx", 0) == before.get("4xx", 0) + 1
+    assert "Traceback" not in portal.log_text() and "ClientDisconnect" not in portal.log_text()
