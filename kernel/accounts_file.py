@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,35 @@ __all__ = ["ACCOUNT_KINDS", "AccountsFile", "CitizenAccount"]
 ACCOUNT_KINDS = ("officer", "citizen", "agency", "client")
 _COLUMNS = ("kind", "account", "commune", "password", "full_name", "date_of_birth")
 _MAX_ROWS = 1_000_000  # a bound on what one file may hold (the national roster needs ~30,000)
+
+
+_MAX_FILE_BYTES = 256 * 1024 * 1024  # _MAX_ROWS rows of ~250 bytes; read whole, so bounded
+_MAX_PASSWORD_BYTES = 64 * 1024  # a password file holds one line
+
+
+def _read_regular_file(path: Path, limit: int, encoding: str) -> str:
+    """The text of the regular file at ``path``, of at most ``limit`` bytes (else OSError).
+
+    Anything else is refused without reading from it: a pipe may never answer (the check
+    would hang before the run starts), and /dev/zero never ends. Opened without blocking, so
+    a pipe is found by what it is, not by waiting on it.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file (a device or a pipe)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes")
+    return data.decode(encoding)
+
+
+def _why(error: OSError) -> str:
+    # strerror, not str(error): the latter repeats the path, and says "[Errno 21]".
+    return (error.strerror or str(error)).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +106,13 @@ class AccountsFile:
         """Read and check the file (every problem, each naming its line and column)."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError([ConfigProblem(str(path), None, "accounts_file", f"cannot read it: {exc}")]) from None
+            text = _read_regular_file(path, _MAX_FILE_BYTES, "utf-8-sig")
+        except OSError as exc:
+            raise ConfigError([ConfigProblem(str(path), None, "accounts_file", f"cannot read it: {_why(exc)}; give "
+                                             f"a CSV file with the columns {','.join(_COLUMNS)}")]) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError([ConfigProblem(str(path), None, "accounts_file", f"cannot read it: {exc}; save it "
+                                             "as UTF-8")]) from None
         accounts = cls(path)
         problems: list[ConfigProblem] = []
         # Lines are counted by the reader itself (``line_num``), not by rows: a blank line or
@@ -185,12 +220,14 @@ class AccountsFile:
         if scheme == "env":
             value = os.environ.get(target)
             if not value:
-                raise LookupError(f"environment variable {target} is not set")
+                raise LookupError(f"environment variable {target} is not set (or is empty)")
             return value
         try:
-            text = Path(target).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LookupError(f"cannot read {target}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+            text = _read_regular_file(Path(target), _MAX_PASSWORD_BYTES, "utf-8").strip()
+        except OSError as exc:
+            raise LookupError(f"cannot read {target}: {_why(exc)}") from None
+        except UnicodeDecodeError:  # its message quotes none of the bytes, but say less: it is a secret
+            raise LookupError(f"cannot read {target}: not UTF-8 text") from None
         if not text:
             raise LookupError(f"{target} is empty")
         return text

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from kernel.errors import TargetNotAllowed
 
-__all__ = ["Allowlist", "is_loopback_host"]
+__all__ = ["Allowlist", "host_problem", "is_loopback_host"]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -25,6 +25,21 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def host_problem(text: str) -> str | None:
+    """Why ``text`` is not a host to put on the allowlist, or None: a name or an address, as a
+    URL's host is compared with it — ``https://staging`` or ``staging:443`` never matches one,
+    and the run would then be refused as off the allowlist, blaming the targets file."""
+    host = text.strip()
+    try:
+        ipaddress.ip_address(host.strip("[]"))  # an IPv6 address has colons of its own
+        return None
+    except ValueError:
+        pass
+    if not host or any(c in host for c in "/:@[]") or any(c.isspace() for c in host):
+        return f"{text!r} is not a host; give a name or an address, no scheme or port"
+    return None
 
 
 class Allowlist:

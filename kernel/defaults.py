@@ -7,11 +7,13 @@ fact, not ten copies that can drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 __all__ = [
     "RunSetting", "SEED", "POPULATION_SIZE", "OFFICERS_PER_COMMUNE", "MAX_OFFICERS_PER_COMMUNE",
+    "SQLITE_SYNCHRONOUS_ENV", "SQLITE_SYNCHRONOUS_MODES", "sqlite_synchronous",
     "COMMUNE_P95_MIN_SAMPLES", "BOARD_PORT", "BOARD_REFRESH_S", "GC_PAUSE_LIMIT_MS", "SCHEDULE_LAG_MAX_LIMIT_MS",
     "MASTER_PORT", "REMOTE_WORKERS_WAIT_S",
     "POPULATION_RATE_LIMIT_PER_S", "POPULATION_RATE_LIMIT_BURST",
@@ -40,6 +42,23 @@ POPULATION_SIZE: Final = RunSetting("population_size", 100_000, "--population-si
 OFFICERS_PER_COMMUNE: Final = RunSetting("officers_per_commune", 5, "--officers-per-commune",
                                          "officer accounts the portal provisions per commune (1-999)")
 MAX_OFFICERS_PER_COMMUNE: Final = 999  # the portal mock's account numbering (OFFICERS_PER_COMMUNE)
+#: The mocks' SQLite durability (``mocks.core.store``): NORMAL keeps every commit across a
+#: process crash, FULL across power loss too. Read by each mock as it opens its database, and
+#: checked by every command that starts the mocks: a misspelt value (``FUL``) was quietly NORMAL.
+SQLITE_SYNCHRONOUS_ENV: Final = "DIENTAP_SQLITE_SYNCHRONOUS"
+SQLITE_SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
+
+
+def sqlite_synchronous(environ: Mapping[str, str]) -> str:
+    """The durability ``environ`` asks for (default NORMAL), or ValueError naming what is accepted."""
+    value = environ.get(SQLITE_SYNCHRONOUS_ENV, "")
+    if not value:
+        return "NORMAL"
+    if value.upper() not in SQLITE_SYNCHRONOUS_MODES:
+        raise ValueError(f"environment variable {SQLITE_SYNCHRONOUS_ENV}: {value!r} is not one of "
+                         f"{', '.join(SQLITE_SYNCHRONOUS_MODES)}; give FULL to survive power loss too, NORMAL (the "
+                         "default) for a process crash only, or unset it")
+    return value.upper()
 
 #: The fewest requests behind a commune's p95 for a report to show it; below, it says "too
 #: few". Fewer than 20 samples cannot hold a 1-in-20 tail: under 10 the p95 *is* the

@@ -37,13 +37,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from kernel.accounts_file import AccountsFile
-from kernel.allowlist import Allowlist, is_loopback_host
+from kernel.allowlist import Allowlist, host_problem, is_loopback_host
 from kernel.configfile import StrictModel, load_model
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, Credentials, DerivedCredentials
 from kernel.errors import ConfigError, ConfigProblem, TargetNotAllowed
@@ -65,6 +65,17 @@ PROTOCOLS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _a_host(text: str) -> str:
+    """An ``allow_hosts`` entry (:func:`kernel.allowlist.host_problem`)."""
+    problem = host_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return text.strip()
+
+
+Host = Annotated[str, AfterValidator(_a_host)]
+
+
 class TlsSpec(StrictModel):
     """A service's TLS options (``kernel.tls``): paths, and whether to verify."""
 
@@ -72,6 +83,14 @@ class TlsSpec(StrictModel):
     client_cert: Path | None = None
     client_key: Path | None = None
     verify: bool = True
+
+    @field_validator("ca_bundle", "client_cert", "client_key", mode="before")
+    @classmethod
+    def _names_a_file(cls, value: object) -> object:
+        # Path("") is Path("."): an empty value would be read as the current directory.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty; give the path of a PEM file, or leave the option out")
+        return value
 
     def options(self) -> TlsOptions:
         """As the kernel's :class:`~kernel.tls.TlsOptions`."""
@@ -120,12 +139,20 @@ class CredentialsSpec(StrictModel):
     admin_token_env: str | None = Field(default="DIENTAP_ADMIN_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]*$")
     accounts_file: Path | None = None  # the accounts the target holds (kernel.accounts_file), instead of derived passwords
 
+    @field_validator("accounts_file", mode="before")
+    @classmethod
+    def _names_a_file(cls, value: object) -> object:
+        # Path("") is Path("."): an empty value was read as the current directory, and named it as the file.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty; give the accounts CSV file (README: 'Accounts file'), or leave accounts_file out")
+        return value
+
 
 class TargetsFile(StrictModel):
     """The ``targets.yaml`` format."""
 
     name: str = "staging"
-    allow_hosts: list[str] = []  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
+    allow_hosts: list[Host] = []  # noqa: RUF012 - a pydantic field (StrictModel), copied per instance
     portal: PortalTarget
     population: PopulationTarget
     axis: AxisTarget
@@ -235,7 +262,7 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         try:
             accounts_file(spec.credentials.accounts_file)
         except ConfigError as exc:
-            problems.extend(exc.problems)
+            problems.extend(_in_targets_file(found, str(path)) for found in exc.problems)
     if problems:
         raise ConfigError(problems)
     return Target(
@@ -277,6 +304,15 @@ def _secret_problems(spec: TargetsFile, path: str) -> list[ConfigProblem]:
     return [ConfigProblem(path, None, "credentials.secret_env",
                           f"environment variable {name} is not set (or is empty); export the target's dry-run "
                           f"secret in {name}, or leave secret_env out to use DIENTAP_DRY_RUN_SECRET")]
+
+
+def _in_targets_file(problem: ConfigProblem, path: str) -> ConfigProblem:
+    """An accounts file that cannot be read at all is the targets file's field to fix: named there
+    (``targets.yaml: credentials.accounts_file: 'x.csv': ...``), not as if the CSV's own line were
+    wrong. A problem at a line of the CSV stays the CSV's."""
+    if problem.line is not None or problem.field != "accounts_file":
+        return problem
+    return ConfigProblem(path, None, "credentials.accounts_file", f"{problem.file!r}: {problem.message}")
 
 
 def _pki_problems(directory: Path, path: str) -> list[ConfigProblem]:

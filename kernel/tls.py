@@ -27,7 +27,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TlsOptions", "client_context", "tls_problems"]
+__all__ = ["EncryptedKey", "TlsOptions", "client_context", "tls_problems"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,8 @@ def client_context(options: TlsOptions | None) -> ssl.SSLContext:
     options = options or TlsOptions()
     context = ssl.create_default_context(cafile=str(options.ca_bundle) if options.ca_bundle else None)
     if options.client_cert is not None:
-        context.load_cert_chain(str(options.client_cert), str(options.client_key) if options.client_key else None)
+        context.load_cert_chain(str(options.client_cert), str(options.client_key) if options.client_key else None,
+                                password=_no_passphrase)
     if not options.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -85,8 +86,9 @@ def tls_problems(options: TlsOptions, *, scheme: str, loopback: bool) -> list[tu
         problems.append((f"tls.{missing}", "client_cert and client_key go together (mTLS needs both)"))
     for name in ("ca_bundle", "client_cert", "client_key"):
         path = getattr(options, name)
-        if path is not None and not Path(path).is_file():
-            problems.append((f"tls.{name}", f"no such file: {path}"))
+        why = _not_a_file(path) if path is not None else None
+        if why is not None:
+            problems.append((f"tls.{name}", why))
     if problems:
         return problems
     try:
@@ -95,11 +97,40 @@ def tls_problems(options: TlsOptions, *, scheme: str, loopback: bool) -> list[tu
         return [("tls.ca_bundle", f"not a usable PEM CA bundle: {_reason(exc)}")]
     if options.client_cert is not None:
         try:
-            context.load_cert_chain(str(options.client_cert), str(options.client_key) if options.client_key else None)
+            context.load_cert_chain(str(options.client_cert), str(options.client_key) if options.client_key else None,
+                                    password=_no_passphrase)
+        except EncryptedKey:
+            problems.append(("tls.client_key", f"{options.client_key or options.client_cert} is encrypted (it asks for "
+                             "a passphrase, and nobody is there to type one); give an unencrypted PEM key, e.g. "
+                             "`openssl pkey -in KEY -out KEY.plain`, readable only by the user who runs dientap"))
         except (ssl.SSLError, OSError, ValueError) as exc:
             problems.append(("tls.client_cert", "the certificate and key do not load as a PEM pair "
                              f"(an encrypted key is not supported): {_reason(exc)}"))
     return problems
+
+
+class EncryptedKey(Exception):  # noqa: N818 - what the key is, not a failure of ours
+    """A client key that asks for a passphrase."""
+
+
+def _no_passphrase() -> str:
+    # Without a password callback OpenSSL asks for an encrypted key's passphrase itself, on the
+    # terminal (or stdin): the check, or a load process, would wait for someone to type it.
+    raise EncryptedKey
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` is no file to read a PEM from, or None. Only regular files are opened: a pipe
+    would never answer, and a device like /dev/zero never ends."""
+    if not str(path).strip() or str(path) == ".":  # Path("") is Path("."): an empty value means no file
+        return "empty; give the path of a PEM file, or leave the option out"
+    if Path(path).is_dir():
+        return f"{path} is a directory; give the path of a PEM file"
+    if Path(path).exists() and not Path(path).is_file():
+        return f"{path} is not a regular file (a device or a pipe); give the path of a PEM file"
+    if not Path(path).is_file():
+        return f"no such file: {path}"
+    return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from types import FrameType
 from pydantic import ValidationError
 
 from kernel.credentials import DRY_RUN_SECRET_ENV, default_secret_warning
-from kernel.defaults import POPULATION_SIZE, SEED
+from kernel.defaults import POPULATION_SIZE, SEED, sqlite_synchronous
 from mocks import DEFAULT_PORTS, SERVICES
 from mocks.core.settings import ServiceSettings
 
@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"ERROR: invalid settings for {args.service}: {exc}", file=sys.stderr)
         return 3
+    try:
+        sqlite_synchronous(os.environ)
+    except ValueError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 3
     problem = _tls_problem(args)
     if problem is not None:
         print(f"ERROR: {problem}", file=sys.stderr)
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http=MockHttpProtocol,  # httptools, head capped at 16 KiB, protocol errors in JSON
+        http=MockHttpProtocol,  # httptools, head capped at 16 KiB, protocol errors in the error form
         access_log=False,
         log_level=os.environ.get("DIENTAP_MOCK_LOG_LEVEL", "warning"),
         timeout_keep_alive=30,

@@ -251,6 +251,8 @@ def run(args: argparse.Namespace) -> ExitCode:
                              "give a readiness profile YAML, relative to the drill file")
         load_readiness(options.readiness_file)  # its problems are ConfigErrors naming file, line and field
     load = DryRun(options)
+    if mode is DrillMode.RUN:  # found later, it failed the drill (exit 70) after probing the target
+        load.check_accounts_file()
     prometheus = _DrillPrometheus(load, args.prometheus) if args.prometheus else None
     runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
                          say=lambda line: print(line, flush=True),

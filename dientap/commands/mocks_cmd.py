@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dientap.commands.options import DURATION_FORMS, duration, officer_count, positive_int, seed
-from dientap.commands.preflight import check_folder, check_readiness
+from dientap.commands.preflight import check_folder, check_mocks_environment, check_population_size, check_readiness
 from kernel.credentials import default_secret_warning
 from kernel.defaults import OFFICERS_PER_COMMUNE, POPULATION_SIZE, SEED
 from kernel.errors import ExitCode, UsageError
@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         check_secret(args.host)
     except UsageError as exc:
         raise UsageError(f"argument --host: {exc}") from None
+    check_population_size(args.population_size)
+    check_mocks_environment()
     check_readiness(args.readiness)
     check_folder("--data-dir", args.data_dir)
     if args.tls_dir is not None:

@@ -23,7 +23,7 @@ from kernel.defaults import MAX_OFFICERS_PER_COMMUNE
 from kernel.errors import ExitCode
 
 __all__ = ["CliParser", "duration", "positive_float", "non_negative_float", "fraction", "non_negative_int",
-           "positive_int", "target", "port", "refresh_interval", "host_port", "DURATION_FORMS", "TARGET_FORMS",
+           "positive_int", "allow_host", "target", "port", "refresh_interval", "host_port", "DURATION_FORMS", "TARGET_FORMS",
            "REFRESH_BOUNDS_S"]
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
@@ -138,6 +138,16 @@ def refresh_interval(text: str) -> float:
     if not low <= seconds <= high:
         raise argparse.ArgumentTypeError(f"{text!r} is not {accepted}")
     return seconds
+
+
+def allow_host(text: str) -> str:
+    """A host traffic may go to besides loopback (``--allow-host``): a name or an address."""
+    from kernel.allowlist import host_problem
+
+    problem = host_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text.strip()
 
 
 def target(text: str) -> str:

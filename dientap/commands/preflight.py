@@ -24,7 +24,9 @@ __all__ = [
     "JUNIT_FORMS",
     "READINESS_FORMS",
     "check_folder",
+    "check_mocks_environment",
     "check_output_file",
+    "check_population_size",
     "check_readiness",
     "check_remote_workers",
     "check_run_arguments",
@@ -47,7 +49,10 @@ def _not_there(flag: str, value: Path | str, why: str, accepted: str) -> ConfigE
 def _flag_file(flag: str, path: Path, accepted: str, load: Callable[[Path], object]) -> None:
     """The file ``flag`` names exists and ``load`` accepts it (its problems raise ConfigError)."""
     if not path.is_file():
-        raise _not_there(flag, path, "a folder, not a file" if path.is_dir() else "file not found", accepted)
+        # A pipe or a device is there, but never read (a pipe may never answer): "not found" would mislead.
+        why = ("a folder, not a file" if path.is_dir() else
+               "not a regular file (a device or a pipe)" if path.exists() else "file not found")
+        raise _not_there(flag, path, why, accepted)
     load(path)
 
 
@@ -137,8 +142,32 @@ def check_output_file(flag: str, path: Path, accepted: str) -> None:
         raise UsageError(f"argument {flag}: {_shown(path)}: {why}; give {accepted}")
 
 
+def check_population_size(population_size: int) -> None:
+    """``--population-size`` for the embedded mocks: no more citizens than the population mock
+    seeds (more made it exit while starting, exit 70, once the other services were up)."""
+    from kernel.synthetic import MAX_POPULATION
+
+    if population_size > MAX_POPULATION:
+        raise UsageError(f"argument --population-size: {population_size:,} citizens are more than the population "
+                         f"mock seeds; give a whole number from 1 to {MAX_POPULATION:,}")
+
+
+def check_mocks_environment() -> None:
+    """The environment the embedded mocks read, before they start: a durability setting they do
+    not know (``FUL``) would make each mock refuse to start once the others were up."""
+    from kernel.defaults import sqlite_synchronous
+
+    try:
+        sqlite_synchronous(os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def check_target_arguments(args: argparse.Namespace) -> None:
     """The options ``run``, ``drill`` and ``security`` share (``add_target_arguments``)."""
+    if args.target == "embedded":
+        check_population_size(args.population_size)
+        check_mocks_environment()
     check_targets(args.target, args.allow_host)
     check_readiness(args.readiness)
     check_folder("--out", args.out)

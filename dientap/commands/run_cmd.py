@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dientap.commands.options import (
     DURATION_FORMS,
+    allow_host,
     duration,
     host_port,
     non_negative_int,
@@ -55,7 +56,7 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by run, drill and security: target, load shape, output."""
     parser.add_argument("--target", type=target, default="embedded",
                         help="'embedded' (default: the mocks, started on loopback) or a targets YAML file")
-    parser.add_argument("--allow-host", action="append", default=[],
+    parser.add_argument("--allow-host", type=allow_host, action="append", default=[],
                         help="allow traffic to this host besides loopback (repeatable)")
     parser.add_argument("--duration", type=duration, default=None,
                         help=f"override the profile's duration: {DURATION_FORMS}")
@@ -165,6 +166,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     started = time.monotonic()
     phase = ["starting"]  # read by the forced-exit callback, so a list it can see change
     with DryRun(options_from_args(args, args.profile)) as dry:
+        dry.check_accounts_file()  # an accounts file that cannot cover the profile: before the run directory
         dry.bind_board()  # a port in use is refused here, before anything starts
         STOP.on_force_exit(lambda: _record_interruption(dry, phase[0]))
         try:

@@ -179,6 +179,7 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
 
     options = options_from_args(args, args.under_load)
     with DryRun(options) as dry:
+        dry.check_accounts_file()  # before the run directory: what the account check would refuse later
         dry.start_target()
         pki = dry.run_dir / "mocks" / "axis" / "pki" if args.target == "embedded" else None
         target = _target(args, dry.urls, dry.admin_token, pki)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dientap.orchestration.account_check import AccountCheck, account_probes, check_accounts
 from dientap.orchestration.board import BoardLink
@@ -41,7 +42,10 @@ from kernel.roster import Commune, load_roster
 from kernel.targets import TargetSpec
 from kernel.tls import TlsOptions
 
-__all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
+if TYPE_CHECKING:  # scenarios.profile is imported where a profile is resolved, as the rest of this module does
+    from scenarios.profile import Profile
+
+__all__ = ["DryRunOptions", "DryRun", "accounts_cover", "new_run_id", "record_interruption"]
 
 
 def new_run_id() -> str:
@@ -92,6 +96,31 @@ def record_interruption(run_dir: Path, provenance: Provenance, signal_name: str,
     journal = load_journal(run_dir) if (run_dir / "journal.json").exists() else Journal(provenance=provenance)
     journal.add_event("interrupted", signal_name, t=at, phase=phase)
     write_journal(run_dir, journal)
+
+
+def accounts_cover(path: Path, profile: Profile, communes: list[Commune], protocols: dict[str, str]) -> AccountsFile:
+    """The accounts file at ``path``, once it is known to hold every account ``profile`` signs in
+    as over ``communes`` and every password it names can be read; else :class:`AccountsMissing`
+    naming the first commune or row (nothing is sent to the target here)."""
+    from kernel.targets import accounts_file
+
+    accounts = accounts_file(path)
+    roster = load_roster()
+    problems = [str(p) for p in accounts.unknown_communes({c.code for c in roster.communes})]
+    problems += [str(p) for p in accounts.unreadable_passwords()]
+    provinces = sorted({c.province_code for c in communes})
+    systems = [(c.agency_code, f"the document-axis system of commune {c.code} {c.name}") for c in communes]
+    systems += [(roster.province(code).agency_code, f"the document-axis system of province {code}") for code in provinces]
+    systems += [(f"province-{code}", f"the population-database client of province {code}") for code in provinces]
+    if protocols.get("population") == "c06-soap":  # the C06 shape also sends each client's ApiKey
+        systems += [(f"apikey:province-{code}", f"the C06 ApiKey of province {code}'s client") for code in provinces]
+    problems += accounts.coverage_problems(
+        [(c.code, f"commune {c.code} {c.name} (province {c.province_code})") for c in communes],
+        profile.officers_per_commune, systems, citizens_needed=profile.citizens.arrivals_per_s > 0)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AccountsMissing(f"accounts file: {problems[0]}{more}; no load was sent")
+    return accounts
 
 
 class DryRun:
@@ -276,26 +305,22 @@ class DryRun:
     def _accounts_cover(self, communes: list[Commune]) -> AccountsFile:
         """The accounts file, once it is known to hold every account the profile signs in
         as and every password it names can be read (else an ``ERROR:`` naming the commune)."""
-        from kernel.targets import accounts_file
-
         assert self.accounts_file is not None
-        accounts = accounts_file(self.accounts_file)
-        roster = load_roster()
-        problems = [str(p) for p in accounts.unknown_communes({c.code for c in roster.communes})]
-        problems += [str(p) for p in accounts.unreadable_passwords()]
-        provinces = sorted({c.province_code for c in communes})
-        systems = [(c.agency_code, f"the document-axis system of commune {c.code} {c.name}") for c in communes]
-        systems += [(roster.province(code).agency_code, f"the document-axis system of province {code}") for code in provinces]
-        systems += [(f"province-{code}", f"the population-database client of province {code}") for code in provinces]
-        if self.protocols.get("population") == "c06-soap":  # the C06 shape also sends each client's ApiKey
-            systems += [(f"apikey:province-{code}", f"the C06 ApiKey of province {code}'s client") for code in provinces]
-        problems += accounts.coverage_problems(
-            [(c.code, f"commune {c.code} {c.name} (province {c.province_code})") for c in communes],
-            self.profile.officers_per_commune, systems, citizens_needed=self.profile.citizens.arrivals_per_s > 0)
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise AccountsMissing(f"accounts file: {problems[0]}{more}; no load was sent")
-        return accounts
+        return accounts_cover(self.accounts_file, self.profile, communes, self.protocols)
+
+    def check_accounts_file(self) -> None:
+        """Before anything starts — no run directory, no socket, no probe of the target: a
+        targets file's accounts file covers every account the profile signs in as, and every
+        password it names can be read. Found only by :meth:`start_load`, it stopped the run
+        after its directory was made (and a drill after probing the target, exit 70)."""
+        if self.embedded:
+            return
+        from kernel.targets import load_targets
+        from scenarios.communes import active_communes
+
+        target = load_targets(self.options.target, extra_allow_hosts=self.options.allow_hosts)
+        if target.accounts_file is not None:
+            accounts_cover(target.accounts_file, self.profile, active_communes(self.profile), target.protocols)
 
     def start_load(self, prometheus_url: str | None = None) -> None:
         """Check the accounts, then launch Locust in a background thread (returns at once)."""

@@ -17,6 +17,7 @@ from kernel.defaults import (
     POPULATION_SIZE,
     SEED,
 )
+from kernel.synthetic import MAX_POPULATION
 
 __all__ = ["ServiceSettings", "KNOWN_WEAKNESSES"]
 
@@ -69,7 +70,7 @@ class ServiceSettings(BaseModel):
     port: int = Field(default=0, ge=0, le=65535)
     data_dir: Path = Path(".dientap/data")
     seed: int = SEED.default
-    population_size: int = Field(default=POPULATION_SIZE.default, ge=1, le=1_000_000)
+    population_size: int = Field(default=POPULATION_SIZE.default, ge=1, le=MAX_POPULATION)
     dry_run_secret: str = DEFAULT_DRY_RUN_SECRET
     admin_token: str | None = None  # admin API is off unless a token is set
     readiness_file: Path | None = None

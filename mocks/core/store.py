@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kernel.defaults import sqlite_synchronous
+
 __all__ = ["open_database", "GroupCommit", "WalCheckpointer"]
 
 _log = logging.getLogger(__name__)
@@ -31,9 +33,7 @@ def open_database(path: str | Path) -> sqlite3.Connection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    synchronous = os.environ.get("DIENTAP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-    if synchronous not in ("NORMAL", "FULL"):
-        synchronous = "NORMAL"
+    synchronous = sqlite_synchronous(os.environ)  # checked before the service starts (mocks.__main__)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=5000")

@@ -59,6 +59,18 @@ class AuditedRun:
     events: list[str]  # audit events seen: processes started, sockets bound or connected
     files: list[str]  # what the working directory held afterwards
 
+    def assert_refused_before_start(self, code: int, says: list[str], files: list[str]) -> None:
+        """One ``ERROR:`` line holding each of ``says``, exit ``code``, nothing on stdout, no
+        traceback, no process or socket, and the working directory left holding ``files``."""
+        lines = self.err.strip().splitlines()
+        assert self.code == code, self
+        assert len(lines) == 1 and lines[0].startswith("ERROR: "), self.err
+        for part in says:
+            assert part in lines[0], (part, lines[0])
+        assert "Traceback" not in self.err and self.out == ""
+        assert self.events == [], f"started or opened {self.events} before refusing"
+        assert self.files == files, f"left {sorted(set(self.files) - set(files))} in the working directory"
+
 
 @pytest.fixture(scope="session")
 def run_audited(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., list[AuditedRun]]:

@@ -120,15 +120,7 @@ def audited(run_audited) -> dict[str, Any]:
 @pytest.mark.parametrize(("case_id", "says"), [(case_id, says) for case_id, _, says in REFUSALS],
                          ids=[case_id for case_id, _, _ in REFUSALS])
 def test_a_bad_command_line_is_one_error_line_exit_2_and_nothing_starts(audited, case_id, says):
-    run = audited[case_id]
-    lines = run.err.strip().splitlines()
-    assert run.code == ExitCode.USAGE_ERROR, run
-    assert len(lines) == 1 and lines[0].startswith("ERROR: "), run.err
-    for part in says:
-        assert part in lines[0], (part, lines[0])
-    assert "Traceback" not in run.err and run.out == ""
-    assert run.events == [], f"started or opened {run.events} before refusing"
-    assert run.files == [], f"left {run.files} in the working directory"
+    audited[case_id].assert_refused_before_start(ExitCode.USAGE_ERROR, says, [])
 
 
 def test_the_unknown_check_is_named_alone(audited):
@@ -273,15 +265,7 @@ def audited_files(run_audited, tmp_path_factory) -> dict[str, Any]:
 def test_a_file_a_flag_names_is_checked_before_anything_starts(audited_files, case_id, code, says):
     """Before the mocks, the load or a run directory: not after them (exit 70, an empty run
     directory left behind, or a drill that "wrote no summary")."""
-    run = audited_files[case_id]
-    lines = run.err.strip().splitlines()
-    assert run.code == code, run
-    assert len(lines) == 1 and lines[0].startswith("ERROR: "), run.err
-    for part in says:
-        assert part in lines[0], (part, lines[0])
-    assert "Traceback" not in run.err and run.out == ""
-    assert run.events == [], f"started or opened {run.events} before refusing"
-    assert run.files == ["off.yaml"], f"left {run.files} in the working directory"
+    audited_files[case_id].assert_refused_before_start(code, says, ["off.yaml"])
 
 
 def _dientap(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

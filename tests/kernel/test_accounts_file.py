@@ -1,15 +1,20 @@
 """kernel.accounts_file: the accounts a staging system holds — every bad row named by line and
-column, passwords read from where the row says (never from the file), coverage named by commune."""
+column, passwords read from where the row says (never from the file), coverage named by commune;
+and paths that are no file to read (a pipe, a device, a directory) refused without waiting on them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from kernel.accounts_file import AccountsFile
 from kernel.errors import ConfigError
+from kernel.targets import load_targets
 
 HEADER = "kind,account,commune,password,full_name,date_of_birth\n"
 
@@ -94,3 +99,84 @@ def test_where_names_an_accounts_row_and_where_its_password_is_never_the_passwor
     monkeypatch.setenv("OFFICER_PW", "from-the-env")
     accounts = AccountsFile.load(_file(tmp_path, "\nofficer,hcm.mc01,26734,env:OFFICER_PW,,\n"))
     assert accounts.where("hcm.mc01") == (3, "env:OFFICER_PW") and accounts.where("nobody") is None
+
+
+SERVICES = """\
+portal: {base_url: "http://127.0.0.1:8701"}
+population: {base_url: "http://127.0.0.1:8702"}
+axis: {base_url: "http://127.0.0.1:8703"}
+"""
+
+
+def _without_hanging(call: Callable[[], object]) -> object:
+    """``call()``'s result or exception, from a daemon thread: a call that blocks on a pipe fails
+    the test rather than the whole session (the bound only catches a hang, it measures nothing)."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:  # noqa: BLE001 - handed back to the test, which judges it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert outcome, "blocked reading a pipe"
+    return outcome[0]
+
+
+def test_an_accounts_file_that_is_a_pipe_is_refused_without_waiting_on_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "accounts.csv"
+    os.mkfifo(fifo)
+    refused = _without_hanging(lambda: AccountsFile.load(fifo))
+    assert isinstance(refused, ConfigError), refused
+    assert [p.message for p in refused.problems] == [
+        "cannot read it: not a regular file (a device or a pipe); give a CSV file with the columns "
+        "kind,account,commune,password,full_name,date_of_birth"]
+
+
+def test_an_accounts_file_that_never_ends_is_not_read() -> None:
+    refused = _without_hanging(lambda: AccountsFile.load(Path("/dev/zero")))
+    assert isinstance(refused, ConfigError) and "not a regular file" in str(refused), refused
+
+
+def test_a_password_file_that_is_a_pipe_is_unreadable_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "officer-password"
+    os.mkfifo(fifo)
+    csv = tmp_path / "accounts.csv"
+    csv.write_text(HEADER + f"officer,a.mc01,26734,file:{fifo},,\nofficer,a.mc02,26734,file:/dev/zero,,\n",
+                   encoding="utf-8")
+    accounts = AccountsFile.load(csv)
+    problems = _without_hanging(accounts.unreadable_passwords)
+    assert isinstance(problems, list)
+    assert [(p.line, p.message) for p in problems] == [
+        (2, f"a.mc01: cannot read {fifo}: not a regular file (a device or a pipe)"),
+        (3, "a.mc02: cannot read /dev/zero: not a regular file (a device or a pipe)")]
+
+
+def test_an_empty_password_variable_says_it_may_be_set_but_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEW_EMPTY_PASSWORD", "")
+    csv = tmp_path / "accounts.csv"
+    csv.write_text(HEADER + "officer,a.mc01,26734,env:REVIEW_EMPTY_PASSWORD,,\n", encoding="utf-8")
+    problems = AccountsFile.load(csv).unreadable_passwords()
+    assert [p.message for p in problems] == ["a.mc01: environment variable REVIEW_EMPTY_PASSWORD is not set (or is empty)"]
+
+
+@pytest.mark.parametrize(("value", "line", "says"), [
+    ('""', 4, "credentials.accounts_file: empty; give the accounts CSV file"),
+    ("DIR", None, "credentials.accounts_file: 'DIR': cannot read it: is a directory; give a CSV file"),
+])
+def test_an_accounts_file_the_targets_file_cannot_use_is_named_in_the_targets_file(
+    tmp_path: Path, value: str, line: int | None, says: str
+) -> None:
+    """Before: ``ERROR: .: accounts_file: cannot read it: [Errno 21] Is a directory: '.'`` — an
+    empty value read as the current directory, and the targets file not named at all."""
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(SERVICES + f"credentials: {{accounts_file: {value.replace('DIR', str(tmp_path))}}}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_targets(targets)
+    assert len(refused.value.problems) == 1
+    problem = refused.value.problems[0]
+    assert (problem.file, problem.line) == (str(targets), line)
+    assert says.replace("DIR", str(tmp_path)) in str(problem), problem

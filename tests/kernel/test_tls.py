@@ -1,11 +1,19 @@
-"""kernel.tls and the targets file's tls blocks: every unusable option is refused naming its field."""
+"""kernel.tls and the targets file's tls blocks: every unusable option is refused naming its field —
+including paths that are no PEM file to read (a directory, a device, a pipe, an empty value) and
+an encrypted client key, refused without OpenSSL asking anyone for its passphrase."""
 
 from __future__ import annotations
 
+import json
+import os
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from kernel.errors import ConfigError
 from kernel.pki import DryRunCA, issue_tls
@@ -78,3 +86,81 @@ axis: {{base_url: "http://127.0.0.1:8703"}}
     with pytest.raises(ConfigError) as refused:
         load_targets(path)
     assert "population.tls.ca_bundle" in str(refused.value) and "portal.tls" not in str(refused.value)
+
+
+PASSPHRASE = "hunter2-review"
+
+# tls_problems in a process of its own, with no controlling terminal (a new session): OpenSSL's
+# prompt then reads stdin, which the test feeds the right passphrase. Before the fix the key
+# loaded from that answer and the check found nothing wrong; now no prompt is made at all.
+_CHECK = """
+import json, sys
+from pathlib import Path
+from kernel.tls import TlsOptions, tls_problems
+cert, key = sys.argv[1:3]
+print(json.dumps(tls_problems(TlsOptions(client_cert=Path(cert), client_key=Path(key)), scheme="https", loopback=True)))
+"""
+
+
+@pytest.fixture(scope="module")
+def encrypted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A client certificate and its key, the key encrypted with :data:`PASSPHRASE`."""
+    where = tmp_path_factory.mktemp("tls-review")
+    cert, key = issue_tls(DryRunCA.create_ephemeral(), "review client", client=True).write(where, "client")
+    private = load_pem_private_key(key.read_bytes(), password=None)
+    locked = where / "locked.key"
+    locked.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.BestAvailableEncryption(PASSPHRASE.encode())))
+    return cert, locked
+
+
+def test_an_encrypted_client_key_is_refused_naming_the_key_and_nobody_is_asked_for_a_passphrase(
+    encrypted: tuple[Path, Path],
+) -> None:
+    cert, key = encrypted
+    done = subprocess.run([sys.executable, "-c", _CHECK, str(cert), str(key)], input=f"{PASSPHRASE}\n{PASSPHRASE}\n",
+                          capture_output=True, text=True, timeout=120, check=False, start_new_session=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert "pass phrase" not in done.stderr.lower(), done.stderr
+    problems = json.loads(done.stdout)
+    assert [where for where, _ in problems] == ["tls.client_key"], problems
+    assert "is encrypted" in problems[0][1] and "unencrypted PEM key" in problems[0][1]
+    assert PASSPHRASE not in done.stdout
+
+
+@pytest.mark.parametrize(("path", "says"), [
+    (Path("/dev/zero"), "is not a regular file (a device or a pipe)"),
+    (Path("."), "empty"),
+    ("directory", "is a directory"),
+])
+def test_a_ca_bundle_that_is_no_file_says_what_it_is(tmp_path: Path, path: object, says: str) -> None:
+    bundle = tmp_path if path == "directory" else path
+    assert isinstance(bundle, Path)
+    problems = tls_problems(TlsOptions(ca_bundle=bundle), scheme="https", loopback=True)
+    assert [where for where, _ in problems] == ["tls.ca_bundle"] and says in problems[0][1], problems
+
+
+def test_a_fifo_ca_bundle_is_refused_without_being_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)
+    problems = tls_problems(TlsOptions(ca_bundle=fifo), scheme="https", loopback=True)
+    assert problems == [("tls.ca_bundle", f"{fifo} is not a regular file (a device or a pipe); give the path of a PEM file")]
+
+
+@pytest.mark.parametrize("option", ["ca_bundle", "client_cert", "client_key"])
+def test_an_empty_path_in_a_targets_file_is_named_at_its_line_not_read_as_the_current_directory(
+    tmp_path: Path, option: str
+) -> None:
+    path = tmp_path / "targets.yaml"
+    path.write_text(f"""\
+portal: {{base_url: "http://127.0.0.1:8701"}}
+population: {{base_url: "http://127.0.0.1:8702"}}
+axis:
+  base_url: "https://127.0.0.1:8703"
+  tls: {{{option}: ""}}
+""")
+    with pytest.raises(ConfigError) as refused:
+        load_targets(path)
+    assert [str(p) for p in refused.value.problems] == [
+        f"{path}:5: axis.tls.{option}: empty; give the path of a PEM file, or leave the option out"]
