@@ -27,7 +27,7 @@ from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError, core_sc
 from kernel.errors import ConfigError, ConfigProblem
 
 __all__ = ["load_model", "parse_model", "parse_yaml", "read_text_file", "field_path", "data_loc", "line_of",
-           "StrictModel"]
+           "at_their_lines", "StrictModel"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -172,6 +172,7 @@ def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
                     break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             child = node.value[part]
+            line = child.start_mark.line + 1  # an item's own line (a scalar item has no key to name it)
         if child is None:
             break
         node = child
@@ -348,3 +349,25 @@ def read_text_file(path: str | Path) -> str:
 def load_model(model: type[M], path: str | Path) -> M:
     """Read and validate the YAML file at ``path`` against ``model``."""
     return parse_model(model, read_text_file(path), str(path))
+
+
+_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def at_their_lines(problems: list[ConfigProblem], path: str | Path) -> list[ConfigProblem]:
+    """``problems`` found after the file at ``path`` validated (a file it names is missing, an
+    environment variable it names is unset...), each given the line of its field in that file
+    — or of the field's nearest parent there — so they read ``file:line: field`` as the
+    model's own problems do. Reads the file again: called only on the way to an error."""
+    source = str(path)
+    try:
+        _data, node = parse_yaml(read_text_file(path), source)
+    except ConfigError:  # changed under us since it validated: the problems stand as they are
+        return problems
+    located = []
+    for problem in problems:
+        if problem.file == source and problem.line is None and problem.field:
+            loc = tuple(int(index) if index else name for name, index in _FIELD_PART.findall(problem.field))
+            problem = ConfigProblem(problem.file, line_of(node, loc), problem.field, problem.message)
+        located.append(problem)
+    return located

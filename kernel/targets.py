@@ -44,7 +44,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from kernel.accounts_file import AccountsFile
 from kernel.allowlist import Allowlist, host_problem, is_loopback_host
-from kernel.configfile import StrictModel, load_model
+from kernel.configfile import StrictModel, at_their_lines, load_model
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET, Credentials, DerivedCredentials
 from kernel.errors import ConfigError, ConfigProblem, TargetNotAllowed
 from kernel.pki import DryRunCA
@@ -245,7 +245,7 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
             )
         urls[name] = url
     if problems:
-        raise TargetNotAllowed.of(problems)
+        raise TargetNotAllowed.of(at_their_lines(problems, path))
     problems.extend(_secret_problems(spec, str(path)))
     if spec.pki_dir is not None:
         problems.extend(_pki_problems(spec.pki_dir, str(path)))
@@ -264,7 +264,7 @@ def load_targets(path: str | Path, *, extra_allow_hosts: tuple[str, ...] = ()) -
         except ConfigError as exc:
             problems.extend(_in_targets_file(found, str(path)) for found in exc.problems)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(at_their_lines(problems, path))
     return Target(
         name=spec.name,
         kind="file",

@@ -1,6 +1,6 @@
 """A targets file that names what cannot be used — a base URL that does not parse or has no
 usable port, a pki_dir that holds no dry-run CA, a secret variable that is not set — is one
-``ERROR:`` line naming the field, exit 3, before anything starts: no process, no socket, no
+``ERROR:`` line naming the field at its line, exit 3, before anything starts: no process, no socket, no
 run directory, and no CA created where the file points (``run_audited`` watches)."""
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ FILES: dict[str, tuple[str, list[str]]] = {
     "ipv6-unclosed": ('PORTAL=http://[::1', ["portal.base_url: 'http://[::1' is not a URL", "PORT from 1 to 65535"]),
     "port-too-high": ("PORTAL=http://127.0.0.1:99999", ["portal.base_url: 'http://127.0.0.1:99999' has port '99999'"]),
     "port-word": ("PORTAL=http://127.0.0.1:abc", ["portal.base_url: 'http://127.0.0.1:abc' has port 'abc'"]),
-    "pki-absent": ("pki_dir: absent/pki", ["pki_dir: 'absent/pki' is not a directory", "ca.pem and ca.key"]),
-    "pki-empty-path": ('pki_dir: ""', ["pki_dir: empty; give the directory that holds the dry-run CA"]),
+    "pki-absent": ("pki_dir: absent/pki", [":4: pki_dir: 'absent/pki' is not a directory", "ca.pem and ca.key"]),
+    "pki-empty-path": ('pki_dir: ""', [":4: pki_dir: empty; give the directory that holds the dry-run CA"]),
     "secret-unset": ("credentials: {secret_env: DIENTAP_TEST_NEVER_SET_SECRET}",
-                     ["credentials.secret_env: environment variable DIENTAP_TEST_NEVER_SET_SECRET is not set"]),
+                     [":4: credentials.secret_env: environment variable DIENTAP_TEST_NEVER_SET_SECRET is not set"]),
 }
 
 

@@ -165,10 +165,10 @@ def test_an_empty_password_variable_says_it_may_be_set_but_empty(tmp_path: Path,
 
 @pytest.mark.parametrize(("value", "line", "says"), [
     ('""', 4, "credentials.accounts_file: empty; give the accounts CSV file"),
-    ("DIR", None, "credentials.accounts_file: 'DIR': cannot read it: is a directory; give a CSV file"),
+    ("DIR", 4, "credentials.accounts_file: 'DIR': cannot read it: is a directory; give a CSV file"),
 ])
 def test_an_accounts_file_the_targets_file_cannot_use_is_named_in_the_targets_file(
-    tmp_path: Path, value: str, line: int | None, says: str
+    tmp_path: Path, value: str, line: int, says: str
 ) -> None:
     """Before: ``ERROR: .: accounts_file: cannot read it: [Errno 21] Is a directory: '.'`` — an
     empty value read as the current directory, and the targets file not named at all."""

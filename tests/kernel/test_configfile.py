@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import pytest
 from pydantic import Field
 
-from kernel.configfile import StrictModel, load_model, parse_model
-from kernel.errors import ConfigError
+from kernel.configfile import StrictModel, at_their_lines, load_model, parse_model
+from kernel.errors import ConfigError, ConfigProblem
 
 
 class Step(StrictModel):
@@ -45,3 +47,19 @@ def test_top_level_must_be_a_mapping_and_file_must_exist(tmp_path):
         parse_model(Plan, "- 1\n", "list.yaml")
     with pytest.raises(ConfigError, match="file not found"):
         load_model(Plan, tmp_path / "absent.yaml")
+
+
+def test_problems_found_after_validation_are_given_the_line_of_their_field_or_its_parent(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("name: x\nportal:\n  base_url: http://a\n  tls:\n    ca_bundle: ca.pem\nhosts:\n  - a\n  - b\n")
+    found = at_their_lines([
+        ConfigProblem(str(path), None, "portal.tls.ca_bundle", "no such file"),
+        ConfigProblem(str(path), None, "portal.tls.client_key", "goes with client_cert"),  # absent: the tls block's
+        ConfigProblem(str(path), None, "hosts[1]", "not a host"),
+        ConfigProblem(str(path), 9, "name", "kept as given"),
+        ConfigProblem("other.csv", None, "accounts_file", "another file's problem"),
+    ], path)
+    assert [(p.file, p.line) for p in found] == [(str(path), 5), (str(path), 5), (str(path), 8), (str(path), 9),
+                                                ("other.csv", None)]
+    assert found[0].message == "no such file"
+

@@ -86,6 +86,8 @@ axis: {{base_url: "http://127.0.0.1:8703"}}
     with pytest.raises(ConfigError) as refused:
         load_targets(path)
     assert "population.tls.ca_bundle" in str(refused.value) and "portal.tls" not in str(refused.value)
+    # Found after the file validated, the problem is still named at its line, as a schema problem is.
+    assert [(p.line, p.field) for p in refused.value.problems] == [(3, "population.tls.ca_bundle")]
 
 
 PASSPHRASE = "hunter2-review"
