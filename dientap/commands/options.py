@@ -26,7 +26,9 @@ __all__ = ["CliParser", "duration", "positive_float", "non_negative_float", "fra
            "positive_int", "allow_host", "target", "port", "refresh_interval", "host_port", "DURATION_FORMS", "TARGET_FORMS",
            "REFRESH_BOUNDS_S"]
 
-_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
+# ASCII digits only: Python reads "١٢" (Arabic-Indic) or "１" (full-width) as numbers, which no
+# flag documents and a terminal may produce by accident.
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$", re.ASCII)
 DURATION_FORMS = "seconds (90) or h/m/s (90s, 5m, 1h30m)"
 TARGET_FORMS = "'embedded' or a targets YAML file naming the services' URLs (README: 'Targets and safety')"
 # The live board's refresh: below half a second the board would cost the generator CPU for
@@ -58,6 +60,8 @@ def duration(text: str) -> float:
 def _number(text: str, parse: Callable[[str], T], ok: Callable[[T], bool], accepted: str) -> T:
     """``parse(text)`` when it gives a value ``ok`` accepts; otherwise one message naming both."""
     try:
+        if not text.isascii():  # see _DURATION: int() and float() take any script's digits
+            raise ValueError(text)
         value = parse(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {accepted}") from None
@@ -108,7 +112,7 @@ def port(text: str) -> int:
     return _number(text, int, lambda v: 0 <= v <= 65535, "a port: 0 (a free one) or 1 to 65535")
 
 
-_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[A-Za-z0-9_.-]+))(?::(?P<port>\d+))?$")
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[A-Za-z0-9_.-]+))(?::(?P<port>\d+))?$", re.ASCII)
 HOST_PORT_FORMS = "HOST or HOST:PORT (a name, an IPv4 address or [IPv6]; port 1 to 65535)"
 
 

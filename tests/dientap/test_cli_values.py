@@ -23,7 +23,7 @@ def test_durations_read_like_locust_and_k6(text, seconds):
     assert duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["-5", "0", "0s", "60x", "", "s", "1h-5m", "m5", "1.5m", "inf", "nan"])
+@pytest.mark.parametrize("text", ["-5", "0", "0s", "60x", "", "s", "1h-5m", "m5", "1.5m", "inf", "nan", "١٢", "１m"])
 def test_a_bad_duration_says_what_is_accepted(text):
     with pytest.raises(argparse.ArgumentTypeError, match=r"give seconds \(90\) or h/m/s \(90s, 5m, 1h30m\)"):
         duration(text)
@@ -32,6 +32,7 @@ def test_a_bad_duration_says_what_is_accepted(text):
 @pytest.mark.parametrize(("parse", "text"), [
     (positive_float, "0"), (positive_float, "-1"), (positive_float, "x"), (positive_float, "inf"), (positive_float, "nan"),
     (non_negative_int, "-1"), (non_negative_int, "1.5"), (positive_int, "0"), (positive_int, "many"),
+    (non_negative_int, "１"), (positive_int, "١٠٠"), (positive_float, "٠.٥"),  # digits of other scripts
 ])
 def test_numbers_out_of_range_are_refused(parse, text):
     with pytest.raises(argparse.ArgumentTypeError, match=repr(text).replace("(", r"\(")):
