@@ -92,9 +92,10 @@ class RouteTable:
 
 
 def _first_segment(path: str) -> str:
-    """``/vdxp/sendEdoc`` → ``/vdxp/`` (a path without a second segment: itself)."""
-    head, slash, _ = path[1:].partition("/")
-    return f"/{head}{slash}"
+    """``/vdxp/sendEdoc`` → ``/vdxp/``; ``/vdxp`` → ``/vdxp/`` too: a client that drops the
+    trailing slash is still speaking to the face, and reads its error form."""
+    head = path[1:].partition("/")[0]
+    return f"/{head}/"
 
 
 def _handler_for(exc: Exception, handlers: Mapping[type[Exception], ErrorHandler]) -> ErrorHandler | None:

@@ -71,7 +71,8 @@ def test_paths_under_a_face_s_prefix_keep_the_face_s_error_form() -> None:
 
     table = RouteTable([*ENDPOINTS, Endpoint("POST", "/face/call", _echo, "a face", error_form=form)], lambda ep: ep.handler)
     assert table.face_form("/face/other") is form and table.face_form("/face/call/deeper") is form
-    assert table.face_form("/items/9") is None and table.face_form("/face") is None and table.face_form("/") is None
+    assert table.face_form("/face") is form  # the face's root without its slash: still the face
+    assert table.face_form("/items/9") is None and table.face_form("/items") is None and table.face_form("/") is None
 
 
 def test_handlers_get_path_params_and_the_app(client: httpx.AsyncClient) -> None:

@@ -339,6 +339,8 @@ def test_a_path_or_method_the_face_lacks_is_a_fault_too(http: httpx.Client, url:
     fault = _fault(missing)
     assert (missing.status_code, fault["faultcode"], fault["code"], fault["element"]) == (
         404, "soapenv:Client", "not_found", "path")
+    bare = http.post(url.replace("/c06/CongDanService", "/c06"), content=_good())  # the face's root, no slash
+    assert (bare.status_code, _fault(bare)["code"]) == (404, "not_found")
     wrong = http.put(url, content=_good())
     assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET, HEAD, POST")
     assert _fault(wrong)["code"] == "method_not_allowed"
