@@ -124,6 +124,10 @@ class AccountsFile:
             if missing:
                 raise ConfigError([ConfigProblem(str(path), 1, "header", f"missing column(s) {', '.join(missing)}; "
                                                  f"the columns are {','.join(_COLUMNS)}")])
+            twice = sorted({column for column in header if header.count(column) > 1})
+            if twice:  # which of two "password" columns holds the password? Not ours to guess
+                raise ConfigError([ConfigProblem(str(path), 1, "header", f"column(s) {', '.join(twice)} given twice; "
+                                                 f"the columns are {','.join(_COLUMNS)}, each once")])
             rows, end = 0, reader.line_num
             for record in reader:
                 line, end = end + 1, reader.line_num  # the record's first line (its last is ``end``)

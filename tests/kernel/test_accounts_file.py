@@ -73,6 +73,11 @@ def test_a_file_without_the_columns_or_with_unreadable_passwords_says_so(
     bad.write_text("account,password\nx,env:Y\n")
     with pytest.raises(ConfigError, match="missing column"):
         AccountsFile.load(bad)
+    bad.write_text("kind,account,commune,password,password\nofficer,a.mc01,26734,env:Y,hunter2\n")
+    with pytest.raises(ConfigError) as twice:  # read as the last "password" before: the literal one
+        AccountsFile.load(bad)
+    assert [(p.line, p.field) for p in twice.value.problems] == [(1, "header")]
+    assert "password given twice" in str(twice.value) and "hunter2" not in str(twice.value)
     monkeypatch.delenv("NOT_SET_HERE", raising=False)
     accounts = AccountsFile.load(_file(tmp_path, f"officer,a.mc01,26734,env:NOT_SET_HERE,,\n"
                                                   f"officer,a.mc02,26734,file:{tmp_path / 'missing.txt'},,\n"))
