@@ -25,6 +25,10 @@ run, and are not checked. Each service's sign-ins go out in order over one conne
 per source address — the commune's own one on a loopback target
 (``kernel.source_addresses``), as the load will send them — and each service is checked
 in its own thread. Bounded: one request per account, a time limit for the whole check.
+
+With an accounts file (``credentials.accounts_file``), :func:`accounts_cover` first checks,
+with nothing sent, that the file holds every account the profile signs in as and that every
+password it names can be read — before the command makes its run directory.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -43,9 +49,12 @@ from kernel.credentials import Credentials, officer_account
 from kernel.errors import AccountsMissing, ConfigError, ConfigProblem
 from kernel.roster import Commune, load_roster
 from kernel.source_addresses import commune_source, province_source
+
+if TYPE_CHECKING:  # scenarios.profile is imported where a profile is resolved (dientap.orchestration.dryrun)
+    from scenarios.profile import Profile
 from kernel.tls import TlsOptions, client_context
 
-__all__ = ["AccountCheck", "AccountProbe", "account_probes", "check_accounts", "CHECK_DEADLINE_S"]
+__all__ = ["AccountCheck", "AccountProbe", "account_probes", "accounts_cover", "check_accounts", "CHECK_DEADLINE_S"]
 
 CHECK_DEADLINE_S = 300.0  # the whole check: 3 × 3,321 sign-ins take ≈ 10 s on the mocks
 _REQUEST_TIMEOUT_S = 10.0
@@ -298,3 +307,27 @@ def _error_code(reply: httpx.Response) -> str:
     reason = body.get("reason")
     return str(reason) if isinstance(reason, str) else ""
 
+
+def accounts_cover(path: Path, profile: Profile, communes: list[Commune], protocols: dict[str, str]) -> AccountsFile:
+    """The accounts file at ``path``, once it is known to hold every account ``profile`` signs in
+    as over ``communes`` and every password it names can be read; else :class:`AccountsMissing`
+    naming the first commune or row (nothing is sent to the target here)."""
+    from kernel.targets import accounts_file
+
+    accounts = accounts_file(path)
+    roster = load_roster()
+    problems = [str(p) for p in accounts.unknown_communes({c.code for c in roster.communes})]
+    problems += [str(p) for p in accounts.unreadable_passwords()]
+    provinces = sorted({c.province_code for c in communes})
+    systems = [(c.agency_code, f"the document-axis system of commune {c.code} {c.name}") for c in communes]
+    systems += [(roster.province(code).agency_code, f"the document-axis system of province {code}") for code in provinces]
+    systems += [(f"province-{code}", f"the population-database client of province {code}") for code in provinces]
+    if protocols.get("population") == "c06-soap":  # the C06 shape also sends each client's ApiKey
+        systems += [(f"apikey:province-{code}", f"the C06 ApiKey of province {code}'s client") for code in provinces]
+    problems += accounts.coverage_problems(
+        [(c.code, f"commune {c.code} {c.name} (province {c.province_code})") for c in communes],
+        profile.officers_per_commune, systems, citizens_needed=profile.citizens.arrivals_per_s > 0)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AccountsMissing(f"accounts file: {problems[0]}{more}; no load was sent")
+    return accounts

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from dientap.orchestration.account_check import AccountCheck, account_probes, check_accounts
+from dientap.orchestration.account_check import AccountCheck, account_probes, accounts_cover, check_accounts
 from dientap.orchestration.board import BoardLink
 from dientap.orchestration.locust_procs import LOCUST_STOP_S, LocustPlan, run_locust, stop_locust
 from dientap.orchestration.mockcluster import SERVICE_ORDER, MockCluster, MockClusterConfig
@@ -35,17 +34,14 @@ from kernel.defaults import (
     REQUEST_TIMEOUT_S,
     SEED,
 )
-from kernel.errors import AccountsMissing, UsageError
+from kernel.errors import UsageError
 from kernel.load_clock import read_load_start
 from kernel.provenance import Provenance, TargetKind, build_provenance
-from kernel.roster import Commune, load_roster
+from kernel.roster import Commune
 from kernel.targets import TargetSpec
 from kernel.tls import TlsOptions
 
-if TYPE_CHECKING:  # scenarios.profile is imported where a profile is resolved, as the rest of this module does
-    from scenarios.profile import Profile
-
-__all__ = ["DryRunOptions", "DryRun", "accounts_cover", "new_run_id", "record_interruption"]
+__all__ = ["DryRunOptions", "DryRun", "new_run_id", "record_interruption"]
 
 
 def new_run_id() -> str:
@@ -97,30 +93,6 @@ def record_interruption(run_dir: Path, provenance: Provenance, signal_name: str,
     journal.add_event("interrupted", signal_name, t=at, phase=phase)
     write_journal(run_dir, journal)
 
-
-def accounts_cover(path: Path, profile: Profile, communes: list[Commune], protocols: dict[str, str]) -> AccountsFile:
-    """The accounts file at ``path``, once it is known to hold every account ``profile`` signs in
-    as over ``communes`` and every password it names can be read; else :class:`AccountsMissing`
-    naming the first commune or row (nothing is sent to the target here)."""
-    from kernel.targets import accounts_file
-
-    accounts = accounts_file(path)
-    roster = load_roster()
-    problems = [str(p) for p in accounts.unknown_communes({c.code for c in roster.communes})]
-    problems += [str(p) for p in accounts.unreadable_passwords()]
-    provinces = sorted({c.province_code for c in communes})
-    systems = [(c.agency_code, f"the document-axis system of commune {c.code} {c.name}") for c in communes]
-    systems += [(roster.province(code).agency_code, f"the document-axis system of province {code}") for code in provinces]
-    systems += [(f"province-{code}", f"the population-database client of province {code}") for code in provinces]
-    if protocols.get("population") == "c06-soap":  # the C06 shape also sends each client's ApiKey
-        systems += [(f"apikey:province-{code}", f"the C06 ApiKey of province {code}'s client") for code in provinces]
-    problems += accounts.coverage_problems(
-        [(c.code, f"commune {c.code} {c.name} (province {c.province_code})") for c in communes],
-        profile.officers_per_commune, systems, citizens_needed=profile.citizens.arrivals_per_s > 0)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise AccountsMissing(f"accounts file: {problems[0]}{more}; no load was sent")
-    return accounts
 
 
 class DryRun:
