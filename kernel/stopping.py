@@ -15,6 +15,13 @@ The contract every long-running command keeps (README, "Exit codes"):
   raised, and the forced exit waits for the section to end (at most
   :data:`PROTECTED_GRACE_S` more): leaving a fault behind on a staging system is worse than
   a few seconds' wait.
+* A first stop that lands where CPython drops exceptions — a weakref callback (importlib runs
+  one whenever an import releases its module lock), a ``__del__`` — is raised again in the
+  main flow: CPython hands the dropped ``KeyboardInterrupt`` to :func:`sys.unraisablehook`,
+  which :meth:`StopSignals.installed` hooks to note it, and the watchdog then asks for the
+  handler once more (``_thread.interrupt_main``, from its own thread: asked from the hook, the
+  handler would run inside the hook and be dropped again). Without it, a run interrupted while
+  importing went on with its load until the watchdog killed it.
 
 Why the handlers are installed explicitly: a process started as a background job of a
 non-interactive shell (``make test &``, ``nohup``, many CI runners) inherits SIGINT
@@ -29,6 +36,7 @@ services, Locust, Prometheus); escalation kills their process groups.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
@@ -158,6 +166,10 @@ class StopSignals:
         self.requested_at: datetime | None = None
         self.escalated = False
         self.children_killed = False
+        self._dropped: KeyboardInterrupt | None = None  # our first stop, dropped by CPython: raise it again
+        self._redelivering = False  # the watchdog asked for the handler again, for the dropped stop
+        self._raised: KeyboardInterrupt | None = None  # what the handler raised for the first stop
+        self._previous_unraisable: Callable[[Any], Any] | None = None
 
     # -- state ------------------------------------------------------------------------
 
@@ -176,6 +188,7 @@ class StopSignals:
             return
         if self._depth == 0:
             self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+            self._previous_unraisable, sys.unraisablehook = sys.unraisablehook, self._unraisable
         self._depth += 1
         try:
             yield self
@@ -185,6 +198,8 @@ class StopSignals:
                 for sig, old in self._previous.items():
                     signal.signal(sig, old)
                 self._previous = {}
+                if self._previous_unraisable is not None:
+                    sys.unraisablehook, self._previous_unraisable = self._previous_unraisable, None
 
     @contextlib.contextmanager
     def protected(self, notes: list[str] | None = None) -> Iterator[None]:
@@ -219,7 +234,27 @@ class StopSignals:
 
     # -- the handler and the watchdog ---------------------------------------------------
 
+    def _unraisable(self, unraisable: Any) -> None:
+        """CPython dropped an exception (a weakref callback, a ``__del__``): when it is the first
+        stop's, have the handler raise it again in the main flow, and say nothing about it."""
+        if self._raised is not None and unraisable.exc_value is self._raised:
+            with self._lock:
+                self._dropped = self._raised  # the watchdog raises it again, once we are out of here
+            return
+        if self._previous_unraisable is not None:
+            self._previous_unraisable(unraisable)
+
     def _handle(self, signum: int, _frame: object) -> None:
+        with self._lock:
+            redelivery, self._redelivering = self._redelivering, False
+            dropped = self._dropped if redelivery and not self._protected else None
+            if dropped is not None:
+                self._dropped = None
+        if redelivery:  # not a second signal: the first one's KeyboardInterrupt, again (or later)
+            if dropped is not None:
+                self._raised = KeyboardInterrupt(*dropped.args)
+                raise self._raised
+            return
         name = signal.Signals(signum).name
         first = False
         with self._lock:
@@ -243,7 +278,8 @@ class StopSignals:
             _say(f"\n{name} again: killing every child process and exiting")
             self._kill_children()
         if first and not protected:
-            raise KeyboardInterrupt(name)
+            self._raised = KeyboardInterrupt(name)
+            raise self._raised
 
     def _kill_children(self) -> None:
         self.children_killed = True
@@ -260,6 +296,10 @@ class StopSignals:
                 kill_due = now >= self._first_at + KILL_CHILDREN_AT_S or self._deadline - now < 1.0
                 exit_due = now >= self._deadline
                 waiting_for_rollback = self._protected > 0 and now < self._deadline + PROTECTED_GRACE_S
+                redeliver = self._dropped is not None and not self._redelivering and not self._protected
+                self._redelivering = self._redelivering or redeliver
+            if redeliver:
+                _thread.interrupt_main(signal.SIGINT)  # self._handle, in the main thread, at its next step
             if kill_due and not self.children_killed:
                 self._kill_children()
             if exit_due and not waiting_for_rollback:

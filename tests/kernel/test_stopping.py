@@ -46,6 +46,40 @@ def test_first_signal_raises_and_is_recorded_even_when_sigint_was_inherited_igno
     assert seen == {"raised": "SIGINT", "name": "SIGINT", "at": True, "restored": True}
 
 
+def test_a_first_signal_swallowed_where_python_ignores_exceptions_is_raised_again_in_the_main_flow(tmp_path):
+    """A signal whose handler runs inside a weakref callback (importlib runs one each time an
+    import releases its module lock) raises there, and CPython drops the KeyboardInterrupt
+    ("Exception ignored in ..."): a `dientap run` Ctrl-C'd while starting went on with its
+    load until the watchdog killed it, exit 70. The swallowed stop is raised again in the main
+    flow, as the first stop still, not an escalation."""
+    code, seen = _run("""
+        import gc, json, os, signal, time, weakref
+        from kernel.stopping import STOP
+
+        class Lock:  # stands for importlib's module lock
+            pass
+
+        def released(_ref):
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, in the callback
+            return None
+
+        with STOP.installed():
+            try:
+                lock = Lock()
+                ref = weakref.ref(lock, released)
+                del lock
+                gc.collect()
+                for _ in range(200):  # the main flow goes on (plain sleeps, not STOP.sleep); bounded
+                    time.sleep(0.05)
+                raised = False
+            except KeyboardInterrupt as exc:
+                raised = str(exc)
+        print(json.dumps({"raised": raised, "escalated": STOP.escalated}))
+    """, tmp_path)
+    assert code == 0, seen
+    assert seen == {"raised": "SIGINT", "escalated": False}
+
+
 def test_a_protected_section_notes_the_signal_and_the_stop_follows_after_it(tmp_path):
     code, seen = _run("""
         import json, os, signal
