@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from drills.model import Drill
+from drills.model import Drill, Fault, fault_id
 from kernel.configfile import field_path, line_of, load_model, parse_yaml, read_text_file
 from kernel.errors import ConfigError, ConfigProblem, UsageError
 
@@ -36,9 +36,55 @@ def load_drill(path: str | Path) -> Drill:
             if fault.at_s >= drill.duration_s:
                 problems.append(field_problem(path, ("method", index, "at_s"),
                                               f"starts at {fault.at_s:g} s, after the load ends ({drill.duration_s:g} s)"))
+    problems += _same_ids(path, drill) + _overlaps(path, drill)
     if problems:
         raise ConfigError(problems)
     return drill
+
+
+def _same_ids(path: str | Path, drill: Drill) -> list[ConfigProblem]:
+    """Steps whose names give one id on the target (``a b`` and ``a-b``): the target keeps one
+    rule or toxic of an id, so the second step replaced the first and one removal ended both."""
+    first: dict[str, tuple[int, str]] = {}
+    problems = []
+    for index, fault in enumerate(drill.method):
+        step_id = fault_id(fault)
+        if step_id in first:
+            other, name = first[step_id]
+            problems.append(field_problem(path, ("method", index, "name"),
+                                          f"gives the target the same id as method[{other}] {name!r} ({step_id}); "
+                                          "name the steps apart by more than spaces and punctuation"))
+        else:
+            first[step_id] = (index, fault.name)
+    return problems
+
+
+def _exclusive_key(fault: Fault) -> str | None:
+    """What a fault holds alone while in force: a service's process (killed or paused) or a
+    proxy taken down. Two such faults overlapping on one of them undo each other: the first
+    removal restarts, resumes or brings up what the other still says is down."""
+    if fault.process is not None:
+        return f"the {fault.target} process"
+    if fault.network is not None and fault.network.toxic == "down":
+        return f"the {fault.proxy_key} proxy (down)"
+    return None
+
+
+def _overlaps(path: str | Path, drill: Drill) -> list[ConfigProblem]:
+    """A problem for each step that overlaps an earlier one on what both hold alone."""
+    problems = []
+    for index, fault in enumerate(drill.method):
+        key = _exclusive_key(fault)
+        if key is None:
+            continue
+        for other_index, other in enumerate(drill.method[:index]):
+            if _exclusive_key(other) == key and fault.at_s < other.end_s and other.at_s < fault.end_s:
+                problems.append(field_problem(
+                    path, ("method", index, "at_s"),
+                    f"{fault.at_s:g}–{fault.end_s:g} s overlaps method[{other_index}] {other.name!r} "
+                    f"({other.at_s:g}–{other.end_s:g} s) on {key}; start it at {other.end_s:g} s or later"))
+                break
+    return problems
 
 
 def field_problem(path: str | Path, loc: tuple[str | int, ...], message: str) -> ConfigProblem:

@@ -23,6 +23,8 @@ Validation reports *every* problem at once, each as ``file:line: field: message`
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -48,6 +50,7 @@ __all__ = [
     "Fault",
     "Expectations",
     "Drill",
+    "fault_id",
 ]
 
 Service = Literal["portal", "population", "axis"]
@@ -87,6 +90,14 @@ def _seconds(value: object, what: str) -> float:
         return float(value)
     except OverflowError:  # an integer no float holds (400 digits): no number of seconds at all
         raise ValueError(f"expected {what}, got an integer of {len(str(value))} digits") from None
+
+
+def _no_control_characters(value: str | None) -> str | None:
+    """A name the drill looks up as a file: a NUL in it was a ValueError in the first os call
+    (a traceback, exit 70), and no file or profile is named with a control character."""
+    if value is not None and any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError(f"a file or profile name holds no control character, got {value!r}")
+    return value
 
 
 class Probe(StrictModel):
@@ -329,6 +340,22 @@ class Fault(StrictModel):
         return self.backend != "traffic"
 
 
+def fault_id(fault: Fault) -> str:
+    """The id the drill gives a fault on the target (``drill-axis-latency``), ≤ 64 safe characters.
+
+    The mock and the fault proxy replace a rule or toxic of the same id (and one removal would
+    end both), so a slug that dropped letters — a non-ASCII one folded to ``-``, or the tail of
+    a slug longer than 50 characters — gets the hash of the full name appended: ``lỗi cổng``
+    and ``lối cổng`` are two faults. Two ASCII names one slug apart (``a b``, ``a-b``) are
+    refused together by :func:`drills.catalog.load_drill`.
+    """
+    slug = re.sub(r"[^A-Za-z0-9_.:-]+", "-", fault.name).strip("-")
+    if fault.name.isascii() and len(slug) <= 50:
+        return f"drill-{slug or 'fault'}"
+    digest = hashlib.sha256(fault.name.encode("utf-8")).hexdigest()[:8]
+    return f"drill-{slug[:48].rstrip('-') or 'fault'}-{digest}"  # 6 + 48 + 1 + 8 = 63 characters at most
+
+
 class Expectations(StrictModel):
     """What the drill must show, besides the steady-state hypothesis.
 
@@ -391,6 +418,8 @@ class Drill(StrictModel):
     method: list[Fault] = Field(default_factory=list, max_length=50)
     rollbacks: list[RollbackName] = Field(default_factory=lambda: list(ROLLBACK_ACTIONS))
     expectations: Expectations = Field(default_factory=Expectations)
+
+    _names_a_file = field_validator("profile", "readiness")(_no_control_characters)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Drill:

@@ -20,7 +20,7 @@ from dientap.commands.run_cmd import (
     finish_run,
     options_from_args,
 )
-from kernel.errors import ConfigError, ExitCode, TargetNotAllowed, UsageError
+from kernel.errors import ConfigError, ConfigProblem, ExitCode, TargetNotAllowed, UsageError
 
 if TYPE_CHECKING:
     from dientap.orchestration.dryrun import DryRun
@@ -182,19 +182,43 @@ def _check_drill_flags(args: argparse.Namespace) -> None:
             raise TargetNotAllowed(f"argument --proxy-api: {exc}") from None
 
 
+def _named_file_problems(path: Path, field: str, named: Path, exc: ConfigError, hint: str) -> list[ConfigProblem]:
+    """The problems of a file the drill file names: one that cannot be read at all (missing, a
+    folder, a pipe, a device) is a problem of the drill file's own field, at its line; a file
+    read and found invalid keeps its problems at its own lines."""
+    from drills.catalog import field_problem
+
+    return [field_problem(path, (field,), f"{str(named)!r}: {problem.message}; {hint}")
+            if problem.file == str(named) and problem.line is None else problem
+            for problem in exc.problems]
+
+
 def check_drill_file(path: Path, drill: Drill) -> None:
     """What the drill file names that only the wiring can look up (the drills part imports neither
-    the scenarios nor the mocks): its load profile and its planted weaknesses, each a problem at
-    its line, as `dientap validate` prints them."""
+    the scenarios nor the mocks): its load profile, its readiness profile and its planted
+    weaknesses, each a problem at its line, as `dientap validate` prints them."""
     from dientap.orchestration.mockcluster import check_weaknesses
     from drills.catalog import field_problem
+    from mocks.core.readiness import load_readiness
     from scenarios.profile import resolve_profile
 
-    problems = []
+    problems: list[ConfigProblem] = []
     try:
         resolve_profile(drill.profile_from(path))
-    except UsageError as exc:  # the profile's own file, when invalid, is a ConfigError naming it
+    except UsageError as exc:
         problems.append(field_problem(path, ("profile",), str(exc)))
+    except ConfigError as exc:  # the profile's own file, when invalid, names its own lines
+        problems += _named_file_problems(path, "profile", Path(drill.profile_from(path)), exc,
+                                         "give a shipped profile's name or a profile YAML, relative to the drill file")
+    if drill.readiness is not None:
+        # Checked here, not only by `dientap drill`: validate said OK to a drill whose readiness
+        # profile was missing, and the drill then refused it without its line (exit 2).
+        readiness = path.parent / drill.readiness
+        try:
+            load_readiness(readiness)
+        except ConfigError as exc:
+            problems += _named_file_problems(path, "readiness", readiness, exc,
+                                             "give a readiness profile YAML, relative to the drill file")
     for service, weaknesses in drill.target_weaknesses.items():
         try:
             check_weaknesses({service: weaknesses}, "127.0.0.1")  # the embedded mocks bind to loopback
@@ -242,14 +266,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.request_timeout is None and drill.request_timeout_s is not None:
         options.request_timeout_s = drill.request_timeout_s
     options.vulnerable = {service: list(weak) for service, weak in drill.target_weaknesses.items()}
-    if drill.readiness is not None:  # the drill's readiness profile, beside its file (the go-live night's old tier)
-        from mocks.core.readiness import load_readiness
-
+    if drill.readiness is not None:  # the drill's readiness profile, beside its file (checked by check_drill_file)
         options.readiness_file = path.parent / drill.readiness
-        if not options.readiness_file.is_file():
-            raise UsageError(f"{path}: readiness: {str(options.readiness_file)!r}: file not found; "
-                             "give a readiness profile YAML, relative to the drill file")
-        load_readiness(options.readiness_file)  # its problems are ConfigErrors naming file, line and field
     load = DryRun(options)
     if mode is DrillMode.RUN:  # found later, it failed the drill (exit 70) after probing the target
         load.check_accounts_file()

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-
 import httpx
 
 from drills.backends.protocol import InjectedFaultBackend, LeftBehind
-from drills.model import Fault
+from drills.model import Fault, fault_id
 from kernel.allowlist import Allowlist
 from kernel.errors import UsageError
 
 __all__ = ["HttpFaultBackend", "fault_id"]
-
-
-def fault_id(fault: Fault) -> str:
-    """The id the drill gives a fault on the target (``drill-axis-latency``), ≤ 64 safe characters.
-
-    The mock and the fault proxy replace a rule or toxic of the same id (and one removal would
-    end both), so a slug that dropped letters — a non-ASCII one folded to ``-``, or the tail of
-    a slug longer than 50 characters — gets the hash of the full name appended: ``lỗi cổng``
-    and ``lối cổng`` are two faults.
-    """
-    slug = re.sub(r"[^A-Za-z0-9_.:-]+", "-", fault.name).strip("-")
-    if fault.name.isascii() and len(slug) <= 50:
-        return f"drill-{slug or 'fault'}"
-    digest = hashlib.sha256(fault.name.encode("utf-8")).hexdigest()[:8]
-    return f"drill-{slug[:48].rstrip('-') or 'fault'}-{digest}"  # 6 + 48 + 1 + 8 = 63 characters at most
 
 
 class HttpFaultBackend(InjectedFaultBackend):

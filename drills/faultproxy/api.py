@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -28,11 +28,15 @@ from drills.faultproxy.models import (
 )
 from drills.faultproxy.proxy import ProxyRegistry
 
-__all__ = ["create_app", "API_VERSION", "MAX_BODY_BYTES"]
+__all__ = ["create_app", "API_VERSION", "MAX_BODY_BYTES", "BODY_TIMEOUT_S"]
 
 # The Toxiproxy API version whose behaviour this implements; clients may compare it.
 API_VERSION = "2.12.0"
 MAX_BODY_BYTES = 1024 * 1024
+# The API answers one request at a time (the lock in _endpoint), so a body is read before the
+# lock is taken and must arrive within this long: a client that announced a body and never
+# sent it held every other call, the drill's own fault removals and rollback among them.
+BODY_TIMEOUT_S = 5.0
 
 Handler = Callable[[Request, ProxyRegistry], Awaitable[Response]]
 
@@ -41,15 +45,34 @@ def _error(exc: FaultProxyApiError) -> JSONResponse:
     return JSONResponse(exc.to_json(), status_code=exc.status)
 
 
+async def _read_body(request: Request, timeout_s: float) -> bytes:
+    """The whole body, at most :data:`MAX_BODY_BYTES` (413 past it, not read to its end) and
+    within ``timeout_s`` (408); kept on the request (``request.state.body``) for its handler."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise FaultProxyApiError(f"bad request body: larger than {MAX_BODY_BYTES} bytes", 413)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise FaultProxyApiError(f"bad request body: not received within {timeout_s:g} s", 408) from None
+    body = b"".join(chunks)
+    request.state.body = body
+    return body
+
+
 async def _json_body(request: Request) -> object:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise FaultProxyApiError(f"bad request body: larger than {MAX_BODY_BYTES} bytes", 413)
+    raw: bytes = request.state.body  # read already, bounded, by _endpoint
     if not raw.strip():
         raise bad_request_body("EOF (empty body, expected JSON)")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:  # json nests recursively: a few thousand brackets were a 500
+        raise bad_request_body("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
         raise bad_request_body(f"invalid JSON: {exc}") from None
 
 
@@ -149,6 +172,12 @@ def _endpoint(
     async def endpoint(request: Request) -> Response:
         if request.headers.get("user-agent", "").startswith("Mozilla/"):
             return PlainTextResponse("User agent not allowed\n", status_code=403)
+        try:
+            await _read_body(request, BODY_TIMEOUT_S)
+        except FaultProxyApiError as exc:
+            return _error(exc)
+        except ClientDisconnect:  # gone before its body arrived: nobody to answer, nothing to log
+            return Response(status_code=400)
         try:
             # One request at a time, as Toxiproxy's collection mutex: a create awaiting its
             # listener must not interleave with another create of the same name.

@@ -28,6 +28,7 @@ __all__ = [
     "LimitDataAttributes",
     "NoopAttributes",
     "ATTRIBUTE_MODELS",
+    "MAX_ATTRIBUTE",
     "TOXIC_TYPES",
     "ProxySpec",
     "ToxicSpec",
@@ -47,6 +48,11 @@ class Stream(StrEnum):
     DOWNSTREAM = "downstream"
 
 
+# Toxiproxy reads every attribute into a Go int64 and refuses a larger JSON number; an integer
+# past it (10**400) was accepted here and overflowed the first chunk's delay (OverflowError).
+MAX_ATTRIBUTE = 2**63 - 1
+
+
 class ToxicAttributes(BaseModel):
     """Base of the per-type attribute models (strict JSON types, unknown keys refused)."""
 
@@ -56,40 +62,40 @@ class ToxicAttributes(BaseModel):
 class LatencyAttributes(ToxicAttributes):
     """``latency``: delay every chunk by ``latency`` ± ``jitter`` milliseconds."""
 
-    latency: int = Field(0, ge=0)
-    jitter: int = Field(0, ge=0)
+    latency: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
+    jitter: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
 
 
 class BandwidthAttributes(ToxicAttributes):
     """``bandwidth``: at most ``rate`` KB/s (1 KB = 1000 bytes); 0 = unlimited."""
 
-    rate: int = Field(0, ge=0)
+    rate: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
 
 
 class SlowCloseAttributes(ToxicAttributes):
     """``slow_close``: delay the close (EOF) by ``delay`` milliseconds."""
 
-    delay: int = Field(0, ge=0)
+    delay: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
 
 
 class TimeoutAttributes(ToxicAttributes):
     """``timeout``: stop data and close after ``timeout`` ms; 0 = hold until removed (bounded here)."""
 
-    timeout: int = Field(0, ge=0)
+    timeout: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
 
 
 class ResetPeerAttributes(ToxicAttributes):
     """``reset_peer``: on the next data, wait ``timeout`` ms then reset (TCP RST) the connection."""
 
-    timeout: int = Field(0, ge=0)
+    timeout: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
 
 
 class SlicerAttributes(ToxicAttributes):
     """``slicer``: cut data into ~``average_size`` ± ``size_variation`` byte pieces, ``delay`` µs apart."""
 
-    average_size: int = Field(0, ge=0)
-    size_variation: int = Field(0, ge=0)
-    delay: int = Field(0, ge=0)
+    average_size: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
+    size_variation: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
+    delay: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
 
     @model_validator(mode="after")
     def _sizes(self) -> SlicerAttributes:
@@ -104,7 +110,7 @@ class SlicerAttributes(ToxicAttributes):
 class LimitDataAttributes(ToxicAttributes):
     """``limit_data``: close the connection once ``bytes`` bytes have passed."""
 
-    bytes: int = Field(0, ge=0)
+    bytes: int = Field(0, ge=0, le=MAX_ATTRIBUTE)
 
 
 class NoopAttributes(ToxicAttributes):

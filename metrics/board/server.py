@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -55,7 +56,6 @@ JSON_PATH = "/board.json"
 # counting the load's turns between its slices) than this share of the refresh interval is
 # served until its cost is back under the share (bench/board.py; BENCHMARKS.md).
 WORK_SHARE = 0.03
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 class _NoLoad:
@@ -261,11 +261,15 @@ class LiveBoard:
             self.server = None
 
 
+# A loopback name and at most a port, nothing else: "[::1]evil.example" and "localhost:80@evil.example"
+# passed a check that read only the part before the port.
+_LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
+
+
 def _loopback_host(host: str) -> bool:
     if not host:
         return True  # HTTP/1.0 without Host: nothing a browser on another site could send
-    name = host[: host.find("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
-    return name.lower() in _LOOPBACK_NAMES
+    return _LOOPBACK_HOST.fullmatch(host) is not None
 
 
 def _error(start_response: Any, status: str, code: str, message: str,

@@ -29,6 +29,8 @@ READINESS = "provinces:\n  '04': {connected: false}\n"
 def _copies(tmp_path: Path) -> dict[Path, str]:
     """Every shipped file copied under an anonymous name, outside the folders that hint at its kind."""
     copies: dict[Path, str] = {}
+    # The go-live night's drills name their readiness profile beside them (readiness/old-tier.yaml).
+    shutil.copytree(ROOT / "drills" / "catalog" / "readiness", tmp_path / "readiness")
     for kind, paths in SHIPPED.items():
         for index, path in enumerate(paths):
             copy = tmp_path / f"copy-{kind}-{index}.yml"

@@ -233,3 +233,53 @@ def test_a_drill_path_that_is_no_regular_file_says_why(tmp_path: Path) -> None:
 def test_a_built_in_drill_is_a_file_of_the_catalogue_itself() -> None:
     with pytest.raises(UsageError, match=r"^unknown drill 'readiness/old-tier'; known drills: "):
         resolve_drill("readiness/old-tier")  # the go-live night's readiness profile, not a drill
+
+
+def test_a_control_character_in_a_named_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    # A NUL in `profile:` reached os.stat: ValueError, a traceback and exit 70 from `dientap validate`.
+    text = ONE_STEP.format(backend="http", at_s=1, spec="http: {kind: outage}")
+    text += 'profile: "my-load\\0.yaml"\nreadiness: "tier\\x07.yaml"\n'
+    assert _problems(tmp_path, text) == [
+        "drill.yaml:4: profile: a file or profile name holds no control character, got 'my-load\\x00.yaml'",
+        "drill.yaml:5: readiness: a file or profile name holds no control character, got 'tier\\x07.yaml'",
+    ]
+
+
+def test_step_names_that_give_the_target_one_id_are_refused(tmp_path: Path) -> None:
+    # The target keeps one rule (or toxic) per id: "portal down" replaced "portal-down", and the
+    # first removal ended both.
+    text = """\
+title: Same ids
+method:
+  - {name: portal down, backend: http, target: portal, at_s: 1, duration_s: 4, http: {kind: outage}}
+  - {name: portal-down, backend: http, target: portal, at_s: 2, duration_s: 4, http: {kind: error}}
+  - {name: portal  down!, backend: http, target: axis, at_s: 2, duration_s: 4, http: {kind: error}}
+"""
+    assert _problems(tmp_path, text) == [
+        "drill.yaml:4: method[1].name: gives the target the same id as method[0] 'portal down' (drill-portal-down); "
+        "name the steps apart by more than spaces and punctuation",
+        "drill.yaml:5: method[2].name: gives the target the same id as method[0] 'portal down' (drill-portal-down); "
+        "name the steps apart by more than spaces and punctuation",
+    ]
+
+
+def test_steps_that_hold_one_process_or_one_proxy_down_must_not_overlap(tmp_path: Path) -> None:
+    # Overlapping, the first removal restarted, resumed or brought up what the other step still
+    # held down, and the journal said that step was in force until its own end.
+    text = """\
+title: Overlaps
+method:
+  - {name: freeze, backend: process, target: portal, at_s: 2, duration_s: 6, process: {action: pause}}
+  - {name: crash, backend: process, target: portal, at_s: 4, duration_s: 2, process: {action: kill}}
+  - {name: crash later, backend: process, target: portal, at_s: 8, duration_s: 2, process: {action: kill}}
+  - {name: axis crash, backend: process, target: axis, at_s: 4, duration_s: 2, process: {action: kill}}
+  - {name: cut, backend: network, target: axis, at_s: 1, duration_s: 5, network: {toxic: down}}
+  - {name: cut again, backend: network, target: axis, at_s: 5, duration_s: 5, network: {toxic: down}}
+  - {name: slow, backend: network, target: axis, at_s: 5, duration_s: 5, network: {toxic: latency}}
+"""
+    assert _problems(tmp_path, text) == [
+        "drill.yaml:4: method[1].at_s: 4–6 s overlaps method[0] 'freeze' (2–8 s) on the portal process; "
+        "start it at 8 s or later",
+        "drill.yaml:8: method[5].at_s: 5–10 s overlaps method[4] 'cut' (1–6 s) on the axis proxy (down); "
+        "start it at 6 s or later",
+    ]

@@ -251,3 +251,14 @@ def test_head_answers_the_headers_without_the_body_on_a_kept_connection(recorder
     assert statuses == [b"HTTP/1.1 200 OK", b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found", b"HTTP/1.1 200 OK"]
     assert all(b"Content-Length: 0\r\n" not in part for part in parts[:3])  # each HEAD names its GET's length
     assert json.loads(parts[4])["run"]["state"]
+
+
+def test_a_host_is_a_loopback_name_and_a_port_and_nothing_more(recorder, tmp_path):
+    # Only the part before the last colon was read: these passed as 127.0.0.1, localhost and [::1].
+    board = _board(recorder, tmp_path)
+    for host in ("[::1]board.attacker.example", "localhost:80@board.attacker.example", "127.0.0.1:8089:1",
+                 "localhost:board.attacker.example:8089", "127.0.0.1 .attacker.example:8089"):
+        status, _, body = _call(board, "/board.json", host=host)
+        assert status.startswith("403") and json.loads(body)["error"]["code"] == "forbidden_host", host
+    for host in ("LOCALHOST:8089", "[::1]", "127.0.0.1:65535", ""):
+        assert _call(board, "/", host=host)[0] == "200 OK", host

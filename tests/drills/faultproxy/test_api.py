@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -159,3 +160,35 @@ def test_reset_removes_every_toxic_and_enables_every_proxy(api, client, echo_pro
         "other": (True, []),
     }
     assert wire.exchange(connect(other), b"back") == b"back"
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"[" * 100_000, "bad request body: invalid JSON: nested too deeply"),  # RecursionError: a 500
+    (b'{"type": "latency", "attributes": {"latency": ' + b"9" * 5000 + b"}}",  # int() refuses 4,300+ digits: a 500
+     "bad request body: invalid JSON: Exceeds the limit (4300 digits)"),
+    (b'{"type": "latency", "attributes": {"latency": ' + b"9" * 400 + b"}}",  # accepted, then overflowed the delay
+     "bad request body: attributes.latency: Input should be less than or equal to 9223372036854775807"),
+], ids=["deep", "digits", "past-int64"])
+def test_json_that_python_cannot_hold_is_a_400_naming_why(api, echo_proxy, capfd, body, error):
+    response = api.post("/proxies/echo/toxics", content=body)
+    assert (response.status_code, response.json()["status"]) == (400, 400)
+    assert response.json()["error"].startswith(error)
+    assert api.get("/proxies/echo/toxics").json() == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_body_that_never_arrives_holds_no_other_call(fault_server, client, echo_proxy, capfd):
+    # The API answers one call at a time; the body used to be read inside that lock, so a client
+    # that announced a body and sent half of it stopped every other call, the drill's removal of
+    # its faults among them, for as long as it held the connection.
+    stalled = socket.create_connection(("127.0.0.1", fault_server.api_port), timeout=10)
+    try:
+        stalled.sendall(b"POST /proxies/echo/toxics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+        with ToxiproxyClient(fault_server.api_url, timeout=10) as other:
+            other.add_toxic("echo", "latency", {"latency": 1}, name="meanwhile")
+            other.remove_toxic("echo", "meanwhile")
+            assert other.get_proxy("echo").toxics == ()
+    finally:
+        stalled.close()  # gone before its body came: answered to nobody, logged as nothing
+    assert client.version()
+    assert "Traceback" not in capfd.readouterr().err
