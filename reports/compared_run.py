@@ -20,10 +20,12 @@ from kernel.commune_latency import COMMUNE_LATENCY_FILE, load_commune_latency
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, LatencyRecordError, load_histograms
-from reports.load_record import LoadRecord, load_load_record
-from reports.run_files import JOURNAL_FILE, load_journal
+from reports.histogram_bounds import check_sample_counts, read_histogram_file
+from reports.load_record import LOAD_RECORD_FILE, LoadRecord, load_load_record
+from reports.run_files import JOURNAL_FILE, check_same_run, load_journal
 
-__all__ = ["COMMUNES_PATH", "HISTOGRAMS_PATH", "ComparedRun", "RunPair", "load_compared_run", "load_compared_runs", "differences"]
+__all__ = ["COMMUNES_PATH", "HISTOGRAMS_PATH", "ComparedRun", "RunPair", "load_compared_run", "load_compared_runs",
+           "load_run_pair", "differences"]
 
 #: Where a run directory keeps its latency record.
 HISTOGRAMS_PATH = Path("histograms") / HISTOGRAM_FILE
@@ -58,18 +60,32 @@ def _problem(path: Path, message: str, line: int | None = None) -> ConfigError:
 
 
 def _histograms(path: Path) -> dict[HistogramKey, SparseHistogram]:
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise _problem(path, "file not found; a run writes it at its end (was the run interrupted?)")
+    text = read_histogram_file(path, "the run's latency record (HDR histograms dientap writes)")
     try:
         histograms = load_histograms(path)
     except LatencyRecordError as exc:
         raise _problem(Path(exc.path), exc.reason, exc.line) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _problem(path, f"cannot read: {exc}") from None
-    if not histograms and not path.read_text(encoding="utf-8").startswith("#"):
+    if not histograms and not text.startswith("#"):
         # The writer always starts with its header line; an empty file is a truncated one.
         raise _problem(path, "empty file: not a latency record")
+    check_sample_counts(path, {f"{k.service} {k.endpoint} province {k.province} ({k.measure})": h
+                               for k, h in histograms.items()})
     return histograms
+
+
+def _communes(path: Path) -> dict[str, SparseHistogram] | None:
+    # A missing commune file is an older run (commune lines compare error rates only);
+    # a damaged one is an ERROR naming it, like a damaged latency.hdr.
+    if not path.exists() and not path.is_symlink():
+        return None
+    read_histogram_file(path, "the run's per-commune latency sketches (HDR histograms dientap writes)")
+    communes = load_commune_latency(path)
+    check_sample_counts(path, {f"commune {code}": sketch for code, sketch in communes.items()})
+    return communes
 
 
 def load_compared_run(run_dir: str | Path) -> ComparedRun:
@@ -87,11 +103,13 @@ def load_compared_run(run_dir: str | Path) -> ComparedRun:
         raise _problem(directory, f"{why}; give {_RUN_DIR_FORMS}")
     histograms = _histograms(directory / HISTOGRAMS_PATH)
     load = load_load_record(directory)
-    seed = load_journal(directory).provenance.seed if (directory / JOURNAL_FILE).is_file() else None
-    # A missing commune file is an older run (commune lines compare error rates only);
-    # a damaged one is an ERROR naming it, like a damaged latency.hdr.
-    communes_file = directory / COMMUNES_PATH
-    communes = load_commune_latency(communes_file) if communes_file.exists() else None
+    seed = None
+    if (directory / JOURNAL_FILE).exists() or (directory / JOURNAL_FILE).is_symlink():
+        provenance = load_journal(directory).provenance
+        check_same_run(directory / JOURNAL_FILE, "provenance.run_id", provenance.run_id,
+                       directory / LOAD_RECORD_FILE, load.run_id)
+        seed = provenance.seed
+    communes = _communes(directory / COMMUNES_PATH)
     return ComparedRun(directory=directory, run_id=load.run_id, profile=load.profile, seed=seed,
                        histograms=histograms, load=load, communes=communes)
 
@@ -108,6 +126,18 @@ def load_compared_runs(*run_dirs: str | Path) -> list[ComparedRun]:
     if problems:
         raise ConfigError(problems)
     return runs
+
+
+def load_run_pair(baseline_dir: str | Path, current_dir: str | Path) -> RunPair:
+    """Load a baseline run and the run judged against it (the problems of both together);
+    a baseline that is the judged run itself — the same directory, or a copy of it — is a
+    ConfigError naming it: a run compared with itself never regresses, and a gate that
+    passed that way would have judged nothing."""
+    pair = RunPair(*load_compared_runs(baseline_dir, current_dir))
+    if pair.baseline.run_id == pair.current.run_id:
+        raise _problem(Path(baseline_dir), f"the baseline is run {pair.current.run_id!r}, the run it would judge; "
+                                           "give the directory of an earlier run")
+    return pair
 
 
 def differences(baseline: ComparedRun, current: ComparedRun) -> list[str]:

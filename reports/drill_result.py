@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from reports._record import DetailValue, Verdict
+from reports._record import Count, DetailValue, Verdict
 from reports._record import Record as _Record
 
 __all__ = ["HypothesisCheck", "FaultWindow", "ReconciliationRow", "DrillResult"]
@@ -42,11 +42,11 @@ class ReconciliationRow(_Record):
     """Ledger comparison of one item kind (Jepsen queue-checker vocabulary)."""
 
     item_kind: str  # dossiers | documents | receipts | payments ...
-    ok: int = Field(ge=0)
-    lost: int = Field(ge=0)
-    duplicated: int = Field(ge=0)
-    unexpected: int = Field(ge=0)
-    recovered: int = Field(ge=0)
+    ok: Count
+    lost: Count
+    duplicated: Count
+    unexpected: Count
+    recovered: Count
     # Every lost, duplicated and unexpected item named by its key, so each can be audited. The
     # lists are bounded (drills.reconcile.MAX_LISTED_IDS, first in key order); the counts above
     # are always exact, so a list shorter than its count was cut.

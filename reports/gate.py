@@ -38,8 +38,17 @@ from reports.compare import (
     compare_quantile,
 )
 from reports.compare_sources import Observed, observe_endpoints
-from reports.compared_run import RunPair, load_compared_runs
-from reports.run_files import SUMMARY_FILE, atomic_write_text, load_record, load_summary
+from reports.compared_run import RunPair, load_run_pair
+from reports.load_record import LOAD_RECORD_FILE
+from reports.run_files import (
+    JOURNAL_FILE,
+    SUMMARY_FILE,
+    atomic_write_text,
+    check_same_run,
+    load_journal_of,
+    load_record,
+    load_summary,
+)
 from reports.summary import EndpointStats, LatencyPercentiles, Summary
 
 __all__ = [
@@ -62,9 +71,10 @@ Unit = Literal["ms", "ratio", "flag"]
 
 
 class GateRow(BaseModel):
-    """One budget line applied to one measured thing."""
+    """One budget line applied to one measured thing (NaN and infinities are refused when
+    ``gate.json`` is read back: such a figure is neither within a limit nor over it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     budget: str  # label of the budget line, e.g. "portal latency and errors"
     subject: str  # what was measured, e.g. "portal POST /dossiers" or "province 04"
@@ -85,7 +95,7 @@ class GateRow(BaseModel):
 class GateResult(BaseModel):
     """All rows of one gate evaluation, and the exit code they map to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     run_id: str
     budgets_source: str = ""
@@ -415,7 +425,12 @@ def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseli
     """
     budgets = load_gate_budgets(budgets_path, with_baseline=baseline_dir is not None)
     summary = load_summary(run_dir)
-    runs = RunPair(*load_compared_runs(baseline_dir, run_dir)) if baseline_dir is not None else None
+    if (Path(run_dir) / JOURNAL_FILE).exists() or (Path(run_dir) / JOURNAL_FILE).is_symlink():
+        load_journal_of(run_dir, summary)  # gate.json goes beside it: the records must be one run's
+    runs = load_run_pair(baseline_dir, run_dir) if baseline_dir is not None else None
+    if runs is not None:  # the regression rows judge load.json's run; the other rows summary.json's
+        check_same_run(Path(run_dir) / LOAD_RECORD_FILE, "run_id", runs.current.run_id, Path(run_dir) / SUMMARY_FILE,
+                       summary.run_id)
     source = str(budgets_path) if budgets_path is not None else "reports/budgets.yaml (default)"
     result = evaluate(summary, budgets, runs, budgets_source=source)
     if junit is not None:  # first: a JUnit file that cannot be written leaves no gate.json claiming a verdict

@@ -44,7 +44,7 @@ from typing import Final, Literal
 from pydantic import Field
 
 from kernel.provenance import Provenance, TargetInfo, TargetKind, TargetService
-from reports._record import DetailValue, Verdict
+from reports._record import Count, DetailValue, Millis, Verdict
 from reports._record import Record as _Record
 from reports.drill_result import DrillResult
 from reports.security_scorecard import SecurityScorecard
@@ -112,13 +112,13 @@ class LatencySample(_Record):
     """
 
     offset_s: float
-    count: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    intended_p95_ms: float | None = None
-    intended_p99_ms: float | None = None
+    count: Count
+    failures: Count
+    p50_ms: Millis | None = None
+    p95_ms: Millis | None = None
+    p99_ms: Millis | None = None
+    intended_p95_ms: Millis | None = None
+    intended_p99_ms: Millis | None = None
 
 
 class LatencySeries(_Record):

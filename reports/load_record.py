@@ -21,9 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from reports._record import Record
+from reports._record import Count, Record, check_parts
 from reports.run_files import atomic_write_text, load_record
 from reports.summary import AbortInfo, GeneratorHealth
 
@@ -40,7 +40,7 @@ class KeyFailures(Record):
     service: str
     endpoint: str
     province: str
-    failures: int = Field(ge=0)
+    failures: Count
 
 
 class KeyThrottled(Record):
@@ -50,14 +50,19 @@ class KeyThrottled(Record):
     service: str
     endpoint: str
     province: str
-    throttled: int = Field(ge=0)
+    throttled: Count
 
 
 class CommuneCounts(Record):
     """Requests and failures one commune's actors made."""
 
-    requests: int = Field(ge=0)
-    failures: int = Field(ge=0)
+    requests: Count
+    failures: Count
+
+    @model_validator(mode="after")
+    def _parts_of_the_requests(self) -> CommuneCounts:
+        check_parts("requests", self.requests, failures=self.failures)
+        return self
 
 
 class LoadRecord(Record):

@@ -17,9 +17,12 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from reports._record import Record
+from kernel.configfile import field_path
+from kernel.errors import ConfigError, ConfigProblem
+from reports._record import Count, Record
+from reports.run_files import read_record_text
 
 __all__ = ["PROCESSES_FILE", "WARMUP_S", "CpuTimeline", "ProcessSample", "ProcessGrowth", "cpu_timeline",
            "load_process_samples", "process_growth", "growth_line"]
@@ -32,6 +35,9 @@ _MIN_SAMPLES = 3  # a line through fewer says nothing
 #: :func:`cpu_timeline` cuts a run into about this many windows (a whole number of 10 s each,
 #: at least 30 s): an hour's soak in 5-minute windows, a ten-minute run in 50-s ones.
 TIMELINE_WINDOWS = 12
+#: The largest processes.jsonl read: a sample of each of ten processes every 10 s for a week
+#: is 6·10⁵ lines of about 110 bytes.
+MAX_PROCESSES_FILE_BYTES = 128 * 1024 * 1024
 
 
 class ProcessSample(Record):
@@ -40,8 +46,8 @@ class ProcessSample(Record):
     at: float  # seconds since the epoch
     process: str  # portal, population, axis, locust-master, locust-worker-1, locust ...
     pid: int = Field(ge=1)
-    rss_kb: int = Field(ge=0)
-    open_fds: int = Field(ge=0)
+    rss_kb: Count
+    open_fds: Count
     # User + system CPU seconds since the process started (two samples give its share of a
     # core between them); None in runs recorded before it was sampled.
     cpu_s: float | None = Field(default=None, ge=0)
@@ -81,11 +87,27 @@ class CpuTimeline(Record):
 
 
 def load_process_samples(run_dir: str | Path) -> list[ProcessSample]:
-    """The run's samples, oldest first (empty when the run sampled nothing)."""
+    """The run's samples, oldest first (empty when the run sampled nothing). A damaged line is
+    a ConfigError naming the file, the line and the field, like any other record's — except a
+    last line with no newline that does not parse: the sampler appends a line at a time, so
+    that is a sample cut off as it was written (the run was killed), not damage."""
     path = Path(run_dir) / PROCESSES_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return []
-    samples = [ProcessSample.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    text = read_record_text(path, "the run's process samples (JSON lines dientap writes)", MAX_PROCESSES_FILE_BYTES)
+    samples = []
+    lines = text.splitlines()
+    torn = len(lines) if text and not text.endswith("\n") else None  # the last line, cut off
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            samples.append(ProcessSample.model_validate_json(line))
+        except ValidationError as exc:
+            if number == torn:
+                break
+            err = exc.errors()[0]  # one line's first problem says which line is damaged, and how
+            raise ConfigError([ConfigProblem(str(path), number, field_path(err["loc"]), err["msg"])]) from None
     return sorted(samples, key=lambda s: s.at)
 
 

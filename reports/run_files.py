@@ -25,27 +25,32 @@ the file and the field.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from kernel.configfile import field_path, read_text_file
+from kernel.configfile import field_path
 from kernel.errors import ConfigError, ConfigProblem
 from reports.journal import Journal
 from reports.summary import Summary
 
 __all__ = [
     "JOURNAL_FILE",
+    "MAX_RECORD_BYTES",
     "SUMMARY_FILE",
     "atomic_write_text",
+    "check_same_run",
     "write_journal",
     "write_summary",
     "write_run_dir",
     "load_journal",
+    "load_journal_of",
     "load_record",
     "load_summary",
+    "read_record_text",
     "update_latest_symlink",
 ]
 
@@ -104,16 +109,60 @@ def write_run_dir(run_dir: str | Path, journal: Journal, summary: Summary | None
     return run_dir
 
 
+#: The largest JSON record read. Not a config file's 10 MiB, which a run longer than about 75
+#: minutes passed: the journal keeps one sample per endpoint and second (≈ 158 bytes), 8.5 MB
+#: an hour for 15 endpoints, ≈ 200 MB a day. The bound is there for a file that is no record.
+MAX_RECORD_BYTES = 256 * 1024 * 1024
+
+
+def _refusal(path: Path, message: str) -> ConfigError:
+    return ConfigError([ConfigProblem(str(path), None, "", message)])
+
+
+def read_record_text(path: str | Path, expected: str, max_bytes: int = MAX_RECORD_BYTES) -> str:
+    """The UTF-8 text of the record file at ``path``; a file that is missing, unreadable, too
+    big or not a regular file is a ConfigError naming it and what was ``expected`` (e.g. "the
+    run's JSON record"). A device or a pipe is never opened: /dev/zero never ends, a pipe may
+    never answer."""
+    path = Path(path)
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise _refusal(path, f"is a directory; expected {expected}")
+        if not stat.S_ISREG(info.st_mode):
+            raise _refusal(path, f"not a regular file (a device or a pipe); expected {expected}")
+        if info.st_size > max_bytes:
+            raise _refusal(path, f"is {info.st_size:,} bytes; expected {expected}, at most {max_bytes:,} bytes")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _refusal(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise _refusal(path, f"cannot read: {exc}") from None
+    except OSError as exc:
+        # strerror, not str(exc): the latter repeats the path, which may be thousands of characters.
+        raise _refusal(path, f"cannot read: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def check_same_run(record: Path, field: str, found: str, reference: Path, run_id: str) -> None:
+    """Refuse ``record`` when its ``field`` names another run than ``reference`` (which holds
+    ``run_id``): a report, a verdict or a comparison from two runs' records would describe
+    neither of them."""
+    if found != run_id:
+        raise ConfigError([ConfigProblem(str(record), None, field, (
+            f"{found!r} is another run's: {reference.name} beside it is of run {run_id!r}; a run directory "
+            "holds the records of one run (was a file copied in from another?)"))])
+
+
 def load_record(model: type[M], path: str | Path) -> M:
     """Read one JSON record file; problems become a ConfigError naming file and field."""
     path = Path(path)
-    text = read_text_file(path)
+    text = read_record_text(path, f"the run's {path.name} (a JSON record dientap writes)")
     try:
         return model.model_validate_json(text)
     except ValidationError as exc:
         problems = []
         for err in exc.errors()[:20]:  # a corrupt file can yield thousands; the first say enough
-            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
             if err["loc"] == ("version",) and err["type"] == "literal_error":
                 message = f"unsupported version {err['input']!r}; this dientap reads version 1"
             problems.append(ConfigProblem(str(path), None, field_path(err["loc"]), message))
@@ -124,6 +173,15 @@ def load_journal(run_dir: str | Path) -> Journal:
     """Load ``run_dir/journal.json`` (or the ``.json`` file itself when given one)."""
     path = Path(run_dir)
     return load_record(Journal, path if path.suffix == ".json" else path / JOURNAL_FILE)
+
+
+def load_journal_of(run_dir: str | Path, summary: Summary) -> Journal:
+    """Load ``run_dir/journal.json`` and check it is the journal of ``summary``'s run."""
+    run_dir = Path(run_dir)
+    journal = load_journal(run_dir)
+    check_same_run(run_dir / JOURNAL_FILE, "provenance.run_id", journal.provenance.run_id, run_dir / SUMMARY_FILE,
+                   summary.run_id)
+    return journal
 
 
 def load_summary(run_dir: str | Path) -> Summary:

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kernel.defaults import COMMUNE_P95_MIN_SAMPLES
+from reports._record import Count, Millis, check_parts
 from reports._record import Record as _Record
 
 __all__ = [
@@ -75,21 +76,26 @@ READINESS_CHECKS: tuple[tuple[str, str], ...] = (
 class RequestTotals(_Record):
     """Whole-run request counts; ``intended_total`` is what the schedule asked for."""
 
-    total: int = Field(ge=0)
-    failed: int = Field(ge=0)
-    throttled: int = Field(default=0, ge=0)  # by the target (423/429 with Retry-After); not among ``failed``
+    total: Count
+    failed: Count
+    throttled: Count = 0  # by the target (423/429 with Retry-After); not among ``failed``
     rps: float = Field(ge=0)
-    intended_total: int | None = Field(default=None, ge=0)
+    intended_total: Count | None = None
+
+    @model_validator(mode="after")
+    def _parts_of_the_total(self) -> RequestTotals:
+        check_parts("total", self.total, failed=self.failed, throttled=self.throttled)
+        return self
 
 
 class LatencyPercentiles(_Record):
     """Exact percentiles (from HDR histograms) in milliseconds; ``None`` when no samples."""
 
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    p999_ms: float | None = None
-    max_ms: float | None = None
+    p50_ms: Millis | None = None
+    p95_ms: Millis | None = None
+    p99_ms: Millis | None = None
+    p999_ms: Millis | None = None
+    max_ms: Millis | None = None
 
 
 class EndpointStats(LatencyPercentiles):
@@ -103,11 +109,16 @@ class EndpointStats(LatencyPercentiles):
 
     service: str
     name: str
-    count: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    throttled: int = Field(default=0, ge=0)  # by the target; not among ``failures``
+    count: Count
+    failures: Count
+    throttled: Count = 0  # by the target; not among ``failures``
     intended: LatencyPercentiles | None = None
-    intended_count: int | None = Field(default=None, ge=0)
+    intended_count: Count | None = None
+
+    @model_validator(mode="after")
+    def _parts_of_the_count(self) -> EndpointStats:
+        check_parts("count", self.count, failures=self.failures, throttled=self.throttled)
+        return self
 
 
 class EndpointProvinceStats(EndpointStats):
@@ -119,11 +130,16 @@ class EndpointProvinceStats(EndpointStats):
 class CheckFigure(_Record):
     """The figure behind one readiness-matrix cell."""
 
-    requests: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    p95_ms: float | None = None
+    requests: Count
+    failures: Count
+    p95_ms: Millis | None = None
     note: str | None = None  # e.g. "catalogue empty" — shown in the cell's tooltip
-    throttled: int = Field(default=0, ge=0)  # by the target; not among ``failures``
+    throttled: Count = 0  # by the target; not among ``failures``
+
+    @model_validator(mode="after")
+    def _parts_of_the_requests(self) -> CheckFigure:
+        check_parts("requests", self.requests, failures=self.failures, throttled=self.throttled)
+        return self
 
 
 class ProvinceChecks(_Record):
@@ -142,13 +158,18 @@ class ProvinceSummary(_Record):
 
     code: str
     name: str
-    communes_total: int = Field(ge=0)
-    communes_active: int = Field(ge=0)
-    requests: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    throttled: int = Field(default=0, ge=0)  # by the target; not among ``failures``
-    p95_ms: float | None = None
+    communes_total: Count
+    communes_active: Count
+    requests: Count
+    failures: Count
+    throttled: Count = 0  # by the target; not among ``failures``
+    p95_ms: Millis | None = None
     checks: ProvinceChecks = Field(default_factory=ProvinceChecks)
+
+    @model_validator(mode="after")
+    def _parts_of_the_requests(self) -> ProvinceSummary:
+        check_parts("requests", self.requests, failures=self.failures, throttled=self.throttled)
+        return self
 
 
 class CommuneStats(_Record):
@@ -162,20 +183,25 @@ class CommuneStats(_Record):
     code: str
     name: str
     province_code: str
-    requests: int = Field(ge=0)
-    failures: int = Field(ge=0)
-    p95_ms: float | None = None
-    latency_samples: int = Field(default=0, ge=0)
+    requests: Count
+    failures: Count
+    p95_ms: Millis | None = None
+    latency_samples: Count = 0
+
+    @model_validator(mode="after")
+    def _parts_of_the_requests(self) -> CommuneStats:
+        check_parts("requests", self.requests, failures=self.failures)
+        return self
 
 
 class CommunesSummary(_Record):
     """Commune coverage: how many were on line, how many saw failures, how many have a
     p95 (at least ``min_latency_samples`` requests), the worst ones (worst first)."""
 
-    total: int = Field(ge=0)
-    active: int = Field(ge=0)
-    with_failures: int = Field(ge=0)
-    with_p95: int = Field(default=0, ge=0)
+    total: Count
+    active: Count
+    with_failures: Count
+    with_p95: Count = 0
     min_latency_samples: int = Field(default=COMMUNE_P95_MIN_SAMPLES, ge=1)
     worst: list[CommuneStats] = Field(default_factory=list)
 
@@ -190,9 +216,9 @@ class GeneratorHealth(_Record):
     cpu_percent: dict[str, float] = Field(default_factory=dict)  # worker id → % of one core
     gc_max_pause_ms: float | None = None  # worst garbage-collector pause on any worker
     gc_steady_max_pause_ms: float | None = None  # ... after spawning completed (when gc.freeze() ran)
-    arrivals_due: int | None = Field(default=None, ge=0)  # citizen arrivals the schedule asked for
-    arrivals_started: int | None = Field(default=None, ge=0)  # ... and the ones started (any lateness)
-    arrivals_late: int | None = Field(default=None, ge=0)  # started later than the lateness bound
+    arrivals_due: Count | None = None  # citizen arrivals the schedule asked for
+    arrivals_started: Count | None = None  # ... and the ones started (any lateness)
+    arrivals_late: Count | None = None  # started later than the lateness bound
 
 
 class AbortInfo(_Record):

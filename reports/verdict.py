@@ -21,7 +21,7 @@ from typing import Literal
 from reports.gate import GateResult, load_gate_result
 from reports.journal import Journal
 from reports.readiness import ReadinessMatrix, ReadinessThresholds, readiness_matrix
-from reports.run_files import load_journal, load_summary
+from reports.run_files import load_journal_of, load_summary
 from reports.summary import Summary
 
 __all__ = ["RunData", "OverallVerdict", "load_run", "overall_verdict"]
@@ -50,7 +50,8 @@ def load_run(run_dir: str | Path, thresholds: ReadinessThresholds | None = None)
     """Load a run directory (ConfigError naming the file when a record is missing or invalid)."""
     run_dir = Path(run_dir)
     summary = load_summary(run_dir)
-    return RunData(run_dir, load_journal(run_dir), summary, load_gate_result(run_dir), readiness_matrix(summary, thresholds))
+    journal = load_journal_of(run_dir, summary)
+    return RunData(run_dir, journal, summary, load_gate_result(run_dir), readiness_matrix(summary, thresholds))
 
 
 def overall_verdict(run: RunData) -> OverallVerdict:

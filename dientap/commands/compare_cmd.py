@@ -59,14 +59,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     """The ``compare`` command: load both runs (every problem before any output), compare, render."""
     from reports.compare import compare_runs
     from reports.compare_render import render, verdict_line
-    from reports.compared_run import load_compared_runs
+    from reports.compared_run import load_run_pair
     from reports.run_files import atomic_write_text
 
     if args.output is not None:
         from dientap.commands.preflight import check_output_file
 
         check_output_file("--output", args.output, "a file to write, in a folder that exists or can be created, e.g. compare.md")
-    baseline, current = load_compared_runs(args.run_a, args.run_b)
+    baseline, current = load_run_pair(args.run_a, args.run_b)
     guard = NoiseGuard(min_samples=args.min_samples, min_growth=args.min_growth, min_delta_ms=args.min_delta_ms,
                        min_error_delta=args.min_error_delta)
     comparison = compare_runs(baseline, current, guard, measure=args.measure)

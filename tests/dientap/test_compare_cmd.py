@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kernel.errors import ExitCode
+from kernel.hdr import SparseHistogram
 from reports.compare import RunComparison
 from tests.reports.compare_support import latencies, write_recorded_run
 
@@ -31,6 +32,8 @@ CASES: dict[str, list[str]] = {
     "error-delta-above-one": ["compare", "a", "b", "--min-error-delta", "2"],
     "format-xml": ["compare", "a", "b", "--format", "xml"],
     "output-folder": ["compare", "a", "b", "--output", "a"],
+    "same-run": ["compare", "a", "a"],
+    "huge-commune": ["compare", "a", "huge"],
 }
 
 
@@ -47,6 +50,12 @@ def runs(run_audited, tmp_path_factory) -> dict[str, Any]:
     corrupt = write_recorded_run(cwd / "corrupt", "corrupt", base) / "histograms" / "latency.hdr"
     lines = corrupt.read_text(encoding="utf-8").splitlines()
     corrupt.write_text("\n".join([*lines[:2], lines[2][:-20]]) + "\n", encoding="utf-8")
+    huge = write_recorded_run(cwd / "huge", "huge", base, communes={"00070": (50, 0)},
+                              commune_latencies={"00070": latencies(50)}) / "histograms" / "communes.hdr"
+    sketch = SparseHistogram(2)
+    sketch.record(1000)
+    sketch.counts[next(iter(sketch.counts))] = sketch.total = 2**62  # the intervals overflowed a float (exit 70)
+    huge.write_text(f"# per-commune latency\n00070\t{sketch.encode()}\n", encoding="utf-8")
     return dict(zip(CASES, run_audited(list(CASES.values()), cwd=cwd), strict=True))
 
 
@@ -115,6 +124,10 @@ def test_runs_of_different_profiles_are_compared_after_one_warning(runs):
      ["ERROR: argument --min-error-delta: '2' is not a number from 0 to 1"]),
     ("format-xml", ExitCode.USAGE_ERROR, ["ERROR: argument --format: invalid choice: 'xml'"]),
     ("output-folder", ExitCode.USAGE_ERROR, ["ERROR: argument --output: 'a' is a folder; give a file to write"]),
+    ("same-run", ExitCode.CONFIG_ERROR,
+     ["ERROR: a: the baseline is run 'a', the run it would judge; give the directory of an earlier run"]),
+    ("huge-commune", ExitCode.CONFIG_ERROR,
+     [f"ERROR: huge/histograms/communes.hdr: histogram of commune 00070: {2**62:,} samples; a run records at most"]),
 ])
 def test_bad_input_is_refused_before_any_output(runs, case, code, errors):
     run = runs[case]

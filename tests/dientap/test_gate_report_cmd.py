@@ -117,7 +117,6 @@ def test_a_baseline_adds_regression_lines_that_catch_a_slower_endpoint(tmp_path,
                                                      for i, k in enumerate(keys)})
     budgets = _budgets(tmp_path / "budgets.yaml", [], regression=[{"p95_growth": 0.10, "min_delta_ms": 5}])
 
-    assert main(["gate", str(baseline), "--budgets", str(budgets), "--baseline", str(baseline)]) == ExitCode.OK
     assert main(["gate", str(run), "--budgets", str(budgets), "--baseline", str(baseline)]) == ExitCode.BUDGET_BREACHED
 
     result = load_gate_result(run)
@@ -210,6 +209,39 @@ def test_unreadable_inputs_are_config_errors_and_write_no_gate_result(tmp_path, 
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [expected]
     assert captured.out == ""
+    assert not (run / "gate.json").exists()
+
+
+def _huge_count(run: Path) -> str:
+    data = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    data["requests"]["total"] = 10**4000  # the gate's failures / requests overflowed a float
+    (run / "summary.json").write_text(json.dumps(data), encoding="utf-8")
+    return f"ERROR: {run / 'summary.json'}: requests.total: Input should be less than or equal to {2**53}"
+
+
+def _damaged_process_samples(run: Path) -> str:
+    (run / "processes.jsonl").write_text('{"at": 1.0, "process": "portal"}\n', encoding="utf-8")
+    return f"ERROR: {run / 'processes.jsonl'}:1: pid: Field required"
+
+
+@pytest.mark.parametrize(("command", "damage"), [("gate", _huge_count), ("report", _damaged_process_samples)])
+def test_a_damaged_record_that_crashed_a_command_is_one_error_line(tmp_path, capsys, command, damage):
+    run = tmp_path / "r1"
+    _record(run)
+    expected = damage(run)
+    assert main([command, str(run)]) == ExitCode.CONFIG_ERROR
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [expected]
+    assert captured.out == ""
+    assert not (run / "gate.json").exists() and not (run / "report.html").exists()
+
+
+def test_a_gate_against_the_run_itself_is_refused(tmp_path, capsys):
+    run = write_recorded_run(tmp_path / "r1", "r1", {("portal", "POST /dossiers", "01"): latencies(200)})
+    budgets = _budgets(tmp_path / "budgets.yaml", [], regression=[{"p95_growth": 0.10, "min_delta_ms": 5}])
+    assert main(["gate", str(run), "--budgets", str(budgets), "--baseline", str(run)]) == ExitCode.CONFIG_ERROR
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ERROR: {run}: the baseline is run 'r1', the run it would judge; give the directory of an earlier run"]
     assert not (run / "gate.json").exists()
 
 

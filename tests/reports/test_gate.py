@@ -147,12 +147,14 @@ def test_junit_has_one_case_per_row_and_failures_carry_measured_vs_limit(tmp_pat
 
 
 def test_run_gate_writes_gate_json_and_junit(tmp_path: Path) -> None:
-    # The run is its own baseline: the regression rows compare identical records.
-    run_dir = write_recorded_run(tmp_path / "run", "run-1", {("portal", "POST /dossiers", "01"): latencies(200)})
+    # The baseline recorded the same samples: the regression rows compare identical figures.
+    samples = {("portal", "POST /dossiers", "01"): latencies(200)}
+    baseline_dir = write_recorded_run(tmp_path / "base", "run-0", samples)
+    run_dir = write_recorded_run(tmp_path / "run", "run-1", samples)
     budgets_file = tmp_path / "budgets.yaml"
     budgets_file.write_text(BUDGETS, encoding="utf-8")
-    result = run_gate(run_dir, budgets_file, baseline_dir=run_dir, junit=tmp_path / "out" / "junit.xml")
-    assert result.baseline_run_id == "run-1"
+    result = run_gate(run_dir, budgets_file, baseline_dir=baseline_dir, junit=tmp_path / "out" / "junit.xml")
+    assert result.baseline_run_id == "run-0"
     assert [r.verdict for r in result.rows if r.budget == "slower"] == ["PASS"]
     assert load_gate_result(run_dir) == result
     assert (tmp_path / "out" / "junit.xml").exists()

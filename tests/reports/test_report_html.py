@@ -148,6 +148,8 @@ def test_strings_from_records_are_escaped(fixture_run) -> None:
     provinces = [summary.provinces[0].model_copy(update={"name": evil}), *summary.provinces[1:]]
     endpoints = [summary.endpoints[0].model_copy(update={"name": f"GET /x?{evil}"}), *summary.endpoints[1:]]
     write_summary(run_dir, summary.model_copy(update={"provinces": provinces, "endpoints": endpoints, "run_id": evil}))
+    journal = load_journal(run_dir)
+    write_journal(run_dir, journal.model_copy(update={"provenance": journal.provenance.model_copy(update={"run_id": evil})}))
     html = render_report(run_dir).read_text(encoding="utf-8")
     assert "<script" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html

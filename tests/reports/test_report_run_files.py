@@ -85,6 +85,22 @@ def test_load_record_reads_any_record_and_load_journal_takes_the_file_itself(tmp
         load_record(GateResult, tmp_path / "gate.json")
 
 
+def test_a_long_runs_journal_is_read_though_it_is_larger_than_any_config_file(tmp_path: Path) -> None:
+    """The journal keeps a sample per endpoint and second (≈ 158 bytes): 15 endpoints for an hour
+    and a half is past the 10 MiB a config file may hold, and such a run's report was refused."""
+    sample = {"offset_s": 0.0, "count": 11, "failures": 0, "p50_ms": 42.751, "p95_ms": 47.615, "p99_ms": 48.127,
+              "intended_p95_ms": 47.871, "intended_p99_ms": 48.383}
+    journal = json.loads(make_journal("soak").model_dump_json())
+    journal["timeseries"] = {"bucket_s": 1.0, "series": [
+        {"service": "portal", "endpoint": f"GET /e{index}",
+         "samples": [{**sample, "offset_s": float(second)} for second in range(5400)]} for index in range(15)]}
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(journal, separators=(",", ":")), encoding="utf-8")  # as dientap writes it
+    assert path.stat().st_size > 10 * 1024 * 1024
+    loaded = load_journal(path)
+    assert [len(series.samples) for series in loaded.timeseries.series] == [5400] * 15
+
+
 def test_latest_link_replaces_a_stale_link_and_a_leftover_temporary_one(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     old = write_run_dir(runs / "old", make_journal("old"), make_summary(run_id="old"))
