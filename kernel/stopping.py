@@ -19,7 +19,7 @@ The contract every long-running command keeps (README, "Exit codes"):
   one whenever an import releases its module lock), a ``__del__`` — is raised again in the
   main flow: CPython hands the dropped ``KeyboardInterrupt`` to :func:`sys.unraisablehook`,
   which :meth:`StopSignals.installed` hooks to note it, and the watchdog then asks for the
-  handler once more (``_thread.interrupt_main``, from its own thread: asked from the hook, the
+  handler once more (a SIGINT sent to the main thread from its own: asked from the hook, the
   handler would run inside the hook and be dropped again). Without it, a run interrupted while
   importing went on with its load until the watchdog killed it.
 
@@ -36,7 +36,6 @@ services, Locust, Prometheus); escalation kills their process groups.
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
 import signal
@@ -299,7 +298,9 @@ class StopSignals:
                 redeliver = self._dropped is not None and not self._redelivering and not self._protected
                 self._redelivering = self._redelivering or redeliver
             if redeliver:
-                _thread.interrupt_main(signal.SIGINT)  # self._handle, in the main thread, at its next step
+                # A real signal, not _thread.interrupt_main: it also ends a blocking call the main
+                # thread is in (EINTR), so self._handle runs at once.
+                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
             if kill_due and not self.children_killed:
                 self._kill_children()
             if exit_due and not waiting_for_rollback:
