@@ -84,7 +84,7 @@ class Children:
     """The child processes this process started, so that an escalation can kill them all."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: see StopSignals.__init__
         self._procs: dict[int, subprocess.Popen[bytes] | subprocess.Popen[str]] = {}
 
     def add(self, proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
@@ -153,7 +153,10 @@ class StopSignals:
 
     def __init__(self, children: Children) -> None:
         self._children = children
-        self._lock = threading.Lock()
+        # Re-entrant: the signal handler runs in the main thread between any two of its steps,
+        # also while that thread holds this lock (protected(), the unraisable hook); a plain lock
+        # would wait for itself for ever, and the watchdog, needing it too, would never force the exit.
+        self._lock = threading.RLock()
         self._depth = 0  # nesting of installed()
         self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._protected = 0

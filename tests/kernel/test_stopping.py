@@ -81,6 +81,29 @@ def test_a_first_signal_swallowed_where_python_ignores_exceptions_is_raised_agai
     assert seen == {"raised": "SIGINT", "escalated": False}
 
 
+def test_a_signal_that_lands_while_the_main_thread_holds_the_stop_lock_does_not_deadlock(tmp_path):
+    """The handler runs in the main thread, between two of its steps — also while that thread
+    is inside ``protected()`` or the unraisable hook, holding the stop's lock. A plain lock
+    taken again there waited for itself for ever, and the watchdog, needing the same lock, never
+    forced the exit (the test's subprocess timeout bounds it)."""
+    code, seen = _run("""
+        import json, os, signal
+        from kernel.stopping import STOP
+
+        with STOP.installed():
+            try:
+                with STOP._lock:  # white box: where protected() and the hook hold it
+                    os.kill(os.getpid(), signal.SIGINT)  # the handler runs before the lock is let go
+                    held = True  # a step still inside the block: the handler runs here at the latest
+                raised = False
+            except KeyboardInterrupt as exc:
+                raised = str(exc)
+        print(json.dumps({"raised": raised}))
+    """, tmp_path, timeout_s=20)
+    assert code == 0, seen
+    assert seen == {"raised": "SIGINT"}
+
+
 def test_a_protected_section_notes_the_signal_and_the_stop_follows_after_it(tmp_path):
     code, seen = _run("""
         import json, os, signal
