@@ -50,6 +50,8 @@ _COLUMNS = ("kind", "account", "commune", "password", "full_name", "date_of_birt
 _MAX_ROWS = 1_000_000  # a bound on what one file may hold (the national roster needs ~30,000)
 
 
+# C0 controls and DEL, but not the tab and line ends a quoted cell may hold (a name on two lines).
+_CONTROLS = frozenset(chr(code) for code in (*range(32), 127)) - {"\t", "\n", "\r"}
 _MAX_FILE_BYTES = 256 * 1024 * 1024  # _MAX_ROWS rows of ~250 bytes; read whole, so bounded
 _MAX_PASSWORD_BYTES = 64 * 1024  # a password file holds one line
 
@@ -157,6 +159,10 @@ class AccountsFile:
             return ConfigProblem(str(self.path), line, column, message)
 
         kind, account, commune, reference = value("kind"), value("account"), value("commune"), value("password")
+        controls = [column for column in _COLUMNS if any(c in _CONTROLS for c in value(column))]
+        if controls:  # a NUL or an escape sequence in a name is sent to the target and echoed to terminals
+            return [problem(column, "holds a control character (a NUL, an escape...); a cell holds text")
+                    for column in controls]
         if kind not in ACCOUNT_KINDS:
             return [problem("kind", f"{kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")]
         problems = []

@@ -26,7 +26,9 @@ _TARGET_KINDS: dict[str, TargetKind] = {"embedded": "embedded", "file": "file", 
 
 class _Record(BaseModel):
     # Journal records reject unknown keys (a typo in a hand-edited journal does not pass).
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities are refused as in every run record (reports._record.Record): a NaN scale
+    # is no run's, and JSON has neither.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TargetService(_Record):

@@ -98,6 +98,13 @@ def test_a_bad_row_after_blank_lines_and_a_field_spanning_lines_is_named_by_its_
     assert [(p.line, p.field) for p in refused.value.problems] == [(6, "password"), (8, "kind")]
 
 
+def test_a_control_character_in_a_cell_is_named_and_not_echoed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        AccountsFile.load(_file(tmp_path, "officer,a.mc01\x00x,26734,env:X,,\nofficer,a.mc02,267\x1b[2J34,env:X,,\n"))
+    assert [(p.line, p.field) for p in refused.value.problems] == [(2, "account"), (3, "commune")]
+    assert "\x00" not in str(refused.value) and "\x1b" not in str(refused.value)
+
+
 def test_where_names_an_accounts_row_and_where_its_password_is_never_the_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

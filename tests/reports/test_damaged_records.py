@@ -66,6 +66,16 @@ def test_nan_and_infinity_are_refused_naming_the_field(fixture_run, where: str, 
     assert not (run_dir / REPORT_FILE).exists()
 
 
+def test_nan_in_the_journals_provenance_is_refused_too(fixture_run) -> None:
+    run_dir = fixture_run("healthy")
+    path = run_dir / "journal.json"
+    _edit_json(path, lambda d: d["provenance"].__setitem__("scale", "__DAMAGED__"))
+    path.write_text(path.read_text(encoding="utf-8").replace('"__DAMAGED__"', "NaN"), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        render_report(run_dir)
+    assert _problems(exc) == [f"{path}: provenance.scale: Input should be a finite number"]
+
+
 def test_a_negative_latency_is_refused_instead_of_passing_every_budget(fixture_run) -> None:
     run_dir = fixture_run("healthy")
     _edit_json(run_dir / "summary.json", lambda d: [ep.__setitem__("p95_ms", -5.0) for ep in d["endpoints"]])
