@@ -156,7 +156,8 @@ def _board_hook(load) -> FaultHook:  # noqa: ANN001 - DryRun
 def _check_drill_flags(args: argparse.Namespace) -> None:
     """The flags that stand in for a drill file's settings keep within the file's bounds
     (drills.model): a flag must not let a drill run, or wait, longer than its file could say."""
-    from drills.model import MAX_DRILL_SCALE, MAX_DRILL_SECONDS
+    from drills.fault_model import MAX_DRILL_SECONDS
+    from drills.model import MAX_DRILL_SCALE
 
     for flag, seconds in (("--duration", args.duration), ("--request-timeout", args.request_timeout),
                           ("--settle", args.settle)):

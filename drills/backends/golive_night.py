@@ -36,7 +36,7 @@ from urllib.parse import quote
 import httpx
 
 from drills.backends.traffic_outcome import TrafficOutcome, answered, failed_label, token_of
-from drills.model import MAX_TRAFFIC_REQUESTS, TrafficAction
+from drills.fault_model import MAX_TRAFFIC_REQUESTS, TrafficAction
 from kernel.credentials import derive_password, officer_account
 from kernel.districts import District, district_tier
 

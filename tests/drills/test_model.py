@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from drills.catalog import load_drill
-from drills.model import MAX_DRILL_SECONDS, MAX_TRAFFIC_REQUESTS, Drill, Fault, Probe
+from drills.fault_model import MAX_DRILL_SECONDS, MAX_TRAFFIC_REQUESTS
+from drills.model import Drill, Fault, Probe
 from kernel.errors import ConfigError
 
 
