@@ -27,6 +27,7 @@ from hdrh.histogram import HdrHistogram, get_bucket_count
 __all__ = [
     "HIGHEST_TRACKABLE_US",
     "LOWEST_TRACKABLE_US",
+    "MAX_DECODED_BYTES",
     "SIGNIFICANT_FIGURES",
     "HistogramSummary",
     "SparseHistogram",
@@ -37,6 +38,11 @@ __all__ = [
 LOWEST_TRACKABLE_US = 1
 HIGHEST_TRACKABLE_US = 3_600_000_000  # one hour in microseconds
 SIGNIFICANT_FIGURES = 3
+#: The most one encoding may inflate to in :meth:`SparseHistogram.decode`. At three significant
+#: digits a histogram of 1 µs–1 h has 23,552 slots, each at most a 9-byte count after a 9-byte
+#: gap: 424 KB. A few hundred bytes of zlib can inflate to gigabytes (300 MB of zeros kept
+#: `dientap compare` decoding for minutes), so the inflate stops here.
+MAX_DECODED_BYTES = 1024 * 1024
 
 _V2_ENCODING_COOKIE = 0x1C849303 | 0x10
 _V2_COMPRESSION_COOKIE = 0x1C849304 | 0x10
@@ -288,7 +294,12 @@ class SparseHistogram:
         cookie, length = _EXT_HEADER.unpack_from(raw)
         if cookie & ~0xF0 != 0x1C849304 or length != len(raw) - _EXT_HEADER.size:
             raise ValueError("encoded histogram: not a V2 compressed histogram")
-        data = zlib.decompress(raw[_EXT_HEADER.size :])
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(raw[_EXT_HEADER.size :], MAX_DECODED_BYTES)
+        if inflater.unconsumed_tail:
+            raise ValueError(f"encoded histogram: inflates past {MAX_DECODED_BYTES:,} bytes (one takes at most 424 KB)")
+        if not inflater.eof:
+            raise ValueError("encoded histogram: the compressed data is cut short")
         cookie, payload_len, _offset, sig, lowest, highest, _ratio = _PAYLOAD_HEADER.unpack_from(data)
         if cookie & ~0xF0 != 0x1C849303:
             raise ValueError("encoded histogram: bad payload cookie")

@@ -20,9 +20,9 @@ from kernel.commune_latency import COMMUNE_LATENCY_FILE, load_commune_latency
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, LatencyRecordError, load_histograms
-from reports.histogram_bounds import check_sample_counts, read_histogram_file
+from reports.histogram_bounds import check_histogram_file, check_sample_counts
 from reports.load_record import LOAD_RECORD_FILE, LoadRecord, load_load_record
-from reports.run_files import JOURNAL_FILE, check_same_run, load_journal
+from reports.run_files import JOURNAL_FILE, check_same_run, load_journal, record_present
 
 __all__ = ["COMMUNES_PATH", "HISTOGRAMS_PATH", "ComparedRun", "RunPair", "load_compared_run", "load_compared_runs",
            "load_run_pair", "differences"]
@@ -60,16 +60,16 @@ def _problem(path: Path, message: str, line: int | None = None) -> ConfigError:
 
 
 def _histograms(path: Path) -> dict[HistogramKey, SparseHistogram]:
-    if not path.exists() and not path.is_symlink():
+    if not record_present(path):
         raise _problem(path, "file not found; a run writes it at its end (was the run interrupted?)")
-    text = read_histogram_file(path, "the run's latency record (HDR histograms dientap writes)")
+    check_histogram_file(path, "the run's latency record (HDR histograms dientap writes)")
     try:
         histograms = load_histograms(path)
     except LatencyRecordError as exc:
         raise _problem(Path(exc.path), exc.reason, exc.line) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _problem(path, f"cannot read: {exc}") from None
-    if not histograms and not text.startswith("#"):
+    if not histograms and not path.read_text(encoding="utf-8").startswith("#"):
         # The writer always starts with its header line; an empty file is a truncated one.
         raise _problem(path, "empty file: not a latency record")
     check_sample_counts(path, {f"{k.service} {k.endpoint} province {k.province} ({k.measure})": h
@@ -80,9 +80,9 @@ def _histograms(path: Path) -> dict[HistogramKey, SparseHistogram]:
 def _communes(path: Path) -> dict[str, SparseHistogram] | None:
     # A missing commune file is an older run (commune lines compare error rates only);
     # a damaged one is an ERROR naming it, like a damaged latency.hdr.
-    if not path.exists() and not path.is_symlink():
+    if not record_present(path):
         return None
-    read_histogram_file(path, "the run's per-commune latency sketches (HDR histograms dientap writes)")
+    check_histogram_file(path, "the run's per-commune latency sketches (HDR histograms dientap writes)")
     communes = load_commune_latency(path)
     check_sample_counts(path, {f"commune {code}": sketch for code, sketch in communes.items()})
     return communes
@@ -104,7 +104,7 @@ def load_compared_run(run_dir: str | Path) -> ComparedRun:
     histograms = _histograms(directory / HISTOGRAMS_PATH)
     load = load_load_record(directory)
     seed = None
-    if (directory / JOURNAL_FILE).exists() or (directory / JOURNAL_FILE).is_symlink():
+    if record_present(directory / JOURNAL_FILE):
         provenance = load_journal(directory).provenance
         check_same_run(directory / JOURNAL_FILE, "provenance.run_id", provenance.run_id,
                        directory / LOAD_RECORD_FILE, load.run_id)

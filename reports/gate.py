@@ -48,6 +48,7 @@ from reports.run_files import (
     load_journal_of,
     load_record,
     load_summary,
+    record_present,
 )
 from reports.summary import EndpointStats, LatencyPercentiles, Summary
 
@@ -425,7 +426,7 @@ def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseli
     """
     budgets = load_gate_budgets(budgets_path, with_baseline=baseline_dir is not None)
     summary = load_summary(run_dir)
-    if (Path(run_dir) / JOURNAL_FILE).exists() or (Path(run_dir) / JOURNAL_FILE).is_symlink():
+    if record_present(Path(run_dir) / JOURNAL_FILE):
         load_journal_of(run_dir, summary)  # gate.json goes beside it: the records must be one run's
     runs = load_run_pair(baseline_dir, run_dir) if baseline_dir is not None else None
     if runs is not None:  # the regression rows judge load.json's run; the other rows summary.json's

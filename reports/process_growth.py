@@ -22,7 +22,7 @@ from pydantic import Field, ValidationError
 from kernel.configfile import field_path
 from kernel.errors import ConfigError, ConfigProblem
 from reports._record import Count, Record
-from reports.run_files import read_record_text
+from reports.run_files import read_record_text, record_present
 
 __all__ = ["PROCESSES_FILE", "WARMUP_S", "CpuTimeline", "ProcessSample", "ProcessGrowth", "cpu_timeline",
            "load_process_samples", "process_growth", "growth_line"]
@@ -92,7 +92,7 @@ def load_process_samples(run_dir: str | Path) -> list[ProcessSample]:
     last line with no newline that does not parse: the sampler appends a line at a time, so
     that is a sample cut off as it was written (the run was killed), not damage."""
     path = Path(run_dir) / PROCESSES_FILE
-    if not path.exists() and not path.is_symlink():
+    if not record_present(path):
         return []
     text = read_record_text(path, "the run's process samples (JSON lines dientap writes)", MAX_PROCESSES_FILE_BYTES)
     samples = []

@@ -42,6 +42,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "SUMMARY_FILE",
     "atomic_write_text",
+    "check_record_file",
     "check_same_run",
     "write_journal",
     "write_summary",
@@ -51,6 +52,7 @@ __all__ = [
     "load_record",
     "load_summary",
     "read_record_text",
+    "record_present",
     "update_latest_symlink",
 ]
 
@@ -119,20 +121,37 @@ def _refusal(path: Path, message: str) -> ConfigError:
     return ConfigError([ConfigProblem(str(path), None, "", message)])
 
 
-def read_record_text(path: str | Path, expected: str, max_bytes: int = MAX_RECORD_BYTES) -> str:
-    """The UTF-8 text of the record file at ``path``; a file that is missing, unreadable, too
-    big or not a regular file is a ConfigError naming it and what was ``expected`` (e.g. "the
-    run's JSON record"). A device or a pipe is never opened: /dev/zero never ends, a pipe may
-    never answer."""
+def record_present(path: Path) -> bool:
+    """Whether anything is at ``path`` — a dangling link too, so that it is refused by name
+    rather than taken for a record the run did not write."""
+    return path.exists() or path.is_symlink()
+
+
+def check_record_file(path: str | Path, expected: str, max_bytes: int = MAX_RECORD_BYTES) -> None:
+    """Refuse, without opening it, what is at ``path`` unless it is a regular file of at most
+    ``max_bytes``: a ConfigError naming it and what was ``expected`` (e.g. "the run's JSON
+    record"). A device or a pipe is never opened: /dev/zero never ends, a pipe may never answer."""
     path = Path(path)
     try:
         info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise _refusal(path, f"is a directory; expected {expected}")
-        if not stat.S_ISREG(info.st_mode):
-            raise _refusal(path, f"not a regular file (a device or a pipe); expected {expected}")
-        if info.st_size > max_bytes:
-            raise _refusal(path, f"is {info.st_size:,} bytes; expected {expected}, at most {max_bytes:,} bytes")
+    except FileNotFoundError:
+        raise _refusal(path, "file not found") from None
+    except OSError as exc:
+        raise _refusal(path, f"cannot read: {(exc.strerror or str(exc)).lower()}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise _refusal(path, f"is a directory; expected {expected}")
+    if not stat.S_ISREG(info.st_mode):
+        raise _refusal(path, f"not a regular file (a device or a pipe); expected {expected}")
+    if info.st_size > max_bytes:
+        raise _refusal(path, f"is {info.st_size:,} bytes; expected {expected}, at most {max_bytes:,} bytes")
+
+
+def read_record_text(path: str | Path, expected: str, max_bytes: int = MAX_RECORD_BYTES) -> str:
+    """The UTF-8 text of the record file at ``path``, once :func:`check_record_file` passes;
+    a file that cannot be read is a ConfigError naming it."""
+    path = Path(path)
+    check_record_file(path, expected, max_bytes)
+    try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _refusal(path, "file not found") from None
