@@ -139,7 +139,16 @@ class AccountsFile:
                 if rows > _MAX_ROWS:
                     problems.append(ConfigProblem(str(path), line, "", f"more than {_MAX_ROWS:,} rows"))
                     break
-                problems.extend(accounts._add(line, dict(zip(header, record, strict=False))))
+                if len(record) != len(header):
+                    # A cell missing or one too many shifts every cell after it into the wrong
+                    # column, and a shifted row is where a literal password lands in a column
+                    # whose errors quote their cell: the row is named by its width, never shown.
+                    problems.append(ConfigProblem(str(path), line, "", (
+                        f"{len(record)} cells where the header has {len(header)}; give every row the header's "
+                        "columns, an empty cell for one that does not apply (the cells are not shown: a "
+                        "shifted row may hold a password)")))
+                    continue
+                problems.extend(accounts._add(line, dict(zip(header, record, strict=True))))
         except csv.Error as exc:
             problems.append(ConfigProblem(str(path), reader.line_num, "", f"not CSV: {exc}"))
         if problems:

@@ -192,3 +192,16 @@ def test_an_accounts_file_the_targets_file_cannot_use_is_named_in_the_targets_fi
     problem = refused.value.problems[0]
     assert (problem.file, problem.line) == (str(targets), line)
     assert says.replace("DIR", str(tmp_path)) in str(problem), problem
+
+
+def test_a_row_of_another_width_than_the_header_is_named_without_showing_its_cells(tmp_path: Path) -> None:
+    # A literal password typed in as an extra cell shifts "hunter2" into the commune column,
+    # whose error used to quote it; a row cut short shifts nothing but drops a column silently.
+    with pytest.raises(ConfigError) as refused:
+        AccountsFile.load(_file(tmp_path, (
+            "officer,a.mc01,hunter2,26734,env:X,,\n"     # line 2: seven cells
+            "officer,a.mc02,26734,env:X\n"               # line 3: four cells
+            "officer,a.mc03,26734,env:X,,\n")))          # line 4: fine
+    assert [(p.line, p.field) for p in refused.value.problems] == [(2, ""), (3, "")]
+    assert "7 cells where the header has 6" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
