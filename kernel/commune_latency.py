@@ -29,7 +29,10 @@ sample of rank ``max(int(p/100 × n + 0.5), 1)`` in increasing order.
 File format (``communes.hdr``, one commune a line)::
 
     # comment
+    # run_id<TAB>20261207-231500
     commune<TAB>HdrHistogram V2 (base64, µs, 2 significant digits)
+
+The ``run_id`` line is :mod:`kernel.latency_records`' (one format for both files).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Final
 from kernel.configfile import read_text_file
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.hdr import SparseHistogram
+from kernel.latency_records import run_id_line
 
 __all__ = [
     "COMMUNE_LATENCY_FILE",
@@ -80,11 +84,15 @@ def merge_commune_maps(maps: Iterable[Mapping[str, SparseHistogram]]) -> dict[st
     return result
 
 
-def dump_commune_latency(sketches: Mapping[str, SparseHistogram], directory: str | Path) -> Path:
-    """Write ``directory/communes.hdr`` (see the module docstring); returns its path."""
+def dump_commune_latency(sketches: Mapping[str, SparseHistogram], directory: str | Path,
+                         run_id: str | None = None) -> Path:
+    """Write ``directory/communes.hdr`` (see the module docstring), naming ``run_id`` when
+    given (:func:`kernel.latency_records.run_id_line`); returns its path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     lines = [_HEADER]
+    if run_id is not None:
+        lines.append(run_id_line(run_id))
     for commune, sketch in sorted(sketches.items()):
         if sketch.total:
             lines.append(f"{_clean(commune)}\t{sketch.encode()}")

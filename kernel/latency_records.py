@@ -5,7 +5,12 @@ live histograms by these keys; reports read the file to build ``summary.json``.
 File format (``latency.hdr``, one histogram a line)::
 
     # comment
+    # run_id<TAB>20261207-231500
     service<TAB>endpoint<TAB>province<TAB>measure<TAB>HdrHistogram V2 (base64, µs)
+
+The ``run_id`` line (:func:`run_id_line`, read back by :func:`recorded_run_id`) names the
+run that wrote the file, so a reader can refuse a histogram file copied in from another
+run beside records of this one; files written before it existed have none.
 
 Beside it ``percentiles.json`` lists each key's count and p50/p95/p99/p99.9/max for
 people and tools that do not decode HDR.
@@ -32,10 +37,16 @@ __all__ = [
     "dump_histograms",
     "load_histograms",
     "merge_histogram_maps",
+    "recorded_run_id",
+    "run_id_line",
 ]
 
 HISTOGRAM_FILE = "latency.hdr"
 PERCENTILES_FILE = "percentiles.json"
+
+# The run id line is among a file's first few comments; a reader looks no further.
+_RUN_ID_PREFIX = "# run_id\t"
+_HEAD_LINES, _HEAD_LINE_BYTES = 4, 4096
 
 Measure = Literal["service", "intended"]
 _MEASURES: dict[str, Measure] = {"service": "service", "intended": "intended"}
@@ -80,12 +91,33 @@ def merge_matching(
     return result
 
 
-def dump_histograms(histograms: Mapping[HistogramKey, SparseHistogram], directory: str | Path) -> Path:
+def run_id_line(run_id: str) -> str:
+    """The comment line naming the run that writes a record file of histograms."""
+    return f"{_RUN_ID_PREFIX}{_clean(run_id)}"
+
+
+def recorded_run_id(path: str | Path) -> str | None:
+    """The run named by the ``run_id`` line among the leading comments of ``path`` (None for
+    a file from before that line existed). Reads the head only: the file may be large."""
+    with Path(path).open(encoding="utf-8", errors="replace") as lines:
+        for _ in range(_HEAD_LINES):
+            line = lines.readline(_HEAD_LINE_BYTES)
+            if not line.startswith("#"):
+                return None
+            if line.startswith(_RUN_ID_PREFIX):
+                return line[len(_RUN_ID_PREFIX):].rstrip("\r\n")
+    return None
+
+
+def dump_histograms(histograms: Mapping[HistogramKey, SparseHistogram], directory: str | Path,
+                    run_id: str | None = None) -> Path:
     """Write ``directory/latency.hdr`` and ``directory/percentiles.json`` (see the module
-    docstring); returns the histogram file's path."""
+    docstring), naming ``run_id`` when given; returns the histogram file's path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     lines = ["# dientap latency histograms: service\tendpoint\tprovince\tmeasure\tHdrHistogram V2 (µs)"]
+    if run_id is not None:
+        lines.append(run_id_line(run_id))
     table = []
     for key, hist in sorted(histograms.items()):
         fields = [_clean(part) for part in key]

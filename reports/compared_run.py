@@ -20,7 +20,7 @@ from kernel.commune_latency import COMMUNE_LATENCY_FILE, load_commune_latency
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.hdr import SparseHistogram
 from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, LatencyRecordError, load_histograms
-from reports.histogram_bounds import check_histogram_file, check_sample_counts
+from reports.histogram_bounds import check_histogram_file, check_histogram_run, check_sample_counts
 from reports.load_record import LOAD_RECORD_FILE, LoadRecord, load_load_record
 from reports.run_files import JOURNAL_FILE, check_same_run, load_journal, record_present
 
@@ -110,6 +110,9 @@ def load_compared_run(run_dir: str | Path) -> ComparedRun:
                        directory / LOAD_RECORD_FILE, load.run_id)
         seed = provenance.seed
     communes = _communes(directory / COMMUNES_PATH)
+    check_histogram_run(directory / HISTOGRAMS_PATH, directory / LOAD_RECORD_FILE, load.run_id)
+    if communes is not None:
+        check_histogram_run(directory / COMMUNES_PATH, directory / LOAD_RECORD_FILE, load.run_id)
     return ComparedRun(directory=directory, run_id=load.run_id, profile=load.profile, seed=seed,
                        histograms=histograms, load=load, communes=communes)
 

@@ -22,7 +22,8 @@ from kernel.hdr import HistogramSummary, SparseHistogram
 from kernel.latency_records import HISTOGRAM_FILE, HistogramKey, load_histograms, merge_matching
 from kernel.load_observation import CommuneTally
 from kernel.roster import Roster
-from reports.load_record import LoadRecord, load_load_record
+from reports.histogram_bounds import check_histogram_run
+from reports.load_record import LOAD_RECORD_FILE, LoadRecord, load_load_record
 from reports.summary import (
     CheckFigure,
     CommunesSummary,
@@ -235,7 +236,13 @@ def summary_from_run_dir(run_dir: str | Path, roster: Roster,
     """Rebuild ``summary.json``'s figures from the records in ``run_dir`` alone (a run
     recorded before ``communes.hdr`` existed gets no per-commune p95)."""
     run_dir = Path(run_dir)
-    histograms = load_histograms(run_dir / HISTOGRAMS_DIR / HISTOGRAM_FILE)
+    record = load_load_record(run_dir)
+    histogram_file = run_dir / HISTOGRAMS_DIR / HISTOGRAM_FILE
+    check_histogram_run(histogram_file, run_dir / LOAD_RECORD_FILE, record.run_id)
+    histograms = load_histograms(histogram_file)
     commune_file = run_dir / HISTOGRAMS_DIR / COMMUNE_LATENCY_FILE
-    commune_latency = load_commune_latency(commune_file) if commune_file.exists() else None
-    return build_summary(load_load_record(run_dir), histograms, roster, commune_latency, min_latency_samples)
+    commune_latency = None
+    if commune_file.exists():
+        check_histogram_run(commune_file, run_dir / LOAD_RECORD_FILE, record.run_id)
+        commune_latency = load_commune_latency(commune_file)
+    return build_summary(record, histograms, roster, commune_latency, min_latency_samples)

@@ -204,7 +204,7 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
             copy = Path(config.copy_dir)
             world.ledger.dump(copy / LEDGERS_DIR / f"{node_name}.json")
             world.dump_players(copy / PLAYERS_DIR / f"{node_name}.json")
-            shipped_copy.dump(copy / HISTOGRAMS_DIR)
+            shipped_copy.dump(copy / HISTOGRAMS_DIR, config.run_id)
 
     def on_quitting(environment: Any, **_kw: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):

@@ -367,12 +367,13 @@ class LatencyRecorder:
         self.commune_latency.fold()
         return self.commune_latency.whole_run
 
-    def dump(self, directory: str | Path) -> Path:
+    def dump(self, directory: str | Path, run_id: str | None = None) -> Path:
         """Write ``directory/latency.hdr`` (one encoded histogram a line),
         ``directory/percentiles.json`` and ``directory/communes.hdr`` (the per-commune
-        sketches); returns the histogram file's path.
+        sketches), both naming ``run_id`` so reports can tell them from another run's;
+        returns the histogram file's path.
 
         Line format: ``service<TAB>endpoint<TAB>province<TAB>measure<TAB>base64 V2``.
         """
-        dump_commune_latency(self.commune_sketches(), directory)
-        return dump_histograms(self.histograms, directory)
+        dump_commune_latency(self.commune_sketches(), directory, run_id)
+        return dump_histograms(self.histograms, directory, run_id)

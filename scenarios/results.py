@@ -118,7 +118,7 @@ def write_results(config: RunConfig, world: World, recorder: LatencyRecorder, ou
     """Write the records (histograms, ``load.json``), then the summary reports build from
     them, and the journal; returns the run directory."""
     run_dir = Path(config.run_dir)
-    recorder.dump(run_dir / HISTOGRAMS_DIR)
+    recorder.dump(run_dir / HISTOGRAMS_DIR, config.run_id)
     record = build_load_record(config, recorder, outcome)
     write_load_record(run_dir, record)
     summary = build_summary(record, recorder.histograms, world.roster, recorder.commune_sketches())

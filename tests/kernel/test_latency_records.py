@@ -15,6 +15,7 @@ from kernel.latency_records import (
     load_histograms,
     merge_histogram_maps,
     merge_matching,
+    recorded_run_id,
 )
 
 
@@ -60,6 +61,17 @@ def test_the_file_round_trips_and_names_are_kept_on_one_line(tmp_path: Path) -> 
     assert HistogramKey("portal", "GET weird name", "--", "intended") in loaded
     table = json.loads((tmp_path / "percentiles.json").read_text(encoding="utf-8"))
     assert {row["endpoint"] for row in table} == {"POST /dossiers", "GET\tweird\nname"}
+
+
+def test_the_file_names_its_run_and_a_file_without_that_line_names_none(tmp_path: Path) -> None:
+    key = HistogramKey("portal", "POST /dossiers", "01", "service")
+    named = dump_histograms({key: _hist(1000)}, tmp_path / "named", "20261207-231500\tx")
+    assert recorded_run_id(named) == "20261207-231500 x"  # a tab would have broken the line format
+    assert load_histograms(named)[key].total == 1
+    assert recorded_run_id(dump_histograms({key: _hist(1000)}, tmp_path / "unnamed")) is None
+    late = tmp_path / "late.hdr"  # only the leading comments are looked at, not a line after a histogram
+    late.write_text(named.read_text(encoding="utf-8").splitlines()[2] + "\n# run_id\tother\n", encoding="utf-8")
+    assert recorded_run_id(late) is None
 
 
 def test_a_line_with_an_unknown_measure_is_refused_naming_the_line(tmp_path: Path) -> None:

@@ -54,14 +54,14 @@ def write_recorded_run(run_dir: Path, run_id: str, samples: Mapping[Key, Iterabl
     for measure, source in measures:
         for (service, endpoint, province), values in source.items():
             histograms[HistogramKey(service, endpoint, province, measure)] = histogram(values)
-    dump_histograms(histograms, run_dir / "histograms")
+    dump_histograms(histograms, run_dir / "histograms", run_id)
     if commune_latencies is not None:
         sketches = {}
         for code, values in commune_latencies.items():
             sketch = sketches[code] = new_commune_sketch()
             for ms in values:
                 sketch.record(round(ms * 1000))
-        dump_commune_latency(sketches, run_dir / "histograms")
+        dump_commune_latency(sketches, run_dir / "histograms", run_id)
     record = LoadRecord(
         run_id=run_id, profile=profile, started_at=1_800_000_000.0, ended_at=1_800_000_060.0,
         key_failures=[KeyFailures(service=s, endpoint=e, province=p, failures=n) for (s, e, p), n in (failures or {}).items()],

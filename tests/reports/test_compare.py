@@ -203,8 +203,9 @@ def test_a_missing_run_or_record_names_what_is_missing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("damage", "says"), [
-    (lambda lines: [*lines[:1], lines[1][:-12]], ":2: histogram: "),  # a truncated line
-    (lambda lines: [*lines[:1], lines[1].replace("\t", " ", 1)], ":2: expected service, endpoint, province, measure"),
+    # Line 1 is the header, line 2 names the run, line 3 is the first histogram.
+    (lambda lines: [*lines[:2], lines[2][:-12]], ":3: histogram: "),  # a truncated line
+    (lambda lines: [*lines[:2], lines[2].replace("\t", " ", 1)], ":3: expected service, endpoint, province, measure"),
     (lambda lines: [], ": empty file: not a latency record"),
 ], ids=["truncated", "columns", "empty"])
 def test_a_corrupt_histogram_file_is_named_with_its_line(tmp_path: Path, damage, says: str) -> None:

@@ -21,12 +21,14 @@ import pytest
 
 from kernel.errors import ConfigError
 from kernel.hdr import MAX_DECODED_BYTES, SparseHistogram
+from kernel.roster import load_roster
 from reports.compared_run import COMMUNES_PATH, HISTOGRAMS_PATH, load_compared_run, load_run_pair
 from reports.gate import GATE_FILE, run_gate
 from reports.histogram_bounds import MAX_SAMPLES
 from reports.html import REPORT_FILE, render_report
 from reports.process_growth import PROCESSES_FILE, load_process_samples
 from reports.run_files import load_summary
+from reports.summary_build import summary_from_run_dir
 from tests.reports.compare_support import latencies, write_recorded_run
 
 SUBMIT = ("portal", "POST /dossiers", "01")
@@ -217,7 +219,7 @@ def test_a_histogram_that_inflates_past_any_real_one_is_refused_as_it_is_decoded
     with pytest.raises(ConfigError) as exc:
         load_compared_run(run_dir)
     (problem,) = _problems(exc)
-    assert problem.startswith(f"{path}:2: {named}encoded histogram: inflates past {MAX_DECODED_BYTES:,} bytes"), problem
+    assert problem.startswith(f"{path}:3: {named}encoded histogram: inflates past {MAX_DECODED_BYTES:,} bytes"), problem
 
 
 @pytest.mark.parametrize(("file", "subject"), [(HISTOGRAMS_PATH, "portal POST /dossiers province 01 (service)"),
@@ -276,6 +278,36 @@ def test_the_gate_refuses_a_summary_and_load_record_of_two_runs(tmp_path: Path) 
                               "of run 'other'; a run directory holds the records of one run (was a file copied in "
                               "from another?)"]
     assert not (run_dir / GATE_FILE).exists()
+
+
+@pytest.mark.parametrize("file", [HISTOGRAMS_PATH, COMMUNES_PATH])
+def test_a_histogram_file_of_another_run_is_refused_by_the_comparison_and_the_summary(tmp_path: Path,
+                                                                                    file: Path) -> None:
+    # Latency of another run beside this run's counts was read as this run's: every
+    # percentile, interval and verdict would have described the other run.
+    other = write_recorded_run(tmp_path / "other", "other", {SUBMIT: latencies(50, median_ms=900.0)},
+                               communes={"00070": (50, 0)}, commune_latencies={"00070": latencies(50, median_ms=900.0)})
+    run_dir = _recorded_with_communes(tmp_path)
+    shutil.copy(other / file, run_dir / file)
+    expected = [f"{run_dir / file}: run_id: 'other' is another run's: load.json beside it is of run 'run-1'; a run "
+                "directory holds the records of one run (was a file copied in from another?)"]
+    for read in (load_compared_run, lambda directory: summary_from_run_dir(directory, load_roster())):
+        with pytest.raises(ConfigError) as exc:
+            read(run_dir)
+        assert _problems(exc) == expected
+
+
+def test_a_histogram_file_from_before_run_ids_is_read_as_the_runs_own(tmp_path: Path) -> None:
+    run_dir = _recorded_with_communes(tmp_path)
+    for file in (HISTOGRAMS_PATH, COMMUNES_PATH):
+        path = run_dir / file
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        assert lines[1] == "# run_id\trun-1\n"
+        path.write_text("".join(lines[:1] + lines[2:]), encoding="utf-8")
+    run = load_compared_run(run_dir)
+    assert run.communes is not None and run.communes["00070"].total == 50
+    assert sum(h.total for h in run.histograms.values()) == 50
+    assert summary_from_run_dir(run_dir, load_roster()).run_id == "run-1"
 
 
 @pytest.mark.parametrize("baseline", ["the run itself", "a copy of it"])

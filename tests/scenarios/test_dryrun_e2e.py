@@ -14,6 +14,7 @@ import pytest
 
 from dientap.orchestration.dryrun import DryRun, DryRunOptions
 from kernel.ack_ledger import AckLedger
+from kernel.latency_records import recorded_run_id
 from kernel.load_clock import read_load_start
 from kernel.roster import load_roster
 from reports.html import render_html, render_report
@@ -107,7 +108,8 @@ def test_smoke_touches_every_province_and_matches_the_mocks_ledgers(smoke):
     journal = load_journal(run.run_dir)
     assert journal.provenance.run_id == run.run_id
     assert "secret" not in (run.run_dir / "journal.json").read_text().lower()
-    assert (run.run_dir / "histograms" / "latency.hdr").exists()
+    for record in ("latency.hdr", "communes.hdr"):  # each names its run, so a copy from another run is refused
+        assert recorded_run_id(run.run_dir / "histograms" / record) == run.run_id
     # Scenarios record, reports read: the summary is rebuilt exactly from the records alone.
     assert summary_from_run_dir(run.run_dir, load_roster()) == summary
 
