@@ -7,12 +7,16 @@ and the tests drive it with an injected clock). Why the clients wait, and for wh
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import math
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["RETRY_JITTER", "MAX_HOLD_S", "MAX_RETRY_WAIT_S", "retry_wait", "ThrottleGate"]
+__all__ = ["RETRY_JITTER", "MAX_HOLD_S", "MAX_RETRY_WAIT_S", "parse_retry_after", "retry_wait", "ThrottleGate"]
 
 #: Retry-After is multiplied by a factor drawn uniformly from this range: never earlier than
 #: the target asked, and spread over half as long again so the throttled come back apart.
@@ -23,6 +27,32 @@ MAX_HOLD_S: Final = 3600.0
 #: The longest a citizen's journey waits to retry; told to come back later than this, the
 #: citizen gives up the visit (the open model brings other citizens) rather than retry early.
 MAX_RETRY_WAIT_S: Final = 30.0
+
+
+#: delta-seconds (RFC 9110 §10.2.3: digits; a fraction is accepted, as some gateways send one).
+_DELAY = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """The delay a ``Retry-After`` header asks for, in seconds, or None when it says nothing usable.
+
+    Both forms of the header count: delta-seconds and an HTTP-date (a gateway that throttles
+    with a date is as much throttling as one that sends seconds; ignoring it would send the
+    client straight back, turning the throttle into a lockout). A date already past is 0.
+    Negative, non-finite and garbled values are no Retry-After at all."""
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELAY.fullmatch(text):
+        seconds = float(text)
+        return seconds if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # the asctime form carries no zone: HTTP-dates are GMT
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, when.timestamp() - now())
 
 
 def retry_wait(retry_after: float, rng: random.Random, jitter: tuple[float, float] = RETRY_JITTER) -> float:

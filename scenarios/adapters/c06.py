@@ -156,13 +156,22 @@ class C06PopulationAdapter:
             "X-Road-Client": f"VN/GOV/{self._agency(province)}/{client_id}",
             "ApiKey": self._credentials.password(f"apikey:{client_id}"),
         }
+        results: list[Any] = []
+
+        def read(answer: Reply) -> None:
+            # Read before the answer is reported, so a 200 that holds no result (an HTML page,
+            # a Fault, nothing) is a failure in Locust's statistics too, under its fault code.
+            if not answer.content:
+                if answer.ok:  # an empty 200 is no result; an empty refusal keeps its status as its reason
+                    answer.ok, answer.error_code = False, "malformed_answer"
+                return
+            results.append(self._read(operation, answer)[1])
+
         reply = self.http.call("POST", ENDPOINT_PATH, name=_NAMES[operation], province=province, commune=commune,
-                               data=body, headers=headers, expect=(200,))
+                               data=body, headers=headers, expect=(200,), read=read)
         if reply.retry_after is not None:
             self.tokens.note(client_id, reply)
-        if reply.status == 0 or not reply.content:
-            return reply, None
-        return self._read(operation, reply)
+        return reply, results[0] if results else None
 
     def _read(self, operation: str, reply: Reply) -> tuple[Reply, Any]:
         from zeep.exceptions import Error, Fault

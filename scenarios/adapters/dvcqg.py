@@ -87,8 +87,16 @@ def _submitted_or_replayed(body: dict[str, Any]) -> str | None:
     return f"error_code {body.get('error_code')}"
 
 
+def _session_issued(body: dict[str, Any]) -> str | None:
+    session = body.get("session")
+    return None if isinstance(session, str) and session else "sign-in answer carries no session"
+
+
 def _catalogue_published(body: dict[str, Any]) -> str | None:
-    return None if body.get("result") else "catalogue not published"
+    result = body.get("result")
+    if result and not isinstance(result, list):  # a later `for` over it would raise in the actor
+        return "malformed answer: result is not a list"
+    return None if result else "catalogue not published"
 
 
 def _dossier_data(found: dict[str, Any]) -> dict[str, Any]:
@@ -121,9 +129,10 @@ class DvcqgPortalAdapter(PortalAdapter):
         reply = self.http.call(
             "POST", AUTH_PATH, name="POST /dvcqg auth", province=province, commune=commune, headers=_HEADERS,
             json={"username": account, "password": self._credentials.password(account)}, expect=(200,),
+            check=_session_issued,
         )
-        if not reply.ok:
-            return _translated(reply, None)
+        if not reply.ok or _session_issued(reply.data) is not None:
+            return _translated(reply, None, ok=False)
         return _translated(reply, {"access_token": reply.data.get("session"), "expires_in": reply.data.get("expires_in", 60)})
 
     def sign_in_citizen(self, citizen: Citizen, province: str, commune: str) -> Reply:
@@ -161,6 +170,8 @@ class DvcqgPortalAdapter(PortalAdapter):
         if not reply.ok:
             return _translated(reply, None)
         rows = reply.data.get("result") or []
+        if not isinstance(rows, list):
+            return _translated(reply, None, ok=False)
         return _translated(reply, {"procedures": [
             {"code": r.get("MATTHC"), "name": r.get("TENTTHC"), "domain": r.get("TENLINHVUC")} for r in rows
             if isinstance(r, dict)]})  # fmt: skip

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 import orjson
 from geventhttpclient.client import HTTPClient
 from geventhttpclient.connectionpool import ConnectionPool
@@ -40,9 +41,16 @@ from locust.exception import CatchResponseError
 
 from kernel.tls import TlsOptions, client_context
 from scenarios.latency import mark_throttled, request_context
+from scenarios.retry_after import parse_retry_after
 from scenarios.schedule import current_schedule
 
-__all__ = ["THROTTLE_STATUSES", "Reply", "ServiceSession", "TokenCache"]
+__all__ = ["MAX_ANSWER_BYTES", "THROTTLE_STATUSES", "Reply", "ServiceSession", "TokenCache"]
+
+#: The largest answer body read, whatever the target sends: the mocks' largest answers (a
+#: worklist of 200 dossiers) are tens of kilobytes, and a target that streams a log file or a
+#: gigabyte of error page must cost the generator a failure, not its memory. Read per call, so
+#: a test may lower it.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 #: Answers that mean "the target is protecting itself" when they carry a Retry-After: an
 #: account locked (423) or a caller throttled (429). Recorded apart from failures
@@ -211,9 +219,15 @@ class ServiceSession:
         expect: tuple[int, ...] = (200, 201),
         intended_start: float | None = None,
         check: Callable[[dict[str, Any]], str | None] | None = None,
+        read: Callable[[Reply], str | None] | None = None,
     ) -> Reply:
         """Send one request; statuses in ``expect`` count as success in Locust's stats,
-        unless ``check(body)`` names a problem with an otherwise successful answer."""
+        unless ``check(body)`` names a problem with an otherwise successful answer.
+
+        ``read(reply)`` is for answers that are not JSON (SOAP): called with every answer
+        before it is reported, it may fill the reply's data and error code, and sets
+        ``reply.ok`` false when the body holds no result (reported under the error code it
+        set, or under the problem it returns)."""
         hdrs = dict(headers or _EMPTY)
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -233,11 +247,16 @@ class ServiceSession:
         retry_header: Any = None
         replayed = False
         error: Exception | None = None
+        too_large = False
         with pool.busy():
             try:
-                with pool.client.request(method, self._prefix + path, body=data, headers=hdrs) as response:
-                    content = response.read()
+                # The socket timeout bounds each read, not the answer: a target dripping a byte
+                # a second would hold the actor for as long as it liked. The whole exchange gets
+                # the request timeout.
+                with gevent.Timeout(self._timeout_s, _AnswerDeadline(self._timeout_s)), \
+                        pool.client.request(method, self._prefix + path, body=data, headers=hdrs) as response:
                     status = response.status_code
+                    content, too_large = _bounded_body(response, MAX_ANSWER_BYTES)
                     if status in (423, 429, 503):
                         retry_header = response.get("retry-after")
                     elif "Idempotency-Key" in hdrs:
@@ -245,21 +264,31 @@ class ServiceSession:
             # Any failure to get an answer is the request's outcome, never the actor's crash —
             # what Locust's FastHttpSession does too (reset, refused, timeout, a malformed answer).
             except Exception as exc:  # noqa: BLE001
-                error, status = exc, 0
+                error, status, content = exc, 0, b""
         elapsed_ms = (time.perf_counter() - began) * 1000
         body: dict[str, Any] = {}
-        if content:
+        if content and not too_large:
             try:
                 parsed = orjson.loads(content)
                 body = parsed if isinstance(parsed, dict) else {"items": parsed}
             except orjson.JSONDecodeError:
                 body = {}
-        ok = status in expect
+        ok = status in expect and not too_large
         error_code = _error_code(body, failed=not ok)
         problem = check(body) if ok and check is not None else None
-        retry_after = _seconds(retry_header)
+        if isinstance(retry_header, list):  # the header sent twice: the first, as before
+            retry_header = retry_header[0] if retry_header else None
+        retry_after = parse_retry_after(retry_header)
         reply = Reply(status=status, ok=ok, data=body, retry_after=retry_after, error_code=error_code, content=content,
                       replayed=replayed)
+        if too_large:
+            problem = f"answer larger than {MAX_ANSWER_BYTES} bytes"
+        elif read is not None and status:
+            was_ok = reply.ok
+            problem = read(reply) or problem
+            if was_ok and not reply.ok and problem is None:
+                problem = f"HTTP {status} {reply.error_code or 'unreadable answer'}"
+            ok, error_code = reply.ok, reply.error_code
         failure: str | None
         if ok and problem is None:
             failure = None
@@ -274,7 +303,8 @@ class ServiceSession:
         elif status:
             failure = f"HTTP {status} {error_code or ''}".strip()
         else:
-            failure = f"no response ({type(error).__name__})" if error is not None else "no response"
+            reason = str(error) if isinstance(error, _AnswerDeadline) else type(error).__name__
+            failure = f"no response ({reason})" if error is not None else "no response"
         self._fire(
             request_type=self.service, name=name, response_time=elapsed_ms, response_length=len(content),
             exception=CatchResponseError(failure) if failure is not None else None,
@@ -290,14 +320,29 @@ class ServiceSession:
 _BLOCK_SIZE = 16 * 1024
 
 
-def _seconds(header: Any) -> float | None:
-    """A Retry-After header's delay in seconds (None when absent or not a number)."""
-    if not header:
-        return None
-    try:
-        return float(header if isinstance(header, str) else header[0])
-    except ValueError:
-        return None
+class _AnswerDeadline(Exception):  # noqa: N818 - named for what Locust's failure table shows
+    """No complete answer within the request timeout (raised in the requesting greenlet)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"no complete answer within {timeout_s:g} s")
+
+
+def _bounded_body(response: Any, limit: int) -> tuple[bytes, bool]:
+    """The answer's body, at most ``limit`` bytes: (body, whether more was announced or sent).
+
+    A body cut off leaves its connection mid-message, which geventhttpclient then closes
+    rather than hands back to the pool."""
+    announced = response.content_length
+    if announced is not None and announced > limit:
+        return b"", True
+    parts: list[bytes] = []
+    size = 0
+    while chunk := response.read(_BLOCK_SIZE):
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        parts.append(chunk)
+    return b"".join(parts), False
 
 
 class TokenCache:

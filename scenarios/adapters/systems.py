@@ -9,6 +9,7 @@ staging API differs from the mocks writes one adapter class (same method names a
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from kernel.credentials import Credentials
@@ -38,12 +39,33 @@ class _GatedAdapter:
     def _signed_in(self, account: str, reply: Reply) -> str | None:
         """The token of a sign-in ``reply`` (cached), or None — holding ``account`` when the
         target said when to come back."""
-        if not reply.ok:
+        if not reply.ok or token_missing(reply.data) is not None:
             self.tokens.note(account, reply)
             return None
         token: str = reply.data["access_token"]
-        self.tokens.put(account, token, float(reply.data.get("expires_in", 60)))
+        self.tokens.put(account, token, _lifetime(reply.data))
         return token
+
+
+def token_missing(body: dict[str, Any]) -> str | None:
+    """Why a sign-in answer gives no usable token (a 200 with an HTML page, ``{}`` or a null
+    token is a failed sign-in, not a KeyError in the actor), or None."""
+    token = body.get("access_token")
+    return None if isinstance(token, str) and token else "sign-in answer carries no access_token"
+
+
+#: A token's lifetime when the answer names none we can read: the mocks' own default.
+_DEFAULT_LIFETIME_S = 60.0
+
+
+def _lifetime(body: dict[str, Any]) -> float:
+    """``expires_in`` in seconds; a missing, garbled or non-finite one is the default (the
+    token itself is good, and a NaN expiry would never expire)."""
+    try:
+        seconds = float(body.get("expires_in", _DEFAULT_LIFETIME_S))
+    except (TypeError, ValueError):
+        return _DEFAULT_LIFETIME_S
+    return seconds if math.isfinite(seconds) else _DEFAULT_LIFETIME_S
 
 
 def _catalogue_published(body: dict[str, Any]) -> str | None:
@@ -60,12 +82,16 @@ class PortalAdapter(_GatedAdapter):
         self.tokens = GatedTokenCache()
 
     def sign_in_citizen(self, citizen: Citizen, province: str, commune: str) -> Reply:
-        """Sign in as a citizen (personal ID + password) at ``commune``'s portal entry."""
-        return self.http.call(
+        """Sign in as a citizen (personal ID + password) at ``commune``'s portal entry; ``ok``
+        only with a usable ``access_token``."""
+        reply = self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"kind": "citizen", "personal_id": citizen.personal_id,
-                  "password": self._credentials.password(citizen.personal_id)},
+                  "password": self._credentials.password(citizen.personal_id)}, check=token_missing,
         )
+        if reply.ok and token_missing(reply.data) is not None:
+            reply.ok = False
+        return reply
 
     def officer_token(self, account: str, province: str, commune: str) -> str | None:
         """A cached officer token, signing in when there is none (None if sign-in failed, or
@@ -78,6 +104,7 @@ class PortalAdapter(_GatedAdapter):
         reply = self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"kind": "officer", "account": account, "password": self._credentials.password(account)},
+            check=token_missing,
         )
         return self._signed_in(account, reply)
 
@@ -164,6 +191,7 @@ class PopulationAdapter(_GatedAdapter):
         reply = self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province,
             json={"client_id": client_id, "client_secret": self._credentials.password(client_id)},
+            check=token_missing,
         )
         return self._signed_in(client_id, reply)
 
@@ -204,6 +232,7 @@ class AxisAdapter(_GatedAdapter):
         reply = self.http.call(
             "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"agency_code": agency_code, "client_secret": self._credentials.password(agency_code)},
+            check=token_missing,
         )
         return self._signed_in(agency_code, reply)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -46,6 +47,28 @@ _FOREVER_S = 10.0 * 365 * 86400
 def _sdk_ok(body: dict[str, Any]) -> str | None:
     """A 2xx whose ``status`` is not OK is still a failure (the SDK's own test)."""
     return None if body.get("status") == "OK" else f"SDK status {body.get('status')!r} {body.get('ErrorCode') or ''}"
+
+
+def _objects(rows: Any) -> bool:
+    return isinstance(rows, list) and all(isinstance(row, dict) for row in rows)
+
+
+def _listed(body: dict[str, Any]) -> str | None:
+    """An ``OK`` list answer whose ``data`` is a list of objects (what the mapping reads)."""
+    return None if _objects(body.get("data", [])) else "malformed answer: data is not a list"
+
+
+def _receipts_listed(body: dict[str, Any]) -> str | None:
+    problem = _listed(body)
+    if problem is None and not all(_objects(sent.get("receipts", [])) for sent in body.get("data", [])):
+        return "malformed answer: receipts is not a list"
+    return problem
+
+
+def _document_named(body: dict[str, Any]) -> str | None:
+    """A ``sendEdoc`` ``OK`` names the document it stored: without it nothing can be followed up."""
+    doc_id = body.get("DocId")
+    return None if isinstance(doc_id, str) and doc_id else "malformed answer: no DocId"
 
 
 class VdxpAxisAdapter(AxisAdapter):
@@ -71,7 +94,13 @@ class VdxpAxisAdapter(AxisAdapter):
         return stamp
 
     def _signed(self, operation: str, system_id: str, body: bytes, content_type: str, province: str,
-                commune: str | None, extra: dict[str, str] | None = None) -> Reply:
+                commune: str | None, extra: dict[str, str] | None = None,
+                shape: Callable[[dict[str, Any]], str | None] | None = None) -> Reply:
+        """One signed call; an ``OK`` answer must also have the ``shape`` the mapping reads."""
+
+        def check(answer: dict[str, Any]) -> str | None:
+            return _sdk_ok(answer) or (shape(answer) if shape is not None else None)
+
         stamp = self._stamp(system_id)
         headers = {
             "Content-Type": content_type,
@@ -81,21 +110,21 @@ class VdxpAxisAdapter(AxisAdapter):
             **(extra or {}),
         }
         reply = self.http.call("POST", f"{self.prefix}/{operation}", name=f"POST /vdxp/{operation}", province=province,
-                               commune=commune, data=body, headers=headers, expect=(200,), check=_sdk_ok)
+                               commune=commune, data=body, headers=headers, expect=(200,), check=check)
         if reply.retry_after is not None:
             self.tokens.observe(system_id, reply)
         if reply.error_code is None and reply.data.get("status") == "FAIL":
             reply.error_code = str(reply.data.get("ErrorCode"))
-        if reply.ok and reply.data.get("status") != "OK":
+        if reply.ok and check(reply.data) is not None:
             reply.ok = False
         return reply
 
     def _json(self, operation: str, system_id: str, payload: dict[str, Any], province: str,
-              commune: str | None) -> Reply:
+              commune: str | None, shape: Callable[[dict[str, Any]], str | None] | None = None) -> Reply:
         # requestId: officers of one commune on different workers may send the same body in
         # the same millisecond; without it the target would take the second for a replay.
         body = orjson.dumps({**payload, "requestId": secrets.token_hex(8)})
-        return self._signed(operation, system_id, body, _JSON, province, commune)
+        return self._signed(operation, system_id, body, _JSON, province, commune, shape=shape)
 
     # -- the native adapter's methods ---------------------------------------------------
 
@@ -111,7 +140,8 @@ class VdxpAxisAdapter(AxisAdapter):
     def send(self, token: str, package: bytes, province: str, commune: str | None = None) -> Reply:
         """``sendEdoc``: the signed package, from the handle's agency, as a new document."""
         reply = self._signed("sendEdoc", token, package, _XML, province, commune, {
-            "XroadVnpt-from": token, "XroadVnpt-servicetype": "eDoc", "XroadVnpt-messagetype": "edoc"})
+            "XroadVnpt-from": token, "XroadVnpt-servicetype": "eDoc", "XroadVnpt-messagetype": "edoc"},
+            shape=_document_named)
         if reply.ok:
             reply.data = {**reply.data, "document_id": reply.data.get("DocId"),
                           "message_id": reply.data.get("messageId")}
@@ -122,7 +152,7 @@ class VdxpAxisAdapter(AxisAdapter):
         """``getReceivedEdocList`` of both kinds in one list (no ``messagetype``, as the native
         inbox): knobsticks as native deliveries (``cursor`` has no SDK counterpart: every
         pull starts from the oldest deliverable row)."""
-        reply = self._json("getReceivedEdocList", token, {"limit": limit}, province, commune)
+        reply = self._json("getReceivedEdocList", token, {"limit": limit}, province, commune, _listed)
         if reply.ok:
             deliveries = [{
                 "delivery_id": f"{k.get('deliveryId')}@{k.get('docId')}",
@@ -155,7 +185,7 @@ class VdxpAxisAdapter(AxisAdapter):
     def receipts_of(self, token: str, document_id: str, province: str) -> Reply:
         """``getSentEdocList`` of one document: every recipient's receipts, as native receipts."""
         reply = self._json("getSentEdocList", token, {"docId": document_id, "servicetype": "eDoc",
-                                                      "messagetype": "edoc"}, province, None)
+                                                      "messagetype": "edoc"}, province, None, _receipts_listed)
         if reply.ok:
             receipts = [{"receipt_id": r.get("receiptId"), "document_id": document_id, "from_code": s.get("toCode"),
                          "status_code": r.get("status"), "note": r.get("description"), "created_at": r.get("time")}

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from scenarios.retry_after import MAX_HOLD_S, RETRY_JITTER, ThrottleGate, retry_wait
+from scenarios.retry_after import MAX_HOLD_S, RETRY_JITTER, ThrottleGate, parse_retry_after, retry_wait
 
 
 class Clock:
@@ -46,3 +46,20 @@ def test_a_later_hold_never_shortens_an_earlier_one_and_every_hold_is_bounded():
     assert gate.hold("b", 1e9) == MAX_HOLD_S
     assert ThrottleGate(clock=clock, max_hold_s=5.0).hold("c", 60.0) == 5.0
     assert gate.hold("d", -3.0) == 0.0 and gate.remaining("d") == 0.0
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("120", 120.0), (" 2.5 ", 2.5), ("0", 0.0),
+    ("Sun, 06 Nov 1994 08:51:00 GMT", 60.0),  # IMF-fixdate, one minute ahead of the clock below
+    ("Sunday, 06-Nov-94 08:51:00 GMT", 60.0),  # RFC 850
+    ("Sun Nov  6 08:51:00 1994", 60.0),  # asctime: no zone, GMT by definition
+    ("Sun, 06 Nov 1994 08:49:00 GMT", 0.0),  # already past: come back now
+])
+def test_retry_after_is_read_as_seconds_or_as_an_http_date(header, seconds):
+    now = 784111800.0  # 1994-11-06 08:50:00 UTC
+    assert parse_retry_after(header, now=lambda: now) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("header", [None, "", "-5", "soon", "nan", "inf", "1e400", "0x10", "5 s"])
+def test_a_garbled_or_negative_retry_after_is_none(header):
+    assert parse_retry_after(header) is None
