@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from drills.security.context import CheckContext, SetupFailed
+from drills.security.context import UNAVAILABLE, CheckContext, SetupFailed, require_judged
 from drills.security.jwt_forge import make_token, mock_signing_key, split_token, tampered_tokens
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
@@ -17,7 +17,8 @@ from kernel.synthetic import citizen_at
 __all__: list[str] = []
 
 API2 = "API2:2023 Broken Authentication"
-_REFUSED = (423, 429, 503)
+# A lock or throttle; a 5xx is no refusal but a failing service (the check cannot judge then).
+_LOCKED = (423, 429)
 _NO_SUCH_DOSSIER = "/dossiers/00000-000000-000000"
 _NO_SUCH_DOCUMENT = "/documents/" + "0" * 32
 
@@ -80,8 +81,9 @@ def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
     area=Area.AUTH, owasp=API2,
     sends="up to 12 wrong passwords for one citizen account, each with a different X-Forwarded-For/X-Real-IP, "
           "then the right password from yet another address",
-    passes_when="sign-in starts answering 423/429 within the attempts, and the right password is refused too while "
-                "the lock lasts",
+    passes_when="sign-in starts answering 423 (or 429 after a wrong password was judged 401) within the attempts, "
+                "and the right password is refused 423/429 too while the lock lasts; 429 from the first guess with no "
+                "423 after (an address throttle) or a 5xx is ERROR, not a lock",
     weaknesses=(PlantedWeakness("portal", "no_lockout"), PlantedWeakness("portal", "trust_forwarded_for")),
     simulates_incident=True,
 ))
@@ -90,25 +92,38 @@ def lockout(ctx: CheckContext, out: Outcome) -> None:
     account = ctx.citizen().personal_id
     started = time.monotonic()
     refused_at: int | None = None
+    judged = 0  # wrong passwords the target answered 401: only after one can a refusal be a lock
     last: httpx.Response | None = None
     for i in range(ctx.limits.lockout_attempts):
         last = ctx.citizen_login(account, f"wrong-password-{i}", headers=_rotating_ip(i))
-        if last.status_code in _REFUSED:
+        require_judged(last, f"wrong password #{i + 1}", UNAVAILABLE)
+        if last.status_code == 423 or (last.status_code == 429 and judged):
             refused_at = i + 1
             out.detected_after_s = round(time.monotonic() - started, 3)
             break
+        if last.status_code == 429:
+            # Refused before a single guess was judged: an address throttle (say, a stuffing
+            # defence still active from an earlier check), not this account's lock. Keep
+            # guessing: a lock still shows as 423.
+            continue
         if last.status_code != 401:
             out.fail(f"wrong password #{i + 1} answered {last.status_code}, expected 401 or a lock", ctx.excerpt(last))
             return
+        judged += 1
     if refused_at is None:
         assert last is not None  # lockout_attempts >= 1  # nosec B101
+        if not judged:
+            raise SetupFailed(f"all {ctx.limits.lockout_attempts} sign-ins were throttled (429) from the first, "
+                              "before a wrong password was judged: the account lock cannot be told from an "
+                              "address throttle", last)
         out.phase = IncidentPhase.TRIAGE
         out.fail(f"{ctx.limits.lockout_attempts} wrong passwords from rotating addresses were never refused "
                  f"(no lockout)", ctx.excerpt(last, "the last guess"))
         return
     out.phase = IncidentPhase.CONTAIN
     right = ctx.citizen_login(account, headers=_rotating_ip(251))
-    if out.expect(right.status_code in _REFUSED, f"the right password from a new address answered {right.status_code} "
+    require_judged(right, "the right password during the lock", UNAVAILABLE)
+    if out.expect(right.status_code in _LOCKED, f"the right password from a new address answered {right.status_code} "
                   "while the account should be locked", ctx.excerpt(right)):
         out.note(f"locked after {refused_at} guesses ({last.status_code if last else '?'}, "
                  f"Retry-After {last.headers.get('retry-after') if last else '?'} s); right password refused "
@@ -120,7 +135,8 @@ def lockout(ctx: CheckContext, out: Outcome) -> None:
     title="Credential stuffing (many accounts, few tries each) detected and throttled",
     area=Area.AUTH, owasp=API2,
     sends="2 wrong passwords for each of 60 citizen accounts in a burst, from rotating X-Forwarded-For addresses",
-    passes_when="sign-in starts answering 429/423/503 (throttled) before the burst ends; detection time recorded",
+    passes_when="sign-in starts answering 429/423 (throttled) before the burst ends, but not at its first sign-in "
+                "(already throttled: ERROR); detection time recorded; a 5xx is ERROR",
     simulates_incident=True,
     weaknesses=(PlantedWeakness("portal", "no_lockout"),),
 ))
@@ -134,7 +150,13 @@ def credential_stuffing(ctx: CheckContext, out: Outcome) -> None:
         for t in range(ctx.limits.stuffing_tries_per_account):
             last = ctx.citizen_login(account, f"Summer2025!{t}", headers=_rotating_ip(a * 7 + t))
             sent += 1
-            if last.status_code in _REFUSED:
+            require_judged(last, f"failed sign-in #{sent}", UNAVAILABLE)
+            if last.status_code in _LOCKED and sent == 1:
+                # Refused before the burst began: throttled already (an earlier check, a
+                # previous run), so nothing here was detected.
+                raise SetupFailed(f"the first sign-in of the burst was already refused ({last.status_code}): "
+                                  "this address is throttled, so detection of this burst cannot be judged", last)
+            if last.status_code in _LOCKED:
                 out.detected_after_s = round(time.monotonic() - started, 3)
                 out.phase = IncidentPhase.CONTAIN
                 out.note(f"throttled after {sent} sign-ins over {a + 1} accounts ({last.status_code})",
@@ -203,8 +225,8 @@ def jwt_tampering(ctx: CheckContext, out: Outcome) -> None:
     area=Area.AUTH, owasp=API2,
     sends="tokens with exp in the past, nbf in the future and another audience (re-signed with the service's key "
           "when the target is the embedded mocks), and each service's token presented to the other services",
-    passes_when="every such token answers 401 (and a re-minted token with valid claims is accepted, proving the "
-                "probe itself is sound)",
+    passes_when="each service accepts its own valid token (else ERROR) and every such token answers 401 (and a "
+                "re-minted token with valid claims is accepted, proving the probe itself is sound)",
     weaknesses=(PlantedWeakness("population", "token_claims_unchecked"),),
 ))
 def token_claims(ctx: CheckContext, out: Outcome) -> None:
@@ -213,6 +235,11 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
     issuers = {"portal": "dientap-portal", "population": "dientap-population", "axis": "dientap-axis"}
     now = int(time.time())
     for service, token, call in probes:
+        # A service that refuses every token would refuse the others' too: without this
+        # control, "other service's token → 401" passes a service that accepts nothing.
+        baseline = call(token)
+        if baseline.status_code == 401:
+            raise SetupFailed(f"{service} refused its own valid token", baseline)
         for other, other_token, _ in probes:
             if other == service:
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from drills.security.context import CheckContext, SetupFailed
+from drills.security.context import THROTTLED, CheckContext, SetupFailed, require_judged
 from drills.security.documents import DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
@@ -146,7 +146,8 @@ def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
     title="Mass assignment of status, owner or role on submission has no effect",
     area=Area.AUTHZ, owasp=API3,
     sends="three submissions, each a valid body plus one of status: 10, owner: <another citizen>, role: officer",
-    passes_when="each is refused 4xx, or accepted with status 1 and readable by its submitter only",
+    passes_when="each is refused 4xx, or accepted with status 1 and readable by its submitter only; 401/429 (not a "
+                "refusal of the property) is ERROR",
     weaknesses=(PlantedWeakness("portal", "mass_assignment"),),
 ))
 def mass_assignment(ctx: CheckContext, out: Outcome) -> None:
@@ -156,6 +157,8 @@ def mass_assignment(ctx: CheckContext, out: Outcome) -> None:
     other_token = ctx.bearer(other_bearer)
     for key, value in (("status", 10), ("owner", other.personal_id), ("role", "officer")):
         r = ctx.submit(token, ctx.dossier_body(citizen, **{key: value}))
+        # Throttled, or the submitter's fresh token refused: a 4xx, but not a refusal of the property.
+        require_judged(r, f"the submission with {key}", THROTTLED | {401})
         if 400 <= r.status_code < 500:
             out.note(f"{key}: refused {r.status_code}")
             continue

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from drills.security.context import CheckContext, SetupFailed
+from drills.security.context import THROTTLED, CheckContext, SetupFailed, require_judged
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
 from kernel.synthetic import citizen_at
@@ -150,7 +150,8 @@ def audit_trail(ctx: CheckContext, out: Outcome) -> None:
     area=Area.EXPOSURE, owasp=API8,
     sends="12 malformed requests across the three services (bad JSON, wrong types, malformed ID numbers, unknown "
           "routes, broken XML, missing tokens)",
-    passes_when="every answer is 4xx and no body contains a trace, SQL, or server path marker",
+    passes_when="every answer is 4xx and no body contains a trace, SQL, or server path marker; a 429 (the request "
+                "never reached the code judged) is ERROR",
     weaknesses=(PlantedWeakness("portal", "stack_traces"),),
 ))
 def error_bodies(ctx: CheckContext, out: Outcome) -> None:
@@ -179,6 +180,9 @@ def error_bodies(ctx: CheckContext, out: Outcome) -> None:
     for service, method, path, kw in requests:
         r = ctx.send(service, method, path, **kw)
         leaked = [m for m in LEAK_MARKERS if m in r.text]
+        if not leaked:
+            # Throttled, the malformed request never reached the code whose errors are judged.
+            require_judged(r, f"{service} {method} {path}", THROTTLED)
         ok = out.expect(400 <= r.status_code < 500 and not leaked,
                         f"{service} {method} {path}: {r.status_code}"
                         + (f", body leaks {', '.join(repr(m) for m in leaked[:3])}" if leaked else ""), ctx.excerpt(r))

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 import httpx
 
-from drills.security.context import CheckContext
-from drills.security.documents import DocumentKit
+from drills.security.context import CheckContext, require_judged
+from drills.security.documents import NOT_A_VERDICT_ON_THE_PACKAGE, DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
 
@@ -147,7 +147,7 @@ def _parameter_entity(path: str) -> bytes:
           "whose internal subset loads an external parameter entity: file:///etc/passwd and a file that does not exist",
     passes_when="all answer 4xx (never 2xx or 5xx), no answer contains the file's content, the two parameter-entity "
                 "packages get the same answer (a parser that read the existing file tells the two apart), and the "
-                "axis ledger is unchanged",
+                "axis ledger is unchanged; a 401, 404, 405 or 429 (no verdict on the package) is ERROR",
     weaknesses=(PlantedWeakness("axis", "xxe_enabled"),),
 ))
 def xml_entities(ctx: CheckContext, out: Outcome) -> None:
@@ -181,6 +181,7 @@ def xml_entities(ctx: CheckContext, out: Outcome) -> None:
     for label, body in cases:
         try:
             r = ctx.send("axis", "POST", "/documents", content=body, headers=headers)
+            require_judged(r, f"{label}: POST /documents", NOT_A_VERDICT_ON_THE_PACKAGE)
             if kit is not None and b"<DocumentId>" in body:
                 message_id = body.split(b"<DocumentId>", 1)[1].split(b"</DocumentId>", 1)[0].decode()
                 n = kit.count_deliveries(recipient, message_id, key="message_id")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drills.security.context import CheckContext
-from drills.security.documents import DocumentKit
+from drills.security.context import CheckContext, require_judged
+from drills.security.documents import NOT_A_VERDICT_ON_THE_PACKAGE, DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
 from kernel.pki import make_untrusted_ca
@@ -19,12 +19,16 @@ _SENDER = "000.00.00.G22"
 
 def _refused(ctx: CheckContext, out: Outcome, label: str, build: Callable[[DocumentKit, str], bytes]) -> None:
     """Send the forged package as ``_SENDER``; it must be refused 4xx and change nothing
-    (no delivery of its message id to the recipient; axis ledger unchanged when not under load)."""
+    (no delivery of its message id to the recipient; axis ledger unchanged when not under load).
+    A 401, 404, 405 or 429 is no refusal of the package: ERROR."""
     kit = DocumentKit.require(ctx)
     recipient = ctx.citizen_commune_agency()
     before = ctx.ledger("axis")
     package = build(kit, recipient)
     r = kit.post(_SENDER, package)
+    # A 4xx that is no verdict on the package (throttled, the sender's own token refused,
+    # no such route) would pass a forgery nobody looked at.
+    require_judged(r, f"{label}: POST /documents", NOT_A_VERDICT_ON_THE_PACKAGE)
     after = ctx.ledger("axis")
     message_id = package.split(b"<DocumentId>", 1)[-1].split(b"</DocumentId>", 1)[0].decode("utf-8", "replace")
     delivered = kit.count_deliveries(recipient, message_id, key="message_id")
@@ -44,7 +48,7 @@ def _refused(ctx: CheckContext, out: Outcome, label: str, build: Callable[[Docum
     title="A package altered after signing is refused",
     area=Area.INTEGRITY, owasp=RULE,
     sends="a validly signed package whose subject is changed after signing",
-    passes_when="4xx refusal and the axis ledger unchanged",
+    passes_when="4xx refusal and the axis ledger unchanged; 401/404/405/429 (no verdict on the package) is ERROR",
     weaknesses=_WEAK,
 ))
 def tampered_package(ctx: CheckContext, out: Outcome) -> None:
@@ -62,7 +66,7 @@ def tampered_package(ctx: CheckContext, out: Outcome) -> None:
     area=Area.INTEGRITY, owasp=RULE,
     sends="a package signed with a certificate for the right agency, issued by an impostor CA with the same name "
           "as the trusted one",
-    passes_when="4xx refusal and the axis ledger unchanged",
+    passes_when="4xx refusal and the axis ledger unchanged; 401/404/405/429 (no verdict on the package) is ERROR",
     weaknesses=_WEAK,
 ))
 def untrusted_ca(ctx: CheckContext, out: Outcome) -> None:
@@ -78,7 +82,7 @@ def untrusted_ca(ctx: CheckContext, out: Outcome) -> None:
     area=Area.INTEGRITY, owasp=RULE,
     sends="one package signed with a certificate that expired yesterday, one with a certificate valid from tomorrow "
           "(both issued by the trusted CA)",
-    passes_when="both 4xx refusals and the axis ledger unchanged",
+    passes_when="both 4xx refusals and the axis ledger unchanged; 401/404/405/429 (no verdict on the package) is ERROR",
     weaknesses=_WEAK,
 ))
 def certificate_validity(ctx: CheckContext, out: Outcome) -> None:
@@ -99,7 +103,7 @@ def certificate_validity(ctx: CheckContext, out: Outcome) -> None:
     title="A package signed by another agency than its sender is refused",
     area=Area.INTEGRITY, owasp=RULE,
     sends="a package from agency X (X's token, From = X) signed with agency Y's valid certificate",
-    passes_when="4xx refusal and the axis ledger unchanged",
+    passes_when="4xx refusal and the axis ledger unchanged; 401/404/405/429 (no verdict on the package) is ERROR",
     weaknesses=_WEAK,
 ))
 def signer_not_sender(ctx: CheckContext, out: Outcome) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drills.security.checks_exposure import ROLE_FIELDS
-from drills.security.context import CheckContext
+from drills.security.context import UNAVAILABLE, CheckContext, SetupFailed, require_judged
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
 
@@ -33,7 +33,8 @@ IDENTITY_HEADERS = {
     area=Area.SPOOFING, owasp="API2:2023 Broken Authentication",
     sends="wrong passwords for one citizen from a fixed X-Forwarded-For until the account locks, then the right "
           "password with X-Forwarded-For/X-Real-IP/Forwarded naming other addresses (127.0.0.1, 10.0.0.1)",
-    passes_when="the account locks (423/429) and every later sign-in, whatever the claimed address, is refused",
+    passes_when="the account locks (423, or 429 after a wrong password was judged 401) and every later sign-in, "
+                "whatever the claimed address, is refused; sign-ins throttled from the first guess or a 5xx: ERROR",
     weaknesses=(PlantedWeakness("portal", "trust_forwarded_for"),),
     simulates_incident=True,
 ))
@@ -43,17 +44,24 @@ def forwarded_for_lockout(ctx: CheckContext, out: Outcome) -> None:
     fixed = {"X-Forwarded-For": "198.51.100.7"}
     locked = None
     throttled = None
+    judged = 0  # guesses the target answered other than 429 (401, or worse: 200)
     r = None
     for i in range(ctx.limits.lockout_attempts):
         r = ctx.citizen_login(account, f"wrong-{i}", headers=fixed)
+        require_judged(r, f"wrong password #{i + 1}", UNAVAILABLE)
         if r.status_code == 423:
             locked = r
             break
-        if r.status_code == 429 and throttled is None:
-            # An address-level throttle (e.g. a credential-stuffing defence still active
-            # from an earlier check) is not the account lock: keep guessing until the lock.
+        if r.status_code == 429 and throttled is None and judged:
+            # A 429 after the target judged this account's guesses may be its lock. A 429
+            # before any was judged is an address throttle (e.g. a credential-stuffing
+            # defence still active from an earlier check): keep guessing until the lock.
             throttled = r
+        judged += r.status_code != 429
     locked = locked or throttled
+    if locked is None and not judged:
+        raise SetupFailed(f"all {ctx.limits.lockout_attempts} sign-ins were throttled (429) from the first, before a "
+                          "wrong password was judged: an address throttle hides whether the account locks", r)
     if locked is None:
         out.fail(f"the account never locked after {ctx.limits.lockout_attempts} wrong passwords, so any claimed "
                  "address may keep guessing (see auth.lockout)", ctx.excerpt(r, "the last guess") if r is not None else None)
@@ -62,6 +70,7 @@ def forwarded_for_lockout(ctx: CheckContext, out: Outcome) -> None:
     for headers in ({"X-Forwarded-For": "127.0.0.1"}, {"X-Forwarded-For": "10.0.0.1", "X-Real-IP": "10.0.0.1"},
                     {"Forwarded": "for=192.0.2.60"}, {"X-Forwarded-For": "198.51.100.7, 127.0.0.1"}):
         r = ctx.citizen_login(account, headers=headers)
+        require_judged(r, f"the right password with {headers}", UNAVAILABLE)
         out.expect(r.status_code in (423, 429), f"right password with {headers} answered {r.status_code} during "
                    "the lock", ctx.excerpt(r, f"spoofed {', '.join(headers)}"))
     if out.passed:

@@ -22,7 +22,7 @@ from kernel.pki import DryRunCA
 from kernel.synthetic import Citizen, citizen_at
 from reports.security_scorecard import EvidenceExcerpt
 
-__all__ = ["CheckContext", "CheckTimeout", "Dossier", "SetupFailed"]
+__all__ = ["CheckContext", "CheckTimeout", "Dossier", "SetupFailed", "THROTTLED", "UNAVAILABLE", "require_judged"]
 
 
 class CheckTimeout(Exception):
@@ -35,6 +35,27 @@ class SetupFailed(Exception):
     def __init__(self, message: str, response: httpx.Response | None = None):
         super().__init__(message)
         self.response = response
+
+
+#: Answers that say the target did not judge a request at all, only refused to take it.
+THROTTLED = frozenset({429})
+UNAVAILABLE = frozenset(range(500, 600))
+_WHY_UNJUDGED = {401: "the caller's valid token was refused", 404: "the route is not there",
+                 405: "the route is not there", 429: "throttled"}
+
+
+def require_judged(response: httpx.Response, what: str, unjudged: frozenset[int] | set[int]) -> None:
+    """Raise :class:`SetupFailed` when ``response``'s status is in ``unjudged``.
+
+    A refusal that has nothing to do with the attack — throttled, a service down, the
+    route gone — proves nothing either way: judged as a refusal it would pass a check the
+    target never had to answer, so the check is ERROR (not run), never PASS.
+    """
+    status = response.status_code
+    if status in unjudged:
+        why = "the service failed" if status >= 500 else _WHY_UNJUDGED.get(status, "not the attack's answer")
+        raise SetupFailed(f"{what} answered {status} ({why}): the target never judged it, so the check cannot "
+                          "say whether it holds", response)
 
 
 @dataclass(frozen=True)

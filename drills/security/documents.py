@@ -8,11 +8,16 @@ from dataclasses import dataclass
 
 import httpx
 
-from drills.security.context import CheckContext, SetupFailed
+from drills.security.context import THROTTLED, CheckContext, SetupFailed
 from kernel.edxml import Attachment, DocumentEnvelope, build_package, make_document_id
 from kernel.pki import AgencyCredential, DryRunCA
 
-__all__ = ["DocumentKit"]
+__all__ = ["DocumentKit", "NOT_A_VERDICT_ON_THE_PACKAGE"]
+
+#: Answers to ``POST /documents`` with a valid token that are no verdict on the package:
+#: throttled, the sender's own token refused, no such route. A check that took them for
+#: a refusal would pass a forged package nobody looked at.
+NOT_A_VERDICT_ON_THE_PACKAGE = THROTTLED | {401, 404, 405}
 
 
 @dataclass
