@@ -193,6 +193,14 @@ def _toxicity(value: object) -> float:
     return float(value)
 
 
+def _check_name(name: str, what: str) -> None:
+    """A proxy's or toxic's name is one path segment of the API (``/proxies/{name}``): one
+    holding ``/`` could be created but never addressed again — not even to remove it."""
+    if "/" in name or any(not c.isprintable() for c in name):
+        raise bad_request_body(f"{what}: {name!r} holds a '/' or a control character; a name is one segment of "
+                               "the API's paths")
+
+
 # Clients (the Go client among them) send the proxy's ``toxics`` back when creating one; ignore it.
 _PROXY_KEYS = {"name", "listen", "upstream", "enabled", "toxics"}
 
@@ -207,6 +215,7 @@ def parse_proxy_spec(body: object, *, where: str = "") -> ProxySpec:
     enabled = _bool(data, "enabled", True)
     if not name:
         raise missing_field(f"name{where}")
+    _check_name(name, f"name{where}")
     if not upstream:
         raise missing_field(f"upstream{where}")
     return ProxySpec(name=name, listen=listen, upstream=upstream, enabled=enabled)
@@ -253,6 +262,7 @@ def parse_toxic_spec(body: object) -> ToxicSpec:
         raise invalid_stream() from None
     if not name:
         name = f"{toxic_type}_{stream.value}"
+    _check_name(name, "name")
     if toxic_type not in TOXIC_TYPES:
         raise invalid_toxic_type()
     attributes = parse_attributes(toxic_type, data.get("attributes"))

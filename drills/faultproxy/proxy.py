@@ -9,6 +9,8 @@ every listener and connection.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from drills.faultproxy.errors import (
@@ -41,12 +43,24 @@ class FaultProxySettings:
     connect_timeout_s: float = 10.0  # dialing the upstream
 
 
+#: ``host:port`` as Go's ``net.SplitHostPort`` takes it: an IPv6 address in brackets, any other
+#: host without colons, brackets, slashes or spaces (empty: every interface), ASCII digits.
+_HOST_PORT = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+(?:%[0-9A-Za-z_.-]+)?)\]|(?P<host>[^\s\[\]:/@]*)):(?P<port>[0-9]{1,5})")
+
+
 def split_host_port(address: str, what: str) -> tuple[str, int]:
-    """``"127.0.0.1:80"`` / ``"[::1]:80"`` / ``"localhost:80"`` → (host, port); 400 naming ``what`` otherwise."""
-    host, sep, port_text = address.rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise bad_request_body(f"{what}: expected host:port, got {address!r}")
-    return host.strip("[]"), int(port_text)
+    """``"127.0.0.1:80"`` / ``"[::1]:80"`` / ``"localhost:80"`` / ``":80"`` → (host, port); 400
+    naming ``what`` otherwise (``"[::1:80"``, ``"::1:80"``, ``"host :80"``, a port past 65535)."""
+    match = _HOST_PORT.fullmatch(address)
+    if match is None or int(match["port"]) > 65535:
+        raise bad_request_body(f"{what}: expected host:port (an IPv6 address in brackets), got {address!r}")
+    if match["v6"] is not None:
+        try:
+            ipaddress.IPv6Address(match["v6"])
+        except ValueError:
+            raise bad_request_body(f"{what}: {match['v6']!r} in brackets is not an IPv6 address") from None
+        return match["v6"], int(match["port"])
+    return match["host"], int(match["port"])
 
 
 def _join_host_port(host: str, port: int) -> str:

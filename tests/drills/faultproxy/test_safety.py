@@ -64,8 +64,34 @@ def test_malformed_addresses_are_400(client):
         client.create_proxy("bad", listen="127.0.0.1:0", upstream="127.0.0.1")
     assert (caught.value.status, caught.value.message) == (
         400,
-        "bad request body: upstream: expected host:port, got '127.0.0.1'",
+        "bad request body: upstream: expected host:port (an IPv6 address in brackets), got '127.0.0.1'",
     )
+
+
+# Each was read loosely before: "[::1:0" and "::1:0" as host ::1, "127.0.0.1 :0" as a host with a
+# space (a 409 from bind), the full-width "０" as port 0, "[fffff::1]:0" as a host bind cannot use.
+@pytest.mark.parametrize(("listen", "says"), [
+    ("[::1:0", "expected host:port"), ("::1:0", "expected host:port"), ("127.0.0.1 :0", "expected host:port"),
+    ("127.0.0.1:\uff10", "expected host:port"), ("127.0.0.1:65536", "expected host:port"),
+    ("[zz]:0", "expected host:port"), ("[fffff::1]:0", "'fffff::1' in brackets is not an IPv6 address"),
+])
+def test_a_listen_address_is_host_port_strictly(client, echo_upstream, listen, says):
+    with pytest.raises(ToxiproxyError) as caught:
+        client.create_proxy("bad", listen=listen, upstream=f"127.0.0.1:{echo_upstream.port}")
+    assert caught.value.status == 400 and caught.value.message.startswith("bad request body: listen: ")
+    assert says in caught.value.message
+    assert "bad" not in client.proxies()
+
+
+@pytest.mark.parametrize("name", ["a/b", "tab\there"])
+def test_a_name_that_could_never_be_addressed_again_is_refused(client, echo_upstream, echo_proxy, name):
+    # "a/b" was created, then /proxies/a/b answered 404 to every call, removal included.
+    with pytest.raises(ToxiproxyError) as caught:
+        client.create_proxy(name, listen="127.0.0.1:0", upstream=f"127.0.0.1:{echo_upstream.port}")
+    assert caught.value.status == 400 and "a name is one segment of the API's paths" in caught.value.message
+    with pytest.raises(ToxiproxyError) as toxic:
+        client.add_toxic(echo_proxy.name, "latency", {"latency": 1}, name=name)
+    assert toxic.value.status == 400 and "a name is one segment" in toxic.value.message
 
 
 def test_listen_address_in_use_is_a_conflict_not_a_500(client, echo_proxy):
