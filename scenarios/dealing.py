@@ -15,10 +15,18 @@ index of its role (Locust custom message ``dientap_deal``) and waits for the ans
 Locust rebalance that moves users between workers re-deals the same indices instead of
 running past the end. A local runner deals in process. The master's book is cleared when
 a test starts.
+
+The master also remembers which worker holds which index. A worker that dies (SIGKILL, a
+lost machine) never gives its indices back; Locust drops it a minute later and hands its
+users to the workers left, whose new users would then be dealt indices past the end — slots
+already played by someone else — while the dead worker's communes went unplayed for the
+rest of the run. So before it deals, the master takes back every index held by a worker
+Locust no longer lists, and a give-back counts only from the worker holding the index.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import threading
@@ -55,34 +63,76 @@ class DealingTimeout(RuntimeError):
 
 
 class IndexBook:
-    """Indices in use per role; hands out the lowest free one."""
+    """Indices in use per role, and who holds each; hands out the lowest free one."""
 
     def __init__(self) -> None:
-        self._taken: dict[str, set[int]] = {}
+        self._taken: dict[str, dict[int, str]] = {}  # role → index → holder ("" in process)
+        # holder → its (role, index) pairs: the master checks the holders before every deal,
+        # so that check must cost the number of workers, not the number of players.
+        self._held: dict[str, set[tuple[str, int]]] = {}
+        # The lowest free index without a scan (a scan made dealing national's 26,568
+        # officers cost the master 22 s of CPU): every index from _fresh[role] up was never
+        # dealt; below it, the free ones are in the heap _freed[role].
+        self._fresh: dict[str, int] = {}
+        self._freed: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
-    def take(self, role: str) -> int:
-        """The lowest index of ``role`` not in use, now in use."""
+    def take(self, role: str, holder: str = "") -> int:
+        """The lowest index of ``role`` not in use, now held by ``holder``."""
         with self._lock:
-            taken = self._taken.setdefault(role, set())
-            index = next(i for i in itertools.count() if i not in taken)
-            taken.add(index)
+            taken = self._taken.setdefault(role, {})
+            freed = self._freed.setdefault(role, [])
+            if freed:
+                index = heapq.heappop(freed)
+            else:
+                index = self._fresh.get(role, 0)
+                self._fresh[role] = index + 1
+            taken[index] = holder
+            self._held.setdefault(holder, set()).add((role, index))
             return index
 
-    def give_back(self, role: str, index: int) -> None:
-        """``index`` of ``role`` is free again (unknown indices are ignored)."""
+    def give_back(self, role: str, index: int, holder: str | None = None) -> None:
+        """``index`` of ``role`` is free again — unless ``holder`` is given and does not hold
+        it (a late give-back from a worker whose indices went to another). Unknown indices
+        are ignored."""
         with self._lock:
-            self._taken.get(role, set()).discard(index)
+            owner = self._taken.get(role, {}).get(index)
+            if owner is not None and (holder is None or owner == holder):
+                self._free(role, index, owner)
+
+    def give_back_all(self, holder: str) -> int:
+        """Free every index ``holder`` holds (it left the run); how many were freed."""
+        with self._lock:
+            held = list(self._held.get(holder, ()))
+            for role, index in held:
+                self._free(role, index, holder)
+            return len(held)
+
+    def _free(self, role: str, index: int, holder: str) -> None:
+        del self._taken[role][index]
+        heapq.heappush(self._freed.setdefault(role, []), index)
+        held = self._held[holder]
+        held.discard((role, index))
+        if not held:
+            del self._held[holder]
+
+    def holders(self) -> set[str]:
+        """Everyone holding an index of any role."""
+        with self._lock:
+            return set(self._held)
 
     def clear(self) -> None:
         """Forget every index (a new test starts)."""
         with self._lock:
             self._taken.clear()
+            self._held.clear()
+            self._fresh.clear()
+            self._freed.clear()
 
     def in_use(self, role: str) -> set[int]:
         """The indices of ``role`` in use."""
         with self._lock:
-            return set(self._taken.get(role, set()))
+            return set(self._taken.get(role, {}))
 
 
 class RoleDealer:
@@ -155,14 +205,27 @@ class RoleDealer:
     def on_deal(self, environment: Any, msg: Any, **_kw: Any) -> None:
         """Master: deal the next index of a role to the asking worker."""
         data = msg.data or {}
-        index = self.book.take(str(data["role"]))
+        self.reclaim_departed()
+        index = self.book.take(str(data["role"]), msg.node_id)
         self.runner.send_message(DEALT_MESSAGE, {"ask": data["ask"], "index": index}, client_id=msg.node_id)
 
     def on_release(self, environment: Any, msg: Any, **_kw: Any) -> None:
         """Master: a worker's users gave their indices back."""
         data = msg.data or {}
         for index in data.get("indices", ()):
-            self.book.give_back(str(data["role"]), int(index))
+            self.book.give_back(str(data["role"]), int(index), msg.node_id)
+
+    def reclaim_departed(self) -> None:
+        """Master: take back the indices of every worker Locust no longer lists.
+
+        Done when dealing, not on a timer: Locust drops a dead worker from its clients
+        *before* it hands that worker's users to the others, so the first new user's ask
+        already finds the dead worker's indices free."""
+        clients = self.runner.clients
+        for holder in self.book.holders() - {""}:
+            if holder not in clients:
+                freed = self.book.give_back_all(holder)
+                log.warning("worker %s left the run holding %d role indices; they are dealt again", holder, freed)
 
 
 def attach_dealer(environment: Any) -> RoleDealer:

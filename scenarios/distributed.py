@@ -14,6 +14,13 @@ histograms. Protocol (Locust custom messages):
   out of what the master merged. This matters for ``--run-time`` headless runs, where
   the master would otherwise quit 0.5 s after telling workers to stop;
 * a worker also sends a ``final`` report on its own ``test_stop`` (normal stop path);
+* a report that cannot be sent (Locust gives up on ZMQ after ≈ 9 s of retries) is put back
+  into the worker's recorder, so the next report carries it — drained data is never
+  dropped, and never sent twice;
+* the master names every worker it heard from this test, or still lists, whose final report
+  never came — also one Locust dropped mid-run (killed, its machine lost), whose communes went
+  silent from then on — so the run's verdict says so. It waits only for workers that can
+  still answer: one whose heartbeat is gone is named at once, not after the whole wait;
 * the ``final`` report also carries the worker's *records* (``"records"``: what it was
   acknowledged and who it played), which the master writes into its run directory. A
   worker on another machine shares no disk with the master, and riding on the final
@@ -47,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 LATENCY_MESSAGE = "dientap_latency"
 FLUSH_MESSAGE = "dientap_flush"
+# locust.runners.STATE_MISSING: a worker whose heartbeats stopped. Spelled here, not imported,
+# so this module stays importable without locust's monkey-patching (see scenarios/__init__).
+LOCUST_STATE_MISSING = "missing"
 
 
 @dataclass
@@ -59,7 +69,8 @@ class LatencyShipping:
     messages_sent: int = 0
     messages_received: int = 0
     final_from: set[str] = field(default_factory=set)
-    missing_final: list[str] = field(default_factory=list)
+    reported_from: set[str] = field(default_factory=set)  # master: workers that sent a report this test
+    missing_final: list[str] = field(default_factory=list)  # master: workers (by name) whose final never came
     worker_health: dict[str, GeneratorSnapshot] = field(default_factory=dict)
     late_reports: int = 0  # reports arriving after a worker's final one (still merged)
     on_sent: list[Callable[[RecorderDelta], None]] = field(default_factory=list)
@@ -135,9 +146,17 @@ def _attach_worker(
         if snapshot.node == "local":  # the default name: say which worker this is
             snapshot.node = f"worker-{runner.worker_index}"
         report = {"delta": delta.to_wire(), "health": snapshot.to_wire(), "final": final, "seq": shipping.messages_sent}
-        if final and final_records is not None:
-            report["records"] = final_records()
-        runner.send_message(LATENCY_MESSAGE, report)
+        try:
+            if final and final_records is not None:
+                report["records"] = final_records()
+            runner.send_message(LATENCY_MESSAGE, report)
+        except Exception:
+            # Not sent (ZMQ refuses without queueing): the drained data goes back, so the next
+            # report — periodic, or the final one test_stop sends — carries it exactly once.
+            recorder.absorb(delta)
+            if final:
+                recorder.unseal()
+            raise
         shipping.messages_sent += 1
         for callback in shipping.on_sent:
             callback(delta)
@@ -174,12 +193,26 @@ def _attach_master(
     on_records: Callable[[str, dict[str, Any]], None] | None,
 ) -> LatencyShipping:
     shipping = LatencyShipping("master", recorder)
+    awaited: list[str] = []  # the workers whose final report this stop waits for, or names
+
+    def name(worker: str) -> str:
+        # "worker-1" (its own snapshot's name) reads better than Locust's host_uuid id.
+        health = shipping.worker_health.get(worker)
+        return health.node if health is not None and health.node not in ("", "local") else worker
+
+    def still_missing() -> list[str]:
+        return [w for w in awaited if w not in shipping.final_from]
+
+    def can_answer(worker: str) -> bool:
+        client = runner.clients.get(worker)
+        return client is not None and client.state != LOCUST_STATE_MISSING
 
     def on_latency(environment: Any, msg: Any, **_kw: Any) -> None:
         data = msg.data or {}
         worker = msg.node_id
         if worker in shipping.final_from:
             shipping.late_reports += 1
+        shipping.reported_from.add(worker)
         recorder.absorb(RecorderDelta.from_wire(data.get("delta", {})))
         if data.get("health"):
             shipping.worker_health[worker] = GeneratorSnapshot.from_wire(data["health"])
@@ -191,27 +224,37 @@ def _attach_master(
                 logger.exception("could not write the records of worker %s", worker)
         if data.get("final"):
             shipping.final_from.add(worker)
+            if awaited:  # a final report after the stop was judged: the worker is missing no more
+                shipping.missing_final = [name(w) for w in still_missing()]
 
     def on_test_start(**_kw: Any) -> None:
         shipping.final_from.clear()
+        shipping.reported_from.clear()
         shipping.missing_final.clear()
+        awaited.clear()
 
     def on_test_stopping(**_kw: Any) -> None:
-        workers = [client.id for client in runner.clients.all]
-        for worker in workers:
+        listed = [client.id for client in runner.clients.all]
+        # A worker Locust no longer lists (dropped after a minute without heartbeats) is
+        # awaited too: it cannot answer, so it is named — its communes went silent.
+        awaited[:] = list(dict.fromkeys([*listed, *sorted(shipping.reported_from)]))
+        for worker in listed:
             if worker not in shipping.final_from:
-                runner.send_message(FLUSH_MESSAGE, None, client_id=worker)
+                runner.send_message(FLUSH_MESSAGE, None, client_id=worker)  # a dead peer's is dropped by ZMQ
+        shipping.missing_final = [name(w) for w in still_missing()]
         if getcurrent() in runner.greenlet:
             # Stopping from inside the message loop (e.g. the last worker quit): waiting
-            # here would block the very loop that receives the reports.
+            # here would block the very loop that receives the reports; a final report
+            # arriving later still takes its worker off the list (on_latency).
             return
         deadline = time.monotonic() + final_timeout_s
-        while time.monotonic() < deadline:
-            if all(w in shipping.final_from for w in workers if w in runner.clients):
-                return
+        # Bounded by the deadline, and shorter: a worker whose heartbeat is gone (killed)
+        # cannot answer, so it is not waited for — the wait would eat the master's stop budget.
+        while any(can_answer(w) for w in still_missing()) and time.monotonic() < deadline:
             gevent.sleep(0.05)
-        shipping.missing_final = [w for w in workers if w not in shipping.final_from]
-        if not shipping.missing_final:  # the last one landed as the time ran out
+        missing = still_missing()
+        shipping.missing_final = [name(w) for w in missing]
+        if not missing:
             return
         logger.error(
             "no final latency report from worker(s) %s within %.0f s: their last seconds are missing",

@@ -19,6 +19,7 @@ import argparse
 import os
 import subprocess  # we launch Locust with a fixed argument list  # nosec B404
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from dientap.commands.preflight import check_folder
 from dientap.orchestration.remote import (
     ALLOW_HOSTS_ENV,
     DEFAULT_WORKER_OUT,
+    JOINED_ENV,
     PKI_DIR_ENV,
     REFUSED_EXIT,
     RESTART_EXIT,
@@ -105,35 +107,48 @@ def worker(args: argparse.Namespace) -> ExitCode:
     print(f"worker: master {host}:{port}; allowlist loopback + {listed}; copies in {args.out}/", flush=True)
     command = [sys.executable, "-m", "locust", "-f", "-", "--worker", "--master-host", host, "--master-port", str(port),
                "--loglevel", "WARNING"]
+    with tempfile.TemporaryDirectory(prefix="dientap-worker-") as scratch:
+        joined = Path(scratch) / "joined"
+        env[JOINED_ENV] = str(joined)
+        return _serve(args, command, env, joined, f"{host}:{port}")
+
+
+def _serve(args: argparse.Namespace, command: list[str], env: dict[str, str], joined: Path, master: str) -> ExitCode:
     runs, wait_s, idle_since = 0, RETRY_S[0], time.monotonic()
     while runs < args.runs:
-        started = time.monotonic()
+        joined.unlink(missing_ok=True)
         proc = subprocess.Popen(command, env=env, **_child_options())  # nosec B603 - fixed argument list
         CHILDREN.add(proc)
-        code = _wait(proc)
+        # Locust's worker waits 300 s for a master to hand it the entry: the idle bound
+        # must hold during that wait, not only between attempts.
+        code = _wait(proc, idle_until=idle_since + args.idle_timeout, joined=joined)
         if code == REFUSED_EXIT:
             return ExitCode.TARGET_NOT_ALLOWED  # the child said why, in one ERROR: line
-        played = code in (0, RESTART_EXIT) and time.monotonic() - started > 5.0
-        if played or code == RESTART_EXIT:
-            runs += 1
+        if joined.exists():  # a master answered: whatever the run's end, the worker was not idle
             idle_since, wait_s = time.monotonic(), RETRY_S[0]
-            print(f"worker: run {runs} over (exit {code}); waiting for the next master on {host}:{port}", flush=True)
-            continue
-        if time.monotonic() - idle_since > args.idle_timeout:
-            print(f"worker: no master on {host}:{port} for {args.idle_timeout:g} s; stopping", flush=True)
+            if code in (0, RESTART_EXIT):
+                runs += 1
+                print(f"worker: run {runs} over (exit {code}); waiting for the next master on {master}", flush=True)
+                continue
+        if time.monotonic() - idle_since >= args.idle_timeout:
+            print(f"worker: no master on {master} for {args.idle_timeout:g} s; stopping", flush=True)
             return ExitCode.OK
-        STOP.sleep(wait_s)
+        STOP.sleep(min(wait_s, max(0.0, idle_since + args.idle_timeout - time.monotonic())))
         wait_s = min(RETRY_S[1], wait_s * 2)
     print(f"worker: stopping after {runs} run(s)", flush=True)
     return ExitCode.OK
 
 
-def _wait(proc: subprocess.Popen) -> int:
-    """The worker's exit code. On Ctrl-C or SIGTERM (a ``KeyboardInterrupt`` from
+def _wait(proc: subprocess.Popen, *, idle_until: float, joined: Path) -> int | None:
+    """The worker's exit code; None when no master handed it an entry by ``idle_until``
+    (it is then stopped). On Ctrl-C or SIGTERM (a ``KeyboardInterrupt`` from
     :data:`STOP`) it is stopped — SIGTERM makes a Locust worker stop its users and tell the
     master — and the stop propagates (exit 130)."""
     try:
         while proc.poll() is None:
+            if time.monotonic() >= idle_until and not joined.exists():
+                stop_processes([proc], 5.0)
+                return None
             time.sleep(0.2)
     except KeyboardInterrupt:
         stop_processes([proc], 15.0)

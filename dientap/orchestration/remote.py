@@ -39,13 +39,16 @@ from kernel.allowlist import Allowlist
 from kernel.errors import DientapError, ExitCode
 
 __all__ = [
-    "ALLOW_HOSTS_ENV", "PKI_DIR_ENV", "WORKER_OUT_ENV", "DEFAULT_WORKER_OUT", "REFUSED_EXIT", "RESTART_EXIT",
+    "ALLOW_HOSTS_ENV", "JOINED_ENV", "PKI_DIR_ENV", "WORKER_OUT_ENV", "DEFAULT_WORKER_OUT", "REFUSED_EXIT", "RESTART_EXIT",
     "write_served_entry", "served_entry_name", "installed_locust_version", "join_run", "check_worker_config",
 ]
 
 ALLOW_HOSTS_ENV = "DIENTAP_ALLOW_HOSTS"  # comma-separated hosts a worker may send to, besides loopback
 PKI_DIR_ENV = "DIENTAP_PKI_DIR"  # the worker's copy of the dry-run CA directory
 WORKER_OUT_ENV = "DIENTAP_WORKER_OUT"  # where a worker keeps its own copy of what it shipped
+# A file ``dientap worker`` names for its Locust child: written once a master has handed the child
+# its entry, so the idle bound counts only time no master answered (Locust itself waits 300 s).
+JOINED_ENV = "DIENTAP_WORKER_JOINED"
 DEFAULT_WORKER_OUT = "runs/worker"
 RESTART_EXIT = 75  # EX_TEMPFAIL: this worker's entry is another run's; fetch the master's again
 REFUSED_EXIT = int(ExitCode.TARGET_NOT_ALLOWED)
@@ -123,6 +126,9 @@ def join_run(*, dientap_version: str, locust_version: str, run_config: str) -> N
     if os.environ.get(RUN_CONFIG_ENV):
         return
     config = json.loads(run_config)
+    joined = os.environ.get(JOINED_ENV)
+    if joined:  # a master answered: even a run this worker refuses ends the idle time
+        Path(joined).write_text(str(config.get("run_id", "")), encoding="utf-8")
     allow_hosts = [h for h in os.environ.get(ALLOW_HOSTS_ENV, "").split(",") if h.strip()]
     # The worker's own copy of the CA; the master's path serves only where the disk is shared.
     master_pki = config.get("pki_dir")

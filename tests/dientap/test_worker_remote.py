@@ -176,3 +176,14 @@ def test_bad_worker_flags_are_one_error_line_and_nothing_starts(tmp_path, argv, 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ERROR:") and flag in lines[0] and accepted in lines[0], done.stderr
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_no_master_answers_stops_at_its_idle_bound_not_at_locusts(tmp_path):
+    """Locust's worker waits 300 s for a master to hand it the entry; --idle-timeout must hold
+    inside that wait. (The subprocess timeout only guards against a hang.)"""
+    port = _free_port()  # nothing listens there
+    done = subprocess.run([*DIENTAP, "worker", "--master", f"127.0.0.1:{port}", "--idle-timeout", "2", "--runs", "1"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == ExitCode.OK, done
+    assert f"worker: no master on 127.0.0.1:{port} for 2 s; stopping" in done.stdout, done
+    assert "run 1 over" not in done.stdout  # nothing was played, so nothing counted as a run

@@ -65,11 +65,61 @@ def test_a_worker_gives_back_its_stopped_users_indices_in_one_message() -> None:
     # The master gives every one of them back.
     master = RoleDealer()
     for _ in range(1000):
-        master.book.take("officer")
+        master.book.take("officer", "worker-0")
 
     class Message:
         def __init__(self, data: dict) -> None:
             self.data = data
+            self.node_id = "worker-0"
 
     master.on_release(None, Message(runner.sent[0][1]))
     assert master.book.in_use("officer") == set()
+
+
+class _RecordingMaster:
+    """A master runner: the workers Locust lists, and what it would send them."""
+
+    def __init__(self, *workers: str) -> None:
+        self.clients: dict[str, object] = dict.fromkeys(workers)
+        self.sent: list[tuple[str, dict, str]] = []
+
+    def send_message(self, kind: str, data: dict, client_id: str) -> None:
+        self.sent.append((kind, data, client_id))
+
+
+class _Message:
+    def __init__(self, node_id: str, data: dict) -> None:
+        self.node_id = node_id
+        self.data = data
+
+
+def _dealt(master: RoleDealer, runner: _RecordingMaster, worker: str, role: str = "officer") -> int:
+    master.on_deal(None, _Message(worker, {"role": role, "ask": len(runner.sent) + 1}))
+    kind, data, to = runner.sent[-1]
+    assert (kind, to) == ("dientap_dealt", worker)
+    return int(data["index"])
+
+
+def test_a_dead_workers_indices_are_dealt_again_to_the_users_locust_moves_elsewhere() -> None:
+    """A SIGKILLed worker gives nothing back; Locust drops it and hands its users to the
+    workers left. Their new users must play the dead worker's slots, not indices past the
+    end (slots someone else already plays), and a late give-back from the dead worker must
+    not free an index now held by another."""
+    runner = _RecordingMaster("w-a", "w-b")
+    master = RoleDealer(runner)
+    assert [_dealt(master, runner, w) for w in ("w-a", "w-b", "w-a", "w-b")] == [0, 1, 2, 3]
+    del runner.clients["w-b"]  # Locust removed the dead worker before redistributing its users
+    assert [_dealt(master, runner, "w-a") for _ in range(2)] == [1, 3]
+    assert master.book.in_use("officer") == {0, 1, 2, 3}
+    master.on_release(None, _Message("w-b", {"role": "officer", "indices": [1, 3]}))  # stale, from the dead one
+    assert master.book.in_use("officer") == {0, 1, 2, 3}
+    master.on_release(None, _Message("w-a", {"role": "officer", "indices": [3]}))
+    assert master.book.in_use("officer") == {0, 1, 2}
+
+
+def test_the_book_frees_everything_one_holder_holds_and_nothing_else() -> None:
+    book = IndexBook()
+    assert [book.take("officer", h) for h in ("a", "b", "a")] == [0, 1, 2] and book.take("agency", "a") == 0
+    assert book.holders() == {"a", "b"}
+    assert book.give_back_all("a") == 3 and book.give_back_all("a") == 0
+    assert book.in_use("officer") == {1} and book.in_use("agency") == set() and book.holders() == {"b"}
