@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from drills.security.context import CheckContext, SetupFailed
+from drills.security.context import UNAVAILABLE, CheckContext, SetupFailed, require_judged
 from drills.security.documents import DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
@@ -17,6 +17,9 @@ __all__: list[str] = []
 
 API4 = "API4:2023 Unrestricted Resource Consumption"
 API6 = "API6:2023 Unrestricted Access to Sensitive Business Flows"
+#: Look-ups the legitimate caller must complete while the scraper is refused: a throttle
+#: that refuses every client, not only the scraper, shows in them.
+LEGIT_LOOKUPS_WHILE_THROTTLED = 3
 
 
 class _LegitimateCaller(threading.Thread):
@@ -29,24 +32,45 @@ class _LegitimateCaller(threading.Thread):
         self.ids = ids
         self.latencies_ms: list[float] = []
         self.statuses: list[int] = []
+        # (monotonic start, status) of each look-up, for what happened after a given instant.
+        self.started_at: list[float] = []
         self.stop = threading.Event()
+        self._done = threading.Condition()
 
     def run(self) -> None:
         try:
             i = 0
             while not self.stop.is_set() and i < 600:  # bounded: at most 2 minutes at 5/s
+                began = time.monotonic()
                 started = time.perf_counter()
                 try:
                     r = self.client.get(f"/citizens/{self.ids[i % len(self.ids)]}", headers=self.headers,
                                         params={"purpose": "security drill: legitimate caller"})
-                    self.statuses.append(r.status_code)
+                    status = r.status_code
                 except httpx.HTTPError:
-                    self.statuses.append(0)
-                self.latencies_ms.append((time.perf_counter() - started) * 1000)
+                    status = 0
+                with self._done:
+                    self.latencies_ms.append((time.perf_counter() - started) * 1000)
+                    self.started_at.append(began)
+                    self.statuses.append(status)
+                    self._done.notify_all()
                 i += 1
                 self.stop.wait(0.2)
         finally:
             self.client.close()
+
+    def lookups_since(self, instant: float) -> int:
+        """Look-ups completed that started at or after ``instant`` (monotonic)."""
+        with self._done:
+            return sum(1 for t in self.started_at if t >= instant)
+
+    def wait_for_lookups_since(self, instant: float, count: int, timeout_s: float) -> int:
+        """Wait until ``count`` look-ups started at or after ``instant`` are done, at most
+        ``timeout_s``; how many there are then."""
+        with self._done:
+            self._done.wait_for(lambda: sum(1 for t in self.started_at if t >= instant) >= count,
+                                timeout=max(0.0, timeout_s))
+        return self.lookups_since(instant)
 
     def p95(self) -> float:
         """95th percentile of the look-up latencies (ms)."""
@@ -61,7 +85,10 @@ class _LegitimateCaller(threading.Thread):
     sends="one client system looks up consecutive citizens as fast as it can (at most 3,000 look-ups or 20 s) "
           "while another looks citizens up 5 times a second",
     passes_when="the scraper gets 429 with a Retry-After of at least 1 s before the bound; the legitimate caller "
-                "gets no 429/5xx and its p95 stays within the budget (1,000 ms)",
+                "gets no 429/5xx and its p95 stays within the budget (1,000 ms), including 3 look-ups started while "
+                "the scraper is refused (waited for within the Retry-After). A scraper look-up answered 401/404/5xx "
+                "(the population service not serving at all), or no legitimate look-up while the scraper is refused, "
+                "is ERROR",
     weaknesses=(PlantedWeakness("population", "no_rate_limit"),),
     simulates_incident=True,
 ))
@@ -74,8 +101,10 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
     legit.start()
     started = time.monotonic()
     refused: httpx.Response | None = None
+    refused_at = 0.0
     last: httpx.Response | None = None
     sent = 0
+    after_refusal = 0
     try:
         while sent < limits.scrape_max_requests and time.monotonic() - started < limits.scrape_max_s:
             c = ctx.citizen()
@@ -84,11 +113,19 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
             sent += 1
             last = r
             if r.status_code == 429:
-                refused = r
-                out.detected_after_s = round(time.monotonic() - started, 3)
+                refused, refused_at = r, time.monotonic()
+                out.detected_after_s = round(refused_at - started, 3)
                 break
-        # Let the legitimate caller run on a little while the scraper is being refused.
-        time.sleep(1.0)
+            # Down, the scraper's token refused, no such route: nothing was served, so
+            # "never throttled" would be no finding.
+            require_judged(r, f"scraper look-up #{sent}", UNAVAILABLE | {401, 404})
+        if refused is not None:
+            # A throttle that refuses everyone shows only in the legitimate caller's look-ups
+            # while the scraper is refused: wait for a few, at most for as long as the target
+            # said the refusal lasts (its Retry-After) and the check's budget allows.
+            retry = refused.headers.get("retry-after", "")
+            window_s = min(float(retry) if retry.isdigit() else 0.0, ctx.time_left())
+            after_refusal = legit.wait_for_lookups_since(refused_at, LEGIT_LOOKUPS_WHILE_THROTTLED, window_s)
     finally:
         legit.stop.set()
         legit.join(5)
@@ -108,8 +145,12 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
     p95 = legit.p95()
     out.expect(p95 <= limits.legit_p95_budget_ms, f"the legitimate caller's p95 was {p95:.0f} ms "
                f"(budget {limits.legit_p95_budget_ms:.0f} ms)", None)
+    if out.passed and refused is not None and not after_refusal:
+        raise SetupFailed(f"the legitimate caller completed no look-up in the {refused.headers.get('retry-after')} s "
+                          "the scraper was refused: whether the throttle spares other clients cannot be judged")
     if not bad and p95 <= limits.legit_p95_budget_ms:
-        out.note(f"legitimate caller: {len(legit.statuses)} look-ups, p95 {p95:.0f} ms, none refused")
+        out.note(f"legitimate caller: {len(legit.statuses)} look-ups ({after_refusal} while the scraper was refused), "
+                 f"p95 {p95:.0f} ms, none refused")
 
 
 @security_check(CheckSpec(

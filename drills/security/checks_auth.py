@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from drills.security.context import UNAVAILABLE, CheckContext, SetupFailed, require_judged
+from drills.security.context import THROTTLED, UNAVAILABLE, CheckContext, SetupFailed, require_judged
 from drills.security.jwt_forge import make_token, mock_signing_key, split_token, tampered_tokens
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
@@ -199,7 +199,8 @@ def _public_key_pem(ctx: CheckContext) -> bytes:
     sends="each service's own valid token altered: modified payload, alg none (4 casings, 2 forms), stripped "
           "signature, HS256 re-signed with a public key (the CA certificate), injected jwk (oct and EC) and jku "
           "headers, kid path traversal",
-    passes_when="the valid token is accepted and every altered one answers 401",
+    passes_when="the valid token is accepted and every altered one answers 401; the valid token refused (401), "
+                "throttled (429) or failing (5xx), or an altered one throttled (429), is ERROR",
     weaknesses=(PlantedWeakness("population", "jwt_alg_none"),),
 ))
 def jwt_tampering(ctx: CheckContext, out: Outcome) -> None:
@@ -209,9 +210,13 @@ def jwt_tampering(ctx: CheckContext, out: Outcome) -> None:
         baseline = call(token)
         if baseline.status_code == 401:
             raise SetupFailed(f"{service} refused its own valid token", baseline)
+        # Throttled or failing, the service judged no token: every forged one would "fail" alike.
+        require_judged(baseline, f"{service}'s own valid token", THROTTLED | UNAVAILABLE)
         bad = 0
         for label, forged in tampered_tokens(token, pem, "000000000000"):
             r = call(forged)
+            # A 5xx stays a finding (the forged token broke the verifier); a 429 judged nothing.
+            require_judged(r, f"{service}: {label}", THROTTLED)
             if r.status_code != 401:
                 bad += 1
                 out.fail(f"{service}: {label} answered {r.status_code}, expected 401", ctx.excerpt(r, label))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from drills.security.context import THROTTLED, CheckContext, SetupFailed, require_judged
+from drills.security.context import THROTTLED, UNAVAILABLE, CheckContext, SetupFailed, require_judged
 from drills.security.documents import DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
@@ -29,7 +29,8 @@ def _leaks(r: httpx.Response, *secrets: str) -> bool:
     sends="citizen B's token on GET /dossiers/{A's code}, POST …/transitions {to: 7}, POST …/payments, and GET on "
           "the 20 neighbouring dossier codes",
     passes_when="every request answers 403/404 without A's name or ID number, no neighbouring code answers 200, "
-                "and A's dossier and the payment ledger are unchanged",
+                "and A's dossier and the payment ledger are unchanged; a neighbouring code answered 401/429/5xx (not "
+                "judged closed) is ERROR",
     weaknesses=(PlantedWeakness("portal", "bola_dossier_read"),),
 ))
 def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
@@ -56,6 +57,8 @@ def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
             continue
         code = f"{prefix}-{guess:06d}"
         r = ctx.send("portal", "GET", f"/dossiers/{code}", headers=attacker)
+        # Throttled, failing, or B's own token refused: the code was not found closed, only not tried.
+        require_judged(r, f"B's GET of the neighbouring code {code}", THROTTLED | UNAVAILABLE | {401})
         if r.status_code == 200:
             opened.append(code)
             if len(opened) == 1:
@@ -113,8 +116,9 @@ def bfla(ctx: CheckContext, out: Outcome) -> None:
     area=Area.AUTHZ, owasp=API1,
     sends="an officer of another commune: GET the dossier, POST transition 1→2, and their worklist; then the "
           "dossier's own commune officer makes the same move (control)",
-    passes_when="the foreign officer gets 403/404 and never sees the code in the worklist; the dossier stays at 1 "
-                "until its own officer moves it (control succeeds)",
+    passes_when="the foreign officer gets 403/404 and never sees the code in the worklist, which answers 200 (an "
+                "unreadable worklist hides nothing: ERROR); the dossier stays at 1 until its own officer moves it "
+                "(control succeeds)",
     weaknesses=(PlantedWeakness("portal", "officer_any_commune"),),
 ))
 def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
@@ -130,6 +134,9 @@ def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
     r = ctx.send("portal", "POST", f"/dossiers/{victim.code}/transitions", headers=foreign, json={"to": 2})
     out.expect(r.status_code in _DENIED, f"foreign officer move answered {r.status_code}", ctx.excerpt(r))
     r = ctx.send("portal", "GET", "/dossiers", headers=foreign, params={"limit": 200})
+    if r.status_code != 200:
+        raise SetupFailed(f"the foreign officer's worklist answered {r.status_code}: the dossier's absence from a list "
+                          "that could not be read proves nothing", r)
     out.expect(victim.code not in r.text, "the dossier appears in the foreign officer's worklist", ctx.excerpt(r))
     status = ctx.dossier_status(victim)
     out.expect(status == 1, f"the dossier moved to status {status} after the foreign officer's attempt", None)
@@ -181,7 +188,8 @@ def mass_assignment(ctx: CheckContext, out: Outcome) -> None:
     area=Area.AUTHZ, owasp=API1,
     sends="X sends a signed document to Y; Z: GET /documents/{id}, POST …/receipts, POST /inbox/{Y's delivery}/ack, "
           "GET /inbox; then Y reads and acknowledges it (control)",
-    passes_when="Z gets 403/404 everywhere and never sees the document; Y can read and acknowledge it",
+    passes_when="Z gets 403/404 everywhere and never sees the document in its inbox, which answers 200 (an "
+                "unreadable inbox hides nothing: ERROR); Y can read and acknowledge it",
     weaknesses=(PlantedWeakness("axis", "axis_bola"),),
 ))
 def axis_agency_isolation(ctx: CheckContext, out: Outcome) -> None:
@@ -201,6 +209,9 @@ def axis_agency_isolation(ctx: CheckContext, out: Outcome) -> None:
     r = ctx.send("axis", "POST", f"/inbox/{delivery}/ack", headers=intruder)
     out.expect(r.status_code in _DENIED, f"Z acknowledging Y's delivery answered {r.status_code}", ctx.excerpt(r))
     r = ctx.send("axis", "GET", "/inbox", headers=intruder, params={"limit": 100})
+    if r.status_code != 200:
+        raise SetupFailed(f"Z's inbox answered {r.status_code}: the document's absence from an inbox that could not "
+                          "be read proves nothing", r)
     out.expect(document_id not in r.text, "the document appears in Z's inbox", ctx.excerpt(r))
     owner = ctx.bearer(ctx.axis_token(y))
     if ctx.send("axis", "GET", f"/documents/{document_id}", headers=owner).status_code != 200:

@@ -99,13 +99,21 @@ def verify_mismatch(ctx: CheckContext, out: Outcome) -> None:
                  ctx.excerpt(answers["unknown ID number"], "unknown ID"))
 
 
+def _require_served(r: httpx.Response, what: str) -> None:
+    """ERROR unless the access was served: throttled, failed or refused, it reached no
+    personal data, and its absence from the audit log would be no finding."""
+    if r.status_code != 200:
+        raise SetupFailed(f"{what} answered {r.status_code}, not served: it touched no personal data, so there is "
+                          "nothing to find in the audit log", r)
+
+
 @security_check(CheckSpec(
     id="exposure.audit-trail",
     title="Every population look-up is in the audit log with caller and purpose",
     area=Area.EXPOSURE, owasp="Decree 13/2023 (personal data processing log)",
     sends="3 look-ups and 1 verification as province-01 with unique purposes, then GET /admin/audit (admin token)",
-    passes_when="within 5 s each of the 4 accesses is in the audit log with caller province-01, its subject and "
-                "its exact purpose",
+    passes_when="each of the 4 accesses is served (200; a refused one accessed nothing to audit: ERROR) and within "
+                "5 s is in the audit log with caller province-01, its subject and its exact purpose",
     weaknesses=(PlantedWeakness("population", "audit_skips_verify"),),
 ))
 def audit_trail(ctx: CheckContext, out: Outcome) -> None:
@@ -117,13 +125,15 @@ def audit_trail(ctx: CheckContext, out: Outcome) -> None:
     for i in range(3):
         c = ctx.citizen()
         purpose = f"security drill {nonce} look-up {i}"
-        _lookup(ctx, "province-01", c.personal_id, purpose)
+        _require_served(_lookup(ctx, "province-01", c.personal_id, purpose), f"look-up {i + 1}")
         expected[purpose] = c.personal_id
     c = ctx.citizen()
     purpose = f"security drill {nonce} verify"
-    ctx.send("population", "POST", "/citizens/verify", headers=ctx.bearer(ctx.population_token("province-01")),
-             json={"personal_id": c.personal_id, "full_name": c.full_name,
-                   "date_of_birth": c.date_of_birth.isoformat(), "purpose": purpose})
+    verified = ctx.send("population", "POST", "/citizens/verify",
+                        headers=ctx.bearer(ctx.population_token("province-01")),
+                        json={"personal_id": c.personal_id, "full_name": c.full_name,
+                              "date_of_birth": c.date_of_birth.isoformat(), "purpose": purpose})
+    _require_served(verified, "the verification")
     expected[purpose] = c.personal_id
     missing = dict(expected)
     r: httpx.Response | None = None
@@ -151,7 +161,8 @@ def audit_trail(ctx: CheckContext, out: Outcome) -> None:
     sends="12 malformed requests across the three services (bad JSON, wrong types, malformed ID numbers, unknown "
           "routes, broken XML, missing tokens)",
     passes_when="every answer is 4xx and no body contains a trace, SQL, or server path marker; a 429 (the request "
-                "never reached the code judged) is ERROR",
+                "never reached the code judged), or a service whose every answer is 401/404 (no probe reached a "
+                "handler that could leak: a gateway refusing everything), is ERROR",
     weaknesses=(PlantedWeakness("portal", "stack_traces"),),
 ))
 def error_bodies(ctx: CheckContext, out: Outcome) -> None:
@@ -177,15 +188,24 @@ def error_bodies(ctx: CheckContext, out: Outcome) -> None:
         ("axis", "GET", "/agencies", {"params": {"province": "1' OR '1'='1"}}),
     ]
     clean = 0
+    # Per service, the answers of its probes that reached a handler: a 401 (no token) or a
+    # 404 (no route) is answered before any code that could leak has run.
+    reached: dict[str, list[int]] = {service: [] for service, *_ in requests}
     for service, method, path, kw in requests:
         r = ctx.send(service, method, path, **kw)
         leaked = [m for m in LEAK_MARKERS if m in r.text]
         if not leaked:
             # Throttled, the malformed request never reached the code whose errors are judged.
             require_judged(r, f"{service} {method} {path}", THROTTLED)
+        if r.status_code not in (401, 404):
+            reached[service].append(r.status_code)
         ok = out.expect(400 <= r.status_code < 500 and not leaked,
                         f"{service} {method} {path}: {r.status_code}"
                         + (f", body leaks {', '.join(repr(m) for m in leaked[:3])}" if leaked else ""), ctx.excerpt(r))
         clean += ok
+    unreached = [service for service, statuses in reached.items() if not statuses]
+    if unreached:
+        raise SetupFailed(f"{', '.join(unreached)}: every malformed request answered 401 or 404, before any handler "
+                          "that could leak ran: the target never judged it, so the check cannot say whether it holds")
     if out.passed:
         out.note(f"{clean} error answers, all 4xx JSON without traces, SQL or paths")

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import httpx
 
-from drills.security.context import CheckContext, require_judged
+from drills.security.context import THROTTLED, CheckContext, require_judged
 from drills.security.documents import NOT_A_VERDICT_ON_THE_PACKAGE, DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
@@ -37,6 +37,22 @@ EXECUTED = ("root:x:0:0", "uid=", "[fonts]", "for 16-bit app support")
 _LEDGERS = ("portal", "axis")
 
 
+def _no_verdict_on_the_payload(path: str, kw: dict) -> frozenset[int]:
+    """The answers to an injection probe that say nothing about its payload.
+
+    At sign-in a 429 is a verdict: the stuffing defence refusing one more failed sign-in
+    from this address (after ``auth.credential-stuffing`` the mocks answer every failed
+    sign-in so) refuses the payload as it would any wrong password. Anywhere else a 429 is
+    a throttle that never looked at the payload, and a 401 to the caller's own fresh token
+    means the payload never got past the door.
+    """
+    if path == "/auth/token":
+        return frozenset()
+    if "Authorization" in kw.get("headers", {}):
+        return THROTTLED | {401}
+    return THROTTLED
+
+
 def _state(ctx: CheckContext) -> dict[str, dict[str, int] | None]:
     return {s: ctx.ledger(s) for s in _LEDGERS}
 
@@ -60,7 +76,9 @@ def _compare_state(ctx: CheckContext, out: Outcome, before: dict[str, dict[str, 
           "birth, commune and procedure codes, dossier and document ids in paths, agency codes, query parameters) "
           "of the three services, then one dossier whose free-text field holds all payloads",
     passes_when="every identifier request answers 4xx (never 5xx), no answer shows an executed payload, the ledgers "
-                "are unchanged; the free-text dossier is stored and read back byte for byte",
+                "are unchanged; the free-text dossier is stored and read back byte for byte. A 429 refuses a payload "
+                "only at sign-in (a throttled failed sign-in); on any other request it is ERROR, as is a 401 to a "
+                "request carrying the caller's own token",
     weaknesses=(PlantedWeakness("portal", "lenient_province_filter"),),
 ))
 def injection(ctx: CheckContext, out: Outcome) -> None:
@@ -103,6 +121,9 @@ def injection(ctx: CheckContext, out: Outcome) -> None:
             r = ctx.send(service, method, path, **kw)
             sent += 1
             executed = [m for m in EXECUTED if m in r.text]
+            if not executed:
+                require_judged(r, f"{service} {method} {path.split('?')[0][:40]} with {p!r}",
+                               _no_verdict_on_the_payload(path, kw))
             out.expect(400 <= r.status_code < 500 and not executed,
                        f"{service} {method} {path.split('?')[0][:40]} with {p!r}: {r.status_code}"
                        + (f", shows {executed[0]!r}" if executed else ""), ctx.excerpt(r, f"payload {p!r}"))
@@ -111,6 +132,7 @@ def injection(ctx: CheckContext, out: Outcome) -> None:
     out.expect(own_before == own_after, f"the attacker's dossiers went from {own_before} to {own_after}", None)
     free_text = " | ".join(PAYLOADS)[:1000]
     r = ctx.submit(token, ctx.dossier_body(citizen, fields={"reason": free_text}))
+    require_judged(r, "the free-text dossier", THROTTLED | {401})
     if r.status_code == 201:
         back = ctx.send("portal", "GET", f"/dossiers/{r.json()['code']}", headers=portal)
         stored = back.json().get("fields", {}).get("reason") if back.status_code == 200 else None

@@ -19,7 +19,7 @@ import re
 
 import httpx
 
-from drills.security.context import CheckContext
+from drills.security.context import THROTTLED, UNAVAILABLE, CheckContext, require_judged
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
 from drills.security.target import SERVICES
@@ -60,6 +60,8 @@ def probe_paths(documented: dict[str, set[str]]) -> list[str]:
 
 def _documented(ctx: CheckContext, service: str, out: Outcome) -> dict[str, set[str]] | None:
     r = ctx.send(service, "GET", "/openapi.json")
+    # Throttled or failing, the service did not say what it publishes: no finding either way.
+    require_judged(r, f"{service} GET /openapi.json", THROTTLED | UNAVAILABLE)
     try:
         paths = r.json().get("paths") if r.status_code == 200 else None
     except ValueError:
@@ -87,7 +89,8 @@ def _served_methods(r: httpx.Response) -> set[str] | None:
           "and on every documented GET path under /v1, /v2, /api, /api/v1, /old, /legacy",
     passes_when="each service publishes its paths; every documented path is served with exactly its documented "
                 "methods (405 with Allow = documented methods, HEAD aside); every probe of an undocumented path "
-                "answers 404",
+                "answers 404; /openapi.json answered 429/5xx, or any probe 429 (throttled: no answer about the route), "
+                "is ERROR",
     weaknesses=(PlantedWeakness("portal", "legacy_routes"),),
 ))
 def routes_match_openapi(ctx: CheckContext, out: Outcome) -> None:
@@ -99,6 +102,7 @@ def routes_match_openapi(ctx: CheckContext, out: Outcome) -> None:
         mismatched = 0
         for path, methods in documented.items():
             r = ctx.send(service, "OPTIONS", _concrete(path))
+            require_judged(r, f"{service} OPTIONS {path}", THROTTLED)
             served = _served_methods(r)
             if served is None:
                 mismatched += 1
@@ -114,6 +118,8 @@ def routes_match_openapi(ctx: CheckContext, out: Outcome) -> None:
         answered = []
         for path in probes:
             r = ctx.send(service, "GET", path)
+            # A 5xx stays a finding: it may be an undocumented route that exists and fails.
+            require_judged(r, f"{service} GET {path}", THROTTLED)
             if r.status_code != 404:
                 answered.append(path)
                 out.fail(f"{service} answers an undocumented route: GET {path} → {r.status_code}", ctx.excerpt(r))

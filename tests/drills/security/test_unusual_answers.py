@@ -10,7 +10,9 @@ hole) shows the check still judges — PASS, or FAIL.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -60,23 +62,53 @@ def throttled_then_locks(failures: int, right: bool) -> int:
     return 200 if right else 429
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request as a route of the fake sees it."""
+
+    query: str
+    caller: str | None  # the ``sub`` of the bearer token the fake issued, if one was sent
+    body: bytes
+
+
+Answer = tuple[int, object]
+# A route answers as given, or by the call (who asks, with what).
+Route = Answer | Callable[[Call], Answer]
+
+
+def _caller(authorization: str | None) -> str | None:
+    """The ``sub`` of a token the fake issued (the admin token and forgeries name no one)."""
+    parts = (authorization or "").removeprefix("Bearer ").split(".")
+    try:
+        sub = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))).get("sub")
+    except (IndexError, ValueError, AttributeError):
+        return None
+    return sub if isinstance(sub, str) else None
+
+
+def refusal(status: int) -> Answer:
+    return status, {"error": {"code": "refused", "message": f"answered {status}"}}
+
+
 @dataclass
 class FakeTarget:
-    """How the fake answers: sign-ins by ``sign_in``, some routes as given, everything else ``otherwise``."""
+    """How the fake answers: sign-ins by ``sign_in``, some routes as given (``/x/*``: any ``/x/<one segment>``),
+    everything else ``otherwise``."""
 
     sign_in: SignIn = honest
     otherwise: int = 429
-    routes: dict[tuple[str, str], tuple[int, object]] = field(default_factory=dict)
+    routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
 
-    def answer(self, method: str, path: str, body: bytes) -> tuple[int, object]:
+    def answer(self, method: str, path: str, call: Call) -> Answer:
         if method == "POST" and path == "/auth/token":
-            return self._token(body)
-        if (method, path) in self.routes:
-            return self.routes[(method, path)]
-        return self.otherwise, {"error": {"code": "refused", "message": f"answered {self.otherwise}"}}
+            return self._token(call.body)
+        route = self.routes.get((method, path)) or self.routes.get((method, path.rsplit("/", 1)[0] + "/*"))
+        if route is None:
+            return refusal(self.otherwise)
+        return route(call) if callable(route) else route
 
-    def _token(self, body: bytes) -> tuple[int, object]:
+    def _token(self, body: bytes) -> Answer:
         try:
             login = json.loads(body)
             account = next(login[k] for k in ("personal_id", "account", "client_id", "agency_code") if k in login)
@@ -98,7 +130,9 @@ class FakeTarget:
 def _handler(fake: FakeTarget) -> type[JsonHandler]:
     class Fake(JsonHandler):
         def _any(self) -> None:
-            status, body = fake.answer(self.command, self.path.split("?", 1)[0], self.read_body())
+            path, _, query = self.path.partition("?")
+            call = Call(query, _caller(self.headers.get("Authorization")), self.read_body())
+            status, body = fake.answer(self.command, path, call)
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -121,13 +155,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def run_against(pki: Path) -> Iterator[Callable[[str, FakeTarget], SecurityCheckResult]]:
-    def run(check_id: str, fake: FakeTarget) -> SecurityCheckResult:
+def run_against(pki: Path) -> Iterator[Callable[..., SecurityCheckResult]]:
+    def run(check_id: str, fake: FakeTarget, limits: SecurityLimits = LIMITS) -> SecurityCheckResult:
         with loopback_http_server(_handler(fake)) as url:
             target = SecurityTarget(name="tiny fake", kind="file", urls=dict.fromkeys(("portal", "population", "axis"),
                                                                                       url),
                                     admin_token="fake-admin-token", pki_dir=pki, population_size=3000)
-            return run_suite(target, select_checks([check_id]), limits=LIMITS).checks[0]
+            return run_suite(target, select_checks([check_id]), limits=limits).checks[0]
 
     yield run
 
@@ -202,3 +236,184 @@ def test_token_claims_need_each_service_to_accept_its_own_token(run_against) -> 
     # Before the fix: a target refusing every token (401) refused the other services' too: PASS.
     result = run_against("auth.token-claims", FakeTarget(otherwise=401))
     assert result.verdict == "ERROR" and "refused its own valid token" in result.summary, result.summary
+
+
+# -- per-probe judgement of input.injection ----------------------------------------------
+
+
+def _procedures(call: Call) -> Answer:
+    """Published procedures for a real province filter; any other filter refused (no lenient filter)."""
+    if re.fullmatch(r"province=\d{2}", call.query):
+        return 200, {"procedures": [{"code": "1.000001.000.00.00.H26"}]}
+    return refusal(422)
+
+
+def stuffing_defence(failures: int, right: bool) -> int:
+    """As the mocks after auth.credential-stuffing: every failed sign-in from this address 429, right ones pass."""
+    return 200 if right else 429
+
+
+@pytest.mark.parametrize("status", [429, 401], ids=["throttled", "own token refused"])
+def test_injection_payloads_refused_unread_are_no_refusal(run_against, status: int) -> None:
+    # Before the fix: 200+ probes answered 429 (or 401 to the caller's own token) were "all 4xx": PASS.
+    fake = FakeTarget(otherwise=status, routes={("GET", "/procedures"): _procedures})
+    result = run_against("input.injection", fake)
+    assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
+
+
+def test_injection_takes_a_throttled_failed_sign_in_as_a_refusal(run_against) -> None:
+    # The hardened suite's order: after auth.credential-stuffing a payload sent as a password is one more failed
+    # sign-in, refused 429. A blanket "429 is ERROR" would turn this, and the hardened suite, to ERROR.
+    fake = FakeTarget(sign_in=stuffing_defence, otherwise=422, routes={("GET", "/procedures"): _procedures})
+    result = run_against("input.injection", fake)
+    assert result.verdict == "PASS", result.summary
+
+
+# -- a check must reach the code it judges -----------------------------------------------
+
+
+def test_error_bodies_need_a_probe_that_reaches_a_handler(run_against) -> None:
+    # A gateway that 404s all but sign-in: before the fix "error answers, all 4xx JSON without traces": PASS.
+    result = run_against("exposure.error-bodies", FakeTarget(otherwise=404))
+    assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
+    assert "population, axis: every malformed request answered 401 or 404" in result.summary
+
+
+# -- lists and neighbours that could not be read -----------------------------------------
+
+CODE = "00001-000001-000100"
+DOCUMENT = "d" * 32
+
+
+def one_dossier() -> dict[tuple[str, str], Route]:
+    """A portal holding one dossier, CODE: its submitter reads it and its commune's officers move it, no one else."""
+    submitted: dict[str, str] = {}
+
+    def submit(call: Call) -> Answer:
+        submitted.setdefault("owner", call.caller or "")
+        submitted.setdefault("commune", json.loads(call.body)["commune_code"])
+        return 201, {"code": CODE, "status": 1}
+
+    def read(call: Call) -> Answer:
+        return (200, {"code": CODE, "status": 1}) if call.caller == submitted.get("owner") else refusal(404)
+
+    def move(call: Call) -> Answer:
+        own_officer = (call.caller or "").startswith(f"{submitted.get('commune')}.officer")
+        return (200, {"code": CODE, "status": 2}) if own_officer else refusal(404)
+
+    return {("GET", "/procedures"): _procedures, ("POST", "/dossiers"): submit, ("GET", f"/dossiers/{CODE}"): read,
+            ("POST", f"/dossiers/{CODE}/transitions"): move, ("POST", f"/dossiers/{CODE}/payments"): refusal(404)}
+
+
+def one_document(unreadable_inbox: int) -> dict[tuple[str, str], Route]:
+    """An axis holding one document, DOCUMENT: its recipients read, find and acknowledge it; no one else does,
+    and any other agency's inbox answers ``unreadable_inbox``."""
+    sent: dict[str, object] = {}
+
+    def post(call: Call) -> Answer:
+        sent.setdefault("sender", call.caller)
+        sent.setdefault("package", call.body)
+        return 201, {"document_id": DOCUMENT}
+
+    def addressed(call: Call) -> bool:
+        package = sent.get("package")
+        return (call.caller is not None and call.caller != sent.get("sender") and isinstance(package, bytes)
+                and call.caller.encode() in package)
+
+    def read(call: Call) -> Answer:
+        return (200, {"document_id": DOCUMENT}) if addressed(call) else refusal(404)
+
+    def inbox(call: Call) -> Answer:
+        if not addressed(call):
+            return refusal(unreadable_inbox)
+        return 200, {"deliveries": [{"document_id": DOCUMENT, "delivery_id": 7, "kind": "document"}],
+                     "next_cursor": None}
+
+    def ack(call: Call) -> Answer:
+        return (200, {"already_acked": False}) if addressed(call) else refusal(404)
+
+    return {("POST", "/documents"): post, ("GET", f"/documents/{DOCUMENT}"): read, ("GET", "/inbox"): inbox,
+            ("POST", f"/documents/{DOCUMENT}/receipts"): refusal(404), ("POST", "/inbox/7/ack"): ack}
+
+
+def test_neighbouring_codes_not_answered_are_not_closed(run_against) -> None:
+    # Before the fix: 20 neighbouring codes answered 429 (or 5xx) were "20 neighbouring codes closed": PASS.
+    result = run_against("authz.bola-dossier", FakeTarget(otherwise=429, routes=one_dossier()))
+    assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
+
+
+def test_an_unreadable_worklist_hides_nothing(run_against) -> None:
+    # Before the fix: the dossier was "not in" a worklist answered 503 (or 429): PASS.
+    result = run_against("authz.officer-other-commune", FakeTarget(otherwise=503, routes=one_dossier()))
+    assert result.verdict == "ERROR" and "worklist answered" in result.summary, result.summary
+
+
+def test_an_unreadable_inbox_hides_nothing(run_against) -> None:
+    # Before the fix: the document was "not in" Z's inbox answered 429 (or 5xx): PASS.
+    fake = FakeTarget(otherwise=404, routes=one_document(unreadable_inbox=429))
+    result = run_against("authz.axis-agency-isolation", fake)
+    assert result.verdict == "ERROR" and "Z's inbox answered 429" in result.summary, result.summary
+
+
+# -- wrong FAIL instead of ERROR ---------------------------------------------------------
+
+
+def test_audit_trail_needs_the_accesses_served(run_against) -> None:
+    # Before the fix: four throttled look-ups were "4 of 4 accesses are not in the audit log": FAIL, after 5 s.
+    fake = FakeTarget(otherwise=429, routes={("GET", "/admin/audit"): (200, {"entries": []})})
+    result = run_against("exposure.audit-trail", fake)
+    assert result.verdict == "ERROR" and "look-up 1 answered 429, not served" in result.summary, result.summary
+
+
+OPENAPI: Answer = (200, {"paths": {"/procedures": {"get": {}}}})
+
+
+@pytest.mark.parametrize(("status", "routes"), [
+    (503, {}), (429, {("GET", "/openapi.json"): OPENAPI}),
+], ids=["openapi.json down", "probes throttled"])
+def test_route_inventory_is_not_judged_by_a_throttle(run_against, status: int, routes: dict) -> None:
+    # Before the fix: "publishes no OpenAPI inventory (429)" or "OPTIONS /procedures: 429, not a 405": FAIL.
+    result = run_against("exposure.route-inventory", FakeTarget(otherwise=status, routes=routes))
+    assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
+
+
+def test_jwt_tampering_needs_the_valid_token_judged(run_against) -> None:
+    # Before the fix: the baseline 429 (or 5xx) was taken as accepted, then "… answered 429, expected 401": FAIL.
+    result = run_against("auth.jwt-tampering", FakeTarget(otherwise=429))
+    assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
+
+
+SCRAPE_LIMITS = SecurityLimits(check_timeout_s=10.0, request_timeout_s=2.0, scrape_max_requests=50)
+
+
+def throttle(*, refuses_everyone: bool) -> Route:
+    """A population throttle that refuses the scraper (province-04) from its 5th look-up on — and, if
+    ``refuses_everyone``, every other client from then on too."""
+    scraped = [0]
+
+    def answer(call: Call) -> Answer:
+        if call.caller == "province-04":
+            scraped[0] += 1
+        if scraped[0] >= 5 and (refuses_everyone or call.caller == "province-04"):
+            return refusal(429)
+        return 200, {"personal_id": "0" * 12}
+
+    return answer
+
+
+def test_scraping_a_service_that_is_down_is_no_finding(run_against) -> None:
+    # Before the fix: 50 look-ups answered 503 were "never throttled": FAIL.
+    result = run_against("abuse.population-scraping", FakeTarget(otherwise=503), SCRAPE_LIMITS)
+    assert result.verdict == "ERROR" and "scraper look-up #1 answered 503" in result.summary, result.summary
+
+
+@pytest.mark.parametrize(("refuses_everyone", "verdict"), [(False, "PASS"), (True, "FAIL")])
+def test_scraping_judges_the_legitimate_caller_while_the_scraper_is_refused(run_against, refuses_everyone: bool,
+                                                                           verdict: str) -> None:
+    # A throttle refusing every client shows only in the legitimate caller's look-ups after the scraper's
+    # refusal: the check waits for them (within the target's Retry-After), not for a fixed second.
+    fake = FakeTarget(otherwise=404, routes={("GET", "/citizens/*"): throttle(refuses_everyone=refuses_everyone)})
+    result = run_against("abuse.population-scraping", fake, SCRAPE_LIMITS)
+    assert result.verdict == verdict, result.summary
+    if verdict == "PASS":
+        assert "(3 while the scraper was refused)" in result.summary
