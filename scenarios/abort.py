@@ -14,7 +14,9 @@ Rules, each optional:
   at least ``min_requests_p99`` responses.
 
 A rule fires when it has breached continuously for ``sustain_s`` seconds; a second without
-enough data neither breaks nor extends a breach.
+enough data neither breaks nor extends a breach. A second that cannot be judged at all (an
+exception reading or evaluating it) is skipped like one without data, and the monitor goes
+on: rules that silently stopped being checked would leave a real system unprotected.
 """
 
 from __future__ import annotations
@@ -148,8 +150,13 @@ class AbortMonitor:
     ``delay_s`` is how far behind real time the recorder is complete: worker reports
     arrive every ~2 s, so a distributed master judges seconds that ended ``delay_s`` ago.
     On a decision it logs it, keeps it in :attr:`decision` and calls ``stop`` (default:
-    ``environment.runner.quit()`` in a fresh greenlet).
+    ``environment.runner.quit()`` in a fresh greenlet). A second that raises is skipped and
+    counted in :attr:`skipped_seconds` (the first logged with its traceback), never the end
+    of the monitoring.
     """
+
+    #: Seconds between two evaluations of the monitoring greenlet.
+    interval_s: float = 1.0
 
     def __init__(
         self,
@@ -170,6 +177,7 @@ class AbortMonitor:
         self.run_start = time.time()
         self._next_second: int | None = None
         self._greenlet: gevent.Greenlet | None = None
+        self.skipped_seconds = 0
 
     def start(self) -> AbortMonitor:
         """Start evaluating (call at test start)."""
@@ -187,21 +195,37 @@ class AbortMonitor:
 
     def _loop(self) -> None:
         while self.decision is None:
-            gevent.sleep(1.0)
+            gevent.sleep(self.interval_s)
             self.evaluate_until(time.time() - self.delay_s)
 
     def evaluate_until(self, until: float) -> AbortDecision | None:
-        """Feed every complete second before ``until`` (epoch) not fed yet."""
+        """Feed every complete second before ``until`` (epoch) not fed yet; one that raises is
+        skipped (:attr:`skipped_seconds`) and the next ones are judged all the same."""
         assert self._next_second is not None  # noqa: S101 - set by start()
         while self._next_second + 1 <= until and self.decision is None:
-            second = self._second_stats(self._next_second)
-            self._next_second += 1
-            decision = self.evaluator.feed(second)
+            at = self._next_second
+            self._next_second += 1  # first: a second that raises is not read again, every tick
+            try:
+                decision = self.evaluator.feed(self._second_stats(at))
+            # A failing listener is logged rather than killing the run (Locust's rule); here it
+            # would end the greenlet quietly and no rule would be checked for the rest of it.
+            except Exception:  # noqa: BLE001
+                self._skipped(at)
+                continue
             if decision is not None:
                 self.decision = decision
                 logger.error("abort rule fired: %s", decision.reason)
-                self.stop()
+                try:
+                    self.stop()
+                except Exception:  # said aloud, not lost in a dead greenlet's traceback
+                    logger.exception("abort rule fired but stopping the run failed")
         return self.decision
+
+    def _skipped(self, second: int) -> None:
+        self.skipped_seconds += 1
+        if self.skipped_seconds == 1:  # once: the same fault would otherwise log every second of the run
+            logger.exception("abort rules: second %d of the run could not be judged and was skipped "
+                             "(later ones that fail are counted, not logged)", second - int(self.run_start))
 
     def _second_stats(self, second: int) -> SecondStats:
         requests = failures = 0

@@ -38,6 +38,7 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,7 @@ from kernel.national.c06 import (
 )
 from kernel.roster import load_roster
 from scenarios.adapters.http import Reply, ServiceSession
+from scenarios.adapters.shapes import MALFORMED
 from scenarios.adapters.throttle import GatedTokenCache
 
 __all__ = ["C06PopulationAdapter", "soap_client"]
@@ -125,23 +127,30 @@ class C06PopulationAdapter:
 
     def lookup(self, token: str, personal_id: str, purpose: str, province: str, commune: str | None = None) -> Reply:
         """``TraCuuThongTinCongDan`` by ID number: the citizen as the caller's role may see it."""
-        reply, result = self._operation(LOOKUP, token, province, commune, purpose, SoDinhDanh=personal_id)
+        citizens: list[dict[str, Any]] = []
+
+        def decode(result: Any) -> None:
+            # In the read hook, so a citizen not in our form is a failure in Locust's statistics.
+            if result.TonTai and result.CongDan is not None:
+                citizens.append(_citizen_fields(result.CongDan))
+
+        reply, result = self._operation(LOOKUP, token, province, commune, purpose, decode=decode,
+                                        SoDinhDanh=personal_id)
         if result is None:
             return reply
-        if not result.TonTai or result.CongDan is None:
+        if not citizens:
             reply.status, reply.ok, reply.error_code = 404, False, "citizen_not_found"
             reply.data = {"error": {"code": "citizen_not_found", "message": "no citizen with this personal ID number",
                                     "field": "personal_id"}}
             return reply
-        try:
-            reply.data = _citizen_fields(result.CongDan)
-        except ValueError:  # a date or year the schema's string types let through, not in our form
-            reply.ok, reply.error_code = False, "malformed_answer"
+        reply.data = citizens[0]
         return reply
 
     def _operation(self, operation: str, client_id: str, province: str, commune: str | None, purpose: str,
-                   **fields: Any) -> tuple[Reply, Any]:
-        """Send one operation; the reply and zeep's result (None when it failed)."""
+                   *, decode: Callable[[Any], None] | None = None, **fields: Any) -> tuple[Reply, Any]:
+        """Send one operation; the reply and zeep's result (None when it failed). ``decode(result)``
+        reads the result before the answer is reported; a ValueError from it (naming what is not
+        in our form) makes the answer a failure, "malformed answer: …"."""
         body = etree.tostring(self._client.create_message(
             self._client.service, operation,
             MaYeuCau=uuid.uuid4().hex, MaDVC=purpose[:64], MaTichHop=OPERATIONS[operation], MaCanBo=client_id,
@@ -158,14 +167,22 @@ class C06PopulationAdapter:
         }
         results: list[Any] = []
 
-        def read(answer: Reply) -> None:
+        def read(answer: Reply) -> str | None:
             # Read before the answer is reported, so a 200 that holds no result (an HTML page,
             # a Fault, nothing) is a failure in Locust's statistics too, under its fault code.
             if not answer.content:
                 if answer.ok:  # an empty 200 is no result; an empty refusal keeps its status as its reason
-                    answer.ok, answer.error_code = False, "malformed_answer"
-                return
-            results.append(self._read(operation, answer)[1])
+                    answer.ok, answer.error_code = False, MALFORMED
+                return None
+            result = self._read(operation, answer)[1]
+            if result is not None and decode is not None:
+                try:
+                    decode(result)
+                except ValueError as exc:
+                    answer.ok, answer.error_code = False, MALFORMED
+                    return f"malformed answer: {exc}"
+            results.append(result)
+            return None
 
         reply = self.http.call("POST", ENDPOINT_PATH, name=_NAMES[operation], province=province, commune=commune,
                                data=body, headers=headers, expect=(200,), read=read)
@@ -186,7 +203,7 @@ class C06PopulationAdapter:
             reply.data = {"error": {"code": code, "message": message, "field": element}}
             return reply, None
         except (Error, etree.XMLSyntaxError, ValueError):
-            reply.ok, reply.error_code = False, "malformed_answer"
+            reply.ok, reply.error_code = False, MALFORMED
             return reply, None
         return reply, result if reply.ok else None
 
@@ -212,7 +229,9 @@ def _fault_detail(fault: Any) -> tuple[str, str | None, str]:
 
 
 def _citizen_fields(citizen: Any) -> dict[str, Any]:
-    """``CongDan`` in the native face's keys (``kernel.national.c06.CITIZEN_ELEMENTS``)."""
+    """``CongDan`` in the native face's keys (``kernel.national.c06.CITIZEN_ELEMENTS``); a
+    ValueError naming the field (never its value: a citizen's data) for a date or year the
+    schema's string types let through but that is not in our form."""
     data: dict[str, Any] = {}
     for name, element in CITIZEN_ELEMENTS.items():
         outer, _, inner = element.partition("/")
@@ -222,9 +241,15 @@ def _citizen_fields(citizen: Any) -> dict[str, Any]:
         if value is None:
             continue
         if name == "date_of_birth":
-            data[name] = parse_birth_date(value).isoformat()
+            try:
+                data[name] = parse_birth_date(value).isoformat()
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} is not a C06 date (yyyyMMdd)") from None
         elif name == "birth_year":
-            data[name] = int(value)
+            try:
+                data[name] = int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} is not a year") from None
         elif name == "sex":
             data[name] = _SEX_OF_CODE.get(value, value)
         else:

@@ -42,6 +42,7 @@ from kernel.national.dvcqg import (
 from kernel.roster import load_roster
 from kernel.synthetic import Citizen
 from scenarios.adapters.http import Reply, ServiceSession
+from scenarios.adapters.shapes import MALFORMED
 from scenarios.adapters.systems import PortalAdapter
 
 __all__ = ["DvcqgPortalAdapter", "ma_ho_so_for"]
@@ -76,14 +77,15 @@ def _first_result(body: dict[str, Any]) -> dict[str, Any] | None:
     return result[0] if isinstance(result, list) and result and isinstance(result[0], dict) else None
 
 
-def _found(body: dict[str, Any]) -> str | None:
-    return None if _first_result(body) is not None else "dossier not found"
-
-
 def _submitted_or_replayed(body: dict[str, Any]) -> str | None:
     # A DOSSIER_EXISTS answer to a retried submission is the replay of a stored one (checked below).
-    if body.get("error_code") in (0, ErrorCode.DOSSIER_EXISTS):
+    if body.get("error_code") == ErrorCode.DOSSIER_EXISTS:
         return None
+    if body.get("error_code") == 0:
+        synced = _first_result(body)
+        receipt = synced.get("SoBienNhan") if synced is not None else None
+        # The receipt number is the dossier's code, which the citizen follows it by.
+        return None if isinstance(receipt, str) and receipt else "malformed answer: no SoBienNhan"
     return f"error_code {body.get('error_code')}"
 
 
@@ -100,22 +102,38 @@ def _catalogue_published(body: dict[str, Any]) -> str | None:
 
 
 def _dossier_data(found: dict[str, Any]) -> dict[str, Any]:
-    """A ``TraCuuHoSo`` dossier with the keys of the native ``GET /dossiers/{code}``."""
+    """A ``TraCuuHoSo`` dossier with the keys of the native ``GET /dossiers/{code}``; a
+    ValueError naming the field the native keys cannot be read from."""
     other = found.get("ThongTinKhac")
     born = other.get("NgaySinh") if isinstance(other, dict) else None
     try:
         birth = parse_birth_date(born).isoformat() if isinstance(born, str) else None
     except ValueError:
         birth = None
-    fees = found.get("DanhSachLePhi") or []
+    try:
+        status = status_of_trang_thai(str(found.get("TrangThaiHoSo")))
+    except ValueError:
+        raise ValueError("TrangThaiHoSo is not a known status") from None
     return {
         "code": found.get("SoBienNhan"),
         "MaHoSo": found.get("MaHoSo"),
-        "status": status_of_trang_thai(str(found.get("TrangThaiHoSo"))),
+        "status": status,
         "procedure_code": found.get("MaTTHC"),
         "applicant": {"personal_id": found.get("MaDoiTuong"), "full_name": found.get("ChuHoSo"), "date_of_birth": birth},
-        "fee_vnd": sum(int(f.get("Gia") or 0) for f in fees if isinstance(f, dict)),
+        "fee_vnd": _fee_total(found.get("DanhSachLePhi")),
     }
+
+
+def _fee_total(fees: Any) -> int:
+    """The sum of the ``Gia`` of ``DanhSachLePhi`` (its non-object entries are skipped, as before)."""
+    if not fees:
+        return 0
+    if not isinstance(fees, list):
+        raise ValueError("DanhSachLePhi is not a list")
+    try:
+        return sum(int(f.get("Gia") or 0) for f in fees if isinstance(f, dict))
+    except (TypeError, ValueError, OverflowError):  # a list or object, text that is no number, an infinity
+        raise ValueError("DanhSachLePhi Gia is not a number") from None
 
 
 class DvcqgPortalAdapter(PortalAdapter):
@@ -200,23 +218,43 @@ class DvcqgPortalAdapter(PortalAdapter):
             if not stored.ok or stored.data.get("applicant", {}).get("personal_id") != citizen.personal_id:
                 return _translated(reply, None, ok=False)
             return _translated(stored, {**stored.data, "replayed": True}, status=200)
-        synced = _first_result(reply.data) if reply.ok else None
-        if synced is None:
-            return _translated(reply, None, ok=False)
-        return _translated(reply, {"code": synced.get("SoBienNhan"), "MaHoSo": mahoso, "status": 1,
+        succeeded = reply.ok and reply.data.get("error_code") == 0
+        synced = _first_result(reply.data) if succeeded else None
+        receipt = synced.get("SoBienNhan") if synced is not None else None
+        if not (isinstance(receipt, str) and receipt):
+            failed = _translated(reply, None, ok=False)
+            if succeeded:  # a success without the dossier's code (reported so by _submitted_or_replayed)
+                failed.error_code = MALFORMED
+            return failed
+        return _translated(reply, {"code": receipt, "MaHoSo": mahoso, "status": 1,
                                    "procedure_code": procedure_code, "commune_code": commune})  # fmt: skip
 
     def dossier(self, token: str, code: str, province: str, commune: str | None = None) -> Reply:
-        """Read one dossier (``TraCuuHoSo`` by ``MaHoSo`` or the portal's code); none visible → 404."""
+        """Read one dossier (``TraCuuHoSo`` by ``MaHoSo`` or the portal's code); none visible → 404;
+        one whose fields cannot be read as the native keys → not ``ok`` (``malformed_answer``)."""
+        read: list[dict[str, Any]] = []
+
+        def check(body: dict[str, Any]) -> str | None:
+            # Translated before the answer is reported, so an unreadable dossier is a failure
+            # in Locust's statistics, not a success the persona then finds empty.
+            found = _first_result(body)
+            if found is None:
+                return "dossier not found"
+            try:
+                read.append(_dossier_data(found))
+            except ValueError as exc:
+                return f"malformed answer: {exc}"
+            return None
+
         reply = self._service("TraCuuHoSo", INTEGRATION_PATH, province, commune, token, {"mahoso": code},
-                              expect=(200,), check=_found)  # fmt: skip
-        found = _first_result(reply.data) if reply.ok else None
-        if found is None:
-            return _translated(reply, None, ok=False, status=404 if reply.ok else None)
-        try:
-            return _translated(reply, _dossier_data(found))
-        except ValueError:
-            return _translated(reply, None, ok=False)
+                              expect=(200,), check=check)  # fmt: skip
+        if read:
+            return _translated(reply, read[0])
+        if reply.ok and _first_result(reply.data) is not None:
+            failed = _translated(reply, None, ok=False)
+            failed.error_code = MALFORMED
+            return failed
+        return _translated(reply, None, ok=False, status=404 if reply.ok else None)
 
     def transition(self, token: str, code: str, to: int, province: str, commune: str | None = None, note: str = "") -> Reply:
         """Move a dossier to status ``to`` (``CapNhatTienDoHoSoMC``, ``TrangThai`` = ``str(to)``)."""

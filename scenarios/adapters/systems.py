@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Any
 
 from kernel.credentials import Credentials
@@ -17,6 +18,16 @@ from kernel.edxml import DocumentEnvelope, build_package
 from kernel.pki import DryRunCA
 from kernel.synthetic import Citizen
 from scenarios.adapters.http import Reply, ServiceSession
+from scenarios.adapters.shapes import (
+    MALFORMED,
+    catalogue_listed,
+    deliveries_listed,
+    document_named,
+    dossier_coded,
+    dossier_readable,
+    receipts_listed,
+    worklist_listed,
+)
 from scenarios.adapters.throttle import GatedTokenCache
 
 __all__ = ["PortalAdapter", "PopulationAdapter", "AxisAdapter"]
@@ -34,6 +45,28 @@ class _GatedAdapter:
         reply = self.http.call(method, path, **kwargs)
         if reply.retry_after is not None:
             self.tokens.observe(kwargs.get("token"), reply)
+        return reply
+
+    def _shaped(self, shape: Callable[[dict[str, Any]], str | None], method: str, path: str, *,
+                check: Callable[[dict[str, Any]], str | None] | None = None, **kwargs: Any) -> Reply:
+        """:meth:`_call`, whose successful answer must have ``shape`` (``scenarios.adapters.shapes``:
+        what the persona reads of it). One without is a failure in Locust's statistics under the
+        shape's reason and a reply that is not ``ok`` (error code ``malformed_answer``), so the
+        persona never reads it; ``check`` names other problems (reported, ``ok`` left as it was)."""
+        malformed = False
+
+        def checked(body: dict[str, Any]) -> str | None:
+            # Called once, by the session, before the answer is reported: no second pass over it.
+            nonlocal malformed
+            problem = shape(body)
+            if problem is not None:
+                malformed = True
+                return problem
+            return check(body) if check is not None else None
+
+        reply = self._call(method, path, check=checked, **kwargs)
+        if malformed:
+            reply.ok, reply.error_code = False, MALFORMED
         return reply
 
     def _signed_in(self, account: str, reply: Reply) -> str | None:
@@ -113,17 +146,19 @@ class PortalAdapter(_GatedAdapter):
         return self._call("POST", "/auth/logout", name="POST /auth/logout", province=province, commune=commune, token=token)
 
     def procedures(self, province: str, *, token: str | None = None, commune: str | None = None) -> Reply:
-        """The province's procedure catalogue."""
-        return self._call(
-            "GET", f"/procedures?province={province}", name="GET /procedures", province=province, commune=commune,
-            token=token, check=_catalogue_published,
+        """The province's procedure catalogue (not ``ok`` unless ``procedures`` lists procedures
+        with codes; an unpublished one is an ``ok`` empty list, reported as a failure)."""
+        return self._shaped(
+            catalogue_listed, "GET", f"/procedures?province={province}", name="GET /procedures", province=province,
+            commune=commune, token=token, check=_catalogue_published,
         )
 
     def submit_dossier(
         self, token: str, citizen: Citizen, procedure_code: str, idempotency_key: str, province: str, commune: str,
         *, fields: dict[str, str] | None = None,
     ) -> Reply:
-        """Submit a dossier to ``commune`` online (retries must reuse ``idempotency_key``)."""
+        """Submit a dossier to ``commune`` online (retries must reuse ``idempotency_key``); ``ok``
+        only with the dossier's ``code``."""
         body = {
             "procedure_code": procedure_code,
             "commune_code": commune,
@@ -135,20 +170,22 @@ class PortalAdapter(_GatedAdapter):
             },
             "fields": fields or {},
         }
-        return self._call(
-            "POST", "/dossiers", name="POST /dossiers", province=province, commune=commune,
+        return self._shaped(
+            dossier_coded, "POST", "/dossiers", name="POST /dossiers", province=province, commune=commune,
             json=body, token=token, headers={"Idempotency-Key": idempotency_key}, expect=(200, 201),
         )
 
     def dossier(self, token: str, code: str, province: str, commune: str | None = None) -> Reply:
-        """Read one dossier (owner or officer of its commune)."""
-        return self._call("GET", f"/dossiers/{code}", name="GET /dossiers/{code}", province=province, commune=commune,
-                              token=token)
+        """Read one dossier (owner or officer of its commune); ``ok`` only with a status, a
+        numeric ``fee_vnd`` if any and an ``applicant`` object if any."""
+        return self._shaped(dossier_readable, "GET", f"/dossiers/{code}", name="GET /dossiers/{code}",
+                            province=province, commune=commune, token=token)
 
     def worklist(self, token: str, province: str, commune: str, *, status: int | None = None, limit: int = 20) -> Reply:
-        """An officer's worklist of their commune."""
+        """An officer's worklist of their commune; ``ok`` only when every item is a dossier with a code."""
         query = f"?limit={limit}" + (f"&status={status}" if status is not None else "")
-        return self._call("GET", f"/dossiers{query}", name="GET /dossiers", province=province, commune=commune, token=token)
+        return self._shaped(worklist_listed, "GET", f"/dossiers{query}", name="GET /dossiers", province=province,
+                            commune=commune, token=token)
 
     def transition(self, token: str, code: str, to: int, province: str, commune: str | None = None, note: str = "") -> Reply:
         """Move a dossier to status ``to`` (status sync from the commune's one-stop desk)."""
@@ -243,16 +280,18 @@ class AxisAdapter(_GatedAdapter):
         return build_package(envelope, self._ca.issue(envelope.sender_code))
 
     def send(self, token: str, package: bytes, province: str, commune: str | None = None) -> Reply:
-        """Send a signed package."""
-        return self._call(
-            "POST", "/documents", name="POST /documents", province=province, commune=commune, token=token,
+        """Send a signed package; ``ok`` only with the stored document's ``document_id``."""
+        return self._shaped(
+            document_named, "POST", "/documents", name="POST /documents", province=province, commune=commune, token=token,
             data=package, headers={"Content-Type": "application/xml"}, expect=(200, 201),
         )
 
     def inbox(self, token: str, province: str, commune: str | None = None, *, cursor: int = 0, limit: int = 20) -> Reply:
-        """Pull (and lease) the next deliveries."""
-        return self._call(
-            "GET", f"/inbox?cursor={cursor}&limit={limit}", name="GET /inbox", province=province, commune=commune, token=token
+        """Pull (and lease) the next deliveries; ``ok`` only when each has its ``delivery_id``
+        (and a document delivery its ``document_id``)."""
+        return self._shaped(
+            deliveries_listed, "GET", f"/inbox?cursor={cursor}&limit={limit}", name="GET /inbox", province=province,
+            commune=commune, token=token,
         )
 
     def ack(self, token: str, delivery_id: Any, province: str, commune: str | None = None) -> Reply:
@@ -272,10 +311,11 @@ class AxisAdapter(_GatedAdapter):
         )
 
     def receipts_of(self, token: str, document_id: str, province: str) -> Reply:
-        """Receipts that came back for a document the caller sent."""
+        """Receipts that came back for a document the caller sent; ``ok`` only with a list of
+        receipts whose ``from_code`` is text."""
         from urllib.parse import quote
 
-        return self._call(
-            "GET", f"/documents/{quote(document_id, safe='')}/receipts", name="GET /documents/{id}/receipts",
+        return self._shaped(
+            receipts_listed, "GET", f"/documents/{quote(document_id, safe='')}/receipts", name="GET /documents/{id}/receipts",
             province=province, token=token,
         )

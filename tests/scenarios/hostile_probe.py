@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import scenarios.adapters.http as http_layer
 from kernel.credentials import DerivedCredentials
+from kernel.national.c06 import C06_NS, LOOKUP, SOAP_ENV_NS
 from kernel.synthetic import citizen_at
 from scenarios.adapters import ServiceSession, adapter_class
 
@@ -49,6 +50,33 @@ FOREIGN = "http://198.51.100.7/collect"  # TEST-NET-2: never reachable, never on
 _SOAP_FAULT = (b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
                b"<soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>backend down</faultstring>"
                b"<detail><oops xmlns=\"urn:other\">no Loi here</oops></detail></soap:Fault></soap:Body></soap:Envelope>")
+
+
+#: A lookup whose citizen was born on a date not in C06's ``yyyyMMdd`` (the schema's string lets it through).
+_SOAP_BAD_DATE = (
+    f'<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_ENV_NS}" xmlns:dc="{C06_NS}">'
+    f"<soapenv:Body><dc:{LOOKUP}Response><dc:MaYeuCau>r1</dc:MaYeuCau><dc:TonTai>true</dc:TonTai><dc:CongDan>"
+    "<dc:SoDinhDanh>001099000001</dc:SoDinhDanh><dc:HoVaTen>Nguyễn Văn A</dc:HoVaTen>"
+    "<dc:NgayThangNamSinh><dc:NgayThangNam>1990-01-01</dc:NgayThangNam></dc:NgayThangNamSinh>"
+    f"</dc:CongDan></dc:{LOOKUP}Response></soapenv:Body></soapenv:Envelope>"
+).encode()
+
+#: Well-formed JSON that lacks, or mistypes, a field the personas read: the first path
+#: segment → (status line, body).
+_INCOMPLETE: dict[str, tuple[str, bytes]] = {
+    "no-code": ("201 Created", b'{"status": 1, "status_name": "Moi tiep nhan"}'),
+    "worklist-odd": ("200 OK", b'{"items": [{"code": "D-1"}, "D-2", 5]}'),
+    "fee-text": ("200 OK", b'{"code": "D-1", "status": 4, "fee_vnd": "50000", "applicant": {}}'),
+    "applicant-text": ("200 OK", b'{"code": "D-1", "status": 1, "applicant": "Nguyen Van A"}'),
+    "inbox-no-document": ("200 OK", b'{"deliveries": [{"delivery_id": 7, "kind": "document"}]}'),
+    "inbox-no-delivery": ("200 OK", b'{"deliveries": [{"kind": "receipt", "document_id": "X"}]}'),
+    "send-null-id": ("201 Created", b'{"document_id": null, "message_id": "M-1"}'),
+    "receipts-odd": ("200 OK", b'{"document_id": "X", "receipts": [{"from_code": ["H26.00004"]}]}'),
+    "catalogue-odd": ("200 OK", b'{"province_code": "01", "published": true, "procedures": 5}'),
+    "dvcqg-no-receipt": ("200 OK", b'{"error_code": 0, "result": [{"MaHoSo": "X", "TrangThaiHoSo": "1"}]}'),
+    "dvcqg-fee-list": ("200 OK", b'{"error_code": 0, "result": [{"MaHoSo": "X", "SoBienNhan": "D-1", '
+                                 b'"TrangThaiHoSo": "1", "DanhSachLePhi": [{"Gia": [50000]}]}]}'),
+}
 
 
 def _head(status: str, length: int | None, content_type: str = "application/json", extra: str = "") -> bytes:
@@ -100,6 +128,10 @@ def _answer(conn: socket.socket, path: str) -> bool:
         conn.sendall(_whole("200 OK", b'{"status": "OK", "data": null}'))
     elif path.startswith("/dvcqg-odd"):
         conn.sendall(_whole("200 OK", b'{"error_code": 0, "result": 5}'))
+    elif path.startswith("/c06-bad-date"):
+        conn.sendall(_whole("200 OK", _SOAP_BAD_DATE, "text/xml; charset=utf-8"))
+    elif (odd := _INCOMPLETE.get(path.split("/", 2)[1])) is not None:
+        conn.sendall(_whole(*odd))
     else:
         conn.sendall(_whole("200 OK", b'"ok"'))
     return True
@@ -192,6 +224,34 @@ def main() -> None:
     step("vdxp-send", lambda: _reply(vdxp.send("H26.00004", b"<edXML/>", "01", "00004")))
     dvcqg = adapter_class("portal", "dvcqg-adapter")(session("/dvcqg-odd"), credentials)
     step("dvcqg-catalogue", lambda: _reply(dvcqg.procedures("01")))
+
+    # Well-formed answers without what the personas read: failures with a reason, never a
+    # reply the persona then raises on.
+    citizen = citizen_at(1, 0)
+
+    def native(prefix: str, service: str = "portal") -> Any:
+        if service == "axis":
+            return adapter_class("axis", "native")(session(prefix, "axis"), credentials, None)
+        return adapter_class(service, "native")(session(prefix, service), credentials)
+
+    step("submit-no-code", lambda: _reply(native("/no-code").submit_dossier(
+        "t", citizen, "1.001", "k-1", "01", "00004")))
+    step("worklist-odd", lambda: _reply(native("/worklist-odd").worklist("t", "01", "00004", status=1)))
+    step("dossier-fee-text", lambda: _reply(native("/fee-text").dossier("t", "D-1", "01", "00004")))
+    step("dossier-applicant-text", lambda: _reply(native("/applicant-text").dossier("t", "D-1", "01", "00004")))
+    for key in ("inbox-no-document", "inbox-no-delivery"):
+        step(key, lambda key=key: _reply(native(f"/{key}", "axis").inbox("t", "01", "00004")))
+    step("send-null-id", lambda: _reply(native("/send-null-id", "axis").send("t", b"<edXML/>", "01")))
+    step("receipts-odd", lambda: _reply(native("/receipts-odd", "axis").receipts_of("t", "X", "01")))
+    step("catalogue-odd", lambda: _reply(native("/catalogue-odd").procedures("01")))
+    step("catalogue-html", lambda: _reply(native("/html").procedures("01")))
+    c06_dated = adapter_class("population", "c06-soap")(session("/c06-bad-date", "population"), credentials)
+    step("c06-lookup-bad-date", lambda: _reply(c06_dated.lookup("province-01", "001099000001", "x", "01")))
+    dvcqg_fees = adapter_class("portal", "dvcqg-adapter")(session("/dvcqg-fee-list"), credentials)
+    step("dvcqg-dossier-fee-list", lambda: _reply(dvcqg_fees.dossier("s", "X", "01", "00004")))
+    dvcqg_synced = adapter_class("portal", "dvcqg-adapter")(session("/dvcqg-no-receipt"), credentials)
+    step("dvcqg-submit-no-receipt", lambda: _reply(dvcqg_synced.submit_dossier(
+        "s", citizen, "1.001", "k-1", "01", "00004")))
 
     out["reported"] = reported
     server.stop()

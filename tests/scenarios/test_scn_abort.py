@@ -162,3 +162,78 @@ def test_monitor_can_judge_intended_latency_and_quits_the_runner_by_default():
     while env.runner.quits == 0 and time.monotonic() < deadline:
         gevent.sleep(0.01)
     assert env.runner.quits == 1
+
+
+class _FailingSeries(dict):
+    """A recorder's series whose seconds in ``bad`` raise when read (a fault in the recorder)."""
+
+    def __init__(self, series, bad):
+        super().__init__(series)
+        self.bad = bad
+
+    def get(self, second, default=None):
+        if second in self.bad:
+            raise RuntimeError("dictionary changed size during iteration")
+        return super().get(second, default)
+
+
+def _breaching(rec, base, seconds):
+    for second in range(seconds):
+        for _ in range(20):
+            rec.record("portal", "GET /x", "01", None, 2_000_000, None, False, at=base + second)
+
+
+def test_a_second_that_cannot_be_judged_is_skipped_logged_once_and_the_rules_still_fire(caplog):
+    rec = LatencyRecorder()
+    base = 1_700_000_000
+    _breaching(rec, base, 10)
+    rec.buckets = {key: _FailingSeries(series, {base + 1, base + 2}) for key, series in rec.buckets.items()}
+    stops = []
+    monitor = AbortMonitor(_Env(), rec, AbortLimits(max_p99_ms=1000, sustain_s=2), stop=lambda: stops.append(1))
+    monitor.run_start = float(base)
+    monitor._next_second = base
+    with caplog.at_level("ERROR", logger="scenarios.abort"):
+        decision = monitor.evaluate_until(base + 10)
+    # Seconds 1 and 2 are skipped as seconds without data, which do not break the breach begun
+    # at second 0: it has lasted 2 s at second 3, the first judged after them.
+    assert decision.rule == "p99" and decision.at_offset_s == 3 and stops == [1]
+    assert monitor.skipped_seconds == 2
+    skipped = [r for r in caplog.records if "could not be judged" in r.getMessage()]
+    assert len(skipped) == 1 and "second 1 of the run" in skipped[0].getMessage() and skipped[0].exc_info
+
+
+def test_the_monitoring_greenlet_outlives_a_second_that_raises():
+    rec = LatencyRecorder()
+    stops = []
+    # delay_s < 0: seconds are judged as soon as the greenlet wakes (none need to pass).
+    monitor = AbortMonitor(_Env(), rec, AbortLimits(max_p99_ms=1000, sustain_s=0), delay_s=-5,
+                           stop=lambda: stops.append(1))
+    monitor.interval_s = 0.01
+    monitor.start()
+    base = monitor._next_second
+    _breaching(rec, base, 5)
+    rec.buckets = {key: _FailingSeries(series, {base}) for key, series in rec.buckets.items()}
+    try:
+        deadline = time.monotonic() + 5
+        while not stops and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        assert stops == [1] and monitor.decision.at_offset_s == 1 and monitor.skipped_seconds == 1
+    finally:
+        monitor.stop_monitoring()
+
+
+def test_a_stop_that_raises_is_logged_and_the_decision_kept(caplog):
+    rec = LatencyRecorder()
+    base = 1_700_000_000
+    _breaching(rec, base, 3)
+
+    def stop():
+        raise RuntimeError("runner gone")
+
+    monitor = AbortMonitor(_Env(), rec, AbortLimits(max_p99_ms=1000, sustain_s=0), stop=stop)
+    monitor.run_start = float(base)
+    monitor._next_second = base
+    with caplog.at_level("ERROR", logger="scenarios.abort"):
+        decision = monitor.evaluate_until(base + 3)
+    assert decision is not None and decision.at_offset_s == 0
+    assert any("stopping the run failed" in r.getMessage() for r in caplog.records)

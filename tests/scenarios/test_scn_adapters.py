@@ -59,7 +59,8 @@ def test_answers_become_replies_with_status_error_code_and_retry_after(probe):
     assert created == [201, True, None, None, {"code": "D-1", "status": 1}]
     worklist, garbled, throttled = probe["reads"]
     assert worklist == [200, True, {"items": [{"code": "D-1"}, {"code": "D-2"}]}, None, None]  # a list is wrapped
-    assert garbled == [200, True, {}, None, None]  # a body that is not JSON is no data, not a crash
+    # A body that is not JSON is no data, not a crash, and for a dossier read no dossier: a failure.
+    assert garbled == [200, False, {}, "malformed_answer", None]
     assert throttled == [429, False, {"error": "slow down"}, None, None]  # unreadable Retry-After: none
     assert probe["dead"] == [0, False, True]  # nothing listening: a transport error, status 0
 
@@ -81,6 +82,7 @@ def test_locust_sees_the_service_as_request_type_and_the_reason_of_each_failure(
         ("axis", "POST /auth/token", "HTTP 401 bad_credentials"),
         ("portal", "GET /procedures", "catalogue not published"),  # 200, but an empty catalogue
         ("portal", "POST /dossiers", "HTTP 503 overloaded"),
+        ("portal", "GET /dossiers/{code}", "malformed answer: dossier has no status"),  # 200, but not JSON
         ("portal", "GET /dossiers/{code}", "HTTP 429"),
         ("axis", "GET /inbox", "no response (ConnectionRefusedError)"),  # nothing listening
     ]

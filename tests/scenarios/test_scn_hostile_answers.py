@@ -37,7 +37,7 @@ def test_an_answer_dripped_slower_than_the_timeout_is_a_timeout(probe):
     # Each byte comes well within the socket timeout, the whole answer 8 × later than it.
     status, ok, _, _, _ = probe["drip"]
     assert (status, ok) == (0, False)
-    assert probe["reported"]["drip"] == ["no response (no complete answer within 0.25 s)"]
+    assert probe["reported"]["drip"] == ["no response (TimeoutError)"]  # the same row as a socket timeout's
 
 
 def test_a_redirect_to_a_foreign_host_is_not_followed(probe):
@@ -94,3 +94,25 @@ def test_an_sdk_ok_without_a_document_id_is_a_failure(probe):
 def test_a_catalogue_result_that_is_no_list_is_a_failure_not_a_crash(probe):
     assert probe["dvcqg-catalogue"][:2] == [200, False]
     assert probe["reported"]["dvcqg-catalogue"] == ["malformed answer: result is not a list"]
+
+
+# Well-formed JSON without what the personas read: before, these were successes in Locust's
+# statistics and the persona then raised (KeyError, TypeError, AttributeError) on the data.
+@pytest.mark.parametrize(("kind", "status", "reason"), [
+    ("submit-no-code", 201, "malformed answer: no dossier code"),  # citizen: dossier.data["code"]
+    ("worklist-odd", 200, "malformed answer: worklist item is not a dossier with a code"),  # officer: item["code"]
+    ("dossier-fee-text", 200, "malformed answer: fee_vnd is not a number"),  # officer: fee_vnd > 0
+    ("dossier-applicant-text", 200, "malformed answer: applicant is not an object"),  # officer: applicant.get
+    ("inbox-no-document", 200, "malformed answer: delivery without a document_id"),  # work_inbox
+    ("inbox-no-delivery", 200, "malformed answer: delivery without a delivery_id"),  # work_inbox
+    ("send-null-id", 201, "malformed answer: no document_id"),  # agency: a None document id followed up
+    ("receipts-odd", 200, "malformed answer: receipt from_code is not a code"),  # agency: a set of from_codes
+    ("catalogue-odd", 200, "malformed answer: procedures is not a list of procedures"),  # citizen: procedure["code"]
+    ("catalogue-html", 200, "malformed answer: procedures is not a list of procedures"),  # was cached as unpublished
+    ("c06-lookup-bad-date", 200, "malformed answer: date_of_birth is not a C06 date (yyyyMMdd)"),
+    ("dvcqg-dossier-fee-list", 200, "malformed answer: DanhSachLePhi Gia is not a number"),
+    ("dvcqg-submit-no-receipt", 200, "malformed answer: no SoBienNhan"),  # citizen: a dossier code of None
+])
+def test_an_answer_without_what_the_personas_read_is_a_failure_with_its_reason(probe, kind, status, reason):
+    assert probe[kind][:3] == [status, False, "malformed_answer"]  # the persona sees a failure, not the data
+    assert probe["reported"][kind] == [reason]  # and so does Locust, once, under the reason
