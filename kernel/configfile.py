@@ -122,28 +122,38 @@ _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "date", "datetime
                         "decimal", "uuid", "url", "any", "dict", "list", "tuple", "set", "frozenset"})  # fmt: skip
 
 
-def _model_names() -> frozenset[str]:
-    names: set[str] = set()
+def _models() -> list[type[BaseModel]]:
+    models: dict[str, type[BaseModel]] = {}
     stack: list[type[BaseModel]] = [BaseModel]
     while stack:
         for sub in stack.pop().__subclasses__():
-            if sub.__name__ not in names:
-                names.add(sub.__name__)
+            if sub.__name__ not in models:
+                models[sub.__name__] = sub
                 stack.append(sub)
-    return frozenset(names)
+    return list(models.values())
 
 
-def _is_tag(part: str) -> bool:
-    if part in _TYPE_TAGS or part == "[key]" or "[" in part or part.startswith("constrained-"):
+def _is_tag(part: str, field_names: frozenset[str]) -> bool:
+    if part == "[key]" or "[" in part or part.startswith("constrained-"):
         return True
-    return part[:1].isupper() and part in _model_names()
+    if part in field_names:  # a model's own field ("url" of an attachment) is a name, whatever it spells
+        return False
+    return part in _TYPE_TAGS or (part[:1].isupper() and any(model.__name__ == part for model in _models()))
 
 
-def data_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+def data_loc(loc: tuple[Any, ...], kind: str | None = None) -> tuple[Any, ...]:
     """A pydantic error location as a path in the data: the union-member and validator tags
     pydantic-core puts between field names (``ThongTinKhac.ThongTinKhacIn.NgaySinh``,
-    ``isUpdating.bool``) and the ``[key]`` of a mapping's key are dropped."""
-    return tuple(part for part in loc if not (isinstance(part, str) and _is_tag(part)))
+    ``isUpdating.bool``) and the ``[key]`` of a mapping's key are dropped. A field of a model
+    is never taken for a tag, nor is the key an error of ``kind`` ``extra_forbidden`` or
+    ``missing`` is about (the last part): an unknown key ``url`` is named as ``url``."""
+    maybe_tags = any(isinstance(part, str) and (part in _TYPE_TAGS or part[:1].isupper()) for part in loc)
+    field_names = frozenset(name for model in (_models() if maybe_tags else ()) for field, info in
+                            model.model_fields.items() for name in (field, info.alias) if name)  # fmt: skip
+    keep_last = kind in ("extra_forbidden", "missing")
+    return tuple(part for i, part in enumerate(loc)
+                 if not (isinstance(part, str) and not (keep_last and i == len(loc) - 1)
+                         and _is_tag(part, field_names)))
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -314,7 +324,7 @@ def parse_model(model: type[M], text: str, source: str) -> M:
         problems = []
         for err in exc.errors():
             # ("[key]" marks an error in a mapping's key rather than its value.)
-            loc = data_loc(tuple(err["loc"]))
+            loc = data_loc(tuple(err["loc"]), err["type"])
             problems.append(ConfigProblem(source, line_of(node, loc), field_path(loc), _message(err)))
         raise ConfigError(problems) from None
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from kernel.accounts_file import AccountsFile
+from kernel.configfile import at_their_lines
 from kernel.credentials import Credentials, officer_account
 from kernel.errors import AccountsMissing, ConfigError, ConfigProblem
 from kernel.roster import Commune, load_roster
@@ -184,7 +185,12 @@ def check_accounts(
         futures = {service: pool.submit(_check_service, urls[service], items, bind_sources, deadline, needed,
                                         (tls or {}).get(service), targets_file)
                    for service, items in probes.items() if items}
-        results = {service: f.result() for service, f in futures.items()}
+        try:
+            results = {service: f.result() for service, f in futures.items()}
+        except ConfigError as exc:
+            # Found against the live target, but what to fix is a field of the targets file:
+            # named at its line (or its nearest parent's, when the field is not there yet).
+            raise ConfigError(at_their_lines(exc.problems, targets_file)) from None
     unconfirmed = {service: answer for service, (_, answer) in results.items() if answer is not None}
     for service, shape in (protocols or {}).items():
         if shape in UNCHECKED_SHAPES:

@@ -71,7 +71,7 @@ def validation_error(exc: ValidationError, *, prefix: str = "") -> ApiError:
     """Turn the first pydantic error into a 400/422 :class:`ApiError` naming the field."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc = data_loc(tuple(first["loc"]))
+    loc = data_loc(tuple(first["loc"]), first["type"])
     field = field_path(loc) or None
     if prefix:
         field = f"{prefix}.{field}" if field else prefix

@@ -108,3 +108,12 @@ def test_a_certificate_the_targets_file_does_not_trust_is_a_config_error_naming_
     [problem] = refused.value.problems
     assert (problem.file, problem.field) == ("staging.yaml", "portal.tls.ca_bundle")
     assert "certificate verify failed" in problem.message and problem.message.endswith("no load was sent")
+    # A targets file that is there: the field is named at its line, or at its nearest parent's
+    # when the file does not give it (a client certificate the target wants, say).
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(f"portal:\n  url: {url}\n  tls:\n    ca_bundle: {stranger}\n", encoding="utf-8")
+    with _portal(served) as url, pytest.raises(ConfigError) as located:
+        check_accounts({"portal": url}, _portal_probes(None), bind_sources=False,
+                       tls={"portal": TlsOptions(ca_bundle=stranger)}, targets_file=str(targets))
+    assert [(p.file, p.line, p.field) for p in located.value.problems] == [(str(targets), 4, "portal.tls.ca_bundle")]
+    assert str(located.value).startswith(f"{targets}:4: portal.tls.ca_bundle: TLS to the portal at ")

@@ -139,6 +139,13 @@ def test_a_message_that_says_what_it_got_is_not_followed_by_a_second_got():
         "p.yaml:1: windows[0].samples: Input should be a valid integer, got a number with a fractional part: 1.5"]
 
 
+@pytest.mark.parametrize("key", ["url", "str", "list", "Window"])
+def test_an_unknown_key_spelt_like_a_type_is_named_as_itself(key):
+    # Each is also a tag pydantic-core puts in a location; "portal: unknown key" was all a
+    # targets file with `url:` instead of `base_url:` got.
+    assert _errors(f"windows:\n  - {{{key}: 1}}\n") == [f"p.yaml:2: windows[0].{key}: unknown key"]
+
+
 def test_a_field_named_bytes_keeps_its_name():
     from kernel.configfile import data_loc
 

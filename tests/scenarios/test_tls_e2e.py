@@ -50,4 +50,6 @@ def test_a_target_whose_certificate_is_not_trusted_or_that_wants_a_client_certif
                     run.start_load()
             message = str(stopped.value)
             assert field in message and says in message and "no load was sent" in message, (case, message)
+            [problem] = stopped.value.problems
+            assert problem.file == str(targets) and problem.line is not None, (case, message)  # file:line: field
             assert not (run.run_dir / "ledgers").exists(), case
