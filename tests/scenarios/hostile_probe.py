@@ -30,6 +30,7 @@ from typing import Any
 import gevent
 from gevent.server import StreamServer
 from locust.env import Environment
+from raw_requests import requests_on
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -138,21 +139,8 @@ def _answer(conn: socket.socket, path: str) -> bool:
 
 
 def _handle(conn: socket.socket, _address: Any) -> None:
-    buf = b""
     try:
-        while True:
-            while b"\r\n\r\n" not in buf:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                buf += chunk
-            head, buf = buf.split(b"\r\n\r\n", 1)
-            lines = head.split(b"\r\n")
-            length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
-                           if line.lower().startswith(b"content-length:")), 0)
-            while len(buf) < length:
-                buf += conn.recv(65536)
-            buf = buf[length:]
+        for lines in requests_on(conn):
             if not _answer(conn, lines[0].split(b" ")[1].decode()):
                 return
     except OSError:

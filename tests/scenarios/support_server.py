@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
+from raw_requests import requests_on  # noqa: E402
 
 STATE = {"accepted": 0, "freeze_until": 0.0}
 
@@ -44,23 +45,8 @@ def _respond(conn, body: bytes, status: bytes = b"200 OK") -> None:
 
 def handle(conn, addr) -> None:
     STATE["accepted"] += 1
-    buf = b""
     try:
-        while True:
-            while b"\r\n\r\n" not in buf:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                buf += chunk
-            head, buf = buf.split(b"\r\n\r\n", 1)
-            lines = head.split(b"\r\n")
-            length = 0
-            for line in lines[1:]:
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            while len(buf) < length:
-                buf += conn.recv(65536)
-            buf = buf[length:]
+        for lines in requests_on(conn):
             target = lines[0].split(b" ")[1].decode()
             cookie = next((line.split(b":", 1)[1].strip().decode() for line in lines[1:]
                            if line.lower().startswith(b"cookie:")), None)
