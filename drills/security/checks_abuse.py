@@ -8,8 +8,8 @@ import time
 
 import httpx
 
-from drills.security.context import UNAVAILABLE, CheckContext, SetupFailed, require_judged
-from drills.security.documents import DocumentKit
+from drills.security.context import THROTTLED, UNAVAILABLE, CheckContext, SetupFailed, require_judged
+from drills.security.documents import NOT_A_VERDICT_ON_THE_PACKAGE, DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
 
@@ -159,7 +159,8 @@ def population_scraping(ctx: CheckContext, out: Outcome) -> None:
     area=Area.ABUSE, owasp=API6,
     sends="POST /dossiers with key K and body 1, again with K and body 1, then K with a different body",
     passes_when="the repeat answers the same dossier code; the changed body answers 422; exactly one dossier is "
-                "added to the ledger",
+                "added to the ledger and to the citizen's commune worklist; the repeat or the changed body throttled "
+                "(429) or the citizen's token refused (401), or a worklist that answers anything but 200, is ERROR",
     weaknesses=(PlantedWeakness("portal", "idempotency_ignores_body"),),
 ))
 def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
@@ -172,10 +173,12 @@ def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
     if first.status_code != 201:
         raise SetupFailed(f"the first submission answered {first.status_code}", first)
     again = ctx.submit(token, ctx.dossier_body(citizen), key)
+    require_judged(again, "the repeat with the same key and body", THROTTLED | {401})
     out.expect(again.status_code in (200, 201) and again.json().get("code") == first.json()["code"],
                f"the same key and body answered {again.status_code} {again.text[:80]}", ctx.excerpt(again))
     changed = ctx.dossier_body(citizen, fields={"reason": "a different request"})
     reuse = ctx.submit(token, changed, key)
+    require_judged(reuse, "the same key with another body", THROTTLED | {401})
     out.expect(reuse.status_code == 422, f"the same key with another body answered {reuse.status_code}",
                ctx.excerpt(reuse, "key reused with another body"))
     after = ctx.ledger("portal")
@@ -183,9 +186,7 @@ def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
         added = after.get("dossiers", 0) - before.get("dossiers", 0)
         out.expect(added == 1, f"{added} dossiers were added, expected 1", None)
     own_after = ctx.own_dossiers(citizen)
-    if own_before is not None and own_after is not None:
-        out.expect(own_after - own_before == 1, f"the citizen has {own_after - own_before} new dossiers, expected 1",
-                   None)
+    out.expect(own_after - own_before == 1, f"the citizen has {own_after - own_before} new dossiers, expected 1", None)
     if out.passed:
         out.note("repeat replayed the same dossier; reuse with another body 422", ctx.excerpt(reuse, "key reuse"))
 
@@ -196,7 +197,9 @@ def idempotency_reuse(ctx: CheckContext, out: Outcome) -> None:
     area=Area.ABUSE, owasp=API6,
     sends="a signed document sent twice byte for byte, then the same message id with another subject (re-signed)",
     passes_when="the replay answers 2xx with the same document_id; the changed package answers 409 (or another "
-                "4xx); the ledger grows by one document and the recipient gets one delivery",
+                "4xx); the ledger grows by one document and the recipient gets one delivery; the replay or the "
+                "changed package answered 401/404/405/429 (no verdict on the package), or an inbox that answers "
+                "anything but 200, is ERROR",
     weaknesses=(PlantedWeakness("axis", "replay_accepted"),),
 ))
 def document_replay(ctx: CheckContext, out: Outcome) -> None:
@@ -211,10 +214,13 @@ def document_replay(ctx: CheckContext, out: Outcome) -> None:
         raise SetupFailed(f"the first send answered {first.status_code}", first)
     document_id = first.json()["document_id"]
     replay = kit.post(sender, package)
+    require_judged(replay, "the byte-for-byte replay", NOT_A_VERDICT_ON_THE_PACKAGE)
     out.expect(200 <= replay.status_code < 300 and replay.json().get("document_id") == document_id,
                f"the byte-for-byte replay answered {replay.status_code} {replay.text[:80]}", ctx.excerpt(replay))
     envelope.subject = "dientap security drill: replay with another subject"
     conflict = kit.post(sender, kit.package(envelope))
+    # Taken for a 4xx refusal, a 429 would pass a second document stored under a new id.
+    require_judged(conflict, "the same message id with another body", NOT_A_VERDICT_ON_THE_PACKAGE)
     out.expect(400 <= conflict.status_code < 500, f"the same message id with another body answered "
                f"{conflict.status_code}", ctx.excerpt(conflict, "message id reused"))
     after = ctx.ledger("axis")

@@ -35,7 +35,8 @@ def _rotating_ip(i: int) -> dict[str, str]:
     sends="a wrong password for an existing and for a non-existing account: portal officer, portal citizen (an ID "
           "number in the register and one that is not), axis agency; and the public status look-up of an existing "
           "and a non-existing dossier code with someone else's ID number",
-    passes_when="each pair gets the same 4xx status and a byte-identical body",
+    passes_when="each pair gets the same 4xx status and a byte-identical body; a pair throttled (429) or both "
+                "failing (5xx) is ERROR",
     weaknesses=(PlantedWeakness("portal", "user_enumeration"),),
 ))
 def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
@@ -67,6 +68,9 @@ def no_user_enumeration(ctx: CheckContext, out: Outcome) -> None:
             # Throttled answers are alike whatever the account: the pair would prove nothing.
             raise SetupFailed(f"{label}: sign-in is throttled for this address (429), so existing and unknown "
                               "accounts cannot be compared; run this check before credential stuffing", b)
+        if a.status_code in UNAVAILABLE and b.status_code in UNAVAILABLE:
+            # Both failing, neither account was judged (one 5xx alone stays a finding: it tells them apart).
+            require_judged(b, f"{label}: the unknown account", UNAVAILABLE)
         same = a.status_code == b.status_code and a.content == b.content and 400 <= a.status_code < 500
         if out.expect(same, f"{label}: existing account answered {a.status_code}, unknown {b.status_code}"
                       f"{'' if a.content == b.content else ' with different bodies'}", ctx.excerpt(a, "existing account")):
@@ -230,8 +234,9 @@ def jwt_tampering(ctx: CheckContext, out: Outcome) -> None:
     area=Area.AUTH, owasp=API2,
     sends="tokens with exp in the past, nbf in the future and another audience (re-signed with the service's key "
           "when the target is the embedded mocks), and each service's token presented to the other services",
-    passes_when="each service accepts its own valid token (else ERROR) and every such token answers 401 (and a "
-                "re-minted token with valid claims is accepted, proving the probe itself is sound)",
+    passes_when="each service accepts its own valid token (refused 401, throttled 429 or failing 5xx: ERROR) and "
+                "every such token answers 401 (and a re-minted token with valid claims is accepted, proving the probe "
+                "itself is sound); any of them throttled (429), or the re-minted control failing (5xx), is ERROR",
     weaknesses=(PlantedWeakness("population", "token_claims_unchecked"),),
 ))
 def token_claims(ctx: CheckContext, out: Outcome) -> None:
@@ -245,10 +250,14 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
         baseline = call(token)
         if baseline.status_code == 401:
             raise SetupFailed(f"{service} refused its own valid token", baseline)
+        # Throttled or failing, the service judged no token: the others' would "fail" alike.
+        require_judged(baseline, f"{service}'s own valid token", THROTTLED | UNAVAILABLE)
         for other, other_token, _ in probes:
             if other == service:
                 continue
             r = call(other_token)
+            # A 5xx stays a finding (the foreign token broke the verifier); a 429 judged nothing.
+            require_judged(r, f"{service}: a {other} token", THROTTLED)
             out.expect(r.status_code == 401, f"{service}: a {other} token answered {r.status_code}, expected 401",
                        ctx.excerpt(r, f"{other} token at {service}"))
         if not ctx.target.knows_signing_keys:
@@ -256,6 +265,7 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
         header, claims, _ = split_token(token)
         key = mock_signing_key(ctx.target.dry_run_secret, issuers[service])
         control = call(make_token(header, {**claims, "jti": claims["jti"] + "c"}, key))
+        require_judged(control, f"{service}: the re-minted control token", THROTTLED | UNAVAILABLE)
         if control.status_code == 401:
             out.note(f"{service}: re-minted control token refused; claim cases not tested (signing key unknown)")
             continue
@@ -266,6 +276,7 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
         }
         for label, change in cases.items():
             r = call(make_token(header, {**claims, **change}, key))
+            require_judged(r, f"{service}: {label} token", THROTTLED)
             out.expect(r.status_code == 401, f"{service}: {label} token answered {r.status_code}, expected 401",
                        ctx.excerpt(r, label))
     if out.passed:
@@ -278,7 +289,8 @@ def token_claims(ctx: CheckContext, out: Outcome) -> None:
     title="A token used after logout is refused",
     area=Area.AUTH, owasp=API2,
     sends="sign in as a citizen, POST /auth/logout, then read a dossier with the same token",
-    passes_when="logout answers 2xx and the token then answers 401",
+    passes_when="logout answers 2xx and the token then answers 401; the read before logout refused (401), or either "
+                "read throttled (429) or failing (5xx), is ERROR",
     weaknesses=(PlantedWeakness("portal", "logout_not_revoked"),),
 ))
 def logout_revokes(ctx: CheckContext, out: Outcome) -> None:
@@ -287,10 +299,14 @@ def logout_revokes(ctx: CheckContext, out: Outcome) -> None:
     before = ctx.send("portal", "GET", _NO_SUCH_DOSSIER, headers=ctx.bearer(token))
     if before.status_code == 401:
         raise SetupFailed("a fresh citizen token was refused", before)
+    # Throttled or failing, the control says nothing of the token: a later 401 would prove no revocation.
+    require_judged(before, "the read before logout", THROTTLED | UNAVAILABLE)
     bye = ctx.send("portal", "POST", "/auth/logout", headers=ctx.bearer(token))
     if not 200 <= bye.status_code < 300:
         raise SetupFailed(f"logout answered {bye.status_code}", bye)
     after = ctx.send("portal", "GET", _NO_SUCH_DOSSIER, headers=ctx.bearer(token))
+    # A throttle or a failing service never looked at the token: neither revoked nor still valid.
+    require_judged(after, "the read after logout", THROTTLED | UNAVAILABLE)
     if out.expect(after.status_code == 401, f"the token still works after logout ({after.status_code})",
                   ctx.excerpt(after, "after logout")):
         out.note("token refused after logout (401)", ctx.excerpt(after, "after logout"))

@@ -16,6 +16,10 @@ API1 = "API1:2023 Broken Object Level Authorization"
 API3 = "API3:2023 Broken Object Property Level Authorization"
 API5 = "API5:2023 Broken Function Level Authorization"
 _DENIED = (403, 404)
+#: Answers to a request with the caller's own valid token that judged nothing: throttled,
+#: failing, or the token itself refused. Taken for a denial they would pass an access
+#: nobody checked; taken for an allowed one, fail a target that never had to answer.
+NOT_JUDGED = THROTTLED | UNAVAILABLE | {401}
 
 
 def _leaks(r: httpx.Response, *secrets: str) -> bool:
@@ -29,8 +33,8 @@ def _leaks(r: httpx.Response, *secrets: str) -> bool:
     sends="citizen B's token on GET /dossiers/{A's code}, POST …/transitions {to: 7}, POST …/payments, and GET on "
           "the 20 neighbouring dossier codes",
     passes_when="every request answers 403/404 without A's name or ID number, no neighbouring code answers 200, "
-                "and A's dossier and the payment ledger are unchanged; a neighbouring code answered 401/429/5xx (not "
-                "judged closed) is ERROR",
+                "and A's dossier and the payment ledger are unchanged; B's read, change, pay or a neighbouring code, "
+                "or A's own read of the dossier, answered 401/429/5xx (not judged) is ERROR",
     weaknesses=(PlantedWeakness("portal", "bola_dossier_read"),),
 ))
 def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
@@ -46,7 +50,10 @@ def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
     ):
         headers = {**attacker, **kw.pop("headers", {})}
         r = ctx.send("portal", method, path, headers=headers, **kw)
-        out.expect(r.status_code in _DENIED and not _leaks(r, owner.personal_id, owner.full_name),
+        leaked = _leaks(r, owner.personal_id, owner.full_name)
+        if not leaked:
+            require_judged(r, f"B's {method} {path.replace(victim.code, '{code}')}", NOT_JUDGED)
+        out.expect(r.status_code in _DENIED and not leaked,
                    f"B's {method} {path.replace(victim.code, '{code}')} answered {r.status_code}", ctx.excerpt(r))
     prefix, _, seq = victim.code.rpartition("-")
     n = int(seq)
@@ -58,7 +65,7 @@ def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
         code = f"{prefix}-{guess:06d}"
         r = ctx.send("portal", "GET", f"/dossiers/{code}", headers=attacker)
         # Throttled, failing, or B's own token refused: the code was not found closed, only not tried.
-        require_judged(r, f"B's GET of the neighbouring code {code}", THROTTLED | UNAVAILABLE | {401})
+        require_judged(r, f"B's GET of the neighbouring code {code}", NOT_JUDGED)
         if r.status_code == 200:
             opened.append(code)
             if len(opened) == 1:
@@ -82,7 +89,8 @@ def bola_dossier(ctx: CheckContext, out: Outcome) -> None:
           "(1→2 accepted); citizen and client-system tokens on GET /admin/ledger, /admin/faults, /admin/audit; "
           "an officer token on POST /dossiers (citizen function)",
     passes_when="worklist and officer move 403; admin routes 401/403 (404 when the admin API is off); the officer's "
-                "submission 403; the dossier stays at status 1",
+                "submission 403; the dossier stays at status 1; any of them throttled (429) or failing (5xx), or a "
+                "caller's own token refused (401) where 403 is expected, is ERROR",
     weaknesses=(PlantedWeakness("portal", "citizen_accepts_own"),),
 ))
 def bfla(ctx: CheckContext, out: Outcome) -> None:
@@ -90,8 +98,10 @@ def bfla(ctx: CheckContext, out: Outcome) -> None:
     victim = ctx.victim_dossier()
     citizen = ctx.bearer(victim.owner_token)
     r = ctx.send("portal", "GET", "/dossiers", headers=citizen)
+    require_judged(r, "the citizen on the officer worklist", NOT_JUDGED)
     out.expect(r.status_code == 403, f"citizen on the officer worklist answered {r.status_code}", ctx.excerpt(r))
     r = ctx.send("portal", "POST", f"/dossiers/{victim.code}/transitions", headers=citizen, json={"to": 2})
+    require_judged(r, "the citizen accepting their own dossier", NOT_JUDGED)
     out.expect(r.status_code == 403, f"citizen accepting their own dossier answered {r.status_code}", ctx.excerpt(r))
     province_token = ctx.bearer(ctx.population_token("province-01"))
     for service, path, headers in (
@@ -99,10 +109,12 @@ def bfla(ctx: CheckContext, out: Outcome) -> None:
         ("population", "/admin/audit", province_token), ("population", "/admin/ledger", province_token),
     ):
         r = ctx.send(service, "GET", path, headers=headers)
+        require_judged(r, f"{service} {path} with a non-admin token", THROTTLED | UNAVAILABLE)
         out.expect(r.status_code in (401, 403, 404), f"{service} {path} with a non-admin token answered "
                    f"{r.status_code}", ctx.excerpt(r))
     officer = ctx.bearer(ctx.officer_token(victim.owner.commune_code, 2))
     r = ctx.submit(officer["Authorization"].split(" ", 1)[1], ctx.dossier_body(victim.owner))
+    require_judged(r, "an officer submitting a dossier", NOT_JUDGED)
     out.expect(r.status_code == 403, f"an officer submitting a dossier answered {r.status_code}", ctx.excerpt(r))
     status = ctx.dossier_status(victim)
     out.expect(status == 1, f"the dossier moved to status {status}", None)
@@ -118,7 +130,8 @@ def bfla(ctx: CheckContext, out: Outcome) -> None:
           "dossier's own commune officer makes the same move (control)",
     passes_when="the foreign officer gets 403/404 and never sees the code in the worklist, which answers 200 (an "
                 "unreadable worklist hides nothing: ERROR); the dossier stays at 1 until its own officer moves it "
-                "(control succeeds)",
+                "(control succeeds); the foreign read or move, or the owner's read, answered 401/429/5xx (not "
+                "judged) is ERROR",
     weaknesses=(PlantedWeakness("portal", "officer_any_commune"),),
 ))
 def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
@@ -130,8 +143,10 @@ def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
         other, tries = ctx.citizen().commune_code, tries + 1
     foreign = ctx.bearer(ctx.officer_token(other, 3))
     r = ctx.send("portal", "GET", f"/dossiers/{victim.code}", headers=foreign)
+    require_judged(r, "the foreign officer's read", NOT_JUDGED)
     out.expect(r.status_code in _DENIED, f"foreign officer read answered {r.status_code}", ctx.excerpt(r))
     r = ctx.send("portal", "POST", f"/dossiers/{victim.code}/transitions", headers=foreign, json={"to": 2})
+    require_judged(r, "the foreign officer's move", NOT_JUDGED)
     out.expect(r.status_code in _DENIED, f"foreign officer move answered {r.status_code}", ctx.excerpt(r))
     r = ctx.send("portal", "GET", "/dossiers", headers=foreign, params={"limit": 200})
     if r.status_code != 200:
@@ -154,7 +169,7 @@ def officer_other_commune(ctx: CheckContext, out: Outcome) -> None:
     area=Area.AUTHZ, owasp=API3,
     sends="three submissions, each a valid body plus one of status: 10, owner: <another citizen>, role: officer",
     passes_when="each is refused 4xx, or accepted with status 1 and readable by its submitter only; 401/429 (not a "
-                "refusal of the property) is ERROR",
+                "refusal of the property), or the other citizen's read answered 401/429/5xx, is ERROR",
     weaknesses=(PlantedWeakness("portal", "mass_assignment"),),
 ))
 def mass_assignment(ctx: CheckContext, out: Outcome) -> None:
@@ -176,6 +191,7 @@ def mass_assignment(ctx: CheckContext, out: Outcome) -> None:
         status = r.json().get("status")
         out.expect(status == 1, f"{key}={value!r} was honoured: the new dossier has status {status}", ctx.excerpt(r))
         seen = ctx.send("portal", "GET", f"/dossiers/{code}", headers=other_token)
+        require_judged(seen, f"{key}: another citizen reading the dossier", NOT_JUDGED)
         out.expect(seen.status_code in _DENIED, f"{key}={value!r}: another citizen can read the dossier "
                    f"({seen.status_code})", ctx.excerpt(seen))
         if status == 1 and seen.status_code in _DENIED:
@@ -189,7 +205,8 @@ def mass_assignment(ctx: CheckContext, out: Outcome) -> None:
     sends="X sends a signed document to Y; Z: GET /documents/{id}, POST …/receipts, POST /inbox/{Y's delivery}/ack, "
           "GET /inbox; then Y reads and acknowledges it (control)",
     passes_when="Z gets 403/404 everywhere and never sees the document in its inbox, which answers 200 (an "
-                "unreadable inbox hides nothing: ERROR); Y can read and acknowledge it",
+                "unreadable inbox hides nothing: ERROR); Y can read and acknowledge it; Z's read, receipt or ack, or "
+                "Y's ack, answered 401/429/5xx (not judged) is ERROR",
     weaknesses=(PlantedWeakness("axis", "axis_bola"),),
 ))
 def axis_agency_isolation(ctx: CheckContext, out: Outcome) -> None:
@@ -200,13 +217,16 @@ def axis_agency_isolation(ctx: CheckContext, out: Outcome) -> None:
     document_id = kit.send_ok(x, [y], "dientap security drill: agency isolation")
     intruder = ctx.bearer(ctx.axis_token(z))
     r = ctx.send("axis", "GET", f"/documents/{document_id}", headers=intruder)
+    require_judged(r, "Z reading the document", NOT_JUDGED)
     out.expect(r.status_code in _DENIED, f"Z reading the document answered {r.status_code}", ctx.excerpt(r))
     r = ctx.send("axis", "POST", f"/documents/{document_id}/receipts", headers=intruder, json={"status_code": "01"})
+    require_judged(r, "Z sending a receipt", NOT_JUDGED)
     out.expect(r.status_code in _DENIED, f"Z sending a receipt answered {r.status_code}", ctx.excerpt(r))
     delivery = kit.find_delivery(y, document_id)
     if delivery is None:
         raise SetupFailed("control: the recipient's inbox does not hold the document")
     r = ctx.send("axis", "POST", f"/inbox/{delivery}/ack", headers=intruder)
+    require_judged(r, "Z acknowledging Y's delivery", NOT_JUDGED)
     out.expect(r.status_code in _DENIED, f"Z acknowledging Y's delivery answered {r.status_code}", ctx.excerpt(r))
     r = ctx.send("axis", "GET", "/inbox", headers=intruder, params={"limit": 100})
     if r.status_code != 200:
@@ -217,6 +237,7 @@ def axis_agency_isolation(ctx: CheckContext, out: Outcome) -> None:
     if ctx.send("axis", "GET", f"/documents/{document_id}", headers=owner).status_code != 200:
         raise SetupFailed("control: the recipient cannot read its own document")
     ack = ctx.send("axis", "POST", f"/inbox/{delivery}/ack", headers=owner)
+    require_judged(ack, "Y's own acknowledgement", NOT_JUDGED)
     out.expect(ack.status_code == 200 and not ack.json().get("already_acked", False),
                f"Y's own acknowledgement answered {ack.status_code} {ack.text[:80]} (was it acknowledged by Z?)",
                ctx.excerpt(ack))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 
-from drills.security.context import CheckContext, SetupFailed
+from drills.security.context import THROTTLED, CheckContext, SetupFailed, require_judged
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
 
@@ -38,7 +38,9 @@ BAD_ANSWERS: tuple[tuple[str, dict[str, object]], ...] = (
           "answer, more results than asked — each followed by a dossier submission through the portal; then one "
           "submission with the fault removed (control)",
     passes_when="every submission under a bad answer answers 503, the portal's dossier count (admin ledger) and the "
-                "citizen's dossiers are unchanged, and the control submission is accepted",
+                "citizen's dossiers are unchanged, and the control submission is accepted; a submission throttled "
+                "(429) or its token refused (401), or a commune worklist that answers anything but 200 (nothing "
+                "counted), is ERROR",
     weaknesses=(PlantedWeakness("portal", "trust_population_answers"),),
 ))
 def population_answers(ctx: CheckContext, out: Outcome) -> None:
@@ -61,6 +63,8 @@ def population_answers(ctx: CheckContext, out: Outcome) -> None:
             r = ctx.submit(token, ctx.dossier_body(citizen))
         finally:
             ctx.send("population", "DELETE", f"/admin/faults/{rule_id}", headers=admin)
+        # Refused before the portal asked the population service: the bad answer was never consumed.
+        require_judged(r, f"{label}: the submission", THROTTLED | {401})
         if out.expect(r.status_code == 503, f"{label}: the portal answered {r.status_code}, expected 503",
                       ctx.excerpt(r, label)):
             out.note(f"{label}: 503")

@@ -64,7 +64,7 @@ def population_fields(ctx: CheckContext, out: Outcome) -> None:
     sends="POST /citizens/verify with the right data (control), a wrong name, a wrong date of birth, and an ID "
           "number that is not in the register",
     passes_when="the control matches; the three others answer the same status and a byte-identical body "
-                "{\"match\": false}",
+                "{\"match\": false}; a mismatch throttled (429) is ERROR",
     weaknesses=(PlantedWeakness("population", "verify_leak"),),
 ))
 def verify_mismatch(ctx: CheckContext, out: Outcome) -> None:
@@ -89,6 +89,8 @@ def verify_mismatch(ctx: CheckContext, out: Outcome) -> None:
         "unknown ID number": verify(stranger.personal_id, stranger.full_name, stranger.date_of_birth.isoformat()),
     }
     for label, r in answers.items():
+        # Throttled, the mismatch was never compared; a 5xx stays a finding (it tells the cases apart).
+        require_judged(r, f"{label}: POST /citizens/verify", THROTTLED)
         body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
         out.expect(r.status_code == 200 and body == {"match": False},
                    f"{label}: answered {r.status_code} {r.text[:120]}", ctx.excerpt(r, label))

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import httpx
 
-from drills.security.context import THROTTLED, CheckContext, require_judged
+from drills.security.context import THROTTLED, UNAVAILABLE, CheckContext, require_judged
 from drills.security.documents import NOT_A_VERDICT_ON_THE_PACKAGE, DocumentKit
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
@@ -78,7 +78,8 @@ def _compare_state(ctx: CheckContext, out: Outcome, before: dict[str, dict[str, 
     passes_when="every identifier request answers 4xx (never 5xx), no answer shows an executed payload, the ledgers "
                 "are unchanged; the free-text dossier is stored and read back byte for byte. A 429 refuses a payload "
                 "only at sign-in (a throttled failed sign-in); on any other request it is ERROR, as is a 401 to a "
-                "request carrying the caller's own token",
+                "request carrying the caller's own token. The attacker's dossiers are counted in their commune's "
+                "worklist before and after: a worklist that answers anything but 200 is ERROR (nothing was counted)",
     weaknesses=(PlantedWeakness("portal", "lenient_province_filter"),),
 ))
 def injection(ctx: CheckContext, out: Outcome) -> None:
@@ -135,6 +136,7 @@ def injection(ctx: CheckContext, out: Outcome) -> None:
     require_judged(r, "the free-text dossier", THROTTLED | {401})
     if r.status_code == 201:
         back = ctx.send("portal", "GET", f"/dossiers/{r.json()['code']}", headers=portal)
+        require_judged(back, "reading back the free-text dossier", THROTTLED | UNAVAILABLE | {401})
         stored = back.json().get("fields", {}).get("reason") if back.status_code == 200 else None
         out.expect(stored == free_text, "the free-text payloads were not stored verbatim", ctx.excerpt(back))
     else:
@@ -234,7 +236,9 @@ def xml_entities(ctx: CheckContext, out: Outcome) -> None:
     area=Area.INPUT, owasp=API4,
     sends="2 MiB bodies to sign-in, verify and document upload; text/plain or JSON where JSON or XML is expected; "
           "PUT/DELETE/PATCH on routes that do not have them",
-    passes_when="exactly 413, 415 and 405 respectively, never 5xx, and the ledgers are unchanged",
+    passes_when="exactly 413, 415 and 405 respectively, never 5xx, the ledgers are unchanged and the citizen's "
+                "commune worklist holds none of their dossiers; a request throttled (429), or refused 401 for the "
+                "caller's own token, or a worklist that answers anything but 200 (nothing counted), is ERROR",
     weaknesses=(PlantedWeakness("portal", "any_content_type"),),
 ))
 def size_type_method(ctx: CheckContext, out: Outcome) -> None:
@@ -266,10 +270,13 @@ def size_type_method(ctx: CheckContext, out: Outcome) -> None:
     ]
     for expected, service, method, path, kw in cases:
         r = ctx.send(service, method, path, **kw)
+        # Throttled, or the caller's own token refused: the transport rule was never reached.
+        require_judged(r, f"{service} {method} {path}",
+                       THROTTLED | {401} if "Authorization" in kw.get("headers", {}) else THROTTLED)
         out.expect(r.status_code == expected, f"{service} {method} {path}: {r.status_code}, expected {expected}",
                    ctx.excerpt(r))
     _compare_state(ctx, out, before)
     own = ctx.own_dossiers(person)
-    out.expect(own in (0, None), f"the 415 submission created {own} dossier(s)", None)
+    out.expect(own == 0, f"the 415 submission created {own} dossier(s)", None)
     if out.passed:
         out.note(f"{len(cases)} requests: 413 ×3, 415 ×4, 405 ×5; state unchanged")

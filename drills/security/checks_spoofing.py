@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drills.security.checks_exposure import ROLE_FIELDS
-from drills.security.context import UNAVAILABLE, CheckContext, SetupFailed, require_judged
+from drills.security.context import THROTTLED, UNAVAILABLE, CheckContext, SetupFailed, require_judged
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, IncidentPhase, Outcome, PlantedWeakness
 
@@ -85,7 +85,8 @@ def forwarded_for_lockout(ctx: CheckContext, out: Outcome) -> None:
           "X-Forwarded-For: 127.0.0.1, …) on requests without a token, with a citizen token on the officer worklist, "
           "and with a province token on a population look-up",
     passes_when="no token → 401 (admin routes 401/404); citizen on the worklist → 403; the province system still "
-                "sees only its role's fields",
+                "sees only its role's fields; any request throttled (429), or the citizen's worklist request or the "
+                "province look-up failing (5xx) or its token refused (401), is ERROR",
     weaknesses=(PlantedWeakness("population", "trust_role_header"),),
 ))
 def identity_headers(ctx: CheckContext, out: Outcome) -> None:
@@ -98,18 +99,22 @@ def identity_headers(ctx: CheckContext, out: Outcome) -> None:
         ("axis", "/inbox", {}),
     ):
         r = ctx.send(service, "GET", path, headers=h, **kw)
+        require_judged(r, f"{service} {path.split('/')[1]} without a token", THROTTLED)
         out.expect(r.status_code == 401, f"{service} {path.split('/')[1]} without a token answered {r.status_code}",
                    ctx.excerpt(r))
         r = ctx.send(service, "GET", "/admin/ledger", headers=h)
+        require_judged(r, f"{service} /admin/ledger without a token", THROTTLED)
         out.expect(r.status_code in (401, 404), f"{service} /admin/ledger without a token answered {r.status_code}",
                    ctx.excerpt(r))
     citizen = ctx.bearer(ctx.signed_in_citizen()[1])
     r = ctx.send("portal", "GET", "/dossiers", headers={**h, **citizen})
+    require_judged(r, "the citizen with identity headers on the worklist", THROTTLED | UNAVAILABLE | {401})
     out.expect(r.status_code == 403, f"citizen + identity headers on the worklist answered {r.status_code}",
                ctx.excerpt(r))
     province = ctx.bearer(ctx.population_token("province-01"))
     r = ctx.send("population", "GET", f"/citizens/{looked_up}", params={"purpose": "spoof"},
                  headers={**h, **province})
+    require_judged(r, "the province look-up with identity headers", THROTTLED | UNAVAILABLE | {401})
     if r.status_code == 200:
         extra = sorted(set(r.json()) - ROLE_FIELDS["province-01"])
         out.expect(not extra, f"X-Role: police widened province-01's view: {', '.join(extra)}", ctx.excerpt(r))

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
-from drills.security.context import CheckContext
+from drills.security.context import THROTTLED, CheckContext, require_judged
 from drills.security.registry import security_check
 from drills.security.spec import Area, CheckSpec, Outcome, PlantedWeakness
 from reports.security_scorecard import EvidenceExcerpt
@@ -31,6 +31,8 @@ __all__ = ["CanaryListener", "inward_urls"]
 API7 = "API7:2023 Server Side Request Forgery"
 METADATA = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 _FIELD = "attachments[0].url"
+#: A submission throttled, or its citizen's own token refused: its URL was never judged.
+_NOT_JUDGED = THROTTLED | {401}
 
 
 class _CanaryHandler(BaseHTTPRequestHandler):
@@ -129,7 +131,9 @@ def _error_field(r: httpx.Response) -> str | None:
           "population's admin APIs, file:///etc/passwd, and redirects (from the canary) to loopback, metadata, the "
           "admin API and file:",
     passes_when="every submission answers 4xx naming attachments[0].url, the canary is never contacted, no answer "
-                "shows /etc/passwd, and the portal's dossier count and the citizen's dossiers are unchanged",
+                "shows /etc/passwd, and the portal's dossier count and the citizen's dossiers are unchanged; a "
+                "submission throttled (429) or its token refused (401) (the URL never judged), or a commune worklist "
+                "that answers anything but 200 (nothing counted), is ERROR",
     weaknesses=(PlantedWeakness("portal", "ssrf_fetch_any"),),
 ))
 def attachment_urls(ctx: CheckContext, out: Outcome) -> None:
@@ -138,6 +142,7 @@ def attachment_urls(ctx: CheckContext, out: Outcome) -> None:
     before = ctx.ledger("portal")
     own_before = ctx.own_dossiers(citizen)
     refusals: list[tuple[bool, str, EvidenceExcerpt]] = []
+    unjudged: list[tuple[str, httpx.Response]] = []
     with CanaryListener() as canary:
         for label, url in inward_urls(canary, ctx.target.urls):
             r = ctx.submit(token, ctx.dossier_body(citizen, attachments=[{"name": "giay-to.pdf", "url": url}]))
@@ -150,10 +155,16 @@ def attachment_urls(ctx: CheckContext, out: Outcome) -> None:
             else:
                 why = f"{label}: answered {r.status_code}"
             refusals.append((ok, why, ctx.excerpt(r, label)))
+            if r.status_code in _NOT_JUDGED:
+                unjudged.append((label, r))
         time.sleep(0.3)  # a fetch made after the answer (queued work) still lands before we look
         hits = canary.hits
     # What the canary saw is the observation that matters most: report it first.
     out.expect(not hits, f"the portal contacted the loopback canary {len(hits)}× ({', '.join(hits[:4])})", None)
+    for label, r in unjudged:
+        # Throttled or its token refused, the submission's URL was never judged (after the
+        # canary's observation, so a contacted canary stays a FAIL).
+        require_judged(r, f"{label}: the submission", _NOT_JUDGED)
     for ok, why, excerpt in refusals:
         out.expect(ok, why, excerpt)
     after = ctx.ledger("portal")

@@ -234,8 +234,13 @@ class CheckContext:
         return Dossier(r.json()["code"], owner, token)
 
     def dossier_status(self, dossier: Dossier) -> int | None:
-        """The status of ``dossier`` as its owner sees it."""
+        """The status of ``dossier`` as its owner sees it (``None`` if the owner is refused it).
+
+        Throttled, failing, or the owner's own token refused, the read says nothing about
+        the dossier: :class:`SetupFailed`, not a status of ``None`` to be judged.
+        """
         r = self.send("portal", "GET", f"/dossiers/{dossier.code}", headers=self.bearer(dossier.owner_token))
+        require_judged(r, "the owner's read of their dossier", THROTTLED | UNAVAILABLE | {401})
         return r.json().get("status") if r.status_code == 200 else None
 
     def citizen_commune_agency(self) -> str:
@@ -244,15 +249,20 @@ class CheckContext:
 
         return load_roster().commune(self.citizen().commune_code).agency_code
 
-    def own_dossiers(self, citizen: Citizen) -> int | None:
-        """How many dossiers of ``citizen`` their commune's worklist holds (``None`` if unreadable)."""
+    def own_dossiers(self, citizen: Citizen) -> int:
+        """How many dossiers of ``citizen`` their commune's worklist holds.
+
+        A worklist that answers anything but 200 raises :class:`SetupFailed`: an unread list
+        counts nothing, and "unchanged" between two unread counts would hold trivially.
+        """
         headers = self.bearer(self.officer_token(citizen.commune_code, 4))
         count, cursor = 0, ""
         for _ in range(10):  # bounded: 2,000 dossiers of one commune
             params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
             r = self.send("portal", "GET", "/dossiers", headers=headers, params=params)
             if r.status_code != 200:
-                return None
+                raise SetupFailed(f"the commune worklist answered {r.status_code}: the citizen's dossiers cannot be "
+                                  "counted, so whether the attack stored one cannot be judged", r)
             page = r.json()
             count += sum(1 for d in page.get("items", []) if d.get("applicant_name") == citizen.full_name)
             cursor = page.get("next_cursor") or ""

@@ -88,14 +88,16 @@ class DocumentKit:
 
     def count_deliveries(self, agency: str, document_id: str, *, key: str = "document_id") -> int:
         """How many deliveries of ``document_id`` (or of a ``message_id`` with ``key="message_id"``)
-        ``agency`` receives; each is acknowledged."""
+        ``agency`` receives; each is acknowledged. An inbox that answers anything but 200 raises
+        :class:`SetupFailed`: none found in an unread inbox would be no finding."""
         headers = self.ctx.bearer(self.ctx.axis_token(agency))
         seen = 0
         cursor = 0
         for _ in range(5):
             r = self.ctx.send("axis", "GET", "/inbox", headers=headers, params={"cursor": cursor, "limit": 100})
             if r.status_code != 200:
-                break
+                raise SetupFailed(f"{agency}'s inbox answered {r.status_code}: its deliveries cannot be counted, so "
+                                  "whether the document reached it cannot be judged", r)
             page = r.json()
             for entry in page.get("deliveries", []):
                 if entry.get(key) == document_id and entry.get("kind", "document") == "document":

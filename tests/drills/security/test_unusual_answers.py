@@ -69,6 +69,7 @@ class Call:
     query: str
     caller: str | None  # the ``sub`` of the bearer token the fake issued, if one was sent
     body: bytes
+    content_type: str = ""
 
 
 Answer = tuple[int, object]
@@ -93,14 +94,24 @@ def refusal(status: int) -> Answer:
 @dataclass
 class FakeTarget:
     """How the fake answers: sign-ins by ``sign_in``, some routes as given (``/x/*``: any ``/x/<one segment>``),
-    everything else ``otherwise``."""
+    everything else ``otherwise``. With ``transport_rules``, first as a hardened service: 413 for a body over
+    1 MiB, 405 for PUT/PATCH/DELETE, 415 for a POST that is not JSON (XML to ``/documents``)."""
 
     sign_in: SignIn = honest
     otherwise: int = 429
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    transport_rules: bool = False
 
     def answer(self, method: str, path: str, call: Call) -> Answer:
+        if self.transport_rules:
+            expected_type = "application/xml" if path == "/documents" else "application/json"
+            if len(call.body) > 1024 * 1024:
+                return refusal(413)
+            if method in ("PUT", "PATCH", "DELETE"):
+                return refusal(405)
+            if method == "POST" and not call.content_type.startswith(expected_type):
+                return refusal(415)
         if method == "POST" and path == "/auth/token":
             return self._token(call.body)
         route = self.routes.get((method, path)) or self.routes.get((method, path.rsplit("/", 1)[0] + "/*"))
@@ -131,7 +142,8 @@ def _handler(fake: FakeTarget) -> type[JsonHandler]:
     class Fake(JsonHandler):
         def _any(self) -> None:
             path, _, query = self.path.partition("?")
-            call = Call(query, _caller(self.headers.get("Authorization")), self.read_body())
+            call = Call(query, _caller(self.headers.get("Authorization")), self.read_body(),
+                        self.headers.get("Content-Type", ""))
             status, body = fake.answer(self.command, path, call)
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -198,6 +210,7 @@ def test_stuffing_is_detected_only_after_the_burst_began(run_against) -> None:
     assert result.verdict == "FAIL" and "never throttled" in result.summary
 
 
+EMPTY_INBOX: Answer = (200, {"deliveries": [], "next_cursor": None})
 DOCUMENT_CHECKS = ("integrity.tampered-package", "integrity.untrusted-ca", "integrity.certificate-validity",
                    "integrity.signer-not-sender", "input.xml-entities")
 
@@ -214,7 +227,7 @@ def test_a_package_refused_without_being_judged_passes_nothing(run_against, chec
 
 @pytest.mark.parametrize(("status", "verdict"), [(422, "PASS"), (201, "FAIL")])
 def test_document_checks_still_judge_the_axis_answer(run_against, status: int, verdict: str) -> None:
-    fake = FakeTarget(routes={("POST", "/documents"): (status, {"document_id": "d1"})})
+    fake = FakeTarget(routes={("POST", "/documents"): (status, {"document_id": "d1"}), ("GET", "/inbox"): EMPTY_INBOX})
     result = run_against("integrity.tampered-package", fake)
     assert result.verdict == verdict, result.summary
 
@@ -248,6 +261,10 @@ def _procedures(call: Call) -> Answer:
     return refusal(422)
 
 
+#: A commune worklist holding none of the attacker's dossiers.
+WORKLIST: Answer = (200, {"items": [], "next_cursor": None})
+
+
 def stuffing_defence(failures: int, right: bool) -> int:
     """As the mocks after auth.credential-stuffing: every failed sign-in from this address 429, right ones pass."""
     return 200 if right else 429
@@ -256,7 +273,7 @@ def stuffing_defence(failures: int, right: bool) -> int:
 @pytest.mark.parametrize("status", [429, 401], ids=["throttled", "own token refused"])
 def test_injection_payloads_refused_unread_are_no_refusal(run_against, status: int) -> None:
     # Before the fix: 200+ probes answered 429 (or 401 to the caller's own token) were "all 4xx": PASS.
-    fake = FakeTarget(otherwise=status, routes={("GET", "/procedures"): _procedures})
+    fake = FakeTarget(otherwise=status, routes={("GET", "/procedures"): _procedures, ("GET", "/dossiers"): WORKLIST})
     result = run_against("input.injection", fake)
     assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
 
@@ -264,7 +281,8 @@ def test_injection_payloads_refused_unread_are_no_refusal(run_against, status: i
 def test_injection_takes_a_throttled_failed_sign_in_as_a_refusal(run_against) -> None:
     # The hardened suite's order: after auth.credential-stuffing a payload sent as a password is one more failed
     # sign-in, refused 429. A blanket "429 is ERROR" would turn this, and the hardened suite, to ERROR.
-    fake = FakeTarget(sign_in=stuffing_defence, otherwise=422, routes={("GET", "/procedures"): _procedures})
+    fake = FakeTarget(sign_in=stuffing_defence, otherwise=422,
+                      routes={("GET", "/procedures"): _procedures, ("GET", "/dossiers"): WORKLIST})
     result = run_against("input.injection", fake)
     assert result.verdict == "PASS", result.summary
 
@@ -417,3 +435,112 @@ def test_scraping_judges_the_legitimate_caller_while_the_scraper_is_refused(run_
     assert result.verdict == verdict, result.summary
     if verdict == "PASS":
         assert "(3 while the scraper was refused)" in result.summary
+
+
+# -- controls and reads that were not answered -------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_token_claims_need_the_valid_token_judged(run_against, status: int) -> None:
+    # Before the fix: each service's own token throttled (or failing) was taken as accepted, then
+    # "portal: a population token answered 429, expected 401": FAIL.
+    result = run_against("auth.token-claims", FakeTarget(otherwise=status))
+    assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
+
+
+def reads_then(first: int, later: int) -> Route:
+    """A read of a missing dossier answered ``first`` the first time, ``later`` from then on."""
+    calls = [0]
+
+    def answer(call: Call) -> Answer:
+        calls[0] += 1
+        return refusal(first if calls[0] == 1 else later)
+
+    return answer
+
+
+@pytest.mark.parametrize(("first", "later", "verdict"), [
+    (429, 429, "ERROR"), (404, 503, "ERROR"), (404, 401, "PASS"), (404, 404, "FAIL"),
+], ids=["control read throttled", "read after logout failing", "revoked", "not revoked"])
+def test_logout_is_judged_on_reads_that_were_answered(run_against, first: int, later: int, verdict: str) -> None:
+    # Before the fix: a 429 (or 503) on either read was "the token still works after logout": FAIL.
+    routes = {("POST", "/auth/logout"): (200, {}), ("GET", "/dossiers/00000-000000-000000"): reads_then(first, later)}
+    result = run_against("auth.logout-revokes", FakeTarget(routes=routes))
+    assert result.verdict == verdict, result.summary
+    if verdict == "ERROR":
+        assert THE_ATTACK_WAS_NEVER_JUDGED in result.summary
+
+
+@pytest.mark.parametrize("check_id", ["input.injection", "input.size-type-method"])
+def test_an_unreadable_worklist_is_no_unchanged_count(run_against, check_id: str) -> None:
+    # Every probe refused as a hardened service would, but the commune worklist answers 503. Before the fix the
+    # attacker's dossiers went "from None to None" (or "None" created by the 415 submission): PASS.
+    fake = FakeTarget(otherwise=422, transport_rules=True,
+                      routes={("GET", "/procedures"): _procedures, ("GET", "/dossiers"): refusal(503)})
+    result = run_against(check_id, fake)
+    assert result.verdict == "ERROR" and "the commune worklist answered 503" in result.summary, result.summary
+
+
+def unjudged_except_for_the_owner(route: Route) -> Route:
+    """``route`` for whoever it serves (200), 429 for everyone it would refuse."""
+    def answer(call: Call) -> Answer:
+        status, body = route(call) if callable(route) else route
+        return (status, body) if status == 200 else refusal(429)
+
+    return answer
+
+
+def throttled_owner(route: Route) -> Route:
+    """``route`` for everyone but the dossier's submitter, who is throttled (429)."""
+    def answer(call: Call) -> Answer:
+        status, body = route(call) if callable(route) else route
+        return refusal(429) if status == 200 else (status, body)
+
+    return answer
+
+
+@pytest.mark.parametrize(("check_id", "method", "path", "wrap"), [
+    ("authz.bola-dossier", "GET", f"/dossiers/{CODE}", unjudged_except_for_the_owner),
+    ("authz.bola-dossier", "POST", f"/dossiers/{CODE}/transitions", unjudged_except_for_the_owner),
+    ("authz.bola-dossier", "POST", f"/dossiers/{CODE}/payments", unjudged_except_for_the_owner),
+    ("authz.bola-dossier", "GET", f"/dossiers/{CODE}", throttled_owner),
+    ("authz.officer-other-commune", "GET", f"/dossiers/{CODE}", unjudged_except_for_the_owner),
+], ids=["B's read", "B's change", "B's pay", "A's read after", "foreign officer's read"])
+def test_a_throttled_dossier_request_is_no_finding(run_against, check_id: str, method: str, path: str,
+                                                   wrap: Callable[[Route], Route]) -> None:
+    # Before the fix: "B's GET /dossiers/{code} answered 429" (or "A's dossier status is None after B's
+    # attempts"): FAIL, for a request the portal never judged.
+    routes = one_dossier()
+    routes[(method, path)] = wrap(routes[(method, path)])
+    result = run_against(check_id, FakeTarget(otherwise=404, routes=routes))
+    assert result.verdict == "ERROR" and THE_ATTACK_WAS_NEVER_JUDGED in result.summary, result.summary
+
+
+def test_an_unreadable_inbox_holds_no_forged_delivery(run_against) -> None:
+    # Before the fix: the forged document was refused 422 and "not delivered" to an inbox answered 503: PASS.
+    fake = FakeTarget(routes={("POST", "/documents"): (422, {"error": {"code": "bad_signature", "message": "no"}}),
+                              ("GET", "/inbox"): refusal(503)})
+    result = run_against("integrity.tampered-package", fake)
+    assert result.verdict == "ERROR" and "inbox answered 503" in result.summary, result.summary
+
+
+def replays_then(status: int) -> Route:
+    """The axis storing a document and answering its byte-for-byte replay with the same id; the same message id
+    with another body answered ``status``."""
+    first: list[bytes] = []
+
+    def answer(call: Call) -> Answer:
+        first.append(call.body) if not first else None
+        return (201, {"document_id": DOCUMENT}) if call.body == first[0] else refusal(status)
+
+    return answer
+
+
+@pytest.mark.parametrize(("status", "verdict"), [(429, "ERROR"), (409, "PASS")])
+def test_a_throttled_replay_is_no_refusal(run_against, status: int, verdict: str) -> None:
+    # Before the fix: the changed package answered 429 was "another 4xx", a refusal: PASS.
+    inbox = (200, {"deliveries": [{"document_id": DOCUMENT, "delivery_id": 7, "kind": "document"}],
+                   "next_cursor": None})
+    fake = FakeTarget(otherwise=404, routes={("POST", "/documents"): replays_then(status), ("GET", "/inbox"): inbox})
+    result = run_against("abuse.document-replay", fake)
+    assert result.verdict == verdict, result.summary
