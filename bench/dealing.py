@@ -4,7 +4,7 @@ both measured in the same run.
     python bench/dealing.py [--count 26568] [--repeat 3]
 
 The master deals every officer and agency of a distributed run a run-wide index
-(:class:`scenarios.dealing.IndexBook`). It used to find the lowest free index by scanning
+(:class:`scenarios.index_book.IndexBook`). It used to find the lowest free index by scanning
 from 0, so dealing national's 26,568 officers (8 per commune × 3,321) took quadratic time on
 the master's one message loop; it now keeps a heap of freed indices and a counter for the
 next never-dealt one. Reported: seconds to deal ``--count`` indices each way (best of
@@ -18,7 +18,7 @@ import argparse
 import itertools
 import time
 
-from scenarios.dealing import IndexBook
+from scenarios.index_book import IndexBook
 
 
 def _scan_dealing(count: int) -> float:

@@ -9,7 +9,8 @@ server. Here citizen sessions *arrive* on a schedule fixed in advance
 * one :class:`ArrivalScheduler` greenlet per worker walks the merged schedule and starts
   each journey in its own short-lived greenlet with the arrival's *intended* start time,
   where the journey's :class:`~scenarios.schedule.Schedule` begins;
-* :func:`attach_arrivals` runs a scheduler on every load-generating node of a Locust run.
+* :func:`attach_arrivals` runs a scheduler on every load-generating node of a Locust run;
+  a worker plays the share of the communes the master deals it (:func:`start_dealt_share`).
 
 Everything is bounded: in-flight journeys (beyond the cap an arrival is *shed* and
 counted), lateness (an arrival due more than ``drop_after_s`` ago is *dropped* and
@@ -32,6 +33,7 @@ import gevent.event
 import gevent.pool
 
 from scenarios.arrival_plan import Arrival, ArrivalPlan
+from scenarios.dealing import ARRIVAL_SHARE_ROLE, RoleDealer, attach_dealer
 from scenarios.schedule import JourneyClosed, until_closed
 
 JOURNEY_CLOSE_S = 1.0  # at the end of a run, how long journeys get to reach their next wait
@@ -40,6 +42,7 @@ __all__ = [
     "ArrivalStats",
     "ArrivalScheduler",
     "attach_arrivals",
+    "start_dealt_share",
 ]
 
 logger = logging.getLogger(__name__)
@@ -103,6 +106,7 @@ class ArrivalScheduler:
         self._greenlet: gevent.Greenlet | None = None
         self._pending: Iterator[Arrival] | None = None
         self._mono_start = 0.0
+        self._resume_at_s = 0.0
         self._logged_errors = 0
 
     @property
@@ -110,12 +114,15 @@ class ArrivalScheduler:
         """Whether the scheduler greenlet is alive."""
         return self._greenlet is not None and not self._greenlet.dead
 
-    def start(self) -> None:
-        """Anchor the schedule at now and start walking it."""
+    def start(self, resume_at_s: float = 0.0) -> None:
+        """Anchor the schedule at now and start walking it — from ``resume_at_s`` into it when
+        this share is taken over mid-test: its earlier arrivals were its previous holder's
+        (played, or lost with it), and are neither started nor counted here."""
         if self.running:
             return
-        self._mono_start = time.monotonic()
-        self._pending = self.plan.arrivals(time.time())
+        self._resume_at_s = max(0.0, resume_at_s)
+        self._mono_start = time.monotonic() - self._resume_at_s
+        self._pending = self.plan.arrivals(time.time() - self._resume_at_s)
         self._greenlet = gevent.spawn(self._run)
 
     def join(self, timeout: float | None = None) -> None:
@@ -151,6 +158,8 @@ class ArrivalScheduler:
             for arrival in self._pending:
                 if arrival.offset_s > elapsed:
                     break
+                if arrival.offset_s < self._resume_at_s:
+                    continue  # its previous holder's
                 self.stats.due += 1
                 self.stats.dropped_late += 1
             self._pending = None
@@ -158,8 +167,13 @@ class ArrivalScheduler:
     def _run(self) -> None:
         stats, pool = self.stats, self.pool
         assert self._pending is not None  # noqa: S101 - set by start()
-        burst = 0
+        burst = skipped = 0
         for arrival in self._pending:
+            if arrival.offset_s < self._resume_at_s:
+                skipped += 1
+                if skipped % 1000 == 0:
+                    gevent.sleep(0)  # skipping a long past must not hold the loop
+                continue
             delay = self._mono_start + arrival.offset_s - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
@@ -202,37 +216,84 @@ class ArrivalScheduler:
             self.stats.completed += 1
 
 
+def start_dealt_share(
+    dealer: RoleDealer, make_scheduler: Callable[[int, int], ArrivalScheduler], expected_workers: int
+) -> ArrivalScheduler:
+    """Worker: start the scheduler of the arrival share the master deals this worker.
+
+    The shares are ``ArrivalPlan.partition(share, N)`` for N = ``--expect-workers``, dealt
+    by the master's :class:`~scenarios.dealing.RoleDealer` (lowest free first), not taken
+    from Locust's worker index: Locust never reuses an index, so a worker replacing a dead
+    one took ``partition(N, N + 1)`` — overlapping the others' communes (double arrivals)
+    while the dead worker's went unplayed. Here the master takes back a departed worker's
+    share and deals it again, with how far into the test it is (the new holder plays on from
+    there); while all N shares are held, a worker waits and plays none. So the shares played
+    stay the one seeded plan. Blocks until dealt: call it outside the worker's message loop.
+    """
+    share = dealer.deal_share(ARRIVAL_SHARE_ROLE)
+    count = share.size or max(expected_workers, share.index + 1)  # a master told no size
+    scheduler = make_scheduler(share.index, count)
+    if share.resume_at_s > 0:
+        logger.warning("playing arrival share %d of %d from %.1f s into the test: its previous worker left",
+                       share.index, count, share.resume_at_s)
+    scheduler.start(share.resume_at_s)
+    return scheduler
+
+
+@dataclass
+class _Playing:
+    """One node's arrivals in the current test."""
+
+    scheduler: ArrivalScheduler | None = None
+    asking: gevent.Greenlet | None = None  # a worker waiting for its share
+
+
 def attach_arrivals(
-    environment: Any, make_scheduler: Callable[[int, int], ArrivalScheduler]
+    environment: Any, make_scheduler: Callable[[int, int], ArrivalScheduler], dealer: RoleDealer | None = None
 ) -> Callable[[], ArrivalScheduler | None]:
     """Run arrivals on every load-generating node of a Locust ``environment``.
 
-    ``make_scheduler(worker_index, worker_count)`` is called on ``test_start`` on a local
-    runner (0, 1) or on each worker (its index, ``--expect-workers``); never on the master.
-    The scheduler is stopped on ``test_stopping``. Returns a getter of the current scheduler.
+    ``make_scheduler(share, share_count)`` is called on ``test_start`` on a local runner
+    (0, 1), or on each worker with the share its master deals it (:func:`start_dealt_share`,
+    through ``dealer`` — by default the environment's own, :func:`~scenarios.dealing.attach_dealer`);
+    never on the master. The scheduler is stopped on ``test_stopping``. Returns a getter of
+    the current scheduler (None while a worker holds no share).
     """
     from locust.runners import MasterRunner, WorkerRunner
 
-    holder: dict[str, ArrivalScheduler | None] = {"scheduler": None}
+    playing = _Playing()
+    if dealer is None and isinstance(environment.runner, (MasterRunner, WorkerRunner)):
+        dealer = attach_dealer(environment)  # the master deals the shares, the workers ask
 
     def on_test_start(environment: Any, **_kw: Any) -> None:
         runner = environment.runner
         if isinstance(runner, MasterRunner):
             return
-        index, count = 0, 1
+        playing.scheduler = None
         if isinstance(runner, WorkerRunner):
-            index = runner.worker_index
-            count = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), index + 1)
-        scheduler = make_scheduler(index, count)
-        holder["scheduler"] = scheduler
+            expected = int(getattr(environment.parsed_options, "expect_workers", 1) or 1)
+            share_dealer = dealer or attach_dealer(environment)
+
+            def play_share() -> None:
+                playing.scheduler = start_dealt_share(share_dealer, make_scheduler, expected)
+
+            # test_start fires inside the worker's message loop, which must stay free to
+            # receive the master's answer.
+            playing.asking = gevent.spawn(play_share)
+            return
+        scheduler = make_scheduler(0, 1)
+        playing.scheduler = scheduler
         scheduler.start()
 
     def on_test_stopping(environment: Any, **_kw: Any) -> None:
-        scheduler = holder["scheduler"]
+        if playing.asking is not None:
+            playing.asking.kill(block=True)  # still waiting for a share: it plays none
+            playing.asking = None
+        scheduler = playing.scheduler
         if scheduler is not None:
             scheduler.drain(JOURNEY_CLOSE_S)  # journeys end at their next wait, last request answered
             scheduler.stop()  # whatever is still in flight after that (a hung request) is killed
 
     environment.events.test_start.add_listener(on_test_start)
     environment.events.test_stopping.add_listener(on_test_stopping)
-    return lambda: holder["scheduler"]
+    return lambda: playing.scheduler

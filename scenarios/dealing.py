@@ -22,27 +22,44 @@ users to the workers left, whose new users would then be dealt indices past the 
 already played by someone else — while the dead worker's communes went unplayed for the
 rest of the run. So before it deals, the master takes back every index held by a worker
 Locust no longer lists, and a give-back counts only from the worker holding the index.
+
+The master also knows each role's size (the profile's officer slots and provinces, which
+:class:`scenarios.world.World` tells it; one arrival share per ``--expect-workers``) and
+never deals past it. Users Locust moves to a late worker ask before the old worker's
+give-backs arrive (batched every :data:`RELEASE_BATCH_S`); dealt past the end, they replayed
+slots others played and the freed ones were never dealt again. Such an ask is now held until
+an index frees, as long as its user waits (:data:`DEAL_TIMEOUT_S`). A worker's ask for its
+share of the citizen arrivals (:data:`ARRIVAL_SHARE_ROLE`) is held as long as the test runs:
+a worker beyond the expected count plays none until a share frees (its holder left), then
+plays it on from that second (:attr:`Dealt.resume_at_s`) — the shares stay the one plan.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
-import threading
+import math
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
 from gevent.event import AsyncResult
 
+from scenarios.index_book import IndexBook
+
 __all__ = [
     "AGENCY_ROLE",
+    "ARRIVAL_SHARE_ROLE",
     "DEALT_MESSAGE",
     "DEAL_MESSAGE",
     "OFFICER_ROLE",
     "RELEASE_MESSAGE",
+    "Dealt",
     "DealingTimeout",
-    "IndexBook",
     "RoleDealer",
     "attach_dealer",
 ]
@@ -51,124 +68,107 @@ log = logging.getLogger(__name__)
 
 OFFICER_ROLE = "officer"
 AGENCY_ROLE = "agency"
+ARRIVAL_SHARE_ROLE = "arrival-share"  # a worker's share of the citizen arrivals (ArrivalPlan.partition)
 DEAL_MESSAGE = "dientap_deal"
 DEALT_MESSAGE = "dientap_dealt"
 RELEASE_MESSAGE = "dientap_release"
 RELEASE_BATCH_S = 0.2  # a worker sends the indices its users gave back at most this often
 DEAL_TIMEOUT_S = 30.0  # a worker whose master does not answer within this is misconfigured
+PARKED_RECHECK_S = 1.0  # master: how often held asks look for a departed worker's indices
+
+
+@dataclass(frozen=True)
+class Dealt:
+    """What the master dealt one ask."""
+
+    index: int
+    size: int | None = None  # the role's size, when the dealer was told it
+    # An index dealt before in this test (its holder left the run): how far into the test it
+    # was dealt again, so its new holder takes up the role's schedule there. 0 for a fresh one.
+    resume_at_s: float = 0.0
 
 
 class DealingTimeout(RuntimeError):
     """The master did not deal an index in time (the user does not start)."""
 
 
-class IndexBook:
-    """Indices in use per role, and who holds each; hands out the lowest free one."""
+@dataclass
+class _HeldAsk:
+    """Master: an ask it could not answer yet (every index of the role in use)."""
 
-    def __init__(self) -> None:
-        self._taken: dict[str, dict[int, str]] = {}  # role → index → holder ("" in process)
-        # holder → its (role, index) pairs: the master checks the holders before every deal,
-        # so that check must cost the number of workers, not the number of players.
-        self._held: dict[str, set[tuple[str, int]]] = {}
-        # The lowest free index without a scan (a scan made dealing national's 26,568
-        # officers cost the master 22 s of CPU): every index from _fresh[role] up was never
-        # dealt; below it, the free ones are in the heap _freed[role].
-        self._fresh: dict[str, int] = {}
-        self._freed: dict[str, list[int]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, role: str, holder: str = "") -> int:
-        """The lowest index of ``role`` not in use, now held by ``holder``."""
-        with self._lock:
-            taken = self._taken.setdefault(role, {})
-            freed = self._freed.setdefault(role, [])
-            if freed:
-                index = heapq.heappop(freed)
-            else:
-                index = self._fresh.get(role, 0)
-                self._fresh[role] = index + 1
-            taken[index] = holder
-            self._held.setdefault(holder, set()).add((role, index))
-            return index
-
-    def give_back(self, role: str, index: int, holder: str | None = None) -> None:
-        """``index`` of ``role`` is free again — unless ``holder`` is given and does not hold
-        it (a late give-back from a worker whose indices went to another). Unknown indices
-        are ignored."""
-        with self._lock:
-            owner = self._taken.get(role, {}).get(index)
-            if owner is not None and (holder is None or owner == holder):
-                self._free(role, index, owner)
-
-    def give_back_all(self, holder: str) -> int:
-        """Free every index ``holder`` holds (it left the run); how many were freed."""
-        with self._lock:
-            held = list(self._held.get(holder, ()))
-            for role, index in held:
-                self._free(role, index, holder)
-            return len(held)
-
-    def _free(self, role: str, index: int, holder: str) -> None:
-        del self._taken[role][index]
-        heapq.heappush(self._freed.setdefault(role, []), index)
-        held = self._held[holder]
-        held.discard((role, index))
-        if not held:
-            del self._held[holder]
-
-    def holders(self) -> set[str]:
-        """Everyone holding an index of any role."""
-        with self._lock:
-            return set(self._held)
-
-    def clear(self) -> None:
-        """Forget every index (a new test starts)."""
-        with self._lock:
-            self._taken.clear()
-            self._held.clear()
-            self._fresh.clear()
-            self._freed.clear()
-
-    def in_use(self, role: str) -> set[int]:
-        """The indices of ``role`` in use."""
-        with self._lock:
-            return set(self._taken.get(role, {}))
+    worker: str
+    ask: Any
+    deadline: float  # on the dealer's clock; after it the asker no longer waits (inf: the whole test)
 
 
 class RoleDealer:
     """Deals run-wide role indices on a local runner, a worker or a master.
 
     Use :func:`attach_dealer` to build one for an environment; users call :meth:`deal`
-    in ``on_start`` and :meth:`release` in ``on_stop``.
+    in ``on_start`` and :meth:`release` in ``on_stop``; a worker's arrivals call
+    :meth:`deal_share`.
     """
 
-    def __init__(self, runner: Any = None, *, remote: bool = False, timeout_s: float = DEAL_TIMEOUT_S) -> None:
+    def __init__(self, runner: Any = None, *, remote: bool = False, timeout_s: float = DEAL_TIMEOUT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.runner = runner
         self.remote = remote  # a worker: the master deals
         self.timeout_s = timeout_s
         self.book = IndexBook()  # dealt here: the local runner's or the master's book
+        self._clock = clock
+        self._test_started = clock()  # master: when the current test started (resume_at_s)
         self._asks = itertools.count(1)
-        self._waiting: dict[int, AsyncResult[int]] = {}
+        self._waiting: dict[int, AsyncResult[Dealt]] = {}
         self._released: dict[str, list[int]] = {}  # a worker's give-backs not yet sent
         self._flusher: gevent.Greenlet | None = None
+        self._held: dict[str, deque[_HeldAsk]] = {}  # master: role → asks waiting for a free index
+        self._recheck: gevent.Greenlet | None = None
+
+    def set_size(self, role: str, size: int) -> None:
+        """``role`` has ``size`` indices: the master holds an ask rather than deal past them."""
+        self.book.set_size(role, size)
+
+    def reset(self) -> None:
+        """A new test starts: forget every index dealt and every ask held."""
+        self.book.clear()
+        self.drop_held()
+        self._test_started = self._clock()
+
+    def drop_held(self) -> None:
+        """The test stopped: no held ask will be answered (their askers stopped waiting)."""
+        self._held.clear()
+        if self._recheck is not None:
+            self._recheck.kill(block=False)
+            self._recheck = None
 
     def deal(self, role: str) -> int:
         """The run-wide index of a new player of ``role`` (0, 1, 2 … lowest free first)."""
         if not self.remote:
             return self.book.take(role)
+        return self._ask(role, self.timeout_s).index
+
+    def deal_share(self, role: str) -> Dealt:
+        """A share of ``role`` for this worker, waiting as long as it takes: while every share
+        is held (a worker beyond the expected count) the master answers only when one frees.
+        Whoever calls it kills its greenlet when the test stops."""
+        if not self.remote:
+            return Dealt(self.book.take(role), self.book.size(role))
+        return self._ask(role, None)
+
+    def _ask(self, role: str, wait_s: float | None) -> Dealt:
         ask = next(self._asks)
-        answer: AsyncResult[int] = AsyncResult()
+        answer: AsyncResult[Dealt] = AsyncResult()
         self._waiting[ask] = answer
         try:
-            self.runner.send_message(DEAL_MESSAGE, {"role": role, "ask": ask})
-            index = answer.get(timeout=self.timeout_s)
+            self.runner.send_message(DEAL_MESSAGE, {"role": role, "ask": ask, "wait_s": wait_s})
+            dealt = answer.get(timeout=wait_s)
         except gevent.Timeout:
-            raise DealingTimeout(f"the master dealt no {role} index within {self.timeout_s:.0f} s") from None
+            raise DealingTimeout(f"the master dealt no {role} index within {wait_s or 0:.0f} s") from None
         finally:
             self._waiting.pop(ask, None)
-        if index is None:  # AsyncResult.get returns None only when set(None): never by on_dealt
+        if dealt is None:  # AsyncResult.get returns None only when set(None): never by on_dealt
             raise DealingTimeout(f"the master answered without a {role} index")
-        return index
+        return dealt
 
     def release(self, role: str, index: int) -> None:
         """Give ``index`` of ``role`` back (the user stopped).
@@ -198,27 +198,42 @@ class RoleDealer:
     def on_dealt(self, environment: Any, msg: Any, **_kw: Any) -> None:
         """Worker: the master's answer to one ask."""
         data = msg.data or {}
+        size = data.get("size")
+        dealt = Dealt(int(data["index"]), None if size is None else int(size), float(data.get("resume_at_s", 0.0)))
         answer = self._waiting.get(int(data.get("ask", 0)))
         if answer is not None:
-            answer.set(int(data["index"]))
+            answer.set(dealt)
+        elif data.get("role"):
+            # Dealt after its asker stopped waiting (timed out, or the test stopped): given
+            # back, or the index would stay held by no one for the rest of the run.
+            self.release(str(data["role"]), dealt.index)
 
     def on_deal(self, environment: Any, msg: Any, **_kw: Any) -> None:
-        """Master: deal the next index of a role to the asking worker."""
+        """Master: deal the lowest free index of a role to the asking worker — or, when every
+        index of the role is in use, hold the ask until one frees."""
         data = msg.data or {}
-        self.reclaim_departed()
-        index = self.book.take(str(data["role"]), msg.node_id)
-        self.runner.send_message(DEALT_MESSAGE, {"ask": data["ask"], "index": index}, client_id=msg.node_id)
+        role = str(data["role"])
+        wait_s = data.get("wait_s")
+        deadline = math.inf if wait_s is None else self._clock() + float(wait_s)
+        self._held.setdefault(role, deque()).append(_HeldAsk(msg.node_id, data["ask"], deadline))
+        self.reclaim_departed()  # and answers the held asks
+        if self._held[role]:
+            log.debug("every %s index is in use: %s's ask waits for one to free", role, msg.node_id)
+            self._recheck_later()
 
     def on_release(self, environment: Any, msg: Any, **_kw: Any) -> None:
-        """Master: a worker's users gave their indices back."""
+        """Master: a worker's users gave their indices back; asks held for them are answered."""
         data = msg.data or {}
+        role = str(data["role"])
         for index in data.get("indices", ()):
-            self.book.give_back(str(data["role"]), int(index), msg.node_id)
+            self.book.give_back(role, int(index), msg.node_id)
+        self._answer_held(role)
 
     def reclaim_departed(self) -> None:
-        """Master: take back the indices of every worker Locust no longer lists.
+        """Master: take back the indices of every worker Locust no longer lists, and answer
+        the asks held while an index is free.
 
-        Done when dealing, not on a timer: Locust drops a dead worker from its clients
+        Done when dealing, not only on a timer: Locust drops a dead worker from its clients
         *before* it hands that worker's users to the others, so the first new user's ask
         already finds the dead worker's indices free."""
         clients = self.runner.clients
@@ -226,10 +241,52 @@ class RoleDealer:
             if holder not in clients:
                 freed = self.book.give_back_all(holder)
                 log.warning("worker %s left the run holding %d role indices; they are dealt again", holder, freed)
+        for role in list(self._held):
+            self._answer_held(role)
+
+    def _answer_held(self, role: str) -> None:
+        """Deal to the asks held for ``role``, oldest first, while an index is free."""
+        held = self._held.get(role)
+        now = self._clock()
+        while held:
+            waiting = held[0]
+            if waiting.deadline < now or waiting.worker not in self.runner.clients:
+                held.popleft()  # its asker gave up, or left the run
+                continue
+            dealt_before = self.book.dealt_so_far(role)
+            index = self.book.take_if_free(role, waiting.worker)
+            if index is None:
+                return
+            held.popleft()
+            resume_at_s = round(now - self._test_started, 3) if index < dealt_before else 0.0
+            answer = {"ask": waiting.ask, "role": role, "index": index, "size": self.book.size(role),
+                      "resume_at_s": resume_at_s}
+            self.runner.send_message(DEALT_MESSAGE, answer, client_id=waiting.worker)
+
+    def _recheck_later(self) -> None:
+        # A held ask waits for a give-back or for a departed worker's indices; Locust drops a
+        # dead worker on its own clock, and nothing else may ask after that.
+        if self._recheck is None or self._recheck.dead:
+            self._recheck = gevent.spawn_later(PARKED_RECHECK_S, self._recheck_held)
+
+    def _recheck_held(self) -> None:
+        self._recheck = None
+        self.reclaim_departed()
+        if any(self._held.values()):
+            self._recheck_later()
+
+
+# One dealer per environment: Locust takes one handler per message, and both the world's
+# personas and the worker's arrivals deal through it.
+_DEALERS: weakref.WeakKeyDictionary[Any, RoleDealer] = weakref.WeakKeyDictionary()
 
 
 def attach_dealer(environment: Any) -> RoleDealer:
-    """A :class:`RoleDealer` for ``environment``'s runner, its messages registered."""
+    """The :class:`RoleDealer` of ``environment``'s runner, its messages registered; the same
+    one on every call for one environment."""
+    dealer = _DEALERS.get(environment)
+    if dealer is not None:
+        return dealer
     from locust.runners import MasterRunner, WorkerRunner
 
     runner = environment.runner
@@ -237,8 +294,12 @@ def attach_dealer(environment: Any) -> RoleDealer:
     if isinstance(runner, MasterRunner):
         runner.register_message(DEAL_MESSAGE, dealer.on_deal)
         runner.register_message(RELEASE_MESSAGE, dealer.on_release)
+        expected = getattr(getattr(environment, "parsed_options", None), "expect_workers", 1)
+        dealer.set_size(ARRIVAL_SHARE_ROLE, max(1, int(expected or 1)))
     elif isinstance(runner, WorkerRunner):
         runner.register_message(DEALT_MESSAGE, dealer.on_dealt)
     if not isinstance(runner, WorkerRunner):
-        environment.events.test_start.add_listener(lambda **_kw: dealer.book.clear())
+        environment.events.test_start.add_listener(lambda **_kw: dealer.reset())
+        environment.events.test_stop.add_listener(lambda **_kw: dealer.drop_held())
+    _DEALERS[environment] = dealer
     return dealer

@@ -35,6 +35,7 @@ class World:
         self.roster = roster or load_roster()
         self.target: TargetSpec = config.target_spec()
         self.communes = active_communes(self.profile, self.roster)
+        self.provinces = sorted({c.province_code for c in self.communes})  # one agency each
         accounts = self.target.credentials
         self.accounts: AccountsFile | None = accounts if isinstance(accounts, AccountsFile) else None
         self.slots: list[OfficerSlot] = officer_slots(self.profile, self.roster, self.accounts)
@@ -42,6 +43,11 @@ class World:
         self._catalogues: dict[str, list[dict[str, Any]]] = {}
         # One player per officer slot and per agency across the whole run (see scenarios.dealing).
         self.dealer: RoleDealer = attach_dealer(environment) if getattr(environment, "runner", None) else RoleDealer()
+        # Each role's size, so the master holds an ask it cannot answer within it (a late
+        # worker's users asking before the old worker's give-backs arrive) instead of dealing
+        # past the end. (The arrival shares' count is the run's, not the profile's: attach_dealer.)
+        self.dealer.set_size(OFFICER_ROLE, len(self.slots))
+        self.dealer.set_size(AGENCY_ROLE, len(self.provinces))
         self.players: dict[str, list[str]] = {}  # role → who this process played, in dealing order
 
     def adapters(self, province: str) -> SystemAdapters:
@@ -82,8 +88,7 @@ class World:
     def deal_province(self) -> tuple[int, str]:
         """A new provincial agency's run-wide index and its province code."""
         index = self.dealer.deal(AGENCY_ROLE)
-        provinces = sorted({c.province_code for c in self.communes})
-        code = provinces[index % len(provinces)]
+        code = self.provinces[index % len(self.provinces)]
         self.players.setdefault(AGENCY_ROLE, []).append(code)
         return index, code
 

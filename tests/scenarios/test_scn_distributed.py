@@ -128,7 +128,8 @@ def test_a_real_master_deals_every_role_index_exactly_once_across_two_workers(of
     """Locust interleaves fixed-count classes and cycles the workers, so the per-class
     split over two workers is uneven: equal classes land one class per worker, unequal
     ones split a class unevenly. The dealer still gives every index of every role to
-    exactly one user of the run."""
+    exactly one user of the run, and each worker one share of the citizen arrivals (dealt
+    from the worker's test_start, which Locust fires inside the loop that receives the answer)."""
     env = {**os.environ, "DIENTAP_TEST_OUT": str(tmp_path),
            "DIENTAP_TEST_OFFICERS": str(officers), "DIENTAP_TEST_AGENCIES": str(agencies)}
     users = str(officers + agencies)
@@ -139,3 +140,4 @@ def test_a_real_master_deals_every_role_index_exactly_once_across_two_workers(of
     for role, count in (("officer", officers), ("agency", agencies)):
         indices = sorted(index for r in reports for played, index in r["dealt"] if played == role)
         assert indices == list(range(count)), (role, reports)
+    assert sorted(share for r in reports for share in r["shares"]) == [[0, 2], [1, 2]], reports
