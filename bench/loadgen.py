@@ -151,9 +151,10 @@ def _dry_run(profile: str, work: Path, population: int = 20_000, sample_pid_rss:
         while not run.wait(timeout_s=1.0) and time.time() < deadline:
             if locust_pid is None:
                 locust_pid = _find_locust_pid()
-            if locust_pid is not None and sample_pid_rss:
+            elapsed = run.elapsed()  # None until the load's doors open (load-start.json)
+            if locust_pid is not None and sample_pid_rss and elapsed is not None:
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    samples.append((run.elapsed(), rss_kb(locust_pid), cpu_seconds(locust_pid)))
+                    samples.append((elapsed, rss_kb(locust_pid), cpu_seconds(locust_pid)))
         extra["samples"] = samples
     return run, extra
 
