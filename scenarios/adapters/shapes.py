@@ -41,27 +41,26 @@ def dossier_coded(body: dict[str, Any]) -> str | None:
     return None if _named(body.get("code")) else "malformed answer: no dossier code"
 
 
+def _coded(items: Any, not_a_list: str, not_coded: str) -> str | None:
+    """``items`` is a list of objects, each with a text ``code``: None, or which it is not."""
+    if not isinstance(items, list):
+        return not_a_list
+    if any(not isinstance(item, dict) or not _named(item.get("code")) for item in items):
+        return not_coded
+    return None
+
+
 def catalogue_listed(body: dict[str, Any]) -> str | None:
     """``GET /procedures``: a list of procedures with codes (an unpublished one is ``[]``) —
     the catalogue is kept for the run and a citizen applies for any of its entries."""
-    procedures = body.get("procedures")
-    if not isinstance(procedures, list):
-        return "malformed answer: procedures is not a list of procedures"
-    for procedure in procedures:
-        if not isinstance(procedure, dict) or not _named(procedure.get("code")):
-            return "malformed answer: procedures is not a list of procedures"
-    return None
+    wrong = "malformed answer: procedures is not a list of procedures"
+    return _coded(body.get("procedures"), wrong, wrong)
 
 
 def worklist_listed(body: dict[str, Any]) -> str | None:
     """``GET /dossiers``: items that are dossiers with a code (the officer moves each by it)."""
-    items = body.get("items")
-    if not isinstance(items, list):
-        return "malformed answer: items is not a list"
-    for item in items:
-        if not isinstance(item, dict) or not _named(item.get("code")):
-            return "malformed answer: worklist item is not a dossier with a code"
-    return None
+    return _coded(body.get("items"), "malformed answer: items is not a list",
+                  "malformed answer: worklist item is not a dossier with a code")
 
 
 def dossier_readable(body: dict[str, Any]) -> str | None:
