@@ -144,12 +144,12 @@ class DvcqgPortalAdapter(PortalAdapter):
 
     # -- sign-in --------------------------------------------------------------------------
     def _login(self, account: str, province: str, commune: str | None) -> Reply:
-        reply = self.http.call(
-            "POST", AUTH_PATH, name="POST /dvcqg auth", province=province, commune=commune, headers=_HEADERS,
-            json={"username": account, "password": self._credentials.password(account)}, expect=(200,),
-            check=_session_issued,
+        reply = self._shaped(
+            _session_issued, "POST", AUTH_PATH, name="POST /dvcqg auth", province=province, commune=commune,
+            headers=_HEADERS, json={"username": account, "password": self._credentials.password(account)},
+            expect=(200,),
         )
-        if not reply.ok or _session_issued(reply.data) is not None:
+        if not reply.ok:  # refused, or no session in the answer (its shape)
             return _translated(reply, None, ok=False)
         return _translated(reply, {"access_token": reply.data.get("session"), "expires_in": reply.data.get("expires_in", 60)})
 

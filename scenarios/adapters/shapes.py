@@ -25,6 +25,7 @@ __all__ = [
     "dossier_coded",
     "dossier_readable",
     "receipts_listed",
+    "token_issued",
     "worklist_listed",
 ]
 
@@ -34,6 +35,12 @@ MALFORMED = "malformed_answer"
 
 def _named(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
+
+
+def token_issued(body: dict[str, Any]) -> str | None:
+    """``POST /auth/token``: a usable ``access_token`` (a 200 with an HTML page, ``{}`` or a
+    null token is a failed sign-in, not a KeyError in the actor)."""
+    return None if _named(body.get("access_token")) else "sign-in answer carries no access_token"
 
 
 def dossier_coded(body: dict[str, Any]) -> str | None:

@@ -26,6 +26,7 @@ from scenarios.adapters.shapes import (
     dossier_coded,
     dossier_readable,
     receipts_listed,
+    token_issued,
     worklist_listed,
 )
 from scenarios.adapters.throttle import GatedTokenCache
@@ -72,19 +73,12 @@ class _GatedAdapter:
     def _signed_in(self, account: str, reply: Reply) -> str | None:
         """The token of a sign-in ``reply`` (cached), or None — holding ``account`` when the
         target said when to come back."""
-        if not reply.ok or token_missing(reply.data) is not None:
+        if not reply.ok:  # refused, or no usable token (the sign-ins' shape, token_issued)
             self.tokens.note(account, reply)
             return None
         token: str = reply.data["access_token"]
         self.tokens.put(account, token, _lifetime(reply.data))
         return token
-
-
-def token_missing(body: dict[str, Any]) -> str | None:
-    """Why a sign-in answer gives no usable token (a 200 with an HTML page, ``{}`` or a null
-    token is a failed sign-in, not a KeyError in the actor), or None."""
-    token = body.get("access_token")
-    return None if isinstance(token, str) and token else "sign-in answer carries no access_token"
 
 
 #: A token's lifetime when the answer names none we can read: the mocks' own default.
@@ -117,14 +111,11 @@ class PortalAdapter(_GatedAdapter):
     def sign_in_citizen(self, citizen: Citizen, province: str, commune: str) -> Reply:
         """Sign in as a citizen (personal ID + password) at ``commune``'s portal entry; ``ok``
         only with a usable ``access_token``."""
-        reply = self.http.call(
-            "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
+        return self._shaped(
+            token_issued, "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"kind": "citizen", "personal_id": citizen.personal_id,
-                  "password": self._credentials.password(citizen.personal_id)}, check=token_missing,
+                  "password": self._credentials.password(citizen.personal_id)},
         )
-        if reply.ok and token_missing(reply.data) is not None:
-            reply.ok = False
-        return reply
 
     def officer_token(self, account: str, province: str, commune: str) -> str | None:
         """A cached officer token, signing in when there is none (None if sign-in failed, or
@@ -134,10 +125,9 @@ class PortalAdapter(_GatedAdapter):
         token = self.tokens.get(account)
         if token is not None:
             return token
-        reply = self.http.call(
-            "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
+        reply = self._shaped(
+            token_issued, "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"kind": "officer", "account": account, "password": self._credentials.password(account)},
-            check=token_missing,
         )
         return self._signed_in(account, reply)
 
@@ -225,10 +215,9 @@ class PopulationAdapter(_GatedAdapter):
         token = self.tokens.get(client_id)
         if token is not None:
             return token
-        reply = self.http.call(
-            "POST", "/auth/token", name="POST /auth/token", province=province,
+        reply = self._shaped(
+            token_issued, "POST", "/auth/token", name="POST /auth/token", province=province,
             json={"client_id": client_id, "client_secret": self._credentials.password(client_id)},
-            check=token_missing,
         )
         return self._signed_in(client_id, reply)
 
@@ -266,10 +255,9 @@ class AxisAdapter(_GatedAdapter):
         token = self.tokens.get(agency_code)
         if token is not None:
             return token
-        reply = self.http.call(
-            "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
+        reply = self._shaped(
+            token_issued, "POST", "/auth/token", name="POST /auth/token", province=province, commune=commune,
             json={"agency_code": agency_code, "client_secret": self._credentials.password(agency_code)},
-            check=token_missing,
         )
         return self._signed_in(agency_code, reply)
 
