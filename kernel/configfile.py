@@ -133,12 +133,12 @@ def _models() -> list[type[BaseModel]]:
     return list(models.values())
 
 
-def _is_tag(part: str, field_names: frozenset[str]) -> bool:
+def _is_tag(part: str, model_names: frozenset[str], field_names: frozenset[str]) -> bool:
     if part == "[key]" or "[" in part or part.startswith("constrained-"):
         return True
     if part in field_names:  # a model's own field ("url" of an attachment) is a name, whatever it spells
         return False
-    return part in _TYPE_TAGS or (part[:1].isupper() and any(model.__name__ == part for model in _models()))
+    return part in _TYPE_TAGS or part in model_names
 
 
 def data_loc(loc: tuple[Any, ...], kind: str | None = None) -> tuple[Any, ...]:
@@ -147,13 +147,16 @@ def data_loc(loc: tuple[Any, ...], kind: str | None = None) -> tuple[Any, ...]:
     ``isUpdating.bool``) and the ``[key]`` of a mapping's key are dropped. A field of a model
     is never taken for a tag, nor is the key an error of ``kind`` ``extra_forbidden`` or
     ``missing`` is about (the last part): an unknown key ``url`` is named as ``url``."""
+    # The models are walked (once) only when a part could be a type's or a model's name.
     maybe_tags = any(isinstance(part, str) and (part in _TYPE_TAGS or part[:1].isupper()) for part in loc)
-    field_names = frozenset(name for model in (_models() if maybe_tags else ()) for field, info in
-                            model.model_fields.items() for name in (field, info.alias) if name)  # fmt: skip
+    models = _models() if maybe_tags else []
+    model_names = frozenset(model.__name__ for model in models)
+    field_names = frozenset(name for model in models for field, info in model.model_fields.items()
+                            for name in (field, info.alias) if name)
     keep_last = kind in ("extra_forbidden", "missing")
     return tuple(part for i, part in enumerate(loc)
                  if not (isinstance(part, str) and not (keep_last and i == len(loc) - 1)
-                         and _is_tag(part, field_names)))
+                         and _is_tag(part, model_names, field_names)))
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
