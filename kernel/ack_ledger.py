@@ -1,8 +1,9 @@
 """The acknowledgement ledger: what a target acknowledged to the load, with the
 idempotency key used — what drills reconcile against the target's own records.
 
-Each load process writes its ledger to ``<run_dir>/ledgers/<node>.json`` at test stop;
-:meth:`AckLedger.merge` takes their union. (No Locust import here: the CLI and the tests
+Each load process writes its ledger to ``<run_dir>/ledgers/<node>.json`` at test stop (a
+Locust worker ships it to the master as it grows, :meth:`AckLedger.take_fresh`, and the
+master writes it); :meth:`AckLedger.merge` takes their union. (No Locust import here: the CLI and the tests
 read ledgers without monkey-patching their own process.)
 """
 
@@ -27,10 +28,33 @@ class AckLedger:
     """What the target acknowledged to this process: kind → {id: idempotency key}."""
 
     entries: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: What was recorded since the last :meth:`take_fresh` — kept only once :meth:`track_fresh`
+    #: turned it on (a Locust worker, which ships its ledger to the master as it grows).
+    fresh: dict[str, dict[str, str]] | None = None
 
     def record(self, kind: str, item_id: str, key: str = "") -> None:
         """Remember one acknowledged item."""
         self.entries.setdefault(kind, {})[item_id] = key
+        if self.fresh is not None:
+            self.fresh.setdefault(kind, {})[item_id] = key
+
+    def track_fresh(self) -> None:
+        """Keep what is recorded from now on apart too, for :meth:`take_fresh`."""
+        if self.fresh is None:
+            self.fresh = {}
+
+    def take_fresh(self) -> dict[str, dict[str, str]]:
+        """What was recorded since the last take (and forget it here; ``entries`` keeps all)."""
+        taken, self.fresh = self.fresh or {}, {}
+        return taken
+
+    def put_back_fresh(self, taken: dict[str, dict[str, str]]) -> None:
+        """Return a take that could not be shipped: the next take carries it, once. An item
+        recorded again since keeps its newer key."""
+        fresh = self.fresh if self.fresh is not None else {}
+        for kind, items in taken.items():
+            fresh[kind] = {**items, **fresh.get(kind, {})}
+        self.fresh = fresh
 
     def counts(self) -> dict[str, int]:
         """Acknowledged items per kind."""

@@ -21,11 +21,13 @@ histograms. Protocol (Locust custom messages):
   never came — also one Locust dropped mid-run (killed, its machine lost), whose communes went
   silent from then on — so the run's verdict says so. It waits only for workers that can
   still answer: one whose heartbeat is gone is named at once, not after the whole wait;
-* the ``final`` report also carries the worker's *records* (``"records"``: what it was
-  acknowledged and who it played), which the master writes into its run directory. A
-  worker on another machine shares no disk with the master, and riding on the final
-  report they arrive before the master stops waiting — a message of their own, sent
-  from ``test_stop`` after it, could be lost when the master quits.
+* every report also carries the worker's *records* recorded since the one before
+  (``"records"``: what it was acknowledged and who it played; ``scenarios.shipped_records``),
+  which the master writes into its run directory at the worker's final report — or at the
+  master's stop, for a worker that died: it loses only its last ≈ 2 s, not its whole ledger.
+  A worker on another machine shares no disk with the master, and riding on the reports
+  the records arrive before the master stops waiting — a message of their own, sent from
+  ``test_stop`` after the final report, could be lost when the master quits.
 
 A local (single-process) runner records straight into the recorder; nothing is shipped.
 It folds its per-commune window into the whole-run sketches every ``interval_s``
@@ -47,6 +49,7 @@ from gevent import getcurrent
 from scenarios.lag import GeneratorSnapshot
 from scenarios.latency import LatencyRecorder
 from scenarios.recorder_delta import RecorderDelta
+from scenarios.shipped_records import RecordsDelta, RecordsInbox, RecordsOutbox
 
 __all__ = ["LATENCY_MESSAGE", "FLUSH_MESSAGE", "LatencyShipping", "attach_recorder"]
 
@@ -88,21 +91,21 @@ def attach_recorder(
     health: Callable[[], GeneratorSnapshot] | None = None,
     interval_s: float = 2.0,
     final_timeout_s: float = 15.0,
-    final_records: Callable[[], dict[str, Any]] | None = None,
-    on_records: Callable[[str, dict[str, Any]], None] | None = None,
+    outbox: RecordsOutbox | None = None,
+    inbox: RecordsInbox | None = None,
 ) -> LatencyShipping:
     """Wire ``recorder`` to ``environment`` for its runner's role; call once the runner
     exists (e.g. in an ``events.init`` listener). ``health`` gives this worker's
-    generator snapshot, shipped along with each report. ``final_records`` (worker) gives the
-    records its final report carries; ``on_records`` (master) receives them with the worker's id."""
+    generator snapshot, shipped along with each report. ``outbox`` (worker) gives the
+    records each report carries; ``inbox`` (master) takes them in."""
     from locust.runners import MasterRunner, WorkerRunner
 
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        return _attach_master(environment, runner, recorder, final_timeout_s, on_records)
+        return _attach_master(environment, runner, recorder, final_timeout_s, inbox)
     environment.events.request.add_listener(recorder.on_request)
     if isinstance(runner, WorkerRunner):
-        return _attach_worker(environment, runner, recorder, health, interval_s, final_records)
+        return _attach_worker(environment, runner, recorder, health, interval_s, outbox)
     shipping = LatencyShipping("local", recorder, health)
     environment.events.test_start.add_listener(lambda **_kw: recorder.unseal())
 
@@ -123,7 +126,7 @@ def _attach_worker(
     recorder: LatencyRecorder,
     health: Callable[[], GeneratorSnapshot] | None,
     interval_s: float,
-    final_records: Callable[[], dict[str, Any]] | None,
+    outbox: RecordsOutbox | None,
 ) -> LatencyShipping:
     shipping = LatencyShipping("worker", recorder, health)
     # A periodic drain yields while encoding; the final report must not overtake it, or
@@ -140,20 +143,23 @@ def _attach_worker(
         if final:
             recorder.seal()  # before draining: the drain yields, and nothing may slip in after
         delta = recorder.take_delta(pause=lambda: gevent.sleep(0))
-        if delta.is_empty() and not final:
+        records = outbox.take() if outbox is not None else None
+        if delta.is_empty() and (records is None or records.is_empty()) and not final:
             return
         snapshot = health() if health is not None else GeneratorSnapshot()
         if snapshot.node == "local":  # the default name: say which worker this is
             snapshot.node = f"worker-{runner.worker_index}"
         report = {"delta": delta.to_wire(), "health": snapshot.to_wire(), "final": final, "seq": shipping.messages_sent}
+        if records is not None:
+            report["records"] = records.to_wire()
         try:
-            if final and final_records is not None:
-                report["records"] = final_records()
             runner.send_message(LATENCY_MESSAGE, report)
         except Exception:
             # Not sent (ZMQ refuses without queueing): the drained data goes back, so the next
             # report — periodic, or the final one test_stop sends — carries it exactly once.
             recorder.absorb(delta)
+            if outbox is not None and records is not None:
+                outbox.put_back(records)
             if final:
                 recorder.unseal()
             raise
@@ -190,7 +196,7 @@ def _attach_master(
     runner: Any,
     recorder: LatencyRecorder,
     final_timeout_s: float,
-    on_records: Callable[[str, dict[str, Any]], None] | None,
+    inbox: RecordsInbox | None,
 ) -> LatencyShipping:
     shipping = LatencyShipping("master", recorder)
     awaited: list[str] = []  # the workers whose final report this stop waits for, or names
@@ -217,11 +223,11 @@ def _attach_master(
         if data.get("health"):
             shipping.worker_health[worker] = GeneratorSnapshot.from_wire(data["health"])
         shipping.messages_received += 1
-        if data.get("records") and on_records is not None:
+        if data.get("records") and inbox is not None:
             try:
-                on_records(worker, data["records"])
+                inbox.absorb(RecordsDelta.from_wire(data["records"]), final=bool(data.get("final")))
             except Exception:  # logged: a record that cannot be written must not stop the merge
-                logger.exception("could not write the records of worker %s", worker)
+                logger.exception("could not take in the records of worker %s", worker)
         if data.get("final"):
             shipping.final_from.add(worker)
             if awaited:  # a final report after the stop was judged: the worker is missing no more

@@ -16,7 +16,6 @@ from typing import Any
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
-from kernel.ack_ledger import AckLedger
 from kernel.defaults import POPULATION_SIZE, SEED
 from kernel.load_clock import write_load_start
 from kernel.load_observation import EXTENSION_ATTRIBUTE
@@ -33,8 +32,9 @@ from scenarios.load_figures import LoadFigures, progress_line
 from scenarios.personas import CommuneOfficer, ProvincialAgency, citizen_journey
 from scenarios.results import RunOutcome, write_results
 from scenarios.runconfig import RunConfig
+from scenarios.shipped_records import LEDGERS_DIR, PLAYERS_DIR, RecordsInbox, RecordsOutbox
 from scenarios.spawn_message_fix import install_default_args_cache
-from scenarios.world import World, write_players
+from scenarios.world import World
 
 __all__ = ["install", "arrival_plan", "refresh_loop_clock", "HarnessState", "LoadFigures"]
 
@@ -71,8 +71,6 @@ def _user_counts(world: World) -> None:
 
 
 STATS_LOG = "locust-stats.log"
-PLAYERS_DIR = "players"  # per load process: the officer accounts and agency provinces it played
-LEDGERS_DIR = "ledgers"  # per load process: what the target acknowledged to it
 
 
 def tables_to_log(path: Path) -> None:
@@ -142,22 +140,14 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
     node_name = f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
     run_dir = Path(config.run_dir)
 
-    def final_records() -> dict[str, Any]:
-        # What this worker was acknowledged and who it played, for the master's run directory:
-        # a worker on another machine shares no disk with it.
-        return {"name": node_name, "ledger": world.ledger.entries, "players": world.players}
-
-    def on_records(worker: str, records: dict[str, Any]) -> None:
-        name = str(records.get("name") or worker)
-        if not name.replace("-", "").isalnum():  # a file name, from the wire: nothing else
-            raise ValueError(f"worker name {name!r} is not a file name")
-        AckLedger(entries=records.get("ledger") or {}).dump(run_dir / LEDGERS_DIR / f"{name}.json")
-        write_players(run_dir / PLAYERS_DIR / f"{name}.json", records.get("players") or {})
-
+    # What a worker was acknowledged and who it played travel with its reports to the master's
+    # run directory (a worker on another machine shares no disk with it), as they grow: a
+    # worker that dies mid-run leaves the master all but its last report's worth.
+    outbox = RecordsOutbox(node_name, world.ledger, world.players) if isinstance(runner, WorkerRunner) else None
+    inbox = RecordsInbox(run_dir) if is_master else None
     shipped_copy = LatencyRecorder() if config.copy_dir is not None and isinstance(runner, WorkerRunner) else None
     state.shipping = attach_recorder(
-        environment, recorder, health=state.lag.snapshot if state.lag else None,
-        final_records=final_records, on_records=on_records,
+        environment, recorder, health=state.lag.snapshot if state.lag else None, outbox=outbox, inbox=inbox,
     )
     if shipped_copy is not None:
         # A worker on another machine keeps what it shipped: the master's merge is auditable
@@ -195,9 +185,12 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
         if state.abort is not None:
             state.abort.stop_monitoring()
         # What the load was acknowledged (for drills' reconciliation) and who it played: a
-        # local process writes its own; a worker's travel in its final report to the master
-        # (on_records), and a worker on another machine keeps a copy in its own directory.
-        if not isinstance(runner, (MasterRunner, WorkerRunner)):
+        # local process writes its own; a worker's travel in its reports to the master (the
+        # inbox), and a worker on another machine keeps a copy in its own directory.
+        if inbox is not None:
+            # Workers whose final report never came (killed, lost): what they reported is kept.
+            inbox.write_unwritten()
+        elif not isinstance(runner, WorkerRunner):
             world.ledger.dump(run_dir / LEDGERS_DIR / f"{node_name}.json")
             world.dump_players(run_dir / PLAYERS_DIR / f"{node_name}.json")
         elif shipped_copy is not None and config.copy_dir is not None:
@@ -209,6 +202,8 @@ def install(environment: Any, config: RunConfig) -> HarnessState:
     def on_quitting(environment: Any, **_kw: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):
             return
+        if inbox is not None:
+            inbox.write_unwritten()  # a late report's records, after the stop
         ended = time.time()
         started = state.started_at or ended
         decision = state.abort.decision if state.abort is not None else None

@@ -47,7 +47,8 @@ def build_load_record(config: RunConfig, recorder: LatencyRecorder, outcome: Run
     """The counts of ``load.json``: what the histograms do not hold."""
     health = generator_health(outcome.snapshots)
     if outcome.missing_workers:
-        health.reasons.append(f"no final report from {', '.join(outcome.missing_workers)}: figures may miss their last seconds")
+        health.reasons.append(f"no final report from {', '.join(outcome.missing_workers)}: "
+                              "the figures and records may miss their last seconds")
         health.trustworthy = False
     return LoadRecord(
         run_id=config.run_id,

@@ -8,7 +8,6 @@ used, so drills can reconcile what the target holds against what it promised.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from scenarios.adapters import SystemAdapters, TargetSpec, adapters_for
 from scenarios.communes import OfficerSlot, active_communes, officer_slots, slot_at
 from scenarios.dealing import AGENCY_ROLE, OFFICER_ROLE, RoleDealer, attach_dealer
 from scenarios.runconfig import RunConfig
+from scenarios.shipped_records import write_players
 
 __all__ = ["AckLedger", "World"]
 
@@ -101,8 +101,3 @@ class World:
         the evidence that every commune had its officers and no two processes played one."""
         write_players(path, self.players)
 
-
-def write_players(path: Path, players: dict[str, list[str]]) -> None:
-    """Write who one load process played (a master writes its workers' too)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(players, sort_keys=True), encoding="utf-8")

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from dientap.orchestration.remote import served_entry_name, write_served_entry
@@ -85,6 +88,44 @@ def test_a_worker_plays_run_after_run_of_masters_on_one_address_and_keeps_what_i
         players = json.loads((run_dir / "players" / "worker-0.json").read_text(encoding="utf-8"))
         assert len(players["officer"]) == 34, players
 
+
+
+def test_a_worker_killed_mid_run_leaves_the_master_every_record_it_reported(tmp_path):
+    """SIGKILL takes the worker before any final report: what it was acknowledged and who it
+    played reached the master with its periodic reports, and the master writes them; the
+    run names the worker whose final report never came."""
+    port = _free_port()
+    worker = subprocess.Popen(
+        [*DIENTAP, "worker", "--master", f"127.0.0.1:{port}", "--runs", "1", "--idle-timeout", "120",
+         "--out", str(tmp_path / "copies")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    out = tmp_path / "master"
+    master = _master(out, port, duration="15")
+    try:
+        assert master.stdout is not None
+        for line in master.stdout:  # the master's progress line, every 5 s of load
+            if (seen := re.match(r"\[\s*(\d+)/15s\] users\s+(\d+)", line)) and int(seen[1]) >= 5 and int(seen[2]):
+                break  # two reports went (every 2 s), with what 5 s of load was acknowledged
+        else:
+            pytest.fail("the master ended before 5 s of load")
+        # The Locust worker first (in a session of its own; it would get a SIGTERM, and stop
+        # cleanly, if its supervisor died first), then the supervisor: nothing can catch either.
+        for process in psutil.Process(worker.pid).children(recursive=True):
+            process.send_signal(signal.SIGKILL)
+        worker.send_signal(signal.SIGKILL)
+        rest, _ = master.communicate(timeout=180)
+    finally:
+        worker.kill()
+        worker.wait()
+        master.kill()
+    run_dir = next(p for p in out.iterdir() if p.is_dir() and p.name != "latest")
+    assert "no final report from worker-0" in " ".join(_summary(run_dir)["generator"]["reasons"]), rest
+    ledger = AckLedger.merge([run_dir / "ledgers" / "worker-0.json"])
+    assert ledger.counts().get("dossiers", 0) > 0, ledger.counts()
+    players = json.loads((run_dir / "players" / "worker-0.json").read_text(encoding="utf-8"))
+    assert len(players["officer"]) == 34, players
+    assert not (tmp_path / "copies" / run_dir.name / "ledgers").exists()  # killed: it kept no copy of its own
 
 def _served(tmp_path: Path, *, version: str = __version__, pki_dir: str | None = None, run_id: str = "run-a") -> Path:
     """A served entry as a master of ``version`` writes it, for a run on loopback."""
