@@ -37,6 +37,8 @@ def _refused(ctx: CheckContext, out: Outcome, label: str, build: Callable[[Docum
                     ctx.excerpt(r, label))
     if before is not None and after is not None:
         ok = out.expect(before == after, f"{label}: axis state changed {before} → {after}", None) and ok
+    elif why := ctx.ledger_not_compared("axis"):
+        out.note(why)
     if ok:
         is_json = r.headers.get("content-type", "").startswith("application/json")
         code = r.json().get("error", {}).get("code") if is_json else None

@@ -88,6 +88,7 @@ class CheckContext:
         self._deadline = float("inf")
         self._tokens: dict[tuple[str, str], str] = {}
         self._procedures: dict[str, str] = {}
+        self._ledger_unread: dict[str, str] = {}  # service → why its ledger could not be read last
 
     # -- time -------------------------------------------------------------------------
 
@@ -273,12 +274,33 @@ class CheckContext:
     # -- ledgers ----------------------------------------------------------------------
 
     def ledger(self, service: str) -> dict[str, int] | None:
-        """``GET /admin/ledger`` counts of ``service``; ``None`` without an admin token or under load."""
-        if not self.target.admin_token or self.under_load:
+        """``GET /admin/ledger`` counts of ``service``; ``None`` when they could not be read —
+        :meth:`ledger_not_compared` then says why. The ledger is an extra witness: the checks
+        judge by what they read back themselves, and compare the ledger when they have it."""
+        if self.under_load:
+            self._ledger_unread[service] = "under load, the load moves it"
             return None
-        r = self.send(service, "GET", "/admin/ledger",
-                      headers=self.bearer(self.target.admin_token))
-        return r.json().get("counts", {}) if r.status_code == 200 else None
+        if not self.target.admin_token:
+            self._ledger_unread[service] = "no admin token"
+            return None
+        r = self.send(service, "GET", "/admin/ledger", headers=self.bearer(self.target.admin_token))
+        try:
+            counts = r.json().get("counts") if r.status_code == 200 else None
+        except (ValueError, AttributeError):  # not JSON, or not an object
+            counts = None
+        if not isinstance(counts, dict):
+            what = f"answered {r.status_code}" if r.status_code != 200 else "answered no counts"
+            self._ledger_unread[service] = f"GET /admin/ledger {what}"
+            return None
+        self._ledger_unread.pop(service, None)
+        return counts
+
+    def ledger_not_compared(self, service: str) -> str | None:
+        """The note for a check that could not compare ``service``'s ledger, naming why (the
+        last :meth:`ledger` read that failed); ``None`` under load, where that is the rule."""
+        if self.under_load:
+            return None
+        return f"{service}: ledger not compared ({self._ledger_unread.get(service, 'not read')})"
 
     # -- documents --------------------------------------------------------------------
 

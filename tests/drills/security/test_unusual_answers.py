@@ -287,6 +287,30 @@ def test_injection_takes_a_throttled_failed_sign_in_as_a_refusal(run_against) ->
     assert result.verdict == "PASS", result.summary
 
 
+
+@pytest.mark.parametrize("ledger", [refusal(429), refusal(503), (200, {"ids": {}})],
+                         ids=["throttled", "down", "no counts"])
+def test_a_ledger_that_could_not_be_read_is_named_with_its_reason_not_as_a_missing_token(run_against,
+                                                                                         ledger: Answer) -> None:
+    # The fake holds an admin token; before the fix an unread ledger was noted "(no admin token)".
+    fake = FakeTarget(sign_in=stuffing_defence, otherwise=422,
+                      routes={("GET", "/procedures"): _procedures, ("GET", "/dossiers"): WORKLIST,
+                              ("GET", "/admin/ledger"): ledger})
+    result = run_against("input.injection", fake)
+    answered = f"answered {ledger[0]}" if ledger[0] != 200 else "answered no counts"
+    assert result.verdict == "PASS", result.summary
+    assert f"portal: ledger not compared (GET /admin/ledger {answered})" in result.summary, result.summary
+    assert "no admin token" not in result.summary
+
+
+def test_a_ledger_read_is_compared_and_not_noted(run_against) -> None:
+    fake = FakeTarget(sign_in=stuffing_defence, otherwise=422,
+                      routes={("GET", "/procedures"): _procedures, ("GET", "/dossiers"): WORKLIST,
+                              ("GET", "/admin/ledger"): (200, {"counts": {"dossiers": 3}})})
+    result = run_against("input.injection", fake)
+    assert result.verdict == "PASS" and "ledger not compared" not in result.summary, result.summary
+
+
 # -- a check must reach the code it judges -----------------------------------------------
 
 
