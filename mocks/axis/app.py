@@ -100,7 +100,7 @@ def create_app(settings: ServiceSettings, *, lossy_one_in: int = DEFAULT_LOSSY_O
         issuer=issuer,
         visibility_s=settings.inbox_visibility_s,
         lossy_one_in=lossy_one_in,
-        district_tier=DistrictTierSwitch(load_readiness(settings.readiness_file).district_tier == "open"),
+        district_tier=DistrictTierSwitch(load_readiness(settings.readiness_file).district_tier == "open", conn),
     )
 
     def ledger() -> dict[str, object]:

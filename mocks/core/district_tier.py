@@ -9,11 +9,17 @@ declared there once), starts a service with the 208 synthesized district-level u
 cut-over job would, with ``POST /admin/district-tier {"status": "closed"}``: one way (a
 tier that closed is not reopened), idempotent (closing a closed tier changes nothing).
 ``GET /admin/district-tier`` reads the switch.
+
+The close is durable: given the service's database, the switch writes the closing (one row)
+before it answers, and a switch opened on that database later starts closed whatever the
+readiness profile says — a restart, a crash included, must not reopen a tier the cut-over
+closed (a dossier filed at a district unit after its migration would land in no worklist).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Literal
 
 from starlette.requests import Request
@@ -39,19 +45,31 @@ class DistrictTierChange(RequestModel):
     status: Literal["closed"]
 
 
-class DistrictTierSwitch:
-    """Whether the district-level units still receive; starts as the readiness profile says."""
+_CLOSED_TABLE = "CREATE TABLE IF NOT EXISTS district_tier_closed (id INTEGER PRIMARY KEY CHECK (id = 1), closed_at TEXT NOT NULL)"
 
-    def __init__(self, open_at_start: bool):
+
+class DistrictTierSwitch:
+    """Whether the district-level units still receive; starts as the readiness profile says,
+    unless ``conn`` (the service's database) records that the tier was closed already."""
+
+    def __init__(self, open_at_start: bool, conn: sqlite3.Connection | None = None):
         self.is_open = open_at_start
         self.closed_at: str | None = None
+        self._conn = conn
+        if conn is not None:
+            conn.execute(_CLOSED_TABLE)
+            row = conn.execute("SELECT closed_at FROM district_tier_closed WHERE id = 1").fetchone()
+            if row is not None:
+                self.is_open, self.closed_at = False, row[0]
 
     def close(self) -> bool:
-        """Close the tier now; False when it was closed already."""
+        """Close the tier now (committed before it returns); False when it was closed already."""
         if not self.is_open:
             return False
-        self.is_open = False
-        self.closed_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        closed_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if self._conn is not None:  # autocommit: durable when execute returns, before the answer
+            self._conn.execute("INSERT OR IGNORE INTO district_tier_closed (id, closed_at) VALUES (1, ?)", (closed_at,))
+        self.is_open, self.closed_at = False, closed_at
         return True
 
     def to_json(self) -> dict[str, str | None]:

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from kernel.national.dvcqg import AUTH_PATH, INTEGRATION_PATH, SHARE_PATH
 from kernel.service_limits import LockoutLimit, ServiceLimits
 from mocks.core.app import Endpoint, Param, build_service_app
-from mocks.core.district_tier import district_tier_endpoints
+from mocks.core.district_tier import DistrictTierSwitch, district_tier_endpoints
 from mocks.core.http import PRINTABLE_ASCII
 from mocks.core.limits import limits_endpoint
 from mocks.core.settings import ServiceSettings
@@ -142,4 +142,6 @@ def create_app(settings: ServiceSettings) -> Starlette:
         on_shutdown=shutdown,
     )
     app.state.portal = portal
+    # The one switch the admin API and the handlers share, its closing kept in portal.db.
+    app.state.district_tier = DistrictTierSwitch(app.state.readiness.district_tier == "open", portal.conn)
     return app

@@ -15,8 +15,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kernel.districts import District, district_tier
-from kernel.roster import Commune, load_roster
+from kernel.districts import district_tier
+from kernel.roster import load_roster
 from mocks.core.district_tier import tier_switch
 from mocks.core.errors import ApiError
 from mocks.core.faults import enter_scope
@@ -27,6 +27,7 @@ from mocks.portal.idempotency import Remember, StoredResponse, fingerprint
 from mocks.portal.identity import Applicant, IdentityUnavailable
 from mocks.portal.lifecycle import Actor, DossierStatus, IllegalTransition, TransitionNotAllowed, next_status
 from mocks.portal.models import SubmitDossier, SubmitDossierPlanted, TransitionRequest, read_request
+from mocks.portal.receiving_units import district_closed, district_unit
 from mocks.portal.service import Caller, Portal, now_iso, portal_of
 from mocks.portal.store import DossierRow
 
@@ -116,36 +117,6 @@ def visible_dossier(portal: Portal, caller: Caller, code: str, *, for_read: bool
     return d
 
 
-def _district_unit(request: Request, district: District) -> Commune:
-    """A district unit as the receiving unit of a dossier, while the old tier is open
-    (``district_tier: open``); once it has closed, 422 ``district_closed`` naming the successors."""
-    if not tier_switch(request).is_open:
-        successors = list(district.successors)
-        raise ApiError(
-            422,
-            "district_closed",
-            f"district unit {district.unit_code} ({district.agency_code}) closed on 2025-07-01; submit to one of its "
-            "successor communes: " + ", ".join(successors),
-            "commune_code",
-            extra={"successors": successors},
-        )
-    province = load_roster().province(district.province_code)
-    # Synthesized like the unit (kernel.districts): the dossier's code starts with the unit code.
-    return Commune(district.unit_code, _district_name(district), "district",
-                   province.code, district.old_communes, province.l1_code)
-
-
-def _district_name(district: District) -> str:
-    return f"Cấp huyện số {district.number:02d} ({load_roster().province(district.province_code).name}, trước 2025)"
-
-
-def receiving_unit_name(commune_code: str) -> str:
-    """The name of a dossier's receiving unit: a 2025 commune, or a closed district unit
-    (``9PPDD``, filed while the old tier was open and not yet migrated)."""
-    district = district_tier().by_unit(commune_code)
-    return _district_name(district) if district is not None else load_roster().commune(commune_code).name
-
-
 async def submit_dossier(request: Request) -> Response:
     """Submit a dossier: validated, identity-checked, stored durably, exactly once per key."""
     portal = portal_of(request)
@@ -180,7 +151,7 @@ async def create_dossier(
     roster = load_roster()
     district = district_tier().by_unit(body.commune_code)
     try:
-        commune = _district_unit(request, district) if district is not None else roster.commune(body.commune_code)
+        commune = district_unit(request, district) if district is not None else roster.commune(body.commune_code)
     except KeyError:
         successors = roster.old_commune_splits.get(body.commune_code)
         if successors:
@@ -242,6 +213,11 @@ async def create_dossier(
         status = planted_status
 
     def unit(conn) -> StoredResponse:
+        if district is not None and not tier_switch(request).is_open:
+            # Checked again where the dossier is written: the tier may have closed (and its
+            # migration run) while this submission awaited its identity check, and a dossier
+            # stored at a closed unit after its migration would land in no worklist.
+            raise district_closed(district)
         at = now_iso()
         code = portal.next_dossier_code(commune.code)
         row = DossierRow(
@@ -348,12 +324,15 @@ async def transition(request: Request) -> Response:
 
 
 async def apply_transition(
-    portal: Portal, caller: Caller, code: str, to: int, note: str, *, field: str = "to"
+    portal: Portal, caller: Caller, code: str, to: int, note: str, *, field: str = "to", same_is_no_move: bool = False
 ) -> tuple[int, int, str]:
     """Move a visible dossier to ``to`` by the lifecycle's rules; returns (previous, new, at).
 
     409 ``illegal_transition`` / 403 ``transition_not_allowed`` name ``field``. Shared by
     ``POST /dossiers/{code}/transitions`` and the integration-adapter face's progress updates.
+    ``same_is_no_move``: a dossier already in ``to`` *when the move is applied* is left as it
+    is (nothing written) instead of refused — decided in the unit of work, so a concurrent move
+    to the same status cannot turn a re-sent record into a refusal.
     """
     actor = Actor.OFFICER if caller.is_officer else Actor.OWNER
     if "citizen_accepts_own" in portal.vulnerable and to == int(DossierStatus.ACCEPTED):
@@ -362,6 +341,8 @@ async def apply_transition(
     def unit(conn) -> tuple[int, int, str]:
         current = portal.store.dossier(code, conn)
         assert current is not None  # dossiers are never deleted  # nosec B101
+        if same_is_no_move and current.status == to:
+            return current.status, current.status, current.updated_at
         try:
             new = next_status(DossierStatus(current.status), to, actor)
         except IllegalTransition as exc:

@@ -53,8 +53,9 @@ from mocks.portal.dvcqg_form import check_dstcode, error_body, face_error, in_fa
 from mocks.portal.dvcqg_models import DvcqgCall, DvcqgLogin, HoSoMC, TaiLieuNopItem, ThongTinKhacIn, TienDoHoSoMC
 from mocks.portal.idempotency import fingerprint
 from mocks.portal.models import CitizenLogin, OfficerLogin, SubmitDossier
+from mocks.portal.receiving_units import receiving_unit_name
 from mocks.portal.routes_auth import sign_in
-from mocks.portal.routes_dossiers import apply_transition, create_dossier, receiving_unit_name, visible_dossier
+from mocks.portal.routes_dossiers import apply_transition, create_dossier, visible_dossier
 from mocks.portal.service import Caller, Portal, portal_of
 from mocks.portal.store import DossierRow
 
@@ -338,8 +339,10 @@ def _not_found(mahoso: str, field: str) -> ApiError:
     return ApiError(404, "dossier_not_found", f"no dossier {mahoso!r} visible to this session", field)
 
 
-async def _move(portal: Portal, caller: Caller, d: DossierRow, status: int, note: str, field: str) -> int:
-    _, status, _ = await apply_transition(portal, caller, d.code, status, note, field=field)
+async def _move(portal: Portal, caller: Caller, d: DossierRow, status: int, note: str, field: str, *,
+                same_is_no_move: bool = False) -> int:
+    _, status, _ = await apply_transition(portal, caller, d.code, status, note, field=field,
+                                          same_is_no_move=same_is_no_move)
     return status
 
 
@@ -363,7 +366,9 @@ async def _update_dossier(
     # move (the status machine refuses "from 2 to 2"): only a different one goes through it.
     field = f"{prefix}.TrangThaiHoSo"
     if item.TrangThaiHoSo and (wanted := _status_of(item.TrangThaiHoSo, field)) != d.status:
-        status = await _move(portal, caller, d, wanted, item.GhiChu, field)
+        # Read before the awaits above: a concurrent save may have moved the dossier to
+        # ``wanted`` meanwhile, which is still no move (decided again where it is written).
+        status = await _move(portal, caller, d, wanted, item.GhiChu, field, same_is_no_move=True)
     return {"MaHoSo": item.MaHoSo, "SoBienNhan": d.code, "TrangThaiHoSo": trang_thai_of_status(status)}
 
 

@@ -33,3 +33,17 @@ def test_the_switch_closes_once_and_stays_closed() -> None:
     assert switch.to_json() == {"status": "closed", "closed_at": closed_at} and closed_at
     assert switch.close() is False and switch.closed_at == closed_at  # idempotent: the first closing stands
     assert DistrictTierSwitch(False).close() is False
+
+
+def test_a_closing_is_written_before_it_is_answered_and_outlives_the_process(tmp_path: Path) -> None:
+    from mocks.core.store import open_database
+
+    path = tmp_path / "service.db"
+    switch = DistrictTierSwitch(True, open_database(path))
+    assert switch.is_open
+    assert switch.close() is True
+    # Read by another connection at once: committed, not waiting for a clean stop.
+    reopened = DistrictTierSwitch(True, open_database(path))  # the profile still says "open"
+    assert reopened.to_json() == switch.to_json() and not reopened.is_open
+    assert reopened.close() is False and reopened.to_json() == switch.to_json()
+    assert DistrictTierSwitch(True, open_database(tmp_path / "fresh.db")).is_open  # a new data dir: the profile's
