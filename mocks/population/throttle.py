@@ -66,3 +66,15 @@ class ClientThrottle:
             return 0
         bucket[0] = tokens
         return max(1, math.ceil((1.0 - tokens) / self._rate))
+
+    def charge(self, client_id: str, cost: int) -> None:
+        """Put ``cost`` more tokens on the bill of a call already let in (a batch's items after
+        its first): never a refusal — the call was admitted — only debt later calls wait out.
+        (Taking them with :meth:`take` refused an admitted batch whenever the admission had
+        spent the last whole token: a one-item batch got 429 where ``/citizens/verify`` passed.)"""
+        if not self._enabled or cost <= 0:
+            return
+        now = self._clock()
+        bucket = self._buckets.setdefault(client_id, [self._burst, now])
+        bucket[0] = min(self._burst, bucket[0] + (now - bucket[1]) * self._rate) - cost
+        bucket[1] = now

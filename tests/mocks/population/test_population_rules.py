@@ -239,6 +239,17 @@ def test_a_batch_costs_one_token_per_item_and_its_debt_is_waited_out() -> None:
     assert throttle.take("portal") == 0
 
 
+def test_a_batch_admitted_on_its_last_token_is_billed_its_items_as_debt_never_refused() -> None:
+    clock = FakeClock()
+    throttle = ClientThrottle(ThrottlePolicy(rate_per_s=10.0, burst=2), clock)
+    assert throttle.take("portal") == 0 and throttle.take("portal") == 0  # the second spends the last token
+    throttle.charge("portal", 0)  # a one-item batch: nothing more to bill
+    throttle.charge("portal", 9)  # a ten-item batch: nine more, as debt
+    assert throttle.take("portal") == 1  # 10 tokens short at 10/s
+    clock.now += 1.0
+    assert throttle.take("portal") == 0
+
+
 def test_throttle_buckets_are_per_client() -> None:
     clock = FakeClock()
     throttle = ClientThrottle(ThrottlePolicy(rate_per_s=1.0, burst=1), clock)

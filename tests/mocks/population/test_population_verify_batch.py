@@ -80,3 +80,20 @@ def test_a_malformed_batch_is_refused_whole_naming_the_field(
 def test_a_batch_needs_a_token(http: httpx.Client) -> None:
     response = http.post("/citizens/verify-batch", json={"items": []})
     assert response.status_code == 401
+
+
+def test_a_batch_let_in_on_the_last_token_is_answered_not_throttled(start_population, tmp_path) -> None:
+    """The batch is admitted like any call (one token) and billed its other items as debt: let
+    in on the caller's last whole token, it is answered — as ``/citizens/verify`` would be —
+    and it is the next call that waits. (It used to be refused 429 after its admission.)"""
+    with start_population(tmp_path, settings={"rate_limit_per_s": 0.01, "rate_limit_burst": 2}) as population, \
+            httpx.Client(base_url=population.url, timeout=30) as http:
+        portal = population.auth(http, "portal")
+        person = citizen_at(population.seed, 70)
+        item = _item(person.personal_id, person.full_name, person.date_of_birth.isoformat())
+        assert http.post("/citizens/verify", json=item, headers=portal).status_code == 200
+        batch = http.post("/citizens/verify-batch", json={"items": [item, item]}, headers=portal)
+        assert batch.status_code == 200, batch.text
+        assert [r["match"] for r in batch.json()["results"]] == [True, True]
+        after = http.post("/citizens/verify", json=item, headers=portal)
+        assert after.status_code == 429 and int(after.headers["Retry-After"]) > 100, after.text
