@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Record", "DetailValue", "Verdict", "MAX_COUNT", "Count", "Millis", "check_parts"]
+__all__ = ["Record", "DetailValue", "Verdict", "MAX_COUNT", "Count", "Millis", "MAX_OFFSET_S", "Offset", "check_parts"]
 
 #: A value of a free-form ``detail`` mapping (journal events, fault windows).
 DetailValue = str | int | float | bool | None
@@ -22,6 +22,12 @@ MAX_COUNT = 2**53
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 #: A latency in milliseconds: never negative (a negative p95 would pass every budget).
 Millis = Annotated[float, Field(ge=0)]
+#: The farthest from its run's start a record may place anything: about 31 years either way. A
+#: chart's time axis adds, subtracts and divides these, and an offset of 1e308 (finite, so not
+#: refused as an infinity) made matplotlib raise instead of drawing the report.
+MAX_OFFSET_S = 1e9
+#: Seconds since the run's start (negative: before it).
+Offset = Annotated[float, Field(ge=-MAX_OFFSET_S, le=MAX_OFFSET_S)]
 
 
 class Record(BaseModel):

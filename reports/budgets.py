@@ -88,6 +88,17 @@ def _check_province(value: str | None) -> str | None:
     return value
 
 
+def _check_text(value: str | None) -> str | None:
+    # A YAML "\ud800" escape makes a lone surrogate, which UTF-8 cannot hold: gate.json and the
+    # terminal table would fail to be written after the gate had judged the run.
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{value!r} holds a lone surrogate at {exc.start}, which is no character") from None
+    return value
+
+
 class BudgetLine(StrictModel):
     """One budget: a selector (service / endpoint / province) and the limits it must keep."""
 
@@ -107,6 +118,11 @@ class BudgetLine(StrictModel):
     @classmethod
     def _known_province(cls, value: str | None) -> str | None:
         return _check_province(value)
+
+    @field_validator("name", "service", "endpoint")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _check_text(value)
 
     @model_validator(mode="after")
     def _limits_fit_selector(self) -> BudgetLine:
@@ -155,6 +171,11 @@ class RegressionLimit(StrictModel):
     error_rate_growth: float | None = Field(default=None, ge=0, le=1)
     min_delta_ms: float = Field(default=5.0, ge=0)
     min_samples: int = Field(default=MIN_SAMPLES, ge=1)
+
+    @field_validator("name", "service", "endpoint")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _check_text(value)
 
     @model_validator(mode="after")
     def _has_limit(self) -> RegressionLimit:

@@ -31,6 +31,10 @@ __all__ = ["MAX_POINTS", "FaultSpan", "fault_spans", "chart_endpoints", "latency
 
 MAX_POINTS = 600
 TOP_ENDPOINTS = 8
+# The longest name a chart writes (the longest real one, "portal POST /dossiers/{code}/transitions",
+# is 40): the SVG grows to fit its legend, and a page scales it back to its width, so a name of
+# 10,000 characters made a chart 42,000 pt wide with its plot a sliver. The tables name it whole.
+MAX_LABEL_CHARS = 60
 
 
 
@@ -78,12 +82,20 @@ def chart_endpoints(series: list[LatencySeries], limit: int = TOP_ENDPOINTS) -> 
     return chosen
 
 
+def _label(name: str) -> str:
+    """``name`` cut to :data:`MAX_LABEL_CHARS` characters (marked with "…" when cut)."""
+    return name if len(name) <= MAX_LABEL_CHARS else name[: MAX_LABEL_CHARS - 1] + "…"
+
+
 def _figure(width_in: float, height_in: float) -> Figure:
     """A fresh figure in the charts' style; matplotlib is imported here, on first use."""
     import matplotlib
     from matplotlib.figure import Figure
 
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "dientap", "font.size": 9})
+    # Names are data: "$...$" in an endpoint or fault name is text, not mathtext to typeset (a
+    # name such as "GET /a$\foo$" made matplotlib raise, and no report was written).
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "dientap", "font.size": 9,
+                                "text.parse_math": False})
     return Figure(figsize=(width_in, height_in))
 
 
@@ -138,7 +150,7 @@ def _mark_faults(ax: Axes, spans: list[FaultSpan], end: float, label: bool) -> N
         if s.end is not None:
             ax.axvline(s.end, color="#2ca02c", lw=0.8, ls="--")
         if label:
-            ax.annotate(s.name, (s.start, 1.0), xycoords=("data", "axes fraction"), fontsize=7, color="#d62728",
+            ax.annotate(_label(s.name), (s.start, 1.0), xycoords=("data", "axes fraction"), fontsize=7, color="#d62728",
                         va="bottom", ha="left")
 
 
@@ -154,7 +166,7 @@ def latency_chart(journal: Journal, aborted_at: float | None = None) -> str:
     for ax, attr, title in ((axes[0], "p95_ms", "p95 latency (ms)"), (axes[1], "p99_ms", "p99 latency (ms)")):
         for s in top:
             xs, ys = _rebin(s, width, end, attr, "max")
-            ax.plot(xs, ys, lw=1, label=f"{s.service} {s.endpoint}")
+            ax.plot(xs, ys, lw=1, label=_label(f"{s.service} {s.endpoint}"))
         _mark_faults(ax, spans, end, label=ax is axes[0])
         if aborted_at is not None:
             ax.axvline(aborted_at, color="black", lw=1.2)
@@ -194,7 +206,7 @@ def throughput_chart(journal: Journal, aborted_at: float | None = None) -> str:
             for s in group:
                 xs, ys = _rebin(s, width, end, attr, "sum")
                 totals = [a + b for a, b in zip(totals, ys, strict=True)] if totals else ys
-            ax.plot(xs, totals, lw=1, label=service)
+            ax.plot(xs, totals, lw=1, label=_label(service))
         _mark_faults(ax, spans, end, label=False)
         if aborted_at is not None:
             ax.axvline(aborted_at, color="black", lw=1.2)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from reports.compare import ComparisonLine, ErrorRateChange, Estimate, LineVerdict, RunComparison
 from reports.compare_sources import LineKind
+from reports.markdown_text import md_text
 
 __all__ = ["OutputFormat", "verdict_line", "render_table", "render_markdown", "render_json", "render"]
 
@@ -134,9 +135,11 @@ def _md_row(line: ComparisonLine) -> str:
     figures = [f"{_estimate(c.baseline)} → {_estimate(c.current)}{_MARKS[c.verdict]}" for c in line.latency]
     figures += ["—"] * (3 - len(figures))
     errors = f"{_rate(line.errors.baseline)} → {_rate(line.errors.current)}{_MARKS[line.errors.verdict]}"
-    cells = [f"{line.kind} {line.subject}", f"{line.baseline_requests:,} / {line.current_requests:,}", errors,
+    # The subject comes from the records (an endpoint's name): escaped, it cannot split the row,
+    # end it with a line ending, or close the comment's <details> fold.
+    cells = [f"{line.kind} {md_text(line.subject)}", f"{line.baseline_requests:,} / {line.current_requests:,}", errors,
              *figures, f"**{_why(line)}**" if line.verdict == "regressed" else _why(line)]
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(cells) + " |"
 
 
 def _md_table(lines: list[ComparisonLine]) -> Iterator[str]:
@@ -149,8 +152,8 @@ def render_markdown(comparison: RunComparison) -> str:
     """Markdown for a CI comment: the verdict, the lines that moved, every line in a fold."""
     moved = [line for line in comparison.lines if line.verdict in ("regressed", "improved")]
     out = [f"### dientap compare: {'❌ regressed' if comparison.regressed else '✅ no regression'}", "",
-           _headline(comparison), ""]
-    out += [f"> **Warning:** {w}" for w in comparison.warnings]
+           md_text(_headline(comparison)), ""]
+    out += [f"> **Warning:** {md_text(w)}" for w in comparison.warnings]
     if comparison.warnings:
         out.append("")
     if moved:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from reports._record import Count, DetailValue, Verdict
+from reports._record import Count, DetailValue, Offset, Verdict
 from reports._record import Record as _Record
 
 __all__ = ["HypothesisCheck", "FaultWindow", "ReconciliationRow", "DrillResult"]
@@ -21,7 +21,7 @@ class HypothesisCheck(_Record):
 
     phase: Literal["before", "during", "after"]
     probe: str  # e.g. "portal p95 < 800 ms"
-    offset_s: float | None = None
+    offset_s: Offset | None = None
     expected: str
     measured: str
     ok: bool
@@ -33,8 +33,8 @@ class FaultWindow(_Record):
     name: str
     kind: str  # latency | error | reset | hang | outage | kill | pause | toxic name ...
     target: str  # service, route, province ...
-    start_offset_s: float
-    end_offset_s: float | None = None  # None: never removed (the report flags it)
+    start_offset_s: Offset
+    end_offset_s: Offset | None = None  # None: never removed (the report flags it)
     detail: dict[str, DetailValue] = Field(default_factory=dict)
 
 

@@ -17,6 +17,8 @@ Exit codes (:class:`kernel.errors.ExitCode`): ``OK`` (0) when every row passes,
 
 from __future__ import annotations
 
+import os
+
 # Only builds and writes XML; never parses untrusted input (which would need defusedxml).
 import xml.etree.ElementTree as ET  # nosec B405
 from collections.abc import Iterator
@@ -51,6 +53,7 @@ from reports.run_files import (
     record_present,
 )
 from reports.summary import EndpointStats, LatencyPercentiles, Summary
+from reports.xml_text import xml_text
 
 __all__ = [
     "GATE_FILE",
@@ -361,9 +364,11 @@ def render_table(result: GateResult) -> str:
 
 
 def write_junit(result: GateResult, path: str | Path) -> Path:
-    """Write JUnit XML: one test case per row; failed rows carry measured vs limit."""
+    """Write JUnit XML: one test case per row; failed rows carry measured vs limit. Every
+    string is passed through :func:`reports.xml_text.xml_text`, so whatever a record holds
+    the file stays XML a CI server can parse."""
     suite_attrs = {
-        "name": f"dientap.gate.{result.run_id}",
+        "name": xml_text(f"dientap.gate.{result.run_id}"),
         "tests": str(len(result.rows)),
         "failures": str(len(result.failed)),
         "errors": "0",
@@ -378,13 +383,14 @@ def write_junit(result: GateResult, path: str | Path) -> Path:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:  # JUnit consumers merge duplicate names; keep each row visible
             name = f"{name} #{seen[name]}"
-        case = ET.SubElement(suite, "testcase", {"classname": f"dientap.gate.{row.budget}", "name": name, "time": "0"})
+        case = ET.SubElement(suite, "testcase", {"classname": xml_text(f"dientap.gate.{row.budget}"),
+                                                 "name": xml_text(name), "time": "0"})
         measured, limit = format_value(row.measured, row.unit), _limit_text(row)
         if row.verdict == "FAIL":
             failure = ET.SubElement(case, "failure", {"message": f"measured {measured}, limit {limit}", "type": "BudgetBreached"})
-            failure.text = f"{row.budget}: {row.name}\nmeasured: {measured}\nlimit: {limit}\n{row.note}".rstrip()
+            failure.text = xml_text(f"{row.budget}: {row.name}\nmeasured: {measured}\nlimit: {limit}\n{row.note}".rstrip())
         elif row.verdict == "SKIP":
-            ET.SubElement(case, "skipped", {"message": row.note})
+            ET.SubElement(case, "skipped", {"message": xml_text(row.note)})
         else:
             ET.SubElement(case, "system-out").text = f"measured {measured}, limit {limit}"
     tree = ET.ElementTree(root)
@@ -432,7 +438,9 @@ def run_gate(run_dir: str | Path, budgets_path: str | Path | None = None, baseli
     if runs is not None:  # the regression rows judge load.json's run; the other rows summary.json's
         check_same_run(Path(run_dir) / LOAD_RECORD_FILE, "run_id", runs.current.run_id, Path(run_dir) / SUMMARY_FILE,
                        summary.run_id)
-    source = str(budgets_path) if budgets_path is not None else "reports/budgets.yaml (default)"
+    # gate.json is UTF-8: a path that is not (its bytes kept as lone surrogates) shows them as U+FFFD.
+    source = (os.fsencode(budgets_path).decode("utf-8", "replace") if budgets_path is not None
+              else "reports/budgets.yaml (default)")
     result = evaluate(summary, budgets, runs, budgets_source=source)
     if junit is not None:  # first: a JUnit file that cannot be written leaves no gate.json claiming a verdict
         try:

@@ -44,7 +44,7 @@ from typing import Final, Literal
 from pydantic import Field
 
 from kernel.provenance import Provenance, TargetInfo, TargetKind, TargetService
-from reports._record import Count, DetailValue, Millis, Verdict
+from reports._record import MAX_OFFSET_S, Count, DetailValue, Millis, Offset, Verdict
 from reports._record import Record as _Record
 from reports.drill_result import DrillResult
 from reports.security_scorecard import SecurityScorecard
@@ -93,7 +93,7 @@ class JournalEvent(_Record):
     """
 
     t: datetime
-    offset_s: float
+    offset_s: Offset
     kind: EventKind
     name: str
     status: str | None = None
@@ -111,7 +111,7 @@ class LatencySample(_Record):
     (coordinated omission corrected); ``None`` when the generator did not record it.
     """
 
-    offset_s: float
+    offset_s: Offset
     count: Count
     failures: Count
     p50_ms: Millis | None = None
@@ -132,7 +132,8 @@ class LatencySeries(_Record):
 class Timeseries(_Record):
     """All latency series of a run; every bucket is ``bucket_s`` seconds wide."""
 
-    bucket_s: float = Field(default=1.0, gt=0)
+    # From a millisecond (the recorder writes 1 s): the charts divide the run's length by it.
+    bucket_s: float = Field(default=1.0, ge=0.001, le=MAX_OFFSET_S)
     series: list[LatencySeries] = Field(default_factory=list)
 
 

@@ -40,7 +40,7 @@ from typing import Final, Literal
 from pydantic import Field, model_validator
 
 from kernel.defaults import COMMUNE_P95_MIN_SAMPLES
-from reports._record import Count, Millis, check_parts
+from reports._record import Count, Millis, Offset, check_parts
 from reports._record import Record as _Record
 
 __all__ = [
@@ -226,7 +226,7 @@ class AbortInfo(_Record):
 
     aborted: bool = False
     reason: str | None = None
-    at_offset_s: float | None = None
+    at_offset_s: Offset | None = None
 
 
 class Summary(_Record):

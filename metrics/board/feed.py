@@ -31,10 +31,13 @@ __all__ = ["FEED_FILE", "FeedStep", "DrillFeed", "BoardFeed", "write_feed", "Fee
 log = logging.getLogger("dientap.metrics.board")
 
 FEED_FILE: Final = "board-feed.json"
+MAX_REFRESH_S: Final = 3600.0
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities are refused (the reader keeps the last good feed): an infinite refresh
+    # froze the board's cached figures for good and set the page polling without pause.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FeedStep(_Strict):
@@ -66,7 +69,9 @@ class BoardFeed(_Strict):
     profile: str
     command: Literal["run", "drill"]
     duration_s: float = Field(gt=0)
-    refresh_s: float = Field(default=BOARD_REFRESH_S.default, gt=0)
+    # At most an hour: the command allows far less (--board-refresh), and a page's timer overflows
+    # past 2³¹ ms (about 25 days) into polling without pause.
+    refresh_s: float = Field(default=BOARD_REFRESH_S.default, gt=0, le=MAX_REFRESH_S)
     drill: DrillFeed | None = None
 
 
