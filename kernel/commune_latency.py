@@ -46,7 +46,7 @@ from typing import Final
 from kernel.configfile import read_text_file
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.hdr import SparseHistogram
-from kernel.latency_records import run_id_line
+from kernel.latency_records import on_one_line, run_id_line
 
 __all__ = [
     "COMMUNE_LATENCY_FILE",
@@ -95,7 +95,7 @@ def dump_commune_latency(sketches: Mapping[str, SparseHistogram], directory: str
         lines.append(run_id_line(run_id))
     for commune, sketch in sorted(sketches.items()):
         if sketch.total:
-            lines.append(f"{_clean(commune)}\t{sketch.encode()}")
+            lines.append(f"{on_one_line(commune)}\t{sketch.encode()}")
     path = directory / COMMUNE_LATENCY_FILE
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -134,7 +134,3 @@ def load_commune_latency(path: str | Path) -> dict[str, SparseHistogram]:
 def _corrupt(source: str, line: int, message: str) -> ConfigError:
     return ConfigError([ConfigProblem(source, line, "", message)])
 
-
-def _clean(text: str) -> str:
-    # A tab or newline would break the line format; commune codes are five digits.
-    return text.replace("\t", " ").replace("\n", " ")

@@ -39,6 +39,7 @@ __all__ = [
     "merge_histogram_maps",
     "recorded_run_id",
     "run_id_line",
+    "on_one_line",
 ]
 
 HISTOGRAM_FILE = "latency.hdr"
@@ -93,7 +94,7 @@ def merge_matching(
 
 def run_id_line(run_id: str) -> str:
     """The comment line naming the run that writes a record file of histograms."""
-    return f"{_RUN_ID_PREFIX}{_clean(run_id)}"
+    return f"{_RUN_ID_PREFIX}{on_one_line(run_id)}"
 
 
 def recorded_run_id(path: str | Path) -> str | None:
@@ -120,7 +121,7 @@ def dump_histograms(histograms: Mapping[HistogramKey, SparseHistogram], director
         lines.append(run_id_line(run_id))
     table = []
     for key, hist in sorted(histograms.items()):
-        fields = [_clean(part) for part in key]
+        fields = [on_one_line(part) for part in key]
         lines.append("\t".join([*fields, hist.encode()]))
         table.append({**key._asdict(), **_summary_fields(hist.summary())})
     path = directory / HISTOGRAM_FILE
@@ -172,6 +173,12 @@ def _summary_fields(summary: HistogramSummary) -> dict[str, Any]:
     return {name: getattr(summary, name) for name in HistogramSummary.__slots__}
 
 
-def _clean(text: str) -> str:
-    # Tabs/newlines would break the line format; endpoint names never need them.
-    return text.replace("\t", " ").replace("\n", " ")
+# A tab separates the fields; every character str.splitlines() ends a line at (the reader's
+# split: \r, \v, \f, \x1c-\x1e, \x85, U+2028, U+2029 as well as \n) would cut a key in two,
+# and the whole file would then be refused as damaged. Endpoint names never need any of them.
+_BREAKS_THE_LINE = str.maketrans(dict.fromkeys("\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029", " "))
+
+
+def on_one_line(text: str) -> str:
+    """``text`` with every tab and line-ending character a space: one field of a record line."""
+    return text.translate(_BREAKS_THE_LINE)

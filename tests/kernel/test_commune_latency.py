@@ -128,3 +128,11 @@ def test_a_truncated_encoding_is_an_error_not_a_crash(tmp_path: Path) -> None:
     path = _write(tmp_path, "00004\t" + encoded[: len(encoded) // 2])
     with pytest.raises(ConfigError, match=r"communes.hdr:2: commune 00004: not an HdrHistogram V2 encoding"):
         load_commune_latency(path)
+
+
+def test_a_commune_name_holding_a_line_ending_is_kept_on_its_line(tmp_path: Path) -> None:
+    # "\r" ends a line for the reader's str.splitlines(): the file used to be refused as damaged.
+    sketch = new_commune_sketch()
+    sketch.record(1000)
+    path = dump_commune_latency({"000\r04": sketch}, tmp_path)
+    assert list(load_commune_latency(path)) == ["000 04"]

@@ -63,6 +63,15 @@ def test_the_file_round_trips_and_names_are_kept_on_one_line(tmp_path: Path) -> 
     assert {row["endpoint"] for row in table} == {"POST /dossiers", "GET\tweird\nname"}
 
 
+@pytest.mark.parametrize("breaker", ["\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_every_character_the_reader_splits_lines_at_is_kept_off_the_line(tmp_path: Path, breaker: str) -> None:
+    # Each of them made the file unreadable as "damaged": the reader splits with str.splitlines().
+    key = HistogramKey("portal", f"GET /a{breaker}b", "01", "service")
+    path = dump_histograms({key: _hist(10)}, tmp_path, run_id=f"run{breaker}1")
+    assert list(load_histograms(path)) == [HistogramKey("portal", "GET /a b", "01", "service")]
+    assert recorded_run_id(path) == "run 1"
+
+
 def test_the_file_names_its_run_and_a_file_without_that_line_names_none(tmp_path: Path) -> None:
     key = HistogramKey("portal", "POST /dossiers", "01", "service")
     named = dump_histograms({key: _hist(1000)}, tmp_path / "named", "20261207-231500\tx")
