@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kernel.atomic_file import atomic_write_text
+
 __all__ = ["AckLedger", "RETRIED_DOSSIERS", "REPLAYED_DOSSIERS"]
 
 #: Ledger kinds beside the acknowledged items, not reconciled themselves (each such dossier is
@@ -61,9 +63,10 @@ class AckLedger:
         return {kind: len(items) for kind, items in self.entries.items()}
 
     def dump(self, path: Path) -> None:
-        """Write as JSON (one file per process; the run merges them)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.entries, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        """Write as JSON (one file per process; the run merges them), whole or not at all
+        (:mod:`kernel.atomic_file`): a disk that fills or a crash mid-write keeps the ledger
+        written before and leaves no cut-off file, which no reconciliation could read."""
+        atomic_write_text(path, json.dumps(self.entries, ensure_ascii=False, sort_keys=True))
 
     @staticmethod
     def merge(paths: list[Path]) -> AckLedger:

@@ -9,7 +9,8 @@
      ├── UsageError             the command line is wrong (unknown profile, drill, ...)
      ├── DrillFailed            a drill's hypothesis or reconciliation did not hold
      ├── BudgetBreached         a latency/error budget is broken
-     └── ServiceStartError      a mock or helper process did not become healthy
+     ├── ServiceStartError      a mock or helper process did not become healthy
+     └── OutputNotWritten       a file the command writes could not be (disk full, read-only, too large)
 
 Every error carries the exit code the CLI uses for it, so ``main()`` maps exceptions
 to :class:`ExitCode` in one place.
@@ -115,5 +116,16 @@ class BudgetBreached(DientapError):
 
 class ServiceStartError(DientapError):
     """A service process exited or never became healthy."""
+
+    exit_code = ExitCode.INTERNAL_ERROR
+
+
+class OutputNotWritten(DientapError):
+    """A file a command writes once its work is done (a report, a verdict, a scorecard) could
+    not be written: the disk is full, a size limit or a read-only file system refused it.
+
+    Not a bug, so no traceback: one line naming the file and why. The exit code is the one a
+    run that could not finish gets (a service that would not start is another).
+    """
 
     exit_code = ExitCode.INTERNAL_ERROR

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
+from kernel.terminal_text import terminal_text
 from reports.compare import ComparisonLine, ErrorRateChange, Estimate, LineVerdict, RunComparison
 from reports.compare_sources import LineKind
 from reports.markdown_text import md_text
@@ -98,7 +99,11 @@ def _errors_cell(errors: ErrorRateChange, side: Literal["baseline", "current"]) 
 
 
 def render_table(comparison: RunComparison) -> str:
-    """The terminal table: two rows per line (A, then B with its verdict), one block per kind."""
+    """The terminal table: two rows per line (A, then B with its verdict), one block per kind.
+
+    Subjects and run ids come from the records (a hostile target may have named an endpoint):
+    passed through :func:`kernel.terminal_text.terminal_text`, each stays one cell of one line.
+    """
     rows: list[tuple[str, ...]] = []
     header = ("", "run", "requests", "errors", "p50 ms", "p95 ms", "p99 ms")
     listed = _listed(comparison)
@@ -109,14 +114,14 @@ def render_table(comparison: RunComparison) -> str:
         rows.append((title,))
         for line in lines:
             sides: tuple[tuple[Literal["baseline", "current"], str], ...] = (
-                ("baseline", line.subject), ("current", "  " + _why(line)))
+                ("baseline", terminal_text(line.subject, one_line=True)), ("current", "  " + _why(line)))
             for side, first in sides:
                 requests = line.baseline_requests if side == "baseline" else line.current_requests
                 rows.append((first, "A" if side == "baseline" else "B", f"{requests:,}",
                              _errors_cell(line.errors, side), *_figure_cells(line, side)))
     widths = [max(len(r[i]) for r in [header, *rows] if len(r) > i) for i in range(len(header))]
     # Warnings are not repeated here: the command prints them on stderr (Markdown and JSON carry them).
-    out = [_headline(comparison), ""]
+    out = [terminal_text(_headline(comparison), one_line=True), ""]
     for row in [header, *rows]:
         if len(row) == 1:
             out.append(row[0])

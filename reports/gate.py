@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.errors import ConfigError, ConfigProblem, ExitCode
 from kernel.latency_records import Measure
+from kernel.terminal_text import terminal_text
 from reports.budgets import BudgetLine, Budgets, RegressionLimit, load_gate_budgets
 from reports.compare import (
     QUANTILES,
@@ -347,10 +348,17 @@ def _limit_text(row: GateRow) -> str:
 
 
 def render_table(result: GateResult) -> str:
-    """A plain-text table (budget, measured, limit, verdict) and a one-line verdict."""
+    """A plain-text table (budget, measured, limit, verdict) and a one-line verdict.
+
+    Names and notes may quote a hostile target (an endpoint it named, an abort reason): each
+    cell is passed through :func:`kernel.terminal_text.terminal_text` before its width is
+    taken, so no control character reaches the terminal and none can end or overwrite a row.
+    """
     header = ("Budget", "Measured", "Limit", "Verdict")
-    body = [(f"{r.budget}: {r.name}", format_value(r.measured, r.unit) if r.verdict != "SKIP" else "—",
-             _limit_text(r), r.verdict + (f" ({r.note})" if r.note and r.verdict != "PASS" else "")) for r in result.rows]
+    body = [(terminal_text(f"{r.budget}: {r.name}", one_line=True),
+             format_value(r.measured, r.unit) if r.verdict != "SKIP" else "—", _limit_text(r),
+             r.verdict + (f" ({terminal_text(r.note, one_line=True)})" if r.note and r.verdict != "PASS" else ""))
+            for r in result.rows]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(3)]
     lines = [f"{header[0]:<{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:>{widths[2]}}  {header[3]}"]
     lines.append("  ".join("-" * w for w in widths) + "  -------")

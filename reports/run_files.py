@@ -17,7 +17,8 @@ Run directory (``runs/<run-id>/``)::
     report.html                 rendered by ``reports.html.render_report``
     runs/latest   →  newest run directory (:func:`update_latest_symlink`)
 
-Writing is atomic (temporary file + ``os.replace``), so a reader never sees half a file.
+Writing is atomic and durable (:mod:`kernel.atomic_file`: a temporary file flushed to the disk,
+then ``os.replace``), so a reader never sees half a file, after a crash neither.
 Loading validates the whole record; every problem becomes a :class:`ConfigError` naming
 the file and the field.
 """
@@ -26,12 +27,12 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from kernel.atomic_file import atomic_write_text
 from kernel.configfile import field_path
 from kernel.errors import ConfigError, ConfigProblem
 from reports.journal import Journal
@@ -61,35 +62,6 @@ SUMMARY_FILE = "summary.json"
 
 M = TypeVar("M", bound=BaseModel)
 
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-# Read once, at import: os.umask can only be read by setting it, which is not thread-safe.
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory + ``os.replace``.
-
-    The file gets the mode any file the user writes gets (0644 under the usual umask 022),
-    not the temporary file's private 0600.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), _FILE_MODE)
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_journal(run_dir: str | Path, journal: Journal) -> Path:
@@ -218,5 +190,9 @@ def update_latest_symlink(runs_dir: str | Path, run_dir: str | Path) -> Path:
     tmp = runs_dir / f".latest.{os.getpid()}.tmp"
     tmp.unlink(missing_ok=True)
     os.symlink(target, tmp)
-    os.replace(tmp, link)
+    try:
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # not left beside the runs (a folder named latest, a full disk)
+        raise
     return link

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.ack_ledger import AckLedger
+from kernel.atomic_file import atomic_write_text
 
 __all__ = ["RecordsDelta", "RecordsOutbox", "RecordsInbox", "LEDGERS_DIR", "PLAYERS_DIR", "write_players"]
 
@@ -34,8 +35,7 @@ LEDGERS_DIR = "ledgers"  # per load process: what the target acknowledged to it
 
 def write_players(path: Path, players: dict[str, list[str]]) -> None:
     """Write who one load process played (a master writes its workers' too)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(players, sort_keys=True), encoding="utf-8")
+    atomic_write_text(path, json.dumps(players, sort_keys=True))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dientap.commands.options import fraction, non_negative_float, positive_int
 from kernel.errors import ExitCode
+from kernel.terminal_text import terminal_json, terminal_text
 from reports.noise_guard import NoiseGuard
 
 __all__ = ["register", "run"]
@@ -71,11 +72,17 @@ def run(args: argparse.Namespace) -> ExitCode:
                        min_error_delta=args.min_error_delta)
     comparison = compare_runs(baseline, current, guard, measure=args.measure)
     for warning in comparison.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
+        print(terminal_text(f"WARNING: {warning}", one_line=True), file=sys.stderr)  # quotes the runs' profiles
     text = render(comparison, args.output_format)
     if args.output is None:
-        print(text)
+        # The table escapes its cells itself; Markdown and JSON carry the records' strings as
+        # they are (the file written below keeps them so), but not onto a terminal.
+        print(terminal_json(text) if args.output_format == "json" else terminal_text(text))
     else:
-        atomic_write_text(args.output, text + "\n")
+        from dientap.commands.results_writing import writing
+
+        with writing(args.output, "the comparison", again="once there is room, run this command again, or leave "
+                     "--output out to print it"):
+            atomic_write_text(args.output, text + "\n")
         print(f"wrote {args.output}: {verdict_line(comparison)}")
     return comparison.exit_code

@@ -21,6 +21,7 @@ from dientap.commands.run_cmd import (
     options_from_args,
 )
 from kernel.errors import ConfigError, ConfigProblem, ExitCode, TargetNotAllowed, UsageError
+from kernel.terminal_text import terminal_text
 
 if TYPE_CHECKING:
     from dientap.orchestration.dryrun import DryRun
@@ -274,13 +275,16 @@ def run(args: argparse.Namespace) -> ExitCode:
         load.check_accounts_file()
     prometheus = _DrillPrometheus(load, args.prometheus) if args.prometheus else None
     runner = DrillRunner(name, drill, load, mode=mode, proxy_api=args.proxy_api, settle_s=args.settle,
-                         say=lambda line: print(line, flush=True),
+                         say=lambda line: print(terminal_text(line, one_line=True), flush=True),
                          on_fault=_fault_hooks(_board_hook(load), _drill_state_hook()),
                          before_load=prometheus.start if prometheus is not None else None)
     if mode is DrillMode.RUN:
         _board_plan(load, name, drill)  # after the plan is validated: a refused plan binds nothing
     if mode is DrillMode.DRY:
-        outcome = runner.run()
+        from dientap.commands.results_writing import writing
+
+        with writing(args.out, "the dry run's journal"):  # a dry run sends nothing: what fails is a write
+            outcome = runner.run()
         print(f"dry run of {name}: {len(drill.method)} step(s) planned, nothing sent")
         for fault in drill.method:
             print(f"  {fault.at_s:6.1f}–{fault.end_s:<6.1f} s  {fault.backend:<8} {fault.kind:<22} "
@@ -305,17 +309,22 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def _print_result(result) -> None:  # noqa: ANN001 - reports.drill_result.DrillResult
+    def say(line: str) -> None:
+        # Probe names, measured strings, dossier ids and errors may quote the target's answers:
+        # escaped, none can end its line early, overwrite it, or rewrite the verdict line.
+        print(terminal_text(line, one_line=True))
+
     for check in result.hypothesis:
-        print(f"  {'ok ' if check.ok else 'NOT'} {check.phase:<6} {check.probe}: {check.measured}")
+        say(f"  {'ok ' if check.ok else 'NOT'} {check.phase:<6} {check.probe}: {check.measured}")
     for row in result.reconciliation:
-        print(f"  {row.item_kind:<10} ok {row.ok:>6}  lost {row.lost:>4}  duplicated {row.duplicated:>3}  "
-              f"unexpected {row.unexpected:>4}  recovered {row.recovered:>3}")
+        say(f"  {row.item_kind:<10} ok {row.ok:>6}  lost {row.lost:>4}  duplicated {row.duplicated:>3}  "
+            f"unexpected {row.unexpected:>4}  recovered {row.recovered:>3}")
         for line in row.named(NAMED_ON_CONSOLE):  # every one is in journal.json (bounded there too)
-            print(f"    {line}")
+            say(f"    {line}")
     if result.recovery_time_s is not None:
-        print(f"  recovery after the last fault: {result.recovery_time_s:.1f} s")
+        say(f"  recovery after the last fault: {result.recovery_time_s:.1f} s")
     for line in result.expectations:
-        print(f"  broken: {line}")
+        say(f"  broken: {line}")
     if result.error:
-        print(f"  {result.error}")
-    print(f"drill {result.name}: {result.verdict}")
+        say(f"  {result.error}")
+    say(f"drill {result.name}: {result.verdict}")

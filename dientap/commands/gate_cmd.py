@@ -34,17 +34,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def apply_gate(run_dir: Path, budgets: Path | None, baseline: Path | None, junit: Path | None) -> ExitCode:
-    """Evaluate, print the table, write gate.json/JUnit; return the gate's exit code."""
-    from reports.gate import render_table, run_gate
+def apply_gate(run_dir: Path, budgets: Path | None, baseline: Path | None, junit: Path | None, *,
+               again: str = "once there is room, run this command again") -> ExitCode:
+    """Evaluate, print the table, write gate.json/JUnit; return the gate's exit code. A gate.json
+    that cannot be written is :class:`OutputNotWritten`, saying ``again``: how to judge later."""
+    from dientap.commands.results_writing import writing
+    from reports.gate import GATE_FILE, render_table, run_gate
 
-    result = run_gate(run_dir, budgets, baseline, junit)
+    # The JUnit file's own problems are the gate's (ConfigError); what else fails to be written is gate.json.
+    with writing(Path(run_dir) / GATE_FILE, "the gate's verdict", again=again):
+        result = run_gate(run_dir, budgets, baseline, junit)
     print(render_table(result))
     return ExitCode(result.exit_code)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    """The ``gate`` command: a --junit path that cannot be written is refused before gate.json is."""
+    """The ``gate`` command: a --junit path, or a run directory gate.json cannot be written in,
+    is refused before anything is evaluated or written."""
+    from dientap.commands.preflight import check_run_dir_writable
+
+    check_run_dir_writable(args.run_dir, "the gate's verdict (gate.json)")
     if args.junit is not None:
         from dientap.commands.preflight import JUNIT_FORMS, check_output_file
 

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dientap.commands.options import TARGET_FORMS
+from dientap.commands.results_writing import os_reason as _why_not
+from dientap.commands.results_writing import shown_path as _shown
 from kernel.errors import ConfigError, ConfigProblem, UsageError
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "check_population_size",
     "check_readiness",
     "check_remote_workers",
+    "check_run_dir_writable",
+    "check_runs_folder",
     "check_run_arguments",
     "check_target_arguments",
     "check_targets",
@@ -76,16 +80,6 @@ def check_targets(target: str, allow_hosts: list[str]) -> None:
                lambda path: load_targets(path, extra_allow_hosts=tuple(allow_hosts)))
 
 
-def _shown(path: Path) -> str:
-    """A path as an ERROR line quotes it: whole, unless it is too long to read (or to be a path at all)."""
-    text = str(path)
-    return repr(text) if len(text) <= 200 else f"{text[:60]!r}… ({len(text):,} characters)"
-
-
-def _why_not(error: OSError) -> str:
-    return (error.strerror or str(error)).lower()
-
-
 def _nearest_existing(path: Path) -> Path:
     """The deepest of ``path`` and its ancestors that exists (``.`` for a relative path at worst)."""
     for candidate in (path, *path.parents):
@@ -101,6 +95,8 @@ def _unwritable(folder: Path) -> str | None:
     yet cannot make a folder in /proc): the missing part is made and removed again, so a
     refusal found later still leaves nothing behind.
     """
+    if "\0" in str(folder):  # os calls refuse it with a ValueError, not an OSError
+        return f"{_shown(folder)}: a path cannot hold a NUL character"
     try:
         if folder.exists() and not folder.is_dir():
             return f"{_shown(folder)} is a file"
@@ -108,7 +104,7 @@ def _unwritable(folder: Path) -> str | None:
         if not existing.is_dir():
             return f"{_shown(folder)} is under {_shown(existing)}, a file"
         if existing == folder:
-            return None if os.access(folder, os.W_OK | os.X_OK) else f"{_shown(folder)}: permission denied"
+            return None if os.access(folder, os.W_OK | os.X_OK) else f"{_shown(folder)}: {_why_read_only(folder)}"
         try:
             os.makedirs(folder)
         except OSError as exc:
@@ -119,6 +115,12 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+def _why_read_only(folder: Path) -> str:
+    """Why ``os.access`` refused writing in ``folder``: a read-only file system (a read-only
+    mount, a CI artifact) refuses even root, who passes every permission check — said as such."""
+    return "read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY else "permission denied"
+
+
 def check_folder(flag: str, path: Path) -> None:
     """A folder to write into (``--out``, ``--data-dir``): missing is fine, it is created; a file,
     a folder under a file, or one that cannot be created or written in is not."""
@@ -127,10 +129,40 @@ def check_folder(flag: str, path: Path) -> None:
         raise UsageError(f"argument {flag}: {why}; give a folder that exists or can be created, and can be written in")
 
 
+def check_runs_folder(out: Path, *, links_latest: bool = True) -> None:
+    """``--out`` of run, drill and security: a folder to write run directories into, where
+    ``OUT/latest`` is the link to the newest one — or nothing yet. A folder or a file named
+    ``latest`` there is no link to replace: it was found only after the whole load (a
+    traceback, exit 70, and no report and no gate) or, a file, silently replaced."""
+    check_folder("--out", out)
+    latest = out / "latest"
+    if links_latest and os.path.lexists(latest) and not latest.is_symlink():
+        kind = "a folder" if latest.is_dir() else "a file"
+        raise UsageError(f"argument --out: {_shown(latest)} is {kind}, not the link dientap keeps to the newest run; "
+                         "move it away, or give another folder for the run directories")
+
+
+def check_run_dir_writable(run_dir: Path, what: str, instead: str = "") -> None:
+    """RUN_DIR of ``gate`` and ``report``: they write ``what`` into it, so it must be a folder
+    that can be written in (a read-only copy of a CI artifact is not). One that is missing or
+    holds no run is the loaders' to refuse, naming the record (exit 3)."""
+    if "\0" in str(run_dir):  # os calls refuse it with a ValueError, not an OSError
+        raise UsageError(f"argument RUN_DIR: {_shown(run_dir)}: a path cannot hold a NUL character; "
+                         "give the directory of a run")
+    if not run_dir.is_dir():
+        return
+    why = _unwritable(run_dir)
+    if why is not None:
+        raise UsageError(f"argument RUN_DIR: {why}; {what} is written into the run directory: give one that can be "
+                         f"written in{instead}")
+
+
 def check_output_file(flag: str, path: Path, accepted: str) -> None:
     """A file a flag writes (``--junit``, ``--output``): not a folder, and in a folder that exists
     or can be created, and can be written in (the file is written whole, by a rename there).
     Said before anything runs, not after the load it reports on."""
+    if "\0" in str(path):  # os calls refuse it with a ValueError, not an OSError
+        raise UsageError(f"argument {flag}: {_shown(path)}: a path cannot hold a NUL character; give {accepted}")
     try:
         is_dir = path.is_dir()
     except OSError as exc:
@@ -170,7 +202,7 @@ def check_target_arguments(args: argparse.Namespace) -> None:
         check_mocks_environment()
     check_targets(args.target, args.allow_host)
     check_readiness(args.readiness)
-    check_folder("--out", args.out)
+    check_runs_folder(args.out, links_latest=not getattr(args, "dry", False))  # a dry drill links no run
 
 
 def check_profile_flags(args: argparse.Namespace) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from kernel.errors import ExitCode
+from kernel.terminal_text import terminal_text
 
 __all__ = ["register"]
 
@@ -34,12 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     """The ``report`` command."""
+    from dientap.commands.preflight import check_run_dir_writable
+    from dientap.commands.results_writing import writing
     from reports.budgets import load_budgets
-    from reports.html import render_markdown, render_report
+    from reports.html import REPORT_FILE, render_markdown, render_report
 
+    if args.format == "html":  # before anything is read: the report goes into the run directory
+        check_run_dir_writable(args.run_dir, REPORT_FILE, instead=", or --format md to print Markdown instead")
     thresholds = load_budgets(args.budgets).readiness if args.budgets else None
     if args.format == "md":
-        print(render_markdown(args.run_dir, thresholds))
+        print(terminal_text(render_markdown(args.run_dir, thresholds)))  # names and reasons from the records
     else:
-        print(render_report(args.run_dir, thresholds))
+        with writing(args.run_dir / REPORT_FILE, "the report",
+                     again="once there is room, run this command again, or --format md to print Markdown instead"):
+            report = render_report(args.run_dir, thresholds)
+        print(report)
     return ExitCode.OK

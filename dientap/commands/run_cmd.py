@@ -35,6 +35,7 @@ from kernel.defaults import (
 )
 from kernel.errors import ExitCode
 from kernel.stopping import STOP
+from kernel.terminal_text import terminal_text
 
 if TYPE_CHECKING:  # the dry run (mocks, Locust, board) is imported when a run starts, not to parse flags
     from dientap.orchestration.dryrun import DryRun, DryRunOptions
@@ -233,12 +234,18 @@ def print_process_growth(run_dir: Path) -> None:
 def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, budgets: Path | None = None,
                baseline: Path | None = None, junit: Path | None = None) -> ExitCode:
     """Point ``latest`` at the run, print its headline, render the report, apply the gate."""
+    from dientap.commands.results_writing import writing
+    from reports.html import REPORT_FILE
     from reports.run_files import load_summary, update_latest_symlink
 
     if not (run_dir / "summary.json").exists():
         print(f"ERROR: the run wrote no summary (Locust exited with {locust_code}); logs in {run_dir / 'logs'}", file=sys.stderr)
         return ExitCode.INTERNAL_ERROR
-    update_latest_symlink(out, run_dir)
+    # What cannot be written now (the disk filled during the load) is one ERROR line, not a
+    # traceback; the records the load wrote stay, and the report and gate can be run again.
+    kept = f"the run's records are kept in {run_dir}: once there is room, run `dientap report {run_dir}`"
+    with writing(out / "latest", "the link to the newest run", again=f"the run's records are kept in {run_dir}"):
+        update_latest_symlink(out, run_dir)
     summary = load_summary(run_dir)
     active_provinces = sum(1 for p in summary.provinces if p.requests)
     # Throttled by the target (423/429 with Retry-After) is not a failure: said apart, when there is any.
@@ -249,21 +256,24 @@ def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, bu
     )
     print_process_growth(run_dir)
     if not summary.generator.trustworthy:
-        print("WARNING: the load generator fell behind; latency figures are not trustworthy: "
-              + "; ".join(summary.generator.reasons))
+        print(terminal_text("WARNING: the load generator fell behind; latency figures are not trustworthy: "
+                            + "; ".join(summary.generator.reasons), one_line=True))
     verdict = ExitCode.OK
     if budgets is not None:
         from dientap.commands.gate_cmd import apply_gate
 
-        verdict = apply_gate(run_dir, budgets, baseline, junit)
+        verdict = apply_gate(run_dir, budgets, baseline, junit, again=f"the run's records are kept in {run_dir}: once "
+                             f"there is room, run `dientap gate {run_dir} --budgets {budgets}`")
     from reports.html import render_report
 
-    report = render_report(run_dir)
+    with writing(run_dir / REPORT_FILE, "the report", again=kept):
+        report = render_report(run_dir)
     print(f"results: {run_dir}")
     print(f"report:  {report}")
     print(f"took {elapsed:.0f} s")
     if summary.abort.aborted:
-        print(f"ABORTED: {summary.abort.reason}", file=sys.stderr)
+        # The reason may quote the target's answer (the record keeps it as it was).
+        print(terminal_text(f"ABORTED: {summary.abort.reason}", one_line=True), file=sys.stderr)
         return ExitCode.BUDGET_BREACHED
     if not summary.requests.total:
         # Nothing was measured, so nothing passed: every actor stopped before its first request.

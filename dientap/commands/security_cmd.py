@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from kernel.credentials import DEFAULT_DRY_RUN_SECRET
 from kernel.errors import ExitCode
 from kernel.stopping import STOP
+from kernel.terminal_text import terminal_text
 
 if TYPE_CHECKING:
     from drills.security import SecurityCheck, SecurityTarget
@@ -167,8 +169,18 @@ def _alone(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
     finally:
         if cluster is not None:
             cluster.close()
-    _write_new_run(run_dir, run_id, target, scorecard, started_at, progress.started_at)
-    return _finish(args.out, run_dir, scorecard)
+    with _writing_records(run_dir):
+        _write_new_run(run_dir, run_id, target, scorecard, started_at, progress.started_at)
+        return _finish(args.out, run_dir, scorecard)
+
+
+def _writing_records(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """The records written once the checks are done: one that cannot be (the disk is full) is
+    one ERROR line — each check's verdict is already on the console, one line per check."""
+    from dientap.commands.results_writing import writing
+
+    return writing(run_dir, "the security run's records (journal, scorecard, report)",
+                   again="each check's verdict is printed above")
 
 
 def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCode:
@@ -205,12 +217,14 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
     if not (run_dir / "journal.json").exists() or not (run_dir / "summary.json").exists():
         print(f"ERROR: the dry run wrote no journal/summary (Locust exited with {dry.locust_exit}); logs in "
               f"{run_dir / 'logs'}", file=sys.stderr)
-        _write_scorecard(run_dir, scorecard)
+        with _writing_records(run_dir):
+            _write_scorecard(run_dir, scorecard)
         return ExitCode.INTERNAL_ERROR
     journal = load_journal(run_dir)
     _add_security(journal, scorecard, progress.started_at)
-    write_journal(run_dir, journal)
-    return _finish(args.out, run_dir, scorecard)
+    with _writing_records(run_dir):
+        write_journal(run_dir, journal)
+        return _finish(args.out, run_dir, scorecard)
 
 
 def _add_security(journal: Journal, scorecard: SecurityScorecard, started_at: dict[str, datetime]) -> None:
@@ -273,10 +287,11 @@ def _finish(out: Path, run_dir: Path, scorecard: SecurityScorecard) -> ExitCode:
     report = render_report(run_dir)
     counts = {v: sum(c.verdict == v for c in scorecard.checks) for v in ("PASS", "FAIL", "ERROR")}
     if scorecard.target_limits is not None:
-        print(f"\ntarget limits: {scorecard.target_limits.describe()}")
+        # Read from the target's own answers: escaped, as every string it chose.
+        print("\n" + terminal_text(f"target limits: {scorecard.target_limits.describe()}", one_line=True))
         unknown = {n: s for n, s in scorecard.target_limits.sources.items() if s.startswith("unknown")}
         for name, why in unknown.items():
-            print(f"  {name}: {why}")
+            print(terminal_text(f"  {name}: {why}", one_line=True))
     print(f"\n{counts['PASS']} passed, {counts['FAIL']} failed, {counts['ERROR']} could not run "
           f"(of {len(scorecard.checks)})")
     print(f"scorecard: {scorecard_path}")

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from kernel import __version__
 from kernel.allowlist import Allowlist
 from kernel.errors import DientapError, ExitCode
+from kernel.terminal_text import terminal_text
 
 __all__ = [
     "ALLOW_HOSTS_ENV", "JOINED_ENV", "PKI_DIR_ENV", "WORKER_OUT_ENV", "DEFAULT_WORKER_OUT", "REFUSED_EXIT", "RESTART_EXIT",
@@ -137,7 +138,7 @@ def join_run(*, dientap_version: str, locust_version: str, run_config: str) -> N
         config, dientap_version=dientap_version, locust_version=locust_version, allow_hosts=allow_hosts, pki_dir=pki_dir
     )
     if problem is not None:
-        print(f"ERROR: {problem}", file=sys.stderr, flush=True)
+        print(terminal_text(f"ERROR: {problem}"), file=sys.stderr, flush=True)  # may quote the master's answer
         sys.exit(REFUSED_EXIT)
     out = Path(os.environ.get(WORKER_OUT_ENV) or DEFAULT_WORKER_OUT) / str(config["run_id"])
     out.mkdir(parents=True, exist_ok=True)
@@ -161,8 +162,8 @@ def _play_only(run_id: str) -> None:
     def check(environment: Any, **_kw: Any) -> None:
         master_run = getattr(environment.parsed_options, "dientap_run_id", "") or ""
         if master_run and master_run != run_id:
-            print(f"worker: the master now runs {master_run}, this worker was given {run_id}; fetching the new run",
-                  file=sys.stderr, flush=True)
+            print(terminal_text(f"worker: the master now runs {master_run}, this worker was given {run_id}; "
+                                "fetching the new run", one_line=True), file=sys.stderr, flush=True)
             os._exit(RESTART_EXIT)
 
     events.test_start.add_listener(check)

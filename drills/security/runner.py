@@ -13,6 +13,7 @@ from drills.security.registry import SecurityCheck
 from drills.security.spec import Outcome
 from drills.security.target import SecurityLimits, SecurityTarget
 from drills.security.target_limits import read_target_limits
+from kernel.terminal_text import terminal_text
 from reports._record import Verdict
 from reports.security_scorecard import SecurityCheckResult, SecurityScorecard
 
@@ -56,8 +57,13 @@ def run_check(ctx: CheckContext, check: SecurityCheck) -> SecurityCheckResult:
 
 
 def console_line(result: SecurityCheckResult) -> str:
-    """``ID PASS|FAIL|ERROR evidence`` on one line."""
-    return f"{result.id:<32} {result.verdict:<5} {result.summary}".replace("\n", " ")
+    """``ID PASS|FAIL|ERROR evidence`` on one line.
+
+    The summary may quote the target's answer: every control character in it (a line end, a
+    carriage return, an escape sequence) is shown escaped, so no answer can end the line early,
+    overwrite it, or rewrite the lines printed before it.
+    """
+    return terminal_text(f"{result.id:<32} {result.verdict:<5} {result.summary}", one_line=True)
 
 
 def run_suite(target: SecurityTarget, checks: Sequence[SecurityCheck], *, limits: SecurityLimits | None = None,
