@@ -3,8 +3,8 @@ idempotency key used — what drills reconcile against the target's own records.
 
 Each load process writes its ledger to ``<run_dir>/ledgers/<node>.json`` at test stop (a
 Locust worker ships it to the master as it grows, :meth:`AckLedger.take_fresh`, and the
-master writes it); :meth:`AckLedger.merge` takes their union. (No Locust import here: the CLI and the tests
-read ledgers without monkey-patching their own process.)
+master writes it); :meth:`AckLedger.merge` takes their union. (No Locust import here: the
+CLI and the tests read ledgers without monkey-patching their own process.)
 """
 
 from __future__ import annotations
