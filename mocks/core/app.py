@@ -43,6 +43,7 @@ from mocks.core.metrics import ServiceMetrics
 from mocks.core.openapi import openapi_document
 from mocks.core.readiness import load_readiness
 from mocks.core.settings import ServiceSettings
+from mocks.core.store import storage_refusal
 
 __all__ = ["Endpoint", "Param", "build_service_app", "require_admin"]
 
@@ -208,6 +209,12 @@ class _ServiceMiddleware:
                 except Exception as exc:
                     if "dientap.started" in scope:  # the answer had begun: only the server can cut it off
                         raise
+                    # A full or read-only disk is no bug: a retryable 507, in the face's form
+                    # (the ApiError branch below), one log line instead of a traceback.
+                    refusal = storage_refusal(exc, self.state.settings.data_dir)
+                    if refusal is not None:
+                        log.warning("refused %s %s: %s (%s)", scope["method"], route, refusal.message, exc)
+                        raise refusal from exc
                     log.error("unhandled error on %s %s", scope["method"], route, exc_info=exc)
                     await _INTERNAL_ERROR(scope, receive, send_wrapper)
             elif resolved is not None and not (scope["method"] == "HEAD" and "GET" in resolved.handlers):
@@ -300,6 +307,10 @@ _INTERNAL_ERROR = error_response(500, "internal_error", "internal error (logged 
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
+    refusal = storage_refusal(exc, request.app.state.settings.data_dir)  # HEAD reaches handlers this way
+    if refusal is not None:
+        log.warning("refused %s %s: %s (%s)", request.method, request.url.path, refusal.message, exc)
+        return error_response(refusal.status, refusal.code, refusal.message, refusal.field, refusal.headers)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _INTERNAL_ERROR
 

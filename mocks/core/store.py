@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -19,13 +21,74 @@ from pathlib import Path
 from typing import Any
 
 from kernel.defaults import sqlite_synchronous
+from mocks.core.errors import ApiError
 
-__all__ = ["open_database", "GroupCommit", "WalCheckpointer"]
+__all__ = ["open_database", "GroupCommit", "WalCheckpointer", "storage_refusal", "STORAGE_RETRY_AFTER_S"]
 
 _log = logging.getLogger(__name__)
 _PASSIVE_PASSES = 4
 _SHORT_PASS_FRAMES = 1_000  # a pass that copied fewer frames than this leaves little behind
 _RESTART_WAIT_MS = 50
+
+#: Retry-After of a refusal for want of storage: an operator has to free space, which takes
+#: longer than a blip; a client that retries sooner only adds load.
+STORAGE_RETRY_AFTER_S = 30
+# SQLite primary result codes (the low byte of an extended code, e.g. SQLITE_IOERR_WRITE 778).
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13
+_STORAGE_ERRNOS = {errno.ENOSPC: "no space left", errno.EDQUOT: "quota exceeded", errno.EROFS: "read-only"}
+# SQLite's unix VFS reports a write that hit ENOSPC as SQLITE_FULL, but a few paths (growing
+# the -shm file, truncating) report any failure as an SQLITE_IOERR_* without the errno. Such
+# an error counts as the disk being full only when the data directory's filesystem is
+# (nearly) full right now: an I/O error on a disk with room is a real fault, and stays a 500.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def storage_refusal(exc: BaseException, data_dir: str | Path | None = None) -> ApiError | None:
+    """``exc`` (or an exception it was raised from) as a refusal for want of storage, else None.
+
+    A full (or read-only) disk is no bug of the service, and nothing of the request was
+    kept — the group commit acknowledges only what it committed — so the honest answer is
+    a retryable ``507 insufficient_storage`` with ``Retry-After``, not a ``500``. Faces
+    answer it in their own form (their error form maps a 5xx to their "try later" code).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        reason = _storage_reason(current, data_dir)
+        if reason is not None:
+            return ApiError(507, "insufficient_storage",
+                            f"the service's storage (its database in the data directory) is {reason}: nothing "
+                            "of this request was stored; retry later", None,
+                            {"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _storage_reason(exc: BaseException, data_dir: str | Path | None) -> str | None:
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:
+            return None
+        name = getattr(exc, "sqlite_errorname", str(code))
+        primary = code & 0xFF
+        if primary == _SQLITE_FULL:
+            return f"full ({name})"
+        if primary == _SQLITE_READONLY:
+            return f"read-only ({name})"
+        if primary == _SQLITE_IOERR and data_dir is not None and _nearly_full(data_dir):
+            return f"full ({name})"
+        return None
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        return f"{_STORAGE_ERRNOS[exc.errno]} ({errno.errorcode[exc.errno]})"
+    return None
+
+
+def _nearly_full(data_dir: str | Path) -> bool:
+    try:
+        return shutil.disk_usage(data_dir).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def open_database(path: str | Path) -> sqlite3.Connection:
@@ -87,6 +150,9 @@ class GroupCommit:
         if not batch:
             return
         conn = self.conn
+        # A transaction still open here is one whose ROLLBACK failed (see _roll_back): none
+        # of its writes was acknowledged; end it now, or every later BEGIN would fail.
+        self._roll_back()
         try:
             conn.execute("BEGIN IMMEDIATE")
             results = self._run(batch)
@@ -98,8 +164,7 @@ class GroupCommit:
                 results = self._run_isolated(batch)
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - the transaction itself failed (any error): nobody is acknowledged
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._roll_back()
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -130,6 +195,19 @@ class GroupCommit:
                 results.append((future, value, None))
         return results
 
+    def _roll_back(self) -> None:
+        # A COMMIT that failed for want of space (SQLITE_FULL) may leave the transaction
+        # open, or SQLite may have rolled it back itself. A ROLLBACK that raised here used to
+        # escape _flush before any future was answered: every caller of the batch waited
+        # forever and the writer was wedged. Now the batch's futures always get the error,
+        # and a transaction this could not end is ended before the next batch begins.
+        if not self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            _log.exception("ROLLBACK of a failed group transaction failed")
+
     def _run_isolated(self, batch: list) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
         """Every write in turn, each in a savepoint that a failure rolls back."""
         conn = self.conn
@@ -138,7 +216,12 @@ class GroupCommit:
             conn.execute("SAVEPOINT w")
             try:
                 value = fn(conn)
-            except Exception as exc:  # noqa: BLE001 - the caller gets its own error, whatever it is; the batch goes on
+            except Exception as exc:  # the caller gets its own error, whatever it is; the batch goes on
+                if not conn.in_transaction:
+                    # SQLite ended the whole transaction itself (disk full, I/O error): the
+                    # writes before this one are gone too, and "ROLLBACK TO w" would fail with
+                    # "no such savepoint", hiding the cause. The batch fails with the cause.
+                    raise
                 conn.execute("ROLLBACK TO w")
                 conn.execute("RELEASE w")
                 results.append((future, None, exc))

@@ -1,6 +1,8 @@
 import asyncio
+import errno
 import functools
 import random
+import sqlite3
 import time
 
 import jwt
@@ -9,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mocks.core.errors import ApiError
-from mocks.core.store import GroupCommit, WalCheckpointer, open_database
+from mocks.core.store import GroupCommit, WalCheckpointer, open_database, storage_refusal
 from mocks.core.tokens import TokenIssuer
 
 
@@ -252,3 +254,55 @@ def test_expired_tokens_and_revocations_leave_memory_as_new_ones_arrive():
     assert issuer.is_revoked("jti-new") and not issuer.is_revoked("jti-old")
     with pytest.raises(ApiError, match="token has expired"):
         issuer.verify(old[0])  # expired tokens are still refused, not served from a cache
+
+
+class _FailingOnce:
+    """A connection whose next COMMIT and the ROLLBACK after it fail, as on a full disk
+    (the transaction stays open); every other call goes to the real connection."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.failing = {"COMMIT", "ROLLBACK"}
+
+    def execute(self, sql, *args):
+        if sql in self.failing:
+            self.failing.discard(sql)
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_a_failed_commit_and_rollback_fail_their_batch_and_the_writer_goes_on(tmp_path):
+    conn = open_database(tmp_path / "t.db")
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+    group = GroupCommit(_FailingOnce(conn))  # type: ignore[arg-type]  # a stand-in for the full disk
+
+    async def main():
+        failed = await asyncio.wait_for(asyncio.gather(
+            *(group.write(lambda c, k=k: c.execute("INSERT INTO t VALUES (?)", (k,))) for k in range(3)),
+            return_exceptions=True), timeout=5)  # bounded: a wedged writer never answers
+        later = await asyncio.wait_for(group.write(lambda c: c.execute("INSERT INTO t VALUES (10)")), timeout=5)
+        return failed, later
+
+    failed, _ = asyncio.run(main())
+    assert all(isinstance(r, sqlite3.OperationalError) for r in failed), failed
+    reopened = open_database(tmp_path / "t.db")
+    assert reopened.execute("SELECT k FROM t").fetchall() == [(10,)]  # the failed batch left nothing
+
+
+def test_storage_full_errors_are_refusals_and_other_errors_are_not(tmp_path):
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode, full.sqlite_errorname = 13, "SQLITE_FULL"  # type: ignore[attr-defined]
+    refusal = storage_refusal(full)
+    assert refusal is not None and refusal.status == 507 and refusal.code == "insufficient_storage"
+    assert int(refusal.headers["Retry-After"]) > 0 and "SQLITE_FULL" in refusal.message
+    wrapped = RuntimeError("while saving")
+    wrapped.__cause__ = OSError(errno.EROFS, "Read-only file system")
+    assert storage_refusal(wrapped) is not None
+    io = sqlite3.OperationalError("disk I/O error")
+    io.sqlite_errorcode, io.sqlite_errorname = 778, "SQLITE_IOERR_WRITE"  # type: ignore[attr-defined]
+    assert storage_refusal(io, tmp_path) is None  # the disk has room: a real I/O fault stays a 500
+    assert storage_refusal(RuntimeError("x")) is None
+    assert storage_refusal(OSError(errno.ENOENT, "gone")) is None
