@@ -13,12 +13,13 @@ the line says how to write the rest again once there is room::
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from kernel.errors import OutputNotWritten
 
-__all__ = ["os_reason", "shown_path", "writing"]
+__all__ = ["full_disk_note", "os_reason", "shown_path", "writing"]
 
 
 def shown_path(path: Path | str) -> str:
@@ -42,3 +43,19 @@ def writing(path: Path, what: str, *, again: str = "") -> Iterator[None]:
     except OSError as exc:
         hint = f"; {again}" if again else ""
         raise OutputNotWritten(f"{shown_path(path)}: cannot write {what}: {os_reason(exc)}{hint}") from None
+
+
+#: Less free space than this where a run writes is a full disk for :func:`full_disk_note`: the
+#: records of a run's end (summary, histograms, report) take far more.
+FULL_BELOW_BYTES = 1 << 20
+
+
+def full_disk_note(path: Path) -> str:
+    """``"; the disk holding PATH is full (N bytes free)"`` when it is, else ``""``: said on the
+    line of a run that wrote no summary, where the cause (Locust's own failed writes) is only
+    in logs the full disk may not have kept."""
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return ""
+    return f"; the disk holding {shown_path(path)} is full ({free:,} bytes free)" if free < FULL_BELOW_BYTES else ""

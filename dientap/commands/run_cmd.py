@@ -239,7 +239,10 @@ def finish_run(out: Path, run_dir: Path, locust_code: int, elapsed: float, *, bu
     from reports.run_files import load_summary, update_latest_symlink
 
     if not (run_dir / "summary.json").exists():
-        print(f"ERROR: the run wrote no summary (Locust exited with {locust_code}); logs in {run_dir / 'logs'}", file=sys.stderr)
+        from dientap.commands.results_writing import full_disk_note
+
+        print(f"ERROR: the run wrote no summary (Locust exited with {locust_code}){full_disk_note(run_dir)}; logs in "
+              f"{run_dir / 'logs'}", file=sys.stderr)
         return ExitCode.INTERNAL_ERROR
     # What cannot be written now (the disk filled during the load) is one ERROR line, not a
     # traceback; the records the load wrote stay, and the report and gate can be run again.

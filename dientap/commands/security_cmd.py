@@ -215,8 +215,10 @@ def _under_load(args: argparse.Namespace, checks: list[SecurityCheck]) -> ExitCo
             raise
         run_dir = dry.run_dir
     if not (run_dir / "journal.json").exists() or not (run_dir / "summary.json").exists():
-        print(f"ERROR: the dry run wrote no journal/summary (Locust exited with {dry.locust_exit}); logs in "
-              f"{run_dir / 'logs'}", file=sys.stderr)
+        from dientap.commands.results_writing import full_disk_note
+
+        print(f"ERROR: the dry run wrote no journal/summary (Locust exited with {dry.locust_exit})"
+              f"{full_disk_note(run_dir)}; logs in {run_dir / 'logs'}", file=sys.stderr)
         with _writing_records(run_dir):
             _write_scorecard(run_dir, scorecard)
         return ExitCode.INTERNAL_ERROR

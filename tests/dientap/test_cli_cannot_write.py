@@ -260,3 +260,25 @@ def test_a_ledger_that_cannot_be_written_whole_keeps_the_one_written_before(tmp_
     assert path.read_text(encoding="utf-8") == before
     assert AckLedger.merge([path]).entries == {"dossiers": {"D1": "k1"}}
     assert sorted(p.name for p in path.parent.iterdir()) == ["worker-1.json"]
+
+
+# --- a run whose disk filled during the load ------------------------------------------
+
+def test_a_run_that_wrote_no_summary_says_when_its_disk_is_full(tmp_path, capsys):
+    """The disk filled during the load: Locust could not write the summary, and its own
+    failed writes are only in logs the full disk may not have kept. The CLI's line says so."""
+    from dientap.commands.run_cmd import finish_run
+    from tests.mocks.disk import fill, small_disk
+
+    roomy = tmp_path / "roomy" / "run"
+    roomy.mkdir(parents=True)
+    assert finish_run(roomy.parent, roomy, 1, 10.0) == ExitCode.INTERNAL_ERROR
+    assert "is full" not in capsys.readouterr().err  # a disk with room is not said to be full
+    with small_disk(tmp_path / "disk", 256) as disk:
+        run_dir = disk / "run"
+        run_dir.mkdir()
+        fill(disk)
+        assert finish_run(disk, run_dir, 1, 10.0) == ExitCode.INTERNAL_ERROR
+        (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("ERROR: the run wrote no summary (Locust exited with 1); the disk holding ")
+    assert f"{str(run_dir)!r} is full (" in line and "bytes free); logs in " in line, line
