@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import threading
@@ -60,6 +61,19 @@ def traffic_action_against(handler: type[BaseHTTPRequestHandler], fault: Fault, 
             return backend.stop(fault)
         finally:
             backend.close()
+
+
+def all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run ``calls`` on threads of their own, released together by a barrier (a race made
+    reliable: every call is in flight before any is sent); their answers, in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(fn: Callable[[], httpx.Response]) -> httpx.Response:
+        barrier.wait()
+        return fn()
+
+    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ from dientap.cli import main
 from dientap.commands import report_cmd
 from kernel.ack_ledger import AckLedger
 from kernel.errors import ExitCode
+from tests.disk import fill, small_disk
 from tests.reports.compare_support import latencies, write_recorded_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,16 +106,8 @@ def test_what_cannot_be_written_is_refused_before_anything_starts(refused_before
 @pytest.fixture(scope="module")
 def read_only(run_audited, tmp_path_factory) -> Any:
     """A tmpfs holding a recorded run, remounted read-only; unmounted at teardown, whatever happened."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a read-only file system needs root (and root passes every permission check)")
     cwd = tmp_path_factory.mktemp("read-only")
-    point = cwd / "ro"
-    point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)], capture_output=True,
-                             check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
+    with small_disk(cwd / "ro", 4096) as point:  # root only: it skips otherwise
         write_recorded_run(point / "run", "run", _samples())
         subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True, capture_output=True)
         cases = [["run", "smoke", "--out", "ro", *SMALL],
@@ -123,8 +116,6 @@ def read_only(run_audited, tmp_path_factory) -> Any:
                  ["mocks", "--data-dir", "ro", "--population-size", "100", "--duration", "1"],
                  ["report", "ro/run", "--format", "md"]]
         yield cwd, run_audited(cases, cwd=cwd)
-    finally:
-        subprocess.run(["umount", str(point)], check=False, capture_output=True)
 
 
 def test_a_read_only_out_is_said_to_be_read_only(read_only):
@@ -268,8 +259,6 @@ def test_a_run_that_wrote_no_summary_says_when_its_disk_is_full(tmp_path, capsys
     """The disk filled during the load: Locust could not write the summary, and its own
     failed writes are only in logs the full disk may not have kept. The CLI's line says so."""
     from dientap.commands.run_cmd import finish_run
-    from tests.mocks.disk import fill, small_disk
-
     roomy = tmp_path / "roomy" / "run"
     roomy.mkdir(parents=True)
     assert finish_run(roomy.parent, roomy, 1, 10.0) == ExitCode.INTERNAL_ERROR

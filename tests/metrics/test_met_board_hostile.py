@@ -18,6 +18,8 @@ from metrics.board import FEED_FILE, BoardFeed, LiveBoard, write_feed
 from scenarios.latency import LatencyRecorder
 from scenarios.load_figures import LoadFigures
 
+from .board_wire import raw_exchange
+
 STARTED_AT = 1_800_000_000.0
 GOOD_REFRESH_S = 2.0
 
@@ -43,14 +45,7 @@ def board(tmp_path: Path) -> Iterator[tuple[LiveBoard, tuple[str, int]]]:
 
 def _exchange(address: tuple[str, int], request: bytes) -> tuple[bytes, bytes]:
     """Send ``request`` on a fresh connection; the answer's status line and body."""
-    conn = gevent.socket.create_connection(address)
-    conn.settimeout(5)
-    conn.sendall(request)
-    answer = b""
-    while chunk := conn.recv(65536):
-        answer += chunk
-    conn.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, _, body = raw_exchange(address, request).partition(b"\r\n\r\n")
     return head.split(b"\r\n", 1)[0], body
 
 

@@ -24,6 +24,8 @@ from reports.summary import READINESS_CHECKS
 from scenarios.latency import LatencyRecorder
 from scenarios.load_figures import LoadFigures
 
+from .board_wire import raw_exchange
+
 STARTED_AT = 1_800_000_000.0
 
 
@@ -219,16 +221,9 @@ def _served_exchange(board: LiveBoard, request: bytes) -> bytes:
     listener.listen(8)
     board.serve(listener)
     try:
-        conn = gevent.socket.create_connection(listener.getsockname())
-        conn.settimeout(5)
-        conn.sendall(request)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
-        conn.close()
+        return raw_exchange(listener.getsockname(), request)
     finally:
         board.stop()
-    return answer
 
 
 def test_the_served_board_answers_a_malformed_request_in_json(recorder, tmp_path):

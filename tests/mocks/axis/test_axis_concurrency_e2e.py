@@ -6,17 +6,15 @@ closing survive a SIGKILL."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import signal
-import threading
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 import vdxp_client as sdk
 from axis_harness import ADMIN_TOKEN, XML, AxisServer, envelope, package, start_axis, stop_axis
+
+from tests.support import all_at_once
 
 pytestmark = pytest.mark.e2e
 
@@ -27,18 +25,6 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 OLD_TIER = Path(__file__).resolve().parents[3] / "drills" / "catalog" / "readiness" / "old-tier.yaml"
 
 
-def _all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
-    """Run ``calls`` on threads of their own, released together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(fn: Callable[[], httpx.Response]) -> httpx.Response:
-        barrier.wait()
-        return fn()
-
-    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
 def test_one_package_sent_at_once_through_both_faces_is_one_document(axis: AxisServer):
     with axis.client() as c:
         native = {**axis.token(c, HANOI), **XML}
@@ -46,7 +32,7 @@ def test_one_package_sent_at_once_through_both_faces_is_one_document(axis: AxisS
         before = c.get("/admin/ledger", headers=ADMIN).json()["counts"]
         for _ in range(3):
             pkg = package(axis.ca, envelope(HANOI, [COMMUNE]))
-            sends = _all_at_once([(lambda pkg=pkg: c.post("/documents", content=pkg, headers=native)) if n % 2 else
+            sends = all_at_once([(lambda pkg=pkg: c.post("/documents", content=pkg, headers=native)) if n % 2 else
                                   (lambda pkg=pkg: sdk.send(c, HANOI, pkg)) for n in range(16)])
             assert all(r.status_code in (200, 201) for r in sends), [r.text for r in sends if r.status_code >= 300]
             ids = {r.json().get("document_id") or r.json()["DocId"] for r in sends}
@@ -57,7 +43,7 @@ def test_one_package_sent_at_once_through_both_faces_is_one_document(axis: AxisS
         assert after["deliveries_pending"] - before["deliveries_pending"] == 3
         # Racing receipts of one recipient: from "none", 01 and 02 and 03 all at once, repeatedly.
         doc_id = ids.pop()
-        receipts = _all_at_once([lambda code=code: c.post(f"/documents/{doc_id}/receipts",
+        receipts = all_at_once([lambda code=code: c.post(f"/documents/{doc_id}/receipts",
                                                           json={"status_code": code}, headers=recipient)
                                  for code in ("01", "02", "03") * 4])
         assert all(r.status_code in (200, 201, 409) for r in receipts)

@@ -12,7 +12,7 @@ import pytest
 import vdxp_client as sdk
 from axis_harness import ADMIN_TOKEN, XML, envelope, package, start_axis, stop_axis
 
-from tests.mocks.disk import assert_storage_refusal, fill, small_disk
+from tests.disk import assert_storage_refusal, fill, small_disk
 
 pytestmark = pytest.mark.e2e
 

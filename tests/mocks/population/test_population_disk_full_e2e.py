@@ -15,7 +15,7 @@ import pytest
 
 from kernel.national.c06 import ENDPOINT_PATH
 from kernel.synthetic import citizen_at
-from tests.mocks.disk import assert_storage_refusal, fill, small_disk
+from tests.disk import assert_storage_refusal, fill, small_disk
 from tests.mocks.population.c06_client import birth_text, envelope, request_fields, signed_headers
 from tests.mocks.population.conftest import SECRET, PopulationServer, population_server
 

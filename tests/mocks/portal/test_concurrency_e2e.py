@@ -14,7 +14,7 @@ import json
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import pytest
 from kernel.districts import district_tier
 from kernel.national.dvcqg import INTEGRATION_PATH, ErrorCode
 from mocks.portal.catalogue import catalogue_of
+from tests.support import all_at_once
 
 from .conftest import ADMIN, ServiceProcess, bearer, citizen, dossier_body, ledger, login_citizen, login_officer
 from .conftest import portal_process as _portal_process
@@ -34,18 +35,6 @@ pytestmark = pytest.mark.e2e
 
 OLD_TIER = Path(__file__).parents[3] / "drills" / "catalog" / "readiness" / "old-tier.yaml"
 TIER, MIGRATE = "/admin/district-tier", "/admin/migrations/district-tier"
-
-
-def _all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
-    """Run ``calls`` on threads of their own, released together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(fn: Callable[[], httpx.Response]) -> httpx.Response:
-        barrier.wait()
-        return fn()
-
-    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def _restart(svc: ServiceProcess) -> ServiceProcess:
@@ -64,14 +53,14 @@ def test_racing_duplicates_on_both_faces_store_once_and_answer_alike(client):
     token = login_citizen(client, person)
     free = next(p.code for p in catalogue_of(person.province_code) if p.fee_vnd == 0)
     before = len(ledger(client)["ids"]["dossiers"])
-    native = _all_at_once([lambda: client.post("/dossiers", json=dossier_body(person, free),
+    native = all_at_once([lambda: client.post("/dossiers", json=dossier_body(person, free),
                                                headers={**bearer(token), "Idempotency-Key": "race-70"})] * 16)
     assert Counter(r.status_code for r in native) == {201: 16}
     assert len({r.content for r in native}) == 1  # the stored answer, byte for byte
     session = session_of(client, person.personal_id)
     body = {"session": session, "madonvi": unit_of(person.commune_code), "service": "DongBoHoSoMC",
             "isUpdating": False, "data": [item(person, "H-RACE-0070")]}
-    synced = _all_at_once([lambda: client.post(INTEGRATION_PATH, json=body, headers=DST)] * 16)
+    synced = all_at_once([lambda: client.post(INTEGRATION_PATH, json=body, headers=DST)] * 16)
     assert Counter((r.status_code, r.json()["error_code"]) for r in synced) == {
         (200, 0): 1, (409, int(ErrorCode.DOSSIER_EXISTS)): 15}
     assert len(ledger(client)["ids"]["dossiers"]) == before + 2
@@ -89,10 +78,10 @@ def test_racing_payments_of_one_dossier_charge_it_once(client):
         for to in (2, 4, 6):
             assert client.post(f"/dossiers/{code}/transitions", json={"to": to}, headers=bearer(officer)).is_success
         codes.append(code)
-    same_key = _all_at_once([lambda: client.post(f"/dossiers/{codes[0]}/payments",
+    same_key = all_at_once([lambda: client.post(f"/dossiers/{codes[0]}/payments",
                                                  headers={**bearer(token), "Idempotency-Key": "p"})] * 12)
     assert Counter(r.status_code for r in same_key) == {201: 12} and len({r.content for r in same_key}) == 1
-    other_keys = _all_at_once([lambda k=k: client.post(f"/dossiers/{codes[1]}/payments",
+    other_keys = all_at_once([lambda k=k: client.post(f"/dossiers/{codes[1]}/payments",
                                                        headers={**bearer(token), "Idempotency-Key": f"p{k}"})
                                for k in range(12)])
     assert Counter(r.status_code for r in other_keys) == {201: 1, 409: 11}
@@ -106,7 +95,7 @@ def test_racing_officers_leave_one_legal_move_in_the_history(client):
     code = client.post("/dossiers", json=dossier_body(person, free),
                        headers={**bearer(token), "Idempotency-Key": "moves-72"}).json()["code"]
     officers = [bearer(login_officer(client, person.commune_code, n)) for n in (1, 2)]
-    moves = _all_at_once([lambda n=n: client.post(f"/dossiers/{code}/transitions",
+    moves = all_at_once([lambda n=n: client.post(f"/dossiers/{code}/transitions",
                                                   json={"to": 2 + n % 2}, headers=officers[n % 2])
                           for n in range(12)])
     assert Counter(r.status_code for r in moves) == {200: 1, 409: 11}
@@ -134,7 +123,7 @@ def test_racing_resends_of_a_dossier_s_status_are_no_move(client):
     try:
         body = {"session": officer, "madonvi": unit, "service": "DongBoHoSoMC", "isUpdating": True,
                 "data": [item(person, "H-SAVE-0073", TrangThaiHoSo="2")]}
-        saves = _all_at_once([lambda: client.post(INTEGRATION_PATH, json=body, headers=DST)] * 4)
+        saves = all_at_once([lambda: client.post(INTEGRATION_PATH, json=body, headers=DST)] * 4)
     finally:
         client.delete(f"/admin/faults/{fault.json()['id']}", headers=ADMIN)
     assert [(r.status_code, r.json()["error_code"]) for r in saves] == [(200, 0)] * 4, [r.text for r in saves]

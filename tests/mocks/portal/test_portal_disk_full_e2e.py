@@ -13,7 +13,7 @@ import pytest
 
 from kernel.national.dvcqg import ErrorCode
 from mocks.portal.catalogue import catalogue_of
-from tests.mocks.disk import assert_storage_refusal, fill, small_disk
+from tests.disk import assert_storage_refusal, fill, small_disk
 
 from .conftest import ServiceProcess, bearer, citizen, dossier_body, ledger, login_citizen, portal_process
 from .test_dvcqg_face import session_of, sync

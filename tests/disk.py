@@ -1,5 +1,5 @@
-"""A small disk of its own for a mock's data directory (a tmpfs the test mounts), and a
-filler file that fills it up — the disk-full tests of each mock."""
+"""A small disk of its own for a test (a tmpfs it mounts and removes), and a filler file that
+fills it up — the disk-full tests of each mock and of the CLI, the CLI's read-only ones."""
 
 from __future__ import annotations
 
